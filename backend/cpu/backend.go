@@ -1,0 +1,49 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+var registry = runtime.NewRegistry("cpu")
+
+// Backend returns the CPU backend.
+func Backend() runtime.Backend { return registry }
+
+// Ops lists the operator types the CPU backend runs.
+func Ops() []string { return registry.Ops() }
+
+// register adds an ONNX-domain op; called from init functions.
+func register(op string, f runtime.OpFactory) { registry.Register("", op, f) }
+
+// registerFunc registers an op without attributes to validate: the same run
+// function serves every node.
+func registerFunc(op string, run func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)) {
+	register(op, func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
+		return runtime.OpFunc(run), nil
+	})
+}
+
+// needInputs checks that in has at least min non-nil leading inputs.
+func needInputs(in []*tensor.Tensor, min int) error {
+	if len(in) < min {
+		return fmt.Errorf("needs %d inputs, got %d", min, len(in))
+	}
+	for i := 0; i < min; i++ {
+		if in[i] == nil {
+			return fmt.Errorf("input %d is required", i)
+		}
+	}
+	return nil
+}
+
+// one wraps a single output.
+func one(t *tensor.Tensor, err error) ([]*tensor.Tensor, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []*tensor.Tensor{t}, nil
+}

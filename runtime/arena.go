@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"unsafe"
+
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// Arena recycles tensor buffers. Alloc takes a free buffer of the same dtype
+// and element count when there is one; Release drops a reference and, when
+// the last reference to an arena-made buffer goes, puts it on the free list.
+// Buffers the arena did not make (constants, caller inputs) are never pooled.
+type Arena struct {
+	free map[arenaKey][]*tensor.Tensor
+	refs map[unsafe.Pointer]int
+	// Stats for tests and profiles.
+	Allocs, Reuses int
+}
+
+type arenaKey struct {
+	dt tensor.DType
+	n  int
+}
+
+// NewArena returns an empty arena.
+func NewArena() *Arena {
+	return &Arena{free: map[arenaKey][]*tensor.Tensor{}, refs: map[unsafe.Pointer]int{}}
+}
+
+// Alloc returns a zeroed tensor of the given dtype and shape.
+func (a *Arena) Alloc(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+	n, err := tensor.NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	k := arenaKey{dt, n}
+	if list := a.free[k]; len(list) > 0 && n > 0 {
+		buf := list[len(list)-1]
+		a.free[k] = list[:len(list)-1]
+		clear(buf.RawBytes())
+		t, err := buf.Reshape(shape...)
+		if err != nil {
+			return nil, err
+		}
+		a.refs[t.DataPointer()] = 1
+		a.Reuses++
+		return t, nil
+	}
+	t, err := tensor.New(dt, shape...)
+	if err != nil {
+		return nil, err
+	}
+	if p := t.DataPointer(); p != nil && dt != tensor.String {
+		a.refs[p] = 1
+	}
+	a.Allocs++
+	return t, nil
+}
+
+// Retain records one more reference to t's buffer if the arena made it.
+func (a *Arena) Retain(t *tensor.Tensor) {
+	if p := t.DataPointer(); p != nil {
+		if _, ok := a.refs[p]; ok {
+			a.refs[p]++
+		}
+	}
+}
+
+// Release drops one reference to t's buffer; the last one returns it to the
+// free list.
+func (a *Arena) Release(t *tensor.Tensor) {
+	p := t.DataPointer()
+	if p == nil {
+		return
+	}
+	c, ok := a.refs[p]
+	if !ok {
+		return
+	}
+	if c > 1 {
+		a.refs[p] = c - 1
+		return
+	}
+	delete(a.refs, p)
+	k := arenaKey{t.DType(), t.Len()}
+	a.free[k] = append(a.free[k], t)
+}
+
+// Forget stops tracking t's buffer (it is handed to the caller as a graph
+// output and must never be recycled).
+func (a *Arena) Forget(t *tensor.Tensor) {
+	if p := t.DataPointer(); p != nil {
+		delete(a.refs, p)
+	}
+}

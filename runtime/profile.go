@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/gcompress/gcompress/graph"
+)
+
+// Profile accumulates wall time per node over all runs of a session.
+type Profile struct {
+	Nodes []NodeTime
+	index map[*graph.Node]int
+}
+
+// NodeTime is the total time spent in one node.
+type NodeTime struct {
+	Name  string        `json:"name"`
+	Op    string        `json:"op"`
+	Calls int           `json:"calls"`
+	Total time.Duration `json:"total_ns"`
+}
+
+// OpTime is the total time spent in all nodes of one op type.
+type OpTime struct {
+	Op    string        `json:"op"`
+	Nodes int           `json:"nodes"`
+	Calls int           `json:"calls"`
+	Total time.Duration `json:"total_ns"`
+}
+
+func (p *Profile) add(n *graph.Node, d time.Duration) {
+	if p.index == nil {
+		p.index = map[*graph.Node]int{}
+	}
+	i, ok := p.index[n]
+	if !ok {
+		i = len(p.Nodes)
+		p.index[n] = i
+		p.Nodes = append(p.Nodes, NodeTime{Name: n.Name, Op: n.OpType})
+	}
+	p.Nodes[i].Calls++
+	p.Nodes[i].Total += d
+}
+
+// ByOp aggregates the node times per op type, slowest first.
+func (p *Profile) ByOp() []OpTime {
+	agg := map[string]*OpTime{}
+	for _, n := range p.Nodes {
+		t, ok := agg[n.Op]
+		if !ok {
+			t = &OpTime{Op: n.Op}
+			agg[n.Op] = t
+		}
+		t.Nodes++
+		t.Calls += n.Calls
+		t.Total += n.Total
+	}
+	out := make([]OpTime, 0, len(agg))
+	for _, t := range agg {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out
+}
+
+// WriteTable prints the per-op summary as an aligned text table.
+func (p *Profile) WriteTable(w io.Writer) {
+	ops := p.ByOp()
+	var total time.Duration
+	for _, o := range ops {
+		total += o.Total
+	}
+	fmt.Fprintf(w, "%-24s %6s %8s %12s %7s\n", "op", "nodes", "calls", "total", "share")
+	for _, o := range ops {
+		share := 0.0
+		if total > 0 {
+			share = 100 * float64(o.Total) / float64(total)
+		}
+		fmt.Fprintf(w, "%-24s %6d %8d %12s %6.1f%%\n", o.Op, o.Nodes, o.Calls, o.Total.Round(time.Microsecond), share)
+	}
+}

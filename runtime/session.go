@@ -1,0 +1,306 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// Options configure a Session.
+type Options struct {
+	// Threads an op may use; <= 0 means 1.
+	Threads int
+	// Profile records per-node wall time.
+	Profile bool
+}
+
+// Session is a model prepared for execution on a backend. Run may be called
+// many times; calls are serialised (one run at a time per session).
+type Session struct {
+	model   *graph.Model
+	g       *graph.Graph
+	backend Backend
+	opts    Options
+	ops     []Op
+	// lastUse[i] lists the values whose last reader is node i.
+	lastUse [][]*graph.Value
+	outputs map[*graph.Value]bool
+	arena   *Arena
+	mu      sync.Mutex
+	prof    *Profile
+}
+
+// UnsupportedError lists the ops of a model that a backend cannot run.
+type UnsupportedError struct {
+	Backend string
+	Ops     []string // sorted op types ("domain:op" outside ONNX)
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("%s backend does not support op(s): %s", e.Backend, strings.Join(e.Ops, ", "))
+}
+
+// NewSession orders the graph, checks that the backend supports every op
+// (listing all missing ones in an *UnsupportedError), and prepares each node.
+func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
+	g := m.Graph
+	if err := g.TopoSort(); err != nil {
+		return nil, err
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = 1
+	}
+	s := &Session{model: m, g: g, backend: b, opts: opts, arena: NewArena(),
+		outputs: map[*graph.Value]bool{}}
+	missing := map[string]bool{}
+	for _, n := range g.Nodes {
+		if b.Factory(n.Domain, n.OpType) == nil {
+			missing[opKey(n.Domain, n.OpType)] = true
+		}
+	}
+	if len(missing) > 0 {
+		e := &UnsupportedError{Backend: b.Name()}
+		for op := range missing {
+			e.Ops = append(e.Ops, op)
+		}
+		sort.Strings(e.Ops)
+		return nil, e
+	}
+	s.ops = make([]Op, len(g.Nodes))
+	for i, n := range g.Nodes {
+		domain := n.Domain
+		if domain == "ai.onnx" {
+			domain = ""
+		}
+		op, err := b.Factory(n.Domain, n.OpType)(n, NodeInfo{Opset: m.Opsets[domain]})
+		if err != nil {
+			return nil, fmt.Errorf("node %v: %w", n, err)
+		}
+		s.ops[i] = op
+	}
+	for _, o := range g.Outputs {
+		s.outputs[o] = true
+	}
+	s.planReleases()
+	if opts.Profile {
+		s.prof = &Profile{}
+	}
+	return s, nil
+}
+
+// planReleases finds, for every computed value that is not a graph output,
+// the last node reading it.
+func (s *Session) planReleases() {
+	last := map[*graph.Value]int{}
+	for i, n := range s.g.Nodes {
+		for _, o := range n.Outputs {
+			if o != nil {
+				last[o] = i // a value nobody reads is released right away
+			}
+		}
+		for _, in := range n.Inputs {
+			if in != nil && in.Producer != nil {
+				last[in] = i
+			}
+		}
+	}
+	s.lastUse = make([][]*graph.Value, len(s.g.Nodes))
+	for v, i := range last {
+		if !s.outputs[v] {
+			s.lastUse[i] = append(s.lastUse[i], v)
+		}
+	}
+}
+
+// Model returns the model the session runs.
+func (s *Session) Model() *graph.Model { return s.model }
+
+// InputNames lists the inputs a caller must (or, for inputs with an
+// initializer, may) provide.
+func (s *Session) InputNames() []string {
+	var out []string
+	for _, v := range s.g.Inputs {
+		out = append(out, v.Name)
+	}
+	return out
+}
+
+// Run executes the graph on the named inputs and returns the graph outputs
+// in order. Errors in the inputs are *InputError.
+func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	env := make(map[*graph.Value]*tensor.Tensor, len(s.g.Nodes)*2)
+	for _, v := range s.g.Initializers {
+		env[v] = v.Const
+	}
+	if err := s.bindInputs(inputs, env); err != nil {
+		return nil, err
+	}
+	ctx := &Context{Threads: s.opts.Threads, arena: s.arena}
+	in := make([]*tensor.Tensor, 0, 8)
+	for i, n := range s.g.Nodes {
+		in = in[:0]
+		for _, v := range n.Inputs {
+			if v == nil {
+				in = append(in, nil)
+				continue
+			}
+			t, ok := env[v]
+			if !ok {
+				return nil, fmt.Errorf("node %v: input %q was not computed", n, v.Name)
+			}
+			in = append(in, t)
+		}
+		start := time.Now()
+		out, err := runOp(s.ops[i], ctx, in)
+		if s.prof != nil {
+			s.prof.add(n, time.Since(start))
+		}
+		if err != nil {
+			var ie *InputError
+			if errors.As(err, &ie) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("node %v: %w", n, err)
+		}
+		if len(out) > len(n.Outputs) {
+			return nil, fmt.Errorf("node %v: op returned %d outputs, the node has %d", n, len(out), len(n.Outputs))
+		}
+		for j, v := range n.Outputs {
+			if v == nil {
+				continue
+			}
+			if j >= len(out) || out[j] == nil {
+				return nil, fmt.Errorf("node %v: op did not produce output %d (%q)", n, j, v.Name)
+			}
+			// A view of an input shares its buffer: count the reference.
+			if aliasesInput(out[j], in) {
+				s.arena.Retain(out[j])
+			}
+			env[v] = out[j]
+		}
+		for _, v := range s.lastUse[i] {
+			if t, ok := env[v]; ok {
+				s.arena.Release(t)
+				delete(env, v)
+			}
+		}
+	}
+	res := make([]*tensor.Tensor, len(s.g.Outputs))
+	for i, o := range s.g.Outputs {
+		t, ok := env[o]
+		if !ok {
+			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
+		}
+		if o.Producer == nil || !s.owned(t) {
+			t = t.Clone() // never hand out an initializer or the caller's input
+		}
+		s.arena.Forget(t)
+		res[i] = t
+	}
+	return res, nil
+}
+
+func (s *Session) owned(t *tensor.Tensor) bool {
+	p := t.DataPointer()
+	if p == nil {
+		return true
+	}
+	_, ok := s.arena.refs[p]
+	return ok
+}
+
+func aliasesInput(out *tensor.Tensor, in []*tensor.Tensor) bool {
+	p := out.DataPointer()
+	if p == nil {
+		return false
+	}
+	for _, t := range in {
+		if t != nil && t.DataPointer() == p {
+			return true
+		}
+	}
+	return false
+}
+
+// bindInputs checks caller inputs against the declared types and binds them.
+func (s *Session) bindInputs(inputs map[string]*tensor.Tensor, env map[*graph.Value]*tensor.Tensor) error {
+	known := map[string]bool{}
+	symbols := map[string]int{}
+	for _, v := range s.g.Inputs {
+		known[v.Name] = true
+		t, ok := inputs[v.Name]
+		if !ok || t == nil {
+			if v.Const != nil {
+				continue
+			}
+			return inputErrorf("missing input %q (%s)", v.Name, describe(v))
+		}
+		if v.DType != tensor.Undefined && t.DType() != v.DType {
+			return inputErrorf("input %q: dtype %v, the model declares %v", v.Name, t.DType(), v.DType)
+		}
+		if v.HasShape {
+			if err := checkShape(v, t.Shape(), symbols); err != nil {
+				return err
+			}
+		}
+		env[v] = t
+	}
+	for name := range inputs {
+		if !known[name] {
+			return inputErrorf("the model has no input %q (inputs: %s)", name, strings.Join(s.InputNames(), ", "))
+		}
+	}
+	return nil
+}
+
+func checkShape(v *graph.Value, shape []int, symbols map[string]int) error {
+	if len(shape) != len(v.Shape) {
+		return inputErrorf("input %q: shape %v has rank %d, the model declares %s", v.Name, shape, len(shape), graph.FormatShape(v.Shape))
+	}
+	for i, d := range v.Shape {
+		switch {
+		case d.Known() && int64(shape[i]) != d.Size:
+			return inputErrorf("input %q: shape %v does not match the declared %s (dimension %d)", v.Name, shape, graph.FormatShape(v.Shape), i)
+		case !d.Known() && d.Param != "":
+			if prev, ok := symbols[d.Param]; ok && prev != shape[i] {
+				return inputErrorf("input %q: dimension %d (%s) is %d, but %s is %d in another input", v.Name, i, d.Param, shape[i], d.Param, prev)
+			}
+			symbols[d.Param] = shape[i]
+		}
+	}
+	return nil
+}
+
+func describe(v *graph.Value) string {
+	s := v.DType.String()
+	if v.HasShape {
+		s += " " + graph.FormatShape(v.Shape)
+	}
+	return s
+}
+
+// Profile returns the accumulated per-node timings (nil unless
+// Options.Profile was set).
+func (s *Session) Profile() *Profile { return s.prof }
+
+// runOp runs one op, turning a panic inside a kernel into an error so that
+// callers (and the CLI) never crash on a kernel bug or unforeseen input.
+func runOp(op Op, ctx *Context, in []*tensor.Tensor) (out []*tensor.Tensor, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (please report): %v", p)
+		}
+	}()
+	return op.Run(ctx, in)
+}
