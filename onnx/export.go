@@ -309,4 +309,3 @@ func attrToProto(name string, a *graph.Attr) (*onnxpb.AttributeProto, error) {
 	}
 	return ap, nil
 }
-
