@@ -76,6 +76,10 @@ For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newConformanceCmd(g),
+		newInspectCmd(g),
+		newRunCmd(g),
+		newDemoCmd(g),
+		newDevicesCmd(g),
 	)
 	return root
 }
@@ -87,17 +91,18 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
 	cfg, _ := cmd.Flags().GetString("config")
+	if cfg == "" {
+		for _, name := range []string{"gcompress.yaml", "gcompress.yml"} {
+			if _, err := os.Stat(name); err == nil {
+				cfg = name
+				break
+			}
+		}
+	}
 	if cfg != "" {
 		v.SetConfigFile(cfg)
-	} else {
-		v.SetConfigName("gcompress")
-		v.SetConfigType("yaml")
-		v.AddConfigPath(".")
-	}
-	if err := v.ReadInConfig(); err != nil {
-		var nf viper.ConfigFileNotFoundError
-		if cfg != "" || !errors.As(err, &nf) {
-			return usagef("config: %v", err)
+		if err := v.ReadInConfig(); err != nil {
+			return usagef("config %s: %v", cfg, err)
 		}
 	}
 	var ferr error

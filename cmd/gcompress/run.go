@@ -1,0 +1,326 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/conformance"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+type runFlags struct {
+	inputs    []string
+	outDir    string
+	bench     int
+	warmup    int
+	asJSON    bool
+	profile   bool
+	random    bool
+	seed      uint64
+	dims      []string
+	showFirst int
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run MODEL",
+		Short: "Run a model on inputs from .npy/.pb files (or random data) and save or time the outputs",
+		Long: `Runs MODEL with gcompress's runtime. Inputs come from --input NAME=FILE
+(NumPy .npy or ONNX TensorProto .pb; NAME may be left out when the model has one
+input), or from --random-inputs (seeded uniform [0,1) data; symbolic dimensions
+need --dim NAME=SIZE). Outputs are written as DIR/output_<i>.npy in graph-output
+order with --output-dir, and summarised on stdout.
+
+--bench N times N runs after --warmup runs and reports median/min/max/mean
+latency; --profile adds a per-op time table.`,
+		Example: `  gcompress run model.onnx --input x=digit.npy --output-dir out/
+  gcompress run resnet50.onnx --random-inputs --bench 20 --threads 2 --json
+  gcompress run model.onnx --random-inputs --dim batch=8 --profile`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runModel(cmd.OutOrStdout(), g, f, args[0]) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.inputs, "input", nil, "input as NAME=FILE.npy|FILE.pb (repeatable)")
+	fl.StringVar(&f.outDir, "output-dir", "", "write outputs as DIR/output_<i>.npy")
+	fl.IntVar(&f.bench, "bench", 0, "time N runs after warm-up and report latency")
+	fl.IntVar(&f.warmup, "warmup", 1, "untimed runs before --bench")
+	fl.BoolVar(&f.asJSON, "json", false, "print a JSON report")
+	fl.BoolVar(&f.profile, "profile", false, "report time per op type")
+	fl.BoolVar(&f.random, "random-inputs", false, "feed seeded random data to inputs not given with --input")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed for --random-inputs")
+	fl.StringArrayVar(&f.dims, "dim", nil, "size of a symbolic dimension for --random-inputs, NAME=SIZE (repeatable)")
+	fl.IntVar(&f.showFirst, "show", 5, "how many leading output values to print")
+	return cmd
+}
+
+// runReport is the JSON document `run --json` prints.
+type runReport struct {
+	Model   string           `json:"model"`
+	Threads int              `json:"threads"`
+	Outputs []outputSummary  `json:"outputs"`
+	Bench   *benchStats      `json:"bench,omitempty"`
+	Profile []runtime.OpTime `json:"profile,omitempty"`
+}
+
+type outputSummary struct {
+	Name  string    `json:"name"`
+	DType string    `json:"dtype"`
+	Shape []int     `json:"shape"`
+	File  string    `json:"file,omitempty"`
+	First []float64 `json:"first"`
+}
+
+// benchStats summarises timed runs in milliseconds.
+type benchStats struct {
+	Runs     int     `json:"runs"`
+	Warmup   int     `json:"warmup"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	MeanMS   float64 `json:"mean_ms"`
+}
+
+func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
+	if f.bench < 0 || f.warmup < 0 {
+		return usagef("--bench and --warmup must be >= 0")
+	}
+	m, err := onnx.Load(path)
+	if err != nil {
+		return err
+	}
+	sess, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: g.threadCount(), Profile: f.profile})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	inputs, err := gatherInputs(m.Graph, f)
+	if err != nil {
+		return err
+	}
+	outs, err := sess.Run(inputs)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	rep := runReport{Model: path, Threads: g.threadCount()}
+	for i, t := range outs {
+		o := outputSummary{Name: m.Graph.Outputs[i].Name, DType: t.DType().String(), Shape: t.Shape()}
+		for j := 0; j < min(f.showFirst, t.Len()); j++ {
+			o.First = append(o.First, t.Float64At(j))
+		}
+		if f.outDir != "" {
+			if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+				return err
+			}
+			o.File = filepath.Join(f.outDir, fmt.Sprintf("output_%d.npy", i))
+			if err := tensor.SaveNpy(o.File, t); err != nil {
+				return err
+			}
+		}
+		rep.Outputs = append(rep.Outputs, o)
+	}
+	if f.bench > 0 {
+		if rep.Bench, err = benchSession(sess, inputs, f.warmup, f.bench); err != nil {
+			return err
+		}
+	}
+	if p := sess.Profile(); p != nil {
+		rep.Profile = p.ByOp()
+	}
+	if f.asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	for _, o := range rep.Outputs {
+		fmt.Fprintf(w, "%s: %s%v first %v", o.Name, o.DType, o.Shape, o.First)
+		if o.File != "" {
+			fmt.Fprintf(w, " -> %s", o.File)
+		}
+		fmt.Fprintln(w)
+	}
+	if b := rep.Bench; b != nil {
+		fmt.Fprintf(w, "latency over %d runs (%d threads): median %.3f ms, min %.3f, max %.3f, mean %.3f\n",
+			b.Runs, rep.Threads, b.MedianMS, b.MinMS, b.MaxMS, b.MeanMS)
+	}
+	if p := sess.Profile(); p != nil {
+		p.WriteTable(w)
+	}
+	return nil
+}
+
+// benchSession runs warmup untimed and n timed runs.
+func benchSession(sess *runtime.Session, inputs map[string]*tensor.Tensor, warmup, n int) (*benchStats, error) {
+	for i := 0; i < warmup; i++ {
+		if _, err := sess.Run(inputs); err != nil {
+			return nil, err
+		}
+	}
+	ms := make([]float64, n)
+	for i := range ms {
+		start := time.Now()
+		if _, err := sess.Run(inputs); err != nil {
+			return nil, err
+		}
+		ms[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+	}
+	return summarize(ms, warmup), nil
+}
+
+func summarize(ms []float64, warmup int) *benchStats {
+	s := append([]float64(nil), ms...)
+	sort.Float64s(s)
+	b := &benchStats{Runs: len(s), Warmup: warmup, MinMS: s[0], MaxMS: s[len(s)-1]}
+	if len(s)%2 == 1 {
+		b.MedianMS = s[len(s)/2]
+	} else {
+		b.MedianMS = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	for _, v := range s {
+		b.MeanMS += v
+	}
+	b.MeanMS /= float64(len(s))
+	return b
+}
+
+// gatherInputs reads --input files and fills the rest with random data when
+// asked.
+func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error) {
+	var required []*graph.Value
+	for _, v := range g.Inputs {
+		if v.Const == nil {
+			required = append(required, v)
+		}
+	}
+	inputs := map[string]*tensor.Tensor{}
+	for _, spec := range f.inputs {
+		name, file, ok := strings.Cut(spec, "=")
+		if !ok {
+			if len(required) != 1 {
+				return nil, usagef("--input %s: name the input (NAME=FILE); the model has %d inputs", spec, len(required))
+			}
+			name, file = required[0].Name, spec
+		}
+		t, err := loadTensorFile(file)
+		if err != nil {
+			return nil, err
+		}
+		inputs[name] = t
+	}
+	if !f.random {
+		return inputs, nil
+	}
+	dims := map[string]int{}
+	for _, d := range f.dims {
+		name, size, ok := strings.Cut(d, "=")
+		n, err := strconv.Atoi(size)
+		if !ok || err != nil || n < 0 {
+			return nil, usagef("--dim %q: want NAME=SIZE", d)
+		}
+		dims[name] = n
+	}
+	rng := rand.New(rand.NewPCG(f.seed, 0x9e3779b97f4a7c15))
+	for _, v := range required {
+		if _, ok := inputs[v.Name]; ok {
+			continue
+		}
+		t, err := randomInput(v, dims, rng)
+		if err != nil {
+			return nil, err
+		}
+		inputs[v.Name] = t
+	}
+	return inputs, nil
+}
+
+// loadTensorFile reads a .npy or a TensorProto .pb file.
+func loadTensorFile(file string) (*tensor.Tensor, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".npy":
+		return tensor.LoadNpy(file)
+	case ".pb":
+		t, _, err := conformance.LoadTensorPB(file)
+		return t, err
+	}
+	return nil, usagef("%s: want a .npy or .pb file", file)
+}
+
+// randomInput makes seeded data for a declared input: uniform [0,1) for
+// floats, 0/1 for bools, [0,10) for integers.
+func randomInput(v *graph.Value, dims map[string]int, rng *rand.Rand) (*tensor.Tensor, error) {
+	if !v.HasShape {
+		return nil, usagef("input %q has no declared shape; pass it with --input", v.Name)
+	}
+	shape := make([]int, len(v.Shape))
+	for i, d := range v.Shape {
+		switch {
+		case d.Known():
+			shape[i] = int(d.Size)
+		case d.Param != "" && dims[d.Param] > 0:
+			shape[i] = dims[d.Param]
+		default:
+			return nil, usagef("input %q: dimension %d (%s) is not fixed; pass --dim %s=SIZE", v.Name, i, d, dimName(d))
+		}
+	}
+	dt := v.DType
+	if dt == tensor.Undefined {
+		dt = tensor.Float32
+	}
+	t, err := tensor.New(dt, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("input %q: %w", v.Name, err)
+	}
+	switch d := t.Data().(type) {
+	case []float32:
+		for i := range d {
+			d[i] = rng.Float32()
+		}
+	case []float64:
+		for i := range d {
+			d[i] = rng.Float64()
+		}
+	case []bool:
+		for i := range d {
+			d[i] = rng.IntN(2) == 1
+		}
+	case []int64:
+		for i := range d {
+			d[i] = int64(rng.IntN(10))
+		}
+	case []int32:
+		for i := range d {
+			d[i] = int32(rng.IntN(10))
+		}
+	case []uint8:
+		for i := range d {
+			d[i] = uint8(rng.IntN(256))
+		}
+	case []int8:
+		for i := range d {
+			d[i] = int8(rng.IntN(256) - 128)
+		}
+	default:
+		return nil, usagef("input %q: --random-inputs cannot make %v data", v.Name, dt)
+	}
+	return t, nil
+}
+
+func dimName(d graph.Dim) string {
+	if d.Param != "" {
+		return d.Param
+	}
+	return "NAME"
+}

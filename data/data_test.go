@@ -1,0 +1,117 @@
+package data_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/data"
+	"github.com/gcompress/gcompress/data/mnist"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func TestEmbeddedMNIST(t *testing.T) {
+	for split, n := range map[string]int{"train": 7000, "test": 1000} {
+		d, err := mnist.Load(split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Len() != n || d.Rows != 28 || d.Cols != 28 {
+			t.Fatalf("%s: %d samples of %dx%d, want %d of 28x28", split, d.Len(), d.Rows, d.Cols, n)
+		}
+		counts := make([]int, 10)
+		for _, l := range d.Labels {
+			if l < 0 || l > 9 {
+				t.Fatalf("%s: label %d", split, l)
+			}
+			counts[l]++
+		}
+		for c, k := range counts {
+			if k < n/20 { // every digit is well represented in a random split
+				t.Errorf("%s: digit %d has only %d samples", split, c, k)
+			}
+		}
+		var lo, hi float32 = 1, 0
+		for _, p := range d.Images.F32() {
+			lo, hi = min(lo, p), max(hi, p)
+		}
+		if lo != 0 || hi != 1 {
+			t.Errorf("%s: pixels span [%v,%v], want [0,1]", split, lo, hi)
+		}
+	}
+}
+
+func TestBatchShapes(t *testing.T) {
+	d, err := mnist.Load("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Batch([]int{3, 5}, []int{2, 1, 28, 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.F32()[784+100], d.Images.F32()[5*784+100]; got != want {
+		t.Errorf("batch element: %v, want %v", got, want)
+	}
+	if _, err := d.Batch([]int{1}, []int{1, 100}); err == nil {
+		t.Error("wrong batch shape accepted")
+	}
+	if _, err := d.Batch([]int{5000}, []int{1, 784}); err == nil {
+		t.Error("out-of-range sample accepted")
+	}
+}
+
+func idxBytes(typ byte, dims []uint32, payload []byte) []byte {
+	b := []byte{0, 0, typ, byte(len(dims))}
+	for _, d := range dims {
+		b = append(b, byte(d>>24), byte(d>>16), byte(d>>8), byte(d))
+	}
+	return append(b, payload...)
+}
+
+func TestReadIDX(t *testing.T) {
+	raw := idxBytes(0x0B, []uint32{2}, []byte{0x01, 0x02, 0xff, 0xfe})
+	x, err := data.ReadIDX(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensor.Data[int16](x); got[0] != 0x0102 || got[1] != -2 {
+		t.Errorf("int16 decode: %v", got)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(raw)
+	w.Close()
+	if _, err := data.ReadIDX(&gz); err != nil {
+		t.Errorf("gzipped: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		raw  []byte
+		want string
+	}{
+		"magic":     {[]byte{1, 0, 8, 1, 0, 0, 0, 1, 0}, "bad magic"},
+		"type":      {idxBytes(0x42, []uint32{1}, []byte{0}), "unknown element type"},
+		"truncated": {idxBytes(0x08, []uint32{10}, []byte{1, 2}), "needs 10 data bytes"},
+		"too long":  {idxBytes(0x08, []uint32{1}, []byte{1, 2}), "needs 1 data bytes"},
+		"absurd":    {idxBytes(0x08, []uint32{1 << 31, 1 << 31, 1 << 31}, nil), "more than"},
+		"header":    {[]byte{0, 0, 8}, "short header"},
+	} {
+		_, err := data.ReadIDX(bytes.NewReader(tc.raw))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want error containing %q", name, err, tc.want)
+		}
+	}
+}
+
+func FuzzReadIDX(f *testing.F) {
+	f.Add(idxBytes(0x08, []uint32{2, 2}, []byte{1, 2, 3, 4}))
+	f.Add(idxBytes(0x0D, []uint32{1}, []byte{0x3f, 0x80, 0, 0}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := data.ReadIDX(bytes.NewReader(b))
+		gzipped := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
+		if err == nil && !gzipped && x.Len()*x.DType().Size() > len(b) {
+			t.Fatalf("decoded %d bytes of elements from %d input bytes", x.Len()*x.DType().Size(), len(b))
+		}
+	})
+}

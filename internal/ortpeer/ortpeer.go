@@ -1,0 +1,235 @@
+// Package ortpeer runs ONNX models in ONNX Runtime, the peer and referee of
+// gcompress: interop tests check that what gcompress exports runs in ORT and
+// agrees with our runtime, and benchmarks time ORT beside us in the same
+// process. The ORT shared library (libonnxruntime.so.1 from the npm package
+// onnxruntime-node@1.30.0, fetched by `make peers`) is loaded at run time, so
+// nothing here is needed to build or to run gcompress itself.
+package ortpeer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// LibEnv names the environment variable that points at libonnxruntime.so.1.
+const LibEnv = "GCOMPRESS_ORT_LIB"
+
+// RequireEnv, when "1", turns a missing peer into a test failure (CI).
+const RequireEnv = "GCOMPRESS_REQUIRE_PEERS"
+
+// relLib is where `make peers` puts the library, relative to the repo root.
+const relLib = ".peers/onnxruntime/libonnxruntime.so.1"
+
+var (
+	initOnce sync.Once
+	initErr  error
+)
+
+// LibPath finds libonnxruntime.so.1: $GCOMPRESS_ORT_LIB, else
+// .peers/onnxruntime/ in the working directory or any parent (the repo root
+// when run from a package directory by go test).
+func LibPath() (string, error) {
+	if p := os.Getenv(LibEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", LibEnv, p, err)
+		}
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, relLib)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("ONNX Runtime not found: run `make peers` (fetches onnxruntime-node@1.30.0) or set %s", LibEnv)
+		}
+		dir = parent
+	}
+}
+
+// Init loads ONNX Runtime once per process.
+func Init() error {
+	initOnce.Do(func() {
+		var lib string
+		lib, initErr = LibPath()
+		if initErr != nil {
+			return
+		}
+		ort.SetSharedLibraryPath(lib)
+		initErr = ort.InitializeEnvironment(ort.WithLogLevelError())
+	})
+	return initErr
+}
+
+// Require initialises ORT for a test. Without the library the test is
+// skipped, or fails when GCOMPRESS_REQUIRE_PEERS=1 (as in CI).
+func Require(t testing.TB) {
+	t.Helper()
+	if err := Init(); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("ONNX Runtime peer required: %v", err)
+		}
+		t.Skipf("ONNX Runtime peer not available: %v", err)
+	}
+}
+
+// Session is an ORT inference session over one model.
+type Session struct {
+	s       *ort.DynamicAdvancedSession
+	inputs  []string
+	outputs []string
+}
+
+// NewSession creates an ORT session from a serialized model, with intra-op
+// threads (0: ORT's default) and one inter-op thread.
+func NewSession(model []byte, threads int) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(model)
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	s := &Session{}
+	for _, i := range ins {
+		s.inputs = append(s.inputs, i.Name)
+	}
+	for _, o := range outs {
+		s.outputs = append(s.outputs, o.Name)
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	defer opts.Destroy()
+	if threads > 0 {
+		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+			return nil, fmt.Errorf("onnxruntime: %w", err)
+		}
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	s.s, err = ort.NewDynamicAdvancedSessionWithONNXData(model, s.inputs, s.outputs, opts)
+	if err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error { return s.s.Destroy() }
+
+// InputNames lists the model inputs ORT expects.
+func (s *Session) InputNames() []string { return s.inputs }
+
+// Run executes the model on named inputs and returns the outputs in graph
+// order.
+func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
+	in := make([]ort.Value, len(s.inputs))
+	defer func() {
+		for _, v := range in {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, name := range s.inputs {
+		t, ok := inputs[name]
+		if !ok {
+			return nil, fmt.Errorf("onnxruntime: missing input %q", name)
+		}
+		v, err := toORT(t)
+		if err != nil {
+			return nil, fmt.Errorf("onnxruntime: input %q: %w", name, err)
+		}
+		in[i] = v
+	}
+	out := make([]ort.Value, len(s.outputs))
+	if err := s.s.Run(in, out); err != nil {
+		return nil, fmt.Errorf("onnxruntime: %w", err)
+	}
+	res := make([]*tensor.Tensor, len(out))
+	for i, v := range out {
+		t, err := fromORT(v)
+		v.Destroy()
+		if err != nil {
+			return nil, fmt.Errorf("onnxruntime: output %q: %w", s.outputs[i], err)
+		}
+		res[i] = t
+	}
+	return res, nil
+}
+
+func toORT(t *tensor.Tensor) (ort.Value, error) {
+	shape := make([]int64, t.Rank())
+	for i, d := range t.Shape() {
+		shape[i] = int64(d)
+	}
+	if t.DType() == tensor.String {
+		st, err := ort.NewStringTensor(ort.NewShape(shape...))
+		if err != nil {
+			return nil, err
+		}
+		return st, st.SetContents(tensor.Data[string](t))
+	}
+	data := append([]byte(nil), t.RawBytes()...)
+	if len(data) == 0 {
+		data = make([]byte, 1) // ORT rejects a nil buffer even for empty tensors
+	}
+	return ort.NewCustomDataTensor(ort.NewShape(shape...), data, ort.TensorElementDataType(t.DType()))
+}
+
+func fromORT(v ort.Value) (*tensor.Tensor, error) {
+	if v == nil {
+		return nil, errors.New("no value")
+	}
+	shape := make([]int, len(v.GetShape()))
+	for i, d := range v.GetShape() {
+		shape[i] = int(d)
+	}
+	switch x := v.(type) {
+	case *ort.Tensor[float32]:
+		return tensor.FromSlice(shape, append([]float32(nil), x.GetData()...)), nil
+	case *ort.Tensor[float64]:
+		return tensor.FromSlice(shape, append([]float64(nil), x.GetData()...)), nil
+	case *ort.Tensor[int8]:
+		return tensor.FromSlice(shape, append([]int8(nil), x.GetData()...)), nil
+	case *ort.Tensor[uint8]:
+		return tensor.FromSlice(shape, append([]uint8(nil), x.GetData()...)), nil
+	case *ort.Tensor[int16]:
+		return tensor.FromSlice(shape, append([]int16(nil), x.GetData()...)), nil
+	case *ort.Tensor[uint16]:
+		return tensor.FromSlice(shape, append([]uint16(nil), x.GetData()...)), nil
+	case *ort.Tensor[int32]:
+		return tensor.FromSlice(shape, append([]int32(nil), x.GetData()...)), nil
+	case *ort.Tensor[uint32]:
+		return tensor.FromSlice(shape, append([]uint32(nil), x.GetData()...)), nil
+	case *ort.Tensor[int64]:
+		return tensor.FromSlice(shape, append([]int64(nil), x.GetData()...)), nil
+	case *ort.Tensor[uint64]:
+		return tensor.FromSlice(shape, append([]uint64(nil), x.GetData()...)), nil
+	case *ort.Tensor[bool]:
+		return tensor.FromSlice(shape, append([]bool(nil), x.GetData()...)), nil
+	case *ort.StringTensor:
+		s, err := x.GetContents()
+		if err != nil {
+			return nil, err
+		}
+		return tensor.FromSlice(shape, s), nil
+	}
+	return nil, fmt.Errorf("unsupported ORT output type %T (dtype %v)", v, v.DataType())
+}
