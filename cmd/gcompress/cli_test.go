@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gcompress/gcompress/internal/testdata"
+	"github.com/gcompress/gcompress/onnx/onnxpb"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// gcBinary is the gcompress executable built once for the end-to-end tests.
+var gcBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gcompress-cli")
+	if err != nil {
+		panic(err)
+	}
+	gcBinary = filepath.Join(dir, "gcompress")
+	build := exec.Command("go", "build", "-o", gcBinary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building gcompress: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// gc runs the gcBinary and returns stdout, stderr and the exit code.
+func gc(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(gcBinary, args...)
+	cmd.Dir = t.TempDir()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// wantCleanError asserts a non-zero exit with exactly one stderr line that
+// contains every fragment, and no Go panic trace.
+func wantCleanError(t *testing.T, stderr string, code int, fragments ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Fatalf("exit code 0, want failure; stderr %q", stderr)
+	}
+	if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic:") {
+		t.Fatalf("panic trace on stderr:\n%s", stderr)
+	}
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one stderr line, got %d:\n%s", len(lines), stderr)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(stderr, f) {
+			t.Errorf("stderr %q does not mention %q", stderr, f)
+		}
+	}
+}
+
+func writeModel(t *testing.T, mp *onnxpb.ModelProto) string {
+	t.Helper()
+	b, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bad.onnx")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func floatInfo(name string, dims ...int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(1), Shape: shape}}}}
+}
+
+// identityModel is y = Identity(x), x float32 [2 3], as a ModelProto.
+func identityModel() *onnxpb.ModelProto {
+	return &onnxpb.ModelProto{IrVersion: proto.Int64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: proto.Int64(13)}},
+		Graph: &onnxpb.GraphProto{Name: proto.String("g"),
+			Node:   []*onnxpb.NodeProto{{Name: proto.String("id"), OpType: proto.String("Identity"), Input: []string{"x"}, Output: []string{"y"}}},
+			Input:  []*onnxpb.ValueInfoProto{floatInfo("x", 2, 3)},
+			Output: []*onnxpb.ValueInfoProto{floatInfo("y", 2, 3)}}}
+}
+
+func TestRunIdentityWritesOutputs(t *testing.T) {
+	model := writeModel(t, identityModel())
+	dir := t.TempDir()
+	in := filepath.Join(dir, "x.npy")
+	if err := tensor.SaveNpy(in, tensor.FromSlice([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6})); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	stdout, stderr, code := gc(t, "run", model, "--input", "x="+in, "--output-dir", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	y, err := tensor.LoadNpy(filepath.Join(out, "output_0.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := y.F32(); got[5] != 6 || !tensor.SameShape(y.Shape(), []int{2, 3}) {
+		t.Errorf("output %v %v", y.Shape(), got)
+	}
+	if !strings.Contains(stdout, "y: float32[2 3]") {
+		t.Errorf("stdout %q lacks the output summary", stdout)
+	}
+}
+
+// TestMalformedInputs covers each bad-input case of the CLI contract: a
+// non-zero exit and one line naming the file, node or op.
+func TestMalformedInputs(t *testing.T) {
+	good, err := proto.Marshal(identityModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	npy := func(name string, x *tensor.Tensor) string {
+		p := filepath.Join(dir, name)
+		if err := tensor.SaveNpy(p, x); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("truncated protobuf", func(t *testing.T) {
+		p := write("truncated.onnx", good[:len(good)-7])
+		_, stderr, code := gc(t, "run", p)
+		wantCleanError(t, stderr, code, "truncated.onnx", "not an ONNX model")
+	})
+	t.Run("corrupt protobuf", func(t *testing.T) {
+		p := write("garbage.onnx", []byte("\xff\xff\xff\xff this is not protobuf"))
+		_, stderr, code := gc(t, "inspect", p)
+		wantCleanError(t, stderr, code, "garbage.onnx", "not an ONNX model")
+	})
+	t.Run("missing file", func(t *testing.T) {
+		_, stderr, code := gc(t, "run", filepath.Join(dir, "nope.onnx"))
+		wantCleanError(t, stderr, code, "nope.onnx", "no such file")
+	})
+	t.Run("unknown op", func(t *testing.T) {
+		mp := identityModel()
+		mp.Graph.Node[0].OpType = proto.String("FluxCapacitor")
+		_, stderr, code := gc(t, "run", writeModel(t, mp), "--random-inputs")
+		wantCleanError(t, stderr, code, "bad.onnx", "FluxCapacitor")
+	})
+	t.Run("missing input", func(t *testing.T) {
+		_, stderr, code := gc(t, "run", writeModel(t, identityModel()))
+		wantCleanError(t, stderr, code, `missing input "x"`, "float32 [2 3]")
+	})
+	t.Run("wrong input shape", func(t *testing.T) {
+		x := npy("wrongshape.npy", tensor.FromSlice([]int{3, 2}, make([]float32, 6)))
+		_, stderr, code := gc(t, "run", writeModel(t, identityModel()), "--input", "x="+x)
+		wantCleanError(t, stderr, code, `input "x"`, "[3 2]", "[2 3]")
+	})
+	t.Run("wrong input dtype", func(t *testing.T) {
+		x := npy("wrongdtype.npy", tensor.FromSlice([]int{2, 3}, make([]int32, 6)))
+		_, stderr, code := gc(t, "run", writeModel(t, identityModel()), "--input", "x="+x)
+		wantCleanError(t, stderr, code, `input "x"`, "int32", "float32")
+	})
+	t.Run("inconsistent initializer", func(t *testing.T) {
+		mp := identityModel()
+		mp.Graph.Initializer = []*onnxpb.TensorProto{{Name: proto.String("w"), DataType: proto.Int32(1), Dims: []int64{4}, RawData: make([]byte, 12)}}
+		_, stderr, code := gc(t, "run", writeModel(t, mp))
+		wantCleanError(t, stderr, code, "bad.onnx", `initializer tensor "w"`, "12 bytes")
+	})
+	t.Run("absurd tensor size", func(t *testing.T) {
+		mp := identityModel()
+		mp.Graph.Initializer = []*onnxpb.TensorProto{{Name: proto.String("huge"), DataType: proto.Int32(1),
+			Dims: []int64{1000000, 1000000, 1000000}, RawData: make([]byte, 16)}}
+		_, stderr, code := gc(t, "run", writeModel(t, mp))
+		wantCleanError(t, stderr, code, "bad.onnx", `"huge"`, "more than")
+	})
+	t.Run("cycle", func(t *testing.T) {
+		mp := identityModel()
+		// a = Identity(b), b = Identity(a), y = Identity(a)
+		mp.Graph.Node = []*onnxpb.NodeProto{
+			{Name: proto.String("n1"), OpType: proto.String("Identity"), Input: []string{"b"}, Output: []string{"a"}},
+			{Name: proto.String("n2"), OpType: proto.String("Identity"), Input: []string{"a"}, Output: []string{"b"}},
+			{Name: proto.String("n3"), OpType: proto.String("Identity"), Input: []string{"a"}, Output: []string{"y"}},
+		}
+		_, stderr, code := gc(t, "run", writeModel(t, mp))
+		wantCleanError(t, stderr, code, "bad.onnx", "cycle", "Identity")
+	})
+	t.Run("undefined value", func(t *testing.T) {
+		mp := identityModel()
+		mp.Graph.Node[0].Input = []string{"nowhere"}
+		_, stderr, code := gc(t, "run", writeModel(t, mp))
+		wantCleanError(t, stderr, code, "bad.onnx", `"nowhere"`, "Identity")
+	})
+	t.Run("bad npy", func(t *testing.T) {
+		x := write("bad.npy", []byte("\x93NUMPY\x01\x00garbage"))
+		_, stderr, code := gc(t, "run", writeModel(t, identityModel()), "--input", "x="+x)
+		wantCleanError(t, stderr, code, "bad.npy")
+	})
+	t.Run("cuda in the cpu build", func(t *testing.T) {
+		_, stderr, code := gc(t, "--device", "cuda:0", "devices")
+		wantCleanError(t, stderr, code, "cuda build")
+		if code != 2 {
+			t.Errorf("exit %d, want 2 for a usage error", code)
+		}
+	})
+}
+
+// TestConformanceCommand runs the conformance command on a small real
+// suite and checks its summary line.
+func TestConformanceCommand(t *testing.T) {
+	root := testdata.RequireONNX(t)
+	stdout, stderr, code := gc(t, "conformance", "--filter", "^test_identity$", filepath.Join(root, "node"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "1 passed, 0 failed, 0 skipped") {
+		t.Errorf("summary missing: %q", stdout)
+	}
+}
+
+// TestConfigPrecedence: a flag beats GCOMPRESS_THREADS, which beats
+// gcompress.yaml.
+func TestConfigPrecedence(t *testing.T) {
+	model := writeModel(t, identityModel())
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gcompress.yaml"), []byte("threads: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	threads := func(env []string, args ...string) string {
+		cmd := exec.Command(gcBinary, append([]string{"run", model, "--random-inputs", "--json"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		i := strings.Index(string(out), `"threads": `)
+		return strings.TrimRight(strings.Fields(string(out)[i+len(`"threads": `):])[0], ",")
+	}
+	if got := threads(nil); got != "3" {
+		t.Errorf("from gcompress.yaml: threads %s, want 3", got)
+	}
+	if got := threads([]string{"GCOMPRESS_THREADS=5"}); got != "5" {
+		t.Errorf("from env: threads %s, want 5", got)
+	}
+	if got := threads([]string{"GCOMPRESS_THREADS=5"}, "--threads", "7"); got != "7" {
+		t.Errorf("from flag: threads %s, want 7", got)
+	}
+}

@@ -1,0 +1,196 @@
+package runtime
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// testBackend has three real ops: AddOne (y = x + 1, fresh buffer), View
+// (returns a reshaped view of its input) and Boom (panics).
+func testBackend() *Registry {
+	r := NewRegistry("test")
+	r.Register("", "AddOne", func(*graph.Node, NodeInfo) (Op, error) {
+		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			out, err := ctx.Alloc(tensor.Float32, in[0].Shape()...)
+			if err != nil {
+				return nil, err
+			}
+			o, x := out.F32(), in[0].F32()
+			for i := range x {
+				o[i] = x[i] + 1
+			}
+			return []*tensor.Tensor{out}, nil
+		}), nil
+	})
+	r.Register("", "View", func(*graph.Node, NodeInfo) (Op, error) {
+		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			v, err := in[0].Reshape(in[0].Len())
+			return []*tensor.Tensor{v}, err
+		}), nil
+	})
+	r.Register("", "Boom", func(*graph.Node, NodeInfo) (Op, error) {
+		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			var s []int
+			_ = s[3]
+			return nil, nil
+		}), nil
+	})
+	return r
+}
+
+// linear builds x -> op1 -> op2 -> ... -> y with x float32 [2 2].
+func linear(ops ...string) *graph.Model {
+	g := graph.NewGraph("t")
+	x := g.GetOrAddValue("x")
+	x.DType = tensor.Float32
+	x.Shape = []graph.Dim{{Size: -1, Param: "n"}, {Size: 2}}
+	x.HasShape = true
+	g.Inputs = []*graph.Value{x}
+	cur := x
+	for i, op := range ops {
+		next := g.GetOrAddValue(op + string(rune('a'+i)))
+		g.AddNode(op, []*graph.Value{cur}, []*graph.Value{next}, nil)
+		cur = next
+	}
+	g.Outputs = []*graph.Value{cur}
+	return graph.NewModel(g, 13)
+}
+
+func TestArenaReusesBuffers(t *testing.T) {
+	m := linear("AddOne", "AddOne", "AddOne", "AddOne", "AddOne")
+	s, err := NewSession(m, testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.FromSlice([]int{2, 2}, []float32{1, 2, 3, 4})
+	for run := 0; run < 3; run++ {
+		out, err := s.Run(map[string]*tensor.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out[0].F32(); got[0] != 6 || got[3] != 9 {
+			t.Fatalf("run %d: %v, want x+5", run, got)
+		}
+	}
+	// Five nodes per run; with reuse a chain needs only two live buffers.
+	if s.arena.Allocs > 2*3 || s.arena.Reuses == 0 {
+		t.Errorf("arena made %d buffers and reused %d over 15 node runs", s.arena.Allocs, s.arena.Reuses)
+	}
+	if x.F32()[0] != 1 {
+		t.Error("input modified")
+	}
+}
+
+// TestViewKeepsBufferAlive: a view of an intermediate must not be recycled
+// while the view is still needed.
+func TestViewKeepsBufferAlive(t *testing.T) {
+	m := linear("AddOne", "View", "AddOne", "AddOne")
+	s, err := NewSession(m, testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 0; run < 3; run++ {
+		out, err := s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{10, 20})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out[0].F32(); len(got) != 2 || got[0] != 13 || got[1] != 23 {
+			t.Fatalf("run %d: %v, want [13 23]", run, got)
+		}
+	}
+}
+
+// TestOutputsAreNotRecycled: tensors handed to the caller keep their values
+// across later runs.
+func TestOutputsAreNotRecycled(t *testing.T) {
+	s, err := NewSession(linear("AddOne", "AddOne"), testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{0, 0})})
+	s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{100, 100})})
+	if first[0].F32()[0] != 2 {
+		t.Errorf("an earlier output changed to %v", first[0].F32())
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	s, err := NewSession(linear("AddOne"), testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		in   map[string]*tensor.Tensor
+		want string
+	}{
+		"missing": {map[string]*tensor.Tensor{}, `missing input "x"`},
+		"dtype":   {map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []int64{1, 2})}, "dtype int64"},
+		"rank":    {map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{2}, []float32{1, 2})}, "rank 1"},
+		"dim":     {map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 3}, []float32{1, 2, 3})}, "dimension 1"},
+		"unknown": {map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{1, 2}), "z": tensor.Scalar(float32(1))}, `no input "z"`},
+	} {
+		_, err := s.Run(tc.in)
+		var ie *InputError
+		if err == nil || !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want InputError containing %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestUnsupportedOpsListed(t *testing.T) {
+	_, err := NewSession(linear("AddOne", "Frobnicate", "Zap", "Frobnicate"), testBackend(), Options{})
+	var ue *UnsupportedError
+	if !errors.As(err, &ue) || strings.Join(ue.Ops, ",") != "Frobnicate,Zap" {
+		t.Fatalf("got %v, want the two unsupported ops listed once each", err)
+	}
+}
+
+func TestPanicBecomesError(t *testing.T) {
+	s, err := NewSession(linear("AddOne", "Boom"), testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{1, 2})})
+	if err == nil || !strings.Contains(err.Error(), "Boom") || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("panic not turned into an error naming the node: %v", err)
+	}
+}
+
+func TestProfile(t *testing.T) {
+	s, err := NewSession(linear("AddOne", "View", "AddOne"), testBackend(), Options{Profile: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{1, 2})})
+	}
+	ops := s.Profile().ByOp()
+	calls := map[string]int{}
+	for _, o := range ops {
+		calls[o.Op] = o.Calls
+	}
+	if calls["AddOne"] != 8 || calls["View"] != 4 {
+		t.Errorf("profile calls %v, want AddOne 8, View 4", calls)
+	}
+}
+
+func TestParallelForCoversRange(t *testing.T) {
+	for _, threads := range []int{1, 2, 3, 8} {
+		ctx := NewContext(threads)
+		seen := make([]int32, 101)
+		ctx.ParallelFor(len(seen), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("threads %d: index %d visited %d times", threads, i, c)
+			}
+		}
+	}
+}
