@@ -249,12 +249,12 @@ func LoadTensorPB(path string) (*tensor.Tensor, string, error) {
 	return t, tp.GetName(), nil
 }
 
-func runSet(sess *runtime.Session, g *graph.Graph, set string, opts Options) error {
-	inFiles, _ := filepath.Glob(filepath.Join(set, "input_*.pb"))
-	outFiles, _ := filepath.Glob(filepath.Join(set, "output_*.pb"))
-	sortNumbered(inFiles)
-	sortNumbered(outFiles)
-	// Positional inputs are the graph inputs without an initializer.
+// SetInputs loads a test set's input_*.pb files keyed by graph input name:
+// a file's TensorProto name when it names an input, else its position among
+// the graph inputs that have no initializer.
+func SetInputs(g *graph.Graph, set string) (map[string]*tensor.Tensor, error) {
+	files, _ := filepath.Glob(filepath.Join(set, "input_*.pb"))
+	sortNumbered(files)
 	var free []*graph.Value
 	for _, v := range g.Inputs {
 		if v.Const == nil {
@@ -262,19 +262,29 @@ func runSet(sess *runtime.Session, g *graph.Graph, set string, opts Options) err
 		}
 	}
 	inputs := map[string]*tensor.Tensor{}
-	for i, f := range inFiles {
+	for i, f := range files {
 		t, name, err := LoadTensorPB(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if name == "" || g.Value(name) == nil {
 			if i >= len(free) {
-				return fmt.Errorf("%s: more input files than graph inputs", filepath.Base(f))
+				return nil, fmt.Errorf("%s: more input files than graph inputs", filepath.Base(f))
 			}
 			name = free[i].Name
 		}
 		inputs[name] = t
 	}
+	return inputs, nil
+}
+
+func runSet(sess *runtime.Session, g *graph.Graph, set string, opts Options) error {
+	inputs, err := SetInputs(g, set)
+	if err != nil {
+		return err
+	}
+	outFiles, _ := filepath.Glob(filepath.Join(set, "output_*.pb"))
+	sortNumbered(outFiles)
 	got, err := sess.Run(inputs)
 	if err != nil {
 		return err
