@@ -34,6 +34,30 @@ const (
 	Skipped = "skipped"
 )
 
+// Errata lists cases of ONNX 1.12's test data (Debian libonnx-testdata)
+// whose expected outputs no correct implementation reproduces; they are
+// reported as skipped with the reason instead of being run.
+var Errata = map[string]string{
+	"test_cast_FLOAT_to_BFLOAT16": "ONNX 1.12 made the expected bfloat16 values by truncating float32; " +
+		"the ONNX spec and ONNX Runtime round to nearest even (as gcompress does)",
+	"test_castlike_FLOAT_to_BFLOAT16": "ONNX 1.12 made the expected bfloat16 values by truncating float32; " +
+		"the ONNX spec and ONNX Runtime round to nearest even (as gcompress does)",
+	"test_castlike_FLOAT_to_BFLOAT16_expanded": "ONNX 1.12 made the expected bfloat16 values by truncating float32; " +
+		"the ONNX spec and ONNX Runtime round to nearest even (as gcompress does)",
+	"test_castlike_BFLOAT16_to_FLOAT": "the test data feeds input \"like\" with shape [1] where the model " +
+		"declares [3 4]; gcompress and ONNX Runtime both reject inputs that contradict the declared shape",
+	"test_castlike_BFLOAT16_to_FLOAT_expanded": "the test data feeds input \"like\" with shape [1] where the model " +
+		"declares [3 4]; gcompress and ONNX Runtime both reject inputs that contradict the declared shape",
+	"test_training_dropout": "training-mode dropout draws a random mask; the expected output " +
+		"comes from NumPy's generator state, which no other runtime reproduces",
+	"test_training_dropout_default": "training-mode dropout draws a random mask; the expected output " +
+		"comes from NumPy's generator state, which no other runtime reproduces",
+	"test_training_dropout_mask": "training-mode dropout draws a random mask; the expected output " +
+		"comes from NumPy's generator state, which no other runtime reproduces",
+	"test_training_dropout_default_mask": "training-mode dropout draws a random mask; the expected output " +
+		"comes from NumPy's generator state, which no other runtime reproduces",
+}
+
 // Options configure a run.
 type Options struct {
 	Backend runtime.Backend
@@ -148,6 +172,11 @@ func RunCase(dir string, opts Options) (res Result) {
 	}
 	if opts.Atol == 0 {
 		opts.Atol = DefaultAtol
+	}
+	if why, ok := Errata[res.Name]; ok {
+		res.Status = Skipped
+		res.Reason = "expected output not comparable: " + why
+		return res
 	}
 	modelPath := filepath.Join(dir, "model.onnx")
 	raw, err := os.ReadFile(modelPath)
@@ -273,9 +302,26 @@ func SetInputs(g *graph.Graph, set string) (map[string]*tensor.Tensor, error) {
 			}
 			name = free[i].Name
 		}
+		if v := g.Value(name); v != nil {
+			t = asBFloat16(t, v.DType)
+		}
 		inputs[name] = t
 	}
 	return inputs, nil
+}
+
+// asBFloat16 reinterprets a uint16 tensor as bfloat16 bit patterns when the
+// model wants bfloat16: ONNX 1.12's test data stores bfloat16 tensors with
+// the UINT16 data type.
+func asBFloat16(t *tensor.Tensor, want tensor.DType) *tensor.Tensor {
+	if want != tensor.BFloat16 || t.DType() != tensor.Uint16 {
+		return t
+	}
+	bf, err := tensor.FromBytes(tensor.BFloat16, t.Shape(), t.RawBytes())
+	if err != nil {
+		return t
+	}
+	return bf
 }
 
 func runSet(sess *runtime.Session, g *graph.Graph, set string, opts Options) error {
@@ -297,6 +343,7 @@ func runSet(sess *runtime.Session, g *graph.Graph, set string, opts Options) err
 		if err != nil {
 			return err
 		}
+		want = asBFloat16(want, got[i].DType())
 		if err := Compare(got[i], want, opts.Rtol, opts.Atol); err != nil {
 			return fmt.Errorf("output %d (%s): %w", i, g.Outputs[i].Name, err)
 		}
