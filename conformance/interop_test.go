@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -22,7 +23,12 @@ const (
 
 // ortGaps lists conformance cases whose exported model ORT 1.30 cannot run
 // for a reason in ORT, not in the file we write; each entry says why.
-var ortGaps = map[string]string{}
+var ortGaps = map[string]string{
+	"test_resize_downsample_scales_linear_align_corners": "ORT 1.30 computes align_corners from the whole-number " +
+		"output length; ONNX's reference and its test data use the scaled length (onnx/onnx#2462), as gcompress does",
+	"test_resize_downsample_scales_cubic_align_corners": "ORT 1.30 computes align_corners from the whole-number " +
+		"output length; ONNX's reference and its test data use the scaled length (onnx/onnx#2462), as gcompress does",
+}
 
 // TestExportedModelsRunInORT exports every conformance model that passes in
 // gcompress, runs the exported file in ONNX Runtime on the case's inputs,
@@ -35,7 +41,7 @@ func TestExportedModelsRunInORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checked := 0
+	checked, unbindable := 0, 0
 	var failures []string
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
@@ -47,6 +53,10 @@ func TestExportedModelsRunInORT(t *testing.T) {
 			continue
 		}
 		if err := interopCase(dir); err != nil {
+			if errors.Is(err, ortpeer.ErrBinding) {
+				unbindable++
+				continue
+			}
 			failures = append(failures, name+": "+firstLine(err.Error()))
 			continue
 		}
@@ -56,7 +66,8 @@ func TestExportedModelsRunInORT(t *testing.T) {
 	for _, f := range failures {
 		t.Error(f)
 	}
-	t.Logf("%d exported models agree with ORT, %d do not", checked, len(failures))
+	t.Logf("%d exported models agree with ORT, %d do not, %d not runnable through the Go binding (scalar or no inputs)",
+		checked, len(failures), unbindable)
 	if checked < minNodePasses {
 		t.Errorf("only %d models checked in ORT", checked)
 	}

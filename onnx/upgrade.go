@@ -21,6 +21,7 @@ import (
 //     string 'to' becomes the dtype code; Concat gets its default axis 1.
 //   - 5: Reshape's shape attribute becomes an input.
 //   - 10: Slice's starts/ends/axes become inputs; Upsample becomes Resize.
+//   - 11: Scatter becomes ScatterElements.
 //   - 11: Pad's pads/value and Clip's min/max become inputs.
 //   - 12: Dropout's ratio attribute goes (inference ignores it).
 //   - 13: Squeeze/Unsqueeze/ReduceSum axes and Split's split become inputs;
@@ -106,6 +107,9 @@ func (u *upgrader) node(n *graph.Node) error {
 		}
 	case (n.OpType == "Softmax" || n.OpType == "LogSoftmax" || n.OpType == "Hardmax") && v < 13:
 		return u.coercedSoftmax(n)
+	case n.OpType == "Scatter" && v < 11:
+		// Scatter-9 is ScatterElements-11 without the reduction attribute.
+		n.OpType = "ScatterElements"
 	case n.OpType == "TopK" && v < 10:
 		err = u.attrsToInputs(n, []string{"k"})
 	}

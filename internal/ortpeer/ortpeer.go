@@ -136,9 +136,21 @@ func (s *Session) Close() error { return s.s.Destroy() }
 // InputNames lists the model inputs ORT expects.
 func (s *Session) InputNames() []string { return s.inputs }
 
+// ErrBinding marks inputs the Go binding (github.com/yalue/onnxruntime_go)
+// cannot hand to ORT: rank-0 tensors and models without inputs.
+var ErrBinding = errors.New("onnxruntime_go cannot pass this input to ORT")
+
 // Run executes the model on named inputs and returns the outputs in graph
 // order.
 func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if len(s.inputs) == 0 {
+		return nil, fmt.Errorf("%w: the model has no inputs", ErrBinding)
+	}
+	for name, t := range inputs {
+		if t.Rank() == 0 {
+			return nil, fmt.Errorf("%w: input %q is a scalar (rank 0)", ErrBinding, name)
+		}
+	}
 	in := make([]ort.Value, len(s.inputs))
 	defer func() {
 		for _, v := range in {
