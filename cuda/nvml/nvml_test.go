@@ -136,7 +136,7 @@ func TestDevicesErrors(t *testing.T) {
 		}, ErrNoGPU, "driver 550.54.15"},
 		{"lost GPU", func(_ *mock.Interface, d *mock.Device) {
 			d.GetNameFunc = func() (string, gonvml.Return) { return "", gonvml.ERROR_GPU_IS_LOST }
-		}, nil, "device 0: nvml name: ERROR_GPU_IS_LOST"},
+		}, nil, "device 0: nvml name: "}, // the text after it comes from libnvidia-ml when one is installed
 		{"clock failure", func(_ *mock.Interface, d *mock.Device) {
 			d.GetMaxClockInfoFunc = func(gonvml.ClockType) (uint32, gonvml.Return) { return 0, gonvml.ERROR_UNKNOWN }
 		}, nil, "max SM clock"},
