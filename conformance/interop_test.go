@@ -28,6 +28,12 @@ var ortGaps = map[string]string{
 		"output length; ONNX's reference and its test data use the scaled length (onnx/onnx#2462), as gcompress does",
 	"test_resize_downsample_scales_cubic_align_corners": "ORT 1.30 computes align_corners from the whole-number " +
 		"output length; ONNX's reference and its test data use the scaled length (onnx/onnx#2462), as gcompress does",
+	"test_cast_FLOAT_to_STRING": "ORT prints floats with 9 significant digits (0.60484552); ONNX's test data " +
+		"and gcompress use the shortest representation that reads back exactly (0.6048455)",
+	"test_castlike_FLOAT_to_STRING": "ORT prints floats with 9 significant digits (0.60484552); ONNX's test data " +
+		"and gcompress use the shortest representation that reads back exactly (0.6048455)",
+	"test_castlike_FLOAT_to_STRING_expanded": "ORT prints floats with 9 significant digits (0.60484552); ONNX's " +
+		"test data and gcompress use the shortest representation that reads back exactly (0.6048455)",
 }
 
 // TestExportedModelsRunInORT exports every conformance model that passes in
@@ -41,7 +47,7 @@ func TestExportedModelsRunInORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checked, unbindable := 0, 0
+	checked, unbindable, ortLacks := 0, 0, 0
 	var failures []string
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
@@ -57,6 +63,11 @@ func TestExportedModelsRunInORT(t *testing.T) {
 				unbindable++
 				continue
 			}
+			if errors.Is(err, ortpeer.ErrNotImplemented) {
+				t.Logf("%s: %v", name, err)
+				ortLacks++
+				continue
+			}
 			failures = append(failures, name+": "+firstLine(err.Error()))
 			continue
 		}
@@ -66,8 +77,9 @@ func TestExportedModelsRunInORT(t *testing.T) {
 	for _, f := range failures {
 		t.Error(f)
 	}
-	t.Logf("%d exported models agree with ORT, %d do not, %d not runnable through the Go binding (scalar or no inputs)",
-		checked, len(failures), unbindable)
+	t.Logf("%d exported models agree with ORT, %d do not; %d not exchangeable through the Go binding "+
+		"(scalars, no inputs, 16-bit float outputs), %d use a type ORT has no kernel for",
+		checked, len(failures), unbindable, ortLacks)
 	if checked < minNodePasses {
 		t.Errorf("only %d models checked in ORT", checked)
 	}

@@ -32,6 +32,17 @@ func testBackend() *Registry {
 			return []*tensor.Tensor{v}, err
 		}), nil
 	})
+	r.Register("", "Scratchy", func(*graph.Node, NodeInfo) (Op, error) {
+		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			tmp, err := ctx.Alloc(tensor.Float32, 1000)
+			if err != nil {
+				return nil, err
+			}
+			tmp.F32()[0] = 1 // scratch: written, not returned
+			v, err := in[0].Reshape(in[0].Shape()...)
+			return []*tensor.Tensor{v}, err
+		}), nil
+	})
 	r.Register("", "Boom", func(*graph.Node, NodeInfo) (Op, error) {
 		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			var s []int
@@ -192,5 +203,22 @@ func TestParallelForCoversRange(t *testing.T) {
 				t.Fatalf("threads %d: index %d visited %d times", threads, i, c)
 			}
 		}
+	}
+}
+
+// TestScratchReturnsToArena: buffers an op allocates but does not output are
+// recycled, so repeated runs do not grow the arena.
+func TestScratchReturnsToArena(t *testing.T) {
+	s, err := NewSession(linear("Scratchy", "AddOne"), testBackend(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{1, 2})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.arena.Allocs > 2+5 || len(s.arena.refs) != 0 {
+		t.Errorf("arena made %d buffers and still tracks %d after 5 runs; scratch is not recycled", s.arena.Allocs, len(s.arena.refs))
 	}
 }

@@ -166,6 +166,7 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 		if s.prof != nil {
 			s.prof.add(n, time.Since(start))
 		}
+		ctx.releaseScratch(out)
 		if err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,6 +92,9 @@ type Session struct {
 	s       *ort.DynamicAdvancedSession
 	inputs  []string
 	outputs []string
+	// unbindable explains why the binding cannot return some output
+	// ("" when it can return all of them).
+	unbindable string
 }
 
 // NewSession creates an ORT session from a serialized model, with intra-op
@@ -101,7 +105,7 @@ func NewSession(model []byte, threads int) (*Session, error) {
 	}
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: %w", err)
+		return nil, sessionError(err)
 	}
 	s := &Session{}
 	for _, i := range ins {
@@ -109,6 +113,12 @@ func NewSession(model []byte, threads int) (*Session, error) {
 	}
 	for _, o := range outs {
 		s.outputs = append(s.outputs, o.Name)
+		switch {
+		case len(o.Dimensions) == 0:
+			s.unbindable = fmt.Sprintf("output %q is a scalar (rank 0)", o.Name)
+		case o.DataType == ort.TensorElementDataTypeFloat16 || o.DataType == ort.TensorElementDataTypeBFloat16:
+			s.unbindable = fmt.Sprintf("output %q is %v (the binding copies half of a 16-bit float output)", o.Name, o.DataType)
+		}
 	}
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
@@ -125,9 +135,18 @@ func NewSession(model []byte, threads int) (*Session, error) {
 	}
 	s.s, err = ort.NewDynamicAdvancedSessionWithONNXData(model, s.inputs, s.outputs, opts)
 	if err != nil {
-		return nil, fmt.Errorf("onnxruntime: %w", err)
+		return nil, sessionError(err)
 	}
 	return s, nil
+}
+
+// sessionError wraps a session-creation failure, marking ORT's "no kernel
+// for this op and type" with ErrNotImplemented.
+func sessionError(err error) error {
+	if strings.Contains(err.Error(), "Could not find an implementation") {
+		return fmt.Errorf("onnxruntime: %w: %v", ErrNotImplemented, err)
+	}
+	return fmt.Errorf("onnxruntime: %w", err)
 }
 
 // Close releases the session.
@@ -136,15 +155,23 @@ func (s *Session) Close() error { return s.s.Destroy() }
 // InputNames lists the model inputs ORT expects.
 func (s *Session) InputNames() []string { return s.inputs }
 
-// ErrBinding marks inputs the Go binding (github.com/yalue/onnxruntime_go)
-// cannot hand to ORT: rank-0 tensors and models without inputs.
-var ErrBinding = errors.New("onnxruntime_go cannot pass this input to ORT")
+// ErrBinding marks values the Go binding (github.com/yalue/onnxruntime_go
+// v1.27) cannot exchange with ORT: rank-0 tensors, models without inputs,
+// and float16/bfloat16 outputs.
+var ErrBinding = errors.New("onnxruntime_go cannot exchange this value with ORT")
+
+// ErrNotImplemented marks models ORT refuses because it has no kernel for an
+// operator/type combination the ONNX spec allows.
+var ErrNotImplemented = errors.New("ONNX Runtime has no kernel for this")
 
 // Run executes the model on named inputs and returns the outputs in graph
 // order.
 func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if len(s.inputs) == 0 {
 		return nil, fmt.Errorf("%w: the model has no inputs", ErrBinding)
+	}
+	if s.unbindable != "" {
+		return nil, fmt.Errorf("%w: %s", ErrBinding, s.unbindable)
 	}
 	for name, t := range inputs {
 		if t.Rank() == 0 {

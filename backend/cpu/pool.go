@@ -1,0 +1,406 @@
+// Pooling ops (ONNX opset 13+): sliding-window reductions over the 1 to 3
+// spatial dimensions of X [N, C, spatial...], per channel, with the window
+// geometry of graph.Window (kernel_shape, strides, dilations, pads, auto_pad,
+// ceil_mode). The window of output cell o covers the input cells
+// o*stride - pad_begin + k*dilation, k in [0, kernel); cells outside the
+// input are padding.
+//
+//	MaxPool:     Y = max over the window's input cells (padding never wins);
+//	             the optional Indices output holds the flat index of the
+//	             chosen cell in X, row-major (storage_order 0) or with the
+//	             spatial dimensions column-major (storage_order 1); ties go to
+//	             the first cell in row-major window order.
+//	AveragePool: Y = sum / count, count = input cells in the window, or with
+//	             count_include_pad the cells inside the padded extent
+//	             [-pad_begin, in + pad_end) (cells added by ceil_mode excluded).
+//	LpPool:      Y = (sum |x|^p)^(1/p) over the window's input cells.
+//	GlobalAveragePool, GlobalMaxPool, GlobalLpPool: the same over all
+//	             spatial cells; Y is [N, C, 1, ..., 1].
+//
+// Float16 and bfloat16 are computed in float32; MaxPool also takes int8 and
+// uint8.
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func init() {
+	register("MaxPool", newPool(poolMax))
+	register("AveragePool", newPool(poolAvg))
+	register("LpPool", newPool(poolLp))
+	registerFunc("GlobalAveragePool", globalPool(poolAvg, "GlobalAveragePool", 2))
+	registerFunc("GlobalMaxPool", globalPool(poolMax, "GlobalMaxPool", 2))
+	register("GlobalLpPool", func(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+		p := n.AttrInt("p", 2)
+		if p < 1 {
+			return nil, fmt.Errorf("GlobalLpPool: p %d must be >= 1", p)
+		}
+		return runtime.OpFunc(globalPool(poolLp, "GlobalLpPool", float64(p))), nil
+	})
+}
+
+type poolKind int
+
+const (
+	poolMax poolKind = iota
+	poolAvg
+	poolLp
+)
+
+var poolNames = [...]string{poolMax: "MaxPool", poolAvg: "AveragePool", poolLp: "LpPool"}
+
+// poolFloat lists the element types the pooling kernels run on.
+type poolFloat interface{ float32 | float64 }
+
+type poolOp struct {
+	kind        poolKind
+	win         graph.Window
+	includePad  bool
+	colMajor    bool // storage_order 1
+	p           float64
+	wantIndices bool
+}
+
+func newPool(kind poolKind) runtime.OpFactory {
+	return func(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+		name := poolNames[kind]
+		win, err := graph.NodeWindow(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if win.Kernel == nil {
+			return nil, fmt.Errorf("%s: kernel_shape is required", name)
+		}
+		op := &poolOp{kind: kind, win: win,
+			includePad:  n.AttrInt("count_include_pad", 0) != 0,
+			colMajor:    n.AttrInt("storage_order", 0) != 0,
+			p:           float64(n.AttrInt("p", 2)),
+			wantIndices: kind == poolMax && len(n.Outputs) > 1 && n.Outputs[1] != nil,
+		}
+		if kind == poolLp && op.p < 1 {
+			return nil, fmt.Errorf("LpPool: p %v must be >= 1", op.p)
+		}
+		return runtime.OpFunc(op.run), nil
+	}
+}
+
+// poolAxis tabulates one spatial axis: for output cell o, the kernel taps
+// k in [lo[o], hi[o]) read input cells, and count[o] taps lie inside the
+// padded extent.
+type poolAxis struct {
+	lo, hi, count []int
+}
+
+// poolGeom is a pool resolved for a concrete input shape, lifted to
+// convMaxSpatial spatial dimensions.
+type poolGeom struct {
+	planes                     int
+	in, out, strides, dil, pad [convMaxSpatial]int
+	axes                       [convMaxSpatial]poolAxis
+	inSize, outSize            int
+	spatial                    []int // the input's own spatial dims
+}
+
+// newPoolGeom resolves win for input shape x and returns the geometry and
+// the output shape [N, C, out...].
+func newPoolGeom(win graph.Window, x []int) (*poolGeom, []int, error) {
+	rank := len(x) - 2
+	if rank < 1 || rank > convMaxSpatial {
+		return nil, nil, fmt.Errorf("input %v: need 1 to %d spatial dimensions", x, convMaxSpatial)
+	}
+	win, err := win.Spatial(rank, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]int, rank)
+	padB := make([]int, rank)
+	padE := make([]int, rank)
+	for i := range rank {
+		if out[i], padB[i], padE[i], err = win.Axis(i, x[2+i]); err != nil {
+			return nil, nil, err
+		}
+	}
+	g := &poolGeom{planes: x[0] * x[1], spatial: x[2:],
+		in: nnLift(x[2:], 1), out: nnLift(out, 1), strides: nnLift(win.Strides, 1),
+		dil: nnLift(win.Dilations, 1), pad: nnLift(padB, 0),
+		inSize: tensor.Product(x[2:]), outSize: tensor.Product(out)}
+	kernel, padEnd := nnLift(win.Kernel, 1), nnLift(padE, 0)
+	for a := range g.axes {
+		g.axes[a] = newPoolAxis(g.out[a], g.in[a], kernel[a], g.strides[a], g.dil[a], g.pad[a], padEnd[a])
+	}
+	return g, append([]int{x[0], x[1]}, out...), nil
+}
+
+// newPoolAxis tabulates an axis with out outputs over in inputs, kernel k,
+// stride s, dilation d and pads pb, pe.
+func newPoolAxis(out, in, k, s, d, pb, pe int) poolAxis {
+	ax := poolAxis{lo: make([]int, out), hi: make([]int, out), count: make([]int, out)}
+	for o := range out {
+		start := o*s - pb
+		// taps k with 0 <= start + k*d < in, resp. < in + pe
+		ax.lo[o] = min(k, max(0, (-start+d-1)/d))
+		ax.hi[o] = max(ax.lo[o], min(k, poolCeilDiv(in-start, d)))
+		ax.count[o] = min(k, poolCeilDiv(in+pe-start, d))
+	}
+	return ax
+}
+
+// poolCeilDiv is ceil(a/b) for b > 0, and 0 when a <= 0.
+func poolCeilDiv(a, b int) int {
+	if a <= 0 {
+		return 0
+	}
+	return (a + b - 1) / b
+}
+
+// window appends to offs the offsets (within a plane) of the input cells of
+// output cell (oz, oy, ox) in row-major order, and returns them with the
+// number of taps inside the padded extent.
+func (g *poolGeom) window(oz, oy, ox int, offs []int) ([]int, int) {
+	az, ay, ax := &g.axes[0], &g.axes[1], &g.axes[2]
+	offs = offs[:0]
+	for kz := az.lo[oz]; kz < az.hi[oz]; kz++ {
+		iz := oz*g.strides[0] - g.pad[0] + kz*g.dil[0]
+		for ky := ay.lo[oy]; ky < ay.hi[oy]; ky++ {
+			iy := oy*g.strides[1] - g.pad[1] + ky*g.dil[1]
+			base := (iz*g.in[1]+iy)*g.in[2] + ox*g.strides[2] - g.pad[2]
+			for kx := ax.lo[ox]; kx < ax.hi[ox]; kx++ {
+				offs = append(offs, base+kx*g.dil[2])
+			}
+		}
+	}
+	return offs, az.count[oz] * ay.count[oy] * ax.count[ox]
+}
+
+// flatIndex converts a plane offset to the MaxPool Indices value.
+func (g *poolGeom) flatIndex(plane, off int, colMajor bool) int64 {
+	if !colMajor {
+		return int64(plane*g.inSize + off)
+	}
+	coords := make([]int, len(g.spatial))
+	for a := len(g.spatial) - 1; a >= 0; a-- {
+		coords[a] = off % g.spatial[a]
+		off /= g.spatial[a]
+	}
+	idx, mul := 0, 1
+	for a, c := range coords {
+		idx += c * mul
+		mul *= g.spatial[a]
+	}
+	return int64(plane*g.inSize + idx)
+}
+
+func (op *poolOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	name := poolNames[op.kind]
+	if err := needInputs(in, 1); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	x := in[0]
+	switch dt := x.DType(); {
+	case dt == tensor.Float32:
+		return poolTyped[float32](ctx, op, x)
+	case dt == tensor.Float64:
+		return poolTyped[float64](ctx, op, x)
+	case nnIsHalf(dt):
+		return nnHalfViaF32(ctx, in, dt, 1, 1, op.run)
+	case op.kind == poolMax && dt == tensor.Int8:
+		return maxPoolInt[int8](ctx, op, x)
+	case op.kind == poolMax && dt == tensor.Uint8:
+		return maxPoolInt[uint8](ctx, op, x)
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", name, dt)
+	}
+}
+
+// outputs resolves the geometry for x and allocates Y and, when wanted, the
+// int64 Indices.
+func (op *poolOp) outputs(ctx *runtime.Context, x *tensor.Tensor) (*poolGeom, []*tensor.Tensor, error) {
+	name := poolNames[op.kind]
+	g, shape, err := newPoolGeom(op.win, x.Shape())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	y, err := ctx.Alloc(x.DType(), shape...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	outs := []*tensor.Tensor{y}
+	if op.wantIndices {
+		idx, err := ctx.Alloc(tensor.Int64, shape...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		outs = append(outs, idx)
+	}
+	return g, outs, nil
+}
+
+func poolTyped[T poolFloat](ctx *runtime.Context, op *poolOp, x *tensor.Tensor) ([]*tensor.Tensor, error) {
+	g, outs, err := op.outputs(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	xd, yd := tensor.Data[T](x), tensor.Data[T](outs[0])
+	var idx []int64
+	if len(outs) > 1 {
+		idx = outs[1].I64()
+	}
+	g.forEach(ctx, func(plane, o int, offs []int, count int) {
+		src := xd[plane*g.inSize : (plane+1)*g.inSize]
+		dst := plane*g.outSize + o
+		switch op.kind {
+		case poolMax:
+			best, at := T(math.Inf(-1)), -1
+			for _, off := range offs {
+				if v := src[off]; v > best || at < 0 && v == best {
+					best, at = v, off
+				}
+			}
+			yd[dst] = best
+			if idx != nil && at >= 0 {
+				idx[dst] = g.flatIndex(plane, at, op.colMajor)
+			}
+		case poolAvg:
+			var s T
+			for _, off := range offs {
+				s += src[off]
+			}
+			if !op.includePad {
+				count = len(offs)
+			}
+			yd[dst] = s / T(count)
+		case poolLp:
+			var s float64
+			for _, off := range offs {
+				s += math.Pow(math.Abs(float64(src[off])), op.p)
+			}
+			yd[dst] = T(math.Pow(s, 1/op.p))
+		}
+	})
+	return outs, nil
+}
+
+// maxPoolInt is MaxPool on int8/uint8 data.
+func maxPoolInt[T int8 | uint8](ctx *runtime.Context, op *poolOp, x *tensor.Tensor) ([]*tensor.Tensor, error) {
+	g, outs, err := op.outputs(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	xd, yd := tensor.Data[T](x), tensor.Data[T](outs[0])
+	var idx []int64
+	if len(outs) > 1 {
+		idx = outs[1].I64()
+	}
+	g.forEach(ctx, func(plane, o int, offs []int, _ int) {
+		src := xd[plane*g.inSize : (plane+1)*g.inSize]
+		best, at := T(0), -1
+		for _, off := range offs {
+			if v := src[off]; at < 0 || v > best {
+				best, at = v, off
+			}
+		}
+		yd[plane*g.outSize+o] = best
+		if idx != nil && at >= 0 {
+			idx[plane*g.outSize+o] = g.flatIndex(plane, at, op.colMajor)
+		}
+	})
+	return outs, nil
+}
+
+// forEach calls fn for every output cell o of every plane, with the plane
+// offsets of its window's input cells and its padded tap count; planes are
+// split over ctx's threads.
+func (g *poolGeom) forEach(ctx *runtime.Context, fn func(plane, o int, offs []int, count int)) {
+	ctx.ParallelFor(g.planes, func(lo, hi int) {
+		var offs []int
+		for plane := lo; plane < hi; plane++ {
+			o := 0
+			for oz := 0; oz < g.out[0]; oz++ {
+				for oy := 0; oy < g.out[1]; oy++ {
+					for ox := 0; ox < g.out[2]; ox++ {
+						var count int
+						offs, count = g.window(oz, oy, ox, offs)
+						fn(plane, o, offs, count)
+						o++
+					}
+				}
+			}
+		}
+	})
+}
+
+// globalPool returns the run function of a global pool of the given kind
+// (p is LpPool's exponent).
+func globalPool(kind poolKind, name string, p float64) runtime.OpFunc {
+	var run runtime.OpFunc
+	run = func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		if err := needInputs(in, 1); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		x := in[0]
+		if x.Rank() < 2 {
+			return nil, fmt.Errorf("%s: input %v needs dimensions [N, C, ...]", name, x.Shape())
+		}
+		switch dt := x.DType(); {
+		case dt == tensor.Float32:
+			return one(globalPoolTyped[float32](ctx, kind, p, x))
+		case dt == tensor.Float64:
+			return one(globalPoolTyped[float64](ctx, kind, p, x))
+		case nnIsHalf(dt):
+			return nnHalfViaF32(ctx, in, dt, 1, 1, run)
+		default:
+			return nil, fmt.Errorf("%s: unsupported dtype %v", name, dt)
+		}
+	}
+	return run
+}
+
+func globalPoolTyped[T poolFloat](ctx *runtime.Context, kind poolKind, p float64, x *tensor.Tensor) (*tensor.Tensor, error) {
+	shape := append([]int(nil), x.Shape()...)
+	size := tensor.Product(shape[2:])
+	for i := 2; i < len(shape); i++ {
+		shape[i] = 1
+	}
+	y, err := ctx.Alloc(x.DType(), shape...)
+	if err != nil {
+		return nil, err
+	}
+	xd, yd := tensor.Data[T](x), tensor.Data[T](y)
+	ctx.ParallelFor(len(yd), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yd[i] = globalReduce(kind, p, xd[i*size:(i+1)*size])
+		}
+	})
+	return y, nil
+}
+
+// globalReduce reduces one plane: mean, max or p-norm (max of an empty
+// plane is -Inf, its mean NaN).
+func globalReduce[T poolFloat](kind poolKind, p float64, v []T) T {
+	switch kind {
+	case poolMax:
+		best := T(math.Inf(-1))
+		for _, x := range v {
+			best = max(best, x)
+		}
+		return best
+	case poolAvg:
+		var s T
+		for _, x := range v {
+			s += x
+		}
+		return s / T(len(v))
+	}
+	var s float64
+	for _, x := range v {
+		s += math.Pow(math.Abs(float64(x)), p)
+	}
+	return T(math.Pow(s, 1/p))
+}

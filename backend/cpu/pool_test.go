@@ -1,0 +1,140 @@
+package cpu
+
+import (
+	"math"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func nntSeq(shape ...int) *tensor.Tensor {
+	t := tensor.MustNew(tensor.Float32, shape...)
+	for i := range t.F32() {
+		t.F32()[i] = float32(i + 1)
+	}
+	return t
+}
+
+func TestMaxPoolIndices(t *testing.T) {
+	x := nntSeq(1, 1, 4, 4)
+	for _, c := range []struct {
+		order int64
+		want  []int64
+	}{{0, []int64{5, 7, 13, 15}}, {1, []int64{5, 13, 7, 15}}} {
+		attrs := map[string]*graph.Attr{"kernel_shape": nntInts(2, 2), "strides": nntInts(2, 2), "storage_order": graph.IntAttr(c.order)}
+		op, err := nntOp(t, "MaxPool", attrs, 13, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := op.Run(runtime.NewContext(2), []*tensor.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nntClose(t, out[0], []int{1, 1, 2, 2}, []float64{6, 8, 14, 16}, 0)
+		for i, w := range c.want {
+			if out[1].I64()[i] != w {
+				t.Fatalf("storage_order %d: indices %v, want %v", c.order, out[1].I64(), c.want)
+			}
+		}
+	}
+	// A second plane offsets the indices by its size.
+	x2 := nntSeq(1, 2, 2, 2)
+	op, _ := nntOp(t, "MaxPool", map[string]*graph.Attr{"kernel_shape": nntInts(2, 2)}, 13, 2)
+	out, err := op.Run(runtime.NewContext(1), []*tensor.Tensor{x2})
+	if err != nil || out[1].I64()[0] != 3 || out[1].I64()[1] != 7 {
+		t.Fatalf("indices over planes: %v %v", out, err)
+	}
+}
+
+func TestMaxPoolPaddingNeverWins(t *testing.T) {
+	x := nntF32([]int{1, 1, 3, 3}, -1, -2, -3, -4, -5, -6, -7, -8, -9)
+	got := nntMust(t, "MaxPool", map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "strides": nntInts(2, 2), "pads": nntInts(1, 1, 1, 1)}, x)
+	nntClose(t, got, []int{1, 1, 2, 2}, []float64{-1, -2, -4, -5}, 0)
+}
+
+func TestPoolCeilModeAndDilations(t *testing.T) {
+	x := nntSeq(1, 1, 5)
+	ceil := map[string]*graph.Attr{"kernel_shape": nntInts(2), "strides": nntInts(2), "ceil_mode": graph.IntAttr(1)}
+	nntClose(t, nntMust(t, "MaxPool", ceil, x), []int{1, 1, 3}, []float64{2, 4, 5}, 0)
+	// The last window would start in the end padding: dropped.
+	ceil["pads"] = nntInts(0, 1)
+	nntClose(t, nntMust(t, "MaxPool", ceil, nntSeq(1, 1, 4)), []int{1, 1, 2}, []float64{2, 4}, 0)
+	dil := map[string]*graph.Attr{"kernel_shape": nntInts(2), "dilations": nntInts(2)}
+	nntClose(t, nntMust(t, "MaxPool", dil, nntF32([]int{1, 1, 5}, 1, 5, 2, 4, 3)), []int{1, 1, 3}, []float64{2, 5, 3}, 0)
+	nntClose(t, nntMust(t, "AveragePool", dil, nntF32([]int{1, 1, 5}, 1, 5, 2, 4, 3)), []int{1, 1, 3}, []float64{1.5, 4.5, 2.5}, 0)
+}
+
+func TestAveragePoolCountIncludePad(t *testing.T) {
+	x := nntSeq(1, 1, 3, 3)
+	attrs := map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "pads": nntInts(1, 1, 1, 1)}
+	nntClose(t, nntMust(t, "AveragePool", attrs, x), []int{1, 1, 3, 3},
+		[]float64{3, 3.5, 4, 4.5, 5, 5.5, 6, 6.5, 7}, 1e-6)
+	attrs["count_include_pad"] = graph.IntAttr(1)
+	nntClose(t, nntMust(t, "AveragePool", attrs, x), []int{1, 1, 3, 3},
+		[]float64{12.0 / 9, 21.0 / 9, 16.0 / 9, 27.0 / 9, 5, 33.0 / 9, 24.0 / 9, 39.0 / 9, 28.0 / 9}, 1e-6)
+	// Cells that only ceil_mode adds are not counted.
+	ceil := map[string]*graph.Attr{"kernel_shape": nntInts(2), "strides": nntInts(2), "ceil_mode": graph.IntAttr(1), "count_include_pad": graph.IntAttr(1)}
+	nntClose(t, nntMust(t, "AveragePool", ceil, nntSeq(1, 1, 5)), []int{1, 1, 3}, []float64{1.5, 3.5, 5}, 0)
+	// SAME_UPPER: out = ceil(5/2) = 3, total padding 2+2-5... = 0 beyond the last cell: [1,2] [3,4] [5,pad]
+	same := map[string]*graph.Attr{"kernel_shape": nntInts(2), "strides": nntInts(2), "auto_pad": graph.StringAttr("SAME_UPPER")}
+	nntClose(t, nntMust(t, "AveragePool", same, nntSeq(1, 1, 5)), []int{1, 1, 3}, []float64{1.5, 3.5, 5}, 0)
+	same["auto_pad"] = graph.StringAttr("SAME_LOWER") // [pad,1] [2,3] [4,5]
+	nntClose(t, nntMust(t, "AveragePool", same, nntSeq(1, 1, 5)), []int{1, 1, 3}, []float64{1, 2.5, 4.5}, 0)
+}
+
+func TestLpPool(t *testing.T) {
+	x := nntF32([]int{1, 1, 2, 2}, 3, -4, 0, 12)
+	nntClose(t, nntMust(t, "LpPool", map[string]*graph.Attr{"kernel_shape": nntInts(1, 2)}, x), []int{1, 1, 2, 1}, []float64{5, 12}, 1e-6)
+	nntClose(t, nntMust(t, "LpPool", map[string]*graph.Attr{"kernel_shape": nntInts(2, 1), "p": graph.IntAttr(1)}, x), []int{1, 1, 1, 2}, []float64{3, 16}, 1e-6)
+	nntClose(t, nntMust(t, "GlobalLpPool", nil, x), []int{1, 1, 1, 1}, []float64{13}, 1e-6)
+	nntClose(t, nntMust(t, "GlobalLpPool", map[string]*graph.Attr{"p": graph.IntAttr(1)}, x), []int{1, 1, 1, 1}, []float64{19}, 1e-6)
+}
+
+func TestGlobalPools(t *testing.T) {
+	x := nntSeq(2, 2, 1, 3)
+	nntClose(t, nntMust(t, "GlobalAveragePool", nil, x), []int{2, 2, 1, 1}, []float64{2, 5, 8, 11}, 0)
+	nntClose(t, nntMust(t, "GlobalMaxPool", nil, x), []int{2, 2, 1, 1}, []float64{3, 6, 9, 12}, 0)
+	x64 := tensor.FromSlice([]int{1, 1, 2}, []float64{-1, -3})
+	nntClose(t, nntMust(t, "GlobalMaxPool", nil, x64), []int{1, 1, 1}, []float64{-1}, 0)
+	nntClose(t, nntMust(t, "GlobalAveragePool", nil, nntSeq(1, 3)), []int{1, 3}, []float64{1, 2, 3}, 0)
+}
+
+func TestPoolDTypes(t *testing.T) {
+	k := map[string]*graph.Attr{"kernel_shape": nntInts(2)}
+	i8 := nntMust(t, "MaxPool", k, tensor.FromSlice([]int{1, 1, 3}, []int8{-128, -100, 5}))
+	if d := tensor.Data[int8](i8); d[0] != -100 || d[1] != 5 {
+		t.Fatalf("int8 MaxPool = %v", d)
+	}
+	u8 := nntMust(t, "MaxPool", k, tensor.FromSlice([]int{1, 1, 3}, []uint8{0, 255, 7}))
+	if d := tensor.Data[uint8](u8); d[0] != 255 || d[1] != 255 {
+		t.Fatalf("uint8 MaxPool = %v", d)
+	}
+	h := tensor.FromSlice([]int{1, 1, 2}, []tensor.F16{tensor.NewF16(1), tensor.NewF16(2)})
+	got := nntMust(t, "AveragePool", k, h)
+	if got.DType() != tensor.Float16 || got.Float64At(0) != 1.5 {
+		t.Fatalf("float16 AveragePool = %v %v", got, got.Float64At(0))
+	}
+	d := nntMust(t, "MaxPool", k, tensor.FromSlice([]int{1, 1, 2}, []float64{math.Inf(-1), math.Inf(-1)}))
+	if !math.IsInf(d.Float64At(0), -1) {
+		t.Fatalf("max of -Inf = %v", d.Float64At(0))
+	}
+}
+
+func TestPoolErrors(t *testing.T) {
+	x := nntSeq(1, 1, 4, 4)
+	k := map[string]*graph.Attr{"kernel_shape": nntInts(2, 2)}
+	nntFails(t, "MaxPool", nil, x)                                                   // no kernel_shape
+	nntFails(t, "MaxPool", map[string]*graph.Attr{"kernel_shape": nntInts(2)}, x)    // rank
+	nntFails(t, "MaxPool", map[string]*graph.Attr{"kernel_shape": nntInts(5, 5)}, x) // too big
+	nntFails(t, "AveragePool", map[string]*graph.Attr{"kernel_shape": nntInts(2, 2), "strides": nntInts(1, 0)}, x)
+	nntFails(t, "MaxPool", k, nntSeq(4, 4))                                                        // no spatial dims
+	nntFails(t, "AveragePool", k, tensor.FromSlice([]int{1, 1, 2, 2}, []int8{1, 2, 3, 4}))         // int8 average
+	nntFails(t, "MaxPool", k, tensor.FromSlice([]int{1, 1, 2, 2}, []bool{true, true, true, true})) // bool
+	nntFails(t, "LpPool", map[string]*graph.Attr{"kernel_shape": nntInts(2, 2), "p": graph.IntAttr(0)}, x)
+	nntFails(t, "GlobalLpPool", map[string]*graph.Attr{"p": graph.IntAttr(-1)}, x)
+	nntFails(t, "GlobalAveragePool", nil, nntSeq(3))
+	nntFails(t, "GlobalMaxPool", nil, tensor.FromSlice([]int{1, 1}, []int32{1}))
+	nntFails(t, "MaxPool", k)
+}
