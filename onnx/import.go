@@ -115,11 +115,29 @@ func FromProto(mp *onnxpb.ModelProto, baseDir string) (*graph.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.IRVersion < 4 {
+		constantInitializers(g)
+	}
 	m.Graph = g
 	if err := upgrade(m); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// constantInitializers drops initializers from the graph inputs. Before IR
+// version 4 every initializer had to be listed as an input, which did not
+// make it something a caller overrides; from IR 4 on, a listed initializer
+// is an overridable default, and export writes IR >= 7. ONNX Runtime treats
+// IR < 4 initializers as constants too.
+func constantInitializers(g *graph.Graph) {
+	inputs := g.Inputs[:0]
+	for _, v := range g.Inputs {
+		if v.Const == nil {
+			inputs = append(inputs, v)
+		}
+	}
+	g.Inputs = inputs
 }
 
 func marshalOpaque(msg proto.Message) ([]byte, error) {

@@ -180,3 +180,28 @@ func TestUpgradeOldOpsets(t *testing.T) {
 		t.Error("Clip max should stay omitted")
 	}
 }
+
+// TestIRv3InitializersAreConstants: an IR 3 file lists every initializer
+// as a graph input; on import they become plain constants, and the export
+// (IR >= 7) no longer offers them as overridable inputs.
+func TestIRv3InitializersAreConstants(t *testing.T) {
+	mp, err := ToProto(tinyModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp.IrVersion = proto.Int64(3)
+	mp.Graph.Input = append(mp.Graph.Input, &onnxpb.ValueInfoProto{Name: proto.String("w")})
+	raw, _ := proto.Marshal(mp)
+	m, err := Decode(raw, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Graph.Inputs) != 1 || m.Graph.Inputs[0].Name != "x" {
+		t.Errorf("IR 3 inputs %v, want only x", m.Graph.Inputs)
+	}
+	mp.IrVersion = proto.Int64(8)
+	raw, _ = proto.Marshal(mp)
+	if m, _ = Decode(raw, ""); len(m.Graph.Inputs) != 2 {
+		t.Errorf("IR 8: an initializer listed as input must stay an (overridable) input")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/tensor"
 )
 
@@ -18,6 +19,11 @@ type Options struct {
 	Threads int
 	// Profile records per-node wall time.
 	Profile bool
+	// NoOptimize turns off the load-time graph passes (graph/passes.Optimize:
+	// QDQ products to integer ops, constant folding, BatchNormalization
+	// folding, Conv/Gemm prologue and epilogue fusion), which otherwise run
+	// on a private copy of the model; Model() still returns the caller's.
+	NoOptimize bool
 }
 
 // Session is a model prepared for execution on a backend. Run may be called
@@ -59,6 +65,9 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = 1
 	}
+	if !opts.NoOptimize {
+		g = optimized(m, b)
+	}
 	s := &Session{model: m, g: g, backend: b, opts: opts, arena: NewArena(),
 		outputs: map[*graph.Value]bool{}}
 	missing := map[string]bool{}
@@ -95,6 +104,35 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 		s.prof = &Profile{}
 	}
 	return s, nil
+}
+
+// optimized returns the graph of m after graph/passes.Optimize, with the
+// fusions b supports and constant folding on b's kernels; m itself is not
+// modified. Should a pass fail, the session runs m's graph as it is.
+func optimized(m *graph.Model, b Backend) *graph.Graph {
+	eval := func(n *graph.Node, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		f := b.Factory(n.Domain, n.OpType)
+		if f == nil {
+			return nil, fmt.Errorf("no kernel for %v", n)
+		}
+		domain := n.Domain
+		if domain == "ai.onnx" {
+			domain = ""
+		}
+		op, err := f(n, NodeInfo{Opset: m.Opsets[domain]})
+		if err != nil {
+			return nil, err
+		}
+		return runOp(op, NewContext(1), in)
+	}
+	om, _, err := passes.Optimize(m, passes.Options{
+		Supports: func(domain, op string) bool { return b.Factory(domain, op) != nil },
+		Eval:     eval,
+	})
+	if err != nil {
+		return m.Graph
+	}
+	return om.Graph
 }
 
 // planReleases finds, for every computed value that is not a graph output,

@@ -3,6 +3,19 @@
 // Go reference implementations, written for correctness; fast SIMD paths
 // replace the hot inner functions (GEMM, convolution) behind the same ops.
 //
+// Fast paths (issue 3): C micro-kernels via cgo (simd_amd64.c with the
+// templates simd_sgemm_tmpl.h and simd_igemm_tmpl.h, compiled per
+// instruction set with GCC target pragmas) for the FP32 GEMM (sgemm.go:
+// packed panels, cache blocking from the cache sizes, epilogues, im2col,
+// Toeplitz and transposed convolution forms), the INT8 GEMM (igemm.go:
+// VNNI, AVX-VNNI and AVX2 kernels, zero points and requantization, used by
+// quant_fast.go), depthwise convolution and 2-D pooling. dispatch.go picks
+// the instruction set at start-up (GCOMPRESS_CPU caps it; SetCPULevel
+// forces one, as the tests do for every level); without cgo or on other
+// architectures every op runs its pure-Go path. fused.go holds the ops of
+// gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates.
+// Each fast kernel is tested against its Go reference at every level.
+//
 // Conventions: a factory reads and validates the node's attributes once and
 // returns a runtime.OpFunc closure; the closure checks input dtypes/shapes
 // (returning an error, never panicking), allocates outputs with ctx.Alloc and

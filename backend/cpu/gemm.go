@@ -12,9 +12,12 @@
 // k == 0) does not read A or B. Only the m x n window of C is written.
 //
 // The ops call the package variables sgemm, dgemm and igemm, so that a faster
-// kernel (SIMD micro-kernels, a cgo library) can replace the default pure-Go
-// blocked implementation without touching the ops. GemmRef is the oracle the
-// tests compare every kernel against.
+// kernel can replace the pure-Go blocked implementation without touching the
+// ops: sgemm is sgemmFast (sgemm.go), which runs the SIMD micro-kernels of
+// the active CPU level (dispatch.go) and falls back to gemmBlocked; the ops
+// that fuse epilogues or pack constant weights call the SIMD driver
+// (sgemmCall, igemmCall) directly. gemmBlocked stays the portable path.
+// GemmRef is the oracle the tests compare every kernel against.
 
 package cpu
 
@@ -33,7 +36,7 @@ type gemmFunc[T gemmElem] func(transA, transB bool, m, n, k int, alpha T, a []T,
 
 // The kernels the ops use; replaceable by faster implementations.
 var (
-	sgemm gemmFunc[float32] = gemmBlocked[float32]
+	sgemm gemmFunc[float32] = sgemmFast
 	dgemm gemmFunc[float64] = gemmBlocked[float64]
 	igemm gemmFunc[int32]   = gemmBlocked[int32]
 )

@@ -134,23 +134,41 @@ func gemmKernel[T gemmElem]() gemmFunc[T] {
 // ---- Gemm ----
 
 type gemmOp struct {
+	name           string // "Gemm" or "FusedGemm", for messages
 	transA, transB bool
 	alpha, beta    float64
+	act            fusedAct
+	// constB is B's initializer seen at preparation (nil when computed);
+	// packed caches it packed for the FP32 kernel.
+	constB *tensor.Tensor
+	packed packCache
 }
 
 func newGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	g, err := newGemmOp(n)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.OpFunc(g.run), nil
+}
+
+func newGemmOp(n *graph.Node) (*gemmOp, error) {
 	g := &gemmOp{
+		name:   n.OpType,
 		transA: n.AttrInt("transA", 0) != 0,
 		transB: n.AttrInt("transB", 0) != 0,
 		alpha:  float64(n.AttrFloat("alpha", 1)),
 		beta:   float64(n.AttrFloat("beta", 1)),
 	}
-	return runtime.OpFunc(g.run), nil
+	if b := n.Input(1); b != nil {
+		g.constB = b.Const
+	}
+	return g, nil
 }
 
 func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := needInputs(in, 2); err != nil {
-		return nil, fmt.Errorf("Gemm: %w", err)
+		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
 	a, b := in[0], in[1]
 	var c *tensor.Tensor
@@ -158,31 +176,37 @@ func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tenso
 		c = in[2]
 	}
 	if err := nnSameDType(a.DType(), []string{"B", "C"}, b, c); err != nil {
-		return nil, fmt.Errorf("Gemm: %w", err)
+		return nil, fmt.Errorf("%s: %w", g.name, err)
 	}
+	var y *tensor.Tensor
+	var err error
 	switch dt := a.DType(); dt {
 	case tensor.Float32:
-		return one(gemmTyped[float32](ctx, g, a, b, c))
+		y, err = gemmTyped[float32](ctx, g, a, b, c)
 	case tensor.Float64:
-		return one(gemmTyped[float64](ctx, g, a, b, c))
+		y, err = gemmTyped[float64](ctx, g, a, b, c)
 	case tensor.Int32:
-		return one(gemmTyped[int32](ctx, g, a, b, c))
+		y, err = gemmTyped[int32](ctx, g, a, b, c)
 	case tensor.Int64:
-		return one(gemmTyped[int64](ctx, g, a, b, c))
+		y, err = gemmTyped[int64](ctx, g, a, b, c)
 	case tensor.Uint32:
-		return one(gemmTyped[uint32](ctx, g, a, b, c))
+		y, err = gemmTyped[uint32](ctx, g, a, b, c)
 	case tensor.Uint64:
-		return one(gemmTyped[uint64](ctx, g, a, b, c))
+		y, err = gemmTyped[uint64](ctx, g, a, b, c)
 	case tensor.Float16, tensor.BFloat16:
 		return nnHalfViaF32(ctx, in, dt, len(in), 1, g.run)
 	default:
-		return nil, fmt.Errorf("Gemm: unsupported dtype %v", dt)
+		err = fmt.Errorf("unsupported dtype %v", dt)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.name, err)
+	}
+	return []*tensor.Tensor{y}, nil
 }
 
 func gemmTyped[T gemmElem](ctx *runtime.Context, g *gemmOp, a, b, c *tensor.Tensor) (*tensor.Tensor, error) {
 	if a.Rank() != 2 || b.Rank() != 2 {
-		return nil, fmt.Errorf("Gemm: A %v and B %v must be matrices", a.Shape(), b.Shape())
+		return nil, fmt.Errorf("A %v and B %v must be matrices", a.Shape(), b.Shape())
 	}
 	m, k := a.Shape()[0], a.Shape()[1]
 	if g.transA {
@@ -193,25 +217,69 @@ func gemmTyped[T gemmElem](ctx *runtime.Context, g *gemmOp, a, b, c *tensor.Tens
 		kb, n = n, kb
 	}
 	if k != kb {
-		return nil, fmt.Errorf("Gemm: inner dimensions differ: op(A) is %dx%d, op(B) is %dx%d", m, k, kb, n)
+		return nil, fmt.Errorf("inner dimensions differ: op(A) is %dx%d, op(B) is %dx%d", m, k, kb, n)
 	}
 	if c != nil && !nnBroadcastsTo(c.Shape(), []int{m, n}) {
-		return nil, fmt.Errorf("Gemm: C %v does not broadcast to [%d %d]", c.Shape(), m, n)
+		return nil, fmt.Errorf("C %v does not broadcast to [%d %d]", c.Shape(), m, n)
 	}
 	y, err := ctx.Alloc(a.DType(), m, n)
 	if err != nil {
-		return nil, fmt.Errorf("Gemm: %w", err)
+		return nil, err
 	}
 	yd := tensor.Data[T](y)
+	if len(yd) == 0 {
+		return y, nil
+	}
+	lda, ldb := a.Shape()[1], b.Shape()[1]
+	if f32, ok := any(yd).([]float32); ok && gemmFastF32(ctx, g, m, n, k, a, b, c, f32) {
+		return y, nil
+	}
 	beta := T(0)
 	if c != nil {
 		nnFillBroadcast(yd, []int{m, n}, c, T(g.beta))
 		beta = 1
 	}
-	lda, ldb := a.Shape()[1], b.Shape()[1]
 	gemmKernel[T]()(g.transA, g.transB, m, n, k, T(g.alpha), tensor.Data[T](a), lda,
 		tensor.Data[T](b), ldb, beta, yd, n, ctx.Threads)
+	epilogueGo[T](yd, nil, g.act)
 	return y, nil
+}
+
+// gemmFastF32 runs a float32 Gemm on the SIMD kernel with B packed once
+// when it is constant, a C of shape [N] or [1, N] as a column bias, and
+// the activation in the store. It reports false at the generic level.
+func gemmFastF32(ctx *runtime.Context, g *gemmOp, m, n, k int, a, b, c *tensor.Tensor, y []float32) bool {
+	kern := sgemmISA()
+	if kern == nil || k == 0 {
+		return false
+	}
+	call := sgemmCall{m: m, n: n, k: k, alpha: float32(g.alpha), a: a.F32(), lda: a.Shape()[1], transA: g.transA,
+		b: b.F32(), ldb: b.Shape()[1], transB: g.transB, c: y, ldc: n,
+		epi: sgemmEpilogue{clamp: g.act.clamp, lo: g.act.lo, hi: g.act.hi}}
+	if packs := g.packed.get(b, g.constB, kern, func() []*sgemmPacked {
+		return []*sgemmPacked{packSgemmB(kern, g.transB, k, n, b.F32(), b.Shape()[1], ctx.Threads)}
+	}); packs != nil {
+		call.packedB = packs[0]
+	}
+	if c != nil {
+		cd := c.F32()
+		switch {
+		case c.Len() == n && (c.Rank() == 1 || c.Rank() == 2 && c.Shape()[0] == 1) && n > 1:
+			if g.beta != 1 {
+				scaled := make([]float32, n)
+				for j, v := range cd {
+					scaled[j] = float32(g.beta) * v
+				}
+				cd = scaled
+			}
+			call.epi.biasCol = cd
+		default:
+			nnFillBroadcast(y, []int{m, n}, c, float32(g.beta))
+			call.accum = true
+		}
+	}
+	call.run(ctx.Threads)
+	return true
 }
 
 // nnBroadcastsTo reports whether shape src broadcasts unidirectionally to
@@ -622,41 +690,86 @@ func convRowAxpy[T gemmElem](g *convGeom, src, wrow, row []T) {
 type convOp struct {
 	win   graph.Window
 	group int
+	// act is the activation fused into the epilogue (FusedConv).
+	act fusedAct
+	// constW is the weight initializer seen at preparation (nil when the
+	// weights are computed); packed caches it packed for the FP32 kernel.
+	constW *tensor.Tensor
+	packed packCache
+	// packedT caches the weights transposed (as op(B)) for convolutions
+	// with few output cells.
+	packedT packCache
+	// preRelu: FusedConv's pre-activation prologue ends with Relu.
+	preRelu bool
 }
 
 func newConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
-	win, err := graph.NodeWindow(n)
+	op, err := newConvOp(n)
 	if err != nil {
 		return nil, fmt.Errorf("Conv: %w", err)
-	}
-	op := &convOp{win: win, group: int(n.AttrInt("group", 1))}
-	if op.group < 1 {
-		return nil, fmt.Errorf("Conv: group %d must be >= 1", op.group)
 	}
 	return runtime.OpFunc(op.run), nil
 }
 
+func newConvOp(n *graph.Node) (*convOp, error) {
+	win, err := graph.NodeWindow(n)
+	if err != nil {
+		return nil, err
+	}
+	op := &convOp{win: win, group: int(n.AttrInt("group", 1))}
+	if op.group < 1 {
+		return nil, fmt.Errorf("group %d must be >= 1", op.group)
+	}
+	if w := n.Input(1); w != nil {
+		op.constW = w.Const
+	}
+	return op, nil
+}
+
 func (op *convOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	if err := needInputs(in, 2); err != nil {
+	y, err := op.conv(ctx, in, nil, nil)
+	if err != nil {
 		return nil, fmt.Errorf("Conv: %w", err)
+	}
+	return []*tensor.Tensor{y}, nil
+}
+
+// conv computes act(Conv(pre(x), w, b) + z) (z nil: none; act from the
+// op; pre nil: none, else the per-channel prologue of FusedConv: 2*C
+// values, see sgemmCall.pre, with op.pre.relu).
+func (op *convOp) conv(ctx *runtime.Context, in []*tensor.Tensor, z *tensor.Tensor, pre []float32) (*tensor.Tensor, error) {
+	if err := needInputs(in, 2); err != nil {
+		return nil, err
 	}
 	x, w := in[0], in[1]
 	var b *tensor.Tensor
 	if len(in) > 2 {
 		b = in[2]
 	}
-	if err := nnSameDType(x.DType(), []string{"W", "B"}, w, b); err != nil {
-		return nil, fmt.Errorf("Conv: %w", err)
+	if err := nnSameDType(x.DType(), []string{"W", "B", "Z"}, w, b, z); err != nil {
+		return nil, err
+	}
+	if pre != nil && (x.Rank() < 2 || len(pre) != 2*x.Shape()[1]) {
+		return nil, fmt.Errorf("pre-activation has %d channels, X %v", len(pre)/2, x.Shape())
 	}
 	switch dt := x.DType(); dt {
 	case tensor.Float32:
-		return one(convTyped[float32](ctx, op, x, w, b))
+		return convTyped[float32](ctx, op, x, w, b, z, pre)
 	case tensor.Float64:
-		return one(convTyped[float64](ctx, op, x, w, b))
+		return convTyped[float64](ctx, op, x, w, b, z, pre)
 	case tensor.Float16, tensor.BFloat16:
-		return nnHalfViaF32(ctx, in, dt, len(in), 1, op.run)
+		args := append(append([]*tensor.Tensor(nil), in...), z)
+		outs, err := nnHalfViaF32(ctx, args, dt, len(args), 1, func(c *runtime.Context, wide []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			n := len(wide) - 1
+			y, err := op.conv(c, wide[:n], wide[n], pre)
+			return []*tensor.Tensor{y}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return outs[0], nil
 	default:
-		return nil, fmt.Errorf("Conv: unsupported dtype %v", dt)
+		return nil, fmt.Errorf("unsupported dtype %v", dt)
 	}
 }
 
@@ -672,22 +785,39 @@ func nnBias[T gemmElem](b *tensor.Tensor, m int) ([]T, error) {
 	return tensor.Data[T](b), nil
 }
 
-func convTyped[T gemmElem](ctx *runtime.Context, op *convOp, x, w, b *tensor.Tensor) (*tensor.Tensor, error) {
+func convTyped[T gemmElem](ctx *runtime.Context, op *convOp, x, w, b, z *tensor.Tensor, pre []float32) (*tensor.Tensor, error) {
 	g, err := newConvGeom(op.win, op.group, x.Shape(), w.Shape(), false, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %w", err)
+		return nil, err
 	}
 	bias, err := nnBias[T](b, g.m)
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %w", err)
+		return nil, err
 	}
-	y, err := ctx.Alloc(x.DType(), g.outShape(x.Rank()-2)...)
+	shape := g.outShape(x.Rank() - 2)
+	if z != nil && !tensor.SameShape(z.Shape(), shape) {
+		return nil, fmt.Errorf("summand Z %v must have the output shape %v", z.Shape(), shape)
+	}
+	y, err := ctx.Alloc(x.DType(), shape...)
 	if err != nil {
-		return nil, fmt.Errorf("Conv: %w", err)
+		return nil, err
 	}
-	if y.Len() > 0 {
-		convForward(ctx, g, tensor.Data[T](x), tensor.Data[T](w), bias, tensor.Data[T](y))
+	if y.Len() == 0 {
+		return y, nil
 	}
+	var zd []T
+	if z != nil {
+		zd = tensor.Data[T](z)
+	}
+	xd, wd, yd := tensor.Data[T](x), tensor.Data[T](w), tensor.Data[T](y)
+	if f32, ok := any(xd).([]float32); ok && convFastF32(ctx, op, g, w, f32, any(bias).([]float32), any(zd).([]float32), any(yd).([]float32), pre) {
+		return y, nil
+	}
+	if pre != nil {
+		xd = preApplyTensor(xd, pre, op.preRelu, g.batch, g.c, g.inSize)
+	}
+	convForward(ctx, g, xd, wd, bias, yd)
+	epilogueGo(yd, zd, op.act)
 	return y, nil
 }
 

@@ -461,16 +461,37 @@ func lrn[T poolFloat](ctx *runtime.Context, op *lrnOp, in []*tensor.Tensor) ([]*
 	before, after := (op.size-1)/2, op.size/2 // floor and ceil of (size-1)/2
 	k := op.alpha / float64(op.size)
 	ctx.ParallelFor(n*c, func(lo, hi int) {
+		// The window sums run plane by plane (contiguous), not element by
+		// element across planes; d^beta for the common beta 0.75 is
+		// sqrt(d)*sqrt(sqrt(d)), within an ulp of math.Pow in float64.
+		s := make([]float64, plane)
 		for pl := lo; pl < hi; pl++ {
 			b, ch := pl/c, pl%c
 			c0, c1 := max(0, ch-before), min(c-1, ch+after)
-			for i := 0; i < plane; i++ {
-				var s float64
-				for cc := c0; cc <= c1; cc++ {
-					v := float64(xd[(b*c+cc)*plane+i])
-					s += v * v
+			clear(s)
+			for cc := c0; cc <= c1; cc++ {
+				src := xd[(b*c+cc)*plane : (b*c+cc+1)*plane]
+				for i, v := range src {
+					f := float64(v)
+					s[i] += f * f
 				}
-				yd[pl*plane+i] = T(float64(xd[pl*plane+i]) / math.Pow(op.bias+k*s, op.beta))
+			}
+			src, dst := xd[pl*plane:(pl+1)*plane], yd[pl*plane:(pl+1)*plane]
+			for i, v := range src {
+				d := op.bias + k*s[i]
+				var p float64
+				switch op.beta {
+				case 0.75:
+					r := math.Sqrt(d)
+					p = r * math.Sqrt(r)
+				case 0.5:
+					p = math.Sqrt(d)
+				case 1:
+					p = d
+				default:
+					p = math.Pow(d, op.beta)
+				}
+				dst[i] = T(float64(v) / p)
 			}
 		}
 	})

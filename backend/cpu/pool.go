@@ -252,6 +252,9 @@ func poolTyped[T poolFloat](ctx *runtime.Context, op *poolOp, x *tensor.Tensor) 
 	if len(outs) > 1 {
 		idx = outs[1].I64()
 	}
+	if f32, ok := any(xd).([]float32); ok && idx == nil && poolFastF32(ctx, op, g, f32, any(yd).([]float32)) {
+		return outs, nil
+	}
 	g.forEach(ctx, func(plane, o int, offs []int, count int) {
 		src := xd[plane*g.inSize : (plane+1)*g.inSize]
 		dst := plane*g.outSize + o
@@ -285,6 +288,46 @@ func poolTyped[T poolFloat](ctx *runtime.Context, op *poolOp, x *tensor.Tensor) 
 		}
 	})
 	return outs, nil
+}
+
+// poolFastF32 runs a 2-D float32 MaxPool or AveragePool with the C kernel
+// (separable: the window's rows reduced first, then its columns; an
+// average sums in that order rather than row-major, a rounding
+// difference). It reports false when the kernel does not apply (generic
+// level, LpPool, 3-D pools).
+func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {
+	if CPULevel(level.Load()) < LevelAVX2 || op.kind == poolLp || g.in[0] != 1 || g.out[0] != 1 || g.axes[0].hi[0] != 1 {
+		return false
+	}
+	isMax, inclPad := int64(0), int64(0)
+	if op.kind == poolMax {
+		isMax = 1
+	}
+	if op.includePad {
+		inclPad = 1
+	}
+	ints := func(v []int) []int64 {
+		out := make([]int64, len(v))
+		for i, x := range v {
+			out[i] = int64(x)
+		}
+		return out
+	}
+	ay, ax := &g.axes[1], &g.axes[2]
+	kw := 0
+	for _, h := range ax.hi {
+		kw = max(kw, h)
+	}
+	ylo, yhi, ycnt := ints(ay.lo), ints(ay.hi), ints(ay.count)
+	xlo, xhi, xcnt := ints(ax.lo), ints(ax.hi), ints(ax.count)
+	parallelChunks(g.planes, ctx.Threads, func(lo, hi int) {
+		geom := [14]int64{int64(hi - lo), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
+			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]),
+			isMax, inclPad, int64(kw)}
+		tmp := make([]float32, g.in[2])
+		pool2dF32(x[lo*g.inSize:hi*g.inSize], y[lo*g.outSize:hi*g.outSize], tmp, &geom, ylo, yhi, ycnt, xlo, xhi, xcnt)
+	})
+	return true
 }
 
 // maxPoolInt is MaxPool on int8/uint8 data.

@@ -44,8 +44,8 @@ func init() {
 	register("QuantizeLinear", newQuantize)
 	register("DequantizeLinear", newDequantize)
 	registerFunc("DynamicQuantizeLinear", runDynamicQuantize)
-	registerFunc("MatMulInteger", runMatMulInteger)
-	registerFunc("QLinearMatMul", runQLinearMatMul)
+	register("MatMulInteger", newMatMulInteger)
+	register("QLinearMatMul", newQLinearMatMul)
 	register("ConvInteger", newConvInteger)
 	register("QLinearConv", newQLinearConv)
 }
@@ -477,11 +477,19 @@ func quantOperands(a, azp, b, bzp *tensor.Tensor) (*matMulPlan, []int32, []int32
 	return p, a32, b32, err
 }
 
-func runMatMulInteger(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+func newMatMulInteger(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	op := &quantMatMulOp{}
+	if b := n.Input(1); b != nil {
+		op.constB = b.Const
+	}
+	return runtime.OpFunc(op.runMatMulInteger), nil
+}
+
+func (op *quantMatMulOp) runMatMulInteger(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := needInputs(in, 2); err != nil {
 		return nil, fmt.Errorf("MatMulInteger: %w", err)
 	}
-	p, a32, b32, err := quantOperands(in[0], nnOptional(in, 2), in[1], nnOptional(in, 3))
+	p, err := newMatMulPlan(in[0].Shape(), in[1].Shape())
 	if err != nil {
 		return nil, fmt.Errorf("MatMulInteger: %w", err)
 	}
@@ -489,7 +497,11 @@ func runMatMulInteger(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tens
 	if err != nil {
 		return nil, fmt.Errorf("MatMulInteger: %w", err)
 	}
-	if y.Len() > 0 {
+	if y.Len() > 0 && !op.matMulIntFast(ctx, p, in[0], nnOptional(in, 2), in[1], nnOptional(in, 3), tensor.Data[int32](y)) {
+		p, a32, b32, err := quantOperands(in[0], nnOptional(in, 2), in[1], nnOptional(in, 3))
+		if err != nil {
+			return nil, fmt.Errorf("MatMulInteger: %w", err)
+		}
 		matMulRun(ctx, p, a32, b32, tensor.Data[int32](y), igemm)
 	}
 	return []*tensor.Tensor{y}, nil
@@ -556,20 +568,26 @@ func quantMultiplier(s1, s2, s3 float64) float64 {
 	return float64(float32(s1) * float32(s2) / float32(s3))
 }
 
-func runQLinearMatMul(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	y, err := qlinearMatMul(ctx, in)
-	if err != nil {
-		return nil, fmt.Errorf("QLinearMatMul: %w", err)
+func newQLinearMatMul(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	op := &quantMatMulOp{}
+	if b := n.Input(3); b != nil {
+		op.constB = b.Const
 	}
-	return []*tensor.Tensor{y}, nil
+	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		y, err := op.qlinearMatMul(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("QLinearMatMul: %w", err)
+		}
+		return []*tensor.Tensor{y}, nil
+	}), nil
 }
 
-func qlinearMatMul(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, error) {
+func (op *quantMatMulOp) qlinearMatMul(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, error) {
 	if err := needInputs(in, 7); err != nil {
 		return nil, err
 	}
 	a, b := in[0], in[3]
-	p, a32, b32, err := quantOperands(a, in[2], b, in[5])
+	p, err := newMatMulPlan(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, err
 	}
@@ -595,9 +613,21 @@ func qlinearMatMul(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	acc := make([]int32, y.Len())
-	if len(acc) > 0 {
+	if y.Len() == 0 {
+		return y, nil
+	}
+	buf := getI32(y.Len())
+	defer putI32(buf)
+	acc := *buf
+	if !op.matMulIntFast(ctx, p, a, in[2], b, in[5], acc) {
+		_, a32, b32, err := quantOperands(a, in[2], b, in[5])
+		if err != nil {
+			return nil, err
+		}
 		matMulRun(ctx, p, a32, b32, acc, igemm)
+	}
+	if qlinearMatMulRequant(y, acc, p, rows, cols, sa, sb, sy, zy) {
+		return y, nil
 	}
 	pick := func(v []float64, i int) float64 { return v[min(i, len(v)-1)] }
 	requantize(y, acc, func(i int) (float64, float64) {
@@ -612,6 +642,10 @@ func qlinearMatMul(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, e
 type convIntOp struct {
 	conv   convOp
 	linear bool // QLinearConv
+	// constW is the weight initializer seen at preparation; packed caches
+	// it packed for the INT8 kernel.
+	constW *tensor.Tensor
+	packed ipackCache
 }
 
 func newConvInteger(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -632,6 +666,13 @@ func newConvInt(n *graph.Node, linear bool) (runtime.Op, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	op := &convIntOp{conv: convOp{win: win, group: int(n.AttrInt("group", 1))}, linear: linear}
+	wi := 1
+	if linear {
+		wi = 3
+	}
+	if w := n.Input(wi); w != nil {
+		op.constW = w.Const
+	}
 	if op.conv.group < 1 {
 		return nil, fmt.Errorf("%s: group %d must be >= 1", name, op.conv.group)
 	}
@@ -660,30 +701,43 @@ func (op *convIntOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Ten
 	if err != nil {
 		return nil, err
 	}
-	xzp := nnOptional(in, xzpi)
+	xzp, wzp := nnOptional(in, xzpi), nnOptional(in, wzpi)
 	if xzp != nil && xzp.Len() != 1 {
 		return nil, fmt.Errorf("x zero point %v must be one value", xzp.Shape())
 	}
-	x32, err := quantSubZP(x, xzp, -1, "x")
-	if err != nil {
-		return nil, err
-	}
-	w32, err := quantSubZP(w, nnOptional(in, wzpi), 0, "w")
-	if err != nil {
-		return nil, err
+	// acc computes the int32 convolution (plus bias) into dst: the INT8
+	// kernel when it applies, else the reference on widened values.
+	acc := func(dst, bias []int32) error {
+		if xzp == nil || xzp.DType() == x.DType() {
+			if wzp == nil || wzp.DType() == w.DType() && (wzp.Len() == 1 || wzp.Rank() == 1 && wzp.Len() == g.m) {
+				if op.convIntFast(ctx, g, x, w, xzp, wzp, bias, dst) {
+					return nil
+				}
+			}
+		}
+		x32, err := quantSubZP(x, xzp, -1, "x")
+		if err != nil {
+			return err
+		}
+		w32, err := quantSubZP(w, wzp, 0, "w")
+		if err != nil {
+			return err
+		}
+		convForward(ctx, g, x32, w32, bias, dst)
+		return nil
 	}
 	if !op.linear {
 		y, err := ctx.Alloc(tensor.Int32, g.outShape(x.Rank()-2)...)
 		if err == nil && y.Len() > 0 {
-			convForward(ctx, g, x32, w32, nil, tensor.Data[int32](y))
+			err = acc(tensor.Data[int32](y), nil)
 		}
 		return y, err
 	}
-	return op.requantized(ctx, in, g, x32, w32)
+	return op.requantized(ctx, in, g, acc)
 }
 
 // requantized finishes QLinearConv: bias, int32 convolution, requantization.
-func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, x32, w32 []int32) (*tensor.Tensor, error) {
+func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, accumulate func(dst, bias []int32) error) (*tensor.Tensor, error) {
 	x := in[0]
 	var bias []int32
 	if b := nnOptional(in, 8); b != nil {
@@ -711,13 +765,21 @@ func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *c
 	if err != nil {
 		return nil, err
 	}
-	acc := make([]int32, y.Len())
-	if len(acc) > 0 {
-		convForward(ctx, g, x32, w32, bias, acc)
+	if y.Len() == 0 {
+		return y, nil
+	}
+	buf := getI32(y.Len())
+	defer putI32(buf)
+	acc := *buf
+	if err := accumulate(acc, bias); err != nil {
+		return nil, err
 	}
 	mult := make([]float64, g.m)
 	for m := range mult {
 		mult[m] = quantMultiplier(sx[0], sw[min(m, len(sw)-1)], sy[0])
+	}
+	if requantFast(y, acc, g.batch*g.m, g.outSize, tile(mult, g.batch), false, zy) {
+		return y, nil
 	}
 	requantize(y, acc, func(i int) (float64, float64) { return mult[i/g.outSize%g.m], zy[0] })
 	return y, nil

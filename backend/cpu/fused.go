@@ -1,0 +1,438 @@
+// Fused ops of gcompress's own domain ("gcompress"), produced at load time
+// by graph/passes and never exported:
+//
+//	FusedConv(X, W, B?, Z?, s?, b?, mean?, var?) = act(Conv(pre(X), W, B) + Z)
+//	FusedGemm(A, B, C?)                         = act(Gemm(A, B, C))
+//
+// with Conv's and Gemm's attributes plus activation = "" | "Relu" | "Clip"
+// and, for Clip, activation_params = [min, max] (the convention of ONNX
+// Runtime's com.microsoft FusedConv). Z has the output's shape. pre is a
+// BatchNormalization of X's channels with inputs s, b, mean, var and
+// attribute pre_epsilon, followed by Relu when pre_activation = "Relu":
+// pre(X) = relu(X*k + (b - mean*k)), k = s/sqrt(var + pre_epsilon) (the
+// pre-activation of DenseNet-style blocks); without those inputs pre is
+// the identity. The FP32 kernels apply pre while packing the input (the
+// padding stays 0, as the convolution pads pre(X)), and bias, Z and the
+// activation in the GEMM's store (one pass over the output); other dtypes
+// apply them before and after the product.
+//
+// Constant weights are packed once per kernel (packCache) and reused.
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// FusedDomain is the operator domain of the fused ops.
+const FusedDomain = "gcompress"
+
+func init() {
+	registry.Register(FusedDomain, "FusedConv", newFusedConv)
+	registry.Register(FusedDomain, "FusedGemm", newFusedGemm)
+}
+
+// fusedAct is an activation fused into an epilogue: y = min(max(y, lo), hi)
+// when clamp is set (Relu: lo = 0, hi = +Inf). NaN stays NaN.
+type fusedAct struct {
+	clamp  bool
+	lo, hi float32
+}
+
+// parseFusedAct reads the activation attributes of a fused node.
+func parseFusedAct(n *graph.Node) (fusedAct, error) {
+	switch a := n.AttrString("activation", ""); a {
+	case "":
+		return fusedAct{}, nil
+	case "Relu":
+		return fusedAct{clamp: true, lo: 0, hi: float32(math.Inf(1))}, nil
+	case "Clip":
+		p := n.AttrFloats("activation_params", nil)
+		if len(p) != 2 || !(p[0] <= p[1]) {
+			return fusedAct{}, fmt.Errorf("activation Clip needs activation_params [min, max], got %v", p)
+		}
+		return fusedAct{clamp: true, lo: p[0], hi: p[1]}, nil
+	default:
+		return fusedAct{}, fmt.Errorf("unsupported fused activation %q (Relu, Clip)", a)
+	}
+}
+
+// epilogueGo adds z (nil: nothing) to y element-wise and applies act.
+func epilogueGo[T gemmElem](y []T, z []T, act fusedAct) {
+	if z == nil && !act.clamp {
+		return
+	}
+	lo, hi := T(act.lo), T(act.hi)
+	for i := range y {
+		v := y[i]
+		if z != nil {
+			v += z[i]
+		}
+		if act.clamp {
+			v = min(max(v, lo), hi)
+		}
+		y[i] = v
+	}
+}
+
+// packCache holds a constant operand packed for the active FP32 kernel
+// (one pack per group), rebuilt when the kernel changes.
+type packCache struct {
+	mu     sync.Mutex
+	src    *tensor.Tensor
+	kern   *sgemmKernel
+	packed []*sgemmPacked
+}
+
+// get returns the packs of t for kern, building them when needed, or nil
+// when t is not the constant the op was prepared with (a computed operand
+// is packed block by block inside each call instead). A constant is
+// recognised by identity: mutating an initializer's data in place after
+// the session was created is not seen.
+func (c *packCache) get(t, constant *tensor.Tensor, kern *sgemmKernel, build func() []*sgemmPacked) []*sgemmPacked {
+	if t == nil || t != constant || kern == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kern != kern || c.src != t {
+		c.packed, c.kern, c.src = build(), kern, t
+	}
+	return c.packed
+}
+
+// ---- FusedConv ----
+
+func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	op, err := newConvOp(n)
+	if err != nil {
+		return nil, fmt.Errorf("FusedConv: %w", err)
+	}
+	if op.act, err = parseFusedAct(n); err != nil {
+		return nil, fmt.Errorf("FusedConv: %w", err)
+	}
+	switch a := n.AttrString("pre_activation", ""); a {
+	case "":
+	case "Relu":
+		op.preRelu = true
+	default:
+		return nil, fmt.Errorf("FusedConv: unsupported pre_activation %q (Relu)", a)
+	}
+	preEps := float64(n.AttrFloat("pre_epsilon", 1e-5))
+	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		var z *tensor.Tensor
+		var pre []float32
+		if len(in) > 3 {
+			z = in[3]
+		}
+		if len(in) > 4 && in[4] != nil {
+			if err := needInputs(in, 2); err != nil {
+				return nil, fmt.Errorf("FusedConv: %w", err)
+			}
+			var err error
+			if pre, err = preActParams(in[4:], in[0], preEps); err != nil {
+				return nil, fmt.Errorf("FusedConv: pre-activation: %w", err)
+			}
+		}
+		y, err := op.conv(ctx, in[:min(len(in), 3)], z, pre)
+		if err != nil {
+			return nil, fmt.Errorf("FusedConv: %w", err)
+		}
+		return []*tensor.Tensor{y}, nil
+	}), nil
+}
+
+// preActParams turns BatchNormalization inputs (scale, B, mean, var) for
+// X's channels into the prologue [k..., b - mean*k...], k computed in
+// float64 and rounded to float32 as BatchNormalization does.
+func preActParams(bn []*tensor.Tensor, x *tensor.Tensor, eps float64) ([]float32, error) {
+	if len(bn) < 4 || x.Rank() < 2 {
+		return nil, fmt.Errorf("needs scale, B, mean and var inputs and an X of rank >= 2")
+	}
+	c := x.Shape()[1]
+	var p [4][]float64
+	for i, name := range []string{"scale", "B", "input_mean", "input_var"} {
+		if bn[i] == nil {
+			return nil, fmt.Errorf("%s is missing", name)
+		}
+		var err error
+		if p[i], err = normParam(bn[i], name, c); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]float32, 2*c)
+	for i := 0; i < c; i++ {
+		k := p[0][i] / math.Sqrt(p[3][i]+eps)
+		out[i], out[c+i] = float32(k), float32(p[1][i]-p[2][i]*k)
+	}
+	return out, nil
+}
+
+// preApplyTensor returns x (N x C x size) with the prologue applied.
+func preApplyTensor[T gemmElem](x []T, pre []float32, relu bool, n, c, size int) []T {
+	out := make([]T, len(x))
+	for img := 0; img < n; img++ {
+		for ch := 0; ch < c; ch++ {
+			k, b := T(pre[ch]), T(pre[c+ch])
+			off := (img*c + ch) * size
+			for i, v := range x[off : off+size] {
+				v = v*k + b
+				if relu {
+					v = max(v, 0)
+				}
+				out[off+i] = v
+			}
+		}
+	}
+	return out
+}
+
+// convFastF32 runs a float32 convolution on the SIMD GEMM, one product per
+// image and group: Y_g = W_g * im2col(X_g) with im2col built while packing
+// (a pointwise convolution reads X_g as it is), and bias, Z and the
+// activation in the store. It reports false when the active level has no
+// SIMD kernel or the convolution is not one it handles (depthwise, 3-D).
+func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor, x, bias, z, y, pre []float32) bool {
+	kern := sgemmISA()
+	if kern == nil || g.in[0] != 1 || g.kernel[0] != 1 {
+		return false
+	}
+	if g.cg == 1 && g.group > 1 {
+		if pre != nil {
+			x = preApplyTensor(x, pre, op.preRelu, g.batch, g.c, g.inSize)
+		}
+		return convDepthwiseF32(ctx, op, g, x, w.F32(), bias, z, y)
+	}
+	// groupPre is the prologue of group grp's input channels.
+	groupPre := func(grp int) []float32 {
+		if pre == nil {
+			return nil
+		}
+		out := make([]float32, 2*g.cg)
+		copy(out, pre[grp*g.cg:(grp+1)*g.cg])
+		copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
+		return out
+	}
+	kdim := g.cg * g.kSize
+	wd := w.F32()
+	packs := op.packed.get(w, op.constW, kern, func() []*sgemmPacked {
+		out := make([]*sgemmPacked, g.group)
+		for grp := range out {
+			out[grp] = packSgemmA(kern, false, g.mg, kdim, 1, wd[grp*g.mg*kdim:], kdim, ctx.Threads)
+		}
+		return out
+	})
+	var cv *sgemmConv
+	if !g.pointwise() {
+		cv = &sgemmConv{cin: g.cg, ih: g.in[1], iw: g.in[2], kh: g.kernel[1], kw: g.kernel[2],
+			sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2], dh: g.dil[1], dw: g.dil[2],
+			oh: g.out[1], ow: g.out[2]}
+	}
+	// Few output cells and many channels: compute Y^T = im2col(X)^T W^T,
+	// channels along the vector lanes, and store the tile transposed.
+	// The output cells then fill the register tile's rows (8 of 49 wasted
+	// at 7x7 rather than 15 of 64 columns), and each weight is streamed
+	// once instead of once per column panel.
+	if g.outSize <= sgemmTransposeMaxN && g.mg >= kern.nr {
+		packsT := op.packedT.get(w, op.constW, kern, func() []*sgemmPacked {
+			out := make([]*sgemmPacked, g.group)
+			for grp := range out {
+				out[grp] = packSgemmB(kern, true, kdim, g.mg, wd[grp*g.mg*kdim:], kdim, ctx.Threads)
+			}
+			return out
+		})
+		jobT := func(j, threads int) {
+			n, grp := j/g.group, j%g.group
+			call := sgemmCall{m: g.outSize, n: g.mg, k: kdim, alpha: 1,
+				a: x[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize], lda: g.inSize, transA: true, aConv: cv,
+				ct: y[(n*g.m+grp*g.mg)*g.outSize:], ldct: g.outSize,
+				epi: sgemmEpilogue{clamp: op.act.clamp, lo: op.act.lo, hi: op.act.hi}}
+			if packsT != nil {
+				call.packedB = packsT[grp]
+			} else {
+				call.b, call.ldb, call.transB = wd[grp*g.mg*kdim:], kdim, true
+			}
+			if bias != nil {
+				call.epi.biasCol = bias[grp*g.mg : (grp+1)*g.mg]
+			}
+			if z != nil {
+				call.epi.resid, call.epi.ldr = z[(n*g.m+grp*g.mg)*g.outSize:], g.outSize
+			}
+			call.pre, call.preRelu, call.preOnA = groupPre(grp), op.preRelu, true
+			call.run(threads)
+		}
+		runConvJobs(ctx, g.batch*g.group, jobT)
+		return true
+	}
+	if cv != nil {
+		// Read the taps from a zero-padded copy of the input split into
+		// stride phases (Toeplitz layout) when the padded width wastes
+		// little: no im2col.
+		hq, wq := cv.oh+(cv.kh-1)*cv.dh/cv.sh, cv.ow+(cv.kw-1)*cv.dw/cv.sw
+		if float64(wq) <= toeplitzMaxWaste*float64(cv.ow) {
+			convToeplitzF32(ctx, op, g, cv, hq, wq, packs, wd, x, bias, z, y, groupPre)
+			return true
+		}
+	}
+	job := func(j, threads int) {
+		n, grp := j/g.group, j%g.group
+		call := sgemmCall{m: g.mg, n: g.outSize, k: kdim, alpha: 1,
+			b: x[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize], ldb: g.inSize, conv: cv,
+			c: y[(n*g.m+grp*g.mg)*g.outSize:], ldc: g.outSize,
+			epi: sgemmEpilogue{clamp: op.act.clamp, lo: op.act.lo, hi: op.act.hi}}
+		if packs != nil {
+			call.packedA = packs[grp]
+		} else {
+			call.a, call.lda = wd[grp*g.mg*kdim:], kdim
+		}
+		if bias != nil {
+			call.epi.biasRow = bias[grp*g.mg : (grp+1)*g.mg]
+		}
+		if z != nil {
+			call.epi.resid, call.epi.ldr = z[(n*g.m+grp*g.mg)*g.outSize:], g.outSize
+		}
+		call.pre, call.preRelu = groupPre(grp), op.preRelu
+		call.run(threads)
+	}
+	runConvJobs(ctx, g.batch*g.group, job)
+	return true
+}
+
+// toeplitzMaxWaste bounds the padded width of the Toeplitz convolution
+// relative to the output width (the extra columns are computed and
+// dropped).
+const toeplitzMaxWaste = 1.15
+
+// convToeplitzF32 runs a convolution per image and group as
+// C' = W_g * T(P), P the input padded by the convolution's pads and split
+// into stride phases (with the pre-activation applied while copying) and
+// T(P) its Toeplitz matrix (see pack_b_toep): no im2col, each packed panel
+// row is one contiguous copy. C' has the padded width wq; the valid
+// columns are compacted into Y, adding Z and clamping there when Z is
+// present (otherwise bias and activation run in the store).
+func convToeplitzF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, hq, wq int,
+	packs []*sgemmPacked, wd, x, bias, z, y []float32, groupPre func(int) []float32) {
+	kdim := g.cg * g.kSize
+	tail := (cv.kw - 1) * cv.dw / cv.sw
+	nn := cv.oh * wq
+	phases := cv.sh * cv.sw
+	tcv := *cv
+	tcv.ih, tcv.iw = hq, wq
+	job := func(j, threads int) {
+		n, grp := j/g.group, j%g.group
+		pbuf := getF32(g.cg*phases*hq*wq + tail)
+		defer putF32(pbuf)
+		cbuf := getF32(g.mg * nn)
+		defer putF32(cbuf)
+		xg := x[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
+		pre := groupPre(grp)
+		relu := int64(0)
+		if op.preRelu {
+			relu = 1
+		}
+		parallelChunks(g.cg, min(threads, max(1, g.cg*phases*hq*wq/copyMinWork)), func(lo, hi int) {
+			last := int64(0)
+			if hi == g.cg {
+				last = int64(tail)
+			}
+			geom := [11]int64{int64(hi - lo), int64(cv.ih), int64(cv.iw), int64(cv.ph), int64(cv.pw), int64(hq), int64(wq), last, relu,
+				int64(cv.sh), int64(cv.sw)}
+			var pp []float32
+			if pre != nil {
+				pp = make([]float32, 2*(hi-lo))
+				copy(pp, pre[lo:hi])
+				copy(pp[hi-lo:], pre[g.cg+lo:g.cg+hi])
+			}
+			padPlanes(xg[lo*g.inSize:hi*g.inSize], (*pbuf)[lo*phases*hq*wq:], &geom, pp)
+		})
+		call := sgemmCall{m: g.mg, n: nn, k: kdim, alpha: 1, b: *pbuf, conv: &tcv, toeplitz: true,
+			c: *cbuf, ldc: nn, epi: sgemmEpilogue{clamp: op.act.clamp && z == nil, lo: op.act.lo, hi: op.act.hi}}
+		if packs != nil {
+			call.packedA = packs[grp]
+		} else {
+			call.a, call.lda = wd[grp*g.mg*kdim:], kdim
+		}
+		if bias != nil {
+			call.epi.biasRow = bias[grp*g.mg : (grp+1)*g.mg]
+		}
+		call.run(threads)
+		clamp := int64(0)
+		if op.act.clamp && z != nil {
+			clamp = 1
+		}
+		var zg []float32
+		if z != nil {
+			zg = z[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
+		}
+		yg := y[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
+		parallelChunks(g.mg, min(threads, max(1, g.mg*g.outSize/copyMinWork)), func(lo, hi int) {
+			geom := [5]int64{int64(hi - lo), int64(cv.oh), int64(cv.ow), int64(wq), clamp}
+			var zc []float32
+			if zg != nil {
+				zc = zg[lo*g.outSize : hi*g.outSize]
+			}
+			compact((*cbuf)[lo*nn:hi*nn], yg[lo*g.outSize:hi*g.outSize], zc, &geom, op.act.lo, op.act.hi)
+		})
+	}
+	runConvJobs(ctx, g.batch*g.group, job)
+}
+
+// sgemmTransposeMaxN is the largest output size (cells per image) for
+// which a convolution computes its transpose (see convFastF32).
+var sgemmTransposeMaxN = 64
+
+// runConvJobs runs jobs (one per image and group) in parallel with one
+// thread each when there are enough of them, else one after the other
+// with all threads.
+func runConvJobs(ctx *runtime.Context, jobs int, job func(j, threads int)) {
+	if jobs >= ctx.Threads && ctx.Threads > 1 {
+		parallelChunks(jobs, ctx.Threads, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				job(j, 1)
+			}
+		})
+		return
+	}
+	for j := 0; j < jobs; j++ {
+		job(j, ctx.Threads)
+	}
+}
+
+// convDepthwiseF32 runs a 2-D depthwise convolution (one input channel per
+// group) with the direct C kernel, parallel over output planes, bias, z
+// and the activation applied per row.
+func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z, y []float32) bool {
+	if g.kernel[2] > 64 {
+		return false
+	}
+	clamp := int64(0)
+	if op.act.clamp {
+		clamp = 1
+	}
+	parallelChunks(g.batch*g.m, ctx.Threads, func(lo, hi int) {
+		geom := [18]int64{int64(lo), int64(hi), int64(g.m), int64(g.c), int64(g.mg),
+			int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(g.kernel[1]), int64(g.kernel[2]),
+			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), clamp}
+		dwconv2dF32(x, w, bias, z, y, &geom, op.act.lo, op.act.hi)
+	})
+	return true
+}
+
+// ---- FusedGemm ----
+
+func newFusedGemm(n *graph.Node, info runtime.NodeInfo) (runtime.Op, error) {
+	g, err := newGemmOp(n)
+	if err != nil {
+		return nil, fmt.Errorf("FusedGemm: %w", err)
+	}
+	if g.act, err = parseFusedAct(n); err != nil {
+		return nil, fmt.Errorf("FusedGemm: %w", err)
+	}
+	return runtime.OpFunc(g.run), nil
+}

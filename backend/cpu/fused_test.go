@@ -1,0 +1,301 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// fusedOpFor prepares domain:op with attrs; constW (may be nil) is set as
+// the constant value of input 1, as an initializer would be.
+func fusedOpFor(t *testing.T, domain, op string, attrs map[string]*graph.Attr, constW *tensor.Tensor) runtime.Op {
+	t.Helper()
+	n := &graph.Node{OpType: op, Domain: domain, Attrs: attrs,
+		Inputs:  []*graph.Value{{Name: "x"}, {Name: "w", Const: constW}},
+		Outputs: []*graph.Value{{Name: "y"}}}
+	o, err := registry.Factory(domain, op)(n, runtime.NodeInfo{Opset: 21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// moreConvCases adds sizes where the SIMD path's blocking and threading
+// matter (K beyond one block, N not a multiple of the panel width, small
+// spatial outputs, groups).
+func moreConvCases() []nntConvCase {
+	return append(nntConvCases(),
+		nntConvCase{x: []int{1, 64, 14, 14}, w: []int{65, 64, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{14, 14}, bias: true},
+		nntConvCase{x: []int{2, 17, 7, 7}, w: []int{255, 17, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{7, 7}, bias: true},
+		nntConvCase{x: []int{1, 3, 33, 31}, w: []int{8, 3, 7, 7}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{17, 16}},
+		nntConvCase{x: []int{1, 6, 9, 11}, w: []int{12, 1, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 1}, pe: []int{1, 2}, group: 6, wantOut: []int{8, 10}, bias: true},
+		nntConvCase{x: []int{2, 5, 4, 3}, w: []int{5, 1, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 5, wantOut: []int{4, 3}},
+		nntConvCase{x: []int{1, 32, 7, 7}, w: []int{96, 32, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}, bias: true},
+		nntConvCase{x: []int{1, 16, 9, 9}, w: []int{64, 8, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 0}, pe: []int{0, 1}, group: 2, wantOut: []int{4, 4}, bias: true},
+		nntConvCase{x: []int{2, 300, 3, 5}, w: []int{50, 300, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{3, 5}},
+		nntConvCase{x: []int{1, 5, 12, 40}, w: []int{7, 5, 3, 3}, strides: []int{1, 1}, dil: []int{1, 2}, pb: []int{1, 2}, pe: []int{0, 2}, group: 1, wantOut: []int{11, 40}, bias: true},
+		nntConvCase{x: []int{2, 8, 6, 30}, w: []int{6, 4, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 2, wantOut: []int{6, 30}},
+		nntConvCase{x: []int{1, 3, 20, 64}, w: []int{8, 3, 7, 7}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{10, 32}, bias: true},
+		nntConvCase{x: []int{1, 4, 11, 70}, w: []int{6, 4, 3, 3}, strides: []int{2, 2}, dil: []int{1, 2}, pb: []int{1, 2}, pe: []int{0, 2}, group: 1, wantOut: []int{5, 35}},
+		nntConvCase{x: []int{1, 8, 10, 64}, w: []int{16, 8, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{5, 32}, bias: true},
+		nntConvCase{x: []int{1, 12, 9, 9}, w: []int{24, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 4, wantOut: []int{9, 9}, bias: true},
+	)
+}
+
+// TestConvEveryLevel runs Conv and FusedConv (summand Z, Relu or Clip) at
+// every CPU level, with the weights constant (packed once) or computed,
+// against the direct definition plus a plain epilogue.
+func TestConvEveryLevel(t *testing.T) {
+	withParallelism(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	forEachLevel(t, func(t *testing.T, l CPULevel) {
+		for i, c := range moreConvCases() {
+			if c.autoPad != "" {
+				continue
+			}
+			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			var b *tensor.Tensor
+			in := []*tensor.Tensor{x, w}
+			if c.bias {
+				b = nntRandom(rng, c.w[0])
+				in = append(in, b)
+			} else {
+				in = append(in, nil)
+			}
+			ref := nntConvRef(&c, x, w, b)
+			shape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
+			z := nntRandom(rng, shape...)
+			act := []string{"", "Relu", "Clip"}[i%3]
+			attrs := c.attrs()
+			if act != "" {
+				attrs["activation"] = graph.StringAttr(act)
+				attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+			}
+			want := make([]float64, len(ref))
+			for j, v := range ref {
+				v += float64(z.F32()[j])
+				switch act {
+				case "Relu":
+					v = math.Max(v, 0)
+				case "Clip":
+					v = math.Min(math.Max(v, -0.5), 0.5)
+				}
+				want[j] = v
+			}
+			for _, constW := range []bool{false, true} {
+				var cw *tensor.Tensor
+				if constW {
+					cw = w
+				}
+				name := fmt.Sprintf("case %d const=%v act=%q", i, constW, act)
+				conv := fusedOpFor(t, "", "Conv", c.attrs(), cw)
+				fused := fusedOpFor(t, FusedDomain, "FusedConv", attrs, cw)
+				for _, threads := range []int{1, 2} {
+					for run := 0; run < 2; run++ { // the second run reuses packed weights
+						out, err := conv.Run(runtime.NewContext(threads), in)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						nntClose(t, out[0], shape, ref, nntTol)
+						out, err = fused.Run(runtime.NewContext(threads), append(append([]*tensor.Tensor(nil), in...), z))
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						nntClose(t, out[0], shape, want, nntTol)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestFusedGemmEveryLevel checks Gemm/FusedGemm with a constant or
+// computed B, C of shape [N], [1, N], [M, 1], [M, N] or scalar, and Relu.
+func TestFusedGemmEveryLevel(t *testing.T) {
+	withParallelism(t)
+	rng := rand.New(rand.NewPCG(33, 34))
+	forEachLevel(t, func(t *testing.T, l CPULevel) {
+		for i, s := range [][3]int{{1, 1000, 255}, {17, 63, 64}, {65, 3, 1000}, {255, 65, 17}} {
+			m, n, k := s[0], s[1], s[2]
+			transA, transB := i%2 == 1, i < 2
+			a := nntRandom(rng, m, k)
+			if transA {
+				a = nntRandom(rng, k, m)
+			}
+			b := nntRandom(rng, k, n)
+			if transB {
+				b = nntRandom(rng, n, k)
+			}
+			for ci, cShape := range [][]int{{n}, {1, n}, {m, 1}, {m, n}, {}} {
+				c := nntRandom(rng, cShape...)
+				attrs := map[string]*graph.Attr{"transA": graph.IntAttr(int64(i % 2)), "transB": graph.IntAttr(int64(btoi(transB))),
+					"alpha": graph.FloatAttr(0.5), "beta": graph.FloatAttr(float32(ci) - 1.5)}
+				ref := gemmOpRef(a, b, c, transA, transB, 0.5, float64(ci)-1.5)
+				fattrs := map[string]*graph.Attr{"activation": graph.StringAttr("Relu")}
+				for k, v := range attrs {
+					fattrs[k] = v
+				}
+				relu := make([]float64, len(ref))
+				for j, v := range ref {
+					relu[j] = math.Max(v, 0)
+				}
+				for _, constB := range []bool{false, true} {
+					var cb *tensor.Tensor
+					if constB {
+						cb = b
+					}
+					for j, op := range []runtime.Op{fusedOpFor(t, "", "Gemm", attrs, cb), fusedOpFor(t, FusedDomain, "FusedGemm", fattrs, cb)} {
+						want := [][]float64{ref, relu}[j]
+						for run := 0; run < 2; run++ {
+							out, err := op.Run(runtime.NewContext(1+run), []*tensor.Tensor{a, b, c})
+							if err != nil {
+								t.Fatal(err)
+							}
+							nntClose(t, out[0], []int{m, n}, want, 1e-4)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// gemmOpRef is Gemm's definition in float64.
+func gemmOpRef(a, b, c *tensor.Tensor, transA, transB bool, alpha, beta float64) []float64 {
+	m, k := a.Shape()[0], a.Shape()[1]
+	if transA {
+		m, k = k, m
+	}
+	n := b.Shape()[1]
+	if transB {
+		n = b.Shape()[0]
+	}
+	out := make([]float64, m*n)
+	bc := tensor.NewBroadcaster([]int{m, n}, c.Shape())
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			s := 0.0
+			for p := 0; p < k; p++ {
+				ai, bi := i*k+p, p*n+j
+				if transA {
+					ai = p*m + i
+				}
+				if transB {
+					bi = j*k + p
+				}
+				s += a.Float64At(ai) * b.Float64At(bi)
+			}
+			out[i*n+j] = alpha*s + beta*c.Float64At(bc.Off[0])
+			bc.Next()
+		}
+	}
+	return out
+}
+
+// TestPoolEveryLevel compares 2-D MaxPool and AveragePool at every level
+// with the generic (pure Go) level, including NaN inputs, pads, strides,
+// dilations, ceil_mode and count_include_pad.
+func TestPoolEveryLevel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	type pc struct {
+		x                []int
+		k, s, d, pads    []int64
+		ceil, includePad int64
+	}
+	cases := []pc{
+		{x: []int{1, 3, 112, 112}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{2, 5, 13, 17}, k: []int64{2, 3}, s: []int64{1, 2}, d: []int64{2, 1}, pads: []int64{0, 1, 1, 2}, ceil: 1},
+		{x: []int{1, 4, 7, 7}, k: []int64{3, 3}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, includePad: 1},
+		{x: []int{1, 2, 1, 9}, k: []int64{1, 4}, s: []int64{1, 3}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 3}, ceil: 1, includePad: 1},
+	}
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	for i, c := range cases {
+		x := nntRandom(rng, c.x...)
+		for j := 0; j < x.Len(); j += 97 {
+			x.F32()[j] = float32(math.NaN())
+		}
+		for _, op := range []string{"MaxPool", "AveragePool"} {
+			attrs := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(c.k...), "strides": graph.IntsAttr(c.s...),
+				"pads": graph.IntsAttr(c.pads...), "ceil_mode": graph.IntAttr(c.ceil), "count_include_pad": graph.IntAttr(c.includePad)}
+			if op == "MaxPool" {
+				attrs["dilations"] = graph.IntsAttr(c.d...)
+			}
+			SetCPULevel(LevelGeneric)
+			want := nntMust(t, op, attrs, x)
+			for _, l := range SupportedCPULevels()[1:] {
+				SetCPULevel(l)
+				got := nntMust(t, op, attrs, x)
+				wf := nntFloats(want)
+				for j := range wf {
+					if g := got.Float64At(j); math.IsNaN(g) != math.IsNaN(wf[j]) || math.Abs(g-wf[j]) > 1e-6*(1+math.Abs(wf[j])) {
+						t.Fatalf("case %d %s at %v: element %d = %v, want %v", i, op, l, j, g, wf[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFusedConvPreActivationEveryLevel: FusedConv with a BatchNorm (+Relu)
+// pre-activation, at every level, constant weights or not, against the
+// direct convolution of the explicitly normalized input.
+func TestFusedConvPreActivationEveryLevel(t *testing.T) {
+	withParallelism(t)
+	rng := rand.New(rand.NewPCG(37, 38))
+	forEachLevel(t, func(t *testing.T, l CPULevel) {
+		for i, c := range moreConvCases() {
+			if c.autoPad != "" {
+				continue
+			}
+			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			ch := c.x[1]
+			scale, shift, mean, vr := nntRandom(rng, ch), nntRandom(rng, ch), nntRandom(rng, ch), nntRandom(rng, ch)
+			for j := range vr.F32() {
+				vr.F32()[j] = 0.5 + vr.F32()[j]*vr.F32()[j]
+			}
+			relu := i%2 == 0
+			const eps = 1e-3
+			xn := tensor.MustNew(tensor.Float32, c.x...)
+			plane := tensor.Product(c.x[2:])
+			for j := range xn.F32() {
+				cc := j / plane % ch
+				k := float64(scale.F32()[cc]) / math.Sqrt(float64(vr.F32()[cc])+eps)
+				v := float64(x.F32()[j])*k + float64(shift.F32()[cc]) - float64(mean.F32()[cc])*k
+				if relu {
+					v = math.Max(v, 0)
+				}
+				xn.F32()[j] = float32(v)
+			}
+			want := nntConvRef(&c, xn, w, nil)
+			shape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
+			attrs := c.attrs()
+			attrs["pre_epsilon"] = graph.FloatAttr(eps)
+			if relu {
+				attrs["pre_activation"] = graph.StringAttr("Relu")
+			}
+			for _, cw := range []*tensor.Tensor{nil, w} {
+				op := fusedOpFor(t, FusedDomain, "FusedConv", attrs, cw)
+				for _, threads := range []int{1, 2} {
+					out, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, nil, nil, scale, shift, mean, vr})
+					if err != nil {
+						t.Fatalf("case %d: %v", i, err)
+					}
+					nntClose(t, out[0], shape, want, nntTol)
+				}
+			}
+		}
+	})
+}

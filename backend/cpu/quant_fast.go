@@ -1,0 +1,305 @@
+// Fast paths of the integer ops on the INT8 GEMM (igemm.go):
+// MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv compute their
+// int32 accumulators with the SIMD kernels (constant weights packed once)
+// and QLinear* requantize them with the vectorized gc_requant. Each path
+// reports false when a case is outside what it handles (zero points that
+// are neither per tensor nor per row/column, weight zero points of a
+// convolution that are not 0, depthwise or 3-D convolutions, the generic
+// CPU level); the op then runs its reference path. Results are identical
+// either way: integer products are exact, and the requantization does the
+// reference's float64 arithmetic.
+
+package cpu
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// ipackCache holds a constant 8-bit operand packed for the active INT8
+// kernel (one pack per group), rebuilt when the kernel or the sign flip
+// the product needs changes.
+type ipackCache struct {
+	mu     sync.Mutex
+	src    *tensor.Tensor
+	kern   *igemmKernel
+	flip   bool
+	packed []*igemmPacked
+}
+
+func (c *ipackCache) get(t, constant *tensor.Tensor, kern *igemmKernel, flip bool, build func() []*igemmPacked) []*igemmPacked {
+	if t == nil || t != constant || kern == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kern != kern || c.src != t || c.flip != flip || c.packed == nil {
+		c.packed, c.kern, c.src, c.flip = build(), kern, t, flip
+	}
+	return c.packed
+}
+
+// int8Bytes returns the data of a uint8 or int8 tensor as bytes, and
+// whether it is uint8; ok is false for other dtypes.
+func int8Bytes(t *tensor.Tensor) (b []byte, u8, ok bool) {
+	switch t.DType() {
+	case tensor.Uint8:
+		return tensor.Data[uint8](t), true, true
+	case tensor.Int8:
+		d := tensor.Data[int8](t)
+		if len(d) == 0 {
+			return nil, false, true
+		}
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d)), false, true
+	}
+	return nil, false, false
+}
+
+// zpVector reads a zero point for the fast paths: nil, one value, or a
+// 1-D tensor of n values; ok is false otherwise (or for a dtype other
+// than want's).
+func zpVector(zp *tensor.Tensor, n int, want tensor.DType) ([]int32, bool) {
+	if zp == nil {
+		return nil, true
+	}
+	if zp.DType() != want || !(zp.Len() == 1 || zp.Rank() == 1 && zp.Len() == n) {
+		return nil, false
+	}
+	v, err := quantInt32s(zp)
+	return v, err == nil
+}
+
+// tile repeats a per-row vector count times (one-value vectors stay).
+func tile[T any](v []T, count int) []T {
+	if len(v) <= 1 || count == 1 {
+		return v
+	}
+	out := make([]T, 0, len(v)*count)
+	for i := 0; i < count; i++ {
+		out = append(out, v...)
+	}
+	return out
+}
+
+// quantMatMulOp is MatMulInteger or QLinearMatMul with its constant-B
+// cache.
+type quantMatMulOp struct {
+	constB *tensor.Tensor
+	packed ipackCache
+}
+
+// matMulIntFast computes acc = (A - za)(B - zb) for plan p with the INT8
+// kernel and reports whether it could.
+func (op *quantMatMulOp) matMulIntFast(ctx *runtime.Context, p *matMulPlan, a, azp, b, bzp *tensor.Tensor, acc []int32) bool {
+	kern := igemmISA()
+	if kern == nil || p.k == 0 {
+		return false
+	}
+	ab, aU8, ok1 := int8Bytes(a)
+	bb, bU8, ok2 := int8Bytes(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	rows := 1
+	if a.Rank() > 1 {
+		rows = a.Shape()[a.Rank()-2]
+	}
+	za, ok := zpVector(azp, rows, a.DType())
+	if !ok {
+		return false
+	}
+	var zb []int32
+	if b.Rank() > 1 {
+		zb, ok = zpVector(bzp, b.Shape()[b.Rank()-1], b.DType())
+	} else {
+		zb, ok = zpVector(bzp, 1, b.DType())
+		ok = ok && len(zb) <= 1
+	}
+	if !ok {
+		return false
+	}
+	za = tile(za, p.m/rows)
+	call := igemmCall{m: p.m, n: p.n, k: p.k, aU8: aU8, lda: p.k, bU8: bU8, ldb: p.n, ldc: p.n, za: za, zb: zb}
+	var packs []*igemmPacked
+	if b.Rank() == 2 {
+		_, _, flipB, _, _ := call.form(kern)
+		packs = op.packed.get(b, op.constB, kern, flipB, func() []*igemmPacked {
+			return []*igemmPacked{packIgemmB(kern, bb, bU8, flipB, false, p.k, p.n, p.n, ctx.Threads)}
+		})
+	}
+	mn := p.m * p.n
+	one := func(i, threads int) bool {
+		c := call
+		c.a, c.c = ab[p.offA[i]:], acc[i*mn:(i+1)*mn]
+		if packs != nil {
+			c.packedB = packs[0]
+		} else {
+			c.b = bb[p.offB[i]:]
+		}
+		return c.runSIMD(threads)
+	}
+	if len(p.offA) >= ctx.Threads && ctx.Threads > 1 {
+		var failed bool
+		var mu sync.Mutex
+		parallelChunks(len(p.offA), ctx.Threads, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if !one(i, 1) {
+					mu.Lock()
+					failed = true
+					mu.Unlock()
+				}
+			}
+		})
+		return !failed
+	}
+	for i := range p.offA {
+		if !one(i, ctx.Threads) {
+			return false
+		}
+	}
+	return true
+}
+
+// requantFast writes y = saturate(round(acc * mult) + zp) with the C
+// kernel: acc is rows x cols (rows a multiple of the per-row vectors'
+// period), mult per row (perCol false) or per column, zp one value or
+// per row. It reports false at the generic level.
+func requantFast(y *tensor.Tensor, acc []int32, rows, cols int, mult []float64, perCol bool, zp []float64) bool {
+	if CPULevel(level.Load()) < LevelAVX2 {
+		return false
+	}
+	if len(acc) == 0 {
+		return true
+	}
+	yb, u8, _ := int8Bytes(y)
+	lo, hi := float64(math.MinInt8), float64(math.MaxInt8)
+	if u8 {
+		lo, hi = 0, math.MaxUint8
+	}
+	var zpRow []float64
+	z := 0.0
+	if len(zp) == 1 {
+		z = zp[0]
+	} else {
+		zpRow = zp
+	}
+	requantC(acc, yb, rows, cols, mult, perCol, zpRow, z, lo, hi, u8)
+	return true
+}
+
+// qlinearMatMulRequant requantizes the QLinearMatMul accumulators with
+// the C kernel when the multiplier varies along one axis only.
+func qlinearMatMulRequant(y *tensor.Tensor, acc []int32, p *matMulPlan, rows, cols int, sa, sb, sy, zy []float64) bool {
+	total := len(acc) / max(cols, 1)
+	pick := func(v []float64, i int) float64 { return v[min(i, len(v)-1)] }
+	switch {
+	case len(sb) == 1:
+		mult := make([]float64, total)
+		for r := range mult {
+			mult[r] = quantMultiplier(pick(sa, r%rows), sb[0], pick(sy, r%rows))
+		}
+		return requantFast(y, acc, total, cols, mult, false, tile(zy, total/rows))
+	case len(sa) == 1 && len(sy) == 1:
+		mult := make([]float64, cols)
+		for c := range mult {
+			mult[c] = quantMultiplier(sa[0], sb[c], sy[0])
+		}
+		if len(zy) > 1 {
+			return false
+		}
+		return requantFast(y, acc, total, cols, mult, true, zy)
+	}
+	return false
+}
+
+// convIntFast computes the int32 convolution (X - zx) * (W - 0) + bias
+// into acc (N x M x out) with the INT8 kernel, per image and group.
+func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, wzp *tensor.Tensor, bias []int32, acc []int32) bool {
+	kern := igemmISA()
+	if kern == nil || g.in[0] != 1 || g.kernel[0] != 1 || (g.cg == 1 && g.group > 1) {
+		return false
+	}
+	xb, xU8, ok1 := int8Bytes(x)
+	wb, wU8, ok2 := int8Bytes(w)
+	if !ok1 || !ok2 {
+		return false
+	}
+	if xzp != nil && xzp.DType() != x.DType() || wzp != nil && wzp.DType() != w.DType() {
+		return false
+	}
+	if wzp != nil {
+		z, err := quantInt32s(wzp)
+		if err != nil {
+			return false
+		}
+		for _, v := range z {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	var zx []int32
+	if xzp != nil {
+		v, err := quantInt32s(xzp)
+		if err != nil || len(v) != 1 {
+			return false
+		}
+		zx = v
+	}
+	kdim := g.cg * g.kSize
+	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
+		ldc: g.outSize, zb: zx, preferFlipB: true}
+	_, flipA, _, _, _ := call.form(kern)
+	packs := op.packed.get(w, op.constW, kern, flipA, func() []*igemmPacked {
+		out := make([]*igemmPacked, g.group)
+		for grp := range out {
+			out[grp] = packIgemmA(kern, wb[grp*g.mg*kdim:], wU8, flipA, false, g.mg, kdim, kdim, ctx.Threads)
+		}
+		return out
+	})
+	if !g.pointwise() {
+		call.conv = &sgemmConv{cin: g.cg, ih: g.in[1], iw: g.in[2], kh: g.kernel[1], kw: g.kernel[2],
+			sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2], dh: g.dil[1], dw: g.dil[2],
+			oh: g.out[1], ow: g.out[2]}
+	}
+	job := func(j, threads int) bool {
+		n, grp := j/g.group, j%g.group
+		c := call
+		c.b = xb[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
+		c.c = acc[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
+		if packs != nil {
+			c.packedA = packs[grp]
+		} else {
+			c.a = wb[grp*g.mg*kdim:]
+		}
+		if bias != nil {
+			c.bias = bias[grp*g.mg : (grp+1)*g.mg]
+		}
+		return c.runSIMD(threads)
+	}
+	jobs := g.batch * g.group
+	if jobs >= ctx.Threads && ctx.Threads > 1 {
+		failed := false
+		var mu sync.Mutex
+		parallelChunks(jobs, ctx.Threads, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				if !job(j, 1) {
+					mu.Lock()
+					failed = true
+					mu.Unlock()
+				}
+			}
+		})
+		return !failed
+	}
+	for j := 0; j < jobs; j++ {
+		if !job(j, ctx.Threads) {
+			return false
+		}
+	}
+	return true
+}

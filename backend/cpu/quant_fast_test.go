@@ -1,0 +1,158 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// qRandom returns a random uint8 or int8 tensor.
+func qRandom(rng *rand.Rand, u8 bool, shape ...int) *tensor.Tensor {
+	n := tensor.Product(shape)
+	if u8 {
+		v := make([]uint8, n)
+		for i := range v {
+			v[i] = uint8(rng.IntN(256))
+		}
+		return tensor.FromSlice(shape, v)
+	}
+	v := make([]int8, n)
+	for i := range v {
+		v[i] = int8(rng.IntN(256) - 128)
+	}
+	return tensor.FromSlice(shape, v)
+}
+
+func qScale(rng *rand.Rand, n int) *tensor.Tensor {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = 0.001 + 0.02*rng.Float32()
+	}
+	if n == 0 {
+		return tensor.FromSlice([]int{}, []float32{0.01})
+	}
+	return tensor.FromSlice([]int{n}, v)
+}
+
+// qOp prepares op with the constant input constIdx (-1: none) marked as an
+// initializer holding constT.
+func qOp(t *testing.T, op string, attrs map[string]*graph.Attr, nIn, constIdx int, constT *tensor.Tensor) runtime.Op {
+	t.Helper()
+	n := &graph.Node{OpType: op, Attrs: attrs, Outputs: []*graph.Value{{Name: "y"}}}
+	for i := 0; i < nIn; i++ {
+		v := &graph.Value{Name: fmt.Sprint("in", i)}
+		if i == constIdx {
+			v.Const = constT
+		}
+		n.Inputs = append(n.Inputs, v)
+	}
+	o, err := registry.Factory("", op)(n, runtime.NodeInfo{Opset: 21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// sameTensor requires identical dtype, shape and bits.
+func sameTensor(t *testing.T, name string, got, want *tensor.Tensor) {
+	t.Helper()
+	if got.DType() != want.DType() || !tensor.SameShape(got.Shape(), want.Shape()) {
+		t.Fatalf("%s: got %v, want %v", name, got, want)
+	}
+	for i := 0; i < got.Len(); i++ {
+		if got.Float64At(i) != want.Float64At(i) {
+			t.Fatalf("%s: element %d = %v, want %v", name, i, got.Float64At(i), want.Float64At(i))
+		}
+	}
+}
+
+// checkLevels runs op on in at the generic level (the reference) and at
+// every other level, prepared twice (weights constant or not), and
+// requires bit-identical outputs.
+func checkLevels(t *testing.T, name, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) {
+	t.Helper()
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	SetCPULevel(LevelGeneric)
+	want, err := qOp(t, op, attrs, len(in), -1, nil).Run(runtime.NewContext(1), in)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for _, l := range SupportedCPULevels()[1:] {
+		SetCPULevel(l)
+		for _, ci := range []int{-1, constIdx} {
+			o := qOp(t, op, attrs, len(in), ci, in[max(ci, 0)])
+			for threads := 1; threads <= 2; threads++ {
+				got, err := o.Run(runtime.NewContext(threads), in)
+				if err != nil {
+					t.Fatalf("%s at %v: %v", name, l, err)
+				}
+				sameTensor(t, fmt.Sprintf("%s at %v const=%d threads=%d", name, l, ci, threads), got[0], want[0])
+			}
+		}
+	}
+}
+
+// TestQuantOpsEveryLevel: QLinearConv, ConvInteger, MatMulInteger and
+// QLinearMatMul give bit-identical results at every level.
+func TestQuantOpsEveryLevel(t *testing.T) {
+	withParallelism(t)
+	rng := rand.New(rand.NewPCG(51, 52))
+	type conv struct {
+		x, w          []int
+		group         int64
+		strides, pads []int64
+		xU8, wU8, wzp bool
+		perChannel    bool
+	}
+	for i, c := range []conv{
+		{x: []int{1, 16, 14, 14}, w: []int{33, 16, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true, perChannel: true},
+		{x: []int{2, 8, 9, 11}, w: []int{12, 4, 1, 1}, group: 2, strides: []int64{2, 1}, pads: []int64{0, 0, 0, 0}, xU8: false, perChannel: true},
+		{x: []int{1, 3, 31, 29}, w: []int{17, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true},
+		{x: []int{1, 4, 8, 8}, w: []int{4, 1, 3, 3}, group: 4, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true},                       // depthwise: reference path
+		{x: []int{1, 5, 6, 6}, w: []int{7, 5, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 0, 0, 1}, xU8: true, wU8: true, wzp: true}, // weight zero point: reference path
+	} {
+		attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.strides...), "pads": graph.IntsAttr(c.pads...)}
+		x, w := qRandom(rng, c.xU8, c.x...), qRandom(rng, c.wU8, c.w...)
+		xzp, wzp := qRandom(rng, c.xU8), qRandom(rng, c.wU8)
+		if !c.wzp {
+			wzp = tensor.FromSlice([]int{}, make([]int8, 1))
+			if c.wU8 {
+				wzp = tensor.FromSlice([]int{}, make([]uint8, 1))
+			}
+		}
+		nw := 0
+		if c.perChannel {
+			nw = c.w[0]
+		}
+		bias := make([]int32, c.w[0])
+		for j := range bias {
+			bias[j] = int32(rng.IntN(20000) - 10000)
+		}
+		yzp := qRandom(rng, i%2 == 0)
+		in := []*tensor.Tensor{x, qScale(rng, 0), xzp, w, qScale(rng, nw), wzp, qScale(rng, 0), yzp, tensor.FromSlice([]int{c.w[0]}, bias)}
+		checkLevels(t, fmt.Sprintf("ConvInteger %d", i), "ConvInteger", attrs, []*tensor.Tensor{x, w, xzp, wzp}, 1)
+		checkLevels(t, fmt.Sprintf("QLinearConv %d", i), "QLinearConv", attrs, in, 3)
+	}
+	for i, s := range [][2][]int{{{17, 65}, {65, 63}}, {{2, 3, 255}, {255, 1000}}, {{1, 64}, {64, 1}}, {{3, 4, 5, 6}, {6, 7}}, {{2, 5, 17}, {2, 17, 3}}} {
+		aU8, bU8 := i%2 == 0, i%3 == 0
+		a, b := qRandom(rng, aU8, s[0]...), qRandom(rng, bU8, s[1]...)
+		rows, cols := s[0][len(s[0])-2], s[1][len(s[1])-1]
+		azp := qRandom(rng, aU8)
+		bzp := qRandom(rng, bU8)
+		if i%2 == 1 {
+			azp, bzp = qRandom(rng, aU8, rows), qRandom(rng, bU8, cols)
+		}
+		checkLevels(t, fmt.Sprintf("MatMulInteger %d", i), "MatMulInteger", nil, []*tensor.Tensor{a, b, azp, bzp}, 1)
+		sa, sb, sy := qScale(rng, 0), qScale(rng, cols), qScale(rng, 0)
+		if i%2 == 1 {
+			sa, sb, sy = qScale(rng, rows), qScale(rng, 0), qScale(rng, rows)
+		}
+		in := []*tensor.Tensor{a, sa, azp, b, sb, bzp, sy, qRandom(rng, i%2 == 0)}
+		checkLevels(t, fmt.Sprintf("QLinearMatMul %d", i), "QLinearMatMul", nil, in, 3)
+	}
+}

@@ -1,0 +1,553 @@
+//go:build cgo && amd64
+
+// gcompress CPU micro-kernels for x86-64. Each instruction set's code is
+// compiled with a GCC target pragma, so the binary runs on any x86-64 and
+// the Go side (dispatch.go) calls only what the CPU supports.
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "simd_amd64.h"
+
+// ---------------------------------------------------------------- AVX-512
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma,bmi2")
+
+#define SFX(name) name##_avx512
+#define MR 8
+#define NR 48
+#define VL 16
+typedef __m512 vf_avx512;
+#define vf vf_avx512
+#define VZERO() _mm512_setzero_ps()
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VMASK(lanes) ((__mmask16)((1u << (lanes)) - 1u))
+#define VLOADM(p, lanes) _mm512_maskz_loadu_ps(VMASK(lanes), (p))
+#define VSTOREM(p, v, lanes) _mm512_mask_storeu_ps((p), VMASK(lanes), (v))
+#define VBCAST(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+#define VMIN(a, b) _mm512_min_ps((a), (b))
+#include "simd_sgemm_tmpl.h"
+#undef SFX
+#undef MR
+#undef NR
+#undef VL
+#undef vf
+#undef VZERO
+#undef VLOAD
+#undef VSTORE
+#undef VMASK
+#undef VLOADM
+#undef VSTOREM
+#undef VBCAST
+#undef VFMA
+#undef VADD
+#undef VMAX
+#undef VMIN
+
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- AVX2+FMA
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+#define SFX(name) name##_avx2
+#define MR 6
+#define NR 16
+#define VL 8
+typedef __m256 vf_avx2;
+#define vf vf_avx2
+#define VZERO() _mm256_setzero_ps()
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VMASK(lanes) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(lanes)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VLOADM(p, lanes) _mm256_maskload_ps((p), VMASK(lanes))
+#define VSTOREM(p, v, lanes) _mm256_maskstore_ps((p), VMASK(lanes), (v))
+#define VBCAST(x) _mm256_set1_ps(x)
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define VMAX(a, b) _mm256_max_ps((a), (b))
+#define VMIN(a, b) _mm256_min_ps((a), (b))
+#include "simd_sgemm_tmpl.h"
+#undef SFX
+#undef MR
+#undef NR
+#undef VL
+#undef vf
+#undef VZERO
+#undef VLOAD
+#undef VSTORE
+#undef VMASK
+#undef VLOADM
+#undef VSTOREM
+#undef VBCAST
+#undef VFMA
+#undef VADD
+#undef VMAX
+#undef VMIN
+
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- INT8
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
+#define SFX(name) name##_vnni512
+#define MR 8
+#define NR 48
+#define VL 16
+#define KU 4
+#define MADD 0
+typedef __m512i vi_vnni512;
+#define vi vi_vnni512
+#define VIZERO() _mm512_setzero_si512()
+#define VILOAD(p) _mm512_loadu_si512((const void *)(p))
+#define VISTORE(p, v) _mm512_storeu_si512((void *)(p), (v))
+#define VIMASK(lanes) ((__mmask16)((1u << (lanes)) - 1u))
+#define VILOADM(p, lanes) _mm512_maskz_loadu_epi32(VIMASK(lanes), (const void *)(p))
+#define VISTOREM(p, v, lanes) _mm512_mask_storeu_epi32((void *)(p), VIMASK(lanes), (v))
+#define VIBCAST(x) _mm512_set1_epi32(x)
+#define VIADD(a, b) _mm512_add_epi32((a), (b))
+#define VIMUL(a, b) _mm512_mullo_epi32((a), (b))
+#define VDOT_AU(acc, a, b) _mm512_dpbusd_epi32((acc), (a), (b))
+#define VDOT_BU(acc, a, b) _mm512_dpbusd_epi32((acc), (b), (a))
+#include "simd_igemm_tmpl.h"
+#undef SFX
+#undef MR
+#undef NR
+#undef VL
+#undef KU
+#undef MADD
+#undef vi
+#undef VIZERO
+#undef VILOAD
+#undef VISTORE
+#undef VIMASK
+#undef VILOADM
+#undef VISTOREM
+#undef VIBCAST
+#undef VIADD
+#undef VIMUL
+#undef VDOT_AU
+#undef VDOT_BU
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avxvnni")
+#define SFX(name) name##_avxvnni
+#define MR 6
+#define NR 16
+#define VL 8
+#define KU 4
+#define MADD 0
+typedef __m256i vi_avxvnni;
+#define vi vi_avxvnni
+#define VIZERO() _mm256_setzero_si256()
+#define VILOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define VISTORE(p, v) _mm256_storeu_si256((__m256i *)(p), (v))
+#define VIMASK(lanes) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(lanes)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define VILOADM(p, lanes) _mm256_maskload_epi32((const int *)(p), VIMASK(lanes))
+#define VISTOREM(p, v, lanes) _mm256_maskstore_epi32((int *)(p), VIMASK(lanes), (v))
+#define VIBCAST(x) _mm256_set1_epi32(x)
+#define VIADD(a, b) _mm256_add_epi32((a), (b))
+#define VIMUL(a, b) _mm256_mullo_epi32((a), (b))
+#define VDOT_AU(acc, a, b) _mm256_dpbusd_avx_epi32((acc), (a), (b))
+#define VDOT_BU(acc, a, b) _mm256_dpbusd_avx_epi32((acc), (b), (a))
+#include "simd_igemm_tmpl.h"
+#undef SFX
+#undef MADD
+#undef KU
+#undef vi
+#undef VDOT_AU
+#undef VDOT_BU
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define SFX(name) name##_avx2
+#undef MR
+#define MR 4
+#define KU 2
+#define MADD 1
+typedef __m256i vi_avx2;
+#define vi vi_avx2
+#define VDOT_AU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#define VDOT_BU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#include "simd_igemm_tmpl.h"
+#undef SFX
+#undef MR
+#undef NR
+#undef VL
+#undef KU
+#undef MADD
+#undef vi
+#undef VIZERO
+#undef VILOAD
+#undef VISTORE
+#undef VIMASK
+#undef VILOADM
+#undef VISTOREM
+#undef VIBCAST
+#undef VIADD
+#undef VIMUL
+#undef VDOT_AU
+#undef VDOT_BU
+
+// gc_requant: see simd_amd64.h. nearbyint rounds half to even in the
+// default rounding mode and vectorizes to vroundpd.
+void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,
+	const double *zp_row, double zp, double lo, double hi, int64_t out_u8) {
+	for (int64_t i = 0; i < m; i++) {
+		const int32_t *a = acc + i * n;
+		const double z = zp_row ? zp_row[i] : zp;
+		if (out_u8) {
+			uint8_t *o = (uint8_t *)y + i * n;
+			if (per_col) {
+				for (int64_t j = 0; j < n; j++) {
+					double v = __builtin_nearbyint((double)a[j] * mult[j]) + z;
+					v = v < lo ? lo : (v > hi ? hi : v);
+					o[j] = (uint8_t)(int32_t)v;
+				}
+			} else {
+				const double s = mult[i];
+				for (int64_t j = 0; j < n; j++) {
+					double v = __builtin_nearbyint((double)a[j] * s) + z;
+					v = v < lo ? lo : (v > hi ? hi : v);
+					o[j] = (uint8_t)(int32_t)v;
+				}
+			}
+		} else {
+			int8_t *o = (int8_t *)y + i * n;
+			if (per_col) {
+				for (int64_t j = 0; j < n; j++) {
+					double v = __builtin_nearbyint((double)a[j] * mult[j]) + z;
+					v = v < lo ? lo : (v > hi ? hi : v);
+					o[j] = (int8_t)(int32_t)v;
+				}
+			} else {
+				const double s = mult[i];
+				for (int64_t j = 0; j < n; j++) {
+					double v = __builtin_nearbyint((double)a[j] * s) + z;
+					v = v < lo ? lo : (v > hi ? hi : v);
+					o[j] = (int8_t)(int32_t)v;
+				}
+			}
+		}
+	}
+}
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- Toeplitz
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *pre) {
+	const int64_t planes = geom[0], ih = geom[1], iw = geom[2], ph = geom[3], pw = geom[4];
+	const int64_t Hq = geom[5], Wq = geom[6], tail = geom[7], relu = geom[8], sh = geom[9], sw = geom[10];
+	for (int64_t c = 0; c < planes; c++) {
+		const float *src = x + c * ih * iw;
+		const float s = pre ? pre[c] : 1, t = pre ? pre[planes + c] : 0;
+		for (int64_t py = 0; py < sh; py++) {
+			for (int64_t px = 0; px < sw; px++) {
+				float *d = P + ((c * sh + py) * sw + px) * Hq * Wq;
+				// phase columns q with input column q*sw + px - pw in [0, iw)
+				const int64_t off = px - pw;
+				int64_t qa = off < 0 ? (-off + sw - 1) / sw : 0;
+				int64_t qb = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+				if (qb > Wq) qb = Wq;
+				if (qa > qb) qa = qb;
+				for (int64_t r = 0; r < Hq; r++) {
+					float *row = d + r * Wq;
+					const int64_t ir = r * sh + py - ph;
+					if (ir < 0 || ir >= ih) {
+						memset(row, 0, (size_t)Wq * sizeof(float));
+						continue;
+					}
+					const float *sr = src + ir * iw + off;
+					memset(row, 0, (size_t)qa * sizeof(float));
+					if (sw == 1) {
+						if (pre && relu)
+							for (int64_t q = qa; q < qb; q++) {
+								float v = sr[q] * s + t;
+								row[q] = v > 0 ? v : (v != v ? v : 0.0f);
+							}
+						else if (pre)
+							for (int64_t q = qa; q < qb; q++) row[q] = sr[q] * s + t;
+						else
+							memcpy(row + qa, sr + qa, (size_t)(qb - qa) * sizeof(float));
+					} else {
+						for (int64_t q = qa; q < qb; q++) {
+							float v = sr[q * sw];
+							if (pre) {
+								v = v * s + t;
+								if (relu) v = v > 0 ? v : (v != v ? v : 0.0f);
+							}
+							row[q] = v;
+						}
+					}
+					memset(row + qb, 0, (size_t)(Wq - qb) * sizeof(float));
+				}
+			}
+		}
+	}
+	memset(P + planes * sh * sw * Hq * Wq, 0, (size_t)tail * sizeof(float));
+}
+
+void gc_compact(const float *cp, float *y, const float *z, const int64_t *geom, float lo, float hi) {
+	const int64_t M = geom[0], oh = geom[1], ow = geom[2], Wp = geom[3], clamp = geom[4];
+	for (int64_t m = 0; m < M; m++) {
+		for (int64_t oy = 0; oy < oh; oy++) {
+			const float *src = cp + (m * oh + oy) * Wp;
+			float *dst = y + (m * oh + oy) * ow;
+			const float *zr = z ? z + (m * oh + oy) * ow : NULL;
+			if (!zr && !clamp) {
+				memcpy(dst, src, (size_t)ow * sizeof(float));
+				continue;
+			}
+			for (int64_t ox = 0; ox < ow; ox++) {
+				float v = src[ox];
+				if (zr) v += zr[ox];
+				if (clamp) {
+					v = v > lo ? v : (v != v ? v : lo);
+					v = v < hi ? v : (v != v ? v : hi);
+				}
+				dst[ox] = v;
+			}
+		}
+	}
+}
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- pooling
+// 2-D max / average pooling of float32 planes (AVX2 target; the loops are
+// written for GCC's vectorizer). For each output row the window's input
+// rows are first reduced column by column into tmp (max or sum over ky),
+// then each output cell reduces its kx taps of tmp. The window of output
+// (oy, ox) covers taps ky in [ylo[oy], yhi[oy]), kx in [xlo[ox], xhi[ox])
+// at input (oy*sh - ph + ky*dh, ox*sw - pw + kx*dw); an average divides by
+// ycnt[oy]*xcnt[ox] (count_include_pad) or by the number of taps. Max
+// ignores NaN inputs (x > best ? x : best), as the Go reference does.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt) {
+	const int64_t planes = geom[0], ih = geom[1], iw = geom[2], oh = geom[3], ow = geom[4];
+	const int64_t sh = geom[5], sw = geom[6], ph = geom[7], pw = geom[8], dh = geom[9], dw = geom[10];
+	const int64_t is_max = geom[11], include_pad = geom[12], kw = geom[13];
+	for (int64_t p = 0; p < planes; p++) {
+		const float *xp = x + p * ih * iw;
+		float *yp = y + p * oh * ow;
+		for (int64_t oy = 0; oy < oh; oy++) {
+			const int64_t k0 = ylo[oy], k1 = yhi[oy];
+			for (int64_t ix = 0; ix < iw; ix++) tmp[ix] = is_max ? -__builtin_inff() : 0.0f;
+			for (int64_t ky = k0; ky < k1; ky++) {
+				const float *r = xp + (oy * sh - ph + ky * dh) * iw;
+				if (is_max) {
+					for (int64_t ix = 0; ix < iw; ix++) tmp[ix] = r[ix] > tmp[ix] ? r[ix] : tmp[ix];
+				} else {
+					for (int64_t ix = 0; ix < iw; ix++) tmp[ix] += r[ix];
+				}
+			}
+			float *yr = yp + oy * ow;
+			const float init = is_max ? -__builtin_inff() : 0.0f;
+			// Interior cells (all kw taps inside) are reduced tap by tap over
+			// the whole run, which the compiler vectorizes; edges one by one.
+			int64_t oxa = 0, oxb = ow;
+			while (oxa < ow && (xlo[oxa] != 0 || xhi[oxa] != kw)) oxa++;
+			while (oxb > oxa && (xlo[oxb - 1] != 0 || xhi[oxb - 1] != kw)) oxb--;
+			for (int64_t ox = oxa; ox < oxb; ox++) yr[ox] = init;
+			for (int64_t kx = 0; kx < kw; kx++) {
+				const float *t = tmp + kx * dw - pw;
+				if (sw == 1) {
+					if (is_max) {
+						for (int64_t ox = oxa; ox < oxb; ox++) yr[ox] = t[ox] > yr[ox] ? t[ox] : yr[ox];
+					} else {
+						for (int64_t ox = oxa; ox < oxb; ox++) yr[ox] += t[ox];
+					}
+				} else {
+					if (is_max) {
+						for (int64_t ox = oxa; ox < oxb; ox++) yr[ox] = t[ox * sw] > yr[ox] ? t[ox * sw] : yr[ox];
+					} else {
+						for (int64_t ox = oxa; ox < oxb; ox++) yr[ox] += t[ox * sw];
+					}
+				}
+			}
+			if (!is_max) {
+				for (int64_t ox = oxa; ox < oxb; ox++) {
+					const int64_t cnt = include_pad ? ycnt[oy] * xcnt[ox] : (k1 - k0) * kw;
+					yr[ox] = yr[ox] / (float)cnt;
+				}
+			}
+			for (int64_t ox = 0; ox < ow; ox++) {
+				if (ox == oxa) {
+					ox = oxb - 1;
+					continue;
+				}
+				const float *t = tmp + ox * sw - pw;
+				float acc = init;
+				for (int64_t kx = xlo[ox]; kx < xhi[ox]; kx++) {
+					float v = t[kx * dw];
+					acc = is_max ? (v > acc ? v : acc) : acc + v;
+				}
+				if (!is_max) {
+					int64_t cnt = include_pad ? ycnt[oy] * xcnt[ox] : (k1 - k0) * (xhi[ox] - xlo[ox]);
+					acc = acc / (float)cnt;
+				}
+				yr[ox] = acc;
+			}
+		}
+	}
+}
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- depthwise
+// Direct 2-D depthwise convolution of float32 planes [p0, p1) of an
+// N x M output: output plane p (n = p / M, m = p % M) correlates input
+// plane n*C + m/mult with the kh x kw kernel w[m], starting from bias[m]
+// (0 when bias is NULL), then adds z (the same layout as y; NULL: none)
+// and clamps to [lo, hi] when clamp is set. geom = p0, p1, M, C, mult,
+// ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, clamp. With scratch
+// (gc_dwconv2d_scratch floats) each plane is processed flat over padded
+// stride-phase planes (see below); without it, rows are accumulated tap
+// by tap (ky, then kx) over the valid output range. kw must be at most 64.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+// The phase planes of the flat path: Hq x Wq, with Hq = oh + (kh-1)*dh/sh
+// and Wq = ow + (kw-1)*dw/sw; sh*sw of them, then (kw-1)*dw/sw zeros,
+// then the accumulator (oh x Wq).
+static void dw_dims(const int64_t *geom, int64_t *hq, int64_t *wq, int64_t *tail) {
+	const int64_t oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
+	const int64_t sh = geom[11], sw = geom[12], dh = geom[15], dw = geom[16];
+	*hq = oh + (kh - 1) * dh / sh;
+	*wq = ow + (kw - 1) * dw / sw;
+	*tail = (kw - 1) * dw / sw;
+}
+
+int64_t gc_dwconv2d_scratch(const int64_t *geom) {
+	int64_t hq, wq, tail;
+	dw_dims(geom, &hq, &wq, &tail);
+	return geom[11] * geom[12] * hq * wq + tail + geom[7] * wq;
+}
+
+void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *geom, float lo, float hi) {
+	const int64_t p0 = geom[0], p1 = geom[1], M = geom[2], C = geom[3], mult = geom[4];
+	const int64_t ih = geom[5], iw = geom[6], oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
+	const int64_t sh = geom[11], sw = geom[12], ph = geom[13], pw = geom[14], dh = geom[15], dw = geom[16];
+	const int64_t clamp = geom[17];
+	int64_t xa[64], xb[64];
+	for (int64_t kx = 0; kx < kw; kx++) {
+		const int64_t off = kx * dw - pw;
+		int64_t a = off < 0 ? (-off + sw - 1) / sw : 0;
+		int64_t b = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+		if (b > ow) b = ow;
+		if (a > b) a = b;
+		xa[kx] = a;
+		xb[kx] = b;
+	}
+	// With scratch, the input plane is copied into zero-padded planes split
+	// by stride phase (plane (py, px) holds padded cells (r*sh + py,
+	// q*sw + px)), so that every tap is one long multiply-add over the
+	// flat output (oh rows of wq; the last wq - ow columns of each are
+	// discarded), whatever the stride.
+	int64_t hq, wq, tail;
+	dw_dims(geom, &hq, &wq, &tail);
+	const int flat = scratch != NULL;
+	float *pad = scratch, *acc = scratch + sh * sw * hq * wq + tail;
+	if (flat) memset(pad + sh * sw * hq * wq, 0, (size_t)tail * sizeof(float));
+	for (int64_t p = p0; p < p1; p++) {
+		const int64_t n = p / M, m = p % M;
+		const float *xp = x + (n * C + m / mult) * ih * iw;
+		const float *wk = w + m * kh * kw;
+		float *yp = y + p * oh * ow;
+		const float b0 = bias ? bias[m] : 0.0f;
+		if (flat) {
+			for (int64_t py = 0; py < sh; py++) {
+				for (int64_t px = 0; px < sw; px++) {
+					float *d = pad + (py * sw + px) * hq * wq;
+					// phase columns q with input column q*sw + off in [0, iw)
+					const int64_t off = px - pw;
+					int64_t qa = off < 0 ? (-off + sw - 1) / sw : 0;
+					int64_t qb = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+					if (qb > wq) qb = wq;
+					if (qa > qb) qa = qb;
+					for (int64_t r = 0; r < hq; r++) {
+						const int64_t ir = r * sh + py - ph;
+						float *row = d + r * wq;
+						if (ir < 0 || ir >= ih) {
+							memset(row, 0, (size_t)wq * sizeof(float));
+							continue;
+						}
+						const float *sr = xp + ir * iw + off;
+						for (int64_t q = 0; q < qa; q++) row[q] = 0;
+						if (sw == 1)
+							memcpy(row + qa, sr + qa, (size_t)(qb - qa) * sizeof(float));
+						else if (sw == 2)
+							for (int64_t q = qa; q < qb; q++) row[q] = sr[2 * q];
+						else
+							for (int64_t q = qa; q < qb; q++) row[q] = sr[q * sw];
+						for (int64_t q = qb; q < wq; q++) row[q] = 0;
+					}
+				}
+			}
+			const int64_t len = oh * wq;
+			for (int64_t i = 0; i < len; i++) acc[i] = b0;
+			for (int64_t ky = 0; ky < kh; ky++) {
+				for (int64_t kx = 0; kx < kw; kx++) {
+					const float wv = wk[ky * kw + kx];
+					const int64_t yy = ky * dh, xx = kx * dw;
+					const float *src = pad + ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
+					for (int64_t i = 0; i < len; i++) acc[i] += wv * src[i];
+				}
+			}
+			for (int64_t oy = 0; oy < oh; oy++) {
+				float *row = yp + oy * ow;
+				const float *ar = acc + oy * wq;
+				const float *zr = z ? z + p * oh * ow + oy * ow : NULL;
+				for (int64_t ox = 0; ox < ow; ox++) {
+					float v = ar[ox];
+					if (zr) v += zr[ox];
+					if (clamp) {
+						v = v > lo ? v : (v != v ? v : lo);
+						v = v < hi ? v : (v != v ? v : hi);
+					}
+					row[ox] = v;
+				}
+			}
+			continue;
+		}
+		for (int64_t oy = 0; oy < oh; oy++) {
+			float *row = yp + oy * ow;
+			for (int64_t ox = 0; ox < ow; ox++) row[ox] = b0;
+			for (int64_t ky = 0; ky < kh; ky++) {
+				const int64_t iy = oy * sh + ky * dh - ph;
+				if (iy < 0 || iy >= ih) continue;
+				const float *xr = xp + iy * iw;
+				for (int64_t kx = 0; kx < kw; kx++) {
+					const float wv = wk[ky * kw + kx];
+					const float *src = xr + kx * dw - pw;
+					const int64_t a = xa[kx], b = xb[kx];
+					if (sw == 1) {
+						for (int64_t ox = a; ox < b; ox++) row[ox] += wv * src[ox];
+					} else {
+						for (int64_t ox = a; ox < b; ox++) row[ox] += wv * src[ox * sw];
+					}
+				}
+			}
+			if (z) {
+				const float *zr = z + p * oh * ow + oy * ow;
+				for (int64_t ox = 0; ox < ow; ox++) row[ox] += zr[ox];
+			}
+			if (clamp) {
+				for (int64_t ox = 0; ox < ow; ox++) {
+					float v = row[ox];
+					v = v > lo ? v : (v != v ? v : lo);
+					row[ox] = v < hi ? v : (v != v ? v : hi);
+				}
+			}
+		}
+	}
+}
+#pragma GCC pop_options

@@ -1,0 +1,133 @@
+// C side of gcompress's CPU micro-kernels (amd64, cgo). The Go glue is
+// simd_cgo.go; every function here validates nothing: the Go side checks
+// sizes, strides and buffer lengths before the call.
+//
+// Data formats (the Go mirror is in sgemm.go / igemm.go, with size
+// assertions on both sides):
+//
+//   gc_gemm_args   problem description shared by the FP32 and INT8 drivers;
+//                  only int64/float fields, so Go memory holding it carries
+//                  no pointers across the cgo boundary.
+//   packed A       for each k block pc (KC deep, the last one shorter) and
+//                  each MR-row panel ir: kc x MR values, row index fastest
+//                  (FP32), or kc/4 groups of MR x 4 bytes (INT8).
+//                  Offset of (pc, ir): pc*mpad + ir*kc (elements), mpad = m
+//                  rounded up to MR.
+//   packed B       for each k block and each column panel jr (NR wide, the
+//                  last one rounded up to the vector width VL): kc x w values,
+//                  column index fastest (FP32), or kc/4 groups of w x 4
+//                  bytes (INT8). Offset of (pc, jr): pc*npad + jr*kc.
+#ifndef GC_SIMD_AMD64_H
+#define GC_SIMD_AMD64_H
+
+#include <stdint.h>
+
+// Flags of gc_gemm_args.flags.
+enum {
+	GC_TRANS_A = 1,     // A is stored k x m (op(A) = A^T)
+	GC_TRANS_B = 2,     // B is stored n x k
+	GC_A_PACKED = 4,    // A points at a pre-packed A (see above)
+	GC_B_PACKED = 8,    // B points at a pre-packed B
+	GC_B_CONV = 16,     // B is an image; op(B) = im2col(image) (2-D geometry)
+	GC_ACCUM = 32,      // C += result (beta = 1); else C = result (beta = 0)
+	GC_CLAMP = 64,      // clamp the result to [lo, hi] (Relu, Clip)
+	GC_BIAS_ROW = 128,  // add bias_row[i] (per output row / channel)
+	GC_BIAS_COL = 256,  // add bias_col[j]
+	GC_RESID = 512,     // add resid[i*ldr + j]
+	// INT8 GEMM (simd_igemm_tmpl.h)
+	GC_AU = 1024,       // A is the unsigned operand of vpdpbusd (else B)
+	GC_A_U8 = 2048,     // A holds uint8 (else int8)
+	GC_B_U8 = 4096,     // B holds uint8 (else int8)
+	GC_FLIP_A = 8192,   // flip the top bit of A's bytes while packing
+	GC_FLIP_B = 16384,  // flip the top bit of B's bytes while packing
+	GC_HAS_EPI = 32768, // apply the int32 epilogue
+	// FP32 only
+	GC_A_CONV = 65536,   // A is an image; op(A) = im2col(image)^T
+	GC_C_TRANS = 131072, // the final result goes to CT transposed (CT[j*ldct + i]); C holds partial sums
+	GC_PRE_RELU = 262144, // the packing prologue (pre) ends with max(., 0)
+	GC_PRE_A = 524288,    // the prologue applies to A (else to B)
+	GC_B_TOEP = 1048576,  // B is a zero-padded image read as a Toeplitz matrix (stride-1 convolution)
+};
+
+typedef struct {
+	int64_t m, n, k;        // whole problem: op(A) m x k, op(B) k x n
+	int64_t i0, i1, j0, j1; // window of C this call computes
+	int64_t lda, ldb, ldc, ldr;
+	int64_t flags;
+	int64_t kc, mc, nc;     // blocking (kc must match a pre-packed operand)
+	// im2col geometry for GC_B_CONV: B[p][j] with p = (c*kh + ky)*kw + kx,
+	// j = oy*ow + ox, reading image[c][oy*sh + ky*dh - ph][ox*sw + kx*dw - pw]
+	// (out of range: pad_value, INT8 only; 0 for FP32).
+	int64_t cin, ih, iw, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+	int64_t pad_value;      // INT8: byte value of padding
+	int64_t ldct;           // GC_C_TRANS: row stride of CT
+	int64_t pre_channels;   // channels of the packing prologue (pre)
+	float alpha, lo, hi, pad_;
+} gc_gemm_args;
+
+// Kernel shapes, returned by the *_info functions as int64[4]:
+// MR, NR, VL (vector lanes = panel width granularity), KU (k unit: 1 for
+// FP32, 4 for VNNI-packed INT8, 2 for the AVX2 INT8 madd format).
+void gc_sgemm_info_avx512(int64_t *out);
+void gc_sgemm_info_avx2(int64_t *out);
+
+int gc_sgemm_avx512(const gc_gemm_args *a, const float *A, const float *B, float *C,
+	const float *bias_row, const float *bias_col, const float *resid, float *sa, float *sb, float *CT,
+	const float *pre);
+int gc_sgemm_avx2(const gc_gemm_args *a, const float *A, const float *B, float *C,
+	const float *bias_row, const float *bias_col, const float *resid, float *sa, float *sb, float *CT,
+	const float *pre);
+
+// Pack rows [i0, i1) of op(A) (m x k, scaled by alpha) or columns [j0, j1)
+// of op(B) (k x n) into the full packed layout with kc. pre (NULL: none)
+// is the activation prologue: pre_channels scales, then as many shifts
+// (x -> x*scale[c] + shift[c], then max(., 0) with GC_PRE_RELU).
+void gc_sgemm_pack_a_avx512(const gc_gemm_args *a, const float *A, float *dst, const float *pre);
+void gc_sgemm_pack_b_avx512(const gc_gemm_args *a, const float *B, float *dst, const float *pre);
+void gc_sgemm_pack_a_avx2(const gc_gemm_args *a, const float *A, float *dst, const float *pre);
+void gc_sgemm_pack_b_avx2(const gc_gemm_args *a, const float *B, float *dst, const float *pre);
+
+// INT8 GEMM: u8 x s8 -> s32 (vpdpbusd) or int16 pairs (vpmaddwd).
+void gc_igemm_info_vnni512(int64_t *out);
+void gc_igemm_info_avxvnni(int64_t *out);
+void gc_igemm_info_avx2(int64_t *out);
+#define GC_IGEMM_DECL(sfx)                                                                        \
+	int gc_igemm_##sfx(const gc_gemm_args *g, const void *A, const void *B, int32_t *C,            \
+		const int32_t *row_add, const int32_t *col_add, const int32_t *r1, const int32_t *c1, \
+		const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb);                     \
+	void gc_igemm_pack_a_##sfx(const gc_gemm_args *g, const void *A, int32_t *dst);              \
+	void gc_igemm_pack_b_##sfx(const gc_gemm_args *g, const void *B, int32_t *dst);
+GC_IGEMM_DECL(vnni512)
+GC_IGEMM_DECL(avxvnni)
+GC_IGEMM_DECL(avx2)
+
+// Requantization of int32 accumulators to uint8 / int8:
+// y[i][j] = clamp(round_half_even(acc[i][j] * mult) + zp, lo, hi) in
+// double, mult = mult[j] when per_col, else mult[i]; zp = zp_row[i], or
+// zp when zp_row is NULL. acc is m x n (stride n), y m x n.
+void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,
+	const double *zp_row, double zp, double lo, double hi, int64_t out_u8);
+
+// Padded copy of float32 planes for the Toeplitz convolution, split into
+// stride phases: P[c][py][px] (planes Hq x Wq) holds the cells
+// (r*sh + py - ph, q*sw + px - pw) of x's plane c (ih x iw), 0 outside it,
+// with the prologue pre (2*planes floats: scales, shifts; NULL: none;
+// relu: then max(., 0)) applied to the copied cells; tail zeros follow.
+// geom = planes, ih, iw, ph, pw, Hq, Wq, tail, relu, sh, sw.
+void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *pre);
+// Compaction of a padded-width convolution output: y[m][oy][ox] =
+// clamp(cp[m][oy*Wp + ox] + z[m][oy][ox]) for ox < ow (z NULL: none;
+// clamp only when geom[5]). geom = M, oh, ow, Wp, lo/hi passed apart.
+void gc_compact(const float *cp, float *y, const float *z, const int64_t *geom, float lo, float hi);
+
+// 2-D float32 pooling (see simd_amd64.c); geom = planes, ih, iw, oh, ow,
+// sh, sw, ph, pw, dh, dw, is_max, include_pad, kw; tmp holds iw floats.
+void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt);
+
+// Direct depthwise 2-D convolution (see simd_amd64.c for geom).
+void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *geom, float lo, float hi);
+int64_t gc_dwconv2d_scratch(const int64_t *geom);
+
+#endif

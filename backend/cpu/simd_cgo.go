@@ -1,0 +1,164 @@
+//go:build cgo && amd64
+
+// cgo glue of the C micro-kernels (simd_amd64.c). Everything crossing the
+// boundary is a plain pointer to numeric data or to gemmArgs (which holds
+// no pointers); the Go side checks every size before the call.
+
+package cpu
+
+/*
+#cgo CFLAGS: -O3 -std=gnu11 -fno-strict-aliasing
+#include "simd_amd64.h"
+*/
+import "C"
+
+import "unsafe"
+
+// simdBuilt reports that the C kernels are compiled into this build.
+const simdBuilt = true
+
+func init() {
+	if C.sizeof_gc_gemm_args != gemmArgsSize {
+		panic("cpu: gc_gemm_args and gemmArgs differ in size")
+	}
+}
+
+func f32p(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(unsafe.SliceData(s)))
+}
+
+func cArgs(a *gemmArgs) *C.gc_gemm_args { return (*C.gc_gemm_args)(unsafe.Pointer(a)) }
+
+func newSgemmKernel(name string, info func(*C.int64_t), run func(*C.gc_gemm_args, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float) C.int,
+	packA, packB func(*C.gc_gemm_args, *C.float, *C.float, *C.float)) *sgemmKernel {
+	var v [4]C.int64_t
+	info(&v[0])
+	k := &sgemmKernel{name: name, mr: int(v[0]), nr: int(v[1]), vl: int(v[2])}
+	k.run = func(a *gemmArgs, A, B, Cm, br, bc, rs, sa, sb, ct, pre []float32) {
+		run(cArgs(a), f32p(A), f32p(B), f32p(Cm), f32p(br), f32p(bc), f32p(rs), f32p(sa), f32p(sb), f32p(ct), f32p(pre))
+	}
+	k.packA = func(a *gemmArgs, A, dst, pre []float32) { packA(cArgs(a), f32p(A), f32p(dst), f32p(pre)) }
+	k.packB = func(a *gemmArgs, B, dst, pre []float32) { packB(cArgs(a), f32p(B), f32p(dst), f32p(pre)) }
+	return k
+}
+
+var (
+	sgemmAVX512 = withBlocking(newSgemmKernel("avx512",
+		func(p *C.int64_t) { C.gc_sgemm_info_avx512(p) },
+		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float) C.int {
+			return C.gc_sgemm_avx512(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre)
+		},
+		func(a *C.gc_gemm_args, A, dst, pre *C.float) { C.gc_sgemm_pack_a_avx512(a, A, dst, pre) },
+		func(a *C.gc_gemm_args, B, dst, pre *C.float) { C.gc_sgemm_pack_b_avx512(a, B, dst, pre) }))
+	sgemmAVX2 = withBlocking(newSgemmKernel("avx2",
+		func(p *C.int64_t) { C.gc_sgemm_info_avx2(p) },
+		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float) C.int {
+			return C.gc_sgemm_avx2(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre)
+		},
+		func(a *C.gc_gemm_args, A, dst, pre *C.float) { C.gc_sgemm_pack_a_avx2(a, A, dst, pre) },
+		func(a *C.gc_gemm_args, B, dst, pre *C.float) { C.gc_sgemm_pack_b_avx2(a, B, dst, pre) }))
+)
+
+func i64p(s []int64) *C.int64_t {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.int64_t)(unsafe.Pointer(unsafe.SliceData(s)))
+}
+
+// pool2dF32 runs gc_pool2d_f32 (see simd_amd64.c) on planes of x; the
+// caller checks every size.
+func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
+	C.gc_pool2d_f32(f32p(x), f32p(y), f32p(tmp), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(ycnt), i64p(xlo), i64p(xhi), i64p(xcnt))
+}
+
+// dwconv2dF32 runs gc_dwconv2d_f32 (see simd_amd64.c); the caller checks
+// every size.
+func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32) {
+	scratch := getF32(int(C.gc_dwconv2d_scratch(i64p(geom[:]))))
+	defer putF32(scratch)
+	C.gc_dwconv2d_f32(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
+}
+
+func i32p(s []int32) *C.int32_t {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(s)))
+}
+
+func bytep(s []byte) unsafe.Pointer {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(unsafe.SliceData(s))
+}
+
+type cIgemmRun func(*C.gc_gemm_args, unsafe.Pointer, unsafe.Pointer, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t) C.int
+type cIgemmPack func(*C.gc_gemm_args, unsafe.Pointer, *C.int32_t)
+
+func newIgemmKernel(name string, madd bool, info func(*C.int64_t), run cIgemmRun, packA, packB cIgemmPack) *igemmKernel {
+	var v [4]C.int64_t
+	info(&v[0])
+	k := &igemmKernel{name: name, madd: madd, mr: int(v[0]), nr: int(v[1]), vl: int(v[2]), ku: int(v[3])}
+	k.run = func(a *gemmArgs, A, B []byte, Cm []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32) {
+		run(cArgs(a), bytep(A), bytep(B), i32p(Cm), i32p(ra), i32p(ca), i32p(r1), i32p(c1), i32p(r2), i32p(c2), i32p(sa), i32p(sb))
+	}
+	k.packA = func(a *gemmArgs, A []byte, dst []int32) { packA(cArgs(a), bytep(A), i32p(dst)) }
+	k.packB = func(a *gemmArgs, B []byte, dst []int32) { packB(cArgs(a), bytep(B), i32p(dst)) }
+	return k
+}
+
+var (
+	igemmVNNI512 = withIBlocking(newIgemmKernel("vnni512", false,
+		func(p *C.int64_t) { C.gc_igemm_info_vnni512(p) },
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
+			return C.gc_igemm_vnni512(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		},
+		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_vnni512(a, A, dst) },
+		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_vnni512(a, B, dst) }))
+	igemmAVXVNNI = withIBlocking(newIgemmKernel("avxvnni", false,
+		func(p *C.int64_t) { C.gc_igemm_info_avxvnni(p) },
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
+			return C.gc_igemm_avxvnni(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		},
+		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avxvnni(a, A, dst) },
+		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avxvnni(a, B, dst) }))
+	igemmAVX2 = withIBlocking(newIgemmKernel("avx2", true,
+		func(p *C.int64_t) { C.gc_igemm_info_avx2(p) },
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
+			return C.gc_igemm_avx2(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		},
+		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avx2(a, A, dst) },
+		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avx2(a, B, dst) }))
+)
+
+// requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator.
+func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
+	pc, u8 := C.int64_t(0), C.int64_t(0)
+	if perCol {
+		pc = 1
+	}
+	if outU8 {
+		u8 = 1
+	}
+	var zr *C.double
+	if len(zpRow) > 0 {
+		zr = (*C.double)(unsafe.Pointer(unsafe.SliceData(zpRow)))
+	}
+	C.gc_requant(i32p(acc), bytep(y), C.int64_t(m), C.int64_t(n), (*C.double)(unsafe.Pointer(unsafe.SliceData(mult))), pc, zr,
+		C.double(zp), C.double(lo), C.double(hi), u8)
+}
+
+// padPlanes and compact run gc_pad_planes and gc_compact (see
+// simd_amd64.h); the caller checks every size.
+func padPlanes(x, P []float32, geom *[11]int64, pre []float32) {
+	C.gc_pad_planes(f32p(x), f32p(P), i64p(geom[:]), f32p(pre))
+}
+
+func compact(cp, y, z []float32, geom *[5]int64, lo, hi float32) {
+	C.gc_compact(f32p(cp), f32p(y), f32p(z), i64p(geom[:]), C.float(lo), C.float(hi))
+}

@@ -1,0 +1,383 @@
+// INT8 GEMM template (u8 x s8 -> s32), included once per instruction set
+// by simd_amd64.c with these macros defined:
+//
+//   SFX(name)   appends the ISA suffix
+//   MR, NR, VL  register tile (VL int32 lanes per vector)
+//   KU          k values per 32-bit word of a packed panel: 4 bytes for
+//               VNNI (vpdpbusd), 2 int16 for the AVX2 vpmaddwd kernel
+//   MADD        1 for the int16 format (values widened while packing,
+//               sign by their type, so no offsets are needed), 0 for VNNI
+//   vi          vector of int32; VIZERO, VILOAD(p), VISTORE(p, v),
+//               VILOADM(p, lanes), VISTOREM(p, v, lanes), VIBCAST(x),
+//               VIADD, VIMUL (low 32 bits), VDOT_AU(acc, a, b) with a
+//               the unsigned operand, VDOT_BU(acc, a, b) with b unsigned
+//
+// Packed panels hold 32-bit words: an A panel is kq words of MR rows (each
+// word KU consecutive k values of one row), a B panel kq words of w
+// columns, kq = ceil(kc / KU), zero-padded. The micro-kernel computes
+// S = sum over words of dot(word of A, word of B) exactly in int32 (the
+// products of u8 and s8, or of two values of at most 9 bits in int16,
+// and their pair sums cannot overflow; accumulation wraps modulo 2^32,
+// as the reference's int32 does). The epilogue adds
+//
+//   row_add[i] + col_add[j] + r1[i]*c1[j] + r2[i]*c2[j]
+//
+// (each optional), which the Go side derives from zero points, sign
+// offsets and bias (see igemm.go).
+//
+// Sign handling for VNNI: vpdpbusd multiplies unsigned bytes of one
+// operand by signed bytes of the other. GC_AU selects A as the unsigned
+// operand (else B); an operand of the other signedness is converted while
+// packing by flipping its top bit (GC_FLIP_A / GC_FLIP_B: x ^ 0x80 maps s8
+// to u8 = x + 128 and u8 to s8 = x - 128), and the Go side corrects the
+// sums for the offset.
+
+typedef struct {
+	const int32_t *ra, *ca, *r1, *c1, *r2, *c2;
+	int64_t flags;
+} SFX(iepi_t);
+
+static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const int32_t *ap,
+	const int32_t *bp, int32_t *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
+	const SFX(iepi_t) *e, const int nv, const int au) {
+	vi acc[MR][3];
+#pragma GCC unroll 8
+	for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) acc[r][v] = VIZERO();
+	}
+	for (int64_t p = 0; p < kq; p++) {
+		vi b[3];
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) b[v] = VILOAD(bp + v * VL);
+#pragma GCC unroll 8
+		for (int r = 0; r < MR; r++) {
+			vi a = VIBCAST(ap[r]);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++) acc[r][v] = au ? VDOT_AU(acc[r][v], a, b[v]) : VDOT_BU(acc[r][v], a, b[v]);
+		}
+		ap += MR;
+		bp += nv * VL;
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < MR; r++) {
+		if (r >= mr) break;
+		int32_t *cr = c + r * ldc;
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) {
+			int64_t lanes = nr - v * VL;
+			if (lanes <= 0) break;
+			if (lanes > VL) lanes = VL;
+			vi x = acc[r][v];
+			if (load_c) x = VIADD(x, VILOADM(cr + v * VL, lanes));
+			if (e) {
+				if (e->ra) x = VIADD(x, VIBCAST(e->ra[r]));
+				if (e->ca) x = VIADD(x, VILOADM(e->ca + v * VL, lanes));
+				if (e->r1) x = VIADD(x, VIMUL(VIBCAST(e->r1[r]), VILOADM(e->c1 + v * VL, lanes)));
+				if (e->r2) x = VIADD(x, VIMUL(VIBCAST(e->r2[r]), VILOADM(e->c2 + v * VL, lanes)));
+			}
+			if (lanes == VL)
+				VISTORE(cr + v * VL, x);
+			else
+				VISTOREM(cr + v * VL, x, lanes);
+		}
+	}
+}
+
+#define IMICRO(nv, au)                                                                              \
+	static void SFX(imicro##nv##_##au)(int64_t kq, const int32_t *ap, const int32_t *bp, int32_t *c, \
+		int64_t ldc, int64_t mr, int64_t nr, int load_c, const SFX(iepi_t) *e) {                   \
+		SFX(imicro)(kq, ap, bp, c, ldc, mr, nr, load_c, e, nv, au);                                 \
+	}
+IMICRO(1, 0)
+IMICRO(2, 0)
+IMICRO(1, 1)
+IMICRO(2, 1)
+#if NR / VL >= 3
+IMICRO(3, 0)
+IMICRO(3, 1)
+#endif
+#undef IMICRO
+
+static inline int64_t SFX(ipanel_width)(int64_t jr, int64_t nc) {
+	int64_t rem = nc - jr;
+	if (rem >= NR) return NR;
+	return (rem + VL - 1) / VL * VL;
+}
+
+static inline int64_t SFX(inpad)(int64_t n) { return n / NR * NR + (n % NR + VL - 1) / VL * VL; }
+
+// ival reads element i of an 8-bit operand as the value packed for the
+// kernel: for MADD its integer value (u8 or s8), else its byte with the
+// top bit flipped when flip is set.
+static inline int32_t SFX(ival)(const uint8_t *p, int64_t i, int is_u8, int flip) {
+#if MADD
+	(void)flip;
+	return is_u8 ? (int32_t)p[i] : (int32_t)(int8_t)p[i];
+#else
+	(void)is_u8;
+	return (int32_t)(uint8_t)(p[i] ^ (flip ? 0x80 : 0));
+#endif
+}
+
+// word packs KU values into one 32-bit word.
+static inline int32_t SFX(word)(const int32_t *v) {
+#if MADD
+	return (int32_t)((uint32_t)(uint16_t)(int16_t)v[0] | ((uint32_t)(uint16_t)(int16_t)v[1] << 16));
+#else
+	return (int32_t)((uint32_t)v[0] | ((uint32_t)v[1] << 8) | ((uint32_t)v[2] << 16) | ((uint32_t)v[3] << 24));
+#endif
+}
+
+// iinterleave packs KU rows of 8-bit values (rp[u][0..cw)) into w words
+// (columns past cw are 0): for VNNI the bytes of the KU rows side by side
+// (flipped when flip), for MADD the values widened to int16 pairs.
+static void SFX(iinterleave)(const uint8_t *const *rp, int64_t cw, int64_t w, int is_u8, int flip,
+	int32_t *dst) {
+	int64_t c = 0;
+#if !MADD
+	const __m128i fx = _mm_set1_epi8(flip ? (char)0x80 : 0);
+	for (; c + 16 <= cw; c += 16) {
+		__m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rp[0] + c)), fx);
+		__m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rp[1] + c)), fx);
+		__m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rp[2] + c)), fx);
+		__m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rp[3] + c)), fx);
+		__m128i t0 = _mm_unpacklo_epi8(r0, r1), t1 = _mm_unpackhi_epi8(r0, r1);
+		__m128i t2 = _mm_unpacklo_epi8(r2, r3), t3 = _mm_unpackhi_epi8(r2, r3);
+		_mm_storeu_si128((__m128i *)(dst + c), _mm_unpacklo_epi16(t0, t2));
+		_mm_storeu_si128((__m128i *)(dst + c + 4), _mm_unpackhi_epi16(t0, t2));
+		_mm_storeu_si128((__m128i *)(dst + c + 8), _mm_unpacklo_epi16(t1, t3));
+		_mm_storeu_si128((__m128i *)(dst + c + 12), _mm_unpackhi_epi16(t1, t3));
+	}
+#else
+	for (; c + 16 <= cw; c += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(rp[0] + c));
+		__m128i b = _mm_loadu_si128((const __m128i *)(rp[1] + c));
+		__m256i aw = is_u8 ? _mm256_cvtepu8_epi16(a) : _mm256_cvtepi8_epi16(a);
+		__m256i bw = is_u8 ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b);
+		__m256i lo = _mm256_unpacklo_epi16(aw, bw), hi = _mm256_unpackhi_epi16(aw, bw);
+		// unpack works within 128-bit lanes: lo = c0-3 | c8-11, hi = c4-7 | c12-15
+		_mm256_storeu_si256((__m256i *)(dst + c), _mm256_permute2x128_si256(lo, hi, 0x20));
+		_mm256_storeu_si256((__m256i *)(dst + c + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+	}
+#endif
+	for (; c < cw; c++) {
+		int32_t v[4] = {0, 0, 0, 0};
+		for (int u = 0; u < KU; u++) v[u] = SFX(ival)(rp[u], c, is_u8, flip);
+		dst[c] = SFX(word)(v);
+	}
+	for (; c < w; c++) dst[c] = 0;
+}
+
+// iconv_row writes the im2col row p of an 8-bit image for panel columns
+// [j, j+cw) into out (padding: padb).
+static void SFX(iconv_row)(const gc_gemm_args *g, const uint8_t *img, int64_t p, int64_t j, int64_t cw,
+	uint8_t padb, uint8_t *out) {
+	const int64_t khw = g->kh * g->kw;
+	const int64_t ch = p / khw, ky = p / g->kw % g->kh, kx = p % g->kw;
+	const uint8_t *plane = img + ch * g->ih * g->iw;
+	const int64_t off = kx * g->dw - g->pw, s = g->sw;
+	const int64_t xlo = off < 0 ? (-off + s - 1) / s : 0;
+	const int64_t xhi = g->iw - off <= 0 ? 0 : (g->iw - off + s - 1) / s;
+	for (int64_t t = 0, oy = j / g->ow, ox = j % g->ow; t < cw; oy++, ox = 0) {
+		const int64_t len = g->ow - ox < cw - t ? g->ow - ox : cw - t;
+		uint8_t *d = out + t;
+		const int64_t iy = oy * g->sh + ky * g->dh - g->ph;
+		if (iy < 0 || iy >= g->ih) {
+			memset(d, padb, (size_t)len);
+		} else {
+			const uint8_t *row = plane + iy * g->iw + off;
+			// valid run [a, b) within [ox, ox+len)
+			int64_t a = ox > xlo ? ox : xlo, b = ox + len < xhi ? ox + len : xhi;
+			if (a > ox + len) a = ox + len;
+			if (b < a) b = a;
+			for (int64_t q = ox; q < a; q++) d[q - ox] = padb;
+			if (s == 1)
+				memcpy(d + (a - ox), row + a, (size_t)(b - a));
+			else
+				for (int64_t q = a; q < b; q++) d[q - ox] = row[q * s];
+			for (int64_t q = b; q < ox + len; q++) d[q - ox] = padb;
+		}
+		t += len;
+	}
+}
+
+// ipack_b packs op(B)[pc:pc+kc, jc:jc+nc] (8-bit matrix, its transpose, or
+// im2col of an 8-bit image) into panels of words: for each word row, KU
+// rows of op(B) are gathered (read in place for a row-major matrix) and
+// interleaved.
+static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, int64_t kc, int64_t jc,
+	int64_t nc, int32_t *dst) {
+	const int is_u8 = (g->flags & GC_B_U8) != 0, flip = (g->flags & GC_FLIP_B) != 0;
+	const int64_t kq = (kc + KU - 1) / KU;
+	uint8_t tmp[KU][NR];
+	uint8_t zero[NR];
+	// k padding must pack as the value 0.
+	memset(zero, MADD ? 0 : (flip ? 0x80 : 0), sizeof zero);
+	for (int64_t jr = 0; jr < nc; jr += NR) {
+		const int64_t w = SFX(ipanel_width)(jr, nc);
+		const int64_t cw = nc - jr < NR ? nc - jr : NR;
+		const int64_t j = jc + jr;
+		for (int64_t q = 0; q < kq; q++) {
+			const uint8_t *rp[4] = {zero, zero, zero, zero};
+			for (int u = 0; u < KU; u++) {
+				const int64_t p = pc + q * KU + u;
+				if (p >= pc + kc) break;
+				if (g->flags & GC_B_CONV) {
+					SFX(iconv_row)(g, B, p, j, cw, (uint8_t)g->pad_value, tmp[u]);
+					rp[u] = tmp[u];
+				} else if (g->flags & GC_TRANS_B) {
+					for (int64_t c = 0; c < cw; c++) tmp[u][c] = B[(j + c) * g->ldb + p];
+					rp[u] = tmp[u];
+				} else {
+					rp[u] = B + p * g->ldb + j;
+				}
+			}
+			SFX(iinterleave)(rp, cw, w, is_u8, flip, dst + q * w);
+		}
+		dst += w * kq;
+	}
+}
+
+// ipack_a packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels of words.
+static void SFX(ipack_a)(const gc_gemm_args *g, const uint8_t *A, int64_t ic, int64_t mc, int64_t pc,
+	int64_t kc, int32_t *dst) {
+	const int is_u8 = (g->flags & GC_A_U8) != 0, flip = (g->flags & GC_FLIP_A) != 0;
+	const int64_t kq = (kc + KU - 1) / KU, kfull = kc / KU;
+	for (int64_t ir = 0; ir < mc; ir += MR, dst += MR * kq) {
+		for (int64_t r = 0; r < MR; r++) {
+			const int64_t i = ic + ir + r;
+			if (ir + r >= mc) {
+				for (int64_t q = 0; q < kq; q++) dst[q * MR + r] = 0;
+				continue;
+			}
+			int64_t q = 0;
+			if (!(g->flags & GC_TRANS_A)) {
+				const uint8_t *src = A + i * g->lda + pc;
+#if !MADD
+				const uint32_t fx = flip ? 0x80808080u : 0;
+				for (; q < kfull; q++) {
+					uint32_t wd;
+					memcpy(&wd, src + q * KU, 4);
+					dst[q * MR + r] = (int32_t)(wd ^ fx);
+				}
+#else
+				for (; q < kfull; q++) {
+					int32_t v[2] = {SFX(ival)(src, q * 2, is_u8, 0), SFX(ival)(src, q * 2 + 1, is_u8, 0)};
+					dst[q * MR + r] = SFX(word)(v);
+				}
+#endif
+			}
+			for (; q < kq; q++) {
+				int32_t v[4] = {0, 0, 0, 0};
+				for (int u = 0; u < KU; u++) {
+					const int64_t p = pc + q * KU + u;
+					if (p >= pc + kc) break;
+					v[u] = (g->flags & GC_TRANS_A) ? SFX(ival)(A, p * g->lda + i, is_u8, flip)
+								      : SFX(ival)(A, i * g->lda + p, is_u8, flip);
+				}
+				dst[q * MR + r] = SFX(word)(v);
+			}
+		}
+	}
+}
+
+static void SFX(imacro)(int64_t mc, int64_t nc, int64_t kq, const int32_t *ap, const int32_t *bp,
+	int32_t *c, int64_t ldc, int load_c, const SFX(iepi_t) *e, int64_t i, int64_t j, int au) {
+	SFX(iepi_t) te;
+	for (int64_t jr = 0; jr < nc; jr += NR) {
+		const int64_t w = SFX(ipanel_width)(jr, nc);
+		const int64_t nr = nc - jr < NR ? nc - jr : NR;
+		const int32_t *bpan = bp + jr * kq;
+		for (int64_t ir = 0; ir < mc; ir += MR) {
+			const int64_t mr = mc - ir < MR ? mc - ir : MR;
+			const SFX(iepi_t) *ep = NULL;
+			if (e) {
+				te = *e;
+				if (e->ra) te.ra = e->ra + i + ir;
+				if (e->ca) te.ca = e->ca + j + jr;
+				if (e->r1) te.r1 = e->r1 + i + ir, te.c1 = e->c1 + j + jr;
+				if (e->r2) te.r2 = e->r2 + i + ir, te.c2 = e->c2 + j + jr;
+				ep = &te;
+			}
+			int32_t *ct = c + ir * ldc + jr;
+			const int32_t *apan = ap + ir * kq;
+			switch ((w / VL) * 2 + au) {
+			case 2: SFX(imicro1_0)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 3: SFX(imicro1_1)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 4: SFX(imicro2_0)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 5: SFX(imicro2_1)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#if NR / VL >= 3
+			case 6: SFX(imicro3_0)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 7: SFX(imicro3_1)(kq, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#endif
+			}
+		}
+	}
+}
+
+void SFX(gc_igemm_info)(int64_t *out) {
+	out[0] = MR;
+	out[1] = NR;
+	out[2] = VL;
+	out[3] = KU;
+}
+
+// gc_igemm computes the window of C = S (+ C when GC_ACCUM) + epilogue;
+// kc must be a multiple of KU (so k blocks start on word boundaries).
+int SFX(gc_igemm)(const gc_gemm_args *g, const void *A, const void *B, int32_t *C,
+	const int32_t *row_add, const int32_t *col_add, const int32_t *r1, const int32_t *c1,
+	const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb) {
+	const int64_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc;
+	const int64_t mpad = (g->m + MR - 1) / MR * MR;
+	const int64_t npad = SFX(inpad)(g->n);
+	const int au = (g->flags & GC_AU) != 0;
+	SFX(iepi_t) e = {row_add, col_add, r1, c1, r2, c2, g->flags & GC_HAS_EPI};
+	for (int64_t jc = g->j0; jc < g->j1; jc += nc_max) {
+		const int64_t nc = g->j1 - jc < nc_max ? g->j1 - jc : nc_max;
+		for (int64_t pc = 0; pc < g->k; pc += kc_max) {
+			const int64_t kc = g->k - pc < kc_max ? g->k - pc : kc_max;
+			const int64_t kq = (kc + KU - 1) / KU;
+			const int32_t *bp;
+			if (g->flags & GC_B_PACKED) {
+				bp = (const int32_t *)B + pc / KU * npad + jc * kq;
+			} else {
+				SFX(ipack_b)(g, (const uint8_t *)B, pc, kc, jc, nc, sb);
+				bp = sb;
+			}
+			const int load_c = pc > 0 || (g->flags & GC_ACCUM);
+			const int last = pc + kc >= g->k;
+			for (int64_t ic = g->i0; ic < g->i1; ic += mc_max) {
+				const int64_t mc = g->i1 - ic < mc_max ? g->i1 - ic : mc_max;
+				const int32_t *ap;
+				if (g->flags & GC_A_PACKED) {
+					ap = (const int32_t *)A + pc / KU * mpad + ic * kq;
+				} else {
+					SFX(ipack_a)(g, (const uint8_t *)A, ic, mc, pc, kc, sa);
+					ap = sa;
+				}
+				SFX(imacro)(mc, nc, kq, ap, bp, C + ic * g->ldc + jc, g->ldc, load_c,
+					last && e.flags ? &e : NULL, ic, jc, au);
+			}
+		}
+	}
+	return 0;
+}
+
+void SFX(gc_igemm_pack_a)(const gc_gemm_args *g, const void *A, int32_t *dst) {
+	const int64_t mpad = (g->m + MR - 1) / MR * MR;
+	for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+		const int64_t kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+		const int64_t kq = (kc + KU - 1) / KU;
+		SFX(ipack_a)(g, (const uint8_t *)A, g->i0, g->i1 - g->i0, pc, kc, dst + pc / KU * mpad + g->i0 * kq);
+	}
+}
+
+void SFX(gc_igemm_pack_b)(const gc_gemm_args *g, const void *B, int32_t *dst) {
+	const int64_t npad = SFX(inpad)(g->n);
+	for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+		const int64_t kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+		const int64_t kq = (kc + KU - 1) / KU;
+		SFX(ipack_b)(g, (const uint8_t *)B, pc, kc, g->j0, g->j1 - g->j0, dst + pc / KU * npad + g->j0 * kq);
+	}
+}

@@ -1,0 +1,31 @@
+//go:build !(cgo && amd64)
+
+package cpu
+
+// simdBuilt reports that the C kernels are not in this build (no cgo, or
+// not amd64): every op runs its pure-Go path.
+const simdBuilt = false
+
+var sgemmAVX512, sgemmAVX2 *sgemmKernel
+
+func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
+	panic("pool2dF32 without the C kernels")
+}
+
+func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32) {
+	panic("dwconv2dF32 without the C kernels")
+}
+
+var igemmVNNI512, igemmAVXVNNI, igemmAVX2 *igemmKernel
+
+func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
+	panic("requantC without the C kernels")
+}
+
+func padPlanes(x, P []float32, geom *[11]int64, pre []float32) {
+	panic("padPlanes without the C kernels")
+}
+
+func compact(cp, y, z []float32, geom *[5]int64, lo, hi float32) {
+	panic("compact without the C kernels")
+}

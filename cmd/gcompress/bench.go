@@ -1,0 +1,334 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/bench"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/internal/ortpeer"
+	"github.com/gcompress/gcompress/models"
+	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark CPU kernels (GEMM) and models (against ONNX Runtime)",
+		Long: `bench times gcompress's kernels and models. Every result carries the
+machine (CPU model, cores, Go version, date) and the CPU dispatch level
+(GCOMPRESS_CPU caps it: generic, avx2, avxvnni, avx512, avx512vnni).
+
+  gemm   one matrix product, float32 or uint8 x int8 -> int32
+  model  a model end to end, optionally beside ONNX Runtime in the same
+         process with the same thread count (--vs-ort)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("bench needs a subcommand: gemm or model (see gcompress bench --help)")
+		},
+	}
+	cmd.AddCommand(newBenchGemmCmd(g), newBenchModelCmd(g))
+	return cmd
+}
+
+// benchTiming is the JSON summary of timed runs (milliseconds).
+type benchTiming struct {
+	Runs     int     `json:"runs"`
+	Warmup   int     `json:"warmup"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	MeanMS   float64 `json:"mean_ms"`
+}
+
+func timing(ms []float64, warmup int) benchTiming {
+	s := summarize(ms, warmup)
+	return benchTiming{Runs: s.Runs, Warmup: s.Warmup, MedianMS: s.MedianMS, MinMS: s.MinMS, MaxMS: s.MaxMS, MeanMS: s.MeanMS}
+}
+
+// gemmReport is the JSON document of `bench gemm --json`.
+type gemmReport struct {
+	Machine  bench.Machine `json:"machine"`
+	Level    string        `json:"cpu_level"`
+	DType    string        `json:"dtype"`
+	M        int           `json:"m"`
+	N        int           `json:"n"`
+	K        int           `json:"k"`
+	Threads  int           `json:"threads"`
+	Timing   benchTiming   `json:"timing"`
+	GOPS     float64       `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
+	LoadAvg1 float64       `json:"loadavg_1m,omitempty"`
+}
+
+func newBenchGemmCmd(g *globals) *cobra.Command {
+	var m, n, k, runs, warmup int
+	var dtype string
+	var asJSON bool
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "gemm",
+		Short: "Time one matrix product C = A*B (float32, or uint8 x int8 -> int32)",
+		Long: `Times C = A*B for A m x k and B k x n of seeded random data, row-major, on
+the kernels of the active CPU level. The result is checked against a
+reference on sampled elements before timing. gops is 2*m*n*k divided by
+the median time (GFLOP/s for f32, giga integer multiply-adds x2 for int8).`,
+		Example: `  gcompress bench gemm --m 1024 --n 1024 --k 1024 --threads 2
+  gcompress bench gemm --dtype int8 --threads 2 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runs < 1 || warmup < 0 {
+				return usagef("--runs must be >= 1 and --warmup >= 0")
+			}
+			b, err := cpu.NewGEMMBench(dtype, m, n, k, g.threadCount(), seed)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			for i := 0; i < max(warmup, 1); i++ {
+				if err := b.Run(); err != nil {
+					return err
+				}
+			}
+			ms := make([]float64, runs)
+			for i := range ms {
+				start := time.Now()
+				if err := b.Run(); err != nil {
+					return err
+				}
+				ms[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+			}
+			lvl, _ := cpu.ActiveCPULevel()
+			rep := gemmReport{Machine: bench.ThisMachine(), Level: lvl.String(), DType: dtype, M: m, N: n, K: k,
+				Threads: g.threadCount(), Timing: timing(ms, warmup), LoadAvg1: loadAvg()}
+			rep.GOPS = b.Ops() / (rep.Timing.MedianMS * 1e6)
+			return writeBench(cmd.OutOrStdout(), asJSON, rep, func(w io.Writer) {
+				unit := "GFLOP/s"
+				if dtype == "int8" {
+					unit = "GOP/s"
+				}
+				fmt.Fprintf(w, "gemm %s %dx%dx%d, %d threads, level %s: median %.3f ms (min %.3f), %.1f %s\n",
+					dtype, m, n, k, rep.Threads, rep.Level, rep.Timing.MedianMS, rep.Timing.MinMS, rep.GOPS, unit)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&m, "m", 1024, "rows of A and C")
+	fl.IntVar(&n, "n", 1024, "columns of B and C")
+	fl.IntVar(&k, "k", 1024, "columns of A, rows of B")
+	fl.StringVar(&dtype, "dtype", "f32", "f32 or int8 (uint8 x int8 -> int32)")
+	fl.IntVar(&runs, "runs", 20, "timed runs")
+	fl.IntVar(&warmup, "warmup", 3, "untimed runs first (the first is checked against the reference)")
+	fl.Uint64Var(&seed, "seed", 1, "seed of the random operands")
+	fl.BoolVar(&asJSON, "json", false, "print a JSON report")
+	return cmd
+}
+
+// modelReport is the JSON document of `bench model --json`.
+type modelReport struct {
+	Machine   bench.Machine `json:"machine"`
+	Level     string        `json:"cpu_level"`
+	Model     string        `json:"model"`
+	Threads   int           `json:"threads"`
+	Optimized bool          `json:"graph_optimized"`
+	Ours      benchTiming   `json:"ours"`
+	ORT       *benchTiming  `json:"ort,omitempty"`
+	// OursCPU and ORTCPU are the process CPU times of the same runs: with
+	// --threads 1 on a busy machine they measure the work of each runtime
+	// without the time other jobs took.
+	OursCPU   benchTiming  `json:"ours_cpu"`
+	ORTCPU    *benchTiming `json:"ort_cpu,omitempty"`
+	CPURatio  float64      `json:"cpu_ratio_ours_over_ort,omitempty"`
+	Ratio     float64      `json:"ratio_ours_over_ort,omitempty"`
+	MaxRelErr *float64     `json:"max_err_vs_ort_rel_to_max,omitempty"`
+	LoadAvg1  float64      `json:"loadavg_1m,omitempty"`
+}
+
+func newBenchModelCmd(g *globals) *cobra.Command {
+	var runs, warmup int
+	var materialize int64
+	var vsORT, asJSON, noOpt bool
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "model MODEL",
+		Short: "Time a model end to end, optionally beside ONNX Runtime (--vs-ort)",
+		Long: `Times MODEL on seeded random inputs (uniform [0,1); symbolic dimensions are
+not supported here) with gcompress's runtime. With --vs-ort the same
+serialized model runs in ONNX Runtime in this process with the same thread
+count; the runtimes take turns in five blocks of runs (a pause before each
+block lets ONNX Runtime's spinning pool threads settle) so that both see
+the same machine load, and the report gives both latencies, their ratio
+and the largest difference of the outputs. It also records the process CPU time of
+each run: with --threads 1 on a machine shared with other jobs, that is the
+work each runtime did, which wall time overstates by the time others took.
+
+--materialize SEED prepares one of ONNX's "light" zoo files (weights stored
+as ConstantOfShape) the way the zoo tests do: seeded weights, logits exposed,
+BatchNormalization calibrated (models.LoadZoo); both runtimes then run the
+materialized model.`,
+		Example: `  gcompress bench model testdata/onnx-light/light_resnet50.onnx --materialize 1 --vs-ort --threads 2
+  gcompress bench model model.onnx --runs 50 --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runs < 1 || warmup < 0 {
+				return usagef("--runs must be >= 1 and --warmup >= 0")
+			}
+			return benchModel(cmd.OutOrStdout(), g, args[0], runs, warmup, materialize, seed, vsORT, noOpt, asJSON)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&runs, "runs", 20, "timed runs (per runtime)")
+	fl.IntVar(&warmup, "warmup", 3, "untimed runs first (per runtime)")
+	fl.Int64Var(&materialize, "materialize", -1, "fill a light zoo model's ConstantOfShape weights with this seed (-1: off)")
+	fl.Uint64Var(&seed, "seed", 1, "seed of the random inputs")
+	fl.BoolVar(&vsORT, "vs-ort", false, "also run ONNX Runtime (needs `make peers` or GCOMPRESS_ORT_LIB)")
+	fl.BoolVar(&noOpt, "no-optimize", false, "skip the load-time graph passes (BatchNorm folding, fusion)")
+	fl.BoolVar(&asJSON, "json", false, "print a JSON report")
+	return cmd
+}
+
+func benchModel(w io.Writer, g *globals, path string, runs, warmup int, materialize int64, seed uint64, vsORT, noOpt, asJSON bool) error {
+	var m *graph.Model
+	var raw []byte
+	var feed map[string]*tensor.Tensor
+	if materialize >= 0 {
+		z, err := models.LoadZoo(path, uint64(materialize), cpu.Backend())
+		if err != nil {
+			return err
+		}
+		m, raw, feed = z.Model, z.ONNX, z.Feed
+	} else {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return err
+		}
+		if m, err = onnx.Load(path); err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+		feed = map[string]*tensor.Tensor{}
+		for _, v := range m.Graph.Inputs {
+			if v.Const != nil {
+				continue
+			}
+			t, err := randomInput(v, nil, rng)
+			if err != nil {
+				return err
+			}
+			feed[v.Name] = t
+		}
+	}
+	threads := g.threadCount()
+	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: threads, NoOptimize: noOpt})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	runners := []func() ([]*tensor.Tensor, error){func() ([]*tensor.Tensor, error) { return sess.Run(feed) }}
+	if vsORT {
+		peer, err := ortpeer.NewSession(raw, threads)
+		if err != nil {
+			return fmt.Errorf("--vs-ort: %w", err)
+		}
+		defer peer.Close()
+		runners = append(runners, func() ([]*tensor.Tensor, error) { return peer.Run(feed) })
+	}
+	outs := make([][]*tensor.Tensor, len(runners))
+	for i := 0; i < max(warmup, 1); i++ {
+		for r, run := range runners {
+			if outs[r], err = run(); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+	}
+	// The runtimes take turns in blocks of runs, with a pause before each
+	// block: ONNX Runtime's pool threads spin for a while after a run, and
+	// would otherwise compete with the next runs of ours (in this process:
+	// also in its CPU time).
+	ms := make([][]float64, len(runners))
+	cpuMS := make([][]float64, len(runners))
+	const blocks = 5
+	for b := 0; b < blocks; b++ {
+		for r, run := range runners {
+			time.Sleep(150 * time.Millisecond)
+			for i := b * runs / blocks; i < (b+1)*runs/blocks; i++ {
+				start, c0 := time.Now(), processCPUMS()
+				if _, err := run(); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				ms[r] = append(ms[r], float64(time.Since(start).Nanoseconds())/1e6)
+				cpuMS[r] = append(cpuMS[r], processCPUMS()-c0)
+			}
+		}
+	}
+	lvl, _ := cpu.ActiveCPULevel()
+	rep := modelReport{Machine: bench.ThisMachine(), Level: lvl.String(), Model: path, Threads: threads,
+		Optimized: !noOpt, Ours: timing(ms[0], warmup), OursCPU: timing(cpuMS[0], warmup), LoadAvg1: loadAvg()}
+	if vsORT {
+		t, tc := timing(ms[1], warmup), timing(cpuMS[1], warmup)
+		rep.ORT, rep.ORTCPU = &t, &tc
+		rep.Ratio = rep.Ours.MedianMS / t.MedianMS
+		if tc.MedianMS > 0 {
+			rep.CPURatio = rep.OursCPU.MedianMS / tc.MedianMS
+		}
+		worst := 0.0
+		for i := range outs[0] {
+			if i < len(outs[1]) {
+				worst = math.Max(worst, relErr(outs[0][i], outs[1][i]))
+			}
+		}
+		rep.MaxRelErr = &worst
+	}
+	return writeBench(w, asJSON, rep, func(w io.Writer) {
+		fmt.Fprintf(w, "%s (%d threads, level %s): ours median %.3f ms (min %.3f)", path, threads, rep.Level, rep.Ours.MedianMS, rep.Ours.MinMS)
+		if rep.ORT != nil {
+			fmt.Fprintf(w, ", ONNX Runtime median %.3f ms (min %.3f), ratio %.2f, max output difference %.2g of the largest value",
+				rep.ORT.MedianMS, rep.ORT.MinMS, rep.Ratio, *rep.MaxRelErr)
+		}
+		fmt.Fprintf(w, "\n  process CPU time per run: ours median %.3f ms", rep.OursCPU.MedianMS)
+		if rep.ORTCPU != nil {
+			fmt.Fprintf(w, ", ONNX Runtime median %.3f ms, ratio %.2f", rep.ORTCPU.MedianMS, rep.CPURatio)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// relErr is max |a - b| over the elements, relative to max |b|.
+func relErr(a, b *tensor.Tensor) float64 {
+	var worst, scale float64
+	for i := 0; i < min(a.Len(), b.Len()); i++ {
+		worst = math.Max(worst, math.Abs(a.Float64At(i)-b.Float64At(i)))
+		scale = math.Max(scale, math.Abs(b.Float64At(i)))
+	}
+	return worst / math.Max(scale, 1e-30)
+}
+
+// loadAvg reads the 1-minute load average (0 where there is none): the
+// benchmarks record it, since a busy machine slows every number.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	fmt.Sscan(string(b), &v)
+	return v
+}
+
+// writeBench prints rep as indented JSON, or as text with text.
+func writeBench(w io.Writer, asJSON bool, rep any, text func(io.Writer)) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	text(w)
+	return nil
+}

@@ -1,0 +1,235 @@
+package passes
+
+import (
+	"math"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// toFused turns an ONNX Conv or Gemm into the equivalent FusedConv or
+// FusedGemm (no activation, no summand yet); fused nodes are returned as
+// they are. It returns nil for any other node.
+func toFused(g *graph.Graph, n *graph.Node) *graph.Node {
+	var op string
+	switch {
+	case fusedOp(n, "FusedConv"), fusedOp(n, "FusedGemm"):
+		return n
+	case onnxOp(n, "Conv"):
+		op = "FusedConv"
+	case onnxOp(n, "Gemm"):
+		op = "FusedGemm"
+	default:
+		return nil
+	}
+	f := &graph.Node{Name: n.Name, OpType: op, Domain: Domain, Inputs: append([]*graph.Value(nil), n.Inputs...),
+		Outputs: append([]*graph.Value(nil), n.Outputs...), Attrs: attrsCopy(n.Attrs)}
+	if err := g.ReplaceNode(n, []*graph.Node{f}, f.Outputs); err != nil {
+		return nil
+	}
+	return f
+}
+
+// FuseConvAdd turns Add(Conv(...), Z) (or Sum with two inputs) into
+// FusedConv(X, W, B, Z) when the Conv's output is read only by the Add and
+// Z has the output's shape: the residual sum then happens in the
+// convolution's epilogue. Either operand order is accepted; when both are
+// convolutions the one computed later absorbs the other.
+func FuseConvAdd(g *graph.Graph) int {
+	fused := 0
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		if (!onnxOp(n, "Add") && !onnxOp(n, "Sum")) || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+			continue
+		}
+		out := n.Outputs[0]
+		best := -1
+		for i, in := range n.Inputs {
+			if in == nil || !soleUse(g, in, n) || !convWithoutEpilogue(in.Producer) {
+				continue
+			}
+			z := n.Inputs[1-i]
+			if z == nil || z == in || !sameKnownShape(in, z) || !sameKnownShape(in, out) || in.DType != z.DType {
+				continue
+			}
+			if best < 0 || nodeIndex(g, in.Producer) > nodeIndex(g, n.Inputs[best].Producer) {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		conv := toFused(g, n.Inputs[best].Producer)
+		if conv == nil {
+			continue
+		}
+		z := n.Inputs[1-best]
+		for len(conv.Inputs) < 3 {
+			conv.Inputs = append(conv.Inputs, nil)
+		}
+		g.RemoveNode(n)
+		g.SetInput(conv, 3, z)
+		replaceOutput(conv, out)
+		fused++
+	}
+	return fused
+}
+
+// convWithoutEpilogue reports whether n is a Conv, or a FusedConv with
+// neither summand nor activation yet.
+func convWithoutEpilogue(n *graph.Node) bool {
+	if onnxOp(n, "Conv") {
+		return true
+	}
+	return fusedOp(n, "FusedConv") && n.AttrString("activation", "") == "" && n.Input(3) == nil
+}
+
+func sameKnownShape(a, b *graph.Value) bool {
+	sa, ok1 := a.ConcreteShape()
+	sb, ok2 := b.ConcreteShape()
+	return ok1 && ok2 && tensor.SameShape(sa, sb)
+}
+
+func nodeIndex(g *graph.Graph, n *graph.Node) int {
+	for i, m := range g.Nodes {
+		if m == n {
+			return i
+		}
+	}
+	return -1
+}
+
+// FuseActivation folds a Relu, or a Clip with constant bounds, that is the
+// only reader of a Conv/Gemm (or fused) output into that node's epilogue:
+// FusedConv/FusedGemm with activation "Relu" or "Clip" and
+// activation_params [min, max].
+func FuseActivation(g *graph.Graph) int {
+	fused := 0
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		var lo, hi float32
+		switch {
+		case onnxOp(n, "Relu") && len(n.Inputs) == 1:
+		case onnxOp(n, "Clip") && len(n.Inputs) >= 1:
+			var ok bool
+			if lo, hi, ok = clipBounds(g, n); !ok {
+				continue
+			}
+		default:
+			continue
+		}
+		x := n.Inputs[0]
+		if x == nil || !soleUse(g, x, n) || len(n.Outputs) != 1 {
+			continue
+		}
+		p := x.Producer
+		if !onnxOp(p, "Conv") && !onnxOp(p, "Gemm") && !((fusedOp(p, "FusedConv") || fusedOp(p, "FusedGemm")) && p.AttrString("activation", "") == "") {
+			continue
+		}
+		f := toFused(g, p)
+		if f == nil {
+			continue
+		}
+		if n.OpType == "Relu" {
+			f.Attrs["activation"] = graph.StringAttr("Relu")
+		} else {
+			f.Attrs["activation"] = graph.StringAttr("Clip")
+			f.Attrs["activation_params"] = graph.FloatsAttr(lo, hi)
+		}
+		out := n.Outputs[0]
+		g.RemoveNode(n)
+		replaceOutput(f, out)
+		fused++
+	}
+	return fused
+}
+
+// clipBounds returns Clip's constant scalar bounds (absent: -Inf / +Inf).
+func clipBounds(g *graph.Graph, n *graph.Node) (lo, hi float32, ok bool) {
+	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	for i, dst := range []*float32{&lo, &hi} {
+		v := n.Input(i + 1)
+		if v == nil {
+			continue
+		}
+		t := constOf(g, v)
+		vals := floats(t)
+		if len(vals) != 1 || t.DType() != tensor.Float32 {
+			return 0, 0, false
+		}
+		*dst = float32(vals[0])
+	}
+	return lo, hi, lo <= hi
+}
+
+// RemoveIdentities drops Identity nodes and inference-mode Dropout nodes
+// (whose mask output nothing reads): their readers read the input instead.
+// A node whose output is a graph output stays (the output keeps its name).
+func RemoveIdentities(g *graph.Graph) int {
+	removed := 0
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		ok := onnxOp(n, "Identity") && len(n.Inputs) == 1
+		if onnxOp(n, "Dropout") && len(n.Inputs) >= 1 {
+			training := n.Input(2)
+			ok = (training == nil || constFalse(g, training)) && (len(n.Outputs) < 2 || n.Outputs[1] == nil ||
+				(len(n.Outputs[1].Consumers) == 0 && !isGraphOutput(g, n.Outputs[1])))
+		}
+		if !ok || n.Inputs[0] == nil || len(n.Outputs) == 0 || n.Outputs[0] == nil || isGraphOutput(g, n.Outputs[0]) {
+			continue
+		}
+		out, in := n.Outputs[0], n.Inputs[0]
+		g.RemoveNode(n)
+		g.ReplaceAllUses(out, in)
+		removed++
+	}
+	return removed
+}
+
+// constFalse reports whether v is a constant boolean false.
+func constFalse(g *graph.Graph, v *graph.Value) bool {
+	t := constOf(g, v)
+	return t != nil && t.Len() == 1 && t.Float64At(0) == 0
+}
+
+// FusePreActivation folds an inference BatchNormalization, optionally
+// followed by Relu, whose result only a convolution reads, into that
+// convolution: FusedConv(x, W, B, Z, scale, bias, mean, var) with
+// pre_activation "Relu" (or "") and pre_epsilon, which applies the
+// normalization while packing its input (DenseNet-style pre-activation;
+// the parameters may be computed, not only constants). The convolution
+// pads the activated tensor, so padding stays 0.
+func FusePreActivation(g *graph.Graph) int {
+	fused := 0
+	for _, c := range append([]*graph.Node(nil), g.Nodes...) {
+		if !onnxOp(c, "Conv") && !(fusedOp(c, "FusedConv") && c.Input(4) == nil) || c.Input(0) == nil {
+			continue
+		}
+		x := c.Inputs[0]
+		if !soleUse(g, x, c) {
+			continue
+		}
+		var relu *graph.Node
+		bn := x.Producer
+		if onnxOp(bn, "Relu") && len(bn.Inputs) == 1 && bn.Inputs[0] != nil && soleUse(g, bn.Inputs[0], bn) {
+			relu, bn = bn, bn.Inputs[0].Producer
+		}
+		if !onnxOp(bn, "BatchNormalization") || len(bn.Inputs) != 5 || bn.AttrInt("training_mode", 0) != 0 ||
+			usedOutputs(g, bn) != 1 || bn.Inputs[0] == nil {
+			continue
+		}
+		f := toFused(g, c)
+		if f == nil {
+			continue
+		}
+		g.SetInput(f, 0, bn.Inputs[0])
+		for i := 1; i <= 4; i++ {
+			g.SetInput(f, 3+i, bn.Inputs[i])
+		}
+		f.Attrs["pre_epsilon"] = graph.FloatAttr(bn.AttrFloat("epsilon", 1e-5))
+		if relu != nil {
+			f.Attrs["pre_activation"] = graph.StringAttr("Relu")
+			g.RemoveNode(relu)
+		}
+		g.RemoveNode(bn)
+		fused++
+	}
+	return fused
+}

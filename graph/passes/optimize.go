@@ -1,0 +1,69 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/gcompress/gcompress/graph"
+)
+
+// Options configure Optimize.
+type Options struct {
+	// Supports reports whether the backend that will run the model has an
+	// op (domain "gcompress" for the fused ops); fusions into ops it lacks
+	// are skipped. Nil: no fusion into gcompress ops.
+	Supports func(domain, op string) bool
+	// Eval evaluates nodes for constant folding; nil: no folding.
+	Eval Evaluator
+}
+
+// Report counts what each pass did.
+type Report struct {
+	QDQFused          int `json:"qdq_fused"`
+	ConstantsFolded   int `json:"constants_folded"`
+	IdentitiesRemoved int `json:"identities_removed"`
+	AffinesFolded     int `json:"affines_folded"`
+	PreActsFused      int `json:"pre_activations_fused"`
+	AddsFused         int `json:"adds_fused"`
+	ActivationsFused  int `json:"activations_fused"`
+	DeadNodesRemoved  int `json:"dead_nodes_removed"`
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("%d QDQ products made integer, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds and %d activations fused, %d dead nodes removed",
+		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.DeadNodesRemoved)
+}
+
+// Optimize returns an optimized clone of m (m itself is not modified):
+// QDQ convolutions and matrix products rewritten as QLinearConv /
+// QLinearMatMul (when the backend has them), constant folding,
+// Identity/Dropout removal, BatchNorm and per-channel
+// Mul/Add folding into Conv/Gemm, then (when the backend has the fused
+// ops) BatchNorm(+Relu) -> Conv pre-activation, Conv + Add and
+// Conv/Gemm + Relu/Clip fusion, dead-node removal and a topological sort.
+func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
+	var r Report
+	c := Clone(m)
+	g := c.Graph
+	if opts.Supports != nil && opts.Supports("", "QLinearConv") && opts.Supports("", "QLinearMatMul") {
+		r.QDQFused = FuseQDQ(g) // before folding turns DequantizeLinear(weights) into floats
+	}
+	r.ConstantsFolded = FoldConstants(g, opts.Eval)
+	r.IdentitiesRemoved = RemoveIdentities(g)
+	r.AffinesFolded = FoldBatchNorm(g)
+	supports := func(op string) bool { return opts.Supports != nil && opts.Supports(Domain, op) }
+	if supports("FusedConv") {
+		r.PreActsFused = FusePreActivation(g)
+		r.AddsFused = FuseConvAdd(g)
+	}
+	if supports("FusedConv") && supports("FusedGemm") {
+		r.ActivationsFused = FuseActivation(g)
+	}
+	r.DeadNodesRemoved = g.RemoveDeadNodes()
+	if err := g.TopoSort(); err != nil {
+		return nil, r, fmt.Errorf("optimize: %w", err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, r, fmt.Errorf("optimize: %w", err)
+	}
+	return c, r, nil
+}
