@@ -1,10 +1,14 @@
-//go:build !cuda
+//go:build !gcompress_cuda
 
 package main
 
 import (
+	"io"
 	"runtime"
 	"strings"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	gcrt "github.com/gcompress/gcompress/runtime"
 )
 
 // buildFlavour names this build in `gcompress version`.
@@ -22,3 +26,9 @@ func checkDevice(dev string) error {
 	}
 	return usagef("--device %q: want cpu or cuda:N", dev)
 }
+
+// backendFor returns the backend `run` executes on: the CPU here.
+func backendFor(*globals) gcrt.Backend { return cpu.Backend() }
+
+// writeDeviceReport prints the device placement summary (none on the CPU).
+func writeDeviceReport(io.Writer) {}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/conformance"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/onnx"
@@ -103,7 +102,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if err != nil {
 		return err
 	}
-	sess, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: g.threadCount(), Profile: f.profile})
+	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount(), Profile: f.profile})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -158,6 +157,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	}
 	if p := sess.Profile(); p != nil {
 		p.WriteTable(w)
+		writeDeviceReport(w)
 	}
 	return nil
 }

@@ -1,0 +1,75 @@
+//go:build gcompress_cuda
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/cuda"
+	cudabackend "github.com/gcompress/gcompress/cuda/backend"
+	gcrt "github.com/gcompress/gcompress/runtime"
+)
+
+// buildFlavour names this build in `gcompress version`. The CUDA driver
+// binding (gorgonia.org/cu) initialises the driver when the program starts
+// and exits where there is no NVIDIA driver or GPU, so this binary runs only
+// on GPU hosts; the CPU build is the one for everyone else.
+const buildFlavour = "cuda build: --device cuda:N runs on NVIDIA GPUs; starts only where a CUDA driver and GPU are present"
+
+func numCPU() int { return runtime.NumCPU() }
+
+// cudaBackend is the backend of the device chosen with --device cuda:N,
+// opened (primary context retained, kernels loaded) by checkDevice.
+var cudaBackend *cudabackend.Backend
+
+// checkDevice accepts cpu and cuda:N (cuda = cuda:0). For a CUDA device it
+// opens the device and loads the kernels once, so a bad ordinal or a
+// missing kernel image is reported before any work starts.
+func checkDevice(dev string) error {
+	if dev == "cpu" {
+		return nil
+	}
+	if !strings.HasPrefix(dev, "cuda") {
+		return usagef("--device %q: want cpu or cuda:N", dev)
+	}
+	n, err := cuda.ParseDevice(dev)
+	if err != nil {
+		return usagef("--device: %v", err)
+	}
+	if cudaBackend != nil && cudaBackend.Dev.Ordinal == n {
+		return nil
+	}
+	d, err := cuda.Open(n)
+	if err != nil {
+		return fmt.Errorf("--device %s: %w", dev, err)
+	}
+	b, err := cudabackend.New(d, cpu.Backend())
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("--device %s: %w", dev, err)
+	}
+	cudaBackend = b
+	return nil
+}
+
+// backendFor returns the backend `run` executes on: the CUDA backend (with
+// CPU fallback) for --device cuda:N, else the CPU.
+func backendFor(g *globals) gcrt.Backend {
+	if g.device != "cpu" && cudaBackend != nil {
+		return cudaBackend
+	}
+	return cpu.Backend()
+}
+
+// writeDeviceReport prints which ops ran on the GPU and the CPU, and the
+// host<->device transfers (with run --profile).
+func writeDeviceReport(w io.Writer) {
+	if cudaBackend != nil {
+		r := cudaBackend.Report()
+		r.Write(w)
+	}
+}

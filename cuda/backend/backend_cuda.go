@@ -1,0 +1,181 @@
+//go:build gcompress_cuda
+
+package backend
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// Backend runs graphs on one GPU with CPU fallback.
+type Backend struct {
+	Dev *cuda.Device
+	K   *gobind.Launcher
+	cpu runtime.Backend
+
+	mu     sync.Mutex
+	ops    map[string]*opStats
+	consts []*cuda.Buffer
+	cbytes int64
+}
+
+type opStats struct {
+	gpu, cpu           atomic.Int64
+	gpuNodes, cpuNodes int
+}
+
+// New loads the kernels on dev; cpu runs everything the GPU does not.
+func New(dev *cuda.Device, cpu runtime.Backend) (*Backend, error) {
+	k, err := gobind.Load(dev)
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{Dev: dev, K: k, cpu: cpu, ops: map[string]*opStats{}}, nil
+}
+
+// Name implements runtime.Backend.
+func (b *Backend) Name() string { return fmt.Sprintf("cuda:%d", b.Dev.Ordinal) }
+
+// gpuFactory prepares the GPU version of a node; it returns nil (and no
+// error) when the node cannot run on the GPU.
+type gpuFactory func(b *Backend, n *graph.Node, info runtime.NodeInfo) (gpuOp, error)
+
+// gpuOp runs one node on the GPU. ok is false when this call's inputs do
+// not fit the kernel (the CPU op runs instead).
+type gpuOp interface {
+	run(ctx *runtime.Context, in []*tensor.Tensor) (out []*tensor.Tensor, ok bool, err error)
+}
+
+var gpuOps = map[string]gpuFactory{
+	"MatMulInteger":    newMatMulInteger,
+	"QLinearMatMul":    newQLinearMatMul,
+	"MatMul":           newHalfMatMul,
+	"Softmax":          newSoftmax,
+	"QuantizeLinear":   newQuantize,
+	"DequantizeLinear": newDequantize,
+	"Relu":             newRelu,
+	"Add":              newAdd,
+}
+
+// Factory implements runtime.Backend: the CPU factory, wrapped so that the
+// node runs on the GPU where it can.
+func (b *Backend) Factory(domain, op string) runtime.OpFactory {
+	cpuF := b.cpu.Factory(domain, op)
+	var gpuF gpuFactory
+	if domain == "" || domain == "ai.onnx" {
+		gpuF = gpuOps[op]
+	}
+	if cpuF == nil && gpuF == nil {
+		return nil
+	}
+	return func(n *graph.Node, info runtime.NodeInfo) (runtime.Op, error) {
+		p := &placedOp{stats: b.stats(op)}
+		if cpuF != nil {
+			cop, err := cpuF(n, info)
+			if err != nil {
+				return nil, err
+			}
+			p.cpu = cop
+		}
+		if gpuF != nil {
+			gop, err := gpuF(b, n, info)
+			if err != nil {
+				return nil, fmt.Errorf("%s on %s: %w", op, b.Name(), err)
+			}
+			p.gpu = gop
+		}
+		b.mu.Lock()
+		if p.gpu != nil {
+			p.stats.gpuNodes++
+		} else {
+			p.stats.cpuNodes++
+		}
+		b.mu.Unlock()
+		if p.gpu == nil && p.cpu == nil {
+			return nil, fmt.Errorf("%s: no implementation for this node on %s or the CPU", op, b.Name())
+		}
+		return p, nil
+	}
+}
+
+func (b *Backend) stats(op string) *opStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.ops[op]
+	if !ok {
+		s = &opStats{}
+		b.ops[op] = s
+	}
+	return s
+}
+
+// placedOp runs a node on the GPU when it can, on the CPU otherwise.
+type placedOp struct {
+	gpu   gpuOp
+	cpu   runtime.Op
+	stats *opStats
+}
+
+func (p *placedOp) Run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	if p.gpu != nil {
+		out, ok, err := p.gpu.run(ctx, in)
+		if ok || err != nil {
+			p.stats.gpu.Add(1)
+			return out, err
+		}
+	}
+	if p.cpu == nil {
+		return nil, fmt.Errorf("these inputs need the CPU, which has no implementation of this op")
+	}
+	p.stats.cpu.Add(1)
+	return p.cpu.Run(ctx, in)
+}
+
+// Report summarises placement and transfers so far.
+func (b *Backend) Report() Report {
+	b.mu.Lock()
+	r := Report{Device: b.Dev.String(), Constants: b.cbytes}
+	for op, s := range b.ops {
+		r.Ops = append(r.Ops, OpRuns{Op: op, GPU: s.gpu.Load(), CPU: s.cpu.Load(), GPUNodes: s.gpuNodes, CPUNodes: s.cpuNodes})
+	}
+	b.mu.Unlock()
+	r.Transfers = b.Dev.Transfers.Snapshot()
+	r.Pool = b.Dev.PoolStats()
+	r.sortOps()
+	return r
+}
+
+// Close frees the constants uploaded for the sessions of this backend.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var first error
+	for _, c := range b.consts {
+		if err := c.Free(); err != nil && first == nil {
+			first = err
+		}
+	}
+	b.consts = nil
+	return first
+}
+
+// constant uploads host bytes that stay on the device for the backend's
+// lifetime (weights, scales).
+func (b *Backend) constant(data []byte) (*cuda.Buffer, error) {
+	buf, err := cuda.Upload(b.Dev, data)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.consts = append(b.consts, buf)
+	b.cbytes += int64(len(data))
+	b.mu.Unlock()
+	return buf, nil
+}

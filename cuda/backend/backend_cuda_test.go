@@ -1,0 +1,226 @@
+//go:build gcompress_cuda
+
+package backend
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// The backend tests run small graphs on the CPU backend and on the CUDA
+// backend and compare, and check where each node ran. They need a GPU.
+
+var testB *Backend
+
+func TestMain(m *testing.M) {
+	dev, err := cuda.Open(0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cuda backend tests:", err)
+		os.Exit(1)
+	}
+	dev.SyncLaunches = true
+	if testB, err = New(dev, cpu.Backend()); err != nil {
+		fmt.Fprintln(os.Stderr, "cuda backend tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	r := testB.Report()
+	r.Write(os.Stdout)
+	os.Exit(code)
+}
+
+// oneNode builds a model with a single node whose first input is the graph
+// input x (dtype dt, shape) and whose other inputs are initializers (nil
+// for an omitted optional input).
+func oneNode(op string, dt tensor.DType, shape []int, consts []*tensor.Tensor, attrs map[string]*graph.Attr) *graph.Model {
+	g := graph.NewGraph(op)
+	x := g.GetOrAddValue("x")
+	x.DType, x.HasShape = dt, true
+	x.Shape = graph.KnownDims(shape...)
+	g.Inputs = []*graph.Value{x}
+	ins := []*graph.Value{x}
+	for i, c := range consts {
+		if c == nil {
+			ins = append(ins, nil)
+			continue
+		}
+		ins = append(ins, g.AddInitializer(fmt.Sprintf("c%d", i), c))
+	}
+	y := g.GetOrAddValue("y")
+	g.AddNode(op, ins, []*graph.Value{y}, attrs)
+	g.Outputs = []*graph.Value{y}
+	return graph.NewModel(g, 17)
+}
+
+// runBoth runs m on the CPU and on the CUDA backend.
+func runBoth(t *testing.T, m *graph.Model, x *tensor.Tensor) (cpuOut, gpuOut *tensor.Tensor) {
+	t.Helper()
+	var outs [2]*tensor.Tensor
+	for i, b := range []runtime.Backend{cpu.Backend(), testB} {
+		s, err := runtime.NewSession(m, b, runtime.Options{Threads: 4})
+		if err != nil {
+			t.Fatalf("%s: %v", b.Name(), err)
+		}
+		o, err := s.Run(map[string]*tensor.Tensor{"x": x})
+		if err != nil {
+			t.Fatalf("%s: %v", b.Name(), err)
+		}
+		outs[i] = o[0]
+	}
+	return outs[0], outs[1]
+}
+
+// compare checks element i of a and b within tol (absolute) and counts the
+// elements that differ at all.
+func compare(t *testing.T, a, b *tensor.Tensor, tol float64) int {
+	t.Helper()
+	if a.DType() != b.DType() || !tensor.SameShape(a.Shape(), b.Shape()) {
+		t.Fatalf("cpu %v, gpu %v", a, b)
+	}
+	diff := 0
+	for i := 0; i < a.Len(); i++ {
+		x, y := a.Float64At(i), b.Float64At(i)
+		if x != y {
+			diff++
+		}
+		if !(math.Abs(x-y) <= tol) {
+			t.Fatalf("element %d: cpu %v, gpu %v", i, x, y)
+		}
+	}
+	return diff
+}
+
+func randTensor(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
+	t := tensor.MustNew(dt, shape...)
+	switch d := t.Data().(type) {
+	case []int8:
+		for i := range d {
+			d[i] = int8(r.IntN(256) - 128)
+		}
+	case []float32:
+		for i := range d {
+			d[i] = float32(r.NormFloat64() * 3)
+		}
+	case []tensor.F16:
+		for i := range d {
+			d[i] = tensor.NewF16(float32(r.Float64()*2 - 1))
+		}
+	}
+	return t
+}
+
+func gpuRuns(op string) int64 {
+	for _, o := range testB.Report().Ops {
+		if o.Op == op {
+			return o.GPU
+		}
+	}
+	return 0
+}
+
+func TestMatMulIntegerOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	w := randTensor(r, tensor.Int8, 40, 24)
+	m := oneNode("MatMulInteger", tensor.Int8, []int{3, 5, 40}, []*tensor.Tensor{w}, nil)
+	before := gpuRuns("MatMulInteger")
+	c, g := runBoth(t, m, randTensor(r, tensor.Int8, 3, 5, 40))
+	if d := compare(t, c, g, 0); d != 0 {
+		t.Fatalf("%d elements differ", d)
+	}
+	if gpuRuns("MatMulInteger") != before+1 {
+		t.Fatal("MatMulInteger did not run on the GPU")
+	}
+}
+
+func TestQLinearMatMulOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	bs := tensor.MustNew(tensor.Float32, 10)
+	for i := range bs.F32() {
+		bs.F32()[i] = float32(0.001 + 0.01*r.Float64())
+	}
+	consts := []*tensor.Tensor{
+		tensor.Scalar(float32(0.02)), tensor.Scalar(int8(0)), randTensor(r, tensor.Int8, 33, 10), bs,
+		tensor.MustNew(tensor.Int8, 10), tensor.Scalar(float32(0.1)), tensor.Scalar(int8(3)),
+	}
+	m := oneNode("QLinearMatMul", tensor.Int8, []int{17, 33}, consts, nil)
+	c, g := runBoth(t, m, randTensor(r, tensor.Int8, 17, 33))
+	d := compare(t, c, g, 1) // float32 vs float64 rounding of a tie
+	t.Logf("%d of %d outputs differ by one from the CPU backend", d, c.Len())
+}
+
+func TestHalfMatMulOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	m := oneNode("MatMul", tensor.Float16, []int{9, 50}, []*tensor.Tensor{randTensor(r, tensor.Float16, 50, 30)}, nil)
+	c, g := runBoth(t, m, randTensor(r, tensor.Float16, 9, 50))
+	var num, den float64
+	for i := 0; i < c.Len(); i++ {
+		d := c.Float64At(i) - g.Float64At(i)
+		num += d * d
+		den += c.Float64At(i) * c.Float64At(i)
+	}
+	if nmse := num / den; !(nmse < 1e-5) {
+		t.Fatalf("NMSE %g", nmse)
+	}
+}
+
+func TestElementwiseOpsOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	x := randTensor(r, tensor.Float32, 4, 7, 33)
+	cases := []struct {
+		m   *graph.Model
+		x   *tensor.Tensor
+		tol float64
+	}{
+		{oneNode("Softmax", tensor.Float32, []int{4, 7, 33}, nil, map[string]*graph.Attr{"axis": graph.IntAttr(-1)}), x, 1e-6},
+		{oneNode("Relu", tensor.Float32, []int{4, 7, 33}, nil, nil), x, 0},
+		{oneNode("Add", tensor.Float32, []int{4, 7, 33}, []*tensor.Tensor{randTensor(r, tensor.Float32, 4, 7, 33)}, nil), x, 0},
+		{oneNode("QuantizeLinear", tensor.Float32, []int{4, 7, 33},
+			[]*tensor.Tensor{tensor.FromSlice([]int{7}, []float32{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1}), tensor.FromSlice([]int{7}, []int8{0, 1, -1, 5, -5, 0, 2})},
+			map[string]*graph.Attr{"axis": graph.IntAttr(1)}), x, 0},
+		{oneNode("DequantizeLinear", tensor.Int8, []int{4, 7, 33}, []*tensor.Tensor{tensor.Scalar(float32(0.03)), tensor.Scalar(int8(-4))}, nil),
+			randTensor(r, tensor.Int8, 4, 7, 33), 0},
+	}
+	for _, c := range cases {
+		op := c.m.Graph.Nodes[0].OpType
+		before := gpuRuns(op)
+		cpuOut, gpuOut := runBoth(t, c.m, c.x)
+		compare(t, cpuOut, gpuOut, c.tol)
+		if gpuRuns(op) != before+1 {
+			t.Errorf("%s did not run on the GPU", op)
+		}
+	}
+}
+
+// TestFallback: an op without a kernel, and a call the kernel cannot take,
+// run on the CPU inside a CUDA session.
+func TestFallback(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	x := randTensor(r, tensor.Float32, 3, 4)
+	c, g := runBoth(t, oneNode("Sigmoid", tensor.Float32, []int{3, 4}, nil, nil), x)
+	compare(t, c, g, 0)
+	// Add with broadcasting: the GPU kernel takes same-shape inputs only.
+	before := gpuRuns("Add")
+	c, g = runBoth(t, oneNode("Add", tensor.Float32, []int{3, 4}, []*tensor.Tensor{randTensor(r, tensor.Float32, 4)}, nil), x)
+	compare(t, c, g, 0)
+	if gpuRuns("Add") != before {
+		t.Error("broadcasting Add ran on the GPU")
+	}
+	rep := testB.Report()
+	for _, o := range rep.Ops {
+		if o.Op == "Sigmoid" && (o.CPU == 0 || o.GPU != 0) {
+			t.Errorf("Sigmoid placement %+v", o)
+		}
+	}
+	if rep.Transfers.HostToDevice == 0 || rep.Transfers.DeviceToHost == 0 {
+		t.Errorf("no transfers counted: %+v", rep.Transfers)
+	}
+}

@@ -1,0 +1,25 @@
+// Package backend is gcompress's CUDA runtime backend (build tag
+// gcompress_cuda): a runtime.Backend that runs on the GPU the operators it
+// has kernels for (kernels/*.cu through gobind) and hands every other
+// operator, and every call its kernels cannot take (dtype, attributes,
+// non-constant weights), to the CPU backend.
+//
+// Placement is explicit and per node: the factory decides at session
+// preparation whether a node can run on the GPU (its constant weights are
+// then uploaded once, transposed and padded for the kernels), and each run
+// checks the actual inputs; Report lists, per operator type, how many runs
+// went to the GPU and to the CPU, with the host<->device transfers the GPU
+// runs cost. The runtime's tensors live on the host, so every GPU op copies
+// its (non-constant) inputs in and its outputs out; those copies are what
+// the transfer counts measure, and what keeping activations resident on the
+// device (a runtime change) would remove.
+//
+// GPU operators: MatMulInteger (int8 x int8 -> int32, constant B, zero
+// points absent or zero), QLinearMatMul (int8, zero input zero points,
+// per-tensor or per-column weight scale; the requantization uses a float32
+// multiplier, so an output can differ by 1 from the CPU backend's float64
+// rounding on a tie), MatMul on float16/bfloat16 with a constant B,
+// Softmax over the last axis (float32), QuantizeLinear to int8 and
+// DequantizeLinear from int8 (per tensor or per axis), Relu and
+// same-shape Add (float32).
+package backend

@@ -1,0 +1,447 @@
+//go:build gcompress_cuda
+
+package backend
+
+import (
+	"fmt"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/kernels/ref"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// call holds the device buffers of one GPU op run.
+type call struct {
+	b    *Backend
+	bufs []*cuda.Buffer
+}
+
+func (c *call) free() {
+	for _, buf := range c.bufs {
+		buf.Free()
+	}
+}
+
+// upload copies raw bytes to a new device buffer.
+func (c *call) upload(data []byte) (cuda.Mem, error) {
+	buf, err := cuda.Upload(c.b.Dev, data)
+	if err != nil {
+		return cuda.Mem{}, err
+	}
+	c.bufs = append(c.bufs, buf)
+	return buf.Mem(), nil
+}
+
+// alloc returns device memory for an output.
+func (c *call) alloc(n int64) (cuda.Mem, error) {
+	buf, err := c.b.Dev.Alloc(max(n, 1))
+	if err != nil {
+		return cuda.Mem{}, err
+	}
+	c.bufs = append(c.bufs, buf)
+	return buf.Mem(), nil
+}
+
+// fetch copies a device result into the host tensor t (waiting for the
+// kernels queued before it).
+func (c *call) fetch(t *tensor.Tensor, m cuda.Mem) error {
+	return c.b.Dev.CopyOut(t.RawBytes(), m)
+}
+
+// padRows copies a rows x cols matrix of esize-byte elements into rows of ld
+// elements (zero padding), as the GEMM kernels need 16-byte row strides.
+func padRows(src []byte, rows, cols, ld, esize int) []byte {
+	if ld == cols {
+		return src
+	}
+	out := make([]byte, rows*ld*esize)
+	for r := 0; r < rows; r++ {
+		copy(out[r*ld*esize:], src[r*cols*esize:(r+1)*cols*esize])
+	}
+	return out
+}
+
+// transposePad turns a constant K x N weight (row-major) into the N x K
+// layout of operand B with rows padded to ld elements.
+func transposePad(src []byte, k, n, ld, esize int) []byte {
+	out := make([]byte, n*ld*esize)
+	for p := 0; p < k; p++ {
+		for j := 0; j < n; j++ {
+			copy(out[(j*ld+p)*esize:(j*ld+p+1)*esize], src[(p*n+j)*esize:(p*n+j+1)*esize])
+		}
+	}
+	return out
+}
+
+// roundUp rounds x up to a multiple of m.
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// isZeroConst reports whether v is absent or a constant of zeros.
+func isZeroConst(v *graph.Value) bool {
+	if v == nil {
+		return true
+	}
+	t := graph.ConstTensor(v)
+	if t == nil {
+		return false
+	}
+	for i := 0; i < t.Len(); i++ {
+		if t.Float64At(i) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// constWeight returns the constant 2-D weight input of a MatMul-like node.
+func constWeight(n *graph.Node, i int, dt tensor.DType) *tensor.Tensor {
+	w := graph.ConstTensor(n.Input(i))
+	if w == nil || w.DType() != dt || w.Rank() != 2 || w.Len() == 0 {
+		return nil
+	}
+	return w
+}
+
+// gemmOp is a GEMM with a constant weight B (K x N in the model; stored on
+// the device as N x ldb) and the activation A from the node's first input.
+type gemmOp struct {
+	b         *Backend
+	in        ref.Elem
+	dt        tensor.DType // dtype of A (and B)
+	outDT     tensor.DType
+	k, n, ldb int
+	w         cuda.Mem
+	epi       gobind.Epilogue // Out, Scale, Bias, ZeroPoint (C and strides per run)
+	name      string
+}
+
+// newGemmOp uploads the weight w (K x N) transposed and padded.
+func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.Out, outDT tensor.DType) (*gemmOp, error) {
+	k, n := w.Shape()[0], w.Shape()[1]
+	es := int(in.Bytes())
+	ldb := roundUp(k, 16/es)
+	buf, err := b.constant(transposePad(w.RawBytes(), k, n, ldb, es))
+	if err != nil {
+		return nil, err
+	}
+	return &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, ldb: ldb, w: buf.Mem(),
+		epi: gobind.Epilogue{Out: out}, name: name}, nil
+}
+
+// run multiplies A [..., M, K] by the weight: Y [..., M, N].
+func (g *gemmOp) run(ctx *runtime.Context, a *tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	sh := a.Shape()
+	if a.DType() != g.dt || len(sh) < 2 || sh[len(sh)-1] != g.k {
+		return nil, false, nil
+	}
+	m := a.Len() / g.k
+	outShape := append(append([]int(nil), sh[:len(sh)-1]...), g.n)
+	y, err := ctx.Alloc(g.outDT, outShape...)
+	if err != nil {
+		return nil, true, fmt.Errorf("%s: %w", g.name, err)
+	}
+	if m == 0 {
+		return []*tensor.Tensor{y}, true, nil
+	}
+	c := &call{b: g.b}
+	defer c.free()
+	es := int(g.in.Bytes())
+	lda := roundUp(g.k, 16/es)
+	am, err := c.upload(padRows(a.RawBytes(), m, g.k, lda, es))
+	if err != nil {
+		return nil, true, err
+	}
+	cm, err := c.alloc(y.Bytes())
+	if err != nil {
+		return nil, true, err
+	}
+	e := g.epi
+	e.C, e.LdCM, e.LdCN = cm, int64(g.n), 1
+	args := &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda), B: g.w, LdB: int64(g.ldb), Epilogue: e}
+	if err := g.b.K.Gemm(nil, args); err != nil {
+		return nil, true, fmt.Errorf("%s: %w", g.name, err)
+	}
+	return []*tensor.Tensor{y}, true, c.fetch(y, cm)
+}
+
+// MatMulInteger: int8 A, constant int8 B, zero points absent or zero.
+type matMulInteger struct{ g *gemmOp }
+
+func newMatMulInteger(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	w := constWeight(n, 1, tensor.Int8)
+	if w == nil || !isZeroConst(n.Input(2)) || !isZeroConst(n.Input(3)) {
+		return nil, nil
+	}
+	g, err := newGemmOp(b, "MatMulInteger", ref.S8, w, ref.OutS32, tensor.Int32)
+	if err != nil {
+		return nil, err
+	}
+	return &matMulInteger{g}, nil
+}
+
+func (op *matMulInteger) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	return op.g.run(ctx, in[0])
+}
+
+// QLinearMatMul: int8 A with zero zero point, constant int8 B with zero
+// zero points, constant scales; y = requant(acc) with the multiplier
+// fl32(fl32(a_scale*b_scale[n]) / y_scale) (the CPU backend's float32
+// multiplier; the GPU rounds acc*multiplier in float32, the CPU in float64,
+// so an output may differ by one on a rounding tie).
+type qlinearMatMul struct{ g *gemmOp }
+
+func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	w := constWeight(n, 3, tensor.Int8)
+	if w == nil || !isZeroConst(n.Input(2)) || !isZeroConst(n.Input(5)) {
+		return nil, nil
+	}
+	as, bs, ys := graph.ConstTensor(n.Input(1)), graph.ConstTensor(n.Input(4)), graph.ConstTensor(n.Input(6))
+	yzp := graph.ConstTensor(n.Input(7))
+	cols := w.Shape()[1]
+	if as == nil || bs == nil || ys == nil || yzp == nil || as.Len() != 1 || ys.Len() != 1 || yzp.Len() != 1 ||
+		yzp.DType() != tensor.Int8 || (bs.Len() != 1 && bs.Len() != cols) {
+		return nil, nil
+	}
+	scale := make([]float32, cols)
+	for j := range scale {
+		bj := bs.Float64At(0)
+		if bs.Len() > 1 {
+			bj = bs.Float64At(j)
+		}
+		scale[j] = float32(as.Float64At(0)) * float32(bj) / float32(ys.Float64At(0))
+	}
+	g, err := newGemmOp(b, "QLinearMatMul", ref.S8, w, ref.OutS8, tensor.Int8)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := b.constant(f32raw(scale))
+	if err != nil {
+		return nil, err
+	}
+	g.epi.Scale, g.epi.ZeroPoint = sb.Mem(), int64(yzp.Float64At(0))
+	return &qlinearMatMul{g}, nil
+}
+
+func (op *qlinearMatMul) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	return op.g.run(ctx, in[0])
+}
+
+// MatMul on float16 or bfloat16 with a constant B: float32 accumulation,
+// output in the input type.
+type halfMatMul struct{ g *gemmOp }
+
+func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	for _, c := range []struct {
+		dt  tensor.DType
+		in  ref.Elem
+		out ref.Out
+	}{{tensor.Float16, ref.F16, ref.OutF16}, {tensor.BFloat16, ref.BF16, ref.OutBF16}} {
+		if w := constWeight(n, 1, c.dt); w != nil {
+			g, err := newGemmOp(b, "MatMul", c.in, w, c.out, c.dt)
+			if err != nil {
+				return nil, err
+			}
+			return &halfMatMul{g}, nil
+		}
+	}
+	return nil, nil
+}
+
+func (op *halfMatMul) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	return op.g.run(ctx, in[0])
+}
+
+func f32raw(v []float32) []byte {
+	t := tensor.FromSlice([]int{len(v)}, v)
+	return append([]byte(nil), t.RawBytes()...)
+}
+
+// softmaxOp: float32 softmax over the last axis.
+type softmaxOp struct {
+	b    *Backend
+	axis int
+}
+
+func newSoftmax(b *Backend, n *graph.Node, info runtime.NodeInfo) (gpuOp, error) {
+	if info.Opset < 13 {
+		return nil, nil // the coerced-2D semantics of older opsets stay on the CPU
+	}
+	return &softmaxOp{b: b, axis: int(n.AttrInt("axis", -1))}, nil
+}
+
+func (op *softmaxOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	x := in[0]
+	r := x.Rank()
+	if x.DType() != tensor.Float32 || r == 0 || (op.axis != -1 && op.axis != r-1) {
+		return nil, false, nil
+	}
+	cols := x.Shape()[r-1]
+	y, err := ctx.Alloc(tensor.Float32, x.Shape()...)
+	if err != nil || x.Len() == 0 {
+		return []*tensor.Tensor{y}, true, err
+	}
+	c := &call{b: op.b}
+	defer c.free()
+	xm, err := c.upload(x.RawBytes())
+	if err != nil {
+		return nil, true, err
+	}
+	ym, err := c.alloc(y.Bytes())
+	if err != nil {
+		return nil, true, err
+	}
+	if err := op.b.K.Softmax(nil, &gobind.SoftmaxArgs{X: xm, Y: ym, Rows: int64(x.Len() / cols), Cols: int64(cols)}); err != nil {
+		return nil, true, err
+	}
+	return []*tensor.Tensor{y}, true, c.fetch(y, ym)
+}
+
+// quantOp: QuantizeLinear float32 -> int8 and DequantizeLinear int8 ->
+// float32 with constant per-tensor or per-axis parameters.
+type quantOp struct {
+	b        *Backend
+	quantize bool
+	axis     int
+	count    int // channels (1: per tensor)
+	scale    cuda.Mem
+	zp       cuda.Mem // int32 zero points, or null
+}
+
+func newQuantParams(b *Backend, n *graph.Node, quantize bool) (gpuOp, error) {
+	if n.AttrInt("block_size", 0) != 0 {
+		return nil, nil
+	}
+	if dt := tensor.DType(n.AttrInt("output_dtype", 0)); quantize && dt != tensor.Undefined && dt != tensor.Int8 {
+		return nil, nil
+	}
+	s, zpv := graph.ConstTensor(n.Input(1)), n.Input(2)
+	if s == nil || s.DType() != tensor.Float32 || s.Rank() > 1 {
+		return nil, nil
+	}
+	var zp *tensor.Tensor
+	if zpv != nil {
+		if zp = graph.ConstTensor(zpv); zp == nil || zp.DType() != tensor.Int8 || zp.Len() != s.Len() {
+			return nil, nil
+		}
+	} else if quantize {
+		return nil, nil // without a zero point the output is uint8
+	}
+	op := &quantOp{b: b, quantize: quantize, axis: int(n.AttrInt("axis", 1)), count: s.Len()}
+	sb, err := b.constant(append([]byte(nil), s.RawBytes()...))
+	if err != nil {
+		return nil, err
+	}
+	op.scale = sb.Mem()
+	if zp != nil {
+		z := make([]int32, zp.Len())
+		for i := range z {
+			z[i] = int32(zp.Float64At(i))
+		}
+		zb, err := b.constant(append([]byte(nil), tensor.FromSlice([]int{len(z)}, z).RawBytes()...))
+		if err != nil {
+			return nil, err
+		}
+		op.zp = zb.Mem()
+	}
+	return op, nil
+}
+
+func newQuantize(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	return newQuantParams(b, n, true)
+}
+
+func newDequantize(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	return newQuantParams(b, n, false)
+}
+
+func (op *quantOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	x := in[0]
+	inDT, outDT := tensor.Int8, tensor.Float32
+	if op.quantize {
+		inDT, outDT = tensor.Float32, tensor.Int8
+	}
+	if x.DType() != inDT {
+		return nil, false, nil
+	}
+	inner, channels := 1, 1
+	if op.count > 1 {
+		axis := op.axis
+		if axis < 0 {
+			axis += x.Rank()
+		}
+		if axis < 0 || axis >= x.Rank() || x.Shape()[axis] != op.count {
+			return nil, false, nil
+		}
+		channels = op.count
+		for _, d := range x.Shape()[axis+1:] {
+			inner *= d
+		}
+	}
+	y, err := ctx.Alloc(outDT, x.Shape()...)
+	if err != nil || x.Len() == 0 {
+		return []*tensor.Tensor{y}, true, err
+	}
+	c := &call{b: op.b}
+	defer c.free()
+	xm, err := c.upload(x.RawBytes())
+	if err != nil {
+		return nil, true, err
+	}
+	ym, err := c.alloc(y.Bytes())
+	if err != nil {
+		return nil, true, err
+	}
+	args := &gobind.QuantArgs{X: xm, Y: ym, Scale: op.scale, ZeroPoint: op.zp, N: int64(x.Len()), Inner: int64(inner), Channels: int64(channels)}
+	if err := op.b.K.Quantize(nil, op.quantize, args); err != nil {
+		return nil, true, err
+	}
+	return []*tensor.Tensor{y}, true, c.fetch(y, ym)
+}
+
+// Relu and same-shape Add on float32.
+type eltOp struct {
+	b   *Backend
+	add bool
+}
+
+func newRelu(b *Backend, _ *graph.Node, _ runtime.NodeInfo) (gpuOp, error) { return &eltOp{b: b}, nil }
+func newAdd(b *Backend, _ *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	return &eltOp{b: b, add: true}, nil
+}
+
+func (op *eltOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	x := in[0]
+	if x.DType() != tensor.Float32 || op.add && (len(in) < 2 || in[1] == nil || in[1].DType() != tensor.Float32 || !tensor.SameShape(x.Shape(), in[1].Shape())) {
+		return nil, false, nil
+	}
+	y, err := ctx.Alloc(tensor.Float32, x.Shape()...)
+	if err != nil || x.Len() == 0 {
+		return []*tensor.Tensor{y}, true, err
+	}
+	c := &call{b: op.b}
+	defer c.free()
+	xm, err := c.upload(x.RawBytes())
+	if err != nil {
+		return nil, true, err
+	}
+	ym, err := c.alloc(y.Bytes())
+	if err != nil {
+		return nil, true, err
+	}
+	if op.add {
+		bm, err := c.upload(in[1].RawBytes())
+		if err != nil {
+			return nil, true, err
+		}
+		err = op.b.K.Add(nil, xm, bm, ym, int64(x.Len()))
+		if err != nil {
+			return nil, true, err
+		}
+	} else if err := op.b.K.Unary(nil, gobind.Relu, &gobind.UnaryArgs{X: xm, Y: ym, N: int64(x.Len())}); err != nil {
+		return nil, true, err
+	}
+	return []*tensor.Tensor{y}, true, c.fetch(y, ym)
+}

@@ -1,0 +1,227 @@
+//go:build gcompress_cuda
+
+package cuda
+
+/*
+#cgo LDFLAGS: -lcuda
+#cgo linux CFLAGS: -I/usr/local/cuda/include
+#include <cuda.h>
+
+// gc_func_set_max_dyn_smem raises how much dynamic shared memory a kernel
+// may be launched with (needed above 48 KiB); gorgonia.org/cu v0.9.6 has no
+// wrapper for cuFuncSetAttribute.
+static CUresult gc_func_set_max_dyn_smem(CUfunction f, int bytes) {
+	return cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+// Module is a loaded fatbin (or cubin/PTX) image.
+type Module struct {
+	dev  *Device
+	name string
+	m    cu.Module
+}
+
+// LoadModule loads an image (nvcc -fatbin output) into the device's context.
+// name labels errors. A fatbin without code for this GPU fails with an error
+// matching ErrNoKernelImage.
+func (d *Device) LoadModule(name string, image []byte) (*Module, error) {
+	if len(image) == 0 {
+		return nil, fmt.Errorf("cuda: module %s: empty image (were the kernels built? make kernels)", name)
+	}
+	mod := &Module{dev: d, name: name}
+	err := d.Do(func() error {
+		var e error
+		mod.m, e = cu.LoadData(string(image))
+		return check("cuModuleLoadData("+name+")", e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mod, nil
+}
+
+// Function is a kernel of a loaded module.
+type Function struct {
+	dev  *Device
+	Name string
+	f    cu.Function
+	// MaxDynamicShared is the dynamic shared memory limit set with
+	// SetMaxDynamicShared (48 KiB by default).
+	MaxDynamicShared int
+}
+
+// Function looks up a kernel by its (extern "C") name.
+func (m *Module) Function(name string) (*Function, error) {
+	f := &Function{dev: m.dev, Name: name, MaxDynamicShared: 48 << 10}
+	err := m.dev.Do(func() error {
+		var e error
+		f.f, e = m.m.Function(name)
+		return check(fmt.Sprintf("cuModuleGetFunction(%s, %s)", m.name, name), e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// cuFunction returns the CUfunction handle inside a cu.Function. cu keeps it
+// unexported; cu.Function is struct{ fn C.CUfunction }, a single pointer, so
+// its memory is the handle (checked by the size assertion below).
+func cuFunction(f *cu.Function) C.CUfunction { return *(*C.CUfunction)(unsafe.Pointer(f)) }
+
+var _ = [1]struct{}{}[unsafe.Sizeof(cu.Function{})-unsafe.Sizeof(C.CUfunction(nil))]
+
+// SetMaxDynamicShared lets the kernel be launched with up to bytes of
+// dynamic shared memory (above the default 48 KiB; at most the device's
+// SharedPerBlockOptin).
+func (f *Function) SetMaxDynamicShared(bytes int) error {
+	if bytes > f.dev.SharedPerBlockOptin {
+		return fmt.Errorf("cuda: %s needs %d bytes of shared memory, %s allows %d per block", f.Name, bytes, f.dev.Name, f.dev.SharedPerBlockOptin)
+	}
+	err := f.dev.Do(func() error {
+		if r := C.gc_func_set_max_dyn_smem(cuFunction(&f.f), C.int(bytes)); r != C.CUDA_SUCCESS {
+			return &Error{Op: "cuFuncSetAttribute(" + f.Name + ")", Code: int(r), Name: "CUresult"}
+		}
+		return nil
+	})
+	if err == nil {
+		f.MaxDynamicShared = bytes
+	}
+	return err
+}
+
+// Dim3 is a grid or block shape.
+type Dim3 struct{ X, Y, Z int }
+
+// Launch enqueues the kernel on stream s (nil: the NULL stream) with every
+// parameter passed as 8 bytes: the kernels take only pointers and 64-bit
+// integers (DESIGN.md §3.2), and gorgonia.org/cu copies each parameter as a
+// uint64. Errors of the launch itself are returned; faults while the kernel
+// runs surface at the next synchronising call, or here when
+// Device.SyncLaunches is set.
+func (f *Function) Launch(grid, block Dim3, sharedBytes int, s *Stream, args ...uint64) error {
+	if sharedBytes > f.MaxDynamicShared {
+		return fmt.Errorf("cuda: %s launched with %d bytes of shared memory, its limit is %d", f.Name, sharedBytes, f.MaxDynamicShared)
+	}
+	for _, d := range []int{grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z} {
+		if d <= 0 {
+			return fmt.Errorf("cuda: %s launched with grid %+v, block %+v", f.Name, grid, block)
+		}
+	}
+	vals := append([]uint64(nil), args...)
+	params := make([]unsafe.Pointer, len(vals))
+	for i := range vals {
+		params[i] = unsafe.Pointer(&vals[i])
+	}
+	stream := cu.Stream{}
+	if s != nil {
+		stream = s.s
+	}
+	return f.dev.Do(func() error {
+		err := f.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream, params)
+		if err != nil {
+			return check("cuLaunchKernel("+f.Name+")", err)
+		}
+		if f.dev.SyncLaunches {
+			return check("kernel "+f.Name, cu.Synchronize())
+		}
+		return nil
+	})
+}
+
+// Ptr is a kernel argument for device memory (the null pointer for a null
+// view).
+func Ptr(m Mem) uint64 { return uint64(m.Ptr) }
+
+// Int is a kernel argument for a 64-bit integer.
+func Int(v int64) uint64 { return uint64(v) }
+
+// Stream is a CUDA stream of the device. Streams are created blocking, so
+// the synchronous copies (which run on the legacy NULL stream) are ordered
+// with the work queued on them.
+type Stream struct {
+	dev *Device
+	s   cu.Stream
+}
+
+// NewStream creates a stream.
+func (d *Device) NewStream() (*Stream, error) {
+	st := &Stream{dev: d}
+	err := d.Do(func() error {
+		var e error
+		st.s, e = cu.MakeStream(cu.DefaultStream)
+		return check("cuStreamCreate", e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Synchronize waits for the stream's work.
+func (s *Stream) Synchronize() error {
+	return s.dev.Do(func() error { return check("cuStreamSynchronize", s.s.Synchronize()) })
+}
+
+// Destroy releases the stream.
+func (s *Stream) Destroy() error {
+	return s.dev.Do(func() error { return check("cuStreamDestroy", s.s.Destroy()) })
+}
+
+// Event is a CUDA event for timing work on a stream.
+type Event struct {
+	dev *Device
+	e   cu.Event
+}
+
+// NewEvent creates a timing event.
+func (d *Device) NewEvent() (*Event, error) {
+	ev := &Event{dev: d}
+	err := d.Do(func() error {
+		var e error
+		ev.e, e = cu.MakeEvent(cu.DefaultEvent)
+		return check("cuEventCreate", e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// Record enqueues the event on stream s (nil: the NULL stream).
+func (e *Event) Record(s *Stream) error {
+	stream := cu.Stream{}
+	if s != nil {
+		stream = s.s
+	}
+	return e.dev.Do(func() error { return check("cuEventRecord", e.e.Record(stream)) })
+}
+
+// Since waits for e and returns the device time from start to e.
+func (e *Event) Since(start *Event) (time.Duration, error) {
+	var ms float64
+	err := e.dev.Do(func() error {
+		if err := check("cuEventSynchronize", e.e.Synchronize()); err != nil {
+			return err
+		}
+		var err error
+		ms, err = start.e.Elapsed(e.e)
+		return check("cuEventElapsedTime", err)
+	})
+	return time.Duration(ms * float64(time.Millisecond)), err
+}
+
+// Destroy releases the event.
+func (e *Event) Destroy() error {
+	return e.dev.Do(func() error { return check("cuEventDestroy", cu.DestroyEvent(&e.e)) })
+}

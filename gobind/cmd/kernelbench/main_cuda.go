@@ -1,0 +1,483 @@
+//go:build gcompress_cuda
+
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/gcompress/gcompress/bench"
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/cuda/nvml"
+	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/internal/atomicfile"
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "kernelbench:", err)
+		os.Exit(1)
+	}
+}
+
+// printer is a kerneltest.Reporter that prints failures as they happen.
+type printer struct{}
+
+func (printer) Helper()             {}
+func (printer) Logf(string, ...any) {}
+func (printer) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "FAIL "+format+"\n", args...)
+}
+
+func run() error {
+	device := flag.Int("device", 0, "CUDA device ordinal")
+	check := flag.Bool("check", false, "run every kernel's test suite against its reference")
+	short := flag.Bool("short", false, "with -check: skip the largest shapes")
+	doBench := flag.Bool("bench", false, "time the GEMMs")
+	sizes := flag.String("sizes", "4096,8192", "with -bench: comma-separated cube sizes M=N=K")
+	kernels := flag.String("kernels", strings.Join([]string{Int8Dense, F16Dense, BF16Dense, Int8Sparse, F16Sparse}, ","), "with -bench: kernel families")
+	reps := flag.Int("reps", 20, "timed repeats")
+	warmup := flag.Int("warmup", 3, "untimed launches before timing")
+	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
+	out := flag.String("out", "kernelbench.json", "JSON report")
+	flag.Parse()
+	if !*check && !*doBench {
+		return fmt.Errorf("nothing to do: give -check and/or -bench")
+	}
+
+	dev, err := cuda.Open(*device)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	l, err := gobind.Load(dev)
+	if err != nil {
+		return err
+	}
+	rep := &Report{Command: strings.Join(os.Args, " "), Machine: bench.ThisMachine(), Device: deviceInfo(dev, l)}
+	fmt.Printf("device: %s, fatbin code %d, driver %s\n", dev, rep.Device.Arch, rep.Device.DriverVersion)
+	sampler, err := nvml.StartSampler(200 * time.Millisecond)
+	if err != nil {
+		rep.NVMLError = err.Error()
+	}
+
+	if *check {
+		dev.SyncLaunches = true
+		start := time.Now()
+		size := kerneltest.Full
+		if *short {
+			size = kerneltest.Short
+		}
+		h := l.Harness()
+		rep.Checks = append(rep.Checks, h.Diagnostics()...)
+		rep.Checks = append(rep.Checks, kerneltest.Int8GEMM(printer{}, h.GemmImpl, size)...)
+		for _, in := range []ref.Elem{ref.F16, ref.BF16} {
+			rep.Checks = append(rep.Checks, kerneltest.HalfGEMM(printer{}, in, h.GemmImpl, size)...)
+		}
+		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
+			rep.Checks = append(rep.Checks, kerneltest.SparseGEMM(printer{}, in, h.SparseImpl, size)...)
+		}
+		rep.Checks = append(rep.Checks, kerneltest.Elementwise(printer{}, h.ElemImpl, size)...)
+		fmt.Println("\n== kernel checks (full table in the JSON report) ==")
+		rep.CheckFailures = kerneltest.WriteSummary(os.Stdout, rep.Checks)
+		fmt.Printf("checks took %v\n", time.Since(start).Round(time.Second))
+		dev.SyncLaunches = false
+	}
+
+	if *doBench {
+		var ss []int
+		for _, s := range strings.Split(*sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 || n%128 != 0 {
+				return fmt.Errorf("-sizes %q: want positive multiples of 128", *sizes)
+			}
+			ss = append(ss, n)
+		}
+		b := &bencher{dev: dev, l: l, reps: *reps, warmup: *warmup}
+		if err := b.init(); err != nil {
+			return err
+		}
+		for _, s := range ss {
+			for _, k := range strings.Split(*kernels, ",") {
+				t, err := b.time(strings.TrimSpace(k), s)
+				if err != nil {
+					return fmt.Errorf("%s at %d: %w", k, s, err)
+				}
+				fmt.Printf("%-16s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s\n", t.Kernel, s, s, s, t.MedianMS, t.TOPS, t.Check)
+				rep.Timings = append(rep.Timings, t)
+			}
+		}
+		if *vendor != "" {
+			if rep.Vendor, err = readVendor(*vendor); err != nil {
+				return err
+			}
+			attachVendor(rep.Timings, rep.Vendor)
+		}
+		rep.Acceptance = acceptance(rep.Timings, ss[len(ss)-1])
+	}
+	if sampler != nil {
+		r := sampler.Stop()
+		rep.NVML = &r
+	}
+	if err := atomicfile.Write(*out, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}); err != nil {
+		return err
+	}
+	fmt.Println("\n== summary ==")
+	writeSummary(os.Stdout, rep)
+	fmt.Println("report:", *out)
+	if rep.CheckFailures > 0 {
+		return fmt.Errorf("%d kernel check(s) failed", rep.CheckFailures)
+	}
+	return nil
+}
+
+func deviceInfo(dev *cuda.Device, l *gobind.Launcher) DeviceInfo {
+	d := DeviceInfo{Name: dev.Name, CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), SMs: dev.SMs, L2Bytes: dev.L2Bytes,
+		MemoryBytes: dev.TotalMem, CUDADriver: fmt.Sprintf("%d.%d", dev.DriverVersion/1000, dev.DriverVersion%1000/10)}
+	if devs, err := nvml.Devices(); err == nil && len(devs) > 0 {
+		d.DriverVersion = devs[0].DriverVersion
+	}
+	if got, err := l.ABIProbe(0, 0, 0, 0); err == nil {
+		d.Arch = int(got[6])
+	}
+	return d
+}
+
+// bencher times one kernel family at a time with CUDA events, the L2 cache
+// flushed (a buffer of twice its size overwritten) before every repeat.
+type bencher struct {
+	dev          *cuda.Device
+	l            *gobind.Launcher
+	reps, warmup int
+	flush        *cuda.Buffer
+	start, end   *cuda.Event
+	rng          *rand.Rand
+}
+
+func (b *bencher) init() error {
+	var err error
+	if b.flush, err = b.dev.Alloc(max(2*b.dev.L2Bytes, 64<<20)); err != nil {
+		return err
+	}
+	if b.start, err = b.dev.NewEvent(); err != nil {
+		return err
+	}
+	b.end, err = b.dev.NewEvent()
+	b.rng = rand.New(rand.NewPCG(42, 7))
+	return err
+}
+
+// problem is one benchmark GEMM on the device: a launch closure and a
+// checker of sampled output rows.
+type problem struct {
+	impl   string
+	launch func() error
+	check  func() error
+	free   func()
+}
+
+func (b *bencher) time(kernel string, s int) (Timing, error) {
+	var p *problem
+	var err error
+	switch kernel {
+	case Int8Dense:
+		p, err = b.dense(ref.S8, s)
+	case F16Dense:
+		p, err = b.dense(ref.F16, s)
+	case BF16Dense:
+		p, err = b.dense(ref.BF16, s)
+	case Int8Sparse:
+		p, err = b.sparse(ref.S8, s)
+	case F16Sparse:
+		p, err = b.sparse(ref.F16, s)
+	default:
+		return Timing{}, fmt.Errorf("unknown kernel family %q", kernel)
+	}
+	if err != nil {
+		return Timing{}, err
+	}
+	defer p.free()
+	t := Timing{Kernel: kernel, Impl: p.impl, M: s, N: s, K: s, Reps: b.reps, Check: "pass"}
+	// Check before timing (DESIGN.md §5: every version is checked against
+	// the reference before it is timed).
+	if err := p.launch(); err != nil {
+		return t, err
+	}
+	if err := b.dev.Synchronize(); err != nil {
+		return t, err
+	}
+	if err := p.check(); err != nil {
+		t.Check = "FAIL: " + err.Error()
+	}
+	for i := 0; i < b.warmup; i++ {
+		if err := p.launch(); err != nil {
+			return t, err
+		}
+	}
+	ms := make([]float64, 0, b.reps)
+	for r := 0; r < b.reps; r++ {
+		if err := b.dev.Memset(b.flush.Mem(), byte(r)); err != nil {
+			return t, err
+		}
+		if err := b.start.Record(nil); err != nil {
+			return t, err
+		}
+		if err := p.launch(); err != nil {
+			return t, err
+		}
+		if err := b.end.Record(nil); err != nil {
+			return t, err
+		}
+		d, err := b.end.Since(b.start)
+		if err != nil {
+			return t, err
+		}
+		ms = append(ms, float64(d)/float64(time.Millisecond))
+	}
+	sort.Float64s(ms)
+	t.MinMS, t.MaxMS = ms[0], ms[len(ms)-1]
+	t.MedianMS = ms[len(ms)/2]
+	if len(ms)%2 == 0 {
+		t.MedianMS = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
+	}
+	t.TOPS = 2 * float64(s) * float64(s) * float64(s) / (t.MedianMS * 1e-3) / 1e12
+	return t, nil
+}
+
+// randBytes fills n elements of type in: int8 uniform over [-128, 127],
+// halves uniform over [-1, 1].
+func (b *bencher) randBytes(in ref.Elem, n int) []byte {
+	out := make([]byte, n*int(in.Bytes()))
+	switch in {
+	case ref.S8:
+		for i := 0; i+8 <= len(out); i += 8 {
+			v := b.rng.Uint64()
+			for j := 0; j < 8; j++ {
+				out[i+j] = byte(v >> (8 * j))
+			}
+		}
+	default:
+		for i := 0; i < n; i++ {
+			var h uint16
+			f := float32(b.rng.Float64()*2 - 1)
+			if in == ref.F16 {
+				h = uint16(tensor.NewF16(f))
+			} else {
+				h = uint16(tensor.NewBF16(f))
+			}
+			out[2*i], out[2*i+1] = byte(h), byte(h>>8)
+		}
+	}
+	return out
+}
+
+// sampleRows are the output rows the pre-timing check compares.
+func sampleRows(r *rand.Rand, m int) []int {
+	rows := []int{0, m - 1}
+	for len(rows) < 8 {
+		rows = append(rows, r.IntN(m))
+	}
+	return rows
+}
+
+// dense builds an s x s x s dense GEMM: int8 -> int32, halves -> the half
+// type (as torch.matmul returns).
+func (b *bencher) dense(in ref.Elem, s int) (*problem, error) {
+	out := map[ref.Elem]ref.Out{ref.S8: ref.OutS32, ref.F16: ref.OutF16, ref.BF16: ref.OutBF16}[in]
+	ha, hb := b.randBytes(in, s*s), b.randBytes(in, s*s)
+	bufs, err := b.uploadAll(ha, hb)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.dev.Alloc(int64(s*s) * int64(out.ElemBytes()))
+	if err != nil {
+		freeAll(bufs)
+		return nil, err
+	}
+	bufs = append(bufs, c)
+	args := &gobind.GemmArgs{In: in, M: int64(s), N: int64(s), K: int64(s), A: bufs[0].Mem(), LdA: int64(s), B: bufs[1].Mem(), LdB: int64(s),
+		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
+	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p.check = func() error {
+		for _, row := range sampleRows(b.rng, s) {
+			got := make([]byte, s*out.ElemBytes())
+			m, _ := c.Mem().Slice(int64(row*s*out.ElemBytes()), int64(len(got)))
+			if err := b.dev.CopyOut(got, m); err != nil {
+				return err
+			}
+			want := make([]byte, len(got))
+			pr := &kerneltest.GemmProblem{In: in, M: 1, N: s, K: s, A: ha[row*s*int(in.Bytes()) : (row+1)*s*int(in.Bytes())], LdA: s,
+				B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1}
+			if err := kerneltest.HostGemm(pr); err != nil {
+				return err
+			}
+			if err := compareRow(in, out, row, got, want); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return p, nil
+}
+
+// sparse builds an s x s x s 2:4 GEMM (A the 2:4 weight) with outputs as
+// for dense.
+func (b *bencher) sparse(in ref.Elem, s int) (*problem, error) {
+	out := map[ref.Elem]ref.Out{ref.S8: ref.OutS32, ref.F16: ref.OutF16}[in]
+	dense := b.randBytes(in, s*s)
+	// Zero two of every four along K.
+	for i := 0; i < s*s; i += 4 {
+		perm := b.rng.Perm(4)
+		for _, c := range perm[:2] {
+			for j := 0; j < int(in.Bytes()); j++ {
+				dense[(i+c)*int(in.Bytes())+j] = 0
+			}
+		}
+	}
+	var vals, meta []byte
+	var err error
+	if in == ref.S8 {
+		vals, meta, err = compressBytes[int8](dense, s, ref.FormatSparse24S8.KAlign)
+	} else {
+		vals, meta, err = compressBytes[tensor.F16](dense, s, ref.FormatSparse24F16.KAlign)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hb := b.randBytes(in, s*s)
+	bufs, err := b.uploadAll(vals, meta, hb)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.dev.Alloc(int64(s*s) * int64(out.ElemBytes()))
+	if err != nil {
+		freeAll(bufs)
+		return nil, err
+	}
+	bufs = append(bufs, c)
+	args := &gobind.SparseGemmArgs{In: in, M: int64(s), N: int64(s), K: int64(s), AValues: bufs[0].Mem(), LdV: int64(s / 2),
+		AMeta: bufs[1].Mem(), LdE: int64(s / 8), B: bufs[2].Mem(), LdB: int64(s),
+		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
+	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
+	eb := int(in.Bytes())
+	p.check = func() error {
+		for _, row := range sampleRows(b.rng, s) {
+			got := make([]byte, s*out.ElemBytes())
+			m, _ := c.Mem().Slice(int64(row*s*out.ElemBytes()), int64(len(got)))
+			if err := b.dev.CopyOut(got, m); err != nil {
+				return err
+			}
+			want := make([]byte, len(got))
+			pr := &kerneltest.SparseProblem{In: in, M: 1, N: s, K: s, Values: vals[row*s/2*eb : (row+1)*s/2*eb], LdV: s / 2,
+				Meta: meta[row*s/8 : (row+1)*s/8], LdE: s / 8, B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1}
+			if err := kerneltest.HostSparse(pr); err != nil {
+				return err
+			}
+			if err := compareRow(in, out, row, got, want); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return p, nil
+}
+
+// compressBytes compresses an s x s matrix given as bytes.
+func compressBytes[T ref.Elem24](dense []byte, s, padK int) ([]byte, []byte, error) {
+	d := make([]T, s*s)
+	copyBytes(d, dense)
+	sp, err := ref.Compress24(s, s, d, s, padK)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals := make([]byte, len(dense)/2)
+	copyToBytes(vals, sp.Values)
+	return vals, sp.Meta, nil
+}
+
+// compareRow checks one sampled output row: bit for bit for int8 inputs, by
+// NMSE for the half types.
+func compareRow(in ref.Elem, out ref.Out, row int, got, want []byte) error {
+	if in == ref.S8 {
+		for i := 0; i < len(got); i += 4 {
+			if string(got[i:i+4]) != string(want[i:i+4]) {
+				return fmt.Errorf("row %d column %d differs", row, i/4)
+			}
+		}
+		return nil
+	}
+	var num, den float64
+	for i := 0; i < len(got); i += 2 {
+		g, w := half(out, got[i:]), half(out, want[i:])
+		num += (g - w) * (g - w)
+		den += w * w
+	}
+	tol := kerneltest.NMSEHalfGemmF16
+	if out == ref.OutBF16 {
+		tol = kerneltest.NMSEHalfGemmBF16
+	}
+	if nmse := num / den; !(nmse <= tol) {
+		return fmt.Errorf("row %d: NMSE %.3g above %.0g", row, nmse, tol)
+	}
+	return nil
+}
+
+func half(out ref.Out, b []byte) float64 {
+	h := uint16(b[0]) | uint16(b[1])<<8
+	if out == ref.OutBF16 {
+		return float64(tensor.BF16(h).Float32())
+	}
+	v := float64(tensor.F16(h).Float32())
+	if math.IsInf(v, 0) {
+		return math.NaN()
+	}
+	return v
+}
+
+func (b *bencher) uploadAll(hs ...[]byte) ([]*cuda.Buffer, error) {
+	var bufs []*cuda.Buffer
+	for _, h := range hs {
+		buf, err := cuda.Upload(b.dev, h)
+		if err != nil {
+			freeAll(bufs)
+			return nil, err
+		}
+		bufs = append(bufs, buf)
+	}
+	return bufs, nil
+}
+
+func freeAll(bufs []*cuda.Buffer) {
+	for _, b := range bufs {
+		b.Free()
+	}
+}
+
+// copyBytes fills dst's memory from src (len(src) <= len(dst)*sizeof(T)).
+func copyBytes[T any](dst []T, src []byte) {
+	var z T
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)*int(unsafe.Sizeof(z))), src)
+}
+
+// copyToBytes copies src's memory into dst.
+func copyToBytes[T any](dst []byte, src []T) {
+	var z T
+	copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), len(src)*int(unsafe.Sizeof(z))))
+}

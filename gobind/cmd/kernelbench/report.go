@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/gcompress/gcompress/bench"
+	"github.com/gcompress/gcompress/cuda/nvml"
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+)
+
+// Kernel families timed by -bench; the names are shared with
+// vendor_bench.py's results.
+const (
+	Int8Dense  = "int8_dense"
+	F16Dense   = "f16_dense"
+	BF16Dense  = "bf16_dense"
+	Int8Sparse = "int8_sparse24"
+	F16Sparse  = "f16_sparse24"
+)
+
+// Timing is one timed kernel at one size.
+type Timing struct {
+	Kernel   string  `json:"kernel"`
+	Impl     string  `json:"impl"`
+	M        int     `json:"m"`
+	N        int     `json:"n"`
+	K        int     `json:"k"`
+	Reps     int     `json:"reps"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	// TOPS is 2·M·N·K / median time (dense-equivalent operations for the
+	// 2:4 kernels, as vendors count them).
+	TOPS float64 `json:"tops"`
+	// Check is "pass", or what the sampled-row comparison with the
+	// reference found, before timing.
+	Check  string        `json:"check"`
+	Vendor *VendorResult `json:"vendor,omitempty"`
+	// VsVendor is our throughput over the vendor's (vendor time / ours).
+	VsVendor float64 `json:"vs_vendor,omitempty"`
+}
+
+// VendorResult is one row of vendor_bench.py's output.
+type VendorResult struct {
+	Kernel   string  `json:"kernel"`
+	M        int     `json:"m"`
+	N        int     `json:"n"`
+	K        int     `json:"k"`
+	Impl     string  `json:"impl"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	TOPS     float64 `json:"tops"`
+	Error    string  `json:"error,omitempty"`
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// VendorDoc is vendor_bench.py's JSON document.
+type VendorDoc struct {
+	Torch   string         `json:"torch"`
+	CUDA    string         `json:"cuda"`
+	Device  string         `json:"device"`
+	Reps    int            `json:"reps"`
+	Results []VendorResult `json:"results"`
+}
+
+// readVendor loads a vendor_bench.py result file.
+func readVendor(path string) (*VendorDoc, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("vendor results: %w", err)
+	}
+	var d VendorDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("vendor results %s: %w", path, err)
+	}
+	return &d, nil
+}
+
+// attachVendor pairs every timing with the vendor row of the same kernel
+// family and size.
+func attachVendor(ts []Timing, v *VendorDoc) {
+	if v == nil {
+		return
+	}
+	for i := range ts {
+		for j := range v.Results {
+			r := &v.Results[j]
+			if r.Kernel == ts[i].Kernel && r.M == ts[i].M && r.N == ts[i].N && r.K == ts[i].K {
+				ts[i].Vendor = r
+				if r.Error == "" && r.MedianMS > 0 && ts[i].MedianMS > 0 {
+					ts[i].VsVendor = r.MedianMS / ts[i].MedianMS
+				}
+			}
+		}
+	}
+}
+
+// Acceptance is one of issue 4's performance criteria, evaluated.
+type Acceptance struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Target    float64 `json:"target"`
+	Pass      bool    `json:"pass"`
+	Available bool    `json:"available"`
+	Note      string  `json:"note,omitempty"`
+}
+
+func find(ts []Timing, kernel string, size int) *Timing {
+	for i := range ts {
+		if ts[i].Kernel == kernel && ts[i].M == size && ts[i].N == size && ts[i].K == size && ts[i].MedianMS > 0 {
+			return &ts[i]
+		}
+	}
+	return nil
+}
+
+// acceptance evaluates the criteria at size^3 (8192 in the issue).
+func acceptance(ts []Timing, size int) []Acceptance {
+	var out []Acceptance
+	vs := func(name, kernel string, target float64, note string) {
+		a := Acceptance{Name: name, Target: target, Note: note}
+		if t := find(ts, kernel, size); t != nil && t.VsVendor > 0 {
+			a.Value, a.Available = t.VsVendor, true
+			a.Pass = t.VsVendor >= target && t.Check == "pass"
+		}
+		out = append(out, a)
+	}
+	ratio := func(name, sparse, dense string) {
+		a := Acceptance{Name: name, Target: 1.3}
+		s, d := find(ts, sparse, size), find(ts, dense, size)
+		if s != nil && d != nil {
+			a.Value, a.Available = d.MedianMS/s.MedianMS, true
+			a.Pass = a.Value >= a.Target && s.Check == "pass" && d.Check == "pass"
+		}
+		out = append(out, a)
+	}
+	dim := fmt.Sprintf("%d^3", size)
+	vs("INT8 GEMM "+dim+" / cuBLASLt INT8 (torch._int_mm)", Int8Dense, 0.6, "stretch 0.8")
+	vs("FP16 GEMM "+dim+" / cuBLAS FP16 (torch.matmul)", F16Dense, 0.6, "")
+	ratio("2:4 INT8 GEMM "+dim+" speed-up over our dense INT8", Int8Sparse, Int8Dense)
+	ratio("2:4 FP16 GEMM "+dim+" speed-up over our dense FP16", F16Sparse, F16Dense)
+	return out
+}
+
+// DeviceInfo describes the GPU of a run.
+type DeviceInfo struct {
+	Name          string `json:"name"`
+	CC            string `json:"compute_capability"`
+	SMs           int    `json:"sms"`
+	L2Bytes       int64  `json:"l2_bytes"`
+	MemoryBytes   int64  `json:"memory_bytes"`
+	CUDADriver    string `json:"cuda_driver_api"`
+	DriverVersion string `json:"driver_version,omitempty"`
+	// Arch is the __CUDA_ARCH__ of the code the driver picked from the
+	// fatbin (gc_abi_probe).
+	Arch int `json:"cuda_arch_ran"`
+}
+
+// Report is kernelbench's JSON output.
+type Report struct {
+	Command       string              `json:"command"`
+	Machine       bench.Machine       `json:"machine"`
+	Device        DeviceInfo          `json:"device"`
+	Checks        []kerneltest.Result `json:"checks,omitempty"`
+	CheckFailures int                 `json:"check_failures"`
+	Timings       []Timing            `json:"timings,omitempty"`
+	Acceptance    []Acceptance        `json:"acceptance,omitempty"`
+	Vendor        *VendorDoc          `json:"vendor,omitempty"`
+	NVML          *nvml.Report        `json:"nvml,omitempty"`
+	NVMLError     string              `json:"nvml_error,omitempty"`
+}
+
+// writeSummary prints the timing and acceptance tables.
+func writeSummary(w io.Writer, r *Report) {
+	if len(r.Timings) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KERNEL\tSIZE\tOURS ms\tOURS TOP/s\tCHECK\tVENDOR\tVENDOR ms\tVENDOR TOP/s\tOURS/VENDOR")
+		for _, t := range r.Timings {
+			vname, vms, vtops, ratio := "-", "-", "-", "-"
+			if v := t.Vendor; v != nil {
+				vname = v.Impl
+				if v.Error != "" {
+					vms = "error"
+				} else {
+					vms, vtops = fmt.Sprintf("%.3f", v.MedianMS), fmt.Sprintf("%.1f", v.TOPS)
+				}
+			}
+			if t.VsVendor > 0 {
+				ratio = fmt.Sprintf("%.2f", t.VsVendor)
+			}
+			fmt.Fprintf(tw, "%s\t%dx%dx%d\t%.3f\t%.1f\t%s\t%s\t%s\t%s\t%s\n", t.Kernel, t.M, t.N, t.K, t.MedianMS, t.TOPS,
+				t.Check, vname, vms, vtops, ratio)
+		}
+		tw.Flush()
+	}
+	for _, a := range r.Acceptance {
+		status := "n/a"
+		if a.Available {
+			status = map[bool]string{true: "PASS", false: "FAIL"}[a.Pass]
+		}
+		fmt.Fprintf(w, "acceptance: %-60s %6.2f (target %.2f) %s %s\n", a.Name, a.Value, a.Target, status, a.Note)
+	}
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVendorPairingAndAcceptance(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vendor.json")
+	doc := `{"torch": "2.11.0", "cuda": "13.0", "device": "NVIDIA H100", "results": [
+	 {"kernel": "int8_dense", "m": 8192, "n": 8192, "k": 8192, "impl": "torch._int_mm", "median_ms": 1.0, "min_ms": 0.9, "tops": 1100},
+	 {"kernel": "f16_dense", "m": 8192, "n": 8192, "k": 8192, "impl": "torch.matmul f16", "error": "RuntimeError: boom"}]}`
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := readVendor(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := []Timing{
+		{Kernel: Int8Dense, M: 8192, N: 8192, K: 8192, MedianMS: 1.6, Check: "pass"},
+		{Kernel: F16Dense, M: 8192, N: 8192, K: 8192, MedianMS: 2, Check: "pass"},
+		{Kernel: Int8Sparse, M: 8192, N: 8192, K: 8192, MedianMS: 1.2, Check: "pass"},
+	}
+	attachVendor(ts, v)
+	if ts[0].VsVendor != 1/1.6 || ts[1].Vendor == nil || ts[1].VsVendor != 0 {
+		t.Fatalf("pairing: %+v", ts[:2])
+	}
+	acc := acceptance(ts, 8192)
+	if len(acc) != 4 {
+		t.Fatalf("%d criteria", len(acc))
+	}
+	if !acc[0].Available || !acc[0].Pass { // 0.625 >= 0.6
+		t.Errorf("int8 vs vendor: %+v", acc[0])
+	}
+	if acc[1].Available {
+		t.Errorf("f16 vs a failed vendor run should be unavailable: %+v", acc[1])
+	}
+	if !acc[2].Available || !acc[2].Pass || math.Abs(acc[2].Value-4.0/3) > 1e-12 {
+		t.Errorf("sparse int8 speed-up: %+v", acc[2])
+	}
+	if acc[3].Available {
+		t.Errorf("sparse f16 without timings: %+v", acc[3])
+	}
+	var b strings.Builder
+	writeSummary(&b, &Report{Timings: ts, Acceptance: acc})
+	out := b.String()
+	for _, want := range []string{"torch._int_mm", "0.62", "error", "PASS", "n/a"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := readVendor(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("missing vendor file accepted")
+	}
+}

@@ -1,0 +1,149 @@
+//go:build gcompress_cuda
+
+package gobind
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// The GPU tests: every kernel against its reference through the shared
+// suites of kernels/kerneltest, plus the ABI and mma.sp layout probes and
+// the naive-kernel diagnostics. They need a GPU (this binary exits at start
+// without one: gorgonia.org/cu's initialiser). GCOMPRESS_TEST_DEVICE picks
+// the ordinal (default 0). The combined pass/fail table is printed at the
+// end; -test.short skips the largest shapes.
+
+var (
+	testL   *Launcher
+	results []kerneltest.Result
+	resMu   sync.Mutex
+)
+
+func TestMain(m *testing.M) {
+	ord := 0
+	if v := os.Getenv("GCOMPRESS_TEST_DEVICE"); v != "" {
+		ord, _ = strconv.Atoi(v)
+	}
+	dev, err := cuda.Open(ord)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gobind GPU tests:", err)
+		os.Exit(1)
+	}
+	dev.SyncLaunches = true // attribute a fault to the kernel that caused it
+	fmt.Println("device:", dev)
+	if testL, err = Load(dev); err != nil {
+		fmt.Fprintln(os.Stderr, "gobind GPU tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	// The full table goes to $GCOMPRESS_TABLE when set; stdout gets the
+	// per-suite counts and the failing cases (the tail of a log is what a
+	// GPU session reads back).
+	if path := os.Getenv("GCOMPRESS_TABLE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			kerneltest.WriteTable(f, results)
+			f.Close()
+		}
+	}
+	fmt.Println("\n== kernel tests ==")
+	if fails := kerneltest.WriteSummary(os.Stdout, results); fails > 0 && code == 0 {
+		code = 1
+	}
+	fmt.Println("device transfers:", dev.Transfers.Snapshot())
+	os.Exit(code)
+}
+
+func keep(r []kerneltest.Result) {
+	resMu.Lock()
+	results = append(results, r...)
+	resMu.Unlock()
+}
+
+// TestDiagnostics runs the launch-path probes (harness_cuda.go): the ABI
+// probe, the mma.sp metadata-layout probes and the naive GEMMs.
+func TestDiagnostics(t *testing.T) {
+	rs := testL.Harness().Diagnostics()
+	for _, r := range rs {
+		if !r.Pass {
+			t.Errorf("%s %s: %s", r.Suite, r.Case, r.Detail)
+		} else if r.Suite == "abi" {
+			t.Logf("code that ran: %s", r.Metric)
+		}
+	}
+	keep(rs)
+}
+
+func TestInt8Gemm(t *testing.T) {
+	keep(kerneltest.Int8GEMM(t, testL.Harness().GemmImpl, size()))
+}
+
+func TestHalfGemm(t *testing.T) {
+	for _, in := range []ref.Elem{ref.F16, ref.BF16} {
+		keep(kerneltest.HalfGEMM(t, in, testL.Harness().GemmImpl, size()))
+	}
+}
+
+func TestSparseGemm(t *testing.T) {
+	for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
+		keep(kerneltest.SparseGEMM(t, in, testL.Harness().SparseImpl, size()))
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	keep(kerneltest.Elementwise(t, testL.Harness().ElemImpl, size()))
+}
+
+// TestLaunchValidation: bad arguments are Go errors, and nothing reaches the
+// device.
+func TestLaunchValidation(t *testing.T) {
+	buf, err := testL.Dev.Alloc(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Free()
+	m := buf.Mem()
+	bad := &GemmArgs{In: S8, M: 64, N: 64, K: 64, A: m, LdA: 64, B: m, LdB: 64,
+		Epilogue: Epilogue{Out: ref.OutS32, C: m, LdCM: 64, LdCN: 1}}
+	if err := testL.Gemm(nil, bad); !errors.Is(err, ErrArgs) {
+		t.Fatalf("overlapping, undersized buffers: %v", err)
+	}
+	if err := testL.Dev.Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPoolReuse: a freed block is handed out again without the driver.
+func TestPoolReuse(t *testing.T) {
+	before := testL.Dev.PoolStats()
+	a, err := testL.Dev.Alloc(3 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := a.Mem().Ptr
+	a.Free()
+	b, err := testL.Dev.Alloc(4 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Free()
+	if b.Mem().Ptr != p || testL.Dev.PoolStats().Reuses <= before.Reuses {
+		t.Fatalf("block not reused: %#x then %#x, stats %+v", p, b.Mem().Ptr, testL.Dev.PoolStats())
+	}
+}
+
+// size is the suites' case size: Full, or Short with -test.short.
+func size() kerneltest.Size {
+	if testing.Short() {
+		return kerneltest.Short
+	}
+	return kerneltest.Full
+}

@@ -1,0 +1,395 @@
+package gobind
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// Runner is where kernels run: the GPU (Launcher, cuda build) or the CPU
+// emulator of the kernels (package kernels/emu). Memory views are device
+// addresses for the GPU and host addresses for the emulator.
+type Runner interface {
+	// Upload copies host bytes into new memory (at least one byte).
+	Upload(host []byte) (cuda.Mem, error)
+	// Free releases memory from Upload.
+	Free(m cuda.Mem)
+	// Launch runs a validated launch (a zero grid launches nothing).
+	Launch(spec LaunchSpec) error
+	// Download copies len(dst) bytes from m once all launched work is done.
+	Download(dst []byte, m cuda.Mem) error
+	// Sync waits for launched work and returns its first error.
+	Sync() error
+}
+
+// Harness adapts a Runner to the host-buffer interfaces of
+// kernels/kerneltest: upload every operand and the poisoned output buffer,
+// launch, wait, download the output buffer, and check that the inputs were
+// left untouched. The GPU tests, `kernelbench -check` and the emulator's
+// tests run the shared suites through it.
+type Harness struct{ R Runner }
+
+// session tracks the buffers of one test call.
+type session struct {
+	r    Runner
+	bufs []cuda.Mem
+	ins  []struct {
+		m    cuda.Mem
+		host []byte
+	}
+}
+
+func (s *session) free() {
+	for _, b := range s.bufs {
+		s.r.Free(b)
+	}
+}
+
+// upload copies host to new memory (a null view for nil).
+func (s *session) upload(host []byte, input bool) (cuda.Mem, error) {
+	if host == nil {
+		return cuda.Mem{}, nil
+	}
+	m, err := s.r.Upload(host)
+	if err != nil {
+		return cuda.Mem{}, err
+	}
+	s.bufs = append(s.bufs, m)
+	if input {
+		s.ins = append(s.ins, struct {
+			m    cuda.Mem
+			host []byte
+		}{m, host})
+	}
+	return m, nil
+}
+
+// launch validates nothing more (specs are validated) and runs.
+func (s *session) launch(spec LaunchSpec, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.r.Launch(spec)
+}
+
+// f32Bytes encodes a float32 vector little-endian (nil stays nil: absent).
+func f32Bytes(v []float32) []byte {
+	if v == nil {
+		return nil
+	}
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+// i32Bytes encodes an int32 vector little-endian (nil stays nil).
+func i32Bytes(v []int32) []byte {
+	if v == nil {
+		return nil
+	}
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+// finish waits for the work, downloads the output and checks the inputs.
+func (s *session) finish(out cuda.Mem, host []byte) error {
+	if err := s.r.Sync(); err != nil {
+		return err
+	}
+	if err := s.r.Download(host, out); err != nil {
+		return err
+	}
+	for _, in := range s.ins {
+		got := make([]byte, len(in.host))
+		if err := s.r.Download(got, in.m); err != nil {
+			return err
+		}
+		if !bytes.Equal(got, in.host) {
+			return errors.New("the kernel wrote into an input buffer")
+		}
+	}
+	return nil
+}
+
+// epilogue uploads the epilogue vectors of a suite problem.
+func (s *session) epilogue(out ref.Out, e *ref.Epilogue, c cuda.Mem, off, ldm, ldn int) (Epilogue, error) {
+	ep := Epilogue{Out: out, LdCM: int64(ldm), LdCN: int64(ldn)}
+	size := int64(out.ElemBytes())
+	var err error
+	if ep.C, err = c.Slice(int64(off)*size, c.Bytes-int64(off)*size); err != nil {
+		return ep, err
+	}
+	if e == nil {
+		return ep, nil
+	}
+	ep.Axis, ep.ZeroPoint = e.Axis, int64(e.ZeroPoint)
+	if ep.Scale, err = s.upload(f32Bytes(e.Scale), true); err != nil {
+		return ep, err
+	}
+	bias := f32Bytes(e.Bias)
+	if e.BiasS32 != nil {
+		bias = i32Bytes(e.BiasS32)
+	}
+	ep.Bias, err = s.upload(bias, true)
+	return ep, err
+}
+
+// GemmImpl runs a dense suite problem on the GPU.
+func (h Harness) GemmImpl(p *kerneltest.GemmProblem) error {
+	s := &session{r: h.R}
+	defer s.free()
+	a, err := s.upload(p.A, true)
+	if err != nil {
+		return err
+	}
+	b, err := s.upload(p.B, true)
+	if err != nil {
+		return err
+	}
+	c, err := s.upload(p.C, false)
+	if err != nil {
+		return err
+	}
+	ep, err := s.epilogue(p.Out, p.Epi, c, p.COff, p.LdCM, p.LdCN)
+	if err != nil {
+		return err
+	}
+	args := &GemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
+	if err := s.launch(args.Spec()); err != nil {
+		return err
+	}
+	return s.finish(c, p.C)
+}
+
+// NaiveGemmImpl runs a dense suite problem (s8 -> s32 or f16 -> f32 without
+// epilogue) on the diagnostic naive kernels.
+func (h Harness) NaiveGemmImpl(p *kerneltest.GemmProblem) error {
+	s := &session{r: h.R}
+	defer s.free()
+	a, err := s.upload(p.A, true)
+	if err != nil {
+		return err
+	}
+	b, err := s.upload(p.B, true)
+	if err != nil {
+		return err
+	}
+	c, err := s.upload(p.C, false)
+	if err != nil {
+		return err
+	}
+	ep, err := s.epilogue(p.Out, p.Epi, c, p.COff, p.LdCM, p.LdCN)
+	if err != nil {
+		return err
+	}
+	args := &GemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
+	if err := s.launch(args.NaiveSpec()); err != nil {
+		return err
+	}
+	return s.finish(c, p.C)
+}
+
+// SparseImpl runs a 2:4 suite problem on the GPU.
+func (h Harness) SparseImpl(p *kerneltest.SparseProblem) error {
+	s := &session{r: h.R}
+	defer s.free()
+	v, err := s.upload(p.Values, true)
+	if err != nil {
+		return err
+	}
+	e, err := s.upload(p.Meta, true)
+	if err != nil {
+		return err
+	}
+	b, err := s.upload(p.B, true)
+	if err != nil {
+		return err
+	}
+	c, err := s.upload(p.C, false)
+	if err != nil {
+		return err
+	}
+	ep, err := s.epilogue(p.Out, p.Epi, c, p.COff, p.LdCM, p.LdCN)
+	if err != nil {
+		return err
+	}
+	args := &SparseGemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
+		AMeta: e, LdE: int64(p.LdE), B: b, LdB: int64(p.LdB), Epilogue: ep}
+	if err := s.launch(args.Spec()); err != nil {
+		return err
+	}
+	return s.finish(c, p.C)
+}
+
+// ElemImpl runs an elementwise suite problem on the GPU.
+func (h Harness) ElemImpl(p *kerneltest.ElemProblem) error {
+	s := &session{r: h.R}
+	defer s.free()
+	x, err := s.upload(p.X, true)
+	if err != nil {
+		return err
+	}
+	x2, err := s.upload(p.X2, true)
+	if err != nil {
+		return err
+	}
+	yAll, err := s.upload(p.Y, false)
+	if err != nil {
+		return err
+	}
+	y, err := yAll.Slice(int64(p.YOff), yAll.Bytes-int64(p.YOff))
+	if err != nil {
+		return err
+	}
+	n := int64(p.N)
+	switch p.Op {
+	case kerneltest.OpQuantize, kerneltest.OpDequantize:
+		scale, err := s.upload(f32Bytes(p.Scale), true)
+		if err != nil {
+			return err
+		}
+		zp, err := s.upload(i32Bytes(p.ZeroPoint), true)
+		if err != nil {
+			return err
+		}
+		qa := &QuantArgs{X: x, Y: y, Scale: scale, ZeroPoint: zp, N: n, Inner: int64(p.Ch.Inner), Channels: int64(p.Ch.Count)}
+		err = s.launch(qa.Spec(p.Op == kerneltest.OpQuantize))
+	case kerneltest.OpSoftmax:
+		sa := &SoftmaxArgs{X: x, Y: y, Rows: int64(p.Rows), Cols: int64(p.Cols)}
+		err = s.launch(sa.Spec())
+	case kerneltest.OpAdd:
+		err = s.launch(AddSpec(x, x2, y, n))
+	default:
+		err = s.launch(UnarySpec("gc_"+p.Op, &UnaryArgs{X: x, Y: y, N: n}))
+	}
+	if err != nil {
+		return err
+	}
+	return s.finish(yAll, p.Y)
+}
+
+// RunProbe runs the mma.sp layout probe for pc with a metadata variant and
+// compares with the expectation.
+func (h Harness) RunProbe(pc *kerneltest.ProbeCase, variant int64) error {
+	s := &session{r: h.R}
+	defer s.free()
+	b64 := pc.B
+	if len(b64) < 8*64 {
+		return fmt.Errorf("probe B has %d bytes, want %d", len(b64), 8*64)
+	}
+	v, err := s.upload(pc.Values, true)
+	if err != nil {
+		return err
+	}
+	e, err := s.upload(pc.Meta, true)
+	if err != nil {
+		return err
+	}
+	b, err := s.upload(b64, true)
+	if err != nil {
+		return err
+	}
+	out := bytes.Repeat([]byte{0xA5}, len(pc.Want))
+	d, err := s.upload(out, false)
+	if err != nil {
+		return err
+	}
+	if err := s.launch(ProbeSpec(pc.In, v, e, b, d, variant)); err != nil {
+		return err
+	}
+	if err := s.finish(d, out); err != nil {
+		return err
+	}
+	return pc.Check(out)
+}
+
+// Diagnostics runs the launch-path probes and returns them as table rows:
+// the ABI probe (8-byte parameters arrive intact; which fatbin code ran),
+// the mma.sp layout probes (the metadata layout the sparse GEMMs use, and
+// the alternative for int8, which is expected to fail), and the naive GEMMs
+// (if they pass while a tensor-core GEMM fails, the fault is in that
+// kernel's fragment handling, not in the launch path).
+func (h Harness) Diagnostics() []kerneltest.Result {
+	var out []kerneltest.Result
+	add := func(suite, name string, err error, metric string) {
+		r := kerneltest.Result{Suite: suite, Case: name, Pass: err == nil, Metric: metric}
+		if err != nil {
+			r.Detail = err.Error()
+		}
+		out = append(out, r)
+	}
+	a, b, c := int64(-2), uint64(0xdeadbeefcafef00d), int64(1)<<40
+	p := uintptr(0x123456789abc)
+	got, err := h.ABIProbe(a, b, p, c)
+	if err == nil && [6]uint64(got[:6]) != [6]uint64{uint64(a), b, uint64(p), uint64(c), 3, 64} {
+		err = fmt.Errorf("kernel read %v", got[:6])
+	}
+	add("abi", "8-byte params", err, fmt.Sprintf("arch %d", got[6]))
+	for _, pr := range []struct {
+		in      ref.Elem
+		variant int64
+	}{{ref.S8, 0}, {ref.F16, 0}, {ref.S8, 1}} {
+		pc, err := kerneltest.NewProbeCase(pr.in, "diagnostics")
+		if err == nil {
+			err = h.RunProbe(pc, pr.variant)
+		}
+		name := fmt.Sprintf("%v metadata layout %d", pr.in, pr.variant)
+		if pr.variant == 1 {
+			// The alternative must not match; if it does, the GEMMs use the
+			// wrong layout (switch load_meta in kernels/gemm_sp24.cu).
+			if err == nil {
+				err = errors.New("the alternative layout matches the hardware: switch load_meta to variant 1")
+			} else {
+				err = nil
+			}
+			name += " (alternative, must fail)"
+		}
+		add("mma.sp probe", name, err, "")
+	}
+	for _, in := range []ref.Elem{ref.S8, ref.F16} {
+		out32 := ref.OutS32
+		if in == ref.F16 {
+			out32 = ref.OutF32
+		}
+		for _, sh := range [][3]int{{7, 13, 48}, {129, 131, 200}} {
+			pb := kerneltest.NewGemmProblem(in, out32, sh[0], sh[1], sh[2], ref.PerCol, false, false)
+			metric, err := kerneltest.CheckGemm(pb, h.NaiveGemmImpl)
+			add("naive gemm", fmt.Sprintf("%v %dx%dx%d", in, sh[0], sh[1], sh[2]), err, metric)
+		}
+	}
+	return out
+}
+
+// ABIProbe launches gc_abi_probe with known values and returns what the
+// kernel read: [a, b, p, c, gridDim.x, blockDim.x, __CUDA_ARCH__].
+func (h Harness) ABIProbe(a int64, b uint64, p uintptr, c int64) ([7]uint64, error) {
+	var out [7]uint64
+	s := &session{r: h.R}
+	defer s.free()
+	raw := make([]byte, 8*7)
+	m, err := s.upload(raw, false)
+	if err != nil {
+		return out, err
+	}
+	if err := s.launch(ABISpec(m, a, b, p, c)); err != nil {
+		return out, err
+	}
+	if err := s.finish(m, raw); err != nil {
+		return out, err
+	}
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	return out, nil
+}

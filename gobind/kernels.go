@@ -1,0 +1,74 @@
+package gobind
+
+// Kernel is one extern "C" entry point of kernels/*.cu.
+type Kernel struct {
+	// Name is the symbol; Module the source file (kernels/<Module>.cu,
+	// compiled to gobind/fatbin/<Module>.fatbin).
+	Name, Module string
+	// Params is the number of (8-byte) parameters.
+	Params int
+	// DynamicShared is the dynamic shared memory a launch uses (bytes); the
+	// loader raises the kernel's limit to it when above 48 KiB.
+	DynamicShared int
+}
+
+// Kernels lists every kernel the launchers use. A test checks it against the
+// sources (every name defined there, every kernel there listed here).
+var Kernels = []Kernel{
+	{"gc_gemm_s8_s32", "gemm_s8", denseParams, GemmSmemBytes},
+	{"gc_gemm_s8_f32", "gemm_s8", denseParams, GemmSmemBytes},
+	{"gc_gemm_s8_s8", "gemm_s8", denseParams, GemmSmemBytes},
+	{"gc_gemm_f16_f32", "gemm_f16", denseParams, GemmSmemBytes},
+	{"gc_gemm_f16_f16", "gemm_f16", denseParams, GemmSmemBytes},
+	{"gc_gemm_bf16_f32", "gemm_f16", denseParams, GemmSmemBytes},
+	{"gc_gemm_bf16_bf16", "gemm_f16", denseParams, GemmSmemBytes},
+	{"gc_spgemm_s8_s32", "gemm_sp24", sparseParams, SpSmemBytesS8},
+	{"gc_spgemm_s8_f32", "gemm_sp24", sparseParams, SpSmemBytesS8},
+	{"gc_spgemm_s8_s8", "gemm_sp24", sparseParams, SpSmemBytesS8},
+	{"gc_spgemm_f16_f32", "gemm_sp24", sparseParams, SpSmemBytesF16},
+	{"gc_spgemm_f16_f16", "gemm_sp24", sparseParams, SpSmemBytesF16},
+	{"gc_spgemm_bf16_f32", "gemm_sp24", sparseParams, SpSmemBytesF16},
+	{"gc_spgemm_bf16_bf16", "gemm_sp24", sparseParams, SpSmemBytesF16},
+	{"gc_sp24_probe_s8", "gemm_sp24", 5, 0},
+	{"gc_sp24_probe_f16", "gemm_sp24", 5, 0},
+	{"gc_quantize_f32_s8", "elementwise", 7, 0},
+	{"gc_dequantize_s8_f32", "elementwise", 7, 0},
+	{"gc_softmax_f32", "elementwise", 4, 0},
+	{"gc_add_f32", "elementwise", 4, 0},
+	{"gc_relu_f32", "elementwise", 3, 0},
+	{"gc_cast_f32_f16", "elementwise", 3, 0},
+	{"gc_cast_f16_f32", "elementwise", 3, 0},
+	{"gc_cast_f32_bf16", "elementwise", 3, 0},
+	{"gc_cast_bf16_f32", "elementwise", 3, 0},
+	{"gc_gemm_s8_s32_naive", "elementwise", 10, 0},
+	{"gc_gemm_f16_f32_naive", "elementwise", 10, 0},
+	{"gc_abi_probe", "elementwise", 5, 0},
+}
+
+const (
+	denseParams  = 14
+	sparseParams = 16
+)
+
+// Modules lists the fatbin modules, in load order.
+func Modules() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range Kernels {
+		if !seen[k.Module] {
+			seen[k.Module] = true
+			out = append(out, k.Module)
+		}
+	}
+	return out
+}
+
+// lookup returns the table entry of a kernel.
+func lookup(name string) (Kernel, bool) {
+	for _, k := range Kernels {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kernel{}, false
+}

@@ -1,0 +1,177 @@
+//go:build gcompress_cuda
+
+package gobind
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/gcompress/gcompress/cuda"
+)
+
+// fatbins holds gobind/fatbin/<module>.fatbin as built by `make kernels`
+// (the README there keeps the pattern valid before they are built).
+//
+//go:embed fatbin
+var fatbins embed.FS
+
+// ErrNotBuilt is returned by Load when the binary carries no kernel images.
+var ErrNotBuilt = errors.New("the CUDA kernels were not built into this binary (build it with `make build-cuda`, which runs `make kernels` first)")
+
+// Launcher holds the kernels loaded on one device.
+type Launcher struct {
+	Dev  *cuda.Device
+	fns  map[string]*cuda.Function
+	mods map[string]*cuda.Module
+	mu   sync.Mutex
+	bufs map[uintptr]*cuda.Buffer // from Upload, until Free
+}
+
+// Load loads every module on dev, looks up every kernel of the table and
+// raises the dynamic shared memory limit of those that need more than
+// 48 KiB.
+func Load(dev *cuda.Device) (*Launcher, error) {
+	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, bufs: map[uintptr]*cuda.Buffer{}}
+	for _, mod := range Modules() {
+		img, err := fatbins.ReadFile("fatbin/" + mod + ".fatbin")
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("gobind: %s.fatbin: %w", mod, ErrNotBuilt)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gobind: %w", err)
+		}
+		m, err := dev.LoadModule(mod, img)
+		if err != nil {
+			if errors.Is(err, cuda.ErrNoKernelImage) {
+				return nil, fmt.Errorf("gobind: %s has no code for %s (sm_%d%d); the kernels are built for sm_80, sm_86, sm_89, sm_90 and compute_90 PTX: %w",
+					mod, dev.Name, dev.CCMajor, dev.CCMinor, err)
+			}
+			return nil, fmt.Errorf("gobind: %w", err)
+		}
+		l.mods[mod] = m
+	}
+	for _, k := range Kernels {
+		f, err := l.mods[k.Module].Function(k.Name)
+		if err != nil {
+			return nil, fmt.Errorf("gobind: %w", err)
+		}
+		if k.DynamicShared > 48<<10 {
+			if err := f.SetMaxDynamicShared(k.DynamicShared); err != nil {
+				return nil, fmt.Errorf("gobind: %w", err)
+			}
+		}
+		l.fns[k.Name] = f
+	}
+	return l, nil
+}
+
+// Function returns a loaded kernel by name (for benchmarks and probes).
+func (l *Launcher) Function(name string) (*cuda.Function, error) {
+	f, ok := l.fns[name]
+	if !ok {
+		return nil, fmt.Errorf("gobind: %s: %w", name, cuda.ErrNotFound)
+	}
+	return f, nil
+}
+
+// Launch runs a validated launch on the NULL stream (Runner).
+func (l *Launcher) Launch(spec LaunchSpec) error { return l.LaunchOn(nil, spec) }
+
+// LaunchOn runs a validated launch on stream s (nil: the NULL stream).
+func (l *Launcher) LaunchOn(s *cuda.Stream, spec LaunchSpec) error {
+	if spec.Grid == 0 {
+		return nil
+	}
+	f, err := l.Function(spec.Kernel)
+	if err != nil {
+		return err
+	}
+	if err := f.Launch(cuda.Dim3{X: spec.Grid, Y: 1, Z: 1}, cuda.Dim3{X: spec.Block, Y: 1, Z: 1}, spec.Shared, s, spec.Params...); err != nil {
+		return fmt.Errorf("gobind: %w", err)
+	}
+	return nil
+}
+
+func (l *Launcher) run(s *cuda.Stream, spec LaunchSpec, err error) error {
+	if err != nil {
+		return err
+	}
+	return l.LaunchOn(s, spec)
+}
+
+// Upload copies host bytes into a new device buffer (Runner).
+func (l *Launcher) Upload(host []byte) (cuda.Mem, error) {
+	b, err := cuda.Upload(l.Dev, host)
+	if err != nil {
+		return cuda.Mem{}, err
+	}
+	l.mu.Lock()
+	l.bufs[b.Mem().Ptr] = b
+	l.mu.Unlock()
+	return b.Mem(), nil
+}
+
+// Free returns a buffer from Upload to the pool (Runner).
+func (l *Launcher) Free(m cuda.Mem) {
+	l.mu.Lock()
+	b := l.bufs[m.Ptr]
+	delete(l.bufs, m.Ptr)
+	l.mu.Unlock()
+	if b != nil {
+		b.Free()
+	}
+}
+
+// Download copies device memory to the host after the queued work (Runner).
+func (l *Launcher) Download(dst []byte, m cuda.Mem) error { return l.Dev.CopyOut(dst, m) }
+
+// Sync waits for the device (Runner).
+func (l *Launcher) Sync() error { return l.Dev.Synchronize() }
+
+// Harness returns the kerneltest adapter running on this GPU.
+func (l *Launcher) Harness() Harness { return Harness{R: l} }
+
+// Gemm launches the dense GEMM of a (gc_gemm_<in>_<out>) after validating
+// it. Nothing is launched for an empty output.
+func (l *Launcher) Gemm(s *cuda.Stream, a *GemmArgs) error {
+	spec, err := a.Spec()
+	return l.run(s, spec, err)
+}
+
+// SparseGemm launches the 2:4 sparse GEMM of a (gc_spgemm_<in>_<out>).
+func (l *Launcher) SparseGemm(s *cuda.Stream, a *SparseGemmArgs) error {
+	spec, err := a.Spec()
+	return l.run(s, spec, err)
+}
+
+// Quantize launches gc_quantize_f32_s8 (quantize) or gc_dequantize_s8_f32.
+func (l *Launcher) Quantize(s *cuda.Stream, quantize bool, a *QuantArgs) error {
+	spec, err := a.Spec(quantize)
+	return l.run(s, spec, err)
+}
+
+// Softmax launches gc_softmax_f32.
+func (l *Launcher) Softmax(s *cuda.Stream, a *SoftmaxArgs) error {
+	spec, err := a.Spec()
+	return l.run(s, spec, err)
+}
+
+// Add launches gc_add_f32: C = A + B over n float32.
+func (l *Launcher) Add(s *cuda.Stream, a, b, c cuda.Mem, n int64) error {
+	spec, err := AddSpec(a, b, c, n)
+	return l.run(s, spec, err)
+}
+
+// Unary launches one of the unary kernels (Relu, CastF32F16, ...).
+func (l *Launcher) Unary(s *cuda.Stream, kernel string, a *UnaryArgs) error {
+	spec, err := UnarySpec(kernel, a)
+	return l.run(s, spec, err)
+}
+
+// ABIProbe runs gc_abi_probe (see Harness.ABIProbe).
+func (l *Launcher) ABIProbe(a int64, b uint64, p uintptr, c int64) ([7]uint64, error) {
+	return l.Harness().ABIProbe(a, b, p, c)
+}

@@ -1,0 +1,202 @@
+package gobind
+
+import (
+	"fmt"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// LaunchSpec is a validated kernel launch: the kernel, a 1-D grid and block,
+// the dynamic shared memory and the parameters, each 8 bytes, in the order
+// of the kernel's signature. A zero Grid means there is nothing to launch
+// (an empty output). The CUDA launcher and the CPU emulator of the kernels
+// (package kernels/emu) both launch from it, so both see the same ABI.
+type LaunchSpec struct {
+	Kernel      string
+	Grid, Block int
+	Shared      int
+	Params      []uint64
+}
+
+func ptr(m cuda.Mem) uint64 { return uint64(m.Ptr) }
+func i64(v int64) uint64    { return uint64(v) }
+
+// check verifies the parameter count against the kernel table.
+func (s LaunchSpec) check() (LaunchSpec, error) {
+	k, ok := lookup(s.Kernel)
+	if !ok {
+		return s, argErr(s.Kernel, "not in the kernel table")
+	}
+	if len(s.Params) != k.Params {
+		return s, fmt.Errorf("gobind: %s takes %d parameters, the launcher passes %d (launcher bug)", s.Kernel, k.Params, len(s.Params))
+	}
+	return s, nil
+}
+
+// Spec validates a and returns the launch of gc_gemm_<in>_<out>.
+func (a *GemmArgs) Spec() (LaunchSpec, error) {
+	if err := a.Validate(); err != nil {
+		return LaunchSpec{}, err
+	}
+	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: GemmSmemBytes,
+		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N), i64(a.K),
+			i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
+	if a.M > 0 && a.N > 0 {
+		s.Grid = int(GemmBlocks(a.M, a.N))
+	}
+	return s.check()
+}
+
+// NaiveSpec validates a and returns the launch of the diagnostic naive GEMM
+// (gc_gemm_s8_s32_naive for s8 -> s32, gc_gemm_f16_f32_naive for f16 ->
+// f32, no epilogue).
+func (a *GemmArgs) NaiveSpec() (LaunchSpec, error) {
+	name, want := "gc_gemm_s8_s32_naive", ref.OutS32
+	if a.In == ref.F16 {
+		name, want = "gc_gemm_f16_f32_naive", ref.OutF32
+	}
+	if a.In == ref.BF16 || a.Out != want || !a.Scale.IsNull() || !a.Bias.IsNull() {
+		return LaunchSpec{}, argErr(name, "the naive GEMMs are s8 -> s32 and f16 -> f32 without epilogue")
+	}
+	if err := a.Validate(); err != nil {
+		return LaunchSpec{}, err
+	}
+	s := LaunchSpec{Kernel: name, Block: EltThreads,
+		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), i64(a.M), i64(a.N), i64(a.K), i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN)}}
+	if a.M > 0 && a.N > 0 {
+		s.Grid = EltBlocks(a.M * a.N)
+	}
+	return s.check()
+}
+
+// Spec validates a and returns the launch of gc_spgemm_<in>_<out>.
+func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
+	if err := a.Validate(); err != nil {
+		return LaunchSpec{}, err
+	}
+	smem := SpSmemBytesS8
+	if a.In != ref.S8 {
+		smem = SpSmemBytesF16
+	}
+	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: smem,
+		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
+			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
+	if a.M > 0 && a.N > 0 {
+		s.Grid = int(GemmBlocks(a.M, a.N))
+	}
+	return s.check()
+}
+
+// Spec validates a and returns the launch of gc_quantize_f32_s8 (quantize)
+// or gc_dequantize_s8_f32.
+func (a *QuantArgs) Spec(quantize bool) (LaunchSpec, error) {
+	if err := a.Validate(quantize); err != nil {
+		return LaunchSpec{}, err
+	}
+	name := "gc_dequantize_s8_f32"
+	if quantize {
+		name = "gc_quantize_f32_s8"
+	}
+	s := LaunchSpec{Kernel: name, Block: EltThreads,
+		Params: []uint64{ptr(a.X), ptr(a.Y), ptr(a.Scale), ptr(a.ZeroPoint), i64(a.N), i64(a.Inner), i64(a.Channels)}}
+	if a.N > 0 {
+		s.Grid = EltBlocks(a.N)
+	}
+	return s.check()
+}
+
+// Spec validates a and returns the launch of gc_softmax_f32.
+func (a *SoftmaxArgs) Spec() (LaunchSpec, error) {
+	if err := a.Validate(); err != nil {
+		return LaunchSpec{}, err
+	}
+	s := LaunchSpec{Kernel: "gc_softmax_f32", Block: SoftmaxThreads,
+		Params: []uint64{ptr(a.X), ptr(a.Y), i64(a.Rows), i64(a.Cols)}}
+	if a.Rows > 0 && a.Cols > 0 {
+		s.Grid = SoftmaxBlocks(a.Rows)
+	}
+	return s.check()
+}
+
+// AddSpec validates and returns the launch of gc_add_f32: c = a + b over n
+// float32.
+func AddSpec(a, b, c cuda.Mem, n int64) (LaunchSpec, error) {
+	const k = "gc_add_f32"
+	if n < 0 {
+		return LaunchSpec{}, argErr(k, "negative size %d", n)
+	}
+	for _, v := range []struct {
+		name string
+		m    cuda.Mem
+	}{{"A", a}, {"B", b}, {"C", c}} {
+		if err := flat(k, v.name, v.m, n, 4); err != nil {
+			return LaunchSpec{}, err
+		}
+	}
+	s := LaunchSpec{Kernel: k, Block: EltThreads, Params: []uint64{ptr(a), ptr(b), ptr(c), i64(n)}}
+	if n > 0 {
+		s.Grid = EltBlocks(n)
+	}
+	return s.check()
+}
+
+// Unary kernels: gc_relu_f32 and the casts.
+const (
+	Relu       = "gc_relu_f32"
+	CastF32F16 = "gc_cast_f32_f16"
+	CastF16F32 = "gc_cast_f16_f32"
+	CastF32BF  = "gc_cast_f32_bf16"
+	CastBF16F  = "gc_cast_bf16_f32"
+)
+
+// UnarySpec validates and returns the launch of one of the unary kernels.
+func UnarySpec(kernel string, a *UnaryArgs) (LaunchSpec, error) {
+	sizes := map[string][2]int64{Relu: {4, 4}, CastF32F16: {4, 2}, CastF16F32: {2, 4}, CastF32BF: {4, 2}, CastBF16F: {2, 4}}
+	sz, ok := sizes[kernel]
+	if !ok {
+		return LaunchSpec{}, argErr(kernel, "not a unary kernel")
+	}
+	if err := a.validate(kernel, sz[0], sz[1]); err != nil {
+		return LaunchSpec{}, err
+	}
+	s := LaunchSpec{Kernel: kernel, Block: EltThreads, Params: []uint64{ptr(a.X), ptr(a.Y), i64(a.N)}}
+	if a.N > 0 {
+		s.Grid = EltBlocks(a.N)
+	}
+	return s.check()
+}
+
+// ProbeSpec returns the launch of the mma.sp layout probe
+// (gc_sp24_probe_s8 for S8, gc_sp24_probe_f16 otherwise) on one warp:
+// values 16 x 32 bytes, meta 16 x K/8 bytes, b 8 x 64 bytes, d 16 x 8
+// four-byte outputs; variant selects the metadata-register layout (0: the
+// GEMMs'; 1: the alternative, int8 only).
+func ProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, variant int64) (LaunchSpec, error) {
+	name, metaBytes := "gc_sp24_probe_s8", int64(16*8)
+	if in != ref.S8 {
+		name, metaBytes = "gc_sp24_probe_f16", 16*4
+	}
+	for _, v := range []struct {
+		name  string
+		m     cuda.Mem
+		bytes int64
+	}{{"values", values, 16 * 32}, {"meta", meta, metaBytes}, {"B", b, 8 * 64}, {"D", d, 16 * 8 * 4}} {
+		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
+			return LaunchSpec{}, err
+		}
+		if !v.m.Aligned(4) {
+			return LaunchSpec{}, argErr(name, "%s must be 4-byte aligned", v.name)
+		}
+	}
+	return LaunchSpec{Kernel: name, Grid: 1, Block: 32, Params: []uint64{ptr(values), ptr(meta), ptr(b), ptr(d), i64(variant)}}.check()
+}
+
+// ABISpec returns the launch of gc_abi_probe writing 7 uint64 to out (grid
+// 3, block 64).
+func ABISpec(out cuda.Mem, a int64, b uint64, p uintptr, c int64) (LaunchSpec, error) {
+	if err := flat("gc_abi_probe", "out", out, 7, 8); err != nil {
+		return LaunchSpec{}, err
+	}
+	return LaunchSpec{Kernel: "gc_abi_probe", Grid: 3, Block: 64, Params: []uint64{ptr(out), uint64(a), b, uint64(p), uint64(c)}}.check()
+}

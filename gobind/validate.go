@@ -1,0 +1,350 @@
+package gobind
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// Elem is the element type of GEMM operands (ref.Elem).
+type Elem = ref.Elem
+
+// Operand element types.
+const (
+	S8   = ref.S8
+	F16  = ref.F16
+	BF16 = ref.BF16
+)
+
+// ErrArgs marks an invalid launch argument (every validation error wraps it).
+var ErrArgs = errors.New("invalid kernel arguments")
+
+func argErr(kernel, format string, a ...any) error {
+	return fmt.Errorf("%s: %w: %s", kernel, ErrArgs, fmt.Sprintf(format, a...))
+}
+
+// operand checks that m holds a rows x cols matrix of elemBytes-sized
+// elements with row stride ld (elements), 16-byte aligned rows.
+func operand(kernel, name string, m cuda.Mem, rows, cols, ld, elemBytes int64, rowAlign int) error {
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	if m.IsNull() {
+		return argErr(kernel, "%s is null", name)
+	}
+	if ld < cols {
+		return argErr(kernel, "%s row stride %d < %d columns", name, ld, cols)
+	}
+	if !m.Aligned(rowAlign) || (ld*elemBytes)%int64(rowAlign) != 0 {
+		return argErr(kernel, "%s must be %d-byte aligned with a row stride that is a multiple of %d bytes (address %#x, stride %d bytes)",
+			name, rowAlign, rowAlign, m.Ptr, ld*elemBytes)
+	}
+	if need := ((rows-1)*ld + cols) * elemBytes; need > m.Bytes {
+		return argErr(kernel, "%s: %d x %d with row stride %d needs %d bytes, the buffer has %d", name, rows, cols, ld, need, m.Bytes)
+	}
+	return nil
+}
+
+// vector checks an optional per-channel vector of n 4-byte entries.
+func vector(kernel, name string, m cuda.Mem, n int64) error {
+	if m.IsNull() {
+		return nil
+	}
+	if !m.Aligned(4) {
+		return argErr(kernel, "%s must be 4-byte aligned", name)
+	}
+	if m.Bytes < 4*n {
+		return argErr(kernel, "%s has %d bytes, %d channels need %d", name, m.Bytes, n, 4*n)
+	}
+	return nil
+}
+
+// span returns the byte range [lo, hi) a view covers (empty for null).
+func span(m cuda.Mem, used int64) (uint64, uint64) {
+	return uint64(m.Ptr), uint64(m.Ptr) + uint64(used)
+}
+
+func overlap(a cuda.Mem, aUsed int64, b cuda.Mem, bUsed int64) bool {
+	if a.IsNull() || b.IsNull() || aUsed == 0 || bUsed == 0 {
+		return false
+	}
+	alo, ahi := span(a, aUsed)
+	blo, bhi := span(b, bUsed)
+	return alo < bhi && blo < ahi
+}
+
+// Epilogue is the output side of a GEMM launch: D[m][n] is stored at
+// C[m*LdCM + n*LdCN] (elements; one of the strides must be 1, the other at
+// least the extent of the other dimension, so no two outputs alias), with the
+// per-channel Scale (float32) and Bias (float32, or int32 for ref.OutS8)
+// following Axis, and ZeroPoint for ref.OutS8. The maths is ref.Epilogue's.
+type Epilogue struct {
+	Out        ref.Out
+	C          cuda.Mem
+	LdCM, LdCN int64
+	Scale      cuda.Mem
+	Bias       cuda.Mem
+	Axis       ref.Axis
+	ZeroPoint  int64
+}
+
+// check validates the epilogue of an M x N output for input type in and
+// returns the bytes of C it writes.
+func (e *Epilogue) check(kernel string, in Elem, m, n int64) (int64, error) {
+	switch {
+	case in == S8 && e.Out != ref.OutS32 && e.Out != ref.OutF32 && e.Out != ref.OutS8,
+		in == F16 && e.Out != ref.OutF32 && e.Out != ref.OutF16,
+		in == BF16 && e.Out != ref.OutF32 && e.Out != ref.OutBF16:
+		return 0, argErr(kernel, "no %v -> %v kernel", in, e.Out)
+	}
+	if e.Axis != ref.PerCol && e.Axis != ref.PerRow {
+		return 0, argErr(kernel, "epilogue axis %d", e.Axis)
+	}
+	if e.Out == ref.OutS32 && (!e.Scale.IsNull() || !e.Bias.IsNull()) {
+		return 0, argErr(kernel, "an int32 output takes no scale or bias")
+	}
+	if e.Out != ref.OutS8 && e.ZeroPoint != 0 {
+		return 0, argErr(kernel, "zero point %d given for a %v output", e.ZeroPoint, e.Out)
+	}
+	if e.ZeroPoint < -128 || e.ZeroPoint > 127 {
+		return 0, argErr(kernel, "zero point %d outside [-128, 127]", e.ZeroPoint)
+	}
+	ch := n
+	if e.Axis == ref.PerRow {
+		ch = m
+	}
+	if err := vector(kernel, "scale", e.Scale, ch); err != nil {
+		return 0, err
+	}
+	if err := vector(kernel, "bias", e.Bias, ch); err != nil {
+		return 0, err
+	}
+	if m == 0 || n == 0 {
+		return 0, nil
+	}
+	if e.C.IsNull() {
+		return 0, argErr(kernel, "output is null")
+	}
+	ok := e.LdCN == 1 && e.LdCM >= n || e.LdCM == 1 && e.LdCN >= m
+	if !ok {
+		return 0, argErr(kernel, "output strides (%d, %d) for %d x %d: want (>= N, 1) or (1, >= M)", e.LdCM, e.LdCN, m, n)
+	}
+	size := int64(e.Out.ElemBytes())
+	if !e.C.Aligned(int(size)) {
+		return 0, argErr(kernel, "output must be %d-byte aligned", size)
+	}
+	used := ((m-1)*e.LdCM + (n-1)*e.LdCN + 1) * size
+	if used > e.C.Bytes {
+		return 0, argErr(kernel, "output %d x %d with strides (%d, %d) needs %d bytes, the buffer has %d", m, n, e.LdCM, e.LdCN, used, e.C.Bytes)
+	}
+	for _, v := range []struct {
+		name string
+		m    cuda.Mem
+	}{{"scale", e.Scale}, {"bias", e.Bias}} {
+		if overlap(e.C, used, v.m, 4*ch) {
+			return 0, argErr(kernel, "output overlaps the %s", v.name)
+		}
+	}
+	return used, nil
+}
+
+// GemmArgs are the arguments of a dense GEMM: D = epilogue(A·Bᵀ) with A M x K
+// (row stride LdA elements) and B N x K (row stride LdB), both of type In,
+// 16-byte aligned with row strides that are multiples of 16 bytes (K itself
+// is free: the kernels zero-fill the tail).
+type GemmArgs struct {
+	In      Elem
+	M, N, K int64
+	A       cuda.Mem
+	LdA     int64
+	B       cuda.Mem
+	LdB     int64
+	Epilogue
+}
+
+// Kernel names the entry point for these arguments.
+func (a *GemmArgs) Kernel() string { return fmt.Sprintf("gc_gemm_%v_%v", a.In, a.Out) }
+
+// Validate checks every argument against the kernel's requirements.
+func (a *GemmArgs) Validate() error {
+	k := a.Kernel()
+	if _, ok := lookup(k); !ok {
+		return argErr(k, "no such kernel (input %v, output %v)", a.In, a.Out)
+	}
+	if a.M < 0 || a.N < 0 || a.K < 0 {
+		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
+	}
+	if GemmBlocks(a.M, a.N) > maxGrid {
+		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
+	}
+	eb := a.In.Bytes()
+	if err := operand(k, "A", a.A, a.M, a.K, a.LdA, eb, 16); err != nil {
+		return err
+	}
+	if err := operand(k, "B", a.B, a.N, a.K, a.LdB, eb, 16); err != nil {
+		return err
+	}
+	used, err := a.Epilogue.check(k, a.In, a.M, a.N)
+	if err != nil {
+		return err
+	}
+	if a.K > 0 && (overlap(a.C, used, a.A, ((a.M-1)*a.LdA+a.K)*eb) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
+		return argErr(k, "output overlaps an input")
+	}
+	return nil
+}
+
+// SparseGemmArgs are the arguments of a 2:4 sparse GEMM: D = epilogue(A·Bᵀ)
+// with A the M x K 2:4 matrix in the ref.Sparse24 layout (values with row
+// stride LdV elements, metadata with row stride LdE bytes) and B dense N x K
+// (row stride LdB). K is logical and must be a multiple of the format's
+// KAlign (ref.FormatSparse24*): the compressor pads.
+type SparseGemmArgs struct {
+	In      Elem
+	M, N, K int64
+	AValues cuda.Mem
+	LdV     int64
+	AMeta   cuda.Mem
+	LdE     int64
+	B       cuda.Mem
+	LdB     int64
+	Epilogue
+}
+
+// Kernel names the entry point for these arguments.
+func (a *SparseGemmArgs) Kernel() string { return fmt.Sprintf("gc_spgemm_%v_%v", a.In, a.Out) }
+
+// Format returns the 2:4 format of the input type.
+func (a *SparseGemmArgs) Format() ref.Format {
+	switch a.In {
+	case F16:
+		return ref.FormatSparse24F16
+	case BF16:
+		return ref.FormatSparse24BF16
+	}
+	return ref.FormatSparse24S8
+}
+
+// Validate checks every argument against the kernel's requirements.
+func (a *SparseGemmArgs) Validate() error {
+	k := a.Kernel()
+	if _, ok := lookup(k); !ok {
+		return argErr(k, "no such kernel (input %v, output %v)", a.In, a.Out)
+	}
+	if a.M < 0 || a.N < 0 || a.K < 0 {
+		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
+	}
+	if GemmBlocks(a.M, a.N) > maxGrid {
+		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
+	}
+	f := a.Format()
+	if a.K%int64(f.KAlign) != 0 {
+		return argErr(k, "K = %d is not a multiple of %d (pad the 2:4 matrix, ref.Compress24)", a.K, f.KAlign)
+	}
+	eb := a.In.Bytes()
+	if err := operand(k, "A values", a.AValues, a.M, a.K/2, a.LdV, eb, 16); err != nil {
+		return err
+	}
+	if err := operand(k, "A metadata", a.AMeta, a.M, a.K/8, a.LdE, 1, f.MetaRowAlign); err != nil {
+		return err
+	}
+	if err := operand(k, "B", a.B, a.N, a.K, a.LdB, eb, 16); err != nil {
+		return err
+	}
+	used, err := a.Epilogue.check(k, a.In, a.M, a.N)
+	if err != nil {
+		return err
+	}
+	if a.K > 0 && (overlap(a.C, used, a.AValues, ((a.M-1)*a.LdV+a.K/2)*eb) ||
+		overlap(a.C, used, a.AMeta, (a.M-1)*a.LdE+a.K/8) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
+		return argErr(k, "output overlaps an input")
+	}
+	return nil
+}
+
+// QuantArgs are the arguments of gc_quantize_f32_s8 (X float32 -> Y int8)
+// and gc_dequantize_s8_f32 (X int8 -> Y float32): N elements, element i in
+// channel (i / Inner) % Channels, Scale float32[Channels], optional ZeroPoint
+// int32[Channels].
+type QuantArgs struct {
+	X, Y               cuda.Mem
+	Scale, ZeroPoint   cuda.Mem
+	N, Inner, Channels int64
+}
+
+// Validate checks the arguments; quantize selects the direction.
+func (a *QuantArgs) Validate(quantize bool) error {
+	k, xb, yb := "gc_dequantize_s8_f32", int64(1), int64(4)
+	if quantize {
+		k, xb, yb = "gc_quantize_f32_s8", 4, 1
+	}
+	if a.N < 0 || a.Inner < 1 || a.Channels < 1 {
+		return argErr(k, "n %d, inner %d, channels %d", a.N, a.Inner, a.Channels)
+	}
+	if err := flat(k, "input", a.X, a.N, xb); err != nil {
+		return err
+	}
+	if err := flat(k, "output", a.Y, a.N, yb); err != nil {
+		return err
+	}
+	if a.Scale.IsNull() {
+		return argErr(k, "scale is null")
+	}
+	if err := vector(k, "scale", a.Scale, a.Channels); err != nil {
+		return err
+	}
+	return vector(k, "zero point", a.ZeroPoint, a.Channels)
+}
+
+// flat checks a contiguous buffer of n elements of size eb.
+func flat(kernel, name string, m cuda.Mem, n, eb int64) error {
+	if n == 0 {
+		return nil
+	}
+	if m.IsNull() {
+		return argErr(kernel, "%s is null", name)
+	}
+	if !m.Aligned(int(eb)) {
+		return argErr(kernel, "%s must be %d-byte aligned", name, eb)
+	}
+	if m.Bytes < n*eb {
+		return argErr(kernel, "%s has %d bytes, %d elements need %d", name, m.Bytes, n, n*eb)
+	}
+	return nil
+}
+
+// SoftmaxArgs: Y = softmax(X) over each of Rows rows of Cols float32.
+type SoftmaxArgs struct {
+	X, Y       cuda.Mem
+	Rows, Cols int64
+}
+
+// Validate checks the arguments.
+func (a *SoftmaxArgs) Validate() error {
+	const k = "gc_softmax_f32"
+	if a.Rows < 0 || a.Cols < 0 {
+		return argErr(k, "negative size %d x %d", a.Rows, a.Cols)
+	}
+	if err := flat(k, "input", a.X, a.Rows*a.Cols, 4); err != nil {
+		return err
+	}
+	return flat(k, "output", a.Y, a.Rows*a.Cols, 4)
+}
+
+// UnaryArgs: Y[i] = f(X[i]) for N elements of sizes XBytes -> YBytes.
+type UnaryArgs struct {
+	X, Y cuda.Mem
+	N    int64
+}
+
+func (a *UnaryArgs) validate(k string, xb, yb int64) error {
+	if a.N < 0 {
+		return argErr(k, "negative size %d", a.N)
+	}
+	if err := flat(k, "input", a.X, a.N, xb); err != nil {
+		return err
+	}
+	return flat(k, "output", a.Y, a.N, yb)
+}

@@ -1,0 +1,271 @@
+package gobind
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// mem returns a fake device view at a 256-byte aligned address.
+func mem(base uintptr, n int64) cuda.Mem { return cuda.Mem{Ptr: base << 20, Bytes: n} }
+
+func goodGemm() GemmArgs {
+	return GemmArgs{In: S8, M: 100, N: 50, K: 70,
+		A: mem(1, 100*80), LdA: 80, B: mem(2, 50*80), LdB: 80,
+		Epilogue: Epilogue{Out: ref.OutS32, C: mem(3, 100*50*4), LdCM: 50, LdCN: 1}}
+}
+
+func TestGemmArgsValidate(t *testing.T) {
+	g := goodGemm()
+	if err := g.Validate(); err != nil {
+		t.Fatalf("valid args rejected: %v", err)
+	}
+	if g.Kernel() != "gc_gemm_s8_s32" {
+		t.Fatalf("kernel %s", g.Kernel())
+	}
+	bad := map[string]func(*GemmArgs){
+		"lda not 16-byte multiple": func(a *GemmArgs) { a.LdA = 72 },
+		"lda < K":                  func(a *GemmArgs) { a.LdA, a.K = 64, 70 },
+		"A misaligned":             func(a *GemmArgs) { a.A.Ptr += 8 },
+		"A too short":              func(a *GemmArgs) { a.A.Bytes = 99*80 + 69 },
+		"B null":                   func(a *GemmArgs) { a.B = cuda.Mem{} },
+		"C too short":              func(a *GemmArgs) { a.C.Bytes = 100*50*4 - 1 },
+		"C strides alias":          func(a *GemmArgs) { a.LdCM = 49 },
+		"C strides neither":        func(a *GemmArgs) { a.LdCM, a.LdCN = 100, 2 },
+		"C misaligned":             func(a *GemmArgs) { a.C.Ptr += 2 },
+		"scale on s32":             func(a *GemmArgs) { a.Scale = mem(4, 200) },
+		"no kernel s8->f16":        func(a *GemmArgs) { a.Out = ref.OutF16 },
+		"zero point on f32":        func(a *GemmArgs) { a.Out, a.ZeroPoint = ref.OutF32, 3 },
+		"zero point range":         func(a *GemmArgs) { a.Out, a.ZeroPoint = ref.OutS8, 200 },
+		"short scale per col":      func(a *GemmArgs) { a.Out, a.Scale = ref.OutF32, mem(4, 4*49) },
+		"short bias per row":       func(a *GemmArgs) { a.Out, a.Axis, a.Bias = ref.OutS8, ref.PerRow, mem(4, 4*99) },
+		"output overlaps A":        func(a *GemmArgs) { a.C = mem(1, 100*50*4) },
+		"negative K":               func(a *GemmArgs) { a.K = -1 },
+		"bad axis":                 func(a *GemmArgs) { a.Axis = 7 },
+	}
+	for name, mutate := range bad {
+		a := goodGemm()
+		mutate(&a)
+		if err := a.Validate(); err == nil || !errors.Is(err, ErrArgs) {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	ok := map[string]func(*GemmArgs){
+		"transposed output": func(a *GemmArgs) { a.LdCM, a.LdCN = 1, 100 },
+		"requant per row": func(a *GemmArgs) {
+			a.Out, a.Axis, a.Scale, a.Bias, a.ZeroPoint = ref.OutS8, ref.PerRow, mem(4, 400), mem(5, 400), -5
+		},
+		"empty M": func(a *GemmArgs) { a.M, a.A = 0, cuda.Mem{} },
+		"K zero":  func(a *GemmArgs) { a.K, a.A, a.B = 0, cuda.Mem{}, cuda.Mem{} },
+		"f16 -> f16": func(a *GemmArgs) {
+			a.In, a.Out, a.C = F16, ref.OutF16, mem(3, 100*50*2)
+			a.A.Bytes *= 2
+			a.B.Bytes *= 2
+		},
+		"odd K, padded ld": func(a *GemmArgs) { a.K = 1 },
+		"bf16 -> f32 + scale": func(a *GemmArgs) {
+			a.In, a.Out, a.Scale = BF16, ref.OutF32, mem(4, 200)
+			a.A.Bytes *= 2
+			a.B.Bytes *= 2
+		},
+	}
+	for name, mutate := range ok {
+		a := goodGemm()
+		mutate(&a)
+		if err := a.Validate(); err != nil {
+			t.Errorf("%s rejected: %v", name, err)
+		}
+	}
+}
+
+func goodSparse() SparseGemmArgs {
+	// M = 64 rows, K = 256 logical (2 stages of 128), N = 10.
+	return SparseGemmArgs{In: S8, M: 64, N: 10, K: 256,
+		AValues: mem(1, 64*128), LdV: 128, AMeta: mem(2, 64*32), LdE: 32,
+		B: mem(3, 10*256), LdB: 256,
+		Epilogue: Epilogue{Out: ref.OutF32, C: mem(4, 64*10*4), LdCM: 1, LdCN: 64, Axis: ref.PerRow, Scale: mem(5, 256)}}
+}
+
+func TestSparseGemmArgsValidate(t *testing.T) {
+	s := goodSparse()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("valid sparse args rejected: %v", err)
+	}
+	bad := map[string]func(*SparseGemmArgs){
+		"K not aligned":        func(a *SparseGemmArgs) { a.K = 192 },
+		"meta stride":          func(a *SparseGemmArgs) { a.LdE = 40 },
+		"meta short":           func(a *SparseGemmArgs) { a.AMeta.Bytes = 63*32 + 31 },
+		"values stride < K/2":  func(a *SparseGemmArgs) { a.LdV = 112 },
+		"B too short":          func(a *SparseGemmArgs) { a.B.Bytes = 10*256 - 1 },
+		"f16 with s8 out":      func(a *SparseGemmArgs) { a.In, a.Out = F16, ref.OutS8 },
+		"meta misaligned s8":   func(a *SparseGemmArgs) { a.AMeta.Ptr += 8 },
+		"output overlaps meta": func(a *SparseGemmArgs) { a.C = mem(2, 64*10*4) },
+	}
+	for name, mutate := range bad {
+		a := goodSparse()
+		mutate(&a)
+		if err := a.Validate(); !errors.Is(err, ErrArgs) {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	// f16: K alignment 64, metadata rows 8-byte aligned.
+	h := goodSparse()
+	h.In, h.K, h.LdV, h.LdE, h.LdB = F16, 64, 32, 8, 64
+	h.AValues.Bytes, h.B.Bytes = 64*32*2, 10*64*2
+	h.AMeta.Ptr += 8
+	if err := h.Validate(); err != nil {
+		t.Fatalf("f16 sparse rejected: %v", err)
+	}
+}
+
+func TestElementwiseArgsValidate(t *testing.T) {
+	q := QuantArgs{X: mem(1, 4*12), Y: mem(2, 12), Scale: mem(3, 8), ZeroPoint: mem(4, 8), N: 12, Inner: 3, Channels: 2}
+	if err := q.Validate(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Validate(false); err == nil { // int8 input of 12 bytes is fine, but the f32 output of 12 bytes is not
+		t.Fatal("dequantize into a 12-byte output accepted")
+	}
+	q2 := q
+	q2.Scale = cuda.Mem{}
+	if err := q2.Validate(true); err == nil {
+		t.Fatal("null scale accepted")
+	}
+	q3 := q
+	q3.Channels = 3
+	if err := q3.Validate(true); err == nil {
+		t.Fatal("3 channels with 2 scales accepted")
+	}
+	s := SoftmaxArgs{X: mem(1, 4*6), Y: mem(2, 4*6), Rows: 2, Cols: 3}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s.Cols = 4
+	if err := s.Validate(); err == nil {
+		t.Fatal("softmax over a short buffer accepted")
+	}
+	u := UnaryArgs{X: mem(1, 8), Y: mem(2, 4), N: 2}
+	if err := u.validate("gc_cast_f32_f16", 4, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.validate("gc_relu_f32", 4, 4); err == nil {
+		t.Fatal("short relu output accepted")
+	}
+}
+
+func TestGeometry(t *testing.T) {
+	if GemmBlocks(8192, 8192) != 64*64 || GemmBlocks(1, 1) != 1 || GemmBlocks(129, 128) != 2 {
+		t.Fatal("GemmBlocks")
+	}
+	if EltBlocks(0) != 1 || EltBlocks(257) != 2 || EltBlocks(1<<40) != maxEltBlocks {
+		t.Fatal("EltBlocks")
+	}
+	if SoftmaxBlocks(3) != 3 || SoftmaxBlocks(1<<30) != maxEltBlocks {
+		t.Fatal("SoftmaxBlocks")
+	}
+}
+
+// TestConfigMatchesHeader parses kernels/gemm_config.h: every tile constant
+// the launchers use must equal the kernels' own.
+func TestConfigMatchesHeader(t *testing.T) {
+	src, err := os.ReadFile("../kernels/gemm_config.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := map[string]int64{}
+	for _, m := range regexp.MustCompile(`(?m)^#define (GC_\w+) (\d+)\s*$`).FindAllStringSubmatch(string(src), -1) {
+		v, _ := strconv.ParseInt(m[2], 10, 64)
+		defs[m[1]] = v
+	}
+	want := map[string]int64{
+		"GC_GEMM_BM": GemmBM, "GC_GEMM_BN": GemmBN, "GC_GEMM_BK_BYTES": GemmBKBytes, "GC_GEMM_STAGES": GemmStages,
+		"GC_GEMM_THREADS": GemmThreads, "GC_GEMM_SMEM_BYTES": GemmSmemBytes, "GC_GEMM_GROUP_M": GemmGroupM,
+		"GC_SPGEMM_STAGES": SpStages, "GC_SPGEMM_A_BYTES": SpABytes, "GC_SPGEMM_B_BYTES": SpBBytes,
+		"GC_SPGEMM_META_BYTES_S8": SpMetaBytesS8, "GC_SPGEMM_META_BYTES_F16": SpMetaBytesF16,
+		"GC_SPGEMM_SMEM_BYTES_S8": SpSmemBytesS8, "GC_SPGEMM_SMEM_BYTES_F16": SpSmemBytesF16,
+		"GC_EPI_PER_COL": int64(ref.PerCol), "GC_EPI_PER_ROW": int64(ref.PerRow),
+		"GC_OUT_S32": int64(ref.OutS32), "GC_OUT_F32": int64(ref.OutF32), "GC_OUT_S8": int64(ref.OutS8),
+		"GC_OUT_F16": int64(ref.OutF16), "GC_OUT_BF16": int64(ref.OutBF16),
+		"GC_ELT_THREADS": EltThreads, "GC_SOFTMAX_THREADS": SoftmaxThreads,
+	}
+	for name, v := range want {
+		if got, ok := defs[name]; !ok || got != v {
+			t.Errorf("gemm_config.h %s = %d (present %v), Go has %d", name, got, ok, v)
+		}
+	}
+	// The sparse stage sizes follow from the format's K alignment.
+	if SpMetaBytesS8 != ref.FormatSparse24S8.KAlign/8 || SpMetaBytesF16 != ref.FormatSparse24F16.KAlign/8 ||
+		SpBBytes != ref.FormatSparse24S8.KAlign || SpBBytes != ref.FormatSparse24F16.KAlign*2 {
+		t.Error("sparse stage sizes disagree with the 2:4 formats' K alignment")
+	}
+}
+
+// TestKernelTableMatchesSources checks that every kernel of the table is
+// defined in its module's source, with the parameter count the launchers
+// pass, and that every entry point of the sources is in the table.
+func TestKernelTableMatchesSources(t *testing.T) {
+	files, err := filepath.Glob("../kernels/*.cu")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("kernel sources: %v", err)
+	}
+	defined := map[string]string{} // name -> module
+	params := map[string]int{}
+	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+(\w+)\(([^)]*)\)`)
+	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE)_KERNEL\((\w+),`)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod := strings.TrimSuffix(filepath.Base(f), ".cu")
+		for _, m := range entry.FindAllStringSubmatch(string(src), -1) {
+			if m[1] == "NAME" {
+				continue // the macro bodies
+			}
+			defined[m[1]] = mod
+			params[m[1]] = strings.Count(m[2], ",") + 1
+		}
+		for _, m := range macro.FindAllStringSubmatch(string(src), -1) {
+			defined[m[2]] = mod
+			params[m[2]] = map[string]int{"DENSE": denseParams, "SPARSE": sparseParams}[m[1]]
+		}
+	}
+	// The macros' own parameter lists must match the constants.
+	for hdr, want := range map[string]int{"../kernels/gemm_dense.cuh": denseParams, "../kernels/gemm_sp24.cu": sparseParams} {
+		src, _ := os.ReadFile(hdr)
+		m := regexp.MustCompile(`(?s)NAME\(([^)]*)\)`).FindStringSubmatch(string(src))
+		if m == nil || strings.Count(m[1], ",")+1 != want {
+			t.Errorf("%s: macro entry point does not take %d parameters", hdr, want)
+		}
+	}
+	var names []string
+	for _, k := range Kernels {
+		names = append(names, k.Name)
+		mod, ok := defined[k.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s is in the table but not in kernels/*.cu", k.Name)
+		case mod != k.Module:
+			t.Errorf("%s is in %s.cu, the table says %s", k.Name, mod, k.Module)
+		case params[k.Name] != k.Params:
+			t.Errorf("%s takes %d parameters, the table says %d", k.Name, params[k.Name], k.Params)
+		}
+	}
+	sort.Strings(names)
+	for name := range defined {
+		if i := sort.SearchStrings(names, name); i == len(names) || names[i] != name {
+			t.Errorf("%s is defined in kernels/%s.cu but missing from the table", name, defined[name])
+		}
+	}
+	if got := strings.Join(Modules(), ","); got != "gemm_s8,gemm_f16,gemm_sp24,elementwise" {
+		t.Errorf("modules %s", got)
+	}
+}

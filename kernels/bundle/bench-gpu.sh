@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# bench-gpu.sh: times gcompress's GEMM kernels beside the vendor libraries
+# on this GPU, in one run, and checks every kernel first.
+#   1. vendor_bench.py (PyTorch: torch._int_mm, torch.matmul,
+#      to_sparse_semi_structured) -> $OUT/vendor.json
+#   2. kernelbench -bench -vendor ... -> $OUT/kernelbench.json
+#      (CUDA-event timings with L2 flushes, each kernel checked against the
+#      reference on sampled rows first, acceptance ratios, NVML
+#      utilisation/power while it ran, device and driver; with CHECK=1 also
+#      the full kernel suites, as test-gpu.sh runs them)
+#   3. gcompress devices --json -> $OUT/devices.json
+# Copy $OUT/kernelbench.json to bench/results/ in the repository.
+# SIZES (default 4096,8192), REPS (default 20) and CHECK (default 0) can be set.
+set -uo pipefail
+cd "$(dirname "$0")"
+OUT=${OUT:-$PWD/out}
+SIZES=${SIZES:-4096,8192}
+REPS=${REPS:-20}
+check=()
+[ "${CHECK:-0}" = 1 ] && check=(-check)
+mkdir -p "$OUT"
+rc=0
+echo "== gcompress devices"
+./bin/gcompress devices || rc=1
+./bin/gcompress devices --json >"$OUT/devices.json" || rc=1
+echo "== vendor baselines (PyTorch)"
+PYTHONUNBUFFERED=1 python3 vendor_bench.py --sizes "$SIZES" --reps "$REPS" --out "$OUT/vendor.json" 2>&1 | tail -30
+vendor=()
+[ -s "$OUT/vendor.json" ] && vendor=(-vendor "$OUT/vendor.json")
+echo "== kernelbench"
+kb=0
+./bin/kernelbench "${check[@]}" -bench -sizes "$SIZES" -reps "$REPS" "${vendor[@]}" -out "$OUT/kernelbench.json" "$@" >"$OUT/kernelbench.log" 2>&1 || kb=1
+sed -n '/^device:/p;/== kernel checks/,/checks took/p;/== summary ==/,$p' "$OUT/kernelbench.log"
+if [ $kb -ne 0 ]; then
+	rc=1
+	grep -q '^== summary ==' "$OUT/kernelbench.log" || tail -15 "$OUT/kernelbench.log"
+fi
+echo "bench-gpu: exit $rc (logs and JSON in $OUT)"
+exit $rc

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# run.sh test|bench|all [args]: unpacks the gcompress GPU bundle next to
+# this script into ${BUNDLE_DIR:-/tmp/gcompress-gpu} (afresh each time) and
+# runs test-gpu.sh and/or bench-gpu.sh there. OUT (default $PWD/out)
+# collects logs and results.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${BUNDLE_DIR:-/tmp/gcompress-gpu}
+export OUT=${OUT:-$PWD/out}
+rm -rf "$dir" && mkdir -p "$dir" && tar -xzf "$here/gcompress-gpu.tar.gz" -C "$dir" || exit 1
+what=${1:-all}
+shift || true
+rc=0
+case $what in
+test) "$dir/test-gpu.sh" "$@" || rc=1 ;;
+bench) "$dir/bench-gpu.sh" "$@" || rc=1 ;;
+all)
+	"$dir/test-gpu.sh" || rc=1
+	"$dir/bench-gpu.sh" || rc=1
+	;;
+*)
+	echo "usage: run.sh test|bench|all [args]" >&2
+	exit 2
+	;;
+esac
+exit $rc

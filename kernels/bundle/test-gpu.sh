@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test-gpu.sh: runs every GPU test of the gcompress bundle on this machine
+# (needs an NVIDIA driver and GPU; no Go, no network). Logs and the full
+# kernel table go to $OUT (default ./out); stdout ends with the summaries.
+#   cuda.test     device layer unit tests (pool policy, errors, names)
+#   gobind.test   every kernel against its Go reference (shared suites),
+#                 ABI / mma.sp layout probes, naive-kernel diagnostics
+#   backend.test  the CUDA runtime backend against the CPU backend
+# Pass -short to skip the largest shapes.
+set -uo pipefail
+cd "$(dirname "$0")"
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+# At most 8 files come back from a GPU session's $OUT: test-gpu writes 4
+# (three logs and the kernel table), bench-gpu 4.
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1
+rc=0
+for t in cuda gobind backend; do
+	echo "== $t.test"
+	start=$(date +%s)
+	GCOMPRESS_TABLE="$OUT/kernel-table.txt" ./bin/$t.test -test.timeout 25m "$@" >"$OUT/$t.log" 2>&1
+	r=$?
+	[ $r -ne 0 ] && rc=1
+	# The summary part of the log (gobind prints its tables at the end).
+	grep -E '^(--- FAIL|FAIL|PASS|ok|panic|device|code that ran)' "$OUT/$t.log" | head -40
+	sed -n '/^== kernel tests ==/,$p' "$OUT/$t.log" | head -60
+	sed -n '/placement per op type/,$p' "$OUT/$t.log" | head -30
+	# A binary that stopped early (no GPU, a panic): show how it ended.
+	[ $r -ne 0 ] && ! grep -q '^== kernel tests ==' "$OUT/$t.log" && tail -15 "$OUT/$t.log"
+	echo "   $t.test exit $r after $(( $(date +%s) - start )) s (log: $OUT/$t.log)"
+done
+echo "test-gpu: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
+exit $rc

@@ -1,0 +1,236 @@
+// The CPU emulator of gcompress's CUDA kernels: the kernel sources compiled
+// for the host with GC_EMULATE (see emu.h for the model), a fiber scheduler,
+// and a launch entry point for Go (emu.go).
+//go:build gcompress_emu
+
+// No contraction of a*b+c into an FMA (the kernels' __fmul_rn/__fadd_rn
+// must round twice); baseline x86-64 has no FMA instruction anyway.
+#pragma GCC optimize("fp-contract=off")
+
+#include <ucontext.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#define GC_EMULATE 1
+#include "emu.h"
+
+// The kernels themselves, unchanged.
+#include "../elementwise.cu"
+#include "../gemm_f16.cu"
+#include "../gemm_s8.cu"
+#include "../gemm_sp24.cu"
+
+namespace gc_emu {
+
+Thread* cur = nullptr;
+gc_dim3 block_idx, block_dim, grid_dim;
+uint8_t* dyn_smem = nullptr;
+
+namespace {
+
+struct Fiber {
+  ucontext_t ctx;
+  Thread t;
+  std::vector<char> stack;
+};
+
+ucontext_t sched_ctx;
+std::vector<Fiber> fibers;
+std::vector<WarpSlots> warp_slots;
+void (*entry)(const uint64_t*) = nullptr;
+const uint64_t* entry_args = nullptr;
+
+void fiber_main(int idx) {
+  cur = &fibers[idx].t;
+  entry(entry_args);
+  fibers[idx].t.state = DONE;
+  swapcontext(&fibers[idx].ctx, &sched_ctx);
+}
+
+// run_block runs one block to completion; it returns an error message or
+// the empty string.
+std::string run_block(int threads) {
+  const int warps = (threads + 31) / 32;
+  warp_slots.assign(warps, WarpSlots{});
+  for (int i = 0; i < threads; ++i) {
+    Fiber& f = fibers[i];
+    f.t = Thread{};
+    f.t.tid = gc_dim3{(unsigned)i, 0, 0};
+    f.t.index = i;
+    f.t.lane = i % 32;
+    f.t.warp = i / 32;
+    f.t.state = RUN;
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack.data();
+    f.ctx.uc_stack.ss_size = f.stack.size();
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, (void (*)())fiber_main, 1, i);
+  }
+  for (;;) {
+    bool ran = false;
+    for (int i = 0; i < threads; ++i) {
+      if (fibers[i].t.state == RUN) {
+        cur = &fibers[i].t;
+        swapcontext(&sched_ctx, &fibers[i].ctx);
+        ran = true;
+      }
+    }
+    // Release complete barriers.
+    int done = 0, block_wait = 0;
+    for (int i = 0; i < threads; ++i) {
+      done += fibers[i].t.state == DONE;
+      block_wait += fibers[i].t.state == BLOCK_WAIT;
+    }
+    if (done == threads) return "";
+    bool released = false;
+    for (int w = 0; w < warps; ++w) {
+      int live = 0, waiting = 0;
+      for (int i = w * 32; i < std::min(threads, w * 32 + 32); ++i) {
+        live += fibers[i].t.state != DONE;
+        waiting += fibers[i].t.state == WARP_WAIT;
+      }
+      if (waiting > 0 && waiting == live) {
+        if (live != std::min(threads, w * 32 + 32) - w * 32) return "a warp-collective operation with exited lanes";
+        for (int i = w * 32; i < std::min(threads, w * 32 + 32); ++i) fibers[i].t.state = RUN;
+        released = true;
+      }
+    }
+    if (block_wait > 0 && block_wait == threads - done) {
+      if (done > 0) return "__syncthreads after some threads exited";
+      for (int i = 0; i < threads; ++i) fibers[i].t.state = RUN;
+      released = true;
+    }
+    if (!ran && !released) return "deadlock: threads wait at different barriers (divergent __syncthreads or warp collective)";
+  }
+}
+
+// Parameter conversion for the kernel table: every parameter is 8 bytes.
+template <typename T>
+T conv(uint64_t v) {
+  if constexpr (std::is_pointer<T>::value) {
+    return reinterpret_cast<T>(v);
+  } else {
+    return static_cast<T>(v);
+  }
+}
+
+template <typename... Ps, size_t... I>
+void invoke(void (*f)(Ps...), const uint64_t* a, std::index_sequence<I...>) {
+  f(conv<Ps>(a[I])...);
+}
+
+template <typename... Ps>
+constexpr int nparams(void (*)(Ps...)) {
+  return sizeof...(Ps);
+}
+
+struct Entry {
+  const char* name;
+  void (*call)(const uint64_t*);
+  int params;
+};
+
+#define GC_EMU_KERNEL(k) \
+  Entry { #k, [](const uint64_t* a) { invoke(k, a, std::make_index_sequence<nparams(k)>{}); }, nparams(k) }
+
+const Entry table[] = {
+    GC_EMU_KERNEL(gc_gemm_s8_s32),        GC_EMU_KERNEL(gc_gemm_s8_f32),       GC_EMU_KERNEL(gc_gemm_s8_s8),
+    GC_EMU_KERNEL(gc_gemm_f16_f32),       GC_EMU_KERNEL(gc_gemm_f16_f16),      GC_EMU_KERNEL(gc_gemm_bf16_f32),
+    GC_EMU_KERNEL(gc_gemm_bf16_bf16),     GC_EMU_KERNEL(gc_spgemm_s8_s32),     GC_EMU_KERNEL(gc_spgemm_s8_f32),
+    GC_EMU_KERNEL(gc_spgemm_s8_s8),       GC_EMU_KERNEL(gc_spgemm_f16_f32),    GC_EMU_KERNEL(gc_spgemm_f16_f16),
+    GC_EMU_KERNEL(gc_spgemm_bf16_f32),    GC_EMU_KERNEL(gc_spgemm_bf16_bf16),  GC_EMU_KERNEL(gc_sp24_probe_s8),
+    GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),   GC_EMU_KERNEL(gc_dequantize_s8_f32),
+    GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),           GC_EMU_KERNEL(gc_relu_f32),
+    GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),      GC_EMU_KERNEL(gc_cast_f32_bf16),
+    GC_EMU_KERNEL(gc_cast_bf16_f32),      GC_EMU_KERNEL(gc_gemm_s8_s32_naive), GC_EMU_KERNEL(gc_gemm_f16_f32_naive),
+    GC_EMU_KERNEL(gc_abi_probe),
+};
+
+}  // namespace
+
+// The canary written after the dynamic shared memory to catch overruns.
+constexpr size_t kCanary = 256;
+
+}  // namespace gc_emu
+
+extern "C" {
+
+// gc_emu_params returns the parameter count of a kernel, or -1 if unknown.
+int gc_emu_params(const char* name) {
+  for (const gc_emu::Entry& e : gc_emu::table)
+    if (std::string(e.name) == name) return e.params;
+  return -1;
+}
+
+// gc_emu_launch runs kernel name over grid x block threads with shared bytes
+// of dynamic shared memory. It returns 0, or writes a message to err (size
+// errlen) and returns 1.
+int gc_emu_launch(const char* name, int grid, int block, int shared, const uint64_t* params, char* err, int errlen) {
+  using namespace gc_emu;
+  const Entry* k = nullptr;
+  for (const Entry& e : table)
+    if (std::string(e.name) == name) k = &e;
+  if (!k) {
+    snprintf(err, errlen, "emulator: no kernel %s", name);
+    return 1;
+  }
+  if (block <= 0 || block > 1024 || grid <= 0) {
+    snprintf(err, errlen, "emulator: %s: grid %d, block %d", name, grid, block);
+    return 1;
+  }
+  // Fiber stacks: the kernels keep their register arrays (a few KiB) on
+  // them.
+  if ((int)fibers.size() < block) {
+    fibers.resize(block);
+    for (Fiber& f : fibers) f.stack.resize(256 << 10);
+  }
+  std::vector<uint8_t> smem(shared + kCanary + 128);
+  uint8_t* base = smem.data() + (128 - (uintptr_t)smem.data() % 128) % 128;
+  entry = k->call;
+  entry_args = params;
+  block_dim = gc_dim3{(unsigned)block, 1, 1};
+  grid_dim = gc_dim3{(unsigned)grid, 1, 1};
+  for (int b = 0; b < grid; ++b) {
+    block_idx = gc_dim3{(unsigned)b, 0, 0};
+    memset(base, 0x5c, shared + kCanary);
+    dyn_smem = base;
+    std::string e = run_block(block);
+    if (!e.empty()) {
+      snprintf(err, errlen, "emulator: %s block %d: %s", name, b, e.c_str());
+      return 1;
+    }
+    for (size_t i = 0; i < kCanary; ++i) {
+      if (base[shared + i] != 0x5c) {
+        snprintf(err, errlen, "emulator: %s block %d wrote past its %d bytes of dynamic shared memory", name, b, shared);
+        return 1;
+      }
+    }
+    for (Fiber& f : fibers) {
+      if (!f.t.open.empty() || !f.t.groups.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with cp.async copies never waited for", name, b);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // extern "C"
+
+namespace gc_emu {
+
+void yield_wait(int state) {
+  Thread* t = cur;
+  t->state = state;
+  swapcontext(&fibers[t->index].ctx, &sched_ctx);
+  cur = t;
+}
+
+WarpSlots& slots() { return warp_slots[cur->warp]; }
+
+}  // namespace gc_emu

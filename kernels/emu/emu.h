@@ -1,0 +1,127 @@
+// Host emulation of the slice of the CUDA execution model that gcompress's
+// kernels use, so that the kernel sources (kernels/*.cu) compile with a C++
+// compiler and run on the CPU (package kernels/emu, build tag gcompress_emu).
+// It exists because the kernels were written without a GPU: running them
+// here checks their indexing, tiling, pipelining and epilogues through the
+// same test suites the GPU runs, against the PTX semantics as this file
+// states them. It does not check those semantics themselves (fragment and
+// metadata layouts of mma / mma.sp, ldmatrix); the GPU probes do.
+//
+// Model: a launch runs its blocks one after another; a block's threads are
+// fibers (ucontext) scheduled cooperatively on one OS thread. A fiber runs
+// until it reaches a barrier: __syncthreads (all threads of the block) or a
+// warp-collective operation (ldmatrix, mma, shfl: all threads of the warp,
+// which exchange data through a per-warp slot array). A barrier that can
+// never complete (divergence) is reported as an error. cp.async copies are
+// queued per thread and performed at cp.async.wait_group, as late as the
+// hardware may perform them, so a read of a stage before its wait sees stale
+// data.
+#ifndef GC_EMU_H
+#define GC_EMU_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+// CUDA qualifiers for host compilation: the CUDA headers (host mode) define
+// __global__ and __device__ as nothing; __shared__ variables become statics
+// (blocks run one at a time, so a static is per block), and launch bounds go.
+#undef __shared__
+#define __shared__ static
+#define __launch_bounds__(...)
+#ifndef __device__
+#define __device__
+#endif
+#ifndef __global__
+#define __global__
+#endif
+#ifndef __forceinline__
+#define __forceinline__ inline
+#endif
+
+struct gc_dim3 {
+  unsigned x, y, z;
+};
+
+namespace gc_emu {
+
+// Slots for warp-collective exchanges: 32 lanes x 16 words.
+struct WarpSlots {
+  uint64_t w[32][16];
+};
+
+// Fiber state.
+enum { RUN = 0, WARP_WAIT = 1, BLOCK_WAIT = 2, DONE = 3 };
+
+struct Copy {
+  uint8_t* dst;
+  const uint8_t* src;
+  int size, src_bytes;
+};
+
+struct Thread {
+  gc_dim3 tid;
+  int index, lane, warp, state;
+  std::vector<std::vector<Copy>> groups;  // committed groups, oldest first
+  std::vector<Copy> open;                 // not yet committed
+};
+
+// The running block and thread (one at a time).
+extern Thread* cur;
+extern gc_dim3 block_idx, block_dim, grid_dim;
+extern uint8_t* dyn_smem;
+
+void yield_wait(int state);  // park the current fiber until released
+WarpSlots& slots();          // the current warp's exchange slots
+
+inline void warp_sync() { yield_wait(WARP_WAIT); }
+inline void block_sync() { yield_wait(BLOCK_WAIT); }
+
+inline void do_copy(const Copy& c) {
+  memcpy(c.dst, c.src, c.src_bytes);
+  memset(c.dst + c.src_bytes, 0, c.size - c.src_bytes);
+}
+
+}  // namespace gc_emu
+
+#define threadIdx (gc_emu::cur->tid)
+#define blockIdx (gc_emu::block_idx)
+#define blockDim (gc_emu::block_dim)
+#define gridDim (gc_emu::grid_dim)
+
+inline void __syncthreads() { gc_emu::block_sync(); }
+
+template <typename T>
+inline T min(T a, T b) {
+  return b < a ? b : a;
+}
+template <typename T>
+inline T max(T a, T b) {
+  return a < b ? b : a;
+}
+
+// Correctly rounded single operations; the host build uses
+// -ffp-contract=off, so no FMA contraction either.
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __int2float_rn(int v) { return (float)v; }
+
+// __shfl_xor_sync: every lane of the warp deposits v and reads lane^o's.
+inline float __shfl_xor_sync(unsigned, float v, int o) {
+  gc_emu::WarpSlots& s = gc_emu::slots();
+  const int lane = gc_emu::cur->lane;
+  memcpy(&s.w[lane][0], &v, 4);
+  gc_emu::warp_sync();
+  float r;
+  memcpy(&r, &s.w[lane ^ o][0], 4);
+  gc_emu::warp_sync();
+  return r;
+}
+
+#endif  // GC_EMU_H

@@ -1,0 +1,269 @@
+// 2:4 semi-structured sparse GEMM on the sparse tensor cores (mma.sp):
+//   D = epilogue(A · Bᵀ),  A (M x K) 2:4 sparse in the format of sp24.h,
+//                          B (N x K) dense, row-major along K.
+//   int8:      mma.sp m16n8k64 s8 x s8 -> s32   (gc_spgemm_s8_*)
+//   f16/bf16:  mma.sp m16n8k32 -> f32           (gc_spgemm_f16_*, gc_spgemm_bf16_*)
+// Reference: ref.SparseGemmRef (kernels/ref/sparse24.go), which reads A
+// through its metadata exactly as documented in sp24.h.
+//
+// A is the weight (out_channels x in_features) and B the activations (tokens
+// x in_features), so D is out_channels x tokens; the epilogue's strides let the
+// caller store D transposed (ldcm = 1, ldcn = out_channels) to get the usual
+// tokens x out_channels layout, and per-channel vectors follow rows
+// (axis = GC_EPI_PER_ROW).
+//
+// Structure: as the dense kernels (gemm_dense.cuh): 128x128 tile per block,
+// 8 warps of 64x32, cp.async ring of GC_SPGEMM_STAGES stages. A stage covers
+// 128 bytes of logical K (two sparse k-steps) and holds
+//   A values: 128 rows x 64 bytes (compressed), swz64
+//   B:        128 rows x 128 bytes, swz128
+//   metadata: 128 rows x 16 (int8) or 8 (halves) bytes, unswizzled.
+// K must be a multiple of GC_SP24_KALIGN_* (the compressor pads), so every
+// copy is whole; A rows past M are clamped to row M-1 (valid metadata; the
+// results of those rows are never stored), B rows past N zero-filled.
+//
+// Metadata register (load_meta): lane (g = lane/4, t = lane%4) passes, with
+// sparsity selector 0,
+//   e = meta16(row g, t') | meta16(row g+8, t') << 16
+// where meta16(r, t') is the little-endian 16-bit word at byte 2t' of row r's
+// metadata for the current k-step, i.e. the nibbles of groups 4t'..4t'+3,
+// and t' = t for int8 (m16n8k64: all four lanes of a quad contribute, 16
+// groups per row) and t' = t&1 for halves (m16n8k32: lanes t = 0,1 contribute,
+// 8 groups per row). For f16 this is the layout of the PTX ISA's metadata
+// figure for m16n8k32 as used by LLVM's mma.sp integration test
+// (sparse-mma-2-4-f16.mlir); the int8 layout extends it by one quad-lane per
+// 16 groups. Neither has run on a GPU here yet: gc_sp24_probe_* below checks
+// exactly this mapping on one tile and can try an alternative, so a GPU
+// session can tell a metadata-layout error from anything else.
+#include "common.cuh"
+#include "sp24.h"
+#include "gemm_dense.cuh"
+
+namespace gc {
+
+template <int ELEM>
+struct SpTraits;
+template <>
+struct SpTraits<ELEM_S8> {
+  static constexpr int meta_bytes = GC_SPGEMM_META_BYTES_S8;  // per row and stage
+  static constexpr int meta_step = 8;                         // per row and k-step
+};
+template <>
+struct SpTraits<ELEM_F16> {
+  static constexpr int meta_bytes = GC_SPGEMM_META_BYTES_F16;
+  static constexpr int meta_step = 4;
+};
+template <>
+struct SpTraits<ELEM_BF16> : SpTraits<ELEM_F16> {};
+
+template <int ELEM>
+GC_DEVICE void mma_sparse(typename ElemTraits<ELEM>::Acc (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
+                          uint32_t e);
+template <>
+GC_DEVICE void mma_sparse<ELEM_S8>(int (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
+  mma_sp_s8_16864(d, a, b, e);
+}
+template <>
+GC_DEVICE void mma_sparse<ELEM_F16>(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
+  mma_sp_f16_16832(d, a, b, e);
+}
+template <>
+GC_DEVICE void mma_sparse<ELEM_BF16>(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
+  mma_sp_bf16_16832(d, a, b, e);
+}
+
+// load_meta builds the metadata register of one m16 tile whose 16 rows start
+// at row0 of a metadata tile with row stride `stride` bytes, for the k-step
+// whose metadata starts at byte `koff` of each row (layout in the file
+// comment). variant 1 is the alternative hypothesis "each lane's metadata
+// covers the groups of its own A values" (int8 only), kept for the probe.
+template <int ELEM>
+GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff, int variant) {
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  const uint8_t* r0 = tile + (row0 + g) * stride + koff;
+  const uint8_t* r8 = tile + (row0 + g + 8) * stride + koff;
+  if (ELEM == ELEM_S8 && variant == 1) {
+    return (uint32_t)r0[t] | (uint32_t)r8[t] << 8 | (uint32_t)r0[4 + t] << 16 | (uint32_t)r8[4 + t] << 24;
+  }
+  const int tp = ELEM == ELEM_S8 ? t : (t & 1);
+  const uint32_t lo = *reinterpret_cast<const uint16_t*>(r0 + 2 * tp);
+  const uint32_t hi = *reinterpret_cast<const uint16_t*>(r8 + 2 * tp);
+  return lo | hi << 16;
+}
+
+// gemm_sp24 is the kernel body. Av: compressed values (row stride ldv_b
+// bytes), Em: metadata (row stride lde bytes), B: dense (row stride ldb_b
+// bytes); K logical elements, a multiple of the format's K alignment.
+template <int ELEM, int OUT>
+GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
+                         const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
+                         long long ldb_b) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  constexpr int BM = GC_GEMM_BM, BN = GC_GEMM_BN, STAGES = GC_SPGEMM_STAGES;
+  constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
+  constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
+
+  GC_DYNAMIC_SMEM(smem);
+  uint8_t* sA = smem;
+  uint8_t* sB = sA + STAGES * A_STAGE;
+  uint8_t* sE = sB + STAGES * B_STAGE;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 2, wn = warp & 3;
+  int pm, pn;
+  tile_of(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / BB);
+
+  auto load_tile = [&](int stage, int kt) {
+    // A values: 128 rows x 4 chunks, two per thread; rows clamped to M-1.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int c = tid + r * GC_GEMM_THREADS;
+      const int row = c >> 2, ch = c & 3;
+      const long long gm = min(bm + row, e.M - 1);
+      cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + (long long)kt * AB + ch * 16, 16);
+    }
+    // B: 128 rows x 8 chunks, four per thread; rows past N zero-filled.
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int c = tid + r * GC_GEMM_THREADS;
+      const int row = c >> 3, ch = c & 7;
+      const long long gn = bn + row;
+      const bool ok = gn < e.N;
+      const uint8_t* src = ok ? B + gn * ldb_b + (long long)kt * BB + ch * 16 : B;
+      cp_async16(smem_addr(sB + stage * B_STAGE + swz128(row, ch)), src, ok ? 16 : 0);
+    }
+    // Metadata: one copy of MB bytes per A row, by threads 0..127.
+    if (tid < BM) {
+      const long long gm = min(bm + tid, e.M - 1);
+      const uint8_t* src = Em + gm * lde + (long long)kt * MB;
+      const saddr_t dst = smem_addr(sE + stage * E_STAGE + tid * MB);
+      if (MB == 16) {
+        cp_async16(dst, src, 16);
+      } else {
+        cp_async8(dst, src, 8);
+      }
+    }
+  };
+
+  Acc acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int x = 0; x < 4; ++x) acc[i][j][x] = 0;
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < ktiles) load_tile(s, s);
+    cp_async_commit();
+  }
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 2>();
+    __syncthreads();
+    {
+      const int nt = kt + STAGES - 1;
+      if (nt < ktiles) load_tile(nt % STAGES, nt);
+      cp_async_commit();
+    }
+    const uint8_t* tA = sA + (kt % STAGES) * A_STAGE;
+    const uint8_t* tB = sB + (kt % STAGES) * B_STAGE;
+    const uint8_t* tE = sE + (kt % STAGES) * E_STAGE;
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+      uint32_t a[4][4], b[4][4], em[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        // Compressed A: 16 rows x 32 bytes per k-step, the dense A layout.
+        const int row = wm * 64 + i * 16 + (lane & 15);
+        const int ch = kk * 2 + (lane >> 4);
+        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz64(row, ch)));
+        em[i] = load_meta<ELEM>(tE, wm * 64 + i * 16, MB, kk * SpTraits<ELEM>::meta_step, 0);
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        // One n8 tile: 8 rows x 64 bytes; lanes 8q..8q+7 address chunk q, so
+        // register q holds K bytes [16q + 4t, 16q + 4t + 4) of column g.
+        const int row = wn * 32 + j * 8 + (lane & 7);
+        const int ch = kk * 4 + (lane >> 3);
+        ldmatrix_x4(b[j][0], b[j][1], b[j][2], b[j][3], smem_addr(tB + swz128(row, ch)));
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) mma_sparse<ELEM>(acc[i][j], a[i], b[j], em[i]);
+    }
+  }
+  cp_async_wait<0>();
+
+  store_tile<OUT>(e, bm + wm * 64, bn + wn * 32, acc);
+}
+
+// sp24_probe runs one mma.sp on a single 16 x 8 tile with operands read
+// straight from global memory (no ldmatrix, no pipeline), so the only thing
+// it tests is the fragment and metadata layout:
+//   Av: 16 rows x 32 bytes of compressed A (int8: K = 64; halves: K = 32)
+//   Em: 16 rows x (K/8) bytes of metadata in the sp24.h format
+//   B:  8 rows x 64 bytes (K elements)
+//   D:  16 x 8 row-major int32 (int8) or float32 (halves)
+template <int ELEM>
+GC_DEVICE void sp24_probe(const uint8_t* Av, const uint8_t* Em, const uint8_t* B, void* D, int variant) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  const int lane = threadIdx.x & 31;
+  const int g = lane >> 2, t = lane & 3;
+  uint32_t a[4], b[4];
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    a[r] = *reinterpret_cast<const uint32_t*>(Av + (g + 8 * (r & 1)) * 32 + 16 * (r >> 1) + 4 * t);
+    b[r] = *reinterpret_cast<const uint32_t*>(B + g * 64 + 16 * r + 4 * t);
+  }
+  const uint32_t em = load_meta<ELEM>(Em, 0, SpTraits<ELEM>::meta_step, 0, variant);
+  Acc d[4] = {0, 0, 0, 0};
+  mma_sparse<ELEM>(d, a, b, em);
+  Acc* out = static_cast<Acc*>(D);
+  out[g * 8 + 2 * t] = d[0];
+  out[g * 8 + 2 * t + 1] = d[1];
+  out[(g + 8) * 8 + 2 * t] = d[2];
+  out[(g + 8) * 8 + 2 * t + 1] = d[3];
+}
+
+}  // namespace gc
+
+// Entry points. Parameters (all 8 bytes): A values, A metadata, B, C, scale,
+// bias, M, N, K (logical), ldv (A values row stride, elements), lde
+// (metadata row stride, bytes), ldb (elements), ldcm, ldcn, axis, zp.
+#define GC_SPARSE_KERNEL(NAME, ELEM, OUT)                                                                       \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, 2)                                             \
+      NAME(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias,       \
+           long long M, long long N, long long K, long long ldv, long long lde, long long ldb, long long ldcm, \
+           long long ldcn, long long axis, long long zp) {                                                     \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
+    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
+    gc::gemm_sp24<ELEM, OUT>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),                 \
+                             static_cast<const uint8_t*>(B), e, K, ldv * eb, lde, ldb * eb);                    \
+  }
+
+GC_SPARSE_KERNEL(gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_SPARSE_KERNEL(gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_SPARSE_KERNEL(gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_SPARSE_KERNEL(gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_SPARSE_KERNEL(gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_SPARSE_KERNEL(gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_SPARSE_KERNEL(gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+// Layout probes: one warp (launch 1 block of 32 threads). Parameters: Av,
+// Em, B, D, variant (0: the layout the GEMMs use; 1: the alternative, int8
+// only).
+extern "C" __global__ void gc_sp24_probe_s8(const void* Av, const void* Em, const void* B, void* D, long long variant) {
+  gc::sp24_probe<gc::ELEM_S8>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),
+                              static_cast<const uint8_t*>(B), D, (int)variant);
+}
+extern "C" __global__ void gc_sp24_probe_f16(const void* Av, const void* Em, const void* B, void* D,
+                                             long long variant) {
+  gc::sp24_probe<gc::ELEM_F16>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),
+                               static_cast<const uint8_t*>(B), D, (int)variant);
+}

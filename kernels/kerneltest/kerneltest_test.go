@@ -1,0 +1,168 @@
+package kerneltest
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// recorder is a Reporter that keeps the failures instead of failing.
+type recorder struct{ errs []string }
+
+func (r *recorder) Helper()             {}
+func (r *recorder) Logf(string, ...any) {}
+func (r *recorder) Errorf(format string, a ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, a...))
+}
+
+// The suites pass against the references themselves (run short: the large
+// shapes are for the GPU).
+func TestSuitesPassOnReferences(t *testing.T) {
+	var all []Result
+	all = append(all, Int8GEMM(t, HostGemm, Short)...)
+	all = append(all, HalfGEMM(t, ref.F16, HostGemm, Short)...)
+	all = append(all, HalfGEMM(t, ref.BF16, HostGemm, Short)...)
+	all = append(all, SparseGEMM(t, ref.S8, HostSparse, Short)...)
+	all = append(all, SparseGEMM(t, ref.F16, HostSparse, Short)...)
+	all = append(all, SparseGEMM(t, ref.BF16, HostSparse, Short)...)
+	all = append(all, Elementwise(t, HostElementwise, Short)...)
+	var buf bytes.Buffer
+	if fails := WriteTable(&buf, all); fails != 0 || len(all) < 200 {
+		t.Fatalf("%d failures in %d cases:\n%s", fails, len(all), buf.String())
+	}
+	for _, p := range []ref.Elem{ref.S8, ref.F16} {
+		pc, err := NewProbeCase(p, "self")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pc.Check(pc.Want); err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(pc.Want)
+		bad[4*37] ^= 1
+		if err := pc.Check(bad); err == nil || !strings.Contains(err.Error(), "(4, 5)") {
+			t.Fatalf("probe check of a wrong element: %v", err)
+		}
+	}
+}
+
+func smallGemm(in ref.Elem, out ref.Out, transposed bool) *GemmProblem {
+	r := rng("small")
+	m, n, k := 9, 11, 40
+	lda := stride(in, k)
+	ldm, ldn := outLayout(m, n, transposed)
+	cfg := epiConfig{out: out, withEpi: out != ref.OutS32}
+	return &GemmProblem{In: in, M: m, N: n, K: k, A: randOperand(r, in, m, k, lda), LdA: lda,
+		B: randOperand(r, in, n, k, lda), LdB: lda, Out: out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
+}
+
+// TestSuitesCatchBrokenKernels runs the comparison machinery against
+// implementations with typical kernel bugs: each must be reported.
+func TestSuitesCatchBrokenKernels(t *testing.T) {
+	broken := map[string]struct {
+		p    *GemmProblem
+		impl GemmImpl
+	}{
+		"short K": {smallGemm(ref.S8, ref.OutS32, false), func(p *GemmProblem) error {
+			q := *p
+			q.K--
+			return HostGemm(&q)
+		}},
+		"unwritten element": {smallGemm(ref.S8, ref.OutS8, false), func(p *GemmProblem) error {
+			poison := p.C[0]
+			err := HostGemm(p)
+			p.C[p.COff+3*p.LdCM+4] = poison
+			return err
+		}},
+		"write past the window": {smallGemm(ref.S8, ref.OutF32, true), func(p *GemmProblem) error {
+			err := HostGemm(p)
+			p.C[4*p.COff-1] ^= 0xff
+			return err
+		}},
+		"write into a row gap": {smallGemm(ref.S8, ref.OutS32, false), func(p *GemmProblem) error {
+			err := HostGemm(p)
+			p.C[4*(p.COff+p.N)] ^= 0xff // the padding column after row 0
+			return err
+		}},
+		"modified input": {smallGemm(ref.S8, ref.OutS32, false), func(p *GemmProblem) error {
+			err := HostGemm(p)
+			p.A[0]++
+			return err
+		}},
+		"half noise": {smallGemm(ref.F16, ref.OutF32, false), func(p *GemmProblem) error {
+			err := HostGemm(p)
+			c := view[float32](p.C)
+			for i := 0; i < p.M; i++ {
+				for j := 0; j < p.N; j++ {
+					c[p.COff+i*p.LdCM+j] *= 1.001
+				}
+			}
+			return err
+		}},
+		"half one wrong element": {smallGemm(ref.BF16, ref.OutBF16, false), func(p *GemmProblem) error {
+			err := HostGemm(p)
+			c := view[uint16](p.C)
+			c[p.COff+2*p.LdCM+2] ^= 0x4000 // exponent bit: a big error in one of 99 outputs
+			return err
+		}},
+		"device error": {smallGemm(ref.S8, ref.OutS32, false), func(p *GemmProblem) error {
+			return fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS")
+		}},
+	}
+	for name, b := range broken {
+		if _, err := runDense(b.p, b.impl); err == nil {
+			t.Errorf("%s: not detected", name)
+		}
+	}
+
+	// Sparse: metadata read with the nibbles of each byte swapped.
+	rec := &recorder{}
+	res := SparseGEMM(rec, ref.S8, func(p *SparseProblem) error {
+		q := *p
+		q.Meta = bytes.Clone(p.Meta)
+		for i, v := range q.Meta {
+			q.Meta[i] = v>>4 | v<<4
+		}
+		return HostSparse(&q)
+	}, Short)
+	if len(rec.errs) == 0 || len(res) == 0 {
+		t.Error("sparse suite: swapped metadata nibbles not detected")
+	}
+
+	// Elementwise: round half away from zero instead of to even, and a
+	// softmax off by 1e-4 relative.
+	rec = &recorder{}
+	Elementwise(rec, func(p *ElemProblem) error {
+		if err := HostElementwise(p); err != nil {
+			return err
+		}
+		switch p.Op {
+		case OpQuantize:
+			x, y := view[float32](p.X), view[int8](p.Y[p.YOff:])
+			for i := 0; i < p.N; i++ {
+				v := float64(x[i]) / float64(p.Scale[p.Ch.Of(i)])
+				if v == math.Trunc(v)+0.5 && v >= 0 && v < 100 && p.ZeroPoint == nil {
+					y[i] = int8(math.Round(v))
+				}
+			}
+		case OpSoftmax:
+			y := view[float32](p.Y[p.YOff:])
+			for i := 0; i < p.N; i++ {
+				y[i] *= 1.0001
+			}
+		}
+		return nil
+	}, Short)
+	var quant, soft bool
+	for _, e := range rec.errs {
+		quant = quant || strings.Contains(e, "quantize")
+		soft = soft || strings.Contains(e, "softmax")
+	}
+	if !quant || !soft {
+		t.Errorf("elementwise suite: ties rounded away detected %v, softmax error detected %v", quant, soft)
+	}
+}
