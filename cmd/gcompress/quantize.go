@@ -1,0 +1,508 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/gcompress/gcompress/compress/quant"
+	"github.com/gcompress/gcompress/data"
+	"github.com/gcompress/gcompress/eval"
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/internal/atomicfile"
+	"github.com/gcompress/gcompress/internal/ortpeer"
+	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// quantizeFlags are the options of `gcompress quantize`.
+type quantizeFlags struct {
+	calib        string
+	calibSplit   string
+	calibSamples int
+	method       string
+	percentile   float64
+	bins         int
+	perChannel   bool
+	activations  string
+	ignore       []string
+	evalSplit    string
+	evalSamples  int
+	batch        int
+	sensitivity  bool
+	keepFloat    int
+	maxDrop      float64
+	weightOnly   string
+	groupSize    int
+	out          string
+	report       string
+	calibTable   string
+	lowered      string
+	ort          bool
+	asJSON       bool
+}
+
+func newQuantizeCmd(g *globals) *cobra.Command {
+	f := &quantizeFlags{}
+	cmd := &cobra.Command{
+		Use:   "quantize MODEL --calib DIR -o OUT.onnx",
+		Short: "INT8 post-training quantization with calibration; writes QDQ ONNX",
+		Long: `Quantizes MODEL to INT8 and writes it as QDQ ONNX (QuantizeLinear /
+DequantizeLinear around each quantized op, opset >= 13), which ONNX Runtime and
+TensorRT run. BatchNorm and constants are folded first; weights are int8
+symmetric per output channel (--per-channel=false: per tensor), activations
+uint8 asymmetric (--activations s8: int8 symmetric) per tensor, biases int32
+with scale s_in * s_w. Activation ranges come from streaming observers run over
+the first --calib-samples images of the --calib-split split of DIR (MNIST-style
+IDX files): minmax, percentile (--percentile), entropy (TensorRT's KL-divergence
+method) or mse.
+
+The quantized model is then run by gcompress with integer kernels (QDQ patterns
+lowered to QLinearConv / QGemm / int8 MaxPool) on the --eval-split split
+of DIR (when present) and compared with the float model: accuracy, top-1
+agreement, logits NMSE, and a per-layer table (scale, zero point, clipped %,
+NMSE) in --report. --ort runs the written QDQ file in ONNX Runtime as well.
+
+Mixed precision: --sensitivity quantizes one layer at a time and ranks the
+layers by logits NMSE and accuracy drop; --keep-float N keeps the N most
+sensitive in float; --max-drop P keeps layers in float until the accuracy drop
+is at most P points.
+
+Weight-only: --weight-only int8 (per channel, DequantizeLinear on int8
+weights) or int4 (--group-size 32/64/128, ONNX Runtime's MatMulNBits) quantizes
+MatMul/Gemm weights and keeps activations float; --calib is then optional.
+
+With --json it prints the report as JSON.`,
+		Example: `  gcompress quantize lenet5.onnx --calib data/mnist -o lenet5-int8.onnx
+  gcompress quantize lenet5.onnx --calib data/mnist --method percentile --calib-samples 500 -o q.onnx --report q.md
+  gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
+  gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runQuantize(cmd, g, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.calib, "calib", "", "calibration dataset directory (<split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz])")
+	fl.StringVar(&f.calibSplit, "calib-split", "train", "split of --calib to calibrate on")
+	fl.IntVar(&f.calibSamples, "calib-samples", 1000, "calibration samples (the first N of the split; 0: all)")
+	fl.StringVar(&f.method, "method", "entropy", "calibration method: minmax, percentile, entropy or mse")
+	fl.Float64Var(&f.percentile, "percentile", quant.DefaultPercentile, "percentile of |x| kept by --method percentile")
+	fl.IntVar(&f.bins, "bins", quant.DefaultBins, "histogram bins per activation")
+	fl.BoolVar(&f.perChannel, "per-channel", true, "quantize weights per output channel (false: per tensor)")
+	fl.StringVar(&f.activations, "activations", "u8", "activation type: u8 (asymmetric) or s8 (symmetric)")
+	fl.StringSliceVar(&f.ignore, "ignore", nil, "node names or op types to keep in float (repeatable or comma-separated)")
+	fl.StringVar(&f.evalSplit, "eval-split", "test", `split of --calib to evaluate on (skipped when absent; "" for none)`)
+	fl.IntVar(&f.evalSamples, "eval-samples", 0, "evaluation samples (0: all)")
+	fl.IntVar(&f.batch, "batch", quant.DefaultBatch, "samples per run")
+	fl.BoolVar(&f.sensitivity, "sensitivity", false, "rank layers by the error quantizing each alone causes")
+	fl.IntVar(&f.keepFloat, "keep-float", 0, "keep the N most sensitive layers in float")
+	fl.Float64Var(&f.maxDrop, "max-drop", -1, "keep sensitive layers in float until the accuracy drop is at most P points (-1: off)")
+	fl.StringVar(&f.weightOnly, "weight-only", "", "quantize only MatMul/Gemm weights: int8 or int4")
+	fl.IntVar(&f.groupSize, "group-size", 0, "weight-only block size along K (int4 default 32; int8 default per channel)")
+	fl.StringVarP(&f.out, "output", "o", "", "where to write the quantized QDQ ONNX model")
+	fl.StringVar(&f.report, "report", "", "write a Markdown report (per-layer table) here")
+	fl.StringVar(&f.calibTable, "calib-table", "", "write the calibration table (tensor -> amax): .json, else TensorRT cache text")
+	fl.StringVar(&f.lowered, "lowered", "", "also write the integer-op model gcompress executes to `FILE` (to time with gcompress run --bench)")
+	fl.BoolVar(&f.ort, "ort", false, "also run the QDQ model in ONNX Runtime and compare")
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// quantizeSummary is the JSON document of `quantize --json`.
+type quantizeSummary struct {
+	Model           string `json:"model"`
+	Output          string `json:"output"`
+	LayersQuantized int    `json:"layers_quantized"`
+	LayersTotal     int    `json:"layers_total"`
+	*quant.Report
+	ORT     *ortComparison `json:"ort,omitempty"`
+	Seconds float64        `json:"seconds"`
+}
+
+// ortComparison is the QDQ file run by ONNX Runtime against gcompress's
+// integer execution.
+type ortComparison struct {
+	Samples  int      `json:"samples"`
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	// Agreement is the fraction of samples on which ORT's top-1 class
+	// equals gcompress's integer execution.
+	Agreement  float64 `json:"agreement_with_gcompress"`
+	LogitsNMSE float64 `json:"logits_nmse_vs_gcompress"`
+}
+
+func (f *quantizeFlags) check() error {
+	if f.out == "" {
+		return usagef("-o OUT.onnx is required")
+	}
+	if f.calib == "" && f.weightOnly == "" {
+		return usagef("--calib DIR is required (calibration images)")
+	}
+	if _, err := quant.ParseMethod(f.method); err != nil {
+		return usageError{err}
+	}
+	if f.activations != "u8" && f.activations != "s8" {
+		return usagef("--activations %q: want u8 or s8", f.activations)
+	}
+	if f.calibSamples < 0 || f.evalSamples < 0 || f.batch <= 0 || f.bins < 128 || f.keepFloat < 0 {
+		return usagef("--calib-samples, --eval-samples and --keep-float must be >= 0, --batch > 0, --bins >= 128")
+	}
+	if !(f.percentile > 0 && f.percentile <= 100) {
+		return usagef("--percentile %v: want a value in (0, 100]", f.percentile)
+	}
+	if f.weightOnly != "" && f.weightOnly != "int8" && f.weightOnly != "int4" {
+		return usagef("--weight-only %q: want int8 or int4", f.weightOnly)
+	}
+	for _, p := range []string{f.out, f.report, f.calibTable, f.lowered} {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+			return fmt.Errorf("cannot write %s: directory %s does not exist", p, filepath.Dir(p))
+		}
+	}
+	return nil
+}
+
+func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string) error {
+	if err := f.check(); err != nil {
+		return err
+	}
+	start := time.Now()
+	m, err := onnx.Load(model)
+	if err != nil {
+		return err
+	}
+	var calib, test *data.Dataset
+	if f.calib != "" {
+		if calib, err = data.Load(f.calib, f.calibSplit); err != nil {
+			return fmt.Errorf("--calib %s (split %q): %w", f.calib, f.calibSplit, err)
+		}
+		if calib.Len() == 0 {
+			return fmt.Errorf("--calib %s: split %q has no samples", f.calib, f.calibSplit)
+		}
+		if f.evalSplit != "" {
+			test, err = data.Load(f.calib, f.evalSplit)
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) || cmd.Flags().Changed("eval-split") {
+					return fmt.Errorf("--calib %s (eval split %q): %w", f.calib, f.evalSplit, err)
+				}
+				test = nil
+			}
+		}
+	}
+	act := tensor.Uint8
+	if f.activations == "s8" {
+		act = tensor.Int8
+	}
+	pr := newQuantProgress(!f.asJSON || term.IsTerminal(int(os.Stderr.Fd())))
+	opts := quant.Options{
+		Method: quant.Method(f.method), Percentile: f.percentile, Bins: f.bins, PerChannel: f.perChannel,
+		Activations: act, Ignore: f.ignore,
+		Calib: quant.RunOptions{Samples: f.calibSamples, Batch: f.batch, Threads: g.threadCount()},
+		Eval:  test, EvalSamples: f.evalSamples, EvalSplit: f.evalSplit,
+		Sensitivity: f.sensitivity, KeepFloat: f.keepFloat,
+		WeightOnly: f.weightOnly, GroupSize: f.groupSize,
+		Stage: pr.stage,
+	}
+	if f.maxDrop >= 0 {
+		opts.MaxDrop = &f.maxDrop
+	}
+	q, rep, err := quant.QuantizeModel(m, calib, opts)
+	pr.done()
+	if err != nil {
+		return fmt.Errorf("%s: %w", model, err)
+	}
+	sum := &quantizeSummary{Model: model, Output: f.out, Report: rep}
+	for _, l := range rep.Layers {
+		sum.LayersTotal++
+		if l.Quantized {
+			sum.LayersQuantized++
+		}
+	}
+	if f.ort {
+		evalSet, n := test, f.evalSamples
+		if evalSet == nil {
+			evalSet, n = calib, rep.CalibSamples
+		}
+		if evalSet == nil {
+			return usagef("--ort needs --calib DIR for the images to compare on")
+		}
+		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil, f.batch, g.threadCount()); err != nil {
+			return fmt.Errorf("--ort: %w", err)
+		}
+	}
+	if err := writeQuantizeOutputs(f, model, q, rep); err != nil {
+		return err
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	if f.asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	return printQuantize(cmd.OutOrStdout(), sum)
+}
+
+// writeQuantizeOutputs writes the model and the optional files; on any
+// failure the files this run wrote are removed again.
+func writeQuantizeOutputs(f *quantizeFlags, model string, q *graph.Model, rep *quant.Report) error {
+	var written []string
+	fail := func(err error) error {
+		for _, p := range written {
+			os.Remove(p)
+		}
+		return err
+	}
+	if err := onnx.Save(q, f.out, onnx.SaveOptions{}); err != nil {
+		return fail(err)
+	}
+	written = append(written, f.out)
+	if f.lowered != "" {
+		low, _, err := quant.Lower(q)
+		if err != nil {
+			return fail(err)
+		}
+		if err := onnx.Save(low, f.lowered, onnx.SaveOptions{}); err != nil {
+			return fail(err)
+		}
+		written = append(written, f.lowered)
+	}
+	if f.calibTable != "" {
+		if len(rep.CalibTable) == 0 {
+			return fail(fmt.Errorf("--calib-table: weight-only quantization has no activation ranges"))
+		}
+		asJSON := strings.EqualFold(filepath.Ext(f.calibTable), ".json")
+		err := atomicfile.Write(f.calibTable, func(w io.Writer) error { return quant.WriteCalibTable(w, rep.CalibTable, asJSON) })
+		if err != nil {
+			return fail(err)
+		}
+		written = append(written, f.calibTable)
+	}
+	if f.report != "" {
+		md := rep.Markdown(model, f.out)
+		if err := atomicfile.Write(f.report, func(w io.Writer) error { _, err := io.WriteString(w, md); return err }); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
+}
+
+// compareWithORT runs the QDQ model in ONNX Runtime on the first n samples
+// (all when 0) and compares ORT's logits with gcompress's integer
+// execution of the same model.
+func compareWithORT(q *graph.Model, ds *data.Dataset, n int, withLabels bool, batch, threads int) (*ortComparison, error) {
+	if err := ortpeer.Init(); err != nil {
+		return nil, err
+	}
+	b, err := onnx.Encode(q)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ortpeer.NewSession(b, threads)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if n <= 0 || n > ds.Len() {
+		n = ds.Len()
+	}
+	name, shape, err := eval.InputShape(q.Graph, batch, ds.Rows, ds.Cols)
+	if err != nil {
+		return nil, err
+	}
+	var ol []float32
+	classes := 0
+	for start := 0; start < n; start += shape[0] {
+		k := min(shape[0], n-start)
+		idx := make([]int, k)
+		for i := range idx {
+			idx[i] = start + i
+		}
+		x, err := ds.Batch(idx, append([]int{k}, shape[1:]...))
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.Run(map[string]*tensor.Tensor{name: x})
+		if err != nil {
+			return nil, err
+		}
+		if res[0].DType() != tensor.Float32 || res[0].Rank() != 2 {
+			return nil, fmt.Errorf("ORT output 0 is %v, want float32 [batch, classes]", res[0])
+		}
+		classes = res[0].Shape()[1]
+		ol = append(ol, res[0].F32()...)
+	}
+	low, _, err := quant.Lower(q)
+	if err != nil {
+		return nil, err
+	}
+	ll, _, err := quant.Logits(low, ds, quant.RunOptions{Samples: n, Batch: batch, Threads: threads})
+	if err != nil {
+		return nil, err
+	}
+	c := &ortComparison{Samples: n, Agreement: quant.Agreement(ol, ll, classes), LogitsNMSE: quant.NMSE(ll, ol)}
+	if withLabels {
+		p, err := eval.Argmax(tensor.FromSlice([]int{n, classes}, ol))
+		if err != nil {
+			return nil, err
+		}
+		ok := 0
+		for i, c := range p {
+			if c == ds.Labels[i] {
+				ok++
+			}
+		}
+		a := float64(ok) / float64(n)
+		c.Accuracy = &a
+	}
+	return c, nil
+}
+
+func printQuantize(w io.Writer, s *quantizeSummary) error {
+	r := s.Report
+	what := fmt.Sprintf("%s calibration on %d samples (%.2f s), weights int8 per-%s, activations %s",
+		r.Method, r.CalibSamples, r.CalibSeconds, map[bool]string{true: "channel", false: "tensor"}[r.PerChannel], r.Activations)
+	if r.WeightOnly != "" {
+		what = "weight-only " + r.WeightOnly
+		if r.GroupSize > 0 {
+			what += fmt.Sprintf(", group size %d", r.GroupSize)
+		}
+	}
+	fmt.Fprintf(w, "%s -> %s: %d of %d layers quantized (%s)\n", s.Model, s.Output, s.LayersQuantized, s.LayersTotal, what)
+	fmt.Fprintf(w, "initializers %s -> %s\n", humanSize(r.BytesFloat), humanSize(r.BytesQuant))
+	if e := r.Eval; e != nil {
+		where := fmt.Sprintf("%d samples", e.Samples)
+		if e.Split != "" {
+			where += " of " + e.Split
+		}
+		line := fmt.Sprintf("%s: ", where)
+		if e.AccuracyFloat != nil {
+			line += fmt.Sprintf("accuracy FP32 %.2f%%, quantized %.2f%%; ", 100**e.AccuracyFloat, 100**e.AccuracyQuant)
+		}
+		line += fmt.Sprintf("top-1 agreement %.2f%%, logits NMSE %.3g\n", 100*e.Agreement, e.LogitsNMSE)
+		io.WriteString(w, line)
+	}
+	ops := make([]string, 0, len(r.Lowering.Ops))
+	for op, n := range r.Lowering.Ops {
+		ops = append(ops, fmt.Sprintf("%s x%d", op, n))
+	}
+	sort.Strings(ops)
+	if len(ops) > 0 {
+		fmt.Fprintf(w, "integer execution: %s\n", strings.Join(ops, ", "))
+	}
+	for _, l := range r.Layers {
+		if !l.Quantized {
+			fmt.Fprintf(w, "float: %s (%s)\n", l.Name, l.Float)
+		}
+	}
+	var sens []quant.LayerReport
+	for _, l := range r.Layers {
+		if l.SensitivityNMSE != nil {
+			sens = append(sens, l)
+		}
+	}
+	if len(sens) > 0 {
+		sort.SliceStable(sens, func(i, j int) bool {
+			a, b := sens[i], sens[j]
+			if a.SensitivityAccDrop != nil && b.SensitivityAccDrop != nil && *a.SensitivityAccDrop != *b.SensitivityAccDrop {
+				return *a.SensitivityAccDrop > *b.SensitivityAccDrop
+			}
+			return *a.SensitivityNMSE > *b.SensitivityNMSE
+		})
+		io.WriteString(w, "sensitivity (only this layer quantized), most sensitive first:\n")
+		for i, l := range sens {
+			drop := ""
+			if l.SensitivityAccDrop != nil {
+				drop = fmt.Sprintf(", accuracy drop %.2f points", *l.SensitivityAccDrop)
+			}
+			fmt.Fprintf(w, "  %d. %s (%s): logits NMSE %.3g%s\n", i+1, l.Name, l.Op, *l.SensitivityNMSE, drop)
+		}
+	}
+	if o := s.ORT; o != nil {
+		line := fmt.Sprintf("ONNX Runtime on the QDQ file (%d samples): ", o.Samples)
+		if o.Accuracy != nil {
+			line += fmt.Sprintf("accuracy %.2f%%, ", 100**o.Accuracy)
+		}
+		line += fmt.Sprintf("top-1 agreement with gcompress %.2f%%, logits NMSE %.3g\n", 100*o.Agreement, o.LogitsNMSE)
+		io.WriteString(w, line)
+	}
+	return nil
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// quantProgress shows one mpb bar per stage on a terminal (stderr), and a
+// log line per stage at 0, 50 and 100% otherwise.
+type quantProgress struct {
+	mu     sync.Mutex
+	enable bool
+	p      *mpb.Progress
+	bars   map[string]*mpb.Bar
+	logged map[string]int
+}
+
+func newQuantProgress(enable bool) *quantProgress {
+	qp := &quantProgress{enable: enable, bars: map[string]*mpb.Bar{}, logged: map[string]int{}}
+	if enable && term.IsTerminal(int(os.Stderr.Fd())) {
+		qp.p = mpb.New(mpb.WithOutput(os.Stderr), mpb.WithWidth(30))
+	}
+	return qp
+}
+
+func (qp *quantProgress) stage(name string, done, total int) {
+	if !qp.enable || total <= 0 {
+		return
+	}
+	qp.mu.Lock()
+	defer qp.mu.Unlock()
+	if qp.p != nil {
+		b := qp.bars[name]
+		if b == nil {
+			b = qp.p.AddBar(int64(total), mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-16s", name)), decor.CountersNoUnit("%d/%d", decor.WCSyncSpace)),
+				mpb.AppendDecorators(decor.Percentage()))
+			qp.bars[name] = b
+		}
+		b.SetCurrent(int64(done))
+		return
+	}
+	step := 2 * done / total // 0, 1 (half) or 2 (done)
+	if last, ok := qp.logged[name]; ok && step <= last {
+		return
+	}
+	qp.logged[name] = step
+	fmt.Fprintf(os.Stderr, "quantize: %s %d/%d\n", name, done, total)
+}
+
+func (qp *quantProgress) done() {
+	if qp.p == nil {
+		return
+	}
+	for _, b := range qp.bars {
+		if !b.Completed() {
+			b.Abort(false)
+		}
+	}
+	qp.p.Wait()
+}

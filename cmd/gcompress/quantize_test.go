@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/internal/testdata"
+	"github.com/gcompress/gcompress/models"
+	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+func quantMNIST() string { return filepath.Join(testdata.Root(), "data", "mnist") }
+
+// saveZoo writes zoo architecture arch (seeded random weights) to dir.
+func saveZoo(t *testing.T, dir, arch string) string {
+	t.Helper()
+	m, err := models.Build(arch, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, arch+".onnx")
+	if err := onnx.Save(m, p, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// saveGraph writes a one-input model: x float32 [batch, width] through
+// build's nodes.
+func saveGraph(t *testing.T, dir, name string, width int, build func(g *graph.Graph, x *graph.Value) *graph.Value) string {
+	t.Helper()
+	g := graph.NewGraph(name)
+	x := g.GetOrAddValue("x")
+	x.DType, x.HasShape = tensor.Float32, true
+	x.Shape = append([]graph.Dim{{Size: -1, Param: "batch"}}, graph.KnownDims(width)...)
+	g.Inputs = []*graph.Value{x}
+	g.Outputs = []*graph.Value{build(g, x)}
+	p := filepath.Join(dir, name+".onnx")
+	if err := onnx.Save(graph.NewModel(g, 13), p, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// onlyFiles lists the names in dir.
+func onlyFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestQuantizeCommand(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet5")
+	out, rep, table := filepath.Join(dir, "q.onnx"), filepath.Join(dir, "q.md"), filepath.Join(dir, "q.json")
+	stdout, stderr, code := gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "200", "--eval-samples", "200",
+		"--sensitivity", "--keep-float", "1", "-o", out, "--report", rep, "--calib-table", table, "--json", "--threads", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"model", "output", "layers_quantized", "layers_total", "method", "calib_samples", "layers", "eval", "lowering", "calib_table", "bytes_float", "bytes_quantized"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if doc["layers_quantized"].(float64) != 4 || doc["layers_total"].(float64) != 5 || doc["calib_samples"].(float64) != 200 {
+		t.Errorf("layers %v of %v, %v samples", doc["layers_quantized"], doc["layers_total"], doc["calib_samples"])
+	}
+	ev := doc["eval"].(map[string]any)
+	for _, k := range []string{"accuracy_fp32", "accuracy_quantized", "top1_agreement", "logits_nmse", "samples"} {
+		if _, ok := ev[k]; !ok {
+			t.Errorf("eval lacks %q", k)
+		}
+	}
+	q, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, n := range q.Graph.Nodes {
+		counts[n.OpType]++
+	}
+	if counts["QuantizeLinear"] == 0 || counts["DequantizeLinear"] == 0 || q.Opset() < 13 {
+		t.Errorf("output ops %v, opset %d", counts, q.Opset())
+	}
+	md, err := os.ReadFile(rep)
+	if err != nil || !strings.Contains(string(md), "| conv1 | Conv |") || !strings.Contains(string(md), "kept float") {
+		t.Errorf("report: %v\n%s", err, md)
+	}
+	var tab map[string]float64
+	if b, err := os.ReadFile(table); err != nil || json.Unmarshal(b, &tab) != nil || tab["image"] != 1 {
+		t.Errorf("calibration table %v: %v", tab, err)
+	}
+	// the text summary
+	stdout, stderr, code = gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "100",
+		"--method", "percentile", "-o", filepath.Join(dir, "p.onnx"))
+	if code != 0 || !strings.Contains(stdout, "5 of 5 layers quantized") || !strings.Contains(stdout, "integer execution: ") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "calibrating 100/100") {
+		t.Errorf("no progress lines on stderr: %q", stderr)
+	}
+}
+
+// TestQuantizeDeterministic: two runs write byte-identical files.
+func TestQuantizeDeterministic(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet5")
+	var files [][]byte
+	for i, threads := range []string{"1", "2"} {
+		out := filepath.Join(dir, "q"+threads+".onnx")
+		tab := filepath.Join(dir, "t"+threads+".cache")
+		if _, stderr, code := gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "300", "--eval-split", "",
+			"-o", out, "--calib-table", tab, "--threads", threads); code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := os.ReadFile(tab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b, c)
+	}
+	if !bytes.Equal(files[0], files[2]) || !bytes.Equal(files[1], files[3]) {
+		t.Error("two calibration runs wrote different files")
+	}
+	if !strings.HasPrefix(string(files[1]), "TRT-8600-EntropyCalibration2\n") {
+		t.Errorf("TensorRT cache %q", files[1])
+	}
+}
+
+// TestQuantizeBadInputs: each bad input is one clear line on stderr, a
+// non-zero exit, and no output file (nor temporary file) left behind.
+func TestQuantizeBadInputs(t *testing.T) {
+	dir := t.TempDir()
+	lenet := saveZoo(t, dir, "lenet5")
+	empty := filepath.Join(dir, "empty")
+	corrupt := filepath.Join(dir, "corrupt")
+	for _, d := range []string{empty, corrupt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("this is not an IDX file at all"))
+	zw.Close()
+	for _, name := range []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"} {
+		if err := os.WriteFile(filepath.Join(corrupt, name), gz.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relu := saveGraph(t, dir, "relu", 784, func(g *graph.Graph, x *graph.Value) *graph.Value {
+		y := g.NewValue("y")
+		g.AddNode("Relu", []*graph.Value{x}, []*graph.Value{y}, nil)
+		return y
+	})
+	wide := saveGraph(t, dir, "wide", 1024, func(g *graph.Graph, x *graph.Value) *graph.Value {
+		y := g.NewValue("y")
+		w := g.AddInitializer("w", tensor.MustNew(tensor.Float32, 1024, 10))
+		g.AddNode("MatMul", []*graph.Value{x, w}, []*graph.Value{y}, nil)
+		return y
+	})
+	outDir := filepath.Join(dir, "out")
+	if err := os.Mkdir(outDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(outDir, "q.onnx")
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		fragments []string
+	}{
+		{"empty calibration dir", []string{lenet, "--calib", empty}, []string{"--calib", "train-images-idx3-ubyte", "no such file"}},
+		{"corrupt calibration dir", []string{lenet, "--calib", corrupt}, []string{"--calib", "train-images-idx3-ubyte", "idx"}},
+		{"missing calibration dir", []string{lenet, "--calib", filepath.Join(dir, "nope")}, []string{"--calib"}},
+		{"no quantizable op", []string{relu, "--calib", quantMNIST()}, []string{"relu.onnx", "no quantizable op"}},
+		{"wrong sample shape", []string{wide, "--calib", quantMNIST()}, []string{"wide.onnx", "28x28", "1024"}},
+		{"unknown ignore entry", []string{lenet, "--calib", quantMNIST(), "--ignore", "conv9"}, []string{"conv9"}},
+		{"missing eval split", []string{lenet, "--calib", quantMNIST(), "--eval-split", "valid"}, []string{"valid"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"quantize"}, tc.args...)
+			args = append(args, "--calib-samples", "64", "-o", out, "--report", filepath.Join(outDir, "r.md"))
+			_, stderr, code := gc(t, args...)
+			t.Log(strings.TrimSpace(stderr))
+			wantCleanError(t, stderr, code, tc.fragments...)
+			if left := onlyFiles(t, outDir); len(left) != 0 {
+				t.Errorf("files left behind: %v", left)
+			}
+		})
+	}
+	// usage errors exit 2
+	for _, args := range [][]string{
+		{"quantize", lenet, "--calib", quantMNIST()},                                   // no -o
+		{"quantize", lenet, "-o", out},                                                 // no --calib
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--method", "kl"},      // unknown method
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--activations", "u4"}, // unknown type
+	} {
+		if _, stderr, code := gc(t, args...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)
+		}
+	}
+}
+
+func TestQuantizeWeightOnlyCommand(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet-300-100")
+	out := filepath.Join(dir, "w4.onnx")
+	stdout, stderr, code := gc(t, "quantize", model, "--weight-only", "int4", "--group-size", "64", "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"weight_only": "int4"`) || !strings.Contains(stdout, `"group_size": 64`) {
+		t.Errorf("JSON %s", stdout)
+	}
+	// gcompress runs the MatMulNBits model it wrote
+	if _, stderr, code := gc(t, "eval", out, "--data", quantMNIST(), "--json"); code != 0 {
+		t.Errorf("eval of the int4 model: exit %d: %s", code, stderr)
+	}
+}

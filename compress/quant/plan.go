@@ -1,0 +1,243 @@
+package quant
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// Layer is one quantizable node of a prepared model: a Conv, Gemm or
+// MatMul whose weight is a float32 constant.
+type Layer struct {
+	// Node is the node in the prepared graph.
+	Node *graph.Node
+	// Name identifies the layer in reports and ignore lists: the node's
+	// name, or its first output's name when it has none.
+	Name string
+	// Act is the activation input the layer reads; Weight and Bias (nil
+	// when absent or not a per-channel constant) its constants.
+	Act, Weight, Bias *graph.Value
+	// WeightAxis is the output-channel axis of the weight: 0 for Conv
+	// [M, C/group, k...] and Gemm with transB (B is [N, K]), 1 for Gemm
+	// without transB and MatMul (B is [K, N]).
+	WeightAxis int
+	// Point is the tensor whose quantization parameters the activation
+	// uses: Act itself, or the tensor before a chain of pass-through ops
+	// (MaxPool, Flatten, Reshape, ...) that commute with quantization.
+	// Following Conv/Gemm + Relu, that is the Relu's output.
+	Point *graph.Value
+	// Chain lists those pass-through nodes, from Point towards the layer.
+	Chain []*graph.Node
+}
+
+// Plan is the set of quantizable layers of a prepared model.
+type Plan struct {
+	Layers []*Layer
+	// Ignored names the layers left in float by the ignore list.
+	Ignored []string
+	// Skipped explains Conv/Gemm/MatMul nodes that cannot be quantized.
+	Skipped []string
+}
+
+// Points returns the distinct activation points of the given layers, in
+// layer order.
+func Points(layers []*Layer) []*graph.Value {
+	seen := map[*graph.Value]bool{}
+	var out []*graph.Value
+	for _, l := range layers {
+		if !seen[l.Point] {
+			seen[l.Point] = true
+			out = append(out, l.Point)
+		}
+	}
+	return out
+}
+
+// layerName is the node's name, or its first output's.
+func layerName(n *graph.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	for _, o := range n.Outputs {
+		if o != nil {
+			return o.Name
+		}
+	}
+	return n.OpType
+}
+
+// ignored reports whether an ignore entry names the node or its op type.
+func ignored(n *graph.Node, name string, ignore []string) bool {
+	for _, s := range ignore {
+		if s == name || s == n.OpType || (n.Name != "" && s == n.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// MakePlan finds the quantizable layers of a prepared model (see Prepare):
+//
+//   - Conv with a constant float32 weight (any group, 1-D/2-D/3-D) and an
+//     optional constant bias [M];
+//   - Gemm with transA = 0, constant 2-D B, and C absent or a constant of
+//     N values ([N] or [1, N]; another C stays a float input);
+//   - MatMul whose second input is a constant 2-D weight [K, N] and whose
+//     first is computed.
+//
+// Layers named (or whose op type is named) in ignore stay float. It fails
+// when an ignore entry matches nothing.
+func MakePlan(m *graph.Model, ignore []string) (*Plan, error) {
+	g := m.Graph
+	p := &Plan{}
+	used := map[string]bool{}
+	for _, n := range g.Nodes {
+		if !isONNX(n, "Conv") && !isONNX(n, "Gemm") && !isONNX(n, "MatMul") {
+			continue
+		}
+		name := layerName(n)
+		l, why := layerOf(g, n, name)
+		if l == nil {
+			p.Skipped = append(p.Skipped, fmt.Sprintf("%v: %s", n, why))
+			continue
+		}
+		if ignored(n, name, ignore) {
+			for _, s := range ignore {
+				if s == name || s == n.OpType || s == n.Name {
+					used[s] = true
+				}
+			}
+			p.Ignored = append(p.Ignored, name)
+			continue
+		}
+		l.Point, l.Chain = tracePoint(g, l.Act)
+		p.Layers = append(p.Layers, l)
+	}
+	for _, s := range ignore {
+		if !used[s] {
+			return nil, fmt.Errorf("--ignore %q matches no quantizable node name or op type", s)
+		}
+	}
+	return p, nil
+}
+
+// ErrNothingToQuantize is wrapped by the error for a model without any
+// quantizable node.
+var ErrNothingToQuantize = fmt.Errorf("no quantizable op")
+
+// noLayersError explains why a plan is empty.
+func noLayersError(p *Plan) error {
+	msg := "the model has no Conv, Gemm or MatMul with a constant float32 weight"
+	if len(p.Ignored) > 0 {
+		msg = fmt.Sprintf("every quantizable node is ignored (%s)", strings.Join(p.Ignored, ", "))
+	} else if len(p.Skipped) > 0 {
+		msg = "none can be quantized: " + strings.Join(p.Skipped, "; ")
+	}
+	return fmt.Errorf("%w: %s", ErrNothingToQuantize, msg)
+}
+
+// layerOf checks whether n is quantizable, returning the layer or a reason.
+func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
+	x := n.Input(0)
+	if x == nil || x.Const != nil {
+		return nil, "its first input is a constant"
+	}
+	if x.DType != tensor.Float32 {
+		return nil, fmt.Sprintf("input %q is %v, not float32", x.Name, x.DType)
+	}
+	w := n.Input(1)
+	wt := constant(g, w)
+	if wt == nil || wt.DType() != tensor.Float32 {
+		return nil, "its weight is not a float32 constant"
+	}
+	l := &Layer{Node: n, Name: name, Act: x, Weight: w}
+	switch n.OpType {
+	case "Conv":
+		if wt.Rank() < 3 {
+			return nil, fmt.Sprintf("weight of rank %d", wt.Rank())
+		}
+		if b := n.Input(2); b != nil {
+			bt := constant(g, b)
+			if bt == nil || bt.DType() != tensor.Float32 || bt.Len() != wt.Shape()[0] {
+				return nil, "its bias is not a constant float32 [M]"
+			}
+			l.Bias = b
+		}
+	case "Gemm":
+		if n.AttrInt("transA", 0) != 0 {
+			return nil, "transA = 1"
+		}
+		if wt.Rank() != 2 {
+			return nil, fmt.Sprintf("B of rank %d", wt.Rank())
+		}
+		if n.AttrFloat("alpha", 1) != 1 || (n.Input(2) != nil && n.AttrFloat("beta", 1) != 1) {
+			return nil, "alpha/beta could not be folded (B or C is not a constant)"
+		}
+		cols := wt.Shape()[1]
+		if n.AttrInt("transB", 0) != 0 {
+			l.WeightAxis, cols = 0, wt.Shape()[0]
+		} else {
+			l.WeightAxis = 1
+		}
+		if c := n.Input(2); c != nil {
+			if ct := constant(g, c); ct != nil && ct.DType() == tensor.Float32 && ct.Len() == cols &&
+				(ct.Rank() == 1 || (ct.Rank() == 2 && ct.Shape()[0] == 1)) {
+				l.Bias = c
+			}
+		}
+	case "MatMul":
+		if wt.Rank() != 2 {
+			return nil, fmt.Sprintf("weight of rank %d", wt.Rank())
+		}
+		l.WeightAxis = 1
+	}
+	return l, ""
+}
+
+// passThrough reports whether n only moves or selects values without
+// changing them (so quantizing its input or its output with the same
+// parameters is the same): MaxPool without indices, Flatten, Reshape,
+// Transpose, Squeeze, Unsqueeze and Identity with constant shape inputs.
+func passThrough(g *graph.Graph, n *graph.Node) bool {
+	if n == nil || (n.Domain != "" && n.Domain != "ai.onnx") || len(n.Inputs) == 0 || n.Inputs[0] == nil {
+		return false
+	}
+	switch n.OpType {
+	case "MaxPool":
+		if len(n.Outputs) > 1 && n.Outputs[1] != nil && (len(n.Outputs[1].Consumers) > 0 || isOutput(g, n.Outputs[1])) {
+			return false
+		}
+	case "Flatten", "Transpose", "Identity":
+	case "Reshape", "Squeeze", "Unsqueeze":
+	default:
+		return false
+	}
+	for _, in := range n.Inputs[1:] {
+		if in != nil && constant(g, in) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// tracePoint walks from a layer's activation input back through
+// pass-through nodes to the tensor to quantize.
+func tracePoint(g *graph.Graph, x *graph.Value) (*graph.Value, []*graph.Node) {
+	var chain []*graph.Node
+	for x.Producer != nil && passThrough(g, x.Producer) && x.Producer.Inputs[0].DType == tensor.Float32 {
+		chain = append([]*graph.Node{x.Producer}, chain...)
+		x = x.Producer.Inputs[0]
+	}
+	return x, chain
+}
+
+func isOutput(g *graph.Graph, v *graph.Value) bool {
+	for _, o := range g.Outputs {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,244 @@
+package quant
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// LayerParams are the quantization parameters given to one layer of a QDQ
+// model.
+type LayerParams struct {
+	Name string
+	Op   string
+	// Act are the activation input's parameters (shared by every layer
+	// reading the same point).
+	Act *Params
+	// Weight are the weight's parameters (per channel along WeightAxis, or
+	// per tensor).
+	Weight     *Params
+	WeightAxis int
+	// BiasScale is the int32 bias's scale, s_act * s_weight per channel
+	// (nil without a bias).
+	BiasScale []float32
+	// BiasSaturated counts bias values beyond the int32 range (clamped).
+	BiasSaturated int
+}
+
+// InsertQDQ returns a QDQ copy of the prepared model (see Prepare) in which
+// the given layers are quantized (ONNX Runtime's QDQ format, opset >= 13):
+//
+//   - each layer's activation point P (see Layer.Point) gets
+//     QuantizeLinear -> DequantizeLinear with the per-tensor parameters
+//     act[P.Name]; pass-through nodes between P and the layer read the
+//     dequantized value and get their own Q/DQ pair with the same
+//     parameters (exact: they only move values), so every quantized node
+//     reads a DequantizeLinear output. The point's other (float) readers
+//     keep reading it unchanged.
+//   - the weight becomes an int8 initializer, symmetric (zero point 0,
+//     range [-127, 127]), per output channel along Layer.WeightAxis when
+//     perChannel (else per tensor), read through DequantizeLinear;
+//   - the bias becomes int32 with scale s_act * s_weight[c] and zero point
+//     0, round half to even, saturated to the int32 range, read through
+//     DequantizeLinear;
+//
+// The prepared model is not modified. Layers are matched to the copy by
+// node position, so they must come from MakePlan on this prepared model.
+func InsertQDQ(prepared *graph.Model, layers []*Layer, act map[string]*Params, perChannel bool) (*graph.Model, []LayerParams, error) {
+	index := map[*graph.Node]int{}
+	for i, n := range prepared.Graph.Nodes {
+		index[n] = i
+	}
+	c := passes.Clone(prepared)
+	g := c.Graph
+	nodes := append([]*graph.Node(nil), g.Nodes...)
+	mapNode := func(n *graph.Node) (*graph.Node, error) {
+		i, ok := index[n]
+		if !ok {
+			return nil, fmt.Errorf("quantize: node %v is not in the prepared model", n)
+		}
+		return nodes[i], nil
+	}
+	ins := &inserter{g: g, dq: map[*graph.Value]*graph.Value{}, names: map[string]bool{}}
+	for _, n := range g.Nodes {
+		if n.Name != "" {
+			ins.names[n.Name] = true
+		}
+	}
+	var out []LayerParams
+	for _, l := range layers {
+		n, err := mapNode(l.Node)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := act[l.Point.Name]
+		if p == nil {
+			return nil, nil, fmt.Errorf("quantize: no activation parameters for %q (layer %s)", l.Point.Name, l.Name)
+		}
+		point := g.Value(l.Point.Name)
+		cur := ins.qdq(point, p)
+		for _, cn := range l.Chain {
+			ch, err := mapNode(cn)
+			if err != nil {
+				return nil, nil, err
+			}
+			g.SetInput(ch, 0, cur)
+			cur = ins.qdq(ch.Outputs[0], p)
+		}
+		g.SetInput(n, 0, cur)
+		lp, err := ins.weights(n, l, p, perChannel)
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		out = append(out, lp)
+	}
+	g.RemoveDeadNodes()
+	if err := g.TopoSort(); err != nil {
+		return nil, nil, fmt.Errorf("quantize: %w", err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("quantize: %w", err)
+	}
+	if err := graph.InferShapes(g); err != nil {
+		return nil, nil, fmt.Errorf("quantize: %w", err)
+	}
+	if c.Opset() < 13 {
+		c.Opsets[""] = 13
+	}
+	return c, out, nil
+}
+
+// inserter adds Q/DQ nodes and quantized initializers to a graph.
+type inserter struct {
+	g *graph.Graph
+	// dq maps a float value to its dequantized copy.
+	dq    map[*graph.Value]*graph.Value
+	names map[string]bool
+}
+
+// nodeName returns a node name based on base, unique in the graph.
+func (ins *inserter) nodeName(base string) string {
+	name := base
+	for i := 1; ins.names[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	ins.names[name] = true
+	return name
+}
+
+// init adds an initializer named after base.
+func (ins *inserter) init(base string, t *tensor.Tensor) *graph.Value {
+	return ins.g.AddInitializer(ins.g.UniqueName(base), t)
+}
+
+// qdq returns v quantized and dequantized with p (added once per value).
+func (ins *inserter) qdq(v *graph.Value, p *Params) *graph.Value {
+	if d, ok := ins.dq[v]; ok {
+		return d
+	}
+	s, z, _ := p.Tensors()
+	sv := ins.init(v.Name+"_scale", s)
+	zv := ins.init(v.Name+"_zero_point", z)
+	qv := ins.g.NewValue(v.Name + "_quantized")
+	q := ins.g.AddNode("QuantizeLinear", []*graph.Value{v, sv, zv}, []*graph.Value{qv}, nil)
+	q.Name = ins.nodeName(v.Name + "_QuantizeLinear")
+	dv := ins.g.NewValue(v.Name + "_dequantized")
+	d := ins.g.AddNode("DequantizeLinear", []*graph.Value{qv, sv, zv}, []*graph.Value{dv}, nil)
+	d.Name = ins.nodeName(v.Name + "_DequantizeLinear")
+	ins.dq[v] = dv
+	return dv
+}
+
+// QuantizeWeight quantizes a float32 weight to int8, symmetric (zero point
+// 0, range [-127, 127]), per channel along axis or per tensor: scale =
+// max|w| / 127 over the channel (1 for an all-zero channel).
+func QuantizeWeight(w *tensor.Tensor, axis int, perChannel bool) (*Params, *tensor.Tensor, error) {
+	a := -1
+	if perChannel {
+		a = axis
+	}
+	lo, hi, err := MinMax(w.F32(), w.Shape(), a)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := Choose(lo, hi, Config{DType: tensor.Int8, Symmetric: true, PerChannel: perChannel, Axis: axis})
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := QuantizeRef(w.F32(), w.Shape(), p)
+	if err != nil {
+		return nil, nil, err
+	}
+	q8 := make([]int8, len(q))
+	for i, v := range q {
+		q8[i] = int8(v)
+	}
+	return p, tensor.FromSlice(w.Shape(), q8), nil
+}
+
+// weights quantizes layer n's weight and bias in place of the float ones.
+func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, perChannel bool) (LayerParams, error) {
+	g := ins.g
+	lp := LayerParams{Name: l.Name, Op: n.OpType, Act: act, WeightAxis: l.WeightAxis}
+	w := n.Inputs[1]
+	wp, wq, err := QuantizeWeight(w.Const, l.WeightAxis, perChannel)
+	if err != nil {
+		return lp, fmt.Errorf("weight %q: %w", w.Name, err)
+	}
+	lp.Weight = wp
+	s, z, err := wp.Tensors()
+	if err != nil {
+		return lp, err
+	}
+	qv := ins.init(w.Name+"_quantized", wq)
+	sv := ins.init(w.Name+"_scale", s)
+	zv := ins.init(w.Name+"_zero_point", z)
+	attrs := map[string]*graph.Attr{}
+	if perChannel {
+		attrs["axis"] = graph.IntAttr(int64(l.WeightAxis))
+	}
+	dv := g.NewValue(w.Name + "_dequantized")
+	d := g.AddNode("DequantizeLinear", []*graph.Value{qv, sv, zv}, []*graph.Value{dv}, attrs)
+	d.Name = ins.nodeName(w.Name + "_DequantizeLinear")
+	g.SetInput(n, 1, dv)
+	if l.Bias == nil {
+		return lp, nil
+	}
+	b := n.Inputs[2]
+	bt := b.Const
+	bf := bt.F32()
+	sx := act.Scale[0]
+	bs := make([]float32, len(bf))
+	bq := make([]int32, len(bf))
+	for i, v := range bf {
+		sw := wp.Scale[0]
+		if perChannel {
+			sw = wp.Scale[i]
+		}
+		bs[i] = sx * sw
+		r := math.RoundToEven(float64(v) / float64(bs[i]))
+		if r > math.MaxInt32 || r < math.MinInt32 {
+			lp.BiasSaturated++
+			r = math.Max(math.MinInt32, math.Min(math.MaxInt32, r))
+		}
+		bq[i] = int32(r)
+	}
+	lp.BiasScale = bs
+	bqv := ins.init(l.Name+"_bias_quantized", tensor.FromSlice(bt.Shape(), bq))
+	battrs := map[string]*graph.Attr{}
+	var bsv *graph.Value
+	if perChannel {
+		bsv = ins.init(l.Name+"_bias_scale", tensor.FromSlice([]int{len(bs)}, bs))
+		battrs["axis"] = graph.IntAttr(int64(bt.Rank() - 1))
+	} else {
+		bsv = ins.init(l.Name+"_bias_scale", tensor.Scalar(bs[0]))
+	}
+	bdv := g.NewValue(l.Name + "_bias_dequantized")
+	bd := g.AddNode("DequantizeLinear", []*graph.Value{bqv, bsv}, []*graph.Value{bdv}, battrs)
+	bd.Name = ins.nodeName(l.Name + "_bias_DequantizeLinear")
+	g.SetInput(n, 2, bdv)
+	return lp, nil
+}
