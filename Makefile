@@ -61,3 +61,119 @@ conformance: build testdata
 
 clean:
 	rm -rf bin demo-out
+
+# Training and distillation experiments of docs/RESULTS.md (issue 5): LeNet-5
+# and LeNet-300-100 per seed, the mlp-1200-1200 teacher, mlp-800-800 and
+# mlp-30-30 students from scratch and distilled at T in {2,4,8,20}. About an
+# hour on 2 cores; finished runs are kept in REPRO_TRAIN_WORK, so a rerun
+# continues an interrupted grid.
+REPRO_TRAIN_WORK ?= /tmp/gcompress-repro-train
+.PHONY: repro-train
+repro-train: build
+	$(GO) run ./bench/train -bin $(BIN) -data data/mnist -work $(REPRO_TRAIN_WORK) -out bench/results/train-distill.json
+
+# ---- CUDA build (issue 4) ---------------------------------------------------
+# kernels/*.cu -> gobind/fatbin/*.fatbin (nvcc; SASS for sm_80/86/89/90 and
+# compute_90 PTX, compressed), embedded by the Go build with -tags
+# gcompress_cuda (not "cuda": that tag switches gorgonia's own CUDA engine
+# on; see cuda/doc.go). Building needs the CUDA 11.8 toolkit (Debian bookworm
+# non-free: nvidia-cuda-toolkit); running needs an NVIDIA GPU.
+NVCC         ?= nvcc
+CUDA_TAG     := gcompress_cuda
+CUDA_GENCODE := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,code=sm_86 \
+                -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=[sm_90,compute_90]
+# --threads 2 compiles two architectures at once (2 cores on CI).
+NVCC_FLAGS   ?= -std=c++14 -O3 --threads 2 -Xfatbin=-compress-all
+KERNEL_SRCS  := $(wildcard kernels/*.cu)
+KERNEL_DEPS  := $(wildcard kernels/*.cuh kernels/*.h)
+FATBINS      := $(patsubst kernels/%.cu,gobind/fatbin/%.fatbin,$(KERNEL_SRCS))
+CUDA_BIN     := bin/gcompress-cuda
+BUNDLE       := gpu-bundle
+BUNDLE_STAGE := build/gpu-bundle
+# The GPU machines of this workplace take at most 64 MiB per call.
+BUNDLE_MAX_MIB := 60
+
+.PHONY: check-nvcc kernels check-cuda test-emu build-cuda gpu-bundle test-gpu bench-gpu
+
+check-nvcc:
+	@command -v $(NVCC) >/dev/null || { echo "nvcc is missing: install the CUDA 11.8 toolkit (Debian: enable the non-free component, apt-get install nvidia-cuda-toolkit; see README, 'CUDA build')" >&2; exit 1; }
+
+kernels: check-nvcc $(FATBINS)
+
+gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
+	$(NVCC) $(NVCC_FLAGS) -fatbin $(CUDA_GENCODE) -o $@.tmp $<
+	@mv $@.tmp $@
+
+# CI, no GPU: every kernel compiles for every target (and the fatbins hold
+# them), the cuda-tagged Go code vets, its test binaries and commands build,
+# and the kernels pass the shared suites on the CPU emulator (test-emu).
+# No cuda-tagged binary is run: it exits at start without a GPU.
+check-cuda: check-go kernels test-emu
+	@for f in $(FATBINS); do \
+	  list=$$(cuobjdump -lelf -lptx $$f) || exit 1; \
+	  for a in sm_80 sm_86 sm_89 sm_90; do echo "$$list" | grep -q "$$a.cubin" || { echo "$$f: no $$a code" >&2; exit 1; }; done; \
+	  echo "$$list" | grep -q "sm_90.ptx" || { echo "$$f: no compute_90 PTX" >&2; exit 1; }; \
+	done
+	$(GO) vet -tags $(CUDA_TAG) ./...
+	@mkdir -p build/cuda-tests build/cuda-bin
+	$(GO) test -c -tags $(CUDA_TAG) -o build/cuda-tests/ ./cuda/... ./gobind/... ./cmd/gcompress
+	$(GO) build -tags $(CUDA_TAG) -o build/cuda-bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
+	@echo "check-cuda: OK (kernels compiled for every target and passing the suites on the CPU emulator; cuda-tagged code vetted and built, not run: that needs a GPU)"
+
+# The kernel sources compiled for the host (kernels/emu) through the shared
+# test suites: checks their indexing, pipelines and epilogues without a GPU.
+# Needs a C++17 compiler (g++, or the g++-11 that nvidia-cuda-toolkit pulls in)
+# and the CUDA headers for the half types.
+EMU_CXX = $(shell command -v g++ || command -v g++-12 || command -v g++-11)
+test-emu: check-go
+	@[ -n "$(EMU_CXX)" ] || { echo "test-emu needs g++ (apt-get install g++)" >&2; exit 1; }
+	CXX=$(EMU_CXX) $(GO) vet -tags gcompress_emu ./kernels/emu
+	CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -timeout 15m ./kernels/emu
+
+build-cuda: check-go kernels
+	$(GO) build -tags $(CUDA_TAG) -ldflags "$(LDFLAGS)" -o $(CUDA_BIN) ./cmd/gcompress
+
+# Everything a GPU host needs to test and benchmark the CUDA code, with no Go
+# there: $(BUNDLE)/gcompress-gpu.tar.gz plus run.sh (see kernels/bundle/README.md).
+gpu-bundle: check-go kernels
+	rm -rf $(BUNDLE_STAGE) $(BUNDLE)
+	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE)
+	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
+	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend
+	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bench/vendor_bench.py kernels/bundle/README.md $(BUNDLE_STAGE)/
+	tar -czf $(BUNDLE)/gcompress-gpu.tar.gz -C $(BUNDLE_STAGE) .
+	cp kernels/bundle/run.sh kernels/bundle/README.md $(BUNDLE)/
+	@size=$$(du -sm $(BUNDLE) | cut -f1); echo "gpu-bundle: $$size MiB in $(BUNDLE)/"; \
+	 [ $$size -le $(BUNDLE_MAX_MIB) ] || { echo "gpu-bundle is over $(BUNDLE_MAX_MIB) MiB" >&2; exit 1; }
+
+# On a GPU host: run the bundle (built here with `make gpu-bundle` when Go
+# and nvcc are present, else copied from a build machine).
+test-gpu:
+	@[ -f $(BUNDLE)/gcompress-gpu.tar.gz ] || $(MAKE) gpu-bundle
+	$(BUNDLE)/run.sh test
+
+bench-gpu:
+	@[ -f $(BUNDLE)/gcompress-gpu.tar.gz ] || $(MAKE) gpu-bundle
+	$(BUNDLE)/run.sh bench
+
+# ---- Fast CPU kernels (issue 3) --------------------------------------------
+# GEMM throughput (float32 and INT8, 1 and 2 threads) beside OpenBLAS in the
+# same process (Debian libopenblas-dev; the openblas build tag links it),
+# once with the core OpenBLAS picks itself and once with its AVX-512
+# SkylakeX kernels, then the zoo models against ONNX Runtime (runs
+# alternating, same threads) at 1 and 2 threads. Results with machine info
+# and load average go to bench/results/cpu-*.json. Run it on a quiet
+# machine: other jobs change every number (the reports also carry process
+# CPU time, which for one thread is robust to them).
+CPU_BENCH_MODELS ?= resnet50 squeezenet shufflenet densenet121 inception_v1
+CPU_BENCH_THREADS ?= 1 2
+.PHONY: bench-cpu
+bench-cpu: build peers
+	$(GO) run -tags openblas ./bench/gemm -threads 1,2 -out bench/results/cpu-gemm.json
+	OPENBLAS_CORETYPE=SkylakeX $(GO) run -tags openblas ./bench/gemm -threads 1,2 -out bench/results/cpu-gemm-openblas-skylakex.json
+	@for t in $(CPU_BENCH_THREADS); do for m in $(CPU_BENCH_MODELS); do \
+	  out=bench/results/cpu-model-$$m-t$$t.json; \
+	  ./$(BIN) bench model testdata/onnx-light/light_$$m.onnx --materialize 1 --vs-ort \
+	    --threads $$t --runs 30 --json > $$out.tmp && mv $$out.tmp $$out || exit 1; \
+	  printf '%-14s %s threads: ' $$m $$t; grep -E '"(ratio_ours_over_ort|cpu_ratio_ours_over_ort)"' $$out | tr -d ' \n'; echo; \
+	done; done

@@ -1,17 +1,24 @@
 package main
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 
 	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/compress/distill"
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/data/mnist"
 	"github.com/gcompress/gcompress/eval"
@@ -22,6 +29,7 @@ import (
 	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
+	"github.com/gcompress/gcompress/train"
 )
 
 // demoStage is one row of the demo's summary table.
@@ -32,50 +40,113 @@ type demoStage struct {
 	Params    int64   `json:"params"`
 	Accuracy  float64 `json:"accuracy"`
 	LatencyMS float64 `json:"latency_ms"`
+	// Seconds is the time the stage took to produce its model (0 when it
+	// came from the cache).
+	Seconds float64 `json:"seconds"`
+	Cached  bool    `json:"cached,omitempty"`
+	Note    string  `json:"note,omitempty"`
 }
 
 type demoReport struct {
 	Dataset string      `json:"dataset"`
 	Threads int         `json:"threads"`
+	Seed    uint64      `json:"seed"`
 	Stages  []demoStage `json:"stages"`
-	// ORTMaxAbsDiff is the largest |ours - ORT| over the test logits, or
-	// null when ONNX Runtime is not installed.
+	Skipped []string    `json:"skipped,omitempty"`
+	// ORTMaxAbsDiff is the largest |ours - ORT| over the test logits of
+	// the trained model, or null when ONNX Runtime is not installed.
 	ORTMaxAbsDiff *float64 `json:"ort_max_abs_diff"`
 	ORTNote       string   `json:"ort_note,omitempty"`
 	Report        string   `json:"report"`
+	Plot          string   `json:"plot"`
+	WallSeconds   float64  `json:"wall_seconds"`
+}
+
+// demoContext is what every compression step of the demo gets: the trained
+// base model, the data and the time budget.
+type demoContext struct {
+	base     string // path of the trained LeNet-5
+	baseAcc  float64
+	train    *data.Dataset
+	test     *data.Dataset
+	outDir   string
+	cacheDir string
+	threads  int
+	seed     uint64
+	start    time.Time
+	budget   time.Duration
+	logf     func(format string, args ...any)
+	// epochs overrides the recipes' epochs when > 0 (tests).
+	epochs int
+}
+
+// remaining is the time left in the demo's budget.
+func (c *demoContext) remaining() time.Duration { return c.budget - time.Since(c.start) }
+
+// demoStep is one compression step of the demo. Each returns the table rows
+// it adds, or skip != "" (the reason) when it does not run. Quantization and
+// pruning add their steps to demoSteps as they land.
+type demoStep struct {
+	name string
+	// estimate is the step's usual cost on 2 cores; the step is skipped
+	// when less than that is left of the budget.
+	estimate time.Duration
+	run      func(c *demoContext) (rows []demoStage, err error)
+}
+
+var demoSteps = []demoStep{
+	{name: "distill LeNet-5 into mlp-30-30", estimate: 20 * time.Second, run: demoDistill},
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var outDir string
-	var asJSON bool
+	var asJSON, retrain bool
+	var seed uint64
+	var budget time.Duration
+	var epochs int
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the built-in end-to-end job on the embedded MNIST digits",
 		Long: `Runs gcompress end to end on the 8,000 MNIST digits embedded in the binary:
-builds a model, writes it as ONNX, loads it back, measures size, accuracy and
-latency with gcompress's runtime, cross-checks the outputs in ONNX Runtime when
-it is installed (make peers), and writes a Markdown report.
+trains LeNet-5 on the 7,000 training digits with gorgonia (about a minute on 2
+cores; the result is cached in OUT/cache keyed by architecture, seed and
+epochs, so later runs start at once), then runs every compression step that
+exists on it (today: knowledge distillation into a 2.5x smaller student, next
+to the same student trained from scratch), measures each model's size, test
+accuracy and latency with gcompress's runtime, cross-checks the trained model
+in ONNX Runtime when it is installed (make peers), and writes a Markdown
+report with an accuracy-vs-size plot.
 
-Each compression capability adds its stage to this table as it lands.`,
+Steps that do not fit in --budget are skipped and listed.`,
 		Example: `  gcompress demo
-  gcompress demo --out /tmp/demo --json`,
-		Args: cobra.NoArgs,
+  gcompress demo --out /tmp/demo --json
+  gcompress demo --retrain --seed 2`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDemo(cmd.OutOrStdout(), g, outDir, asJSON)
+			if epochs < 0 {
+				return usagef("--epochs must be >= 0")
+			}
+			return runDemo(cmd.OutOrStdout(), g, outDir, seed, budget, epochs, retrain, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&outDir, "out", "demo-out", "directory for the models and the report")
+	cmd.Flags().StringVar(&outDir, "out", "demo-out", "directory for the models, the cache and the report")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of every training run")
+	cmd.Flags().BoolVar(&retrain, "retrain", false, "ignore cached models")
+	cmd.Flags().DurationVar(&budget, "budget", 170*time.Second, "time budget; compression steps that would not fit are skipped")
+	cmd.Flags().IntVar(&epochs, "epochs", 0, "override every training recipe's epochs (quick checks)")
+	cmd.Flags().MarkHidden("epochs")
 	return cmd
 }
 
-func runDemo(w io.Writer, g *globals, outDir string, asJSON bool) error {
+func runDemo(w io.Writer, g *globals, outDir string, seed uint64, budget time.Duration, epochs int, retrain, asJSON bool) error {
+	start := time.Now()
 	logf := func(format string, args ...any) {
 		if !asJSON {
 			fmt.Fprintf(w, format+"\n", args...)
 		}
 	}
-	train, err := mnist.Load("train")
+	trainSet, err := mnist.Load("train")
 	if err != nil {
 		return err
 	}
@@ -83,48 +154,163 @@ func runDemo(w io.Writer, g *globals, outDir string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	cacheDir := filepath.Join(outDir, "cache")
+	if retrain {
+		if err := os.RemoveAll(cacheDir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return err
 	}
-	rep := demoReport{Dataset: fmt.Sprintf("embedded MNIST: %d train, %d test digits", train.Len(), test.Len()),
-		Threads: g.threadCount()}
-	logf("gcompress demo on %s", rep.Dataset)
+	threads := g.threadCount()
+	rep := demoReport{Dataset: fmt.Sprintf("embedded MNIST: %d train, %d test digits", trainSet.Len(), test.Len()),
+		Threads: threads, Seed: seed}
+	logf("gcompress demo on %s (seed %d)", rep.Dataset, seed)
+	c := &demoContext{train: trainSet, test: test, outDir: outDir, cacheDir: cacheDir, threads: threads,
+		seed: seed, start: start, budget: budget, logf: logf, epochs: epochs}
 
-	logf("[1/3] building a nearest-class-mean classifier from the training digits")
-	m, err := models.NearestCentroid(train, 10)
+	logf("[1/4] LeNet-5 on the training digits")
+	base, secs, cached, err := demoTrained(c, "lenet5", nil)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(outDir, "centroid.onnx")
-	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
-		return err
-	}
-	logf("[2/3] measuring %s with the gcompress runtime", path)
-	stage, sess, err := measureStage("fp32 nearest-centroid", path, test, g.threadCount())
+	stage, sess, err := measureStage("fp32 LeNet-5 (trained)", base, test, threads)
 	if err != nil {
 		return err
 	}
+	stage.Seconds, stage.Cached = secs, cached
+	c.base, c.baseAcc = base, stage.Accuracy
 	rep.Stages = append(rep.Stages, stage)
 
-	logf("[3/3] cross-checking against ONNX Runtime")
-	diff, err := crossCheckORT(path, sess, test, g.threadCount())
+	logf("[2/4] cross-checking %s against ONNX Runtime", base)
+	diff, err := crossCheckORT(base, sess, test, threads)
 	if err != nil {
 		rep.ORTNote = "skipped: " + oneLine(err)
 	} else {
 		rep.ORTMaxAbsDiff = &diff
 	}
+
+	logf("[3/4] compression steps")
+	for _, step := range demoSteps {
+		if left := c.remaining(); left < step.estimate {
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (needs ~%s, %s left of the budget)", step.name, step.estimate, left.Round(time.Second)))
+			logf("  skipped %s: not enough time left", step.name)
+			continue
+		}
+		logf("  %s", step.name)
+		rows, err := step.run(c)
+		if err != nil {
+			return fmt.Errorf("demo step %q: %w", step.name, err)
+		}
+		rep.Stages = append(rep.Stages, rows...)
+	}
+
+	logf("[4/4] writing the report")
 	rep.Report = filepath.Join(outDir, "report.md")
+	rep.Plot = filepath.Join(outDir, "accuracy_vs_size.png")
+	if err := writeDemoPlot(rep.Plot, rep.Stages); err != nil {
+		return err
+	}
+	rep.WallSeconds = time.Since(start).Seconds()
 	if err := atomicfile.Write(rep.Report, func(f io.Writer) error { return writeDemoMarkdown(f, &rep) }); err != nil {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return printJSON(w, rep)
 	}
 	fmt.Fprintln(w)
 	writeDemoTable(w, &rep)
 	return nil
+}
+
+// demoTrained returns the path of a trained zoo model, training it with
+// the architecture's recipe (and the given loss, for distillation) unless
+// the cache holds it. The cache key is the architecture, seed and epochs
+// (plus the loss's description).
+func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, secs float64, cached bool, err error) {
+	r := recipes[arch]
+	if c.epochs > 0 {
+		r.Epochs = c.epochs
+	}
+	key := fmt.Sprintf("%s-seed%d-e%d", arch, c.seed, r.Epochs)
+	if loss != nil {
+		key += "-" + strings.NewReplacer("(", "-", ")", "", " ", "", ",", "-", "=", "").Replace(fmt.Sprint(loss))
+	}
+	path = filepath.Join(c.cacheDir, key+".onnx")
+	if _, err := os.Stat(path); err == nil {
+		c.logf("  using the cached %s", path)
+		return path, 0, true, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", 0, false, err
+	}
+	m, err := models.Build(arch, c.seed)
+	if err != nil {
+		return "", 0, false, err
+	}
+	o := &trainOpts{seed: c.seed, momentum: -1, weightDecay: -1, warmup: -1, shift: -1, stepEpochs: 10, gamma: 0.1, checkpointEvery: 50}
+	cfg, err := o.config(r)
+	if err != nil {
+		return "", 0, false, err
+	}
+	cfg.Threads, cfg.CheckpointDir = c.threads, path+".ckpt"
+	c.logf("  training %s: %d epochs of %d digits, batch %d (checkpoints in %s)", arch, cfg.Epochs, c.train.Len(), cfg.Batch, cfg.CheckpointDir)
+	start := time.Now()
+	pr := newProgress(arch)
+	res, err := train.Train(m, train.Data{Train: c.train}, cfg, train.Hooks{Loss: loss, Progress: pr})
+	pr.done()
+	if err != nil {
+		return "", 0, false, err
+	}
+	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
+		return "", 0, false, err
+	}
+	if err := os.RemoveAll(cfg.CheckpointDir); err != nil {
+		return "", 0, false, err
+	}
+	c.logf("  trained in %.1f s (%.0f samples/s)", time.Since(start).Seconds(), res.SamplesPerSec)
+	return path, time.Since(start).Seconds(), false, nil
+}
+
+// demoDistill trains mlp-30-30 from scratch and distilled from the trained
+// LeNet-5 (T = 4, alpha = 0.9), so the table shows what distillation adds.
+func demoDistill(c *demoContext) ([]demoStage, error) {
+	teacher, err := onnx.Load(c.base)
+	if err != nil {
+		return nil, err
+	}
+	var rows []demoStage
+	for _, kd := range []bool{false, true} {
+		var loss train.Loss
+		name := "mlp-30-30 from scratch"
+		if kd {
+			tl, err := distill.NewTeacher(teacher, c.threads, c.train.Rows, c.train.Cols)
+			if err != nil {
+				return nil, err
+			}
+			if recipes["mlp-30-30"].Shift == 0 {
+				if err := tl.Precompute(c.train); err != nil {
+					return nil, err
+				}
+			}
+			loss = &distill.Loss{T: 4, Alpha: 0.9, Teacher: tl.Logits}
+			name = "mlp-30-30 distilled (T=4)"
+		}
+		path, secs, cached, err := demoTrained(c, "mlp-30-30", loss)
+		if err != nil {
+			return nil, err
+		}
+		st, _, err := measureStage(name, path, c.test, c.threads)
+		if err != nil {
+			return nil, err
+		}
+		st.Seconds, st.Cached = secs, cached
+		if kd {
+			st.Note = "teacher: the trained LeNet-5"
+		}
+		rows = append(rows, st)
+	}
+	return rows, nil
 }
 
 // measureStage loads a saved model and measures size, test accuracy and the
@@ -165,7 +351,9 @@ func measureStage(name, path string, test *data.Dataset, threads int) (demoStage
 func paramCount(g *graph.Graph) int64 {
 	var n int64
 	for _, v := range g.Initializers {
-		n += int64(v.Const.Len())
+		if v.Const.Rank() > 0 { // scalars are settings (a dropout ratio), not weights
+			n += int64(v.Const.Len())
+		}
 	}
 	return n
 }
@@ -211,32 +399,125 @@ func crossCheckORT(path string, sess *runtime.Session, test *data.Dataset, threa
 }
 
 func writeDemoTable(w io.Writer, rep *demoReport) {
-	fmt.Fprintf(w, "%-24s %10s %8s %9s %14s\n", "stage", "size", "params", "accuracy", "latency (b=1)")
+	fmt.Fprintf(w, "%-30s %10s %8s %9s %14s %9s\n", "stage", "size", "params", "accuracy", "latency (b=1)", "time")
 	for _, s := range rep.Stages {
-		fmt.Fprintf(w, "%-24s %10s %8d %8.2f%% %11.3f ms\n", s.Stage, humanBytes(s.Bytes), s.Params, 100*s.Accuracy, s.LatencyMS)
+		t := fmt.Sprintf("%.1f s", s.Seconds)
+		if s.Cached {
+			t = "cached"
+		}
+		fmt.Fprintf(w, "%-30s %10s %8d %8.2f%% %11.3f ms %9s\n", s.Stage, humanBytes(s.Bytes), s.Params, 100*s.Accuracy, s.LatencyMS, t)
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "skipped: %s\n", s)
 	}
 	if rep.ORTMaxAbsDiff != nil {
-		fmt.Fprintf(w, "ONNX Runtime agrees on all test logits: max |ours - ORT| = %.3g\n", *rep.ORTMaxAbsDiff)
+		fmt.Fprintf(w, "ONNX Runtime agrees on all test logits of the trained LeNet-5: max |ours - ORT| = %.3g\n", *rep.ORTMaxAbsDiff)
 	} else {
 		fmt.Fprintf(w, "ONNX Runtime cross-check %s\n", rep.ORTNote)
 	}
-	fmt.Fprintf(w, "report: %s (%d threads)\n", rep.Report, rep.Threads)
+	fmt.Fprintf(w, "report: %s, plot: %s (%d threads, %.0f s)\n", rep.Report, rep.Plot, rep.Threads, rep.WallSeconds)
 }
 
 func writeDemoMarkdown(w io.Writer, rep *demoReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# gcompress demo\n\nDataset: %s. Threads: %d.\n\n", rep.Dataset, rep.Threads)
-	b.WriteString("| stage | file | size | params | accuracy | latency, batch 1 |\n|---|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "# gcompress demo\n\nDataset: %s. Threads: %d. Seed: %d. Wall time: %.0f s.\n\n", rep.Dataset, rep.Threads, rep.Seed, rep.WallSeconds)
+	b.WriteString("| stage | file | size | params | test accuracy | latency, batch 1 | time to make |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, s := range rep.Stages {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f%% | %.3f ms |\n", s.Stage, filepath.Base(s.File), humanBytes(s.Bytes), s.Params, 100*s.Accuracy, s.LatencyMS)
+		t := fmt.Sprintf("%.1f s", s.Seconds)
+		if s.Cached {
+			t = "cached"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2f%% | %.3f ms | %s |\n", s.Stage, filepath.Base(s.File), humanBytes(s.Bytes), s.Params, 100*s.Accuracy, s.LatencyMS, t)
 	}
+	for _, s := range rep.Stages {
+		if s.Note != "" {
+			fmt.Fprintf(&b, "\n%s: %s.", s.Stage, s.Note)
+		}
+	}
+	if len(rep.Skipped) > 0 {
+		b.WriteString("\n\nSkipped (time budget): " + strings.Join(rep.Skipped, "; ") + ".")
+	}
+	fmt.Fprintf(&b, "\n\n![accuracy vs size](%s)\n", filepath.Base(rep.Plot))
 	if rep.ORTMaxAbsDiff != nil {
-		fmt.Fprintf(&b, "\nONNX Runtime 1.30 ran the same file: max |ours - ORT| over all test logits = %.3g.\n", *rep.ORTMaxAbsDiff)
+		fmt.Fprintf(&b, "\nONNX Runtime 1.30 ran the trained LeNet-5 file: max |ours - ORT| over all test logits = %.3g.\n", *rep.ORTMaxAbsDiff)
 	} else {
 		fmt.Fprintf(&b, "\nONNX Runtime cross-check %s\n", rep.ORTNote)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDemoPlot draws test accuracy against file size (log scale), one
+// labelled point per stage, as a PNG.
+func writeDemoPlot(path string, stages []demoStage) error {
+	p := plot.New()
+	p.Title.Text = "gcompress demo: accuracy vs size"
+	p.X.Label.Text = "model file size (KiB, log scale)"
+	p.Y.Label.Text = "test accuracy (%)"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = sizeTicks{}
+	pts := make(plotter.XYs, len(stages))
+	labels := make([]string, len(stages))
+	lo, hi := 100.0, 0.0
+	for i, s := range stages {
+		pts[i].X = float64(s.Bytes) / 1024
+		pts[i].Y = 100 * s.Accuracy
+		labels[i] = s.Stage
+		lo, hi = math.Min(lo, pts[i].Y), math.Max(hi, pts[i].Y)
+	}
+	sc, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	sc.GlyphStyle.Radius = vg.Points(4)
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: pts, Labels: labels})
+	if err != nil {
+		return err
+	}
+	for i := range lb.TextStyle {
+		lb.TextStyle[i].XAlign = -0.5
+		lb.Offset = vg.Point{X: 6, Y: 2}
+	}
+	p.Add(sc, lb, plotter.NewGrid())
+	p.Y.Min, p.Y.Max = math.Floor(lo-1), math.Min(100, math.Ceil(hi+1))
+	xmin, xmax := math.Inf(1), 0.0
+	for _, pt := range pts {
+		xmin, xmax = math.Min(xmin, pt.X), math.Max(xmax, pt.X)
+	}
+	p.X.Min, p.X.Max = xmin/1.5, xmax*4
+	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, func(f io.Writer) error {
+		_, err := wt.WriteTo(f)
+		return err
+	})
+}
+
+// sizeTicks marks a log axis at 1, 2 and 5 times powers of ten (labelled)
+// and at the other integers times powers of ten (unlabelled).
+type sizeTicks struct{}
+
+func (sizeTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	if !(lo > 0) || hi <= lo {
+		return nil
+	}
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		for m := 1.0; m < 10; m++ {
+			v := m * math.Pow(10, e)
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }
 
 // humanBytes prints a byte count with a binary unit.

@@ -80,6 +80,11 @@ For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 		newRunCmd(g),
 		newDemoCmd(g),
 		newDevicesCmd(g),
+		newTrainCmd(g),
+		newEvalCmd(g),
+		newDistillCmd(g),
+		newQuantizeCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
