@@ -13,7 +13,7 @@ func BenchmarkStep(b *testing.B) {
 	for _, c := range []struct {
 		arch  string
 		batch int
-	}{{"lenet5", 64}, {"mlp-1200-1200", 100}, {"mlp-800-800", 100}, {"mlp-30-30", 100}} {
+	}{{"lenet5", 64}, {"lenet-300-100", 64}, {"mlp-1200-1200", 100}, {"mlp-800-800", 100}, {"mlp-30-30", 100}} {
 		b.Run(c.arch, func(b *testing.B) {
 			m, err := models.Build(c.arch, 1)
 			if err != nil {

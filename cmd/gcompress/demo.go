@@ -306,7 +306,7 @@ func demoDistill(c *demoContext) ([]demoStage, error) {
 		}
 		st.Seconds, st.Cached = secs, cached
 		if kd {
-			st.Note = "teacher: the trained LeNet-5"
+			st.Note = "teacher: the trained LeNet-5 (one seed; docs/RESULTS.md has means over seeds)"
 		}
 		rows = append(rows, st)
 	}
