@@ -10,6 +10,11 @@
 //	gcompress train --arch lenet-300-100 --data data/mnist --seed 1 -o /tmp/mlp.onnx
 //	go run ./bench/quant -models lenet5=/tmp/lenet5.onnx,lenet-300-100=/tmp/mlp.onnx \
 //	    -out bench/results/quant-mnist.json
+//
+// With -robustness it measures only accuracy, for many models, methods
+// (entropy-nofallback: entropy with TensorRT's thresholds as they are,
+// see quant.Calibrate) and calibration set sizes; docs/RESULTS.md has the
+// command and the table.
 package main
 
 import (
@@ -87,6 +92,8 @@ func main() {
 	runs := flag.Int("runs", 200, "timed runs per latency point (after 10 warm-ups)")
 	methods := flag.String("methods", "minmax,percentile,entropy,mse", "calibration methods")
 	out := flag.String("out", "", "write the JSON report here")
+	robust := flag.Bool("robustness", false, "accuracy only: every model x method x -robust-samples, as a Markdown table")
+	robustSamples := flag.String("robust-samples", "500,1000", "-robustness: calibration set sizes")
 	flag.Parse()
 	if *modelsFlag == "" {
 		fmt.Fprintln(os.Stderr, "quant: -models NAME=FILE,... is required")
@@ -96,6 +103,10 @@ func main() {
 	check(err)
 	test, err := data.Load(*dataDir, "test")
 	check(err)
+	if *robust {
+		robustness(*modelsFlag, *methods, *robustSamples, calib, test, *threads, *out)
+		return
+	}
 	rep := Report{Machine: bench.ThisMachine(), Threads: *threads, Runs: *runs,
 		ORT: "onnxruntime-node 1.30.0 (libonnxruntime.so.1)", Generated: "go run ./bench/quant " + strings.Join(os.Args[1:], " ")}
 	haveORT := ortpeer.Init() == nil

@@ -35,6 +35,7 @@ type quantizeFlags struct {
 	calibSamples int
 	method       string
 	percentile   float64
+	fallback     bool
 	bins         int
 	perChannel   bool
 	activations  string
@@ -70,6 +71,15 @@ the first --calib-samples images of the --calib-split split of DIR (MNIST-style
 IDX files): minmax, percentile (--percentile), entropy (TensorRT's KL-divergence
 method) or mse.
 
+Entropy fallback: KL divergence misjudges histograms with point masses (a ReLU
+after a convolution over a constant background: every background pixel of a
+channel equals its bias), and can then clip several percent of the values.
+So, per tensor, the entropy threshold is kept only when it quantizes the
+calibration values with a smaller squared error than the unclipped range (the
+error --method mse minimises); otherwise the tensor gets the minmax range and
+the report lists the rejected threshold with both errors.
+--entropy-fallback=false keeps TensorRT's thresholds as they are.
+
 The quantized model is then run by gcompress with integer kernels (QDQ patterns
 lowered to QLinearConv / QGemm / int8 MaxPool) on the --eval-split split
 of DIR (when present) and compared with the float model: accuracy, top-1
@@ -99,8 +109,9 @@ With --json it prints the report as JSON.`,
 	fl.StringVar(&f.calib, "calib", "", "calibration dataset directory (<split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz])")
 	fl.StringVar(&f.calibSplit, "calib-split", "train", "split of --calib to calibrate on")
 	fl.IntVar(&f.calibSamples, "calib-samples", 1000, "calibration samples (the first N of the split; 0: all)")
-	fl.StringVar(&f.method, "method", "entropy", "calibration method: minmax, percentile, entropy or mse")
+	fl.StringVar(&f.method, "method", "entropy", "calibration method: minmax, percentile, entropy (see --entropy-fallback) or mse")
 	fl.Float64Var(&f.percentile, "percentile", quant.DefaultPercentile, "percentile of |x| kept by --method percentile")
+	fl.BoolVar(&f.fallback, "entropy-fallback", true, "entropy: use the minmax range for a tensor whose entropy threshold quantizes worse than no clipping (false: TensorRT's thresholds as they are)")
 	fl.IntVar(&f.bins, "bins", quant.DefaultBins, "histogram bins per activation")
 	fl.BoolVar(&f.perChannel, "per-channel", true, "quantize weights per output channel (false: per tensor)")
 	fl.StringVar(&f.activations, "activations", "u8", "activation type: u8 (asymmetric) or s8 (symmetric)")
@@ -210,7 +221,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	}
 	pr := newQuantProgress(!f.asJSON || term.IsTerminal(int(os.Stderr.Fd())))
 	opts := quant.Options{
-		Method: quant.Method(f.method), Percentile: f.percentile, Bins: f.bins, PerChannel: f.perChannel,
+		Method: quant.Method(f.method), Percentile: f.percentile, NoFallback: !f.fallback, Bins: f.bins, PerChannel: f.perChannel,
 		Activations: act, Ignore: f.ignore,
 		Calib: quant.RunOptions{Samples: f.calibSamples, Batch: f.batch, Threads: g.threadCount()},
 		Eval:  test, EvalSamples: f.evalSamples, EvalSplit: f.evalSplit,
@@ -383,6 +394,11 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 		}
 	}
 	fmt.Fprintf(w, "%s -> %s: %d of %d layers quantized (%s)\n", s.Model, s.Output, s.LayersQuantized, s.LayersTotal, what)
+	for _, l := range r.Fallbacks() {
+		fb := l.EntropyFallback
+		fmt.Fprintf(w, "entropy fallback: %s uses its unclipped range %.4g (entropy amax %.4g would clip %.3f%%; MSE %.3g vs %.3g unclipped)\n",
+			l.ActTensor, l.Amax, fb.Amax, 100*fb.Clipped, fb.MSE, fb.MinMaxMSE)
+	}
 	fmt.Fprintf(w, "initializers %s -> %s\n", humanSize(r.BytesFloat), humanSize(r.BytesQuant))
 	if e := r.Eval; e != nil {
 		where := fmt.Sprintf("%d samples", e.Samples)

@@ -120,6 +120,77 @@ func TestQuantizeCommand(t *testing.T) {
 	}
 }
 
+// TestQuantizeEntropyFallback: entropy calibration (the default) reports
+// which tensors fell back to their unclipped range, with the rejected
+// TensorRT threshold; --entropy-fallback=false keeps those thresholds.
+// On the random-weight LeNet-5, conv1's biases over MNIST's zero
+// background put point masses into the first ReLU, as in trained ones.
+func TestQuantizeEntropyFallback(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet5")
+	type layer struct {
+		Name     string  `json:"name"`
+		Act      string  `json:"activation_tensor"`
+		Amax     float64 `json:"amax"`
+		Fallback *struct {
+			Amax float64 `json:"amax"`
+			MSE  float64 `json:"mse"`
+			Min  float64 `json:"minmax_mse"`
+		} `json:"entropy_fallback"`
+	}
+	type doc struct {
+		Fallback *bool              `json:"entropy_fallback"`
+		Layers   []layer            `json:"layers"`
+		Table    map[string]float64 `json:"calib_table"`
+	}
+	run := func(extra ...string) (doc, string) {
+		args := append([]string{"quantize", model, "--calib", quantMNIST(), "--calib-samples", "200", "--eval-samples", "100",
+			"-o", filepath.Join(dir, "q.onnx"), "--threads", "2"}, extra...)
+		stdout, stderr, code := gc(t, append(args, "--json")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, stderr)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(stdout), &d); err != nil {
+			t.Fatalf("JSON: %v\n%s", err, stdout)
+		}
+		text, stderr, code := gc(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", extra, code, stderr)
+		}
+		return d, text
+	}
+	on, text := run()
+	off, offText := run("--entropy-fallback=false")
+	if on.Fallback == nil || !*on.Fallback || off.Fallback == nil || *off.Fallback {
+		t.Fatalf("entropy_fallback %v / %v", on.Fallback, off.Fallback)
+	}
+	fell := 0
+	for i, l := range on.Layers {
+		if l.Fallback == nil {
+			continue
+		}
+		fell++
+		r := off.Layers[i]
+		if r.Name != l.Name || r.Fallback != nil || r.Amax != l.Fallback.Amax || !(l.Fallback.Amax < l.Amax) || !(l.Fallback.MSE >= l.Fallback.Min) {
+			t.Errorf("%s: with fallback %+v (amax %v), without: amax %v, fallback %v", l.Name, *l.Fallback, l.Amax, r.Amax, r.Fallback)
+		}
+		if on.Table[l.Act] != l.Amax || off.Table[l.Act] != l.Fallback.Amax {
+			t.Errorf("%s: calibration tables %v / %v", l.Act, on.Table[l.Act], off.Table[l.Act])
+		}
+		if !strings.Contains(text, "entropy fallback: "+l.Act+" uses its unclipped range") {
+			t.Errorf("summary does not name %s:\n%s", l.Act, text)
+		}
+	}
+	t.Logf("%d of %d layers fell back", fell, len(on.Layers))
+	if fell == 0 {
+		t.Fatalf("no tensor fell back:\n%s", text)
+	}
+	if strings.Contains(offText, "entropy fallback") {
+		t.Errorf("--entropy-fallback=false still reports a fallback:\n%s", offText)
+	}
+}
+
 // TestQuantizeDeterministic: two runs write byte-identical files.
 func TestQuantizeDeterministic(t *testing.T) {
 	dir := t.TempDir()

@@ -19,7 +19,9 @@ const (
 	// MethodPercentile clips |x| at a percentile of the |x| histogram.
 	MethodPercentile Method = "percentile"
 	// MethodEntropy minimises the KL divergence between the |x| histogram
-	// and its quantized version (TensorRT's entropy calibration).
+	// and its quantized version (TensorRT's entropy calibration), falling
+	// back per tensor to the unclipped range where that threshold
+	// quantizes worse than no clipping at all (see Calibrate).
 	MethodEntropy Method = "entropy"
 	// MethodMSE minimises the quantization error over the |x| histogram.
 	MethodMSE Method = "mse"
@@ -57,6 +59,10 @@ type CalibConfig struct {
 	// DType of the activations: tensor.Uint8 (asymmetric) or tensor.Int8
 	// (symmetric, zero point 0).
 	DType tensor.DType
+	// NoFallback keeps the entropy threshold even where it quantizes the
+	// calibration values with a larger error than the unclipped range
+	// (TensorRT's thresholds exactly; see Calibrate).
+	NoFallback bool
 }
 
 // Calibrated is the outcome of calibrating one tensor.
@@ -68,7 +74,26 @@ type Calibrated struct {
 	Lo, Hi float64
 	// Clipped is the fraction of observed values with |x| above Amax.
 	Clipped float64
-	Params  *Params
+	// Fallback is set when the entropy threshold was rejected for the
+	// unclipped (minmax) range; it records what was rejected and why.
+	Fallback *Fallback
+	Params   *Params
+}
+
+// Fallback describes an entropy threshold that Calibrate rejected because
+// it quantizes the calibration values with a larger error than the
+// unclipped range. The errors are mean squared errors per value, in the
+// tensor's units squared, estimated from the histogram as --method mse
+// measures them (see histSqErr).
+type Fallback struct {
+	// Amax is the threshold the entropy search chose and Clipped the
+	// fraction of values it would have clipped.
+	Amax    float64 `json:"amax"`
+	Clipped float64 `json:"clipped"`
+	// MSE is the quantization error with that threshold, MinMaxMSE with
+	// the unclipped range (the one used instead).
+	MSE       float64 `json:"mse"`
+	MinMaxMSE float64 `json:"minmax_mse"`
 }
 
 // unsignedLevels reports whether the tensor is quantized on non-negative
@@ -83,6 +108,27 @@ func unsignedLevels(o *Observer, dt tensor.DType) bool { return dt == tensor.Uin
 //     (see PercentileBins, EntropyBins, MSEBins), then the range
 //     [max(min, -amax), min(max, amax)] (asymmetric u8 keeps a one-sided
 //     range one-sided; symmetric s8 then takes max(|lo|, |hi|)).
+//
+// Entropy fallback (unless cfg.NoFallback): clipping must pay for itself.
+// The squared quantization error of the histogrammed values, E(a) =
+// sum_j h[j] (c_j - q_a(c_j))^2 with c_j the bin centres and q_a the
+// activation type's grid up to a (mseSteps steps; histSqErr, the
+// measure --method mse minimises), is computed for the entropy threshold
+// and for the unclipped range a = max|x|; when E(entropy) is not below
+// E(max|x|) (ties go to the larger range), the tensor gets the minmax
+// range instead and Calibrated.Fallback records the rejected threshold
+// and both errors.
+// Why: KL divergence models each quantization level as spreading its
+// mass evenly over its bins, so a point mass (e.g. ReLU(bias) on a
+// constant image background: every background pixel of a channel has the
+// same value) costs about mass*log(bins per level) whatever its real
+// rounding error, a cost that grows with the range; on such histograms
+// the KL minimum can clip several percent of the values (LeNet-5's first
+// ReLU: 5.5%, 1.9 points of accuracy), and a threshold that raises E
+// hands the next layer a noisier input than no clipping at all would
+// (docs/RESULTS.md has the analysis). On heavy-tailed activations,
+// where clipping is the point of the method, E(entropy) is the lower one
+// and the TensorRT threshold is kept as is.
 //
 // Params follow with Choose: u8 asymmetric, or s8 symmetric with zero
 // point 0 and the narrow range [-127, 127] (as TensorRT).
@@ -121,13 +167,17 @@ func Calibrate(o *Observer, cfg CalibConfig) (*Calibrated, error) {
 		}
 		amax := float64(bins) * h.Width
 		if amax < c.Amax {
-			c.Amax = amax
-			c.Lo, c.Hi = math.Max(o.Min, -amax), math.Min(o.Max, amax)
 			var clipped uint64
 			for _, n := range h.Counts[bins:] {
 				clipped += n
 			}
-			c.Clipped = float64(clipped) / float64(h.Total())
+			frac := float64(clipped) / float64(h.Total())
+			if fb := entropyFallback(cfg, h, bins, c.Amax, frac, mseSteps(unsigned, cfg.DType)); fb != nil {
+				c.Fallback = fb
+			} else {
+				c.Amax, c.Clipped = amax, frac
+				c.Lo, c.Hi = math.Max(o.Min, -amax), math.Min(o.Max, amax)
+			}
 		}
 	}
 	p, err := Choose([]float32{float32(c.Lo)}, []float32{float32(c.Hi)},
@@ -137,6 +187,23 @@ func Calibrate(o *Observer, cfg CalibConfig) (*Calibrated, error) {
 	}
 	c.Params = p
 	return c, nil
+}
+
+// entropyFallback returns the Fallback record when the entropy threshold
+// (bins bins, clipping the fraction clipped) quantizes the histogram with
+// an error not below the unclipped range absMax's (see Calibrate), nil
+// when the threshold stands or cfg does not ask for the check.
+func entropyFallback(cfg CalibConfig, h *Histogram, bins int, absMax, clipped, steps float64) *Fallback {
+	if cfg.Method != MethodEntropy || cfg.NoFallback {
+		return nil
+	}
+	ent := histSqErr(h.Counts, float64(bins), steps)
+	full := histSqErr(h.Counts, absMax/h.Width, steps)
+	if !isTie(full, ent) {
+		return nil
+	}
+	unit := h.Width * h.Width / float64(h.Total())
+	return &Fallback{Amax: float64(bins) * h.Width, Clipped: clipped, MSE: ent * unit, MinMaxMSE: full * unit}
 }
 
 // mseSteps is the number of quantization steps between 0 and amax: 255 for
@@ -218,6 +285,14 @@ func isTie(v, best float64) bool { return v <= best+klTieRel*math.Abs(best)+klTi
 // The sums are evaluated per level from prefix sums of h, h>0 and h*log h,
 // so each candidate costs O(L) and the search O(n*L). A histogram with
 // fewer than 128 bins, or no counts, keeps every bin.
+//
+// This is the algorithm exactly, including its blind spot: step 4 treats
+// a point mass like any other bin, so on histograms with point masses
+// away from zero (ReLU(bias) over a constant background; step 1 even
+// copies one into bin 0 when bin 1 holds one) the divergence rewards
+// small ranges that isolate them and the threshold can clip several
+// percent of the values. Calibrate checks the result against the
+// unclipped range (see there); EntropyBins itself stays TensorRT's.
 func EntropyBins(counts []uint64, levels int) int {
 	n := len(counts)
 	if n <= entropyStartBin || levels <= 0 {
@@ -318,22 +393,11 @@ func MSEBins(counts []uint64, steps float64) int {
 	if n <= entropyStartBin {
 		return n
 	}
-	maxq := math.Floor(steps)
 	errs := make([]float64, n+1)
 	best := math.Inf(1)
 	for i := entropyStartBin; i <= n; i++ {
-		step := float64(i) / steps
-		e := 0.0
-		for j, cnt := range counts {
-			if cnt == 0 {
-				continue
-			}
-			c := float64(j) + 0.5
-			q := math.Min(math.RoundToEven(c/step), maxq) * step
-			e += float64(cnt) * (c - q) * (c - q)
-		}
-		errs[i] = e
-		best = math.Min(best, e)
+		errs[i] = histSqErr(counts, float64(i), steps)
+		best = math.Min(best, errs[i])
 	}
 	for i := n; i >= entropyStartBin; i-- {
 		if isTie(errs[i], best) {
@@ -341,4 +405,26 @@ func MSEBins(counts []uint64, steps float64) int {
 		}
 	}
 	return n
+}
+
+// histSqErr is the squared quantization error of the histogrammed |x|
+// values with threshold amax (in bins, not necessarily whole): every
+// bin's count sits at its centre c = j + 0.5, is quantized to the grid of
+// step amax/steps with at most floor(steps) steps (values beyond amax
+// saturate), and the error is sum_j h[j] (c - q(c))^2, in bin widths
+// squared. The centre is exact enough for grids of about a bin or more
+// (every candidate of MSEBins and EntropyBins: amax >= 128 bins).
+func histSqErr(counts []uint64, amax, steps float64) float64 {
+	maxq := math.Floor(steps)
+	step := amax / steps
+	e := 0.0
+	for j, cnt := range counts {
+		if cnt == 0 {
+			continue
+		}
+		c := float64(j) + 0.5
+		q := math.Min(math.RoundToEven(c/step), maxq) * step
+		e += float64(cnt) * (c - q) * (c - q)
+	}
+	return e
 }

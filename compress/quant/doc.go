@@ -7,7 +7,9 @@
 //     |x| histograms of 2048 bins that widen by whole bins and merge across
 //     batches and threads; raw activations are never kept;
 //   - calibrators (calibrate.go): minmax, percentile, entropy (TensorRT's
-//     KL-divergence method, EntropyBins) and mse, deterministic bit for bit;
+//     KL-divergence method, EntropyBins, with a per-tensor fallback to the
+//     unclipped range where its threshold quantizes worse) and mse,
+//     deterministic bit for bit;
 //   - preparation (prepare.go): constant folding, BatchNorm folding
 //     (graph/passes) and Gemm alpha/beta folding before quantizing;
 //   - the plan (plan.go): quantizable Conv/Gemm/MatMul layers, the ignore

@@ -18,6 +18,10 @@ type Options struct {
 	Method Method
 	// Percentile for MethodPercentile (DefaultPercentile when 0).
 	Percentile float64
+	// NoFallback keeps every entropy threshold, even where the unclipped
+	// range quantizes the calibration values with a smaller error
+	// (CalibConfig.NoFallback: TensorRT's thresholds exactly).
+	NoFallback bool
 	// Bins per histogram (DefaultBins when 0).
 	Bins int
 	// PerChannel quantizes weights per output channel (else per tensor).
@@ -74,6 +78,9 @@ type LayerReport struct {
 	ActType      string  `json:"activation_type,omitempty"`
 	Amax         float64 `json:"amax,omitempty"`
 	ClippedPct   float64 `json:"clipped_pct"`
+	// EntropyFallback is set when the entropy threshold of the activation
+	// was rejected for its unclipped range (see Calibrate).
+	EntropyFallback *Fallback `json:"entropy_fallback,omitempty"`
 	// Weight scales (min and max over channels).
 	WeightScaleMin float32 `json:"weight_scale_min,omitempty"`
 	WeightScaleMax float32 `json:"weight_scale_max,omitempty"`
@@ -89,14 +96,18 @@ type LayerReport struct {
 
 // Report describes a quantization run.
 type Report struct {
-	Method       Method  `json:"method,omitempty"`
-	WeightOnly   string  `json:"weight_only,omitempty"`
-	GroupSize    int     `json:"group_size,omitempty"`
-	Percentile   float64 `json:"percentile,omitempty"`
-	Activations  string  `json:"activations,omitempty"`
-	PerChannel   bool    `json:"per_channel"`
-	CalibSamples int     `json:"calib_samples"`
-	Bins         int     `json:"bins"`
+	Method     Method  `json:"method,omitempty"`
+	WeightOnly string  `json:"weight_only,omitempty"`
+	GroupSize  int     `json:"group_size,omitempty"`
+	Percentile float64 `json:"percentile,omitempty"`
+	// EntropyFallback (entropy only) says whether thresholds that
+	// quantize worse than the unclipped range fall back to it (see
+	// Calibrate); the layers that fell back carry entropy_fallback.
+	EntropyFallback *bool  `json:"entropy_fallback,omitempty"`
+	Activations     string `json:"activations,omitempty"`
+	PerChannel      bool   `json:"per_channel"`
+	CalibSamples    int    `json:"calib_samples"`
+	Bins            int    `json:"bins"`
 	// Prepare is what the float passes changed before quantizing.
 	Prepare PrepareReport `json:"prepare"`
 	Layers  []LayerReport `json:"layers"`
@@ -179,6 +190,10 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	}
 	rep := &Report{Method: o.Method, Activations: o.Activations.String(), PerChannel: o.PerChannel,
 		Bins: bins, Prepare: pr, Skipped: plan.Skipped, CalibTable: map[string]float64{}}
+	if o.Method == MethodEntropy {
+		on := !o.NoFallback
+		rep.EntropyFallback = &on
+	}
 	if o.Method == MethodPercentile {
 		rep.Percentile = o.Percentile
 		if rep.Percentile == 0 {
@@ -199,7 +214,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	cals := map[string]*Calibrated{}
 	act := map[string]*Params{}
 	for _, p := range Points(plan.Layers) {
-		c, err := Calibrate(obs[p.Name], CalibConfig{Method: o.Method, Percentile: o.Percentile, DType: o.Activations})
+		c, err := Calibrate(obs[p.Name], CalibConfig{Method: o.Method, Percentile: o.Percentile, DType: o.Activations, NoFallback: o.NoFallback})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -283,7 +298,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 			}
 		}
 		c := cals[l.Point.Name]
-		lr.Amax, lr.ClippedPct = c.Amax, 100*c.Clipped
+		lr.Amax, lr.ClippedPct, lr.EntropyFallback = c.Amax, 100*c.Clipped, c.Fallback
 		lr.ActScale, lr.ActZeroPoint, lr.ActType = c.Params.Scale[0], c.Params.ZeroPoint[0], c.Params.DType.String()
 		if lp, ok := byName[l.Name]; ok {
 			lr.Quantized = true

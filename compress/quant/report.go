@@ -27,6 +27,13 @@ func (r *Report) Markdown(model, output string) string {
 		if r.Method == MethodPercentile {
 			method += fmt.Sprintf(" (%g%%)", r.Percentile)
 		}
+		if r.EntropyFallback != nil {
+			if *r.EntropyFallback {
+				method += fmt.Sprintf(" (minmax fallback where it quantizes worse: %d of %d tensors)", len(r.Fallbacks()), r.activationTensors())
+			} else {
+				method += " (TensorRT thresholds, no fallback)"
+			}
+		}
 		fmt.Fprintf(&b, "- calibration: %s on %d samples, %d-bin histograms, %.2f s\n", method, r.CalibSamples, r.Bins, r.CalibSeconds)
 		wt := "per tensor"
 		if r.PerChannel {
@@ -85,6 +92,14 @@ func (r *Report) Markdown(model, output string) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			l.Name, l.Op, prec, act, as, az, am, cl, ws, on, sn, sd)
 	}
+	if fb := r.Fallbacks(); len(fb) > 0 {
+		b.WriteString("\nEntropy thresholds rejected (they quantize the calibration values with a larger error than the unclipped range, which is used instead):\n\n")
+		b.WriteString("| activation | entropy amax | would clip % | MSE with it | MSE unclipped (used) |\n|---|---|---|---|---|\n")
+		for _, l := range fb {
+			f := l.EntropyFallback
+			fmt.Fprintf(&b, "| `%s` | %.4g | %.3f | %.3g | %.3g |\n", l.ActTensor, f.Amax, 100*f.Clipped, f.MSE, f.MinMaxMSE)
+		}
+	}
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot quantizable:\n\n")
 		for _, s := range r.Skipped {
@@ -112,6 +127,31 @@ func (r *Report) Markdown(model, output string) string {
 		}
 	}
 	return b.String()
+}
+
+// Fallbacks returns the layers whose activation's entropy threshold was
+// rejected, one per activation tensor, in layer order.
+func (r *Report) Fallbacks() []LayerReport {
+	var out []LayerReport
+	seen := map[string]bool{}
+	for _, l := range r.Layers {
+		if l.EntropyFallback != nil && !seen[l.ActTensor] {
+			seen[l.ActTensor] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// activationTensors counts the distinct activation tensors of the layers.
+func (r *Report) activationTensors() int {
+	seen := map[string]bool{}
+	for _, l := range r.Layers {
+		if l.ActTensor != "" {
+			seen[l.ActTensor] = true
+		}
+	}
+	return len(seen)
 }
 
 func sortedKeys(m map[string]float64) []string {
