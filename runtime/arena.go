@@ -29,6 +29,11 @@ func NewArena() *Arena {
 
 // Alloc returns a zeroed tensor of the given dtype and shape.
 func (a *Arena) Alloc(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+	return a.alloc(dt, shape, true)
+}
+
+// alloc is Alloc; zero false leaves a recycled buffer's old contents.
+func (a *Arena) alloc(dt tensor.DType, shape []int, zero bool) (*tensor.Tensor, error) {
 	n, err := tensor.NumElements(shape)
 	if err != nil {
 		return nil, err
@@ -37,7 +42,9 @@ func (a *Arena) Alloc(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
 	if list := a.free[k]; len(list) > 0 && n > 0 {
 		buf := list[len(list)-1]
 		a.free[k] = list[:len(list)-1]
-		clear(buf.RawBytes())
+		if zero {
+			clear(buf.RawBytes())
+		}
 		t, err := buf.Reshape(shape...)
 		if err != nil {
 			return nil, err

@@ -452,7 +452,7 @@ func binaryOutput(ctx *runtime.Context, in []*tensor.Tensor, dt tensor.DType) (*
 	if err != nil {
 		return nil, err
 	}
-	return ctx.Alloc(dt, shape...)
+	return ctx.AllocUninit(dt, shape...) // the ops write every element
 }
 
 // binaryArith is the run function of Add, Sub, Mul and Div.

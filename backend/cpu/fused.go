@@ -209,25 +209,8 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 		}
 		return convDepthwiseF32(ctx, op, g, x, w.F32(), bias, z, y)
 	}
-	// groupPre is the prologue of group grp's input channels.
-	groupPre := func(grp int) []float32 {
-		if pre == nil {
-			return nil
-		}
-		out := make([]float32, 2*g.cg)
-		copy(out, pre[grp*g.cg:(grp+1)*g.cg])
-		copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
-		return out
-	}
 	kdim := g.cg * g.kSize
 	wd := w.F32()
-	packs := op.packed.get(w, op.constW, kern, func() []*sgemmPacked {
-		out := make([]*sgemmPacked, g.group)
-		for grp := range out {
-			out[grp] = packSgemmA(kern, false, g.mg, kdim, 1, wd[grp*g.mg*kdim:], kdim, ctx.Threads)
-		}
-		return out
-	})
 	var cv *sgemmConv
 	if !g.pointwise() {
 		cv = &sgemmConv{cin: g.cg, ih: g.in[1], iw: g.in[2], kh: g.kernel[1], kw: g.kernel[2],
@@ -240,6 +223,16 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 	// at 7x7 rather than 15 of 64 columns), and each weight is streamed
 	// once instead of once per column panel.
 	if g.outSize <= sgemmTransposeMaxN && g.mg >= kern.nr {
+		// groupPre is the prologue of group grp's input channels.
+		groupPre := func(grp int) []float32 {
+			if pre == nil {
+				return nil
+			}
+			out := make([]float32, 2*g.cg)
+			copy(out, pre[grp*g.cg:(grp+1)*g.cg])
+			copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
+			return out
+		}
 		packsT := op.packedT.get(w, op.constW, kern, func() []*sgemmPacked {
 			out := make([]*sgemmPacked, g.group)
 			for grp := range out {
@@ -270,37 +263,7 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 		runConvJobs(ctx, g.batch*g.group, jobT)
 		return true
 	}
-	if cv != nil {
-		// Read the taps from a zero-padded copy of the input split into
-		// stride phases (Toeplitz layout) when the padded width wastes
-		// little: no im2col.
-		hq, wq := cv.oh+(cv.kh-1)*cv.dh/cv.sh, cv.ow+(cv.kw-1)*cv.dw/cv.sw
-		if float64(wq) <= toeplitzMaxWaste*float64(cv.ow) {
-			convToeplitzF32(ctx, op, g, cv, hq, wq, packs, wd, x, bias, z, y, groupPre)
-			return true
-		}
-	}
-	job := func(j, threads int) {
-		n, grp := j/g.group, j%g.group
-		call := sgemmCall{m: g.mg, n: g.outSize, k: kdim, alpha: 1,
-			b: x[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize], ldb: g.inSize, conv: cv,
-			c: y[(n*g.m+grp*g.mg)*g.outSize:], ldc: g.outSize,
-			epi: sgemmEpilogue{clamp: op.act.clamp, lo: op.act.lo, hi: op.act.hi}}
-		if packs != nil {
-			call.packedA = packs[grp]
-		} else {
-			call.a, call.lda = wd[grp*g.mg*kdim:], kdim
-		}
-		if bias != nil {
-			call.epi.biasRow = bias[grp*g.mg : (grp+1)*g.mg]
-		}
-		if z != nil {
-			call.epi.resid, call.epi.ldr = z[(n*g.m+grp*g.mg)*g.outSize:], g.outSize
-		}
-		call.pre, call.preRelu = groupPre(grp), op.preRelu
-		call.run(threads)
-	}
-	runConvJobs(ctx, g.batch*g.group, job)
+	convGemmF32(ctx, op, g, cv, kern, w, x, bias, z, y, pre)
 	return true
 }
 
@@ -308,80 +271,6 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 // relative to the output width (the extra columns are computed and
 // dropped).
 const toeplitzMaxWaste = 1.15
-
-// convToeplitzF32 runs a convolution per image and group as
-// C' = W_g * T(P), P the input padded by the convolution's pads and split
-// into stride phases (with the pre-activation applied while copying) and
-// T(P) its Toeplitz matrix (see pack_b_toep): no im2col, each packed panel
-// row is one contiguous copy. C' has the padded width wq; the valid
-// columns are compacted into Y, adding Z and clamping there when Z is
-// present (otherwise bias and activation run in the store).
-func convToeplitzF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, hq, wq int,
-	packs []*sgemmPacked, wd, x, bias, z, y []float32, groupPre func(int) []float32) {
-	kdim := g.cg * g.kSize
-	tail := (cv.kw - 1) * cv.dw / cv.sw
-	nn := cv.oh * wq
-	phases := cv.sh * cv.sw
-	tcv := *cv
-	tcv.ih, tcv.iw = hq, wq
-	job := func(j, threads int) {
-		n, grp := j/g.group, j%g.group
-		pbuf := getF32(g.cg*phases*hq*wq + tail)
-		defer putF32(pbuf)
-		cbuf := getF32(g.mg * nn)
-		defer putF32(cbuf)
-		xg := x[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
-		pre := groupPre(grp)
-		relu := int64(0)
-		if op.preRelu {
-			relu = 1
-		}
-		parallelChunks(g.cg, min(threads, max(1, g.cg*phases*hq*wq/copyMinWork)), func(lo, hi int) {
-			last := int64(0)
-			if hi == g.cg {
-				last = int64(tail)
-			}
-			geom := [11]int64{int64(hi - lo), int64(cv.ih), int64(cv.iw), int64(cv.ph), int64(cv.pw), int64(hq), int64(wq), last, relu,
-				int64(cv.sh), int64(cv.sw)}
-			var pp []float32
-			if pre != nil {
-				pp = make([]float32, 2*(hi-lo))
-				copy(pp, pre[lo:hi])
-				copy(pp[hi-lo:], pre[g.cg+lo:g.cg+hi])
-			}
-			padPlanes(xg[lo*g.inSize:hi*g.inSize], (*pbuf)[lo*phases*hq*wq:], &geom, pp)
-		})
-		call := sgemmCall{m: g.mg, n: nn, k: kdim, alpha: 1, b: *pbuf, conv: &tcv, toeplitz: true,
-			c: *cbuf, ldc: nn, epi: sgemmEpilogue{clamp: op.act.clamp && z == nil, lo: op.act.lo, hi: op.act.hi}}
-		if packs != nil {
-			call.packedA = packs[grp]
-		} else {
-			call.a, call.lda = wd[grp*g.mg*kdim:], kdim
-		}
-		if bias != nil {
-			call.epi.biasRow = bias[grp*g.mg : (grp+1)*g.mg]
-		}
-		call.run(threads)
-		clamp := int64(0)
-		if op.act.clamp && z != nil {
-			clamp = 1
-		}
-		var zg []float32
-		if z != nil {
-			zg = z[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
-		}
-		yg := y[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
-		parallelChunks(g.mg, min(threads, max(1, g.mg*g.outSize/copyMinWork)), func(lo, hi int) {
-			geom := [5]int64{int64(hi - lo), int64(cv.oh), int64(cv.ow), int64(wq), clamp}
-			var zc []float32
-			if zg != nil {
-				zc = zg[lo*g.outSize : hi*g.outSize]
-			}
-			compact((*cbuf)[lo*nn:hi*nn], yg[lo*g.outSize:hi*g.outSize], zc, &geom, op.act.lo, op.act.hi)
-		})
-	}
-	runConvJobs(ctx, g.batch*g.group, job)
-}
 
 // sgemmTransposeMaxN is the largest output size (cells per image) for
 // which a convolution computes its transpose (see convFastF32).
@@ -404,6 +293,10 @@ func runConvJobs(ctx *runtime.Context, jobs int, job func(j, threads int)) {
 	}
 }
 
+// dwMinWork is the least multiply-adds per thread of a depthwise
+// convolution (or pool): below it fewer threads run.
+var dwMinWork = 1 << 15
+
 // convDepthwiseF32 runs a 2-D depthwise convolution (one input channel per
 // group) with the direct C kernel, parallel over output planes, bias, z
 // and the activation applied per row.
@@ -415,11 +308,14 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias,
 	if op.act.clamp {
 		clamp = 1
 	}
-	parallelChunks(g.batch*g.m, ctx.Threads, func(lo, hi int) {
+	avx512 := CPULevel(level.Load()) >= LevelAVX512 && g.kernel[1]*g.kernel[2] <= nnMaxTaps
+	planes := g.batch * g.m
+	parts := min(ctx.Threads, max(1, planes*g.outSize*g.kSize/dwMinWork))
+	parallelChunks(planes, parts, func(lo, hi int) {
 		geom := [18]int64{int64(lo), int64(hi), int64(g.m), int64(g.c), int64(g.mg),
 			int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(g.kernel[1]), int64(g.kernel[2]),
 			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), clamp}
-		dwconv2dF32(x, w, bias, z, y, &geom, op.act.lo, op.act.hi)
+		dwconv2dF32(x, w, bias, z, y, &geom, op.act.lo, op.act.hi, avx512)
 	})
 	return true
 }

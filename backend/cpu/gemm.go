@@ -21,8 +21,6 @@
 
 package cpu
 
-import "sync"
-
 // gemmElem lists the element types of the GEMM kernels. Integer types wrap
 // around on overflow (arithmetic modulo 2^bits), as in C.
 type gemmElem interface {
@@ -111,20 +109,13 @@ func gemmBlocked[T gemmElem](transA, transB bool, m, n, k int, alpha T, a []T, l
 		job.run(0, m, 0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := 0; t < parts; t++ {
-		lo, hi := t*blocks/parts, (t+1)*blocks/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if byRows {
-				job.run(lo*gemmMR, min(m, hi*gemmMR), 0, n)
-			} else {
-				job.run(0, m, lo*gemmNR, min(n, hi*gemmNR))
-			}
-		}()
-	}
-	wg.Wait()
+	parallelChunks(blocks, parts, func(lo, hi int) {
+		if byRows {
+			job.run(lo*gemmMR, min(m, hi*gemmMR), 0, n)
+		} else {
+			job.run(0, m, lo*gemmNR, min(n, hi*gemmNR))
+		}
+	})
 }
 
 // gemmJob holds the operands of one gemmBlocked call.

@@ -535,7 +535,7 @@ func mvTranspose(ctx *runtime.Context, x *tensor.Tensor, perm []int) (*tensor.Te
 	if identity {
 		return x.Reshape(shape...)
 	}
-	out, err := ctx.Alloc(x.DType(), shape...)
+	out, err := ctx.AllocUninit(x.DType(), shape...)
 	if err != nil || out.Len() == 0 {
 		return out, err
 	}
@@ -589,7 +589,7 @@ func mvConcat(ctx *runtime.Context, in []*tensor.Tensor, axis int) (*tensor.Tens
 		}
 		shape[ax] += t.Shape()[ax]
 	}
-	out, err := ctx.Alloc(first.DType(), shape...)
+	out, err := ctx.AllocUninit(first.DType(), shape...)
 	if err != nil {
 		return nil, err
 	}
@@ -601,12 +601,36 @@ func mvConcat(ctx *runtime.Context, in []*tensor.Tensor, axis int) (*tensor.Tens
 	for i, t := range in {
 		srcs[i] = mvRawOf(t)
 	}
-	mvParallel(ctx, outer, out.Len(), func(lo, hi int) {
-		for o := lo; o < hi; o++ {
+	if outer >= ctx.Threads || dst.str {
+		mvParallel(ctx, outer, out.Len(), func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				at := o * row
+				for i, t := range in {
+					blk := t.Shape()[ax] * inner
+					dst.copyFrom(at, srcs[i], o*blk, blk)
+					at += blk
+				}
+			}
+		})
+		return out, nil
+	}
+	// Few outer rows (Concat of NCHW channels at batch 1): split the output
+	// elements evenly over the threads, each copying the parts of the input
+	// blocks that fall in its range.
+	total := out.Len()
+	parts := 1
+	if total >= mvParallelMin {
+		parts = min(ctx.Threads, max(1, total/copyMinWork))
+	}
+	parallelChunks(total, parts, func(lo, hi int) {
+		for o := 0; o < outer; o++ {
 			at := o * row
 			for i, t := range in {
 				blk := t.Shape()[ax] * inner
-				dst.copyFrom(at, srcs[i], o*blk, blk)
+				a, b := max(at, lo), min(at+blk, hi)
+				if a < b {
+					dst.copyFrom(a, srcs[i], o*blk+a-at, b-a)
+				}
 				at += blk
 			}
 		}

@@ -222,7 +222,7 @@ func gemmTyped[T gemmElem](ctx *runtime.Context, g *gemmOp, a, b, c *tensor.Tens
 	if c != nil && !nnBroadcastsTo(c.Shape(), []int{m, n}) {
 		return nil, fmt.Errorf("C %v does not broadcast to [%d %d]", c.Shape(), m, n)
 	}
-	y, err := ctx.Alloc(a.DType(), m, n)
+	y, err := ctx.AllocUninit(a.DType(), m, n) // every path writes all of Y
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +412,7 @@ func matMulTyped[T gemmElem](ctx *runtime.Context, a, b *tensor.Tensor) (*tensor
 	if err != nil {
 		return nil, fmt.Errorf("MatMul: %w", err)
 	}
-	y, err := ctx.Alloc(a.DType(), p.out...)
+	y, err := ctx.AllocUninit(a.DType(), p.out...) // beta 0: written, not read
 	if err != nil {
 		return nil, fmt.Errorf("MatMul: %w", err)
 	}
@@ -631,6 +631,8 @@ func convDepthwise[T gemmElem](ctx *runtime.Context, g *convGeom, x, w, bias, y 
 			plane := y[p*g.outSize : (p+1)*g.outSize]
 			if bias != nil {
 				nnFillRows(plane, bias[m:m+1], g.outSize)
+			} else {
+				clear(plane)
 			}
 			xc := x[(n*g.c+m/g.mg)*g.inSize : (n*g.c+m/g.mg+1)*g.inSize]
 			convPlane(g, xc, w[m*g.kSize:(m+1)*g.kSize], plane)
@@ -798,7 +800,7 @@ func convTyped[T gemmElem](ctx *runtime.Context, op *convOp, x, w, b, z *tensor.
 	if z != nil && !tensor.SameShape(z.Shape(), shape) {
 		return nil, fmt.Errorf("summand Z %v must have the output shape %v", z.Shape(), shape)
 	}
-	y, err := ctx.Alloc(x.DType(), shape...)
+	y, err := ctx.AllocUninit(x.DType(), shape...) // every path writes all of Y
 	if err != nil {
 		return nil, err
 	}

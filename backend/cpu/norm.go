@@ -178,7 +178,7 @@ func batchNorm[T poolFloat](ctx *runtime.Context, op *batchNormOp, in []*tensor.
 	if op.training {
 		mean, variance = channelStats(xd, n, c, plane)
 	}
-	y, err := ctx.Alloc(x.DType(), x.Shape()...)
+	y, err := ctx.AllocUninit(x.DType(), x.Shape()...)
 	if err != nil {
 		return nil, err
 	}

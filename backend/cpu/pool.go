@@ -227,7 +227,7 @@ func (op *poolOp) outputs(ctx *runtime.Context, x *tensor.Tensor) (*poolGeom, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	y, err := ctx.Alloc(x.DType(), shape...)
+	y, err := ctx.AllocUninit(x.DType(), shape...) // every cell is written
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -320,7 +320,19 @@ func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) 
 	}
 	ylo, yhi, ycnt := ints(ay.lo), ints(ay.hi), ints(ay.count)
 	xlo, xhi, xcnt := ints(ax.lo), ints(ax.hi), ints(ax.count)
-	parallelChunks(g.planes, ctx.Threads, func(lo, hi int) {
+	kern := nnLift(op.win.Kernel, 1)
+	kh, kwFull := kern[1], kern[2]
+	parts := min(ctx.Threads, max(1, g.planes*g.outSize*kh*kwFull/dwMinWork))
+	if CPULevel(level.Load()) >= LevelAVX512 && kh*kwFull <= nnMaxTaps {
+		parallelChunks(g.planes, parts, func(lo, hi int) {
+			geom := [15]int64{int64(hi - lo), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
+				int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]),
+				isMax, inclPad, int64(kwFull), int64(kh)}
+			pool2dF32AVX512(x[lo*g.inSize:hi*g.inSize], y[lo*g.outSize:hi*g.outSize], &geom, ylo, yhi, ycnt, xlo, xhi, xcnt)
+		})
+		return true
+	}
+	parallelChunks(g.planes, parts, func(lo, hi int) {
 		geom := [14]int64{int64(hi - lo), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
 			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]),
 			isMax, inclPad, int64(kw)}
@@ -411,12 +423,20 @@ func globalPoolTyped[T poolFloat](ctx *runtime.Context, kind poolKind, p float64
 	for i := 2; i < len(shape); i++ {
 		shape[i] = 1
 	}
-	y, err := ctx.Alloc(x.DType(), shape...)
+	y, err := ctx.AllocUninit(x.DType(), shape...)
 	if err != nil {
 		return nil, err
 	}
 	xd, yd := tensor.Data[T](x), tensor.Data[T](y)
-	ctx.ParallelFor(len(yd), func(lo, hi int) {
+	parts := min(ctx.Threads, max(1, len(xd)/copyMinWork))
+	if x32, ok := any(xd).([]float32); ok && kind == poolAvg && size > 0 && CPULevel(level.Load()) >= LevelAVX512 {
+		// Sums in 64 lanes (a rounding difference from the sequential
+		// reference).
+		y32 := any(yd).([]float32)
+		parallelChunks(len(yd), parts, func(lo, hi int) { rowMeansF32(x32[lo*size:hi*size], y32[lo:hi], size) })
+		return y, nil
+	}
+	parallelChunks(len(yd), parts, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			yd[i] = globalReduce(kind, p, xd[i*size:(i+1)*size])
 		}

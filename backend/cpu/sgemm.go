@@ -64,6 +64,9 @@ const (
 	gcPreRelu = 262144
 	gcPreA    = 524288
 	gcBToep   = 1048576
+	gcCompact = 4194304
+	gcADirect = 8388608
+	gcCTComp  = 16777216
 )
 
 // sgemmKernel is one instruction set's FP32 GEMM: its register tile and
@@ -72,7 +75,7 @@ type sgemmKernel struct {
 	name       string
 	mr, nr, vl int
 	kc, mc, nc int
-	run        func(a *gemmArgs, A, B, C, biasRow, biasCol, resid, sa, sb, ct, pre []float32)
+	run        func(a *gemmArgs, A, B, C, biasRow, biasCol, resid, sa, sb, ct, pre []float32, aoff []int64)
 	packA      func(a *gemmArgs, A, dst, pre []float32)
 	packB      func(a *gemmArgs, B, dst, pre []float32)
 }
@@ -88,12 +91,14 @@ type sgemmConv struct {
 	cin, ih, iw, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow int
 }
 
-// sgemmPacked is an operand packed for one kernel: op(A) (rows x cols =
-// m x k) or op(B) (k x n), with alpha already applied to A.
+// sgemmPacked is an operand packed for one kernel with k blocks kc deep:
+// op(A) (rows x cols = m x k) or op(B) (k x n), with alpha already
+// applied to A.
 type sgemmPacked struct {
 	kern       *sgemmKernel
 	isA        bool
 	rows, cols int
+	kc         int
 	data       []float32
 }
 
@@ -131,12 +136,31 @@ type sgemmCall struct {
 	// ih x iw are the phase planes' Hq x Wq, see pack_b_toep in
 	// simd_sgemm_tmpl.h) read as a Toeplitz matrix, n = oh*Wq.
 	toeplitz bool
-	c        []float32 // with ct: scratch for partial sums (allocated when nil and needed)
-	ldc      int
-	ct       []float32 // transposed output (nil: C is the output)
-	ldct     int
-	accum    bool // beta = 1 (else beta = 0: C is not read)
-	epi      sgemmEpilogue
+	// aoff (direct A): op(A) is read in place, op(A)[i][p] = a[aoff[p] + i]
+	// (the Toeplitz rows of a padded image read transposed); no packing.
+	// Every register tile reads whole MR-row panels, so a must extend to
+	// aoff[p] + mpad(m) (the rows past m are computed and dropped).
+	aoff []int64
+	// ctWq > 0 (with ct): product row i is cell (i / ctWq, i % ctWq) of a
+	// padded-width output; cells with i % ctWq < ctOw are stored at
+	// (i / ctWq)*ctOw + i % ctWq of their C^T row, the others dropped.
+	ctWq, ctOw int
+	c          []float32 // with ct: scratch for partial sums (allocated when nil and needed)
+	ldc        int
+	// compactY (with toeplitz): C is computed in chunks of the padded width
+	// conv.iw into per-window scratch and each chunk's valid columns
+	// (ox < conv.ow) are written to compactY (row i at i*ldy, rows of
+	// conv.ow), with the epilogue (row bias, residual in compactY's layout
+	// with stride epi.ldr, clamp) applied there. c is not used.
+	compactY []float32
+	ldy      int
+	// kc and nc override the kernel's blocking (0: the kernel's); a
+	// pre-packed operand fixes kc.
+	kc, nc int
+	ct     []float32 // transposed output (nil: C is the output)
+	ldct   int
+	accum  bool // beta = 1 (else beta = 0: C is not read)
+	epi    sgemmEpilogue
 	// pre is the prologue applied to the activation operand (B, or A
 	// when preOnA) as it is packed: x -> x*pre[c] + pre[C+c] for channel c
 	// of the k index (k / (kh*kw) for an image), then max(x, 0) when
@@ -146,16 +170,17 @@ type sgemmCall struct {
 	preOnA  bool
 }
 
-// sgemmMinWork is the m*n*k each thread should get at least: waking a
-// parked thread and joining it costs tens of microseconds, as much as a
-// product of this size takes on one core. (Variables so that tests can
-// force the parallel paths on small problems.)
-var sgemmMinWork = 1 << 21
+// sgemmMinWork is the m*n*k each thread should get at least: handing a
+// section to the pool's spinning workers and joining them costs a
+// microsecond or two, about a tenth of what a product of this size takes
+// on one core. (Variables so that tests can force the parallel paths on
+// small problems.)
+var sgemmMinWork = 1 << 19
 
 // copyMinWork is the number of elements each thread of a parallel copy
-// (packing a whole operand, padding an image, compacting an output)
-// should get at least, for the same reason.
-var copyMinWork = 1 << 17
+// (packing a whole operand, padding an image, concatenating) should get
+// at least, for the same reason.
+var copyMinWork = 1 << 15
 
 // f32Pools recycle packing scratch buffers, one pool per power-of-two
 // capacity so that a request is never served by a buffer too small for it.
@@ -182,13 +207,18 @@ func putF32(p *[]float32) {
 // packSgemmA packs alpha*op(A) (m x k) for kernel kern, using up to threads
 // goroutines.
 func packSgemmA(kern *sgemmKernel, transA bool, m, k int, alpha float32, a []float32, lda int, threads int) *sgemmPacked {
-	p := &sgemmPacked{kern: kern, isA: true, rows: m, cols: k, data: make([]float32, kern.mpad(m)*k)}
-	kern.packAInto(p.data, transA, m, k, alpha, a, lda, threads)
+	return packSgemmAKC(kern, kern.kc, transA, m, k, alpha, a, lda, threads)
+}
+
+// packSgemmAKC is packSgemmA with k blocks kc deep.
+func packSgemmAKC(kern *sgemmKernel, kc int, transA bool, m, k int, alpha float32, a []float32, lda int, threads int) *sgemmPacked {
+	p := &sgemmPacked{kern: kern, isA: true, rows: m, cols: k, kc: kc, data: make([]float32, kern.mpad(m)*k)}
+	kern.packAInto(p.data, kc, transA, m, k, alpha, a, lda, threads)
 	return p
 }
 
-func (kern *sgemmKernel) packAInto(dst []float32, transA bool, m, k int, alpha float32, a []float32, lda int, threads int) {
-	args := gemmArgs{m: int64(m), k: int64(k), lda: int64(lda), kc: int64(kern.kc), alpha: alpha}
+func (kern *sgemmKernel) packAInto(dst []float32, kc int, transA bool, m, k int, alpha float32, a []float32, lda int, threads int) {
+	args := gemmArgs{m: int64(m), k: int64(k), lda: int64(lda), kc: int64(kc), alpha: alpha}
 	if transA {
 		args.flags |= gcTransA
 	}
@@ -209,8 +239,13 @@ func (kern *sgemmKernel) packAArgs(dst []float32, args *gemmArgs, a, pre []float
 
 // packSgemmB packs op(B) (k x n) for kernel kern.
 func packSgemmB(kern *sgemmKernel, transB bool, k, n int, b []float32, ldb int, threads int) *sgemmPacked {
-	p := &sgemmPacked{kern: kern, rows: k, cols: n, data: make([]float32, kern.npad(n)*k)}
-	args := gemmArgs{n: int64(n), k: int64(k), ldb: int64(ldb), kc: int64(kern.kc)}
+	return packSgemmBKC(kern, kern.kc, transB, k, n, b, ldb, threads)
+}
+
+// packSgemmBKC is packSgemmB with k blocks kc deep.
+func packSgemmBKC(kern *sgemmKernel, kc int, transB bool, k, n int, b []float32, ldb int, threads int) *sgemmPacked {
+	p := &sgemmPacked{kern: kern, rows: k, cols: n, kc: kc, data: make([]float32, kern.npad(n)*k)}
+	args := gemmArgs{n: int64(n), k: int64(k), ldb: int64(ldb), kc: int64(kc)}
 	if transB {
 		args.flags |= gcTransB
 	}
@@ -238,14 +273,101 @@ func (c *sgemmCall) run(threads int) {
 	if c.m <= 0 || c.n <= 0 {
 		return
 	}
-	kern := sgemmISA()
-	if kern == nil || c.k == 0 || (c.packedA != nil && c.packedA.kern != kern) || (c.packedB != nil && c.packedB.kern != kern) {
+	kern := c.kernel()
+	if kern == nil {
 		c.runGo(threads)
 		return
 	}
+	args, a, b, scratch := c.prepare(kern)
+	if scratch != nil {
+		defer putF32(scratch)
+	}
+	rowPanels := (c.m + kern.mr - 1) / kern.mr
+	colPanels := (c.n + kern.nr - 1) / kern.nr
+	parts := min(threads, max(1, c.m*c.n*c.k/sgemmMinWork))
+	if parts <= 1 {
+		args.i0, args.i1, args.j0, args.j1 = 0, int64(c.m), 0, int64(c.n)
+		c.window(kern, &args, a, b)
+		return
+	}
+	splitN := colPanels >= 4*parts || colPanels >= rowPanels || c.compactY != nil
+	if c.aoff != nil {
+		splitN = false // A is read in place: split its rows
+	}
+	if splitN {
+		if args.flags&gcAPacked == 0 {
+			buf := getF32(kern.mpad(c.m) * c.k)
+			defer putF32(buf)
+			var preA []float32
+			if c.preOnA {
+				preA = c.pre
+			}
+			kern.packAArgs(*buf, &args, c.a, preA, parts)
+			a = *buf
+			args.flags |= gcAPacked
+		}
+		parts = min(parts, colPanels)
+	} else {
+		if args.flags&gcBPacked == 0 {
+			buf := getF32(kern.npad(c.n) * c.k)
+			defer putF32(buf)
+			var preB []float32
+			if !c.preOnA {
+				preB = c.pre
+			}
+			kern.packBInto(*buf, &args, c.b, preB, parts)
+			b = *buf
+			args.flags |= gcBPacked
+		}
+		parts = min(parts, rowPanels)
+	}
+	parallelChunks(parts, parts, func(t, _ int) {
+		w := args
+		if splitN {
+			lo, hi := t*colPanels/parts, (t+1)*colPanels/parts
+			w.i0, w.i1, w.j0, w.j1 = 0, int64(c.m), int64(lo*kern.nr), int64(min(c.n, hi*kern.nr))
+		} else {
+			lo, hi := t*rowPanels/parts, (t+1)*rowPanels/parts
+			w.i0, w.i1, w.j0, w.j1 = int64(lo*kern.mr), int64(min(c.m, hi*kern.mr)), 0, int64(c.n)
+		}
+		c.window(kern, &w, a, b)
+	})
+}
+
+// kernel returns the active FP32 kernel if it can run the call (nil: the
+// pure-Go path).
+func (c *sgemmCall) kernel() *sgemmKernel {
+	kern := sgemmISA()
+	if kern == nil || c.k == 0 || (c.packedA != nil && c.packedA.kern != kern) || (c.packedB != nil && c.packedB.kern != kern) {
+		return nil
+	}
+	return kern
+}
+
+// prepare checks the call and returns the C arguments for kern (window
+// unset) with the operands to pass, and the partial-sum scratch it set as
+// c.c for a transposed output (nil: none; the caller returns it with
+// putF32 when every window is done).
+func (c *sgemmCall) prepare(kern *sgemmKernel) (args gemmArgs, a, b []float32, scratch *[]float32) {
 	c.check()
-	args := gemmArgs{m: int64(c.m), n: int64(c.n), k: int64(c.k), lda: int64(c.lda), ldb: int64(c.ldb),
-		ldc: int64(c.ldc), ldr: int64(c.epi.ldr), kc: int64(kern.kc), mc: int64(kern.mc), nc: int64(kern.nc),
+	kc, nc := kern.kc, kern.nc
+	if c.kc > 0 {
+		kc = c.kc
+	}
+	if c.nc > 0 {
+		nc = c.nc
+	}
+	if c.packedA != nil {
+		kc = c.packedA.kc
+	}
+	if c.packedB != nil {
+		if c.packedA != nil && c.packedB.kc != kc {
+			panic("sgemm: packed A and B differ in kc")
+		}
+		kc = c.packedB.kc
+	}
+	args = gemmArgs{m: int64(c.m), n: int64(c.n), k: int64(c.k), lda: int64(c.lda), ldb: int64(c.ldb),
+		ldc: int64(c.ldc), ldr: int64(c.epi.ldr), kc: int64(kc), mc: int64(kern.mc), nc: int64(nc),
 		alpha: c.alpha, lo: c.epi.lo, hi: c.epi.hi}
 	if c.transA {
 		args.flags |= gcTransA
@@ -281,7 +403,13 @@ func (c *sgemmCall) run(threads int) {
 		args.sh, args.sw, args.ph, args.pw = int64(cv.sh), int64(cv.sw), int64(cv.ph), int64(cv.pw)
 		args.dh, args.dw, args.oh, args.ow = int64(cv.dh), int64(cv.dw), int64(cv.oh), int64(cv.ow)
 	}
-	var preA, preB []float32
+	if c.compactY != nil {
+		args.flags |= gcCompact
+		args.ldct = int64(c.ldy)
+	}
+	if c.aoff != nil {
+		args.flags |= gcADirect
+	}
 	if c.pre != nil {
 		args.preChannels = int64(len(c.pre) / 2)
 		if c.preRelu {
@@ -289,22 +417,23 @@ func (c *sgemmCall) run(threads int) {
 		}
 		if c.preOnA {
 			args.flags |= gcPreA
-			preA = c.pre
-		} else {
-			preB = c.pre
 		}
 	}
 	if c.ct != nil {
 		args.flags |= gcCTrans
 		args.ldct = int64(c.ldct)
-		if c.c == nil && c.k > kern.kc {
-			buf := getF32(c.m * c.n)
-			defer putF32(buf)
-			c.c, c.ldc = *buf, c.n
+		if c.ctWq > 0 {
+			args.flags |= gcCTComp
+			args.iw, args.ow = int64(c.ctWq), int64(c.ctOw)
+		}
+		if c.c == nil && c.k > kc {
+			// Partial sums of all k blocks but the last.
+			scratch = getF32(c.m * c.n)
+			c.c, c.ldc = *scratch, c.n
 			args.ldc = int64(c.n)
 		}
 	}
-	a, b := c.a, c.b
+	a, b = c.a, c.b
 	if c.packedA != nil {
 		args.flags |= gcAPacked
 		a = c.packedA.data
@@ -313,67 +442,41 @@ func (c *sgemmCall) run(threads int) {
 		args.flags |= gcBPacked
 		b = c.packedB.data
 	}
-	rowPanels := (c.m + kern.mr - 1) / kern.mr
-	colPanels := (c.n + kern.nr - 1) / kern.nr
-	parts := min(threads, max(1, c.m*c.n*c.k/sgemmMinWork))
-	if parts <= 1 {
-		args.i0, args.i1, args.j0, args.j1 = 0, int64(c.m), 0, int64(c.n)
-		c.window(kern, &args, a, b)
-		return
-	}
-	splitN := colPanels >= 4*parts || colPanels >= rowPanels
-	if splitN {
-		if args.flags&gcAPacked == 0 {
-			buf := getF32(kern.mpad(c.m) * c.k)
-			defer putF32(buf)
-			kern.packAArgs(*buf, &args, c.a, preA, parts)
-			a = *buf
-			args.flags |= gcAPacked
-		}
-		parts = min(parts, colPanels)
-	} else {
-		if args.flags&gcBPacked == 0 {
-			buf := getF32(kern.npad(c.n) * c.k)
-			defer putF32(buf)
-			kern.packBInto(*buf, &args, c.b, preB, parts)
-			b = *buf
-			args.flags |= gcBPacked
-		}
-		parts = min(parts, rowPanels)
-	}
-	parallelChunks(parts, parts, func(t, _ int) {
-		w := args
-		if splitN {
-			lo, hi := t*colPanels/parts, (t+1)*colPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = 0, int64(c.m), int64(lo*kern.nr), int64(min(c.n, hi*kern.nr))
-		} else {
-			lo, hi := t*rowPanels/parts, (t+1)*rowPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = int64(lo*kern.mr), int64(min(c.m, hi*kern.mr)), 0, int64(c.n)
-		}
-		c.window(kern, &w, a, b)
-	})
+	return args, a, b, scratch
 }
 
-// window runs one thread's window of C with its own packing scratch.
+// window runs one thread's window of C (args.i0..i1, j0..j1) with its own
+// packing and compaction scratch.
 func (c *sgemmCall) window(kern *sgemmKernel, args *gemmArgs, a, b []float32) {
-	var sa, sb *[]float32
-	if args.flags&gcAPacked == 0 {
-		sa = getF32(kern.mpad(min(kern.mc, c.m)) * min(kern.kc, c.k))
+	var sa, sb, sc *[]float32
+	kc := int(args.kc)
+	if args.flags&(gcAPacked|gcADirect) == 0 {
+		sa = getF32(kern.mpad(min(kern.mc, c.m)) * min(kc, c.k))
 		defer putF32(sa)
 	} else {
 		sa = new([]float32)
 	}
 	if args.flags&gcBPacked == 0 {
-		sb = getF32(kern.npad(min(kern.nc, int(args.j1-args.j0))) * min(kern.kc, c.k))
+		sb = getF32(kern.npad(min(int(args.nc), int(args.j1-args.j0))) * min(kc, c.k))
 		defer putF32(sb)
 	} else {
 		sb = new([]float32)
 	}
+	cm, ct := c.c, c.ct
+	if c.compactY != nil {
+		nc := min(int(args.nc), int(args.j1-args.j0))
+		sc = getF32(int(args.i1-args.i0) * nc)
+		defer putF32(sc)
+		w := *args
+		w.ldc = int64(nc)
+		args = &w
+		cm, ct = *sc, c.compactY
+	}
 	var pre []float32
-	if args.flags&gcPreA != 0 && args.flags&gcAPacked == 0 || args.flags&gcPreA == 0 && args.flags&gcBPacked == 0 {
+	if args.flags&gcPreA != 0 && args.flags&(gcAPacked|gcADirect) == 0 || args.flags&gcPreA == 0 && args.flags&gcBPacked == 0 {
 		pre = c.pre // the operand is packed inside this call
 	}
-	kern.run(args, a, b, c.c, c.epi.biasRow, c.epi.biasCol, c.epi.resid, *sa, *sb, c.ct, pre)
+	kern.run(args, a, b, cm, c.epi.biasRow, c.epi.biasCol, c.epi.resid, *sa, *sb, ct, pre, c.aoff)
 }
 
 // check panics if a slice is too short for the sizes and strides of the
@@ -387,7 +490,20 @@ func (c *sgemmCall) check() {
 			panic(fmt.Sprintf("sgemm: %s is %d long, need %d x %d with stride %d", what, len(s), rows, cols, ld))
 		}
 	}
-	if c.packedA != nil {
+	if c.aoff != nil {
+		if len(c.aoff) < c.k || c.packedA != nil || c.aConv != nil || (c.pre != nil && c.preOnA) {
+			panic("sgemm: direct A needs k offsets, no packed or image A and no prologue on A")
+		}
+		rows := gemmRoundUp(c.m, 8) // every kernel's MR divides 8 or is 6: see below
+		if k := sgemmISA(); k != nil {
+			rows = k.mpad(c.m)
+		}
+		for _, o := range c.aoff[:c.k] {
+			if o < 0 || int(o)+rows > len(c.a) {
+				panic(fmt.Sprintf("sgemm: direct A column at %d with %d rows overruns %d values", o, rows, len(c.a)))
+			}
+		}
+	} else if c.packedA != nil {
 		if c.packedA.rows != c.m || c.packedA.cols != c.k || !c.packedA.isA {
 			panic("sgemm: packed A does not match the call")
 		}
@@ -422,15 +538,31 @@ func (c *sgemmCall) check() {
 		need("B", c.b, c.k, c.n, c.ldb)
 	}
 	if c.ct != nil {
-		need("C^T", c.ct, c.n, c.m, c.ldct)
+		cells := c.m // C^T row length
+		if c.ctWq > 0 {
+			if c.m%c.ctWq != 0 || c.ctOw > c.ctWq || c.ctOw <= 0 {
+				panic("sgemm: compacted C^T does not match the call")
+			}
+			cells = c.m / c.ctWq * c.ctOw
+		}
+		need("C^T", c.ct, c.n, cells, c.ldct)
 		if c.c != nil {
 			need("C", c.c, c.m, c.n, c.ldc)
 		}
 		if c.epi.resid != nil {
-			need("residual", c.epi.resid, c.n, c.m, c.epi.ldr)
+			need("residual", c.epi.resid, c.n, cells, c.epi.ldr)
 		}
 		if c.epi.biasRow != nil || c.accum {
 			panic("sgemm: a transposed output takes no row bias and no accumulation")
+		}
+	} else if c.compactY != nil {
+		cv := c.conv
+		if cv == nil || !c.toeplitz || cv.oh*cv.iw != c.n || c.epi.biasCol != nil || c.accum {
+			panic("sgemm: compaction needs a Toeplitz product without column bias or accumulation")
+		}
+		need("compacted Y", c.compactY, c.m, cv.oh*cv.ow, c.ldy)
+		if c.epi.resid != nil {
+			need("residual", c.epi.resid, c.m, cv.oh*cv.ow, c.epi.ldr)
 		}
 	} else {
 		need("C", c.c, c.m, c.n, c.ldc)
@@ -484,6 +616,15 @@ func (c *sgemmCall) runGo(threads int) {
 	if cv := c.aConv; cv != nil {
 		a, lda, transA = im2colConv(cv, c.a, threads), c.m, true
 	}
+	if c.aoff != nil {
+		ex := make([]float32, c.m*c.k)
+		for p, o := range c.aoff[:c.k] {
+			for i := 0; i < c.m; i++ {
+				ex[i*c.k+p] = c.a[int(o)+i]
+			}
+		}
+		a, lda, transA = ex, c.k, false
+	}
 	beta := float32(0)
 	if c.accum {
 		beta = 1
@@ -494,19 +635,48 @@ func (c *sgemmCall) runGo(threads int) {
 		gemmBlocked(transA, transB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, 0, tmp, c.n, threads)
 		e := c.epi
 		for j := 0; j < c.n; j++ {
-			row := c.ct[j*c.ldct : j*c.ldct+c.m]
-			for i := range row {
+			for i := 0; i < c.m; i++ {
+				at := i
+				if c.ctWq > 0 {
+					if i%c.ctWq >= c.ctOw {
+						continue
+					}
+					at = i/c.ctWq*c.ctOw + i%c.ctWq
+				}
 				v := tmp[i*c.n+j]
 				if e.biasCol != nil {
 					v += e.biasCol[j]
 				}
 				if e.resid != nil {
-					v += e.resid[j*e.ldr+i]
+					v += e.resid[j*e.ldr+at]
 				}
 				if e.clamp {
 					v = min(max(v, e.lo), e.hi)
 				}
-				row[i] = v
+				c.ct[j*c.ldct+at] = v
+			}
+		}
+		return
+	}
+	if c.compactY != nil {
+		tmp := make([]float32, c.m*c.n)
+		gemmBlocked(transA, transB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, 0, tmp, c.n, threads)
+		cv, e := c.conv, c.epi
+		for i := 0; i < c.m; i++ {
+			for oy := 0; oy < cv.oh; oy++ {
+				for ox := 0; ox < cv.ow; ox++ {
+					v := tmp[i*c.n+oy*cv.iw+ox]
+					if e.biasRow != nil {
+						v += e.biasRow[i]
+					}
+					if e.resid != nil {
+						v += e.resid[i*e.ldr+oy*cv.ow+ox]
+					}
+					if e.clamp {
+						v = min(max(v, e.lo), e.hi)
+					}
+					c.compactY[i*c.ldy+oy*cv.ow+ox] = v
+				}
 			}
 		}
 		return

@@ -47,6 +47,10 @@ enum {
 	GC_PRE_RELU = 262144, // the packing prologue (pre) ends with max(., 0)
 	GC_PRE_A = 524288,    // the prologue applies to A (else to B)
 	GC_B_TOEP = 1048576,  // B is a zero-padded image read as a Toeplitz matrix (stride-1 convolution)
+	GC_COMPACT = 4194304, // C is a scratch chunk of a padded-width product, compacted into CT (see compact)
+	GC_A_DIRECT = 8388608,   // A is read in place: op(A)[i][p] = A[aoff[p] + i] (no packing)
+	GC_CT_COMPACT = 16777216, // with GC_C_TRANS: product row i is cell divmod(i, iw) of a padded-width
+	                          // output, stored at oy*ow + ox of CT's row when ox < ow (else dropped)
 };
 
 typedef struct {
@@ -73,10 +77,10 @@ void gc_sgemm_info_avx2(int64_t *out);
 
 int gc_sgemm_avx512(const gc_gemm_args *a, const float *A, const float *B, float *C,
 	const float *bias_row, const float *bias_col, const float *resid, float *sa, float *sb, float *CT,
-	const float *pre);
+	const float *pre, const int64_t *aoff);
 int gc_sgemm_avx2(const gc_gemm_args *a, const float *A, const float *B, float *C,
 	const float *bias_row, const float *bias_col, const float *resid, float *sa, float *sb, float *CT,
-	const float *pre);
+	const float *pre, const int64_t *aoff);
 
 // Pack rows [i0, i1) of op(A) (m x k, scaled by alpha) or columns [j0, j1)
 // of op(B) (k x n) into the full packed layout with kc. pre (NULL: none)
@@ -113,12 +117,10 @@ void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double 
 // (r*sh + py - ph, q*sw + px - pw) of x's plane c (ih x iw), 0 outside it,
 // with the prologue pre (2*planes floats: scales, shifts; NULL: none;
 // relu: then max(., 0)) applied to the copied cells; tail zeros follow.
-// geom = planes, ih, iw, ph, pw, Hq, Wq, tail, relu, sh, sw.
+// geom = planes, ih, iw, ph, pw, Hq, Wq, tail, relu, sh, sw, only00; with
+// only00 set only phase (0, 0) is written (P[c] is one plane: what a 1x1
+// strided convolution reads).
 void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *pre);
-// Compaction of a padded-width convolution output: y[m][oy][ox] =
-// clamp(cp[m][oy*Wp + ox] + z[m][oy][ox]) for ox < ow (z NULL: none;
-// clamp only when geom[5]). geom = M, oh, ow, Wp, lo/hi passed apart.
-void gc_compact(const float *cp, float *y, const float *z, const int64_t *geom, float lo, float hi);
 
 // 2-D float32 pooling (see simd_amd64.c); geom = planes, ih, iw, oh, ow,
 // sh, sw, ph, pw, dh, dw, is_max, include_pad, kw; tmp holds iw floats.
@@ -129,5 +131,20 @@ void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, co
 void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
 	float *scratch, const int64_t *geom, float lo, float hi);
 int64_t gc_dwconv2d_scratch(const int64_t *geom);
+
+// AVX-512 variants (simd_nn_amd64.c). The pool's geom has a 15th entry,
+// kh; both need kh*kw <= GC_NN_MAX_TAPS and scratch / tmp of the size
+// their *_scratch_avx512 function returns.
+#define GC_NN_MAX_TAPS 256
+void gc_dwconv2d_f32_avx512(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *geom, float lo, float hi);
+int64_t gc_dwconv2d_scratch_avx512(const int64_t *geom);
+void gc_pool2d_f32_avx512(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt);
+int64_t gc_pool2d_scratch_avx512(const int64_t *geom);
+// y[i] = min(max(x[i], lo), hi) (NaN stays NaN); x may equal y.
+void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
+// y[r] = mean of row r of x (rows x len, contiguous).
+void gc_row_means(const float *x, float *y, int64_t rows, int64_t len);
 
 #endif

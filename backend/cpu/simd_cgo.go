@@ -32,13 +32,13 @@ func f32p(s []float32) *C.float {
 
 func cArgs(a *gemmArgs) *C.gc_gemm_args { return (*C.gc_gemm_args)(unsafe.Pointer(a)) }
 
-func newSgemmKernel(name string, info func(*C.int64_t), run func(*C.gc_gemm_args, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float) C.int,
+func newSgemmKernel(name string, info func(*C.int64_t), run func(*C.gc_gemm_args, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.float, *C.int64_t) C.int,
 	packA, packB func(*C.gc_gemm_args, *C.float, *C.float, *C.float)) *sgemmKernel {
 	var v [4]C.int64_t
 	info(&v[0])
 	k := &sgemmKernel{name: name, mr: int(v[0]), nr: int(v[1]), vl: int(v[2])}
-	k.run = func(a *gemmArgs, A, B, Cm, br, bc, rs, sa, sb, ct, pre []float32) {
-		run(cArgs(a), f32p(A), f32p(B), f32p(Cm), f32p(br), f32p(bc), f32p(rs), f32p(sa), f32p(sb), f32p(ct), f32p(pre))
+	k.run = func(a *gemmArgs, A, B, Cm, br, bc, rs, sa, sb, ct, pre []float32, aoff []int64) {
+		run(cArgs(a), f32p(A), f32p(B), f32p(Cm), f32p(br), f32p(bc), f32p(rs), f32p(sa), f32p(sb), f32p(ct), f32p(pre), i64p(aoff))
 	}
 	k.packA = func(a *gemmArgs, A, dst, pre []float32) { packA(cArgs(a), f32p(A), f32p(dst), f32p(pre)) }
 	k.packB = func(a *gemmArgs, B, dst, pre []float32) { packB(cArgs(a), f32p(B), f32p(dst), f32p(pre)) }
@@ -48,15 +48,15 @@ func newSgemmKernel(name string, info func(*C.int64_t), run func(*C.gc_gemm_args
 var (
 	sgemmAVX512 = withBlocking(newSgemmKernel("avx512",
 		func(p *C.int64_t) { C.gc_sgemm_info_avx512(p) },
-		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float) C.int {
-			return C.gc_sgemm_avx512(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre)
+		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float, aoff *C.int64_t) C.int {
+			return C.gc_sgemm_avx512(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre, aoff)
 		},
 		func(a *C.gc_gemm_args, A, dst, pre *C.float) { C.gc_sgemm_pack_a_avx512(a, A, dst, pre) },
 		func(a *C.gc_gemm_args, B, dst, pre *C.float) { C.gc_sgemm_pack_b_avx512(a, B, dst, pre) }))
 	sgemmAVX2 = withBlocking(newSgemmKernel("avx2",
 		func(p *C.int64_t) { C.gc_sgemm_info_avx2(p) },
-		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float) C.int {
-			return C.gc_sgemm_avx2(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre)
+		func(a *C.gc_gemm_args, A, B, Cm, br, bc, rs, sa, sb, ct, pre *C.float, aoff *C.int64_t) C.int {
+			return C.gc_sgemm_avx2(a, A, B, Cm, br, bc, rs, sa, sb, ct, pre, aoff)
 		},
 		func(a *C.gc_gemm_args, A, dst, pre *C.float) { C.gc_sgemm_pack_a_avx2(a, A, dst, pre) },
 		func(a *C.gc_gemm_args, B, dst, pre *C.float) { C.gc_sgemm_pack_b_avx2(a, B, dst, pre) }))
@@ -75,12 +75,51 @@ func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, x
 	C.gc_pool2d_f32(f32p(x), f32p(y), f32p(tmp), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(ycnt), i64p(xlo), i64p(xhi), i64p(xcnt))
 }
 
-// dwconv2dF32 runs gc_dwconv2d_f32 (see simd_amd64.c); the caller checks
-// every size.
-func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32) {
+// dwconv2dF32 runs gc_dwconv2d_f32 (see simd_amd64.c), or its AVX-512
+// variant when avx512 is set; the caller checks every size (and that
+// kh*kw <= nnMaxTaps for avx512).
+func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, avx512 bool) {
+	if avx512 {
+		scratch := getF32(int(C.gc_dwconv2d_scratch_avx512(i64p(geom[:]))))
+		defer putF32(scratch)
+		C.gc_dwconv2d_f32_avx512(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
+		return
+	}
 	scratch := getF32(int(C.gc_dwconv2d_scratch(i64p(geom[:]))))
 	defer putF32(scratch)
 	C.gc_dwconv2d_f32(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
+}
+
+// nnMaxTaps is GC_NN_MAX_TAPS: the largest kh*kw of the AVX-512 depthwise
+// and pooling kernels.
+const nnMaxTaps = C.GC_NN_MAX_TAPS
+
+// pool2dF32AVX512 runs gc_pool2d_f32_avx512 (geom as pool2dF32's plus kh);
+// the caller checks every size and kh*kw <= nnMaxTaps.
+func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
+	tmp := getF32(int(C.gc_pool2d_scratch_avx512(i64p(geom[:]))))
+	defer putF32(tmp)
+	C.gc_pool2d_f32_avx512(f32p(x), f32p(y), f32p(*tmp), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(ycnt), i64p(xlo), i64p(xhi), i64p(xcnt))
+}
+
+// clampF32 runs gc_clamp_f32: y = min(max(x, lo), hi) over len(y) values
+// (x at least as long).
+func clampF32(x, y []float32, lo, hi float32) {
+	if len(y) == 0 {
+		return
+	}
+	_ = x[len(y)-1]
+	C.gc_clamp_f32(f32p(x), f32p(y), C.int64_t(len(y)), C.float(lo), C.float(hi))
+}
+
+// rowMeansF32 runs gc_row_means: y[r] = mean of x[r*n : (r+1)*n] for the
+// len(y) rows.
+func rowMeansF32(x, y []float32, n int) {
+	if len(y) == 0 || n == 0 {
+		return
+	}
+	_ = x[len(y)*n-1]
+	C.gc_row_means(f32p(x), f32p(y), C.int64_t(len(y)), C.int64_t(n))
 }
 
 func i32p(s []int32) *C.int32_t {
@@ -153,12 +192,8 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 		C.double(zp), C.double(lo), C.double(hi), u8)
 }
 
-// padPlanes and compact run gc_pad_planes and gc_compact (see
-// simd_amd64.h); the caller checks every size.
-func padPlanes(x, P []float32, geom *[11]int64, pre []float32) {
+// padPlanes runs gc_pad_planes (see simd_amd64.h); the caller checks
+// every size.
+func padPlanes(x, P []float32, geom *[12]int64, pre []float32) {
 	C.gc_pad_planes(f32p(x), f32p(P), i64p(geom[:]), f32p(pre))
-}
-
-func compact(cp, y, z []float32, geom *[5]int64, lo, hi float32) {
-	C.gc_compact(f32p(cp), f32p(y), f32p(z), i64p(geom[:]), C.float(lo), C.float(hi))
 }

@@ -12,8 +12,22 @@ func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, x
 	panic("pool2dF32 without the C kernels")
 }
 
-func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32) {
+func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, avx512 bool) {
 	panic("dwconv2dF32 without the C kernels")
+}
+
+const nnMaxTaps = 256
+
+func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
+	panic("pool2dF32AVX512 without the C kernels")
+}
+
+func clampF32(x, y []float32, lo, hi float32) {
+	panic("clampF32 without the C kernels")
+}
+
+func rowMeansF32(x, y []float32, n int) {
+	panic("rowMeansF32 without the C kernels")
 }
 
 var igemmVNNI512, igemmAVXVNNI, igemmAVX2 *igemmKernel
@@ -22,10 +36,6 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 	panic("requantC without the C kernels")
 }
 
-func padPlanes(x, P []float32, geom *[11]int64, pre []float32) {
+func padPlanes(x, P []float32, geom *[12]int64, pre []float32) {
 	panic("padPlanes without the C kernels")
-}
-
-func compact(cp, y, z []float32, geom *[5]int64, lo, hi float32) {
-	panic("compact without the C kernels")
 }

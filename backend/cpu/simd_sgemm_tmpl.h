@@ -23,12 +23,16 @@ typedef struct {
 	int64_t flags;
 	float *ct; // GC_C_TRANS: the tile's origin in CT (row stride ldct)
 	int64_t ldct;
+	// GC_CT_COMPACT: ct and rs point at the tile's first column (row 0);
+	// tile row r is product row row0 + r, a cell (oy, ox) = divmod(., wq)
+	// of a padded-width output, stored at oy*ow + ox when ox < ow.
+	int64_t row0, wq, ow;
 } SFX(epi_t);
 
 // micro multiplies a kc x MR panel of A by a kc x (nv*VL) panel of B and
 // stores the tile into c (mr rows, nr columns), adding the old C when
 // load_c, then the epilogue e (NULL: none).
-static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const float *ap,
+static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const float *ap, const int64_t *aoff,
 	const float *bp, float *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
 	const SFX(epi_t) *e, const int nv) {
 	vf acc[MR][3];
@@ -37,18 +41,35 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) acc[r][v] = VZERO();
 	}
-	for (int64_t p = 0; p < kc; p++) {
-		vf b[3];
+	if (aoff) {
+		// A read in place (GC_A_DIRECT): row r of k step p at ap[aoff[p] + r]
+		for (int64_t p = 0; p < kc; p++) {
+			const float *aq = ap + aoff[p];
+			vf b[3];
 #pragma GCC unroll 3
-		for (int v = 0; v < nv; v++) b[v] = VLOAD(bp + v * VL);
+			for (int v = 0; v < nv; v++) b[v] = VLOAD(bp + v * VL);
 #pragma GCC unroll 8
-		for (int r = 0; r < MR; r++) {
-			vf a = VBCAST(ap[r]);
+			for (int r = 0; r < MR; r++) {
+				vf a = VBCAST(aq[r]);
 #pragma GCC unroll 3
-			for (int v = 0; v < nv; v++) acc[r][v] = VFMA(a, b[v], acc[r][v]);
+				for (int v = 0; v < nv; v++) acc[r][v] = VFMA(a, b[v], acc[r][v]);
+			}
+			bp += nv * VL;
 		}
-		ap += MR;
-		bp += nv * VL;
+	} else {
+		for (int64_t p = 0; p < kc; p++) {
+			vf b[3];
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++) b[v] = VLOAD(bp + v * VL);
+#pragma GCC unroll 8
+			for (int r = 0; r < MR; r++) {
+				vf a = VBCAST(ap[r]);
+#pragma GCC unroll 3
+				for (int v = 0; v < nv; v++) acc[r][v] = VFMA(a, b[v], acc[r][v]);
+			}
+			ap += MR;
+			bp += nv * VL;
+		}
 	}
 	const int64_t flags = e ? e->flags : 0;
 	if (flags & GC_C_TRANS) {
@@ -66,18 +87,64 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 				VSTORE(&buf[r][v * VL], x);
 			}
 		}
-		for (int64_t col = 0; col < nr; col++) {
-			float *dst = e->ct + col * e->ldct;
-			const float *rs = (flags & GC_RESID) ? e->rs + col * e->ldr : NULL;
-			for (int64_t r = 0; r < mr; r++) {
-				float v = buf[r][col];
-				if (rs) v += rs[r];
-				if (flags & GC_CLAMP) {
-					v = v > e->lo ? v : (v != v ? v : e->lo);
-					v = v < e->hi ? v : (v != v ? v : e->hi);
-				}
-				dst[r] = v;
+		// Each column of the tile (one row of CT) is gathered into 8 lanes
+		// and stored with masks: lanes [0, n1) at CT + b1, lanes [s2, e2) at
+		// CT + b2 + lane (with GC_CT_COMPACT, the cells of the next padded
+		// row; the padding lanes between are dropped).
+		int64_t n1 = mr, s2 = mr, e2 = mr, b1 = 0, b2 = 0;
+		int scalar = 0;
+		if (flags & GC_CT_COMPACT) {
+			const int64_t oy = e->row0 / e->wq, ox = e->row0 % e->wq;
+			n1 = ox < e->ow ? e->ow - ox : 0;
+			if (n1 > mr) n1 = mr;
+			b1 = oy * e->ow + ox;
+			s2 = e->wq - ox; // first lane of the next padded row
+			if (s2 < mr) {
+				e2 = s2 + e->ow < mr ? s2 + e->ow : mr;
+				b2 = (oy + 1) * e->ow - s2;
+				scalar = s2 + e->wq < mr; // a third row inside the tile
+			} else {
+				s2 = e2 = mr;
 			}
+		}
+		if (scalar) {
+			for (int64_t col = 0; col < nr; col++) {
+				float *dst = e->ct + col * e->ldct;
+				const float *rs = (flags & GC_RESID) ? e->rs + col * e->ldr : NULL;
+				for (int64_t r = 0; r < mr; r++) {
+					const int64_t i = e->row0 + r, ox = i % e->wq;
+					if (ox >= e->ow) continue;
+					const int64_t at = i / e->wq * e->ow + ox;
+					float v = buf[r][col];
+					if (rs) v += rs[at];
+					if (flags & GC_CLAMP) {
+						v = v > e->lo ? v : (v != v ? v : e->lo);
+						v = v < e->hi ? v : (v != v ? v : e->hi);
+					}
+					dst[at] = v;
+				}
+			}
+			return;
+		}
+		const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+		const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n1), lane);
+		const __m256i m2 = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)s2), lane),
+			_mm256_cmpgt_epi32(_mm256_set1_epi32((int)e2), lane));
+		const __m256i rows = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)mr), lane);
+		const __m256i gidx = _mm256_mullo_epi32(lane, _mm256_set1_epi32(3 * VL));
+		const __m256 lo = _mm256_set1_ps(e->lo), hi = _mm256_set1_ps(e->hi);
+		for (int64_t col = 0; col < nr; col++) {
+			__m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), &buf[0][col], gidx, _mm256_castsi256_ps(rows), 4);
+			float *dst = e->ct + col * e->ldct;
+			if (flags & GC_RESID) {
+				const float *rs = e->rs + col * e->ldr;
+				__m256 z = _mm256_maskload_ps(rs + b1, m1);
+				if (e2 > s2) z = _mm256_blendv_ps(z, _mm256_maskload_ps(rs + b2, m2), _mm256_castsi256_ps(m2));
+				v = _mm256_add_ps(v, z);
+			}
+			if (flags & GC_CLAMP) v = _mm256_min_ps(hi, _mm256_max_ps(lo, v));
+			_mm256_maskstore_ps(dst + b1, m1, v);
+			if (e2 > s2) _mm256_maskstore_ps(dst + b2, m2, v);
 		}
 		return;
 	}
@@ -113,20 +180,21 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 	}
 }
 
-static void SFX(micro1)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-	int64_t mr, int64_t nr, int load_c, const SFX(epi_t) *e) {
-	SFX(micro)(kc, ap, bp, c, ldc, mr, nr, load_c, e, 1);
-}
-static void SFX(micro2)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-	int64_t mr, int64_t nr, int load_c, const SFX(epi_t) *e) {
-	SFX(micro)(kc, ap, bp, c, ldc, mr, nr, load_c, e, 2);
-}
+// micro<nv> (A packed) and micro<nv>d (A read in place through aoff).
+#define GC_MICRO_VARIANT(name, nv, direct)                                                                         \
+	static void SFX(name)(int64_t kc, const float *ap, const int64_t *aoff, const float *bp, float *c, int64_t ldc, \
+		int64_t mr, int64_t nr, int load_c, const SFX(epi_t) *e) {                                               \
+		SFX(micro)(kc, ap, direct ? aoff : NULL, bp, c, ldc, mr, nr, load_c, e, nv);                            \
+	}
+GC_MICRO_VARIANT(micro1, 1, 0)
+GC_MICRO_VARIANT(micro2, 2, 0)
+GC_MICRO_VARIANT(micro1d, 1, 1)
+GC_MICRO_VARIANT(micro2d, 2, 1)
 #if NR / VL >= 3
-static void SFX(micro3)(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc,
-	int64_t mr, int64_t nr, int load_c, const SFX(epi_t) *e) {
-	SFX(micro)(kc, ap, bp, c, ldc, mr, nr, load_c, e, 3);
-}
+GC_MICRO_VARIANT(micro3, 3, 0)
+GC_MICRO_VARIANT(micro3d, 3, 1)
 #endif
+#undef GC_MICRO_VARIANT
 
 // panel_width is the stored width of the column panel starting at jr of a
 // block nc wide: NR, or the remainder rounded up to VL.
@@ -303,13 +371,55 @@ static void SFX(pack_b_toep)(const gc_gemm_args *g, const float *P, int64_t pc, 
 	}
 }
 
+// pack_b_pconv packs rows [pc, pc+kc) of the im2col matrix of a
+// convolution whose input is given zero-padded and split into stride
+// phases (P: per channel c and phase (py, px) < (sh, sw) a plane of ih x iw
+// = Hq x Wq padded cells (r*sh + py, q*sw + px)), for the output cells
+// j..j+cw-1 (j = oy*ow + ox, no padding columns): row p = (c, ky, kx) of
+// cell (oy, ox) is P's phase ((ky*dh) % sh, (kx*dw) % sw) at row
+// oy + (ky*dh)/sh, column ox + (kx*dw)/sw. The panel is cut into runs
+// along output rows once; every run of every k row is one contiguous
+// copy (no bounds: the padding is in P).
+static void SFX(pack_b_pconv)(const gc_gemm_args *g, const float *P, int64_t pc, int64_t kc, int64_t j,
+	int64_t cw, int64_t w, float *dst) {
+	SFX(conv_seg) seg[NR + 2];
+	int64_t nseg = 0;
+	for (int64_t t = 0, oy = j / g->ow, ox = j % g->ow; t < cw; oy++, ox = 0) {
+		int64_t len = g->ow - ox < cw - t ? g->ow - ox : cw - t;
+		seg[nseg].oy = oy;
+		seg[nseg].ox = ox;
+		seg[nseg].len = len;
+		seg[nseg].doff = t;
+		nseg++;
+		t += len;
+	}
+	const int64_t plane = g->ih * g->iw;
+	int64_t c = pc / (g->kh * g->kw), ky = pc / g->kw % g->kh, kx = pc % g->kw;
+	for (int64_t p = 0; p < kc; p++, dst += w) {
+		const int64_t yy = ky * g->dh, xx = kx * g->dw;
+		const float *src = P + ((c * g->sh + yy % g->sh) * g->sw + xx % g->sw) * plane + (yy / g->sh) * g->iw + xx / g->sw;
+		for (int64_t q = 0; q < nseg; q++)
+			SFX(copy_f32)(dst + seg[q].doff, src + seg[q].oy * g->iw + seg[q].ox, seg[q].len);
+		if (cw < w) SFX(zero_f32)(dst + cw, w - cw);
+		if (++kx == g->kw) {
+			kx = 0;
+			if (++ky == g->kh) {
+				ky = 0;
+				c++;
+			}
+		}
+	}
+}
+
 // pack_b packs the kc x nc block at (pc, jc) of op(B) into panels.
 static void SFX(pack_b)(const gc_gemm_args *g, const float *B, int64_t pc, int64_t kc, int64_t jc,
 	int64_t nc, float *dst, const SFX(pre_t) *pre) {
 	for (int64_t jr = 0; jr < nc; jr += NR) {
 		const int64_t w = SFX(panel_width)(jr, nc);
 		const int64_t cw = nc - jr < NR ? nc - jr : NR;
-		if (g->flags & GC_B_TOEP)
+		if ((g->flags & GC_B_TOEP) && (g->flags & GC_B_CONV))
+			SFX(pack_b_pconv)(g, B, pc, kc, jc + jr, cw, w, dst);
+		else if (g->flags & GC_B_TOEP)
 			SFX(pack_b_toep)(g, B, pc, kc, jc + jr, cw, w, dst);
 		else if (g->flags & GC_B_CONV)
 			SFX(pack_b_conv)(g, B, pc, kc, jc + jr, cw, w, dst, pre);
@@ -461,8 +571,10 @@ static void SFX(pack_a)(const gc_gemm_args *g, const float *A, int64_t ic, int64
 	}
 }
 
-// macro runs the micro-kernel over an mc x nc block of C.
-static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, const float *bp,
+// macro runs the micro-kernel over an mc x nc block of C. With aoff (A
+// read in place) ap is op(A)'s row i in place and aoff the offsets of k
+// steps pc..; else ap is the packed block.
+static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, const int64_t *aoff, const float *bp,
 	float *c, int64_t ldc, int load_c, const SFX(epi_t) *e, int64_t i, int64_t j) {
 	SFX(epi_t) te;
 	for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -476,7 +588,11 @@ static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, cons
 				te = *e;
 				if (e->br) te.br = e->br + i + ir;
 				if (e->bc) te.bc = e->bc + j + jr;
-				if (e->flags & GC_C_TRANS) {
+				if (e->flags & GC_CT_COMPACT) {
+					if (e->rs) te.rs = e->rs + (j + jr) * e->ldr;
+					te.ct = e->ct + (j + jr) * e->ldct;
+					te.row0 = i + ir;
+				} else if (e->flags & GC_C_TRANS) {
 					if (e->rs) te.rs = e->rs + (j + jr) * e->ldr + i + ir;
 					te.ct = e->ct + (j + jr) * e->ldct + i + ir;
 				} else if (e->rs) {
@@ -485,12 +601,23 @@ static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, cons
 				ep = &te;
 			}
 			float *ct = c ? c + ir * ldc + jr : NULL;
+			if (aoff) {
+				const float *arow = ap + ir;
+				switch (w / VL) {
+				case 1: SFX(micro1d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
+				case 2: SFX(micro2d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#if NR / VL >= 3
+				default: SFX(micro3d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#endif
+				}
+				continue;
+			}
 			const float *apan = ap + ir * kc;
 			switch (w / VL) {
-			case 1: SFX(micro1)(kc, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
-			case 2: SFX(micro2)(kc, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 1: SFX(micro1)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			case 2: SFX(micro2)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
 #if NR / VL >= 3
-			default: SFX(micro3)(kc, apan, bpan, ct, ldc, mr, nr, load_c, ep); break;
+			default: SFX(micro3)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
 #endif
 			}
 		}
@@ -515,9 +642,51 @@ static inline const SFX(pre_t) *SFX(pre_of)(const gc_gemm_args *g, const float *
 	return buf;
 }
 
+// compact copies columns [jc, jc+nc) of rows [i0, i1) of a padded-width
+// product (rows of g->iw = Wq columns, the first g->ow valid; the chunk is
+// C, rows ldc apart, column 0 = jc) into Y (CT, g->ldct per row i, rows of
+// ow), adding bias_row[i] and the residual (resid, g->ldr per row, Y's
+// layout) and clamping (GC_CLAMP), as the store epilogue would.
+static void SFX(compact)(const gc_gemm_args *g, const float *C, int64_t ldc, int64_t jc, int64_t nc,
+	const float *bias_row, const float *resid, float *Y) {
+	const int64_t wq = g->iw, ow = g->ow;
+	const int clamp = (g->flags & GC_CLAMP) != 0;
+	const vf lo = VBCAST(g->lo), hi = VBCAST(g->hi);
+	for (int64_t i = g->i0; i < g->i1; i++) {
+		const float *src = C + (i - g->i0) * ldc;
+		float *yr = Y + i * g->ldct;
+		const float *zr = resid ? resid + i * g->ldr : NULL;
+		const vf b = VBCAST((g->flags & GC_BIAS_ROW) ? bias_row[i] : 0.0f);
+		for (int64_t j = jc; j < jc + nc;) {
+			const int64_t oy = j / wq, ox = j % wq;
+			int64_t run = wq - ox;
+			if (run > jc + nc - j) run = jc + nc - j;
+			const int64_t valid = ox < ow ? (ow - ox < run ? ow - ox : run) : 0;
+			const float *s = src + (j - jc);
+			float *d = yr + oy * ow + ox;
+			const float *z = zr ? zr + oy * ow + ox : NULL;
+			int64_t t = 0;
+			for (; t + VL <= valid; t += VL) {
+				vf x = VADD(VLOAD(s + t), b);
+				if (z) x = VADD(x, VLOAD(z + t));
+				if (clamp) x = VMIN(hi, VMAX(lo, x));
+				VSTORE(d + t, x);
+			}
+			if (t < valid) {
+				const int64_t n = valid - t;
+				vf x = VADD(VLOADM(s + t, n), b);
+				if (z) x = VADD(x, VLOADM(z + t, n));
+				if (clamp) x = VMIN(hi, VMAX(lo, x));
+				VSTOREM(d + t, x, n);
+			}
+			j += run;
+		}
+	}
+}
+
 int SFX(gc_sgemm)(const gc_gemm_args *g, const float *A, const float *B, float *C,
 	const float *bias_row, const float *bias_col, const float *resid, float *sa, float *sb, float *CT,
-	const float *pre) {
+	const float *pre, const int64_t *aoff) {
 	SFX(pre_t) prebuf;
 	const SFX(pre_t) *pp = SFX(pre_of)(g, pre, &prebuf);
 	// The prologue belongs to the activation operand: B, or A with GC_PRE_A.
@@ -525,8 +694,13 @@ int SFX(gc_sgemm)(const gc_gemm_args *g, const float *A, const float *B, float *
 	const int64_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc;
 	const int64_t mpad = (g->m + MR - 1) / MR * MR;
 	const int64_t npad = SFX(npad)(g->n);
+	const int compact = (g->flags & GC_COMPACT) != 0;
+	// With compaction, C is a scratch chunk (rows i0.., column jc at 0)
+	// and the epilogue runs in compact; else in the last k block's store.
+	const int direct_a = (g->flags & GC_A_DIRECT) != 0;
 	SFX(epi_t) e = {bias_row, bias_col, resid, g->ldr, g->lo, g->hi,
-		g->flags & (GC_BIAS_ROW | GC_BIAS_COL | GC_RESID | GC_CLAMP | GC_C_TRANS), CT, g->ldct};
+		compact ? 0 : g->flags & (GC_BIAS_ROW | GC_BIAS_COL | GC_RESID | GC_CLAMP | GC_C_TRANS | GC_CT_COMPACT), CT, g->ldct,
+		0, g->iw, g->ow};
 	for (int64_t jc = g->j0; jc < g->j1; jc += nc_max) {
 		const int64_t nc = g->j1 - jc < nc_max ? g->j1 - jc : nc_max;
 		for (int64_t pc = 0; pc < g->k; pc += kc_max) {
@@ -543,16 +717,20 @@ int SFX(gc_sgemm)(const gc_gemm_args *g, const float *A, const float *B, float *
 			for (int64_t ic = g->i0; ic < g->i1; ic += mc_max) {
 				const int64_t mc = g->i1 - ic < mc_max ? g->i1 - ic : mc_max;
 				const float *ap;
-				if (g->flags & GC_A_PACKED) {
+				if (direct_a) {
+					ap = A + ic;
+				} else if (g->flags & GC_A_PACKED) {
 					ap = A + pc * mpad + ic * kc;
 				} else {
 					SFX(pack_a)(g, A, ic, mc, pc, kc, sa, pre_on_a ? pp : NULL);
 					ap = sa;
 				}
-				SFX(macro)(mc, nc, kc, ap, bp, C ? C + ic * g->ldc + jc : NULL, g->ldc, load_c,
+				float *cb = C ? (compact ? C + (ic - g->i0) * g->ldc : C + ic * g->ldc + jc) : NULL;
+				SFX(macro)(mc, nc, kc, ap, direct_a ? aoff + pc : NULL, bp, cb, g->ldc, load_c,
 					last && e.flags ? &e : NULL, ic, jc);
 			}
 		}
+		if (compact) SFX(compact)(g, C, g->ldc, jc, nc, bias_row, resid, CT);
 	}
 	return 0;
 }

@@ -63,7 +63,11 @@ func softmaxRun(ctx *runtime.Context, kind softmaxKind, x *tensor.Tensor, axis i
 	if err != nil {
 		return nil, err
 	}
-	out, err := ctx.Alloc(x.DType(), x.Shape()...)
+	alloc := ctx.AllocUninit // Softmax and LogSoftmax write every element
+	if kind == kindHardmax {
+		alloc = ctx.Alloc // Hardmax writes only the ones
+	}
+	out, err := alloc(x.DType(), x.Shape()...)
 	if err != nil {
 		return nil, err
 	}

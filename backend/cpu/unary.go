@@ -117,7 +117,7 @@ func unaryFactory(name string, build func(*graph.Node) (unaryDef, error)) runtim
 			if err := needInputs(in, 1); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			out, err := ctx.Alloc(in[0].DType(), in[0].Shape()...)
+			out, err := ctx.AllocUninit(in[0].DType(), in[0].Shape()...)
 			if err == nil {
 				err = u.into(ctx, in[0], out)
 			}
@@ -218,6 +218,10 @@ func reluF(x float64) float64 {
 
 // reluF32 uses the branch-free builtin max (NaN stays NaN).
 func reluF32(d, x []float32) {
+	if CPULevel(level.Load()) >= LevelAVX512 {
+		clampF32(x, d, 0, float32(math.Inf(1)))
+		return
+	}
 	for i, v := range x[:len(d)] {
 		d[i] = max(v, 0)
 	}
@@ -371,7 +375,7 @@ func clipRun(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, error) 
 			return nil, fmt.Errorf("bound %d must be a single %v value, got %v", i, x.DType(), in[i])
 		}
 	}
-	out, err := ctx.Alloc(x.DType(), x.Shape()...)
+	out, err := ctx.AllocUninit(x.DType(), x.Shape()...)
 	if err != nil {
 		return nil, err
 	}
@@ -390,6 +394,18 @@ func ewOptional(in []*tensor.Tensor, i int) *tensor.Tensor {
 func clipInto(ctx *runtime.Context, x, lo, hi, out *tensor.Tensor) error {
 	switch x.DType() {
 	case tensor.Float32:
+		l, h := float32(math.Inf(-1)), float32(math.Inf(1))
+		if lo != nil {
+			l = lo.F32()[0]
+		}
+		if hi != nil {
+			h = hi.F32()[0]
+		}
+		if CPULevel(level.Load()) >= LevelAVX512 && l == l && h == h {
+			xd, d := x.F32(), out.F32()
+			ewParallel(ctx, len(xd), ewGrain, func(a, b int) { clampF32(xd[a:b], d[a:b], l, h) })
+			return nil
+		}
 		clipT[float32](ctx, x, lo, hi, out)
 	case tensor.Float64:
 		clipT[float64](ctx, x, lo, hi, out)

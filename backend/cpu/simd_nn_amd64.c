@@ -1,0 +1,305 @@
+//go:build cgo && amd64
+
+// AVX-512 kernels of the non-GEMM float32 ops that show up in CNN profiles:
+// depthwise convolution, 2-D max / average pooling, clamp (Relu, Clip) and
+// row means (GlobalAveragePool). The Go side (simd_cgo.go) checks every
+// size and calls these only at the avx512 levels; the AVX2 kernels of
+// simd_amd64.c remain for the avx2 levels.
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "simd_amd64.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+
+#define NN_MASK(n) ((__mmask16)((1u << (n)) - 1u))
+
+// nn_prefetch_plane asks for the n floats at p (the next plane's input,
+// usually in L3 or memory: the kernels are latency bound without it), into
+// L1 when they fit in half of it, else into L2.
+static inline void nn_prefetch_plane(const float *p, int64_t n) {
+	const char *c = (const char *)p;
+	const int64_t bytes = n * 4;
+	if (bytes <= 24 << 10) {
+		for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T0);
+	} else {
+		for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(c + o, _MM_HINT_T1);
+	}
+}
+
+// nn_pad_phases copies the plane x (ih x iw) into sh*sw phase planes of
+// Hq x Wq: phase (py, px) holds the padded cells (r*sh + py - ph,
+// q*sw + px - pw), fill outside the plane; then tail more fill values.
+static void nn_pad_phases(const float *x, int64_t ih, int64_t iw, int64_t ph, int64_t pw, int64_t sh, int64_t sw,
+	int64_t Hq, int64_t Wq, int64_t tail, float fill, float *P) {
+	const __m512 f = _mm512_set1_ps(fill);
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	for (int64_t py = 0; py < sh; py++) {
+		for (int64_t px = 0; px < sw; px++) {
+			float *d = P + (py * sw + px) * Hq * Wq;
+			const int64_t off = px - pw;
+			int64_t qa = off < 0 ? (-off + sw - 1) / sw : 0;
+			int64_t qb = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+			if (qb > Wq) qb = Wq;
+			if (qa > qb) qa = qb;
+			for (int64_t r = 0; r < Hq; r++) {
+				float *row = d + r * Wq;
+				const int64_t ir = r * sh + py - ph;
+				if (ir < 0 || ir >= ih) {
+					int64_t q = 0;
+					for (; q + 16 <= Wq; q += 16) _mm512_storeu_ps(row + q, f);
+					if (q < Wq) _mm512_mask_storeu_ps(row + q, NN_MASK(Wq - q), f);
+					continue;
+				}
+				const float *sr = x + ir * iw + off;
+				// fill [0, qa) and [qb, Wq) (short runs: masked stores)
+				for (int64_t q = 0; q < qa; q += 16) _mm512_mask_storeu_ps(row + q, NN_MASK(qa - q < 16 ? qa - q : 16), f);
+				for (int64_t q = qb; q < Wq; q += 16) _mm512_mask_storeu_ps(row + q, NN_MASK(Wq - q < 16 ? Wq - q : 16), f);
+				if (sw == 1) {
+					for (int64_t q = qa; q < qb; q += 16) {
+						const __mmask16 m = NN_MASK(qb - q < 16 ? qb - q : 16);
+						_mm512_mask_storeu_ps(row + q, m, _mm512_maskz_loadu_ps(m, sr + q));
+					}
+				} else if (sw == 2) {
+					// 16 cells from the even lanes of 32 contiguous values; a
+					// short block loads only the 2*cnt-1 values it needs
+					for (int64_t q = qa; q < qb; q += 16) {
+						const int64_t cnt = qb - q < 16 ? qb - q : 16;
+						const uint32_t m32 = cnt == 16 ? 0x7FFFFFFFu : (uint32_t)((1u << (2 * cnt - 1)) - 1u);
+						__m512 a = _mm512_maskz_loadu_ps((__mmask16)m32, sr + 2 * q);
+						__m512 b = _mm512_maskz_loadu_ps((__mmask16)(m32 >> 16), sr + 2 * q + 16);
+						_mm512_mask_storeu_ps(row + q, NN_MASK(cnt), _mm512_permutex2var_ps(a, even, b));
+					}
+				} else {
+					for (int64_t q = qa; q < qb; q++) row[q] = sr[q * sw];
+				}
+			}
+		}
+	}
+	for (int64_t t = 0; t < tail; t++) P[sh * sw * Hq * Wq + t] = fill;
+}
+
+int64_t gc_dwconv2d_scratch_avx512(const int64_t *geom) {
+	const int64_t oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
+	const int64_t sh = geom[11], sw = geom[12], dh = geom[15], dw = geom[16];
+	const int64_t hq = oh + (kh - 1) * dh / sh, wq = ow + (kw - 1) * dw / sw;
+	return sh * sw * hq * wq + (kw - 1) * dw / sw + 16;
+}
+
+// gc_dwconv2d_f32_avx512 is gc_dwconv2d_f32 (same geom, see
+// simd_amd64.h) with AVX-512: each plane is copied into zero-padded
+// stride-phase planes (scratch: gc_dwconv2d_scratch_avx512 floats), then
+// every output row segment of 16 cells is summed tap by tap in a register
+// (four rows at a time, for independent accumulators), starting from the
+// bias, with z and the clamp applied before the store. The taps are summed
+// in (ky, kx) order, as the reference does.
+void gc_dwconv2d_f32_avx512(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *geom, float lo, float hi) {
+	const int64_t p0 = geom[0], p1 = geom[1], M = geom[2], C = geom[3], mult = geom[4];
+	const int64_t ih = geom[5], iw = geom[6], oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
+	const int64_t sh = geom[11], sw = geom[12], ph = geom[13], pw = geom[14], dh = geom[15], dw = geom[16];
+	const int64_t clamp = geom[17];
+	const int64_t hq = oh + (kh - 1) * dh / sh, wq = ow + (kw - 1) * dw / sw, tail = (kw - 1) * dw / sw;
+	const int64_t taps = kh * kw; // at most GC_NN_MAX_TAPS (checked by the caller)
+	int64_t toff[GC_NN_MAX_TAPS];
+	for (int64_t t = 0; t < taps; t++) {
+		const int64_t yy = (t / kw) * dh, xx = (t % kw) * dw;
+		toff[t] = ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
+	}
+	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	for (int64_t p = p0; p < p1; p++) {
+		const int64_t n = p / M, m = p % M;
+		const float *wk = w + m * taps;
+		if (p + 1 < p1) nn_prefetch_plane(x + ((p + 1) / M * C + (p + 1) % M / mult) * ih * iw, ih * iw);
+		nn_pad_phases(x + (n * C + m / mult) * ih * iw, ih, iw, ph, pw, sh, sw, hq, wq, tail, 0.0f, scratch);
+		float *yp = y + p * oh * ow;
+		const float *zp = z ? z + p * oh * ow : NULL;
+		const __m512 b0 = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+		for (int64_t oy = 0; oy < oh; oy += 4) {
+			const int64_t rows = oh - oy < 4 ? oh - oy : 4;
+			for (int64_t ox = 0; ox < ow; ox += 16) {
+				const int64_t cnt = ow - ox < 16 ? ow - ox : 16;
+				const __mmask16 mk = NN_MASK(cnt);
+				__m512 acc0 = b0, acc1 = b0, acc2 = b0, acc3 = b0;
+				const float *base = scratch + oy * wq + ox;
+				for (int64_t t = 0; t < taps; t++) {
+					const __m512 wv = _mm512_set1_ps(wk[t]);
+					const float *s = base + toff[t];
+					acc0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, s), acc0);
+					if (rows > 1) acc1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, s + wq), acc1);
+					if (rows > 2) acc2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, s + 2 * wq), acc2);
+					if (rows > 3) acc3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, s + 3 * wq), acc3);
+				}
+				__m512 acc[4] = {acc0, acc1, acc2, acc3};
+				for (int64_t r = 0; r < rows; r++) {
+					__m512 v = acc[r];
+					const int64_t o = (oy + r) * ow + ox;
+					if (zp) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, zp + o));
+					if (clamp) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
+					_mm512_mask_storeu_ps(yp + o, mk, v);
+				}
+			}
+		}
+	}
+}
+
+// nn_pool_den_off is where the pool's divisors start in its scratch: after
+// the phase planes, or the separable path's padded row (the fill written up
+// to tlen, rounded to 16; the input row at pw), whichever is longer.
+static int64_t nn_pool_den_off(const int64_t *geom) {
+	const int64_t iw = geom[2], oh = geom[3], ow = geom[4], sh = geom[5], sw = geom[6], pw = geom[8], dh = geom[9], dw = geom[10];
+	const int64_t kw = geom[13], kh = geom[14];
+	const int64_t hq = oh + (kh - 1) * dh / sh, wq = ow + (kw - 1) * dw / sw;
+	int64_t off = sh * sw * hq * wq + (kw - 1) * dw / sw + 16;
+	const int64_t tlen = (((ow + 15) / 16 * 16) * sw + kw + 32 + 15) / 16 * 16;
+	const int64_t row = pw + iw + 16 > tlen ? pw + iw + 16 : tlen;
+	return row > off ? row : off;
+}
+
+// gc_pool2d_f32_avx512 is gc_pool2d_f32 (see simd_amd64.h; geom, the tap
+// ranges and counts are the same; tmp holds gc_pool2d_scratch_avx512
+// floats) with AVX-512: each plane is copied into stride-phase planes
+// padded with -Inf (max) or 0 (average), then every output row segment of
+// 16 cells reduces its kh x kw taps in registers. Max ignores NaN inputs
+// (max(x, acc) keeps acc when x is NaN), as the reference does; an average
+// divides the sum by the window's count (count_include_pad: ycnt*xcnt,
+// else the taps inside the input).
+void gc_pool2d_f32_avx512(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt) {
+	const int64_t planes = geom[0], ih = geom[1], iw = geom[2], oh = geom[3], ow = geom[4];
+	const int64_t sh = geom[5], sw = geom[6], ph = geom[7], pw = geom[8], dh = geom[9], dw = geom[10];
+	const int64_t is_max = geom[11], include_pad = geom[12], kw = geom[13], kh = geom[14];
+	const int64_t hq = oh + (kh - 1) * dh / sh, wq = ow + (kw - 1) * dw / sw, tail = (kw - 1) * dw / sw;
+	const int64_t taps = kh * kw; // at most GC_NN_MAX_TAPS (checked by the caller)
+	float *P = tmp, *den = tmp + nn_pool_den_off(geom);
+	int64_t toff[GC_NN_MAX_TAPS];
+	for (int64_t t = 0; t < taps; t++) {
+		const int64_t yy = (t / kw) * dh, xx = (t % kw) * dw;
+		toff[t] = ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
+	}
+	const float fill = is_max ? -INFINITY : 0.0f;
+	if (dw == 1 && (sw == 1 || sw == 2)) {
+		// Separable: for each output row, its valid input rows (ylo..yhi)
+		// are reduced column by column into a row T padded with the fill
+		// value (pw in front), then each output cell reduces its kw taps of
+		// T: 16 cells at a time from 16 (sw 1) or 32 (sw 2, even lanes
+		// kept) contiguous values. (For averages the sum is taken rows
+		// first, a rounding difference from the reference's row-major
+		// order.)
+		const __m512 vf = _mm512_set1_ps(fill);
+		const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+		float *T = P; // pw + iw + the right fill, rounded up: see gc_pool2d_scratch_avx512
+		const int64_t tlen = (((ow + 15) / 16 * 16) * sw + kw + 32 + 15) / 16 * 16;
+		for (int64_t i = 0; i < tlen; i += 16) _mm512_storeu_ps(T + i, vf);
+		for (int64_t p = 0; p < planes; p++) {
+			const float *xp = x + p * ih * iw;
+			float *yp = y + p * oh * ow;
+			if (p + 1 < planes && ih * iw <= (6 << 10)) nn_prefetch_plane(xp + ih * iw, ih * iw);
+			for (int64_t oy = 0; oy < oh; oy++) {
+				const int64_t k0 = ylo[oy], k1 = yhi[oy];
+				float *t = T + pw;
+				const float *r0 = xp + (oy * sh - ph + k0 * dh) * iw;
+				// the rows the next output row adds (prefetched: the input
+				// usually comes from L3 or memory)
+				const int64_t pf0 = (oy + 2) * sh - ph + (kh - sh > 0 ? kh - sh : 0) * dh;
+				const int64_t pf1 = (oy + 2) * sh - ph + kh * dh;
+				for (int64_t ix = 0; ix < iw; ix += 16) {
+					const __mmask16 mk = NN_MASK(iw - ix < 16 ? iw - ix : 16);
+					for (int64_t pr = pf0 < 0 ? 0 : pf0; pr < pf1 && pr < ih; pr += dh)
+						_mm_prefetch((const char *)(xp + pr * iw + ix), _MM_HINT_T0);
+					__m512 a = vf;
+					const float *r = r0 + ix;
+					for (int64_t ky = k0; ky < k1; ky++, r += dh * iw) {
+						__m512 v = _mm512_mask_loadu_ps(vf, mk, r);
+						a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
+					}
+					_mm512_mask_storeu_ps(t + ix, mk, a);
+				}
+				if (!is_max) {
+					for (int64_t ox = 0; ox < ow; ox++)
+						den[ox] = (float)(include_pad ? ycnt[oy] * xcnt[ox] : (k1 - k0) * (xhi[ox] - xlo[ox]));
+				}
+				for (int64_t ox = 0; ox < ow; ox += 16) {
+					const __mmask16 mk = NN_MASK(ow - ox < 16 ? ow - ox : 16);
+					const float *src = T + ox * sw;
+					__m512 a = vf;
+					for (int64_t kx = 0; kx < kw; kx++) {
+						__m512 v = sw == 1 ? _mm512_loadu_ps(src + kx)
+						                   : _mm512_permutex2var_ps(_mm512_loadu_ps(src + kx), even, _mm512_loadu_ps(src + kx + 16));
+						a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
+					}
+					if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, den + ox));
+					_mm512_mask_storeu_ps(yp + oy * ow + ox, mk, a);
+				}
+			}
+		}
+		return;
+	}
+	for (int64_t p = 0; p < planes; p++) {
+		nn_pad_phases(x + p * ih * iw, ih, iw, ph, pw, sh, sw, hq, wq, tail, fill, P);
+		float *yp = y + p * oh * ow;
+		for (int64_t oy = 0; oy < oh; oy++) {
+			if (!is_max) {
+				for (int64_t ox = 0; ox < ow; ox++)
+					den[ox] = (float)(include_pad ? ycnt[oy] * xcnt[ox] : (yhi[oy] - ylo[oy]) * (xhi[ox] - xlo[ox]));
+			}
+			for (int64_t ox = 0; ox < ow; ox += 16) {
+				const int64_t cnt = ow - ox < 16 ? ow - ox : 16;
+				const __mmask16 mk = NN_MASK(cnt);
+				const float *base = P + oy * wq + ox;
+				__m512 acc = _mm512_set1_ps(fill);
+				if (is_max) {
+					for (int64_t t = 0; t < taps; t++) acc = _mm512_max_ps(_mm512_maskz_loadu_ps(mk, base + toff[t]), acc);
+				} else {
+					for (int64_t t = 0; t < taps; t++) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mk, base + toff[t]));
+					acc = _mm512_div_ps(acc, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, den + ox));
+				}
+				_mm512_mask_storeu_ps(yp + oy * ow + ox, mk, acc);
+			}
+		}
+	}
+}
+
+int64_t gc_pool2d_scratch_avx512(const int64_t *geom) { return nn_pool_den_off(geom) + geom[4] + 16; }
+
+// gc_clamp_f32 sets y[i] = min(max(x[i], lo), hi); NaN stays NaN.
+void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi) {
+	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	int64_t i = 0;
+	for (; i + 64 <= n; i += 64) {
+		__m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+		__m512 c = _mm512_loadu_ps(x + i + 32), d = _mm512_loadu_ps(x + i + 48);
+		_mm512_storeu_ps(y + i, _mm512_min_ps(vhi, _mm512_max_ps(vlo, a)));
+		_mm512_storeu_ps(y + i + 16, _mm512_min_ps(vhi, _mm512_max_ps(vlo, b)));
+		_mm512_storeu_ps(y + i + 32, _mm512_min_ps(vhi, _mm512_max_ps(vlo, c)));
+		_mm512_storeu_ps(y + i + 48, _mm512_min_ps(vhi, _mm512_max_ps(vlo, d)));
+	}
+	for (; i < n; i += 16) {
+		const __mmask16 mk = NN_MASK(n - i < 16 ? n - i : 16);
+		_mm512_mask_storeu_ps(y + i, mk, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_maskz_loadu_ps(mk, x + i))));
+	}
+}
+
+// gc_row_means sets y[r] = (sum of x[r*len .. r*len+len-1]) / len for rows
+// rows, summing in 64 lanes, then pairwise.
+void gc_row_means(const float *x, float *y, int64_t rows, int64_t len) {
+	for (int64_t r = 0; r < rows; r++) {
+		const float *s = x + r * len;
+		__m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps(), c = _mm512_setzero_ps(), d = _mm512_setzero_ps();
+		int64_t i = 0;
+		for (; i + 64 <= len; i += 64) {
+			a = _mm512_add_ps(a, _mm512_loadu_ps(s + i));
+			b = _mm512_add_ps(b, _mm512_loadu_ps(s + i + 16));
+			c = _mm512_add_ps(c, _mm512_loadu_ps(s + i + 32));
+			d = _mm512_add_ps(d, _mm512_loadu_ps(s + i + 48));
+		}
+		for (; i < len; i += 16) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(NN_MASK(len - i < 16 ? len - i : 16), s + i));
+		y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d))) / (float)len;
+	}
+}
+
+#pragma GCC pop_options

@@ -1,0 +1,185 @@
+// The worker pool behind Context.ParallelFor and Parallel.
+//
+// A model runs hundreds of short parallel sections per inference (a
+// convolution of a small network takes tens of microseconds). Starting a
+// goroutine per chunk pays the wake-up of a parked OS thread (a futex
+// round trip, tens of microseconds on a VM) every time, as long as the
+// work itself. The pool keeps workers that, after a section, spin for a
+// while (SpinTime) polling for the next one before they park, as ONNX
+// Runtime's pool does; the spin is bounded, so an idle process does not
+// keep burning CPU.
+//
+// A section's chunks are claimed from a shared counter by the caller and
+// its helpers alike, so the caller never waits for a helper that has not
+// started (one descheduled by another process on a shared machine, or
+// still waking up): it runs the unclaimed chunks itself and waits only
+// for chunks already running. For the same reason nested sections cannot
+// deadlock.
+
+package runtime
+
+import (
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SpinTime is how long an idle pool worker (or a caller waiting for
+// helpers) polls before it blocks.
+const SpinTime = 200 * time.Microsecond
+
+// section is one parallel section: chunks [0, n) of fn.
+type section struct {
+	fn   func(i int)
+	n    int32
+	next atomic.Int32  // next unclaimed chunk
+	left atomic.Int32  // chunks not finished
+	done chan struct{} // capacity 1; signalled when left reaches 0
+}
+
+// work claims and runs chunks until none is left.
+func (s *section) work() {
+	for {
+		i := s.next.Add(1) - 1
+		if i >= s.n {
+			return
+		}
+		s.fn(int(i))
+		if s.left.Add(-1) == 0 {
+			select {
+			case s.done <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// poolWorker helps with one section at a time.
+type poolWorker struct {
+	sec    atomic.Pointer[section]
+	parked atomic.Bool
+	wake   chan struct{} // capacity 1
+}
+
+var (
+	poolMu   sync.Mutex
+	poolIdle []*poolWorker
+)
+
+// acquireWorkers takes up to k idle workers, starting new ones when there
+// are not enough (concurrent sections get distinct workers).
+func acquireWorkers(dst []*poolWorker, k int) []*poolWorker {
+	poolMu.Lock()
+	for len(dst) < k && len(poolIdle) > 0 {
+		dst = append(dst, poolIdle[len(poolIdle)-1])
+		poolIdle = poolIdle[:len(poolIdle)-1]
+	}
+	poolMu.Unlock()
+	for len(dst) < k {
+		w := &poolWorker{wake: make(chan struct{}, 1)}
+		go w.loop()
+		dst = append(dst, w)
+	}
+	return dst
+}
+
+// loop runs the sections handed to the worker, spinning for SpinTime after
+// each before it parks; it returns itself to the idle list when it is done
+// with a section.
+func (w *poolWorker) loop() {
+	for {
+		var s *section
+		deadline := time.Now().Add(SpinTime)
+		for spins := 1; ; spins++ {
+			if s = w.sec.Load(); s != nil {
+				break
+			}
+			if spins&255 == 0 {
+				if time.Now().After(deadline) {
+					break
+				}
+				goruntime.Gosched()
+			}
+		}
+		if s == nil {
+			w.parked.Store(true)
+			if s = w.sec.Load(); s == nil {
+				<-w.wake
+			}
+			w.parked.Store(false)
+			if s = w.sec.Load(); s == nil {
+				continue // a wake-up left over from an earlier hand-off
+			}
+		}
+		w.sec.Store(nil)
+		s.work()
+		poolMu.Lock()
+		poolIdle = append(poolIdle, w)
+		poolMu.Unlock()
+	}
+}
+
+// give hands s to the (idle) worker.
+func (w *poolWorker) give(s *section) {
+	w.sec.Store(s)
+	if w.parked.Load() {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Parallel runs fn(i) for every i in [0, n) on up to threads goroutines:
+// the caller and threads-1 pool workers, which claim indices one at a time
+// in increasing order. It returns when every call has returned. With
+// threads <= 1 or n <= 1 the calls run on the caller, in order. fn must be
+// safe to call concurrently for distinct i; it may itself call Parallel.
+func Parallel(n, threads int, fn func(i int)) {
+	if n <= 0 {
+		return
+	}
+	helpers := min(threads, n) - 1
+	if helpers <= 0 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	s := &section{fn: fn, n: int32(n), done: make(chan struct{}, 1)}
+	s.left.Store(int32(n))
+	var buf [8]*poolWorker
+	ws := acquireWorkers(buf[:0], helpers)
+	for _, w := range ws {
+		w.give(s)
+	}
+	s.work()
+	if s.left.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(SpinTime)
+	for spins := 1; s.left.Load() != 0; spins++ {
+		if spins&255 == 0 {
+			if time.Now().After(deadline) {
+				<-s.done
+				return
+			}
+			goruntime.Gosched()
+		}
+	}
+}
+
+// ParallelChunks splits [0, n) into at most parts contiguous chunks of
+// nearly equal size (chunk t is [t*n/parts, (t+1)*n/parts)) and runs fn on
+// them with Parallel on up to parts goroutines.
+func ParallelChunks(n, parts int, fn func(lo, hi int)) {
+	parts = min(parts, n)
+	if parts <= 1 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	Parallel(parts, parts, func(t int) { fn(t*n/parts, (t+1)*n/parts) })
+}
