@@ -177,3 +177,61 @@ bench-cpu: build peers
 	    --threads $$t --runs 30 --json > $$out.tmp && mv $$out.tmp $$out || exit 1; \
 	  printf '%-14s %s threads: ' $$m $$t; grep -E '"(ratio_ours_over_ort|cpu_ratio_ours_over_ort)"' $$out | tr -d ' \n'; echo; \
 	done; done
+
+# ---- Pruning and Deep Compression (issue 7) --------------------------------
+# The experiments of docs/RESULTS.md, "Pruning and Deep Compression": dense
+# baselines (seed 1), Deep Compression of LeNet-300-100 and LeNet-5 (gradual
+# magnitude pruning, 6-bit weight sharing with centroid fine-tuning,
+# Huffman coding), 2:4 pruning of LeNet-5, channel pruning of LeNet-5 and
+# ResNet-mini to half their FLOPs and further (checked in ONNX Runtime), a 50% pruning
+# that stays below the sparse break-even, a sensitivity scan, and the
+# sparse-kernel break-even measurement. About 20 minutes on 2 cores; models
+# go to REPRO_PRUNE_WORK, JSON and Markdown reports to bench/results/prune-*.
+REPRO_PRUNE_WORK ?= /tmp/gcompress-repro-prune
+PRUNE_DATA ?= data/mnist
+PR := bench/results/prune
+.PHONY: repro-prune
+repro-prune: build peers
+	@mkdir -p $(REPRO_PRUNE_WORK)
+	GCOMPRESS_MEASURE_SPARSE=sparse_breakeven_table.go GCOMPRESS_MEASURE_SPARSE_JSON=$(CURDIR)/$(PR)-breakeven.json \
+	  $(GO) test ./backend/cpu -run TestMeasureSparseBreakEven -count 1 -v -timeout 30m > $(REPRO_PRUNE_WORK)/breakeven.log
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gcompress
+	./$(BIN) train --arch lenet-300-100 --data $(PRUNE_DATA) --seed 1 --threads 2 -o $(REPRO_PRUNE_WORK)/l300.onnx --json > $(REPRO_PRUNE_WORK)/l300.json
+	./$(BIN) train --arch lenet5 --data $(PRUNE_DATA) --seed 1 --threads 2 -o $(REPRO_PRUNE_WORK)/lenet5.onnx --json > $(REPRO_PRUNE_WORK)/lenet5.json
+	./$(BIN) train --arch resnet-mini --data $(PRUNE_DATA) --seed 1 --epochs 12 --lr 0.05 --momentum 0.9 --weight-decay 5e-4 \
+	  --shift 2 --warmup-epochs 0.5 --threads 2 -o $(REPRO_PRUNE_WORK)/resnet-mini.onnx --json > $(REPRO_PRUNE_WORK)/resnet-mini.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/l300.onnx --method gradual --layer-sparsity fc1=0.925,fc2=0.91,fc3=0.75 \
+	  --retrain-epochs 40 --recipe lenet-300-100 --data $(PRUNE_DATA) --seed 1 --threads 2 --ort \
+	  -o $(REPRO_PRUNE_WORK)/l300-pruned.onnx --report $(PR)-dc-lenet300-prune.md --json > $(PR)-dc-lenet300-prune.json
+	./$(BIN) encode $(REPRO_PRUNE_WORK)/l300-pruned.onnx --bits 6 --half-codebook --small raw16 --finetune-epochs 3 \
+	  --data $(PRUNE_DATA) --seed 1 --threads 2 --reference $(REPRO_PRUNE_WORK)/l300.onnx --network LeNet-300-100 \
+	  -o $(REPRO_PRUNE_WORK)/l300.gcz --report $(PR)-dc-lenet300-encode.md --json > $(PR)-dc-lenet300-encode.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/lenet5.onnx --method gradual --layer-sparsity conv1=0.4,conv2=0.85,fc1=0.96,fc2=0.85,fc3=0.6 \
+	  --retrain-epochs 40 --recipe lenet5 --data $(PRUNE_DATA) --seed 1 --threads 2 --ort \
+	  -o $(REPRO_PRUNE_WORK)/lenet5-pruned.onnx --report $(PR)-dc-lenet5-prune.md --json > $(PR)-dc-lenet5-prune.json
+	./$(BIN) encode $(REPRO_PRUNE_WORK)/lenet5-pruned.onnx --bits 6 --half-codebook --small raw16 --finetune-epochs 3 \
+	  --data $(PRUNE_DATA) --seed 1 --threads 2 --reference $(REPRO_PRUNE_WORK)/lenet5.onnx --network LeNet-5 \
+	  -o $(REPRO_PRUNE_WORK)/lenet5.gcz --report $(PR)-dc-lenet5-encode.md --json > $(PR)-dc-lenet5-encode.json
+	./$(BIN) decode $(REPRO_PRUNE_WORK)/lenet5.gcz -o $(REPRO_PRUNE_WORK)/lenet5-decoded.onnx
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/lenet5.onnx --method 2:4 --retrain-epochs 15 --recipe lenet5 --data $(PRUNE_DATA) \
+	  --seed 1 --threads 2 --agreement-samples 1000 --latency-batch 1,64 \
+	  -o $(REPRO_PRUNE_WORK)/lenet5-24.onnx --report $(PR)-24-lenet5.md --json > $(PR)-24-lenet5.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/lenet5.onnx --method channel --flops-reduction 0.5 --criterion l1 \
+	  --retrain-epochs 15 --recipe lenet5 --data $(PRUNE_DATA) --seed 1 --threads 2 --ort --latency-batch 1,64 \
+	  -o $(REPRO_PRUNE_WORK)/lenet5-channel50.onnx --report $(PR)-channel50-lenet5.md --json > $(PR)-channel50-lenet5.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/lenet5.onnx --method channel --flops-reduction 0.8 --criterion l1 \
+	  --retrain-epochs 30 --recipe lenet5 --data $(PRUNE_DATA) --seed 1 --threads 2 --ort --latency-batch 1,64 \
+	  -o $(REPRO_PRUNE_WORK)/lenet5-channel80.onnx --report $(PR)-channel80-lenet5.md --json > $(PR)-channel80-lenet5.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/resnet-mini.onnx --method channel --flops-reduction 0.5 --criterion l1 \
+	  --retrain-epochs 12 --lr 0.05 --momentum 0.9 --weight-decay 5e-4 --shift 2 --warmup-epochs 0.5 --schedule cosine \
+	  --data $(PRUNE_DATA) --seed 1 --threads 2 --ort --latency-batch 1,64 \
+	  -o $(REPRO_PRUNE_WORK)/resnet-mini-channel50.onnx --report $(PR)-channel50-resnet-mini.md --json > $(PR)-channel50-resnet-mini.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/resnet-mini.onnx --method channel --flops-reduction 0.7 --criterion l1 \
+	  --retrain-epochs 12 --lr 0.05 --momentum 0.9 --weight-decay 5e-4 --shift 2 --warmup-epochs 0.5 --schedule cosine \
+	  --data $(PRUNE_DATA) --seed 1 --threads 2 --ort --latency-batch 1,64 \
+	  -o $(REPRO_PRUNE_WORK)/resnet-mini-channel70.onnx --report $(PR)-channel70-resnet-mini.md --json > $(PR)-channel70-resnet-mini.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/l300.onnx --method magnitude --sparsity 0.5 --data $(PRUNE_DATA) --threads 2 \
+	  -o $(REPRO_PRUNE_WORK)/l300-half.onnx --report $(PR)-below-breakeven-lenet300.md --json > $(PR)-below-breakeven-lenet300.json
+	./$(BIN) prune $(REPRO_PRUNE_WORK)/l300.onnx --method magnitude --sensitivity 0.5 --val-fraction 0.1 --data $(PRUNE_DATA) \
+	  --threads 2 --latency-runs 0 -o $(REPRO_PRUNE_WORK)/l300-sens.onnx --report $(PR)-sensitivity-lenet300.md --json > $(PR)-sensitivity-lenet300.json
+	@echo "repro-prune: results in $(PR)-*.json / .md; models in $(REPRO_PRUNE_WORK)"

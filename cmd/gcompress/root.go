@@ -85,6 +85,9 @@ For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 		newDistillCmd(g),
 		newQuantizeCmd(g),
 		newBenchCmd(g),
+		newPruneCmd(g),
+		newEncodeCmd(g),
+		newDecodeCmd(g),
 	)
 	return root
 }

@@ -198,8 +198,17 @@ func TestDemoQuick(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Stages) != 3 || rep.Stages[0].Cached || rep.Stages[0].Accuracy < 0.8 {
+	want := []string{"fp32 LeNet-5 (trained)", "int8 LeNet-5 (QDQ)", "mlp-30-30 from scratch", "mlp-30-30 distilled (T=4)", "channel-pruned LeNet-5"}
+	if len(rep.Stages) != len(want) || rep.Stages[0].Cached || rep.Stages[0].Accuracy < 0.8 {
 		t.Fatalf("stages %+v", rep.Stages)
+	}
+	for i, st := range rep.Stages {
+		if st.Stage != want[i] || st.Accuracy < 0.5 || st.Bytes <= 0 || st.LatencyMS <= 0 {
+			t.Errorf("stage %d: want %q with accuracy >= 0.5, got %+v", i, want[i], st)
+		}
+	}
+	if pruned := rep.Stages[4]; pruned.Params*2 > rep.Stages[0].Params {
+		t.Errorf("the channel-pruned LeNet-5 has %d parameters, the dense one %d", pruned.Params, rep.Stages[0].Params)
 	}
 	md, err := os.ReadFile(rep.Report)
 	if err != nil || !strings.Contains(string(md), "mlp-30-30 distilled") || !strings.Contains(string(md), "accuracy_vs_size.png") {

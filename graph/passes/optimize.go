@@ -26,6 +26,7 @@ type Report struct {
 	AddsFused         int `json:"adds_fused"`
 	ActivationsFused  int `json:"activations_fused"`
 	DeadNodesRemoved  int `json:"dead_nodes_removed"`
+	SparseWeights     int `json:"sparse_weights"`
 }
 
 func (r Report) String() string {
@@ -57,6 +58,9 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	}
 	if supports("FusedConv") && supports("FusedGemm") {
 		r.ActivationsFused = FuseActivation(g)
+	}
+	if supports("SparseGemm") && supports("SparseConv") {
+		r.SparseWeights = SparsifyWeights(g, SparseMinSparsity)
 	}
 	r.DeadNodesRemoved = g.RemoveDeadNodes()
 	if err := g.TopoSort(); err != nil {
