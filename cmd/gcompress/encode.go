@@ -63,7 +63,7 @@ turns the archive back into ONNX.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&f.opt.Bits, "bits", 6, "index bits of shared weights (2^bits shared values per tensor)")
+	fl.IntVar(&f.opt.Bits, "bits", 6, "index bits of shared weights, 1..16 (2^bits shared values per tensor)")
 	fl.StringSliceVar(&f.layerBits, "layer-bits", nil, "per-tensor index bits NAME=B (repeatable)")
 	fl.IntVar(&f.opt.GapBits, "gap-bits", 0, "relative-index width 1..8 (0: the smallest per tensor)")
 	fl.BoolVar(&f.opt.Half, "half-codebook", false, "store codebooks in float16")
@@ -103,6 +103,14 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 	}
 	if f.finetuneEpochs < 0 {
 		return usagef("--finetune-epochs must be >= 0")
+	}
+	// encode.Options reads 0 as "the default": refuse it here rather than
+	// silently encoding with 6 bits, 4 bits or 0.3.
+	if f.opt.Bits < 1 || f.opt.Bits > 16 || f.opt.SmallBits < 1 || f.opt.SmallBits > 16 {
+		return usagef("--bits and --small-bits must be in 1..16")
+	}
+	if !(f.opt.SparseMin > 0 && f.opt.SparseMin <= 1) {
+		return usagef("--sparse-min %v must be in (0, 1]", f.opt.SparseMin)
 	}
 	f.opt.Small = f.small
 	f.opt.LayerBits = map[string]int{}

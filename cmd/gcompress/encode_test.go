@@ -89,3 +89,31 @@ func absf(x float64) float64 {
 	}
 	return x
 }
+
+// TestEncodeBadFlags: flag values the encoder would silently replace by
+// its defaults (0), and a --bits that k-means fills beyond what a 15-bit
+// Huffman code can index, fail with one clear line.
+func TestEncodeBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	mlp := saveZoo(t, dir, "mlp-30-30")
+	l300 := saveZoo(t, dir, "lenet-300-100")
+	out := filepath.Join(dir, "o.gcz")
+	for _, c := range []struct {
+		args []string
+		frag string
+	}{
+		{[]string{"encode", mlp, "--bits", "0", "-o", out}, "--bits"},
+		{[]string{"encode", mlp, "--small", "shared", "--small-bits", "0", "-o", out}, "--small-bits"},
+		{[]string{"encode", mlp, "--sparse-min", "0", "-o", out}, "--sparse-min"},
+		{[]string{"encode", mlp, "--sparse-min", "-1", "-o", out}, "--sparse-min"},
+		{[]string{"encode", mlp, "--gap-bits", "9", "-o", out}, "gap bits"},
+		{[]string{"encode", mlp, "--layer-bits", "fc1.weight=x", "-o", out}, "--layer-bits"},
+		{[]string{"encode", l300, "--bits", "16", "-o", out}, "distinct symbols"},
+	} {
+		_, stderr, code := gc(t, c.args...)
+		wantCleanError(t, stderr, code, c.frag)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed encode left an output file")
+	}
+}

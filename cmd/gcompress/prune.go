@@ -34,6 +34,8 @@ var pruneRecipe = recipe{Epochs: 10, Batch: 64, Optimizer: "sgd", LR: 0.01, Mome
 type pruneFlags struct {
 	method         string
 	sparsity       float64
+	sparsitySet    bool // --sparsity given (its default, -1, means not given)
+	sensitivitySet bool
 	layerSparsity  []string
 	scope          string
 	sensitivity    float64
@@ -75,9 +77,11 @@ Methods:
              to --gradual-end (fractions of the steps), every
              --gradual-every steps.
   2:4        keep the 2 largest of every 4 consecutive weights along each
-             layer's reduction axis (the sparse tensor-core pattern; the
-             weights are stored for the CUDA 2:4 kernel at load) and
-             retrain; warns about layers too small for 2:4 to pay off.
+             layer's reduction axis (the sparse tensor-core pattern; at
+             load the CPU runtime compresses such weights into the 2:4
+             layout the CUDA kernel reads, and runs its 2:4 kernel where
+             the break-even table says it pays off) and retrain; warns
+             about layers too small for the CUDA 2:4 kernel to pay off.
   channel    remove whole channels: dependency groups couple the channels
              of Conv->BN->Act->Conv chains, residual Adds, Concats,
              depthwise/grouped convolutions and Flatten->Gemm; the lowest
@@ -95,6 +99,7 @@ runs alternating between the two models).`,
   gcompress prune resnet.onnx --method channel --flops-reduction 0.5 --retrain-epochs 8 --data data/mnist -o r-half.onnx --json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.sparsitySet, f.sensitivitySet = cmd.Flags().Changed("sparsity"), cmd.Flags().Changed("sensitivity")
 			return runPrune(cmd.OutOrStdout(), g, f, args[0])
 		},
 	}
@@ -161,6 +166,12 @@ func (f *pruneFlags) check() error {
 	if o.out == "" {
 		return usagef("-o OUT.onnx is required")
 	}
+	if f.sparsitySet && !(f.sparsity >= 0) {
+		return usagef("--sparsity %v must be >= 0", f.sparsity)
+	}
+	if f.sensitivitySet && !(f.sensitivity >= 0) {
+		return usagef("--sensitivity %v must be >= 0 (accuracy points)", f.sensitivity)
+	}
 	switch f.method {
 	case "magnitude", "gradual", "channel":
 		if f.sparsity < 0 && f.sensitivity < 0 && len(f.layerSparsity) == 0 && f.flopsReduction == 0 {
@@ -177,6 +188,20 @@ func (f *pruneFlags) check() error {
 	}
 	if f.sparsity >= 1 {
 		return usagef("--sparsity %v must be below 1", f.sparsity)
+	}
+	if f.flopsReduction != 0 {
+		if f.method != "channel" {
+			return usagef("--flops-reduction applies to --method channel")
+		}
+		if !(f.flopsReduction > 0 && f.flopsReduction < 1) {
+			return usagef("--flops-reduction %v must be in (0, 1)", f.flopsReduction)
+		}
+	}
+	if f.roundChannels < 1 {
+		return usagef("--round-channels %d must be >= 1", f.roundChannels)
+	}
+	if f.masks != "" && f.method == "channel" {
+		return usagef("--masks applies to magnitude, gradual and 2:4 (channel pruning removes channels and has no masks)")
 	}
 	if f.scope != "layer" && f.scope != "global" {
 		return usagef("--scope %q: want layer or global", f.scope)

@@ -122,6 +122,15 @@ func TestPruneBadInputs(t *testing.T) {
 		{[]string{"prune", mlp, "--method", "2:4", "--sparsity", "0.7", "-o", out}, "half"},
 		{[]string{"prune", filepath.Join(dir, "missing.onnx"), "--method", "2:4", "-o", out}, "missing.onnx"},
 		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "-o", filepath.Join(dir, "no", "o.onnx")}, "does not exist"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "-0.5", "--layer-sparsity", "fc1=0.5", "-o", out}, "--sparsity"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--layer-sparsity", "fc1=1.5", "-o", out}, "1.5"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--layer-sparsity", "fc1=junk", "-o", out}, "--layer-sparsity"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sensitivity", "-2", "--data", "x", "-o", out}, "--sensitivity"},
+		{[]string{"prune", mlp, "--method", "channel", "--flops-reduction", "-0.5", "-o", out}, "--flops-reduction"},
+		{[]string{"prune", mlp, "--method", "channel", "--flops-reduction", "1.5", "-o", out}, "--flops-reduction"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", out}, "--method channel"},
+		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--round-channels", "0", "-o", out}, "--round-channels"},
+		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--masks", filepath.Join(dir, "m.st"), "-o", out}, "--masks"},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.frag)

@@ -45,7 +45,8 @@
 //	name       uvarint length, UTF-8 bytes
 //	position   uvarint: the initializer's index in the model's list
 //	dtype      u8: 1 (float32, the only one encoded)
-//	rank       uvarint, then rank dims as uvarint (product < 2^31)
+//	rank       uvarint (0..8), then rank dims as uvarint; the products
+//	           of all the tensors' dims add up to at most 2^28
 //	encoding   u8:
 //	  0 raw32   n float32 values
 //	  1 raw16   n float16 values (IEEE binary16, round to nearest even)

@@ -334,11 +334,15 @@ func Encode(m *graph.Model, plan Plan, opt Options) ([]byte, *Size, error) {
 	}
 	sections = append(sections, [2]any{byte(sectionGraph), zb.Bytes()})
 	size.GraphBytes = zb.Len() + sectionOverhead(zb.Len())
+	room := maxElems
 	for _, name := range plan.Names() {
 		tp := plan[name]
 		v := m.Graph.Value(name)
 		if v == nil || v.Const == nil || !tensor.SameShape(v.Const.Shape(), tp.Shape) {
 			return nil, nil, fmt.Errorf("encode: the model has no initializer %q of shape %v", name, tp.Shape)
+		}
+		if room -= v.Const.Len(); room < 0 {
+			return nil, nil, fmt.Errorf("encode: %s: the encoded tensors exceed the %d elements a .gcz archive holds", name, maxElems)
 		}
 		payload, ts, err := encodeTensor(tp, v.Const.F32(), opt)
 		if err != nil {
@@ -383,15 +387,21 @@ func encodeTensor(tp *TensorPlan, data []float32, opt Options) ([]byte, TensorSi
 	if tp.Encoding == encSparse {
 		want = len(tp.Pos)
 	}
-	if len(s.Index) != want || len(s.Codebook) == 0 {
+	codebook := s.Codebook
+	if want == 0 && len(codebook) == 0 {
+		// An all-zero sparse tensor stores no value (KMeans of nothing is
+		// an empty codebook), but the format needs k >= 1.
+		codebook = []float32{0}
+	}
+	if len(s.Index) != want || len(codebook) == 0 {
 		return nil, ts, fmt.Errorf("the plan has %d indices for %d values", len(s.Index), want)
 	}
-	ts.Stored, ts.K = want, len(s.Codebook)
+	ts.Stored, ts.K = want, len(codebook)
 	ts.IndexBits = max(1, int(math.Ceil(math.Log2(float64(ts.K)))))
-	out = appendCodebook(out, s.Codebook, tp.Half)
-	ts.CodebookBytes = 4 * len(s.Codebook)
+	out = appendCodebook(out, codebook, tp.Half)
+	ts.CodebookBytes = 4 * len(codebook)
 	if tp.Half {
-		ts.CodebookBytes = 2 * len(s.Codebook)
+		ts.CodebookBytes = 2 * len(codebook)
 	}
 	hdr := len(out) - ts.CodebookBytes
 	if tp.Encoding == encSparse {
@@ -415,14 +425,14 @@ func encodeTensor(tp *TensorPlan, data []float32, opt Options) ([]byte, TensorSi
 	}
 	idx := make([]int, len(s.Index))
 	for i, j := range s.Index {
-		if int(j) >= len(s.Codebook) {
+		if int(j) >= len(codebook) {
 			return nil, ts, fmt.Errorf("index %d out of the codebook", j)
 		}
 		idx[i] = int(j)
 	}
 	var cs codedSize
 	var err error
-	if out, cs, err = appendCoded(out, idx, len(s.Codebook)); err != nil {
+	if out, cs, err = appendCoded(out, idx, len(codebook)); err != nil {
 		return nil, ts, err
 	}
 	ts.IndexHuffBits = cs.Bits
@@ -500,15 +510,17 @@ func Decode(b []byte) (*graph.Model, *Size, error) {
 	}
 	var restored []placed
 	seen := map[string]bool{}
+	room := maxElems // elements the remaining tensors may hold
 	for i, s := range secs[1:] {
 		if s.kind != sectionTensor {
 			return nil, nil, fmt.Errorf("gcz: section %d at byte %d has kind %d", i+2, s.offset, s.kind)
 		}
 		r := &reader{b: s.payload, payloadStart: s.payload, what: fmt.Sprintf("section %d", i+2)}
-		t, ts, pos, err := r.tensor()
+		t, ts, pos, err := r.tensor(room)
 		if err != nil {
 			return nil, nil, err
 		}
+		room -= ts.Params
 		if seen[ts.Name] {
 			return nil, nil, fmt.Errorf("gcz: tensor %q appears twice", ts.Name)
 		}
@@ -549,18 +561,22 @@ func Decode(b []byte) (*graph.Model, *Size, error) {
 	return m, size, nil
 }
 
-// tensor decodes one tensor payload.
-func (r *reader) tensor() (*tensor.Tensor, TensorSize, int, error) {
+// tensor decodes one tensor payload of at most room elements (what is
+// left of the archive's maxElems).
+func (r *reader) tensor(room int) (*tensor.Tensor, TensorSize, int, error) {
 	h, err := r.tensorHeader()
 	if err != nil {
 		return nil, TensorSize{}, 0, err
 	}
 	n := tensor.Product(h.shape)
+	if n > room {
+		return nil, TensorSize{}, 0, r.fail("%d elements: the archive's tensors exceed %d elements in all", n, maxElems)
+	}
 	ts := TensorSize{Name: h.name, Shape: h.shape, Encoding: encodingNames[h.encoding], Params: n}
 	// data is allocated only once the payload has been seen to hold what
 	// it needs (raw bytes, coded symbols), so a hostile header cannot make
 	// the decoder allocate more than the file's size warrants (sparse
-	// tensors: up to maxElems).
+	// tensors: up to room, and maxElems for the whole archive).
 	var data []float32
 	hdr := len(r.payloadStart) - len(r.b)
 	switch h.encoding {

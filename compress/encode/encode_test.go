@@ -13,6 +13,7 @@ import (
 	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/models"
 	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/tensor"
 	"github.com/gcompress/gcompress/train"
 )
 
@@ -162,8 +163,8 @@ func TestKMeans(t *testing.T) {
 	}
 }
 
-// prunedLeNet returns a LeNet-300-100 (untrained) with 90% of each weight
-// pruned.
+// prunedModel returns an untrained arch with the given fraction of each
+// weight pruned.
 func prunedModel(t *testing.T, arch string, sparsity float64) *graph.Model {
 	t.Helper()
 	m, err := models.Build(arch, 4)
@@ -316,7 +317,7 @@ func FuzzTensorPayload(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := &reader{b: data, payloadStart: data, what: "fuzz"}
-		r.tensor() // must not panic
+		r.tensor(maxElems) // must not panic
 	})
 }
 
@@ -407,5 +408,73 @@ func TestFinetuneCentroids(t *testing.T) {
 	}
 	if _, err := FinetuneCentroids(m, plan, Finetune{Data: train.Data{Train: d}, Config: train.Config{Epochs: 1, Batch: 50, Solver: train.SolverConfig{Kind: "adam"}, Schedule: train.Schedule{Base: 0.001}}}); err == nil {
 		t.Error("Adam accepted for centroid fine-tuning")
+	}
+}
+
+// TestEncodeAllZeroTensor: a weight tensor with no non-zero value (a fully
+// pruned layer) is stored sparse with nothing coded, and decodes to zeros.
+func TestEncodeAllZeroTensor(t *testing.T) {
+	m := prunedModel(t, "mlp-30-30", 0.5)
+	v := m.Graph.Value("fc1.weight")
+	if v == nil || v.Const == nil {
+		t.Fatal("no fc1.weight")
+	}
+	v.Const = tensor.FromSlice(v.Const.Shape(), make([]float32, v.Const.Len()))
+	opt := Options{Bits: 3}
+	plan, err := MakePlan(m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan["fc1.weight"].Encoding != encSparse {
+		t.Fatalf("fc1.weight stored as %d", plan["fc1.weight"].Encoding)
+	}
+	b, _, err := Encode(m, plan, opt)
+	if err != nil {
+		t.Fatalf("encoding an all-zero weight: %v", err)
+	}
+	got, _, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !graph.TensorsEqual(got.Graph.Value("fc1.weight").Const, v.Const) {
+		t.Fatal("the all-zero weight did not decode to zeros")
+	}
+}
+
+// TestCodedTooManySymbols: more used symbols than 15-bit codes can index
+// (k-means with --bits 16 on a large dense tensor) is an error, not a
+// panic in the length limiting.
+func TestCodedTooManySymbols(t *testing.T) {
+	syms := make([]int, 1<<15+1)
+	for i := range syms {
+		syms[i] = i
+	}
+	if _, _, err := appendCoded(nil, syms, 1<<16); err == nil {
+		t.Fatal("2^15+1 distinct symbols coded")
+	}
+	if _, _, err := appendCoded(nil, syms[:1<<15], 1<<16); err != nil {
+		t.Fatalf("2^15 distinct symbols: %v", err)
+	}
+}
+
+// TestDecodeElementBudget: a tensor payload larger than what is left of
+// the archive's element budget is refused before its values are decoded.
+func TestDecodeElementBudget(t *testing.T) {
+	m := prunedModel(t, "mlp-30-30", 0.8)
+	plan, err := MakePlan(m, Options{Bits: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := plan["fc1.weight"]
+	payload, _, err := encodeTensor(tp, m.Graph.Value("fc1.weight").Const.F32(), Options{Bits: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := tensor.Product(tp.Shape)
+	if _, _, _, err := (&reader{b: payload, payloadStart: payload, what: "t"}).tensor(n); err != nil {
+		t.Fatalf("room %d: %v", n, err)
+	}
+	if _, _, _, err := (&reader{b: payload, payloadStart: payload, what: "t"}).tensor(n - 1); err == nil {
+		t.Fatalf("a tensor of %d elements decoded with room for %d", n, n-1)
 	}
 }

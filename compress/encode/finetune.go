@@ -93,8 +93,8 @@ func FinetuneCentroids(m *graph.Model, plan Plan, ft Finetune) (*train.Result, e
 	}
 	for _, name := range plan.Names() {
 		tp := plan[name]
-		if tp.Shared == nil || trained[name] {
-			continue
+		if tp.Shared == nil || trained[name] || len(tp.Shared.Index) == 0 {
+			continue // (nothing stored: an all-zero sparse tensor)
 		}
 		d := m.Graph.Value(name).Const.F32()
 		vals := d

@@ -24,7 +24,8 @@ const (
 	encShared = 2
 	encSparse = 3
 
-	// maxElems bounds a decoded tensor (2^28 elements, 1 GiB of float32).
+	// maxElems bounds the elements of the encoded tensors of an archive,
+	// all together (2^28, 1 GiB of float32).
 	maxElems = 1 << 28
 	// maxSection bounds a section payload (1 GiB).
 	maxSection = 1 << 30
@@ -293,6 +294,9 @@ func appendCoded(out []byte, syms []int, n int) ([]byte, codedSize, error) {
 	for _, s := range syms {
 		freq[s]++
 	}
+	if used := usedSymbols(freq); used > 1<<MaxCodeLen {
+		return nil, codedSize{}, fmt.Errorf("%d distinct symbols: a Huffman code limited to %d bits has at most %d (use fewer index bits)", used, MaxCodeLen, 1<<MaxCodeLen)
+	}
 	code, err := NewCode(HuffmanLengths(freq))
 	if err != nil {
 		return nil, codedSize{}, err
@@ -316,6 +320,17 @@ func appendCoded(out []byte, syms []int, n int) ([]byte, codedSize, error) {
 	return out, codedSize{Bits: w.Len(), StreamBytes: len(stream), TableBytes: len(table), HeaderBytes: hdr}, nil
 }
 
+// usedSymbols counts the symbols of non-zero frequency.
+func usedSymbols(freq []int64) int {
+	n := 0
+	for _, f := range freq {
+		if f > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // codedSize is the cost of one coded sequence.
 type codedSize struct {
 	Bits                                 int64
@@ -331,7 +346,10 @@ func (r *reader) coded(n int, want int, what string) ([]int, codedSize, error) {
 	if err != nil {
 		return nil, cs, err
 	}
-	if count > maxElems || want >= 0 && count != uint64(want) {
+	if count > maxElems {
+		return nil, cs, r.fail("%s count %d", what, count)
+	}
+	if want >= 0 && count != uint64(want) {
 		return nil, cs, r.fail("%s count %d, want %d", what, count, want)
 	}
 	cs.HeaderBytes = start - len(r.b)

@@ -15,7 +15,9 @@ const MaxCodeLen = 15
 // MaxCodeLen bits by moving leaves up (the length adjustment of JPEG,
 // ITU T.81 Annex K.3), with the shortest codes going to the most frequent
 // symbols. Symbols of frequency 0 get length 0 (no code); a single used
-// symbol gets length 1.
+// symbol gets length 1. At most 2^MaxCodeLen symbols may be used (no
+// prefix code of MaxCodeLen-bit codes has more); callers check this
+// (appendCoded does).
 func HuffmanLengths(freq []int64) []uint8 {
 	lens := make([]uint8, len(freq))
 	var used []int

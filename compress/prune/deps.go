@@ -248,7 +248,7 @@ func (d *depGraph) conv(n *graph.Node, x, y *graph.Value) {
 	cin, cout := d.chans[x], d.chans[y]
 	switch {
 	case group == 1:
-	case group == cin && cout%cin == 0: // depthwise, multiplier k
+	case group == cin && cin > 0 && cout%cin == 0: // depthwise, multiplier k
 		k := cout / cin
 		for c := 0; c < cin; c++ {
 			for j := 0; j < k; j++ {
@@ -334,12 +334,20 @@ func (d *depGraph) concat(n *graph.Node, y *graph.Value) {
 	if axis < 0 {
 		axis += len(y.Shape)
 	}
-	off := 0
+	total := 0
 	for _, v := range n.Inputs {
 		if v == nil || !d.add(v) {
 			d.pinNode(n, fmt.Sprintf("%v: an input has no known channels", n))
 			return
 		}
+		total += d.chans[v]
+	}
+	if axis == 1 && total != d.chans[y] {
+		d.pinNode(n, fmt.Sprintf("%v: channels do not add up", n))
+		return
+	}
+	off := 0
+	for _, v := range n.Inputs {
 		for c := 0; c < d.chans[v]; c++ {
 			if axis == 1 {
 				d.union(v, c, y, off+c)
@@ -352,9 +360,6 @@ func (d *depGraph) concat(n *graph.Node, y *graph.Value) {
 			return
 		}
 		off += d.chans[v]
-	}
-	if axis == 1 && off != d.chans[y] {
-		d.pinNode(n, fmt.Sprintf("%v: channels do not add up", n))
 	}
 }
 

@@ -25,7 +25,8 @@ type LayerReport struct {
 	// Kernel is what the runtime runs the layer with at batch 1 (dense,
 	// csr or 2:4, from the measured break-even table) and Bits the storage
 	// of that format per original weight (dense 32; CSR 64 per non-zero
-	// plus 32 per row; 2:4 32 per kept value plus 4 per group of four).
+	// plus 32 per row pointer, rows + 1 of them; 2:4, over K padded to a
+	// multiple of 8, 32 per kept value slot plus 4 per group of four).
 	Kernel string  `json:"kernel_batch1"`
 	Bits   float64 `json:"bits_per_weight"`
 	// BeforeUS and AfterUS are the layer's measured median time at batch 1
@@ -132,8 +133,10 @@ func LayerReports(m *graph.Model) []LayerReport {
 				}
 			}
 		}
+		// The nodes graph/passes.SparsifyWeights turns into sparse ops.
 		eligible := r.Sparsity >= passes.SparseMinSparsity && l.Node.AttrInt("group", 1) == 1 &&
-			(l.Node.OpType != "Gemm" || l.Node.AttrInt("transA", 0) == 0) && l.Node.OpType != "MatMul"
+			(l.Node.OpType != "Gemm" || l.Node.AttrInt("transA", 0) == 0 && l.Node.AttrFloat("alpha", 1) == 1) &&
+			(l.Node.OpType != "Conv" || l.Weight.Const.Rank() == 4) && l.Node.OpType != "MatMul"
 		dense := make([]float32, l.Rows*l.Cols)
 		for i := 0; i < l.Rows; i++ {
 			for p := 0; p < l.Cols; p++ {

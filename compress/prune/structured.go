@@ -94,8 +94,9 @@ type unit struct {
 // Channels removes whole channels from a copy of m: the dependency groups
 // of deps.go are built, each group's units are ranked by opt.Criterion,
 // the lowest opt.Ratio of them (at most units - MinKeep) are removed from
-// every coupled tensor, and the copy is returned with physically smaller
-// weights and re-inferred shapes. m is not modified.
+// every coupled tensor, skipping any unit whose removal would leave a
+// tensor without channels (a Concat input), and the copy is returned with
+// physically smaller weights and re-inferred shapes. m is not modified.
 func Channels(m *graph.Model, opt ChannelOptions) (*graph.Model, *StructuredResult, error) {
 	if !(opt.Ratio >= 0 && opt.Ratio < 1) {
 		return nil, nil, fmt.Errorf("channel pruning: ratio %v outside [0, 1)", opt.Ratio)
@@ -169,6 +170,10 @@ func Channels(m *graph.Model, opt ChannelOptions) (*graph.Model, *StructuredResu
 		groupOf[comp] = append(groupOf[comp], r)
 	}
 	removed := map[int]bool{}
+	// left counts the channels each value keeps: a unit whose removal
+	// would leave a value with none (a Concat input all of whose channels
+	// rank lowest) is skipped, as no tensor may lose its last channel.
+	left := map[*graph.Value]int{}
 	for gi, comp := range comps {
 		gr := GroupReport{ID: gi + 1}
 		var free []*unit
@@ -192,9 +197,16 @@ func Channels(m *graph.Model, opt ChannelOptions) (*graph.Model, *StructuredResu
 		if keep := len(free) - k; opt.Round > 1 && keep >= opt.Round && keep%opt.Round != 0 && k > 0 {
 			k = len(free) - keep/opt.Round*opt.Round
 		}
-		for _, u := range free[:max(k, 0)] {
+		for _, u := range free {
+			if gr.Removed >= k {
+				break
+			}
+			if !d.removable(u, left) {
+				continue
+			}
 			for _, id := range u.ids {
 				removed[id] = true
+				left[d.owner[id]]--
 			}
 			gr.Removed++
 		}
@@ -269,6 +281,25 @@ func FLOPsPerSample(m *graph.Model) (int64, int64, error) {
 		params += int64(v.Const.Len())
 	}
 	return flops, params, nil
+}
+
+// removable reports whether removing u leaves every value it touches at
+// least one channel (left: the channels kept so far, filled in here).
+func (d *depGraph) removable(u *unit, left map[*graph.Value]int) bool {
+	take := map[*graph.Value]int{}
+	for _, id := range u.ids {
+		v := d.owner[id]
+		if _, ok := left[v]; !ok {
+			left[v] = d.chans[v]
+		}
+		take[v]++
+	}
+	for v, n := range take {
+		if left[v]-n < 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(s []string, x string) bool {

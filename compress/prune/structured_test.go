@@ -322,3 +322,66 @@ func TestChannelsZoo(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelsConcatKeepsEveryInput: a Concat input whose only channel
+// ranks lowest keeps it (a Conv with no filters is no model); the other
+// units are removed instead and the model stays consistent.
+func TestChannelsConcatKeepsEveryInput(t *testing.T) {
+	b := newGB(7)
+	x := b.input(1, 2, 4, 4)
+	c1 := b.conv(x, 2, 1, 3, 1)
+	silence(c1.Producer, 0)
+	c2 := b.conv(x, 2, 8, 3, 1)
+	cat := b.node("Concat", map[string]*graph.Attr{"axis": graph.IntAttr(1)}, b.node("Relu", nil, c1), b.node("Relu", nil, c2))
+	y := b.conv(cat, 9, 3, 1, 1)
+	m := b.model(y)
+	pm, res, err := Channels(m, ChannelOptions{Ratio: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pm.Graph.Value(c1.Producer.Input(1).Name).Const.Shape()[0]; got != 1 {
+		t.Errorf("the single-channel Concat input has %d filters, want 1", got)
+	}
+	if got := pm.Graph.Value(c2.Producer.Input(1).Name).Const.Shape()[0]; got != 4 {
+		t.Errorf("the other Concat input has %d filters, want 4", got)
+	}
+	removed := 0
+	for _, g := range res.Groups {
+		removed += g.Removed
+	}
+	if removed != 4 {
+		t.Errorf("removed %d units, want 4 of 9", removed)
+	}
+	if out := runModel(t, pm, randInput(5, 1, 2, 4, 4)); !tensor.SameShape(out.Shape(), []int{1, 3, 4, 4}) {
+		t.Errorf("output %v", out.Shape())
+	}
+}
+
+// TestLayerReportsSparsifyEligibility: a Gemm that SparsifyWeights leaves
+// dense (alpha != 1) is reported with the dense kernel however sparse its
+// weight.
+func TestLayerReportsSparsifyEligibility(t *testing.T) {
+	kernel := func(alpha float64) string {
+		b := newGB(11)
+		x := b.input(1, 784)
+		w := b.init(-0.5, 0.5, 300, 784)
+		d := w.Const.F32()
+		for i := range d {
+			if i%20 != 0 {
+				d[i] = 0 // 95% sparse
+			}
+		}
+		y := b.node("Gemm", map[string]*graph.Attr{"transB": graph.IntAttr(1), "alpha": graph.FloatAttr(float32(alpha))}, x, w, b.init(-0.5, 0.5, 300))
+		r := LayerReports(b.model(y))
+		if len(r) != 1 {
+			t.Fatalf("%d layers", len(r))
+		}
+		return r[0].Kernel
+	}
+	if k := kernel(2); k != "dense" {
+		t.Errorf("alpha 2: kernel %s, but SparsifyWeights keeps such a Gemm dense", k)
+	}
+	// The same layer with alpha 1 is eligible (the table decides; csr on
+	// the AVX-512 machine the table was measured on).
+	t.Logf("alpha 1: kernel %s", kernel(1))
+}
