@@ -352,6 +352,9 @@ func maxPoolInt[T int8 | uint8](ctx *runtime.Context, op *poolOp, x *tensor.Tens
 	var idx []int64
 	if len(outs) > 1 {
 		idx = outs[1].I64()
+	} else if g.in[0] == 1 && g.out[0] == 1 && g.axes[0].lo[0] == 0 && g.axes[0].hi[0] == 1 {
+		maxPoolInt2D(ctx, g, xd, yd)
+		return outs, nil
 	}
 	g.forEach(ctx, func(plane, o int, offs []int, _ int) {
 		src := xd[plane*g.inSize : (plane+1)*g.inSize]
@@ -367,6 +370,48 @@ func maxPoolInt[T int8 | uint8](ctx *runtime.Context, op *poolOp, x *tensor.Tens
 		}
 	})
 	return outs, nil
+}
+
+// maxPoolInt2D is maxPoolInt for 1-D and 2-D pools without the Indices
+// output, separable: for each output row the window's input rows are
+// reduced into a row buffer, then each output cell takes the maximum of
+// its window's columns of that buffer. A cell whose window holds no input
+// cell (only padding) is 0, as in the general path.
+func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
+	ay, ax := &g.axes[1], &g.axes[2]
+	iw, oh, ow := g.in[2], g.out[1], g.out[2]
+	ctx.ParallelFor(g.planes, func(lo, hi int) {
+		row := make([]T, iw)
+		for p := lo; p < hi; p++ {
+			src, dst := x[p*g.inSize:(p+1)*g.inSize], y[p*g.outSize:(p+1)*g.outSize]
+			for oy := range oh {
+				out := dst[oy*ow : (oy+1)*ow]
+				if ay.lo[oy] >= ay.hi[oy] {
+					clear(out)
+					continue
+				}
+				iy0 := oy*g.strides[1] - g.pad[1]
+				copy(row, src[(iy0+ay.lo[oy]*g.dil[1])*iw:][:iw])
+				for ky := ay.lo[oy] + 1; ky < ay.hi[oy]; ky++ {
+					for i, v := range src[(iy0+ky*g.dil[1])*iw:][:iw] {
+						row[i] = max(row[i], v)
+					}
+				}
+				for ox := range ow {
+					if ax.lo[ox] >= ax.hi[ox] {
+						out[ox] = 0
+						continue
+					}
+					ix0 := ox*g.strides[2] - g.pad[2]
+					best := row[ix0+ax.lo[ox]*g.dil[2]]
+					for kx := ax.lo[ox] + 1; kx < ax.hi[ox]; kx++ {
+						best = max(best, row[ix0+kx*g.dil[2]])
+					}
+					out[ox] = best
+				}
+			}
+		}
+	})
 }
 
 // forEach calls fn for every output cell o of every plane, with the plane

@@ -1,7 +1,9 @@
 package cpu
 
 import (
+	"bytes"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gcompress/gcompress/graph"
@@ -137,4 +139,59 @@ func TestPoolErrors(t *testing.T) {
 	nntFails(t, "GlobalAveragePool", nil, nntSeq(3))
 	nntFails(t, "GlobalMaxPool", nil, tensor.FromSlice([]int{1, 1}, []int32{1}))
 	nntFails(t, "MaxPool", k)
+}
+
+// TestMaxPoolIntSeparable compares the separable int8/uint8 MaxPool (one
+// output) with the general path (taken when the Indices output is asked
+// for) on 1-D and 2-D pools with pads, strides, dilations and ceil_mode,
+// including windows that hold only padding.
+func TestMaxPoolIntSeparable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	type pc struct {
+		x             []int
+		k, s, d, pads []int64
+		ceil          int64
+	}
+	cases := []pc{
+		{x: []int{2, 6, 24, 24}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
+		{x: []int{1, 3, 13, 17}, k: []int64{3, 2}, s: []int64{2, 3}, d: []int64{2, 1}, pads: []int64{1, 0, 2, 1}, ceil: 1},
+		{x: []int{1, 2, 5, 5}, k: []int64{3, 3}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}},
+		{x: []int{3, 4, 11}, k: []int64{4}, s: []int64{3}, d: []int64{1}, pads: []int64{1, 3}, ceil: 1},
+		{x: []int{1, 1, 1, 9}, k: []int64{1, 3}, s: []int64{1, 1}, d: []int64{1, 2}, pads: []int64{0, 0, 0, 0}},
+	}
+	for i, c := range cases {
+		attrs := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(c.k...), "strides": graph.IntsAttr(c.s...),
+			"dilations": graph.IntsAttr(c.d...), "pads": graph.IntsAttr(c.pads...), "ceil_mode": graph.IntAttr(c.ceil)}
+		n := tensor.Product(c.x)
+		u8 := make([]uint8, n)
+		i8 := make([]int8, n)
+		for j := range u8 {
+			u8[j] = uint8(rng.IntN(256))
+			i8[j] = int8(rng.IntN(256) - 128)
+		}
+		for _, x := range []*tensor.Tensor{tensor.FromSlice(c.x, u8), tensor.FromSlice(c.x, i8)} {
+			for _, threads := range []int{1, 2} {
+				fast, err := nntOp(t, "MaxPool", attrs, 21, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				general, err := nntOp(t, "MaxPool", attrs, 21, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := fast.Run(runtime.NewContext(threads), []*tensor.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := general.Run(runtime.NewContext(threads), []*tensor.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tensor.SameShape(got[0].Shape(), want[0].Shape()) || !bytes.Equal(got[0].RawBytes(), want[0].RawBytes()) {
+					t.Fatalf("case %d %v, %d threads: separable %v differs from the general path %v", i, x.DType(), threads,
+						got[0], want[0])
+				}
+			}
+		}
+	}
 }

@@ -240,6 +240,18 @@ func (op *quantizeOp) quantize(ctx *runtime.Context, in []*tensor.Tensor) (*tens
 	if dt == tensor.Undefined {
 		dt = tensor.Uint8
 	}
+	if x.DType() == tensor.Float32 && q.outer == 1 && q.axisLen == 1 && (dt == tensor.Uint8 || dt == tensor.Int8) {
+		y, err := ctx.AllocUninit(dt, x.Shape()...)
+		if err != nil {
+			return nil, err
+		}
+		if dt == tensor.Uint8 {
+			quantizeF32PerTensor(ctx, x.F32(), scale[0], zp[0], tensor.Data[uint8](y))
+		} else {
+			quantizeF32PerTensor(ctx, x.F32(), scale[0], zp[0], tensor.Data[int8](y))
+		}
+		return y, nil
+	}
 	var xs []float64
 	switch x.DType() {
 	case tensor.Int32:
@@ -270,6 +282,40 @@ func (op *quantizeOp) quantize(ctx *runtime.Context, in []*tensor.Tensor) (*tens
 		quantizeTo(xs, scale, zp, &q, tensor.Data[int16](y), f32)
 	}
 	return y, nil
+}
+
+// quantizeMinWork is the number of elements per thread from which
+// quantizeF32PerTensor splits its work.
+const quantizeMinWork = 1 << 14
+
+// quantizeF32PerTensor is quantizeTo for float32 x with one scale and zero
+// point, in float32 arithmetic and without the float64 copy: d = x / scale
+// is the float32 quotient (what the reference gets by rounding the float64
+// quotient to float32: a quotient rounded to 53 bits and then to 24 is the
+// correctly rounded 24-bit one), clamped to [lo - zp, hi - zp] (clamping
+// commutes with rounding, the bounds being integers), rounded half to even
+// by adding and subtracting 1.5 * 2^23, plus zp. NaN gives 0, as in the
+// reference.
+func quantizeF32PerTensor[Q int8 | uint8](ctx *runtime.Context, x []float32, scale float32, zp int32, y []Q) {
+	const magic = 1.5 * (1 << 23)
+	lo, hi := quantRange[Q]()
+	dlo, dhi := float32(lo)-float32(zp), float32(hi)-float32(zp)
+	parallelChunks(len(x), min(ctx.Threads, max(1, len(x)/quantizeMinWork)), func(a, b int) {
+		for i, v := range x[a:b] {
+			d := v / scale
+			switch {
+			case d != d:
+				y[a+i] = 0
+				continue
+			case d < dlo:
+				d = dlo
+			case d > dhi:
+				d = dhi
+			}
+			r := float32(d+magic) - magic
+			y[a+i] = Q(int32(r) + zp)
+		}
+	})
 }
 
 func quantAsFloat64[T float32 | int32](v []T) []float64 {

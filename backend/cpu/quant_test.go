@@ -242,3 +242,49 @@ func TestConvIntegerErrors(t *testing.T) {
 	nntFails(t, "QLinearConv", nil, x, s, zp, w, s, zp, s, tensor.Scalar[int32](0))                      // y zero point dtype
 	nntFails(t, "QLinearConv", nil, x, s, zp, w, s, zp)
 }
+
+// TestQuantizeF32PerTensorMatchesReference checks the float32 per-tensor
+// fast path of QuantizeLinear bit for bit against quantizeTo (float64
+// arithmetic) on random values, exact halves, the saturation edges, NaN,
+// infinities, signed zeros and subnormals, for uint8 and int8 and several
+// scales and zero points, with 1 and 2 threads.
+func TestQuantizeF32PerTensorMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	scales := []float32{1, 0.5, 0.0123, 3.7e-5, 17.25, 0.1}
+	for _, s := range scales {
+		var x []float32
+		for i := 0; i < 40000; i++ {
+			x = append(x, float32(rng.NormFloat64()*100*float64(s)))
+		}
+		for k := -300; k <= 300; k++ {
+			x = append(x, (float32(k)+0.5)*s, float32(k)*s, math.Nextafter32((float32(k)+0.5)*s, 0))
+		}
+		x = append(x, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)),
+			math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32)
+		xs := quantAsFloat64(x)
+		q := quantParams{outer: 1, axisLen: 1, inner: len(x)}
+		for _, threads := range []int{1, 2} {
+			ctx := &runtime.Context{Threads: threads}
+			for _, zp := range []int32{0, 3, 128, 255} {
+				want, got := make([]uint8, len(x)), make([]uint8, len(x))
+				quantizeTo(xs, []float32{s}, []int32{zp}, &q, want, true)
+				quantizeF32PerTensor(ctx, x, s, zp, got)
+				for i := range x {
+					if got[i] != want[i] {
+						t.Fatalf("uint8, scale %g, zp %d: x = %g: got %d, want %d", s, zp, x[i], got[i], want[i])
+					}
+				}
+			}
+			for _, zp := range []int32{0, -7, 127, -128} {
+				want, got := make([]int8, len(x)), make([]int8, len(x))
+				quantizeTo(xs, []float32{s}, []int32{zp}, &q, want, true)
+				quantizeF32PerTensor(ctx, x, s, zp, got)
+				for i := range x {
+					if got[i] != want[i] {
+						t.Fatalf("int8, scale %g, zp %d: x = %g: got %d, want %d", s, zp, x[i], got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
