@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -33,4 +34,17 @@ func ThisMachine() Machine {
 		}
 	}
 	return m
+}
+
+// LoadAvg1 is the 1-minute load average from /proc/loadavg (0 where there
+// is none). Benchmarks record it beside their numbers: on a shared
+// machine other jobs slow every measurement.
+func LoadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	fmt.Sscan(string(b), &v)
+	return v
 }

@@ -73,7 +73,7 @@ func main() {
 	m, n, k := dims[0], dims[1], dims[2]
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := Report{Machine: bench.ThisMachine(), Level: lvl.String(), OpenBLAS: openblasInfo(),
-		Blocks: *blocks, PerBlock: *perBlock, Ratios: map[string]float64{}, LoadAvg: []float64{loadAvg()}}
+		Blocks: *blocks, PerBlock: *perBlock, Ratios: map[string]float64{}, LoadAvg: []float64{bench.LoadAvg1()}}
 	for _, t := range threads {
 		type impl struct {
 			name, dtype string
@@ -124,7 +124,7 @@ func main() {
 		}
 		rep.Ratios[fmt.Sprintf("int8_over_f32_gcompress_threads%d", t)] = med["gcompress/int8"] / med["gcompress/f32"]
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, bench.LoadAvg1())
 	for k, v := range rep.Ratios {
 		fmt.Printf("%s = %.2f\n", k, v)
 	}
@@ -150,16 +150,6 @@ func ints(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	var v float64
-	fmt.Sscan(string(b), &v)
-	return v
 }
 
 func fail(err error) {

@@ -108,7 +108,7 @@ the median time (GFLOP/s for f32, giga integer multiply-adds x2 for int8).`,
 			}
 			lvl, _ := cpu.ActiveCPULevel()
 			rep := gemmReport{Machine: bench.ThisMachine(), Level: lvl.String(), DType: dtype, M: m, N: n, K: k,
-				Threads: g.threadCount(), Timing: timing(ms, warmup), LoadAvg1: loadAvg()}
+				Threads: g.threadCount(), Timing: timing(ms, warmup), LoadAvg1: bench.LoadAvg1()}
 			rep.GOPS = b.Ops() / (rep.Timing.MedianMS * 1e6)
 			return writeBench(cmd.OutOrStdout(), asJSON, rep, func(w io.Writer) {
 				unit := "GFLOP/s"
@@ -270,7 +270,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 	}
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := modelReport{Machine: bench.ThisMachine(), Level: lvl.String(), Model: path, Threads: threads,
-		Optimized: !noOpt, Ours: timing(ms[0], warmup), OursCPU: timing(cpuMS[0], warmup), LoadAvg1: loadAvg()}
+		Optimized: !noOpt, Ours: timing(ms[0], warmup), OursCPU: timing(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1()}
 	if vsORT {
 		t, tc := timing(ms[1], warmup), timing(cpuMS[1], warmup)
 		rep.ORT, rep.ORTCPU = &t, &tc
@@ -308,18 +308,6 @@ func relErr(a, b *tensor.Tensor) float64 {
 		scale = math.Max(scale, math.Abs(b.Float64At(i)))
 	}
 	return worst / math.Max(scale, 1e-30)
-}
-
-// loadAvg reads the 1-minute load average (0 where there is none): the
-// benchmarks record it, since a busy machine slows every number.
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	var v float64
-	fmt.Sscan(string(b), &v)
-	return v
 }
 
 // writeBench prints rep as indented JSON, or as text with text.

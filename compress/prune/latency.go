@@ -3,11 +3,11 @@ package prune
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"time"
 
 	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
@@ -83,7 +83,7 @@ func Latency(before, after *graph.Model, batch, threads, runs int) (*LatencyResu
 	if runs < 1 || batch < 1 {
 		return nil, fmt.Errorf("latency: need runs >= 1 and batch >= 1")
 	}
-	r := &LatencyResult{Batch: batch, Threads: max(threads, 1), Runs: runs, LoadAvgBefore: loadAvg()}
+	r := &LatencyResult{Batch: batch, Threads: max(threads, 1), Runs: runs, LoadAvgBefore: bench.LoadAvg1()}
 	sessions := make([]*runtime.Session, 2)
 	feeds := make([]map[string]*tensor.Tensor, 2)
 	for i, m := range []*graph.Model{before, after} {
@@ -124,7 +124,7 @@ func Latency(before, after *graph.Model, batch, threads, runs int) (*LatencyResu
 	if r.PerNodeAfter, err = perNode(after, feeds[1], r.Threads, max(runs/2, 10)); err != nil {
 		return nil, err
 	}
-	r.LoadAvgAfter = loadAvg()
+	r.LoadAvgAfter = bench.LoadAvg1()
 	return r, nil
 }
 
@@ -169,15 +169,4 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// loadAvg reads the 1-minute load average (0 where there is none).
-func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	var v float64
-	fmt.Sscan(string(b), &v)
-	return v
 }
