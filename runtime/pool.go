@@ -26,8 +26,15 @@ import (
 )
 
 // SpinTime is how long an idle pool worker (or a caller waiting for
-// helpers) polls before it blocks.
-const SpinTime = 200 * time.Microsecond
+// helpers) polls before it blocks. Measured on the 2-vCPU development VM
+// (docs/RESULTS.md, issue 3): with 200 us, a model run after the process
+// had been idle for 150 ms went at one-thread speed for the whole run
+// (SqueezeNet 4.7 ms instead of 2.6 ms at 2 threads): gaps between
+// sections longer than the spin parked the worker again, and waking a
+// parked thread there is slow. 2 ms keeps the worker through those gaps;
+// ONNX Runtime's pool, for comparison, burned ~30 ms of CPU after its last
+// run in the same test.
+const SpinTime = 2 * time.Millisecond
 
 // section is one parallel section: chunks [0, n) of fn.
 type section struct {
