@@ -40,6 +40,9 @@ type Session struct {
 	arena   *Arena
 	mu      sync.Mutex
 	prof    *Profile
+	// optErr is why the load-time passes were skipped (nil when they ran
+	// or were turned off).
+	optErr error
 }
 
 // UnsupportedError lists the ops of a model that a backend cannot run.
@@ -65,11 +68,12 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = 1
 	}
+	var optErr error
 	if !opts.NoOptimize {
-		g = optimized(m, b)
+		g, optErr = optimized(m, b)
 	}
 	s := &Session{model: m, g: g, backend: b, opts: opts, arena: NewArena(),
-		outputs: map[*graph.Value]bool{}}
+		outputs: map[*graph.Value]bool{}, optErr: optErr}
 	missing := map[string]bool{}
 	for _, n := range g.Nodes {
 		if b.Factory(n.Domain, n.OpType) == nil {
@@ -109,7 +113,7 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 // optimized returns the graph of m after graph/passes.Optimize, with the
 // fusions b supports and constant folding on b's kernels; m itself is not
 // modified. Should a pass fail, the session runs m's graph as it is.
-func optimized(m *graph.Model, b Backend) *graph.Graph {
+func optimized(m *graph.Model, b Backend) (*graph.Graph, error) {
 	eval := func(n *graph.Node, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		f := b.Factory(n.Domain, n.OpType)
 		if f == nil {
@@ -130,10 +134,16 @@ func optimized(m *graph.Model, b Backend) *graph.Graph {
 		Eval:     eval,
 	})
 	if err != nil {
-		return m.Graph
+		return m.Graph, err
 	}
-	return om.Graph
+	return om.Graph, nil
 }
+
+// OptimizeError is the error that made the session run the model without
+// its load-time passes (folding, fusion, integer lowering): the results
+// are the same, only slower. It is nil when the passes ran or were turned
+// off (Options.NoOptimize).
+func (s *Session) OptimizeError() error { return s.optErr }
 
 // planReleases finds, for every computed value that is not a graph output,
 // the last node reading it.

@@ -231,6 +231,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	warnUnoptimized(path, sess)
 	runners := []func() ([]*tensor.Tensor, error){func() ([]*tensor.Tensor, error) { return sess.Run(feed) }}
 	if vsORT {
 		peer, err := ortpeer.NewSession(raw, threads)

@@ -106,6 +106,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	warnUnoptimized(path, sess)
 	inputs, err := gatherInputs(m.Graph, f)
 	if err != nil {
 		return err
@@ -323,4 +324,13 @@ func dimName(d graph.Dim) string {
 		return d.Param
 	}
 	return "NAME"
+}
+
+// warnUnoptimized says on stderr when a session runs its model without the
+// load-time passes because one of them failed: the results stand, the
+// speed does not.
+func warnUnoptimized(path string, sess *runtime.Session) {
+	if err := sess.OptimizeError(); err != nil {
+		fmt.Fprintf(os.Stderr, "gcompress: warning: %s runs without graph optimizations (slower, same results): %s\n", path, oneLine(err))
+	}
 }
