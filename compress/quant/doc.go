@@ -22,9 +22,9 @@
 //     execute a QDQ model with integer kernels (QLinearConv, QGemm,
 //     ConvInteger/MatMulInteger, int8 MaxPool) on a copy; the exported
 //     file stays QDQ;
-//   - weight-only int8/int4 (weightonly.go, matmulnbits.go): ONNX Runtime's
-//     MatMulNBits with a dequant-in-GEMM kernel, registered with the CPU
-//     backend together with QGemm (qgemm.go);
+//   - weight-only int8/int4 (weightonly.go): ONNX Runtime's MatMulNBits,
+//     packed by backend/cpu's PackNBits; the CPU backend runs it (and the
+//     lowered models' QGemm) with its com.microsoft kernels;
 //   - sensitivity analysis and mixed precision (sensitivity.go), the
 //     report and the TensorRT calibration table (report.go);
 //   - QuantizeModel (quantize.go), the whole job behind `gcompress

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"github.com/gcompress/gcompress/backend/cpu"
 	"math"
 	"sort"
 
@@ -52,7 +53,7 @@ func Lower(m *graph.Model) (*graph.Model, LowerReport, error) {
 	g := c.Graph
 	lw := &lowerer{g: g}
 	for _, n := range g.Nodes {
-		if n.Domain == MSDomain && n.OpType == "MatMulNBits" {
+		if n.Domain == cpu.MSDomain && n.OpType == "MatMulNBits" {
 			r.Ops[fmt.Sprintf("MatMulNBits (%d-bit, dequant-in-GEMM)", n.AttrInt("bits", 4))]++
 		}
 	}
@@ -75,8 +76,8 @@ func Lower(m *graph.Model) (*graph.Model, LowerReport, error) {
 		}
 	}
 	for _, n := range g.Nodes {
-		if n.Domain == MSDomain {
-			c.Opsets[MSDomain] = 1
+		if n.Domain == cpu.MSDomain {
+			c.Opsets[cpu.MSDomain] = 1
 		}
 	}
 	g.RemoveDeadNodes()
@@ -285,7 +286,7 @@ func (lw *lowerer) compute(n *graph.Node) (string, string) {
 	} else {
 		bq := w.q
 		if n.OpType == "Gemm" && axis == 0 {
-			bq = lw.init(w.q.Name+"_t", transpose2D(wt))
+			bq = lw.init(w.q.Name+"_t", cpu.TransposeInt8Matrix(wt))
 		}
 		acc = lw.node("MatMulInteger", name, []*graph.Value{x.q, bq, zx, zw}, nil, nil)
 		if n.OpType == "MatMul" && x.q.HasShape {
@@ -369,7 +370,7 @@ func (lw *lowerer) weightOnly(n *graph.Node) (string, string) {
 	y.Producer = nil
 	mn := g.AddNode("MatMulNBits", in, []*graph.Value{y}, map[string]*graph.Attr{"K": graph.IntAttr(int64(k)),
 		"N": graph.IntAttr(int64(nOut)), "bits": graph.IntAttr(8), "block_size": graph.IntAttr(int64(k))})
-	mn.Domain, mn.Name = MSDomain, g.UniqueName(name+"_MatMulNBits")+"_node"
+	mn.Domain, mn.Name = cpu.MSDomain, g.UniqueName(name+"_MatMulNBits")+"_node"
 	return "MatMulNBits (8-bit, dequant-in-GEMM)", ""
 }
 
@@ -445,7 +446,7 @@ func (lw *lowerer) qgemm(n *graph.Node, x, w *dqInfo, transB bool, biasF *graph.
 			in = in[:len(in)-1]
 		}
 		q := g.AddNode("QGemm", in, []*graph.Value{out}, attrs)
-		q.Domain, q.Name = MSDomain, g.UniqueName(name+"_QGemm")+"_node"
+		q.Domain, q.Name = cpu.MSDomain, g.UniqueName(name+"_QGemm")+"_node"
 		return out
 	}
 	// quantized output: y [-> Relu] -> Q
@@ -564,26 +565,6 @@ func channelShape(rank, channels int, conv bool) []int {
 	}
 	s[1] = channels
 	return s
-}
-
-func transpose2D(t *tensor.Tensor) *tensor.Tensor {
-	r, c := t.Shape()[0], t.Shape()[1]
-	switch t.DType() {
-	case tensor.Uint8:
-		return tensor.FromSlice([]int{c, r}, transposeSlice(tensor.Data[uint8](t), r, c))
-	default:
-		return tensor.FromSlice([]int{c, r}, transposeSlice(tensor.Data[int8](t), r, c))
-	}
-}
-
-func transposeSlice[T int8 | uint8](src []T, r, c int) []T {
-	out := make([]T, len(src))
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			out[j*r+i] = src[i*c+j]
-		}
-	}
-	return out
 }
 
 func sameScale(a, b []float32) bool {

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"github.com/gcompress/gcompress/backend/cpu"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/graph/passes"
@@ -21,7 +22,7 @@ const DefaultGroupSize = 32
 //   - bits 4 (groupSize 32, 64, 128, ...; DefaultGroupSize when 0), or
 //     bits 8 with a group size: symmetric per block of groupSize values
 //     along K, stored as ONNX Runtime's com.microsoft MatMulNBits (packed
-//     uint8, see NBitsLayout and PackNBits), which ONNX Runtime runs and
+//     uint8, see cpu.NBitsLayout and cpu.PackNBits), which ONNX Runtime runs and
 //     gcompress's runtime executes with its dequant-in-GEMM kernel.
 //
 // A Gemm's C becomes MatMulNBits's bias when it holds N values; Gemms
@@ -69,7 +70,7 @@ func WeightOnly(prepared *graph.Model, layers []*Layer, bits, groupSize int, per
 		}
 		if ok {
 			out = append(out, lp)
-			c.Opsets[MSDomain] = 1
+			c.Opsets[cpu.MSDomain] = 1
 		}
 	}
 	g.RemoveDeadNodes()
@@ -144,7 +145,7 @@ func (ins *inserter) nbits(n *graph.Node, l *Layer, bits, group int) (LayerParam
 			bias = ins.init(bias.Name+"_vector", tensor.FromSlice([]int{nOut}, append([]float32(nil), b.F32()...)))
 		}
 	}
-	lay, packed, scales, err := PackNBits(wnk, nOut, k, bits, group)
+	lay, packed, scales, err := cpu.PackNBits(wnk, nOut, k, bits, group)
 	if err != nil {
 		return lp, false, err
 	}
@@ -158,7 +159,7 @@ func (ins *inserter) nbits(n *graph.Node, l *Layer, bits, group int) (LayerParam
 	attrs := map[string]*graph.Attr{"K": graph.IntAttr(int64(k)), "N": graph.IntAttr(int64(nOut)),
 		"bits": graph.IntAttr(int64(bits)), "block_size": graph.IntAttr(int64(group))}
 	y := n.Outputs[0]
-	mn := &graph.Node{Name: ins.nodeName(l.Name + "_MatMulNBits"), OpType: "MatMulNBits", Domain: MSDomain,
+	mn := &graph.Node{Name: ins.nodeName(l.Name + "_MatMulNBits"), OpType: "MatMulNBits", Domain: cpu.MSDomain,
 		Inputs: in, Outputs: []*graph.Value{y}, Attrs: attrs}
 	if err := ins.g.ReplaceNode(n, []*graph.Node{mn}, []*graph.Value{y}); err != nil {
 		return lp, false, err

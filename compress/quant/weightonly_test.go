@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"github.com/gcompress/gcompress/backend/cpu"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -33,7 +34,7 @@ func TestMatMulNBitsKernel(t *testing.T) {
 		for i := range bias {
 			bias[i] = float32(r.NormFloat64())
 		}
-		l, b, scales, err := PackNBits(w, tc.n, tc.k, tc.bits, tc.block)
+		l, b, scales, err := cpu.PackNBits(w, tc.n, tc.k, tc.bits, tc.block)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,24 +47,24 @@ func TestMatMulNBitsKernel(t *testing.T) {
 		for nn := 0; nn < tc.n; nn++ {
 			for k := 0; k < tc.k; k++ {
 				blk := nn*l.KBlocks() + k/tc.block
-				got := float64(l.get(b, nn, k)-zp[blk]) * float64(scales[blk])
+				got := float64(l.At(b, nn, k)-zp[blk]) * float64(scales[blk])
 				if d := math.Abs(got - float64(w[nn*tc.k+k])); d > float64(scales[blk])/2*(1+1e-6) {
 					t.Fatalf("%+v: w[%d,%d] = %v dequantizes to %v", tc, nn, k, w[nn*tc.k+k], got)
 				}
-				if q := l.get(b, nn, k) - zp[blk]; math.Abs(float64(q)) > qmax {
+				if q := l.At(b, nn, k) - zp[blk]; math.Abs(float64(q)) > qmax {
 					t.Fatalf("%+v: q %d outside +-%v", tc, q, qmax)
 				}
 			}
 		}
 		// guard band: the kernel writes exactly rows*n values
 		want := make([]float32, tc.rows*tc.n)
-		MatMulNBitsRef(l, a, tc.rows, b, scales, zp, bias, want)
+		cpu.MatMulNBitsRef(l, a, tc.rows, b, scales, zp, bias, want)
 		got := make([]float32, tc.rows*tc.n+8)
 		for i := range got {
 			got[i] = float32(math.NaN())
 		}
 		for _, threads := range []int{1, 3} {
-			MatMulNBits(runtime.NewContext(threads), l, a, tc.rows, b, scales, zp, bias, got[:tc.rows*tc.n])
+			cpu.MatMulNBits(runtime.NewContext(threads), l, a, tc.rows, b, scales, zp, bias, got[:tc.rows*tc.n])
 			for i, v := range want {
 				if math.Abs(float64(got[i]-v)) > matMulNBitsTol*(1+math.Abs(float64(v)))*math.Sqrt(float64(tc.k)) {
 					t.Fatalf("%+v threads %d: y[%d] = %v, reference %v", tc, threads, i, got[i], v)
@@ -76,7 +77,7 @@ func TestMatMulNBitsKernel(t *testing.T) {
 			}
 		}
 	}
-	if _, _, _, err := PackNBits(make([]float32, 4), 1, 4, 3, 16); err == nil {
+	if _, _, _, err := cpu.PackNBits(make([]float32, 4), 1, 4, 3, 16); err == nil {
 		t.Error("3 bits accepted")
 	}
 }

@@ -1,10 +1,9 @@
-package quant
+package cpu
 
 import (
 	"fmt"
 	"math"
 
-	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
@@ -13,22 +12,9 @@ import (
 // MSDomain is ONNX Runtime's contrib-op domain, where MatMulNBits lives.
 const MSDomain = "com.microsoft"
 
-// init adds MatMulNBits and QGemm to the CPU backend's registry, so that
-// every program that writes weight-only or lowered models (it imports this
-// package) can also run them. The kernels belong with the other CPU
-// kernels; they live here until backend/cpu takes them over.
 func init() {
-	if r, ok := cpu.Backend().(*runtime.Registry); ok {
-		RegisterOps(r)
-	}
-}
-
-// RegisterOps registers this package's kernels, ONNX Runtime's
-// com.microsoft MatMulNBits (weight-only) and QGemm (Lower's quantized
-// Gemm), in r.
-func RegisterOps(r *runtime.Registry) {
-	r.Register(MSDomain, "MatMulNBits", newMatMulNBits)
-	r.Register(MSDomain, "QGemm", newQGemm)
+	registry.Register(MSDomain, "MatMulNBits", newMatMulNBits)
+	registry.Register(MSDomain, "QGemm", newQGemm)
 }
 
 // NBitsLayout describes the packed weight of ONNX Runtime's MatMulNBits
@@ -49,8 +35,8 @@ func (l NBitsLayout) KBlocks() int { return (l.K + l.BlockSize - 1) / l.BlockSiz
 // BlobSize is the bytes per block.
 func (l NBitsLayout) BlobSize() int { return l.BlockSize * l.Bits / 8 }
 
-// get returns the stored (unsigned) value of row n, position k.
-func (l NBitsLayout) get(b []uint8, n, k int) int32 {
+// At returns the stored (unsigned) value of row n, position k.
+func (l NBitsLayout) At(b []uint8, n, k int) int32 {
 	blk, i := k/l.BlockSize, k%l.BlockSize
 	off := (n*l.KBlocks()+blk)*l.BlobSize() + i*l.Bits/8
 	switch l.Bits {
@@ -158,7 +144,7 @@ func MatMulNBitsRef(l NBitsLayout, a []float32, rows int, b []uint8, scale []flo
 	for n := 0; n < l.N; n++ {
 		for k := 0; k < l.K; k++ {
 			blk := n*l.KBlocks() + k/l.BlockSize
-			w[n*l.K+k] = float32(l.get(b, n, k)-zp[blk]) * scale[blk]
+			w[n*l.K+k] = float32(l.At(b, n, k)-zp[blk]) * scale[blk]
 		}
 	}
 	for m := 0; m < rows; m++ {
@@ -216,7 +202,7 @@ func dequantRow(l NBitsLayout, b []uint8, scale []float32, zp []int32, n int, w 
 			}
 		default:
 			for k := k0; k < k1; k++ {
-				w[k] = float32(l.get(b, n, k)-z) * s
+				w[k] = float32(l.At(b, n, k)-z) * s
 			}
 		}
 	}
