@@ -104,15 +104,6 @@ func convGemmF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, k
 		}
 	}
 	jobs := g.batch * g.group
-	groupPre := func(grp int) []float32 {
-		if pre == nil {
-			return nil
-		}
-		out := make([]float32, 2*g.cg)
-		copy(out, pre[grp*g.cg:(grp+1)*g.cg])
-		copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
-		return out
-	}
 
 	// The B operand of each job.
 	var (
@@ -155,7 +146,7 @@ func convGemmF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, k
 	if pre != nil && !toep {
 		pres = make([][]float32, g.group)
 		for grp := range pres {
-			pres[grp] = groupPre(grp)
+			pres[grp] = g.groupPre(pre, grp)
 		}
 	}
 	// call returns job j's product without a window.

@@ -223,16 +223,6 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 	// at 7x7 rather than 15 of 64 columns), and each weight is streamed
 	// once instead of once per column panel.
 	if g.outSize <= sgemmTransposeMaxN && g.mg >= kern.nr {
-		// groupPre is the prologue of group grp's input channels.
-		groupPre := func(grp int) []float32 {
-			if pre == nil {
-				return nil
-			}
-			out := make([]float32, 2*g.cg)
-			copy(out, pre[grp*g.cg:(grp+1)*g.cg])
-			copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
-			return out
-		}
 		packsT := op.packedT.get(w, op.constW, kern, func() []*sgemmPacked {
 			out := make([]*sgemmPacked, g.group)
 			for grp := range out {
@@ -257,7 +247,7 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 			if z != nil {
 				call.epi.resid, call.epi.ldr = z[(n*g.m+grp*g.mg)*g.outSize:], g.outSize
 			}
-			call.pre, call.preRelu, call.preOnA = groupPre(grp), op.preRelu, true
+			call.pre, call.preRelu, call.preOnA = g.groupPre(pre, grp), op.preRelu, true
 			call.run(threads)
 		}
 		runConvJobs(ctx, g.batch*g.group, jobT)
@@ -331,4 +321,17 @@ func newFusedGemm(n *graph.Node, info runtime.NodeInfo) (runtime.Op, error) {
 		return nil, fmt.Errorf("FusedGemm: %w", err)
 	}
 	return runtime.OpFunc(g.run), nil
+}
+
+// groupPre returns the part of a convolution's prologue (pre: C scales
+// then C shifts, as preApplyTensor reads them) that applies to group grp's input
+// channels, in the same layout; nil without a prologue.
+func (g *convGeom) groupPre(pre []float32, grp int) []float32 {
+	if pre == nil {
+		return nil
+	}
+	out := make([]float32, 2*g.cg)
+	copy(out, pre[grp*g.cg:(grp+1)*g.cg])
+	copy(out[g.cg:], pre[g.c+grp*g.cg:g.c+(grp+1)*g.cg])
+	return out
 }
