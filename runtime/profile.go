@@ -82,3 +82,31 @@ func (p *Profile) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "%-24s %6d %8d %12s %6.1f%%\n", o.Op, o.Nodes, o.Calls, o.Total.Round(time.Microsecond), share)
 	}
 }
+
+// Slowest returns the n nodes with the largest total time, slowest first
+// (all of them when n exceeds their number).
+func (p *Profile) Slowest(n int) []NodeTime {
+	out := append([]NodeTime(nil), p.Nodes...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Total > out[j].Total })
+	return out[:min(max(n, 0), len(out))]
+}
+
+// WriteNodeTable prints the n slowest nodes as an aligned text table: the
+// mean time per call and the share of all node time.
+func (p *Profile) WriteNodeTable(w io.Writer, n int) {
+	var total time.Duration
+	for _, t := range p.Nodes {
+		total += t.Total
+	}
+	fmt.Fprintf(w, "%-32s %-24s %8s %12s %7s\n", "node", "op", "calls", "mean", "share")
+	for _, t := range p.Slowest(n) {
+		share, mean := 0.0, time.Duration(0)
+		if total > 0 {
+			share = 100 * float64(t.Total) / float64(total)
+		}
+		if t.Calls > 0 {
+			mean = t.Total / time.Duration(t.Calls)
+		}
+		fmt.Fprintf(w, "%-32s %-24s %8d %12s %6.1f%%\n", t.Name, t.Op, t.Calls, mean.Round(100*time.Nanosecond), share)
+	}
+}

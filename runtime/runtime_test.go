@@ -187,6 +187,22 @@ func TestProfile(t *testing.T) {
 	if calls["AddOne"] != 8 || calls["View"] != 4 {
 		t.Errorf("profile calls %v, want AddOne 8, View 4", calls)
 	}
+	// Slowest: every node once, sorted by total time, clipped to n.
+	all := s.Profile().Slowest(10)
+	if len(all) != 3 {
+		t.Fatalf("Slowest(10) = %v, want the 3 nodes", all)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Total > all[i-1].Total || all[i].Calls != 4 {
+			t.Fatalf("Slowest(10) = %v: not sorted slowest first, or not 4 calls each", all)
+		}
+	}
+	if two := s.Profile().Slowest(2); len(two) != 2 || two[0] != all[0] || two[1] != all[1] {
+		t.Errorf("Slowest(2) = %v, want the first two of %v", two, all)
+	}
+	if none := s.Profile().Slowest(-1); len(none) != 0 {
+		t.Errorf("Slowest(-1) = %v", none)
+	}
 }
 
 func TestParallelForCoversRange(t *testing.T) {

@@ -128,6 +128,27 @@ func TestRunIdentityWritesOutputs(t *testing.T) {
 	}
 }
 
+// TestRunProfileNodes: --profile-nodes lists the slowest nodes in the JSON
+// (and implies --profile); a negative count is a usage error.
+func TestRunProfileNodes(t *testing.T) {
+	model := writeModel(t, identityModel())
+	stdout, stderr, code := gc(t, "run", model, "--random-inputs", "--bench", "3", "--profile-nodes", "5", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeJSON(t, stdout)
+	nodes, ok := rep["slowest_nodes"].([]any)
+	if !ok || len(nodes) != 1 || rep["profile"] == nil {
+		t.Fatalf("slowest_nodes %v, profile %v", rep["slowest_nodes"], rep["profile"])
+	}
+	if n := nodes[0].(map[string]any); n["op"] != "Identity" || n["calls"].(float64) < 4 {
+		t.Errorf("slowest node %v, want the Identity node with >= 4 calls", n)
+	}
+	if _, _, code := gc(t, "run", model, "--random-inputs", "--profile-nodes", "-1"); code != 2 {
+		t.Errorf("--profile-nodes -1: exit %d, want 2", code)
+	}
+}
+
 // TestMalformedInputs covers each bad-input case of the CLI contract: a
 // non-zero exit and one line naming the file, node or op.
 func TestMalformedInputs(t *testing.T) {

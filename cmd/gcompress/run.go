@@ -28,6 +28,7 @@ type runFlags struct {
 	warmup    int
 	asJSON    bool
 	profile   bool
+	nodes     int
 	random    bool
 	seed      uint64
 	dims      []string
@@ -46,10 +47,12 @@ need --dim NAME=SIZE). Outputs are written as DIR/output_<i>.npy in graph-output
 order with --output-dir, and summarised on stdout.
 
 --bench N times N runs after --warmup runs and reports median/min/max/mean
-latency; --profile adds a per-op time table.`,
+latency; --profile adds a per-op time table, --profile-nodes N the N
+slowest nodes.`,
 		Example: `  gcompress run model.onnx --input x=digit.npy --output-dir out/
   gcompress run resnet50.onnx --random-inputs --bench 20 --threads 2 --json
-  gcompress run model.onnx --random-inputs --dim batch=8 --profile`,
+  gcompress run model.onnx --random-inputs --dim batch=8 --profile
+  gcompress run model.onnx --random-inputs --bench 50 --profile-nodes 10`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runModel(cmd.OutOrStdout(), g, f, args[0]) },
 	}
@@ -60,6 +63,7 @@ latency; --profile adds a per-op time table.`,
 	fl.IntVar(&f.warmup, "warmup", 1, "untimed runs before --bench")
 	fl.BoolVar(&f.asJSON, "json", false, "print a JSON report")
 	fl.BoolVar(&f.profile, "profile", false, "report time per op type")
+	fl.IntVar(&f.nodes, "profile-nodes", 0, "also report the N slowest nodes (implies --profile)")
 	fl.BoolVar(&f.random, "random-inputs", false, "feed seeded random data to inputs not given with --input")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for --random-inputs")
 	fl.StringArrayVar(&f.dims, "dim", nil, "size of a symbolic dimension for --random-inputs, NAME=SIZE (repeatable)")
@@ -74,6 +78,8 @@ type runReport struct {
 	Outputs []outputSummary  `json:"outputs"`
 	Bench   *benchStats      `json:"bench,omitempty"`
 	Profile []runtime.OpTime `json:"profile,omitempty"`
+	// Slowest are the --profile-nodes slowest nodes.
+	Slowest []runtime.NodeTime `json:"slowest_nodes,omitempty"`
 }
 
 type outputSummary struct {
@@ -95,14 +101,14 @@ type benchStats struct {
 }
 
 func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
-	if f.bench < 0 || f.warmup < 0 {
-		return usagef("--bench and --warmup must be >= 0")
+	if f.bench < 0 || f.warmup < 0 || f.nodes < 0 {
+		return usagef("--bench, --warmup and --profile-nodes must be >= 0")
 	}
 	m, err := onnx.Load(path)
 	if err != nil {
 		return err
 	}
-	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount(), Profile: f.profile})
+	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount(), Profile: f.profile || f.nodes > 0})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -139,6 +145,9 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	}
 	if p := sess.Profile(); p != nil {
 		rep.Profile = p.ByOp()
+		if f.nodes > 0 {
+			rep.Slowest = p.Slowest(f.nodes)
+		}
 	}
 	if f.asJSON {
 		enc := json.NewEncoder(w)
@@ -158,6 +167,10 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	}
 	if p := sess.Profile(); p != nil {
 		p.WriteTable(w)
+		if f.nodes > 0 {
+			fmt.Fprintln(w)
+			p.WriteNodeTable(w, f.nodes)
+		}
 		writeDeviceReport(w)
 	}
 	return nil
