@@ -25,6 +25,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
@@ -306,20 +307,13 @@ func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) 
 	if op.includePad {
 		inclPad = 1
 	}
-	ints := func(v []int) []int64 {
-		out := make([]int64, len(v))
-		for i, x := range v {
-			out[i] = int64(x)
-		}
-		return out
-	}
 	ay, ax := &g.axes[1], &g.axes[2]
 	kw := 0
 	for _, h := range ax.hi {
 		kw = max(kw, h)
 	}
-	ylo, yhi, ycnt := ints(ay.lo), ints(ay.hi), ints(ay.count)
-	xlo, xhi, xcnt := ints(ax.lo), ints(ax.hi), ints(ax.count)
+	ylo, yhi, ycnt := int64s(ay.lo), int64s(ay.hi), int64s(ay.count)
+	xlo, xhi, xcnt := int64s(ax.lo), int64s(ax.hi), int64s(ax.count)
 	kern := nnLift(op.win.Kernel, 1)
 	kh, kwFull := kern[1], kern[2]
 	parts := min(ctx.Threads, max(1, g.planes*g.outSize*kh*kwFull/dwMinWork))
@@ -380,6 +374,20 @@ func maxPoolInt[T int8 | uint8](ctx *runtime.Context, op *poolOp, x *tensor.Tens
 func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 	ay, ax := &g.axes[1], &g.axes[2]
 	iw, oh, ow := g.in[2], g.out[1], g.out[2]
+	if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 {
+		var signed int64
+		if _, ok := any(x).([]int8); ok {
+			signed = 1
+		}
+		ylo, yhi, xlo, xhi := int64s(ay.lo), int64s(ay.hi), int64s(ax.lo), int64s(ax.hi)
+		xb, yb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), len(y))
+		ctx.ParallelFor(g.planes, func(lo, hi int) {
+			geom := [12]int64{int64(hi - lo), int64(g.in[1]), int64(iw), int64(oh), int64(ow),
+				int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), signed}
+			maxPool2D8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], make([]byte, iw), &geom, ylo, yhi, xlo, xhi)
+		})
+		return
+	}
 	ctx.ParallelFor(g.planes, func(lo, hi int) {
 		row := make([]T, iw)
 		for p := lo; p < hi; p++ {
@@ -511,4 +519,13 @@ func globalReduce[T poolFloat](kind poolKind, p float64, v []T) T {
 		s += math.Pow(math.Abs(float64(x)), p)
 	}
 	return T(math.Pow(s, 1/p))
+}
+
+// int64s converts a pool axis table for the C kernels.
+func int64s(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
 }

@@ -142,10 +142,15 @@ func TestPoolErrors(t *testing.T) {
 }
 
 // TestMaxPoolIntSeparable compares the separable int8/uint8 MaxPool (one
-// output) with the general path (taken when the Indices output is asked
-// for) on 1-D and 2-D pools with pads, strides, dilations and ceil_mode,
-// including windows that hold only padding.
+// output; the C kernel from the avx2 level, Go below) with the general
+// path (taken when the Indices output is asked for) at every level, on
+// 1-D and 2-D pools with pads, strides, dilations and ceil_mode, including
+// windows that hold only padding.
 func TestMaxPoolIntSeparable(t *testing.T) {
+	forEachLevel(t, testMaxPoolIntSeparable)
+}
+
+func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	type pc struct {
 		x             []int

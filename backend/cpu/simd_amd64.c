@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "simd_amd64.h"
@@ -323,6 +324,59 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 // at input (oy*sh - ph + ky*dh, ox*sw - pw + kx*dw); an average divides by
 // ycnt[oy]*xcnt[ox] (count_include_pad) or by the number of taps. Max
 // ignores NaN inputs (x > best ? x : best), as the Go reference does.
+// gc_maxpool2d_8 is MaxPool over planes of 8-bit values (int8 when geom[11]
+// is set, else uint8) without the Indices output, separable like
+// gc_pool2d_f32 (written for GCC's vectorizer): each output row's window
+// rows are reduced into tmp (iw bytes), then each output cell takes the
+// maximum of its kx taps of tmp. A window without input cells gives 0.
+#define GC_MAXPOOL_ROWS(T)                                                                      \
+	do {                                                                                        \
+		T *t = (T *)tmp;                                                                        \
+		for (int64_t ky = k0 + 1; ky < k1; ky++) {                                              \
+			const T *r = (const T *)xp + (iy0 + ky * dh) * iw;                                  \
+			for (int64_t ix = 0; ix < iw; ix++) t[ix] = r[ix] > t[ix] ? r[ix] : t[ix];          \
+		}                                                                                       \
+		for (int64_t ox = 0; ox < ow; ox++) {                                                   \
+			const int64_t a = xlo[ox], b = xhi[ox], ix0 = ox * sw - pw;                         \
+			T best = 0;                                                                         \
+			if (a < b) {                                                                        \
+				best = t[ix0 + a * dw];                                                         \
+				for (int64_t kx = a + 1; kx < b; kx++) {                                        \
+					const T v = t[ix0 + kx * dw];                                               \
+					best = v > best ? v : best;                                                 \
+				}                                                                               \
+			}                                                                                   \
+			((T *)yp)[oy * ow + ox] = best;                                                     \
+		}                                                                                       \
+	} while (0)
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *xlo, const int64_t *xhi) {
+	const int64_t planes = geom[0], ih = geom[1], iw = geom[2], oh = geom[3], ow = geom[4];
+	const int64_t sh = geom[5], sw = geom[6], ph = geom[7], pw = geom[8], dh = geom[9], dw = geom[10];
+	const int is_signed = geom[11] != 0;
+	for (int64_t p = 0; p < planes; p++) {
+		const uint8_t *xp = x + p * ih * iw;
+		uint8_t *yp = y + p * oh * ow;
+		for (int64_t oy = 0; oy < oh; oy++) {
+			const int64_t k0 = ylo[oy], k1 = yhi[oy], iy0 = oy * sh - ph;
+			if (k0 >= k1) {
+				memset(yp + oy * ow, 0, (size_t)ow);
+				continue;
+			}
+			memcpy(tmp, xp + (iy0 + k0 * dh) * iw, (size_t)iw);
+			if (is_signed)
+				GC_MAXPOOL_ROWS(int8_t);
+			else
+				GC_MAXPOOL_ROWS(uint8_t);
+		}
+	}
+}
+#pragma GCC pop_options
+#undef GC_MAXPOOL_ROWS
+
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,

@@ -122,6 +122,11 @@ void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double 
 // strided convolution reads).
 void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *pre);
 
+// 2-D MaxPool of 8-bit planes (see simd_amd64.c); geom = planes, ih, iw,
+// oh, ow, sh, sw, ph, pw, dh, dw, is_signed; tmp holds iw bytes.
+void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *geom, const int64_t *ylo,
+	const int64_t *yhi, const int64_t *xlo, const int64_t *xhi);
+
 // 2-D float32 pooling (see simd_amd64.c); geom = planes, ih, iw, oh, ow,
 // sh, sw, ph, pw, dh, dw, is_max, include_pad, kw; tmp holds iw floats.
 void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,

@@ -69,6 +69,13 @@ func i64p(s []int64) *C.int64_t {
 	return (*C.int64_t)(unsafe.Pointer(unsafe.SliceData(s)))
 }
 
+// maxPool2D8 runs gc_maxpool2d_8 (see simd_amd64.c) on planes of x (int8
+// when geom[11] is 1); tmp holds a row; the caller checks every size.
+func maxPool2D8(x, y, tmp []byte, geom *[12]int64, ylo, yhi, xlo, xhi []int64) {
+	C.gc_maxpool2d_8((*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(x))), (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(y))),
+		(*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(tmp))), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(xlo), i64p(xhi))
+}
+
 // pool2dF32 runs gc_pool2d_f32 (see simd_amd64.c) on planes of x; the
 // caller checks every size.
 func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {

@@ -214,6 +214,18 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 	uint8_t zero[NR];
 	// k padding must pack as the value 0.
 	memset(zero, MADD ? 0 : (flip ? 0x80 : 0), sizeof zero);
+	// An image's im2col rows are built once for the whole block, kc rows of
+	// nc bytes (one pass over each output row's input run), and the panels
+	// read them in place: building them per 48-column panel cost a call and
+	// a few short copies per panel and row, most of the time of small
+	// convolutions. Without the memory the rows are built per panel.
+	uint8_t *rows = NULL;
+	if (g->flags & GC_B_CONV) {
+		rows = (uint8_t *)malloc((size_t)(kc * nc));
+		if (rows)
+			for (int64_t p = 0; p < kc; p++)
+				SFX(iconv_row)(g, B, pc + p, jc, nc, (uint8_t)g->pad_value, rows + p * nc);
+	}
 	for (int64_t jr = 0; jr < nc; jr += NR) {
 		const int64_t w = SFX(ipanel_width)(jr, nc);
 		const int64_t cw = nc - jr < NR ? nc - jr : NR;
@@ -223,7 +235,9 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 			for (int u = 0; u < KU; u++) {
 				const int64_t p = pc + q * KU + u;
 				if (p >= pc + kc) break;
-				if (g->flags & GC_B_CONV) {
+				if (rows) {
+					rp[u] = rows + (p - pc) * nc + jr;
+				} else if (g->flags & GC_B_CONV) {
 					SFX(iconv_row)(g, B, p, j, cw, (uint8_t)g->pad_value, tmp[u]);
 					rp[u] = tmp[u];
 				} else if (g->flags & GC_TRANS_B) {
@@ -237,6 +251,7 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 		}
 		dst += w * kq;
 	}
+	free(rows);
 }
 
 // ipack_a packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels of words.

@@ -12,6 +12,10 @@ func pool2dF32(x, y, tmp []float32, geom *[14]int64, ylo, yhi, ycnt, xlo, xhi, x
 	panic("pool2dF32 without the C kernels")
 }
 
+func maxPool2D8(x, y, tmp []byte, geom *[12]int64, ylo, yhi, xlo, xhi []int64) {
+	panic("maxPool2D8 without the C kernels")
+}
+
 func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, avx512 bool) {
 	panic("dwconv2dF32 without the C kernels")
 }
