@@ -274,7 +274,10 @@ func (c *igemmCall) terms(oa, ob int32, ra, cb []int32) igemmTerms {
 	K := int32(c.k)
 	zaVec, zbVec := len(c.za) > 1, len(c.zb) > 1
 	rowAdd := make([]int32, c.m)
-	colAdd := make([]int32, c.n)
+	var colAdd []int32
+	if cb != nil || zbVec && !zaVec { // else every column term is 0
+		colAdd = make([]int32, c.n)
+	}
 	useRow, useCol := false, false
 	for i := range rowAdd {
 		v := at(c.bias, i) - K*oa*ob
