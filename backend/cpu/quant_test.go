@@ -247,8 +247,13 @@ func TestConvIntegerErrors(t *testing.T) {
 // fast path of QuantizeLinear bit for bit against quantizeTo (float64
 // arithmetic) on random values, exact halves, the saturation edges, NaN,
 // infinities, signed zeros and subnormals, for uint8 and int8 and several
-// scales and zero points, with 1 and 2 threads.
+// scales and zero points, with 1 and 2 threads, at every level (the C
+// kernel from avx512).
 func TestQuantizeF32PerTensorMatchesReference(t *testing.T) {
+	forEachLevel(t, testQuantizeF32PerTensor)
+}
+
+func testQuantizeF32PerTensor(t *testing.T, _ CPULevel) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	scales := []float32{1, 0.5, 0.0123, 3.7e-5, 17.25, 0.1}
 	for _, s := range scales {

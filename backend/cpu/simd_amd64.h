@@ -148,6 +148,7 @@ void gc_pool2d_f32_avx512(const float *x, float *y, float *tmp, const int64_t *g
 	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt);
 int64_t gc_pool2d_scratch_avx512(const int64_t *geom);
 // y[i] = min(max(x[i], lo), hi) (NaN stays NaN); x may equal y.
+void gc_quantize_f32_8(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp, int32_t lo, int32_t hi);
 void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
 // y[r] = mean of row r of x (rows x len, contiguous).
 void gc_row_means(const float *x, float *y, int64_t rows, int64_t len);

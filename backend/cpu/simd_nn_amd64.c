@@ -284,6 +284,24 @@ void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi) {
 	}
 }
 
+// gc_quantize_f32_8 is QuantizeLinear of float32 values with one scale into
+// 8-bit values: y[i] = clamp(round(x[i] / scale), lo - zp, hi - zp) + zp,
+// rounded half to even, NaN -> 0, lo and hi the int8 or uint8 range; the
+// quotient is the float32 one, as in the Go path (quantizeF32PerTensor).
+void gc_quantize_f32_8(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp, int32_t lo, int32_t hi) {
+	const __m512 vs = _mm512_set1_ps(scale), vlo = _mm512_set1_ps((float)(lo - zp)), vhi = _mm512_set1_ps((float)(hi - zp));
+	const __m512 vnan = _mm512_set1_ps((float)-zp);
+	const __m512i vzp = _mm512_set1_epi32(zp);
+	for (int64_t i = 0; i < n; i += 16) {
+		const __mmask16 mk = NN_MASK(n - i < 16 ? n - i : 16);
+		__m512 d = _mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + i), vs);
+		const __mmask16 nan = _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q);
+		d = _mm512_mask_mov_ps(_mm512_min_ps(vhi, _mm512_max_ps(vlo, d)), nan, vnan);
+		const __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vzp);
+		_mm512_mask_cvtepi32_storeu_epi8(y + i, mk, q);
+	}
+}
+
 // gc_row_means sets y[r] = (sum of x[r*len .. r*len+len-1]) / len for rows
 // rows, summing in 64 lanes, then pairwise.
 void gc_row_means(const float *x, float *y, int64_t rows, int64_t len) {

@@ -26,6 +26,10 @@ func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, 
 	panic("pool2dF32AVX512 without the C kernels")
 }
 
+func quantizeF32To8(x []float32, y []byte, scale float32, zp, lo, hi int32) {
+	panic("quantizeF32To8 without the C kernels")
+}
+
 func clampF32(x, y []float32, lo, hi float32) {
 	panic("clampF32 without the C kernels")
 }
