@@ -113,10 +113,14 @@ type igemmCall struct {
 	transB  bool
 	packedB *igemmPacked
 	conv    *sgemmConv
-	c       []int32
-	ldc     int
-	za, zb  []int32 // one value, or per row / per column; nil: 0
-	bias    []int32 // per row; nil: none
+	// toep, instead of conv, makes B a zero-padded image (planes of toep.ih
+	// x toep.iw, the padded size) read as the Toeplitz matrix of a stride-1
+	// convolution: n = oh x padded width, the columns past ow garbage.
+	toep   *sgemmConv
+	c      []int32
+	ldc    int
+	za, zb []int32 // one value, or per row / per column; nil: 0
+	bias   []int32 // per row; nil: none
 	// preferFlipB chooses, when both operands have the same signedness,
 	// to offset B (then only A's row sums are needed) rather than A.
 	preferFlipB bool
@@ -380,7 +384,7 @@ func (c *igemmCall) runSIMD(threads int) bool {
 		switch {
 		case c.packedB != nil:
 			cb = c.packedB.sums
-		case c.conv != nil:
+		case c.conv != nil || c.toep != nil:
 			return false
 		default:
 			cb = igemmRowSums(c.b, c.bU8, !c.transB, c.n, c.k, c.ldb)
@@ -411,6 +415,11 @@ func (c *igemmCall) runSIMD(threads int) bool {
 		if len(c.zb) > 0 {
 			args.padValue = int64(byte(c.zb[0]))
 		}
+	}
+	if tv := c.toep; tv != nil {
+		args.flags |= gcBToep
+		args.cin, args.ih, args.iw, args.kh, args.kw = int64(tv.cin), int64(tv.ih), int64(tv.iw), int64(tv.kh), int64(tv.kw)
+		args.dh, args.dw, args.sh, args.sw = int64(tv.dh), int64(tv.dw), 1, 1
 	}
 	a, b := c.a, c.b
 	if c.packedA != nil {
@@ -513,6 +522,12 @@ func (c *igemmCall) check() {
 		cv := c.conv
 		if cv.cin*cv.kh*cv.kw != c.k || cv.oh*cv.ow != c.n || len(c.b) < cv.cin*cv.ih*cv.iw {
 			panic("igemm: image does not match the call")
+		}
+	case c.toep != nil:
+		tv := c.toep
+		last := (tv.cin-1)*tv.ih*tv.iw + (tv.kh-1)*tv.dh*tv.iw + (tv.kw-1)*tv.dw
+		if tv.cin*tv.kh*tv.kw != c.k || len(c.b) < last+c.n {
+			panic("igemm: padded image does not match the call")
 		}
 	case c.transB:
 		need("B", len(c.b), c.n, c.k, c.ldb)

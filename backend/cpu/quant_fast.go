@@ -266,11 +266,26 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 			sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2], dh: g.dil[1], dw: g.dil[2],
 			oh: g.out[1], ow: g.out[2]}
 	}
+	// A stride-1 convolution reads a copy of the image padded with the x
+	// zero point (height hp = oh + (kh-1)*dh, width wp = ow + (kw-1)*dw) in
+	// place, as the Toeplitz matrix of the product computed at the padded
+	// width: no im2col rows to build, which cost more than the products of
+	// small convolutions. Each output row then keeps its first ow cells.
+	// Used while the padded width wastes at most half of the product.
+	hp, wp := g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
+	toep := call.conv != nil && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
+	var padByte byte
+	if len(zx) == 1 {
+		padByte = byte(zx[0])
+	}
 	job := func(j, threads int) bool {
 		n, grp := j/g.group, j%g.group
 		c := call
 		c.b = xb[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
 		c.c = acc[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
+		if toep {
+			return op.convToeplitz(c, g, hp, wp, padByte, threads, packs, wb, bias, kdim, grp)
+		}
 		if packs != nil {
 			c.packedA = packs[grp]
 		} else {
@@ -299,6 +314,60 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	for j := 0; j < jobs; j++ {
 		if !job(j, ctx.Threads) {
 			return false
+		}
+	}
+	return true
+}
+
+// convToeplitz runs one image and group of convIntFast in the Toeplitz form:
+// c.b is the group's image, c.c its output rows (mg x oh*ow).
+func (op *convIntOp) convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads int,
+	packs []*igemmPacked, wb []byte, bias []int32, kdim, grp int) bool {
+	plane := hp * wp
+	slack := (g.kernel[2] - 1) * g.dil[2]
+	pbuf := getI32((g.cg*plane + slack + 3) / 4)
+	defer putI32(pbuf)
+	P := int32Bytes(*pbuf)[:g.cg*plane+slack]
+	for i := range P {
+		P[i] = padByte
+	}
+	ih, iw := g.in[1], g.in[2]
+	for ch := 0; ch < g.cg; ch++ {
+		for iy := 0; iy < ih; iy++ {
+			py := iy + g.pad[1]
+			if py < 0 || py >= hp {
+				continue
+			}
+			dst := P[ch*plane+py*wp : ch*plane+(py+1)*wp]
+			src := c.b[(ch*ih+iy)*iw : (ch*ih+iy+1)*iw]
+			if lo := g.pad[2]; lo >= 0 {
+				copy(dst[min(lo, wp):], src)
+			} else {
+				copy(dst, src[min(-lo, iw):])
+			}
+		}
+	}
+	oh, ow := g.out[1], g.out[2]
+	out := c.c
+	tmp := getI32(g.mg * oh * wp)
+	defer putI32(tmp)
+	c.b, c.conv = P, nil
+	c.toep = &sgemmConv{cin: g.cg, ih: hp, iw: wp, kh: g.kernel[1], kw: g.kernel[2], sh: 1, sw: 1, dh: g.dil[1], dw: g.dil[2], oh: oh, ow: wp}
+	c.n, c.ldc, c.c = oh*wp, oh*wp, *tmp
+	if packs != nil {
+		c.packedA = packs[grp]
+	} else {
+		c.a = wb[grp*g.mg*kdim:]
+	}
+	if bias != nil {
+		c.bias = bias[grp*g.mg : (grp+1)*g.mg]
+	}
+	if !c.runSIMD(threads) {
+		return false
+	}
+	for m := 0; m < g.mg; m++ {
+		for oy := 0; oy < oh; oy++ {
+			copy(out[(m*oh+oy)*ow:(m*oh+oy+1)*ow], (*tmp)[(m*oh+oy)*wp:])
 		}
 	}
 	return true

@@ -108,8 +108,15 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		strides, pads []int64
 		xU8, wU8, wzp bool
 		perChannel    bool
+		dil           []int64
 	}
 	for i, c := range []conv{
+		// stride 1 with the padded (Toeplitz) form: int8 and uint8 x, grouped,
+		// asymmetric pads, dilation, batch 2, LeNet's unpadded 5x5
+		{x: []int{2, 6, 12, 12}, w: []int{8, 3, 5, 5}, group: 2, strides: []int64{1, 1}, pads: []int64{2, 1, 0, 2}, xU8: false, perChannel: true},
+		{x: []int{1, 4, 13, 17}, w: []int{9, 4, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{2, 2, 2, 2}, xU8: true, dil: []int64{2, 2}},
+		{x: []int{3, 1, 28, 28}, w: []int{6, 1, 5, 5}, group: 1, strides: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, xU8: true, perChannel: true},
+		{x: []int{1, 6, 12, 12}, w: []int{16, 6, 5, 5}, group: 1, strides: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, xU8: true},
 		{x: []int{1, 16, 14, 14}, w: []int{33, 16, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true, perChannel: true},
 		{x: []int{2, 8, 9, 11}, w: []int{12, 4, 1, 1}, group: 2, strides: []int64{2, 1}, pads: []int64{0, 0, 0, 0}, xU8: false, perChannel: true},
 		{x: []int{1, 3, 31, 29}, w: []int{17, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true},
@@ -117,6 +124,9 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		{x: []int{1, 5, 6, 6}, w: []int{7, 5, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 0, 0, 1}, xU8: true, wU8: true, wzp: true}, // weight zero point: reference path
 	} {
 		attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.strides...), "pads": graph.IntsAttr(c.pads...)}
+		if c.dil != nil {
+			attrs["dilations"] = graph.IntsAttr(c.dil...)
+		}
 		x, w := qRandom(rng, c.xU8, c.x...), qRandom(rng, c.wU8, c.w...)
 		xzp, wzp := qRandom(rng, c.xU8), qRandom(rng, c.wU8)
 		if !c.wzp {

@@ -202,8 +202,18 @@ static void SFX(iconv_row)(const gc_gemm_args *g, const uint8_t *img, int64_t p,
 	}
 }
 
-// ipack_b packs op(B)[pc:pc+kc, jc:jc+nc] (8-bit matrix, its transpose, or
-// im2col of an 8-bit image) into panels of words: for each word row, KU
+// itoep_off is the offset in B of row p of the Toeplitz matrix of a
+// zero-padded 8-bit image (GC_B_TOEP, stride 1: planes of ih x iw, the
+// padded height and width; row p = (c*kh + ky)*kw + kx starts at
+// c*ih*iw + ky*dh*iw + kx*dw and its column j is output cell (j / iw,
+// j % iw) of a product computed at the padded width).
+static inline int64_t SFX(itoep_off)(const gc_gemm_args *g, int64_t p) {
+	const int64_t c = p / (g->kh * g->kw), ky = p / g->kw % g->kh, kx = p % g->kw;
+	return c * g->ih * g->iw + ky * g->dh * g->iw + kx * g->dw;
+}
+
+// ipack_b packs op(B)[pc:pc+kc, jc:jc+nc] (8-bit matrix, its transpose,
+// im2col of an 8-bit image, or the Toeplitz matrix of a padded one) into panels of words: for each word row, KU
 // rows of op(B) are gathered (read in place for a row-major matrix) and
 // interleaved.
 static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, int64_t kc, int64_t jc,
@@ -240,6 +250,8 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 				} else if (g->flags & GC_B_CONV) {
 					SFX(iconv_row)(g, B, p, j, cw, (uint8_t)g->pad_value, tmp[u]);
 					rp[u] = tmp[u];
+				} else if (g->flags & GC_B_TOEP) {
+					rp[u] = B + SFX(itoep_off)(g, p) + j;
 				} else if (g->flags & GC_TRANS_B) {
 					for (int64_t c = 0; c < cw; c++) tmp[u][c] = B[(j + c) * g->ldb + p];
 					rp[u] = tmp[u];
