@@ -19,6 +19,7 @@
 package runtime
 
 import (
+	"os"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
@@ -138,6 +139,40 @@ func (w *poolWorker) give(s *section) {
 	}
 }
 
+// userGOMAXPROCS is set when the GOMAXPROCS environment variable fixes the
+// number of Ps: ensureSpareP then leaves it alone.
+var userGOMAXPROCS = os.Getenv("GOMAXPROCS") != ""
+
+// spareFor is the largest thread count ensureSpareP has provided for.
+var spareFor atomic.Int32
+
+// ensureSpareP raises GOMAXPROCS to threads+1 (once per new maximum).
+// The kernels are long cgo calls, and while one runs its goroutine's P is
+// "in a syscall": when every P is in use, Go's sysmon hands such a P to
+// another thread after 20 us, and the goroutine coming back from C waits
+// for a P, with the pool's other threads spinning meanwhile. A spare P
+// stops that (sysmon leaves Ps in syscalls alone while one is idle).
+// Measured on the 2-vCPU development VM (docs/RESULTS.md, issue 3): with
+// GOMAXPROCS = threads = 2, ResNet-50 took 24 ms per run in some processes
+// and 30-56 ms in others (most often when ONNX Runtime was loaded too),
+// with 280,000 scheduler yields of the pool per 6 runs against 37,000 and
+// 257 goroutines coming back from C without their P against none; with one
+// spare P every process took 24-26 ms.
+func ensureSpareP(threads int) {
+	if userGOMAXPROCS || int32(threads) <= spareFor.Load() {
+		return
+	}
+	if want := threads + 1; goruntime.GOMAXPROCS(0) < want {
+		goruntime.GOMAXPROCS(want)
+	}
+	for {
+		cur := spareFor.Load()
+		if int32(threads) <= cur || spareFor.CompareAndSwap(cur, int32(threads)) {
+			return
+		}
+	}
+}
+
 // Parallel runs fn(i) for every i in [0, n) on up to threads goroutines:
 // the caller and threads-1 pool workers, which claim indices one at a time
 // in increasing order. It returns when every call has returned. With
@@ -154,6 +189,7 @@ func Parallel(n, threads int, fn func(i int)) {
 		}
 		return
 	}
+	ensureSpareP(helpers + 1)
 	s := &section{fn: fn, n: int32(n), done: make(chan struct{}, 1)}
 	s.left.Store(int32(n))
 	var buf [8]*poolWorker
