@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -236,5 +237,19 @@ func TestScratchReturnsToArena(t *testing.T) {
 	}
 	if s.arena.Allocs > 2+5 || len(s.arena.refs) != 0 {
 		t.Errorf("arena made %d buffers and still tracks %d after 5 runs; scratch is not recycled", s.arena.Allocs, len(s.arena.refs))
+	}
+}
+
+// TestParallelKeepsASpareP: a parallel section on k threads leaves the Go
+// scheduler at least k+1 Ps (see ensureSpareP), unless GOMAXPROCS is set
+// by the user.
+func TestParallelKeepsASpareP(t *testing.T) {
+	if userGOMAXPROCS {
+		t.Skip("GOMAXPROCS is set in the environment")
+	}
+	threads := goruntime.GOMAXPROCS(0) + 2
+	Parallel(threads, threads, func(int) {})
+	if got := goruntime.GOMAXPROCS(0); got < threads+1 {
+		t.Fatalf("GOMAXPROCS %d after a section on %d threads, want >= %d", got, threads, threads+1)
 	}
 }
