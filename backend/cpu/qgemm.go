@@ -193,6 +193,26 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if err != nil {
 		return nil, err
 	}
+	if CPULevel(level.Load()) >= LevelAVX2 {
+		// The C requantization (the same arithmetic) on the accumulators,
+		// which are this op's own buffer, with the bias added first.
+		if bias != nil {
+			for i := 0; i < rows; i++ {
+				row := acc[i*cols : (i+1)*cols]
+				b := bias
+				if biasRows {
+					b = bias[i*cols : (i+1)*cols]
+				}
+				for j := range row {
+					row[j] += b[j]
+				}
+			}
+		}
+		if requantFast(y, acc, rows, cols, mult, true, []float64{zy}) {
+			return y, nil
+		}
+		bias = nil
+	}
 	if dt == tensor.Uint8 {
 		requantRows(ctx, tensor.Data[uint8](y), acc, bias, biasRows, mult, zy, lo, hi, rows, cols)
 	} else {
