@@ -195,23 +195,25 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	}
 	if CPULevel(level.Load()) >= LevelAVX2 {
 		// The C requantization (the same arithmetic) on the accumulators,
-		// which are this op's own buffer, with the bias added first.
-		if bias != nil {
-			for i := 0; i < rows; i++ {
-				row := acc[i*cols : (i+1)*cols]
-				b := bias
-				if biasRows {
-					b = bias[i*cols : (i+1)*cols]
-				}
-				for j := range row {
-					row[j] += b[j]
+		// which are this op's own buffer, with the bias added first; rows
+		// split over the threads.
+		yb, u8, _ := int8Bytes(y)
+		ctx.ParallelFor(rows, func(r0, r1 int) {
+			if bias != nil {
+				for i := r0; i < r1; i++ {
+					row := acc[i*cols : (i+1)*cols]
+					b := bias
+					if biasRows {
+						b = bias[i*cols : (i+1)*cols]
+					}
+					for j := range row {
+						row[j] += b[j]
+					}
 				}
 			}
-		}
-		if requantFast(y, acc, rows, cols, mult, true, []float64{zy}) {
-			return y, nil
-		}
-		bias = nil
+			requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, mult, true, nil, zy, lo, hi, u8)
+		})
+		return y, nil
 	}
 	if dt == tensor.Uint8 {
 		requantRows(ctx, tensor.Data[uint8](y), acc, bias, biasRows, mult, zy, lo, hi, rows, cols)
