@@ -14,6 +14,7 @@ package cpu
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gcompress/gcompress/runtime"
@@ -142,22 +143,28 @@ func (op *quantMatMulOp) matMulIntFast(ctx *runtime.Context, p *matMulPlan, a, a
 		}
 		return c.runSIMD(threads)
 	}
-	if len(p.offA) >= ctx.Threads && ctx.Threads > 1 {
-		var failed bool
-		var mu sync.Mutex
-		parallelChunks(len(p.offA), ctx.Threads, func(lo, hi int) {
+	return runIntJobs(ctx, len(p.offA), one)
+}
+
+// runIntJobs runs job(i, threads) for i in [0, n), the INT8 GEMMs of one
+// op: spread over ctx's threads one job per thread at a time when there
+// are at least as many jobs as threads, else one after the other with all
+// threads each. It reports whether every job ran (false: a job's kernel
+// did not apply).
+func runIntJobs(ctx *runtime.Context, n int, job func(i, threads int) bool) bool {
+	if n >= ctx.Threads && ctx.Threads > 1 {
+		var failed atomic.Bool
+		parallelChunks(n, ctx.Threads, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				if !one(i, 1) {
-					mu.Lock()
-					failed = true
-					mu.Unlock()
+				if !job(i, 1) {
+					failed.Store(true)
 				}
 			}
 		})
-		return !failed
+		return !failed.Load()
 	}
-	for i := range p.offA {
-		if !one(i, ctx.Threads) {
+	for i := 0; i < n; i++ {
+		if !job(i, ctx.Threads) {
 			return false
 		}
 	}
@@ -283,9 +290,6 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 		c := call
 		c.b = xb[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
 		c.c = acc[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
-		if toep {
-			return op.convToeplitz(c, g, hp, wp, padByte, threads, packs, wb, bias, kdim, grp)
-		}
 		if packs != nil {
 			c.packedA = packs[grp]
 		} else {
@@ -294,35 +298,18 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 		if bias != nil {
 			c.bias = bias[grp*g.mg : (grp+1)*g.mg]
 		}
+		if toep {
+			return convToeplitz(c, g, hp, wp, padByte, threads)
+		}
 		return c.runSIMD(threads)
 	}
-	jobs := g.batch * g.group
-	if jobs >= ctx.Threads && ctx.Threads > 1 {
-		failed := false
-		var mu sync.Mutex
-		parallelChunks(jobs, ctx.Threads, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				if !job(j, 1) {
-					mu.Lock()
-					failed = true
-					mu.Unlock()
-				}
-			}
-		})
-		return !failed
-	}
-	for j := 0; j < jobs; j++ {
-		if !job(j, ctx.Threads) {
-			return false
-		}
-	}
-	return true
+	return runIntJobs(ctx, g.batch*g.group, job)
 }
 
 // convToeplitz runs one image and group of convIntFast in the Toeplitz form:
-// c.b is the group's image, c.c its output rows (mg x oh*ow).
-func (op *convIntOp) convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads int,
-	packs []*igemmPacked, wb []byte, bias []int32, kdim, grp int) bool {
+// c is the im2col call, c.b the group's image, c.c its output rows
+// (mg x oh*ow).
+func convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads int) bool {
 	plane := hp * wp
 	slack := (g.kernel[2] - 1) * g.dil[2]
 	pbuf := getI32((g.cg*plane + slack + 3) / 4)
@@ -354,14 +341,6 @@ func (op *convIntOp) convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte 
 	c.b, c.conv = P, nil
 	c.toep = &sgemmConv{cin: g.cg, ih: hp, iw: wp, kh: g.kernel[1], kw: g.kernel[2], sh: 1, sw: 1, dh: g.dil[1], dw: g.dil[2], oh: oh, ow: wp}
 	c.n, c.ldc, c.c = oh*wp, oh*wp, *tmp
-	if packs != nil {
-		c.packedA = packs[grp]
-	} else {
-		c.a = wb[grp*g.mg*kdim:]
-	}
-	if bias != nil {
-		c.bias = bias[grp*g.mg : (grp+1)*g.mg]
-	}
 	if !c.runSIMD(threads) {
 		return false
 	}
