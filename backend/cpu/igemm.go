@@ -35,7 +35,6 @@ package cpu
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 )
 
@@ -543,34 +542,6 @@ func (c *igemmCall) check() {
 			panic("igemm: zero point or bias vector too short")
 		}
 	}
-}
-
-// i32Pools recycle INT8 packing scratch, one pool per power-of-two size.
-var i32Pools [48]sync.Pool
-
-func getI32(n int) *[]int32 {
-	b := 0
-	for 1<<b < max(n, 1) {
-		b++
-	}
-	if p, ok := i32Pools[b].Get().(*[]int32); ok {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]int32, n, 1<<b)
-	return &s
-}
-
-func putI32(p *[]int32) {
-	c := cap(*p)
-	if c == 0 || c&(c-1) != 0 {
-		return
-	}
-	b := 0
-	for 1<<b < c {
-		b++
-	}
-	i32Pools[b].Put(p)
 }
 
 // igemmRef is the reference: Y = sum_k (A - za)(B - zb) + bias, with

@@ -182,27 +182,40 @@ var sgemmMinWork = 1 << 19
 // at least, for the same reason.
 var copyMinWork = 1 << 15
 
-// f32Pools recycle packing scratch buffers, one pool per power-of-two
-// capacity so that a request is never served by a buffer too small for it.
-var f32Pools [48]sync.Pool
+// scratchPool recycles scratch slices of T, one sync.Pool per power-of-two
+// capacity so that a request is never served by a slice too small for it.
+type scratchPool[T any] [48]sync.Pool
 
-func getF32(n int) *[]float32 {
+// get returns a slice of length n (contents undefined).
+func (sp *scratchPool[T]) get(n int) *[]T {
 	b := bits.Len(uint(max(n, 1) - 1)) // smallest b with 1<<b >= n
-	if p, ok := f32Pools[b].Get().(*[]float32); ok {
+	if p, ok := sp[b].Get().(*[]T); ok {
 		*p = (*p)[:n]
 		return p
 	}
-	s := make([]float32, n, 1<<b)
+	s := make([]T, n, 1<<b)
 	return &s
 }
 
-func putF32(p *[]float32) {
+// put returns a slice from get to the pool.
+func (sp *scratchPool[T]) put(p *[]T) {
 	c := cap(*p)
 	if c == 0 || c&(c-1) != 0 {
 		return
 	}
-	f32Pools[bits.Len(uint(c))-1].Put(p)
+	sp[bits.Len(uint(c))-1].Put(p)
 }
+
+// f32Scratch and i32Scratch hold the FP32 and INT8 packing scratch.
+var (
+	f32Scratch scratchPool[float32]
+	i32Scratch scratchPool[int32]
+)
+
+func getF32(n int) *[]float32 { return f32Scratch.get(n) }
+func putF32(p *[]float32)     { f32Scratch.put(p) }
+func getI32(n int) *[]int32   { return i32Scratch.get(n) }
+func putI32(p *[]int32)       { i32Scratch.put(p) }
 
 // packSgemmA packs alpha*op(A) (m x k) for kernel kern, using up to threads
 // goroutines.
