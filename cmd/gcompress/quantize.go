@@ -399,7 +399,7 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 		fmt.Fprintf(w, "entropy fallback: %s uses its unclipped range %.4g (entropy amax %.4g would clip %.3f%%; MSE %.3g vs %.3g unclipped)\n",
 			l.ActTensor, l.Amax, fb.Amax, 100*fb.Clipped, fb.MSE, fb.MinMaxMSE)
 	}
-	fmt.Fprintf(w, "initializers %s -> %s\n", humanSize(r.BytesFloat), humanSize(r.BytesQuant))
+	fmt.Fprintf(w, "initializers %s -> %s\n", humanBytes(r.BytesFloat), humanBytes(r.BytesQuant))
 	if e := r.Eval; e != nil {
 		where := fmt.Sprintf("%d samples", e.Samples)
 		if e.Split != "" {
@@ -457,16 +457,6 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 		io.WriteString(w, line)
 	}
 	return nil
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // quantProgress shows one mpb bar per stage on a terminal (stderr), and a
