@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -319,7 +320,7 @@ type maskKernel struct{ tag string }
 func (k maskKernel) Name() string            { return "Mask{" + k.tag + "}" }
 func (maskKernel) Differentiable(i int) bool { return i == 0 }
 func (maskKernel) OutShape(in [][]int) ([]int, error) {
-	if len(in) != 2 || !sameInts(in[0], in[1]) {
+	if len(in) != 2 || !slices.Equal(in[0], in[1]) {
 		return nil, fmt.Errorf("mask shape %v does not match input %v", in[1], in[0])
 	}
 	return append([]int(nil), in[0]...), nil
@@ -337,18 +338,6 @@ func (maskKernel) Backward(_ int, gin, gout, _ []float32, in [][]float32, _ [][]
 		gin[i] += g * in[1][i]
 	}
 	return nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // bnKernel is BatchNormalization over x [N, C, spatial...] with inputs

@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gcompress/gcompress/graph"
@@ -118,7 +119,7 @@ func TestSpMMKernels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dense := csr.Dense(); !equalF32(dense, a) {
+			if dense := csr.Dense(); !slices.Equal(dense, a) {
 				t.Fatalf("CSR round trip of %dx%d differs", m, k)
 			}
 			want := func(n int, b []float32, ldb int, c []float32, ldcM, ldcN int, e *SparseEpilogue) error {
@@ -134,18 +135,6 @@ func TestSpMMKernels(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // rand24 returns an m x k matrix that is 2:4 sparse along its rows (some
@@ -173,7 +162,7 @@ func TestSparse24(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalF32(s24.Dense(), a) {
+		if !slices.Equal(s24.Dense(), a) {
 			t.Fatalf("2:4 round trip of %dx%d differs", m, k)
 		}
 		// The metadata is what ref.Compress24 makes for the same values in
