@@ -139,6 +139,21 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		}
 		bias = tensor.Data[int32](c)
 	}
+	// The bias goes into the accumulators (this op's own buffer) once, for
+	// every output form below.
+	if bias != nil {
+		ctx.ParallelFor(rows, func(r0, r1 int) {
+			for i := r0; i < r1; i++ {
+				row, b := acc[i*cols:(i+1)*cols], bias
+				if biasRows {
+					b = bias[i*cols : (i+1)*cols]
+				}
+				for j := range row {
+					row[j] += b[j]
+				}
+			}
+		})
+	}
 	// per-column scale of the accumulator, alpha * a_scale * b_scale[n]
 	scale := make([]float32, cols)
 	for j := range scale {
@@ -154,15 +169,7 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		ctx.ParallelFor(rows, func(r0, r1 int) {
 			for i := r0; i < r1; i++ {
 				for j := 0; j < cols; j++ {
-					v := acc[i*cols+j]
-					if bias != nil {
-						if biasRows {
-							v += bias[i*cols+j]
-						} else {
-							v += bias[j]
-						}
-					}
-					yd[i*cols+j] = float32(v) * scale[j]
+					yd[i*cols+j] = float32(acc[i*cols+j]) * scale[j]
 				}
 			}
 		})
@@ -194,53 +201,29 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		return nil, err
 	}
 	if CPULevel(level.Load()) >= LevelAVX2 {
-		// The C requantization (the same arithmetic) on the accumulators,
-		// which are this op's own buffer, with the bias added first; rows
-		// split over the threads.
+		// The C requantization (the same arithmetic), rows split over the
+		// threads.
 		yb, u8, _ := int8Bytes(y)
 		ctx.ParallelFor(rows, func(r0, r1 int) {
-			if bias != nil {
-				for i := r0; i < r1; i++ {
-					row := acc[i*cols : (i+1)*cols]
-					b := bias
-					if biasRows {
-						b = bias[i*cols : (i+1)*cols]
-					}
-					for j := range row {
-						row[j] += b[j]
-					}
-				}
-			}
 			requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, mult, true, nil, zy, lo, hi, u8)
 		})
 		return y, nil
 	}
 	if dt == tensor.Uint8 {
-		requantRows(ctx, tensor.Data[uint8](y), acc, bias, biasRows, mult, zy, lo, hi, rows, cols)
+		requantRows(ctx, tensor.Data[uint8](y), acc, mult, zy, lo, hi, rows, cols)
 	} else {
-		requantRows(ctx, tensor.Data[int8](y), acc, bias, biasRows, mult, zy, lo, hi, rows, cols)
+		requantRows(ctx, tensor.Data[int8](y), acc, mult, zy, lo, hi, rows, cols)
 	}
 	return y, nil
 }
 
-// requantRows writes y[i, j] = saturate(round_half_even((acc[i, j] +
-// bias) * mult[j]) + zy), rows split across ctx's threads.
-func requantRows[Q uint8 | int8](ctx *runtime.Context, y []Q, acc, bias []int32, biasRows bool, mult []float64, zy, lo, hi float64, rows, cols int) {
+// requantRows writes y[i, j] = saturate(round_half_even(acc[i, j] *
+// mult[j]) + zy), rows split across ctx's threads.
+func requantRows[Q uint8 | int8](ctx *runtime.Context, y []Q, acc []int32, mult []float64, zy, lo, hi float64, rows, cols int) {
 	ctx.ParallelFor(rows, func(r0, r1 int) {
 		for i := r0; i < r1; i++ {
 			row, out := acc[i*cols:(i+1)*cols], y[i*cols:(i+1)*cols]
-			var b []int32
-			switch {
-			case bias == nil:
-			case biasRows:
-				b = bias[i*cols : (i+1)*cols]
-			default:
-				b = bias
-			}
 			for j, v := range row {
-				if b != nil {
-					v += b[j]
-				}
 				q := math.RoundToEven(float64(v)*mult[j]) + zy
 				if q < lo {
 					q = lo
