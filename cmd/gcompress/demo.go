@@ -82,6 +82,16 @@ type demoContext struct {
 	epochs int
 }
 
+// trainConfig is the training configuration of recipe r for the demo's
+// seed and threads (checkpoints every 50 batches once a CheckpointDir is
+// set).
+func (c *demoContext) trainConfig(r recipe) (train.Config, error) {
+	o := &trainOpts{seed: c.seed, momentum: -1, weightDecay: -1, warmup: -1, shift: -1, stepEpochs: 10, gamma: 0.1, checkpointEvery: 50}
+	cfg, err := o.config(r)
+	cfg.Threads = c.threads
+	return cfg, err
+}
+
 // remaining is the time left in the demo's budget.
 func (c *demoContext) remaining() time.Duration { return c.budget - time.Since(c.start) }
 
@@ -123,17 +133,15 @@ func demoPrune(c *demoContext) ([]demoStage, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &trainOpts{seed: c.seed, momentum: -1, weightDecay: -1, warmup: -1, shift: -1, stepEpochs: 10, gamma: 0.1}
 	r := recipes["lenet5"]
 	r.Epochs = demoPruneEpochs
 	if c.epochs > 0 {
 		r.Epochs = c.epochs
 	}
-	cfg, err := o.config(r)
+	cfg, err := c.trainConfig(r)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Threads = c.threads
 	pr := newProgress("retrain pruned LeNet-5")
 	_, err = train.Train(out, train.Data{Train: c.train}, cfg, train.Hooks{Progress: pr})
 	pr.done()
@@ -332,12 +340,11 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 	if err != nil {
 		return "", 0, false, err
 	}
-	o := &trainOpts{seed: c.seed, momentum: -1, weightDecay: -1, warmup: -1, shift: -1, stepEpochs: 10, gamma: 0.1, checkpointEvery: 50}
-	cfg, err := o.config(r)
+	cfg, err := c.trainConfig(r)
 	if err != nil {
 		return "", 0, false, err
 	}
-	cfg.Threads, cfg.CheckpointDir = c.threads, path+".ckpt"
+	cfg.CheckpointDir = path + ".ckpt"
 	c.logf("  training %s: %d epochs of %d digits, batch %d (checkpoints in %s)", arch, cfg.Epochs, c.train.Len(), cfg.Batch, cfg.CheckpointDir)
 	start := time.Now()
 	pr := newProgress(arch)
