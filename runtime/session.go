@@ -34,8 +34,14 @@ type Session struct {
 	backend Backend
 	opts    Options
 	ops     []Op
-	// lastUse[i] lists the values whose last reader is node i.
-	lastUse [][]*graph.Value
+	// Values are numbered: a run keeps its tensors in a slice indexed by
+	// slot rather than a map. consts holds the initializers at their
+	// slots; nodeIn[i] and nodeOut[i] are node i's value slots (-1: absent).
+	slot            map[*graph.Value]int
+	consts          []*tensor.Tensor
+	nodeIn, nodeOut [][]int
+	// lastUse[i] lists the slots of the values whose last reader is node i.
+	lastUse [][]int
 	outputs map[*graph.Value]bool
 	arena   *Arena
 	mu      sync.Mutex
@@ -103,6 +109,7 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	for _, o := range g.Outputs {
 		s.outputs[o] = true
 	}
+	s.numberValues()
 	s.planReleases()
 	if opts.Profile {
 		s.prof = &Profile{}
@@ -145,6 +152,45 @@ func optimized(m *graph.Model, b Backend) (*graph.Graph, error) {
 // off (Options.NoOptimize).
 func (s *Session) OptimizeError() error { return s.optErr }
 
+// numberValues gives every value of the graph a slot and records the
+// initializers' tensors and each node's input and output slots.
+func (s *Session) numberValues() {
+	s.slot = map[*graph.Value]int{}
+	number := func(v *graph.Value) int {
+		if v == nil {
+			return -1
+		}
+		i, ok := s.slot[v]
+		if !ok {
+			i = len(s.slot)
+			s.slot[v] = i
+		}
+		return i
+	}
+	for _, v := range s.g.Initializers {
+		number(v)
+	}
+	for _, v := range s.g.Inputs {
+		number(v)
+	}
+	s.nodeIn, s.nodeOut = make([][]int, len(s.g.Nodes)), make([][]int, len(s.g.Nodes))
+	for i, n := range s.g.Nodes {
+		for _, v := range n.Inputs {
+			s.nodeIn[i] = append(s.nodeIn[i], number(v))
+		}
+		for _, v := range n.Outputs {
+			s.nodeOut[i] = append(s.nodeOut[i], number(v))
+		}
+	}
+	for _, v := range s.g.Outputs {
+		number(v)
+	}
+	s.consts = make([]*tensor.Tensor, len(s.slot))
+	for _, v := range s.g.Initializers {
+		s.consts[s.slot[v]] = v.Const
+	}
+}
+
 // planReleases finds, for every computed value that is not a graph output,
 // the last node reading it.
 func (s *Session) planReleases() {
@@ -161,10 +207,10 @@ func (s *Session) planReleases() {
 			}
 		}
 	}
-	s.lastUse = make([][]*graph.Value, len(s.g.Nodes))
+	s.lastUse = make([][]int, len(s.g.Nodes))
 	for v, i := range last {
 		if !s.outputs[v] {
-			s.lastUse[i] = append(s.lastUse[i], v)
+			s.lastUse[i] = append(s.lastUse[i], s.slot[v])
 		}
 	}
 }
@@ -187,10 +233,8 @@ func (s *Session) InputNames() []string {
 func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	env := make(map[*graph.Value]*tensor.Tensor, len(s.g.Nodes)*2)
-	for _, v := range s.g.Initializers {
-		env[v] = v.Const
-	}
+	env := make([]*tensor.Tensor, len(s.consts))
+	copy(env, s.consts)
 	if err := s.bindInputs(inputs, env); err != nil {
 		return nil, err
 	}
@@ -198,18 +242,21 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 	in := make([]*tensor.Tensor, 0, 8)
 	for i, n := range s.g.Nodes {
 		in = in[:0]
-		for _, v := range n.Inputs {
-			if v == nil {
+		for j, sl := range s.nodeIn[i] {
+			if sl < 0 {
 				in = append(in, nil)
 				continue
 			}
-			t, ok := env[v]
-			if !ok {
-				return nil, fmt.Errorf("node %v: input %q was not computed", n, v.Name)
+			t := env[sl]
+			if t == nil {
+				return nil, fmt.Errorf("node %v: input %q was not computed", n, n.Inputs[j].Name)
 			}
 			in = append(in, t)
 		}
-		start := time.Now()
+		var start time.Time
+		if s.prof != nil {
+			start = time.Now()
+		}
 		out, err := runOp(s.ops[i], ctx, in)
 		if s.prof != nil {
 			s.prof.add(n, time.Since(start))
@@ -225,30 +272,30 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 		if len(out) > len(n.Outputs) {
 			return nil, fmt.Errorf("node %v: op returned %d outputs, the node has %d", n, len(out), len(n.Outputs))
 		}
-		for j, v := range n.Outputs {
-			if v == nil {
+		for j, sl := range s.nodeOut[i] {
+			if sl < 0 {
 				continue
 			}
 			if j >= len(out) || out[j] == nil {
-				return nil, fmt.Errorf("node %v: op did not produce output %d (%q)", n, j, v.Name)
+				return nil, fmt.Errorf("node %v: op did not produce output %d (%q)", n, j, n.Outputs[j].Name)
 			}
 			// A view of an input shares its buffer: count the reference.
 			if aliasesInput(out[j], in) {
 				s.arena.Retain(out[j])
 			}
-			env[v] = out[j]
+			env[sl] = out[j]
 		}
-		for _, v := range s.lastUse[i] {
-			if t, ok := env[v]; ok {
+		for _, sl := range s.lastUse[i] {
+			if t := env[sl]; t != nil {
 				s.arena.Release(t)
-				delete(env, v)
+				env[sl] = nil
 			}
 		}
 	}
 	res := make([]*tensor.Tensor, len(s.g.Outputs))
 	for i, o := range s.g.Outputs {
-		t, ok := env[o]
-		if !ok {
+		t := env[s.slot[o]]
+		if t == nil {
 			return nil, fmt.Errorf("graph output %q was not computed", o.Name)
 		}
 		if o.Producer == nil || !s.owned(t) {
@@ -283,7 +330,7 @@ func aliasesInput(out *tensor.Tensor, in []*tensor.Tensor) bool {
 }
 
 // bindInputs checks caller inputs against the declared types and binds them.
-func (s *Session) bindInputs(inputs map[string]*tensor.Tensor, env map[*graph.Value]*tensor.Tensor) error {
+func (s *Session) bindInputs(inputs map[string]*tensor.Tensor, env []*tensor.Tensor) error {
 	known := map[string]bool{}
 	symbols := map[string]int{}
 	for _, v := range s.g.Inputs {
@@ -303,7 +350,7 @@ func (s *Session) bindInputs(inputs map[string]*tensor.Tensor, env map[*graph.Va
 				return err
 			}
 		}
-		env[v] = t
+		env[s.slot[v]] = t
 	}
 	for name := range inputs {
 		if !known[name] {
