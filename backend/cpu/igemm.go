@@ -123,6 +123,10 @@ type igemmCall struct {
 	// preferFlipB chooses, when both operands have the same signedness,
 	// to offset B (then only A's row sums are needed) rather than A.
 	preferFlipB bool
+	// fixed, when set, is the whole epilogue, precomputed by the caller
+	// (za, zb and bias are then ignored); only for a form without offsets
+	// (form's oa and ob both 0).
+	fixed *igemmTerms
 }
 
 // form decides, for kernel kern, which operand vpdpbusd treats as
@@ -370,27 +374,35 @@ func (c *igemmCall) runSIMD(threads int) bool {
 	if p := c.packedB; p != nil && (p.kern != kern || p.flip != flipB) {
 		return false
 	}
-	needRA, needCB := c.needSums(oa, ob)
-	var ra, cb []int32
-	if needRA {
-		if c.packedA != nil {
-			ra = c.packedA.sums
-		} else {
-			ra = igemmRowSums(c.a, c.aU8, c.transA, c.m, c.k, c.lda)
-		}
-	}
-	if needCB {
-		switch {
-		case c.packedB != nil:
-			cb = c.packedB.sums
-		case c.conv != nil || c.toep != nil:
+	var t igemmTerms
+	if c.fixed != nil {
+		if oa != 0 || ob != 0 {
 			return false
-		default:
-			cb = igemmRowSums(c.b, c.bU8, !c.transB, c.n, c.k, c.ldb)
 		}
+		t = *c.fixed
+	} else {
+		needRA, needCB := c.needSums(oa, ob)
+		var ra, cb []int32
+		if needRA {
+			if c.packedA != nil {
+				ra = c.packedA.sums
+			} else {
+				ra = igemmRowSums(c.a, c.aU8, c.transA, c.m, c.k, c.lda)
+			}
+		}
+		if needCB {
+			switch {
+			case c.packedB != nil:
+				cb = c.packedB.sums
+			case c.conv != nil || c.toep != nil:
+				return false
+			default:
+				cb = igemmRowSums(c.b, c.bU8, !c.transB, c.n, c.k, c.ldb)
+			}
+		}
+		t = c.terms(oa, ob, ra, cb)
 	}
 	c.check()
-	t := c.terms(oa, ob, ra, cb)
 	args := gemmArgs{m: int64(c.m), n: int64(c.n), k: int64(c.k), lda: int64(c.lda), ldb: int64(c.ldb),
 		ldc: int64(c.ldc), kc: int64(kern.kc), mc: int64(kern.mc), nc: int64(kern.nc)}
 	args.flags = igemmTypeFlags(c.aU8, c.bU8, flipA, flipB)
@@ -433,20 +445,18 @@ func (c *igemmCall) runSIMD(threads int) bool {
 	colPanels := (c.n + kern.nr - 1) / kern.nr
 	parts := min(threads, max(1, c.m*c.n*c.k/(4*sgemmMinWork))) // INT8 products run ~4x faster
 	window := func(w *gemmArgs, a, b []byte) {
-		var sa, sb *[]int32
+		var sa, sb []int32 // packing scratch, unused for a packed operand
 		if w.flags&gcAPacked == 0 {
-			sa = getI32(kern.words(kern.mpad(min(kern.mc, c.m)), min(kern.kc, c.k)))
-			defer putI32(sa)
-		} else {
-			sa = new([]int32)
+			p := getI32(kern.words(kern.mpad(min(kern.mc, c.m)), min(kern.kc, c.k)))
+			defer putI32(p)
+			sa = *p
 		}
 		if w.flags&gcBPacked == 0 {
-			sb = getI32(kern.words(kern.npad(min(kern.nc, int(w.j1-w.j0))), min(kern.kc, c.k)))
-			defer putI32(sb)
-		} else {
-			sb = new([]int32)
+			p := getI32(kern.words(kern.npad(min(kern.nc, int(w.j1-w.j0))), min(kern.kc, c.k)))
+			defer putI32(p)
+			sb = *p
 		}
-		kern.run(w, a, b, c.c, t.ra, t.ca, t.r1, t.c1, t.r2, t.c2, *sa, *sb)
+		kern.run(w, a, b, c.c, t.ra, t.ca, t.r1, t.c1, t.r2, t.c2, sa, sb)
 	}
 	if parts <= 1 {
 		args.i0, args.i1, args.j0, args.j1 = 0, int64(c.m), 0, int64(c.n)

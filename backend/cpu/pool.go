@@ -25,6 +25,8 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gcompress/gcompress/graph"
@@ -67,6 +69,15 @@ type poolOp struct {
 	colMajor    bool // storage_order 1
 	p           float64
 	wantIndices bool
+	// last is the geometry of the last input shape (the usual case: every
+	// run has the same shape).
+	last atomic.Pointer[poolGeomFor]
+}
+
+// poolGeomFor is a pool's geometry for one input shape.
+type poolGeomFor struct {
+	x, y []int // input and output shapes
+	g    *poolGeom
 }
 
 func newPool(kind poolKind) runtime.OpFactory {
@@ -224,9 +235,16 @@ func (op *poolOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tens
 // int64 Indices.
 func (op *poolOp) outputs(ctx *runtime.Context, x *tensor.Tensor) (*poolGeom, []*tensor.Tensor, error) {
 	name := poolNames[op.kind]
-	g, shape, err := newPoolGeom(op.win, x.Shape())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	var g *poolGeom
+	var shape []int
+	if c := op.last.Load(); c != nil && slices.Equal(c.x, x.Shape()) {
+		g, shape = c.g, c.y
+	} else {
+		var err error
+		if g, shape, err = newPoolGeom(op.win, x.Shape()); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		op.last.Store(&poolGeomFor{x: slices.Clone(x.Shape()), y: shape, g: g})
 	}
 	y, err := ctx.AllocUninit(x.DType(), shape...) // every cell is written
 	if err != nil {
@@ -366,6 +384,28 @@ func maxPoolInt[T int8 | uint8](ctx *runtime.Context, op *poolOp, x *tensor.Tens
 	return outs, nil
 }
 
+// pool8MinSplit is the least input (bytes) for which an 8-bit 2x2 max
+// pool splits over the threads.
+var pool8MinSplit = 1 << 15
+
+// pairs reports whether every output cell of a 2-D pool is the maximum of
+// input rows 2*oy, 2*oy+1 and columns 2*ox, 2*ox+1 (the 2x2 pool, stride
+// 2, no padding or dilation; a wider kernel whose further taps all fall
+// outside the input reads the same cells).
+func (g *poolGeom) pairs() bool {
+	if g.in[0] != 1 || g.strides[1] != 2 || g.strides[2] != 2 || g.pad[1] != 0 || g.pad[2] != 0 || g.dil[1] != 1 || g.dil[2] != 1 {
+		return false
+	}
+	for _, a := range g.axes[1:] {
+		for i := range a.lo {
+			if a.lo[i] != 0 || a.hi[i] != 2 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // maxPoolInt2D is maxPoolInt for 1-D and 2-D pools without the Indices
 // output, separable: for each output row the window's input rows are
 // reduced into a row buffer, then each output cell takes the maximum of
@@ -375,12 +415,25 @@ func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 	ay, ax := &g.axes[1], &g.axes[2]
 	iw, oh, ow := g.in[2], g.out[1], g.out[2]
 	if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 {
+		_, isInt8 := any(x).([]int8)
 		var signed int64
-		if _, ok := any(x).([]int8); ok {
+		if isInt8 {
 			signed = 1
 		}
-		ylo, yhi, xlo, xhi := int64s(ay.lo), int64s(ay.hi), int64s(ax.lo), int64s(ax.hi)
 		xb, yb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), len(y))
+		if CPULevel(level.Load()) >= LevelAVX512 && g.pairs() {
+			// Small inputs run on one thread: a parallel section costs
+			// about a microsecond, more than pooling a few KiB.
+			parts := ctx.Threads
+			if len(x) < pool8MinSplit {
+				parts = 1
+			}
+			parallelChunks(g.planes, parts, func(lo, hi int) {
+				maxPool2x2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow, isInt8)
+			})
+			return
+		}
+		ylo, yhi, xlo, xhi := int64s(ay.lo), int64s(ay.hi), int64s(ax.lo), int64s(ax.hi)
 		ctx.ParallelFor(g.planes, func(lo, hi int) {
 			geom := [12]int64{int64(hi - lo), int64(g.in[1]), int64(iw), int64(oh), int64(ow),
 				int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), signed}

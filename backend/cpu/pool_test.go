@@ -147,6 +147,7 @@ func TestPoolErrors(t *testing.T) {
 // 1-D and 2-D pools with pads, strides, dilations and ceil_mode, including
 // windows that hold only padding.
 func TestMaxPoolIntSeparable(t *testing.T) {
+	withParallelism(t)
 	forEachLevel(t, testMaxPoolIntSeparable)
 }
 
@@ -163,6 +164,12 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 		{x: []int{1, 2, 5, 5}, k: []int64{3, 3}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}},
 		{x: []int{3, 4, 11}, k: []int64{4}, s: []int64{3}, d: []int64{1}, pads: []int64{1, 3}, ceil: 1},
 		{x: []int{1, 1, 1, 9}, k: []int64{1, 3}, s: []int64{1, 1}, d: []int64{1, 2}, pads: []int64{0, 0, 0, 0}},
+		// 2x2 stride 2 (the AVX-512 pairs kernel): rows wider than one
+		// 64-byte load, odd sizes (last row and column dropped), and with
+		// ceil_mode a partial last window, which the pairs kernel must refuse
+		{x: []int{2, 3, 6, 150}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
+		{x: []int{1, 5, 9, 11}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
+		{x: []int{1, 5, 9, 11}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, ceil: 1},
 	}
 	for i, c := range cases {
 		attrs := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(c.k...), "strides": graph.IntsAttr(c.s...),

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
@@ -35,6 +36,33 @@ type qgemmOp struct {
 	constB    *tensor.Tensor
 	constBKN  *tensor.Tensor
 	mmFactory runtime.OpFactory
+	// consts[i] is input i's initializer (nil: absent or computed);
+	// allConst: every input but A is absent or an initializer, so prep
+	// can hold all that does not depend on A.
+	consts   [9]*tensor.Tensor
+	allConst bool
+	prepMu   sync.Mutex
+	prep     *qgemmPrep
+}
+
+// qgemmPrep is what a QGemm whose inputs other than A are initializers
+// computes once for the active INT8 kernel and A's signedness: B packed,
+// the epilogue's column terms with C folded in,
+//
+//	acc[i][j] = sum_k A[i][k] B[k][j] + (C[j] - a_zp * sum_k B[k][j]),
+//
+// (b_zero_point 0, and a kernel form without operand offsets), and the
+// output scaling. ok false: the op does not take this path.
+type qgemmPrep struct {
+	kern       *igemmKernel
+	aU8, ok    bool
+	k, n       int
+	packed     *igemmPacked
+	terms      igemmTerms
+	scale      []float32 // float output: alpha * a_scale * b_scale[j]
+	mult       []float64 // quantized output: scale[j] / y_scale
+	yDT        tensor.DType
+	zy, lo, hi float64
 }
 
 func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -50,6 +78,13 @@ func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 		op.constB, op.constBKN = bv.Const, bv.Const
 		if op.transB {
 			op.constBKN = TransposeInt8Matrix(bv.Const)
+		}
+	}
+	op.allConst = true
+	for i := 1; i < len(op.consts) && i < len(n.Inputs); i++ {
+		if v := n.Input(i); v != nil {
+			op.consts[i] = v.Const
+			op.allConst = op.allConst && v.Const != nil
 		}
 	}
 	mm, err := op.matMul(op.constBKN)
@@ -95,6 +130,9 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	a, b := in[0], in[3]
 	if a.Rank() != 2 || b.Rank() != 2 {
 		return nil, fmt.Errorf("A %v and B %v must be 2-D", a.Shape(), b.Shape())
+	}
+	if y, ok, err := op.runPrepared(ctx, in); ok || err != nil {
+		return y, err
 	}
 	bkn := b
 	switch {
@@ -264,4 +302,159 @@ func transposeSlice[T int8 | uint8](src []T, r, c int) []T {
 		}
 	}
 	return out
+}
+
+// prepared returns the op's qgemmPrep for kernel kern and A's signedness
+// aU8 when inputs in are the node's initializers, building it on first
+// use; nil when they are not or the op does not take that path.
+func (op *qgemmOp) prepared(in []*tensor.Tensor, kern *igemmKernel, aU8 bool) (*qgemmPrep, error) {
+	if !op.allConst || op.constBKN == nil {
+		return nil, nil
+	}
+	for i := 1; i < len(op.consts); i++ {
+		if optional(in, i) != op.consts[i] {
+			return nil, nil
+		}
+	}
+	op.prepMu.Lock()
+	defer op.prepMu.Unlock()
+	if p := op.prep; p != nil && p.kern == kern && p.aU8 == aU8 {
+		if !p.ok {
+			return nil, nil
+		}
+		return p, nil
+	}
+	p, err := op.prepare(in, kern, aU8)
+	if err != nil {
+		return nil, err
+	}
+	op.prep = p
+	if !p.ok {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// prepare builds the qgemmPrep (see there); p.ok is false when the path
+// does not apply: a b_zero_point that is not 0, an a_zero_point that is
+// not one value, a 2-D C, or a kernel form with operand offsets.
+func (op *qgemmOp) prepare(in []*tensor.Tensor, kern *igemmKernel, aU8 bool) (*qgemmPrep, error) {
+	p := &qgemmPrep{kern: kern, aU8: aU8}
+	bkn := op.constBKN
+	bb, bU8, ok := int8Bytes(bkn)
+	if !ok {
+		return p, nil
+	}
+	p.k, p.n = bkn.Shape()[0], bkn.Shape()[1]
+	call := igemmCall{aU8: aU8, bU8: bU8}
+	if _, _, _, oa, ob := call.form(kern); oa != 0 || ob != 0 {
+		return p, nil
+	}
+	if bzp := optional(in, 5); bzp != nil {
+		for i := range bzp.Len() {
+			if bzp.Float64At(i) != 0 {
+				return p, nil
+			}
+		}
+	}
+	var za int32
+	if azp := optional(in, 2); azp != nil {
+		if azp.Len() != 1 {
+			return p, nil
+		}
+		za = int32(azp.Float64At(0))
+	}
+	var bias []int32
+	if c := optional(in, 6); c != nil {
+		if c.DType() != tensor.Int32 || c.Len() != p.n || c.Rank() == 2 && c.Shape()[0] != 1 {
+			return p, nil
+		}
+		bias = tensor.Data[int32](c)
+	}
+	sa, err := quantVals(in[1], 1, "a_scale")
+	if err != nil {
+		return nil, err
+	}
+	sb, err := quantVals(in[4], p.n, "b_scale")
+	if err != nil {
+		return nil, err
+	}
+	p.packed = packIgemmB(kern, bb, bU8, false, false, p.k, p.n, p.n, 1)
+	col := make([]int32, p.n)
+	for j := range col {
+		col[j] = at(bias, j) - za*p.packed.sums[j]
+	}
+	p.terms.ca = col
+	p.scale = make([]float32, p.n)
+	for j := range p.scale {
+		p.scale[j] = op.alpha * sa[0] * sb[min(j, len(sb)-1)]
+	}
+	p.yDT = tensor.Float32
+	if ys := optional(in, 7); ys != nil {
+		syv, err := quantVals(ys, 1, "y_scale")
+		if err != nil {
+			return nil, err
+		}
+		p.yDT, p.lo, p.hi = tensor.Uint8, 0, 255
+		if yzp := optional(in, 8); yzp != nil {
+			p.yDT, p.zy = yzp.DType(), yzp.Float64At(0)
+		}
+		switch p.yDT {
+		case tensor.Int8:
+			p.lo, p.hi = -128, 127
+		case tensor.Uint8:
+		default:
+			return nil, fmt.Errorf("y_zero_point is %v, want uint8 or int8", p.yDT)
+		}
+		p.mult = make([]float64, p.n)
+		for j := range p.mult {
+			p.mult[j] = float64(p.scale[j] / syv[0])
+		}
+	}
+	p.ok = true
+	return p, nil
+}
+
+// runPrepared computes the op with its qgemmPrep: one INT8 product with
+// the precomputed epilogue, then the output scaling. ok is false when the
+// prepared path does not apply (the general path runs instead).
+func (op *qgemmOp) runPrepared(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, bool, error) {
+	kern := igemmISA()
+	a := in[0]
+	ab, aU8, isInt8 := int8Bytes(a)
+	if kern == nil || !isInt8 || CPULevel(level.Load()) < LevelAVX2 {
+		return nil, false, nil
+	}
+	p, err := op.prepared(in, kern, aU8)
+	if p == nil || err != nil {
+		return nil, false, err
+	}
+	rows := a.Shape()[0]
+	if a.Shape()[1] != p.k {
+		return nil, false, fmt.Errorf("A %v and B [%d, %d] do not multiply", a.Shape(), p.k, p.n)
+	}
+	buf := getI32(rows * p.n)
+	defer putI32(buf)
+	acc := *buf
+	call := igemmCall{m: rows, n: p.n, k: p.k, a: ab, aU8: aU8, lda: p.k, ldb: p.n, packedB: p.packed, c: acc, ldc: p.n, fixed: &p.terms}
+	if rows > 0 && !call.runSIMD(ctx.Threads) {
+		return nil, false, nil
+	}
+	y, err := ctx.Alloc(p.yDT, rows, p.n)
+	if err != nil {
+		return nil, true, err
+	}
+	cols := p.n
+	if p.mult == nil {
+		yd := y.F32()
+		for i, v := range acc {
+			yd[i] = float32(v) * p.scale[i%cols]
+		}
+		return y, true, nil
+	}
+	yb, u8, _ := int8Bytes(y)
+	ctx.ParallelFor(rows, func(r0, r1 int) {
+		requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, p.mult, true, nil, p.zy, p.lo, p.hi, u8)
+	})
+	return y, true, nil
 }

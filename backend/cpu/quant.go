@@ -700,6 +700,7 @@ type convIntOp struct {
 	// it packed for the INT8 kernel.
 	constW *tensor.Tensor
 	packed ipackCache
+	direct qconvCache
 }
 
 func newConvInteger(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -822,15 +823,18 @@ func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *c
 	if y.Len() == 0 {
 		return y, nil
 	}
+	mult := make([]float64, g.m)
+	for m := range mult {
+		mult[m] = quantMultiplier(sx[0], sw[min(m, len(sw)-1)], sy[0])
+	}
+	if op.requantDirect(ctx, in, g, bias, y, mult, zy[0]) {
+		return y, nil
+	}
 	buf := getI32(y.Len())
 	defer putI32(buf)
 	acc := *buf
 	if err := accumulate(acc, bias); err != nil {
 		return nil, err
-	}
-	mult := make([]float64, g.m)
-	for m := range mult {
-		mult[m] = quantMultiplier(sx[0], sw[min(m, len(sw)-1)], sy[0])
 	}
 	if requantFast(y, acc, g.batch*g.m, g.outSize, tile(mult, g.batch), false, zy) {
 		return y, nil

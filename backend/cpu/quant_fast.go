@@ -223,39 +223,77 @@ func qlinearMatMulRequant(y *tensor.Tensor, acc []int32, p *matMulPlan, rows, co
 	return false
 }
 
+// convIntOperands checks the operands the INT8 convolution paths take:
+// 8-bit x and w, zero points of the same dtypes, w's all 0 and x's one
+// value (zx: nil or that value).
+func convIntOperands(x, w, xzp, wzp *tensor.Tensor) (xb, wb []byte, xU8, wU8 bool, zx []int32, ok bool) {
+	xb, xU8, ok1 := int8Bytes(x)
+	wb, wU8, ok2 := int8Bytes(w)
+	if !ok1 || !ok2 {
+		return
+	}
+	if xzp != nil && xzp.DType() != x.DType() || wzp != nil && wzp.DType() != w.DType() {
+		return
+	}
+	if wzp != nil {
+		z, err := quantInt32s(wzp)
+		if err != nil {
+			return
+		}
+		for _, v := range z {
+			if v != 0 {
+				return
+			}
+		}
+	}
+	if xzp != nil {
+		v, err := quantInt32s(xzp)
+		if err != nil || len(v) != 1 {
+			return
+		}
+		zx = v
+	}
+	return xb, wb, xU8, wU8, zx, true
+}
+
+// zeroPoint is the value of a per-tensor zero point (nil: 0).
+func zeroPoint(zx []int32) int32 {
+	if len(zx) == 1 {
+		return zx[0]
+	}
+	return 0
+}
+
+// directPlan returns the direct kernel's plan for this convolution, or
+// nil when the kernel is off or does not take it (uint8 weights, 3-D,
+// depthwise).
+func (op *convIntOp) directPlan(g *convGeom, w *tensor.Tensor, wb []byte, xU8, wU8 bool) *qconvPlan {
+	if !qconvDirectOn() || wU8 || g.in[0] != 1 || g.kernel[0] != 1 || g.out[0] != 1 || (g.cg == 1 && g.group > 1) {
+		return nil
+	}
+	key := qconvKey{cg: g.cg, mg: g.mg, group: g.group, ih: g.in[1], iw: g.in[2], oh: g.out[1], ow: g.out[2],
+		kh: g.kernel[1], kw: g.kernel[2], sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2],
+		dh: g.dil[1], dw: g.dil[2], flip: !xU8}
+	if w == op.constW {
+		key.w = w
+	}
+	return op.direct.get(key, wb)
+}
+
 // convIntFast computes the int32 convolution (X - zx) * (W - 0) + bias
-// into acc (N x M x out) with the INT8 kernel, per image and group.
+// into acc (N x M x out) with the direct kernel or the INT8 GEMM, per
+// image and group.
 func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, wzp *tensor.Tensor, bias []int32, acc []int32) bool {
 	kern := igemmISA()
 	if kern == nil || g.in[0] != 1 || g.kernel[0] != 1 || (g.cg == 1 && g.group > 1) {
 		return false
 	}
-	xb, xU8, ok1 := int8Bytes(x)
-	wb, wU8, ok2 := int8Bytes(w)
-	if !ok1 || !ok2 {
+	xb, wb, xU8, wU8, zx, ok := convIntOperands(x, w, xzp, wzp)
+	if !ok {
 		return false
 	}
-	if xzp != nil && xzp.DType() != x.DType() || wzp != nil && wzp.DType() != w.DType() {
-		return false
-	}
-	if wzp != nil {
-		z, err := quantInt32s(wzp)
-		if err != nil {
-			return false
-		}
-		for _, v := range z {
-			if v != 0 {
-				return false
-			}
-		}
-	}
-	var zx []int32
-	if xzp != nil {
-		v, err := quantInt32s(xzp)
-		if err != nil || len(v) != 1 {
-			return false
-		}
-		zx = v
+	if p := op.directPlan(g, w, wb, xU8, wU8); p != nil {
+		return p.run(ctx, g, xb, zeroPoint(zx), bias, qconvOut{acc: acc})
 	}
 	kdim := g.cg * g.kSize
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
@@ -281,10 +319,7 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	// Used while the padded width wastes at most half of the product.
 	hp, wp := g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
 	toep := call.conv != nil && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
-	var padByte byte
-	if len(zx) == 1 {
-		padByte = byte(zx[0])
-	}
+	padByte := byte(zeroPoint(zx))
 	job := func(j, threads int) bool {
 		n, grp := j/g.group, j%g.group
 		c := call

@@ -41,17 +41,23 @@ func qScale(rng *rand.Rand, n int) *tensor.Tensor {
 
 // qOp prepares op with the constant input constIdx (-1: none) marked as an
 // initializer holding constT.
-func qOp(t *testing.T, op string, attrs map[string]*graph.Attr, nIn, constIdx int, constT *tensor.Tensor) runtime.Op {
+// allButFirst as qOp's constIdx makes every input but the first an
+// initializer (QGemm's prepared path).
+const allButFirst = -2
+
+// qOp prepares op with inputs like in: constIdx names the one input that
+// is an initializer (-1: none; allButFirst: every input but the first).
+func qOp(t *testing.T, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) runtime.Op {
 	t.Helper()
 	domain := "" // "com.microsoft:QGemm" names an op outside the default domain
 	if d, name, ok := strings.Cut(op, ":"); ok {
 		domain, op = d, name
 	}
 	n := &graph.Node{OpType: op, Domain: domain, Attrs: attrs, Outputs: []*graph.Value{{Name: "y"}}}
-	for i := 0; i < nIn; i++ {
+	for i := range in {
 		v := &graph.Value{Name: fmt.Sprint("in", i)}
-		if i == constIdx {
-			v.Const = constT
+		if i == constIdx || constIdx == allButFirst && i > 0 {
+			v.Const = in[i]
 		}
 		n.Inputs = append(n.Inputs, v)
 	}
@@ -76,21 +82,22 @@ func sameTensor(t *testing.T, name string, got, want *tensor.Tensor) {
 }
 
 // checkLevels runs op on in at the generic level (the reference) and at
-// every other level, prepared twice (weights constant or not), and
-// requires bit-identical outputs.
+// every other level, prepared three times (no initializer, constIdx's
+// input one, every input but the first one), and requires bit-identical
+// outputs.
 func checkLevels(t *testing.T, name, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) {
 	t.Helper()
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)
 	SetCPULevel(LevelGeneric)
-	want, err := qOp(t, op, attrs, len(in), -1, nil).Run(runtime.NewContext(1), in)
+	want, err := qOp(t, op, attrs, in, -1).Run(runtime.NewContext(1), in)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	for _, l := range SupportedCPULevels()[1:] {
 		SetCPULevel(l)
-		for _, ci := range []int{-1, constIdx} {
-			o := qOp(t, op, attrs, len(in), ci, in[max(ci, 0)])
+		for _, ci := range []int{-1, constIdx, allButFirst} {
+			o := qOp(t, op, attrs, in, ci)
 			for threads := 1; threads <= 2; threads++ {
 				got, err := o.Run(runtime.NewContext(threads), in)
 				if err != nil {
@@ -226,5 +233,7 @@ func TestQGemmEveryLevel(t *testing.T) {
 			attrs["transB"] = graph.IntAttr(1)
 		}
 		checkLevels(t, fmt.Sprintf("QGemm %d", i), MSDomain+":QGemm", attrs, in, 3)
+		// without y_scale: float output
+		checkLevels(t, fmt.Sprintf("QGemm %d float", i), MSDomain+":QGemm", attrs, in[:7], 3)
 	}
 }

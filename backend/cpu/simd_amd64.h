@@ -112,6 +112,28 @@ GC_IGEMM_DECL(avx2)
 void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,
 	const double *zp_row, double zp, double lo, double hi, int64_t out_u8);
 
+// Direct INT8 convolution, AVX-512 VNNI + VBMI (simd_qconv_amd64.c; the
+// method is in that file's comment). P holds cin planes (plane bytes apart,
+// kernel rows rowstep = dh*row-width bytes apart) of unsigned bytes. tiles
+// has 4 int32 per tile (byte offset of its first pixel in P, first output
+// pixel, pixel count 1..16, span in bytes), idx 64 permutation bytes per
+// tile. w: for each block of 16 output channels (the last one ob <= 16
+// wide), starting at oc0*K dwords (K = cin*kh*ngroups), dword k*ob + o
+// holds the 4 signed taps of step k = (c*kh + r)*ngroups + g for channel
+// oc0+o. acc starts at init[o]. geom = cin, kh, ngroups, plane, rowstep,
+// m, npix, first tile, end tile, mode, then ngroups tap-group byte
+// offsets. mode 0 stores int32 out[o*npix + p]; 1 (uint8) and 2 (int8)
+// store clamp(round_half_even(acc * mult[o]) + zp, lo, hi) as gc_requant.
+#define GC_QCONV_GEOM_FIXED 10
+#define GC_QCONV_MAX_GROUPS 8
+void gc_qconv_vnni512(const uint8_t *P, const int32_t *tiles, const uint8_t *idx, const int32_t *w, const int32_t *init,
+	void *out, const double *mult, double zp, double lo, double hi, const int64_t *geom);
+// The padded image gc_qconv_vnni512 reads: geom = planes, ih, iw, ph, pw,
+// hp, wp, len, pad byte, flip. P (len bytes) is filled with the pad byte,
+// then x's planes (ih x iw) are copied to rows ph.. and columns pw.. of the
+// hp x wp planes, each byte XOR 0x80 when flip (int8 made unsigned).
+void gc_qconv_pad(const uint8_t *x, uint8_t *P, const int64_t *geom);
+
 // Padded copy of float32 planes for the Toeplitz convolution, split into
 // stride phases: P[c][py][px] (planes Hq x Wq) holds the cells
 // (r*sh + py - ph, q*sw + px - pw) of x's plane c (ih x iw), 0 outside it,
@@ -126,6 +148,12 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 // oh, ow, sh, sw, ph, pw, dh, dw, is_signed; tmp holds iw bytes.
 void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *geom, const int64_t *ylo,
 	const int64_t *yhi, const int64_t *xlo, const int64_t *xhi);
+
+// MaxPool 2x2, stride 2, no padding or dilation, of 8-bit planes (ih x iw
+// to oh x ow with 2*oh <= ih, 2*ow <= iw; int8 when is_signed, else uint8),
+// AVX-512BW (simd_qconv_amd64.c).
+void gc_maxpool2x2_8(const uint8_t *x, uint8_t *y, int64_t planes, int64_t ih, int64_t iw, int64_t oh, int64_t ow,
+	int64_t is_signed);
 
 // 2-D float32 pooling (see simd_amd64.c); geom = planes, ih, iw, oh, ow,
 // sh, sw, ph, pw, dh, dw, is_max, include_pad, kw; tmp holds iw floats.

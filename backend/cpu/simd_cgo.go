@@ -211,3 +211,51 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 func padPlanes(x, P []float32, geom *[12]int64, pre []float32) {
 	C.gc_pad_planes(f32p(x), f32p(P), i64p(geom[:]), f32p(pre))
 }
+
+func init() {
+	if C.GC_QCONV_GEOM_FIXED != qconvGeomFixed || C.GC_QCONV_MAX_GROUPS != qconvMaxGroups {
+		panic("cpu: gc_qconv_vnni512's geometry layout and qconvPlan's differ")
+	}
+}
+
+// qconvPad runs gc_qconv_pad (see simd_amd64.h).
+func qconvPad(x, P []byte, geom *[10]int64) {
+	_ = x[geom[0]*geom[1]*geom[2]-1]
+	_ = P[geom[7]-1]
+	C.gc_qconv_pad((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(P)), i64p(geom[:]))
+}
+
+// qconvC runs gc_qconv_vnni512 (see simd_amd64.h) writing output channels
+// [0, m) of acc[first:] (mode 0) or y[first:]; the plan's tables were
+// checked against the image when it was built.
+func qconvC(P []byte, tiles []int32, idx []byte, w, init []int32, acc []int32, y []byte, first int, mult []float64, zp, lo, hi float64, geom *[qconvGeomFixed + qconvMaxGroups]int64) {
+	end := first + int(geom[5]*geom[6])
+	var out unsafe.Pointer
+	if geom[9] == 0 {
+		out = unsafe.Pointer(&acc[first:end][0])
+	} else {
+		out = unsafe.Pointer(&y[first:end][0])
+		_ = mult[geom[5]-1]
+	}
+	_ = w[int(geom[5])*int(geom[0]*geom[1]*geom[2])-1]
+	_ = init[geom[5]-1]
+	_ = idx[len(tiles)/4*64-1]
+	var mp *C.double
+	if len(mult) > 0 {
+		mp = (*C.double)(unsafe.Pointer(unsafe.SliceData(mult)))
+	}
+	C.gc_qconv_vnni512((*C.uint8_t)(bytep(P)), i32p(tiles), (*C.uint8_t)(bytep(idx)), i32p(w), i32p(init), out, mp,
+		C.double(zp), C.double(lo), C.double(hi), i64p(geom[:]))
+}
+
+// maxPool2x2x8 runs gc_maxpool2x2_8 on planes of ih x iw bytes.
+func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
+	_ = x[planes*ih*iw-1]
+	_ = y[planes*oh*ow-1]
+	s := C.int64_t(0)
+	if signed {
+		s = 1
+	}
+	C.gc_maxpool2x2_8((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(y)), C.int64_t(planes), C.int64_t(ih), C.int64_t(iw),
+		C.int64_t(oh), C.int64_t(ow), s)
+}

@@ -47,3 +47,15 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 func padPlanes(x, P []float32, geom *[12]int64, pre []float32) {
 	panic("padPlanes without the C kernels")
 }
+
+func qconvPad(x, P []byte, geom *[10]int64) {
+	panic("qconvPad without the C kernels")
+}
+
+func qconvC(P []byte, tiles []int32, idx []byte, w, init []int32, acc []int32, y []byte, first int, mult []float64, zp, lo, hi float64, geom *[qconvGeomFixed + qconvMaxGroups]int64) {
+	panic("qconvC without the C kernels")
+}
+
+func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
+	panic("maxPool2x2x8 without the C kernels")
+}

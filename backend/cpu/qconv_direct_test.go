@@ -1,0 +1,144 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// TestQConvDirectMatchesReference: the direct INT8 convolution kernel,
+// called through its plan, equals the reference convolution on widened
+// values (int32 mode) and the reference requantization (uint8 and int8
+// modes), bit for bit, over the geometries its tiling has to get right:
+// LeNet-5's two convolutions, kernel widths 1 to 9 (tap groups that
+// overlap, kw < 4 reading a padded copy), strides, dilations up to the
+// widest one a 64-byte window takes, asymmetric pads, output rows narrower
+// than a tile (tiles spanning rows), wide rows, 1 to 40 output channels
+// (every block width, several blocks), groups, uint8 and int8 images,
+// batch 1 (tiles split over two threads) and batch 3.
+func TestQConvDirectMatchesReference(t *testing.T) {
+	if !qconvDirectCPU {
+		t.Skip("no AVX-512 VBMI: the direct INT8 convolution is not used on this CPU")
+	}
+	withParallelism(t)
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	if _, err := SetCPULevel(LevelAVX512VNNI); err != nil {
+		t.Skip(err)
+	}
+	type cs struct {
+		x, w    []int // N C H W, M C/group KH KW
+		group   int
+		strides []int
+		pads    []int // top, left, bottom, right
+		dil     []int
+		s8      bool
+	}
+	cases := []cs{
+		{x: []int{1, 1, 28, 28}, w: []int{6, 1, 5, 5}, pads: []int{2, 2, 2, 2}}, // LeNet-5 conv1
+		{x: []int{3, 6, 14, 14}, w: []int{16, 6, 5, 5}},                         // LeNet-5 conv2 (in place)
+		{x: []int{2, 3, 9, 11}, w: []int{7, 3, 1, 1}},                           // 1x1: padded copy with slack
+		{x: []int{1, 4, 13, 17}, w: []int{9, 4, 3, 3}, pads: []int{1, 1, 1, 1}}, // 3x3
+		{x: []int{1, 2, 12, 12}, w: []int{5, 2, 4, 4}},                          // kw = 4, in place
+		{x: []int{2, 3, 31, 29}, w: []int{17, 3, 7, 7}, strides: []int{2, 2}, pads: []int{3, 3, 3, 3}},
+		{x: []int{1, 2, 10, 40}, w: []int{3, 2, 2, 9}, strides: []int{1, 3}, pads: []int{0, 4, 1, 0}},
+		{x: []int{1, 3, 20, 20}, w: []int{12, 3, 5, 5}, dil: []int{2, 3}, pads: []int{0, 1, 2, 3}},
+		{x: []int{1, 1, 9, 80}, w: []int{4, 1, 3, 4}, dil: []int{1, 21}},     // widest dilation
+		{x: []int{1, 5, 8, 6}, w: []int{40, 5, 5, 5}},                        // ow 2: tiles span 8 rows; 3 blocks
+		{x: []int{1, 2, 7, 70}, w: []int{33, 2, 3, 6}, strides: []int{2, 1}}, // wide rows
+		{x: []int{3, 6, 9, 9}, w: []int{9, 2, 3, 5}, group: 3, pads: []int{1, 2, 1, 2}},
+		{x: []int{2, 4, 12, 12}, w: []int{11, 4, 5, 5}, pads: []int{2, 2, 2, 2}, s8: true},
+		{x: []int{1, 8, 15, 15}, w: []int{24, 8, 3, 3}, pads: []int{1, 1, 1, 1}, s8: true},
+	}
+	for m := 1; m <= 16; m++ { // every block width
+		cases = append(cases, cs{x: []int{1, 2, 9, 10}, w: []int{m, 2, 5, 5}, pads: []int{2, 2, 2, 2}, s8: m%2 == 0})
+	}
+	rng := rand.New(rand.NewPCG(71, 72))
+	for i, c := range cases {
+		c.group = max(c.group, 1)
+		if c.strides == nil {
+			c.strides = []int{1, 1}
+		}
+		if c.pads == nil {
+			c.pads = []int{0, 0, 0, 0}
+		}
+		if c.dil == nil {
+			c.dil = []int{1, 1}
+		}
+		win := graph.Window{Kernel: c.w[2:], Strides: c.strides, Dilations: c.dil, Pads: c.pads}
+		g, err := newConvGeom(win, c.group, c.x, c.w, false, nil, nil)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		x, w := qRandom(rng, !c.s8, c.x...), qRandom(rng, false, c.w...)
+		zx := int32(rng.IntN(256))
+		xzp := tensor.FromSlice([]int{}, []uint8{uint8(zx)})
+		if c.s8 {
+			zx -= 128
+			xzp = tensor.FromSlice([]int{}, []int8{int8(zx)})
+		}
+		bias := make([]int32, g.m)
+		for j := range bias {
+			bias[j] = int32(rng.IntN(20000) - 10000)
+		}
+		x32, _ := quantSubZP(x, xzp, -1, "x")
+		w32, _ := quantSubZP(w, nil, 0, "w")
+		want := make([]int32, g.batch*g.m*g.outSize)
+		convForward(runtime.NewContext(1), g, x32, w32, bias, want)
+
+		op := &convIntOp{}
+		xb, wb, xU8, wU8, _, ok := convIntOperands(x, w, xzp, nil)
+		if !ok {
+			t.Fatalf("case %d: operands refused", i)
+		}
+		p := op.directPlan(g, w, wb, xU8, wU8)
+		if p == nil {
+			t.Fatalf("case %d (%v * %v): the direct kernel refused it", i, c.x, c.w)
+		}
+		mult := make([]float64, g.m)
+		for j := range mult {
+			mult[j] = 1 / float64(16+rng.IntN(2000))
+		}
+		for _, u8 := range []bool{true, false} {
+			y := tensor.MustNew(tensor.Int8, g.outShape(2)...)
+			if u8 {
+				y = tensor.MustNew(tensor.Uint8, g.outShape(2)...)
+			}
+			zy := float64(rng.IntN(100))
+			wantY := y.Clone()
+			requantize(wantY, want, func(i int) (float64, float64) { return mult[i/g.outSize%g.m], zy })
+			for threads := 1; threads <= 2; threads++ {
+				ctx := runtime.NewContext(threads)
+				name := fmt.Sprintf("case %d (%v * %v) threads=%d", i, c.x, c.w, threads)
+				got := make([]int32, len(want))
+				if !p.run(ctx, g, xb, zx, bias, qconvOut{acc: got}) {
+					t.Fatalf("%s: run refused", name)
+				}
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("%s: acc[%d] = %d, want %d", name, j, got[j], want[j])
+					}
+				}
+				yb, _, _ := int8Bytes(y)
+				out := qconvOut{y: yb, u8: u8, mult: mult, zp: zy, lo: math.MinInt8, hi: math.MaxInt8}
+				if u8 {
+					out.lo, out.hi = 0, math.MaxUint8
+				}
+				if !p.run(ctx, g, xb, zx, bias, out) {
+					t.Fatalf("%s: requantizing run refused", name)
+				}
+				sameTensor(t, name+fmt.Sprintf(" requantized u8=%v", u8), y, wantY)
+			}
+		}
+	}
+	// A dilation whose four taps span more than 64 bytes is refused.
+	key := qconvKey{cg: 1, mg: 1, group: 1, ih: 3, iw: 90, oh: 3, ow: 1, kh: 1, kw: 4, sh: 1, sw: 1, dh: 1, dw: 22}
+	if newQconvPlan(key, make([]byte, 4)) != nil {
+		t.Fatal("dilation 22 accepted: four taps span 67 bytes, more than one load")
+	}
+}
