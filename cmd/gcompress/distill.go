@@ -49,7 +49,12 @@ the teacher's logits for the training set are computed once; with it they
 are computed for every batch on the shifted images.
 
 The student is a zoo architecture (--student-arch, seeded) or an ONNX model
-(--student).`,
+(--student).
+
+Tuning on --val-fraction: the held-out digits depend on --seed, and a teacher
+trained on the whole training split has seen them, so its soft targets leak
+them into the student and the validation error looks better than the test
+error will. Train the teacher with the same --val-fraction and --seed.`,
 		Example: `  gcompress distill --teacher teacher.onnx --student-arch mlp-800-800 --data data/mnist -o student.onnx
   gcompress distill --teacher lenet5.onnx --student-arch mlp-30-30 --data data/mnist --temperature 4 --alpha 0.9 --seed 2 -o s.onnx --json`,
 		Args: usageArgs(cobra.NoArgs),
