@@ -37,9 +37,13 @@ var qconvSplitMinWork = 1 << 18
 // instructions; it runs at the avx512vnni level only.
 var qconvDirectCPU = simdBuilt && cpu.X86.HasAVX512VBMI
 
+// qconvDirectOff turns the direct kernel off (benchmarks compare it with
+// the INT8 GEMM path).
+var qconvDirectOff = false
+
 // qconvDirectOn reports whether the direct kernel is active now.
 func qconvDirectOn() bool {
-	return qconvDirectCPU && CPULevel(level.Load()) == LevelAVX512VNNI
+	return qconvDirectCPU && !qconvDirectOff && CPULevel(level.Load()) == LevelAVX512VNNI
 }
 
 // qconvKey is what a qconvPlan depends on.

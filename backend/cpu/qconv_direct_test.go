@@ -91,12 +91,11 @@ func TestQConvDirectMatchesReference(t *testing.T) {
 		want := make([]int32, g.batch*g.m*g.outSize)
 		convForward(runtime.NewContext(1), g, x32, w32, bias, want)
 
-		op := &convIntOp{}
-		xb, wb, xU8, wU8, _, ok := convIntOperands(x, w, xzp, nil)
+		xb, wb, xU8, _, _, ok := convIntOperands(x, w, xzp, nil)
 		if !ok {
 			t.Fatalf("case %d: operands refused", i)
 		}
-		p := op.directPlan(g, w, wb, xU8, wU8)
+		p := newQconvPlan(qconvKeyOf(g, !xU8), wb)
 		if p == nil {
 			t.Fatalf("case %d (%v * %v): the direct kernel refused it", i, c.x, c.w)
 		}
@@ -136,9 +135,79 @@ func TestQConvDirectMatchesReference(t *testing.T) {
 			}
 		}
 	}
+	// The op leaves 1x1 kernels and many output channels to the INT8 GEMM.
+	for _, w := range [][]int{{8, 4, 1, 1}, {8, 4, 2, 2}, {160, 4, 3, 3}} {
+		g, err := newConvGeom(graph.Window{Kernel: w[2:], Strides: []int{1, 1}, Dilations: []int{1, 1}, Pads: []int{0, 0, 0, 0}},
+			1, []int{1, 4, 9, 9}, w, false, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (&convIntOp{}).directPlan(g, nil, make([]byte, tensor.Product(w)), true, false) != nil {
+			t.Errorf("weights %v: the direct kernel was chosen over the INT8 GEMM", w)
+		}
+	}
 	// A dilation whose four taps span more than 64 bytes is refused.
 	key := qconvKey{cg: 1, mg: 1, group: 1, ih: 3, iw: 90, oh: 3, ow: 1, kh: 1, kw: 4, sh: 1, sw: 1, dh: 1, dw: 22}
 	if newQconvPlan(key, make([]byte, 4)) != nil {
 		t.Fatal("dilation 22 accepted: four taps span 67 bytes, more than one load")
+	}
+}
+
+// BenchmarkQLinearConv times QLinearConv (uint8 x int8, constant weights,
+// batch 1, one thread) with the direct kernel and with the INT8 GEMM path
+// on LeNet-5's and ResNet-50's convolution shapes; GOP/s counts 2 per
+// multiply-add.
+//
+//	go test ./backend/cpu -run '^$' -bench QLinearConv
+func BenchmarkQLinearConv(b *testing.B) {
+	if !qconvDirectCPU {
+		b.Skip("no AVX-512 VBMI")
+	}
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	if _, err := SetCPULevel(LevelAVX512VNNI); err != nil {
+		b.Skip(err)
+	}
+	rng := rand.New(rand.NewPCG(81, 82))
+	for _, c := range []struct {
+		name   string
+		x, w   []int
+		stride int64
+		pad    int64
+	}{
+		{"lenet5-conv1", []int{1, 1, 28, 28}, []int{6, 1, 5, 5}, 1, 2},
+		{"lenet5-conv2", []int{1, 6, 14, 14}, []int{16, 6, 5, 5}, 1, 0},
+		{"resnet-stem-7x7s2", []int{1, 3, 224, 224}, []int{64, 3, 7, 7}, 2, 3},
+		{"resnet-3x3-64", []int{1, 64, 56, 56}, []int{64, 64, 3, 3}, 1, 1},
+		{"resnet-3x3-128", []int{1, 128, 28, 28}, []int{128, 128, 3, 3}, 1, 1},
+		{"resnet-3x3-256", []int{1, 256, 14, 14}, []int{256, 256, 3, 3}, 1, 1},
+		{"resnet-3x3-512", []int{1, 512, 7, 7}, []int{512, 512, 3, 3}, 1, 1},
+		{"resnet-1x1-64-256", []int{1, 64, 56, 56}, []int{256, 64, 1, 1}, 1, 0},
+	} {
+		attrs := map[string]*graph.Attr{"strides": graph.IntsAttr(c.stride, c.stride), "pads": graph.IntsAttr(c.pad, c.pad, c.pad, c.pad)}
+		x, w := qRandom(rng, true, c.x...), qRandom(rng, false, c.w...)
+		in := []*tensor.Tensor{x, qScale(rng, 0), qRandom(rng, true), w, qScale(rng, c.w[0]), tensor.FromSlice([]int{}, []int8{0}),
+			qScale(rng, 0), qRandom(rng, true)}
+		oh := (c.x[2]+2*int(c.pad)-c.w[2])/int(c.stride) + 1
+		ow := (c.x[3]+2*int(c.pad)-c.w[3])/int(c.stride) + 1
+		ops := 2 * float64(c.w[0]*c.w[1]*c.w[2]*c.w[3]*oh*ow)
+		for _, direct := range []bool{true, false} {
+			name := c.name + "/gemm"
+			if direct {
+				name = c.name + "/direct"
+			}
+			b.Run(name, func(b *testing.B) {
+				qconvDirectOff = !direct
+				defer func() { qconvDirectOff = false }()
+				op := qOp(b, "QLinearConv", attrs, in, 3)
+				ctx := runtime.NewContext(1)
+				for i := 0; i < b.N; i++ {
+					if _, err := op.Run(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+			})
+		}
 	}
 }

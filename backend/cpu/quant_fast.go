@@ -264,20 +264,40 @@ func zeroPoint(zx []int32) int32 {
 	return 0
 }
 
+// Where the direct kernel beats the INT8 GEMM (BenchmarkQLinearConv, one
+// thread, Zen 5): kernels at least 3 wide (a 1x1 kernel uses one of each
+// group's four taps: 110 vs 167 GOP/s for ResNet's 64->256 1x1) and at
+// most 128 output channels per group (3x3 at 64/128/256/512 channels:
+// 1.56x, 1.12x, 0.88x, 0.79x the GEMM's speed; LeNet-5's convolutions
+// 1.5x and 2.8x, ResNet's 7x7 stem 1.9x).
+const (
+	qconvDirectMinKW = 3
+	qconvDirectMaxM  = 128
+)
+
 // directPlan returns the direct kernel's plan for this convolution, or
 // nil when the kernel is off or does not take it (uint8 weights, 3-D,
-// depthwise).
+// depthwise, or a shape the INT8 GEMM runs faster).
 func (op *convIntOp) directPlan(g *convGeom, w *tensor.Tensor, wb []byte, xU8, wU8 bool) *qconvPlan {
 	if !qconvDirectOn() || wU8 || g.in[0] != 1 || g.kernel[0] != 1 || g.out[0] != 1 || (g.cg == 1 && g.group > 1) {
 		return nil
 	}
-	key := qconvKey{cg: g.cg, mg: g.mg, group: g.group, ih: g.in[1], iw: g.in[2], oh: g.out[1], ow: g.out[2],
-		kh: g.kernel[1], kw: g.kernel[2], sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2],
-		dh: g.dil[1], dw: g.dil[2], flip: !xU8}
+	if g.kernel[2] < qconvDirectMinKW || g.mg > qconvDirectMaxM {
+		return nil
+	}
+	key := qconvKeyOf(g, !xU8)
 	if w == op.constW {
 		key.w = w
 	}
 	return op.direct.get(key, wb)
+}
+
+// qconvKeyOf is the direct kernel's key for a 2-D convolution (weights
+// not cached).
+func qconvKeyOf(g *convGeom, flip bool) qconvKey {
+	return qconvKey{cg: g.cg, mg: g.mg, group: g.group, ih: g.in[1], iw: g.in[2], oh: g.out[1], ow: g.out[2],
+		kh: g.kernel[1], kw: g.kernel[2], sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2],
+		dh: g.dil[1], dw: g.dil[2], flip: flip}
 }
 
 // convIntFast computes the int32 convolution (X - zx) * (W - 0) + bias

@@ -47,7 +47,7 @@ const allButFirst = -2
 
 // qOp prepares op with inputs like in: constIdx names the one input that
 // is an initializer (-1: none; allButFirst: every input but the first).
-func qOp(t *testing.T, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) runtime.Op {
+func qOp(t testing.TB, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) runtime.Op {
 	t.Helper()
 	domain := "" // "com.microsoft:QGemm" names an op outside the default domain
 	if d, name, ok := strings.Cut(op, ":"); ok {
