@@ -37,13 +37,19 @@ var qconvSplitMinWork = 1 << 18
 // instructions; it runs at the avx512vnni level only.
 var qconvDirectCPU = simdBuilt && cpu.X86.HasAVX512VBMI
 
-// qconvDirectOff turns the direct kernel off (benchmarks compare it with
-// the INT8 GEMM path).
-var qconvDirectOff = false
+// qconvDirectUse overrides the choice between the direct kernel and the
+// INT8 GEMM (BenchmarkQLinearConv times both on every shape).
+var qconvDirectUse = qconvAuto
+
+const (
+	qconvAuto   = iota // the direct kernel where it is faster (directPlan)
+	qconvAlways        // wherever it applies
+	qconvNever
+)
 
 // qconvDirectOn reports whether the direct kernel is active now.
 func qconvDirectOn() bool {
-	return qconvDirectCPU && !qconvDirectOff && CPULevel(level.Load()) == LevelAVX512VNNI
+	return qconvDirectCPU && qconvDirectUse != qconvNever && CPULevel(level.Load()) == LevelAVX512VNNI
 }
 
 // qconvKey is what a qconvPlan depends on.

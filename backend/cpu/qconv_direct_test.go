@@ -197,8 +197,11 @@ func BenchmarkQLinearConv(b *testing.B) {
 				name = c.name + "/direct"
 			}
 			b.Run(name, func(b *testing.B) {
-				qconvDirectOff = !direct
-				defer func() { qconvDirectOff = false }()
+				qconvDirectUse = qconvNever
+				if direct {
+					qconvDirectUse = qconvAlways
+				}
+				defer func() { qconvDirectUse = qconvAuto }()
 				op := qOp(b, "QLinearConv", attrs, in, 3)
 				ctx := runtime.NewContext(1)
 				for i := 0; i < b.N; i++ {

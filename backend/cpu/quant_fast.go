@@ -282,7 +282,7 @@ func (op *convIntOp) directPlan(g *convGeom, w *tensor.Tensor, wb []byte, xU8, w
 	if !qconvDirectOn() || wU8 || g.in[0] != 1 || g.kernel[0] != 1 || g.out[0] != 1 || (g.cg == 1 && g.group > 1) {
 		return nil
 	}
-	if g.kernel[2] < qconvDirectMinKW || g.mg > qconvDirectMaxM {
+	if qconvDirectUse == qconvAuto && (g.kernel[2] < qconvDirectMinKW || g.mg > qconvDirectMaxM) {
 		return nil
 	}
 	key := qconvKeyOf(g, !xU8)
