@@ -226,13 +226,15 @@ func (p *qconvPlan) run(ctx *runtime.Context, g *convGeom, xb []byte, zx int32, 
 	if key.flip {
 		zpad, padByte = zx+128, byte(zx)^0x80
 	}
-	initBuf := getI32(g.m)
-	defer putI32(initBuf)
-	init := *initBuf
-	for o := range init {
-		init[o] = -zpad * p.sumW[o]
+	// acc0[o] starts channel o's accumulators: the bias, less the padding
+	// byte's (or the int8 offset's) share of every product.
+	acc0Buf := getI32(g.m)
+	defer putI32(acc0Buf)
+	acc0 := *acc0Buf
+	for o := range acc0 {
+		acc0[o] = -zpad * p.sumW[o]
 		if bias != nil {
-			init[o] += bias[o]
+			acc0[o] += bias[o]
 		}
 	}
 	mode := int64(0)
@@ -264,7 +266,7 @@ func (p *qconvPlan) run(ctx *runtime.Context, g *convGeom, xb []byte, zx int32, 
 			if mode != 0 {
 				mult = out.mult[oc:]
 			}
-			qconvC(img, p.tiles, p.idx, p.wpk[oc*p.k:], init[oc:], out.acc, out.y, first, mult, out.zp, out.lo, out.hi, &geom)
+			qconvC(img, p.tiles, p.idx, p.wpk[oc*p.k:], acc0[oc:], out.acc, out.y, first, mult, out.zp, out.lo, out.hi, &geom)
 		}
 		if threads > 1 && ntiles >= 2*threads && g.mg*p.k*g.outSize >= qconvSplitMinWork {
 			parallelChunks(ntiles, threads, call)
