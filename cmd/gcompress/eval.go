@@ -10,7 +10,6 @@ import (
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/eval"
-	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 )
 
@@ -37,7 +36,7 @@ With --json it prints {"accuracy": f, "samples": n}.`,
 			if batch <= 0 {
 				return usagef("--batch must be positive")
 			}
-			m, err := onnx.Load(args[0])
+			m, err := loadForRun(args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -118,6 +118,13 @@ func TestQuantizeCommand(t *testing.T) {
 	if !strings.Contains(stderr, "calibrating 100/100") {
 		t.Errorf("no progress lines on stderr: %q", stderr)
 	}
+	// run executes the QDQ file lowered: integer ops, no float
+	// DequantizeLinear/QuantizeLinear pairs left around the layers
+	stdout, stderr, code = gc(t, "run", filepath.Join(dir, "p.onnx"), "--random-inputs", "--dim", "batch=2", "--profile")
+	prof := stdout + stderr
+	if code != 0 || !strings.Contains(prof, "QLinearConv") || !strings.Contains(prof, "QGemm") || strings.Contains(prof, "DequantizeLinear") {
+		t.Errorf("run on the QDQ file: exit %d, profile:\n%s", code, prof)
+	}
 }
 
 // TestQuantizeEntropyFallback: entropy calibration (the default) reports
