@@ -347,3 +347,25 @@ func (t *Tensor) Int64s() ([]int64, error) {
 
 // String summarises the tensor as "float32[2 3]".
 func (t *Tensor) String() string { return fmt.Sprintf("%v%v", t.dtype, t.shape) }
+
+// TransposeInt8Matrix returns the transpose of a 2-D uint8 or int8 tensor
+// (a copy).
+func TransposeInt8Matrix(t *Tensor) *Tensor {
+	r, c := t.Shape()[0], t.Shape()[1]
+	switch t.DType() {
+	case Uint8:
+		return FromSlice([]int{c, r}, transposeSlice(Data[uint8](t), r, c))
+	default:
+		return FromSlice([]int{c, r}, transposeSlice(Data[int8](t), r, c))
+	}
+}
+
+func transposeSlice[T int8 | uint8](src []T, r, c int) []T {
+	out := make([]T, len(src))
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			out[j*r+i] = src[i*c+j]
+		}
+	}
+	return out
+}

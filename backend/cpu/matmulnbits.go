@@ -5,12 +5,14 @@ import (
 	"math"
 
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
 
-// MSDomain is ONNX Runtime's contrib-op domain, where MatMulNBits lives.
-const MSDomain = "com.microsoft"
+// MSDomain is ONNX Runtime's contrib-op domain, where MatMulNBits and
+// QGemm live.
+const MSDomain = passes.MSDomain
 
 func init() {
 	registry.Register(MSDomain, "MatMulNBits", newMatMulNBits)

@@ -77,7 +77,7 @@ func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if bv := n.Input(3); bv != nil && bv.Const != nil && bv.Const.Rank() == 2 {
 		op.constB, op.constBKN = bv.Const, bv.Const
 		if op.transB {
-			op.constBKN = TransposeInt8Matrix(bv.Const)
+			op.constBKN = tensor.TransposeInt8Matrix(bv.Const)
 		}
 	}
 	op.allConst = true
@@ -139,7 +139,7 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	case b == op.constB:
 		bkn = op.constBKN
 	case op.transB:
-		bkn = TransposeInt8Matrix(b)
+		bkn = tensor.TransposeInt8Matrix(b)
 	}
 	rows, cols := a.Shape()[0], bkn.Shape()[1]
 	bzp := optional(in, 5)
@@ -280,28 +280,6 @@ func quantVals(t *tensor.Tensor, n int, name string) ([]float32, error) {
 		return nil, fmt.Errorf("%s %v must be float32 with 1 or %d values", name, t, n)
 	}
 	return t.F32(), nil
-}
-
-// TransposeInt8Matrix returns the transpose of a 2-D uint8 or int8 tensor
-// (a copy).
-func TransposeInt8Matrix(t *tensor.Tensor) *tensor.Tensor {
-	r, c := t.Shape()[0], t.Shape()[1]
-	switch t.DType() {
-	case tensor.Uint8:
-		return tensor.FromSlice([]int{c, r}, transposeSlice(tensor.Data[uint8](t), r, c))
-	default:
-		return tensor.FromSlice([]int{c, r}, transposeSlice(tensor.Data[int8](t), r, c))
-	}
-}
-
-func transposeSlice[T int8 | uint8](src []T, r, c int) []T {
-	out := make([]T, len(src))
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			out[j*r+i] = src[i*c+j]
-		}
-	}
-	return out
 }
 
 // prepared returns the op's qgemmPrep for kernel kern and A's signedness

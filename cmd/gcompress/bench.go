@@ -210,12 +210,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		if raw, err = os.ReadFile(path); err != nil {
 			return err
 		}
-		if noOpt {
-			m, err = onnx.Load(path)
-		} else {
-			m, err = loadForRun(path, os.Stderr)
-		}
-		if err != nil {
+		if m, err = onnx.Load(path); err != nil {
 			return err
 		}
 		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))

@@ -411,7 +411,7 @@ func measureStage(name, path string, test *data.Dataset, threads int) (demoStage
 	if err != nil {
 		return demoStage{}, nil, err
 	}
-	m, err := loadForRun(path, os.Stderr)
+	m, err := onnx.Load(path)
 	if err != nil {
 		return demoStage{}, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/eval"
+	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 )
 
@@ -36,7 +37,7 @@ With --json it prints {"accuracy": f, "samples": n}.`,
 			if batch <= 0 {
 				return usagef("--batch must be positive")
 			}
-			m, err := loadForRun(args[0], cmd.ErrOrStderr())
+			m, err := onnx.Load(args[0])
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gcompress/gcompress/conformance"
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -103,7 +104,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if f.bench < 0 || f.warmup < 0 || f.nodes < 0 {
 		return usagef("--bench, --warmup and --profile-nodes must be >= 0")
 	}
-	m, err := loadForRun(path, os.Stderr)
+	m, err := onnx.Load(path)
 	if err != nil {
 		return err
 	}

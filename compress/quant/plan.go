@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/tensor"
 )
 
@@ -55,19 +56,6 @@ func Points(layers []*Layer) []*graph.Value {
 	return out
 }
 
-// layerName is the node's name, or its first output's.
-func layerName(n *graph.Node) string {
-	if n.Name != "" {
-		return n.Name
-	}
-	for _, o := range n.Outputs {
-		if o != nil {
-			return o.Name
-		}
-	}
-	return n.OpType
-}
-
 // ignored reports whether an ignore entry names the node or its op type.
 func ignored(n *graph.Node, name string, ignore []string) bool {
 	for _, s := range ignore {
@@ -97,7 +85,7 @@ func MakePlan(m *graph.Model, ignore []string) (*Plan, error) {
 		if !isONNX(n, "Conv") && !isONNX(n, "Gemm") && !isONNX(n, "MatMul") {
 			continue
 		}
-		name := layerName(n)
+		name := passes.LayerName(n)
 		l, why := layerOf(g, n, name)
 		if l == nil {
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%v: %s", n, why))
@@ -196,48 +184,13 @@ func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
 	return l, ""
 }
 
-// passThrough reports whether n only moves or selects values without
-// changing them (so quantizing its input or its output with the same
-// parameters is the same): MaxPool without indices, Flatten, Reshape,
-// Transpose, Squeeze, Unsqueeze and Identity with constant shape inputs.
-func passThrough(g *graph.Graph, n *graph.Node) bool {
-	if n == nil || (n.Domain != "" && n.Domain != "ai.onnx") || len(n.Inputs) == 0 || n.Inputs[0] == nil {
-		return false
-	}
-	switch n.OpType {
-	case "MaxPool":
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil && (len(n.Outputs[1].Consumers) > 0 || isOutput(g, n.Outputs[1])) {
-			return false
-		}
-	case "Flatten", "Transpose", "Identity":
-	case "Reshape", "Squeeze", "Unsqueeze":
-	default:
-		return false
-	}
-	for _, in := range n.Inputs[1:] {
-		if in != nil && constant(g, in) == nil {
-			return false
-		}
-	}
-	return true
-}
-
 // tracePoint walks from a layer's activation input back through
 // pass-through nodes to the tensor to quantize.
 func tracePoint(g *graph.Graph, x *graph.Value) (*graph.Value, []*graph.Node) {
 	var chain []*graph.Node
-	for x.Producer != nil && passThrough(g, x.Producer) && x.Producer.Inputs[0].DType == tensor.Float32 {
+	for x.Producer != nil && passes.PassThrough(g, x.Producer) && x.Producer.Inputs[0].DType == tensor.Float32 {
 		chain = append([]*graph.Node{x.Producer}, chain...)
 		x = x.Producer.Inputs[0]
 	}
 	return x, chain
-}
-
-func isOutput(g *graph.Graph, v *graph.Value) bool {
-	for _, o := range g.Outputs {
-		if o == v {
-			return true
-		}
-	}
-	return false
 }

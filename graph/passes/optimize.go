@@ -18,7 +18,7 @@ type Options struct {
 
 // Report counts what each pass did.
 type Report struct {
-	QDQFused          int `json:"qdq_fused"`
+	QDQFused          int `json:"qdq_fused"` // integer ops from LowerQDQ (LowerReport.Ops)
 	ConstantsFolded   int `json:"constants_folded"`
 	IdentitiesRemoved int `json:"identities_removed"`
 	AffinesFolded     int `json:"affines_folded"`
@@ -30,13 +30,13 @@ type Report struct {
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d QDQ products made integer, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds and %d activations fused, %d dead nodes removed",
+	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds and %d activations fused, %d dead nodes removed",
 		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.DeadNodesRemoved)
 }
 
 // Optimize returns an optimized clone of m (m itself is not modified):
-// QDQ convolutions and matrix products rewritten as QLinearConv /
-// QLinearMatMul (when the backend has them), constant folding,
+// a QDQ model lowered to integer ops (LowerQDQ, when the backend has
+// them), constant folding,
 // Identity/Dropout removal, BatchNorm and per-channel
 // Mul/Add folding into Conv/Gemm, then (when the backend has the fused
 // ops) BatchNorm(+Relu) -> Conv pre-activation, Conv + Add and
@@ -45,8 +45,17 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	var r Report
 	c := Clone(m)
 	g := c.Graph
-	if opts.Supports != nil && opts.Supports("", "QLinearConv") && opts.Supports("", "QLinearMatMul") {
-		r.QDQFused = FuseQDQ(g) // before folding turns DequantizeLinear(weights) into floats
+	if opts.Supports != nil && supportsLowering(opts.Supports) {
+		// before folding turns DequantizeLinear(weights) into floats
+		for _, n := range lowerQDQ(c).Ops {
+			r.QDQFused += n
+		}
+		if r.QDQFused > 0 {
+			g.RemoveDeadNodes() // the weights' DequantizeLinear, left unread
+			if err := graph.InferShapes(g); err != nil {
+				return nil, r, fmt.Errorf("optimize: lowering QDQ: %w", err)
+			}
+		}
 	}
 	r.ConstantsFolded = FoldConstants(g, opts.Eval)
 	r.IdentitiesRemoved = RemoveIdentities(g)
@@ -70,4 +79,15 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 		return nil, r, fmt.Errorf("optimize: %w", err)
 	}
 	return c, r, nil
+}
+
+// supportsLowering reports whether a backend runs every op LowerQDQ may
+// emit.
+func supportsLowering(supports func(domain, op string) bool) bool {
+	for _, op := range []string{"QLinearConv", "ConvInteger", "MatMulInteger"} {
+		if !supports("", op) {
+			return false
+		}
+	}
+	return supports(MSDomain, "QGemm") && supports(MSDomain, "MatMulNBits")
 }

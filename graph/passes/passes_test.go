@@ -294,11 +294,13 @@ func TestFoldedZooModels(t *testing.T) {
 	}
 }
 
-// TestFuseQDQ: a QDQ convolution (per-channel int8 weights, int32 bias,
-// Relu before a uint8 Quantize with zero point 0) and a QDQ MatMul become
-// QLinearConv and QLinearMatMul, whose outputs differ from the float QDQ
-// evaluation by at most one quantization step.
-func TestFuseQDQ(t *testing.T) {
+// TestLowerQDQ: in Optimize, a QDQ convolution (per-channel int8 weights,
+// int32 bias, Relu before a uint8 Quantize with zero point 0), the Reshape
+// between two Q/DQ pairs with the same parameters and a QDQ 2-D MatMul
+// become QLinearConv, an 8-bit Reshape and com.microsoft QGemm, whose
+// outputs differ from the float QDQ evaluation by at most one
+// quantization step.
+func TestLowerQDQ(t *testing.T) {
 	b := newBuilder(7)
 	x := b.input("x", 1, 4, 6, 6)
 	f32 := func(name string, v ...float32) *graph.Value {
@@ -344,7 +346,7 @@ func TestFuseQDQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := opCounts(om.Graph)
-	if rep.QDQFused != 2 || c["QLinearConv"] != 1 || c["QLinearMatMul"] != 1 || c["Conv"] != 0 || c["MatMul"] != 0 {
+	if rep.QDQFused != 3 || c["QLinearConv"] != 1 || c["QGemm"] != 1 || c["Conv"] != 0 || c["MatMul"] != 0 || c["DequantizeLinear"] != 2 {
 		t.Fatalf("ops %v, report %v", c, rep)
 	}
 	feed := b.feed()
