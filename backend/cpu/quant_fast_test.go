@@ -113,6 +113,7 @@ func checkLevels(t *testing.T, name, op string, attrs map[string]*graph.Attr, in
 // QLinearMatMul give bit-identical results at every level.
 func TestQuantOpsEveryLevel(t *testing.T) {
 	withParallelism(t)
+	t.Cleanup(func() { qconvDirectUse = qconvAuto })
 	rng := rand.New(rand.NewPCG(51, 52))
 	type conv struct {
 		x, w          []int
@@ -157,8 +158,13 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		}
 		yzp := qRandom(rng, i%2 == 0)
 		in := []*tensor.Tensor{x, qScale(rng, 0), xzp, w, qScale(rng, nw), wzp, qScale(rng, 0), yzp, tensor.FromSlice([]int{c.w[0]}, bias)}
-		checkLevels(t, fmt.Sprintf("ConvInteger %d", i), "ConvInteger", attrs, []*tensor.Tensor{x, w, xzp, wzp}, 1)
-		checkLevels(t, fmt.Sprintf("QLinearConv %d", i), "QLinearConv", attrs, in, 3)
+		// each shape through the op's own choice and through the INT8 GEMM
+		// (what CPUs with VNNI but without VBMI run at the avx512vnni level)
+		for _, use := range []int{qconvAuto, qconvNever} {
+			qconvDirectUse = use
+			checkLevels(t, fmt.Sprintf("ConvInteger %d (direct kernel mode %d)", i, use), "ConvInteger", attrs, []*tensor.Tensor{x, w, xzp, wzp}, 1)
+			checkLevels(t, fmt.Sprintf("QLinearConv %d (direct kernel mode %d)", i, use), "QLinearConv", attrs, in, 3)
+		}
 	}
 	for i, s := range [][2][]int{{{17, 65}, {65, 63}}, {{2, 3, 255}, {255, 1000}}, {{1, 64}, {64, 1}}, {{3, 4, 5, 6}, {6, 7}}, {{2, 5, 17}, {2, 17, 3}}} {
 		aU8, bU8 := i%2 == 0, i%3 == 0
