@@ -34,6 +34,7 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gcompress/gcompress/graph"
@@ -701,6 +702,66 @@ type convIntOp struct {
 	constW *tensor.Tensor
 	packed ipackCache
 	direct qconvCache
+	// paramConsts holds QLinearConv's scale, zero point and bias inputs
+	// (1, 4, 6, 7, 8) when all are initializers (or absent); prm keeps
+	// what params derived from them.
+	paramConsts []*tensor.Tensor
+	prm         atomic.Pointer[qlinearParams]
+}
+
+// qlinearParams are QLinearConv's bias, per-channel multipliers
+// x_scale*w_scale[m]/y_scale and output zero point, for m channels.
+type qlinearParams struct {
+	m    int
+	bias []int32
+	mult []float64
+	zy   []float64
+}
+
+// qlinearParamInputs are the QLinearConv inputs params reads.
+var qlinearParamInputs = [...]int{1, 4, 6, 7, 8}
+
+// params reads QLinearConv's bias, multipliers and output zero point for
+// m output channels; when they come from the node's initializers they are
+// read once and kept.
+func (op *convIntOp) params(in []*tensor.Tensor, m int) (*qlinearParams, error) {
+	cached := op.paramConsts != nil
+	for k, i := range qlinearParamInputs {
+		cached = cached && nnOptional(in, i) == op.paramConsts[k]
+	}
+	if p := op.prm.Load(); cached && p != nil && p.m == m {
+		return p, nil
+	}
+	p := &qlinearParams{m: m}
+	if b := nnOptional(in, 8); b != nil {
+		if b.DType() != tensor.Int32 {
+			return nil, fmt.Errorf("bias is %v, want int32", b.DType())
+		}
+		var err error
+		if p.bias, err = nnBias[int32](b, m); err != nil {
+			return nil, err
+		}
+	}
+	var sx, sw, sy []float64
+	var err error
+	for _, v := range []struct {
+		dst  *[]float64
+		t    *tensor.Tensor
+		name string
+		n    int
+	}{{&sx, in[1], "x_scale", 1}, {&sw, in[4], "w_scale", m}, {&sy, in[6], "y_scale", 1}, {&p.zy, nnOptional(in, 7), "y_zero_point", 1}} {
+		if *v.dst, err = quantVector(v.t, v.name, v.n); err != nil {
+			return nil, err
+		}
+	}
+	p.mult = make([]float64, m)
+	for c := range p.mult {
+		p.mult[c] = quantMultiplier(sx[0], sw[min(c, len(sw)-1)], sy[0])
+	}
+	if cached {
+		op.prm.Store(p)
+	}
+	return p, nil
 }
 
 func newConvInteger(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -727,6 +788,18 @@ func newConvInt(n *graph.Node, linear bool) (runtime.Op, error) {
 	}
 	if w := n.Input(wi); w != nil {
 		op.constW = w.Const
+	}
+	if linear {
+		op.paramConsts = make([]*tensor.Tensor, len(qlinearParamInputs))
+		for k, i := range qlinearParamInputs {
+			if v := n.Input(i); v != nil {
+				if v.Const == nil {
+					op.paramConsts = nil
+					break
+				}
+				op.paramConsts[k] = v.Const
+			}
+		}
 	}
 	if op.conv.group < 1 {
 		return nil, fmt.Errorf("%s: group %d must be >= 1", name, op.conv.group)
@@ -794,38 +867,17 @@ func (op *convIntOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Ten
 // requantized finishes QLinearConv: bias, int32 convolution, requantization.
 func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, accumulate func(dst, bias []int32) error) (*tensor.Tensor, error) {
 	x := in[0]
-	var bias []int32
-	if b := nnOptional(in, 8); b != nil {
-		if b.DType() != tensor.Int32 {
-			return nil, fmt.Errorf("bias is %v, want int32", b.DType())
-		}
-		var err error
-		if bias, err = nnBias[int32](b, g.m); err != nil {
-			return nil, err
-		}
+	prm, err := op.params(in, g.m)
+	if err != nil {
+		return nil, err
 	}
-	var sx, sw, sy, zy []float64
-	var err error
-	for _, v := range []struct {
-		dst  *[]float64
-		t    *tensor.Tensor
-		name string
-		n    int
-	}{{&sx, in[1], "x_scale", 1}, {&sw, in[4], "w_scale", g.m}, {&sy, in[6], "y_scale", 1}, {&zy, nnOptional(in, 7), "y_zero_point", 1}} {
-		if *v.dst, err = quantVector(v.t, v.name, v.n); err != nil {
-			return nil, err
-		}
-	}
+	bias, mult, zy := prm.bias, prm.mult, prm.zy
 	y, err := quantOutput(ctx, nnOptional(in, 7), x, g.outShape(x.Rank()-2))
 	if err != nil {
 		return nil, err
 	}
 	if y.Len() == 0 {
 		return y, nil
-	}
-	mult := make([]float64, g.m)
-	for m := range mult {
-		mult[m] = quantMultiplier(sx[0], sw[min(m, len(sw)-1)], sy[0])
 	}
 	if op.requantDirect(ctx, in, g, bias, y, mult, zy[0]) {
 		return y, nil
