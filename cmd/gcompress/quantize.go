@@ -127,7 +127,7 @@ With --json it prints the report as JSON.`,
 	fl.StringVarP(&f.out, "output", "o", "", "where to write the quantized QDQ ONNX model")
 	fl.StringVar(&f.report, "report", "", "write a Markdown report (per-layer table) here")
 	fl.StringVar(&f.calibTable, "calib-table", "", "write the calibration table (tensor -> amax): .json, else TensorRT cache text")
-	fl.StringVar(&f.lowered, "lowered", "", "also write the integer-op model gcompress executes to `FILE` (to time with gcompress run --bench)")
+	fl.StringVar(&f.lowered, "lowered", "", "also write the integer-op model gcompress executes to `FILE` (gcompress run lowers the QDQ output the same way when it loads it; this file is for ONNX Runtime or inspection)")
 	fl.BoolVar(&f.ort, "ort", false, "also run the QDQ model in ONNX Runtime and compare")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
 	return cmd
