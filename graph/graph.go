@@ -124,6 +124,12 @@ func (n *Node) Input(i int) *Value {
 
 // String names the node for messages: `Conv "conv1"`, or for an unnamed node
 // `Conv (output "y")`.
+// IsONNX reports whether n is op type op of the default ONNX domain (false
+// for a nil n).
+func (n *Node) IsONNX(op string) bool {
+	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
+}
+
 func (n *Node) String() string {
 	if n.Name != "" {
 		return fmt.Sprintf("%s %q", n.OpType, n.Name)
@@ -161,6 +167,23 @@ func NewGraph(name string) *Graph {
 
 // Value returns the value with the given name, or nil.
 func (g *Graph) Value(name string) *Value { return g.values[name] }
+
+// Constant returns v's data when v is a constant no caller can override:
+// an initializer that is not a graph input, or a Constant node's value
+// (nil otherwise).
+func (g *Graph) Constant(v *Value) *tensor.Tensor {
+	if v == nil {
+		return nil
+	}
+	if v.Const != nil {
+		for _, in := range g.Inputs {
+			if in == v {
+				return nil
+			}
+		}
+	}
+	return ConstTensor(v)
+}
 
 // Values returns every value of the graph sorted by name.
 func (g *Graph) Values() []*Value {

@@ -82,7 +82,7 @@ func MakePlan(m *graph.Model, ignore []string) (*Plan, error) {
 	p := &Plan{}
 	used := map[string]bool{}
 	for _, n := range g.Nodes {
-		if !isONNX(n, "Conv") && !isONNX(n, "Gemm") && !isONNX(n, "MatMul") {
+		if !n.IsONNX("Conv") && !n.IsONNX("Gemm") && !n.IsONNX("MatMul") {
 			continue
 		}
 		name := passes.LayerName(n)
@@ -136,7 +136,7 @@ func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
 		return nil, fmt.Sprintf("input %q is %v, not float32", x.Name, x.DType)
 	}
 	w := n.Input(1)
-	wt := constant(g, w)
+	wt := g.Constant(w)
 	if wt == nil || wt.DType() != tensor.Float32 {
 		return nil, "its weight is not a float32 constant"
 	}
@@ -147,7 +147,7 @@ func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
 			return nil, fmt.Sprintf("weight of rank %d", wt.Rank())
 		}
 		if b := n.Input(2); b != nil {
-			bt := constant(g, b)
+			bt := g.Constant(b)
 			if bt == nil || bt.DType() != tensor.Float32 || bt.Len() != wt.Shape()[0] {
 				return nil, "its bias is not a constant float32 [M]"
 			}
@@ -170,7 +170,7 @@ func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
 			l.WeightAxis = 1
 		}
 		if c := n.Input(2); c != nil {
-			if ct := constant(g, c); ct != nil && ct.DType() == tensor.Float32 && ct.Len() == cols &&
+			if ct := g.Constant(c); ct != nil && ct.DType() == tensor.Float32 && ct.Len() == cols &&
 				(ct.Rank() == 1 || (ct.Rank() == 2 && ct.Shape()[0] == 1)) {
 				l.Bias = c
 			}

@@ -90,38 +90,24 @@ func evaluator(m *graph.Model) passes.Evaluator {
 	}
 }
 
-// constant returns v's tensor when v is a constant no caller can override
-// (an initializer that is not a graph input, or a Constant's folded value).
-func constant(g *graph.Graph, v *graph.Value) *tensor.Tensor {
-	if v == nil || v.Const == nil {
-		return nil
-	}
-	for _, in := range g.Inputs {
-		if in == v {
-			return nil
-		}
-	}
-	return v.Const
-}
-
 // normaliseGemm rewrites a float32 Gemm with constant B (and constant or
 // absent C) and alpha != 1 or beta != 1 into alpha = beta = 1 by scaling
 // new copies of B and C.
 func normaliseGemm(g *graph.Graph, n *graph.Node) bool {
-	if !isONNX(n, "Gemm") {
+	if !n.IsONNX("Gemm") {
 		return false
 	}
 	alpha, beta := n.AttrFloat("alpha", 1), n.AttrFloat("beta", 1)
 	if alpha == 1 && (beta == 1 || n.Input(2) == nil) {
 		return false
 	}
-	b := constant(g, n.Input(1))
+	b := g.Constant(n.Input(1))
 	if b == nil || b.DType() != tensor.Float32 {
 		return false
 	}
 	var c *tensor.Tensor
 	if n.Input(2) != nil {
-		if c = constant(g, n.Input(2)); c == nil || c.DType() != tensor.Float32 {
+		if c = g.Constant(n.Input(2)); c == nil || c.DType() != tensor.Float32 {
 			return false
 		}
 	}
@@ -148,9 +134,4 @@ func scaled(t *tensor.Tensor, s float32) *tensor.Tensor {
 		out[i] = v * s
 	}
 	return tensor.FromSlice(t.Shape(), out)
-}
-
-// isONNX reports whether n is op type op of the default ONNX domain.
-func isONNX(n *graph.Node, op string) bool {
-	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
 }

@@ -23,13 +23,13 @@ type affine struct {
 // or ok false when n is in training mode, uses its statistics outputs, or
 // has non-constant parameters.
 func batchNormAffine(g *graph.Graph, n *graph.Node) (affine, bool) {
-	if !onnxOp(n, "BatchNormalization") || len(n.Inputs) != 5 || n.AttrInt("training_mode", 0) != 0 ||
+	if !n.IsONNX("BatchNormalization") || len(n.Inputs) != 5 || n.AttrInt("training_mode", 0) != 0 ||
 		usedOutputs(g, n) != 1 || n.Outputs[0] == nil || (len(n.Outputs[0].Consumers) == 0 && !isGraphOutput(g, n.Outputs[0])) {
 		return affine{}, false
 	}
 	var p [4][]float64
 	for i := range p {
-		if p[i] = floats(constOf(g, n.Inputs[i+1])); p[i] == nil || len(p[i]) != len(p[0]) {
+		if p[i] = floats(g.Constant(n.Inputs[i+1])); p[i] == nil || len(p[i]) != len(p[0]) {
 			return affine{}, false
 		}
 	}
@@ -45,11 +45,11 @@ func batchNormAffine(g *graph.Graph, n *graph.Node) (affine, bool) {
 // mulAddAffine returns a Mul or Add of n's data input by a constant that is
 // per channel for an output of the given rank and channel count.
 func mulAddAffine(g *graph.Graph, n *graph.Node, rank, channels int) (affine, bool) {
-	if (!onnxOp(n, "Mul") && !onnxOp(n, "Add")) || len(n.Inputs) != 2 || n.Outputs[0] == nil {
+	if (!n.IsONNX("Mul") && !n.IsONNX("Add")) || len(n.Inputs) != 2 || n.Outputs[0] == nil {
 		return affine{}, false
 	}
 	for i := 0; i < 2; i++ {
-		c := constOf(g, n.Inputs[1-i])
+		c := g.Constant(n.Inputs[1-i])
 		if c == nil || n.Inputs[i] == nil || n.Inputs[i].Const != nil {
 			continue
 		}
@@ -97,11 +97,11 @@ func FoldBatchNorm(g *graph.Graph) int {
 // foldOne folds n into its producer if it can.
 func foldOne(g *graph.Graph, n *graph.Node) bool {
 	switch {
-	case onnxOp(n, "BatchNormalization"):
+	case n.IsONNX("BatchNormalization"):
 		return len(n.Inputs) > 0 && foldInto(g, n, n.Inputs[0])
-	case onnxOp(n, "Mul"), onnxOp(n, "Add"):
+	case n.IsONNX("Mul"), n.IsONNX("Add"):
 		for _, x := range n.Inputs {
-			if x != nil && x.Producer != nil && constOf(g, x) == nil && foldInto(g, n, x) {
+			if x != nil && x.Producer != nil && g.Constant(x) == nil && foldInto(g, n, x) {
 				return true
 			}
 		}
@@ -116,15 +116,15 @@ func foldInto(g *graph.Graph, n *graph.Node, x *graph.Value) bool {
 	}
 	p := x.Producer
 	switch {
-	case onnxOp(p, "Conv"):
-		w := constOf(g, p.Input(1))
+	case p.IsONNX("Conv"):
+		w := g.Constant(p.Input(1))
 		if w == nil || w.Rank() < 3 {
 			return false
 		}
 		a, ok := nodeAffine(g, n, w.Rank(), w.Shape()[0])
 		return ok && a.x == x && foldIntoConv(g, p, n, w, a)
-	case onnxOp(p, "Gemm"):
-		b := constOf(g, p.Input(1))
+	case p.IsONNX("Gemm"):
+		b := g.Constant(p.Input(1))
 		if b == nil || b.Rank() != 2 {
 			return false
 		}
@@ -134,7 +134,7 @@ func foldInto(g *graph.Graph, n *graph.Node, x *graph.Value) bool {
 		}
 		a, ok := nodeAffine(g, n, 2, cols)
 		return ok && a.x == x && foldIntoGemm(g, p, n, b, a)
-	case onnxOp(p, "BatchNormalization") && !onnxOp(n, "BatchNormalization"):
+	case p.IsONNX("BatchNormalization") && !n.IsONNX("BatchNormalization"):
 		bn, ok := batchNormAffine(g, p)
 		if !ok || !p.Inputs[0].HasShape {
 			return false
@@ -148,7 +148,7 @@ func foldInto(g *graph.Graph, n *graph.Node, x *graph.Value) bool {
 // nodeAffine classifies n (BatchNormalization, Mul or Add) as an affine
 // map for an output of the given rank and channel count.
 func nodeAffine(g *graph.Graph, n *graph.Node, rank, channels int) (affine, bool) {
-	if onnxOp(n, "BatchNormalization") {
+	if n.IsONNX("BatchNormalization") {
 		a, ok := batchNormAffine(g, n)
 		return a, ok && len(a.scale) == channels
 	}
@@ -164,7 +164,7 @@ func foldIntoConv(g *graph.Graph, p, n *graph.Node, w *tensor.Tensor, a affine) 
 	m := w.Shape()[0]
 	bias := make([]float64, m)
 	if len(p.Inputs) > 2 && p.Inputs[2] != nil {
-		b := floats(constOf(g, p.Inputs[2]))
+		b := floats(g.Constant(p.Inputs[2]))
 		if len(b) != m {
 			return false
 		}
@@ -195,7 +195,7 @@ func foldIntoGemm(g *graph.Graph, p, n *graph.Node, b *tensor.Tensor, a affine) 
 	cols := len(a.scale)
 	c := make([]float64, cols)
 	if len(p.Inputs) > 2 && p.Inputs[2] != nil {
-		ct := constOf(g, p.Inputs[2])
+		ct := g.Constant(p.Inputs[2])
 		if ct == nil {
 			return false
 		}
@@ -236,7 +236,7 @@ func foldIntoGemm(g *graph.Graph, p, n *graph.Node, b *tensor.Tensor, a affine) 
 // mergeIntoBatchNorm rewrites BatchNormalization p to also apply the
 // affine map of n (scale' = scale*s, B' = B*s + t) and removes n.
 func mergeIntoBatchNorm(g *graph.Graph, p, n *graph.Node, a affine) bool {
-	scale, bias := constOf(g, p.Inputs[1]), constOf(g, p.Inputs[2])
+	scale, bias := g.Constant(p.Inputs[1]), g.Constant(p.Inputs[2])
 	dt := scale.DType()
 	if (dt != tensor.Float32 && dt != tensor.Float64) || bias.DType() != dt {
 		return false

@@ -33,7 +33,7 @@ func FoldConstants(g *graph.Graph, eval Evaluator) int {
 		in := make([]*tensor.Tensor, len(n.Inputs))
 		for i, v := range n.Inputs {
 			if v != nil {
-				in[i] = constOf(g, v)
+				in[i] = g.Constant(v)
 			}
 		}
 		out, err := eval(n, in)
@@ -86,7 +86,7 @@ func foldable(g *graph.Graph, n *graph.Node) bool {
 		return false
 	}
 	for _, v := range n.Inputs {
-		if v != nil && constOf(g, v) == nil {
+		if v != nil && g.Constant(v) == nil {
 			return false
 		}
 	}

@@ -15,9 +15,9 @@ func toFused(g *graph.Graph, n *graph.Node) *graph.Node {
 	switch {
 	case fusedOp(n, "FusedConv"), fusedOp(n, "FusedGemm"):
 		return n
-	case onnxOp(n, "Conv"):
+	case n.IsONNX("Conv"):
 		op = "FusedConv"
-	case onnxOp(n, "Gemm"):
+	case n.IsONNX("Gemm"):
 		op = "FusedGemm"
 	default:
 		return nil
@@ -38,7 +38,7 @@ func toFused(g *graph.Graph, n *graph.Node) *graph.Node {
 func FuseConvAdd(g *graph.Graph) int {
 	fused := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
-		if (!onnxOp(n, "Add") && !onnxOp(n, "Sum")) || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+		if (!n.IsONNX("Add") && !n.IsONNX("Sum")) || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
 			continue
 		}
 		out := n.Outputs[0]
@@ -77,7 +77,7 @@ func FuseConvAdd(g *graph.Graph) int {
 // convWithoutEpilogue reports whether n is a Conv, or a FusedConv with
 // neither summand nor activation yet.
 func convWithoutEpilogue(n *graph.Node) bool {
-	if onnxOp(n, "Conv") {
+	if n.IsONNX("Conv") {
 		return true
 	}
 	return fusedOp(n, "FusedConv") && n.AttrString("activation", "") == "" && n.Input(3) == nil
@@ -107,8 +107,8 @@ func FuseActivation(g *graph.Graph) int {
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
 		var lo, hi float32
 		switch {
-		case onnxOp(n, "Relu") && len(n.Inputs) == 1:
-		case onnxOp(n, "Clip") && len(n.Inputs) >= 1:
+		case n.IsONNX("Relu") && len(n.Inputs) == 1:
+		case n.IsONNX("Clip") && len(n.Inputs) >= 1:
 			var ok bool
 			if lo, hi, ok = clipBounds(g, n); !ok {
 				continue
@@ -121,7 +121,7 @@ func FuseActivation(g *graph.Graph) int {
 			continue
 		}
 		p := x.Producer
-		if !onnxOp(p, "Conv") && !onnxOp(p, "Gemm") && !((fusedOp(p, "FusedConv") || fusedOp(p, "FusedGemm")) && p.AttrString("activation", "") == "") {
+		if !p.IsONNX("Conv") && !p.IsONNX("Gemm") && !((fusedOp(p, "FusedConv") || fusedOp(p, "FusedGemm")) && p.AttrString("activation", "") == "") {
 			continue
 		}
 		f := toFused(g, p)
@@ -150,7 +150,7 @@ func clipBounds(g *graph.Graph, n *graph.Node) (lo, hi float32, ok bool) {
 		if v == nil {
 			continue
 		}
-		t := constOf(g, v)
+		t := g.Constant(v)
 		vals := floats(t)
 		if len(vals) != 1 || t.DType() != tensor.Float32 {
 			return 0, 0, false
@@ -166,8 +166,8 @@ func clipBounds(g *graph.Graph, n *graph.Node) (lo, hi float32, ok bool) {
 func RemoveIdentities(g *graph.Graph) int {
 	removed := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
-		ok := onnxOp(n, "Identity") && len(n.Inputs) == 1
-		if onnxOp(n, "Dropout") && len(n.Inputs) >= 1 {
+		ok := n.IsONNX("Identity") && len(n.Inputs) == 1
+		if n.IsONNX("Dropout") && len(n.Inputs) >= 1 {
 			training := n.Input(2)
 			ok = (training == nil || constFalse(g, training)) && (len(n.Outputs) < 2 || n.Outputs[1] == nil ||
 				(len(n.Outputs[1].Consumers) == 0 && !isGraphOutput(g, n.Outputs[1])))
@@ -185,7 +185,7 @@ func RemoveIdentities(g *graph.Graph) int {
 
 // constFalse reports whether v is a constant boolean false.
 func constFalse(g *graph.Graph, v *graph.Value) bool {
-	t := constOf(g, v)
+	t := g.Constant(v)
 	return t != nil && t.Len() == 1 && t.Float64At(0) == 0
 }
 
@@ -199,7 +199,7 @@ func constFalse(g *graph.Graph, v *graph.Value) bool {
 func FusePreActivation(g *graph.Graph) int {
 	fused := 0
 	for _, c := range append([]*graph.Node(nil), g.Nodes...) {
-		if !onnxOp(c, "Conv") && !(fusedOp(c, "FusedConv") && c.Input(4) == nil) || c.Input(0) == nil {
+		if !c.IsONNX("Conv") && !(fusedOp(c, "FusedConv") && c.Input(4) == nil) || c.Input(0) == nil {
 			continue
 		}
 		x := c.Inputs[0]
@@ -208,10 +208,10 @@ func FusePreActivation(g *graph.Graph) int {
 		}
 		var relu *graph.Node
 		bn := x.Producer
-		if onnxOp(bn, "Relu") && len(bn.Inputs) == 1 && bn.Inputs[0] != nil && soleUse(g, bn.Inputs[0], bn) {
+		if bn.IsONNX("Relu") && len(bn.Inputs) == 1 && bn.Inputs[0] != nil && soleUse(g, bn.Inputs[0], bn) {
 			relu, bn = bn, bn.Inputs[0].Producer
 		}
-		if !onnxOp(bn, "BatchNormalization") || len(bn.Inputs) != 5 || bn.AttrInt("training_mode", 0) != 0 ||
+		if !bn.IsONNX("BatchNormalization") || len(bn.Inputs) != 5 || bn.AttrInt("training_mode", 0) != 0 ||
 			usedOutputs(g, bn) != 1 || bn.Inputs[0] == nil {
 			continue
 		}

@@ -80,7 +80,7 @@ func lowerQDQ(c *graph.Model) LowerReport {
 	}
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
 		switch {
-		case onnxOp(n, "Conv"), onnxOp(n, "Gemm"), onnxOp(n, "MatMul"):
+		case n.IsONNX("Conv"), n.IsONNX("Gemm"), n.IsONNX("MatMul"):
 			op, why := lw.compute(n)
 			if op == "" {
 				if why != "" {
@@ -124,14 +124,14 @@ type dqInfo struct {
 // dequant returns the DequantizeLinear producing v, when its scale and
 // zero point are constants (and the node has no block size).
 func (lw *lowerer) dequant(v *graph.Value) *dqInfo {
-	if v == nil || v.Producer == nil || !onnxOp(v.Producer, "DequantizeLinear") {
+	if v == nil || v.Producer == nil || !v.Producer.IsONNX("DequantizeLinear") {
 		return nil
 	}
 	n := v.Producer
 	if n.AttrInt("block_size", 0) != 0 || n.Input(0) == nil {
 		return nil
 	}
-	st := constOf(lw.g, n.Input(1))
+	st := lw.g.Constant(n.Input(1))
 	if st == nil || st.DType() != tensor.Float32 {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (lw *lowerer) dequant(v *graph.Value) *dqInfo {
 	}
 	d.zps = make([]int32, len(d.scale))
 	if z := n.Input(2); z != nil {
-		zt := constOf(lw.g, z)
+		zt := lw.g.Constant(z)
 		if zt == nil || zt.Len() != len(d.scale) {
 			return nil
 		}
@@ -164,10 +164,10 @@ func (lw *lowerer) quantizeOf(v *graph.Value) *graph.Node {
 		return nil
 	}
 	q := v.Consumers[0]
-	if !onnxOp(q, "QuantizeLinear") || q.Input(0) != v || q.Input(2) == nil {
+	if !q.IsONNX("QuantizeLinear") || q.Input(0) != v || q.Input(2) == nil {
 		return nil
 	}
-	s, z := constOf(lw.g, q.Input(1)), constOf(lw.g, q.Input(2))
+	s, z := lw.g.Constant(q.Input(1)), lw.g.Constant(q.Input(2))
 	if s == nil || z == nil || s.Len() != 1 || z.Len() != 1 || s.DType() != tensor.Float32 {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (lw *lowerer) weight(v *graph.Value, axis int) (*dqInfo, *tensor.Tensor) {
 	if d == nil {
 		return nil, nil
 	}
-	wt := constOf(lw.g, d.q)
+	wt := lw.g.Constant(d.q)
 	if wt == nil || (wt.DType() != tensor.Int8 && wt.DType() != tensor.Uint8) {
 		return nil, nil
 	}
@@ -265,7 +265,7 @@ func (lw *lowerer) compute(n *graph.Node) (string, string) {
 		d := lw.dequant(b)
 		bt := (*tensor.Tensor)(nil)
 		if d != nil {
-			bt = constOf(g, d.q)
+			bt = g.Constant(d.q)
 		}
 		if bt != nil && bt.DType() == tensor.Int32 && bt.Len() == channels && sameScale(d.scale, scale) && allZeroPoints(d.zps) {
 			biasQ = bt
@@ -349,7 +349,7 @@ func (lw *lowerer) weightOnly(n *graph.Node) (string, string) {
 	var bias *graph.Value
 	nOut, k := wt.Shape()[axis], wt.Shape()[1-axis]
 	if n.OpType == "Gemm" && n.Input(2) != nil {
-		ct := constOf(g, n.Input(2))
+		ct := g.Constant(n.Input(2))
 		if ct == nil || ct.DType() != tensor.Float32 || ct.Len() != nOut || !(ct.Rank() == 1 || ct.Rank() == 2 && ct.Shape()[0] == 1) {
 			return "", "weight-only Gemm whose C is not a bias of N values"
 		}
@@ -391,7 +391,7 @@ func (lw *lowerer) weightOnly(n *graph.Node) (string, string) {
 func (lw *lowerer) requantTail(n *graph.Node) (relu, q *graph.Node) {
 	y := n.Outputs[0]
 	qv := y
-	if len(y.Consumers) == 1 && onnxOp(y.Consumers[0], "Relu") && !isGraphOutput(lw.g, y) {
+	if len(y.Consumers) == 1 && y.Consumers[0].IsONNX("Relu") && !isGraphOutput(lw.g, y) {
 		relu = y.Consumers[0]
 		qv = relu.Outputs[0]
 	}
@@ -419,7 +419,7 @@ func (lw *lowerer) detachTail(n, relu, q *graph.Node) (*graph.Value, bool) {
 	if zy.DType == tensor.Int8 {
 		lo = -128
 	}
-	return out, relu != nil && int32(constOf(g, zy).Float64At(0)) > lo
+	return out, relu != nil && int32(g.Constant(zy).Float64At(0)) > lo
 }
 
 // qlinearConv fuses DQ -> Conv [-> Relu] -> Q into QLinearConv; "" when the
@@ -537,7 +537,7 @@ func (lw *lowerer) passThrough(n *graph.Node) bool {
 	if q == nil {
 		return false
 	}
-	s, z := constOf(lw.g, q.Inputs[1]), constOf(lw.g, q.Inputs[2])
+	s, z := lw.g.Constant(q.Inputs[1]), lw.g.Constant(q.Inputs[2])
 	if s.F32()[0] != d.scale[0] || z.DType() != d.zp.DType || int32(z.Float64At(0)) != d.zps[0] {
 		return false
 	}
@@ -647,7 +647,7 @@ func PassThrough(g *graph.Graph, n *graph.Node) bool {
 		return false
 	}
 	for _, in := range n.Inputs[1:] {
-		if in != nil && constOf(g, in) == nil {
+		if in != nil && g.Constant(in) == nil {
 			return false
 		}
 	}

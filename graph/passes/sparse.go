@@ -25,12 +25,12 @@ func SparsifyWeights(g *graph.Graph, minSparsity float64) int {
 		var op string
 		var w *graph.Value
 		switch {
-		case onnxOp(n, "Gemm") || fusedOp(n, "FusedGemm"):
+		case n.IsONNX("Gemm") || fusedOp(n, "FusedGemm"):
 			if n.AttrInt("transA", 0) != 0 || n.AttrFloat("alpha", 1) != 1 {
 				continue
 			}
 			op, w = "SparseGemm", n.Input(1)
-		case onnxOp(n, "Conv") || fusedOp(n, "FusedConv"):
+		case n.IsONNX("Conv") || fusedOp(n, "FusedConv"):
 			if n.AttrInt("group", 1) != 1 || len(n.Inputs) > 4 {
 				continue
 			}

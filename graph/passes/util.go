@@ -5,11 +5,6 @@ import (
 	"github.com/gcompress/gcompress/tensor"
 )
 
-// onnxOp reports whether n is op type op of the default ONNX domain.
-func onnxOp(n *graph.Node, op string) bool {
-	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
-}
-
 // fusedOp reports whether n is op type op of gcompress's domain.
 func fusedOp(n *graph.Node, op string) bool {
 	return n != nil && n.OpType == op && n.Domain == Domain
@@ -17,17 +12,6 @@ func fusedOp(n *graph.Node, op string) bool {
 
 // Domain is the operator domain of the fused ops the passes create.
 const Domain = "gcompress"
-
-// isGraphInput reports whether v is one of g's inputs (which a caller may
-// feed, even when it has an initializer).
-func isGraphInput(g *graph.Graph, v *graph.Value) bool {
-	for _, in := range g.Inputs {
-		if in == v {
-			return true
-		}
-	}
-	return false
-}
 
 // isGraphOutput reports whether v is one of g's outputs.
 func isGraphOutput(g *graph.Graph, v *graph.Value) bool {
@@ -37,15 +21,6 @@ func isGraphOutput(g *graph.Graph, v *graph.Value) bool {
 		}
 	}
 	return false
-}
-
-// constOf returns v's data when v is a constant no caller can override: an
-// initializer that is not a graph input, or a Constant node's value.
-func constOf(g *graph.Graph, v *graph.Value) *tensor.Tensor {
-	if v == nil || (v.Const != nil && isGraphInput(g, v)) {
-		return nil
-	}
-	return graph.ConstTensor(v)
 }
 
 // soleUse reports whether n is the only reader of v and v is not a graph
