@@ -485,13 +485,7 @@ func (c *igemmCall) runSIMD(threads int) bool {
 	}
 	parallelChunks(parts, parts, func(p, _ int) {
 		w := args
-		if splitN {
-			lo, hi := p*colPanels/parts, (p+1)*colPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = 0, int64(c.m), int64(lo*kern.nr), int64(min(c.n, hi*kern.nr))
-		} else {
-			lo, hi := p*rowPanels/parts, (p+1)*rowPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = int64(lo*kern.mr), int64(min(c.m, hi*kern.mr)), 0, int64(c.n)
-		}
+		w.partWindow(p, parts, splitN, c.m, c.n, kern.mr, kern.nr)
 		window(&w, a, b)
 	})
 	return true

@@ -42,6 +42,21 @@ type gemmArgs struct {
 	alpha, lo, hi, unusedF4 float32
 }
 
+// partWindow sets the window of part p of parts of an m x n product: whole
+// column panels (nr wide) when splitN, else whole row panels (mr high),
+// split as evenly as panels allow.
+func (a *gemmArgs) partWindow(p, parts int, splitN bool, m, n, mr, nr int) {
+	if splitN {
+		panels := (n + nr - 1) / nr
+		lo, hi := p*panels/parts, (p+1)*panels/parts
+		a.i0, a.i1, a.j0, a.j1 = 0, int64(m), int64(lo*nr), int64(min(n, hi*nr))
+		return
+	}
+	panels := (m + mr - 1) / mr
+	lo, hi := p*panels/parts, (p+1)*panels/parts
+	a.i0, a.i1, a.j0, a.j1 = int64(lo*mr), int64(min(m, hi*mr)), 0, int64(n)
+}
+
 // gemmArgsSize is the size of gc_gemm_args in bytes.
 const gemmArgsSize = 31*8 + 4*4
 
@@ -336,13 +351,7 @@ func (c *sgemmCall) run(threads int) {
 	}
 	parallelChunks(parts, parts, func(t, _ int) {
 		w := args
-		if splitN {
-			lo, hi := t*colPanels/parts, (t+1)*colPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = 0, int64(c.m), int64(lo*kern.nr), int64(min(c.n, hi*kern.nr))
-		} else {
-			lo, hi := t*rowPanels/parts, (t+1)*rowPanels/parts
-			w.i0, w.i1, w.j0, w.j1 = int64(lo*kern.mr), int64(min(c.m, hi*kern.mr)), 0, int64(c.n)
-		}
+		w.partWindow(t, parts, splitN, c.m, c.n, kern.mr, kern.nr)
 		c.window(kern, &w, a, b)
 	})
 }
