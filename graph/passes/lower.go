@@ -53,7 +53,7 @@ const MSDomain = "com.microsoft"
 // rounds).
 func LowerQDQ(m *graph.Model) (*graph.Model, LowerReport, error) {
 	c := Clone(m)
-	r := lowerQDQ(c)
+	r, _ := lowerQDQ(c)
 	g := c.Graph
 	g.RemoveDeadNodes()
 	if err := g.TopoSort(); err != nil {
@@ -69,13 +69,17 @@ func LowerQDQ(m *graph.Model) (*graph.Model, LowerReport, error) {
 }
 
 // lowerQDQ is LowerQDQ on c itself, without the final clean-up and checks.
-func lowerQDQ(c *graph.Model) LowerReport {
-	r := LowerReport{Ops: map[string]int{}}
+// rewritten counts the nodes it rewrote (r.Ops also counts the MatMulNBits
+// the model already had).
+func lowerQDQ(c *graph.Model) (r LowerReport, rewritten int) {
+	r = LowerReport{Ops: map[string]int{}}
 	g := c.Graph
 	lw := &lowerer{g: g}
+	before := 0
 	for _, n := range g.Nodes {
 		if n.Domain == MSDomain && n.OpType == "MatMulNBits" {
 			r.Ops[fmt.Sprintf("MatMulNBits (%d-bit, dequant-in-GEMM)", n.AttrInt("bits", 4))]++
+			before++
 		}
 	}
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
@@ -102,7 +106,10 @@ func lowerQDQ(c *graph.Model) LowerReport {
 		}
 	}
 	sort.Strings(r.Float)
-	return r
+	for _, k := range r.Ops {
+		rewritten += k
+	}
+	return r, rewritten - before
 }
 
 type lowerer struct {

@@ -18,7 +18,7 @@ type Options struct {
 
 // Report counts what each pass did.
 type Report struct {
-	QDQFused          int `json:"qdq_fused"` // integer ops from LowerQDQ (LowerReport.Ops)
+	QDQFused          int `json:"qdq_fused"` // nodes LowerQDQ rewrote into integer ops
 	ConstantsFolded   int `json:"constants_folded"`
 	IdentitiesRemoved int `json:"identities_removed"`
 	AffinesFolded     int `json:"affines_folded"`
@@ -47,9 +47,7 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	g := c.Graph
 	if opts.Supports != nil && supportsLowering(opts.Supports) {
 		// before folding turns DequantizeLinear(weights) into floats
-		for _, n := range lowerQDQ(c).Ops {
-			r.QDQFused += n
-		}
+		_, r.QDQFused = lowerQDQ(c)
 		if r.QDQFused > 0 {
 			g.RemoveDeadNodes() // the weights' DequantizeLinear, left unread
 			if err := graph.InferShapes(g); err != nil {
