@@ -13,7 +13,9 @@
 // the instruction set at start-up (GCOMPRESS_CPU caps it; SetCPULevel
 // forces one, as the tests do for every level); without cgo or on other
 // architectures every op runs its pure-Go path. fused.go holds the ops of
-// gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates.
+// gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates,
+// convpool.go FusedConvPool (a convolution and the max pool after it,
+// computed band by band).
 // Each fast kernel is tested against its Go reference at every level.
 //
 // Conventions: a factory reads and validates the node's attributes once and

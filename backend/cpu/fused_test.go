@@ -219,6 +219,11 @@ func TestPoolEveryLevel(t *testing.T) {
 		{x: []int{2, 5, 13, 17}, k: []int64{2, 3}, s: []int64{1, 2}, d: []int64{2, 1}, pads: []int64{0, 1, 1, 2}, ceil: 1},
 		{x: []int{1, 4, 7, 7}, k: []int64{3, 3}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, includePad: 1},
 		{x: []int{1, 2, 1, 9}, k: []int64{1, 4}, s: []int64{1, 3}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 3}, ceil: 1, includePad: 1},
+		// rows of several vectors: the register taps of 2- and 3-wide windows
+		{x: []int{1, 3, 9, 131}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
+		{x: []int{1, 2, 6, 111}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 1, 1, 0}, ceil: 1},
+		{x: []int{1, 2, 5, 70}, k: []int64{3, 2}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 0}},
+		{x: []int{1, 2, 5, 49}, k: []int64{3, 3}, s: []int64{1, 2}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}, includePad: 1},
 	}
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)

@@ -156,8 +156,109 @@ static int64_t nn_pool_den_off(const int64_t *geom) {
 	const int64_t hq = oh + (kh - 1) * dh / sh, wq = ow + (kw - 1) * dw / sw;
 	int64_t off = sh * sw * hq * wq + (kw - 1) * dw / sw + 16;
 	const int64_t tlen = (((ow + 15) / 16 * 16) * sw + kw + 32 + 15) / 16 * 16;
-	const int64_t row = pw + iw + 16 > tlen ? pw + iw + 16 : tlen;
+	const int64_t row = (pw + iw + 16 > tlen ? pw + iw + 16 : tlen) + 16; // + 16: T is aligned to 64 bytes
 	return row > off ? row : off;
+}
+
+// nn_pool_sep is the separable path of gc_pool2d_f32_avx512 (dw 1, sw 1
+// or 2) over all planes. It is inlined with is_max, sw and kw constant for
+// the common max pools, so their loops compile to straight-line code.
+static inline __attribute__((always_inline)) void nn_pool_sep(const float *x, float *y, float *P, float *den,
+	const int64_t *geom, const int64_t *ylo, const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo,
+	const int64_t *xhi, const int64_t *xcnt, const int is_max, const int64_t sw, const int64_t kw) {
+	const int64_t planes = geom[0], ih = geom[1], iw = geom[2], oh = geom[3], ow = geom[4];
+	const int64_t sh = geom[5], ph = geom[7], pw = geom[8], dh = geom[9];
+	const int64_t include_pad = geom[12], kh = geom[14];
+	const float fill = is_max ? -INFINITY : 0.0f;
+	// Separable: for each output row, its valid input rows (ylo..yhi)
+	// are reduced column by column into a row T padded with the fill
+	// value (pw in front), then each output cell reduces its kw taps of
+	// T: 16 cells at a time from 16 (sw 1) or 32 (sw 2, even lanes
+	// kept) contiguous values. (For averages the sum is taken rows
+	// first, a rounding difference from the reference's row-major
+	// order.)
+	const __m512 vf = _mm512_set1_ps(fill);
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+	// T: pw + iw + the right fill, rounded up (see gc_pool2d_scratch_avx512),
+	// 64-byte aligned
+	float *T = (float *)(((uintptr_t)P + 63) & ~(uintptr_t)63);
+	const int64_t tlen = (((ow + 15) / 16 * 16) * sw + kw + 32 + 15) / 16 * 16;
+	for (int64_t i = 0; i < tlen; i += 16) _mm512_store_ps(T + i, vf);
+	// kw <= 3: T is read in whole aligned vectors (those the row
+	// reduction just stored, so the loads are forwarded from the
+	// stores) and the taps shifted into place in registers; an
+	// unaligned load across two of those stores would wait for them
+	// to reach the cache.
+	const int regs = kw <= 3;
+	for (int64_t p = 0; p < planes; p++) {
+		const float *xp = x + p * ih * iw;
+		float *yp = y + p * oh * ow;
+		if (p + 1 < planes && ih * iw <= (6 << 10)) nn_prefetch_plane(xp + ih * iw, ih * iw);
+		for (int64_t oy = 0; oy < oh; oy++) {
+			const int64_t k0 = ylo[oy], k1 = yhi[oy];
+			const float *r0 = xp + (oy * sh - ph + k0 * dh) * iw;
+			// the rows the next output row adds (prefetched: the input
+			// usually comes from L3 or memory)
+			const int64_t pf0 = (oy + 2) * sh - ph + (kh - sh > 0 ? kh - sh : 0) * dh;
+			const int64_t pf1 = (oy + 2) * sh - ph + kh * dh;
+			// T[j] = the rows' reduction of input column j - pw (the fill
+			// outside the row), in aligned blocks of 16
+			for (int64_t j = 0; j < pw + iw; j += 16) {
+				const int64_t ix = j - pw;
+				const int64_t lo = ix < 0 ? (-ix < 16 ? -ix : 16) : 0, hi = iw - ix < 16 ? iw - ix : 16;
+				const __mmask16 mk = (__mmask16)(NN_MASK(hi) & ~NN_MASK(lo));
+				for (int64_t pr = pf0 < 0 ? 0 : pf0; pr < pf1 && pr < ih; pr += dh)
+					_mm_prefetch((const char *)(xp + pr * iw + (ix < 0 ? 0 : ix)), _MM_HINT_T0);
+				__m512 a = vf;
+				const float *r = r0 + ix;
+				for (int64_t ky = k0; ky < k1; ky++, r += dh * iw) {
+					__m512 v = _mm512_mask_loadu_ps(vf, mk, r);
+					a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
+				}
+				_mm512_store_ps(T + j, a);
+			}
+			if (!is_max) {
+				for (int64_t ox = 0; ox < ow; ox++)
+					den[ox] = (float)(include_pad ? ycnt[oy] * xcnt[ox] : (k1 - k0) * (xhi[ox] - xlo[ox]));
+			}
+			for (int64_t ox = 0; ox < ow; ox += 16) {
+				const __mmask16 mk = NN_MASK(ow - ox < 16 ? ow - ox : 16);
+				const float *src = T + ox * sw;
+				__m512 a = vf;
+				if (regs) {
+					// taps kx of 16 cells: sw 1, T[ox + kx + i] = lanes kx.. of
+					// the blocks A, B; sw 2, T[2*ox + kx + 2i] = the even (kx
+					// even) or odd lanes of the blocks from kx & ~1 on.
+					const __m512 A = _mm512_load_ps(src), B = _mm512_load_ps(src + 16);
+					__m512 v[3];
+					if (sw == 1) {
+						v[0] = A;
+						v[1] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), 1));
+						v[2] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), 2));
+					} else {
+						v[0] = _mm512_permutex2var_ps(A, even, B);
+						v[1] = _mm512_permutex2var_ps(A, odd, B);
+						if (kw > 2) {
+							const __m512 Cv = _mm512_load_ps(src + 32);
+							const __m512 A2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(B), _mm512_castps_si512(A), 2));
+							const __m512 B2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(Cv), _mm512_castps_si512(B), 2));
+							v[2] = _mm512_permutex2var_ps(A2, even, B2);
+						}
+					}
+					for (int64_t kx = 0; kx < kw; kx++) a = is_max ? _mm512_max_ps(v[kx], a) : _mm512_add_ps(a, v[kx]);
+				} else {
+					for (int64_t kx = 0; kx < kw; kx++) {
+						__m512 v = sw == 1 ? _mm512_loadu_ps(src + kx)
+						                   : _mm512_permutex2var_ps(_mm512_loadu_ps(src + kx), even, _mm512_loadu_ps(src + kx + 16));
+						a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
+					}
+				}
+				if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, den + ox));
+				_mm512_mask_storeu_ps(yp + oy * ow + ox, mk, a);
+			}
+		}
+	}
 }
 
 // gc_pool2d_f32_avx512 is gc_pool2d_f32 (see simd_amd64.h; geom, the tap
@@ -183,59 +284,14 @@ void gc_pool2d_f32_avx512(const float *x, float *y, float *tmp, const int64_t *g
 	}
 	const float fill = is_max ? -INFINITY : 0.0f;
 	if (dw == 1 && (sw == 1 || sw == 2)) {
-		// Separable: for each output row, its valid input rows (ylo..yhi)
-		// are reduced column by column into a row T padded with the fill
-		// value (pw in front), then each output cell reduces its kw taps of
-		// T: 16 cells at a time from 16 (sw 1) or 32 (sw 2, even lanes
-		// kept) contiguous values. (For averages the sum is taken rows
-		// first, a rounding difference from the reference's row-major
-		// order.)
-		const __m512 vf = _mm512_set1_ps(fill);
-		const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-		float *T = P; // pw + iw + the right fill, rounded up: see gc_pool2d_scratch_avx512
-		const int64_t tlen = (((ow + 15) / 16 * 16) * sw + kw + 32 + 15) / 16 * 16;
-		for (int64_t i = 0; i < tlen; i += 16) _mm512_storeu_ps(T + i, vf);
-		for (int64_t p = 0; p < planes; p++) {
-			const float *xp = x + p * ih * iw;
-			float *yp = y + p * oh * ow;
-			if (p + 1 < planes && ih * iw <= (6 << 10)) nn_prefetch_plane(xp + ih * iw, ih * iw);
-			for (int64_t oy = 0; oy < oh; oy++) {
-				const int64_t k0 = ylo[oy], k1 = yhi[oy];
-				float *t = T + pw;
-				const float *r0 = xp + (oy * sh - ph + k0 * dh) * iw;
-				// the rows the next output row adds (prefetched: the input
-				// usually comes from L3 or memory)
-				const int64_t pf0 = (oy + 2) * sh - ph + (kh - sh > 0 ? kh - sh : 0) * dh;
-				const int64_t pf1 = (oy + 2) * sh - ph + kh * dh;
-				for (int64_t ix = 0; ix < iw; ix += 16) {
-					const __mmask16 mk = NN_MASK(iw - ix < 16 ? iw - ix : 16);
-					for (int64_t pr = pf0 < 0 ? 0 : pf0; pr < pf1 && pr < ih; pr += dh)
-						_mm_prefetch((const char *)(xp + pr * iw + ix), _MM_HINT_T0);
-					__m512 a = vf;
-					const float *r = r0 + ix;
-					for (int64_t ky = k0; ky < k1; ky++, r += dh * iw) {
-						__m512 v = _mm512_mask_loadu_ps(vf, mk, r);
-						a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
-					}
-					_mm512_mask_storeu_ps(t + ix, mk, a);
-				}
-				if (!is_max) {
-					for (int64_t ox = 0; ox < ow; ox++)
-						den[ox] = (float)(include_pad ? ycnt[oy] * xcnt[ox] : (k1 - k0) * (xhi[ox] - xlo[ox]));
-				}
-				for (int64_t ox = 0; ox < ow; ox += 16) {
-					const __mmask16 mk = NN_MASK(ow - ox < 16 ? ow - ox : 16);
-					const float *src = T + ox * sw;
-					__m512 a = vf;
-					for (int64_t kx = 0; kx < kw; kx++) {
-						__m512 v = sw == 1 ? _mm512_loadu_ps(src + kx)
-						                   : _mm512_permutex2var_ps(_mm512_loadu_ps(src + kx), even, _mm512_loadu_ps(src + kx + 16));
-						a = is_max ? _mm512_max_ps(v, a) : _mm512_add_ps(a, v);
-					}
-					if (!is_max) a = _mm512_div_ps(a, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, den + ox));
-					_mm512_mask_storeu_ps(yp + oy * ow + ox, mk, a);
-				}
-			}
+		if (is_max && sw == 2 && kw == 3) {
+			nn_pool_sep(x, y, P, den, geom, ylo, yhi, ycnt, xlo, xhi, xcnt, 1, 2, 3);
+		} else if (is_max && sw == 1 && kw == 3) {
+			nn_pool_sep(x, y, P, den, geom, ylo, yhi, ycnt, xlo, xhi, xcnt, 1, 1, 3);
+		} else if (is_max && sw == 2 && kw == 2) {
+			nn_pool_sep(x, y, P, den, geom, ylo, yhi, ycnt, xlo, xhi, xcnt, 1, 2, 2);
+		} else {
+			nn_pool_sep(x, y, P, den, geom, ylo, yhi, ycnt, xlo, xhi, xcnt, is_max != 0, sw, kw);
 		}
 		return;
 	}

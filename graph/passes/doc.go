@@ -4,7 +4,8 @@
 // BatchNormalization (and per-channel Mul/Add) folded into the preceding
 // Conv or Gemm, BatchNorm(+Relu) before a Conv applied while the Conv
 // packs its input, Conv/Gemm + bias + Relu/Clip epilogue fusion, Conv + Add
-// (residual) fusion, and removal of inference no-ops (Identity, Dropout).
+// (residual) fusion, Conv + MaxPool fusion, and removal of inference no-ops
+// (Identity, Dropout).
 //
 // Every pass works in place on a graph and returns how many rewrites it
 // made; Optimize clones a model first and runs them all, so the caller's
@@ -15,6 +16,7 @@
 //
 //	FusedConv(X, W, B?, Z?, s?, b?, mean?, var?) = act(Conv(pre(X), W, B) + Z)
 //	FusedGemm(A, B, C?)                         = act(Gemm(A, B, C))
+//	FusedConvPool(X, W, B?)                     = MaxPool(act(Conv(X, W, B)))
 //
 // with activation = "Relu" | "Clip" and activation_params = [min, max] for
 // Clip; pre is the BatchNormalization (s, b, mean, var, pre_epsilon)

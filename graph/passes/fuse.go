@@ -233,3 +233,68 @@ func FusePreActivation(g *graph.Graph) int {
 	}
 	return fused
 }
+
+// FuseConvMaxPool turns MaxPool(Conv(...)) into FusedConvPool(X, W, B)
+// when the convolution (a Conv, or a FusedConv with at most an
+// activation) is 2-D and its output is read only by the MaxPool: the
+// backend then computes the convolution in bands of rows and pools each
+// band while it is in cache, so the full-resolution activation (the stem
+// of most CNNs: 64 channels at 112x112, 3.2 MB) is never written out and
+// read back. The pool's attributes become pool_kernel_shape,
+// pool_strides and pool_pads; only plain max pools are taken (explicit
+// pads, ceil_mode 0, no dilations, no Indices output, row-major storage).
+func FuseConvMaxPool(g *graph.Graph) int {
+	fused := 0
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		if !n.IsONNX("MaxPool") || len(n.Inputs) != 1 || len(n.Outputs) < 1 || n.Outputs[0] == nil || usedOutputs(g, n) != 1 || !plainMaxPool(n) {
+			continue
+		}
+		x := n.Inputs[0]
+		if x == nil || !soleUse(g, x, n) || x.Producer == nil {
+			continue
+		}
+		p := x.Producer
+		if !p.IsONNX("Conv") && !(fusedOp(p, "FusedConv") && p.Input(3) == nil && p.Input(4) == nil) {
+			continue
+		}
+		if shape, ok := x.ConcreteShape(); !ok || len(shape) != 4 {
+			continue
+		}
+		f := toFused(g, p)
+		if f == nil {
+			continue
+		}
+		f.OpType = "FusedConvPool"
+		f.Inputs = f.Inputs[:min(len(f.Inputs), 3)]
+		pads := n.AttrInts("pads", []int64{0, 0, 0, 0})
+		f.Attrs["pool_kernel_shape"] = graph.IntsAttr(n.AttrInts("kernel_shape", nil)...)
+		f.Attrs["pool_strides"] = graph.IntsAttr(n.AttrInts("strides", []int64{1, 1})...)
+		f.Attrs["pool_pads"] = graph.IntsAttr(pads...)
+		out := n.Outputs[0]
+		g.RemoveNode(n)
+		replaceOutput(f, out)
+		fused++
+	}
+	return fused
+}
+
+// plainMaxPool reports whether MaxPool n is 2-D with explicit pads,
+// ceil_mode 0, unit dilations and row-major storage.
+func plainMaxPool(n *graph.Node) bool {
+	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
+		return false
+	}
+	if a := n.AttrString("auto_pad", "NOTSET"); a != "NOTSET" && a != "" {
+		return false
+	}
+	if n.AttrInt("ceil_mode", 0) != 0 || n.AttrInt("storage_order", 0) != 0 {
+		return false
+	}
+	for _, d := range n.AttrInts("dilations", nil) {
+		if d != 1 {
+			return false
+		}
+	}
+	k := n.AttrInts("kernel_shape", nil)
+	return len(k) == 2 && len(n.AttrInts("strides", []int64{1, 1})) == 2 && len(n.AttrInts("pads", []int64{0, 0, 0, 0})) == 4
+}

@@ -25,13 +25,14 @@ type Report struct {
 	PreActsFused      int `json:"pre_activations_fused"`
 	AddsFused         int `json:"adds_fused"`
 	ActivationsFused  int `json:"activations_fused"`
+	PoolsFused        int `json:"pools_fused"` // MaxPools computed inside the convolution before them
 	DeadNodesRemoved  int `json:"dead_nodes_removed"`
 	SparseWeights     int `json:"sparse_weights"`
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds and %d activations fused, %d dead nodes removed",
-		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.DeadNodesRemoved)
+	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations and %d max pools fused, %d dead nodes removed",
+		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.DeadNodesRemoved)
 }
 
 // Optimize returns an optimized clone of m (m itself is not modified):
@@ -39,8 +40,9 @@ func (r Report) String() string {
 // them), constant folding,
 // Identity/Dropout removal, BatchNorm and per-channel
 // Mul/Add folding into Conv/Gemm, then (when the backend has the fused
-// ops) BatchNorm(+Relu) -> Conv pre-activation, Conv + Add and
-// Conv/Gemm + Relu/Clip fusion, dead-node removal and a topological sort.
+// ops) BatchNorm(+Relu) -> Conv pre-activation, Conv + Add,
+// Conv/Gemm + Relu/Clip and Conv + MaxPool fusion, dead-node removal and a
+// topological sort.
 func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	var r Report
 	c := Clone(m)
@@ -65,6 +67,9 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	}
 	if supports("FusedConv") && supports("FusedGemm") {
 		r.ActivationsFused = FuseActivation(g)
+	}
+	if supports("FusedConv") && supports("FusedConvPool") {
+		r.PoolsFused = FuseConvMaxPool(g) // after FuseActivation: Conv+Relu+MaxPool is one node
 	}
 	if supports("SparseGemm") && supports("SparseConv") {
 		r.SparseWeights = SparsifyWeights(g, SparseMinSparsity)

@@ -375,3 +375,31 @@ func TestFusePreActivation(t *testing.T) {
 		t.Fatalf("report %v", rep)
 	}
 }
+
+// TestConvMaxPoolFusion: a stem (Conv, Relu, MaxPool 3x3/2 with padding)
+// and a Conv before a 2x2 MaxPool become FusedConvPool nodes with the same
+// outputs; a MaxPool with ceil_mode, or after a convolution whose output
+// is read twice, stays.
+func TestConvMaxPoolFusion(t *testing.T) {
+	b := newBuilder(9)
+	x := b.input("x", 1, 3, 31, 29)
+	pool := func(v *graph.Value, k, s, pad int64, ceil bool) *graph.Value {
+		attrs := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(k, k), "strides": graph.IntsAttr(s, s),
+			"pads": graph.IntsAttr(pad, pad, pad, pad)}
+		if ceil {
+			attrs["ceil_mode"] = graph.IntAttr(1)
+		}
+		return b.node("MaxPool", attrs, v)
+	}
+	stem := pool(b.node("Relu", nil, b.conv(x, 3, 8, 7, true)), 3, 2, 1, false)
+	y := pool(b.conv(stem, 8, 8, 3, false), 2, 2, 0, false)
+	c := b.conv(y, 8, 4, 3, true)
+	kept := pool(c, 3, 2, 0, true)
+	shared := b.conv(y, 8, 4, 1, true)
+	twice := b.node("Add", nil, pool(shared, 2, 2, 0, false), pool(shared, 2, 2, 0, false))
+	rep := checkEquivalent(t, b.model(kept, twice), b.feed(),
+		map[string]int{"FusedConvPool": 2, "Conv": 2, "MaxPool": 3, "Add": 1})
+	if rep.PoolsFused != 2 || rep.ActivationsFused != 1 {
+		t.Fatalf("report %v", rep)
+	}
+}
