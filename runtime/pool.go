@@ -46,20 +46,33 @@ type section struct {
 	done chan struct{} // capacity 1; signalled when left reaches 0
 }
 
-// work claims and runs chunks until none is left.
-func (s *section) work() {
-	for {
-		i := s.next.Add(1) - 1
-		if i >= s.n {
-			return
-		}
+// work claims and runs chunks until none is left. release (nil: none)
+// is called once it finds no chunk to claim, before its last chunk is
+// counted as finished: a pool worker puts itself back on the idle list
+// there, so that a caller who sees the section finished and starts the
+// next one finds the worker idle. (Returning it after the count let the
+// caller, in back-to-back sections, find no idle worker and start a new
+// one each time, while the old one spun idle beside it: thousands of
+// workers, and more spinning threads than CPUs.)
+func (s *section) work(release func()) {
+	i := s.next.Add(1) - 1
+	for i < s.n {
 		s.fn(int(i))
+		next := s.next.Add(1) - 1
+		if next >= s.n && release != nil {
+			release()
+			release = nil
+		}
 		if s.left.Add(-1) == 0 {
 			select {
 			case s.done <- struct{}{}:
 			default:
 			}
 		}
+		i = next
+	}
+	if release != nil {
+		release()
 	}
 }
 
@@ -100,7 +113,7 @@ func (w *poolWorker) loop() {
 		var s *section
 		deadline := time.Now().Add(SpinTime)
 		for spins := 1; ; spins++ {
-			if s = w.sec.Load(); s != nil {
+			if s = w.take(); s != nil {
 				break
 			}
 			if spins&255 == 0 {
@@ -112,20 +125,33 @@ func (w *poolWorker) loop() {
 		}
 		if s == nil {
 			w.parked.Store(true)
-			if s = w.sec.Load(); s == nil {
+			if w.sec.Load() == nil {
 				<-w.wake
 			}
 			w.parked.Store(false)
-			if s = w.sec.Load(); s == nil {
-				continue // a wake-up left over from an earlier hand-off
+			if s = w.take(); s == nil {
+				continue // a wake-up left over from an earlier hand-off, or one taken back
 			}
 		}
-		w.sec.Store(nil)
-		s.work()
-		poolMu.Lock()
-		poolIdle = append(poolIdle, w)
-		poolMu.Unlock()
+		s.work(w.release)
 	}
+}
+
+// take returns the section handed to the worker and clears the hand-off
+// (nil if there is none). The swap makes taking it and the caller's
+// withdrawal (Parallel) exclusive: exactly one of them gets it.
+func (w *poolWorker) take() *section {
+	if w.sec.Load() == nil {
+		return nil
+	}
+	return w.sec.Swap(nil)
+}
+
+// release puts the worker back on the idle list.
+func (w *poolWorker) release() {
+	poolMu.Lock()
+	poolIdle = append(poolIdle, w)
+	poolMu.Unlock()
 }
 
 // give hands s to the (idle) worker.
@@ -197,7 +223,16 @@ func Parallel(n, threads int, fn func(i int)) {
 	for _, w := range ws {
 		w.give(s)
 	}
-	s.work()
+	s.work(nil)
+	// No chunk is left to claim: a helper that has not taken the section
+	// yet (still waking up, or descheduled) would find nothing to do, so
+	// take it back and return the helper to the idle list now, rather
+	// than leave the next section without an idle worker.
+	for _, w := range ws {
+		if w.sec.CompareAndSwap(s, nil) {
+			w.release()
+		}
+	}
 	if s.left.Load() == 0 {
 		return
 	}

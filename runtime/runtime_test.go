@@ -4,6 +4,7 @@ import (
 	"errors"
 	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gcompress/gcompress/graph"
@@ -251,5 +252,24 @@ func TestParallelKeepsASpareP(t *testing.T) {
 	Parallel(threads, threads, func(int) {})
 	if got := goruntime.GOMAXPROCS(0); got < threads+1 {
 		t.Fatalf("GOMAXPROCS %d after a section on %d threads, want >= %d", got, threads, threads+1)
+	}
+}
+
+// TestPoolWorkersBounded: back-to-back parallel sections reuse the pool's
+// workers. When a worker went back to the idle list only after its last
+// chunk was counted, the caller, starting the next section at once, found
+// none idle and started another: 10,000 sections of 4 chunks left about
+// 1,900 workers, each spinning for SpinTime beside the others.
+func TestPoolWorkersBounded(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	var sum atomic.Int64
+	for i := 0; i < 10000; i++ {
+		Parallel(4, 2, func(c int) { sum.Add(int64(c)) })
+	}
+	if sum.Load() != 6*10000 {
+		t.Fatalf("sum %d, want %d", sum.Load(), 6*10000)
+	}
+	if grown := goruntime.NumGoroutine() - before; grown > 4 {
+		t.Errorf("%d more goroutines after 10,000 sections on 2 threads", grown)
 	}
 }
