@@ -186,10 +186,14 @@ func convGemmF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, k
 	if jobs*work < 2*convMinTaskWork {
 		threads = 1
 	}
-	if threads > 1 && jobs < convTasksPerThread*threads && colPanels < 4*threads && rowPanels >= 2*threads {
-		// Few columns, many rows (small images deep in a network): pack
-		// each job's B once, in parallel over its panels, then split the
-		// rows; cutting the columns would leave threads idle.
+	if threads > 1 && jobs < convTasksPerThread*threads && rowPanels >= 2*threads && g.mg > n && 4*g.mg*kdim >= convRowsMinWeights {
+		// More rows than columns and weights of half an L2 or more (deep
+		// in a network): pack each job's B once, in parallel over its
+		// panels, then split the rows, so that the weights are streamed
+		// once in all rather than once per thread. With smaller weights
+		// the column split is faster: each thread packs and reads only
+		// its own part of B (SqueezeNet's 13x13 1x1 convolutions ran
+		// slower on 2 threads than on 1 with the rows split).
 		bufs := make([]*[]float32, jobs)
 		packed := make([]*sgemmPacked, jobs)
 		for j := range bufs {
@@ -246,6 +250,11 @@ func convGemmF32(ctx *runtime.Context, op *convOp, g *convGeom, cv *sgemmConv, k
 		c.window(kern, &args, a, b)
 	})
 }
+
+// convRowsMinWeights is the least size in bytes of a group's weights for
+// which a product with more rows than columns splits its rows over the
+// threads (half of L2; tests lower it to cover that path on small shapes).
+var convRowsMinWeights = cpuCaches.l2 / 2
 
 // convDirectMaxM, convDirectMinK and convDirectMaxK bound the Toeplitz
 // convolutions computed transposed with the padded input read in place

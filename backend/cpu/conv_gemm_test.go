@@ -21,13 +21,17 @@ import (
 // groups, with and without bias, summand, activation and pre-activation,
 // against the direct definition.
 func TestConvGemmBlocking(t *testing.T) {
-	kcMax, ncForce, minWork, directM := convKCMax, convNCForce, convMinTaskWork, convDirectMaxM
-	t.Cleanup(func() { convKCMax, convNCForce, convMinTaskWork, convDirectMaxM = kcMax, ncForce, minWork, directM })
+	kcMax, ncForce, minWork, directM, rowsMin := convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights
+	t.Cleanup(func() {
+		convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights = kcMax, ncForce, minWork, directM, rowsMin
+	})
 	rng := rand.New(rand.NewPCG(41, 42))
 	cases := []nntConvCase{
 		// Toeplitz, stride 1, few and many (> 64) output channels
 		{x: []int{1, 5, 13, 20}, w: []int{7, 5, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{13, 20}, bias: true},
 		{x: []int{1, 4, 9, 30}, w: []int{70, 4, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{9, 30}},
+		// more output channels than padded cells (the rows split)
+		{x: []int{1, 8, 9, 9}, w: []int{100, 8, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{9, 9}, bias: true},
 		// Toeplitz, stride 2 with a 7x7 kernel (phases), dilation
 		{x: []int{2, 3, 30, 40}, w: []int{9, 3, 7, 7}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{15, 20}, bias: true},
 		{x: []int{1, 6, 12, 40}, w: []int{10, 3, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 2, wantOut: []int{12, 40}},
@@ -44,8 +48,8 @@ func TestConvGemmBlocking(t *testing.T) {
 		{x: []int{1, 6, 11, 13}, w: []int{9, 6, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 8}},
 	}
 	forEachLevel(t, func(t *testing.T, l CPULevel) {
-		for _, blk := range [][4]int{{8, 48, 1, 64}, {16, 96, 1, 0}, {256, 0, 1 << 18, 64}, {256, 0, 1, 0}} {
-			convKCMax, convNCForce, convMinTaskWork, convDirectMaxM = blk[0], blk[1], blk[2], blk[3]
+		for _, blk := range [][5]int{{8, 48, 1, 64, 0}, {16, 96, 1, 0, 1 << 30}, {256, 0, 1 << 18, 64, rowsMin}, {256, 0, 1, 0, 0}} {
+			convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights = blk[0], blk[1], blk[2], blk[3], blk[4]
 			for i, c := range cases {
 				x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
 				var b *tensor.Tensor
