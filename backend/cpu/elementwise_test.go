@@ -413,3 +413,7 @@ func BenchmarkReduceMeanSpatial(b *testing.B) {
 }
 
 func BenchmarkSoftmaxRows(b *testing.B) { ewBench(b, "Softmax", nil, 1, ewBenchF32(64, 1000)) }
+
+// BenchmarkSoftmaxClassifier is a classifier's output: one row of 1000
+// logits, on 2 threads.
+func BenchmarkSoftmaxClassifier(b *testing.B) { ewBench(b, "Softmax", nil, 2, ewBenchF32(1, 1000)) }

@@ -125,6 +125,10 @@ func (b *softmaxBlock[T]) row(k int) (xs, ys []T) {
 
 // run computes the block; m and s are scratch of the block's width.
 func (b *softmaxBlock[T]) run(kind softmaxKind, m, s []float64) {
+	if b.inner == 1 {
+		softmaxRow(kind, b.x, b.y)
+		return
+	}
 	for i := range m {
 		m[i], s[i] = math.Inf(-1), 0
 	}
@@ -172,5 +176,37 @@ func (b *softmaxBlock[T]) run(kind softmaxKind, m, s []float64) {
 		for i, v := range ys {
 			ys[i] = T(float64(v) / s[i])
 		}
+	}
+}
+
+// softmaxRow computes one contiguous row (the axis is the last one):
+// the same float64 arithmetic as softmaxBlock.run, without its column
+// lanes.
+func softmaxRow[T float32 | float64](kind softmaxKind, x, y []T) {
+	m, at := math.Inf(-1), 0
+	for i, v := range x {
+		if float64(v) > m {
+			m, at = float64(v), i
+		}
+	}
+	if kind == kindHardmax {
+		y[at] = 1
+		return
+	}
+	s := 0.0
+	for i, v := range x {
+		e := math.Exp(float64(v) - m)
+		s += e
+		y[i] = T(e)
+	}
+	if kind == kindLogSoftmax {
+		ls := math.Log(s)
+		for i, v := range x {
+			y[i] = T(float64(v) - m - ls)
+		}
+		return
+	}
+	for i, v := range y {
+		y[i] = T(float64(v) / s)
 	}
 }
