@@ -13,6 +13,10 @@ import (
 type Arena struct {
 	free map[arenaKey][]*tensor.Tensor
 	refs map[unsafe.Pointer]int
+	// whole holds the buffers handed out in parts (Session's in-place
+	// concatenations): the last reference, through whichever view of its
+	// start, returns the whole buffer.
+	whole map[unsafe.Pointer]*tensor.Tensor
 	// Stats for tests and profiles.
 	Allocs, Reuses int
 }
@@ -24,7 +28,7 @@ type arenaKey struct {
 
 // NewArena returns an empty arena.
 func NewArena() *Arena {
-	return &Arena{free: map[arenaKey][]*tensor.Tensor{}, refs: map[unsafe.Pointer]int{}}
+	return &Arena{free: map[arenaKey][]*tensor.Tensor{}, refs: map[unsafe.Pointer]int{}, whole: map[unsafe.Pointer]*tensor.Tensor{}}
 }
 
 // Alloc returns a zeroed tensor of the given dtype and shape.
@@ -89,6 +93,10 @@ func (a *Arena) Release(t *tensor.Tensor) {
 		return
 	}
 	delete(a.refs, p)
+	if w, ok := a.whole[p]; ok {
+		t = w
+		delete(a.whole, p)
+	}
 	k := arenaKey{t.DType(), t.Len()}
 	a.free[k] = append(a.free[k], t)
 }
@@ -98,5 +106,16 @@ func (a *Arena) Release(t *tensor.Tensor) {
 func (a *Arena) Forget(t *tensor.Tensor) {
 	if p := t.DataPointer(); p != nil {
 		delete(a.refs, p)
+		delete(a.whole, p)
 	}
+}
+
+// allocWhole is alloc (uninitialized) for a buffer that will be handed
+// out in parts (see whole).
+func (a *Arena) allocWhole(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
+	t, err := a.alloc(dt, shape, false)
+	if err == nil && t.DataPointer() != nil {
+		a.whole[t.DataPointer()] = t
+	}
+	return t, err
 }

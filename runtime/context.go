@@ -29,6 +29,10 @@ type Context struct {
 	// allocs are the arena buffers handed out during the current op; the
 	// session returns the ones the op did not output (scratch space).
 	allocs []*tensor.Tensor
+	// place, when set, is handed out by the op's first allocation of its
+	// dtype and shape: the Session places the output of a Concat's input
+	// producer in the Concat's buffer this way (see planConcats).
+	place *tensor.Tensor
 }
 
 // NewContext returns a context without an arena (allocations are plain
@@ -64,10 +68,22 @@ func (c *Context) AllocUninit(dt tensor.DType, shape ...int) (*tensor.Tensor, er
 func (c *Context) alloc(dt tensor.DType, shape []int, zero bool) (*tensor.Tensor, error) {
 	var t *tensor.Tensor
 	var err error
-	if c.arena == nil {
-		t, err = tensor.New(dt, shape...)
-	} else if t, err = c.arena.alloc(dt, shape, zero); err == nil {
+	switch p := c.place; {
+	case p != nil && p.DType() == dt && tensor.SameShape(p.Shape(), shape):
+		// The arena counts a reference for a view starting where its
+		// buffer does (the session holds the buffer itself).
+		c.place, t = nil, p
+		c.arena.Retain(t)
 		c.allocs = append(c.allocs, t)
+		if zero {
+			clear(t.RawBytes())
+		}
+	case c.arena == nil:
+		t, err = tensor.New(dt, shape...)
+	default:
+		if t, err = c.arena.alloc(dt, shape, zero); err == nil {
+			c.allocs = append(c.allocs, t)
+		}
 	}
 	if err == nil && !zero && poison.Load() {
 		b := t.RawBytes()

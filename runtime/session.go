@@ -44,8 +44,16 @@ type Session struct {
 	lastUse [][]int
 	outputs map[*graph.Value]bool
 	arena   *Arena
-	mu      sync.Mutex
-	prof    *Profile
+	// Concatenations computed in place (planConcats): place[i] is where
+	// node i writes its output (nil: anywhere), concatOf[i] the group
+	// node i is the Concat of (-1: none), concatBufs the groups' buffers
+	// during a run.
+	concats    []concatGroup
+	place      []*placement
+	concatOf   []int
+	concatBufs []*tensor.Tensor
+	mu         sync.Mutex
+	prof       *Profile
 	// optErr is why the load-time passes were skipped (nil when they ran
 	// or were turned off).
 	optErr error
@@ -111,6 +119,7 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	}
 	s.numberValues()
 	s.planReleases()
+	s.planConcats()
 	if opts.Profile {
 		s.prof = &Profile{}
 	}
@@ -257,11 +266,33 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 		if s.prof != nil {
 			start = time.Now()
 		}
+		if k := s.concatOf[i]; k >= 0 && s.concatInPlace(k, in) {
+			// Every input was computed in its place in the output.
+			env[s.nodeOut[i][0]], s.concatBufs[k] = s.concatBufs[k], nil
+			if s.prof != nil {
+				s.prof.add(n, time.Since(start))
+			}
+			s.releaseLastUses(i, env)
+			continue
+		}
+		if pl := s.place[i]; pl != nil {
+			view, err := s.placeFor(pl)
+			if err != nil {
+				return nil, fmt.Errorf("node %v: %w", n, err)
+			}
+			ctx.place = view
+		}
 		out, err := runOp(s.ops[i], ctx, in)
+		ctx.place = nil
 		if s.prof != nil {
 			s.prof.add(n, time.Since(start))
 		}
 		ctx.releaseScratch(out)
+		if k := s.concatOf[i]; k >= 0 && s.concatBufs[k] != nil {
+			// The Concat copied: its inputs' buffer is not its output.
+			s.arena.Release(s.concatBufs[k])
+			s.concatBufs[k] = nil
+		}
 		if err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {
@@ -285,12 +316,7 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 			}
 			env[sl] = out[j]
 		}
-		for _, sl := range s.lastUse[i] {
-			if t := env[sl]; t != nil {
-				s.arena.Release(t)
-				env[sl] = nil
-			}
-		}
+		s.releaseLastUses(i, env)
 	}
 	res := make([]*tensor.Tensor, len(s.g.Outputs))
 	for i, o := range s.g.Outputs {
@@ -305,6 +331,16 @@ func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error
 		res[i] = t
 	}
 	return res, nil
+}
+
+// releaseLastUses releases the values whose last reader is node i.
+func (s *Session) releaseLastUses(i int, env []*tensor.Tensor) {
+	for _, sl := range s.lastUse[i] {
+		if t := env[sl]; t != nil {
+			s.arena.Release(t)
+			env[sl] = nil
+		}
+	}
 }
 
 func (s *Session) owned(t *tensor.Tensor) bool {

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"unsafe"
 )
 
@@ -182,6 +183,19 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 		return nil, fmt.Errorf("reshape %v (%d elements) to %v (%d elements)", t.shape, t.Len(), shape, n)
 	}
 	return &Tensor{dtype: t.dtype, shape: cloneInts(shape), data: t.data}, nil
+}
+
+// View returns a tensor of the given shape over t's elements [offset,
+// offset + its element count); the data is shared.
+func (t *Tensor) View(offset int, shape ...int) (*Tensor, error) {
+	n, err := NumElements(shape)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 || offset+n > t.Len() {
+		return nil, fmt.Errorf("view of %d elements at %d over %v (%d elements)", n, offset, t.shape, t.Len())
+	}
+	return &Tensor{dtype: t.dtype, shape: cloneInts(shape), data: reflect.ValueOf(t.data).Slice(offset, offset+n).Interface()}, nil
 }
 
 // Clone returns a deep copy.

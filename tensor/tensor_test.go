@@ -244,3 +244,26 @@ func FuzzReadNpy(f *testing.F) {
 		}
 	})
 }
+
+// TestView: a view shares the elements it covers, has its own shape, and
+// is refused past the end.
+func TestView(t *testing.T) {
+	x := FromSlice([]int{2, 3}, []float32{0, 1, 2, 3, 4, 5})
+	v, err := x.View(2, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !SameShape(v.Shape(), []int{3, 1}) || v.F32()[0] != 2 || v.F32()[2] != 4 || len(v.F32()) != 3 {
+		t.Fatalf("view %v %v", v, v.F32())
+	}
+	v.F32()[1] = 9
+	if x.F32()[3] != 9 {
+		t.Fatal("the view does not share x's elements")
+	}
+	if _, err := x.View(4, 3); err == nil {
+		t.Fatal("a view past the end was accepted")
+	}
+	if _, err := x.View(-1, 1); err == nil {
+		t.Fatal("a negative offset was accepted")
+	}
+}
