@@ -577,12 +577,25 @@ static void SFX(pack_a)(const gc_gemm_args *g, const float *A, int64_t ic, int64
 static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, const int64_t *aoff, const float *bp,
 	float *c, int64_t ldc, int load_c, const SFX(epi_t) *e, int64_t i, int64_t j) {
 	SFX(epi_t) te;
+	const int64_t rpanels = (mc + MR - 1) / MR;
 	for (int64_t jr = 0; jr < nc; jr += NR) {
 		const int64_t w = SFX(panel_width)(jr, nc);
 		const int64_t nr = nc - jr < NR ? nc - jr : NR;
 		const float *bpan = bp + jr * kc;
+		// The next B panel is fetched into L2 a slice per row panel of
+		// this one: streamed from memory (the weights of a transposed
+		// convolution with few output cells) it then arrives at the rate
+		// the whole row of tiles consumes it, rather than at the first
+		// tile's.
+		const char *next = jr + NR < nc ? (const char *)(bp + (jr + NR) * kc) : NULL;
+		const int64_t next_bytes = next ? SFX(panel_width)(jr + NR, nc) * kc * 4 : 0;
+		const int64_t slice = (next_bytes / 64 + rpanels - 1) / rpanels * 64;
 		for (int64_t ir = 0; ir < mc; ir += MR) {
 			const int64_t mr = mc - ir < MR ? mc - ir : MR;
+			if (next) {
+				const int64_t from = ir / MR * slice, to = from + slice < next_bytes ? from + slice : next_bytes;
+				for (int64_t o = from; o < to; o += 64) _mm_prefetch(next + o, _MM_HINT_T1);
+			}
 			const SFX(epi_t) *ep = NULL;
 			if (e) {
 				te = *e;
