@@ -596,6 +596,12 @@ static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, cons
 				const int64_t from = ir / MR * slice, to = from + slice < next_bytes ? from + slice : next_bytes;
 				for (int64_t o = from; o < to; o += 64) _mm_prefetch(next + o, _MM_HINT_T1);
 			}
+			if (jr == 0 && !aoff && ir + MR < mc) {
+				// likewise the next packed A panel on the first pass (the
+				// weights of the normal orientation)
+				const char *na = (const char *)(ap + (ir + MR) * kc);
+				for (int64_t o = 0; o < MR * kc * 4; o += 64) _mm_prefetch(na + o, _MM_HINT_T1);
+			}
 			const SFX(epi_t) *ep = NULL;
 			if (e) {
 				te = *e;
