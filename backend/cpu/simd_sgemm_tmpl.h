@@ -31,17 +31,40 @@ typedef struct {
 
 // micro multiplies a kc x MR panel of A by a kc x (nv*VL) panel of B and
 // stores the tile into c (mr rows, nr columns), adding the old C when
-// load_c, then the epilogue e (NULL: none).
+// load_c, then the epilogue e (NULL: none). one_row (packed A, mr == 1:
+// a GEMV, or the last cell of a 7x7 output) computes row 0 alone, with
+// four k steps in flight in separate sums, instead of all MR rows.
 static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const float *ap, const int64_t *aoff,
 	const float *bp, float *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
-	const SFX(epi_t) *e, const int nv) {
+	const SFX(epi_t) *e, const int nv, const int one_row) {
 	vf acc[MR][3];
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++) {
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) acc[r][v] = VZERO();
 	}
-	if (aoff) {
+	if (one_row) {
+		// acc[q] sums the k steps p = q mod 4; row 0 is their total.
+		int64_t p = 0;
+		for (; p + 4 <= kc; p += 4) {
+#pragma GCC unroll 4
+			for (int q = 0; q < 4; q++) {
+				const vf a = VBCAST(ap[(p + q) * MR]);
+#pragma GCC unroll 3
+				for (int v = 0; v < nv; v++) acc[q][v] = VFMA(a, VLOAD(bp + ((p + q) * nv + v) * VL), acc[q][v]);
+			}
+		}
+		for (; p < kc; p++) {
+			const vf a = VBCAST(ap[p * MR]);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++) acc[0][v] = VFMA(a, VLOAD(bp + (p * nv + v) * VL), acc[0][v]);
+		}
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) {
+			acc[0][v] = VADD(VADD(acc[0][v], acc[1][v]), VADD(acc[2][v], acc[3][v]));
+			acc[1][v] = acc[2][v] = acc[3][v] = VZERO();
+		}
+	} else if (aoff) {
 		// A read in place (GC_A_DIRECT): row r of k step p at ap[aoff[p] + r]
 		for (int64_t p = 0; p < kc; p++) {
 			const float *aq = ap + aoff[p];
@@ -180,19 +203,23 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 	}
 }
 
-// micro<nv> (A packed) and micro<nv>d (A read in place through aoff).
-#define GC_MICRO_VARIANT(name, nv, direct)                                                                         \
+// micro<nv> (A packed), micro<nv>d (A read in place through aoff) and
+// micro<nv>r (A packed, row 0 only).
+#define GC_MICRO_VARIANT(name, nv, direct, one_row)                                                                \
 	static void SFX(name)(int64_t kc, const float *ap, const int64_t *aoff, const float *bp, float *c, int64_t ldc, \
 		int64_t mr, int64_t nr, int load_c, const SFX(epi_t) *e) {                                               \
-		SFX(micro)(kc, ap, direct ? aoff : NULL, bp, c, ldc, mr, nr, load_c, e, nv);                            \
+		SFX(micro)(kc, ap, direct ? aoff : NULL, bp, c, ldc, mr, nr, load_c, e, nv, one_row);                   \
 	}
-GC_MICRO_VARIANT(micro1, 1, 0)
-GC_MICRO_VARIANT(micro2, 2, 0)
-GC_MICRO_VARIANT(micro1d, 1, 1)
-GC_MICRO_VARIANT(micro2d, 2, 1)
+GC_MICRO_VARIANT(micro1, 1, 0, 0)
+GC_MICRO_VARIANT(micro2, 2, 0, 0)
+GC_MICRO_VARIANT(micro1d, 1, 1, 0)
+GC_MICRO_VARIANT(micro2d, 2, 1, 0)
+GC_MICRO_VARIANT(micro1r, 1, 0, 1)
+GC_MICRO_VARIANT(micro2r, 2, 0, 1)
 #if NR / VL >= 3
-GC_MICRO_VARIANT(micro3, 3, 0)
-GC_MICRO_VARIANT(micro3d, 3, 1)
+GC_MICRO_VARIANT(micro3, 3, 0, 0)
+GC_MICRO_VARIANT(micro3d, 3, 1, 0)
+GC_MICRO_VARIANT(micro3r, 3, 0, 1)
 #endif
 #undef GC_MICRO_VARIANT
 
@@ -632,6 +659,16 @@ static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, cons
 				continue;
 			}
 			const float *apan = ap + ir * kc;
+			if (mr == 1) {
+				switch (w / VL) {
+				case 1: SFX(micro1r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
+				case 2: SFX(micro2r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#if NR / VL >= 3
+				default: SFX(micro3r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
+#endif
+				}
+				continue;
+			}
 			switch (w / VL) {
 			case 1: SFX(micro1)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
 			case 2: SFX(micro2)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
