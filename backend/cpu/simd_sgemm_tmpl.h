@@ -598,6 +598,22 @@ static void SFX(pack_a)(const gc_gemm_args *g, const float *A, int64_t ic, int64
 	}
 }
 
+// GC_MICRO_CALL runs the micro<nv><kind> variant for the panel width w.
+#if NR / VL >= 3
+#define GC_MICRO_CALL(kind, a, off)                                                                 \
+	switch (w / VL) {                                                                               \
+	case 1: SFX(micro1##kind)(kc, (a), (off), bpan, ct, ldc, mr, nr, load_c, ep); break;             \
+	case 2: SFX(micro2##kind)(kc, (a), (off), bpan, ct, ldc, mr, nr, load_c, ep); break;             \
+	default: SFX(micro3##kind)(kc, (a), (off), bpan, ct, ldc, mr, nr, load_c, ep); break;            \
+	}
+#else
+#define GC_MICRO_CALL(kind, a, off)                                                                 \
+	switch (w / VL) {                                                                               \
+	case 1: SFX(micro1##kind)(kc, (a), (off), bpan, ct, ldc, mr, nr, load_c, ep); break;             \
+	default: SFX(micro2##kind)(kc, (a), (off), bpan, ct, ldc, mr, nr, load_c, ep); break;            \
+	}
+#endif
+
 // macro runs the micro-kernel over an mc x nc block of C. With aoff (A
 // read in place) ap is op(A)'s row i in place and aoff the offsets of k
 // steps pc..; else ap is the packed block.
@@ -648,37 +664,17 @@ static void SFX(macro)(int64_t mc, int64_t nc, int64_t kc, const float *ap, cons
 			}
 			float *ct = c ? c + ir * ldc + jr : NULL;
 			if (aoff) {
-				const float *arow = ap + ir;
-				switch (w / VL) {
-				case 1: SFX(micro1d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
-				case 2: SFX(micro2d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#if NR / VL >= 3
-				default: SFX(micro3d)(kc, arow, aoff, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#endif
-				}
-				continue;
-			}
-			const float *apan = ap + ir * kc;
-			if (mr == 1) {
-				switch (w / VL) {
-				case 1: SFX(micro1r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-				case 2: SFX(micro2r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#if NR / VL >= 3
-				default: SFX(micro3r)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#endif
-				}
-				continue;
-			}
-			switch (w / VL) {
-			case 1: SFX(micro1)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-			case 2: SFX(micro2)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#if NR / VL >= 3
-			default: SFX(micro3)(kc, apan, NULL, bpan, ct, ldc, mr, nr, load_c, ep); break;
-#endif
+				GC_MICRO_CALL(d, ap + ir, aoff);
+			} else if (mr == 1) {
+				GC_MICRO_CALL(r, ap + ir * kc, NULL);
+			} else {
+				GC_MICRO_CALL(, ap + ir * kc, NULL);
 			}
 		}
 	}
 }
+
+#undef GC_MICRO_CALL
 
 void SFX(gc_sgemm_info)(int64_t *out) {
 	out[0] = MR;
