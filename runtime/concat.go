@@ -19,7 +19,6 @@ import (
 
 // concatGroup is a Concat computed in place.
 type concatGroup struct {
-	node  int // the Concat's index
 	dt    tensor.DType
 	shape []int // its output shape
 	// offsets are where its inputs start in the output (elements).
@@ -75,7 +74,7 @@ func (s *Session) planConcats() {
 			continue
 		}
 		k := len(s.concats)
-		s.concats = append(s.concats, concatGroup{node: ci, dt: out.DType, shape: shape, offsets: offsets})
+		s.concats = append(s.concats, concatGroup{dt: out.DType, shape: shape, offsets: offsets})
 		s.concatOf[ci] = k
 		for j, v := range c.Inputs {
 			in, _ := v.ConcreteShape()
