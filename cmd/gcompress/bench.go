@@ -144,12 +144,16 @@ type modelReport struct {
 	// OursCPU and ORTCPU are the process CPU times of the same runs: with
 	// --threads 1 on a busy machine they measure the work of each runtime
 	// without the time other jobs took.
-	OursCPU   benchTiming  `json:"ours_cpu"`
-	ORTCPU    *benchTiming `json:"ort_cpu,omitempty"`
-	CPURatio  float64      `json:"cpu_ratio_ours_over_ort,omitempty"`
-	Ratio     float64      `json:"ratio_ours_over_ort,omitempty"`
-	MaxRelErr *float64     `json:"max_err_vs_ort_rel_to_max,omitempty"`
-	LoadAvg1  float64      `json:"loadavg_1m,omitempty"`
+	OursCPU  benchTiming  `json:"ours_cpu"`
+	ORTCPU   *benchTiming `json:"ort_cpu,omitempty"`
+	CPURatio float64      `json:"cpu_ratio_ours_over_ort,omitempty"`
+	Ratio    float64      `json:"ratio_ours_over_ort,omitempty"`
+	// BlockRatios is the ratio of the medians in each block of turns: on
+	// a machine whose speed drifts, their spread shows how far one
+	// run's ratio can be trusted.
+	BlockRatios []float64 `json:"block_ratios,omitempty"`
+	MaxRelErr   *float64  `json:"max_err_vs_ort_rel_to_max,omitempty"`
+	LoadAvg1    float64   `json:"loadavg_1m,omitempty"`
 }
 
 func newBenchModelCmd(g *globals) *cobra.Command {
@@ -166,7 +170,8 @@ serialized model runs in ONNX Runtime in this process with the same thread
 count; the runtimes take turns in five blocks of runs (a pause before each
 block lets ONNX Runtime's spinning pool threads settle) so that both see
 the same machine load, and the report gives both latencies, their ratio
-and the largest difference of the outputs. It also records the process CPU time of
+(overall and per block: their spread shows the machine's drift) and the
+largest difference of the outputs. It also records the process CPU time of
 each run: with --threads 1 on a machine shared with other jobs, that is the
 work each runtime did, which wall time overstates by the time others took.
 
@@ -276,6 +281,12 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		t, tc := timing(ms[1], warmup), timing(cpuMS[1], warmup)
 		rep.ORT, rep.ORTCPU = &t, &tc
 		rep.Ratio = rep.Ours.MedianMS / t.MedianMS
+		for b := 0; b < blocks; b++ {
+			lo, hi := b*runs/blocks, (b+1)*runs/blocks
+			if lo < hi {
+				rep.BlockRatios = append(rep.BlockRatios, summarize(ms[0][lo:hi], 0).MedianMS/summarize(ms[1][lo:hi], 0).MedianMS)
+			}
+		}
 		if tc.MedianMS > 0 {
 			rep.CPURatio = rep.OursCPU.MedianMS / tc.MedianMS
 		}
@@ -292,6 +303,10 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		if rep.ORT != nil {
 			fmt.Fprintf(w, ", ONNX Runtime median %.3f ms (min %.3f), ratio %.2f, max output difference %.2g of the largest value",
 				rep.ORT.MedianMS, rep.ORT.MinMS, rep.Ratio, *rep.MaxRelErr)
+			fmt.Fprintf(w, "\n  ratio of each block's medians:")
+			for _, r := range rep.BlockRatios {
+				fmt.Fprintf(w, " %.2f", r)
+			}
 		}
 		fmt.Fprintf(w, "\n  process CPU time per run: ours median %.3f ms", rep.OursCPU.MedianMS)
 		if rep.ORTCPU != nil {

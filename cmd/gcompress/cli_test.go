@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gcompress/gcompress/internal/ortpeer"
 	"github.com/gcompress/gcompress/internal/testdata"
 	"github.com/gcompress/gcompress/onnx/onnxpb"
 	"github.com/gcompress/gcompress/tensor"
@@ -290,5 +291,32 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 	if got := threads([]string{"GCOMPRESS_THREADS=5"}, "--threads", "7"); got != "7" {
 		t.Errorf("from flag: threads %s, want 7", got)
+	}
+}
+
+// TestBenchModelVsORT: bench model --vs-ort reports both runtimes, the
+// ratio of the medians and one ratio per block of turns.
+func TestBenchModelVsORT(t *testing.T) {
+	ortpeer.Require(t)
+	lib, err := ortpeer.LibPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ortpeer.LibEnv, lib) // the binary runs in a temporary directory
+	model := writeModel(t, identityModel())
+	stdout, stderr, code := gc(t, "bench", "model", model, "--vs-ort", "--runs", "10", "--warmup", "1", "--threads", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeJSON(t, stdout)
+	ratio, _ := rep["ratio_ours_over_ort"].(float64)
+	blocks, _ := rep["block_ratios"].([]any)
+	if ratio <= 0 || rep["ort"] == nil || len(blocks) != 5 {
+		t.Fatalf("ratio %v, ort %v, block ratios %v: want a ratio, ORT's timing and 5 block ratios", ratio, rep["ort"], blocks)
+	}
+	for i, b := range blocks {
+		if v, _ := b.(float64); v <= 0 {
+			t.Errorf("block %d ratio %v", i, b)
+		}
 	}
 }
