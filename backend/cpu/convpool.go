@@ -46,11 +46,8 @@ var convPoolBandForce = 0
 const convPoolMinBand = 4
 
 func newFusedConvPool(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
-	conv, err := newConvOp(n)
+	conv, err := newFusedConvOp(n)
 	if err != nil {
-		return nil, fmt.Errorf("FusedConvPool: %w", err)
-	}
-	if conv.act, err = parseFusedAct(n); err != nil {
 		return nil, fmt.Errorf("FusedConvPool: %w", err)
 	}
 	win := graph.Window{
@@ -65,7 +62,7 @@ func newFusedConvPool(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if win, err = win.Spatial(2, nil); err != nil {
 		return nil, fmt.Errorf("FusedConvPool: pool window: %w", err)
 	}
-	op := &convPoolOp{conv: conv, pool: &poolOp{kind: poolMax, win: win, p: 2}}
+	op := &convPoolOp{conv: conv, pool: &poolOp{kind: poolMax, win: win}}
 	return runtime.OpFunc(op.run), nil
 }
 

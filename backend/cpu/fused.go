@@ -109,12 +109,22 @@ func (c *packCache) get(t, constant *tensor.Tensor, kern *sgemmKernel, build fun
 
 // ---- FusedConv ----
 
-func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+// newFusedConvOp is newConvOp with n's fused activation (FusedConv,
+// FusedConvPool, SparseConv).
+func newFusedConvOp(n *graph.Node) (*convOp, error) {
 	op, err := newConvOp(n)
 	if err != nil {
-		return nil, fmt.Errorf("FusedConv: %w", err)
+		return nil, err
 	}
 	if op.act, err = parseFusedAct(n); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	op, err := newFusedConvOp(n)
+	if err != nil {
 		return nil, fmt.Errorf("FusedConv: %w", err)
 	}
 	switch a := n.AttrString("pre_activation", ""); a {

@@ -263,11 +263,8 @@ func newSparseConv(n *graph.Node, info runtime.NodeInfo) (runtime.Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SparseConv: %w", err)
 	}
-	op, err := newConvOp(n)
+	op, err := newFusedConvOp(n)
 	if err != nil {
-		return nil, fmt.Errorf("SparseConv: %w", err)
-	}
-	if op.act, err = parseFusedAct(n); err != nil {
 		return nil, fmt.Errorf("SparseConv: %w", err)
 	}
 	w := op.constW
