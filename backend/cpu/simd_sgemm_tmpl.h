@@ -44,7 +44,8 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 		for (int v = 0; v < nv; v++) acc[r][v] = VZERO();
 	}
 	if (one_row) {
-		// acc[q] sums the k steps p = q mod 4; row 0 is their total.
+		// acc[q] sums the k steps p = q mod 4; row 0 is their total (the
+		// store reads rows below mr = 1 only).
 		int64_t p = 0;
 		for (; p + 4 <= kc; p += 4) {
 #pragma GCC unroll 4
@@ -60,10 +61,7 @@ static inline __attribute__((always_inline)) void SFX(micro)(int64_t kc, const f
 			for (int v = 0; v < nv; v++) acc[0][v] = VFMA(a, VLOAD(bp + (p * nv + v) * VL), acc[0][v]);
 		}
 #pragma GCC unroll 3
-		for (int v = 0; v < nv; v++) {
-			acc[0][v] = VADD(VADD(acc[0][v], acc[1][v]), VADD(acc[2][v], acc[3][v]));
-			acc[1][v] = acc[2][v] = acc[3][v] = VZERO();
-		}
+		for (int v = 0; v < nv; v++) acc[0][v] = VADD(VADD(acc[0][v], acc[1][v]), VADD(acc[2][v], acc[3][v]));
 	} else if (aoff) {
 		// A read in place (GC_A_DIRECT): row r of k step p at ap[aoff[p] + r]
 		for (int64_t p = 0; p < kc; p++) {
