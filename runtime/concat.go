@@ -21,8 +21,8 @@ import (
 type concatGroup struct {
 	dt    tensor.DType
 	shape []int // its output shape
-	// offsets are where its inputs start in the output (elements).
-	offsets []int
+	// parts are where its inputs go, in input order.
+	parts []*placement
 }
 
 // placement is where a node's output 0 goes: elements [offset, offset +
@@ -54,31 +54,28 @@ func (s *Session) planConcats() {
 		if !ok || axis < 0 || axis >= len(shape) || tensor.Product(shape[:axis]) != 1 || out.DType == tensor.String {
 			continue
 		}
-		var offsets []int
+		k := len(s.concats)
+		var parts []*placement
 		at := 0
 		for _, v := range c.Inputs {
 			if v == nil || v.DType != out.DType || v.Producer == nil || v.Producer.Outputs[0] != v ||
 				len(v.Consumers) != 1 || v.Consumers[0] != c || s.outputs[v] {
-				offsets = nil
 				break
 			}
 			in, ok := v.ConcreteShape()
 			if !ok || tensor.Product(in) == 0 {
-				offsets = nil
 				break
 			}
-			offsets = append(offsets, at)
+			parts = append(parts, &placement{group: k, offset: at, shape: in})
 			at += tensor.Product(in)
 		}
-		if offsets == nil || at != tensor.Product(shape) {
+		if len(parts) != len(c.Inputs) || at != tensor.Product(shape) {
 			continue
 		}
-		k := len(s.concats)
-		s.concats = append(s.concats, concatGroup{dt: out.DType, shape: shape, offsets: offsets})
+		s.concats = append(s.concats, concatGroup{dt: out.DType, shape: shape, parts: parts})
 		s.concatOf[ci] = k
 		for j, v := range c.Inputs {
-			in, _ := v.ConcreteShape()
-			s.place[index[v.Producer]] = &placement{group: k, offset: offsets[j], shape: in}
+			s.place[index[v.Producer]] = parts[j]
 		}
 	}
 	s.concatBufs = make([]*tensor.Tensor, len(s.concats))
@@ -103,12 +100,13 @@ func (s *Session) placeFor(pl *placement) (*tensor.Tensor, error) {
 // places in its buffer.
 func (s *Session) concatInPlace(k int, in []*tensor.Tensor) bool {
 	buf := s.concatBufs[k]
-	if buf == nil || len(in) != len(s.concats[k].offsets) {
+	parts := s.concats[k].parts
+	if buf == nil || len(in) != len(parts) {
 		return false
 	}
 	base, size := uintptr(buf.DataPointer()), uintptr(buf.DType().Size())
 	for j, t := range in {
-		if t == nil || uintptr(t.DataPointer()) != base+uintptr(s.concats[k].offsets[j])*size {
+		if t == nil || uintptr(t.DataPointer()) != base+uintptr(parts[j].offset)*size {
 			return false
 		}
 	}
