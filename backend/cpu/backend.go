@@ -11,7 +11,19 @@ import (
 var registry = runtime.NewRegistry("cpu")
 
 // Backend returns the CPU backend.
-func Backend() runtime.Backend { return registry }
+func Backend() runtime.Backend { return backend{registry} }
+
+// backend is the registry, less the channel-blocked ops (nchwc.go) where
+// their kernels do not run: the graph passes then keep the NCHW layout.
+type backend struct{ *runtime.Registry }
+
+// Factory implements runtime.Backend.
+func (b backend) Factory(domain, op string) runtime.OpFactory {
+	if domain == FusedDomain && nchwcOps[op] && !nchwcKernels() {
+		return nil
+	}
+	return b.Registry.Factory(domain, op)
+}
 
 // Ops lists the operator types the CPU backend runs.
 func Ops() []string { return registry.Ops() }

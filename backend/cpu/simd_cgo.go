@@ -259,3 +259,27 @@ func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 	C.gc_maxpool2x2_8((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(y)), C.int64_t(planes), C.int64_t(ih), C.int64_t(iw),
 		C.int64_t(oh), C.int64_t(ow), s)
 }
+
+// nchwcTo runs gc_nchwc_to: channel blocks [cb0, cb1) of the blocked y
+// from the NCHW planes x of one image of hw pixels.
+func nchwcTo(x, y []float32, hw, cb0, cb1 int) {
+	_, _ = x[cb1*16*hw-1], y[cb1*16*hw-1]
+	C.gc_nchwc_to(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(cb0), C.int64_t(cb1))
+}
+
+// nchwcFrom runs gc_nchwc_from, the inverse of nchwcTo.
+func nchwcFrom(x, y []float32, hw, cb0, cb1 int) {
+	_, _ = x[cb1*16*hw-1], y[cb1*16*hw-1]
+	C.gc_nchwc_from(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(cb0), C.int64_t(cb1))
+}
+
+// nchwcConvC runs gc_nchwc_conv (geom as documented there); the caller
+// checks every size.
+func nchwcConvC(P, w, bias, z, y []float32, geom *[20]int64, lo, hi float32) {
+	C.gc_nchwc_conv(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
+}
+
+// nchwcMaxPoolC runs gc_nchwc_maxpool; the caller checks every size.
+func nchwcMaxPoolC(x, y []float32, geom *[12]int64) {
+	C.gc_nchwc_maxpool(f32p(x), f32p(y), i64p(geom[:]))
+}

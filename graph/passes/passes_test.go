@@ -403,3 +403,31 @@ func TestConvMaxPoolFusion(t *testing.T) {
 		t.Fatalf("report %v", rep)
 	}
 }
+
+// TestBlockChannels: where the CPU has the blocked kernels, convolutions
+// with channels in multiples of 16 run channel-blocked, with their
+// residual sums, the max pool and the channel concatenation between them;
+// one ToNCHWc after the 3-channel stem, and FromNCHWc only before
+// GlobalAveragePool, a graph output and a 20-channel convolution (not a
+// multiple of 16). The optimized graph computes what the original does.
+func TestBlockChannels(t *testing.T) {
+	if cpu.Backend().Factory(passes.Domain, "NCHWcConv") == nil {
+		t.Skip("the CPU backend has no channel-blocked kernels on this CPU")
+	}
+	b := newBuilder(11)
+	x := b.input("x", 1, 3, 20, 18)
+	stem := b.node("Relu", nil, b.conv(x, 3, 16, 3, true))
+	a := b.node("Relu", nil, b.conv(stem, 16, 32, 3, true))
+	res := b.node("Relu", nil, b.node("Add", nil, b.conv(a, 32, 32, 1, true), a))
+	cat := b.node("Concat", map[string]*graph.Attr{"axis": graph.IntAttr(1)},
+		b.node("Relu", nil, b.conv(res, 32, 16, 1, true)), b.node("Relu", nil, b.conv(res, 32, 32, 3, false)))
+	pool := b.node("MaxPool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(3, 3), "strides": graph.IntsAttr(2, 2)}, cat)
+	side := b.conv(pool, 48, 16, 1, true)
+	gap := b.node("GlobalAveragePool", nil, b.conv(pool, 48, 32, 3, true))
+	odd := b.conv(pool, 48, 20, 1, true)
+	rep := checkEquivalent(t, b.model(side, gap, odd), b.feed(), map[string]int{
+		"FusedConv": 1, "Conv": 1, "NCHWcConv": 6, "ToNCHWc": 1, "FromNCHWc": 3, "Concat": 1, "NCHWcMaxPool": 1, "GlobalAveragePool": 1})
+	if rep.ConvsBlocked != 6 {
+		t.Fatalf("report %v", rep)
+	}
+}

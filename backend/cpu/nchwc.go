@@ -1,0 +1,473 @@
+// Channel-blocked (NCHWc) FP32 execution. A blocked tensor holds an NCHW
+// activation [N, C, H, W] whose C is a multiple of 16 as [N, C/16, H, W,
+// 16]: channel c of pixel (y, x) at ((n*C/16 + c/16)*H + y)*W + x)*16 +
+// c%16, so the 16 channels of a pixel are one cache line and one AVX-512
+// vector. graph/passes.BlockChannels keeps the activations between
+// convolutions in this layout, with these ops (domain gcompress):
+//
+//	ToNCHWc(X)            NCHW -> blocked
+//	FromNCHWc(X)          blocked -> NCHW
+//	NCHWcConv(X, W, B?, Z?)  act(Conv(X, W, B) + Z), FusedConv's attributes,
+//	                      group 1, 2-D; X, Z and Y blocked, W and B as Conv's
+//	NCHWcMaxPool(X)       MaxPool's attributes (2-D, no dilation), blocked
+//
+// The convolution is direct (simd_nchwc_amd64.c): no im2col or Toeplitz
+// matrix is packed per call, only the input padded when the convolution
+// has pads; a register tile is up to 6 pixels of an output row by 64
+// output channels. The kernels need AVX-512: the backend offers these ops
+// only at that level (Backend), and when the level is lowered after a
+// session was prepared they fall back to the NCHW ops between reorders.
+
+package cpu
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// nchwcBlock is the channel block and nchwcGroup the output channels of
+// one weight group (4 vectors of 16).
+const (
+	nchwcBlock = 16
+	nchwcGroup = 64
+)
+
+// nchwcPassBlocksForce, when positive, replaces the number of input
+// channel blocks per pass of the convolution (tests use it to cover the
+// accumulation between passes on small shapes).
+var nchwcPassBlocksForce = 0
+
+// nchwcOps are the ops of this file.
+var nchwcOps = map[string]bool{"ToNCHWc": true, "FromNCHWc": true, "NCHWcConv": true, "NCHWcMaxPool": true}
+
+func init() {
+	registry.Register(FusedDomain, "ToNCHWc", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
+		return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return reorderNCHWc(ctx, in, true)
+		}), nil
+	})
+	registry.Register(FusedDomain, "FromNCHWc", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
+		return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			return reorderNCHWc(ctx, in, false)
+		}), nil
+	})
+	registry.Register(FusedDomain, "NCHWcConv", newNCHWcConv)
+	registry.Register(FusedDomain, "NCHWcMaxPool", newNCHWcMaxPool)
+}
+
+// nchwcKernels reports whether the blocked kernels run at the current
+// dispatch level.
+func nchwcKernels() bool { return simdBuilt && CPULevel(level.Load()) >= LevelAVX512 }
+
+// blockedShape returns the blocked shape of NCHW shape s (C % 16 == 0).
+func blockedShape(s []int) []int { return []int{s[0], s[1] / nchwcBlock, s[2], s[3], nchwcBlock} }
+
+// nchwShape returns the NCHW shape of blocked shape s.
+func nchwShape(s []int) []int { return []int{s[0], s[1] * nchwcBlock, s[2], s[3]} }
+
+// checkBlocked checks that t is a float32 blocked tensor.
+func checkBlocked(name string, t *tensor.Tensor) error {
+	if t.DType() != tensor.Float32 || t.Rank() != 5 || t.Shape()[4] != nchwcBlock {
+		return fmt.Errorf("%s %v %v must be float32 [N, C/16, H, W, 16]", name, t.DType(), t.Shape())
+	}
+	return nil
+}
+
+// reorderNCHWc runs ToNCHWc (to) or FromNCHWc.
+func reorderNCHWc(ctx *runtime.Context, in []*tensor.Tensor, to bool) ([]*tensor.Tensor, error) {
+	name := map[bool]string{true: "ToNCHWc", false: "FromNCHWc"}[to]
+	if err := needInputs(in, 1); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	x := in[0]
+	var shape []int
+	if to {
+		s := x.Shape()
+		if x.DType() != tensor.Float32 || x.Rank() != 4 || s[1]%nchwcBlock != 0 {
+			return nil, fmt.Errorf("ToNCHWc: X %v %v must be float32 [N, C, H, W] with C a multiple of 16", x.DType(), s)
+		}
+		shape = blockedShape(s)
+	} else {
+		if err := checkBlocked("X", x); err != nil {
+			return nil, fmt.Errorf("FromNCHWc: %w", err)
+		}
+		shape = nchwShape(x.Shape())
+	}
+	y, err := ctx.AllocUninit(tensor.Float32, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s := x.Shape()
+	if !to {
+		s = shape
+	}
+	nchwcReorder(ctx, x.F32(), y.F32(), s[0], s[1]/nchwcBlock, s[2]*s[3], to)
+	return []*tensor.Tensor{y}, nil
+}
+
+// nchwcReorder converts n images of cb channel blocks of hw pixels from
+// NCHW x into blocked y (to) or back, in parallel over the blocks.
+func nchwcReorder(ctx *runtime.Context, x, y []float32, n, cb, hw int, to bool) {
+	if len(x) == 0 {
+		return
+	}
+	fast := nchwcKernels()
+	threads := min(ctx.Threads, n*cb)
+	if len(x) < 1<<15 {
+		threads = 1
+	}
+	size := cb * nchwcBlock * hw
+	runtime.Parallel(threads, threads, func(t int) {
+		lo, hi := t*n*cb/threads, (t+1)*n*cb/threads
+		for img := lo / cb; img*cb < hi; img++ {
+			b0, b1 := max(lo-img*cb, 0), min(hi-img*cb, cb)
+			xi, yi := x[img*size:(img+1)*size], y[img*size:(img+1)*size]
+			switch {
+			case fast && to:
+				nchwcTo(xi, yi, hw, b0, b1)
+			case fast:
+				nchwcFrom(xi, yi, hw, b0, b1)
+			default:
+				nchwcReorderGo(xi, yi, hw, b0, b1, to)
+			}
+		}
+	})
+}
+
+// nchwcReorderGo is the plain reference of nchwcTo (to) and nchwcFrom on
+// channel blocks [b0, b1) of one image.
+func nchwcReorderGo(x, y []float32, hw, b0, b1 int, to bool) {
+	for c := b0 * nchwcBlock; c < b1*nchwcBlock; c++ {
+		for p := range hw {
+			plain, blocked := c*hw+p, ((c/nchwcBlock)*hw+p)*nchwcBlock+c%nchwcBlock
+			if to {
+				y[blocked] = x[plain]
+			} else {
+				y[plain] = x[blocked]
+			}
+		}
+	}
+}
+
+// toNCHW returns blocked t as a new NCHW tensor (fallback paths).
+func toNCHW(ctx *runtime.Context, t *tensor.Tensor) (*tensor.Tensor, error) {
+	s := nchwShape(t.Shape())
+	out, err := tensor.New(tensor.Float32, s...)
+	if err != nil {
+		return nil, err
+	}
+	nchwcReorder(ctx, t.F32(), out.F32(), s[0], s[1]/nchwcBlock, s[2]*s[3], false)
+	return out, nil
+}
+
+// ---- NCHWcConv ----
+
+// nchwcConvOp is a prepared NCHWcConv.
+type nchwcConvOp struct {
+	conv   *convOp
+	mu     sync.Mutex
+	src    *tensor.Tensor // the weights packed
+	packed []float32
+}
+
+func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	conv, err := newFusedConvOp(n)
+	if err != nil {
+		return nil, fmt.Errorf("NCHWcConv: %w", err)
+	}
+	if conv.group != 1 {
+		return nil, fmt.Errorf("NCHWcConv: group %d must be 1", conv.group)
+	}
+	op := &nchwcConvOp{conv: conv}
+	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		y, err := op.run(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("NCHWcConv: %w", err)
+		}
+		return []*tensor.Tensor{y}, nil
+	}), nil
+}
+
+// weights returns w packed (packNCHWcWeights), cached when w is the
+// constant the op was prepared with.
+func (op *nchwcConvOp) weights(w *tensor.Tensor, g *convGeom) []float32 {
+	if w != op.conv.constW {
+		return packNCHWcWeights(w.F32(), g)
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.src != w {
+		op.packed, op.src = packNCHWcWeights(w.F32(), g), w
+	}
+	return op.packed
+}
+
+// packNCHWcWeights lays w (M x C x kh x kw) out as W[g][cb][ky][kx][ic][64]
+// for output channel g*64 + oc and input channel cb*16 + ic, zeros past M.
+func packNCHWcWeights(w []float32, g *convGeom) []float32 {
+	m, c, kh, kw := g.m, g.c, g.kernel[1], g.kernel[2]
+	cb := c / nchwcBlock
+	groups := (m + nchwcGroup - 1) / nchwcGroup
+	out := make([]float32, groups*cb*kh*kw*nchwcBlock*nchwcGroup)
+	for mo := range m {
+		for ci := range c {
+			for ky := range kh {
+				for kx := range kw {
+					at := ((((mo/nchwcGroup*cb+ci/nchwcBlock)*kh+ky)*kw+kx)*nchwcBlock+ci%nchwcBlock)*nchwcGroup + mo%nchwcGroup
+					out[at] = w[((mo*c+ci)*kh+ky)*kw+kx]
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	if err := needInputs(in, 2); err != nil {
+		return nil, err
+	}
+	x, w := in[0], in[1]
+	var b, z *tensor.Tensor
+	if len(in) > 2 {
+		b = in[2]
+	}
+	if len(in) > 3 {
+		z = in[3]
+	}
+	if err := checkBlocked("X", x); err != nil {
+		return nil, err
+	}
+	if err := nnSameDType(x.DType(), []string{"W", "B", "Z"}, w, b, z); err != nil {
+		return nil, err
+	}
+	if w.Rank() != 4 {
+		return nil, fmt.Errorf("W %v must be [M, C, kh, kw]", w.Shape())
+	}
+	g, err := newConvGeom(op.conv.win, 1, nchwShape(x.Shape()), w.Shape(), false, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if g.m%nchwcBlock != 0 {
+		return nil, fmt.Errorf("W %v: %d output channels, not a multiple of 16", w.Shape(), g.m)
+	}
+	bias, err := nnBias[float32](b, g.m)
+	if err != nil {
+		return nil, err
+	}
+	shape := blockedShape(g.outShape(2))
+	if z != nil && !tensor.SameShape(z.Shape(), shape) {
+		return nil, fmt.Errorf("summand Z %v must have the output shape %v", z.Shape(), shape)
+	}
+	if !nchwcKernels() {
+		// The NCHW convolution between reorders.
+		var zn *tensor.Tensor
+		if z != nil {
+			if zn, err = toNCHW(ctx, z); err != nil {
+				return nil, err
+			}
+		}
+		xn, err := toNCHW(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		yn, err := op.conv.conv(ctx, []*tensor.Tensor{xn, w, b}, zn, nil)
+		if err != nil {
+			return nil, err
+		}
+		outs, err := reorderNCHWc(ctx, []*tensor.Tensor{yn}, true)
+		if err != nil {
+			return nil, err
+		}
+		return outs[0], nil
+	}
+	y, err := ctx.AllocUninit(tensor.Float32, shape...) // the kernel writes all of Y
+	if err != nil {
+		return nil, err
+	}
+	if y.Len() == 0 {
+		return y, nil
+	}
+	var zd []float32
+	if z != nil {
+		zd = z.F32()
+	}
+	nchwcConvF32(ctx, g, op.weights(w, g), x.F32(), bias, zd, y.F32(), op.conv.act)
+	return y, nil
+}
+
+// nchwcConvF32 runs convolution g on blocked x into blocked y with the
+// packed weights wp, bias (or nil), the blocked summand z (or nil) and
+// act, image by image: the image is padded into a scratch copy when the
+// convolution has pads, then the output channel groups times parts of the
+// rows (or, for a 1x1 convolution with unit strides, of the image read as
+// one row) are cut into tasks, about convTasksPerThread per thread.
+func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct) {
+	ih, iw, oh, ow := g.in[1], g.in[2], g.out[1], g.out[2]
+	kh, kw, sh, sw, dh, dw := g.kernel[1], g.kernel[2], g.strides[1], g.strides[2], g.dil[1], g.dil[2]
+	pt, pl := g.pad[1], g.pad[2]
+	cb := g.c / nchwcBlock
+	groups := (g.m + nchwcGroup - 1) / nchwcGroup
+	padded := pt != 0 || pl != 0 || (oh-1)*sh+(kh-1)*dh >= ih || (ow-1)*sw+(kw-1)*dw >= iw
+	hq, wq := ih, iw
+	if padded {
+		hq, wq = (oh-1)*sh+(kh-1)*dh+1, (ow-1)*sw+(kw-1)*dw+1
+	}
+	rows, cols := oh, ow // the rows and pixels per row the kernel sees
+	if kh == 1 && kw == 1 && sh == 1 && sw == 1 && !padded {
+		rows, cols, hq, wq = 1, oh*ow, 1, ih*iw // one row of every pixel
+	}
+	// input blocks per pass: a group's weights for them take half of L2
+	perBlock := kh * kw * nchwcBlock * nchwcGroup * 4
+	cbk := max(1, cpuCaches.l2/2/perBlock)
+	cbk = (cb + (cb+cbk-1)/cbk - 1) / ((cb + cbk - 1) / cbk) // equal passes
+	if nchwcPassBlocksForce > 0 {
+		cbk = min(cb, nchwcPassBlocksForce)
+	}
+	threads := ctx.Threads
+	if g.m*g.outSize*g.c*g.kSize < 2*convMinTaskWork {
+		threads = 1
+	}
+	units := rows
+	if rows == 1 {
+		units = max(1, cols/nchwcGroup) // parts of a row: at least 64 pixels each
+	}
+	chunks := min(units, max(1, (convTasksPerThread*threads+groups-1)/groups))
+	clamp := int64(0)
+	if act.clamp {
+		clamp = 1
+	}
+	inLen, outLen := g.c*g.inSize, g.m*g.outSize
+	var P []float32
+	if padded {
+		pbuf := getF32(cb * hq * wq * nchwcBlock)
+		defer putF32(pbuf)
+		P = (*pbuf)[:cb*hq*wq*nchwcBlock]
+	}
+	for img := range g.batch {
+		xi := x[img*inLen : (img+1)*inLen]
+		src := xi
+		if padded {
+			parts := min(cb, threads)
+			runtime.Parallel(parts, parts, func(t int) {
+				nchwcPad(xi, P, ih, iw, hq, wq, pt, pl, t*cb/parts, (t+1)*cb/parts)
+			})
+			src = P
+		}
+		yi := y[img*outLen : (img+1)*outLen]
+		var zi []float32
+		if z != nil {
+			zi = z[img*outLen : (img+1)*outLen]
+		}
+		runtime.Parallel(groups*chunks, threads, func(t int) {
+			grp, part := t/chunks, t%chunks
+			geom := [20]int64{int64(cb), int64(hq), int64(wq), int64(rows), int64(cols), int64(kh), int64(kw),
+				int64(sh), int64(sw), int64(dh), int64(dw), int64(g.m), int64(grp), int64(grp + 1),
+				0, int64(rows), 0, int64(cols), clamp, int64(cbk)}
+			if rows == 1 {
+				geom[16], geom[17] = int64(part*cols/chunks), int64((part+1)*cols/chunks)
+			} else {
+				geom[14], geom[15] = int64(part*rows/chunks), int64((part+1)*rows/chunks)
+			}
+			if geom[14] < geom[15] && geom[16] < geom[17] {
+				nchwcConvC(src, wp, bias, zi, yi, &geom, act.lo, act.hi)
+			}
+		})
+	}
+}
+
+// nchwcPad copies channel blocks [b0, b1) of the blocked image x (ih x iw)
+// into P (hq x wq per block) at offset (pt, pl), zeros around it; rows
+// and columns of x beyond P are not read by the convolution and dropped.
+func nchwcPad(x, P []float32, ih, iw, hq, wq, pt, pl, b0, b1 int) {
+	const c = nchwcBlock
+	lo, hi := max(0, -pl), min(iw, wq-pl) // the columns of x kept
+	for b := b0; b < b1; b++ {
+		for r := range hq {
+			row := P[((b*hq)+r)*wq*c : ((b*hq)+r+1)*wq*c]
+			iy := r - pt
+			if iy < 0 || iy >= ih || lo >= hi {
+				clear(row)
+				continue
+			}
+			clear(row[:(lo+pl)*c])
+			copy(row[(lo+pl)*c:(hi+pl)*c], x[((b*ih+iy)*iw+lo)*c:((b*ih+iy)*iw+hi)*c])
+			clear(row[(hi+pl)*c:])
+		}
+	}
+}
+
+// ---- NCHWcMaxPool ----
+
+func newNCHWcMaxPool(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	win, err := graph.NodeWindow(n)
+	if err != nil {
+		return nil, fmt.Errorf("NCHWcMaxPool: %w", err)
+	}
+	if win.Kernel == nil {
+		return nil, fmt.Errorf("NCHWcMaxPool: kernel_shape is required")
+	}
+	pool := &poolOp{kind: poolMax, win: win}
+	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+		y, err := nchwcMaxPool(ctx, pool, in)
+		if err != nil {
+			return nil, fmt.Errorf("NCHWcMaxPool: %w", err)
+		}
+		return []*tensor.Tensor{y}, nil
+	}), nil
+}
+
+// nchwcMaxPool runs NCHWcMaxPool: the blocked kernel for a 2-D pool
+// without dilation, else MaxPool between reorders.
+func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor.Tensor, error) {
+	if err := needInputs(in, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	if err := checkBlocked("X", x); err != nil {
+		return nil, err
+	}
+	g, shape, err := newPoolGeom(pool.win, nchwShape(x.Shape()))
+	if err != nil {
+		return nil, err
+	}
+	if !nchwcKernels() || g.dil[1] != 1 || g.dil[2] != 1 {
+		xn, err := toNCHW(ctx, x)
+		if err != nil {
+			return nil, err
+		}
+		outs, err := pool.run(ctx, []*tensor.Tensor{xn})
+		if err != nil {
+			return nil, err
+		}
+		outs, err = reorderNCHWc(ctx, outs[:1], true)
+		if err != nil {
+			return nil, err
+		}
+		return outs[0], nil
+	}
+	y, err := ctx.AllocUninit(tensor.Float32, blockedShape(shape)...)
+	if err != nil {
+		return nil, err
+	}
+	if y.Len() == 0 {
+		return y, nil
+	}
+	blocks := shape[0] * shape[1] / nchwcBlock // images times channel blocks, pooled as one batch
+	kh, kw := pool.win.Kernel[0], pool.win.Kernel[1]
+	threads := min(ctx.Threads, blocks)
+	if y.Len()*kh*kw < 1<<16 {
+		threads = 1
+	}
+	xd, yd := x.F32(), y.F32()
+	runtime.Parallel(threads, threads, func(t int) {
+		geom := [12]int64{int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(kh), int64(kw),
+			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
+			int64(t * blocks / threads), int64((t + 1) * blocks / threads)}
+		nchwcMaxPoolC(xd, yd, &geom)
+	})
+	return y, nil
+}

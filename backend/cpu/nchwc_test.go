@@ -1,0 +1,417 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// nchwcGuard is the sentinel around the outputs the kernels write.
+const nchwcGuard = float32(-12345.5)
+
+// nchwcBlockedRef returns NCHW t (C % 16 == 0) blocked, by the plain
+// reference reorder.
+func nchwcBlockedRef(t *tensor.Tensor) *tensor.Tensor {
+	s := t.Shape()
+	out := tensor.MustNew(tensor.Float32, blockedShape(s)...)
+	size := s[1] * s[2] * s[3]
+	for img := range s[0] {
+		nchwcReorderGo(t.F32()[img*size:], out.F32()[img*size:], s[2]*s[3], 0, s[1]/nchwcBlock, true)
+	}
+	return out
+}
+
+// nchwcPlainRef returns blocked t as NCHW, by the plain reference reorder.
+func nchwcPlainRef(t *tensor.Tensor) *tensor.Tensor {
+	s := nchwShape(t.Shape())
+	out := tensor.MustNew(tensor.Float32, s...)
+	size := s[1] * s[2] * s[3]
+	for img := range s[0] {
+		nchwcReorderGo(t.F32()[img*size:], out.F32()[img*size:], s[2]*s[3], 0, s[1]/nchwcBlock, false)
+	}
+	return out
+}
+
+// checkGuards fails when buf outside [lo, hi) is not the sentinel.
+func checkGuards(t *testing.T, buf []float32, lo, hi int) {
+	t.Helper()
+	for i, v := range buf {
+		if (i < lo || i >= hi) && v != nchwcGuard {
+			t.Fatalf("element %d outside the output [%d, %d) was written: %v", i, lo, hi, v)
+		}
+	}
+}
+
+// withNCHWcKernels runs f at the AVX-512 level (the blocked kernels) and,
+// lowered to AVX2, on the fallbacks, skipping what the CPU cannot run.
+func withNCHWcKernels(t *testing.T, f func(t *testing.T)) {
+	for _, l := range []CPULevel{LevelAVX512, LevelAVX2} {
+		t.Run(l.String(), func(t *testing.T) {
+			prev, err := SetCPULevel(l)
+			if err != nil {
+				t.Skip(err)
+			}
+			defer SetCPULevel(prev)
+			f(t)
+		})
+	}
+}
+
+// TestNCHWcReorder: ToNCHWc equals the reference reorder on pixel counts
+// below, at and past a multiple of 16, FromNCHWc inverts it exactly, and
+// the kernels write nothing outside their channel blocks.
+func TestNCHWcReorder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	withNCHWcKernels(t, func(t *testing.T) {
+		for _, s := range [][]int{{1, 16, 1, 1}, {2, 32, 4, 4}, {1, 48, 13, 13}, {1, 16, 3, 5}, {3, 64, 17, 9}, {1, 256, 56, 56}} {
+			for _, threads := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%v/threads=%d", s, threads), func(t *testing.T) {
+					x := nntRandom(rng, s...)
+					ctx := runtime.NewContext(threads)
+					b, err := reorderNCHWc(ctx, []*tensor.Tensor{x}, true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := nchwcBlockedRef(x)
+					nntClose(t, b[0], want.Shape(), nntFloats(want), 0)
+					back, err := reorderNCHWc(ctx, b, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					nntClose(t, back[0], s, nntFloats(x), 0)
+					if !nchwcKernels() {
+						return
+					}
+					// the kernels on the middle blocks of the first image
+					hw, cb := s[2]*s[3], s[1]/nchwcBlock
+					b0, b1 := cb/3, cb-cb/3
+					for _, to := range []bool{true, false} {
+						src := x.F32()
+						if !to {
+							src = want.F32()
+						}
+						dst := make([]float32, cb*nchwcBlock*hw)
+						for i := range dst {
+							dst[i] = nchwcGuard
+						}
+						if to {
+							nchwcTo(src, dst, hw, b0, b1)
+						} else {
+							nchwcFrom(src, dst, hw, b0, b1)
+						}
+						checkGuards(t, dst, b0*nchwcBlock*hw, b1*nchwcBlock*hw)
+						ref := make([]float32, len(dst))
+						nchwcReorderGo(src, ref, hw, b0, b1, to)
+						for i := b0 * nchwcBlock * hw; i < b1*nchwcBlock*hw; i++ {
+							if dst[i] != ref[i] {
+								t.Fatalf("to=%v: element %d = %v, want %v", to, i, dst[i], ref[i])
+							}
+						}
+					}
+				})
+			}
+		}
+	})
+	if _, err := reorderNCHWc(runtime.NewContext(1), []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 12, 2, 2)}, true); err == nil {
+		t.Error("ToNCHWc accepted 12 channels")
+	}
+	if _, err := reorderNCHWc(runtime.NewContext(1), []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 2, 2, 2, 8)}, false); err == nil {
+		t.Error("FromNCHWc accepted blocks of 8")
+	}
+}
+
+// TestNCHWcConvMatchesReference: NCHWcConv equals the float64 definition
+// of Conv (plus summand and activation) on 1x1 convolutions read as one
+// row, strided 1x1 read in place, padded, strided, dilated and
+// non-square kernels, output channels that leave a partial group (16,
+// 32, 48 or 80 = 64 + 16), batch 2, with and without bias and summand,
+// every activation, weights constant or not, the input blocks taken all
+// at once, one or two per pass, on 1 and 2 threads; at the AVX-512 level
+// (the kernel, also called directly between guard bands) and lowered to
+// AVX2 (the NCHW fallback).
+func TestNCHWcConvMatchesReference(t *testing.T) {
+	cases := []nntConvCase{
+		{x: []int{1, 32, 9, 11}, w: []int{64, 32, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{9, 11}, bias: true},
+		{x: []int{2, 16, 10, 7}, w: []int{80, 16, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{10, 7}, bias: true},
+		{x: []int{1, 48, 13, 13}, w: []int{32, 48, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}},
+		{x: []int{1, 32, 14, 14}, w: []int{48, 32, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{7, 7}, bias: true},
+		{x: []int{1, 16, 12, 9}, w: []int{16, 16, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 1}, pe: []int{0, 2}, group: 1, wantOut: []int{10, 8}, bias: true},
+		{x: []int{1, 32, 5, 6}, w: []int{128, 32, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{5, 6}, bias: true},
+		{x: []int{1, 64, 6, 30}, w: []int{64, 64, 1, 3}, strides: []int{1, 2}, dil: []int{1, 1}, pb: []int{0, 1}, pe: []int{0, 1}, group: 1, wantOut: []int{6, 15}},
+		{x: []int{1, 32, 8, 8}, w: []int{32, 32, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}, bias: true},
+	}
+	rng := rand.New(rand.NewPCG(17, 19))
+	withNCHWcKernels(t, func(t *testing.T) {
+		for i, c := range cases {
+			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			var b *tensor.Tensor
+			in := []*tensor.Tensor{nchwcBlockedRef(x), w}
+			if c.bias {
+				b = nntRandom(rng, c.w[0])
+				in = append(in, b)
+			} else {
+				in = append(in, nil)
+			}
+			conv := nntConvRef(&c, x, w, b)
+			outShape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
+			zPlain := nntRandom(rng, outShape...)
+			for _, act := range []string{"", "Relu", "Clip"} {
+				for _, withZ := range []bool{false, true} {
+					want := make([]float64, len(conv))
+					for j, v := range conv {
+						if withZ {
+							v += float64(zPlain.F32()[j])
+						}
+						switch act {
+						case "Relu":
+							v = math.Max(v, 0)
+						case "Clip":
+							v = math.Min(math.Max(v, -0.5), 0.5)
+						}
+						want[j] = v
+					}
+					attrs := c.attrs()
+					if act != "" {
+						attrs["activation"] = graph.StringAttr(act)
+						attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+					}
+					args := in
+					if withZ {
+						args = append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))
+					}
+					for _, constW := range []bool{false, true} {
+						var cw *tensor.Tensor
+						if constW {
+							cw = w
+						}
+						op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, cw)
+						for _, perPass := range []int{0, 1, 2} {
+							for _, threads := range []int{1, 2} {
+								name := fmt.Sprintf("case%d/%q/z=%v/const=%v/pass=%d/threads=%d", i, act, withZ, constW, perPass, threads)
+								t.Run(name, func(t *testing.T) {
+									nchwcPassBlocksForce = perPass
+									defer func() { nchwcPassBlocksForce = 0 }()
+									out, err := op.Run(runtime.NewContext(threads), args)
+									if err != nil {
+										t.Fatal(err)
+									}
+									nntClose(t, nchwcPlainRef(out[0]), outShape, want, nntTol)
+								})
+							}
+						}
+					}
+					if !nchwcKernels() {
+						continue
+					}
+					t.Run(fmt.Sprintf("case%d/%q/z=%v/guards", i, act, withZ), func(t *testing.T) {
+						g, err := newConvGeom(fusedConvWindow(t, attrs), 1, c.x, c.w, false, nil, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						n := tensor.Product(outShape)
+						buf := make([]float32, n+64)
+						for j := range buf {
+							buf[j] = nchwcGuard
+						}
+						var zd, bd []float32
+						if withZ {
+							zd = args[3].F32()
+						}
+						if b != nil {
+							bd = b.F32()
+						}
+						fa := fusedAct{}
+						if act != "" {
+							fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
+							if act == "Relu" {
+								fa.hi = float32(math.Inf(1))
+								fa.lo = 0
+							}
+						}
+						nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g), in[0].F32(), bd, zd, buf[32:32+n], fa)
+						checkGuards(t, buf, 32, 32+n)
+						got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
+						copy(got.F32(), buf[32:32+n])
+						nntClose(t, nchwcPlainRef(got), outShape, want, nntTol)
+					})
+				}
+			}
+		}
+	})
+}
+
+// fusedConvWindow returns the window of a convolution with attrs.
+func fusedConvWindow(t *testing.T, attrs map[string]*graph.Attr) graph.Window {
+	t.Helper()
+	win, err := graph.NodeWindow(&graph.Node{OpType: "Conv", Attrs: attrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return win
+}
+
+// TestNCHWcConvRejects: bad inputs are errors, not panics.
+func TestNCHWcConvRejects(t *testing.T) {
+	attrs := map[string]*graph.Attr{"kernel_shape": nntInts(1, 1)}
+	op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, nil)
+	x := tensor.MustNew(tensor.Float32, 1, 2, 3, 3, 16)
+	for name, in := range map[string][]*tensor.Tensor{
+		"plain X":         {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
+		"12 outputs":      {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1)},
+		"channels differ": {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
+		"bad summand":     {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
+		"no weights":      {x},
+	} {
+		if _, err := op.Run(runtime.NewContext(1), in); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	n := &graph.Node{OpType: "NCHWcConv", Domain: FusedDomain, Attrs: map[string]*graph.Attr{"group": graph.IntAttr(2)},
+		Inputs: []*graph.Value{{Name: "x"}, {Name: "w"}}, Outputs: []*graph.Value{{Name: "y"}}}
+	if _, err := registry.Factory(FusedDomain, "NCHWcConv")(n, runtime.NodeInfo{Opset: 21}); err == nil {
+		t.Error("group 2 accepted")
+	}
+}
+
+// TestNCHWcMaxPoolMatchesMaxPool: NCHWcMaxPool equals MaxPool on the
+// same values (SqueezeNet's 3x3/2, ceil_mode, padded 3x3/1 as in
+// Inception, 2x2/2, batch 2, NaN inputs skipped), at both levels.
+func TestNCHWcMaxPoolMatchesMaxPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 29))
+	cases := []struct {
+		x     []int
+		attrs map[string]*graph.Attr
+	}{
+		{[]int{1, 32, 55, 55}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "strides": nntInts(2, 2)}},
+		{[]int{1, 16, 14, 14}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "strides": nntInts(2, 2), "ceil_mode": graph.IntAttr(1)}},
+		{[]int{2, 48, 7, 9}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "pads": nntInts(1, 1, 1, 1)}},
+		{[]int{1, 16, 8, 6}, map[string]*graph.Attr{"kernel_shape": nntInts(2, 2), "strides": nntInts(2, 2)}},
+	}
+	withNCHWcKernels(t, func(t *testing.T) {
+		for i, c := range cases {
+			x := nntRandom(rng, c.x...)
+			x.F32()[5] = float32(math.NaN())
+			ref, err := nntOp(t, "MaxPool", c.attrs, 13, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ref.Run(runtime.NewContext(1), []*tensor.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := &graph.Node{OpType: "NCHWcMaxPool", Domain: FusedDomain, Attrs: c.attrs,
+				Inputs: []*graph.Value{{Name: "x"}}, Outputs: []*graph.Value{{Name: "y"}}}
+			op, err := registry.Factory(FusedDomain, "NCHWcMaxPool")(n, runtime.NodeInfo{Opset: 13})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, threads := range []int{1, 2} {
+				t.Run(fmt.Sprintf("case%d/threads=%d", i, threads), func(t *testing.T) {
+					got, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{nchwcBlockedRef(x)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					nntClose(t, nchwcPlainRef(got[0]), want[0].Shape(), nntFloats(want[0]), 0)
+				})
+			}
+		}
+	})
+}
+
+// TestNCHWcOpsOnlyWithKernels: the backend offers the blocked ops at the
+// AVX-512 level only, so the layout pass leaves other CPUs in NCHW.
+func TestNCHWcOpsOnlyWithKernels(t *testing.T) {
+	for _, l := range []CPULevel{LevelAVX2, LevelAVX512} {
+		prev, err := SetCPULevel(l)
+		if err != nil {
+			continue
+		}
+		for op := range nchwcOps {
+			if got := Backend().Factory(FusedDomain, op) != nil; got != (l >= LevelAVX512) {
+				t.Errorf("level %v: %s offered = %v", l, op, got)
+			}
+		}
+		if Backend().Factory(FusedDomain, "FusedConv") == nil {
+			t.Errorf("level %v: FusedConv not offered", l)
+		}
+		SetCPULevel(prev)
+	}
+}
+
+// BenchmarkNCHWcConv compares NCHWcConv ("nchwc", blocked in and out)
+// with FusedConv on NCHW ("nchw", the GEMM paths) on convolutions of
+// ResNet-50 and SqueezeNet 1.1, with Relu and constant weights, on 1 and
+// 2 threads; GFLOP/s counts 2 per multiply-add.
+func BenchmarkNCHWcConv(b *testing.B) {
+	shapes := []struct {
+		name          string
+		c, m, hw, k   int
+		stride, pad   int
+		residualInput bool
+	}{
+		{"r50-56-1x1-64-64", 64, 64, 56, 1, 1, 0, false},
+		{"r50-56-3x3-64-64", 64, 64, 56, 3, 1, 1, false},
+		{"r50-56-1x1-64-256", 64, 256, 56, 1, 1, 0, true},
+		{"r50-56-1x1-256-64", 256, 64, 56, 1, 1, 0, false},
+		{"r50-28-3x3-128-128", 128, 128, 28, 3, 1, 1, false},
+		{"r50-28-1x1-128-512", 128, 512, 28, 1, 1, 0, true},
+		{"r50-28-1x1-512-128", 512, 128, 28, 1, 1, 0, false},
+		{"r50-14-3x3-256-256", 256, 256, 14, 3, 1, 1, false},
+		{"r50-14-1x1-256-1024", 256, 1024, 14, 1, 1, 0, true},
+		{"r50-14-1x1-1024-256", 1024, 256, 14, 1, 1, 0, false},
+		{"r50-7-3x3-512-512", 512, 512, 7, 3, 1, 1, false},
+		{"r50-7-1x1-512-2048", 512, 2048, 7, 1, 1, 0, true},
+		{"r50-7-1x1-2048-512", 2048, 512, 7, 1, 1, 0, false},
+		{"sq-55-1x1-16-64", 16, 64, 55, 1, 1, 0, false},
+		{"sq-55-3x3-16-64", 16, 64, 55, 3, 1, 1, false},
+		{"sq-13-1x1-512-64", 512, 64, 13, 1, 1, 0, false},
+		{"sq-13-3x3-64-256", 64, 256, 13, 3, 1, 1, false},
+	}
+	for _, s := range shapes {
+		rng := rand.New(rand.NewPCG(1, 2))
+		oh := (s.hw+2*s.pad-s.k)/s.stride + 1
+		x, w, bias := nntRandom(rng, 1, s.c, s.hw, s.hw), nntRandom(rng, s.m, s.c, s.k, s.k), nntRandom(rng, s.m)
+		z := nntRandom(rng, 1, s.m, oh, oh)
+		attrs := map[string]*graph.Attr{"kernel_shape": nntInts(int64(s.k), int64(s.k)), "strides": nntInts(int64(s.stride), int64(s.stride)),
+			"pads": nntInts(int64(s.pad), int64(s.pad), int64(s.pad), int64(s.pad)), "activation": graph.StringAttr("Relu")}
+		flops := 2 * float64(s.m*s.c*s.k*s.k*oh*oh)
+		for _, variant := range []string{"nchw", "nchwc"} {
+			op, in := "FusedConv", []*tensor.Tensor{x, w, bias}
+			if variant == "nchwc" {
+				op, in = "NCHWcConv", []*tensor.Tensor{nchwcBlockedRef(x), w, bias}
+			}
+			if s.residualInput {
+				if variant == "nchwc" {
+					in = append(in, nchwcBlockedRef(z))
+				} else {
+					in = append(in, z)
+				}
+			}
+			n := &graph.Node{OpType: op, Domain: FusedDomain, Attrs: attrs,
+				Inputs:  []*graph.Value{{Name: "x"}, {Name: "w", Const: w}, {Name: "b", Const: bias}},
+				Outputs: []*graph.Value{{Name: "y"}}}
+			o, err := registry.Factory(FusedDomain, op)(n, runtime.NodeInfo{Opset: 13})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, variant, threads), func(b *testing.B) {
+					ctx := runtime.NewArenaContext(threads, runtime.NewArena())
+					for b.Loop() {
+						out, err := o.Run(ctx, in)
+						if err != nil {
+							b.Fatal(err)
+						}
+						ctx.EndOp(out)
+					}
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,261 @@
+//go:build cgo && amd64
+
+// Channel-blocked (NCHWc) FP32 kernels, AVX-512. The Go side (nchwc.go)
+// checks every size; the layout: an image of C channels (C a multiple of
+// 16) is CB = C/16 blocks, each H x W pixels of 16 channel values, so the
+// value of channel c at (y, x) sits at ((c/16*H + y)*W + x)*16 + c%16.
+//
+//   gc_nchwc_to      NCHW planes into blocks, 16 pixels x 16 channels per
+//                    register transpose;
+//   gc_nchwc_from    blocks back into NCHW planes;
+//   gc_nchwc_conv    direct convolution, blocked in and out (below);
+//   gc_nchwc_maxpool max pool, one vector of 16 channels per output pixel.
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "simd_amd64.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,fma")
+
+#define NCHWC_MASK(n) ((__mmask16)((n) >= 16 ? 0xFFFFu : ((1u << (n)) - 1u)))
+
+// nchwc_transpose16 transposes the 16 x 16 block r in place: r[i][j]
+// becomes r[j][i]. Three stages: 32-bit interleave of row pairs, 64-bit
+// interleave of those pairs, then 128-bit lane shuffles.
+static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]) {
+	__m512 t[16];
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+	}
+	__m512 u[16];
+	for (int g = 0; g < 4; g++) {
+		const __m512d t0 = _mm512_castps_pd(t[4 * g]), t1 = _mm512_castps_pd(t[4 * g + 1]);
+		const __m512d t2 = _mm512_castps_pd(t[4 * g + 2]), t3 = _mm512_castps_pd(t[4 * g + 3]);
+		u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+		u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+		u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+		u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+	}
+	// u[4g + j], 128-bit lane L, holds column 4L + j of rows 4g..4g+3.
+	for (int j = 0; j < 4; j++) {
+		const __m512 ab_lo = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x44), ab_hi = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xEE);
+		const __m512 cd_lo = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x44), cd_hi = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xEE);
+		r[j] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+		r[4 + j] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
+		r[8 + j] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+		r[12 + j] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
+	}
+}
+
+// gc_nchwc_to writes channel blocks [cb0, cb1) of y (blocked) from x, the
+// NCHW planes of one image of hw pixels.
+void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1) {
+	for (int64_t cb = cb0; cb < cb1; cb++) {
+		const float *xb = x + cb * 16 * hw;
+		float *yb = y + cb * hw * 16;
+		for (int64_t q = 0; q < hw; q += 16) {
+			const int64_t n = hw - q < 16 ? hw - q : 16;
+			const __mmask16 m = NCHWC_MASK(n);
+			__m512 v[16];
+			for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, xb + c * hw + q);
+			nchwc_transpose16(v); // v[j]: the 16 channels of pixel q + j
+			for (int64_t j = 0; j < n; j++) _mm512_storeu_ps(yb + (q + j) * 16, v[j]);
+		}
+	}
+}
+
+// gc_nchwc_from writes the NCHW planes of channel blocks [cb0, cb1) of y
+// from x (blocked, one image of hw pixels).
+void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1) {
+	for (int64_t cb = cb0; cb < cb1; cb++) {
+		const float *xb = x + cb * hw * 16;
+		float *yb = y + cb * 16 * hw;
+		for (int64_t q = 0; q < hw; q += 16) {
+			const int64_t n = hw - q < 16 ? hw - q : 16;
+			const __mmask16 m = NCHWC_MASK(n);
+			__m512 v[16];
+			for (int64_t j = 0; j < 16; j++) v[j] = j < n ? _mm512_loadu_ps(xb + (q + j) * 16) : _mm512_setzero_ps();
+			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
+			for (int c = 0; c < 16; c++) _mm512_mask_storeu_ps(yb + c * hw + q, m, v[c]);
+		}
+	}
+}
+
+// nchwc_tile computes NP output pixels (one row, input pixels ix0 +
+// p*sw + kx*dw of rows iy0 + ky*dh of P) by NF blocks of 16 output
+// channels, over input blocks [0, cbn) of P and W (W: per input block,
+// tap and input channel, 64 weights, NF*16 of them used). The
+// accumulators start from init (first) or from out; the last pass adds
+// the summand z (when not NULL) and clamps (lo not NULL). Block f of
+// pixel p is at out + f*ostride + p*16, and likewise in z.
+static inline __attribute__((always_inline)) void nchwc_tile(const float *P, const float *W, float *out, const float *z,
+	int64_t ostride, int64_t cbn, int64_t pstride, int64_t wq, int64_t kh, int64_t kw, int64_t sw, int64_t dh,
+	int64_t dw, int64_t iy0, int64_t ix0, const __m512 *init, const __m512 *lo, const __m512 *hi, const int NP,
+	const int NF, const int unit) {
+	if (unit) sw = dw = 1; // the common case, with constant offsets
+	__m512 acc[16][4];
+#pragma GCC unroll 16
+	for (int p = 0; p < NP; p++) {
+#pragma GCC unroll 4
+		for (int f = 0; f < NF; f++) acc[p][f] = init ? init[f] : _mm512_loadu_ps(out + f * ostride + p * 16);
+	}
+	const float *w = W;
+	for (int64_t cb = 0; cb < cbn; cb++) {
+		for (int64_t ky = 0; ky < kh; ky++) {
+			const float *in = P + cb * pstride + ((iy0 + ky * dh) * wq + ix0) * 16;
+			for (int64_t kx = 0; kx < kw; kx++) {
+				const float *ip = in + kx * dw * 16;
+#pragma GCC unroll 4
+				for (int ic = 0; ic < 16; ic++) {
+					__m512 wv[4];
+#pragma GCC unroll 4
+					for (int f = 0; f < NF; f++) wv[f] = _mm512_loadu_ps(w + f * 16);
+					w += 64;
+#pragma GCC unroll 16
+					for (int p = 0; p < NP; p++) {
+						const __m512 b = _mm512_set1_ps(ip[p * sw * 16 + ic]);
+#pragma GCC unroll 4
+						for (int f = 0; f < NF; f++) acc[p][f] = _mm512_fmadd_ps(wv[f], b, acc[p][f]);
+					}
+				}
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (int f = 0; f < NF; f++) {
+#pragma GCC unroll 16
+		for (int p = 0; p < NP; p++) {
+			__m512 a = acc[p][f];
+			if (z) a = _mm512_add_ps(a, _mm512_loadu_ps(z + f * ostride + p * 16));
+			if (lo) a = _mm512_min_ps(*hi, _mm512_max_ps(*lo, a));
+			_mm512_storeu_ps(out + f * ostride + p * 16, a);
+		}
+	}
+}
+
+#define NCHWC_TILE(NP, NF)                                                                                              \
+	do {                                                                                                                \
+		if (unit)                                                                                                       \
+			nchwc_tile(Pc, Wc, o, zo, ostride, cbn, pstride, wq, kh, kw, 1, dh, 1, oy * sh, ox, pinit, plo, phi, NP, NF, 1); \
+		else                                                                                                            \
+			nchwc_tile(Pc, Wc, o, zo, ostride, cbn, pstride, wq, kh, kw, sw, dh, dw, oy * sh, ox * sw, pinit, plo, phi, NP, NF, 0); \
+	} while (0)
+
+// nchwcTileMax is the most pixels of a tile with nf blocks of output
+// channels: about 24 accumulators, leaving registers for the weights.
+static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 ? 8 : nf == 2 ? 12 : 16; }
+
+// gc_nchwc_conv computes, for output channel groups [g0, g1) (64 channels
+// each, the last one M - 64*g), output rows [oy0, oy1) and in each row the
+// pixels [px0, px1), the convolution of P (CB blocks of hq x wq pixels,
+// padded already: output (oy, ox) reads P at (oy*sh + ky*dh, ox*sw +
+// kx*dw)) with the weights W[g][cb][ky][kx][ic][64], into y (blocked, oh
+// x ow per block), starting from bias (or zero), adding the blocked
+// summand z (or NULL) and clamping to [lo, hi] when clamp is set. The
+// input blocks are taken cbk at a time (so that a group's weights for
+// them stay in L2 across the tiles), y accumulating between them.
+//
+// geom: CB, hq, wq, oh, ow, kh, kw, sh, sw, dh, dw, M, g0, g1, oy0, oy1,
+// px0, px1, clamp, cbk.
+//
+// The register tile is NP pixels of a row by NF vectors of 16 output
+// channels (NP*NF <= 24): for each input channel and tap, NF weight
+// vectors are loaded and each pixel's input value broadcast against
+// them, NP*NF FMAs for NP + NF loads; a pixel's 16 input channels are
+// one cache line.
+void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
+	float lo, float hi) {
+	const int64_t CB = geom[0], hq = geom[1], wq = geom[2], oh = geom[3], ow = geom[4], kh = geom[5], kw = geom[6];
+	const int64_t sh = geom[7], sw = geom[8], dh = geom[9], dw = geom[10], M = geom[11];
+	const int64_t g0 = geom[12], g1 = geom[13], oy0 = geom[14], oy1 = geom[15], px0 = geom[16], px1 = geom[17];
+	const int64_t clamp = geom[18], cbk = geom[19];
+	const int64_t ostride = oh * ow * 16, pstride = hq * wq * 16;
+	const int64_t gsize = CB * kh * kw * 16 * 64; // floats of one group's weights
+	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	const int unit = sw == 1 && dw == 1;
+	for (int64_t g = g0; g < g1; g++) {
+		const int64_t nf = M - g * 64 >= 64 ? 4 : (M - g * 64) / 16;
+		// balanced tiles: ntiles of np or np - 1 pixels
+		const int64_t npx = px1 - px0, tmax = nchwc_tile_max(nf);
+		const int64_t ntiles = (npx + tmax - 1) / tmax, base = npx / ntiles, extra = npx % ntiles;
+		__m512 init[4];
+		for (int64_t f = 0; f < 4; f++) init[f] = bias && f < nf ? _mm512_loadu_ps(bias + g * 64 + f * 16) : _mm512_setzero_ps();
+		for (int64_t cb0 = 0; cb0 < CB; cb0 += cbk) {
+			const int64_t cbn = CB - cb0 < cbk ? CB - cb0 : cbk;
+			const int first = cb0 == 0, last = cb0 + cbn == CB;
+			const float *Pc = P + cb0 * pstride, *Wc = W + g * gsize + cb0 * kh * kw * 16 * 64;
+			const __m512 *pinit = first ? init : NULL;
+			const __m512 *plo = last && clamp ? &vlo : NULL, *phi = &vhi;
+			for (int64_t oy = oy0; oy < oy1; oy++) {
+				int64_t ox = px0;
+				for (int64_t t = 0; t < ntiles; t++) {
+					const int64_t np = base + (t < extra);
+					float *o = y + ((g * 4 * oh) + oy) * ow * 16 + ox * 16;
+					const float *zo = last && z ? z + ((g * 4 * oh) + oy) * ow * 16 + ox * 16 : NULL;
+#define NCHWC_CASE(NP, NF) \
+	case NP: NCHWC_TILE(NP, NF); break;
+					switch (nf) {
+					case 4:
+						switch (np) { NCHWC_CASE(1, 4) NCHWC_CASE(2, 4) NCHWC_CASE(3, 4) NCHWC_CASE(4, 4) NCHWC_CASE(5, 4) default: NCHWC_TILE(6, 4); }
+						break;
+					case 3:
+						switch (np) {
+							NCHWC_CASE(1, 3) NCHWC_CASE(2, 3) NCHWC_CASE(3, 3) NCHWC_CASE(4, 3) NCHWC_CASE(5, 3) NCHWC_CASE(6, 3)
+							NCHWC_CASE(7, 3) default: NCHWC_TILE(8, 3);
+						}
+						break;
+					case 2:
+						switch (np) {
+							NCHWC_CASE(1, 2) NCHWC_CASE(2, 2) NCHWC_CASE(3, 2) NCHWC_CASE(4, 2) NCHWC_CASE(5, 2) NCHWC_CASE(6, 2)
+							NCHWC_CASE(7, 2) NCHWC_CASE(8, 2) NCHWC_CASE(9, 2) NCHWC_CASE(10, 2) NCHWC_CASE(11, 2)
+							default: NCHWC_TILE(12, 2);
+						}
+						break;
+					default:
+						switch (np) {
+							NCHWC_CASE(1, 1) NCHWC_CASE(2, 1) NCHWC_CASE(3, 1) NCHWC_CASE(4, 1) NCHWC_CASE(5, 1) NCHWC_CASE(6, 1)
+							NCHWC_CASE(7, 1) NCHWC_CASE(8, 1) NCHWC_CASE(9, 1) NCHWC_CASE(10, 1) NCHWC_CASE(11, 1)
+							NCHWC_CASE(12, 1) NCHWC_CASE(13, 1) NCHWC_CASE(14, 1) NCHWC_CASE(15, 1) default: NCHWC_TILE(16, 1);
+						}
+					}
+#undef NCHWC_CASE
+					ox += np;
+				}
+			}
+		}
+	}
+}
+
+// gc_nchwc_maxpool max-pools channel blocks [cb0, cb1) of x (blocked, ih
+// x iw) into y (oh x ow): output (oy, ox) is the maximum over the window
+// rows oy*sh - pt + ky, columns ox*sw - pl + kx that lie inside the image.
+// NaN inputs are skipped (max(v, acc) keeps acc when v is NaN), as the
+// reference does. geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
+void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom) {
+	const int64_t ih = geom[0], iw = geom[1], oh = geom[2], ow = geom[3], kh = geom[4], kw = geom[5];
+	const int64_t sh = geom[6], sw = geom[7], pt = geom[8], pl = geom[9], cb0 = geom[10], cb1 = geom[11];
+	const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+	for (int64_t cb = cb0; cb < cb1; cb++) {
+		const float *xb = x + cb * ih * iw * 16;
+		float *yb = y + cb * oh * ow * 16;
+		for (int64_t oy = 0; oy < oh; oy++) {
+			const int64_t iy0 = oy * sh - pt;
+			const int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = ih - iy0 < kh ? ih - iy0 : kh;
+			for (int64_t ox = 0; ox < ow; ox++) {
+				const int64_t ix0 = ox * sw - pl;
+				const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = iw - ix0 < kw ? iw - ix0 : kw;
+				__m512 acc = ninf;
+				for (int64_t ky = ky0; ky < ky1; ky++) {
+					const float *row = xb + ((iy0 + ky) * iw + ix0) * 16;
+					for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
+				}
+				_mm512_storeu_ps(yb + (oy * ow + ox) * 16, acc);
+			}
+		}
+	}
+}
+
+#pragma GCC pop_options

@@ -1,0 +1,145 @@
+package passes
+
+import (
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// nchwcBlock is the channel block of the blocked layout.
+const nchwcBlock = 16
+
+// BlockChannels keeps the activations between convolutions in the
+// channel-blocked layout [N, C/16, H, W, 16] (see backend/cpu/nchwc.go),
+// so that each convolution reads its input as it is, instead of packing
+// an im2col or Toeplitz matrix from NCHW planes:
+//
+//   - a float32 2-D Conv or FusedConv without pre-activation, group 1,
+//     constant weights, input and output channels multiples of 16,
+//     becomes NCHWcConv(X', W, B, Z') -> Y';
+//   - a plain MaxPool (plainMaxPool) of a blocked value becomes
+//     NCHWcMaxPool(X') -> Y';
+//   - a Concat on the channel axis of blocked values concatenates them
+//     blocked (axis 1 of [N, C/16, H, W, 16] is the blocks' axis);
+//
+// where X' is the blocked twin of X: the output of an op rewritten here,
+// or else ToNCHWc(X), added once per value. Each rewritten op's original
+// output Y becomes FromNCHWc(Y'), which the dead-node pass removes when
+// every reader of Y was rewritten too (it stays for a graph output or an
+// op left in NCHW, such as GlobalAveragePool). It returns how many
+// convolutions were rewritten; nothing is rewritten when the graph has a
+// cycle.
+func BlockChannels(g *graph.Graph) int {
+	if g.TopoSort() != nil {
+		return 0
+	}
+	twins := map[*graph.Value]*graph.Value{}
+	twin := func(v *graph.Value) *graph.Value {
+		if t, ok := twins[v]; ok {
+			return t
+		}
+		s, _ := v.ConcreteShape()
+		t := blockedValue(g, v, s)
+		n := g.AddNode("ToNCHWc", []*graph.Value{v}, []*graph.Value{t}, nil)
+		n.Domain = Domain
+		twins[v] = t
+		return t
+	}
+	// rewrite replaces n by a blocked op reading ins, which it returns,
+	// and the FromNCHWc of its output (nil: n is left as it was).
+	rewrite := func(n *graph.Node, domain, op string, ins []*graph.Value) *graph.Node {
+		y := n.Outputs[0]
+		s, _ := y.ConcreteShape()
+		yb := blockedValue(g, y, s)
+		b := &graph.Node{Name: n.Name, OpType: op, Domain: domain, Inputs: ins,
+			Outputs: []*graph.Value{yb}, Attrs: attrsCopy(n.Attrs)}
+		from := &graph.Node{Name: n.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
+			Inputs: []*graph.Value{yb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
+		if g.ReplaceNode(n, []*graph.Node{b, from}, []*graph.Value{y}) != nil {
+			return nil
+		}
+		twins[y] = yb
+		return b
+	}
+	convs := 0
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		switch {
+		case blockableConv(g, n):
+			ins := []*graph.Value{twin(n.Inputs[0]), n.Inputs[1], n.Input(2)}
+			if z := n.Input(3); z != nil {
+				ins = append(ins, twin(z))
+			}
+			if rewrite(n, Domain, "NCHWcConv", ins) != nil {
+				convs++
+			}
+		case n.IsONNX("MaxPool") && plainMaxPool(n) && twins[n.Inputs[0]] != nil && blockable(n.Outputs[0]):
+			rewrite(n, Domain, "NCHWcMaxPool", []*graph.Value{twins[n.Inputs[0]]})
+		case n.IsONNX("Concat") && blockableConcat(n, twins):
+			ins := make([]*graph.Value, len(n.Inputs))
+			for i, v := range n.Inputs {
+				ins[i] = twins[v]
+			}
+			if c := rewrite(n, "", "Concat", ins); c != nil {
+				c.Attrs["axis"] = graph.IntAttr(1)
+			}
+		}
+	}
+	return convs
+}
+
+// blockedValue returns a new value for the blocked twin of v (NCHW shape s).
+func blockedValue(g *graph.Graph, v *graph.Value, s []int) *graph.Value {
+	t := g.NewValue(v.Name + "_nchwc")
+	t.DType = tensor.Float32
+	t.SetShape([]int{s[0], s[1] / nchwcBlock, s[2], s[3], nchwcBlock})
+	return t
+}
+
+// blockable reports whether v is a float32 [N, C, H, W] of known shape
+// with C a multiple of 16.
+func blockable(v *graph.Value) bool {
+	if v == nil || v.DType != tensor.Float32 {
+		return false
+	}
+	s, ok := v.ConcreteShape()
+	return ok && len(s) == 4 && s[1] > 0 && s[1]%nchwcBlock == 0
+}
+
+// blockableConv reports whether n is a Conv or FusedConv that NCHWcConv
+// computes: no pre-activation, group 1, constant 4-D weights, and input,
+// output and summand blockable.
+func blockableConv(g *graph.Graph, n *graph.Node) bool {
+	if !n.IsONNX("Conv") && !fusedOp(n, "FusedConv") {
+		return false
+	}
+	if len(n.Inputs) > 4 || n.AttrString("pre_activation", "") != "" || n.AttrInt("group", 1) != 1 {
+		return false
+	}
+	if len(n.Outputs) != 1 || len(n.Inputs) < 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {
+		return false
+	}
+	w := g.Constant(n.Inputs[1])
+	if w == nil || w.Rank() != 4 {
+		return false
+	}
+	if !blockable(n.Inputs[0]) || !blockable(n.Outputs[0]) {
+		return false
+	}
+	if z := n.Input(3); z != nil && (!blockable(z) || !sameKnownShape(z, n.Outputs[0])) {
+		return false
+	}
+	return true
+}
+
+// blockableConcat reports whether Concat n joins blocked values on the
+// channel axis.
+func blockableConcat(n *graph.Node, twins map[*graph.Value]*graph.Value) bool {
+	if axis := n.AttrInt("axis", 0); (axis != 1 && axis != -3) || len(n.Outputs) != 1 || !blockable(n.Outputs[0]) {
+		return false
+	}
+	for _, v := range n.Inputs {
+		if v == nil || twins[v] == nil {
+			return false
+		}
+	}
+	return len(n.Inputs) > 0
+}
