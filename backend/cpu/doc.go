@@ -15,7 +15,9 @@
 // architectures every op runs its pure-Go path. fused.go holds the ops of
 // gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates,
 // convpool.go FusedConvPool (a convolution and the max pool after it,
-// computed band by band).
+// computed band by band), nchwc.go the channel-blocked ops (NCHWcConv,
+// NCHWcMaxPool, ToNCHWc, FromNCHWc: a direct convolution on [N, C/16, H,
+// W, 16] activations, AVX-512 only, simd_nchwc_amd64.c).
 // Each fast kernel is tested against its Go reference at every level.
 //
 // Conventions: a factory reads and validates the node's attributes once and

@@ -4,8 +4,9 @@
 // BatchNormalization (and per-channel Mul/Add) folded into the preceding
 // Conv or Gemm, BatchNorm(+Relu) before a Conv applied while the Conv
 // packs its input, Conv/Gemm + bias + Relu/Clip epilogue fusion, Conv + Add
-// (residual) fusion, Conv + MaxPool fusion, and removal of inference no-ops
-// (Identity, Dropout).
+// (residual) fusion, Conv + MaxPool fusion, removal of inference no-ops
+// (Identity, Dropout), and last the channel-blocked layout between
+// convolutions (BlockChannels).
 //
 // Every pass works in place on a graph and returns how many rewrites it
 // made; Optimize clones a model first and runs them all, so the caller's
@@ -17,6 +18,9 @@
 //	FusedConv(X, W, B?, Z?, s?, b?, mean?, var?) = act(Conv(pre(X), W, B) + Z)
 //	FusedGemm(A, B, C?)                         = act(Gemm(A, B, C))
 //	FusedConvPool(X, W, B?)                     = MaxPool(act(Conv(X, W, B)))
+//	ToNCHWc(X), FromNCHWc(X)                    NCHW <-> [N, C/16, H, W, 16]
+//	NCHWcConv(X, W, B?, Z?)                     = FusedConv on blocked X, Z, Y
+//	NCHWcMaxPool(X)                             = MaxPool on blocked X, Y
 //
 // with activation = "Relu" | "Clip" and activation_params = [min, max] for
 // Clip; pre is the BatchNormalization (s, b, mean, var, pre_epsilon)
