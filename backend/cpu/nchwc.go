@@ -1,15 +1,19 @@
 // Channel-blocked (NCHWc) FP32 execution. A blocked tensor holds an NCHW
-// activation [N, C, H, W] whose C is a multiple of 16 as [N, C/16, H, W,
-// 16]: channel c of pixel (y, x) at ((n*C/16 + c/16)*H + y)*W + x)*16 +
-// c%16, so the 16 channels of a pixel are one cache line and one AVX-512
-// vector. graph/passes.BlockChannels keeps the activations between
-// convolutions in this layout, with these ops (domain gcompress):
+// activation [N, C, H, W] as [N, CB, H, W, 16], CB = ceil(C/16): channel c
+// of pixel (y, x) at (((n*CB + c/16)*H + y)*W + x)*16 + c%16, so the 16
+// channels of a pixel are one cache line and one AVX-512 vector; channels
+// past C in the last block are padding no op reads as data.
+// graph/passes.BlockChannels keeps the activations between convolutions
+// in this layout, with these ops (domain gcompress):
 //
-//	ToNCHWc(X)            NCHW -> blocked
-//	FromNCHWc(X)          blocked -> NCHW
+//	ToNCHWc(X)            NCHW -> blocked (padding channels zero)
+//	FromNCHWc(X)          blocked -> NCHW, the first `channels` channels
+//	                      (attribute; 0 or absent: all)
 //	NCHWcConv(X, W, B?, Z?)  act(Conv(X, W, B) + Z), FusedConv's attributes,
-//	                      group 1, 2-D; X, Z and Y blocked, W and B as Conv's
-//	NCHWcMaxPool(X)       MaxPool's attributes (2-D, no dilation), blocked
+//	                      group 1, 2-D; X, Z and Y blocked, W and B as Conv's;
+//	                      W's output channels need not fill the last block
+//	                      (then no Z)
+//	NCHWcMaxPool(X)       MaxPool's attributes (2-D), blocked
 //
 // The convolution is direct (simd_nchwc_amd64.c): no im2col or Toeplitz
 // matrix is packed per call, only the input padded when the convolution
@@ -47,12 +51,16 @@ var nchwcOps = map[string]bool{"ToNCHWc": true, "FromNCHWc": true, "NCHWcConv": 
 func init() {
 	registry.Register(FusedDomain, "ToNCHWc", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
 		return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			return reorderNCHWc(ctx, in, true)
+			return reorderNCHWc(ctx, in, true, 0)
 		}), nil
 	})
-	registry.Register(FusedDomain, "FromNCHWc", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
+	registry.Register(FusedDomain, "FromNCHWc", func(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+		channels := int(n.AttrInt("channels", 0))
+		if channels < 0 {
+			return nil, fmt.Errorf("FromNCHWc: channels %d must be >= 0", channels)
+		}
 		return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-			return reorderNCHWc(ctx, in, false)
+			return reorderNCHWc(ctx, in, false, channels)
 		}), nil
 	})
 	registry.Register(FusedDomain, "NCHWcConv", newNCHWcConv)
@@ -63,11 +71,21 @@ func init() {
 // dispatch level.
 func nchwcKernels() bool { return simdBuilt && CPULevel(level.Load()) >= LevelAVX512 }
 
-// blockedShape returns the blocked shape of NCHW shape s (C % 16 == 0).
-func blockedShape(s []int) []int { return []int{s[0], s[1] / nchwcBlock, s[2], s[3], nchwcBlock} }
+// blockedShape returns the blocked shape of NCHW shape s: the channels
+// rounded up to whole blocks (the extra ones are zeros or, after a
+// convolution, values no op reads).
+func blockedShape(s []int) []int {
+	return []int{s[0], (s[1] + nchwcBlock - 1) / nchwcBlock, s[2], s[3], nchwcBlock}
+}
 
-// nchwShape returns the NCHW shape of blocked shape s.
-func nchwShape(s []int) []int { return []int{s[0], s[1] * nchwcBlock, s[2], s[3]} }
+// nchwShape returns the NCHW shape of blocked shape s holding c channels
+// (0: all of its blocks').
+func nchwShape(s []int, c int) []int {
+	if c == 0 {
+		c = s[1] * nchwcBlock
+	}
+	return []int{s[0], c, s[2], s[3]}
+}
 
 // checkBlocked checks that t is a float32 blocked tensor.
 func checkBlocked(name string, t *tensor.Tensor) error {
@@ -77,90 +95,98 @@ func checkBlocked(name string, t *tensor.Tensor) error {
 	return nil
 }
 
-// reorderNCHWc runs ToNCHWc (to) or FromNCHWc.
-func reorderNCHWc(ctx *runtime.Context, in []*tensor.Tensor, to bool) ([]*tensor.Tensor, error) {
+// reorderNCHWc runs ToNCHWc (to) or FromNCHWc, which keeps the first
+// channels channels of its input's blocks (0: all).
+func reorderNCHWc(ctx *runtime.Context, in []*tensor.Tensor, to bool, channels int) ([]*tensor.Tensor, error) {
 	name := map[bool]string{true: "ToNCHWc", false: "FromNCHWc"}[to]
 	if err := needInputs(in, 1); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	x := in[0]
-	var shape []int
+	var plain, shape []int
 	if to {
-		s := x.Shape()
-		if x.DType() != tensor.Float32 || x.Rank() != 4 || s[1]%nchwcBlock != 0 {
-			return nil, fmt.Errorf("ToNCHWc: X %v %v must be float32 [N, C, H, W] with C a multiple of 16", x.DType(), s)
+		if x.DType() != tensor.Float32 || x.Rank() != 4 {
+			return nil, fmt.Errorf("ToNCHWc: X %v %v must be float32 [N, C, H, W]", x.DType(), x.Shape())
 		}
-		shape = blockedShape(s)
+		plain, shape = x.Shape(), blockedShape(x.Shape())
 	} else {
 		if err := checkBlocked("X", x); err != nil {
 			return nil, fmt.Errorf("FromNCHWc: %w", err)
 		}
-		shape = nchwShape(x.Shape())
+		if cb := x.Shape()[1]; channels > cb*nchwcBlock || (channels > 0 && channels <= (cb-1)*nchwcBlock) {
+			return nil, fmt.Errorf("FromNCHWc: channels %d do not fit X %v", channels, x.Shape())
+		}
+		plain = nchwShape(x.Shape(), channels)
+		shape = plain
 	}
 	y, err := ctx.AllocUninit(tensor.Float32, shape...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	s := x.Shape()
-	if !to {
-		s = shape
-	}
-	nchwcReorder(ctx, x.F32(), y.F32(), s[0], s[1]/nchwcBlock, s[2]*s[3], to)
+	nchwcReorder(ctx, x.F32(), y.F32(), plain[0], plain[1], plain[2]*plain[3], to)
 	return []*tensor.Tensor{y}, nil
 }
 
-// nchwcReorder converts n images of cb channel blocks of hw pixels from
-// NCHW x into blocked y (to) or back, in parallel over the blocks.
-func nchwcReorder(ctx *runtime.Context, x, y []float32, n, cb, hw int, to bool) {
-	if len(x) == 0 {
+// nchwcReorder converts n images of c channels of hw pixels from NCHW x
+// into blocked y (to; the channels past c of the last block are zeros)
+// or back, in parallel over the blocks.
+func nchwcReorder(ctx *runtime.Context, x, y []float32, n, c, hw int, to bool) {
+	if len(x) == 0 || len(y) == 0 {
 		return
 	}
 	fast := nchwcKernels()
+	cb := (c + nchwcBlock - 1) / nchwcBlock
 	threads := min(ctx.Threads, n*cb)
-	if len(x) < 1<<15 {
+	if n*cb*nchwcBlock*hw < 1<<15 {
 		threads = 1
 	}
-	size := cb * nchwcBlock * hw
+	plainSize, blockedSize := c*hw, cb*nchwcBlock*hw
 	runtime.Parallel(threads, threads, func(t int) {
 		lo, hi := t*n*cb/threads, (t+1)*n*cb/threads
 		for img := lo / cb; img*cb < hi; img++ {
 			b0, b1 := max(lo-img*cb, 0), min(hi-img*cb, cb)
-			xi, yi := x[img*size:(img+1)*size], y[img*size:(img+1)*size]
+			p, b := img*plainSize, img*blockedSize
 			switch {
 			case fast && to:
-				nchwcTo(xi, yi, hw, b0, b1)
+				nchwcTo(x[p:p+plainSize], y[b:b+blockedSize], hw, c, b0, b1)
 			case fast:
-				nchwcFrom(xi, yi, hw, b0, b1)
+				nchwcFrom(x[b:b+blockedSize], y[p:p+plainSize], hw, c, b0, b1)
+			case to:
+				nchwcReorderGo(x[p:p+plainSize], y[b:b+blockedSize], hw, c, b0, b1, true)
 			default:
-				nchwcReorderGo(xi, yi, hw, b0, b1, to)
+				nchwcReorderGo(x[b:b+blockedSize], y[p:p+plainSize], hw, c, b0, b1, false)
 			}
 		}
 	})
 }
 
 // nchwcReorderGo is the plain reference of nchwcTo (to) and nchwcFrom on
-// channel blocks [b0, b1) of one image.
-func nchwcReorderGo(x, y []float32, hw, b0, b1 int, to bool) {
-	for c := b0 * nchwcBlock; c < b1*nchwcBlock; c++ {
+// channel blocks [b0, b1) of one image of c channels.
+func nchwcReorderGo(x, y []float32, hw, c, b0, b1 int, to bool) {
+	for ch := b0 * nchwcBlock; ch < b1*nchwcBlock; ch++ {
 		for p := range hw {
-			plain, blocked := c*hw+p, ((c/nchwcBlock)*hw+p)*nchwcBlock+c%nchwcBlock
-			if to {
+			plain, blocked := ch*hw+p, ((ch/nchwcBlock)*hw+p)*nchwcBlock+ch%nchwcBlock
+			switch {
+			case to && ch < c:
 				y[blocked] = x[plain]
-			} else {
+			case to:
+				y[blocked] = 0
+			case ch < c:
 				y[plain] = x[blocked]
 			}
 		}
 	}
 }
 
-// toNCHW returns blocked t as a new NCHW tensor (fallback paths).
-func toNCHW(ctx *runtime.Context, t *tensor.Tensor) (*tensor.Tensor, error) {
-	s := nchwShape(t.Shape())
+// toNCHW returns the first c channels (0: all) of blocked t as a new NCHW
+// tensor (fallback paths).
+func toNCHW(ctx *runtime.Context, t *tensor.Tensor, c int) (*tensor.Tensor, error) {
+	s := nchwShape(t.Shape(), c)
 	out, err := tensor.New(tensor.Float32, s...)
 	if err != nil {
 		return nil, err
 	}
-	nchwcReorder(ctx, t.F32(), out.F32(), s[0], s[1]/nchwcBlock, s[2]*s[3], false)
+	nchwcReorder(ctx, t.F32(), out.F32(), s[0], s[1], s[2]*s[3], false)
 	return out, nil
 }
 
@@ -247,12 +273,12 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if w.Rank() != 4 {
 		return nil, fmt.Errorf("W %v must be [M, C, kh, kw]", w.Shape())
 	}
-	g, err := newConvGeom(op.conv.win, 1, nchwShape(x.Shape()), w.Shape(), false, nil, nil)
+	g, err := newConvGeom(op.conv.win, 1, nchwShape(x.Shape(), 0), w.Shape(), false, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	if g.m%nchwcBlock != 0 {
-		return nil, fmt.Errorf("W %v: %d output channels, not a multiple of 16", w.Shape(), g.m)
+	if z != nil && g.m%nchwcBlock != 0 {
+		return nil, fmt.Errorf("W %v: a summand needs output channels in whole blocks of 16, not %d", w.Shape(), g.m)
 	}
 	bias, err := nnBias[float32](b, g.m)
 	if err != nil {
@@ -266,11 +292,11 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		// The NCHW convolution between reorders.
 		var zn *tensor.Tensor
 		if z != nil {
-			if zn, err = toNCHW(ctx, z); err != nil {
+			if zn, err = toNCHW(ctx, z, g.m); err != nil {
 				return nil, err
 			}
 		}
-		xn, err := toNCHW(ctx, x)
+		xn, err := toNCHW(ctx, x, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +304,7 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		if err != nil {
 			return nil, err
 		}
-		outs, err := reorderNCHWc(ctx, []*tensor.Tensor{yn}, true)
+		outs, err := reorderNCHWc(ctx, []*tensor.Tensor{yn}, true, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -340,7 +366,7 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	if act.clamp {
 		clamp = 1
 	}
-	inLen, outLen := g.c*g.inSize, g.m*g.outSize
+	inLen, outLen := g.c*g.inSize, (g.m+nchwcBlock-1)/nchwcBlock*nchwcBlock*g.outSize
 	var P []float32
 	if padded {
 		pbuf := getF32(cb * hq * wq * nchwcBlock)
@@ -430,12 +456,12 @@ func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*ten
 	if err := checkBlocked("X", x); err != nil {
 		return nil, err
 	}
-	g, shape, err := newPoolGeom(pool.win, nchwShape(x.Shape()))
+	g, shape, err := newPoolGeom(pool.win, nchwShape(x.Shape(), 0))
 	if err != nil {
 		return nil, err
 	}
 	if !nchwcKernels() || g.dil[1] != 1 || g.dil[2] != 1 {
-		xn, err := toNCHW(ctx, x)
+		xn, err := toNCHW(ctx, x, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -443,7 +469,7 @@ func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*ten
 		if err != nil {
 			return nil, err
 		}
-		outs, err = reorderNCHWc(ctx, outs[:1], true)
+		outs, err = reorderNCHWc(ctx, outs[:1], true, 0)
 		if err != nil {
 			return nil, err
 		}

@@ -14,25 +14,26 @@ import (
 // nchwcGuard is the sentinel around the outputs the kernels write.
 const nchwcGuard = float32(-12345.5)
 
-// nchwcBlockedRef returns NCHW t (C % 16 == 0) blocked, by the plain
-// reference reorder.
+// nchwcBlockedRef returns NCHW t blocked (padding channels zero), by the
+// plain reference reorder.
 func nchwcBlockedRef(t *tensor.Tensor) *tensor.Tensor {
 	s := t.Shape()
 	out := tensor.MustNew(tensor.Float32, blockedShape(s)...)
-	size := s[1] * s[2] * s[3]
+	plain, blocked := s[1]*s[2]*s[3], out.Len()/s[0]
 	for img := range s[0] {
-		nchwcReorderGo(t.F32()[img*size:], out.F32()[img*size:], s[2]*s[3], 0, s[1]/nchwcBlock, true)
+		nchwcReorderGo(t.F32()[img*plain:], out.F32()[img*blocked:], s[2]*s[3], s[1], 0, out.Shape()[1], true)
 	}
 	return out
 }
 
-// nchwcPlainRef returns blocked t as NCHW, by the plain reference reorder.
-func nchwcPlainRef(t *tensor.Tensor) *tensor.Tensor {
-	s := nchwShape(t.Shape())
+// nchwcPlainRef returns the first c channels (0: all) of blocked t as
+// NCHW, by the plain reference reorder.
+func nchwcPlainRef(t *tensor.Tensor, c int) *tensor.Tensor {
+	s := nchwShape(t.Shape(), c)
 	out := tensor.MustNew(tensor.Float32, s...)
-	size := s[1] * s[2] * s[3]
+	plain, blocked := s[1]*s[2]*s[3], t.Len()/s[0]
 	for img := range s[0] {
-		nchwcReorderGo(t.F32()[img*size:], out.F32()[img*size:], s[2]*s[3], 0, s[1]/nchwcBlock, false)
+		nchwcReorderGo(t.F32()[img*blocked:], out.F32()[img*plain:], s[2]*s[3], s[1], 0, t.Shape()[1], false)
 	}
 	return out
 }
@@ -63,23 +64,26 @@ func withNCHWcKernels(t *testing.T, f func(t *testing.T)) {
 }
 
 // TestNCHWcReorder: ToNCHWc equals the reference reorder on pixel counts
-// below, at and past a multiple of 16, FromNCHWc inverts it exactly, and
-// the kernels write nothing outside their channel blocks.
+// below, at and past a multiple of 16 and on channel counts that leave
+// the last block partly padding (zeros), FromNCHWc inverts it exactly
+// (keeping the given channels), and the kernels write nothing outside
+// their channel blocks.
 func TestNCHWcReorder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	withNCHWcKernels(t, func(t *testing.T) {
-		for _, s := range [][]int{{1, 16, 1, 1}, {2, 32, 4, 4}, {1, 48, 13, 13}, {1, 16, 3, 5}, {3, 64, 17, 9}, {1, 256, 56, 56}} {
+		for _, s := range [][]int{{1, 16, 1, 1}, {2, 32, 4, 4}, {1, 48, 13, 13}, {1, 16, 3, 5}, {3, 64, 17, 9},
+			{1, 256, 56, 56}, {2, 20, 5, 7}, {1, 3, 4, 4}, {2, 1000, 13, 13}} {
 			for _, threads := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%v/threads=%d", s, threads), func(t *testing.T) {
 					x := nntRandom(rng, s...)
 					ctx := runtime.NewContext(threads)
-					b, err := reorderNCHWc(ctx, []*tensor.Tensor{x}, true)
+					b, err := reorderNCHWc(ctx, []*tensor.Tensor{x}, true, 0)
 					if err != nil {
 						t.Fatal(err)
 					}
 					want := nchwcBlockedRef(x)
 					nntClose(t, b[0], want.Shape(), nntFloats(want), 0)
-					back, err := reorderNCHWc(ctx, b, false)
+					back, err := reorderNCHWc(ctx, b, false, s[1])
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -87,27 +91,29 @@ func TestNCHWcReorder(t *testing.T) {
 					if !nchwcKernels() {
 						return
 					}
-					// the kernels on the middle blocks of the first image
-					hw, cb := s[2]*s[3], s[1]/nchwcBlock
+					// the kernels on the middle blocks (or all) of the first image
+					hw, c, cb := s[2]*s[3], s[1], want.Shape()[1]
 					b0, b1 := cb/3, cb-cb/3
 					for _, to := range []bool{true, false} {
-						src := x.F32()
+						src, n := x.F32()[:c*hw], cb*nchwcBlock*hw
 						if !to {
-							src = want.F32()
+							src, n = want.F32()[:cb*nchwcBlock*hw], c*hw
 						}
-						dst := make([]float32, cb*nchwcBlock*hw)
+						dst := make([]float32, n)
 						for i := range dst {
 							dst[i] = nchwcGuard
 						}
+						lo, hi := b0*nchwcBlock*hw, b1*nchwcBlock*hw
 						if to {
-							nchwcTo(src, dst, hw, b0, b1)
+							nchwcTo(src, dst, hw, c, b0, b1)
 						} else {
-							nchwcFrom(src, dst, hw, b0, b1)
+							nchwcFrom(src, dst, hw, c, b0, b1)
+							hi = min(hi, c*hw)
 						}
-						checkGuards(t, dst, b0*nchwcBlock*hw, b1*nchwcBlock*hw)
+						checkGuards(t, dst, lo, hi)
 						ref := make([]float32, len(dst))
-						nchwcReorderGo(src, ref, hw, b0, b1, to)
-						for i := b0 * nchwcBlock * hw; i < b1*nchwcBlock*hw; i++ {
+						nchwcReorderGo(src, ref, hw, c, b0, b1, to)
+						for i := lo; i < hi; i++ {
 							if dst[i] != ref[i] {
 								t.Fatalf("to=%v: element %d = %v, want %v", to, i, dst[i], ref[i])
 							}
@@ -117,11 +123,14 @@ func TestNCHWcReorder(t *testing.T) {
 			}
 		}
 	})
-	if _, err := reorderNCHWc(runtime.NewContext(1), []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 12, 2, 2)}, true); err == nil {
-		t.Error("ToNCHWc accepted 12 channels")
-	}
-	if _, err := reorderNCHWc(runtime.NewContext(1), []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 2, 2, 2, 8)}, false); err == nil {
+	ctx := runtime.NewContext(1)
+	if _, err := reorderNCHWc(ctx, []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 2, 2, 2, 8)}, false, 0); err == nil {
 		t.Error("FromNCHWc accepted blocks of 8")
+	}
+	for _, c := range []int{16, 33} {
+		if _, err := reorderNCHWc(ctx, []*tensor.Tensor{tensor.MustNew(tensor.Float32, 1, 2, 2, 2, 16)}, false, c); err == nil {
+			t.Errorf("FromNCHWc kept %d channels of 2 blocks", c)
+		}
 	}
 }
 
@@ -129,7 +138,8 @@ func TestNCHWcReorder(t *testing.T) {
 // of Conv (plus summand and activation) on 1x1 convolutions read as one
 // row, strided 1x1 read in place, padded, strided, dilated and
 // non-square kernels, output channels that leave a partial group (16,
-// 32, 48 or 80 = 64 + 16), batch 2, with and without bias and summand,
+// 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
+// summand there, which must be refused), batch 2, with and without bias and summand,
 // every activation, weights constant or not, the input blocks taken all
 // at once, one or two per pass, on 1 and 2 threads; at the AVX-512 level
 // (the kernel, also called directly between guard bands) and lowered to
@@ -144,6 +154,8 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 		{x: []int{1, 32, 5, 6}, w: []int{128, 32, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{5, 6}, bias: true},
 		{x: []int{1, 64, 6, 30}, w: []int{64, 64, 1, 3}, strides: []int{1, 2}, dil: []int{1, 1}, pb: []int{0, 1}, pe: []int{0, 1}, group: 1, wantOut: []int{6, 15}},
 		{x: []int{1, 32, 8, 8}, w: []int{32, 32, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}, bias: true},
+		{x: []int{1, 32, 6, 7}, w: []int{104, 32, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{6, 7}, bias: true},
+		{x: []int{2, 16, 9, 9}, w: []int{8, 16, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{5, 5}, bias: true},
 	}
 	rng := rand.New(rand.NewPCG(17, 19))
 	withNCHWcKernels(t, func(t *testing.T) {
@@ -162,6 +174,14 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 			zPlain := nntRandom(rng, outShape...)
 			for _, act := range []string{"", "Relu", "Clip"} {
 				for _, withZ := range []bool{false, true} {
+					if withZ && c.w[0]%nchwcBlock != 0 {
+						// a summand needs whole output blocks
+						op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
+						if _, err := op.Run(runtime.NewContext(1), append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))); err == nil {
+							t.Errorf("case%d: summand accepted with %d output channels", i, c.w[0])
+						}
+						continue
+					}
 					want := make([]float64, len(conv))
 					for j, v := range conv {
 						if withZ {
@@ -200,7 +220,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 									if err != nil {
 										t.Fatal(err)
 									}
-									nntClose(t, nchwcPlainRef(out[0]), outShape, want, nntTol)
+									nntClose(t, nchwcPlainRef(out[0], c.w[0]), outShape, want, nntTol)
 								})
 							}
 						}
@@ -213,7 +233,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						n := tensor.Product(outShape)
+						n := tensor.Product(blockedShape(outShape))
 						buf := make([]float32, n+64)
 						for j := range buf {
 							buf[j] = nchwcGuard
@@ -237,7 +257,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 						checkGuards(t, buf, 32, 32+n)
 						got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
 						copy(got.F32(), buf[32:32+n])
-						nntClose(t, nchwcPlainRef(got), outShape, want, nntTol)
+						nntClose(t, nchwcPlainRef(got, c.w[0]), outShape, want, nntTol)
 					})
 				}
 			}
@@ -261,11 +281,11 @@ func TestNCHWcConvRejects(t *testing.T) {
 	op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, nil)
 	x := tensor.MustNew(tensor.Float32, 1, 2, 3, 3, 16)
 	for name, in := range map[string][]*tensor.Tensor{
-		"plain X":         {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
-		"12 outputs":      {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1)},
-		"channels differ": {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
-		"bad summand":     {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
-		"no weights":      {x},
+		"plain X":          {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
+		"12 outputs and Z": {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 16)},
+		"channels differ":  {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
+		"bad summand":      {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
+		"no weights":       {x},
 	} {
 		if _, err := op.Run(runtime.NewContext(1), in); err == nil {
 			t.Errorf("%s: no error", name)
@@ -316,7 +336,7 @@ func TestNCHWcMaxPoolMatchesMaxPool(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					nntClose(t, nchwcPlainRef(got[0]), want[0].Shape(), nntFloats(want[0]), 0)
+					nntClose(t, nchwcPlainRef(got[0], 0), want[0].Shape(), nntFloats(want[0]), 0)
 				})
 			}
 		}

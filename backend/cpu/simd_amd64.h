@@ -182,8 +182,8 @@ void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
 void gc_row_means(const float *x, float *y, int64_t rows, int64_t len);
 
 // Channel-blocked FP32 kernels (simd_nchwc_amd64.c, AVX-512).
-void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1);
-void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1);
+void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);
+void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);
 void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
 	float lo, float hi);
 void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom);

@@ -261,16 +261,16 @@ func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 }
 
 // nchwcTo runs gc_nchwc_to: channel blocks [cb0, cb1) of the blocked y
-// from the NCHW planes x of one image of hw pixels.
-func nchwcTo(x, y []float32, hw, cb0, cb1 int) {
-	_, _ = x[cb1*16*hw-1], y[cb1*16*hw-1]
-	C.gc_nchwc_to(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(cb0), C.int64_t(cb1))
+// from the c NCHW planes x of one image of hw pixels.
+func nchwcTo(x, y []float32, hw, c, cb0, cb1 int) {
+	_, _ = x[min(c, cb1*16)*hw-1], y[cb1*16*hw-1]
+	C.gc_nchwc_to(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
 }
 
 // nchwcFrom runs gc_nchwc_from, the inverse of nchwcTo.
-func nchwcFrom(x, y []float32, hw, cb0, cb1 int) {
-	_, _ = x[cb1*16*hw-1], y[cb1*16*hw-1]
-	C.gc_nchwc_from(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(cb0), C.int64_t(cb1))
+func nchwcFrom(x, y []float32, hw, c, cb0, cb1 int) {
+	_, _ = x[cb1*16*hw-1], y[min(c, cb1*16)*hw-1]
+	C.gc_nchwc_from(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
 }
 
 // nchwcConvC runs gc_nchwc_conv (geom as documented there); the caller

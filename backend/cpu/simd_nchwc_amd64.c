@@ -51,35 +51,37 @@ static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]
 }
 
 // gc_nchwc_to writes channel blocks [cb0, cb1) of y (blocked) from x, the
-// NCHW planes of one image of hw pixels.
-void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1) {
+// c NCHW planes of one image of hw pixels (channels past c: zeros).
+void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1) {
 	for (int64_t cb = cb0; cb < cb1; cb++) {
 		const float *xb = x + cb * 16 * hw;
 		float *yb = y + cb * hw * 16;
+		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16; // the block's real channels
 		for (int64_t q = 0; q < hw; q += 16) {
 			const int64_t n = hw - q < 16 ? hw - q : 16;
 			const __mmask16 m = NCHWC_MASK(n);
 			__m512 v[16];
-			for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, xb + c * hw + q);
+			for (int ch = 0; ch < 16; ch++) v[ch] = ch < nc ? _mm512_maskz_loadu_ps(m, xb + ch * hw + q) : _mm512_setzero_ps();
 			nchwc_transpose16(v); // v[j]: the 16 channels of pixel q + j
 			for (int64_t j = 0; j < n; j++) _mm512_storeu_ps(yb + (q + j) * 16, v[j]);
 		}
 	}
 }
 
-// gc_nchwc_from writes the NCHW planes of channel blocks [cb0, cb1) of y
-// from x (blocked, one image of hw pixels).
-void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t cb0, int64_t cb1) {
+// gc_nchwc_from writes the NCHW planes of channel blocks [cb0, cb1) of y,
+// c channels in all, from x (blocked, one image of hw pixels).
+void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1) {
 	for (int64_t cb = cb0; cb < cb1; cb++) {
 		const float *xb = x + cb * hw * 16;
 		float *yb = y + cb * 16 * hw;
+		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16;
 		for (int64_t q = 0; q < hw; q += 16) {
 			const int64_t n = hw - q < 16 ? hw - q : 16;
 			const __mmask16 m = NCHWC_MASK(n);
 			__m512 v[16];
 			for (int64_t j = 0; j < 16; j++) v[j] = j < n ? _mm512_loadu_ps(xb + (q + j) * 16) : _mm512_setzero_ps();
 			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
-			for (int c = 0; c < 16; c++) _mm512_mask_storeu_ps(yb + c * hw + q, m, v[c]);
+			for (int64_t ch = 0; ch < nc; ch++) _mm512_mask_storeu_ps(yb + ch * hw + q, m, v[ch]);
 		}
 	}
 }
@@ -149,7 +151,7 @@ static inline __attribute__((always_inline)) void nchwc_tile(const float *P, con
 static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 ? 8 : nf == 2 ? 12 : 16; }
 
 // gc_nchwc_conv computes, for output channel groups [g0, g1) (64 channels
-// each, the last one M - 64*g), output rows [oy0, oy1) and in each row the
+// each, the last one M - 64*g, rounded up to whole blocks of 16), output rows [oy0, oy1) and in each row the
 // pixels [px0, px1), the convolution of P (CB blocks of hq x wq pixels,
 // padded already: output (oy, ox) reads P at (oy*sh + ky*dh, ox*sw +
 // kx*dw)) with the weights W[g][cb][ky][kx][ic][64], into y (blocked, oh
@@ -177,12 +179,15 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
 	const int unit = sw == 1 && dw == 1;
 	for (int64_t g = g0; g < g1; g++) {
-		const int64_t nf = M - g * 64 >= 64 ? 4 : (M - g * 64) / 16;
+		const int64_t nf = M - g * 64 >= 64 ? 4 : (M - g * 64 + 15) / 16;
 		// balanced tiles: ntiles of np or np - 1 pixels
 		const int64_t npx = px1 - px0, tmax = nchwc_tile_max(nf);
 		const int64_t ntiles = (npx + tmax - 1) / tmax, base = npx / ntiles, extra = npx % ntiles;
 		__m512 init[4];
-		for (int64_t f = 0; f < 4; f++) init[f] = bias && f < nf ? _mm512_loadu_ps(bias + g * 64 + f * 16) : _mm512_setzero_ps();
+		for (int64_t f = 0; f < 4; f++) {
+			const int64_t m0 = g * 64 + f * 16, nm = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
+			init[f] = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nm), bias + m0) : _mm512_setzero_ps();
+		}
 		for (int64_t cb0 = 0; cb0 < CB; cb0 += cbk) {
 			const int64_t cbn = CB - cb0 < cbk ? CB - cb0 : cbk;
 			const int first = cb0 == 0, last = cb0 + cbn == CB;

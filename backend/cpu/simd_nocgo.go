@@ -60,9 +60,9 @@ func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 	panic("maxPool2x2x8 without the C kernels")
 }
 
-func nchwcTo(x, y []float32, hw, cb0, cb1 int) { panic("nchwcTo without the C kernels") }
+func nchwcTo(x, y []float32, hw, c, cb0, cb1 int) { panic("nchwcTo without the C kernels") }
 
-func nchwcFrom(x, y []float32, hw, cb0, cb1 int) { panic("nchwcFrom without the C kernels") }
+func nchwcFrom(x, y []float32, hw, c, cb0, cb1 int) { panic("nchwcFrom without the C kernels") }
 
 func nchwcConvC(P, w, bias, z, y []float32, geom *[20]int64, lo, hi float32) {
 	panic("nchwcConvC without the C kernels")

@@ -14,8 +14,10 @@ const nchwcBlock = 16
 // an im2col or Toeplitz matrix from NCHW planes:
 //
 //   - a float32 2-D Conv or FusedConv without pre-activation, group 1,
-//     constant weights, input and output channels multiples of 16,
-//     becomes NCHWcConv(X', W, B, Z') -> Y';
+//     constant weights and input channels in multiples of 16 becomes
+//     NCHWcConv(X', W, B, Z') -> Y' (output channels that do not fill the
+//     last block, such as a classifier's 1000, only without a summand:
+//     then Y' has no twin, only its FromNCHWc);
 //   - a plain MaxPool (plainMaxPool) of a blocked value becomes
 //     NCHWcMaxPool(X') -> Y';
 //   - a Concat on the channel axis of blocked values concatenates them
@@ -54,10 +56,15 @@ func BlockChannels(g *graph.Graph) int {
 			Outputs: []*graph.Value{yb}, Attrs: attrsCopy(n.Attrs)}
 		from := &graph.Node{Name: n.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
 			Inputs: []*graph.Value{yb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
+		if s[1]%nchwcBlock != 0 {
+			from.Attrs["channels"] = graph.IntAttr(int64(s[1]))
+		}
 		if g.ReplaceNode(n, []*graph.Node{b, from}, []*graph.Value{y}) != nil {
 			return nil
 		}
-		twins[y] = yb
+		if s[1]%nchwcBlock == 0 {
+			twins[y] = yb
+		}
 		return b
 	}
 	convs := 0
@@ -86,27 +93,36 @@ func BlockChannels(g *graph.Graph) int {
 	return convs
 }
 
-// blockedValue returns a new value for the blocked twin of v (NCHW shape s).
+// blockedValue returns a new value for the blocked twin of v (NCHW shape
+// s; the channels rounded up to whole blocks).
 func blockedValue(g *graph.Graph, v *graph.Value, s []int) *graph.Value {
 	t := g.NewValue(v.Name + "_nchwc")
 	t.DType = tensor.Float32
-	t.SetShape([]int{s[0], s[1] / nchwcBlock, s[2], s[3], nchwcBlock})
+	t.SetShape([]int{s[0], (s[1] + nchwcBlock - 1) / nchwcBlock, s[2], s[3], nchwcBlock})
 	return t
 }
 
-// blockable reports whether v is a float32 [N, C, H, W] of known shape
-// with C a multiple of 16.
-func blockable(v *graph.Value) bool {
+// plainImage reports whether v is a float32 [N, C, H, W] of known shape
+// with C > 0.
+func plainImage(v *graph.Value) bool {
 	if v == nil || v.DType != tensor.Float32 {
 		return false
 	}
 	s, ok := v.ConcreteShape()
-	return ok && len(s) == 4 && s[1] > 0 && s[1]%nchwcBlock == 0
+	return ok && len(s) == 4 && s[1] > 0
+}
+
+// blockable reports whether v is a plain image whose channels fill whole
+// blocks.
+func blockable(v *graph.Value) bool {
+	s, _ := v.ConcreteShape()
+	return plainImage(v) && s[1]%nchwcBlock == 0
 }
 
 // blockableConv reports whether n is a Conv or FusedConv that NCHWcConv
-// computes: no pre-activation, group 1, constant 4-D weights, and input,
-// output and summand blockable.
+// computes: no pre-activation, group 1, constant 4-D weights, input (and
+// summand) blockable, and the output a plain image, blockable when there
+// is a summand.
 func blockableConv(g *graph.Graph, n *graph.Node) bool {
 	if !n.IsONNX("Conv") && !fusedOp(n, "FusedConv") {
 		return false
@@ -121,10 +137,10 @@ func blockableConv(g *graph.Graph, n *graph.Node) bool {
 	if w == nil || w.Rank() != 4 {
 		return false
 	}
-	if !blockable(n.Inputs[0]) || !blockable(n.Outputs[0]) {
+	if !blockable(n.Inputs[0]) || !plainImage(n.Outputs[0]) {
 		return false
 	}
-	if z := n.Input(3); z != nil && (!blockable(z) || !sameKnownShape(z, n.Outputs[0])) {
+	if z := n.Input(3); z != nil && (!blockable(z) || !blockable(n.Outputs[0]) || !sameKnownShape(z, n.Outputs[0])) {
 		return false
 	}
 	return true
