@@ -208,6 +208,9 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if conv.group != 1 {
 		return nil, fmt.Errorf("NCHWcConv: group %d must be 1", conv.group)
 	}
+	if len(n.Inputs) > 4 || n.AttrString("pre_activation", "") != "" {
+		return nil, fmt.Errorf("NCHWcConv: takes X, W, B and Z, without a pre-activation")
+	}
 	op := &nchwcConvOp{conv: conv}
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		y, err := op.run(ctx, in)
@@ -266,6 +269,9 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	}
 	if err := checkBlocked("X", x); err != nil {
 		return nil, err
+	}
+	if x.Shape()[1] == 0 {
+		return nil, fmt.Errorf("X %v has no channels", x.Shape())
 	}
 	if err := nnSameDType(x.DType(), []string{"W", "B", "Z"}, w, b, z); err != nil {
 		return nil, err
@@ -435,6 +441,9 @@ func newNCHWcMaxPool(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	}
 	if win.Kernel == nil {
 		return nil, fmt.Errorf("NCHWcMaxPool: kernel_shape is required")
+	}
+	if n.AttrInt("storage_order", 0) != 0 || (len(n.Outputs) > 1 && n.Outputs[1] != nil) {
+		return nil, fmt.Errorf("NCHWcMaxPool: no Indices output or storage_order")
 	}
 	pool := &poolOp{kind: poolMax, win: win}
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {

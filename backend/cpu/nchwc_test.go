@@ -286,6 +286,7 @@ func TestNCHWcConvRejects(t *testing.T) {
 		"channels differ":  {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
 		"bad summand":      {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
 		"no weights":       {x},
+		"no channels":      {tensor.MustNew(tensor.Float32, 1, 0, 3, 3, 16), tensor.MustNew(tensor.Float32, 16, 0, 1, 1)},
 	} {
 		if _, err := op.Run(runtime.NewContext(1), in); err == nil {
 			t.Errorf("%s: no error", name)
@@ -295,6 +296,15 @@ func TestNCHWcConvRejects(t *testing.T) {
 		Inputs: []*graph.Value{{Name: "x"}, {Name: "w"}}, Outputs: []*graph.Value{{Name: "y"}}}
 	if _, err := registry.Factory(FusedDomain, "NCHWcConv")(n, runtime.NodeInfo{Opset: 21}); err == nil {
 		t.Error("group 2 accepted")
+	}
+	n.Attrs = map[string]*graph.Attr{"pre_activation": graph.StringAttr("Relu")}
+	if _, err := registry.Factory(FusedDomain, "NCHWcConv")(n, runtime.NodeInfo{Opset: 21}); err == nil {
+		t.Error("pre_activation accepted")
+	}
+	n = &graph.Node{OpType: "NCHWcMaxPool", Domain: FusedDomain, Attrs: map[string]*graph.Attr{"kernel_shape": nntInts(2, 2)},
+		Inputs: []*graph.Value{{Name: "x"}}, Outputs: []*graph.Value{{Name: "y"}, {Name: "indices"}}}
+	if _, err := registry.Factory(FusedDomain, "NCHWcMaxPool")(n, runtime.NodeInfo{Opset: 21}); err == nil {
+		t.Error("NCHWcMaxPool with Indices accepted")
 	}
 }
 

@@ -42,7 +42,7 @@ func BlockChannels(g *graph.Graph) int {
 		s, _ := v.ConcreteShape()
 		t := blockedValue(g, v, s)
 		n := g.AddNode("ToNCHWc", []*graph.Value{v}, []*graph.Value{t}, nil)
-		n.Domain = Domain
+		n.Name, n.Domain = t.Name, Domain // value names are unique, node names need to be (profiles key on them)
 		twins[v] = t
 		return t
 	}
@@ -54,7 +54,7 @@ func BlockChannels(g *graph.Graph) int {
 		yb := blockedValue(g, y, s)
 		b := &graph.Node{Name: n.Name, OpType: op, Domain: domain, Inputs: ins,
 			Outputs: []*graph.Value{yb}, Attrs: attrsCopy(n.Attrs)}
-		from := &graph.Node{Name: n.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
+		from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
 			Inputs: []*graph.Value{yb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
 		if s[1]%nchwcBlock != 0 {
 			from.Attrs["channels"] = graph.IntAttr(int64(s[1]))
