@@ -138,27 +138,85 @@ static inline __attribute__((always_inline)) void nchwc_tile(const float *P, con
 	}
 }
 
+// nchwc_conv_geom is what every tile of one gc_nchwc_conv call shares.
+typedef struct {
+	int64_t ostride, pstride, wq, kh, kw, sh, sw, dh, dw;
+	int unit; // sw == dw == 1
+	const __m512 *hi;
+} nchwc_conv_geom;
+
 #define NCHWC_TILE(NP, NF)                                                                                              \
 	do {                                                                                                                \
-		if (unit)                                                                                                       \
-			nchwc_tile(Pc, Wc, o, zo, ostride, cbn, pstride, wq, kh, kw, 1, dh, 1, oy * sh, ox, pinit, plo, phi, NP, NF, 1); \
+		if (c->unit)                                                                                                    \
+			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, 1, c->dh, 1, oy * c->sh, ox, init, \
+				lo, c->hi, NP, NF, 1);                                                                                  \
 		else                                                                                                            \
-			nchwc_tile(Pc, Wc, o, zo, ostride, cbn, pstride, wq, kh, kw, sw, dh, dw, oy * sh, ox * sw, pinit, plo, phi, NP, NF, 0); \
+			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, c->sw, c->dh, c->dw, oy * c->sh,   \
+				ox * c->sw, init, lo, c->hi, NP, NF, 0);                                                                \
 	} while (0)
+#define NCHWC_CASE(NP, NF) \
+	case NP: NCHWC_TILE(NP, NF); break;
+
+// nchwc_tile_at runs the tile of np pixels by nf blocks at output row oy,
+// column ox (see nchwc_tile; P and W start at the pass's first input
+// block, init NULL: continue from o).
+static void nchwc_tile_at(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
+	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
+	switch (nf) {
+	case 4:
+		switch (np) { NCHWC_CASE(1, 4) NCHWC_CASE(2, 4) NCHWC_CASE(3, 4) NCHWC_CASE(4, 4) NCHWC_CASE(5, 4) default: NCHWC_TILE(6, 4); }
+		break;
+	case 3:
+		switch (np) {
+			NCHWC_CASE(1, 3) NCHWC_CASE(2, 3) NCHWC_CASE(3, 3) NCHWC_CASE(4, 3) NCHWC_CASE(5, 3) NCHWC_CASE(6, 3)
+			NCHWC_CASE(7, 3) default: NCHWC_TILE(8, 3);
+		}
+		break;
+	case 2:
+		switch (np) {
+			NCHWC_CASE(1, 2) NCHWC_CASE(2, 2) NCHWC_CASE(3, 2) NCHWC_CASE(4, 2) NCHWC_CASE(5, 2) NCHWC_CASE(6, 2)
+			NCHWC_CASE(7, 2) NCHWC_CASE(8, 2) NCHWC_CASE(9, 2) NCHWC_CASE(10, 2) NCHWC_CASE(11, 2)
+			default: NCHWC_TILE(12, 2);
+		}
+		break;
+	default:
+		switch (np) {
+			NCHWC_CASE(1, 1) NCHWC_CASE(2, 1) NCHWC_CASE(3, 1) NCHWC_CASE(4, 1) NCHWC_CASE(5, 1) NCHWC_CASE(6, 1)
+			NCHWC_CASE(7, 1) NCHWC_CASE(8, 1) NCHWC_CASE(9, 1) NCHWC_CASE(10, 1) NCHWC_CASE(11, 1)
+			NCHWC_CASE(12, 1) NCHWC_CASE(13, 1) NCHWC_CASE(14, 1) NCHWC_CASE(15, 1) default: NCHWC_TILE(16, 1);
+		}
+	}
+}
+#undef NCHWC_CASE
+#undef NCHWC_TILE
 
 // nchwcTileMax is the most pixels of a tile with nf blocks of output
 // channels: about 24 accumulators, leaving registers for the weights.
 static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 ? 8 : nf == 2 ? 12 : 16; }
 
+// nchwc_group_init sets init to group g's bias vectors (zero past M, or
+// all zero without a bias) and returns the group's blocks of 16 outputs.
+static inline int64_t nchwc_group_init(const float *bias, int64_t M, int64_t g, __m512 init[4]) {
+	for (int64_t f = 0; f < 4; f++) {
+		const int64_t m0 = g * 64 + f * 16, nm = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
+		init[f] = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nm), bias + m0) : _mm512_setzero_ps();
+	}
+	return M - g * 64 >= 64 ? 4 : (M - g * 64 + 15) / 16;
+}
+
 // gc_nchwc_conv computes, for output channel groups [g0, g1) (64 channels
-// each, the last one M - 64*g, rounded up to whole blocks of 16), output rows [oy0, oy1) and in each row the
-// pixels [px0, px1), the convolution of P (CB blocks of hq x wq pixels,
-// padded already: output (oy, ox) reads P at (oy*sh + ky*dh, ox*sw +
-// kx*dw)) with the weights W[g][cb][ky][kx][ic][64], into y (blocked, oh
-// x ow per block), starting from bias (or zero), adding the blocked
-// summand z (or NULL) and clamping to [lo, hi] when clamp is set. The
-// input blocks are taken cbk at a time (so that a group's weights for
-// them stay in L2 across the tiles), y accumulating between them.
+// each, the last one M - 64*g rounded up to whole blocks of 16), output
+// rows [oy0, oy1) and in each row the pixels [px0, px1), the convolution
+// of P (CB blocks of hq x wq pixels, padded already: output (oy, ox)
+// reads P at (oy*sh + ky*dh, ox*sw + kx*dw)) with the weights
+// W[g][cb][ky][kx][ic][64], into y (blocked, oh x ow per block), starting
+// from bias (or zero), adding the blocked summand z (or NULL) and clamping
+// to [lo, hi] when clamp is set.
+//
+// The input blocks are taken cbk at a time (so that a group's weights for
+// them stay in L2 across the tiles), y accumulating between passes.
+// (Running every group per tile of pixels instead, for weights that fit
+// in L2 together, was tried: ResNet-50 ran no faster.)
 //
 // geom: CB, hq, wq, oh, ow, kh, kw, sh, sw, dh, dw, M, g0, g1, oy0, oy1,
 // px0, px1, clamp, cbk.
@@ -171,62 +229,30 @@ static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 
 void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
 	float lo, float hi) {
 	const int64_t CB = geom[0], hq = geom[1], wq = geom[2], oh = geom[3], ow = geom[4], kh = geom[5], kw = geom[6];
-	const int64_t sh = geom[7], sw = geom[8], dh = geom[9], dw = geom[10], M = geom[11];
-	const int64_t g0 = geom[12], g1 = geom[13], oy0 = geom[14], oy1 = geom[15], px0 = geom[16], px1 = geom[17];
-	const int64_t clamp = geom[18], cbk = geom[19];
-	const int64_t ostride = oh * ow * 16, pstride = hq * wq * 16;
-	const int64_t gsize = CB * kh * kw * 16 * 64; // floats of one group's weights
+	const int64_t M = geom[11], g0 = geom[12], g1 = geom[13], oy0 = geom[14], oy1 = geom[15];
+	const int64_t px0 = geom[16], px1 = geom[17], clamp = geom[18], cbk = geom[19];
 	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-	const int unit = sw == 1 && dw == 1;
+	const nchwc_conv_geom c = {.ostride = geom[3] * geom[4] * 16, .pstride = hq * wq * 16, .wq = wq, .kh = kh, .kw = kw,
+		.sh = geom[7], .sw = geom[8], .dh = geom[9], .dw = geom[10], .unit = geom[8] == 1 && geom[10] == 1, .hi = &vhi};
+	const int64_t gsize = CB * kh * kw * 16 * 64; // floats of one group's weights
+	const int64_t npx = px1 - px0;
 	for (int64_t g = g0; g < g1; g++) {
-		const int64_t nf = M - g * 64 >= 64 ? 4 : (M - g * 64 + 15) / 16;
-		// balanced tiles: ntiles of np or np - 1 pixels
-		const int64_t npx = px1 - px0, tmax = nchwc_tile_max(nf);
-		const int64_t ntiles = (npx + tmax - 1) / tmax, base = npx / ntiles, extra = npx % ntiles;
 		__m512 init[4];
-		for (int64_t f = 0; f < 4; f++) {
-			const int64_t m0 = g * 64 + f * 16, nm = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
-			init[f] = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nm), bias + m0) : _mm512_setzero_ps();
-		}
+		const int64_t nf = nchwc_group_init(bias, M, g, init);
+		// balanced tiles: ntiles of np or np - 1 pixels
+		const int64_t tmax = nchwc_tile_max(nf);
+		const int64_t ntiles = (npx + tmax - 1) / tmax, base = npx / ntiles, extra = npx % ntiles;
 		for (int64_t cb0 = 0; cb0 < CB; cb0 += cbk) {
 			const int64_t cbn = CB - cb0 < cbk ? CB - cb0 : cbk;
 			const int first = cb0 == 0, last = cb0 + cbn == CB;
-			const float *Pc = P + cb0 * pstride, *Wc = W + g * gsize + cb0 * kh * kw * 16 * 64;
-			const __m512 *pinit = first ? init : NULL;
-			const __m512 *plo = last && clamp ? &vlo : NULL, *phi = &vhi;
+			const float *Pc = P + cb0 * c.pstride, *Wc = W + g * gsize + cb0 * kh * kw * 16 * 64;
+			const __m512 *plo = last && clamp ? &vlo : NULL;
 			for (int64_t oy = oy0; oy < oy1; oy++) {
 				int64_t ox = px0;
 				for (int64_t t = 0; t < ntiles; t++) {
 					const int64_t np = base + (t < extra);
-					float *o = y + ((g * 4 * oh) + oy) * ow * 16 + ox * 16;
-					const float *zo = last && z ? z + ((g * 4 * oh) + oy) * ow * 16 + ox * 16 : NULL;
-#define NCHWC_CASE(NP, NF) \
-	case NP: NCHWC_TILE(NP, NF); break;
-					switch (nf) {
-					case 4:
-						switch (np) { NCHWC_CASE(1, 4) NCHWC_CASE(2, 4) NCHWC_CASE(3, 4) NCHWC_CASE(4, 4) NCHWC_CASE(5, 4) default: NCHWC_TILE(6, 4); }
-						break;
-					case 3:
-						switch (np) {
-							NCHWC_CASE(1, 3) NCHWC_CASE(2, 3) NCHWC_CASE(3, 3) NCHWC_CASE(4, 3) NCHWC_CASE(5, 3) NCHWC_CASE(6, 3)
-							NCHWC_CASE(7, 3) default: NCHWC_TILE(8, 3);
-						}
-						break;
-					case 2:
-						switch (np) {
-							NCHWC_CASE(1, 2) NCHWC_CASE(2, 2) NCHWC_CASE(3, 2) NCHWC_CASE(4, 2) NCHWC_CASE(5, 2) NCHWC_CASE(6, 2)
-							NCHWC_CASE(7, 2) NCHWC_CASE(8, 2) NCHWC_CASE(9, 2) NCHWC_CASE(10, 2) NCHWC_CASE(11, 2)
-							default: NCHWC_TILE(12, 2);
-						}
-						break;
-					default:
-						switch (np) {
-							NCHWC_CASE(1, 1) NCHWC_CASE(2, 1) NCHWC_CASE(3, 1) NCHWC_CASE(4, 1) NCHWC_CASE(5, 1) NCHWC_CASE(6, 1)
-							NCHWC_CASE(7, 1) NCHWC_CASE(8, 1) NCHWC_CASE(9, 1) NCHWC_CASE(10, 1) NCHWC_CASE(11, 1)
-							NCHWC_CASE(12, 1) NCHWC_CASE(13, 1) NCHWC_CASE(14, 1) NCHWC_CASE(15, 1) default: NCHWC_TILE(16, 1);
-						}
-					}
-#undef NCHWC_CASE
+					const int64_t at = ((g * 4 * oh) + oy) * ow * 16 + ox * 16;
+					nchwc_tile_at(&c, Pc, Wc, y + at, last && z ? z + at : NULL, cbn, oy, ox, np, nf, first ? init : NULL, plo);
 					ox += np;
 				}
 			}
