@@ -136,7 +136,7 @@ func TestNCHWcReorder(t *testing.T) {
 
 // TestNCHWcConvMatchesReference: NCHWcConv equals the float64 definition
 // of Conv (plus summand and activation) on 1x1 convolutions read as one
-// row, strided 1x1 read in place, padded, strided, dilated and
+// row, strided 1x1 read in place (batch 2, strides 2 and 3), padded, strided, dilated and
 // non-square kernels, output channels that leave a partial group (16,
 // 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
 // summand there, which must be refused), batch 2, with and without bias and summand,
@@ -154,6 +154,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 		{x: []int{1, 32, 5, 6}, w: []int{128, 32, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{5, 6}, bias: true},
 		{x: []int{1, 64, 6, 30}, w: []int{64, 64, 1, 3}, strides: []int{1, 2}, dil: []int{1, 1}, pb: []int{0, 1}, pe: []int{0, 1}, group: 1, wantOut: []int{6, 15}},
 		{x: []int{1, 32, 8, 8}, w: []int{32, 32, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}, bias: true},
+		{x: []int{2, 32, 13, 11}, w: []int{32, 32, 1, 1}, strides: []int{2, 3}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{7, 4}, bias: true},
 		{x: []int{1, 32, 6, 7}, w: []int{104, 32, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{6, 7}, bias: true},
 		{x: []int{2, 16, 9, 9}, w: []int{8, 16, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{5, 5}, bias: true},
 	}

@@ -190,7 +190,7 @@ static void nchwc_tile_at(const nchwc_conv_geom *c, const float *P, const float 
 #undef NCHWC_CASE
 #undef NCHWC_TILE
 
-// nchwcTileMax is the most pixels of a tile with nf blocks of output
+// nchwc_tile_max is the most pixels of a tile with nf blocks of output
 // channels: about 24 accumulators, leaving registers for the weights.
 static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 ? 8 : nf == 2 ? 12 : 16; }
 
