@@ -146,7 +146,10 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 				return nil, fmt.Errorf("FusedConv: %w", err)
 			}
 			var err error
-			if pre, err = preActParams(in[4:], in[0], preEps); err != nil {
+			if in[0].Rank() < 2 {
+				return nil, fmt.Errorf("FusedConv: X %v needs a channel axis", in[0].Shape())
+			}
+			if pre, err = preActParams(in[4:], in[0].Shape()[1], preEps); err != nil {
 				return nil, fmt.Errorf("FusedConv: pre-activation: %w", err)
 			}
 		}
@@ -159,13 +162,12 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 }
 
 // preActParams turns BatchNormalization inputs (scale, B, mean, var) for
-// X's channels into the prologue [k..., b - mean*k...], k computed in
+// c channels into the prologue [k..., b - mean*k...], k computed in
 // float64 and rounded to float32 as BatchNormalization does.
-func preActParams(bn []*tensor.Tensor, x *tensor.Tensor, eps float64) ([]float32, error) {
-	if len(bn) < 4 || x.Rank() < 2 {
-		return nil, fmt.Errorf("needs scale, B, mean and var inputs and an X of rank >= 2")
+func preActParams(bn []*tensor.Tensor, c int, eps float64) ([]float32, error) {
+	if len(bn) < 4 {
+		return nil, fmt.Errorf("needs scale, B, mean and var inputs")
 	}
-	c := x.Shape()[1]
 	var p [4][]float64
 	for i, name := range []string{"scale", "B", "input_mean", "input_var"} {
 		if bn[i] == nil {

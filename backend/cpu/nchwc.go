@@ -195,6 +195,7 @@ func toNCHW(ctx *runtime.Context, t *tensor.Tensor, c int) (*tensor.Tensor, erro
 // nchwcConvOp is a prepared NCHWcConv.
 type nchwcConvOp struct {
 	conv   *convOp
+	preEps float64 // the pre-activation's epsilon
 	mu     sync.Mutex
 	src    *tensor.Tensor // the weights packed
 	packed []float32
@@ -208,10 +209,17 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if conv.group != 1 {
 		return nil, fmt.Errorf("NCHWcConv: group %d must be 1", conv.group)
 	}
-	if len(n.Inputs) > 4 || n.AttrString("pre_activation", "") != "" {
-		return nil, fmt.Errorf("NCHWcConv: takes X, W, B and Z, without a pre-activation")
+	if len(n.Inputs) > 8 {
+		return nil, fmt.Errorf("NCHWcConv: takes X, W, B, Z and the pre-activation's scale, B, mean and var, got %d inputs", len(n.Inputs))
 	}
-	op := &nchwcConvOp{conv: conv}
+	switch a := n.AttrString("pre_activation", ""); a {
+	case "":
+	case "Relu":
+		conv.preRelu = true
+	default:
+		return nil, fmt.Errorf("NCHWcConv: unsupported pre_activation %q (Relu)", a)
+	}
+	op := &nchwcConvOp{conv: conv, preEps: float64(n.AttrFloat("pre_epsilon", 1e-5))}
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		y, err := op.run(ctx, in)
 		if err != nil {
@@ -267,6 +275,9 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if len(in) > 3 {
 		z = in[3]
 	}
+	if len(in) > 8 {
+		return nil, fmt.Errorf("takes at most 8 inputs, got %d", len(in))
+	}
 	if err := checkBlocked("X", x); err != nil {
 		return nil, err
 	}
@@ -290,6 +301,12 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if err != nil {
 		return nil, err
 	}
+	var pre []float32
+	if len(in) > 4 && in[4] != nil {
+		if pre, err = preActParams(in[4:], g.c, op.preEps); err != nil {
+			return nil, fmt.Errorf("pre-activation: %w", err)
+		}
+	}
 	shape := blockedShape(g.outShape(2))
 	if z != nil && !tensor.SameShape(z.Shape(), shape) {
 		return nil, fmt.Errorf("summand Z %v must have the output shape %v", z.Shape(), shape)
@@ -306,7 +323,7 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		if err != nil {
 			return nil, err
 		}
-		yn, err := op.conv.conv(ctx, []*tensor.Tensor{xn, w, b}, zn, nil)
+		yn, err := op.conv.conv(ctx, []*tensor.Tensor{xn, w, b}, zn, pre)
 		if err != nil {
 			return nil, err
 		}
@@ -327,17 +344,19 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if z != nil {
 		zd = z.F32()
 	}
-	nchwcConvF32(ctx, g, op.weights(w, g), x.F32(), bias, zd, y.F32(), op.conv.act)
+	nchwcConvF32(ctx, g, op.weights(w, g), x.F32(), bias, zd, y.F32(), op.conv.act, pre, op.conv.preRelu)
 	return y, nil
 }
 
 // nchwcConvF32 runs convolution g on blocked x into blocked y with the
-// packed weights wp, bias (or nil), the blocked summand z (or nil) and
-// act, image by image: the image is padded into a scratch copy when the
-// convolution has pads, then the output channel groups times parts of the
-// rows (or, for a 1x1 convolution with unit strides, of the image read as
-// one row) are cut into tasks, about convTasksPerThread per thread.
-func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct) {
+// packed weights wp, bias (or nil), the blocked summand z (or nil), act,
+// and the pre-activation pre (nil: none; see sgemmCall.pre) with preRelu,
+// image by image: the image is copied into a scratch P when the
+// convolution has pads or a pre-activation (padded, the pre-activation
+// applied), then the output channel groups times parts of the rows (or,
+// for a 1x1 convolution with unit strides, of the image read as one row)
+// are cut into tasks, about convTasksPerThread per thread.
+func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct, pre []float32, preRelu bool) {
 	ih, iw, oh, ow := g.in[1], g.in[2], g.out[1], g.out[2]
 	kh, kw, sh, sw, dh, dw := g.kernel[1], g.kernel[2], g.strides[1], g.strides[2], g.dil[1], g.dil[2]
 	pt, pl := g.pad[1], g.pad[2]
@@ -347,6 +366,11 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	hq, wq := ih, iw
 	if padded {
 		hq, wq = (oh-1)*sh+(kh-1)*dh+1, (ow-1)*sw+(kw-1)*dw+1
+	}
+	copied := padded || pre != nil
+	padGeom := [9]int64{int64(ih), int64(iw), int64(hq), int64(wq), int64(pt), int64(pl), 0, 0, 0}
+	if preRelu {
+		padGeom[8] = 1
 	}
 	rows, cols := oh, ow // the rows and pixels per row the kernel sees
 	if kh == 1 && kw == 1 && sh == 1 && sw == 1 && !padded {
@@ -374,7 +398,7 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	}
 	inLen, outLen := g.c*g.inSize, (g.m+nchwcBlock-1)/nchwcBlock*nchwcBlock*g.outSize
 	var P []float32
-	if padded {
+	if copied {
 		pbuf := getF32(cb * hq * wq * nchwcBlock)
 		defer putF32(pbuf)
 		P = (*pbuf)[:cb*hq*wq*nchwcBlock]
@@ -382,10 +406,12 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	for img := range g.batch {
 		xi := x[img*inLen : (img+1)*inLen]
 		src := xi
-		if padded {
+		if copied {
 			parts := min(cb, threads)
 			runtime.Parallel(parts, parts, func(t int) {
-				nchwcPad(xi, P, ih, iw, hq, wq, pt, pl, t*cb/parts, (t+1)*cb/parts)
+				geom := padGeom
+				geom[6], geom[7] = int64(t*cb/parts), int64((t+1)*cb/parts)
+				nchwcPadC(xi, P, &geom, pre)
 			})
 			src = P
 		}
@@ -408,27 +434,6 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 				nchwcConvC(src, wp, bias, zi, yi, &geom, act.lo, act.hi)
 			}
 		})
-	}
-}
-
-// nchwcPad copies channel blocks [b0, b1) of the blocked image x (ih x iw)
-// into P (hq x wq per block) at offset (pt, pl), zeros around it; rows
-// and columns of x beyond P are not read by the convolution and dropped.
-func nchwcPad(x, P []float32, ih, iw, hq, wq, pt, pl, b0, b1 int) {
-	const c = nchwcBlock
-	lo, hi := max(0, -pl), min(iw, wq-pl) // the columns of x kept
-	for b := b0; b < b1; b++ {
-		for r := range hq {
-			row := P[((b*hq)+r)*wq*c : ((b*hq)+r+1)*wq*c]
-			iy := r - pt
-			if iy < 0 || iy >= ih || lo >= hi {
-				clear(row)
-				continue
-			}
-			clear(row[:(lo+pl)*c])
-			copy(row[(lo+pl)*c:(hi+pl)*c], x[((b*ih+iy)*iw+lo)*c:((b*ih+iy)*iw+hi)*c])
-			clear(row[(hi+pl)*c:])
-		}
 	}
 }
 

@@ -140,7 +140,9 @@ func TestNCHWcReorder(t *testing.T) {
 // non-square kernels, output channels that leave a partial group (16,
 // 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
 // summand there, which must be refused), batch 2, with and without bias and summand,
-// every activation, weights constant or not, the input blocks taken all
+// every activation, with no pre-activation, a BatchNorm or a BatchNorm and
+// Relu before the convolution (FusedConv's pre-activation, applied while
+// the input is copied), weights constant or not, the input blocks taken all
 // at once, one or two per pass, on 1 and 2 threads; at the AVX-512 level
 // (the kernel, also called directly between guard bands) and lowered to
 // AVX2 (the NCHW fallback).
@@ -170,96 +172,133 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 			} else {
 				in = append(in, nil)
 			}
-			conv := nntConvRef(&c, x, w, b)
 			outShape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
 			zPlain := nntRandom(rng, outShape...)
-			for _, act := range []string{"", "Relu", "Clip"} {
-				for _, withZ := range []bool{false, true} {
-					if withZ && c.w[0]%nchwcBlock != 0 {
-						// a summand needs whole output blocks
-						op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
-						if _, err := op.Run(runtime.NewContext(1), append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))); err == nil {
-							t.Errorf("case%d: summand accepted with %d output channels", i, c.w[0])
-						}
-						continue
+			for _, preKind := range []string{"", "bn", "bn-relu"} {
+				xe, bn := x, []*tensor.Tensor(nil) // the input after the pre-activation, its BatchNorm
+				if preKind != "" {
+					v := nntRandom(rng, c.x[1])
+					for j, f := range v.F32() {
+						v.F32()[j] = float32(math.Abs(float64(f))) + 0.5
 					}
-					want := make([]float64, len(conv))
-					for j, v := range conv {
-						if withZ {
-							v += float64(zPlain.F32()[j])
-						}
-						switch act {
-						case "Relu":
-							v = math.Max(v, 0)
-						case "Clip":
-							v = math.Min(math.Max(v, -0.5), 0.5)
-						}
-						want[j] = v
+					bn = []*tensor.Tensor{nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), v}
+					pre, err := preActParams(bn, c.x[1], 1e-5)
+					if err != nil {
+						t.Fatal(err)
 					}
-					attrs := c.attrs()
-					if act != "" {
-						attrs["activation"] = graph.StringAttr(act)
-						attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
-					}
-					args := in
-					if withZ {
-						args = append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))
-					}
-					for _, constW := range []bool{false, true} {
-						var cw *tensor.Tensor
-						if constW {
-							cw = w
+					xe = tensor.MustNew(tensor.Float32, c.x...)
+					size := c.x[2] * c.x[3]
+					for j, f := range x.F32() {
+						ch := j / size % c.x[1]
+						e := float64(f)*float64(pre[ch]) + float64(pre[c.x[1]+ch])
+						if preKind == "bn-relu" {
+							e = math.Max(e, 0)
 						}
-						op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, cw)
-						for _, perPass := range []int{0, 1, 2} {
-							for _, threads := range []int{1, 2} {
-								name := fmt.Sprintf("case%d/%q/z=%v/const=%v/pass=%d/threads=%d", i, act, withZ, constW, perPass, threads)
-								t.Run(name, func(t *testing.T) {
-									nchwcPassBlocksForce = perPass
-									defer func() { nchwcPassBlocksForce = 0 }()
-									out, err := op.Run(runtime.NewContext(threads), args)
-									if err != nil {
-										t.Fatal(err)
-									}
-									nntClose(t, nchwcPlainRef(out[0], c.w[0]), outShape, want, nntTol)
-								})
+						xe.F32()[j] = float32(e)
+					}
+				}
+				conv := nntConvRef(&c, xe, w, b)
+				for _, act := range []string{"", "Relu", "Clip"} {
+					for _, withZ := range []bool{false, true} {
+						if withZ && c.w[0]%nchwcBlock != 0 {
+							// a summand needs whole output blocks
+							op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
+							if _, err := op.Run(runtime.NewContext(1), append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))); err == nil {
+								t.Errorf("case%d: summand accepted with %d output channels", i, c.w[0])
 							}
+							continue
 						}
-					}
-					if !nchwcKernels() {
-						continue
-					}
-					t.Run(fmt.Sprintf("case%d/%q/z=%v/guards", i, act, withZ), func(t *testing.T) {
-						g, err := newConvGeom(fusedConvWindow(t, attrs), 1, c.x, c.w, false, nil, nil)
-						if err != nil {
-							t.Fatal(err)
+						want := make([]float64, len(conv))
+						for j, v := range conv {
+							if withZ {
+								v += float64(zPlain.F32()[j])
+							}
+							switch act {
+							case "Relu":
+								v = math.Max(v, 0)
+							case "Clip":
+								v = math.Min(math.Max(v, -0.5), 0.5)
+							}
+							want[j] = v
 						}
-						n := tensor.Product(blockedShape(outShape))
-						buf := make([]float32, n+64)
-						for j := range buf {
-							buf[j] = nchwcGuard
-						}
-						var zd, bd []float32
-						if withZ {
-							zd = args[3].F32()
-						}
-						if b != nil {
-							bd = b.F32()
-						}
-						fa := fusedAct{}
+						attrs := c.attrs()
 						if act != "" {
-							fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
-							if act == "Relu" {
-								fa.hi = float32(math.Inf(1))
-								fa.lo = 0
+							attrs["activation"] = graph.StringAttr(act)
+							attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+						}
+						if preKind == "bn-relu" {
+							attrs["pre_activation"] = graph.StringAttr("Relu")
+						}
+						args := append([]*tensor.Tensor(nil), in...)
+						if withZ || bn != nil {
+							var zb *tensor.Tensor
+							if withZ {
+								zb = nchwcBlockedRef(zPlain)
+							}
+							args = append(append(args, zb), bn...)
+						}
+						for _, constW := range []bool{false, true} {
+							var cw *tensor.Tensor
+							if constW {
+								cw = w
+							}
+							op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, cw)
+							for _, perPass := range []int{0, 1, 2} {
+								for _, threads := range []int{1, 2} {
+									name := fmt.Sprintf("case%d/pre=%q/%q/z=%v/const=%v/pass=%d/threads=%d", i, preKind, act, withZ, constW, perPass, threads)
+									t.Run(name, func(t *testing.T) {
+										nchwcPassBlocksForce = perPass
+										defer func() { nchwcPassBlocksForce = 0 }()
+										out, err := op.Run(runtime.NewContext(threads), args)
+										if err != nil {
+											t.Fatal(err)
+										}
+										nntClose(t, nchwcPlainRef(out[0], c.w[0]), outShape, want, nntTol)
+									})
+								}
 							}
 						}
-						nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g), in[0].F32(), bd, zd, buf[32:32+n], fa)
-						checkGuards(t, buf, 32, 32+n)
-						got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
-						copy(got.F32(), buf[32:32+n])
-						nntClose(t, nchwcPlainRef(got, c.w[0]), outShape, want, nntTol)
-					})
+						if !nchwcKernels() {
+							continue
+						}
+						t.Run(fmt.Sprintf("case%d/pre=%q/%q/z=%v/guards", i, preKind, act, withZ), func(t *testing.T) {
+							g, err := newConvGeom(fusedConvWindow(t, attrs), 1, c.x, c.w, false, nil, nil)
+							if err != nil {
+								t.Fatal(err)
+							}
+							n := tensor.Product(blockedShape(outShape))
+							buf := make([]float32, n+64)
+							for j := range buf {
+								buf[j] = nchwcGuard
+							}
+							var zd, bd []float32
+							if withZ {
+								zd = args[3].F32()
+							}
+							if b != nil {
+								bd = b.F32()
+							}
+							fa := fusedAct{}
+							if act != "" {
+								fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
+								if act == "Relu" {
+									fa.hi = float32(math.Inf(1))
+									fa.lo = 0
+								}
+							}
+							var pre []float32
+							if bn != nil {
+								if pre, err = preActParams(bn, c.x[1], 1e-5); err != nil {
+									t.Fatal(err)
+								}
+							}
+							nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g), in[0].F32(), bd, zd, buf[32:32+n], fa, pre, preKind == "bn-relu")
+							checkGuards(t, buf, 32, 32+n)
+							got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
+							copy(got.F32(), buf[32:32+n])
+							nntClose(t, nchwcPlainRef(got, c.w[0]), outShape, want, nntTol)
+						})
+					}
 				}
 			}
 		}
@@ -282,12 +321,13 @@ func TestNCHWcConvRejects(t *testing.T) {
 	op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, nil)
 	x := tensor.MustNew(tensor.Float32, 1, 2, 3, 3, 16)
 	for name, in := range map[string][]*tensor.Tensor{
-		"plain X":          {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
-		"12 outputs and Z": {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 16)},
-		"channels differ":  {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
-		"bad summand":      {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
-		"no weights":       {x},
-		"no channels":      {tensor.MustNew(tensor.Float32, 1, 0, 3, 3, 16), tensor.MustNew(tensor.Float32, 16, 0, 1, 1)},
+		"plain X":               {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
+		"12 outputs and Z":      {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 16)},
+		"channels differ":       {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
+		"bad summand":           {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
+		"no weights":            {x},
+		"half a pre-activation": {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, nil, tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32)},
+		"no channels":           {tensor.MustNew(tensor.Float32, 1, 0, 3, 3, 16), tensor.MustNew(tensor.Float32, 16, 0, 1, 1)},
 	} {
 		if _, err := op.Run(runtime.NewContext(1), in); err == nil {
 			t.Errorf("%s: no error", name)
@@ -298,9 +338,9 @@ func TestNCHWcConvRejects(t *testing.T) {
 	if _, err := registry.Factory(FusedDomain, "NCHWcConv")(n, runtime.NodeInfo{Opset: 21}); err == nil {
 		t.Error("group 2 accepted")
 	}
-	n.Attrs = map[string]*graph.Attr{"pre_activation": graph.StringAttr("Relu")}
+	n.Attrs = map[string]*graph.Attr{"pre_activation": graph.StringAttr("Sigmoid")}
 	if _, err := registry.Factory(FusedDomain, "NCHWcConv")(n, runtime.NodeInfo{Opset: 21}); err == nil {
-		t.Error("pre_activation accepted")
+		t.Error("pre_activation Sigmoid accepted")
 	}
 	n = &graph.Node{OpType: "NCHWcMaxPool", Domain: FusedDomain, Attrs: map[string]*graph.Attr{"kernel_shape": nntInts(2, 2)},
 		Inputs: []*graph.Value{{Name: "x"}}, Outputs: []*graph.Value{{Name: "y"}, {Name: "indices"}}}

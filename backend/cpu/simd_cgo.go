@@ -283,3 +283,13 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[20]int64, lo, hi float32) {
 func nchwcMaxPoolC(x, y []float32, geom *[12]int64) {
 	C.gc_nchwc_maxpool(f32p(x), f32p(y), i64p(geom[:]))
 }
+
+// nchwcPadC runs gc_nchwc_pad (pre nil: no prologue, else k then b for
+// every channel); the caller checks every size.
+func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
+	var k, b *C.float
+	if pre != nil {
+		k, b = f32p(pre), f32p(pre[len(pre)/2:])
+	}
+	C.gc_nchwc_pad(f32p(x), f32p(P), i64p(geom[:]), k, b)
+}

@@ -8,6 +8,8 @@
 //   gc_nchwc_to      NCHW planes into blocks, 16 pixels x 16 channels per
 //                    register transpose;
 //   gc_nchwc_from    blocks back into NCHW planes;
+//   gc_nchwc_pad     a blocked image into the padded copy a convolution
+//                    reads, with the pre-activation applied;
 //   gc_nchwc_conv    direct convolution, blocked in and out (below);
 //   gc_nchwc_maxpool max pool, one vector of 16 channels per output pixel.
 
@@ -82,6 +84,41 @@ void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0,
 			for (int64_t j = 0; j < 16; j++) v[j] = j < n ? _mm512_loadu_ps(xb + (q + j) * 16) : _mm512_setzero_ps();
 			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
 			for (int64_t ch = 0; ch < nc; ch++) _mm512_mask_storeu_ps(yb + ch * hw + q, m, v[ch]);
+		}
+	}
+}
+
+// gc_nchwc_pad copies channel blocks [cb0, cb1) of the blocked image x
+// (ih x iw) into P (hq x wq per block) at offset (pt, pl), zeros around
+// it (rows and columns of x beyond P are dropped), applying the
+// per-channel prologue v*k[c] + b[c] (then max(v, 0) when relu) to the
+// image's own cells when k is not NULL. geom: ih, iw, hq, wq, pt, pl, cb0,
+// cb1, relu.
+void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b) {
+	const int64_t ih = geom[0], iw = geom[1], hq = geom[2], wq = geom[3], pt = geom[4], pl = geom[5];
+	const int64_t cb0 = geom[6], cb1 = geom[7], relu = geom[8];
+	const int64_t lo = pl < 0 ? -pl : 0, hi = iw < wq - pl ? iw : wq - pl; // the columns of x kept
+	const __m512 zero = _mm512_setzero_ps();
+	for (int64_t cb = cb0; cb < cb1; cb++) {
+		const __m512 vk = k ? _mm512_loadu_ps(k + cb * 16) : zero, vb = k ? _mm512_loadu_ps(b + cb * 16) : zero;
+		for (int64_t r = 0; r < hq; r++) {
+			float *row = P + (cb * hq + r) * wq * 16;
+			const int64_t iy = r - pt;
+			if (iy < 0 || iy >= ih || lo >= hi) {
+				for (int64_t q = 0; q < wq; q++) _mm512_storeu_ps(row + q * 16, zero);
+				continue;
+			}
+			const float *src = x + (cb * ih + iy) * iw * 16;
+			for (int64_t q = 0; q < lo + pl; q++) _mm512_storeu_ps(row + q * 16, zero);
+			for (int64_t ix = lo; ix < hi; ix++) {
+				__m512 v = _mm512_loadu_ps(src + ix * 16);
+				if (k) {
+					v = _mm512_fmadd_ps(v, vk, vb);
+					if (relu) v = _mm512_max_ps(v, zero);
+				}
+				_mm512_storeu_ps(row + (ix + pl) * 16, v);
+			}
+			for (int64_t q = hi + pl; q < wq; q++) _mm512_storeu_ps(row + q * 16, zero);
 		}
 	}
 }

@@ -13,11 +13,12 @@ const nchwcBlock = 16
 // so that each convolution reads its input as it is, instead of packing
 // an im2col or Toeplitz matrix from NCHW planes:
 //
-//   - a float32 2-D Conv or FusedConv without pre-activation, group 1,
-//     constant weights and input channels in multiples of 16 becomes
-//     NCHWcConv(X', W, B, Z') -> Y' (output channels that do not fill the
-//     last block, such as a classifier's 1000, only without a summand:
-//     then Y' has no twin, only its FromNCHWc);
+//   - a float32 2-D Conv or FusedConv (with its pre-activation, if any),
+//     group 1, constant weights and input channels in multiples of 16
+//     becomes NCHWcConv(X', W, B, Z', s, b, mean, var) -> Y' (output
+//     channels that do not fill the last block, such as a classifier's
+//     1000, only without a summand: then Y' has no twin, only its
+//     FromNCHWc);
 //   - a plain MaxPool (plainMaxPool) of a blocked value becomes
 //     NCHWcMaxPool(X') -> Y';
 //   - a Concat on the channel axis of blocked values concatenates them
@@ -72,8 +73,11 @@ func BlockChannels(g *graph.Graph) int {
 		switch {
 		case blockableConv(g, n):
 			ins := []*graph.Value{twin(n.Inputs[0]), n.Inputs[1], n.Input(2)}
-			if z := n.Input(3); z != nil {
-				ins = append(ins, twin(z))
+			if z := n.Input(3); z != nil || len(n.Inputs) > 4 {
+				if z != nil {
+					z = twin(z)
+				}
+				ins = append(append(ins, z), n.Inputs[4:]...) // the pre-activation's BatchNorm, if any
 			}
 			if rewrite(n, Domain, "NCHWcConv", ins) != nil {
 				convs++
@@ -120,14 +124,13 @@ func blockable(v *graph.Value) bool {
 }
 
 // blockableConv reports whether n is a Conv or FusedConv that NCHWcConv
-// computes: no pre-activation, group 1, constant 4-D weights, input (and
-// summand) blockable, and the output a plain image, blockable when there
-// is a summand.
+// computes: group 1, constant 4-D weights, input (and summand) blockable,
+// and the output a plain image, blockable when there is a summand.
 func blockableConv(g *graph.Graph, n *graph.Node) bool {
 	if !n.IsONNX("Conv") && !fusedOp(n, "FusedConv") {
 		return false
 	}
-	if len(n.Inputs) > 4 || n.AttrString("pre_activation", "") != "" || n.AttrInt("group", 1) != 1 {
+	if len(n.Inputs) > 8 || n.AttrInt("group", 1) != 1 {
 		return false
 	}
 	if len(n.Outputs) != 1 || len(n.Inputs) < 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {

@@ -406,7 +406,8 @@ func TestConvMaxPoolFusion(t *testing.T) {
 
 // TestBlockChannels: where the CPU has the blocked kernels, convolutions
 // with channels in multiples of 16 run channel-blocked, with their
-// residual sums, the max pool and the channel concatenation between them;
+// residual sums, pre-activations (BatchNorm + Relu), the max pool and the
+// channel concatenation between them;
 // one ToNCHWc after the 3-channel stem, and FromNCHWc only before
 // GlobalAveragePool and the graph outputs, one of them a 20-channel
 // convolution (not whole blocks: its FromNCHWc keeps 20 channels). The
@@ -426,9 +427,10 @@ func TestBlockChannels(t *testing.T) {
 	side := b.conv(pool, 48, 16, 1, true)
 	gap := b.node("GlobalAveragePool", nil, b.conv(pool, 48, 32, 3, true))
 	odd := b.conv(pool, 48, 20, 1, true)
-	rep := checkEquivalent(t, b.model(side, gap, odd), b.feed(), map[string]int{
-		"FusedConv": 1, "NCHWcConv": 7, "ToNCHWc": 1, "FromNCHWc": 3, "Concat": 1, "NCHWcMaxPool": 1, "GlobalAveragePool": 1})
-	if rep.ConvsBlocked != 7 {
+	pre := b.conv(b.node("Relu", nil, b.bn(pool, 48)), 48, 16, 3, true) // BatchNorm + Relu as the prologue
+	rep := checkEquivalent(t, b.model(side, gap, odd, pre), b.feed(), map[string]int{
+		"FusedConv": 1, "NCHWcConv": 8, "ToNCHWc": 1, "FromNCHWc": 4, "Concat": 1, "NCHWcMaxPool": 1, "GlobalAveragePool": 1})
+	if rep.ConvsBlocked != 8 || rep.PreActsFused != 1 {
 		t.Fatalf("report %v", rep)
 	}
 }
