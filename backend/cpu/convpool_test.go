@@ -29,14 +29,7 @@ func convPoolRef(conv []float64, n, m, oh, ow int, act string, k, s [2]int, pads
 						if iy < 0 || iy >= oh || ix < 0 || ix >= ow {
 							continue
 						}
-						v := src[iy*ow+ix]
-						switch act {
-						case "Relu":
-							v = math.Max(v, 0)
-						case "Clip":
-							v = math.Min(math.Max(v, -0.5), 0.5)
-						}
-						best = math.Max(best, v)
+						best = math.Max(best, fusedActRef(act, src[iy*ow+ix]))
 					}
 				}
 				out[(plane*ph+py)*pw+px] = best

@@ -127,12 +127,8 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if err != nil {
 		return nil, fmt.Errorf("FusedConv: %w", err)
 	}
-	switch a := n.AttrString("pre_activation", ""); a {
-	case "":
-	case "Relu":
-		op.preRelu = true
-	default:
-		return nil, fmt.Errorf("FusedConv: unsupported pre_activation %q (Relu)", a)
+	if op.preRelu, err = parsePreRelu(n); err != nil {
+		return nil, fmt.Errorf("FusedConv: %w", err)
 	}
 	preEps := float64(n.AttrFloat("pre_epsilon", 1e-5))
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -159,6 +155,19 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 		}
 		return []*tensor.Tensor{y}, nil
 	}), nil
+}
+
+// parsePreRelu reads a fused convolution's pre_activation attribute:
+// whether its prologue ends with Relu ("Relu") or not (absent or "").
+func parsePreRelu(n *graph.Node) (bool, error) {
+	switch a := n.AttrString("pre_activation", ""); a {
+	case "":
+		return false, nil
+	case "Relu":
+		return true, nil
+	default:
+		return false, fmt.Errorf("unsupported pre_activation %q (Relu)", a)
+	}
 }
 
 // preActParams turns BatchNormalization inputs (scale, B, mean, var) for

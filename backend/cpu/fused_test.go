@@ -12,6 +12,18 @@ import (
 )
 
 // fusedOpFor prepares domain:op with attrs; constW (may be nil) is set as
+// fusedActRef applies the tests' fused activation to v: "Relu", "Clip"
+// with bounds [-0.5, 0.5], or none ("").
+func fusedActRef(act string, v float64) float64 {
+	switch act {
+	case "Relu":
+		return math.Max(v, 0)
+	case "Clip":
+		return math.Min(math.Max(v, -0.5), 0.5)
+	}
+	return v
+}
+
 // the constant value of input 1, as an initializer would be.
 func fusedOpFor(t *testing.T, domain, op string, attrs map[string]*graph.Attr, constW *tensor.Tensor) runtime.Op {
 	t.Helper()
@@ -78,14 +90,7 @@ func TestConvEveryLevel(t *testing.T) {
 			}
 			want := make([]float64, len(ref))
 			for j, v := range ref {
-				v += float64(z.F32()[j])
-				switch act {
-				case "Relu":
-					v = math.Max(v, 0)
-				case "Clip":
-					v = math.Min(math.Max(v, -0.5), 0.5)
-				}
-				want[j] = v
+				want[j] = fusedActRef(act, v+float64(z.F32()[j]))
 			}
 			for _, constW := range []bool{false, true} {
 				var cw *tensor.Tensor

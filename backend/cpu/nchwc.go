@@ -212,12 +212,8 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if len(n.Inputs) > 8 {
 		return nil, fmt.Errorf("NCHWcConv: takes X, W, B, Z and the pre-activation's scale, B, mean and var, got %d inputs", len(n.Inputs))
 	}
-	switch a := n.AttrString("pre_activation", ""); a {
-	case "":
-	case "Relu":
-		conv.preRelu = true
-	default:
-		return nil, fmt.Errorf("NCHWcConv: unsupported pre_activation %q (Relu)", a)
+	if conv.preRelu, err = parsePreRelu(n); err != nil {
+		return nil, fmt.Errorf("NCHWcConv: %w", err)
 	}
 	op := &nchwcConvOp{conv: conv, preEps: float64(n.AttrFloat("pre_epsilon", 1e-5))}
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {

@@ -213,13 +213,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 							if withZ {
 								v += float64(zPlain.F32()[j])
 							}
-							switch act {
-							case "Relu":
-								v = math.Max(v, 0)
-							case "Clip":
-								v = math.Min(math.Max(v, -0.5), 0.5)
-							}
-							want[j] = v
+							want[j] = fusedActRef(act, v)
 						}
 						attrs := c.attrs()
 						if act != "" {
