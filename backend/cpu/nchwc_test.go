@@ -139,7 +139,7 @@ func TestNCHWcReorder(t *testing.T) {
 // row, strided 1x1 read in place (batch 2, strides 2 and 3), padded, strided, dilated and
 // non-square kernels, output channels that leave a partial group (16,
 // 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
-// summand there, which must be refused), batch 2, with and without bias and summand,
+// summand there, which must be refused), batch 2, a NaN input, with and without bias and summand,
 // every activation, with no pre-activation, a BatchNorm or a BatchNorm and
 // Relu before the convolution (FusedConv's pre-activation, applied while
 // the input is copied), weights constant or not, the input blocks taken all
@@ -164,6 +164,9 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 	withNCHWcKernels(t, func(t *testing.T) {
 		for i, c := range cases {
 			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			if i == 1 {
+				x.F32()[7] = float32(math.NaN()) // propagates through the pre-activation's Relu too
+			}
 			var b *tensor.Tensor
 			in := []*tensor.Tensor{nchwcBlockedRef(x), w}
 			if c.bias {

@@ -114,7 +114,7 @@ void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k,
 				__m512 v = _mm512_loadu_ps(src + ix * 16);
 				if (k) {
 					v = _mm512_fmadd_ps(v, vk, vb);
-					if (relu) v = _mm512_max_ps(v, zero);
+					if (relu) v = _mm512_max_ps(zero, v); // NaN stays NaN (the second operand)
 				}
 				_mm512_storeu_ps(row + (ix + pl) * 16, v);
 			}
