@@ -141,6 +141,16 @@ static inline __attribute__((always_inline)) void nchwc_tile(const float *P, con
 #pragma GCC unroll 4
 		for (int f = 0; f < NF; f++) acc[p][f] = init ? init[f] : _mm512_loadu_ps(out + f * ostride + p * 16);
 	}
+	// the output (and summand) lines the epilogue touches, fetched while
+	// the tile computes
+#pragma GCC unroll 4
+	for (int f = 0; f < NF; f++) {
+#pragma GCC unroll 16
+		for (int p = 0; p < NP; p++) {
+			__builtin_prefetch(out + f * ostride + p * 16, 1, 3);
+			if (z) __builtin_prefetch(z + f * ostride + p * 16, 0, 3);
+		}
+	}
 	const float *w = W;
 	for (int64_t cb = 0; cb < cbn; cb++) {
 		for (int64_t ky = 0; ky < kh; ky++) {
