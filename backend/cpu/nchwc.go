@@ -198,6 +198,7 @@ type nchwcConvOp struct {
 	preEps float64 // the pre-activation's epsilon
 	mu     sync.Mutex
 	src    *tensor.Tensor // the weights packed
+	bs     int            // for input blocks of bs channels
 	packed []float32
 }
 
@@ -227,30 +228,31 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 
 // weights returns w packed (packNCHWcWeights), cached when w is the
 // constant the op was prepared with.
-func (op *nchwcConvOp) weights(w *tensor.Tensor, g *convGeom) []float32 {
+func (op *nchwcConvOp) weights(w *tensor.Tensor, g *convGeom, bs int) []float32 {
 	if w != op.conv.constW {
-		return packNCHWcWeights(w.F32(), g)
+		return packNCHWcWeights(w.F32(), g, bs)
 	}
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	if op.src != w {
-		op.packed, op.src = packNCHWcWeights(w.F32(), g), w
+	if op.src != w || op.bs != bs {
+		op.packed, op.src, op.bs = packNCHWcWeights(w.F32(), g, bs), w, bs
 	}
 	return op.packed
 }
 
 // packNCHWcWeights lays w (M x C x kh x kw) out as W[g][cb][ky][kx][ic][64]
-// for output channel g*64 + oc and input channel cb*16 + ic, zeros past M.
-func packNCHWcWeights(w []float32, g *convGeom) []float32 {
+// for output channel g*64 + oc and input channel cb*bs + ic (bs: the
+// input's channels per block, 16 or 1), zeros past M.
+func packNCHWcWeights(w []float32, g *convGeom, bs int) []float32 {
 	m, c, kh, kw := g.m, g.c, g.kernel[1], g.kernel[2]
-	cb := c / nchwcBlock
+	cb := c / bs
 	groups := (m + nchwcGroup - 1) / nchwcGroup
-	out := make([]float32, groups*cb*kh*kw*nchwcBlock*nchwcGroup)
+	out := make([]float32, groups*cb*kh*kw*bs*nchwcGroup)
 	for mo := range m {
 		for ci := range c {
 			for ky := range kh {
 				for kx := range kw {
-					at := ((((mo/nchwcGroup*cb+ci/nchwcBlock)*kh+ky)*kw+kx)*nchwcBlock+ci%nchwcBlock)*nchwcGroup + mo%nchwcGroup
+					at := ((((mo/nchwcGroup*cb+ci/bs)*kh+ky)*kw+kx)*bs+ci%bs)*nchwcGroup + mo%nchwcGroup
 					out[at] = w[((mo*c+ci)*kh+ky)*kw+kx]
 				}
 			}
@@ -274,10 +276,15 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if len(in) > 8 {
 		return nil, fmt.Errorf("takes at most 8 inputs, got %d", len(in))
 	}
-	if err := checkBlocked("X", x); err != nil {
-		return nil, err
+	bs, xShape := nchwcBlock, x.Shape() // X blocked, or NCHW planes (bs 1)
+	if x.DType() == tensor.Float32 && x.Rank() == 4 {
+		bs = 1
+	} else if err := checkBlocked("X", x); err != nil {
+		return nil, fmt.Errorf("%w, or float32 [N, C, H, W]", err)
+	} else {
+		xShape = nchwShape(xShape, 0)
 	}
-	if x.Shape()[1] == 0 {
+	if xShape[1] == 0 {
 		return nil, fmt.Errorf("X %v has no channels", x.Shape())
 	}
 	if err := nnSameDType(x.DType(), []string{"W", "B", "Z"}, w, b, z); err != nil {
@@ -286,7 +293,7 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if w.Rank() != 4 {
 		return nil, fmt.Errorf("W %v must be [M, C, kh, kw]", w.Shape())
 	}
-	g, err := newConvGeom(op.conv.win, 1, nchwShape(x.Shape(), 0), w.Shape(), false, nil, nil)
+	g, err := newConvGeom(op.conv.win, 1, xShape, w.Shape(), false, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +306,9 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	}
 	var pre []float32
 	if len(in) > 4 && in[4] != nil {
+		if bs == 1 {
+			return nil, fmt.Errorf("a pre-activation needs a blocked X")
+		}
 		if pre, err = preActParams(in[4:], g.c, op.preEps); err != nil {
 			return nil, fmt.Errorf("pre-activation: %w", err)
 		}
@@ -315,9 +325,11 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 				return nil, err
 			}
 		}
-		xn, err := toNCHW(ctx, x, 0)
-		if err != nil {
-			return nil, err
+		xn := x
+		if bs != 1 {
+			if xn, err = toNCHW(ctx, x, 0); err != nil {
+				return nil, err
+			}
 		}
 		yn, err := op.conv.conv(ctx, []*tensor.Tensor{xn, w, b}, zn, pre)
 		if err != nil {
@@ -340,23 +352,24 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 	if z != nil {
 		zd = z.F32()
 	}
-	nchwcConvF32(ctx, g, op.weights(w, g), x.F32(), bias, zd, y.F32(), op.conv.act, pre, op.conv.preRelu)
+	nchwcConvF32(ctx, g, op.weights(w, g, bs), x.F32(), bias, zd, y.F32(), op.conv.act, pre, op.conv.preRelu, bs)
 	return y, nil
 }
 
-// nchwcConvF32 runs convolution g on blocked x into blocked y with the
-// packed weights wp, bias (or nil), the blocked summand z (or nil), act,
-// and the pre-activation pre (nil: none; see sgemmCall.pre) with preRelu,
-// image by image: the image is copied into a scratch P when the
-// convolution has pads or a pre-activation (padded, the pre-activation
-// applied), then the output channel groups times parts of the rows (or,
-// for a 1x1 convolution with unit strides, of the image read as one row)
-// are cut into tasks, about convTasksPerThread per thread.
-func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct, pre []float32, preRelu bool) {
+// nchwcConvF32 runs convolution g on x, blocked (bs 16) or NCHW planes
+// (bs 1), into blocked y with the packed weights wp, bias (or nil), the
+// blocked summand z (or nil), act, and the pre-activation pre (nil: none;
+// see sgemmCall.pre; blocked x only) with preRelu, image by image: the
+// image is copied into a scratch P when the convolution has pads or a
+// pre-activation (padded, the pre-activation applied), then the output
+// channel groups times parts of the rows (or, for a 1x1 convolution with
+// unit strides, of the image read as one row) are cut into tasks, about
+// convTasksPerThread per thread.
+func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct, pre []float32, preRelu bool, bs int) {
 	ih, iw, oh, ow := g.in[1], g.in[2], g.out[1], g.out[2]
 	kh, kw, sh, sw, dh, dw := g.kernel[1], g.kernel[2], g.strides[1], g.strides[2], g.dil[1], g.dil[2]
 	pt, pl := g.pad[1], g.pad[2]
-	cb := g.c / nchwcBlock
+	cb := g.c / bs
 	groups := (g.m + nchwcGroup - 1) / nchwcGroup
 	padded := pt != 0 || pl != 0 || (oh-1)*sh+(kh-1)*dh >= ih || (ow-1)*sw+(kw-1)*dw >= iw
 	hq, wq := ih, iw
@@ -373,7 +386,7 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 		rows, cols, hq, wq = 1, oh*ow, 1, ih*iw // one row of every pixel
 	}
 	// input blocks per pass: a group's weights for them take half of L2
-	perBlock := kh * kw * nchwcBlock * nchwcGroup * 4
+	perBlock := kh * kw * bs * nchwcGroup * 4
 	cbk := max(1, cpuCaches.l2/2/perBlock)
 	cbk = (cb + (cb+cbk-1)/cbk - 1) / ((cb + cbk - 1) / cbk) // equal passes
 	if nchwcPassBlocksForce > 0 {
@@ -395,9 +408,9 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	inLen, outLen := g.c*g.inSize, (g.m+nchwcBlock-1)/nchwcBlock*nchwcBlock*g.outSize
 	var P []float32
 	if copied {
-		pbuf := getF32(cb * hq * wq * nchwcBlock)
+		pbuf := getF32(cb * hq * wq * bs)
 		defer putF32(pbuf)
-		P = (*pbuf)[:cb*hq*wq*nchwcBlock]
+		P = (*pbuf)[:cb*hq*wq*bs]
 	}
 	for img := range g.batch {
 		xi := x[img*inLen : (img+1)*inLen]
@@ -405,8 +418,15 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 		if copied {
 			parts := min(cb, threads)
 			runtime.Parallel(parts, parts, func(t int) {
+				b0, b1 := t*cb/parts, (t+1)*cb/parts
+				if bs == 1 {
+					// planes b0..b1, padded (one stride phase)
+					geom := [12]int64{int64(b1 - b0), int64(ih), int64(iw), int64(pt), int64(pl), int64(hq), int64(wq), 0, 0, 1, 1, 0}
+					padPlanes(xi[b0*ih*iw:b1*ih*iw], P[b0*hq*wq:b1*hq*wq], &geom, nil)
+					return
+				}
 				geom := padGeom
-				geom[6], geom[7] = int64(t*cb/parts), int64((t+1)*cb/parts)
+				geom[6], geom[7] = int64(b0), int64(b1)
 				nchwcPadC(xi, P, &geom, pre)
 			})
 			src = P
@@ -418,9 +438,9 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 		}
 		runtime.Parallel(groups*chunks, threads, func(t int) {
 			grp, part := t/chunks, t%chunks
-			geom := [20]int64{int64(cb), int64(hq), int64(wq), int64(rows), int64(cols), int64(kh), int64(kw),
+			geom := [21]int64{int64(cb), int64(hq), int64(wq), int64(rows), int64(cols), int64(kh), int64(kw),
 				int64(sh), int64(sw), int64(dh), int64(dw), int64(g.m), int64(grp), int64(grp + 1),
-				0, int64(rows), 0, int64(cols), clamp, int64(cbk)}
+				0, int64(rows), 0, int64(cols), clamp, int64(cbk), int64(bs)}
 			if rows == 1 {
 				geom[16], geom[17] = int64(part*cols/chunks), int64((part+1)*cols/chunks)
 			} else {

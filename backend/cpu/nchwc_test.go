@@ -139,7 +139,9 @@ func TestNCHWcReorder(t *testing.T) {
 // row, strided 1x1 read in place (batch 2, strides 2 and 3), padded, strided, dilated and
 // non-square kernels, output channels that leave a partial group (16,
 // 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
-// summand there, which must be refused), batch 2, a NaN input, with and without bias and summand,
+// summand there, which must be refused), stems whose 3 or 5 input
+// channels are read as NCHW planes (the other cases run both ways), batch
+// 2, a NaN input, with and without bias and summand,
 // every activation, with no pre-activation, a BatchNorm or a BatchNorm and
 // Relu before the convolution (FusedConv's pre-activation, applied while
 // the input is copied), weights constant or not, the input blocks taken all
@@ -159,6 +161,10 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 		{x: []int{2, 32, 13, 11}, w: []int{32, 32, 1, 1}, strides: []int{2, 3}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{7, 4}, bias: true},
 		{x: []int{1, 32, 6, 7}, w: []int{104, 32, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{6, 7}, bias: true},
 		{x: []int{2, 16, 9, 9}, w: []int{8, 16, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{5, 5}, bias: true},
+		// stems: input channels that are not whole blocks, read as NCHW planes
+		{x: []int{1, 3, 23, 21}, w: []int{64, 3, 7, 7}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{12, 11}, bias: true},
+		{x: []int{2, 3, 17, 17}, w: []int{96, 3, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{8, 8}, bias: true},
+		{x: []int{1, 5, 6, 9}, w: []int{24, 5, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{6, 9}},
 	}
 	rng := rand.New(rand.NewPCG(17, 19))
 	withNCHWcKernels(t, func(t *testing.T) {
@@ -168,7 +174,7 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 				x.F32()[7] = float32(math.NaN()) // propagates through the pre-activation's Relu too
 			}
 			var b *tensor.Tensor
-			in := []*tensor.Tensor{nchwcBlockedRef(x), w}
+			in := []*tensor.Tensor{nil, w} // X: blocked, or NCHW planes (bs 1)
 			if c.bias {
 				b = nntRandom(rng, c.w[0])
 				in = append(in, b)
@@ -177,124 +183,137 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 			}
 			outShape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
 			zPlain := nntRandom(rng, outShape...)
-			for _, preKind := range []string{"", "bn", "bn-relu"} {
-				xe, bn := x, []*tensor.Tensor(nil) // the input after the pre-activation, its BatchNorm
-				if preKind != "" {
-					v := nntRandom(rng, c.x[1])
-					for j, f := range v.F32() {
-						v.F32()[j] = float32(math.Abs(float64(f))) + 0.5
-					}
-					bn = []*tensor.Tensor{nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), v}
-					pre, err := preActParams(bn, c.x[1], 1e-5)
-					if err != nil {
-						t.Fatal(err)
-					}
-					xe = tensor.MustNew(tensor.Float32, c.x...)
-					size := c.x[2] * c.x[3]
-					for j, f := range x.F32() {
-						ch := j / size % c.x[1]
-						e := float64(f)*float64(pre[ch]) + float64(pre[c.x[1]+ch])
-						if preKind == "bn-relu" {
-							e = math.Max(e, 0)
-						}
-						xe.F32()[j] = float32(e)
-					}
+			layouts := []int{nchwcBlock, 1}
+			if c.x[1]%nchwcBlock != 0 {
+				layouts = layouts[1:]
+			}
+			for _, bs := range layouts {
+				in[0] = x
+				if bs == nchwcBlock {
+					in[0] = nchwcBlockedRef(x)
 				}
-				conv := nntConvRef(&c, xe, w, b)
-				for _, act := range []string{"", "Relu", "Clip"} {
-					for _, withZ := range []bool{false, true} {
-						if withZ && c.w[0]%nchwcBlock != 0 {
-							// a summand needs whole output blocks
-							op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
-							if _, err := op.Run(runtime.NewContext(1), append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))); err == nil {
-								t.Errorf("case%d: summand accepted with %d output channels", i, c.w[0])
+				for _, preKind := range []string{"", "bn", "bn-relu"} {
+					if bs == 1 && preKind != "" {
+						continue // a pre-activation needs blocked X
+					}
+					xe, bn := x, []*tensor.Tensor(nil) // the input after the pre-activation, its BatchNorm
+					if preKind != "" {
+						v := nntRandom(rng, c.x[1])
+						for j, f := range v.F32() {
+							v.F32()[j] = float32(math.Abs(float64(f))) + 0.5
+						}
+						bn = []*tensor.Tensor{nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), v}
+						pre, err := preActParams(bn, c.x[1], 1e-5)
+						if err != nil {
+							t.Fatal(err)
+						}
+						xe = tensor.MustNew(tensor.Float32, c.x...)
+						size := c.x[2] * c.x[3]
+						for j, f := range x.F32() {
+							ch := j / size % c.x[1]
+							e := float64(f)*float64(pre[ch]) + float64(pre[c.x[1]+ch])
+							if preKind == "bn-relu" {
+								e = math.Max(e, 0)
 							}
-							continue
+							xe.F32()[j] = float32(e)
 						}
-						want := make([]float64, len(conv))
-						for j, v := range conv {
-							if withZ {
-								v += float64(zPlain.F32()[j])
-							}
-							want[j] = fusedActRef(act, v)
-						}
-						attrs := c.attrs()
-						if act != "" {
-							attrs["activation"] = graph.StringAttr(act)
-							attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
-						}
-						if preKind == "bn-relu" {
-							attrs["pre_activation"] = graph.StringAttr("Relu")
-						}
-						args := append([]*tensor.Tensor(nil), in...)
-						if withZ || bn != nil {
-							var zb *tensor.Tensor
-							if withZ {
-								zb = nchwcBlockedRef(zPlain)
-							}
-							args = append(append(args, zb), bn...)
-						}
-						for _, constW := range []bool{false, true} {
-							var cw *tensor.Tensor
-							if constW {
-								cw = w
-							}
-							op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, cw)
-							for _, perPass := range []int{0, 1, 2} {
-								for _, threads := range []int{1, 2} {
-									name := fmt.Sprintf("case%d/pre=%q/%q/z=%v/const=%v/pass=%d/threads=%d", i, preKind, act, withZ, constW, perPass, threads)
-									t.Run(name, func(t *testing.T) {
-										nchwcPassBlocksForce = perPass
-										defer func() { nchwcPassBlocksForce = 0 }()
-										out, err := op.Run(runtime.NewContext(threads), args)
-										if err != nil {
-											t.Fatal(err)
-										}
-										nntClose(t, nchwcPlainRef(out[0], c.w[0]), outShape, want, nntTol)
-									})
+					}
+					conv := nntConvRef(&c, xe, w, b)
+					for _, act := range []string{"", "Relu", "Clip"} {
+						for _, withZ := range []bool{false, true} {
+							if withZ && c.w[0]%nchwcBlock != 0 {
+								// a summand needs whole output blocks
+								op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
+								if _, err := op.Run(runtime.NewContext(1), append(append([]*tensor.Tensor(nil), in...), nchwcBlockedRef(zPlain))); err == nil {
+									t.Errorf("case%d: summand accepted with %d output channels", i, c.w[0])
 								}
+								continue
 							}
-						}
-						if !nchwcKernels() {
-							continue
-						}
-						t.Run(fmt.Sprintf("case%d/pre=%q/%q/z=%v/guards", i, preKind, act, withZ), func(t *testing.T) {
-							g, err := newConvGeom(fusedConvWindow(t, attrs), 1, c.x, c.w, false, nil, nil)
-							if err != nil {
-								t.Fatal(err)
+							want := make([]float64, len(conv))
+							for j, v := range conv {
+								if withZ {
+									v += float64(zPlain.F32()[j])
+								}
+								want[j] = fusedActRef(act, v)
 							}
-							n := tensor.Product(blockedShape(outShape))
-							buf := make([]float32, n+64)
-							for j := range buf {
-								buf[j] = nchwcGuard
-							}
-							var zd, bd []float32
-							if withZ {
-								zd = args[3].F32()
-							}
-							if b != nil {
-								bd = b.F32()
-							}
-							fa := fusedAct{}
+							attrs := c.attrs()
 							if act != "" {
-								fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
-								if act == "Relu" {
-									fa.hi = float32(math.Inf(1))
-									fa.lo = 0
+								attrs["activation"] = graph.StringAttr(act)
+								attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+							}
+							if preKind == "bn-relu" {
+								attrs["pre_activation"] = graph.StringAttr("Relu")
+							}
+							args := append([]*tensor.Tensor(nil), in...)
+							if withZ || bn != nil {
+								var zb *tensor.Tensor
+								if withZ {
+									zb = nchwcBlockedRef(zPlain)
+								}
+								args = append(append(args, zb), bn...)
+							}
+							for _, constW := range []bool{false, true} {
+								var cw *tensor.Tensor
+								if constW {
+									cw = w
+								}
+								op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, cw)
+								for _, perPass := range []int{0, 1, 2} {
+									for _, threads := range []int{1, 2} {
+										name := fmt.Sprintf("case%d/bs=%d/pre=%q/%q/z=%v/const=%v/pass=%d/threads=%d", i, bs, preKind, act, withZ, constW, perPass, threads)
+										t.Run(name, func(t *testing.T) {
+											nchwcPassBlocksForce = perPass
+											defer func() { nchwcPassBlocksForce = 0 }()
+											out, err := op.Run(runtime.NewContext(threads), args)
+											if err != nil {
+												t.Fatal(err)
+											}
+											nntClose(t, nchwcPlainRef(out[0], c.w[0]), outShape, want, nntTol)
+										})
+									}
 								}
 							}
-							var pre []float32
-							if bn != nil {
-								if pre, err = preActParams(bn, c.x[1], 1e-5); err != nil {
+							if !nchwcKernels() {
+								continue
+							}
+							t.Run(fmt.Sprintf("case%d/bs=%d/pre=%q/%q/z=%v/guards", i, bs, preKind, act, withZ), func(t *testing.T) {
+								g, err := newConvGeom(fusedConvWindow(t, attrs), 1, c.x, c.w, false, nil, nil)
+								if err != nil {
 									t.Fatal(err)
 								}
-							}
-							nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g), in[0].F32(), bd, zd, buf[32:32+n], fa, pre, preKind == "bn-relu")
-							checkGuards(t, buf, 32, 32+n)
-							got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
-							copy(got.F32(), buf[32:32+n])
-							nntClose(t, nchwcPlainRef(got, c.w[0]), outShape, want, nntTol)
-						})
+								n := tensor.Product(blockedShape(outShape))
+								buf := make([]float32, n+64)
+								for j := range buf {
+									buf[j] = nchwcGuard
+								}
+								var zd, bd []float32
+								if withZ {
+									zd = args[3].F32()
+								}
+								if b != nil {
+									bd = b.F32()
+								}
+								fa := fusedAct{}
+								if act != "" {
+									fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
+									if act == "Relu" {
+										fa.hi = float32(math.Inf(1))
+										fa.lo = 0
+									}
+								}
+								var pre []float32
+								if bn != nil {
+									if pre, err = preActParams(bn, c.x[1], 1e-5); err != nil {
+										t.Fatal(err)
+									}
+								}
+								nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g, bs), in[0].F32(), bd, zd, buf[32:32+n], fa, pre, preKind == "bn-relu", bs)
+								checkGuards(t, buf, 32, 32+n)
+								got := tensor.MustNew(tensor.Float32, blockedShape(outShape)...)
+								copy(got.F32(), buf[32:32+n])
+								nntClose(t, nchwcPlainRef(got, c.w[0]), outShape, want, nntTol)
+							})
+						}
 					}
 				}
 			}
@@ -318,13 +337,14 @@ func TestNCHWcConvRejects(t *testing.T) {
 	op := fusedOpFor(t, FusedDomain, "NCHWcConv", attrs, nil)
 	x := tensor.MustNew(tensor.Float32, 1, 2, 3, 3, 16)
 	for name, in := range map[string][]*tensor.Tensor{
-		"plain X":               {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
-		"12 outputs and Z":      {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 16)},
-		"channels differ":       {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
-		"bad summand":           {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
-		"no weights":            {x},
-		"half a pre-activation": {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, nil, tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32)},
-		"no channels":           {tensor.MustNew(tensor.Float32, 1, 0, 3, 3, 16), tensor.MustNew(tensor.Float32, 16, 0, 1, 1)},
+		"rank-3 X":                {tensor.MustNew(tensor.Float32, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1)},
+		"plain X, pre-activation": {tensor.MustNew(tensor.Float32, 1, 32, 3, 3), tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, nil, tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32)},
+		"12 outputs and Z":        {x, tensor.MustNew(tensor.Float32, 12, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 16)},
+		"channels differ":         {x, tensor.MustNew(tensor.Float32, 16, 16, 1, 1)},
+		"bad summand":             {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, tensor.MustNew(tensor.Float32, 1, 1, 3, 3, 8)},
+		"no weights":              {x},
+		"half a pre-activation":   {x, tensor.MustNew(tensor.Float32, 16, 32, 1, 1), nil, nil, tensor.MustNew(tensor.Float32, 32), tensor.MustNew(tensor.Float32, 32)},
+		"no channels":             {tensor.MustNew(tensor.Float32, 1, 0, 3, 3, 16), tensor.MustNew(tensor.Float32, 16, 0, 1, 1)},
 	} {
 		if _, err := op.Run(runtime.NewContext(1), in); err == nil {
 			t.Errorf("%s: no error", name)

@@ -275,7 +275,7 @@ func nchwcFrom(x, y []float32, hw, c, cb0, cb1 int) {
 
 // nchwcConvC runs gc_nchwc_conv (geom as documented there); the caller
 // checks every size.
-func nchwcConvC(P, w, bias, z, y []float32, geom *[20]int64, lo, hi float32) {
+func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 	C.gc_nchwc_conv(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
 }
 

@@ -126,14 +126,16 @@ void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k,
 // nchwc_tile computes NP output pixels (one row, input pixels ix0 +
 // p*sw + kx*dw of rows iy0 + ky*dh of P) by NF blocks of 16 output
 // channels, over input blocks [0, cbn) of P and W (W: per input block,
-// tap and input channel, 64 weights, NF*16 of them used). The
+// tap and input channel, 64 weights, NF*16 of them used). The input
+// blocks are BS channels: 16 (blocked, a pixel's channels adjacent) or 1
+// (NCHW planes, for an input whose channels are not whole blocks). The
 // accumulators start from init (first) or from out; the last pass adds
 // the summand z (when not NULL) and clamps (lo not NULL). Block f of
 // pixel p is at out + f*ostride + p*16, and likewise in z.
 static inline __attribute__((always_inline)) void nchwc_tile(const float *P, const float *W, float *out, const float *z,
 	int64_t ostride, int64_t cbn, int64_t pstride, int64_t wq, int64_t kh, int64_t kw, int64_t sw, int64_t dh,
 	int64_t dw, int64_t iy0, int64_t ix0, const __m512 *init, const __m512 *lo, const __m512 *hi, const int NP,
-	const int NF, const int unit) {
+	const int NF, const int unit, const int BS) {
 	if (unit) sw = dw = 1; // the common case, with constant offsets
 	__m512 acc[16][4];
 #pragma GCC unroll 16
@@ -154,18 +156,18 @@ static inline __attribute__((always_inline)) void nchwc_tile(const float *P, con
 	const float *w = W;
 	for (int64_t cb = 0; cb < cbn; cb++) {
 		for (int64_t ky = 0; ky < kh; ky++) {
-			const float *in = P + cb * pstride + ((iy0 + ky * dh) * wq + ix0) * 16;
+			const float *in = P + cb * pstride + ((iy0 + ky * dh) * wq + ix0) * BS;
 			for (int64_t kx = 0; kx < kw; kx++) {
-				const float *ip = in + kx * dw * 16;
+				const float *ip = in + kx * dw * BS;
 #pragma GCC unroll 4
-				for (int ic = 0; ic < 16; ic++) {
+				for (int ic = 0; ic < BS; ic++) {
 					__m512 wv[4];
 #pragma GCC unroll 4
 					for (int f = 0; f < NF; f++) wv[f] = _mm512_loadu_ps(w + f * 16);
 					w += 64;
 #pragma GCC unroll 16
 					for (int p = 0; p < NP; p++) {
-						const __m512 b = _mm512_set1_ps(ip[p * sw * 16 + ic]);
+						const __m512 b = _mm512_set1_ps(ip[p * sw * BS + ic]);
 #pragma GCC unroll 4
 						for (int f = 0; f < NF; f++) acc[p][f] = _mm512_fmadd_ps(wv[f], b, acc[p][f]);
 					}
@@ -196,19 +198,20 @@ typedef struct {
 	do {                                                                                                                \
 		if (c->unit)                                                                                                    \
 			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, 1, c->dh, 1, oy * c->sh, ox, init, \
-				lo, c->hi, NP, NF, 1);                                                                                  \
+				lo, c->hi, NP, NF, 1, BS);                                                                              \
 		else                                                                                                            \
 			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, c->sw, c->dh, c->dw, oy * c->sh,   \
-				ox * c->sw, init, lo, c->hi, NP, NF, 0);                                                                \
+				ox * c->sw, init, lo, c->hi, NP, NF, 0, BS);                                                            \
 	} while (0)
 #define NCHWC_CASE(NP, NF) \
 	case NP: NCHWC_TILE(NP, NF); break;
 
-// nchwc_tile_at runs the tile of np pixels by nf blocks at output row oy,
+// nchwc_tile_bs runs the tile of np pixels by nf blocks at output row oy,
 // column ox (see nchwc_tile; P and W start at the pass's first input
-// block, init NULL: continue from o).
-static void nchwc_tile_at(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
-	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
+// block, init NULL: continue from o), with input blocks of BS channels.
+static inline __attribute__((always_inline)) void nchwc_tile_bs(const nchwc_conv_geom *c, const float *P,
+	const float *W, float *o, const float *zo, int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf,
+	const __m512 *init, const __m512 *lo, const int BS) {
 	switch (nf) {
 	case 4:
 		switch (np) { NCHWC_CASE(1, 4) NCHWC_CASE(2, 4) NCHWC_CASE(3, 4) NCHWC_CASE(4, 4) NCHWC_CASE(5, 4) default: NCHWC_TILE(6, 4); }
@@ -236,6 +239,21 @@ static void nchwc_tile_at(const nchwc_conv_geom *c, const float *P, const float 
 }
 #undef NCHWC_CASE
 #undef NCHWC_TILE
+
+typedef void (*nchwc_tile_fn)(const nchwc_conv_geom *, const float *, const float *, float *, const float *, int64_t,
+	int64_t, int64_t, int64_t, int64_t, const __m512 *, const __m512 *);
+
+// nchwc_tile_at16 and nchwc_tile_at1 are nchwc_tile_bs for blocked and
+// NCHW input.
+static void nchwc_tile_at16(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
+	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
+	nchwc_tile_bs(c, P, W, o, zo, cbn, oy, ox, np, nf, init, lo, 16);
+}
+
+static void nchwc_tile_at1(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
+	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
+	nchwc_tile_bs(c, P, W, o, zo, cbn, oy, ox, np, nf, init, lo, 1);
+}
 
 // nchwc_tile_max is the most pixels of a tile with nf blocks of output
 // channels: about 24 accumulators, leaving registers for the weights.
@@ -266,7 +284,9 @@ static inline int64_t nchwc_group_init(const float *bias, int64_t M, int64_t g, 
 // in L2 together, was tried: ResNet-50 ran no faster.)
 //
 // geom: CB, hq, wq, oh, ow, kh, kw, sh, sw, dh, dw, M, g0, g1, oy0, oy1,
-// px0, px1, clamp, cbk.
+// px0, px1, clamp, cbk, bs: the input's channels per block, 16 (P holds
+// CB blocks, each hq x wq pixels of 16 channels) or 1 (P holds CB = C
+// channel planes of hq x wq, NCHW; W[g][c][ky][kx][64]).
 //
 // The register tile is NP pixels of a row by NF vectors of 16 output
 // channels (NP*NF <= 24): for each input channel and tap, NF weight
@@ -277,11 +297,12 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 	float lo, float hi) {
 	const int64_t CB = geom[0], hq = geom[1], wq = geom[2], oh = geom[3], ow = geom[4], kh = geom[5], kw = geom[6];
 	const int64_t M = geom[11], g0 = geom[12], g1 = geom[13], oy0 = geom[14], oy1 = geom[15];
-	const int64_t px0 = geom[16], px1 = geom[17], clamp = geom[18], cbk = geom[19];
+	const int64_t px0 = geom[16], px1 = geom[17], clamp = geom[18], cbk = geom[19], bs = geom[20];
 	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-	const nchwc_conv_geom c = {.ostride = geom[3] * geom[4] * 16, .pstride = hq * wq * 16, .wq = wq, .kh = kh, .kw = kw,
+	const nchwc_conv_geom c = {.ostride = geom[3] * geom[4] * 16, .pstride = hq * wq * bs, .wq = wq, .kh = kh, .kw = kw,
 		.sh = geom[7], .sw = geom[8], .dh = geom[9], .dw = geom[10], .unit = geom[8] == 1 && geom[10] == 1, .hi = &vhi};
-	const int64_t gsize = CB * kh * kw * 16 * 64; // floats of one group's weights
+	const int64_t gsize = CB * kh * kw * bs * 64; // floats of one group's weights
+	const nchwc_tile_fn tile = bs == 1 ? nchwc_tile_at1 : nchwc_tile_at16;
 	const int64_t npx = px1 - px0;
 	for (int64_t g = g0; g < g1; g++) {
 		__m512 init[4];
@@ -292,14 +313,14 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 		for (int64_t cb0 = 0; cb0 < CB; cb0 += cbk) {
 			const int64_t cbn = CB - cb0 < cbk ? CB - cb0 : cbk;
 			const int first = cb0 == 0, last = cb0 + cbn == CB;
-			const float *Pc = P + cb0 * c.pstride, *Wc = W + g * gsize + cb0 * kh * kw * 16 * 64;
+			const float *Pc = P + cb0 * c.pstride, *Wc = W + g * gsize + cb0 * kh * kw * bs * 64;
 			const __m512 *plo = last && clamp ? &vlo : NULL;
 			for (int64_t oy = oy0; oy < oy1; oy++) {
 				int64_t ox = px0;
 				for (int64_t t = 0; t < ntiles; t++) {
 					const int64_t np = base + (t < extra);
 					const int64_t at = ((g * 4 * oh) + oy) * ow * 16 + ox * 16;
-					nchwc_tile_at(&c, Pc, Wc, y + at, last && z ? z + at : NULL, cbn, oy, ox, np, nf, first ? init : NULL, plo);
+					tile(&c, Pc, Wc, y + at, last && z ? z + at : NULL, cbn, oy, ox, np, nf, first ? init : NULL, plo);
 					ox += np;
 				}
 			}

@@ -64,7 +64,7 @@ func nchwcTo(x, y []float32, hw, c, cb0, cb1 int) { panic("nchwcTo without the C
 
 func nchwcFrom(x, y []float32, hw, c, cb0, cb1 int) { panic("nchwcFrom without the C kernels") }
 
-func nchwcConvC(P, w, bias, z, y []float32, geom *[20]int64, lo, hi float32) {
+func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 	panic("nchwcConvC without the C kernels")
 }
 

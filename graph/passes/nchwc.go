@@ -71,8 +71,16 @@ func BlockChannels(g *graph.Graph) int {
 	convs := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
 		switch {
+		case fusedOp(n, "FusedConvPool") && blockableConv(g, n):
+			if splitConvPool(g, n, twin, twins) {
+				convs++
+			}
 		case blockableConv(g, n):
-			ins := []*graph.Value{twin(n.Inputs[0]), n.Inputs[1], n.Input(2)}
+			x := n.Inputs[0]
+			if blockable(x) {
+				x = twin(x)
+			}
+			ins := []*graph.Value{x, n.Inputs[1], n.Input(2)}
 			if z := n.Input(3); z != nil || len(n.Inputs) > 4 {
 				if z != nil {
 					z = twin(z)
@@ -123,11 +131,14 @@ func blockable(v *graph.Value) bool {
 	return plainImage(v) && s[1]%nchwcBlock == 0
 }
 
-// blockableConv reports whether n is a Conv or FusedConv that NCHWcConv
-// computes: group 1, constant 4-D weights, input (and summand) blockable,
-// and the output a plain image, blockable when there is a summand.
+// blockableConv reports whether n is a Conv, FusedConv or FusedConvPool
+// whose convolution NCHWcConv computes: group 1, constant 4-D weights, the
+// input a plain image (read blocked when its channels are whole blocks,
+// else as NCHW planes, then without a pre-activation), the summand
+// blockable, and the output a plain image, blockable when there is a
+// summand.
 func blockableConv(g *graph.Graph, n *graph.Node) bool {
-	if !n.IsONNX("Conv") && !fusedOp(n, "FusedConv") {
+	if !n.IsONNX("Conv") && !fusedOp(n, "FusedConv") && !fusedOp(n, "FusedConvPool") {
 		return false
 	}
 	if len(n.Inputs) > 8 || n.AttrInt("group", 1) != 1 {
@@ -140,7 +151,10 @@ func blockableConv(g *graph.Graph, n *graph.Node) bool {
 	if w == nil || w.Rank() != 4 {
 		return false
 	}
-	if !blockable(n.Inputs[0]) || !plainImage(n.Outputs[0]) {
+	if !plainImage(n.Inputs[0]) || !plainImage(n.Outputs[0]) {
+		return false
+	}
+	if !blockable(n.Inputs[0]) && (len(n.Inputs) > 4 || n.AttrString("pre_activation", "") != "") {
 		return false
 	}
 	if z := n.Input(3); z != nil && (!blockable(z) || !blockable(n.Outputs[0]) || !sameKnownShape(z, n.Outputs[0])) {
@@ -161,4 +175,57 @@ func blockableConcat(n *graph.Node, twins map[*graph.Value]*graph.Value) bool {
 		}
 	}
 	return len(n.Inputs) > 0
+}
+
+// splitConvPool replaces FusedConvPool n (blockableConv) by NCHWcConv,
+// NCHWcMaxPool with the pool's window and the FromNCHWc of n's output,
+// whose blocked twin the pool's output becomes when its channels are
+// whole blocks. twin gives an input's blocked twin. It reports whether n
+// was replaced (not when the convolution's output shape cannot be
+// resolved).
+func splitConvPool(g *graph.Graph, n *graph.Node, twin func(*graph.Value) *graph.Value, twins map[*graph.Value]*graph.Value) bool {
+	x, y := n.Inputs[0], n.Outputs[0]
+	xs, _ := x.ConcreteShape()
+	ws := g.Constant(n.Inputs[1]).Shape()
+	win, err := graph.NodeWindow(n)
+	if err != nil {
+		return false
+	}
+	if win, err = win.Spatial(2, ws[2:]); err != nil {
+		return false
+	}
+	convShape := []int{xs[0], ws[0], 0, 0}
+	for i := range 2 {
+		if convShape[2+i], _, _, err = win.Axis(i, xs[2+i]); err != nil {
+			return false
+		}
+	}
+	if blockable(x) {
+		x = twin(x)
+	}
+	convAttrs, poolAttrs := attrsCopy(n.Attrs), map[string]*graph.Attr{}
+	for conv, pool := range map[string]string{"pool_kernel_shape": "kernel_shape", "pool_strides": "strides", "pool_pads": "pads"} {
+		if a, ok := convAttrs[conv]; ok {
+			poolAttrs[pool] = a
+			delete(convAttrs, conv)
+		}
+	}
+	ys, _ := y.ConcreteShape()
+	cb, pb := blockedValue(g, y, convShape), blockedValue(g, y, ys)
+	conv := &graph.Node{Name: n.Name, OpType: "NCHWcConv", Domain: Domain, Inputs: []*graph.Value{x, n.Inputs[1], n.Input(2)},
+		Outputs: []*graph.Value{cb}, Attrs: convAttrs}
+	pool := &graph.Node{Name: n.Name + "_pool", OpType: "NCHWcMaxPool", Domain: Domain, Inputs: []*graph.Value{cb},
+		Outputs: []*graph.Value{pb}, Attrs: poolAttrs}
+	from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
+		Inputs: []*graph.Value{pb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
+	if ys[1]%nchwcBlock != 0 {
+		from.Attrs["channels"] = graph.IntAttr(int64(ys[1]))
+	}
+	if g.ReplaceNode(n, []*graph.Node{conv, pool, from}, []*graph.Value{y}) != nil {
+		return false
+	}
+	if ys[1]%nchwcBlock == 0 {
+		twins[y] = pb
+	}
+	return true
 }
