@@ -9,10 +9,12 @@
 //	ToNCHWc(X)            NCHW -> blocked (padding channels zero)
 //	FromNCHWc(X)          blocked -> NCHW, the first `channels` channels
 //	                      (attribute; 0 or absent: all)
-//	NCHWcConv(X, W, B?, Z?)  act(Conv(X, W, B) + Z), FusedConv's attributes,
-//	                      group 1, 2-D; X, Z and Y blocked, W and B as Conv's;
-//	                      W's output channels need not fill the last block
-//	                      (then no Z)
+//	NCHWcConv(X, W, B?, Z?, s?, b?, mean?, var?)
+//	                      act(Conv(pre(X), W, B) + Z), FusedConv's attributes
+//	                      and pre-activation, group 1, 2-D; Z and Y blocked,
+//	                      X blocked or NCHW planes (any channel count, no
+//	                      pre-activation then), W and B as Conv's; W's output
+//	                      channels need not fill the last block (then no Z)
 //	NCHWcMaxPool(X)       MaxPool's attributes (2-D), blocked
 //
 // The convolution is direct (simd_nchwc_amd64.c): no im2col or Toeplitz

@@ -19,7 +19,8 @@
 //	FusedGemm(A, B, C?)                         = act(Gemm(A, B, C))
 //	FusedConvPool(X, W, B?)                     = MaxPool(act(Conv(X, W, B)))
 //	ToNCHWc(X), FromNCHWc(X)                    NCHW <-> [N, C/16, H, W, 16]
-//	NCHWcConv(X, W, B?, Z?)                     = FusedConv on blocked X, Z, Y
+//	NCHWcConv(X, W, B?, Z?, s?, b?, mean?, var?) = FusedConv, Z and Y blocked,
+//	                                              X blocked or NCHW
 //	NCHWcMaxPool(X)                             = MaxPool on blocked X, Y
 //
 // with activation = "Relu" | "Clip" and activation_params = [min, max] for

@@ -13,12 +13,15 @@ const nchwcBlock = 16
 // so that each convolution reads its input as it is, instead of packing
 // an im2col or Toeplitz matrix from NCHW planes:
 //
-//   - a float32 2-D Conv or FusedConv (with its pre-activation, if any),
-//     group 1, constant weights and input channels in multiples of 16
-//     becomes NCHWcConv(X', W, B, Z', s, b, mean, var) -> Y' (output
-//     channels that do not fill the last block, such as a classifier's
-//     1000, only without a summand: then Y' has no twin, only its
-//     FromNCHWc);
+//   - a float32 2-D Conv or FusedConv with group 1 and constant weights
+//     becomes NCHWcConv(X', W, B, Z', s, b, mean, var) -> Y', with its
+//     pre-activation if any when X's channels are whole blocks of 16;
+//     when they are not (a 3-channel stem) X itself is read, as NCHW
+//     planes, without a pre-activation; output channels that do not fill
+//     the last block, such as a classifier's 1000, only without a
+//     summand: then Y' has no twin, only its FromNCHWc;
+//   - a FusedConvPool (a stem's convolution and max pool, fused by
+//     FuseConvMaxPool) is split into NCHWcConv and NCHWcMaxPool;
 //   - a plain MaxPool (plainMaxPool) of a blocked value becomes
 //     NCHWcMaxPool(X') -> Y';
 //   - a Concat on the channel axis of blocked values concatenates them
@@ -41,7 +44,7 @@ func BlockChannels(g *graph.Graph) int {
 			return t
 		}
 		s, _ := v.ConcreteShape()
-		t := blockedValue(g, v, s)
+		t := blockedValue(g, v.Name, s)
 		n := g.AddNode("ToNCHWc", []*graph.Value{v}, []*graph.Value{t}, nil)
 		n.Name, n.Domain = t.Name, Domain // value names are unique, node names need to be (profiles key on them)
 		twins[v] = t
@@ -52,7 +55,7 @@ func BlockChannels(g *graph.Graph) int {
 	rewrite := func(n *graph.Node, domain, op string, ins []*graph.Value) *graph.Node {
 		y := n.Outputs[0]
 		s, _ := y.ConcreteShape()
-		yb := blockedValue(g, y, s)
+		yb := blockedValue(g, y.Name, s)
 		b := &graph.Node{Name: n.Name, OpType: op, Domain: domain, Inputs: ins,
 			Outputs: []*graph.Value{yb}, Attrs: attrsCopy(n.Attrs)}
 		from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
@@ -71,7 +74,7 @@ func BlockChannels(g *graph.Graph) int {
 	convs := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
 		switch {
-		case fusedOp(n, "FusedConvPool") && blockableConv(g, n):
+		case fusedOp(n, "FusedConvPool") && len(n.Inputs) <= 3 && n.AttrString("pre_activation", "") == "" && blockableConv(g, n):
 			if splitConvPool(g, n, twin, twins) {
 				convs++
 			}
@@ -105,10 +108,10 @@ func BlockChannels(g *graph.Graph) int {
 	return convs
 }
 
-// blockedValue returns a new value for the blocked twin of v (NCHW shape
-// s; the channels rounded up to whole blocks).
-func blockedValue(g *graph.Graph, v *graph.Value, s []int) *graph.Value {
-	t := g.NewValue(v.Name + "_nchwc")
+// blockedValue returns a new blocked value named after name, for NCHW
+// shape s (the channels rounded up to whole blocks).
+func blockedValue(g *graph.Graph, name string, s []int) *graph.Value {
+	t := g.NewValue(name + "_nchwc")
 	t.DType = tensor.Float32
 	t.SetShape([]int{s[0], (s[1] + nchwcBlock - 1) / nchwcBlock, s[2], s[3], nchwcBlock})
 	return t
@@ -211,10 +214,10 @@ func splitConvPool(g *graph.Graph, n *graph.Node, twin func(*graph.Value) *graph
 		}
 	}
 	ys, _ := y.ConcreteShape()
-	cb, pb := blockedValue(g, y, convShape), blockedValue(g, y, ys)
+	cb, pb := blockedValue(g, y.Name+"_conv", convShape), blockedValue(g, y.Name, ys)
 	conv := &graph.Node{Name: n.Name, OpType: "NCHWcConv", Domain: Domain, Inputs: []*graph.Value{x, n.Inputs[1], n.Input(2)},
 		Outputs: []*graph.Value{cb}, Attrs: convAttrs}
-	pool := &graph.Node{Name: n.Name + "_pool", OpType: "NCHWcMaxPool", Domain: Domain, Inputs: []*graph.Value{cb},
+	pool := &graph.Node{Name: y.Name + "_pool", OpType: "NCHWcMaxPool", Domain: Domain, Inputs: []*graph.Value{cb},
 		Outputs: []*graph.Value{pb}, Attrs: poolAttrs}
 	from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
 		Inputs: []*graph.Value{pb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
