@@ -166,34 +166,48 @@ func (w *poolWorker) give(s *section) {
 }
 
 // userGOMAXPROCS is set when the GOMAXPROCS environment variable fixes the
-// number of Ps: ensureSpareP then leaves it alone.
+// number of Ps: ensureProcs then leaves it alone.
 var userGOMAXPROCS = os.Getenv("GOMAXPROCS") != ""
 
-// spareFor is the largest thread count ensureSpareP has provided for.
-var spareFor atomic.Int32
+// spareP is set by ReserveSpareP; procsFor is the most Ps ensureProcs has
+// provided.
+var (
+	spareP   atomic.Bool
+	procsFor atomic.Int32
+)
 
-// ensureSpareP raises GOMAXPROCS to threads+1 (once per new maximum).
-// The kernels are long cgo calls, and while one runs its goroutine's P is
-// "in a syscall": when every P is in use, Go's sysmon hands such a P to
-// another thread after 20 us, and the goroutine coming back from C waits
-// for a P, with the pool's other threads spinning meanwhile. A spare P
-// stops that (sysmon leaves Ps in syscalls alone while one is idle).
-// Measured on the 2-vCPU development VM (docs/RESULTS.md, issue 3): with
-// GOMAXPROCS = threads = 2, ResNet-50 took 24 ms per run in some processes
-// and 30-56 ms in others (most often when ONNX Runtime was loaded too),
-// with 280,000 scheduler yields of the pool per 6 runs against 37,000 and
-// 257 goroutines coming back from C without their P against none; with one
-// spare P every process took 24-26 ms.
-func ensureSpareP(threads int) {
-	if userGOMAXPROCS || int32(threads) <= spareFor.Load() {
+// ReserveSpareP makes parallel sections keep one P more than their
+// threads. Call it in a process that loads another runtime's thread pool
+// (ONNX Runtime, OpenBLAS), whose threads spin beside ours: the kernels
+// are long cgo calls, and while one runs its goroutine's P is "in a
+// syscall"; when every P is in use, Go's sysmon hands such a P to another
+// thread after 20 us, and the goroutine coming back from C waits for a P
+// while the pool spins. A spare P stops that (sysmon leaves Ps in
+// syscalls alone while one is idle). Measured on the 2-vCPU development
+// VM (docs/RESULTS.md, issue 3): with ONNX Runtime in the process and
+// GOMAXPROCS = threads = 2, ResNet-50 took 1.38-1.48x ORT's time, with the
+// spare P 1.19-1.25x in the same stretch. Without a foreign pool the
+// spare P costs instead: its spinning Ms make more threads runnable than
+// cores (17-29 ms of run-queue wait per 20 ms ResNet-50 run, against 0.1
+// ms), so it is not the default.
+func ReserveSpareP() { spareP.Store(true) }
+
+// ensureProcs raises GOMAXPROCS to threads, plus one after ReserveSpareP
+// (once per new maximum).
+func ensureProcs(threads int) {
+	want := int32(threads)
+	if spareP.Load() {
+		want++
+	}
+	if userGOMAXPROCS || want <= procsFor.Load() {
 		return
 	}
-	if want := threads + 1; goruntime.GOMAXPROCS(0) < want {
-		goruntime.GOMAXPROCS(want)
+	if goruntime.GOMAXPROCS(0) < int(want) {
+		goruntime.GOMAXPROCS(int(want))
 	}
 	for {
-		cur := spareFor.Load()
-		if int32(threads) <= cur || spareFor.CompareAndSwap(cur, int32(threads)) {
+		cur := procsFor.Load()
+		if want <= cur || procsFor.CompareAndSwap(cur, want) {
 			return
 		}
 	}
@@ -215,7 +229,7 @@ func Parallel(n, threads int, fn func(i int)) {
 		}
 		return
 	}
-	ensureSpareP(helpers + 1)
+	ensureProcs(helpers + 1)
 	s := &section{fn: fn, n: int32(n), done: make(chan struct{}, 1)}
 	s.left.Store(int32(n))
 	var buf [8]*poolWorker

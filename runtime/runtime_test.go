@@ -241,17 +241,22 @@ func TestScratchReturnsToArena(t *testing.T) {
 	}
 }
 
-// TestParallelKeepsASpareP: a parallel section on k threads leaves the Go
-// scheduler at least k+1 Ps (see ensureSpareP), unless GOMAXPROCS is set
-// by the user.
-func TestParallelKeepsASpareP(t *testing.T) {
+// TestParallelProcs: a parallel section on k threads leaves the Go
+// scheduler at least k Ps, and k+1 once ReserveSpareP was called (see
+// ensureProcs), unless GOMAXPROCS is set by the user.
+func TestParallelProcs(t *testing.T) {
 	if userGOMAXPROCS {
 		t.Skip("GOMAXPROCS is set in the environment")
 	}
 	threads := goruntime.GOMAXPROCS(0) + 2
 	Parallel(threads, threads, func(int) {})
+	if got := goruntime.GOMAXPROCS(0); got < threads {
+		t.Fatalf("GOMAXPROCS %d after a section on %d threads, want >= %d", got, threads, threads)
+	}
+	ReserveSpareP()
+	Parallel(threads, threads, func(int) {})
 	if got := goruntime.GOMAXPROCS(0); got < threads+1 {
-		t.Fatalf("GOMAXPROCS %d after a section on %d threads, want >= %d", got, threads, threads+1)
+		t.Fatalf("GOMAXPROCS %d after a section on %d threads with a spare P, want >= %d", got, threads, threads+1)
 	}
 }
 

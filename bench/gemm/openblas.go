@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"unsafe"
+
+	"github.com/gcompress/gcompress/runtime"
 )
 
 // openblasInfo names the OpenBLAS build and the core its kernels are for.
@@ -24,6 +26,7 @@ func openblasInfo() string {
 // openblasSgemm prepares cblas_sgemm (row-major, no transposes) of seeded
 // random data with the given thread count. The buffers live in C memory.
 func openblasSgemm(m, n, k, threads int) func() error {
+	runtime.ReserveSpareP() // OpenBLAS's threads spin beside ours
 	alloc := func(count int) []float32 {
 		p := C.malloc(C.size_t(count * 4))
 		return unsafe.Slice((*float32)(p), count)

@@ -17,6 +17,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
+	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
 
@@ -61,9 +62,12 @@ func LibPath() (string, error) {
 	}
 }
 
-// Init loads ONNX Runtime once per process.
+// Init loads ONNX Runtime once per process, and has gcompress's parallel
+// sections keep a spare P beside its thread pool
+// (runtime.ReserveSpareP).
 func Init() error {
 	initOnce.Do(func() {
+		runtime.ReserveSpareP()
 		var lib string
 		lib, initErr = LibPath()
 		if initErr != nil {
