@@ -38,74 +38,101 @@ func BlockChannels(g *graph.Graph) int {
 	if g.TopoSort() != nil {
 		return 0
 	}
-	twins := map[*graph.Value]*graph.Value{}
-	twin := func(v *graph.Value) *graph.Value {
-		if t, ok := twins[v]; ok {
-			return t
-		}
-		s, _ := v.ConcreteShape()
-		t := blockedValue(g, v.Name, s)
-		n := g.AddNode("ToNCHWc", []*graph.Value{v}, []*graph.Value{t}, nil)
-		n.Name, n.Domain = t.Name, Domain // value names are unique, node names need to be (profiles key on them)
-		twins[v] = t
-		return t
-	}
-	// rewrite replaces n by a blocked op reading ins, which it returns,
-	// and the FromNCHWc of its output (nil: n is left as it was).
-	rewrite := func(n *graph.Node, domain, op string, ins []*graph.Value) *graph.Node {
-		y := n.Outputs[0]
-		s, _ := y.ConcreteShape()
-		yb := blockedValue(g, y.Name, s)
-		b := &graph.Node{Name: n.Name, OpType: op, Domain: domain, Inputs: ins,
-			Outputs: []*graph.Value{yb}, Attrs: attrsCopy(n.Attrs)}
-		from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
-			Inputs: []*graph.Value{yb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
-		if s[1]%nchwcBlock != 0 {
-			from.Attrs["channels"] = graph.IntAttr(int64(s[1]))
-		}
-		if g.ReplaceNode(n, []*graph.Node{b, from}, []*graph.Value{y}) != nil {
-			return nil
-		}
-		if s[1]%nchwcBlock == 0 {
-			twins[y] = yb
-		}
-		return b
-	}
+	bl := &blocker{g: g, twins: map[*graph.Value]*graph.Value{}}
 	convs := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
 		switch {
 		case fusedOp(n, "FusedConvPool") && len(n.Inputs) <= 3 && n.AttrString("pre_activation", "") == "" && blockableConv(g, n):
-			if splitConvPool(g, n, twin, twins) {
+			if bl.splitConvPool(n) {
 				convs++
 			}
 		case blockableConv(g, n):
-			x := n.Inputs[0]
-			if blockable(x) {
-				x = twin(x)
-			}
-			ins := []*graph.Value{x, n.Inputs[1], n.Input(2)}
+			ins := []*graph.Value{bl.convInput(n.Inputs[0]), n.Inputs[1], n.Input(2)}
 			if z := n.Input(3); z != nil || len(n.Inputs) > 4 {
 				if z != nil {
-					z = twin(z)
+					z = bl.twin(z)
 				}
 				ins = append(append(ins, z), n.Inputs[4:]...) // the pre-activation's BatchNorm, if any
 			}
-			if rewrite(n, Domain, "NCHWcConv", ins) != nil {
+			if bl.rewrite(n, Domain, "NCHWcConv", ins) != nil {
 				convs++
 			}
-		case n.IsONNX("MaxPool") && plainMaxPool(n) && twins[n.Inputs[0]] != nil && blockable(n.Outputs[0]):
-			rewrite(n, Domain, "NCHWcMaxPool", []*graph.Value{twins[n.Inputs[0]]})
-		case n.IsONNX("Concat") && blockableConcat(n, twins):
+		case n.IsONNX("MaxPool") && plainMaxPool(n) && bl.twins[n.Inputs[0]] != nil && blockable(n.Outputs[0]):
+			bl.rewrite(n, Domain, "NCHWcMaxPool", []*graph.Value{bl.twins[n.Inputs[0]]})
+		case n.IsONNX("Concat") && blockableConcat(n, bl.twins):
 			ins := make([]*graph.Value, len(n.Inputs))
 			for i, v := range n.Inputs {
-				ins[i] = twins[v]
+				ins[i] = bl.twins[v]
 			}
-			if c := rewrite(n, "", "Concat", ins); c != nil {
+			if c := bl.rewrite(n, "", "Concat", ins); c != nil {
 				c.Attrs["axis"] = graph.IntAttr(1)
 			}
 		}
 	}
 	return convs
+}
+
+// blocker is BlockChannels' state: the graph and the blocked twin of each
+// value that has one.
+type blocker struct {
+	g     *graph.Graph
+	twins map[*graph.Value]*graph.Value
+}
+
+// twin returns v's blocked twin, adding ToNCHWc(v) the first time v has
+// none.
+func (bl *blocker) twin(v *graph.Value) *graph.Value {
+	if t, ok := bl.twins[v]; ok {
+		return t
+	}
+	s, _ := v.ConcreteShape()
+	t := blockedValue(bl.g, v.Name, s)
+	n := bl.g.AddNode("ToNCHWc", []*graph.Value{v}, []*graph.Value{t}, nil)
+	n.Name, n.Domain = t.Name, Domain // value names are unique, node names need to be (profiles key on them)
+	bl.twins[v] = t
+	return t
+}
+
+// convInput returns what NCHWcConv reads for input x: its blocked twin
+// when its channels are whole blocks, else x itself (NCHW planes).
+func (bl *blocker) convInput(x *graph.Value) *graph.Value {
+	if blockable(x) {
+		return bl.twin(x)
+	}
+	return x
+}
+
+// replace puts nodes, whose last output yb is the blocked form of n's
+// output y, and FromNCHWc(yb) -> y in n's place, and makes yb y's twin
+// when y's channels are whole blocks. It reports whether n was replaced.
+func (bl *blocker) replace(n *graph.Node, nodes []*graph.Node, yb *graph.Value) bool {
+	y := n.Outputs[0]
+	s, _ := y.ConcreteShape()
+	from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
+		Inputs: []*graph.Value{yb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
+	if s[1]%nchwcBlock != 0 {
+		from.Attrs["channels"] = graph.IntAttr(int64(s[1]))
+	}
+	if bl.g.ReplaceNode(n, append(nodes, from), []*graph.Value{y}) != nil {
+		return false
+	}
+	if s[1]%nchwcBlock == 0 {
+		bl.twins[y] = yb
+	}
+	return true
+}
+
+// rewrite replaces n by the blocked op (domain, op) reading ins, with n's
+// name and attributes, which it returns (nil: n is left as it was).
+func (bl *blocker) rewrite(n *graph.Node, domain, op string, ins []*graph.Value) *graph.Node {
+	y := n.Outputs[0]
+	s, _ := y.ConcreteShape()
+	b := &graph.Node{Name: n.Name, OpType: op, Domain: domain, Inputs: ins,
+		Outputs: []*graph.Value{blockedValue(bl.g, y.Name, s)}, Attrs: attrsCopy(n.Attrs)}
+	if !bl.replace(n, []*graph.Node{b}, b.Outputs[0]) {
+		return nil
+	}
+	return b
 }
 
 // blockedValue returns a new blocked value named after name, for NCHW
@@ -181,15 +208,13 @@ func blockableConcat(n *graph.Node, twins map[*graph.Value]*graph.Value) bool {
 }
 
 // splitConvPool replaces FusedConvPool n (blockableConv) by NCHWcConv,
-// NCHWcMaxPool with the pool's window and the FromNCHWc of n's output,
-// whose blocked twin the pool's output becomes when its channels are
-// whole blocks. twin gives an input's blocked twin. It reports whether n
-// was replaced (not when the convolution's output shape cannot be
-// resolved).
-func splitConvPool(g *graph.Graph, n *graph.Node, twin func(*graph.Value) *graph.Value, twins map[*graph.Value]*graph.Value) bool {
+// NCHWcMaxPool with the pool's window and the FromNCHWc of n's output
+// (replace). It reports whether n was replaced (not when the
+// convolution's output shape cannot be resolved).
+func (bl *blocker) splitConvPool(n *graph.Node) bool {
 	x, y := n.Inputs[0], n.Outputs[0]
 	xs, _ := x.ConcreteShape()
-	ws := g.Constant(n.Inputs[1]).Shape()
+	ws := bl.g.Constant(n.Inputs[1]).Shape()
 	win, err := graph.NodeWindow(n)
 	if err != nil {
 		return false
@@ -203,9 +228,6 @@ func splitConvPool(g *graph.Graph, n *graph.Node, twin func(*graph.Value) *graph
 			return false
 		}
 	}
-	if blockable(x) {
-		x = twin(x)
-	}
 	convAttrs, poolAttrs := attrsCopy(n.Attrs), map[string]*graph.Attr{}
 	for conv, pool := range map[string]string{"pool_kernel_shape": "kernel_shape", "pool_strides": "strides", "pool_pads": "pads"} {
 		if a, ok := convAttrs[conv]; ok {
@@ -214,21 +236,10 @@ func splitConvPool(g *graph.Graph, n *graph.Node, twin func(*graph.Value) *graph
 		}
 	}
 	ys, _ := y.ConcreteShape()
-	cb, pb := blockedValue(g, y.Name+"_conv", convShape), blockedValue(g, y.Name, ys)
-	conv := &graph.Node{Name: n.Name, OpType: "NCHWcConv", Domain: Domain, Inputs: []*graph.Value{x, n.Inputs[1], n.Input(2)},
-		Outputs: []*graph.Value{cb}, Attrs: convAttrs}
+	cb, pb := blockedValue(bl.g, y.Name+"_conv", convShape), blockedValue(bl.g, y.Name, ys)
+	conv := &graph.Node{Name: n.Name, OpType: "NCHWcConv", Domain: Domain,
+		Inputs: []*graph.Value{bl.convInput(x), n.Inputs[1], n.Input(2)}, Outputs: []*graph.Value{cb}, Attrs: convAttrs}
 	pool := &graph.Node{Name: y.Name + "_pool", OpType: "NCHWcMaxPool", Domain: Domain, Inputs: []*graph.Value{cb},
 		Outputs: []*graph.Value{pb}, Attrs: poolAttrs}
-	from := &graph.Node{Name: y.Name + "_from_nchwc", OpType: "FromNCHWc", Domain: Domain,
-		Inputs: []*graph.Value{pb}, Outputs: []*graph.Value{y}, Attrs: map[string]*graph.Attr{}}
-	if ys[1]%nchwcBlock != 0 {
-		from.Attrs["channels"] = graph.IntAttr(int64(ys[1]))
-	}
-	if g.ReplaceNode(n, []*graph.Node{conv, pool, from}, []*graph.Value{y}) != nil {
-		return false
-	}
-	if ys[1]%nchwcBlock == 0 {
-		twins[y] = pb
-	}
-	return true
+	return bl.replace(n, []*graph.Node{conv, pool}, pb)
 }
