@@ -379,9 +379,10 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 		hq, wq = (oh-1)*sh+(kh-1)*dh+1, (ow-1)*sw+(kw-1)*dw+1
 	}
 	copied := padded || pre != nil
-	padGeom := [9]int64{int64(ih), int64(iw), int64(hq), int64(wq), int64(pt), int64(pl), 0, 0, 0}
+	ph, pw := hq, wq // P's planes as copied (the kernel may read them as one row)
+	relu := int64(0)
 	if preRelu {
-		padGeom[8] = 1
+		relu = 1
 	}
 	rows, cols := oh, ow // the rows and pixels per row the kernel sees
 	if kh == 1 && kw == 1 && sh == 1 && sw == 1 && !padded {
@@ -410,9 +411,9 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	inLen, outLen := g.c*g.inSize, (g.m+nchwcBlock-1)/nchwcBlock*nchwcBlock*g.outSize
 	var P []float32
 	if copied {
-		pbuf := getF32(cb * hq * wq * bs)
+		pbuf := getF32(cb * ph * pw * bs)
 		defer putF32(pbuf)
-		P = (*pbuf)[:cb*hq*wq*bs]
+		P = (*pbuf)[:cb*ph*pw*bs]
 	}
 	for img := range g.batch {
 		xi := x[img*inLen : (img+1)*inLen]
@@ -423,12 +424,11 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 				b0, b1 := t*cb/parts, (t+1)*cb/parts
 				if bs == 1 {
 					// planes b0..b1, padded (one stride phase)
-					geom := [12]int64{int64(b1 - b0), int64(ih), int64(iw), int64(pt), int64(pl), int64(hq), int64(wq), 0, 0, 1, 1, 0}
-					padPlanes(xi[b0*ih*iw:b1*ih*iw], P[b0*hq*wq:b1*hq*wq], &geom, nil)
+					geom := [12]int64{int64(b1 - b0), int64(ih), int64(iw), int64(pt), int64(pl), int64(ph), int64(pw), 0, 0, 1, 1, 0}
+					padPlanes(xi[b0*ih*iw:b1*ih*iw], P[b0*ph*pw:b1*ph*pw], &geom, nil)
 					return
 				}
-				geom := padGeom
-				geom[6], geom[7] = int64(b0), int64(b1)
+				geom := [9]int64{int64(ih), int64(iw), int64(ph), int64(pw), int64(pt), int64(pl), int64(b0), int64(b1), relu}
 				nchwcPadC(xi, P, &geom, pre)
 			})
 			src = P
