@@ -1,16 +1,18 @@
 //go:build cgo && amd64
 
 // Channel-blocked (NCHWc) FP32 kernels, AVX-512. The Go side (nchwc.go)
-// checks every size; the layout: an image of C channels (C a multiple of
-// 16) is CB = C/16 blocks, each H x W pixels of 16 channel values, so the
-// value of channel c at (y, x) sits at ((c/16*H + y)*W + x)*16 + c%16.
+// checks every size; the layout: an image of C channels is CB = ceil(C/16)
+// blocks, each H x W pixels of 16 channel values (the last block's
+// channels past C padding), so the value of channel c at (y, x) sits at
+// ((c/16*H + y)*W + x)*16 + c%16.
 //
 //   gc_nchwc_to      NCHW planes into blocks, 16 pixels x 16 channels per
 //                    register transpose;
 //   gc_nchwc_from    blocks back into NCHW planes;
 //   gc_nchwc_pad     a blocked image into the padded copy a convolution
 //                    reads, with the pre-activation applied;
-//   gc_nchwc_conv    direct convolution, blocked in and out (below);
+//   gc_nchwc_conv    direct convolution, blocked out, the input blocked
+//                    or NCHW planes (below);
 //   gc_nchwc_maxpool max pool, one vector of 16 channels per output pixel.
 
 #include <immintrin.h>
