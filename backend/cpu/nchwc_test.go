@@ -196,27 +196,9 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 					if bs == 1 && preKind != "" {
 						continue // a pre-activation needs blocked X
 					}
-					xe, bn := x, []*tensor.Tensor(nil) // the input after the pre-activation, its BatchNorm
+					xe, bn, pre := x, []*tensor.Tensor(nil), []float32(nil) // no pre-activation
 					if preKind != "" {
-						v := nntRandom(rng, c.x[1])
-						for j, f := range v.F32() {
-							v.F32()[j] = float32(math.Abs(float64(f))) + 0.5
-						}
-						bn = []*tensor.Tensor{nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), nntRandom(rng, c.x[1]), v}
-						pre, err := preActParams(bn, c.x[1], 1e-5)
-						if err != nil {
-							t.Fatal(err)
-						}
-						xe = tensor.MustNew(tensor.Float32, c.x...)
-						size := c.x[2] * c.x[3]
-						for j, f := range x.F32() {
-							ch := j / size % c.x[1]
-							e := float64(f)*float64(pre[ch]) + float64(pre[c.x[1]+ch])
-							if preKind == "bn-relu" {
-								e = math.Max(e, 0)
-							}
-							xe.F32()[j] = float32(e)
-						}
+						xe, bn, pre = nchwcPreActRef(t, rng, x, preKind == "bn-relu")
 					}
 					conv := nntConvRef(&c, xe, w, b)
 					for _, act := range []string{"", "Relu", "Clip"} {
@@ -293,19 +275,9 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 								if b != nil {
 									bd = b.F32()
 								}
-								fa := fusedAct{}
-								if act != "" {
-									fa = fusedAct{clamp: true, lo: -0.5, hi: 0.5}
-									if act == "Relu" {
-										fa.hi = float32(math.Inf(1))
-										fa.lo = 0
-									}
-								}
-								var pre []float32
-								if bn != nil {
-									if pre, err = preActParams(bn, c.x[1], 1e-5); err != nil {
-										t.Fatal(err)
-									}
+								fa, err := parseFusedAct(&graph.Node{Attrs: attrs})
+								if err != nil {
+									t.Fatal(err)
 								}
 								nchwcConvF32(runtime.NewContext(2), g, packNCHWcWeights(w.F32(), g, bs), in[0].F32(), bd, zd, buf[32:32+n], fa, pre, preKind == "bn-relu", bs)
 								checkGuards(t, buf, 32, 32+n)
@@ -319,6 +291,34 @@ func TestNCHWcConvMatchesReference(t *testing.T) {
 			}
 		}
 	})
+}
+
+// nchwcPreActRef draws a BatchNormalization over x's channels (positive
+// variances) and returns x after it (and Relu when relu), computed in
+// float64, with the BatchNorm's inputs and their prologue (preActParams).
+func nchwcPreActRef(t *testing.T, rng *rand.Rand, x *tensor.Tensor, relu bool) (*tensor.Tensor, []*tensor.Tensor, []float32) {
+	t.Helper()
+	s := x.Shape()
+	c, size := s[1], s[2]*s[3]
+	v := nntRandom(rng, c)
+	for j, f := range v.F32() {
+		v.F32()[j] = float32(math.Abs(float64(f))) + 0.5
+	}
+	bn := []*tensor.Tensor{nntRandom(rng, c), nntRandom(rng, c), nntRandom(rng, c), v}
+	pre, err := preActParams(bn, c, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xe := tensor.MustNew(tensor.Float32, s...)
+	for j, f := range x.F32() {
+		ch := j / size % c
+		e := float64(f)*float64(pre[ch]) + float64(pre[c+ch])
+		if relu {
+			e = math.Max(e, 0)
+		}
+		xe.F32()[j] = float32(e)
+	}
+	return xe, bn, pre
 }
 
 // fusedConvWindow returns the window of a convolution with attrs.
