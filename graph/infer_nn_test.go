@@ -212,3 +212,32 @@ func TestInferNormAndQuant(t *testing.T) {
 	nnWant(t, n.Outputs[1], tensor.Float32, "[]")
 	nnWant(t, n.Outputs[2], tensor.Uint8, "[]")
 }
+
+// TestFlattenKeepsSymbol: Flatten of [batch, 16, 4, 4] at axis 1 is
+// [batch, 256]; two symbols (or a symbol times 4) make an unknown.
+func TestFlattenKeepsSymbol(t *testing.T) {
+	for _, c := range []struct {
+		axis int64
+		in   []Dim
+		want string
+	}{
+		{1, []Dim{{Size: -1, Param: "batch"}, {Size: 16}, {Size: 4}, {Size: 4}}, "[batch 256]"},
+		{2, []Dim{{Size: -1, Param: "batch"}, {Size: 1}, {Size: 4}}, "[batch 4]"},
+		{2, []Dim{{Size: -1, Param: "batch"}, {Size: -1, Param: "seq"}, {Size: 4}}, "[? 4]"},
+		{2, []Dim{{Size: -1, Param: "batch"}, {Size: 3}, {Size: 4}}, "[? 4]"},
+	} {
+		g := NewGraph("flatten")
+		x := g.GetOrAddValue("x")
+		x.DType, x.Shape, x.HasShape = tensor.Float32, c.in, true
+		g.Inputs = []*Value{x}
+		y := g.GetOrAddValue("y")
+		g.AddNode("Flatten", []*Value{x}, []*Value{y}, map[string]*Attr{"axis": IntAttr(c.axis)})
+		g.Outputs = []*Value{y}
+		if err := InferShapes(g); err != nil {
+			t.Fatal(err)
+		}
+		if got := FormatShape(y.Shape); got != c.want {
+			t.Errorf("Flatten(%s, axis %d) = %s, want %s", FormatShape(c.in), c.axis, got, c.want)
+		}
+	}
+}

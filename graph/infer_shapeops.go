@@ -109,7 +109,8 @@ func soAxis(a int64, r int) (int, error) {
 }
 
 // soProduct multiplies dims, returning an unknown Dim if any is unknown (a
-// known zero wins).
+// known zero wins), except that one symbolic dimension times known ones
+// is that dimension.
 func soProduct(dims []Dim) Dim {
 	p := int64(1)
 	for _, d := range dims {
@@ -117,13 +118,21 @@ func soProduct(dims []Dim) Dim {
 			return Dim{Size: 0}
 		}
 	}
+	var sym []Dim
 	for _, d := range dims {
 		if !d.Known() {
-			return soUnknown
+			sym = append(sym, d)
+			continue
 		}
 		p *= d.Size
 	}
-	return Dim{Size: p}
+	switch {
+	case len(sym) == 0:
+		return Dim{Size: p}
+	case len(sym) == 1 && p == 1:
+		return sym[0] // a symbol times ones keeps its name (Flatten of [batch, ...] at axis 1)
+	}
+	return soUnknown
 }
 
 // soInput returns input i when it is present with a known shape.

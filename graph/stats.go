@@ -274,13 +274,18 @@ func mulChecked(a, b int64) (int64, bool) {
 //     activations, QuantizeLinear/DequantizeLinear): 1 per output element
 //     (|Y|), whatever the number of inputs.
 //   - BatchNormalization: 2 per output element (inference form x*a + b).
+//   - Softmax, LogSoftmax: 3 per output element (the exponential, its
+//     share of the sum, the division or logarithm); the subtraction of
+//     the maximum that keeps them stable is not counted.
+//   - LRN: 2*size + 3 per output element (size multiply-accumulates for
+//     the sum of squares across channels, then scale, power and divide).
 //   - MaxPool, AveragePool, LpPool: 1 per window element per output element
 //     (|Y| * prod(kernel_shape)).
 //   - Global pools, Reduce*, ArgMax, ArgMin: 1 per input element (|X|).
 //   - Data movement and shape ops (Reshape, Transpose, Concat, Slice,
 //     Gather, Pad, Cast, Constant, Identity, Dropout, ...): 0.
 //
-// Every other op (Softmax, LayerNormalization, Resize, LSTM, ...) is
+// Every other op (LayerNormalization, Resize, LSTM, ...) is
 // unknown. |T| is the number of elements of T.
 func NodeFLOPs(n *Node) (int64, bool) {
 	if n.Domain != "" && n.Domain != "ai.onnx" {
@@ -306,6 +311,9 @@ var flopRules = map[string]flopRule{
 	"MatMulInteger":      matMulFLOPs,
 	"QLinearMatMul":      matMulFLOPs,
 	"BatchNormalization": perOutputElement(2),
+	"Softmax":            perOutputElement(3),
+	"LogSoftmax":         perOutputElement(3),
+	"LRN":                lrnFLOPs,
 	"MaxPool":            poolFLOPs,
 	"AveragePool":        poolFLOPs,
 	"LpPool":             poolFLOPs,
@@ -361,6 +369,15 @@ func perOutputElement(k int64) flopRule {
 		}
 		return mulChecked(y, k)
 	}
+}
+
+// lrnFLOPs counts 2*size + 3 per output element (see NodeFLOPs).
+func lrnFLOPs(n *Node) (int64, bool) {
+	size := n.AttrInt("size", 0)
+	if size < 1 {
+		return 0, false
+	}
+	return perOutputElement(2*size + 3)(n)
 }
 
 // perInputElement counts one operation per element of input 0.

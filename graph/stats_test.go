@@ -85,7 +85,12 @@ func TestNodeFLOPs(t *testing.T) {
 		{"GlobalAveragePool", "GlobalAveragePool", nil, [][]int64{{1, 3, 4, 4}}, [][]int64{{1, 3, 1, 1}}, 48},
 		{"ReduceMean", "ReduceMean", nil, [][]int64{{2, 5}}, [][]int64{{2, 1}}, 10},
 		{"Reshape", "Reshape", nil, [][]int64{nil, {2}}, [][]int64{nil}, 0},
-		{"Softmax", "Softmax", nil, [][]int64{{2, 3}}, [][]int64{{2, 3}}, unknown},
+		{"Softmax", "Softmax", nil, [][]int64{{2, 3}}, [][]int64{{2, 3}}, 18},
+		{"LogSoftmax", "LogSoftmax", nil, [][]int64{{2, 3}}, [][]int64{{2, 3}}, 18},
+		// LRN size 5: 10 multiply-adds of the window plus 3, per element.
+		{"LRN", "LRN", map[string]*Attr{"size": IntAttr(5)}, [][]int64{{1, 8, 2, 2}}, [][]int64{{1, 8, 2, 2}}, 32 * 13},
+		{"LRN no size", "LRN", nil, [][]int64{{1, 8, 2, 2}}, [][]int64{{1, 8, 2, 2}}, unknown},
+		{"Hardmax", "Hardmax", nil, [][]int64{{2, 3}}, [][]int64{{2, 3}}, unknown},
 		{"overflow", "Relu", nil, [][]int64{{1 << 40, 1 << 40}}, [][]int64{{1 << 40, 1 << 40}}, unknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +172,7 @@ func TestValueStatsOf(t *testing.T) {
 //
 //	x [1 3 8 8] -Conv(W [4 3 3 3], B [4], pads 1)-> c [1 4 8 8] -Relu-> r
 //	-Flatten-> f [1 256] -Gemm(W2 [10 256] transB, B2 [10])-> o [1 10]
-//	-Softmax-> p [1 10] -Reshape(shape int64 [2])-> y [10 1]
+//	-Hardmax-> p [1 10] -Reshape(shape int64 [2])-> y [10 1]
 //
 // plus an initializer no node reads (5 floats).
 func statsModel() *Model {
@@ -183,7 +188,7 @@ func statsModel() *Model {
 	g.AddNode("Flatten", []*Value{g.Value("r")}, []*Value{statsValue(g, "f", 1, 256)}, nil)
 	g.AddNode("Gemm", []*Value{g.Value("f"), statsInit(g, "W2", 10, 256), statsInit(g, "B2", 10)},
 		[]*Value{statsValue(g, "o", 1, 10)}, map[string]*Attr{"transB": IntAttr(1)})
-	g.AddNode("Softmax", []*Value{g.Value("o")}, []*Value{statsValue(g, "p", 1, 10)}, nil)
+	g.AddNode("Hardmax", []*Value{g.Value("o")}, []*Value{statsValue(g, "p", 1, 10)}, nil)
 	y := statsValue(g, "y", 10, 1)
 	g.AddNode("Reshape", []*Value{g.Value("p"), shape}, []*Value{y}, nil)
 	g.Outputs = []*Value{y}
@@ -201,17 +206,17 @@ func TestComputeStats(t *testing.T) {
 	if s.ShapeError != "" {
 		t.Fatalf("shape error %s", s.ShapeError)
 	}
-	// Conv 2*256*27 + Relu 256 + Gemm 2*1*10*256; Softmax unknown.
+	// Conv 2*256*27 + Relu 256 + Gemm 2*1*10*256; Hardmax unknown.
 	const flops = 2*256*27 + 256 + 2*10*256
-	if s.FLOPs != flops || s.FLOPsComplete || s.FLOPsUnknownNodes != 1 || !reflect.DeepEqual(s.FLOPsUnknownOps, []string{"Softmax"}) {
-		t.Errorf("flops %d complete %v unknown %d %v; want %d, false, 1 [Softmax]", s.FLOPs, s.FLOPsComplete, s.FLOPsUnknownNodes, s.FLOPsUnknownOps, flops)
+	if s.FLOPs != flops || s.FLOPsComplete || s.FLOPsUnknownNodes != 1 || !reflect.DeepEqual(s.FLOPsUnknownOps, []string{"Hardmax"}) {
+		t.Errorf("flops %d complete %v unknown %d %v; want %d, false, 1 [Hardmax]", s.FLOPs, s.FLOPsComplete, s.FLOPsUnknownNodes, s.FLOPsUnknownOps, flops)
 	}
 	// Floats: W 108 + B 4 + W2 2560 + B2 10 + unused 5; int64: shape 2.
 	wantBy := map[string]ParamTotal{"float32": {Params: 2687, Bytes: 2687 * 4}, "int64": {Params: 2, Bytes: 16}}
 	if s.Params != 2689 || s.ParamBytes != 2687*4+16 || !reflect.DeepEqual(s.ParamsByDType, wantBy) {
 		t.Errorf("params %d bytes %d by dtype %v", s.Params, s.ParamBytes, s.ParamsByDType)
 	}
-	wantHist := map[string]int{"Conv": 1, "Relu": 1, "Flatten": 1, "Gemm": 1, "Softmax": 1, "Reshape": 1}
+	wantHist := map[string]int{"Conv": 1, "Relu": 1, "Flatten": 1, "Gemm": 1, "Hardmax": 1, "Reshape": 1}
 	if s.NodeCount != 6 || !reflect.DeepEqual(s.OpHistogram, wantHist) {
 		t.Errorf("%d nodes, histogram %v", s.NodeCount, s.OpHistogram)
 	}
