@@ -115,3 +115,16 @@ func FuzzReadIDX(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckLabels(t *testing.T) {
+	d := &data.Dataset{Labels: []int{0, 9, 3}}
+	if err := d.CheckLabels(10); err != nil {
+		t.Errorf("labels 0..9 of a 10-class model: %v", err)
+	}
+	for _, bad := range [][]int{{0, 10}, {-1}} {
+		d := &data.Dataset{Labels: bad}
+		if err := d.CheckLabels(10); err == nil {
+			t.Errorf("labels %v passed for 10 classes", bad)
+		}
+	}
+}

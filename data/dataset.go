@@ -22,6 +22,16 @@ type Dataset struct {
 // Len is the number of samples.
 func (d *Dataset) Len() int { return len(d.Labels) }
 
+// CheckLabels fails on the first label outside [0, classes).
+func (d *Dataset) CheckLabels(classes int) error {
+	for i, l := range d.Labels {
+		if l < 0 || l >= classes {
+			return fmt.Errorf("label %d of sample %d is outside [0, %d): the model has %d outputs", l, i, classes, classes)
+		}
+	}
+	return nil
+}
+
 // Load reads split ("train", "test", ...) from a dataset directory.
 func Load(dir, split string) (*Dataset, error) {
 	return LoadFS(os.DirFS(dir), split)

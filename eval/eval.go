@@ -85,6 +85,11 @@ func Accuracy(sess *runtime.Session, ds *data.Dataset, batch int) (Result, error
 		if err != nil {
 			return res, err
 		}
+		if start == 0 {
+			if err := ds.CheckLabels(out[0].Shape()[out[0].Rank()-1]); err != nil {
+				return res, err
+			}
+		}
 		for i, p := range pred {
 			if p == ds.Labels[start+i] {
 				res.Correct++

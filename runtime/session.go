@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,10 +64,21 @@ type Session struct {
 type UnsupportedError struct {
 	Backend string
 	Ops     []string // sorted op types ("domain:op" outside ONNX)
+	Nodes   []string // for each op, the name of a node that has it
 }
 
 func (e *UnsupportedError) Error() string {
-	return fmt.Sprintf("%s backend does not support op(s): %s", e.Backend, strings.Join(e.Ops, ", "))
+	parts := make([]string, len(e.Ops))
+	for i, op := range e.Ops {
+		parts[i] = op
+		if strconv.Quote(op) != `"`+op+`"` { // a damaged file's bytes: quoted, escapes visible
+			parts[i] = strconv.Quote(op)
+		}
+		if i < len(e.Nodes) && e.Nodes[i] != "" {
+			parts[i] += fmt.Sprintf(" (node %q)", e.Nodes[i])
+		}
+	}
+	return fmt.Sprintf("%s backend does not support op(s): %s", e.Backend, strings.Join(parts, ", "))
 }
 
 // NewSession orders the graph, checks that the backend supports every op
@@ -88,10 +100,12 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	}
 	s := &Session{model: m, g: g, backend: b, opts: opts, arena: NewArena(),
 		outputs: map[*graph.Value]bool{}, optErr: optErr}
-	missing := map[string]bool{}
+	missing := map[string]string{} // op -> first node with it
 	for _, n := range g.Nodes {
-		if b.Factory(n.Domain, n.OpType) == nil {
-			missing[opKey(n.Domain, n.OpType)] = true
+		if k := opKey(n.Domain, n.OpType); b.Factory(n.Domain, n.OpType) == nil {
+			if _, seen := missing[k]; !seen {
+				missing[k] = n.Name
+			}
 		}
 	}
 	if len(missing) > 0 {
@@ -100,6 +114,9 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 			e.Ops = append(e.Ops, op)
 		}
 		sort.Strings(e.Ops)
+		for _, op := range e.Ops {
+			e.Nodes = append(e.Nodes, missing[op])
+		}
 		return nil, e
 	}
 	s.ops = make([]Op, len(g.Nodes))

@@ -184,7 +184,7 @@ func (r *run) resume() error {
 		return fmt.Errorf("checkpoint %s: version %d, want %d", dir, st.Version, stateVersion)
 	}
 	if st.Fingerprint != r.fingerprint {
-		return fmt.Errorf("checkpoint %s belongs to a run with other settings, data or initial weights; remove it (or choose another checkpoint directory) to start afresh", dir)
+		return fmt.Errorf("checkpoint %s belongs to a run with other settings, data or initial weights; remove it (gcompress: --fresh) or choose another checkpoint directory to start afresh", dir)
 	}
 	if strings.ContainsAny(st.Weights, `/\`) || !strings.HasSuffix(st.Weights, ".safetensors") {
 		return fmt.Errorf("checkpoint %s: invalid weights file name %q", dir, st.Weights)

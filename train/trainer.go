@@ -161,6 +161,19 @@ func Train(m *graph.Model, d Data, cfg Config, hooks Hooks) (*Result, error) {
 	if net.InputShape == nil || prod(net.InputShape[1:]) != d.Train.Rows*d.Train.Cols {
 		return nil, fmt.Errorf("train: input %q %v does not take %dx%d images", net.InputName, net.InputShape, d.Train.Rows, d.Train.Cols)
 	}
+	if s := net.Logits.Shape(); len(s) == 2 {
+		for _, split := range []struct {
+			name string
+			ds   *data.Dataset
+		}{{"training", d.Train}, {"validation", d.Val}, {"test", d.Test}} {
+			if split.ds == nil {
+				continue
+			}
+			if err := split.ds.CheckLabels(s[1]); err != nil {
+				return nil, fmt.Errorf("train: %s data: %w", split.name, err)
+			}
+		}
+	}
 	st, err := newStepper(net, loss)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,6 @@ import (
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/internal/ortpeer"
 	"github.com/gcompress/gcompress/models"
-	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -32,6 +31,8 @@ machine (CPU model, cores, Go version, date) and the CPU dispatch level
   gemm   one matrix product, float32 or uint8 x int8 -> int32
   model  a model end to end, optionally beside ONNX Runtime in the same
          process with the same thread count (--vs-ort)`,
+		Example: `  gcompress bench gemm --dtype int8 --threads 2
+  gcompress bench model resnet50.onnx --vs-ort --threads 2 --runs 30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usagef("bench needs a subcommand: gemm or model (see gcompress bench --help)")
@@ -159,13 +160,15 @@ type modelReport struct {
 func newBenchModelCmd(g *globals) *cobra.Command {
 	var runs, warmup int
 	var materialize int64
+	var dims []string
 	var vsORT, asJSON, noOpt bool
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "model MODEL",
-		Short: "Time a model end to end, optionally beside ONNX Runtime (--vs-ort)",
-		Long: `Times MODEL on seeded random inputs (uniform [0,1); symbolic dimensions are
-not supported here) with gcompress's runtime. With --vs-ort the same
+		Annotations: map[string]string{usesDevice: "yes"},
+		Use:         "model MODEL",
+		Short:       "Time a model end to end, optionally beside ONNX Runtime (--vs-ort)",
+		Long: `Times MODEL on seeded random inputs (uniform [0,1); a symbolic dimension
+such as a batch needs --dim NAME=SIZE) with gcompress's runtime. With --vs-ort the same
 serialized model runs in ONNX Runtime in this process with the same thread
 count; the runtimes take turns in five blocks of runs (a pause before each
 block lets ONNX Runtime's spinning pool threads settle) so that both see
@@ -180,13 +183,17 @@ as ConstantOfShape) the way the zoo tests do: seeded weights, logits exposed,
 BatchNormalization calibrated (models.LoadZoo); both runtimes then run the
 materialized model.`,
 		Example: `  gcompress bench model testdata/onnx-light/light_resnet50.onnx --materialize 1 --vs-ort --threads 2
-  gcompress bench model model.onnx --runs 50 --json`,
+  gcompress bench model model.onnx --runs 50 --json
+  gcompress bench model lenet5.onnx --dim batch=64 --vs-ort`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runs < 1 || warmup < 0 {
 				return usagef("--runs must be >= 1 and --warmup >= 0")
 			}
-			return benchModel(cmd.OutOrStdout(), g, args[0], runs, warmup, materialize, seed, vsORT, noOpt, asJSON)
+			if materialize >= 0 && len(dims) > 0 {
+				return usagef("--dim applies to models without --materialize (a light zoo model's inputs are fixed)")
+			}
+			return benchModel(cmd.OutOrStdout(), g, args[0], runs, warmup, materialize, seed, dims, vsORT, noOpt, asJSON)
 		},
 	}
 	fl := cmd.Flags()
@@ -194,13 +201,15 @@ materialized model.`,
 	fl.IntVar(&warmup, "warmup", 3, "untimed runs first (per runtime)")
 	fl.Int64Var(&materialize, "materialize", -1, "fill a light zoo model's ConstantOfShape weights with this seed (-1: off)")
 	fl.Uint64Var(&seed, "seed", 1, "seed of the random inputs")
-	fl.BoolVar(&vsORT, "vs-ort", false, "also run ONNX Runtime (needs `make peers` or GCOMPRESS_ORT_LIB)")
+	fl.StringArrayVar(&dims, "dim", nil, "size of a symbolic input dimension, NAME=SIZE (repeatable)")
+	fl.BoolVar(&vsORT, "vs-ort", false, "also run ONNX Runtime (needs 'make peers' or GCOMPRESS_ORT_LIB)")
 	fl.BoolVar(&noOpt, "no-optimize", false, "skip the load-time graph passes (BatchNorm folding, fusion)")
 	fl.BoolVar(&asJSON, "json", false, "print a JSON report")
 	return cmd
 }
 
-func benchModel(w io.Writer, g *globals, path string, runs, warmup int, materialize int64, seed uint64, vsORT, noOpt, asJSON bool) error {
+func benchModel(w io.Writer, g *globals, path string, runs, warmup int, materialize int64, seed uint64, dimSpecs []string,
+	vsORT, noOpt, asJSON bool) error {
 	var m *graph.Model
 	var raw []byte
 	var feed map[string]*tensor.Tensor
@@ -215,7 +224,11 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		if raw, err = os.ReadFile(path); err != nil {
 			return err
 		}
-		if m, err = onnx.Load(path); err != nil {
+		if m, err = loadModel(path); err != nil {
+			return err
+		}
+		dims, err := parseDims(m.Graph, dimSpecs)
+		if err != nil {
 			return err
 		}
 		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
@@ -224,7 +237,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 			if v.Const != nil {
 				continue
 			}
-			t, err := randomInput(v, nil, rng)
+			t, err := randomInput(v, dims, rng)
 			if err != nil {
 				return err
 			}

@@ -35,11 +35,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// gc runs the gcBinary and returns stdout, stderr and the exit code.
+// gc runs the gcBinary in an empty directory and returns stdout, stderr
+// and the exit code.
 func gc(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return gcIn(t, t.TempDir(), nil, args...)
+}
+
+// gcIn is gc in directory dir with the variables env added to the
+// environment.
+func gcIn(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(gcBinary, args...)
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -243,7 +252,7 @@ func TestMalformedInputs(t *testing.T) {
 		wantCleanError(t, stderr, code, "bad.npy")
 	})
 	t.Run("cuda in the cpu build", func(t *testing.T) {
-		_, stderr, code := gc(t, "--device", "cuda:0", "devices")
+		_, stderr, code := gc(t, "--device", "cuda:0", "run", writeModel(t, identityModel()), "--random-inputs")
 		wantCleanError(t, stderr, code, "cuda build")
 		if code != 2 {
 			t.Errorf("exit %d, want 2 for a usage error", code)

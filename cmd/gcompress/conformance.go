@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/conformance"
 )
 
@@ -22,8 +23,9 @@ func newConformanceCmd(g *globals) *cobra.Command {
 		verbose    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "conformance DIR...",
-		Short: "Run ONNX backend-test cases (model.onnx + test_data_set_*) and compare outputs",
+		Annotations: map[string]string{usesDevice: "yes"},
+		Use:         "conformance DIR...",
+		Short:       "Run ONNX backend-test cases (model.onnx + test_data_set_*) and compare outputs",
 		Long: `Runs every ONNX backend-test case found under each DIR (a directory holding
 model.onnx and test_data_set_*/input_*.pb, output_*.pb) and compares our outputs
 with the expected ones using ONNX's tolerances (rtol 1e-3, atol 1e-7).
@@ -36,9 +38,12 @@ failed.`,
   gcompress conformance --json /usr/share/libonnx-testdata/data/simple > report.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := conformance.Options{Backend: cpu.Backend(), Threads: g.threadCount(), Rtol: rtol, Atol: atol}
+			if !(rtol >= 0 && atol >= 0) || math.IsInf(rtol, 0) || math.IsInf(atol, 0) {
+				return usagef("--rtol and --atol must be finite and >= 0")
+			}
+			opts := conformance.Options{Backend: backendFor(g), Threads: g.threadCount(), Rtol: rtol, Atol: atol}
 			if filter != "" {
-				re, err := regexp.Compile(filter)
+				re, err := regexp.Compile("(?i)" + filter)
 				if err != nil {
 					return usagef("--filter: %v", err)
 				}
@@ -55,6 +60,12 @@ failed.`,
 			s, err := conformance.Run(args, opts)
 			if err != nil {
 				return err
+			}
+			if len(s.Results) == 0 {
+				if filter != "" {
+					return fmt.Errorf("no test case under %s matches --filter %q", strings.Join(args, ", "), filter)
+				}
+				return fmt.Errorf("no test cases (a directory with model.onnx and test_data_set_*) under %s", strings.Join(args, ", "))
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -74,7 +85,7 @@ failed.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the full report as JSON")
-	f.StringVar(&filter, "filter", "", "only run cases whose name matches this regular expression")
+	f.StringVar(&filter, "filter", "", "only run cases whose name matches this regular expression (case-insensitive)")
 	f.Float64Var(&rtol, "rtol", conformance.DefaultRtol, "relative tolerance")
 	f.Float64Var(&atol, "atol", conformance.DefaultAtol, "absolute tolerance")
 	f.BoolVarP(&verbose, "verbose", "v", false, "also list passed cases")

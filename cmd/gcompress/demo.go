@@ -124,7 +124,7 @@ const (
 // demoPruneFLOPs of its FLOPs are gone, retrains the physically smaller
 // model with LeNet-5's recipe and writes it.
 func demoPrune(c *demoContext) ([]demoStage, error) {
-	m, err := onnx.Load(c.base)
+	m, err := loadModel(c.base)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func demoPrune(c *demoContext) ([]demoStage, error) {
 // writes it as a QDQ INT8 model (weights per channel, activations uint8),
 // which the runtime executes with integer kernels.
 func demoQuantize(c *demoContext) ([]demoStage, error) {
-	m, err := onnx.Load(c.base)
+	m, err := loadModel(c.base)
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +195,9 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var budget time.Duration
 	var epochs int
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the built-in end-to-end job on the embedded MNIST digits",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "demo",
+		Short:       "Run the built-in end-to-end job on the embedded MNIST digits",
 		Long: `Runs gcompress end to end on the 8,000 MNIST digits embedded in the binary:
 trains LeNet-5 on the 7,000 training digits with gorgonia (about a minute on 2
 cores; the result is cached in OUT/cache keyed by architecture, seed and
@@ -209,14 +210,18 @@ accuracy and latency with gcompress's runtime, cross-checks the trained model
 in ONNX Runtime when it is installed (make peers), and writes a Markdown
 report with an accuracy-vs-size plot.
 
-Steps that do not fit in --budget are skipped and listed.`,
+Compression steps whose estimated time does not fit in what is left of
+--budget are skipped and listed; the LeNet-5 training itself always runs.`,
 		Example: `  gcompress demo
   gcompress demo --out /tmp/demo --json
   gcompress demo --retrain --seed 2`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if epochs < 0 {
 				return usagef("--epochs must be >= 0")
+			}
+			if budget <= 0 {
+				return usagef("--budget must be positive (e.g. 170s)")
 			}
 			return runDemo(cmd.OutOrStdout(), g, outDir, seed, budget, epochs, retrain, asJSON)
 		},
@@ -366,7 +371,7 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 // demoDistill trains mlp-30-30 from scratch and distilled from the trained
 // LeNet-5 (T = 4, alpha = 0.9), so the table shows what distillation adds.
 func demoDistill(c *demoContext) ([]demoStage, error) {
-	teacher, err := onnx.Load(c.base)
+	teacher, err := loadModel(c.base)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +416,7 @@ func measureStage(name, path string, test *data.Dataset, threads int) (demoStage
 	if err != nil {
 		return demoStage{}, nil, err
 	}
-	m, err := onnx.Load(path)
+	m, err := loadModel(path)
 	if err != nil {
 		return demoStage{}, nil, err
 	}

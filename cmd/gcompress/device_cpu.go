@@ -5,7 +5,6 @@ package main
 import (
 	"io"
 	"runtime"
-	"strings"
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	gcrt "github.com/gcompress/gcompress/runtime"
@@ -16,18 +15,14 @@ const buildFlavour = "cpu build"
 
 func numCPU() int { return runtime.NumCPU() }
 
-// checkDevice accepts "cpu"; cuda devices need the cuda build.
-func checkDevice(dev string) error {
-	switch {
-	case dev == "cpu":
-		return nil
-	case strings.HasPrefix(dev, "cuda"):
-		return usagef("--device %s: this is the CPU build of gcompress; CUDA devices need the cuda build (make build-cuda, or the Docker image, see README)", dev)
-	}
-	return usagef("--device %q: want cpu or cuda:N", dev)
+// openDevice is called for a CUDA device name (checked already): CUDA
+// devices need the cuda build.
+func openDevice(dev string) error {
+	return usagef("--device %s: this is the CPU build of gcompress; CUDA devices need the cuda build (make build-cuda, or the Docker image, see README)", dev)
 }
 
-// backendFor returns the backend `run` executes on: the CPU here.
+// backendFor returns the backend the device commands execute on: the CPU
+// here.
 func backendFor(*globals) gcrt.Backend { return cpu.Backend() }
 
 // writeDeviceReport prints the device placement summary (none on the CPU).

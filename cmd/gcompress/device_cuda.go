@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/cuda"
@@ -26,16 +25,10 @@ func numCPU() int { return runtime.NumCPU() }
 // opened (primary context retained, kernels loaded) by checkDevice.
 var cudaBackend *cudabackend.Backend
 
-// checkDevice accepts cpu and cuda:N (cuda = cuda:0). For a CUDA device it
-// opens the device and loads the kernels once, so a bad ordinal or a
+// openDevice opens the CUDA device dev (cuda:N, or cuda = cuda:0; the name
+// is checked already) and loads the kernels once, so a bad ordinal or a
 // missing kernel image is reported before any work starts.
-func checkDevice(dev string) error {
-	if dev == "cpu" {
-		return nil
-	}
-	if !strings.HasPrefix(dev, "cuda") {
-		return usagef("--device %q: want cpu or cuda:N", dev)
-	}
+func openDevice(dev string) error {
 	n, err := cuda.ParseDevice(dev)
 	if err != nil {
 		return usagef("--device: %v", err)
@@ -56,8 +49,9 @@ func checkDevice(dev string) error {
 	return nil
 }
 
-// backendFor returns the backend `run` executes on: the CUDA backend (with
-// CPU fallback) for --device cuda:N, else the CPU.
+// backendFor returns the backend the device commands (run, bench model,
+// eval) execute on: the CUDA backend (with CPU fallback) for --device
+// cuda:N, else the CPU.
 func backendFor(g *globals) gcrt.Backend {
 	if g.device != "cpu" && cudaBackend != nil {
 		return cudaBackend

@@ -37,7 +37,7 @@ Where there is no NVIDIA driver or no GPU it prints "no NVIDIA GPU: <reason>"
 when NVML itself fails. Metrics a GPU does not report show as "-" (null in JSON).`,
 		Example: `  gcompress devices
   gcompress devices --json | jq '.devices[].memory_total_bytes'`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := gatherDevices()
 			if err != nil {

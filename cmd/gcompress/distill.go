@@ -12,7 +12,6 @@ import (
 	"github.com/gcompress/gcompress/compress/distill"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/models"
-	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/train"
 )
 
@@ -35,8 +34,9 @@ func newDistillCmd(g *globals) *cobra.Command {
 	var teacher, student, studentArch string
 	var temperature, alpha float64
 	cmd := &cobra.Command{
-		Use:   "distill --teacher T.onnx (--student S.onnx | --student-arch NAME) --data DIR -o OUT.onnx",
-		Short: "Train a student model to match a teacher's softened outputs (knowledge distillation)",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "distill --teacher T.onnx (--student S.onnx | --student-arch NAME) --data DIR -o OUT.onnx",
+		Short:       "Train a student model to match a teacher's softened outputs (knowledge distillation)",
 		Long: `Knowledge distillation (Hinton et al., 2015): trains the student on
 
   L = alpha T^2 KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) CE(s, y)
@@ -57,7 +57,7 @@ them into the student and the validation error looks better than the test
 error will. Train the teacher with the same --val-fraction and --seed.`,
 		Example: `  gcompress distill --teacher teacher.onnx --student-arch mlp-800-800 --data data/mnist -o student.onnx
   gcompress distill --teacher lenet5.onnx --student-arch mlp-30-30 --data data/mnist --temperature 4 --alpha 0.9 --seed 2 -o s.onnx --json`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDistill(cmd.OutOrStdout(), g, o, teacher, student, studentArch, temperature, alpha)
 		},
@@ -86,7 +86,10 @@ func runDistill(w io.Writer, g *globals, o *trainOpts, teacherPath, studentPath,
 	case !(alpha >= 0 && alpha <= 1):
 		return usagef("--alpha must be in [0, 1]")
 	}
-	teacher, err := onnx.Load(teacherPath)
+	if err := checkOutputs([]string{teacherPath, studentPath}, o.out); err != nil {
+		return err
+	}
+	teacher, err := loadModel(teacherPath)
 	if err != nil {
 		return err
 	}
@@ -99,7 +102,7 @@ func runDistill(w io.Writer, g *globals, o *trainOpts, teacherPath, studentPath,
 		if student, err = models.Build(arch, o.seed); err != nil {
 			return usageError{err}
 		}
-	} else if student, err = onnx.Load(studentPath); err != nil {
+	} else if student, err = loadModel(studentPath); err != nil {
 		return err
 	}
 	cfg, err := o.config(r)

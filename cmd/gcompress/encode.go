@@ -38,8 +38,9 @@ type encodeFlags struct {
 func newEncodeCmd(g *globals) *cobra.Command {
 	f := &encodeFlags{}
 	cmd := &cobra.Command{
-		Use:   "encode MODEL -o OUT.gcz",
-		Short: "Deep Compression stages 2-3: weight sharing (k-means) and Huffman coding into a .gcz archive",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "encode MODEL -o OUT.gcz",
+		Short:       "Deep Compression stages 2-3: weight sharing (k-means) and Huffman coding into a .gcz archive",
 		Long: `Writes MODEL as a .gcz archive (format: compress/encode package documentation):
 the non-zero weights of every weight tensor are clustered by k-means with
 linear initialisation into 2^--bits shared values (per tensor), the cluster
@@ -57,7 +58,7 @@ turns the archive back into ONNX.`,
 		Example: `  gcompress encode l300-pruned.onnx -o l300.gcz
   gcompress encode lenet5-pruned.onnx --data data/mnist --finetune-epochs 3 --reference lenet5.onnx -o lenet5.gcz --report r.md
   gcompress decode lenet5.gcz -o lenet5-decoded.onnx`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEncode(cmd.OutOrStdout(), g, f, args[0])
 		},
@@ -76,6 +77,7 @@ turns the archive back into ONNX.`,
 	fl.StringVar(&f.network, "network", "", "network name in the tables (default: the model's graph name)")
 	fl.StringVar(&f.report, "report", "", "write a Markdown report here")
 	o := &f.train
+	o.flags = fl
 	fl.StringVar(&o.data, "data", "", "dataset directory: fine-tune the centroids and evaluate")
 	fl.StringVar(&o.trainSplit, "train-split", "train", "split to fine-tune on")
 	fl.StringVar(&o.testSplit, "split", "test", "split to evaluate on")
@@ -122,15 +124,13 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 		}
 		f.opt.LayerBits[strings.TrimSpace(k)] = b
 	}
-	for _, p := range []string{o.out, f.report} {
-		if p == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: directory %s does not exist", p, filepath.Dir(p))
-		}
+	if err := checkOutputs([]string{path, f.reference}, o.out, f.report); err != nil {
+		return err
 	}
-	m, err := onnx.Load(path)
+	if strings.EqualFold(filepath.Ext(o.out), ".onnx") {
+		stderrf("gcompress: warning: %s will be a .gcz archive, not ONNX (gcompress decode turns it back)\n", o.out)
+	}
+	m, err := loadModel(path)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 			return err
 		}
 		if f.reference != "" {
-			ref, err := onnx.Load(f.reference)
+			ref, err := loadModel(f.reference)
 			if err != nil {
 				return err
 			}
@@ -241,10 +241,13 @@ func newDecodeCmd(g *globals) *cobra.Command {
 (a truncated or modified file is refused with the section that failed),
 decodes the shared weights and writes the ONNX model.`,
 		Example: `  gcompress decode lenet5.gcz -o lenet5-decoded.onnx`,
-		Args:    usageArgs(cobra.ExactArgs(1)),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usagef("-o OUT.onnx is required")
+			}
+			if err := checkOutputs(args, out); err != nil {
+				return err
 			}
 			b, err := os.ReadFile(args[0])
 			if err != nil {

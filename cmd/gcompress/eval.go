@@ -7,10 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/eval"
-	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 )
 
@@ -19,8 +17,9 @@ func newEvalCmd(g *globals) *cobra.Command {
 	var batch int
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "eval MODEL --data DIR",
-		Short: "Measure a classifier's top-1 accuracy on a labelled image dataset",
+		Annotations: map[string]string{usesDevice: "yes"},
+		Use:         "eval MODEL --data DIR",
+		Short:       "Measure a classifier's top-1 accuracy on a labelled image dataset",
 		Long: `Runs MODEL with gcompress's runtime over every image of a dataset split
 (MNIST-style IDX files in DIR: <split>-images-idx3-ubyte[.gz] and
 <split>-labels-idx1-ubyte[.gz]; pixels scaled to [0,1] and reshaped to what the
@@ -29,7 +28,7 @@ model's input declares) and prints the top-1 accuracy of output 0.
 With --json it prints {"accuracy": f, "samples": n}.`,
 		Example: `  gcompress eval lenet5.onnx --data data/mnist
   gcompress eval model.onnx --data data/mnist --split train --json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
 				return usagef("--data DIR is required")
@@ -37,7 +36,7 @@ With --json it prints {"accuracy": f, "samples": n}.`,
 			if batch <= 0 {
 				return usagef("--batch must be positive")
 			}
-			m, err := onnx.Load(args[0])
+			m, err := loadModel(args[0])
 			if err != nil {
 				return err
 			}
@@ -45,7 +44,7 @@ With --json it prints {"accuracy": f, "samples": n}.`,
 			if err != nil {
 				return fmt.Errorf("--data %s: %w", dir, err)
 			}
-			sess, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: g.threadCount()})
+			sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount()})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}

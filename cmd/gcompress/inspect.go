@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gcompress/gcompress/graph"
-	"github.com/gcompress/gcompress/onnx"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/onnx/onnxpb"
 )
 
@@ -29,6 +29,11 @@ type inspectReport struct {
 	// FileOpset is the default-domain opset the file declares (Opset is the
 	// one after the importer's upgrade to >= 13); 0 if it could not be read.
 	FileOpset int64 `json:"file_opset"`
+	// FLOPsOnes is the FLOPs total with every symbolic input dimension set
+	// to 1 (per sample, for a batch dimension); only for a model with
+	// symbolic input dimensions inspected without --dim.
+	FLOPsOnes         *int64 `json:"flops_symbolic_dims_1,omitempty"`
+	FLOPsOnesComplete bool   `json:"flops_symbolic_dims_1_complete,omitempty"`
 	*graph.ModelStats
 }
 
@@ -49,17 +54,17 @@ shape tensors alike). FLOPs count 2 per multiply-accumulate for Conv, Gemm and
 MatMul (and their integer/QLinear forms), 1 per output element for elementwise
 ops and activations, 0 for data movement; bias additions are not counted.
 Where a shape is symbolic or unknown the count is shown as "?" and the total
-is marked incomplete; --dim batch=1 fixes a symbolic input dimension.`,
+is marked incomplete; --dim batch=1 fixes a symbolic input dimension. Without
+--dim, a model with symbolic input dimensions also gets a second total with
+every one of them set to 1 (per sample, for a batch dimension; JSON key
+flops_symbolic_dims_1).`,
 		Example: `  gcompress inspect model.onnx
   gcompress inspect --dim batch=1 resnet50.onnx
-  gcompress inspect --json model.onnx | jq .flops`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+  gcompress inspect --json model.onnx | jq .flops
+  gcompress inspect --json lenet5.onnx | jq .flops_symbolic_dims_1`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fixed, err := inspectParseDims(dims)
-			if err != nil {
-				return err
-			}
-			r, err := inspectModel(args[0], fixed)
+			r, err := inspectModel(args[0], dims)
 			if err != nil {
 				return err
 			}
@@ -77,40 +82,29 @@ is marked incomplete; --dim batch=1 fixes a symbolic input dimension.`,
 	return cmd
 }
 
-// usageArgs makes a cobra argument check's error a usage error (exit 2).
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageError{err}
-		}
-		return nil
-	}
-}
-
-// inspectParseDims reads --dim NAME=SIZE flags.
-func inspectParseDims(specs []string) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, s := range specs {
-		name, size, ok := strings.Cut(s, "=")
-		n, err := strconv.ParseInt(size, 10, 64)
-		if !ok || name == "" || err != nil || n < 0 {
-			return nil, usagef("--dim %q: want NAME=SIZE with SIZE >= 0", s)
-		}
-		out[name] = n
-	}
-	return out, nil
-}
-
-// inspectModel loads the model at path, fixes the named symbolic input
-// dimensions and computes its statistics.
-func inspectModel(path string, fixed map[string]int64) (*inspectReport, error) {
-	m, err := onnx.Load(path)
+// inspectModel loads the model at path, fixes the symbolic input
+// dimensions named by the --dim specs and computes its statistics. Without
+// --dim, a model with symbolic input dimensions also gets its FLOPs with
+// each of them set to 1 (per sample, for a batch dimension).
+func inspectModel(path string, dimSpecs []string) (*inspectReport, error) {
+	m, err := loadModel(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := inspectFixDims(m.Graph, fixed); err != nil {
+	fixed, err := parseDims(m.Graph, dimSpecs)
+	if err != nil {
 		return nil, err
 	}
+	var ones *graph.Model
+	if syms := symbolicDims(m.Graph); len(fixed) == 0 && len(syms) > 0 {
+		ones = passes.Clone(m)
+		for name := range syms {
+			fixed[name] = 1
+		}
+		fixDims(ones.Graph, fixed)
+		fixed = nil
+	}
+	fixDims(m.Graph, fixed)
 	s, err := graph.ComputeStats(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -120,31 +114,14 @@ func inspectModel(path string, fixed map[string]int64) (*inspectReport, error) {
 		return nil, err
 	}
 	r := &inspectReport{File: path, FileBytes: st.Size(), ModelStats: s}
+	if ones != nil {
+		if so, err := graph.ComputeStats(ones); err == nil && so.ShapeError == "" {
+			r.FLOPsOnes = &so.FLOPs
+			r.FLOPsOnesComplete = so.FLOPsComplete
+		}
+	}
 	r.FileOpset, _ = inspectFileOpset(path)
 	return r, nil
-}
-
-// inspectFixDims replaces each symbolic dimension of g's inputs named in
-// fixed by its size. Every name must occur in some input.
-func inspectFixDims(g *graph.Graph, fixed map[string]int64) error {
-	used := map[string]bool{}
-	for _, v := range g.Inputs {
-		shape := make([]graph.Dim, len(v.Shape)) // a copy: inferred shapes may share v's slice
-		for i, d := range v.Shape {
-			shape[i] = d
-			if size, ok := fixed[d.Param]; ok && !d.Known() {
-				shape[i] = graph.Dim{Size: size}
-				used[d.Param] = true
-			}
-		}
-		v.Shape = shape
-	}
-	for name := range fixed {
-		if !used[name] {
-			return usagef("--dim %s: no model input has a symbolic dimension called %q", name, name)
-		}
-	}
-	return nil
 }
 
 // inspectFileOpset reads the default-domain opset that the model file at path
@@ -253,7 +230,11 @@ func printInspectHeader(w io.Writer, r *inspectReport) {
 	printInspectValues(w, "inputs:", s.Inputs)
 	printInspectValues(w, "outputs:", s.Outputs)
 	fmt.Fprintf(w, "params:\t%s\n", inspectParamsLine(s))
-	fmt.Fprintf(w, "FLOPs:\t%s\n", inspectFLOPsLine(s))
+	fmt.Fprintf(w, "FLOPs:\t%s\n", inspectFLOPsLine(s.FLOPs, s.FLOPsComplete, s))
+	if r.FLOPsOnes != nil {
+		fmt.Fprintf(w, "\t%s with every symbolic input dimension set to 1 (per sample; --dim NAME=SIZE for others)\n",
+			inspectFLOPsLine(*r.FLOPsOnes, r.FLOPsOnesComplete, nil))
+	}
 	fmt.Fprintf(w, "nodes:\t%d\n", s.NodeCount)
 	if s.ShapeError != "" {
 		fmt.Fprintf(w, "warning:\t%s\n", s.ShapeError)
@@ -292,16 +273,20 @@ func inspectParamsLine(s *graph.ModelStats) string {
 	return line + ")"
 }
 
-// inspectFLOPsLine prints the FLOPs total, marked incomplete when some nodes'
-// counts are unknown.
-func inspectFLOPsLine(s *graph.ModelStats) string {
-	line := inspectCount(s.FLOPs)
-	if s.FLOPs >= 1000 {
-		line += " (" + inspectCommas(s.FLOPs) + ")"
+// inspectFLOPsLine prints a FLOPs total, marked incomplete when some nodes'
+// counts are unknown (which, with s, it names).
+func inspectFLOPsLine(flops int64, complete bool, s *graph.ModelStats) string {
+	line := inspectCount(flops)
+	if flops >= 1000 {
+		line += " (" + inspectCommas(flops) + ")"
 	}
-	if !s.FLOPsComplete {
+	switch {
+	case complete:
+	case s != nil:
 		line = fmt.Sprintf("at least %s; unknown for %d node(s): %s",
 			line, s.FLOPsUnknownNodes, strings.Join(s.FLOPsUnknownOps, ", "))
+	default:
+		line = "at least " + line
 	}
 	return line
 }

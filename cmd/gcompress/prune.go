@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -60,8 +58,9 @@ type pruneFlags struct {
 func newPruneCmd(g *globals) *cobra.Command {
 	f := &pruneFlags{}
 	cmd := &cobra.Command{
-		Use:   "prune MODEL --method magnitude|gradual|2:4|channel --sparsity S -o OUT.onnx",
-		Short: "Prune weights (magnitude, gradual, 2:4) or channels, retrain, and measure the speed",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "prune MODEL --method magnitude|gradual|2:4|channel --sparsity S -o OUT.onnx",
+		Short:       "Prune weights (magnitude, gradual, 2:4) or channels, retrain, and measure the speed",
 		Long: `Prunes MODEL and writes the pruned ONNX model.
 
 Methods:
@@ -97,7 +96,7 @@ runs alternating between the two models).`,
 		Example: `  gcompress prune l300.onnx --method magnitude --sparsity 0.92 --rounds 3 --retrain-epochs 10 --data data/mnist -o l300-p.onnx --report r.md
   gcompress prune lenet5.onnx --method 2:4 --retrain-epochs 15 --recipe lenet5 --data data/mnist -o lenet5-24.onnx
   gcompress prune resnet.onnx --method channel --flops-reduction 0.5 --retrain-epochs 8 --data data/mnist -o r-half.onnx --json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.sparsitySet, f.sensitivitySet = cmd.Flags().Changed("sparsity"), cmd.Flags().Changed("sensitivity")
 			return runPrune(cmd.OutOrStdout(), g, f, args[0])
@@ -125,6 +124,7 @@ runs alternating between the two models).`,
 	fl.IntVar(&f.agreeSamples, "agreement-samples", 200, "test samples on which the sparse kernels are compared with the dense kernel")
 	fl.StringVar(&f.report, "report", "", "write a Markdown report here")
 	o := &f.train
+	o.flags = fl
 	fl.StringVar(&o.data, "data", "", "dataset directory for retraining and evaluation")
 	fl.StringVar(&o.trainSplit, "train-split", "train", "split to retrain on")
 	fl.StringVar(&o.testSplit, "split", "test", "split to evaluate before and after (\"\" for none)")
@@ -161,7 +161,7 @@ func parseLayerSparsity(pairs []string) (map[string]float64, error) {
 	return out, nil
 }
 
-func (f *pruneFlags) check() error {
+func (f *pruneFlags) check(model string) error {
 	o := &f.train
 	if o.out == "" {
 		return usagef("-o OUT.onnx is required")
@@ -196,6 +196,9 @@ func (f *pruneFlags) check() error {
 		if !(f.flopsReduction > 0 && f.flopsReduction < 1) {
 			return usagef("--flops-reduction %v must be in (0, 1)", f.flopsReduction)
 		}
+		if f.sparsitySet {
+			return usagef("give --sparsity or --flops-reduction, not both")
+		}
 	}
 	if f.roundChannels < 1 {
 		return usagef("--round-channels %d must be >= 1", f.roundChannels)
@@ -211,6 +214,9 @@ func (f *pruneFlags) check() error {
 	}
 	if f.rounds > 1 && f.method != "magnitude" {
 		return usagef("--rounds applies to --method magnitude")
+	}
+	if f.rounds > 1 && f.retrainEpochs == 0 {
+		return usagef("--rounds %d prunes and retrains in rounds: give --retrain-epochs N", f.rounds)
 	}
 	if f.retrainEpochs < 0 || f.latencyRuns < 0 || f.agreeSamples < 0 {
 		return usagef("--retrain-epochs, --latency-runs and --agreement-samples must be >= 0")
@@ -231,15 +237,7 @@ func (f *pruneFlags) check() error {
 			return usagef("--recipe %q: no such recipe (%s)", f.recipe, strings.Join(recipeNames(), ", "))
 		}
 	}
-	for _, p := range []string{o.out, f.report, f.masks} {
-		if p == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: directory %s does not exist", p, filepath.Dir(p))
-		}
-	}
-	return nil
+	return checkOutputs([]string{model}, o.out, f.report, f.masks)
 }
 
 func recipeNames() []string {
@@ -264,7 +262,7 @@ func evalSplit(m *graph.Model, ds *data.Dataset, split string, threads int) (*pr
 
 func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 	start := time.Now()
-	if err := f.check(); err != nil {
+	if err := f.check(path); err != nil {
 		return err
 	}
 	if f.ort {
@@ -272,7 +270,7 @@ func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 			return fmt.Errorf("--ort: %w", err)
 		}
 	}
-	m, err := onnx.Load(path)
+	m, err := loadModel(path)
 	if err != nil {
 		return err
 	}
@@ -520,7 +518,7 @@ func printPruneSummary(w io.Writer, r *prune.Report) {
 		fmt.Fprintf(w, "test error %.2f%% -> %.2f%% on %d %s samples\n", 100*r.Before.Error, 100*r.After.Error, r.After.Samples, r.After.Split)
 	}
 	if len(r.Layers) > 0 {
-		fmt.Fprintf(w, "%-10s %-14s %9s %9s %8s %8s %9s %9s\n", "layer", "shape", "weights", "kept", "kernel", "bits/w", "before_us", "after_us")
+		fmt.Fprintf(w, "%-10s %-14s %9s %9s %8s %8s %9s %9s\n", "layer", "shape after", "weights", "kept", "kernel", "bits/w", "before_us", "after_us")
 		for _, l := range r.Layers {
 			fmt.Fprintf(w, "%-10s %-14s %9d %9d %8s %8.1f %9s %9s\n", l.Node, fmt.Sprint(l.Shape), l.Params, l.Kept, l.Kernel, l.Bits, fmtUS(l.BeforeUS), fmtUS(l.AfterUS))
 		}
@@ -535,7 +533,7 @@ func printPruneSummary(w io.Writer, r *prune.Report) {
 		fmt.Fprintf(w, "ONNX Runtime: max |dlogit| %.3g on %d samples\n", r.ORT.MaxAbsDiff, r.ORT.Samples)
 	}
 	for _, s := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", s)
+		stderrf("gcompress: warning: %s\n", s)
 	}
 }
 

@@ -59,8 +59,9 @@ type quantizeFlags struct {
 func newQuantizeCmd(g *globals) *cobra.Command {
 	f := &quantizeFlags{}
 	cmd := &cobra.Command{
-		Use:   "quantize MODEL --calib DIR -o OUT.onnx",
-		Short: "INT8 post-training quantization with calibration; writes QDQ ONNX",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "quantize MODEL --calib DIR -o OUT.onnx",
+		Short:       "INT8 post-training quantization with calibration; writes QDQ ONNX",
 		Long: `Quantizes MODEL to INT8 and writes it as QDQ ONNX (QuantizeLinear /
 DequantizeLinear around each quantized op, opset >= 13), which ONNX Runtime and
 TensorRT run. BatchNorm and constants are folded first; weights are int8
@@ -100,8 +101,15 @@ With --json it prints the report as JSON.`,
   gcompress quantize lenet5.onnx --calib data/mnist --method percentile --calib-samples 500 -o q.onnx --report q.md
   gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.weightOnly != "" {
+				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float"} {
+					if cmd.Flags().Changed(name) {
+						return usagef("--%s is about activation calibration, which --weight-only does not do", name)
+					}
+				}
+			}
 			return runQuantize(cmd, g, f, args[0])
 		},
 	}
@@ -155,7 +163,7 @@ type ortComparison struct {
 	LogitsNMSE float64 `json:"logits_nmse_vs_gcompress"`
 }
 
-func (f *quantizeFlags) check() error {
+func (f *quantizeFlags) check(model string) error {
 	if f.out == "" {
 		return usagef("-o OUT.onnx is required")
 	}
@@ -177,23 +185,15 @@ func (f *quantizeFlags) check() error {
 	if f.weightOnly != "" && f.weightOnly != "int8" && f.weightOnly != "int4" {
 		return usagef("--weight-only %q: want int8 or int4", f.weightOnly)
 	}
-	for _, p := range []string{f.out, f.report, f.calibTable, f.lowered} {
-		if p == "" {
-			continue
-		}
-		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: directory %s does not exist", p, filepath.Dir(p))
-		}
-	}
-	return nil
+	return checkOutputs([]string{model}, f.out, f.report, f.calibTable, f.lowered)
 }
 
 func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string) error {
-	if err := f.check(); err != nil {
+	if err := f.check(model); err != nil {
 		return err
 	}
 	start := time.Now()
-	m, err := onnx.Load(model)
+	m, err := loadModel(model)
 	if err != nil {
 		return err
 	}

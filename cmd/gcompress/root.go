@@ -9,6 +9,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/cuda"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -25,13 +28,42 @@ func usagef(format string, args ...any) error {
 }
 
 // exitCode maps an error to the process exit status: 2 for usage errors,
-// 1 for everything else.
+// 1 for everything else. cobra reports an unknown command of the root
+// with a plain error, recognised by its text.
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
 		return 2
 	}
 	return 1
+}
+
+// markArgErrors makes the positional-argument check of c and of every
+// command below it report usage errors (exit 2) that name the command and
+// its usage line.
+func markArgErrors(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			if err == nil {
+				return nil
+			}
+			name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+			if cmd.HasAvailableSubCommands() {
+				var subs []string
+				for _, sub := range cmd.Commands() {
+					if sub.IsAvailableCommand() {
+						subs = append(subs, sub.Name())
+					}
+				}
+				return usagef("%s: %v; its subcommands: %s", name, err, strings.Join(subs, ", "))
+			}
+			return usagef("%s: %v (usage: %s)", name, err, cmd.UseLine())
+		}
+	}
+	for _, sub := range c.Commands() {
+		markArgErrors(sub)
+	}
 }
 
 // oneLine flattens an error message to one line for stderr.
@@ -89,6 +121,7 @@ For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 		newEncodeCmd(g),
 		newDecodeCmd(g),
 	)
+	markArgErrors(root)
 	return root
 }
 
@@ -112,6 +145,9 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		if err := v.ReadInConfig(); err != nil {
 			return usagef("config %s: %v", cfg, err)
 		}
+		if err := checkConfigKeys(cmd.Root(), v.AllKeys(), cfg); err != nil {
+			return err
+		}
 	}
 	var ferr error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
@@ -131,17 +167,69 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 			s = fmt.Sprint(x)
 		}
 		if err := cmd.Flags().Set(f.Name, s); err != nil && ferr == nil {
-			ferr = usagef("config %s=%q: %v", f.Name, s, err)
+			source := fmt.Sprintf("%s: %s", cfg, f.Name)
+			if env := "GCOMPRESS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); os.Getenv(env) != "" {
+				source = env
+			}
+			ferr = usagef("%s=%q: %v", source, s, err)
 		}
 	})
 	if ferr != nil {
 		return ferr
 	}
-	if g.threads < 0 {
-		return usagef("--threads must be >= 0")
+	if g.threads < 0 || g.threads > maxThreads {
+		return usagef("--threads %d: want 0 (all CPUs) to %d", g.threads, maxThreads)
 	}
-	return checkDevice(g.device)
+	if _, err := cpu.ActiveCPULevel(); err != nil {
+		stderrf("gcompress: warning: %v\n", err)
+	}
+	if g.device == "cpu" {
+		return nil
+	}
+	if _, err := cuda.ParseDevice(g.device); err != nil {
+		return usagef("--device: %v (want cpu or cuda:N)", err)
+	}
+	switch cmd.Annotations[usesDevice] {
+	case "yes":
+		return openDevice(g.device)
+	case "cpu":
+		stderrf("gcompress: note: %s runs on the CPU; --device %s applies to %s\n", cmd.CommandPath(), g.device, deviceCommands)
+	}
+	return nil
 }
+
+// usesDevice annotates the commands that run models: "yes" for those that
+// run them on the --device (deviceCommands), "cpu" for those that run on
+// the CPU whatever it says (a note tells the user). Commands without it
+// (inspect, version, ...) compute nothing the device could do.
+const (
+	usesDevice     = "uses-device"
+	deviceCommands = "run, bench model, eval and conformance"
+)
+
+// checkConfigKeys refuses a config file key that is no flag of any
+// command (a misspelling would otherwise be ignored).
+func checkConfigKeys(root *cobra.Command, keys []string, file string) error {
+	flags := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, k := range keys {
+		if !flags[k] {
+			return usagef("config %s: unknown key %q (keys are flag names without the dashes, e.g. threads, device)", file, k)
+		}
+	}
+	return nil
+}
+
+// maxThreads bounds --threads (each thread is a pool worker).
+const maxThreads = 1024
 
 // threadCount resolves the thread option (0 = all CPUs).
 func (g *globals) threadCount() int {

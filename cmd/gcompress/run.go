@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gcompress/gcompress/conformance"
 	"github.com/gcompress/gcompress/graph"
-	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -38,8 +36,9 @@ type runFlags struct {
 func newRunCmd(g *globals) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "run MODEL",
-		Short: "Run a model on inputs from .npy/.pb files (or random data) and save or time the outputs",
+		Annotations: map[string]string{usesDevice: "yes"},
+		Use:         "run MODEL",
+		Short:       "Run a model on inputs from .npy/.pb files (or random data) and save or time the outputs",
 		Long: `Runs MODEL with gcompress's runtime. Inputs come from --input NAME=FILE
 (NumPy .npy or ONNX TensorProto .pb; NAME may be left out when the model has one
 input), or from --random-inputs (seeded uniform [0,1) data; symbolic dimensions
@@ -101,10 +100,10 @@ type benchStats struct {
 }
 
 func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
-	if f.bench < 0 || f.warmup < 0 || f.nodes < 0 {
-		return usagef("--bench, --warmup and --profile-nodes must be >= 0")
+	if f.bench < 0 || f.warmup < 0 || f.nodes < 0 || f.showFirst < 0 {
+		return usagef("--bench, --warmup, --profile-nodes and --show must be >= 0")
 	}
-	m, err := onnx.Load(path)
+	m, err := loadModel(path)
 	if err != nil {
 		return err
 	}
@@ -211,40 +210,52 @@ func summarize(ms []float64, warmup int) *benchStats {
 }
 
 // gatherInputs reads --input files and fills the rest with random data when
-// asked.
+// asked. Every --input names one of the model's inputs, once; a --dim
+// size must agree with the inputs given as files.
 func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error) {
 	var required []*graph.Value
+	byName := map[string]*graph.Value{}
 	for _, v := range g.Inputs {
 		if v.Const == nil {
 			required = append(required, v)
+			byName[v.Name] = v
 		}
+	}
+	dims, err := parseDims(g, f.dims)
+	if err != nil {
+		return nil, err
 	}
 	inputs := map[string]*tensor.Tensor{}
 	for _, spec := range f.inputs {
 		name, file, ok := strings.Cut(spec, "=")
 		if !ok {
 			if len(required) != 1 {
-				return nil, usagef("--input %s: name the input (NAME=FILE); the model has %d inputs", spec, len(required))
+				return nil, usagef("--input %s: name the input (NAME=FILE); the model has %d inputs (%s)", spec, len(required), valueNames(required))
 			}
 			name, file = required[0].Name, spec
+		}
+		v := byName[name]
+		if v == nil {
+			return nil, usagef("--input %s: the model has no input %q (inputs: %s)", spec, name, valueNames(required))
+		}
+		if _, dup := inputs[name]; dup {
+			return nil, usagef("--input %s: input %q is given twice", spec, name)
 		}
 		t, err := loadTensorFile(file)
 		if err != nil {
 			return nil, err
 		}
+		if t.Rank() == len(v.Shape) {
+			for i, d := range v.Shape {
+				if size, ok := dims[d.Param]; ok && !d.Known() && int64(t.Shape()[i]) != size {
+					return nil, usagef("--input %s: dimension %d (%s) is %d, but --dim %s=%d", spec, i, d.Param, t.Shape()[i], d.Param, size)
+				}
+			}
+		}
 		inputs[name] = t
 	}
 	if !f.random {
 		return inputs, nil
-	}
-	dims := map[string]int{}
-	for _, d := range f.dims {
-		name, size, ok := strings.Cut(d, "=")
-		n, err := strconv.Atoi(size)
-		if !ok || err != nil || n < 0 {
-			return nil, usagef("--dim %q: want NAME=SIZE", d)
-		}
-		dims[name] = n
 	}
 	rng := rand.New(rand.NewPCG(f.seed, 0x9e3779b97f4a7c15))
 	for _, v := range required {
@@ -258,6 +269,15 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		inputs[v.Name] = t
 	}
 	return inputs, nil
+}
+
+// valueNames lists the names of vs, comma-separated.
+func valueNames(vs []*graph.Value) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // loadTensorFile reads a .npy or a TensorProto .pb file.
@@ -274,7 +294,7 @@ func loadTensorFile(file string) (*tensor.Tensor, error) {
 
 // randomInput makes seeded data for a declared input: uniform [0,1) for
 // floats, 0/1 for bools, [0,10) for integers.
-func randomInput(v *graph.Value, dims map[string]int, rng *rand.Rand) (*tensor.Tensor, error) {
+func randomInput(v *graph.Value, dims map[string]int64, rng *rand.Rand) (*tensor.Tensor, error) {
 	if !v.HasShape {
 		return nil, usagef("input %q has no declared shape; pass it with --input", v.Name)
 	}
@@ -284,7 +304,7 @@ func randomInput(v *graph.Value, dims map[string]int, rng *rand.Rand) (*tensor.T
 		case d.Known():
 			shape[i] = int(d.Size)
 		case d.Param != "" && dims[d.Param] > 0:
-			shape[i] = dims[d.Param]
+			shape[i] = int(dims[d.Param])
 		default:
 			return nil, usagef("input %q: dimension %d (%s) is not fixed; pass --dim %s=SIZE", v.Name, i, d, dimName(d))
 		}

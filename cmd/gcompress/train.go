@@ -79,9 +79,14 @@ type trainOpts struct {
 	fresh           bool
 	out             string
 	asJSON          bool
+	// flags holds the command's flags, to tell a value given as 0 or -1
+	// from the "recipe default" that those values mean when not given
+	// (nil: nothing was given, as in the demo).
+	flags *pflag.FlagSet
 }
 
 func addTrainFlags(fl *pflag.FlagSet, o *trainOpts) {
+	o.flags = fl
 	fl.StringVar(&o.data, "data", "", "dataset directory (<split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz])")
 	fl.StringVar(&o.trainSplit, "train-split", "train", "split to train on")
 	fl.StringVar(&o.testSplit, "split", "test", "split evaluated after every epoch (\"\" for none)")
@@ -116,7 +121,7 @@ func recipeHelp() string {
 	for _, arch := range models.Archs() {
 		r, ok := recipes[arch]
 		if !ok {
-			continue
+			r = genericRecipe
 		}
 		fmt.Fprintf(&b, "  %-14s %3d epochs, batch %d, %s lr %g", arch, r.Epochs, r.Batch, r.Optimizer, r.LR)
 		if r.Momentum > 0 {
@@ -131,6 +136,9 @@ func recipeHelp() string {
 		}
 		if r.Shift > 0 {
 			fmt.Fprintf(&b, ", shift +-%d px", r.Shift)
+		}
+		if !ok {
+			b.WriteString(" (the generic recipe)")
 		}
 		b.WriteString("\n")
 	}
@@ -174,9 +182,17 @@ func (o *trainOpts) config(r recipe) (train.Config, error) {
 	}
 	cfg.Schedule = train.Schedule{Kind: sched, Base: lr, WarmupEpochs: pick(o.warmup, r.Warmup),
 		StepEpochs: o.stepEpochs, Gamma: o.gamma}
+	given := func(name string) bool { return o.flags != nil && o.flags.Changed(name) }
 	switch {
-	case cfg.Epochs <= 0:
+	case given("epochs") && o.epochs < 1, cfg.Epochs <= 0:
 		return cfg, usagef("--epochs must be positive")
+	case given("batch") && o.batch < 1:
+		return cfg, usagef("--batch must be positive")
+	case given("lr") && !(o.lr > 0):
+		return cfg, usagef("--lr must be positive")
+	case given("shift") && o.shift < 0, given("momentum") && o.momentum < 0,
+		given("weight-decay") && o.weightDecay < 0, given("warmup-epochs") && o.warmup < 0:
+		return cfg, usagef("--shift, --momentum, --weight-decay and --warmup-epochs must be >= 0")
 	case cfg.Batch <= 0:
 		return cfg, usagef("--batch must be positive")
 	case o.checkpointEvery < 0:
@@ -239,6 +255,8 @@ func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 		}
 	}
 	cfg.CheckpointDir = dir
+	hint := fmt.Sprintf("the checkpoint in %s is kept: the same command resumes from it (--fresh starts over)", dir)
+	interruptHint.Store(&hint)
 	return nil
 }
 
@@ -420,8 +438,9 @@ func newTrainCmd(g *globals) *cobra.Command {
 	o := &trainOpts{}
 	var arch, init string
 	cmd := &cobra.Command{
-		Use:   "train --arch NAME --data DIR -o OUT.onnx",
-		Short: "Train a zoo architecture (or fine-tune an ONNX model) on an image dataset with gorgonia",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "train --arch NAME --data DIR -o OUT.onnx",
+		Short:       "Train a zoo architecture (or fine-tune an ONNX model) on an image dataset with gorgonia",
 		Long: `Trains a model on a labelled image dataset (MNIST-style IDX files) and writes
 it as ONNX. The model is a zoo architecture (--arch; see the list below) with
 seeded initial weights, or an existing ONNX model to fine-tune (--init).
@@ -439,7 +458,7 @@ Architectures and their default recipes (flags override each setting):
 		Example: `  gcompress train --arch lenet5 --data data/mnist -o lenet5.onnx
   gcompress train --arch lenet-300-100 --data data/mnist --epochs 30 --seed 2 -o l300.onnx --json
   gcompress train --init model.onnx --data data/mnist --epochs 3 --lr 0.005 -o tuned.onnx`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTrain(cmd.OutOrStdout(), g, o, arch, init)
 		},
@@ -473,7 +492,7 @@ func runTrain(w io.Writer, g *globals, o *trainOpts, arch, init string) error {
 			return usageError{err}
 		}
 	case init != "":
-		if m, err = onnx.Load(init); err != nil {
+		if m, err = loadModel(init); err != nil {
 			return err
 		}
 		r = genericRecipe
@@ -482,6 +501,9 @@ func runTrain(w io.Writer, g *globals, o *trainOpts, arch, init string) error {
 	}
 	cfg, err := o.config(r)
 	if err != nil {
+		return err
+	}
+	if err := checkOutputs([]string{init}, o.out); err != nil {
 		return err
 	}
 	d, err := o.loadData()

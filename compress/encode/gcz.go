@@ -78,6 +78,10 @@ type rawSection struct {
 	offset  int
 }
 
+// LooksLikeArchive reports whether b (a file's first bytes, 4 or more)
+// starts as a .gcz archive does.
+func LooksLikeArchive(b []byte) bool { return bytes.HasPrefix(b, magicHeader) }
+
 // split verifies the framing and checksums and returns the sections.
 func split(b []byte) ([]rawSection, error) {
 	if len(b) < headerSize+trailerSize {

@@ -118,17 +118,21 @@ type Report struct {
 }
 
 // WriteTables writes the per-layer table in the layout of Deep
-// Compression's Tables 2-5 and the summary in the layout of its Table 1.
+// Compression's Tables 2-5 and, when there are evaluations, the summary in
+// the layout of its Table 1.
 func (r *Report) WriteTables(w io.Writer, network string) {
 	s := r.Size
-	fmt.Fprintf(w, "| Network | Top-1 Error | Top-5 Error | Parameters | Compress Rate |\n|---|---:|---:|---:|---:|\n")
-	if r.Reference != nil {
-		fmt.Fprintf(w, "| %s Ref | %.2f%% | %.2f%% | %s | |\n", network, 100*r.Reference.Top1Error, 100*r.Reference.Top5Error, humanBytes(s.FP32Bytes))
+	if r.Reference != nil || r.After != nil {
+		fmt.Fprintf(w, "| Network | Top-1 Error | Top-5 Error | Parameters | Compress Rate |\n|---|---:|---:|---:|---:|\n")
+		if r.Reference != nil {
+			fmt.Fprintf(w, "| %s Ref | %.2f%% | %.2f%% | %s | |\n", network, 100*r.Reference.Top1Error, 100*r.Reference.Top5Error, humanBytes(s.FP32Bytes))
+		}
+		if r.After != nil {
+			fmt.Fprintf(w, "| %s Compressed | %.2f%% | %.2f%% | %s | **%.0fx** |\n", network, 100*r.After.Top1Error, 100*r.After.Top5Error, humanBytes(int64(s.ParamBytes())), s.Ratio())
+		}
+		fmt.Fprintln(w)
 	}
-	if r.After != nil {
-		fmt.Fprintf(w, "| %s Compressed | %.2f%% | %.2f%% | %s | **%.0fx** |\n", network, 100*r.After.Top1Error, 100*r.After.Top5Error, humanBytes(int64(s.ParamBytes())), s.Ratio())
-	}
-	fmt.Fprintf(w, "\n| Layer | #Weights | Weights%% (P) | Weight bits (P+Q) | Weight bits (P+Q+H) | Index bits (P+Q) | Index bits (P+Q+H) | Compress rate (P+Q) | Compress rate (P+Q+H) |\n")
+	fmt.Fprintf(w, "| Layer | #Weights | Weights%% (P) | Weight bits (P+Q) | Weight bits (P+Q+H) | Index bits (P+Q) | Index bits (P+Q+H) | Compress rate (P+Q) | Compress rate (P+Q+H) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var params, stored int
 	var fixed int64

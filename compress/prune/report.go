@@ -13,15 +13,18 @@ import (
 	"github.com/gcompress/gcompress/train"
 )
 
-// LayerReport is one prunable layer after pruning.
+// LayerReport is one prunable layer after pruning: Params weights of
+// shape ShapeBefore before (channel pruning only; others keep the shape),
+// Kept weights of shape Shape after.
 type LayerReport struct {
-	Node     string  `json:"node"`
-	Weight   string  `json:"weight"`
-	Op       string  `json:"op"`
-	Shape    []int   `json:"shape"`
-	Params   int     `json:"params"`
-	Kept     int     `json:"kept"`
-	Sparsity float64 `json:"sparsity"`
+	Node        string  `json:"node"`
+	Weight      string  `json:"weight"`
+	Op          string  `json:"op"`
+	Shape       []int   `json:"shape"`
+	ShapeBefore []int   `json:"shape_before,omitempty"`
+	Params      int     `json:"params"`
+	Kept        int     `json:"kept"`
+	Sparsity    float64 `json:"sparsity"`
 	// Kernel is what the runtime runs the layer with at batch 1 (dense,
 	// csr or 2:4, from the measured break-even table) and Bits the storage
 	// of that format per original weight (dense 32; CSR 64 per non-zero
@@ -309,6 +312,7 @@ func ChannelLayerReports(dense, pruned *graph.Model) []LayerReport {
 		r := LayerReport{Node: l.Node.Name, Weight: l.Name(), Op: l.Node.OpType, Shape: l.Weight.Const.Shape(),
 			Params: l.Params(), Kernel: "dense", Bits: 32}
 		if a, ok := after[l.Node.Name]; ok {
+			r.ShapeBefore = r.Shape
 			r.Shape, r.Kept = a.Weight.Const.Shape(), a.Params()
 		}
 		r.Sparsity = 1 - float64(r.Kept)/float64(max(r.Params, 1))

@@ -37,7 +37,8 @@ var (
 
 // LibPath finds libonnxruntime.so.1: $GCOMPRESS_ORT_LIB, else
 // .peers/onnxruntime/ in the working directory or any parent (the repo root
-// when run from a package directory by go test).
+// when run from a package directory by go test), else in the directory of
+// the executable or any parent (bin/gcompress run from elsewhere).
 func LibPath() (string, error) {
 	if p := os.Getenv(LibEnv); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -45,21 +46,29 @@ func LibPath() (string, error) {
 		}
 		return p, nil
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
 	}
-	for {
-		p := filepath.Join(dir, relLib)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			starts = append(starts, filepath.Dir(exe))
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("ONNX Runtime not found: run `make peers` (fetches onnxruntime-node@1.30.0) or set %s", LibEnv)
-		}
-		dir = parent
 	}
+	for _, dir := range starts {
+		for {
+			p := filepath.Join(dir, relLib)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", fmt.Errorf("ONNX Runtime not found: run 'make peers' in the gcompress repository (fetches onnxruntime-node@1.30.0) or set %s", LibEnv)
 }
 
 // Init loads ONNX Runtime once per process, and has gcompress's parallel

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/onnx/onnxpb"
+)
+
+// symbolicIdentityModel is y = Identity(x), x float32 [batch 3].
+func symbolicIdentityModel() *onnxpb.ModelProto {
+	mp := identityModel()
+	for _, v := range []*onnxpb.ValueInfoProto{mp.Graph.Input[0], mp.Graph.Output[0]} {
+		v.GetType().GetTensorType().GetShape().Dim[0] = &onnxpb.TensorShapeProto_Dimension{
+			Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
+	}
+	return mp
+}
+
+// TestUsageErrors: mistakes in the command line exit 2 with one line that
+// names the command or the flag.
+func TestUsageErrors(t *testing.T) {
+	model := writeModel(t, identityModel())
+	for _, c := range []struct {
+		args      []string
+		fragments []string
+	}{
+		{[]string{"bogus"}, []string{`unknown command "bogus"`}},
+		{[]string{"bench", "conv"}, []string{"bench:", "gemm, model"}},
+		{[]string{"run"}, []string{"run:", "accepts 1 arg(s)", "gcompress run MODEL"}},
+		{[]string{"conformance"}, []string{"conformance:"}},
+		{[]string{"train", "--arch", "lenet5", "--data", "x", "--epochs", "0", "-o", "t.onnx"}, []string{"--epochs"}},
+		{[]string{"train", "--arch", "lenet5", "--data", "x", "--batch", "0", "-o", "t.onnx"}, []string{"--batch"}},
+		{[]string{"train", "--arch", "lenet5", "--data", "x", "--shift", "-2", "-o", "t.onnx"}, []string{"--shift"}},
+		{[]string{"run", model, "--random-inputs", "--show", "-1"}, []string{"--show"}},
+		{[]string{"--threads", "100000", "run", model}, []string{"--threads 100000"}},
+		{[]string{"--device", "cuda:x", "run", model}, []string{"cuda:x", "ordinal"}},
+		{[]string{"conformance", "--rtol", "-1", "."}, []string{"--rtol"}},
+		{[]string{"run", model, "--input", "nosuch=x.npy"}, []string{`no input "nosuch"`, "inputs: x"}},
+		{[]string{"run", model, "--random-inputs", "--dim", "batch=2"}, []string{"--dim batch", `symbolic dimension called "batch"`}},
+		{[]string{"prune", model, "--method", "channel", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", "p.onnx"}, []string{"not both"}},
+		{[]string{"prune", model, "--method", "magnitude", "--sparsity", "0.5", "--rounds", "3", "-o", "p.onnx"}, []string{"--retrain-epochs"}},
+	} {
+		_, stderr, code := gc(t, c.args...)
+		wantCleanError(t, stderr, code, c.fragments...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", c.args, code)
+		}
+	}
+}
+
+// TestOutputChecks: an output that would overwrite an input, names a
+// directory or lies in a missing directory is refused before any work,
+// and the input is left as it was.
+func TestOutputChecks(t *testing.T) {
+	model := writeModel(t, identityModel())
+	before, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args     []string
+		fragment string
+	}{
+		{[]string{"train", "--init", model, "--data", "x", "-o", model}, "would be overwritten"},
+		{[]string{"prune", model, "--method", "magnitude", "--sparsity", "0.5", "-o", model}, "would be overwritten"},
+		{[]string{"encode", model, "-o", model}, "would be overwritten"},
+		{[]string{"train", "--init", model, "--data", "x", "-o", dir}, "is a directory"},
+		{[]string{"train", "--arch", "mlp-30-30", "--data", "x", "-o", filepath.Join(dir, "no", "m.onnx")}, "does not exist"},
+		{[]string{"prune", model, "--method", "magnitude", "--sparsity", "0.5", "-o", filepath.Join(dir, "p.onnx"),
+			"--report", filepath.Join(dir, "p.onnx")}, "two different outputs"},
+	} {
+		_, stderr, code := gc(t, c.args...)
+		wantCleanError(t, stderr, code, c.fragment)
+	}
+	after, err := os.ReadFile(model)
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("the input model changed (err %v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "no")); !os.IsNotExist(err) {
+		t.Errorf("train created the missing output directory (stat: %v)", err)
+	}
+}
+
+// TestDims: --dim sizes symbolic dimensions for run and bench model, and
+// names that are not symbolic dimensions or sizes below 1 are refused.
+func TestDims(t *testing.T) {
+	model := writeModel(t, symbolicIdentityModel())
+	stdout, stderr, code := gc(t, "run", model, "--random-inputs", "--dim", "batch=4")
+	if code != 0 || !strings.Contains(stdout, "float32[4 3]") {
+		t.Fatalf("run --dim batch=4: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, stderr, code := gc(t, "bench", "model", model, "--dim", "batch=2", "--runs", "2"); code != 0 {
+		t.Errorf("bench model --dim batch=2: exit %d: %s", code, stderr)
+	}
+	_, stderr, code = gc(t, "bench", "model", model, "--runs", "2")
+	wantCleanError(t, stderr, code, "--dim batch=SIZE")
+	for _, bad := range []string{"batch=0", "nosuch=3", "batch"} {
+		_, stderr, code := gc(t, "run", model, "--random-inputs", "--dim", bad)
+		wantCleanError(t, stderr, code, "--dim")
+	}
+	_, stderr, code = gc(t, "inspect", "--dim", "batch=0", model)
+	wantCleanError(t, stderr, code, "SIZE >= 1")
+	stdout, _, code = gc(t, "inspect", model)
+	if code != 0 || !strings.Contains(stdout, "with every symbolic input dimension set to 1") {
+		t.Errorf("inspect of a symbolic model: exit %d, no per-sample FLOPs line in %q", code, stdout)
+	}
+}
+
+// TestConfigChecks: a misspelt config key is an error; a bad environment
+// value names the variable.
+func TestConfigChecks(t *testing.T) {
+	model := writeModel(t, identityModel())
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gcompress.yaml"), []byte("thraeds: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := gcIn(t, dir, nil, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, `unknown key "thraeds"`)
+	_, stderr, code = gcIn(t, t.TempDir(), []string{"GCOMPRESS_THREADS=abc"}, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "GCOMPRESS_THREADS")
+}
+
+// TestConformanceFindsNothing: a directory without test cases, or a
+// filter that matches none, is an error, not "0 passed".
+func TestConformanceFindsNothing(t *testing.T) {
+	_, stderr, code := gc(t, "conformance", t.TempDir())
+	wantCleanError(t, stderr, code, "no test cases")
+}
+
+// TestArchiveGivenAsModel: a .gcz archive where a model is expected gets a
+// pointer to decode.
+func TestArchiveGivenAsModel(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m.gcz")
+	if err := os.WriteFile(p, []byte("GCZ\x01 not really"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := gc(t, "inspect", p)
+	wantCleanError(t, stderr, code, ".gcz archive", "gcompress decode")
+}
