@@ -120,7 +120,7 @@ func (w *poolWorker) loop() {
 				if time.Now().After(deadline) {
 					break
 				}
-				goruntime.Gosched()
+				yieldP()
 			}
 		}
 		if s == nil {
@@ -192,6 +192,16 @@ var (
 // ms), so it is not the default.
 func ReserveSpareP() { spareP.Store(true) }
 
+// yieldP lets a goroutine waiting for a P run while a spinner polls. With
+// a spare P one is idle for it already, and Gosched would cost: it wakes
+// a spinning M each time (runtime.wakep), a third thread competing for
+// the cores.
+func yieldP() {
+	if !spareP.Load() {
+		goruntime.Gosched()
+	}
+}
+
 // ensureProcs raises GOMAXPROCS to threads, plus one after ReserveSpareP
 // (once per new maximum).
 func ensureProcs(threads int) {
@@ -257,7 +267,7 @@ func Parallel(n, threads int, fn func(i int)) {
 				<-s.done
 				return
 			}
-			goruntime.Gosched()
+			yieldP()
 		}
 	}
 }
