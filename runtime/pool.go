@@ -197,7 +197,7 @@ func ReserveSpareP() { spareP.Store(true) }
 // a spinning M each time (runtime.wakep), a third thread competing for
 // the cores.
 func yieldP() {
-	if !spareP.Load() {
+	if !spareP.Load() || userGOMAXPROCS { // with GOMAXPROCS set by the user there may be no spare P
 		goruntime.Gosched()
 	}
 }

@@ -162,6 +162,23 @@ func TestUnsupportedOpsListed(t *testing.T) {
 	}
 }
 
+// TestUnsupportedOpsNamed: the error names a node of each missing op, and
+// an op name with bytes that are not printable (a damaged file) is quoted.
+func TestUnsupportedOpsNamed(t *testing.T) {
+	m := linear("AddOne", "Zap", "kernel\x00\xff")
+	m.Graph.Nodes[1].Name = "zapper"
+	_, err := NewSession(m, testBackend(), Options{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{`Zap (node "zapper")`, `"kernel\x00\xff"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not contain %q", msg, want)
+		}
+	}
+}
+
 func TestPanicBecomesError(t *testing.T) {
 	s, err := NewSession(linear("AddOne", "Boom"), testBackend(), Options{})
 	if err != nil {

@@ -77,8 +77,9 @@ func newBenchGemmCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "gemm",
-		Short: "Time one matrix product C = A*B (float32, or uint8 x int8 -> int32)",
+		Annotations: map[string]string{usesDevice: "cpu"},
+		Use:         "gemm",
+		Short:       "Time one matrix product C = A*B (float32, or uint8 x int8 -> int32)",
 		Long: `Times C = A*B for A m x k and B k x n of seeded random data, row-major, on
 the kernels of the active CPU level. The result is checked against a
 reference on sampled elements before timing. gops is 2*m*n*k divided by

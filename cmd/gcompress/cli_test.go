@@ -202,6 +202,15 @@ func TestMalformedInputs(t *testing.T) {
 		_, stderr, code := gc(t, "run", writeModel(t, mp), "--random-inputs")
 		wantCleanError(t, stderr, code, "bad.onnx", "FluxCapacitor")
 	})
+	t.Run("input overriding an initializer", func(t *testing.T) {
+		mp := identityModel() // y = Identity(x), x also an initializer (as older exporters wrote)
+		mp.Graph.Initializer = []*onnxpb.TensorProto{{Name: proto.String("x"), DataType: proto.Int32(1), Dims: []int64{2, 3}, RawData: make([]byte, 24)}}
+		x := npy("override.npy", tensor.FromSlice([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6}))
+		stdout, stderr, code := gc(t, "run", writeModel(t, mp), "--input", "x="+x)
+		if code != 0 || !strings.Contains(stdout, "first [1 2 3 4 5]") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+	})
 	t.Run("missing input", func(t *testing.T) {
 		_, stderr, code := gc(t, "run", writeModel(t, identityModel()))
 		wantCleanError(t, stderr, code, `missing input "x"`, "float32 [2 3]")

@@ -220,8 +220,8 @@ Compression steps whose estimated time does not fit in what is left of
 			if epochs < 0 {
 				return usagef("--epochs must be >= 0")
 			}
-			if budget <= 0 {
-				return usagef("--budget must be positive (e.g. 170s)")
+			if budget < 0 {
+				return usagef("--budget must be >= 0 (0: train only, skip every compression step)")
 			}
 			return runDemo(cmd.OutOrStdout(), g, outDir, seed, budget, epochs, retrain, asJSON)
 		},

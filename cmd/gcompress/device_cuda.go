@@ -22,7 +22,7 @@ const buildFlavour = "cuda build: --device cuda:N runs on NVIDIA GPUs; starts on
 func numCPU() int { return runtime.NumCPU() }
 
 // cudaBackend is the backend of the device chosen with --device cuda:N,
-// opened (primary context retained, kernels loaded) by checkDevice.
+// opened (primary context retained, kernels loaded) by openDevice.
 var cudaBackend *cudabackend.Backend
 
 // openDevice opens the CUDA device dev (cuda:N, or cuda = cuda:0; the name

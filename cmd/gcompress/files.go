@@ -28,11 +28,15 @@ func checkOutputs(inputs []string, outputs ...string) error {
 		}
 		dir := filepath.Dir(out)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return usagef("cannot write %s: directory %s does not exist", out, dir)
+			return fmt.Errorf("cannot write %s: directory %s does not exist", out, dir)
 		}
 		probe, err := os.CreateTemp(dir, ".gcompress-probe*")
 		if err != nil {
-			return usagef("cannot write %s: %v", out, err)
+			reason := err
+			if pe, ok := err.(*os.PathError); ok {
+				reason = pe.Err
+			}
+			return fmt.Errorf("cannot write %s: cannot create files in directory %s: %v", out, dir, reason)
 		}
 		probe.Close()
 		os.Remove(probe.Name())

@@ -33,7 +33,7 @@ type inspectReport struct {
 	// to 1 (per sample, for a batch dimension); only for a model with
 	// symbolic input dimensions inspected without --dim.
 	FLOPsOnes         *int64 `json:"flops_symbolic_dims_1,omitempty"`
-	FLOPsOnesComplete bool   `json:"flops_symbolic_dims_1_complete,omitempty"`
+	FLOPsOnesComplete *bool  `json:"flops_symbolic_dims_1_complete,omitempty"`
 	*graph.ModelStats
 }
 
@@ -52,7 +52,8 @@ of op types and a per-layer table (name, op, output shape, parameters, FLOPs).
 Parameters are the elements of the initializers (weights, biases and constant
 shape tensors alike). FLOPs count 2 per multiply-accumulate for Conv, Gemm and
 MatMul (and their integer/QLinear forms), 1 per output element for elementwise
-ops and activations, 0 for data movement; bias additions are not counted.
+ops and activations, 3 for Softmax, 2*size+3 for LRN, 0 for data movement;
+bias additions are not counted (graph.NodeFLOPs lists every rule).
 Where a shape is symbolic or unknown the count is shown as "?" and the total
 is marked incomplete; --dim batch=1 fixes a symbolic input dimension. Without
 --dim, a model with symbolic input dimensions also gets a second total with
@@ -116,8 +117,7 @@ func inspectModel(path string, dimSpecs []string) (*inspectReport, error) {
 	r := &inspectReport{File: path, FileBytes: st.Size(), ModelStats: s}
 	if ones != nil {
 		if so, err := graph.ComputeStats(ones); err == nil && so.ShapeError == "" {
-			r.FLOPsOnes = &so.FLOPs
-			r.FLOPsOnesComplete = so.FLOPsComplete
+			r.FLOPsOnes, r.FLOPsOnesComplete = &so.FLOPs, &so.FLOPsComplete
 		}
 	}
 	r.FileOpset, _ = inspectFileOpset(path)
@@ -233,7 +233,7 @@ func printInspectHeader(w io.Writer, r *inspectReport) {
 	fmt.Fprintf(w, "FLOPs:\t%s\n", inspectFLOPsLine(s.FLOPs, s.FLOPsComplete, s))
 	if r.FLOPsOnes != nil {
 		fmt.Fprintf(w, "\t%s with every symbolic input dimension set to 1 (per sample; --dim NAME=SIZE for others)\n",
-			inspectFLOPsLine(*r.FLOPsOnes, r.FLOPsOnesComplete, nil))
+			inspectFLOPsLine(*r.FLOPsOnes, *r.FLOPsOnesComplete, nil))
 	}
 	fmt.Fprintf(w, "nodes:\t%d\n", s.NodeCount)
 	if s.ShapeError != "" {

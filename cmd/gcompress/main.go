@@ -15,20 +15,24 @@ import (
 func main() {
 	go exitOnSignal()
 	if err := newRootCmd().Execute(); err != nil {
+		if atomicfile.Stopping() {
+			select {} // a signal stopped a write: exitOnSignal ends the process
+		}
 		fmt.Fprintln(os.Stderr, "gcompress:", oneLine(err))
 		os.Exit(exitCode(err))
 	}
 }
 
-// interruptHint is what exitOnSignal tells the user after the stop (nil:
-// nothing), e.g. how to resume a training job.
-var interruptHint atomic.Pointer[string]
+// interruptHint, when set, says after a stop what the user can do next
+// (how to resume a training job); it returns "" for nothing.
+var interruptHint atomic.Pointer[func() string]
 
-// exitOnSignal ends the process on Ctrl-C (SIGINT) or SIGTERM with the
-// shell's status for it (128 + signal), first deleting the temporary
-// files of writes in progress: final outputs are written by rename, so an
-// interrupted command leaves either the old file or the new one, and no
-// partial file. A training job's checkpoint stays, for the resume.
+// exitOnSignal ends the process on Ctrl-C (SIGINT) or SIGTERM, first
+// deleting the temporary files of writes in progress: final outputs are
+// written by rename, so an interrupted command leaves either the old file
+// or the new one, and no partial file. It then dies by the same signal
+// (so that a shell loop around gcompress stops too; the status is 130 or
+// 143).
 func exitOnSignal() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -36,11 +40,9 @@ func exitOnSignal() {
 	atomicfile.RemovePending()
 	fmt.Fprintf(os.Stderr, "\ngcompress: stopped by %v\n", sig)
 	if hint := interruptHint.Load(); hint != nil {
-		fmt.Fprintf(os.Stderr, "gcompress: %s\n", *hint)
+		if s := (*hint)(); s != "" {
+			fmt.Fprintf(os.Stderr, "gcompress: %s\n", s)
+		}
 	}
-	code := 130
-	if sig == syscall.SIGTERM {
-		code = 143
-	}
-	os.Exit(code)
+	dieBy(sig)
 }

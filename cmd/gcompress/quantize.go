@@ -105,7 +105,7 @@ With --json it prints the report as JSON.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.weightOnly != "" {
 				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float"} {
-					if cmd.Flags().Changed(name) {
+					if onCommandLine(cmd.Flags(), name) {
 						return usagef("--%s is about activation calibration, which --weight-only does not do", name)
 					}
 				}

@@ -58,6 +58,9 @@ func markArgErrors(c *cobra.Command) {
 				}
 				return usagef("%s: %v; its subcommands: %s", name, err, strings.Join(subs, ", "))
 			}
+			if strings.HasPrefix(err.Error(), "unknown command ") && len(args) > 0 {
+				return usagef("%s takes no argument %q (a flag name missing before it?) (usage: %s)", name, args[0], cmd.UseLine())
+			}
 			return usagef("%s: %v (usage: %s)", name, err, cmd.UseLine())
 		}
 	}
@@ -166,6 +169,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		default:
 			s = fmt.Sprint(x)
 		}
+		cmd.Flags().SetAnnotation(f.Name, fromConfig, []string{"yes"})
 		if err := cmd.Flags().Set(f.Name, s); err != nil && ferr == nil {
 			source := fmt.Sprintf("%s: %s", cfg, f.Name)
 			if env := "GCOMPRESS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); os.Getenv(env) != "" {
@@ -187,7 +191,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		return nil
 	}
 	if _, err := cuda.ParseDevice(g.device); err != nil {
-		return usagef("--device: %v (want cpu or cuda:N)", err)
+		return usagef("--device %s: want cpu or cuda:N (N a device ordinal: 0, 1, ...)", g.device)
 	}
 	switch cmd.Annotations[usesDevice] {
 	case "yes":
@@ -206,6 +210,18 @@ const (
 	usesDevice     = "uses-device"
 	deviceCommands = "run, bench model, eval and conformance"
 )
+
+// fromConfig is the annotation of the flags whose value loadConfig took
+// from gcompress.yaml or a GCOMPRESS_* variable.
+const fromConfig = "gcompress-from-config"
+
+// onCommandLine reports whether flag name was given on the command line,
+// not taken from the configuration. Checks of flags that contradict each
+// other use it: a default from the configuration yields to a flag.
+func onCommandLine(fl *pflag.FlagSet, name string) bool {
+	f := fl.Lookup(name)
+	return f != nil && f.Changed && f.Annotations[fromConfig] == nil
+}
 
 // checkConfigKeys refuses a config file key that is no flag of any
 // command (a misspelling would otherwise be ignored).

@@ -65,7 +65,7 @@ slowest nodes.`,
 	fl.IntVar(&f.nodes, "profile-nodes", 0, "also report the N slowest nodes (implies --profile)")
 	fl.BoolVar(&f.random, "random-inputs", false, "feed seeded random data to inputs not given with --input")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for --random-inputs")
-	fl.StringArrayVar(&f.dims, "dim", nil, "size of a symbolic dimension for --random-inputs, NAME=SIZE (repeatable)")
+	fl.StringArrayVar(&f.dims, "dim", nil, "size of a symbolic input dimension, NAME=SIZE (repeatable): for --random-inputs, and checked against --input files")
 	fl.IntVar(&f.showFirst, "show", 5, "how many leading output values to print")
 	return cmd
 }
@@ -214,11 +214,11 @@ func summarize(ms []float64, warmup int) *benchStats {
 // size must agree with the inputs given as files.
 func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error) {
 	var required []*graph.Value
-	byName := map[string]*graph.Value{}
+	byName := map[string]*graph.Value{} // every input, those with an initializer too (--input overrides it)
 	for _, v := range g.Inputs {
+		byName[v.Name] = v
 		if v.Const == nil {
 			required = append(required, v)
-			byName[v.Name] = v
 		}
 	}
 	dims, err := parseDims(g, f.dims)
@@ -236,7 +236,7 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		}
 		v := byName[name]
 		if v == nil {
-			return nil, usagef("--input %s: the model has no input %q (inputs: %s)", spec, name, valueNames(required))
+			return nil, usagef("--input %s: the model has no input %q (inputs: %s)", spec, name, valueNames(g.Inputs))
 		}
 		if _, dup := inputs[name]; dup {
 			return nil, usagef("--input %s: input %q is given twice", spec, name)

@@ -255,7 +255,16 @@ func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 		}
 	}
 	cfg.CheckpointDir = dir
-	hint := fmt.Sprintf("the checkpoint in %s is kept: the same command resumes from it (--fresh starts over)", dir)
+	hint := func() string {
+		if _, err := os.Stat(dir); err != nil {
+			return "" // stopped before the first checkpoint
+		}
+		again := "the same command resumes from it"
+		if o.fresh {
+			again = "the same command without --fresh resumes from it"
+		}
+		return fmt.Sprintf("the checkpoint in %s is kept: %s (--fresh starts over)", dir, again)
+	}
 	interruptHint.Store(&hint)
 	return nil
 }
@@ -265,6 +274,7 @@ func (o *trainOpts) finish(m *graph.Model, cfg train.Config) error {
 	if err := onnx.Save(m, o.out, onnx.SaveOptions{}); err != nil {
 		return err
 	}
+	interruptHint.Store(nil)
 	return os.RemoveAll(cfg.CheckpointDir)
 }
 

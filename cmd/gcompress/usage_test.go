@@ -142,3 +142,28 @@ func TestArchiveGivenAsModel(t *testing.T) {
 	_, stderr, code := gc(t, "inspect", p)
 	wantCleanError(t, stderr, code, ".gcz archive", "gcompress decode")
 }
+
+// TestDeviceNote: a command that runs on the CPU whatever --device says
+// tells the user so and goes on; inspect does not mention it.
+func TestDeviceNote(t *testing.T) {
+	_, stderr, code := gc(t, "--device", "cuda:0", "bench", "gemm", "--m", "8", "--n", "8", "--k", "8", "--runs", "1")
+	if code != 0 || !strings.Contains(stderr, "bench gemm runs on the CPU") {
+		t.Errorf("bench gemm --device cuda:0: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = gc(t, "--device", "cuda:0", "inspect", writeModel(t, identityModel()))
+	if code != 0 || stderr != "" {
+		t.Errorf("inspect --device cuda:0: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestConfigYieldsToFlags: a configuration value does not count as a flag
+// given on the command line when flags contradict each other.
+func TestConfigYieldsToFlags(t *testing.T) {
+	model := writeModel(t, identityModel())
+	_, stderr, code := gcIn(t, t.TempDir(), []string{"GCOMPRESS_METHOD=percentile"}, "quantize", model, "--weight-only", "int8", "-o", "q.onnx")
+	if strings.Contains(stderr, "--method") {
+		t.Errorf("a --method from the environment was taken for a flag: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = gc(t, "quantize", model, "--weight-only", "int8", "--method", "percentile", "-o", "q.onnx")
+	wantCleanError(t, stderr, code, "--method")
+}

@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 
 // TestRemovePending: the temporary file of a write in progress is deleted
 // by RemovePending (what a signal handler calls), the final file is never
-// created, and the interrupted Write reports an error.
+// created, the interrupted Write reports an error, and a later Write
+// fails without creating anything.
 func TestRemovePending(t *testing.T) {
+	t.Cleanup(func() { pending.stopped = false })
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.bin")
 	started, release := make(chan struct{}), make(chan struct{})
@@ -37,6 +40,16 @@ func TestRemovePending(t *testing.T) {
 	}
 	if names := entries(t, dir); len(names) != 0 {
 		t.Errorf("left after the interrupted Write: %v", names)
+	}
+	if !Stopping() {
+		t.Error("Stopping() is false after RemovePending")
+	}
+	err := Write(path, func(w io.Writer) error { return nil })
+	if !errors.Is(err, ErrStopped) {
+		t.Errorf("a Write after RemovePending: %v, want ErrStopped", err)
+	}
+	if names := entries(t, dir); len(names) != 0 {
+		t.Errorf("left after a Write once stopped: %v", names)
 	}
 }
 
