@@ -6,16 +6,25 @@ import (
 )
 
 // A Concat whose output is one contiguous run per input (every axis
-// before the concatenation axis of size 1: channels at batch 1) and whose
-// inputs are each read only by it is computed in place: its output
-// buffer is allocated when the first of its producers runs, each
-// producer's first allocation of its output's dtype and shape is a view
-// of its part of that buffer (Context.place), and when the Concat's turn
-// comes and every input is found in its place, the buffer becomes its
-// output and the Concat does not run. A producer that allocated its
-// output some other way leaves it elsewhere; the Concat then runs as
-// usual, copying. (SqueezeNet's expand convolutions write into their
-// fire module's output so.)
+// before the concatenation axis of size 1: channels at batch 1) is
+// computed in place: its output buffer is allocated when the first of its
+// producers runs, each producer's first allocation of its output's dtype
+// and shape is a view of its part of that buffer (Context.place), and when
+// the Concat's turn comes and every input is found in its place, the
+// buffer becomes its output and the Concat does not run. A producer that
+// allocated its output some other way leaves it elsewhere; the Concat
+// then runs as usual, copying. (SqueezeNet's expand convolutions write
+// into their fire module's output so.)
+//
+// An input may have other readers: ops never write into their inputs, so
+// a part of the buffer is fixed once written, and the arena counts every
+// view's references on the whole buffer (Arena.view), which lives until
+// the last of them is released. An input that is itself the output of a
+// Concat computed in place nests that group: its buffer is its part of
+// this one's. A dense block (DenseNet: x1 = Concat(x0, y1), x2 =
+// Concat(x1, y2), ..., each x also read by the next layer) so becomes one
+// buffer that every layer's output is written into, and no Concat copies.
+// A value is placed in one group only.
 
 // concatGroup is a Concat computed in place.
 type concatGroup struct {
@@ -23,6 +32,9 @@ type concatGroup struct {
 	shape []int // its output shape
 	// parts are where its inputs go, in input order.
 	parts []*placement
+	// in is where its output goes in another group's buffer (nil: a
+	// buffer of its own).
+	in *placement
 }
 
 // placement is where a node's output 0 goes: elements [offset, offset +
@@ -58,9 +70,11 @@ func (s *Session) planConcats() {
 		var parts []*placement
 		at := 0
 		for _, v := range c.Inputs {
-			if v == nil || v.DType != out.DType || v.Producer == nil || v.Producer.Outputs[0] != v ||
-				len(v.Consumers) != 1 || v.Consumers[0] != c || s.outputs[v] {
+			if v == nil || v.DType != out.DType || v.Producer == nil || v.Producer.Outputs[0] != v || s.outputs[v] {
 				break
+			}
+			if pi := index[v.Producer]; s.place[pi] != nil || s.concatOf[pi] >= 0 && s.concats[s.concatOf[pi]].in != nil {
+				break // placed in another concatenation already
 			}
 			in, ok := v.ConcreteShape()
 			if !ok || tensor.Product(in) == 0 {
@@ -75,25 +89,48 @@ func (s *Session) planConcats() {
 		s.concats = append(s.concats, concatGroup{dt: out.DType, shape: shape, parts: parts})
 		s.concatOf[ci] = k
 		for j, v := range c.Inputs {
-			s.place[index[v.Producer]] = parts[j]
+			if pi := index[v.Producer]; s.concatOf[pi] >= 0 {
+				s.concats[s.concatOf[pi]].in = parts[j]
+			} else {
+				s.place[pi] = parts[j]
+			}
 		}
 	}
 	s.concatBufs = make([]*tensor.Tensor, len(s.concats))
 }
 
 // placeFor returns the view of its group's buffer where pl's node is to
-// write, allocating the buffer for the group's first producer.
+// write.
 func (s *Session) placeFor(pl *placement) (*tensor.Tensor, error) {
-	buf := s.concatBufs[pl.group]
-	if buf == nil {
-		g := &s.concats[pl.group]
-		var err error
-		if buf, err = s.arena.allocWhole(g.dt, g.shape); err != nil {
-			return nil, err
-		}
-		s.concatBufs[pl.group] = buf
+	buf, err := s.groupBuffer(pl.group)
+	if err != nil {
+		return nil, err
 	}
-	return buf.View(pl.offset, pl.shape...)
+	return s.arena.view(buf, pl.offset, pl.shape)
+}
+
+// groupBuffer returns group k's buffer, making it for the group's first
+// producer: a whole arena buffer, or, for a group nested in another, its
+// part of that group's buffer (the session holding a reference to it).
+func (s *Session) groupBuffer(k int) (*tensor.Tensor, error) {
+	if buf := s.concatBufs[k]; buf != nil {
+		return buf, nil
+	}
+	g := &s.concats[k]
+	var buf *tensor.Tensor
+	var err error
+	if g.in != nil {
+		if buf, err = s.placeFor(g.in); err == nil {
+			s.arena.Retain(buf)
+		}
+	} else {
+		buf, err = s.arena.allocWhole(g.dt, g.shape)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.concatBufs[k] = buf
+	return buf, nil
 }
 
 // concatInPlace reports whether group k's inputs in are all in their

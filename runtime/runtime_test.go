@@ -396,3 +396,70 @@ func TestConcatInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestConcatChainInPlace: a dense-block chain (x1 = Concat(x0, y1), x2 =
+// Concat(x1, y2), every x also read by the next layer) becomes one buffer
+// that no Concat copies into; and a placed input read after the
+// concatenation's output is gone (x0 below, the second part of c1, read
+// by the last node) keeps its values: the arena holds the whole buffer for
+// it, so the later allocation of c1's size does not reuse it.
+func TestConcatChainInPlace(t *testing.T) {
+	g := graph.NewGraph("t")
+	val := func(name string, n int) *graph.Value {
+		v := g.GetOrAddValue(name)
+		v.DType = tensor.Float32
+		v.SetShape([]int{1, n})
+		return v
+	}
+	add := func(op string, in []*graph.Value, out *graph.Value) {
+		var attrs map[string]*graph.Attr
+		if op == "Concat" {
+			attrs = map[string]*graph.Attr{"axis": graph.IntAttr(1)}
+		}
+		g.AddNode(op, in, []*graph.Value{out}, attrs)
+	}
+	x := val("x", 2)
+	g.Inputs = []*graph.Value{x}
+	x0, y1, c1 := val("x0", 2), val("y1", 2), val("c1", 4)
+	y2, c2 := val("y2", 4), val("c2", 8)
+	z, w, late := val("z", 8), val("w", 8), val("late", 2)
+	add("AddOne", []*graph.Value{x}, x0)
+	add("AddOne", []*graph.Value{x0}, y1)
+	add("Concat", []*graph.Value{y1, x0}, c1) // x0 in the second half
+	add("AddOne", []*graph.Value{c1}, y2)
+	add("Concat", []*graph.Value{c1, y2}, c2)
+	add("AddOne", []*graph.Value{c2}, z)
+	add("AddOne", []*graph.Value{z}, w) // c2's buffer is free by now: w's allocation may reuse it
+	add("AddOne", []*graph.Value{x0}, late)
+	g.Outputs = []*graph.Value{w, late}
+	runs := 0
+	s, err := NewSession(graph.NewModel(g, 13), concatBackend(&runs), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.concats) != 2 || s.concats[0].in == nil {
+		t.Fatalf("%d concatenations planned in place (the first nested: %v), want 2, nested", len(s.concats), len(s.concats) > 0 && s.concats[0].in != nil)
+	}
+	// x0 = 11, y1 = 12, c1 = [12 12 11 11], y2 = c1+1, c2 = [c1, y2], w = c2+2
+	wantW := []float32{14, 14, 13, 13, 15, 15, 14, 14}
+	for run := 0; run < 3; run++ {
+		out, err := s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{10, 10})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range wantW {
+			if out[0].F32()[i] != v {
+				t.Fatalf("run %d: w = %v, want %v", run, out[0].F32(), wantW)
+			}
+		}
+		if l := out[1].F32(); l[0] != 12 || l[1] != 12 {
+			t.Fatalf("run %d: late = %v, want [12 12]: x0's part of the buffer was reused", run, l)
+		}
+		if len(s.arena.refs) != 0 || len(s.arena.inside) != 0 || s.concatBufs[0] != nil || s.concatBufs[1] != nil {
+			t.Fatalf("run %d: after the run the arena tracks %d buffers and %d views, groups hold %v", run, len(s.arena.refs), len(s.arena.inside), s.concatBufs)
+		}
+	}
+	if runs != 0 {
+		t.Errorf("the Concat op ran %d times in 3 runs, want 0", runs)
+	}
+}
