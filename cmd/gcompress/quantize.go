@@ -103,6 +103,9 @@ With --json it prints the report as JSON.`,
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if onCommandLine(cmd.Flags(), "calib") && onCommandLine(cmd.Flags(), "data") {
+				return usagef("give --calib or --data (the same option), not both")
+			}
 			if f.weightOnly != "" {
 				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float"} {
 					if onCommandLine(cmd.Flags(), name) {
@@ -115,6 +118,7 @@ With --json it prints the report as JSON.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.calib, "calib", "", "calibration dataset directory (<split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz])")
+	fl.StringVar(&f.calib, "data", "", "the same as --calib (the name the other commands use)")
 	fl.StringVar(&f.calibSplit, "calib-split", "train", "split of --calib to calibrate on")
 	fl.IntVar(&f.calibSamples, "calib-samples", 1000, "calibration samples (the first N of the split; 0: all)")
 	fl.StringVar(&f.method, "method", "entropy", "calibration method: minmax, percentile, entropy (see --entropy-fallback) or mse")

@@ -43,6 +43,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", model, "--random-inputs", "--dim", "batch=2"}, []string{"--dim batch", `symbolic dimension called "batch"`}},
 		{[]string{"prune", model, "--method", "channel", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", "p.onnx"}, []string{"not both"}},
 		{[]string{"prune", model, "--method", "magnitude", "--sparsity", "0.5", "--rounds", "3", "-o", "p.onnx"}, []string{"--retrain-epochs"}},
+		{[]string{"quantize", model, "--calib", "a", "--data", "b", "-o", "q.onnx"}, []string{"--calib or --data"}},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.fragments...)
