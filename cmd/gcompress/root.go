@@ -99,6 +99,9 @@ For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Name() == "version" {
+				return nil // works whatever the configuration holds
+			}
 			return loadConfig(cmd, v, g)
 		},
 	}
@@ -171,18 +174,18 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		}
 		cmd.Flags().SetAnnotation(f.Name, fromConfig, []string{"yes"})
 		if err := cmd.Flags().Set(f.Name, s); err != nil && ferr == nil {
-			source := fmt.Sprintf("%s: %s", cfg, f.Name)
-			if env := "GCOMPRESS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); os.Getenv(env) != "" {
-				source = env
-			}
-			ferr = usagef("%s=%q: %v", source, s, err)
+			ferr = usagef("%s=%q: %v", configSource(f.Name, cfg), s, err)
 		}
 	})
 	if ferr != nil {
 		return ferr
 	}
 	if g.threads < 0 || g.threads > maxThreads {
-		return usagef("--threads %d: want 0 (all CPUs) to %d", g.threads, maxThreads)
+		source := "--threads"
+		if !onCommandLine(cmd.Flags(), "threads") {
+			source = configSource("threads", cfg)
+		}
+		return usagef("%s=%d: want 0 (all CPUs) to %d", source, g.threads, maxThreads)
 	}
 	if _, err := cpu.ActiveCPULevel(); err != nil {
 		stderrf("gcompress: warning: %v\n", err)
@@ -210,6 +213,15 @@ const (
 	usesDevice     = "uses-device"
 	deviceCommands = "run, bench model, eval and conformance"
 )
+
+// configSource names where loadConfig took flag name's value from: its
+// GCOMPRESS_* variable when set, else the config file.
+func configSource(name, file string) string {
+	if env := "GCOMPRESS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); os.Getenv(env) != "" {
+		return env
+	}
+	return fmt.Sprintf("%s: %s", file, name)
+}
 
 // fromConfig is the annotation of the flags whose value loadConfig took
 // from gcompress.yaml or a GCOMPRESS_* variable.

@@ -36,7 +36,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"train", "--arch", "lenet5", "--data", "x", "--batch", "0", "-o", "t.onnx"}, []string{"--batch"}},
 		{[]string{"train", "--arch", "lenet5", "--data", "x", "--shift", "-2", "-o", "t.onnx"}, []string{"--shift"}},
 		{[]string{"run", model, "--random-inputs", "--show", "-1"}, []string{"--show"}},
-		{[]string{"--threads", "100000", "run", model}, []string{"--threads 100000"}},
+		{[]string{"--threads", "100000", "run", model}, []string{"--threads=100000"}},
 		{[]string{"--device", "cuda:x", "run", model}, []string{"cuda:x", "ordinal"}},
 		{[]string{"conformance", "--rtol", "-1", "."}, []string{"--rtol"}},
 		{[]string{"run", model, "--input", "nosuch=x.npy"}, []string{`no input "nosuch"`, "inputs: x"}},
