@@ -509,11 +509,15 @@ func BenchmarkConv3x3(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := runtime.NewContext(1)
+	arena := runtime.NewArena()
+	ctx := runtime.NewArenaContext(1, arena)
 	for b.Loop() {
-		if _, err := op.Run(ctx, []*tensor.Tensor{x, w}); err != nil {
+		out, err := op.Run(ctx, []*tensor.Tensor{x, w})
+		if err != nil {
 			b.Fatal(err)
 		}
+		ctx.EndOp(out)
+		arena.Release(out[0]) // recycled, as in a session
 	}
 	b.ReportMetric(2*64*64*9*56*56*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
