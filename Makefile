@@ -47,9 +47,12 @@ fmt-check: check-go
 	 if [ -n "$$out" ]; then echo "gofmt needed on:" $$out >&2; exit 1; fi
 
 # Runs every fuzz target for FUZZTIME each.
+# (Each package and target pair: two packages may have targets of the
+# same name.)
 fuzz: check-go
-	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -h -o '^func Fuzz[A-Za-z0-9_]*' /dev/null | sort -u | sed 's/func //'); do \
-	  pkg=$$(dirname $$(grep -rl --include='*_test.go' "^func $$spec(" . | head -1)); \
+	@set -e; grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sed 's/:func / /' | sort -u | \
+	 while read -r file spec; do \
+	  pkg=$$(dirname $$file); \
 	  echo "fuzz $$pkg $$spec ($(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$spec$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
