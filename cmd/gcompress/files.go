@@ -28,7 +28,7 @@ func checkOutputs(inputs []string, outputs ...string) error {
 		}
 		dir := filepath.Dir(out)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("cannot write %s: directory %s does not exist", out, dir)
+			return usagef("cannot write %s: directory %s does not exist", out, dir)
 		}
 		probe, err := os.CreateTemp(dir, ".gcompress-probe*")
 		if err != nil {

@@ -116,6 +116,9 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := f.checkOutputDir(len(m.Graph.Outputs)); err != nil {
+		return err
+	}
 	outs, err := sess.Run(inputs)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -127,10 +130,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 			o.First = append(o.First, t.Float64At(j))
 		}
 		if f.outDir != "" {
-			if err := os.MkdirAll(f.outDir, 0o755); err != nil {
-				return err
-			}
-			o.File = filepath.Join(f.outDir, fmt.Sprintf("output_%d.npy", i))
+			o.File = outputFile(f.outDir, i)
 			if err := tensor.SaveNpy(o.File, t); err != nil {
 				return err
 			}
@@ -173,6 +173,37 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 		writeDeviceReport(w)
 	}
 	return nil
+}
+
+// outputFile is where --output-dir puts output i.
+func outputFile(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("output_%d.npy", i)) }
+
+// checkOutputDir prepares --output-dir before the model runs: the
+// directory is made if missing (a file of that name is refused), and no
+// output file may be one of the --input files.
+func (f *runFlags) checkOutputDir(outputs int) error {
+	if f.outDir == "" {
+		return nil
+	}
+	if st, err := os.Stat(f.outDir); err == nil && !st.IsDir() {
+		return usagef("--output-dir %s: a file of that name exists", f.outDir)
+	}
+	if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
+	}
+	var in []string
+	for _, spec := range f.inputs {
+		_, file, ok := strings.Cut(spec, "=")
+		if !ok {
+			file = spec
+		}
+		in = append(in, file)
+	}
+	files := make([]string, outputs)
+	for i := range files {
+		files[i] = outputFile(f.outDir, i)
+	}
+	return checkOutputs(in, files...)
 }
 
 // benchSession runs warmup untimed and n timed runs.

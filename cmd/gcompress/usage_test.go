@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gcompress/gcompress/onnx/onnxpb"
+	"github.com/gcompress/gcompress/tensor"
 )
 
 // symbolicIdentityModel is y = Identity(x), x float32 [batch 3].
@@ -167,4 +168,23 @@ func TestConfigYieldsToFlags(t *testing.T) {
 	}
 	_, stderr, code = gc(t, "quantize", model, "--weight-only", "int8", "--method", "percentile", "-o", "q.onnx")
 	wantCleanError(t, stderr, code, "--method")
+}
+
+// TestRunOutputDirChecks: run --output-dir refuses, before running, a
+// file of that name and an output file that is one of the --input files.
+func TestRunOutputDirChecks(t *testing.T) {
+	model := writeModel(t, identityModel())
+	dir := t.TempDir()
+	in := filepath.Join(dir, "output_0.npy")
+	if err := tensor.SaveNpy(in, tensor.FromSlice([]int{2, 3}, []float32{1, 2, 3, 4, 5, 6})); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(in)
+	_, stderr, code := gc(t, "run", model, "--input", "x="+in, "--output-dir", dir)
+	wantCleanError(t, stderr, code, "would be overwritten")
+	_, stderr, code = gc(t, "run", model, "--input", "x="+in, "--output-dir", in)
+	wantCleanError(t, stderr, code, "a file of that name exists")
+	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+		t.Error("the input file changed")
+	}
 }
