@@ -107,6 +107,13 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	// Fixed before the session is made: its load-time passes then see
+	// concrete shapes (the fusions and the blocked layout need them).
+	dims, err := parseDims(m.Graph, f.dims)
+	if err != nil {
+		return err
+	}
+	fixDims(m.Graph, dims)
 	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount(), Profile: f.profile || f.nodes > 0})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -241,8 +248,9 @@ func summarize(ms []float64, warmup int) *benchStats {
 }
 
 // gatherInputs reads --input files and fills the rest with random data when
-// asked. Every --input names one of the model's inputs, once; a --dim
-// size must agree with the inputs given as files.
+// asked. Every --input names one of the model's inputs, once. (The --dim
+// sizes are in g's input shapes already, which the session checks the
+// files against.)
 func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error) {
 	var required []*graph.Value
 	byName := map[string]*graph.Value{} // every input, those with an initializer too (--input overrides it)
@@ -251,10 +259,6 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		if v.Const == nil {
 			required = append(required, v)
 		}
-	}
-	dims, err := parseDims(g, f.dims)
-	if err != nil {
-		return nil, err
 	}
 	inputs := map[string]*tensor.Tensor{}
 	for _, spec := range f.inputs {
@@ -276,13 +280,6 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		if err != nil {
 			return nil, err
 		}
-		if t.Rank() == len(v.Shape) {
-			for i, d := range v.Shape {
-				if size, ok := dims[d.Param]; ok && !d.Known() && int64(t.Shape()[i]) != size {
-					return nil, usagef("--input %s: dimension %d (%s) is %d, but --dim %s=%d", spec, i, d.Param, t.Shape()[i], d.Param, size)
-				}
-			}
-		}
 		inputs[name] = t
 	}
 	if !f.random {
@@ -293,7 +290,7 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		if _, ok := inputs[v.Name]; ok {
 			continue
 		}
-		t, err := randomInput(v, dims, rng)
+		t, err := randomInput(v, rng)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +322,7 @@ func loadTensorFile(file string) (*tensor.Tensor, error) {
 
 // randomInput makes seeded data for a declared input: uniform [0,1) for
 // floats, 0/1 for bools, [0,10) for integers.
-func randomInput(v *graph.Value, dims map[string]int64, rng *rand.Rand) (*tensor.Tensor, error) {
+func randomInput(v *graph.Value, rng *rand.Rand) (*tensor.Tensor, error) {
 	if !v.HasShape {
 		return nil, usagef("input %q has no declared shape; pass it with --input", v.Name)
 	}
@@ -334,8 +331,6 @@ func randomInput(v *graph.Value, dims map[string]int64, rng *rand.Rand) (*tensor
 		switch {
 		case d.Known():
 			shape[i] = int(d.Size)
-		case d.Param != "" && dims[d.Param] > 0:
-			shape[i] = int(dims[d.Param])
 		default:
 			return nil, usagef("input %q: dimension %d (%s) is not fixed; pass --dim %s=SIZE", v.Name, i, d, dimName(d))
 		}
