@@ -567,3 +567,36 @@ func TestNNOpsNeverPanic(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDepthwise times the depthwise 3x3 convolutions of the ONNX zoo's
+// ShuffleNet (Conv with group = channels) at one thread, the output
+// returned to the arena after each run as a session does.
+func BenchmarkDepthwise(b *testing.B) {
+	for _, s := range []struct {
+		c, hw, stride int
+	}{{112, 56, 2}, {136, 28, 1}, {136, 28, 2}, {272, 14, 1}, {272, 14, 2}, {544, 7, 1}} {
+		rng := rand.New(rand.NewPCG(1, 1))
+		x, w := nntRandom(rng, 1, s.c, s.hw, s.hw), nntRandom(rng, s.c, 1, 3, 3)
+		attrs := map[string]*graph.Attr{"pads": nntInts(1, 1, 1, 1), "strides": nntInts(int64(s.stride), int64(s.stride)),
+			"group": graph.IntAttr(int64(s.c))}
+		op, err := registry.Factory("", "Conv")(&graph.Node{OpType: "Conv", Attrs: attrs}, runtime.NodeInfo{Opset: 13})
+		if err != nil {
+			b.Fatal(err)
+		}
+		oh := (s.hw+2-3)/s.stride + 1
+		b.Run(fmt.Sprintf("c%d-%dx%d-s%d", s.c, s.hw, s.hw, s.stride), func(b *testing.B) {
+			arena := runtime.NewArena()
+			ctx := runtime.NewArenaContext(1, arena)
+			for b.Loop() {
+				out, err := op.Run(ctx, []*tensor.Tensor{x, w})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx.EndOp(out)
+				arena.Release(out[0])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(s.c), "ns/plane")
+			b.ReportMetric(2*9*float64(s.c*oh*oh)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
