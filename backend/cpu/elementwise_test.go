@@ -377,17 +377,8 @@ func ewBench(b *testing.B, op string, attrs map[string]*graph.Attr, threads int,
 	if err != nil {
 		b.Fatal(err)
 	}
-	arena := runtime.NewArena()
-	ctx := runtime.NewArenaContext(threads, arena)
 	b.SetBytes(int64(in[0].Len()) * 4)
-	for b.Loop() {
-		out, err := o.Run(ctx, in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx.EndOp(out)
-		arena.Release(out[0]) // recycled, as in a session (a fresh buffer per run would time page faults)
-	}
+	benchOp(b, o, threads, in)
 }
 
 func ewBenchF32(shape ...int) *tensor.Tensor {

@@ -489,19 +489,7 @@ func BenchmarkNCHWcConv(b *testing.B) {
 			}
 			for _, threads := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, variant, threads), func(b *testing.B) {
-					// The output goes back to the arena after each run, as a
-					// session returns it after its last reader: a new output
-					// buffer per run would time page faults, not the kernel.
-					arena := runtime.NewArena()
-					ctx := runtime.NewArenaContext(threads, arena)
-					for b.Loop() {
-						out, err := o.Run(ctx, in)
-						if err != nil {
-							b.Fatal(err)
-						}
-						ctx.EndOp(out)
-						arena.Release(out[0])
-					}
+					benchOp(b, o, threads, in)
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 				})
 			}

@@ -96,6 +96,25 @@ func nntFloats(t *tensor.Tensor) []float64 {
 
 func nntInts(vals ...int64) *graph.Attr { return graph.IntsAttr(vals...) }
 
+// benchOp runs op on in for the benchmark's loop on threads, each run's
+// outputs returned to the arena afterwards as a session returns them
+// after their last reader: a fresh output buffer per run would time its
+// page faults, not the op.
+func benchOp(b *testing.B, op runtime.Op, threads int, in []*tensor.Tensor) {
+	arena := runtime.NewArena()
+	ctx := runtime.NewArenaContext(threads, arena)
+	for b.Loop() {
+		out, err := op.Run(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx.EndOp(out)
+		for _, t := range out {
+			arena.Release(t)
+		}
+	}
+}
+
 // ---- Gemm ----
 
 func TestGemmAttributes(t *testing.T) {
@@ -509,16 +528,7 @@ func BenchmarkConv3x3(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	arena := runtime.NewArena()
-	ctx := runtime.NewArenaContext(1, arena)
-	for b.Loop() {
-		out, err := op.Run(ctx, []*tensor.Tensor{x, w})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx.EndOp(out)
-		arena.Release(out[0]) // recycled, as in a session
-	}
+	benchOp(b, op, 1, []*tensor.Tensor{x, w})
 	b.ReportMetric(2*64*64*9*56*56*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
 
@@ -585,16 +595,7 @@ func BenchmarkDepthwise(b *testing.B) {
 		}
 		oh := (s.hw+2-3)/s.stride + 1
 		b.Run(fmt.Sprintf("c%d-%dx%d-s%d", s.c, s.hw, s.hw, s.stride), func(b *testing.B) {
-			arena := runtime.NewArena()
-			ctx := runtime.NewArenaContext(1, arena)
-			for b.Loop() {
-				out, err := op.Run(ctx, []*tensor.Tensor{x, w})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ctx.EndOp(out)
-				arena.Release(out[0])
-			}
+			benchOp(b, op, 1, []*tensor.Tensor{x, w})
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(s.c), "ns/plane")
 			b.ReportMetric(2*9*float64(s.c*oh*oh)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -203,16 +203,7 @@ func BenchmarkQLinearConv(b *testing.B) {
 				}
 				defer func() { qconvDirectUse = qconvAuto }()
 				op := qOp(b, "QLinearConv", attrs, in, 3)
-				arena := runtime.NewArena()
-				ctx := runtime.NewArenaContext(1, arena)
-				for i := 0; i < b.N; i++ {
-					out, err := op.Run(ctx, in)
-					if err != nil {
-						b.Fatal(err)
-					}
-					ctx.EndOp(out)
-					arena.Release(out[0]) // recycled, as in a session (a fresh buffer per run would time page faults)
-				}
+				benchOp(b, op, 1, in)
 				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 			})
 		}
