@@ -71,8 +71,8 @@ func (e *UnsupportedError) Error() string {
 	parts := make([]string, len(e.Ops))
 	for i, op := range e.Ops {
 		parts[i] = op
-		if strconv.Quote(op) != `"`+op+`"` { // a damaged file's bytes: quoted, escapes visible
-			parts[i] = strconv.Quote(op)
+		if q := strconv.Quote(op); q != `"`+op+`"` { // a damaged file's bytes: quoted, escapes visible
+			parts[i] = q
 		}
 		if i < len(e.Nodes) && e.Nodes[i] != "" {
 			parts[i] += fmt.Sprintf(" (node %q)", e.Nodes[i])
@@ -102,10 +102,12 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 		outputs: map[*graph.Value]bool{}, optErr: optErr}
 	missing := map[string]string{} // op -> first node with it
 	for _, n := range g.Nodes {
-		if k := opKey(n.Domain, n.OpType); b.Factory(n.Domain, n.OpType) == nil {
-			if _, seen := missing[k]; !seen {
-				missing[k] = n.Name
-			}
+		if b.Factory(n.Domain, n.OpType) != nil {
+			continue
+		}
+		k := opKey(n.Domain, n.OpType)
+		if _, seen := missing[k]; !seen {
+			missing[k] = n.Name
 		}
 	}
 	if len(missing) > 0 {

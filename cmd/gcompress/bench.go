@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"time"
 
@@ -233,17 +232,9 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 			return err
 		}
 		fixDims(m.Graph, dims) // before the session: its passes see concrete shapes
-		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 		feed = map[string]*tensor.Tensor{}
-		for _, v := range m.Graph.Inputs {
-			if v.Const != nil {
-				continue
-			}
-			t, err := randomInput(v, rng)
-			if err != nil {
-				return err
-			}
-			feed[v.Name] = t
+		if err := addRandomInputs(m.Graph, seed, feed); err != nil {
+			return err
 		}
 	}
 	threads := g.threadCount()

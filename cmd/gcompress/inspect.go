@@ -96,14 +96,14 @@ func inspectModel(path string, dimSpecs []string) (*inspectReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ones *graph.Model
+	var ones *graph.Model // the model with every symbolic input dimension 1
 	if syms := symbolicDims(m.Graph); len(fixed) == 0 && len(syms) > 0 {
-		ones = passes.Clone(m)
+		all := map[string]int64{}
 		for name := range syms {
-			fixed[name] = 1
+			all[name] = 1
 		}
-		fixDims(ones.Graph, fixed)
-		fixed = nil
+		ones = passes.Clone(m)
+		fixDims(ones.Graph, all)
 	}
 	fixDims(m.Graph, fixed)
 	s, err := graph.ComputeStats(m)

@@ -30,31 +30,29 @@ import (
 var pruneRecipe = recipe{Epochs: 10, Batch: 64, Optimizer: "sgd", LR: 0.01, Momentum: 0.9, WeightDecay: 1e-4, Schedule: "cosine", Shift: 2}
 
 type pruneFlags struct {
-	method      string
-	sparsity    float64
-	sparsitySet bool // --sparsity given (its default, -1, means not given)
-	// sparsityOnCommandLine: given as a flag, not from the configuration
-	sparsityOnCommandLine bool
-	sensitivitySet        bool
-	layerSparsity         []string
-	scope                 string
-	sensitivity           float64
-	rounds                int
-	criterion             string
-	roundChannels         int
-	flopsReduction        float64
-	gradStart             float64
-	gradEnd               float64
-	gradEvery             int
-	recipe                string
-	retrainEpochs         int
-	masks                 string
-	latencyRuns           int
-	latencyBatches        []int
-	ort                   bool
-	agreeSamples          int
-	train                 trainOpts
-	report                string
+	method         string
+	sparsity       float64
+	sparsitySet    bool // --sparsity given (its default, -1, means not given)
+	sensitivitySet bool
+	layerSparsity  []string
+	scope          string
+	sensitivity    float64
+	rounds         int
+	criterion      string
+	roundChannels  int
+	flopsReduction float64
+	gradStart      float64
+	gradEnd        float64
+	gradEvery      int
+	recipe         string
+	retrainEpochs  int
+	masks          string
+	latencyRuns    int
+	latencyBatches []int
+	ort            bool
+	agreeSamples   int
+	train          trainOpts
+	report         string
 }
 
 func newPruneCmd(g *globals) *cobra.Command {
@@ -101,7 +99,6 @@ runs alternating between the two models).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.sparsitySet, f.sensitivitySet = cmd.Flags().Changed("sparsity"), cmd.Flags().Changed("sensitivity")
-			f.sparsityOnCommandLine = onCommandLine(cmd.Flags(), "sparsity")
 			return runPrune(cmd.OutOrStdout(), g, f, args[0])
 		},
 	}
@@ -199,7 +196,7 @@ func (f *pruneFlags) check(model string) error {
 		if !(f.flopsReduction > 0 && f.flopsReduction < 1) {
 			return usagef("--flops-reduction %v must be in (0, 1)", f.flopsReduction)
 		}
-		if f.sparsityOnCommandLine {
+		if onCommandLine(f.train.flags, "sparsity") {
 			return usagef("give --sparsity or --flops-reduction, not both")
 		}
 	}

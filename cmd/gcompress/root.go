@@ -28,15 +28,18 @@ func usagef(format string, args ...any) error {
 }
 
 // exitCode maps an error to the process exit status: 2 for usage errors,
-// 1 for everything else. cobra reports an unknown command of the root
-// with a plain error, recognised by its text.
+// 1 for everything else.
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command ") {
+	if errors.As(err, &ue) || isUnknownCommand(err) {
 		return 2
 	}
 	return 1
 }
+
+// isUnknownCommand recognises cobra's error for an argument that names no
+// subcommand (a plain error, known only by its text).
+func isUnknownCommand(err error) bool { return strings.HasPrefix(err.Error(), "unknown command ") }
 
 // markArgErrors makes the positional-argument check of c and of every
 // command below it report usage errors (exit 2) that name the command and
@@ -58,7 +61,7 @@ func markArgErrors(c *cobra.Command) {
 				}
 				return usagef("%s: %v; its subcommands: %s", name, err, strings.Join(subs, ", "))
 			}
-			if strings.HasPrefix(err.Error(), "unknown command ") && len(args) > 0 {
+			if isUnknownCommand(err) && len(args) > 0 {
 				return usagef("%s takes no argument %q (a flag name missing before it?) (usage: %s)", name, args[0], cmd.UseLine())
 			}
 			return usagef("%s: %v (usage: %s)", name, err, cmd.UseLine())

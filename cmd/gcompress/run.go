@@ -200,10 +200,7 @@ func (f *runFlags) checkOutputDir(outputs int) error {
 	}
 	var in []string
 	for _, spec := range f.inputs {
-		_, file, ok := strings.Cut(spec, "=")
-		if !ok {
-			file = spec
-		}
+		_, file := inputSpec(spec)
 		in = append(in, file)
 	}
 	files := make([]string, outputs)
@@ -262,8 +259,8 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 	}
 	inputs := map[string]*tensor.Tensor{}
 	for _, spec := range f.inputs {
-		name, file, ok := strings.Cut(spec, "=")
-		if !ok {
+		name, file := inputSpec(spec)
+		if name == "" {
 			if len(required) != 1 {
 				return nil, usagef("--input %s: name the input (NAME=FILE); the model has %d inputs (%s)", spec, len(required), valueNames(required))
 			}
@@ -285,18 +282,32 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 	if !f.random {
 		return inputs, nil
 	}
-	rng := rand.New(rand.NewPCG(f.seed, 0x9e3779b97f4a7c15))
-	for _, v := range required {
-		if _, ok := inputs[v.Name]; ok {
+	return inputs, addRandomInputs(g, f.seed, inputs)
+}
+
+// inputSpec splits an --input value NAME=FILE; name is "" for a bare FILE.
+func inputSpec(spec string) (name, file string) {
+	if name, file, ok := strings.Cut(spec, "="); ok {
+		return name, file
+	}
+	return "", spec
+}
+
+// addRandomInputs puts seeded random data (randomInput) into inputs for
+// every input of g without an initializer that inputs does not hold yet.
+func addRandomInputs(g *graph.Graph, seed uint64, inputs map[string]*tensor.Tensor) error {
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	for _, v := range g.Inputs {
+		if _, ok := inputs[v.Name]; ok || v.Const != nil {
 			continue
 		}
 		t, err := randomInput(v, rng)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		inputs[v.Name] = t
 	}
-	return inputs, nil
+	return nil
 }
 
 // valueNames lists the names of vs, comma-separated.
@@ -328,12 +339,10 @@ func randomInput(v *graph.Value, rng *rand.Rand) (*tensor.Tensor, error) {
 	}
 	shape := make([]int, len(v.Shape))
 	for i, d := range v.Shape {
-		switch {
-		case d.Known():
-			shape[i] = int(d.Size)
-		default:
+		if !d.Known() {
 			return nil, usagef("input %q: dimension %d (%s) is not fixed; pass --dim %s=SIZE", v.Name, i, d, dimName(d))
 		}
+		shape[i] = int(d.Size)
 	}
 	dt := v.DType
 	if dt == tensor.Undefined {
