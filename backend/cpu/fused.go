@@ -11,7 +11,11 @@
 // attribute pre_epsilon, followed by Relu when pre_activation = "Relu":
 // pre(X) = relu(X*k + (b - mean*k)), k = s/sqrt(var + pre_epsilon) (the
 // pre-activation of DenseNet-style blocks); without those inputs pre is
-// the identity. The FP32 kernels apply pre while packing the input (the
+// the identity. With shuffle_groups = G (not with pre), X's channels are
+// read through ShuffleNet's channel shuffle: channel c of the convolution's
+// input is X's channel (c % G)*(C/G) + c/G (graph/passes.FuseChannelShuffle;
+// the blocked depthwise kernel reads the planes in that order, other paths
+// shuffle a copy). The FP32 kernels apply pre while packing the input (the
 // padding stays 0, as the convolution pads pre(X)), and bias, Z and the
 // activation in the GEMM's store (one pass over the output); other dtypes
 // apply them before and after the product.
@@ -130,6 +134,11 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if op.preRelu, err = parsePreRelu(n); err != nil {
 		return nil, fmt.Errorf("FusedConv: %w", err)
 	}
+	shuffle := n.AttrInt("shuffle_groups", 0)
+	if shuffle < 0 || shuffle > math.MaxInt32 {
+		return nil, fmt.Errorf("FusedConv: shuffle_groups %d out of range", shuffle)
+	}
+	op.shuffle = int(shuffle)
 	preEps := float64(n.AttrFloat("pre_epsilon", 1e-5))
 	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 		var z *tensor.Tensor
@@ -140,6 +149,9 @@ func newFusedConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 		if len(in) > 4 && in[4] != nil {
 			if err := needInputs(in, 2); err != nil {
 				return nil, fmt.Errorf("FusedConv: %w", err)
+			}
+			if op.shuffle > 0 {
+				return nil, fmt.Errorf("FusedConv: a pre-activation and shuffle_groups together are not supported")
 			}
 			var err error
 			if in[0].Rank() < 2 {
@@ -309,8 +321,10 @@ func runConvJobs(ctx *runtime.Context, jobs int, job func(j, threads int)) {
 var dwMinWork = 1 << 15
 
 // convDepthwiseF32 runs a 2-D depthwise convolution (one input channel per
-// group) with the direct C kernel, parallel over output planes, bias, z
-// and the activation applied per row.
+// group) with the direct C kernels, bias, z and the activation applied in
+// the kernel: through the blocked layout, 16 channels per vector, when
+// each group has one output channel and the AVX-512 kernels run (parallel
+// over groups of 16 channels), else plane by plane (parallel over planes).
 func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z, y []float32) bool {
 	if g.kernel[2] > 64 {
 		return false
@@ -318,6 +332,17 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias,
 	clamp := int64(0)
 	if op.act.clamp {
 		clamp = 1
+	}
+	if g.dwBlocked() {
+		groups := g.batch * ((g.m + nchwcBlock - 1) / nchwcBlock)
+		parts := min(ctx.Threads, groups, max(1, g.batch*g.m*g.outSize*g.kSize/dwMinWork))
+		parallelChunks(groups, parts, func(lo, hi int) {
+			geom := [17]int64{int64(lo), int64(hi), int64(g.m), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
+				int64(g.kernel[1]), int64(g.kernel[2]), int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
+				int64(g.dil[1]), int64(g.dil[2]), clamp, int64(g.shuffle)}
+			nchwcDwconvC(x, w, bias, z, y, &geom, op.act.lo, op.act.hi)
+		})
+		return true
 	}
 	avx512 := CPULevel(level.Load()) >= LevelAVX512 && g.kernel[1]*g.kernel[2] <= nnMaxTaps
 	planes := g.batch * g.m

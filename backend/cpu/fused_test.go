@@ -56,6 +56,12 @@ func moreConvCases() []nntConvCase {
 		nntConvCase{x: []int{1, 4, 11, 70}, w: []int{6, 4, 3, 3}, strides: []int{2, 2}, dil: []int{1, 2}, pb: []int{1, 2}, pe: []int{0, 2}, group: 1, wantOut: []int{5, 35}},
 		nntConvCase{x: []int{1, 8, 10, 64}, w: []int{16, 8, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{5, 32}, bias: true},
 		nntConvCase{x: []int{1, 12, 9, 9}, w: []int{24, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 4, wantOut: []int{9, 9}, bias: true},
+		// depthwise through the blocked kernel: a last block of 8 channels,
+		// uneven pads with stride 2, tiles of 8 pixels overlapping at the end;
+		// a block of 1 channel and dilation 2; fewer than 8 output pixels
+		nntConvCase{x: []int{1, 40, 11, 13}, w: []int{40, 1, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 0}, pe: []int{0, 1}, group: 40, wantOut: []int{5, 6}, bias: true},
+		nntConvCase{x: []int{2, 17, 5, 6}, w: []int{17, 1, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 17, wantOut: []int{5, 6}},
+		nntConvCase{x: []int{1, 20, 3, 2}, w: []int{20, 1, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 20, wantOut: []int{3, 2}, bias: true},
 	)
 }
 
@@ -117,6 +123,75 @@ func TestConvEveryLevel(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFusedConvShuffleEveryLevel runs FusedConv with shuffle_groups (the
+// channel shuffle ShuffleNet applies before its depthwise convolutions) at
+// every CPU level, where the blocked depthwise kernel reads the planes
+// shuffled and where a shuffled copy is made, against the shuffle written
+// out (x viewed as [N, G, C/G, ...], the two channel axes swapped) and the
+// direct convolution. A shuffle_groups that does not divide the channels,
+// and one with a pre-activation, are errors.
+func TestFusedConvShuffleEveryLevel(t *testing.T) {
+	withParallelism(t)
+	rng := rand.New(rand.NewPCG(41, 42))
+	cases := []struct {
+		c      nntConvCase
+		groups int
+	}{
+		{nntConvCase{x: []int{2, 24, 9, 7}, w: []int{24, 1, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 24, wantOut: []int{9, 7}, bias: true}, 3},
+		{nntConvCase{x: []int{1, 136, 14, 14}, w: []int{136, 1, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 136, wantOut: []int{7, 7}, bias: true}, 4},
+		{nntConvCase{x: []int{1, 32, 6, 5}, w: []int{32, 1, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 32, wantOut: []int{6, 5}}, 8},
+	}
+	forEachLevel(t, func(t *testing.T, l CPULevel) {
+		for i, tc := range cases {
+			c := tc.c
+			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			// the shuffle written out: xs[n][j*G + i] = x[n][i*(C/G) + j]
+			xs := tensor.MustNew(tensor.Float32, c.x...)
+			ch, size, per := c.x[1], tensor.Product(c.x[2:]), c.x[1]/tc.groups
+			for n := 0; n < c.x[0]; n++ {
+				for gi := 0; gi < tc.groups; gi++ {
+					for j := 0; j < per; j++ {
+						copy(xs.F32()[(n*ch+j*tc.groups+gi)*size:][:size], x.F32()[(n*ch+gi*per+j)*size:][:size])
+					}
+				}
+			}
+			var b *tensor.Tensor
+			if c.bias {
+				b = nntRandom(rng, c.w[0])
+			}
+			ref := nntConvRef(&c, xs, w, b)
+			shape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
+			z := nntRandom(rng, shape...)
+			want := make([]float64, len(ref))
+			for j, v := range ref {
+				want[j] = fusedActRef("Relu", v+float64(z.F32()[j]))
+			}
+			attrs := c.attrs()
+			attrs["activation"] = graph.StringAttr("Relu")
+			attrs["shuffle_groups"] = graph.IntAttr(int64(tc.groups))
+			fused := fusedOpFor(t, FusedDomain, "FusedConv", attrs, w)
+			for _, threads := range []int{1, 2} {
+				out, err := fused.Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, b, z})
+				if err != nil {
+					t.Fatalf("case %d: %v", i, err)
+				}
+				t.Logf("case %d, %d threads", i, threads)
+				nntClose(t, out[0], shape, want, nntTol)
+			}
+		}
+	})
+	attrs := map[string]*graph.Attr{"group": graph.IntAttr(24), "shuffle_groups": graph.IntAttr(5)}
+	x, w := nntRandom(rng, 1, 24, 4, 4), nntRandom(rng, 24, 1, 3, 3)
+	if _, err := fusedOpFor(t, FusedDomain, "FusedConv", attrs, w).Run(runtime.NewContext(1), []*tensor.Tensor{x, w}); err == nil {
+		t.Error("shuffle_groups 5 of 24 channels: want an error")
+	}
+	attrs["shuffle_groups"] = graph.IntAttr(4)
+	bn := nntRandom(rng, 24)
+	if _, err := fusedOpFor(t, FusedDomain, "FusedConv", attrs, w).Run(runtime.NewContext(1), []*tensor.Tensor{x, w, nil, nil, bn, bn, bn, bn}); err == nil {
+		t.Error("shuffle_groups with a pre-activation: want an error")
+	}
 }
 
 // TestFusedGemmEveryLevel checks Gemm/FusedGemm with a constant or

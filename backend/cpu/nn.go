@@ -438,6 +438,33 @@ type convGeom struct {
 	strides, dil, pad  [convMaxSpatial]int // pad: at the beginning
 	inSize, outSize    int                 // spatial element counts
 	kSize              int                 // kernel element count
+	// shuffle, when positive, has the blocked depthwise kernel read X's
+	// channels through a channel shuffle of that many groups.
+	shuffle int
+}
+
+// dwBlocked reports whether the float32 convolution g runs on the blocked
+// depthwise kernel (gc_nchwc_dwconv, see convDepthwiseF32): 2-D, one
+// input and one output channel per group, the AVX-512 kernels active.
+func (g *convGeom) dwBlocked() bool {
+	return g.cg == 1 && g.mg == 1 && g.group > 1 && g.in[0] == 1 && g.kernel[0] == 1 && g.kernel[2] <= 64 && nchwcKernels()
+}
+
+// shuffleChannels returns x (n images of c channels of size values) with
+// its channels shuffled in groups groups: channel ch of the result is
+// channel (ch % groups)*(c/groups) + ch/groups of x, the Reshape
+// [n, groups, c/groups, ...] -> Transpose(0, 2, 1, ...) -> Reshape of
+// ShuffleNet.
+func shuffleChannels[T any](x []T, n, c, size, groups int) []T {
+	out := make([]T, len(x))
+	per := c / groups
+	for img := 0; img < n; img++ {
+		for ch := 0; ch < c; ch++ {
+			src := (img*c + ch%groups*per + ch/groups) * size
+			copy(out[(img*c+ch)*size:(img*c+ch+1)*size], x[src:src+size])
+		}
+	}
+	return out
 }
 
 // nnLift pads a spatial slice to convMaxSpatial entries with fill in front.
@@ -703,6 +730,9 @@ type convOp struct {
 	packedT packCache
 	// preRelu: FusedConv's pre-activation prologue ends with Relu.
 	preRelu bool
+	// shuffle is FusedConv's shuffle_groups: X's channels are read through
+	// a channel shuffle of that many groups (0: as they are).
+	shuffle int
 }
 
 func newConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -812,6 +842,18 @@ func convTyped[T gemmElem](ctx *runtime.Context, op *convOp, x, w, b, z *tensor.
 		zd = tensor.Data[T](z)
 	}
 	xd, wd, yd := tensor.Data[T](x), tensor.Data[T](w), tensor.Data[T](y)
+	if op.shuffle > 0 {
+		if g.c%op.shuffle != 0 {
+			return nil, fmt.Errorf("shuffle_groups %d does not divide X's %d channels", op.shuffle, g.c)
+		}
+		// the blocked depthwise kernel reads the planes shuffled; any other
+		// path gets a shuffled copy
+		if _, f32 := any(xd).([]float32); f32 && pre == nil && g.dwBlocked() {
+			g.shuffle = op.shuffle
+		} else {
+			xd = shuffleChannels(xd, g.batch, g.c, g.inSize, op.shuffle)
+		}
+	}
 	if f32, ok := any(xd).([]float32); ok && convFastF32(ctx, op, g, w, f32, any(bias).([]float32), any(zd).([]float32), any(yd).([]float32), pre) {
 		return y, nil
 	}

@@ -188,5 +188,8 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 	float lo, float hi);
 void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom);
 void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b);
+void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
+	const int64_t *geom, float lo, float hi);
+int64_t gc_nchwc_dwconv_scratch(const int64_t *geom);
 
 #endif

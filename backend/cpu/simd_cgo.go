@@ -279,6 +279,14 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 	C.gc_nchwc_conv(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
 }
 
+// nchwcDwconvC runs gc_nchwc_dwconv (geom as documented there) with its
+// scratch; the caller checks every size.
+func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
+	scratch := getF32(int(C.gc_nchwc_dwconv_scratch(i64p(geom[:]))))
+	defer putF32(scratch)
+	C.gc_nchwc_dwconv(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
+}
+
 // nchwcMaxPoolC runs gc_nchwc_maxpool; the caller checks every size.
 func nchwcMaxPoolC(x, y []float32, geom *[12]int64) {
 	C.gc_nchwc_maxpool(f32p(x), f32p(y), i64p(geom[:]))

@@ -359,4 +359,146 @@ void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom) {
 	}
 }
 
+
+// ---------------------------------------------------------------- depthwise
+// gc_nchwc_dwconv runs a 2-D depthwise convolution of NCHW planes (one
+// input channel per output channel: C = M) through the blocked layout, 16
+// channels at a time. Channel group g (image g / CB, channels 16*(g % CB)
+// and up, CB = ceil(C/16)) is transposed into a zero-padded blocked copy
+// (Hp x Wp pixels of 16 channels, Hp = (oh-1)*sh + (kh-1)*dh + 1, Wp
+// likewise; input cell (iy, ix) at pixel (iy+ph, ix+pw)), convolved one
+// 16-channel vector per output pixel and tap,
+//
+//	Yb[oy][ox] = bias + Σ_{ky,kx} W[ky][kx] * Xb[oy*sh + ky*dh][ox*sw + kx*dw]
+//
+// (taps in (ky, kx) order, as the reference sums them; an accumulator per
+// output pixel of a row tile of up to 8), and transposed back into the
+// output planes, with the summand z (NCHW, NULL: none) added and the
+// clamp to [lo, hi] applied on the way. Every vector lane does useful
+// work whatever the plane's width, where a per-plane kernel fills only
+// ow mod 16 lanes of a row's last vector and pads every plane alone.
+// With shuffle = s > 0, channel c reads input plane (c % s)*(C/s) + c/s
+// (a channel shuffle of s groups before the convolution; C % s == 0).
+// geom: g0, g1, C, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, clamp,
+// shuffle; scratch: gc_nchwc_dwconv_scratch(geom) floats.
+static void nchwc_dw_dims(const int64_t *geom, int64_t *hp, int64_t *wp) {
+	*hp = (geom[5] - 1) * geom[9] + (geom[7] - 1) * geom[13] + 1;
+	*wp = (geom[6] - 1) * geom[10] + (geom[8] - 1) * geom[14] + 1;
+}
+
+int64_t gc_nchwc_dwconv_scratch(const int64_t *geom) {
+	int64_t hp, wp;
+	nchwc_dw_dims(geom, &hp, &wp);
+	return (hp * wp + geom[5] * geom[6] + geom[7] * geom[8] + 1) * 16;
+}
+
+// nchwc_dw_tile computes the NP output pixels f0.. (flat index oy*ow +
+// ox, so a tile may span rows): Yb[f] = bias + Σ_t W[t] * Xb[base(f) +
+// toff[t]], base(f) the blocked offset of input pixel (oy*sh, ox*sw) and
+// toff[t] that of tap t = (ky, kx) from it. NP independent accumulators
+// keep the FMA units busy however narrow the rows.
+static inline __attribute__((always_inline)) void nchwc_dw_tile(const float *Xb, const float *W, __m512 bias, float *Yb,
+	const int64_t *toff, int64_t taps, int64_t wp, int64_t sh, int64_t sw, int64_t ow, int64_t f0, const int NP) {
+	const float *base[8];
+	__m512 acc[8];
+	int64_t oy = f0 / ow, ox = f0 % ow;
+	for (int p = 0; p < NP; p++) {
+		base[p] = Xb + (oy * sh * wp + ox * sw) * 16;
+		acc[p] = bias;
+		if (++ox == ow) ox = 0, oy++;
+	}
+	for (int64_t t = 0; t < taps; t++) {
+		const __m512 wv = _mm512_loadu_ps(W + t * 16);
+		for (int p = 0; p < NP; p++) acc[p] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(base[p] + toff[t]), acc[p]);
+	}
+	for (int p = 0; p < NP; p++) _mm512_storeu_ps(Yb + (f0 + p) * 16, acc[p]);
+}
+
+void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
+	const int64_t *geom, float lo, float hi) {
+	const int64_t g0 = geom[0], g1 = geom[1], C = geom[2], ih = geom[3], iw = geom[4], oh = geom[5], ow = geom[6];
+	const int64_t kh = geom[7], kw = geom[8], sh = geom[9], sw = geom[10], ph = geom[11], pw = geom[12];
+	const int64_t dh = geom[13], dw = geom[14], clamp = geom[15], shuffle = geom[16];
+	const int64_t CB = (C + 15) / 16, taps = kh * kw, ihw = ih * iw, ohw = oh * ow;
+	int64_t hp, wp;
+	nchwc_dw_dims(geom, &hp, &wp);
+	float *Xb = scratch, *Yb = Xb + hp * wp * 16, *W = Yb + ohw * 16;
+	const __m512 zero = _mm512_setzero_ps(), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	int64_t toff[GC_NN_MAX_TAPS]; // tap (ky, kx): its offset in Xb from the window's corner
+	for (int64_t t = 0; t < taps; t++) toff[t] = ((t / kw) * dh * wp + (t % kw) * dw) * 16;
+	// the columns of Xb that input columns fill: [pw, xe)
+	const int64_t xe = pw + iw < wp ? pw + iw : wp;
+	for (int64_t g = g0; g < g1; g++) {
+		const int64_t n = g / CB, m0 = (g % CB) * 16, nc = C - m0 < 16 ? C - m0 : 16;
+		const float *xc[16]; // the input plane of each channel
+		for (int64_t c = 0; c < nc; c++) {
+			const int64_t ch = m0 + c;
+			xc[c] = x + (n * C + (shuffle ? ch % shuffle * (C / shuffle) + ch / shuffle : ch)) * ihw;
+		}
+		const int64_t yoff = (n * C + m0) * ohw;
+		// weights and bias, one 16-channel vector per tap
+		for (int64_t t = 0; t < taps; t++)
+			for (int64_t c = 0; c < 16; c++) W[t * 16 + c] = c < nc ? w[(m0 + c) * taps + t] : 0.0f;
+		float bv[16];
+		for (int64_t c = 0; c < 16; c++) bv[c] = bias && c < nc ? bias[m0 + c] : 0.0f;
+		const __m512 vb = _mm512_loadu_ps(bv);
+		// zero the padding of Xb: rows without input, columns beside it
+		for (int64_t r = 0; r < hp; r++) {
+			float *row = Xb + r * wp * 16;
+			const int64_t iy = r - ph;
+			if (iy < 0 || iy >= ih || pw >= wp) {
+				for (int64_t q = 0; q < wp; q++) _mm512_storeu_ps(row + q * 16, zero);
+				continue;
+			}
+			for (int64_t q = 0; q < pw; q++) _mm512_storeu_ps(row + q * 16, zero);
+			for (int64_t q = xe; q < wp; q++) _mm512_storeu_ps(row + q * 16, zero);
+		}
+		// transpose the planes in, 16 pixels of the flat plane at a time
+		int64_t iy = 0, ix = 0;
+		for (int64_t q = 0; q < ihw; q += 16) {
+			const int64_t cnt = ihw - q < 16 ? ihw - q : 16;
+			const __mmask16 m = NCHWC_MASK(cnt);
+			__m512 v[16];
+			for (int c = 0; c < 16; c++) v[c] = c < nc ? _mm512_maskz_loadu_ps(m, xc[c] + q) : zero;
+			nchwc_transpose16(v); // v[j]: the 16 channels of pixel q + j
+			for (int64_t j = 0; j < cnt; j++) {
+				if (iy + ph < hp && ix + pw < wp) _mm512_storeu_ps(Xb + ((iy + ph) * wp + ix + pw) * 16, v[j]);
+				if (++ix == iw) ix = 0, iy++;
+			}
+		}
+		// convolve: tiles of 8 output pixels, the last one ending at the
+		// plane's end (overlapping its predecessor); planes of fewer than 8
+		// pixels in tiles of 4, 2 and 1
+		int64_t f = 0;
+		if (ohw >= 8) {
+			for (; f + 8 <= ohw; f += 8) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 8);
+			if (f < ohw) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, ohw - 8, 8);
+			f = ohw;
+		}
+		if (f + 4 <= ohw) {
+			nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 4);
+			f += 4;
+		}
+		if (f + 2 <= ohw) {
+			nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 2);
+			f += 2;
+		}
+		if (f < ohw) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 1);
+		// transpose back into the output planes, with z and the clamp
+		for (int64_t q = 0; q < ohw; q += 16) {
+			const int64_t cnt = ohw - q < 16 ? ohw - q : 16;
+			const __mmask16 m = NCHWC_MASK(cnt);
+			__m512 v[16];
+			for (int64_t j = 0; j < 16; j++) v[j] = j < cnt ? _mm512_loadu_ps(Yb + (q + j) * 16) : zero;
+			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
+			for (int64_t c = 0; c < nc; c++) {
+				__m512 r = v[c];
+				const int64_t o = yoff + c * ohw + q;
+				if (z) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, z + o));
+				if (clamp) r = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r));
+				_mm512_mask_storeu_ps(y + o, m, r);
+			}
+		}
+	}
+}
 #pragma GCC pop_options

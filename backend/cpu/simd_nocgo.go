@@ -70,6 +70,10 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 
 func nchwcMaxPoolC(x, y []float32, geom *[12]int64) { panic("nchwcMaxPoolC without the C kernels") }
 
+func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
+	panic("nchwcDwconvC without the C kernels")
+}
+
 func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 	panic("nchwcPadC without the C kernels")
 }

@@ -4,9 +4,10 @@
 // BatchNormalization (and per-channel Mul/Add) folded into the preceding
 // Conv or Gemm, BatchNorm(+Relu) before a Conv applied while the Conv
 // packs its input, Conv/Gemm + bias + Relu/Clip epilogue fusion, Conv + Add
-// (residual) fusion, Conv + MaxPool fusion, removal of inference no-ops
-// (Identity, Dropout), and last the channel-blocked layout between
-// convolutions (BlockChannels).
+// (residual) fusion, Conv + MaxPool fusion, a channel shuffle read in
+// place by the depthwise Conv after it (FuseChannelShuffle), removal of
+// inference no-ops (Identity, Dropout), and last the channel-blocked
+// layout between convolutions (BlockChannels).
 //
 // Every pass works in place on a graph and returns how many rewrites it
 // made; Optimize clones a model first and runs them all, so the caller's
@@ -25,7 +26,9 @@
 //
 // with activation = "Relu" | "Clip" and activation_params = [min, max] for
 // Clip; pre is the BatchNormalization (s, b, mean, var, pre_epsilon)
-// followed by Relu when pre_activation = "Relu" (identity without them). They exist only inside a session: backends that lack them are
+// followed by Relu when pre_activation = "Relu" (identity without them);
+// FusedConv's shuffle_groups = G reads X's channel (c % G)*(C/G) + c/G as
+// channel c. They exist only inside a session: backends that lack them are
 // asked first (Options.Supports) and then get the unfused graph.
 //
 // Folding is exact algebra computed in float64 and rounded once to the

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/tensor"
@@ -297,4 +298,67 @@ func plainMaxPool(n *graph.Node) bool {
 	}
 	k := n.AttrInts("kernel_shape", nil)
 	return len(k) == 2 && len(n.AttrInts("strides", []int64{1, 1})) == 2 && len(n.AttrInts("pads", []int64{0, 0, 0, 0})) == 4
+}
+
+// FuseChannelShuffle absorbs ShuffleNet's channel shuffle into the
+// depthwise convolution that reads it: for X of shape [N, C, H, W],
+//
+//	Reshape(X, [N, G, C/G, H, W]) -> Transpose(perm 0,2,1,3,4) -> Reshape([N, C, H, W]) -> Conv
+//
+// becomes FusedConv(X, ...) with shuffle_groups = G: channel c of the
+// convolution's input is X's channel (c % G)*(C/G) + c/G, which the
+// depthwise kernel reads in place instead of a shuffled copy being
+// written. Only a depthwise 2-D convolution (group = C, one output
+// channel per group) without a pre-activation takes it, and only when
+// each intermediate value has that single reader; run it after the
+// fusions that turn a FusedConv into another op.
+func FuseChannelShuffle(g *graph.Graph) int {
+	fused := 0
+	for _, conv := range append([]*graph.Node(nil), g.Nodes...) {
+		if !conv.IsONNX("Conv") && !(fusedOp(conv, "FusedConv") && conv.Input(4) == nil && conv.AttrInt("shuffle_groups", 0) == 0) {
+			continue
+		}
+		in := conv.Input(0)
+		if in == nil || conv.Input(1) == nil {
+			continue
+		}
+		back := in.Producer
+		if back == nil || !back.IsONNX("Reshape") || !soleUse(g, in, conv) || back.Input(0) == nil {
+			continue
+		}
+		shuffled := back.Input(0)
+		tr := shuffled.Producer
+		if tr == nil || !tr.IsONNX("Transpose") || !soleUse(g, shuffled, back) || tr.Input(0) == nil ||
+			!slices.Equal(tr.AttrInts("perm", nil), []int64{0, 2, 1, 3, 4}) {
+			continue
+		}
+		split := tr.Input(0)
+		fwd := split.Producer
+		if fwd == nil || !fwd.IsONNX("Reshape") || !soleUse(g, split, tr) || fwd.Input(0) == nil {
+			continue
+		}
+		x := fwd.Input(0)
+		xs, ok1 := x.ConcreteShape()
+		ss, ok2 := split.ConcreteShape()
+		cs, ok3 := in.ConcreteShape()
+		if !ok1 || !ok2 || !ok3 || len(xs) != 4 || len(ss) != 5 || !slices.Equal(xs, cs) ||
+			ss[0] != xs[0] || ss[1]*ss[2] != xs[1] || ss[3] != xs[2] || ss[4] != xs[3] || ss[1] < 2 {
+			continue
+		}
+		if ws, ok := conv.Input(1).ConcreteShape(); !ok || len(ws) != 4 || ws[0] != xs[1] || ws[1] != 1 ||
+			conv.AttrInt("group", 1) != int64(xs[1]) {
+			continue
+		}
+		f := toFused(g, conv)
+		if f == nil {
+			continue
+		}
+		g.SetInput(f, 0, x)
+		f.Attrs["shuffle_groups"] = graph.IntAttr(int64(ss[1]))
+		g.RemoveNode(back)
+		g.RemoveNode(tr)
+		g.RemoveNode(fwd)
+		fused++
+	}
+	return fused
 }

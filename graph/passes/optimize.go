@@ -28,12 +28,13 @@ type Report struct {
 	PoolsFused        int `json:"pools_fused"` // MaxPools computed inside the convolution before them
 	DeadNodesRemoved  int `json:"dead_nodes_removed"`
 	SparseWeights     int `json:"sparse_weights"`
-	ConvsBlocked      int `json:"convs_blocked"` // convolutions moved to the channel-blocked layout
+	ShufflesFused     int `json:"shuffles_fused"` // channel shuffles read in place by a depthwise convolution
+	ConvsBlocked      int `json:"convs_blocked"`  // convolutions moved to the channel-blocked layout
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations and %d max pools fused, %d convolutions channel-blocked, %d dead nodes removed",
-		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.ConvsBlocked, r.DeadNodesRemoved)
+	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations, %d max pools and %d channel shuffles fused, %d convolutions channel-blocked, %d dead nodes removed",
+		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.ShufflesFused, r.ConvsBlocked, r.DeadNodesRemoved)
 }
 
 // Optimize returns an optimized clone of m (m itself is not modified):
@@ -42,7 +43,8 @@ func (r Report) String() string {
 // Identity/Dropout removal, BatchNorm and per-channel
 // Mul/Add folding into Conv/Gemm, then (when the backend has the fused
 // ops) BatchNorm(+Relu) -> Conv pre-activation, Conv + Add,
-// Conv/Gemm + Relu/Clip and Conv + MaxPool fusion, the channel-blocked
+// Conv/Gemm + Relu/Clip, Conv + MaxPool and channel shuffle + depthwise
+// Conv fusion, the channel-blocked
 // layout between convolutions (BlockChannels), dead-node removal and a
 // topological sort.
 func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
@@ -75,6 +77,9 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	}
 	if supports("SparseGemm") && supports("SparseConv") {
 		r.SparseWeights = SparsifyWeights(g, SparseMinSparsity)
+	}
+	if supports("FusedConv") {
+		r.ShufflesFused = FuseChannelShuffle(g) // after the fusions that make a FusedConv another op
 	}
 	if supports("NCHWcConv") && supports("NCHWcMaxPool") && supports("ToNCHWc") && supports("FromNCHWc") {
 		r.ConvsBlocked = BlockChannels(g) // last: the fusions above match NCHW ops

@@ -424,6 +424,40 @@ func TestConvMaxPoolFusion(t *testing.T) {
 	}
 }
 
+// TestFuseChannelShuffle: ShuffleNet's Reshape -> Transpose -> Reshape
+// before a depthwise convolution becomes the convolution's shuffle_groups
+// (24 channels in 3 groups: the last block of 16 channels half full; two
+// images); a shuffle whose transposed value is also a graph output, and
+// one before a convolution that is not depthwise, stay as they are.
+func TestFuseChannelShuffle(t *testing.T) {
+	b := newBuilder(12)
+	shuffle := func(x *graph.Value, groups, c, h, w int) (split, shuffled, out *graph.Value) {
+		shape := func(dims ...int64) *graph.Value {
+			return b.g.AddInitializer(b.g.UniqueName("shape"), tensor.FromSlice([]int{len(dims)}, dims))
+		}
+		split = b.node("Reshape", nil, x, shape(2, int64(groups), int64(c/groups), int64(h), int64(w)))
+		shuffled = b.node("Transpose", map[string]*graph.Attr{"perm": graph.IntsAttr(0, 2, 1, 3, 4)}, split)
+		return split, shuffled, b.node("Reshape", nil, shuffled, shape(2, int64(c), int64(h), int64(w)))
+	}
+	depthwise := func(x *graph.Value, c int, stride int64) *graph.Value {
+		return b.node("Conv", map[string]*graph.Attr{"group": graph.IntAttr(int64(c)), "pads": graph.IntsAttr(1, 1, 1, 1),
+			"strides": graph.IntsAttr(stride, stride)},
+			x, b.init(b.g.UniqueName("w"), -0.5, 0.5, c, 1, 3, 3), b.init(b.g.UniqueName("cb"), -0.5, 0.5, c))
+	}
+	x := b.input("x", 2, 24, 9, 7)
+	_, _, s := shuffle(x, 3, 24, 9, 7)
+	fused := b.bn(depthwise(s, 24, 2), 24)
+	_, kept, s2 := shuffle(x, 4, 24, 9, 7)
+	shared := depthwise(s2, 24, 1)
+	_, _, s3 := shuffle(x, 3, 24, 9, 7)
+	dense := b.conv(s3, 24, 5, 3, false)
+	rep := checkEquivalent(t, b.model(fused, kept, shared, dense), b.feed(),
+		map[string]int{"FusedConv": 1, "Reshape": 4, "Transpose": 2, "Conv": 2})
+	if rep.ShufflesFused != 1 || rep.AffinesFolded != 1 {
+		t.Fatalf("report %v", rep)
+	}
+}
+
 // TestBlockChannels: where the CPU has the blocked kernels, convolutions
 // run channel-blocked: the 3-channel stem (read as NCHW planes) with the
 // max pool fused to it split back into a blocked convolution and pool,
