@@ -458,6 +458,30 @@ func TestFuseChannelShuffle(t *testing.T) {
 	}
 }
 
+// TestGlobalPools: an AveragePool and a MaxPool whose window is the whole
+// input become the global pools (also a MaxPool whose Indices nobody
+// reads); a pool with pads, one whose window is smaller than the input,
+// and a MaxPool whose Indices are a graph output stay.
+func TestGlobalPools(t *testing.T) {
+	b := newBuilder(13)
+	x := b.input("x", 2, 5, 7, 6)
+	whole := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 6), "strides": graph.IntsAttr(2, 2)}
+	avg := b.node("AveragePool", whole, x)
+	mx := b.node("MaxPool", whole, x)
+	padded := b.node("AveragePool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 6), "pads": graph.IntsAttr(1, 1, 1, 1),
+		"count_include_pad": graph.IntAttr(1)}, x)
+	part := b.node("MaxPool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 5)}, x)
+	y, idx := b.g.NewValue("y"), b.g.NewValue("idx")
+	b.g.AddNode("MaxPool", []*graph.Value{x}, []*graph.Value{y, idx}, whole)
+	unread := b.g.NewValue("y2")
+	b.g.AddNode("MaxPool", []*graph.Value{x}, []*graph.Value{unread, b.g.NewValue("idx2")}, whole)
+	rep := checkEquivalent(t, b.model(avg, mx, padded, part, y, idx, unread), b.feed(),
+		map[string]int{"GlobalAveragePool": 1, "GlobalMaxPool": 2, "AveragePool": 1, "MaxPool": 2})
+	if rep.GlobalPools != 3 {
+		t.Fatalf("report %v", rep)
+	}
+}
+
 // TestBlockChannels: where the CPU has the blocked kernels, convolutions
 // run channel-blocked: the 3-channel stem (read as NCHW planes) with the
 // max pool fused to it split back into a blocked convolution and pool,
