@@ -16,6 +16,7 @@
 //	                      pre-activation then), W and B as Conv's; W's output
 //	                      channels need not fill the last block (then no Z)
 //	NCHWcMaxPool(X)       MaxPool's attributes (2-D), blocked
+//	NCHWcAveragePool(X)   AveragePool's attributes (2-D), blocked
 //
 // The convolution is direct (simd_nchwc_amd64.c): no im2col or Toeplitz
 // matrix is packed per call, only the input padded when the convolution
@@ -48,7 +49,8 @@ const (
 var nchwcPassBlocksForce = 0
 
 // nchwcOps are the ops of this file.
-var nchwcOps = map[string]bool{"ToNCHWc": true, "FromNCHWc": true, "NCHWcConv": true, "NCHWcMaxPool": true}
+var nchwcOps = map[string]bool{"ToNCHWc": true, "FromNCHWc": true, "NCHWcConv": true, "NCHWcMaxPool": true,
+	"NCHWcAveragePool": true}
 
 func init() {
 	registry.Register(FusedDomain, "ToNCHWc", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
@@ -66,7 +68,8 @@ func init() {
 		}), nil
 	})
 	registry.Register(FusedDomain, "NCHWcConv", newNCHWcConv)
-	registry.Register(FusedDomain, "NCHWcMaxPool", newNCHWcMaxPool)
+	registry.Register(FusedDomain, "NCHWcMaxPool", newNCHWcPool(poolMax))
+	registry.Register(FusedDomain, "NCHWcAveragePool", newNCHWcPool(poolAvg))
 }
 
 // nchwcKernels reports whether the blocked kernels run at the current
@@ -455,32 +458,38 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	}
 }
 
-// ---- NCHWcMaxPool ----
+// ---- NCHWcMaxPool, NCHWcAveragePool ----
 
-func newNCHWcMaxPool(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
-	win, err := graph.NodeWindow(n)
-	if err != nil {
-		return nil, fmt.Errorf("NCHWcMaxPool: %w", err)
-	}
-	if win.Kernel == nil {
-		return nil, fmt.Errorf("NCHWcMaxPool: kernel_shape is required")
-	}
-	if n.AttrInt("storage_order", 0) != 0 || (len(n.Outputs) > 1 && n.Outputs[1] != nil) {
-		return nil, fmt.Errorf("NCHWcMaxPool: no Indices output or storage_order")
-	}
-	pool := &poolOp{kind: poolMax, win: win}
-	return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
-		y, err := nchwcMaxPool(ctx, pool, in)
+// newNCHWcPool returns the factory of NCHWcMaxPool (kind poolMax) or
+// NCHWcAveragePool (poolAvg): MaxPool's or AveragePool's attributes, 2-D,
+// on blocked X and Y (no Indices output).
+func newNCHWcPool(kind poolKind) runtime.OpFactory {
+	name := "NCHWc" + poolNames[kind]
+	return func(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+		win, err := graph.NodeWindow(n)
 		if err != nil {
-			return nil, fmt.Errorf("NCHWcMaxPool: %w", err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		return []*tensor.Tensor{y}, nil
-	}), nil
+		if win.Kernel == nil {
+			return nil, fmt.Errorf("%s: kernel_shape is required", name)
+		}
+		if n.AttrInt("storage_order", 0) != 0 || (len(n.Outputs) > 1 && n.Outputs[1] != nil) {
+			return nil, fmt.Errorf("%s: no Indices output or storage_order", name)
+		}
+		pool := &poolOp{kind: kind, win: win, includePad: n.AttrInt("count_include_pad", 0) != 0}
+		return runtime.OpFunc(func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			y, err := nchwcPool(ctx, pool, in)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return []*tensor.Tensor{y}, nil
+		}), nil
+	}
 }
 
-// nchwcMaxPool runs NCHWcMaxPool: the blocked kernel for a 2-D pool
-// without dilation, else MaxPool between reorders.
-func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor.Tensor, error) {
+// nchwcPool runs NCHWcMaxPool or NCHWcAveragePool: the blocked kernel for
+// a 2-D pool without dilation, else the NCHW pool between reorders.
+func nchwcPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor.Tensor, error) {
 	if err := needInputs(in, 1); err != nil {
 		return nil, err
 	}
@@ -514,6 +523,20 @@ func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*ten
 	if y.Len() == 0 {
 		return y, nil
 	}
+	var count []float32 // the average's divisor per output pixel (nil: max pool)
+	if pool.kind == poolAvg {
+		ay, ax := &g.axes[1], &g.axes[2]
+		count = make([]float32, g.out[1]*g.out[2])
+		for oy := range g.out[1] {
+			for ox := range g.out[2] {
+				c := (ay.hi[oy] - ay.lo[oy]) * (ax.hi[ox] - ax.lo[ox])
+				if pool.includePad {
+					c = ay.count[oy] * ax.count[ox]
+				}
+				count[oy*g.out[2]+ox] = float32(c)
+			}
+		}
+	}
 	blocks := shape[0] * shape[1] / nchwcBlock // images times channel blocks, pooled as one batch
 	kh, kw := pool.win.Kernel[0], pool.win.Kernel[1]
 	threads := min(ctx.Threads, blocks)
@@ -525,7 +548,7 @@ func nchwcMaxPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*ten
 		geom := [12]int64{int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(kh), int64(kw),
 			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
 			int64(t * blocks / threads), int64((t + 1) * blocks / threads)}
-		nchwcMaxPoolC(xd, yd, &geom)
+		nchwcPoolC(xd, yd, &geom, count)
 	})
 	return y, nil
 }

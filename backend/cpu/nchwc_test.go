@@ -366,10 +366,12 @@ func TestNCHWcConvRejects(t *testing.T) {
 	}
 }
 
-// TestNCHWcMaxPoolMatchesMaxPool: NCHWcMaxPool equals MaxPool on the
-// same values (SqueezeNet's 3x3/2, ceil_mode, padded 3x3/1 as in
-// Inception, 2x2/2, batch 2, NaN inputs skipped), at both levels.
-func TestNCHWcMaxPoolMatchesMaxPool(t *testing.T) {
+// TestNCHWcPoolsMatchPools: NCHWcMaxPool equals MaxPool bit for bit and
+// NCHWcAveragePool equals AveragePool to rounding, on the same values
+// (SqueezeNet's 3x3/2, ceil_mode, padded 3x3/1 as in Inception, 2x2/2 as
+// in DenseNet's transitions, batch 2; the averages with and without
+// count_include_pad; NaN inputs skipped by the max), at both levels.
+func TestNCHWcPoolsMatchPools(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 29))
 	cases := []struct {
 		x     []int
@@ -379,33 +381,43 @@ func TestNCHWcMaxPoolMatchesMaxPool(t *testing.T) {
 		{[]int{1, 16, 14, 14}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "strides": nntInts(2, 2), "ceil_mode": graph.IntAttr(1)}},
 		{[]int{2, 48, 7, 9}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 3), "pads": nntInts(1, 1, 1, 1)}},
 		{[]int{1, 16, 8, 6}, map[string]*graph.Attr{"kernel_shape": nntInts(2, 2), "strides": nntInts(2, 2)}},
+		{[]int{1, 32, 9, 8}, map[string]*graph.Attr{"kernel_shape": nntInts(3, 2), "strides": nntInts(2, 2), "pads": nntInts(1, 0, 2, 1),
+			"ceil_mode": graph.IntAttr(1), "count_include_pad": graph.IntAttr(1)}},
 	}
 	withNCHWcKernels(t, func(t *testing.T) {
-		for i, c := range cases {
-			x := nntRandom(rng, c.x...)
-			x.F32()[5] = float32(math.NaN())
-			ref, err := nntOp(t, "MaxPool", c.attrs, 13, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := ref.Run(runtime.NewContext(1), []*tensor.Tensor{x})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := &graph.Node{OpType: "NCHWcMaxPool", Domain: FusedDomain, Attrs: c.attrs,
-				Inputs: []*graph.Value{{Name: "x"}}, Outputs: []*graph.Value{{Name: "y"}}}
-			op, err := registry.Factory(FusedDomain, "NCHWcMaxPool")(n, runtime.NodeInfo{Opset: 13})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, threads := range []int{1, 2} {
-				t.Run(fmt.Sprintf("case%d/threads=%d", i, threads), func(t *testing.T) {
-					got, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{nchwcBlockedRef(x)})
-					if err != nil {
-						t.Fatal(err)
-					}
-					nntClose(t, nchwcPlainRef(got[0], 0), want[0].Shape(), nntFloats(want[0]), 0)
-				})
+		for _, kind := range []string{"MaxPool", "AveragePool"} {
+			for i, c := range cases {
+				x := nntRandom(rng, c.x...)
+				if kind == "MaxPool" {
+					x.F32()[5] = float32(math.NaN())
+				}
+				ref, err := nntOp(t, kind, c.attrs, 13, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := ref.Run(runtime.NewContext(1), []*tensor.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := &graph.Node{OpType: "NCHWc" + kind, Domain: FusedDomain, Attrs: c.attrs,
+					Inputs: []*graph.Value{{Name: "x"}}, Outputs: []*graph.Value{{Name: "y"}}}
+				op, err := registry.Factory(FusedDomain, "NCHWc"+kind)(n, runtime.NodeInfo{Opset: 13})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, threads := range []int{1, 2} {
+					t.Run(fmt.Sprintf("%s/case%d/threads=%d", kind, i, threads), func(t *testing.T) {
+						got, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{nchwcBlockedRef(x)})
+						if err != nil {
+							t.Fatal(err)
+						}
+						tol := 0.0 // the max is exact; AveragePool's NCHW kernel sums separably, in another order
+						if kind == "AveragePool" {
+							tol = 1e-6
+						}
+						nntClose(t, nchwcPlainRef(got[0], 0), want[0].Shape(), nntFloats(want[0]), tol)
+					})
+				}
 			}
 		}
 	})

@@ -186,7 +186,7 @@ void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, i
 void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);
 void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
 	float lo, float hi);
-void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom);
+void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count);
 void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b);
 void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
 	const int64_t *geom, float lo, float hi);

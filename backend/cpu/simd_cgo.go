@@ -287,9 +287,10 @@ func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
 	C.gc_nchwc_dwconv(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
 }
 
-// nchwcMaxPoolC runs gc_nchwc_maxpool; the caller checks every size.
-func nchwcMaxPoolC(x, y []float32, geom *[12]int64) {
-	C.gc_nchwc_maxpool(f32p(x), f32p(y), i64p(geom[:]))
+// nchwcPoolC runs gc_nchwc_pool (count nil: max pool); the caller checks
+// every size.
+func nchwcPoolC(x, y []float32, geom *[12]int64, count []float32) {
+	C.gc_nchwc_pool(f32p(x), f32p(y), i64p(geom[:]), f32p(count))
 }
 
 // nchwcPadC runs gc_nchwc_pad (pre nil: no prologue, else k then b for

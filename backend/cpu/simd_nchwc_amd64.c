@@ -13,7 +13,9 @@
 //                    reads, with the pre-activation applied;
 //   gc_nchwc_conv    direct convolution, blocked out, the input blocked
 //                    or NCHW planes (below);
-//   gc_nchwc_maxpool max pool, one vector of 16 channels per output pixel.
+//   gc_nchwc_pool    max or average pool, one vector of 16 channels per
+//                    output pixel;
+//   gc_nchwc_dwconv  depthwise convolution of NCHW planes through blocks.
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -330,15 +332,19 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 	}
 }
 
-// gc_nchwc_maxpool max-pools channel blocks [cb0, cb1) of x (blocked, ih
-// x iw) into y (oh x ow): output (oy, ox) is the maximum over the window
-// rows oy*sh - pt + ky, columns ox*sw - pl + kx that lie inside the image.
-// NaN inputs are skipped (max(v, acc) keeps acc when v is NaN), as the
-// reference does. geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
-void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom) {
+// gc_nchwc_pool max- or average-pools channel blocks [cb0, cb1) of x
+// (blocked, ih x iw) into y (oh x ow) over the window rows oy*sh - pt + ky,
+// columns ox*sw - pl + kx that lie inside the image. With count NULL,
+// output (oy, ox) is their maximum, NaN inputs skipped (max(v, acc) keeps
+// acc when v is NaN), as the reference does; else their sum, in row-major
+// window order from 0 as the reference adds them, divided by
+// count[oy*ow + ox] (the cells the average counts: inside the image, or
+// inside the padded extent with count_include_pad).
+// geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
+void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count) {
 	const int64_t ih = geom[0], iw = geom[1], oh = geom[2], ow = geom[3], kh = geom[4], kw = geom[5];
 	const int64_t sh = geom[6], sw = geom[7], pt = geom[8], pl = geom[9], cb0 = geom[10], cb1 = geom[11];
-	const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+	const __m512 start = count ? _mm512_setzero_ps() : _mm512_set1_ps(-__builtin_inff());
 	for (int64_t cb = cb0; cb < cb1; cb++) {
 		const float *xb = x + cb * ih * iw * 16;
 		float *yb = y + cb * oh * ow * 16;
@@ -348,11 +354,15 @@ void gc_nchwc_maxpool(const float *x, float *y, const int64_t *geom) {
 			for (int64_t ox = 0; ox < ow; ox++) {
 				const int64_t ix0 = ox * sw - pl;
 				const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = iw - ix0 < kw ? iw - ix0 : kw;
-				__m512 acc = ninf;
+				__m512 acc = start;
 				for (int64_t ky = ky0; ky < ky1; ky++) {
 					const float *row = xb + ((iy0 + ky) * iw + ix0) * 16;
-					for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
+					if (count)
+						for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_add_ps(acc, _mm512_loadu_ps(row + kx * 16));
+					else
+						for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
 				}
+				if (count) acc = _mm512_div_ps(acc, _mm512_set1_ps(count[oy * ow + ox]));
 				_mm512_storeu_ps(yb + (oy * ow + ox) * 16, acc);
 			}
 		}

@@ -68,7 +68,9 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 	panic("nchwcConvC without the C kernels")
 }
 
-func nchwcMaxPoolC(x, y []float32, geom *[12]int64) { panic("nchwcMaxPoolC without the C kernels") }
+func nchwcPoolC(x, y []float32, geom *[12]int64, count []float32) {
+	panic("nchwcPoolC without the C kernels")
+}
 
 func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
 	panic("nchwcDwconvC without the C kernels")

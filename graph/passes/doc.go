@@ -23,7 +23,8 @@
 //	ToNCHWc(X), FromNCHWc(X)                    NCHW <-> [N, C/16, H, W, 16]
 //	NCHWcConv(X, W, B?, Z?, s?, b?, mean?, var?) = FusedConv, Z and Y blocked,
 //	                                              X blocked or NCHW
-//	NCHWcMaxPool(X)                             = MaxPool on blocked X, Y
+//	NCHWcMaxPool(X), NCHWcAveragePool(X)        = MaxPool, AveragePool on
+//	                                              blocked X, Y
 //
 // with activation = "Relu" | "Clip" and activation_params = [min, max] for
 // Clip; pre is the BatchNormalization (s, b, mean, var, pre_epsilon)

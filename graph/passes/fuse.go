@@ -247,7 +247,7 @@ func FusePreActivation(g *graph.Graph) int {
 func FuseConvMaxPool(g *graph.Graph) int {
 	fused := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
-		if !n.IsONNX("MaxPool") || len(n.Inputs) != 1 || len(n.Outputs) < 1 || n.Outputs[0] == nil || usedOutputs(g, n) != 1 || !plainMaxPool(n) {
+		if !n.IsONNX("MaxPool") || len(n.Inputs) != 1 || len(n.Outputs) < 1 || n.Outputs[0] == nil || usedOutputs(g, n) != 1 || !plainPool(n) {
 			continue
 		}
 		x := n.Inputs[0]
@@ -279,9 +279,10 @@ func FuseConvMaxPool(g *graph.Graph) int {
 	return fused
 }
 
-// plainMaxPool reports whether MaxPool n is 2-D with explicit pads,
-// ceil_mode 0, unit dilations and row-major storage.
-func plainMaxPool(n *graph.Node) bool {
+// plainPool reports whether MaxPool or AveragePool n is 2-D with explicit
+// pads, ceil_mode 0, unit dilations, no Indices output and row-major
+// storage.
+func plainPool(n *graph.Node) bool {
 	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
 		return false
 	}

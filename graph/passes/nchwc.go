@@ -22,8 +22,8 @@ const nchwcBlock = 16
 //     summand: then Y' has no twin, only its FromNCHWc;
 //   - a FusedConvPool (a stem's convolution and max pool, fused by
 //     FuseConvMaxPool) is split into NCHWcConv and NCHWcMaxPool;
-//   - a plain MaxPool (plainMaxPool) of a blocked value becomes
-//     NCHWcMaxPool(X') -> Y';
+//   - a plain MaxPool or AveragePool (plainPool) of a blocked value
+//     becomes NCHWcMaxPool(X') or NCHWcAveragePool(X') -> Y';
 //   - a Concat on the channel axis of blocked values concatenates them
 //     blocked (axis 1 of [N, C/16, H, W, 16] is the blocks' axis);
 //
@@ -57,8 +57,8 @@ func BlockChannels(g *graph.Graph) int {
 			if bl.rewrite(n, Domain, "NCHWcConv", ins) != nil {
 				convs++
 			}
-		case n.IsONNX("MaxPool") && plainMaxPool(n) && bl.twins[n.Inputs[0]] != nil && blockable(n.Outputs[0]):
-			bl.rewrite(n, Domain, "NCHWcMaxPool", []*graph.Value{bl.twins[n.Inputs[0]]})
+		case (n.IsONNX("MaxPool") || n.IsONNX("AveragePool")) && plainPool(n) && bl.twins[n.Inputs[0]] != nil && blockable(n.Outputs[0]):
+			bl.rewrite(n, Domain, "NCHWc"+n.OpType, []*graph.Value{bl.twins[n.Inputs[0]]})
 		case n.IsONNX("Concat") && blockableConcat(n, bl.twins):
 			ins := make([]*graph.Value, len(n.Inputs))
 			for i, v := range n.Inputs {

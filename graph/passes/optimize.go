@@ -82,7 +82,7 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	if supports("FusedConv") {
 		r.ShufflesFused = FuseChannelShuffle(g) // after the fusions that make a FusedConv another op
 	}
-	if supports("NCHWcConv") && supports("NCHWcMaxPool") && supports("ToNCHWc") && supports("FromNCHWc") {
+	if supports("NCHWcConv") && supports("NCHWcMaxPool") && supports("NCHWcAveragePool") && supports("ToNCHWc") && supports("FromNCHWc") {
 		r.ConvsBlocked = BlockChannels(g) // last: the fusions above match NCHW ops
 	}
 	r.DeadNodesRemoved = g.RemoveDeadNodes()

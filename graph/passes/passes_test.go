@@ -99,7 +99,7 @@ var (
 	cpuSupports  = passes.Options{Supports: func(d, op string) bool { return cpu.Backend().Factory(d, op) != nil }}
 	nchwSupports = passes.Options{Supports: func(d, op string) bool {
 		switch op {
-		case "NCHWcConv", "NCHWcMaxPool", "ToNCHWc", "FromNCHWc":
+		case "NCHWcConv", "NCHWcMaxPool", "NCHWcAveragePool", "ToNCHWc", "FromNCHWc":
 			return false
 		}
 		return cpu.Backend().Factory(d, op) != nil
@@ -485,7 +485,8 @@ func TestGlobalPools(t *testing.T) {
 // TestBlockChannels: where the CPU has the blocked kernels, convolutions
 // run channel-blocked: the 3-channel stem (read as NCHW planes) with the
 // max pool fused to it split back into a blocked convolution and pool,
-// residual sums, pre-activations (BatchNorm + Relu), the max pool and the
+// residual sums, pre-activations (BatchNorm + Relu), the max pool, an
+// average pool and the
 // channel concatenation between them; FromNCHWc only before
 // GlobalAveragePool and the graph outputs, one of them a 20-channel
 // convolution (not whole blocks: its FromNCHWc keeps 20 channels); no
@@ -503,12 +504,12 @@ func TestBlockChannels(t *testing.T) {
 	cat := b.node("Concat", map[string]*graph.Attr{"axis": graph.IntAttr(1)},
 		b.node("Relu", nil, b.conv(res, 32, 16, 1, true)), b.node("Relu", nil, b.conv(res, 32, 32, 3, false)))
 	pool := b.node("MaxPool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(3, 3), "strides": graph.IntsAttr(2, 2)}, cat)
-	side := b.conv(pool, 48, 16, 1, true)
+	side := b.conv(b.node("AveragePool", pool2, pool), 48, 16, 1, true) // a DenseNet transition's pool
 	gap := b.node("GlobalAveragePool", nil, b.conv(pool, 48, 32, 3, true))
 	odd := b.conv(pool, 48, 20, 1, true)
 	pre := b.conv(b.node("Relu", nil, b.bn(pool, 48)), 48, 16, 3, true) // BatchNorm + Relu as the prologue
 	rep := checkEquivalentWith(t, b.model(side, gap, odd, pre), b.feed(), map[string]int{
-		"NCHWcConv": 9, "FromNCHWc": 4, "Concat": 1, "NCHWcMaxPool": 2, "GlobalAveragePool": 1}, cpuSupports)
+		"NCHWcConv": 9, "FromNCHWc": 4, "Concat": 1, "NCHWcMaxPool": 2, "NCHWcAveragePool": 1, "GlobalAveragePool": 1}, cpuSupports)
 	if rep.ConvsBlocked != 9 || rep.PreActsFused != 1 || rep.PoolsFused != 1 {
 		t.Fatalf("report %v", rep)
 	}
