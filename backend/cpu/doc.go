@@ -16,11 +16,11 @@
 // gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates,
 // convpool.go FusedConvPool (a convolution and the max pool after it,
 // computed band by band), nchwc.go the channel-blocked ops (NCHWcConv,
-// NCHWcMaxPool, NCHWcAveragePool, ToNCHWc, FromNCHWc: a direct convolution on [N, C/16, H,
-// W, 16] activations, AVX-512 only, simd_nchwc_amd64.c, which also holds
-// the depthwise convolution that transposes 16 NCHW planes at a time into
-// that layout and back, reading them through a channel shuffle when the
-// FusedConv has one).
+// NCHWcMaxPool, NCHWcAveragePool, ToNCHWc, FromNCHWc: a direct
+// convolution and pools on [N, C/16, H, W, 16] activations, AVX-512 only,
+// simd_nchwc_amd64.c, which also holds the depthwise convolution that
+// transposes 16 NCHW planes at a time into that layout and back, reading
+// them through a channel shuffle when the FusedConv has one).
 // Each fast kernel is tested against its Go reference at every level.
 //
 // Conventions: a factory reads and validates the node's attributes once and
