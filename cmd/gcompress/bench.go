@@ -28,16 +28,19 @@ machine (CPU model, cores, Go version, date) and the CPU dispatch level
 (GCOMPRESS_CPU caps it: generic, avx2, avxvnni, avx512, avx512vnni).
 
   gemm   one matrix product, float32 or uint8 x int8 -> int32
+  conv   one 2-D convolution of a given shape, optionally beside ONNX
+         Runtime (--vs-ort)
   model  a model end to end, optionally beside ONNX Runtime in the same
          process with the same thread count (--vs-ort)`,
 		Example: `  gcompress bench gemm --dtype int8 --threads 2
+  gcompress bench conv --input 1,256,14,14 --out 256 --kernel 3 --vs-ort
   gcompress bench model resnet50.onnx --vs-ort --threads 2 --runs 30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("bench needs a subcommand: gemm or model (see gcompress bench --help)")
+			return usagef("bench needs a subcommand: gemm, conv or model (see gcompress bench --help)")
 		},
 	}
-	cmd.AddCommand(newBenchGemmCmd(g), newBenchModelCmd(g))
+	cmd.AddCommand(newBenchGemmCmd(g), newBenchConvCmd(g), newBenchModelCmd(g))
 	return cmd
 }
 
@@ -237,17 +240,33 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 			return err
 		}
 	}
+	rep, err := runModelBench(g, path, m, raw, feed, runs, warmup, vsORT, noOpt)
+	if err != nil {
+		return err
+	}
+	return writeBench(w, asJSON, rep, func(w io.Writer) {
+		fmt.Fprintf(w, "%s (%d threads, level %s): ", path, rep.Threads, rep.Level)
+		rep.writeTimes(w, nil)
+	})
+}
+
+// runModelBench times m (name in messages and the report; raw its ONNX
+// serialization, for ONNX Runtime) on feed: warm-up runs, then runs timed
+// in five blocks, taking turns with ONNX Runtime when vsORT (see `bench
+// model --help`).
+func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map[string]*tensor.Tensor, runs, warmup int,
+	vsORT, noOpt bool) (modelReport, error) {
 	threads := g.threadCount()
 	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: threads, NoOptimize: noOpt})
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return modelReport{}, fmt.Errorf("%s: %w", path, err)
 	}
 	warnUnoptimized(path, sess)
 	runners := []func() ([]*tensor.Tensor, error){func() ([]*tensor.Tensor, error) { return sess.Run(feed) }}
 	if vsORT {
 		peer, err := ortpeer.NewSession(raw, threads)
 		if err != nil {
-			return fmt.Errorf("--vs-ort: %w", err)
+			return modelReport{}, fmt.Errorf("--vs-ort: %w", err)
 		}
 		defer peer.Close()
 		runners = append(runners, func() ([]*tensor.Tensor, error) { return peer.Run(feed) })
@@ -256,7 +275,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 	for i := 0; i < max(warmup, 1); i++ {
 		for r, run := range runners {
 			if outs[r], err = run(); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
+				return modelReport{}, fmt.Errorf("%s: %w", path, err)
 			}
 		}
 	}
@@ -273,7 +292,7 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 			for i := b * runs / blocks; i < (b+1)*runs/blocks; i++ {
 				start, c0 := time.Now(), processCPUMS()
 				if _, err := run(); err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+					return modelReport{}, fmt.Errorf("%s: %w", path, err)
 				}
 				ms[r] = append(ms[r], float64(time.Since(start).Nanoseconds())/1e6)
 				cpuMS[r] = append(cpuMS[r], processCPUMS()-c0)
@@ -304,22 +323,35 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		}
 		rep.MaxRelErr = &worst
 	}
-	return writeBench(w, asJSON, rep, func(w io.Writer) {
-		fmt.Fprintf(w, "%s (%d threads, level %s): ours median %.3f ms (min %.3f)", path, threads, rep.Level, rep.Ours.MedianMS, rep.Ours.MinMS)
-		if rep.ORT != nil {
-			fmt.Fprintf(w, ", ONNX Runtime median %.3f ms (min %.3f), ratio %.2f, max output difference %.2g of the largest value",
-				rep.ORT.MedianMS, rep.ORT.MinMS, rep.Ratio, *rep.MaxRelErr)
-			fmt.Fprintf(w, "\n  ratio of each block's medians:")
-			for _, r := range rep.BlockRatios {
-				fmt.Fprintf(w, " %.2f", r)
-			}
+	return rep, nil
+}
+
+// writeTimes prints the report's latencies (each with rate(median ms),
+// such as GFLOP/s, when rate is not nil), the ratio to ONNX Runtime per
+// block, and the process CPU times.
+func (rep *modelReport) writeTimes(w io.Writer, rate func(ms float64) string) {
+	fmt.Fprintf(w, "ours median %.3f ms (min %.3f)%s", rep.Ours.MedianMS, rep.Ours.MinMS, rateOf(rate, rep.Ours.MedianMS))
+	if rep.ORT != nil {
+		fmt.Fprintf(w, ", ONNX Runtime median %.3f ms (min %.3f)%s, ratio %.2f, max output difference %.2g of the largest value",
+			rep.ORT.MedianMS, rep.ORT.MinMS, rateOf(rate, rep.ORT.MedianMS), rep.Ratio, *rep.MaxRelErr)
+		fmt.Fprintf(w, "\n  ratio of each block's medians:")
+		for _, r := range rep.BlockRatios {
+			fmt.Fprintf(w, " %.2f", r)
 		}
-		fmt.Fprintf(w, "\n  process CPU time per run: ours median %.3f ms", rep.OursCPU.MedianMS)
-		if rep.ORTCPU != nil {
-			fmt.Fprintf(w, ", ONNX Runtime median %.3f ms, ratio %.2f", rep.ORTCPU.MedianMS, rep.CPURatio)
-		}
-		fmt.Fprintln(w)
-	})
+	}
+	fmt.Fprintf(w, "\n  process CPU time per run: ours median %.3f ms", rep.OursCPU.MedianMS)
+	if rep.ORTCPU != nil {
+		fmt.Fprintf(w, ", ONNX Runtime median %.3f ms, ratio %.2f", rep.ORTCPU.MedianMS, rep.CPURatio)
+	}
+	fmt.Fprintln(w)
+}
+
+// rateOf is ", " + rate(ms), or "" without rate.
+func rateOf(rate func(ms float64) string, ms float64) string {
+	if rate == nil {
+		return ""
+	}
+	return ", " + rate(ms)
 }
 
 // relErr is max |a - b| over the elements, relative to max |b|.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -335,6 +337,48 @@ func TestBenchModelVsORT(t *testing.T) {
 	for i, b := range blocks {
 		if v, _ := b.(float64); v <= 0 {
 			t.Errorf("block %d ratio %v", i, b)
+		}
+	}
+}
+
+// TestBenchConv: bench conv times the convolution it describes (the output
+// shape and FLOPs follow from the flags: 2 * 2x8x5x4 outputs * 4x3x3 taps
+// for a stride-2, group-2 convolution of 2x8x9x8 with 8 filters),
+// beside ONNX Runtime when it is there, whose outputs must agree; bad
+// sizes are usage errors that name the flag.
+func TestBenchConv(t *testing.T) {
+	args := []string{"bench", "conv", "--input", "2,8,9,8", "--out", "8", "--kernel", "3", "--strides", "2", "--group", "2",
+		"--relu", "--runs", "5", "--warmup", "1", "--threads", "1", "--json"}
+	if lib, err := ortpeer.LibPath(); err == nil {
+		t.Setenv(ortpeer.LibEnv, lib)
+		args = append(args, "--vs-ort")
+	}
+	stdout, stderr, code := gc(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rep := decodeJSON(t, stdout)
+	conv, _ := rep["conv"].(map[string]any)
+	if out := fmt.Sprint(conv["output"]); out != "[2 8 5 4]" {
+		t.Errorf("output %s, want [2 8 5 4]", out)
+	}
+	if f, _ := rep["flops"].(float64); f != 2*2*8*5*4*4*9 {
+		t.Errorf("flops %v, want %d", rep["flops"], 2*2*8*5*4*4*9)
+	}
+	if g, _ := rep["gflops"].(float64); g <= 0 {
+		t.Errorf("gflops %v", rep["gflops"])
+	}
+	if slices.Contains(args, "--vs-ort") {
+		if e, ok := rep["max_err_vs_ort_rel_to_max"].(float64); !ok || e > 1e-5 {
+			t.Errorf("ours against ONNX Runtime: largest difference %v of the largest value", rep["max_err_vs_ort_rel_to_max"])
+		}
+	}
+	for _, bad := range [][]string{
+		{"--input", "1,8,9"}, {"--group", "3"}, {"--kernel", "0"}, {"--pads", "1,1,1"}, {"--kernel", "11", "--pads", "0"}, {"--out", "0"},
+	} {
+		_, stderr, code := gc(t, append([]string{"bench", "conv", "--runs", "1", "--input", "1,8,9,8"}, bad...)...)
+		if code != 2 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%v: exit %d, %q: want a usage error naming %s", bad, code, stderr, bad[0])
 		}
 	}
 }

@@ -30,7 +30,8 @@ func TestUsageErrors(t *testing.T) {
 		fragments []string
 	}{
 		{[]string{"bogus"}, []string{`unknown command "bogus"`}},
-		{[]string{"bench", "conv"}, []string{"bench:", "gemm, model"}},
+		{[]string{"bench", "attention"}, []string{"bench:", `unknown command "attention"`, "conv, gemm, model"}},
+		{[]string{"bench"}, []string{"bench needs a subcommand", "gemm, conv or model"}},
 		{[]string{"run"}, []string{"run:", "accepts 1 arg(s)", "gcompress run MODEL"}},
 		{[]string{"conformance"}, []string{"conformance:"}},
 		{[]string{"train", "--arch", "lenet5", "--data", "x", "--epochs", "0", "-o", "t.onnx"}, []string{"--epochs"}},
