@@ -233,7 +233,7 @@ func preApplyTensor[T gemmElem](x []T, pre []float32, relu bool, n, c, size int)
 // SIMD kernel or the convolution is not one it handles (depthwise, 3-D).
 func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor, x, bias, z, y, pre []float32) bool {
 	kern := sgemmISA()
-	if kern == nil || g.in[0] != 1 || g.kernel[0] != 1 {
+	if kern == nil || !g.planar() {
 		return false
 	}
 	if g.cg == 1 && g.group > 1 {

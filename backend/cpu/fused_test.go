@@ -62,6 +62,12 @@ func moreConvCases() []nntConvCase {
 		nntConvCase{x: []int{1, 40, 11, 13}, w: []int{40, 1, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 0}, pe: []int{0, 1}, group: 40, wantOut: []int{5, 6}, bias: true},
 		nntConvCase{x: []int{2, 17, 5, 6}, w: []int{17, 1, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 17, wantOut: []int{5, 6}},
 		nntConvCase{x: []int{1, 20, 3, 2}, w: []int{20, 1, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 20, wantOut: []int{3, 2}, bias: true},
+		// more taps than the AVX-512 depthwise kernels take (17x17 = 289)
+		nntConvCase{x: []int{1, 32, 20, 22}, w: []int{32, 1, 17, 17}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{8, 8}, pe: []int{8, 8}, group: 32, wantOut: []int{20, 22}},
+		// 3-D of depth 1 with depth padding: the output has depth 3, so
+		// these are no 2-D convolutions (depthwise and dense)
+		nntConvCase{x: []int{1, 16, 1, 5, 5}, w: []int{16, 1, 1, 3, 3}, strides: []int{1, 1, 1}, dil: []int{1, 1, 1}, pb: []int{1, 1, 1}, pe: []int{1, 1, 1}, group: 16, wantOut: []int{3, 5, 5}},
+		nntConvCase{x: []int{1, 4, 1, 5, 5}, w: []int{6, 4, 1, 3, 3}, strides: []int{1, 1, 1}, dil: []int{1, 1, 1}, pb: []int{1, 1, 1}, pe: []int{1, 1, 1}, group: 1, wantOut: []int{3, 5, 5}, bias: true},
 	)
 }
 

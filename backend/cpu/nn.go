@@ -444,11 +444,27 @@ type convGeom struct {
 }
 
 // dwBlocked reports whether the float32 convolution g runs on the blocked
-// depthwise kernel (gc_nchwc_dwconv, see convDepthwiseF32): 2-D, one
-// input and one output channel per group, the AVX-512 kernels active.
+// depthwise kernel (gc_nchwc_dwconv, see convDepthwiseF32): 2-D (a depth
+// of 1 in and out), one input and one output channel per group, at most
+// nnMaxTaps taps, a scratch (padded input and output, 16 channels each)
+// of at most dwMaxScratch floats, the AVX-512 kernels active.
 func (g *convGeom) dwBlocked() bool {
-	return g.cg == 1 && g.mg == 1 && g.group > 1 && g.in[0] == 1 && g.kernel[0] == 1 && g.kernel[2] <= 64 && nchwcKernels()
+	if !g.planar() || g.cg != 1 || g.mg != 1 || g.group == 1 || g.kernel[1]*g.kernel[2] > nnMaxTaps || !nchwcKernels() {
+		return false
+	}
+	hp := (g.out[1]-1)*g.strides[1] + (g.kernel[1]-1)*g.dil[1] + 1
+	wp := (g.out[2]-1)*g.strides[2] + (g.kernel[2]-1)*g.dil[2] + 1
+	return (hp*wp+g.outSize)*nchwcBlock <= dwMaxScratch
 }
+
+// dwMaxScratch bounds the blocked depthwise kernel's scratch per thread
+// (floats): 16 MB, far beyond any image a network convolves; a tiny image
+// with huge dilations and pads goes plane by plane instead.
+const dwMaxScratch = 1 << 22
+
+// planar reports whether g is a 2-D convolution: depth 1 in, out and in
+// the kernel (a 3-D input of depth 1 with depth padding is not).
+func (g *convGeom) planar() bool { return g.in[0] == 1 && g.kernel[0] == 1 && g.out[0] == 1 }
 
 // shuffleChannels returns x (n images of c channels of size values) with
 // its channels shuffled in groups groups: channel ch of the result is

@@ -279,7 +279,7 @@ const (
 // nil when the kernel is off or does not take it (uint8 weights, 3-D,
 // depthwise, or a shape the INT8 GEMM runs faster).
 func (op *convIntOp) directPlan(g *convGeom, w *tensor.Tensor, wb []byte, xU8, wU8 bool) *qconvPlan {
-	if !qconvDirectOn() || wU8 || g.in[0] != 1 || g.kernel[0] != 1 || g.out[0] != 1 || (g.cg == 1 && g.group > 1) {
+	if !qconvDirectOn() || wU8 || !g.planar() || (g.cg == 1 && g.group > 1) {
 		return nil
 	}
 	if qconvDirectUse == qconvAuto && (g.kernel[2] < qconvDirectMinKW || g.mg > qconvDirectMaxM) {
@@ -305,7 +305,7 @@ func qconvKeyOf(g *convGeom, flip bool) qconvKey {
 // image and group.
 func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, wzp *tensor.Tensor, bias []int32, acc []int32) bool {
 	kern := igemmISA()
-	if kern == nil || g.in[0] != 1 || g.kernel[0] != 1 || (g.cg == 1 && g.group > 1) {
+	if kern == nil || !g.planar() || (g.cg == 1 && g.group > 1) {
 		return false
 	}
 	xb, wb, xU8, wU8, zx, ok := convIntOperands(x, w, xzp, wzp)

@@ -135,6 +135,8 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		{x: []int{1, 3, 31, 29}, w: []int{17, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true},
 		{x: []int{1, 4, 8, 8}, w: []int{4, 1, 3, 3}, group: 4, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true},                       // depthwise: reference path
 		{x: []int{1, 5, 6, 6}, w: []int{7, 5, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 0, 0, 1}, xU8: true, wU8: true, wzp: true}, // weight zero point: reference path
+		// 3-D of depth 1 with depth padding (output depth 3): not a 2-D convolution
+		{x: []int{1, 4, 1, 5, 5}, w: []int{6, 4, 1, 3, 3}, group: 1, strides: []int64{1, 1, 1}, pads: []int64{1, 1, 1, 1, 1, 1}, xU8: true},
 	} {
 		attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.strides...), "pads": graph.IntsAttr(c.pads...)}
 		if c.dil != nil {

@@ -280,7 +280,8 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 }
 
 // nchwcDwconvC runs gc_nchwc_dwconv (geom as documented there) with its
-// scratch; the caller checks every size.
+// scratch; the caller checks every size, and kh*kw <= nnMaxTaps
+// (convGeom.dwBlocked).
 func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
 	scratch := getF32(int(C.gc_nchwc_dwconv_scratch(i64p(geom[:]))))
 	defer putF32(scratch)

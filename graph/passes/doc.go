@@ -1,7 +1,7 @@
 // Package passes holds load-time graph rewrites: a QDQ model lowered to
 // integer ops (LowerQDQ: QLinearConv, ONNX Runtime's QGemm, integer
-// pooling and reshapes), constant folding, whole-input AveragePool and
-// MaxPool as their global forms (GlobalPools),
+// pooling and reshapes), constant folding, a whole-input AveragePool as
+// GlobalAveragePool (GlobalPools),
 // BatchNormalization (and per-channel Mul/Add) folded into the preceding
 // Conv or Gemm, BatchNorm(+Relu) before a Conv applied while the Conv
 // packs its input, Conv/Gemm + bias + Relu/Clip epilogue fusion, Conv + Add

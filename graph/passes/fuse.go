@@ -311,7 +311,8 @@ func plainPool(n *graph.Node) bool {
 // depthwise kernel reads in place instead of a shuffled copy being
 // written. Only a depthwise 2-D convolution (group = C, one output
 // channel per group) without a pre-activation takes it, and only when
-// each intermediate value has that single reader; run it after the
+// each intermediate value has that single reader (the shuffled value in
+// the convolution's X only: not also its summand); run it after the
 // fusions that turn a FusedConv into another op.
 func FuseChannelShuffle(g *graph.Graph) int {
 	fused := 0
@@ -324,7 +325,7 @@ func FuseChannelShuffle(g *graph.Graph) int {
 			continue
 		}
 		back := in.Producer
-		if back == nil || !back.IsONNX("Reshape") || !soleUse(g, in, conv) || back.Input(0) == nil {
+		if back == nil || !back.IsONNX("Reshape") || !soleUse(g, in, conv) || slices.Index(conv.Inputs[1:], in) >= 0 || back.Input(0) == nil {
 			continue
 		}
 		shuffled := back.Input(0)

@@ -6,28 +6,19 @@ import (
 	"github.com/gcompress/gcompress/graph"
 )
 
-// GlobalPools rewrites an AveragePool or MaxPool whose window is its whole
-// input (kernel_shape equal to the input's spatial dimensions, no pads, no
-// dilation, so that every output has one cell) as GlobalAveragePool or
-// GlobalMaxPool, which compute the same values: one mean or maximum per
-// plane, read contiguously. Classifiers written before the global ops
-// existed end this way (ResNet-50's 7x7 AveragePool). Only float inputs
-// are taken (the integer pools of a lowered QDQ model have no global
-// form); a MaxPool whose Indices output is used, and SAME padding, are
-// left alone.
+// GlobalPools rewrites an AveragePool whose window is its whole input
+// (kernel_shape equal to the input's spatial dimensions, no pads, no
+// dilation, so that every output has one cell) as GlobalAveragePool, which
+// computes the same means, one per plane read contiguously. Classifiers
+// written before the global ops existed end this way (ResNet-50's 7x7
+// AveragePool). Only float inputs are taken (the integer pools of a
+// lowered QDQ model have no global form), and SAME padding is left alone.
+// MaxPool is not rewritten: it skips NaN inputs, and GlobalMaxPool
+// propagates them.
 func GlobalPools(g *graph.Graph) int {
 	rewritten := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
-		var global string
-		switch {
-		case n.IsONNX("AveragePool"):
-			global = "GlobalAveragePool"
-		case n.IsONNX("MaxPool"):
-			global = "GlobalMaxPool"
-		default:
-			continue
-		}
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil && (len(n.Outputs[1].Consumers) > 0 || isGraphOutput(g, n.Outputs[1])) {
+		if !n.IsONNX("AveragePool") || len(n.Outputs) != 1 {
 			continue
 		}
 		x, y := n.Input(0), n.Outputs[0]
@@ -42,10 +33,8 @@ func GlobalPools(g *graph.Graph) int {
 		if slices.ContainsFunc(ys[2:], func(d int) bool { return d != 1 }) {
 			continue
 		}
-		p := &graph.Node{Name: n.Name, OpType: global, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}}
-		outs := make([]*graph.Value, len(n.Outputs)) // an unused Indices output goes
-		outs[0] = y
-		if err := g.ReplaceNode(n, []*graph.Node{p}, outs); err != nil {
+		p := &graph.Node{Name: n.Name, OpType: "GlobalAveragePool", Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}}
+		if err := g.ReplaceNode(n, []*graph.Node{p}, p.Outputs); err != nil {
 			continue
 		}
 		rewritten++

@@ -21,7 +21,7 @@ type Report struct {
 	QDQFused          int `json:"qdq_fused"` // nodes LowerQDQ rewrote into integer ops
 	ConstantsFolded   int `json:"constants_folded"`
 	IdentitiesRemoved int `json:"identities_removed"`
-	GlobalPools       int `json:"global_pools"` // whole-input pools made global pools
+	GlobalPools       int `json:"global_pools"` // whole-input AveragePools made GlobalAveragePool
 	AffinesFolded     int `json:"affines_folded"`
 	PreActsFused      int `json:"pre_activations_fused"`
 	AddsFused         int `json:"adds_fused"`
@@ -34,15 +34,15 @@ type Report struct {
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d whole-input pools made global, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations, %d max pools and %d channel shuffles fused, %d convolutions channel-blocked, %d dead nodes removed",
+	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d whole-input average pools made global, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations, %d max pools and %d channel shuffles fused, %d convolutions channel-blocked, %d dead nodes removed",
 		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.GlobalPools, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.ShufflesFused, r.ConvsBlocked, r.DeadNodesRemoved)
 }
 
 // Optimize returns an optimized clone of m (m itself is not modified):
 // a QDQ model lowered to integer ops (LowerQDQ, when the backend has
-// them), constant folding, Identity/Dropout removal, whole-input pools as
-// global pools, BatchNorm and per-channel Mul/Add folding into Conv/Gemm,
-// then (when the backend has the fused ops) BatchNorm(+Relu) -> Conv
+// them), constant folding, Identity/Dropout removal, whole-input average
+// pools as global pools, BatchNorm and per-channel Mul/Add folding into
+// Conv/Gemm, then (when the backend has the fused ops) BatchNorm(+Relu) -> Conv
 // pre-activation, Conv + Add, Conv/Gemm + Relu/Clip, Conv + MaxPool and
 // channel shuffle + depthwise Conv fusion, the channel-blocked layout
 // between convolutions (BlockChannels), dead-node removal and a

@@ -427,8 +427,9 @@ func TestConvMaxPoolFusion(t *testing.T) {
 // TestFuseChannelShuffle: ShuffleNet's Reshape -> Transpose -> Reshape
 // before a depthwise convolution becomes the convolution's shuffle_groups
 // (24 channels in 3 groups: the last block of 16 channels half full; two
-// images); a shuffle whose transposed value is also a graph output, and
-// one before a convolution that is not depthwise, stay as they are.
+// images); a shuffle whose transposed value is also a graph output, one
+// before a convolution that is not depthwise, and one whose result is also
+// the convolution's residual summand stay as they are.
 func TestFuseChannelShuffle(t *testing.T) {
 	b := newBuilder(12)
 	shuffle := func(x *graph.Value, groups, c, h, w int) (split, shuffled, out *graph.Value) {
@@ -451,17 +452,19 @@ func TestFuseChannelShuffle(t *testing.T) {
 	shared := depthwise(s2, 24, 1)
 	_, _, s3 := shuffle(x, 3, 24, 9, 7)
 	dense := b.conv(s3, 24, 5, 3, false)
-	rep := checkEquivalent(t, b.model(fused, kept, shared, dense), b.feed(),
-		map[string]int{"FusedConv": 1, "Reshape": 4, "Transpose": 2, "Conv": 2})
-	if rep.ShufflesFused != 1 || rep.AffinesFolded != 1 {
+	_, _, s4 := shuffle(x, 2, 24, 9, 7)
+	residual := b.node("Add", nil, depthwise(s4, 24, 1), s4) // the shuffled value is the summand too
+	rep := checkEquivalent(t, b.model(fused, kept, shared, dense, residual), b.feed(),
+		map[string]int{"FusedConv": 2, "Reshape": 6, "Transpose": 3, "Conv": 2})
+	if rep.ShufflesFused != 1 || rep.AffinesFolded != 1 || rep.AddsFused != 1 {
 		t.Fatalf("report %v", rep)
 	}
 }
 
-// TestGlobalPools: an AveragePool and a MaxPool whose window is the whole
-// input become the global pools (also a MaxPool whose Indices nobody
-// reads); a pool with pads, one whose window is smaller than the input,
-// and a MaxPool whose Indices are a graph output stay.
+// TestGlobalPools: an AveragePool whose window is the whole input becomes
+// GlobalAveragePool; one with pads, one whose window is smaller than the
+// input, a MaxPool over the whole input (it skips NaN, GlobalMaxPool does
+// not) and a pool node without outputs stay.
 func TestGlobalPools(t *testing.T) {
 	b := newBuilder(13)
 	x := b.input("x", 2, 5, 7, 6)
@@ -470,15 +473,16 @@ func TestGlobalPools(t *testing.T) {
 	mx := b.node("MaxPool", whole, x)
 	padded := b.node("AveragePool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 6), "pads": graph.IntsAttr(1, 1, 1, 1),
 		"count_include_pad": graph.IntAttr(1)}, x)
-	part := b.node("MaxPool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 5)}, x)
-	y, idx := b.g.NewValue("y"), b.g.NewValue("idx")
-	b.g.AddNode("MaxPool", []*graph.Value{x}, []*graph.Value{y, idx}, whole)
-	unread := b.g.NewValue("y2")
-	b.g.AddNode("MaxPool", []*graph.Value{x}, []*graph.Value{unread, b.g.NewValue("idx2")}, whole)
-	rep := checkEquivalent(t, b.model(avg, mx, padded, part, y, idx, unread), b.feed(),
-		map[string]int{"GlobalAveragePool": 1, "GlobalMaxPool": 2, "AveragePool": 1, "MaxPool": 2})
-	if rep.GlobalPools != 3 {
+	part := b.node("AveragePool", map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(7, 5)}, x)
+	rep := checkEquivalent(t, b.model(avg, mx, padded, part), b.feed(), map[string]int{"GlobalAveragePool": 1, "MaxPool": 1, "AveragePool": 2})
+	if rep.GlobalPools != 1 {
 		t.Fatalf("report %v", rep)
+	}
+	empty := newBuilder(14)
+	empty.g.AddNode("AveragePool", []*graph.Value{empty.input("x", 1, 2, 3, 3)}, nil,
+		map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(3, 3)})
+	if n := passes.GlobalPools(empty.g); n != 0 {
+		t.Fatalf("a pool without outputs rewritten (%d)", n)
 	}
 }
 
