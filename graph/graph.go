@@ -122,14 +122,14 @@ func (n *Node) Input(i int) *Value {
 	return nil
 }
 
-// String names the node for messages: `Conv "conv1"`, or for an unnamed node
-// `Conv (output "y")`.
 // IsONNX reports whether n is op type op of the default ONNX domain (false
 // for a nil n).
 func (n *Node) IsONNX(op string) bool {
 	return n != nil && n.OpType == op && (n.Domain == "" || n.Domain == "ai.onnx")
 }
 
+// String names the node for messages: `Conv "conv1"`, or for an unnamed node
+// `Conv (output "y")`.
 func (n *Node) String() string {
 	if n.Name != "" {
 		return fmt.Sprintf("%s %q", n.OpType, n.Name)

@@ -39,10 +39,35 @@ func (p *Profile) add(n *graph.Node, d time.Duration) {
 	if !ok {
 		i = len(p.Nodes)
 		p.index[n] = i
-		p.Nodes = append(p.Nodes, NodeTime{Name: n.Name, Op: n.OpType})
+		p.Nodes = append(p.Nodes, NodeTime{Name: profileName(n), Op: n.OpType})
 	}
 	p.Nodes[i].Calls++
 	p.Nodes[i].Total += d
+}
+
+// profileName names n in a profile: its name, or for an unnamed node the
+// value it writes ("-> y").
+func profileName(n *graph.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	for _, o := range n.Outputs {
+		if o != nil {
+			return "-> " + o.Name
+		}
+	}
+	return ""
+}
+
+// Reset clears the calls and times recorded so far, keeping the nodes in
+// their order, so that the profile covers only the runs after it. The
+// first run of a session packs constant weights into each kernel's layout
+// (once), which would otherwise weigh on the mean of the nodes with the
+// largest weights.
+func (p *Profile) Reset() {
+	for i := range p.Nodes {
+		p.Nodes[i].Calls, p.Nodes[i].Total = 0, 0
+	}
 }
 
 // ByOp aggregates the node times per op type, slowest first.

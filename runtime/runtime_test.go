@@ -222,6 +222,19 @@ func TestProfile(t *testing.T) {
 	if none := s.Profile().Slowest(-1); len(none) != 0 {
 		t.Errorf("Slowest(-1) = %v", none)
 	}
+	// Unnamed nodes are named by the value they write.
+	if all[0].Name == "" || !strings.HasPrefix(all[0].Name, "-> ") {
+		t.Errorf("unnamed node profiled as %q, want \"-> <output>\"", all[0].Name)
+	}
+	// Reset: the runs after it only, the nodes in the same order.
+	before := append([]NodeTime(nil), s.Profile().Nodes...)
+	s.Profile().Reset()
+	s.Run(map[string]*tensor.Tensor{"x": tensor.FromSlice([]int{1, 2}, []float32{1, 2})})
+	for i, n := range s.Profile().Nodes {
+		if n.Calls != 1 || n.Name != before[i].Name || n.Total > before[i].Total {
+			t.Errorf("after Reset and one run: %+v (before: %+v), want 1 call of the same node", n, before[i])
+		}
+	}
 }
 
 func TestParallelForCoversRange(t *testing.T) {

@@ -47,7 +47,9 @@ order with --output-dir, and summarised on stdout.
 
 --bench N times N runs after --warmup runs and reports median/min/max/mean
 latency; --profile adds a per-op time table, --profile-nodes N the N
-slowest nodes.`,
+slowest nodes. With --bench the profile covers the timed runs only;
+without it, the one run, which includes packing the constant weights
+into each kernel's layout (once per session).`,
 		Example: `  gcompress run model.onnx --input x=digit.npy --output-dir out/
   gcompress run resnet50.onnx --random-inputs --bench 20 --threads 2 --json
   gcompress run model.onnx --random-inputs --dim batch=8 --profile
@@ -210,12 +212,16 @@ func (f *runFlags) checkOutputDir(outputs int) error {
 	return checkOutputs(in, files...)
 }
 
-// benchSession runs warmup untimed and n timed runs.
+// benchSession runs warmup untimed and n timed runs; a profile then
+// covers the timed runs only.
 func benchSession(sess *runtime.Session, inputs map[string]*tensor.Tensor, warmup, n int) (*benchStats, error) {
 	for i := 0; i < warmup; i++ {
 		if _, err := sess.Run(inputs); err != nil {
 			return nil, err
 		}
+	}
+	if p := sess.Profile(); p != nil {
+		p.Reset()
 	}
 	ms := make([]float64, n)
 	for i := range ms {
