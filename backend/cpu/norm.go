@@ -460,6 +460,16 @@ func lrn[T poolFloat](ctx *runtime.Context, op *lrnOp, in []*tensor.Tensor) ([]*
 	xd, yd := tensor.Data[T](x), tensor.Data[T](y)
 	before, after := (op.size-1)/2, op.size/2 // floor and ceil of (size-1)/2
 	k := op.alpha / float64(op.size)
+	betaCode, fast := map[float64]int64{0.75: 0, 0.5: 1, 1: 2}[op.beta]
+	if x32, ok := any(xd).([]float32); ok && fast && simdBuilt && CPULevel(level.Load()) >= LevelAVX512 {
+		// the same operations, eight cells per instruction (gc_lrn_f32)
+		y32 := any(yd).([]float32)
+		ctx.ParallelFor(n*c, func(lo, hi int) {
+			geom := [7]int64{int64(lo), int64(hi), int64(c), int64(plane), int64(before), int64(after), betaCode}
+			lrnF32(x32, y32, &geom, op.bias, k)
+		})
+		return []*tensor.Tensor{y}, nil
+	}
 	ctx.ParallelFor(n*c, func(lo, hi int) {
 		// The window sums run plane by plane (contiguous), not element by
 		// element across planes; d^beta for the common beta 0.75 is

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gcompress/gcompress/graph"
@@ -142,6 +143,49 @@ func TestLRN(t *testing.T) {
 	nntClose(t, nntMust(t, "LRN", attrs, x), []int{1, 3, 1, 1}, []float64{1.0 / 6, 2.0 / 14, 3.0 / 10}, 1e-6)
 	nntFails(t, "LRN", nil, x) // size is required
 	nntFails(t, "LRN", map[string]*graph.Attr{"size": graph.IntAttr(3)}, nntF32([]int{3}, 1, 2, 3))
+}
+
+// TestLRNEveryLevel: the AVX-512 LRN kernel performs the Go reference's
+// float64 operations in the same order, so at every level the outputs
+// equal the reference's bit for bit (two images of 13 channels of 7x9
+// cells, odd and even windows, the betas the kernel takes and one it
+// leaves to Go, one and two threads).
+func TestLRNEveryLevel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	x := nntRandom(rng, 2, 13, 7, 9)
+	for i := range x.F32() {
+		x.F32()[i] *= 4 // squares well above the bias
+	}
+	type lrnCase struct {
+		size              int64
+		alpha, beta, bias float32
+	}
+	cases := []lrnCase{{5, 1e-4, 0.75, 1}, {5, 0.5, 0.75, 2}, {2, 0.3, 0.5, 1}, {3, 0.1, 1, 0.5}, {5, 0.2, 0.6, 1}}
+	attrs := func(c lrnCase) map[string]*graph.Attr {
+		return map[string]*graph.Attr{"size": graph.IntAttr(c.size), "alpha": graph.FloatAttr(c.alpha),
+			"beta": graph.FloatAttr(c.beta), "bias": graph.FloatAttr(c.bias)}
+	}
+	prev, err := SetCPULevel(LevelGeneric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]float64, len(cases))
+	for i, c := range cases {
+		want[i] = nntFloats(nntMust(t, "LRN", attrs(c), x))
+	}
+	SetCPULevel(prev)
+	forEachLevel(t, func(t *testing.T, l CPULevel) {
+		for i, c := range cases {
+			for _, threads := range []int{1, 2} {
+				out, err := nntRun(t, "LRN", attrs(c), threads, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("case %d, %d threads", i, threads)
+				nntClose(t, out[0], x.Shape(), want[i], 0)
+			}
+		}
+	})
 }
 
 func TestMeanVarianceNormalization(t *testing.T) {

@@ -180,6 +180,7 @@ void gc_quantize_f32_8(const float *x, uint8_t *y, int64_t n, float scale, int32
 void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
 // y[r] = mean of row r of x (rows x len, contiguous).
 void gc_row_means(const float *x, float *y, int64_t rows, int64_t len);
+void gc_lrn_f32(const float *x, float *y, const int64_t *geom, double bias, double k);
 
 // Channel-blocked FP32 kernels (simd_nchwc_amd64.c, AVX-512).
 void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);

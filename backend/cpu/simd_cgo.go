@@ -126,6 +126,12 @@ func clampF32(x, y []float32, lo, hi float32) {
 	C.gc_clamp_f32(f32p(x), f32p(y), C.int64_t(len(y)), C.float(lo), C.float(hi))
 }
 
+// lrnF32 runs gc_lrn_f32 (AVX-512; geom as documented there); the caller
+// checks every size.
+func lrnF32(x, y []float32, geom *[7]int64, bias, k float64) {
+	C.gc_lrn_f32(f32p(x), f32p(y), i64p(geom[:]), C.double(bias), C.double(k))
+}
+
 // rowMeansF32 runs gc_row_means: y[r] = mean of x[r*n : (r+1)*n] for the
 // len(y) rows.
 func rowMeansF32(x, y []float32, n int) {

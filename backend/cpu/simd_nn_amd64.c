@@ -376,4 +376,42 @@ void gc_row_means(const float *x, float *y, int64_t rows, int64_t len) {
 	}
 }
 
+// gc_lrn_f32 computes LRN planes [p0, p1) of x (N x C planes of plane
+// floats; plane p is channel p % C of image p / C) into y, exactly as the
+// Go reference does it, in float64 eight cells at a time: s = the sum, in
+// channel order from 0, of the squares of channels [c - before, c + after]
+// inside [0, C); d = bias + k*s; p = sqrt(d)*sqrt(sqrt(d)) (beta 0.75),
+// sqrt(d) (0.5) or d (1); y = x / p rounded to float32. Each product,
+// sum, square root and quotient is one correctly rounded IEEE operation,
+// as in the reference, so the two agree bit for bit. geom: p0, p1, C,
+// plane, before, after, beta code (0: 0.75, 1: 0.5, 2: 1).
+void gc_lrn_f32(const float *x, float *y, const int64_t *geom, double bias, double k) {
+	const int64_t p0 = geom[0], p1 = geom[1], C = geom[2], plane = geom[3], before = geom[4], after = geom[5];
+	const int64_t beta = geom[6];
+	const __m512d vb = _mm512_set1_pd(bias), vk = _mm512_set1_pd(k);
+	for (int64_t p = p0; p < p1; p++) {
+		const int64_t img = p / C, ch = p % C;
+		const int64_t c0 = ch - before > 0 ? ch - before : 0, c1 = ch + after < C - 1 ? ch + after : C - 1;
+		const float *xi = x + img * C * plane;
+		for (int64_t i = 0; i < plane; i += 8) {
+			const __mmask8 m = plane - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (plane - i)) - 1u);
+			__m512d s = _mm512_setzero_pd();
+			for (int64_t cc = c0; cc <= c1; cc++) {
+				const __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, xi + cc * plane + i));
+				s = _mm512_add_pd(s, _mm512_mul_pd(v, v));
+			}
+			const __m512d d = _mm512_add_pd(vb, _mm512_mul_pd(vk, s));
+			__m512d q = d;
+			if (beta == 0) {
+				const __m512d r = _mm512_sqrt_pd(d);
+				q = _mm512_mul_pd(r, _mm512_sqrt_pd(r));
+			} else if (beta == 1) {
+				q = _mm512_sqrt_pd(d);
+			}
+			const __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + p * plane + i));
+			_mm256_mask_storeu_ps(y + p * plane + i, m, _mm512_cvtpd_ps(_mm512_div_pd(v, q)));
+		}
+	}
+}
+
 #pragma GCC pop_options

@@ -79,3 +79,5 @@ func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
 func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 	panic("nchwcPadC without the C kernels")
 }
+
+func lrnF32(x, y []float32, geom *[7]int64, bias, k float64) { panic("lrnF32 without the C kernels") }
