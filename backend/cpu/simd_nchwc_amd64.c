@@ -332,6 +332,48 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 	}
 }
 
+// nchwc_pool_tile pools NP output pixels ox.. of one row whose windows lie
+// inside the image horizontally (columns ox*sw - pl + kx, kx < kw), over
+// the window rows [ky0, ky1) from iy0: NP independent accumulators, the
+// taps in the order of the reference, as nchwc_pool_pixel does per pixel.
+static inline __attribute__((always_inline)) void nchwc_pool_tile(const float *xb, float *yb, const float *count,
+	__m512 start, int64_t iw, int64_t ow, int64_t kw, int64_t sw, int64_t pl, int64_t iy0, int64_t ky0, int64_t ky1,
+	int64_t oy, int64_t ox, const int NP) {
+	__m512 acc[8];
+	for (int p = 0; p < NP; p++) acc[p] = start;
+	for (int64_t ky = ky0; ky < ky1; ky++) {
+		const float *row = xb + ((iy0 + ky) * iw + ox * sw - pl) * 16;
+		for (int64_t kx = 0; kx < kw; kx++) {
+			for (int p = 0; p < NP; p++) {
+				const __m512 v = _mm512_loadu_ps(row + (p * sw + kx) * 16);
+				acc[p] = count ? _mm512_add_ps(acc[p], v) : _mm512_max_ps(v, acc[p]);
+			}
+		}
+	}
+	for (int p = 0; p < NP; p++) {
+		if (count) acc[p] = _mm512_div_ps(acc[p], _mm512_set1_ps(count[oy * ow + ox + p]));
+		_mm512_storeu_ps(yb + (oy * ow + ox + p) * 16, acc[p]);
+	}
+}
+
+// nchwc_pool_pixel pools output pixel (oy, ox) over its window clipped to
+// the image (see gc_nchwc_pool).
+static inline void nchwc_pool_pixel(const float *xb, float *yb, const float *count, __m512 start, int64_t iw,
+	int64_t ow, int64_t kw, int64_t sw, int64_t pl, int64_t iy0, int64_t ky0, int64_t ky1, int64_t oy, int64_t ox) {
+	const int64_t ix0 = ox * sw - pl;
+	const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = iw - ix0 < kw ? iw - ix0 : kw;
+	__m512 acc = start;
+	for (int64_t ky = ky0; ky < ky1; ky++) {
+		const float *row = xb + ((iy0 + ky) * iw + ix0) * 16;
+		if (count)
+			for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_add_ps(acc, _mm512_loadu_ps(row + kx * 16));
+		else
+			for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
+	}
+	if (count) acc = _mm512_div_ps(acc, _mm512_set1_ps(count[oy * ow + ox]));
+	_mm512_storeu_ps(yb + (oy * ow + ox) * 16, acc);
+}
+
 // gc_nchwc_pool max- or average-pools channel blocks [cb0, cb1) of x
 // (blocked, ih x iw) into y (oh x ow) over the window rows oy*sh - pt + ky,
 // columns ox*sw - pl + kx that lie inside the image. With count NULL,
@@ -339,32 +381,32 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 // acc when v is NaN), as the reference does; else their sum, in row-major
 // window order from 0 as the reference adds them, divided by
 // count[oy*ow + ox] (the cells the average counts: inside the image, or
-// inside the padded extent with count_include_pad).
+// inside the padded extent with count_include_pad). The pixels whose
+// windows lie inside the image horizontally go 8 at a time (independent
+// accumulators: one pixel alone is a chain of dependent max or add),
+// the others one by one.
 // geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
 void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count) {
 	const int64_t ih = geom[0], iw = geom[1], oh = geom[2], ow = geom[3], kh = geom[4], kw = geom[5];
 	const int64_t sh = geom[6], sw = geom[7], pt = geom[8], pl = geom[9], cb0 = geom[10], cb1 = geom[11];
 	const __m512 start = count ? _mm512_setzero_ps() : _mm512_set1_ps(-__builtin_inff());
+	// the columns whose windows are inside the image: [xa, xb)
+	int64_t xa = (pl + sw - 1) / sw, xb = iw - kw + pl >= 0 ? (iw - kw + pl) / sw + 1 : 0;
+	if (xb > ow) xb = ow;
+	if (xa > xb) xa = xb;
 	for (int64_t cb = cb0; cb < cb1; cb++) {
-		const float *xb = x + cb * ih * iw * 16;
-		float *yb = y + cb * oh * ow * 16;
+		const float *xc = x + cb * ih * iw * 16;
+		float *yc = y + cb * oh * ow * 16;
 		for (int64_t oy = 0; oy < oh; oy++) {
 			const int64_t iy0 = oy * sh - pt;
 			const int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = ih - iy0 < kh ? ih - iy0 : kh;
-			for (int64_t ox = 0; ox < ow; ox++) {
-				const int64_t ix0 = ox * sw - pl;
-				const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = iw - ix0 < kw ? iw - ix0 : kw;
-				__m512 acc = start;
-				for (int64_t ky = ky0; ky < ky1; ky++) {
-					const float *row = xb + ((iy0 + ky) * iw + ix0) * 16;
-					if (count)
-						for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_add_ps(acc, _mm512_loadu_ps(row + kx * 16));
-					else
-						for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
-				}
-				if (count) acc = _mm512_div_ps(acc, _mm512_set1_ps(count[oy * ow + ox]));
-				_mm512_storeu_ps(yb + (oy * ow + ox) * 16, acc);
-			}
+			int64_t ox = 0;
+			for (; ox < xa; ox++) nchwc_pool_pixel(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox);
+			for (; ox + 8 <= xb; ox += 8)
+				nchwc_pool_tile(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox, 8);
+			for (; ox + 4 <= xb; ox += 4)
+				nchwc_pool_tile(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox, 4);
+			for (; ox < ow; ox++) nchwc_pool_pixel(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox);
 		}
 	}
 }
