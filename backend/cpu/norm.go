@@ -488,7 +488,7 @@ func lrn[T poolFloat](ctx *runtime.Context, op *lrnOp, in []*tensor.Tensor) ([]*
 			}
 			src, dst := xd[pl*plane:(pl+1)*plane], yd[pl*plane:(pl+1)*plane]
 			for i, v := range src {
-				d := op.bias + k*s[i]
+				d := op.bias + float64(k*s[i]) // the conversion keeps Go from fusing an FMA (GOAMD64=v3), as gc_lrn_f32 does not
 				var p float64
 				switch op.beta {
 				case 0.75:

@@ -149,7 +149,8 @@ func TestLRN(t *testing.T) {
 // float64 operations in the same order, so at every level the outputs
 // equal the reference's bit for bit (two images of 13 channels of 7x9
 // cells, odd and even windows, the betas the kernel takes and one it
-// leaves to Go, one and two threads).
+// leaves to Go, one and two threads; and a cell that an FMA would round
+// differently).
 func TestLRNEveryLevel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	x := nntRandom(rng, 2, 13, 7, 9)
@@ -165,24 +166,34 @@ func TestLRNEveryLevel(t *testing.T) {
 		return map[string]*graph.Attr{"size": graph.IntAttr(c.size), "alpha": graph.FloatAttr(c.alpha),
 			"beta": graph.FloatAttr(c.beta), "bias": graph.FloatAttr(c.bias)}
 	}
+	// one cell where bias + k*s fused into an FMA rounds differently
+	// (size 1, beta 1, bias 1: y = x / (1 + alpha*x*x))
+	fused := tensor.FromSlice([]int{1, 1, 1, 1}, []float32{math.Float32frombits(0x4199561a)})
+	cases = append(cases, lrnCase{1, math.Float32frombits(0x3a8949ac), 1, 1})
+	input := func(i int) *tensor.Tensor {
+		if i == len(cases)-1 {
+			return fused
+		}
+		return x
+	}
 	prev, err := SetCPULevel(LevelGeneric)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := make([][]float64, len(cases))
 	for i, c := range cases {
-		want[i] = nntFloats(nntMust(t, "LRN", attrs(c), x))
+		want[i] = nntFloats(nntMust(t, "LRN", attrs(c), input(i)))
 	}
 	SetCPULevel(prev)
 	forEachLevel(t, func(t *testing.T, l CPULevel) {
 		for i, c := range cases {
 			for _, threads := range []int{1, 2} {
-				out, err := nntRun(t, "LRN", attrs(c), threads, x)
+				out, err := nntRun(t, "LRN", attrs(c), threads, input(i))
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Logf("case %d, %d threads", i, threads)
-				nntClose(t, out[0], x.Shape(), want[i], 0)
+				nntClose(t, out[0], input(i).Shape(), want[i], 0)
 			}
 		}
 	})

@@ -379,12 +379,13 @@ static inline void nchwc_pool_pixel(const float *xb, float *yb, const float *cou
 // columns ox*sw - pl + kx that lie inside the image. With count NULL,
 // output (oy, ox) is their maximum, NaN inputs skipped (max(v, acc) keeps
 // acc when v is NaN), as the reference does; else their sum, in row-major
-// window order from 0 as the reference adds them, divided by
+// window order from 0 as the plain Go reference adds them (the SIMD NCHW
+// AveragePool sums separably, so the two differ by rounding), divided by
 // count[oy*ow + ox] (the cells the average counts: inside the image, or
 // inside the padded extent with count_include_pad). The pixels whose
-// windows lie inside the image horizontally go 8 at a time (independent
-// accumulators: one pixel alone is a chain of dependent max or add),
-// the others one by one.
+// windows lie inside the image horizontally go 8, then 4, at a time
+// (independent accumulators: one pixel alone is a chain of dependent max
+// or add), the others one by one.
 // geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
 void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count) {
 	const int64_t ih = geom[0], iw = geom[1], oh = geom[2], ow = geom[3], kh = geom[4], kw = geom[5];

@@ -383,9 +383,12 @@ void gc_row_means(const float *x, float *y, int64_t rows, int64_t len) {
 // inside [0, C); d = bias + k*s; p = sqrt(d)*sqrt(sqrt(d)) (beta 0.75),
 // sqrt(d) (0.5) or d (1); y = x / p rounded to float32. Each product,
 // sum, square root and quotient is one correctly rounded IEEE operation,
-// as in the reference, so the two agree bit for bit. geom: p0, p1, C,
-// plane, before, after, beta code (0: 0.75, 1: 0.5, 2: 1).
-void gc_lrn_f32(const float *x, float *y, const int64_t *geom, double bias, double k) {
+// as in the reference, so the two agree bit for bit; floating-point
+// contraction is off here, or GCC would fuse bias + k*s into one FMA (one
+// rounding fewer than the reference). geom: p0, p1, C, plane, before,
+// after, beta code (0: 0.75, 1: 0.5, 2: 1).
+__attribute__((optimize("fp-contract=off"))) void gc_lrn_f32(const float *x, float *y, const int64_t *geom, double bias,
+	double k) {
 	const int64_t p0 = geom[0], p1 = geom[1], C = geom[2], plane = geom[3], before = geom[4], after = geom[5];
 	const int64_t beta = geom[6];
 	const __m512d vb = _mm512_set1_pd(bias), vk = _mm512_set1_pd(k);

@@ -76,8 +76,8 @@ the convolution's FLOPs (2 per multiply-add) and the rate of each runtime.
 Sizes are comma-separated: --kernel and --strides and --dilations take one
 value for both axes or two (height, width); --pads one for every side, two
 (height, width; both sides) or four (top, left, bottom, right). Without
---pads the padding keeps H and W at stride 1 (kernel/2 each side, for odd
-kernels).`,
+--pads the padding keeps H and W at stride 1 (dilation*(kernel-1)/2 each
+side, for odd kernels).`,
 		Example: `  gcompress bench conv --input 1,64,56,56 --out 64 --kernel 3 --vs-ort --threads 1
   gcompress bench conv --input 1,256,56,56 --out 512 --kernel 1 --strides 2 --pads 0 --json
   gcompress bench conv --input 1,136,28,28 --out 136 --kernel 3 --group 136 --vs-ort`,
@@ -158,8 +158,9 @@ func newConvSpec(input string, out int, kernel, strides, pads, dilations string,
 			*p = []int{(*p)[0], (*p)[0]}
 		}
 	}
-	if pads == "" {
-		c.Pads = []int{c.Kernel[0] / 2, c.Kernel[1] / 2, c.Kernel[0] / 2, c.Kernel[1] / 2}
+	if pads == "" { // the dilated kernel's half: the size stays at stride 1 (odd kernels)
+		ph, pw := c.Dilations[0]*(c.Kernel[0]-1)/2, c.Dilations[1]*(c.Kernel[1]-1)/2
+		c.Pads = []int{ph, pw, ph, pw}
 	} else {
 		p, err := parseInts("--pads", pads, 0, 4)
 		if err != nil {
@@ -177,20 +178,30 @@ func newConvSpec(input string, out int, kernel, strides, pads, dilations string,
 		}
 	}
 	switch {
-	case out < 1:
-		return nil, fmt.Errorf("--out %d: want at least 1 output channel", out)
+	case out < 1 || out > 1<<20:
+		return nil, fmt.Errorf("--out %d: want 1 to 2^20 output channels", out)
 	case group < 1 || in[1]%group != 0 || out%group != 0:
 		return nil, fmt.Errorf("--group %d must divide the input channels (%d) and --out (%d)", group, in[1], out)
 	}
 	oh := (in[2]+c.Pads[0]+c.Pads[2]-(c.Kernel[0]-1)*c.Dilations[0]-1)/c.Strides[0] + 1
 	ow := (in[3]+c.Pads[1]+c.Pads[3]-(c.Kernel[1]-1)*c.Dilations[1]-1)/c.Strides[1] + 1
 	if in[2]+c.Pads[0]+c.Pads[2] < (c.Kernel[0]-1)*c.Dilations[0]+1 || in[3]+c.Pads[1]+c.Pads[3] < (c.Kernel[1]-1)*c.Dilations[1]+1 {
-		return nil, fmt.Errorf("--kernel: the %dx%d kernel (dilations %d,%d) is larger than the padded %dx%d input",
+		return nil, fmt.Errorf("--kernel and --dilations: the %dx%d kernel (dilations %d,%d) is larger than the padded %dx%d input",
 			c.Kernel[0], c.Kernel[1], c.Dilations[0], c.Dilations[1], in[2]+c.Pads[0]+c.Pads[2], in[3]+c.Pads[1]+c.Pads[3])
 	}
 	c.Output = []int{in[0], out, oh, ow}
-	if t := float64(in[0]) * float64(in[1]) * float64(in[2]) * float64(in[3]); t > 1<<31 {
-		return nil, fmt.Errorf("--input %s: %.3g elements is more than this benchmark takes (2^31)", input, t)
+	// what the benchmark allocates: input, weights, output (float64 products: no overflow)
+	for _, t := range []struct {
+		flags string
+		n     float64
+	}{
+		{"--input", float64(in[0]) * float64(in[1]) * float64(in[2]) * float64(in[3])},
+		{"--out and --kernel", float64(out) * float64(in[1]/group) * float64(c.Kernel[0]) * float64(c.Kernel[1])},
+		{"--out, --pads and --strides", float64(in[0]) * float64(out) * float64(oh) * float64(ow)},
+	} {
+		if t.n > 1<<28 {
+			return nil, fmt.Errorf("%s: %.3g elements of a tensor is more than this benchmark takes (2^28, 1 GiB)", t.flags, t.n)
+		}
 	}
 	return c, nil
 }
@@ -206,7 +217,11 @@ func parseInts(flag, s string, lo, hi int) ([]int, error) {
 	for i, p := range parts {
 		v, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || v < 1 && !(lo == 0 && v == 0) || v > 1<<20 {
-			return nil, fmt.Errorf("%s %q: %q is not a size (a positive integer up to 2^20)", flag, s, p)
+			what := "a positive integer"
+			if lo == 0 {
+				what = "a non-negative integer"
+			}
+			return nil, fmt.Errorf("%s %q: %q is not %s up to 2^20", flag, s, p, what)
 		}
 		out[i] = v
 	}
@@ -221,7 +236,7 @@ func countWord(lo, hi int) string {
 }
 
 // convModel builds the one-node model: input x, Conv with seeded uniform
-// weights in [-1, 1)/sqrt(fan-in) and bias, optionally Relu, output y.
+// weights and bias in [-1, 1)/fan-in, optionally Relu, output y.
 func convModel(c *convSpec, seed uint64) (*graph.Model, error) {
 	g := graph.NewGraph("bench_conv")
 	x := g.GetOrAddValue("x")
