@@ -9,7 +9,9 @@
 // packed panels, cache blocking from the cache sizes, epilogues, im2col,
 // Toeplitz and transposed convolution forms), the INT8 GEMM (igemm.go:
 // VNNI, AVX-VNNI and AVX2 kernels, zero points and requantization, used by
-// quant_fast.go), depthwise convolution and 2-D pooling. dispatch.go picks
+// quant_fast.go), depthwise convolution, 2-D pooling and LRN (the
+// reference's float64 operations, eight cells per instruction; norm.go).
+// dispatch.go picks
 // the instruction set at start-up (GCOMPRESS_CPU caps it; SetCPULevel
 // forces one, as the tests do for every level); without cgo or on other
 // architectures every op runs its pure-Go path. fused.go holds the ops of
