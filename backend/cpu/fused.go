@@ -340,7 +340,7 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias,
 			geom := [17]int64{int64(lo), int64(hi), int64(g.m), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
 				int64(g.kernel[1]), int64(g.kernel[2]), int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
 				int64(g.dil[1]), int64(g.dil[2]), clamp, int64(g.shuffle)}
-			nchwcDwconvC(x, w, bias, z, y, &geom, op.act.lo, op.act.hi)
+			nchwcDwconvC(x, w, bias, z, y, &geom, op.act.lo, op.act.hi, nil)
 		})
 		return true
 	}

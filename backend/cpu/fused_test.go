@@ -310,6 +310,10 @@ func TestPoolEveryLevel(t *testing.T) {
 		{x: []int{1, 2, 6, 111}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 1, 1, 0}, ceil: 1},
 		{x: []int{1, 2, 5, 70}, k: []int64{3, 2}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 0}},
 		{x: []int{1, 2, 5, 49}, k: []int64{3, 3}, s: []int64{1, 2}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}, includePad: 1},
+		// many planes (the blocked average: 40 planes, a last block of 8), as
+		// ShuffleNet's shortcut pools, with and without the padding counted
+		{x: []int{2, 20, 14, 14}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{1, 40, 9, 11}, k: []int64{3, 2}, s: []int64{2, 1}, d: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, ceil: 1, includePad: 1},
 	}
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)

@@ -525,17 +525,7 @@ func nchwcPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor
 	}
 	var count []float32 // the average's divisor per output pixel (nil: max pool)
 	if pool.kind == poolAvg {
-		ay, ax := &g.axes[1], &g.axes[2]
-		count = make([]float32, g.out[1]*g.out[2])
-		for oy := range g.out[1] {
-			for ox := range g.out[2] {
-				c := (ay.hi[oy] - ay.lo[oy]) * (ax.hi[ox] - ax.lo[ox])
-				if pool.includePad {
-					c = ay.count[oy] * ax.count[ox]
-				}
-				count[oy*g.out[2]+ox] = float32(c)
-			}
-		}
+		count = g.avgCounts(pool.includePad)
 	}
 	blocks := shape[0] * shape[1] / nchwcBlock // images times channel blocks, pooled as one batch
 	kh, kw := pool.win.Kernel[0], pool.win.Kernel[1]

@@ -335,6 +335,9 @@ func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) 
 	kern := nnLift(op.win.Kernel, 1)
 	kh, kwFull := kern[1], kern[2]
 	parts := min(ctx.Threads, max(1, g.planes*g.outSize*kh*kwFull/dwMinWork))
+	if op.kind == poolAvg && avgPoolBlocked(ctx, op, g, x, y) {
+		return true
+	}
 	if CPULevel(level.Load()) >= LevelAVX512 && kh*kwFull <= nnMaxTaps {
 		parallelChunks(g.planes, parts, func(lo, hi int) {
 			geom := [15]int64{int64(hi - lo), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
@@ -350,6 +353,53 @@ func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) 
 			isMax, inclPad, int64(kw)}
 		tmp := make([]float32, g.in[2])
 		pool2dF32(x[lo*g.inSize:hi*g.inSize], y[lo*g.outSize:hi*g.outSize], tmp, &geom, ylo, yhi, ycnt, xlo, xhi, xcnt)
+	})
+	return true
+}
+
+// avgCounts returns the divisor of a 2-D average pool's output pixels
+// (row-major, out[1] x out[2]): the window's cells inside the image, or
+// with includePad those inside the padded extent.
+func (g *poolGeom) avgCounts(includePad bool) []float32 {
+	ay, ax := &g.axes[1], &g.axes[2]
+	count := make([]float32, g.out[1]*g.out[2])
+	for oy := range g.out[1] {
+		for ox := range g.out[2] {
+			c := (ay.hi[oy] - ay.lo[oy]) * (ax.hi[ox] - ax.lo[ox])
+			if includePad {
+				c = ay.count[oy] * ax.count[ox]
+			}
+			count[oy*g.out[2]+ox] = float32(c)
+		}
+	}
+	return count
+}
+
+// avgPoolBlocked runs a 2-D AveragePool on NCHW planes through the blocked
+// depthwise kernel (gc_nchwc_dwconv with unit weights, each output divided
+// by its count: the padding's zeros add nothing): 16 planes per vector, so
+// small planes fill every lane. It reports false where that kernel does
+// not apply (not AVX-512, more than nnMaxTaps taps, a scratch over
+// dwMaxScratch), leaving the plane-by-plane kernel to run.
+func avgPoolBlocked(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {
+	kern := nnLift(op.win.Kernel, 1)
+	kh, kw := kern[1], kern[2]
+	if !nchwcKernels() || kh*kw > nnMaxTaps {
+		return false
+	}
+	hp := (g.out[1]-1)*g.strides[1] + (kh-1)*g.dil[1] + 1
+	wp := (g.out[2]-1)*g.strides[2] + (kw-1)*g.dil[2] + 1
+	if (hp*wp+g.outSize)*nchwcBlock > dwMaxScratch {
+		return false
+	}
+	count := g.avgCounts(op.includePad)
+	groups := (g.planes + nchwcBlock - 1) / nchwcBlock // the planes as the channels of one image
+	parts := min(ctx.Threads, groups, max(1, g.planes*g.outSize*kh*kw/dwMinWork))
+	parallelChunks(groups, parts, func(lo, hi int) {
+		geom := [17]int64{int64(lo), int64(hi), int64(g.planes), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
+			int64(kh), int64(kw), int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
+			int64(g.dil[1]), int64(g.dil[2]), 0, 0}
+		nchwcDwconvC(x, nil, nil, nil, y, &geom, 0, 0, count)
 	})
 	return true
 }

@@ -190,7 +190,7 @@ void gc_nchwc_conv(const float *P, const float *W, const float *bias, const floa
 void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count);
 void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b);
 void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
-	const int64_t *geom, float lo, float hi);
+	const int64_t *geom, float lo, float hi, const float *count);
 int64_t gc_nchwc_dwconv_scratch(const int64_t *geom);
 
 #endif

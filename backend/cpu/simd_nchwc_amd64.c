@@ -432,6 +432,9 @@ void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *c
 // ow mod 16 lanes of a row's last vector and pads every plane alone.
 // With shuffle = s > 0, channel c reads input plane (c % s)*(C/s) + c/s
 // (a channel shuffle of s groups before the convolution; C % s == 0).
+// With w NULL every weight is 1, and with count not NULL output pixel f
+// (oy*ow + ox) of every plane is divided by count[f]: an average pool
+// (the padding's zeros add nothing to the window's sum).
 // geom: g0, g1, C, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, clamp,
 // shuffle; scratch: gc_nchwc_dwconv_scratch(geom) floats.
 static void nchwc_dw_dims(const int64_t *geom, int64_t *hp, int64_t *wp) {
@@ -468,7 +471,7 @@ static inline __attribute__((always_inline)) void nchwc_dw_tile(const float *Xb,
 }
 
 void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
-	const int64_t *geom, float lo, float hi) {
+	const int64_t *geom, float lo, float hi, const float *count) {
 	const int64_t g0 = geom[0], g1 = geom[1], C = geom[2], ih = geom[3], iw = geom[4], oh = geom[5], ow = geom[6];
 	const int64_t kh = geom[7], kw = geom[8], sh = geom[9], sw = geom[10], ph = geom[11], pw = geom[12];
 	const int64_t dh = geom[13], dw = geom[14], clamp = geom[15], shuffle = geom[16];
@@ -491,7 +494,7 @@ void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const fl
 		const int64_t yoff = (n * C + m0) * ohw;
 		// weights and bias, one 16-channel vector per tap
 		for (int64_t t = 0; t < taps; t++)
-			for (int64_t c = 0; c < 16; c++) W[t * 16 + c] = c < nc ? w[(m0 + c) * taps + t] : 0.0f;
+			for (int64_t c = 0; c < 16; c++) W[t * 16 + c] = c >= nc ? 0.0f : w ? w[(m0 + c) * taps + t] : 1.0f;
 		float bv[16];
 		for (int64_t c = 0; c < 16; c++) bv[c] = bias && c < nc ? bias[m0 + c] : 0.0f;
 		const __m512 vb = _mm512_loadu_ps(bv);
@@ -547,6 +550,7 @@ void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const fl
 			for (int64_t c = 0; c < nc; c++) {
 				__m512 r = v[c];
 				const int64_t o = yoff + c * ohw + q;
+				if (count) r = _mm512_div_ps(r, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, count + q));
 				if (z) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, z + o));
 				if (clamp) r = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r));
 				_mm512_mask_storeu_ps(y + o, m, r);

@@ -72,7 +72,7 @@ func nchwcPoolC(x, y []float32, geom *[12]int64, count []float32) {
 	panic("nchwcPoolC without the C kernels")
 }
 
-func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32) {
+func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32, count []float32) {
 	panic("nchwcDwconvC without the C kernels")
 }
 
