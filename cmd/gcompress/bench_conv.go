@@ -123,7 +123,7 @@ side, for odd kernels).`,
 	fl.IntVar(&out, "out", 64, "output channels M")
 	fl.StringVar(&kernel, "kernel", "3", "kernel size: K, or KH,KW")
 	fl.StringVar(&strides, "strides", "1", "strides: S, or SH,SW")
-	fl.StringVar(&pads, "pads", "", "pads: P, PH,PW or top,left,bottom,right (default: kernel/2)")
+	fl.StringVar(&pads, "pads", "", "pads: P, PH,PW or top,left,bottom,right (default: dilation*(kernel-1)/2)")
 	fl.StringVar(&dilations, "dilations", "1", "dilations: D, or DH,DW")
 	fl.IntVar(&group, "group", 1, "groups (C and M divisible by it; C for a depthwise convolution)")
 	fl.BoolVar(&noBias, "no-bias", false, "leave out the bias")
