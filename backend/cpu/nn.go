@@ -452,15 +452,23 @@ func (g *convGeom) dwBlocked() bool {
 	if !g.planar() || g.cg != 1 || g.mg != 1 || g.group == 1 || g.kernel[1]*g.kernel[2] > nnMaxTaps || !nchwcKernels() {
 		return false
 	}
-	hp := (g.out[1]-1)*g.strides[1] + (g.kernel[1]-1)*g.dil[1] + 1
-	wp := (g.out[2]-1)*g.strides[2] + (g.kernel[2]-1)*g.dil[2] + 1
-	return (hp*wp+g.outSize)*nchwcBlock <= dwMaxScratch
+	return dwScratchFits(g.out, g.strides, g.dil, g.kernel[1], g.kernel[2])
 }
 
 // dwMaxScratch bounds the blocked depthwise kernel's scratch per thread
 // (floats): 16 MB, far beyond any image a network convolves; a tiny image
 // with huge dilations and pads goes plane by plane instead.
 const dwMaxScratch = 1 << 22
+
+// dwScratchFits reports whether gc_nchwc_dwconv's scratch for a 2-D
+// window (out, strides and dilations lifted to convMaxSpatial, a kh x kw
+// kernel) stays within dwMaxScratch: the padded input the outputs read,
+// Hp x Wp, and the output, 16 channels each.
+func dwScratchFits(out, strides, dil [convMaxSpatial]int, kh, kw int) bool {
+	hp := (out[1]-1)*strides[1] + (kh-1)*dil[1] + 1
+	wp := (out[2]-1)*strides[2] + (kw-1)*dil[2] + 1
+	return (hp*wp+out[1]*out[2])*nchwcBlock <= dwMaxScratch
+}
 
 // planar reports whether g is a 2-D convolution: depth 1 in, out and in
 // the kernel (a 3-D input of depth 1 with depth padding is not).

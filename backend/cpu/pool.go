@@ -379,17 +379,13 @@ func (g *poolGeom) avgCounts(includePad bool) []float32 {
 // depthwise kernel (gc_nchwc_dwconv with unit weights, each output divided
 // by its count: the padding's zeros add nothing): 16 planes per vector, so
 // small planes fill every lane. It reports false where that kernel does
-// not apply (not AVX-512, more than nnMaxTaps taps, a scratch over
-// dwMaxScratch), leaving the plane-by-plane kernel to run.
+// not apply or would leave most lanes idle (not AVX-512, fewer than 16
+// planes, more than nnMaxTaps taps, a scratch over dwMaxScratch), leaving
+// the plane-by-plane kernel to run.
 func avgPoolBlocked(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {
 	kern := nnLift(op.win.Kernel, 1)
 	kh, kw := kern[1], kern[2]
-	if !nchwcKernels() || kh*kw > nnMaxTaps {
-		return false
-	}
-	hp := (g.out[1]-1)*g.strides[1] + (kh-1)*g.dil[1] + 1
-	wp := (g.out[2]-1)*g.strides[2] + (kw-1)*g.dil[2] + 1
-	if (hp*wp+g.outSize)*nchwcBlock > dwMaxScratch {
+	if !nchwcKernels() || g.planes < nchwcBlock || kh*kw > nnMaxTaps || !dwScratchFits(g.out, g.strides, g.dil, kh, kw) {
 		return false
 	}
 	count := g.avgCounts(op.includePad)
