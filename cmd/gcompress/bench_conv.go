@@ -28,11 +28,6 @@ type convSpec struct {
 	Relu      bool  `json:"relu"`
 }
 
-// flops is 2 multiply-adds' worth per weight tap and output cell.
-func (c *convSpec) flops() float64 {
-	return 2 * float64(c.Output[0]*c.Output[1]*c.Output[2]*c.Output[3]) * float64(c.Input[1]/c.Group*c.Kernel[0]*c.Kernel[1])
-}
-
 func (c *convSpec) String() string {
 	return fmt.Sprintf("conv %s -> %s, kernel %s, strides %s, pads %s, dilations %s, group %d",
 		dimsString(c.Input, "x"), dimsString(c.Output, "x"), dimsString(c.Kernel, "x"), dimsString(c.Strides, ","),
@@ -106,7 +101,11 @@ side, for odd kernels).`,
 			if err != nil {
 				return err
 			}
-			cr := convReport{modelReport: rep, Conv: *spec, FLOPs: spec.flops()}
+			flops, ok := graph.NodeFLOPs(m.Graph.Nodes[0]) // the Conv: 2 per multiply-add
+			if !ok {
+				return fmt.Errorf("bench conv: the convolution's FLOPs are unknown")
+			}
+			cr := convReport{modelReport: rep, Conv: *spec, FLOPs: float64(flops)}
 			gflops := func(ms float64) float64 { return cr.FLOPs / (ms * 1e6) }
 			cr.GFLOPS = gflops(rep.Ours.MedianMS)
 			if rep.ORT != nil {
