@@ -430,6 +430,10 @@ func instanceNorm[T poolFloat](ctx *runtime.Context, eps float64, in []*tensor.T
 type lrnOp struct {
 	alpha, beta, bias float64
 	size              int
+	// betaCode is gc_lrn_f32's code for beta (0.75, 0.5, 1), simd whether
+	// beta has one.
+	betaCode int64
+	simd     bool
 }
 
 func newLRN(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -438,6 +442,7 @@ func newLRN(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 	if op.size < 1 {
 		return nil, fmt.Errorf("LRN: attribute size (%d) must be given and >= 1", op.size)
 	}
+	op.betaCode, op.simd = map[float64]int64{0.75: 0, 0.5: 1, 1: 2}[op.beta]
 	return normOp("LRN",
 		func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 			return lrn[float32](ctx, op, in)
@@ -460,12 +465,11 @@ func lrn[T poolFloat](ctx *runtime.Context, op *lrnOp, in []*tensor.Tensor) ([]*
 	xd, yd := tensor.Data[T](x), tensor.Data[T](y)
 	before, after := (op.size-1)/2, op.size/2 // floor and ceil of (size-1)/2
 	k := op.alpha / float64(op.size)
-	betaCode, fast := map[float64]int64{0.75: 0, 0.5: 1, 1: 2}[op.beta]
-	if x32, ok := any(xd).([]float32); ok && fast && simdBuilt && CPULevel(level.Load()) >= LevelAVX512 {
+	if x32, ok := any(xd).([]float32); ok && op.simd && simdBuilt && CPULevel(level.Load()) >= LevelAVX512 {
 		// the same operations, eight cells per instruction (gc_lrn_f32)
 		y32 := any(yd).([]float32)
 		ctx.ParallelFor(n*c, func(lo, hi int) {
-			geom := [7]int64{int64(lo), int64(hi), int64(c), int64(plane), int64(before), int64(after), betaCode}
+			geom := [7]int64{int64(lo), int64(hi), int64(c), int64(plane), int64(before), int64(after), op.betaCode}
 			lrnF32(x32, y32, &geom, op.bias, k)
 		})
 		return []*tensor.Tensor{y}, nil
