@@ -27,7 +27,6 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
@@ -87,29 +86,7 @@ func epilogueGo[T gemmElem](y []T, z []T, act fusedAct) {
 
 // packCache holds a constant operand packed for the active FP32 kernel
 // (one pack per group), rebuilt when the kernel changes.
-type packCache struct {
-	mu     sync.Mutex
-	src    *tensor.Tensor
-	kern   *sgemmKernel
-	packed []*sgemmPacked
-}
-
-// get returns the packs of t for kern, building them when needed, or nil
-// when t is not the constant the op was prepared with (a computed operand
-// is packed block by block inside each call instead). A constant is
-// recognised by identity: mutating an initializer's data in place after
-// the session was created is not seen.
-func (c *packCache) get(t, constant *tensor.Tensor, kern *sgemmKernel, build func() []*sgemmPacked) []*sgemmPacked {
-	if t == nil || t != constant || kern == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.kern != kern || c.src != t {
-		c.packed, c.kern, c.src = build(), kern, t
-	}
-	return c.packed
-}
+type packCache = constPack[*sgemmKernel, []*sgemmPacked]
 
 // ---- FusedConv ----
 
@@ -240,7 +217,7 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 		if pre != nil {
 			x = preApplyTensor(x, pre, op.preRelu, g.batch, g.c, g.inSize)
 		}
-		return convDepthwiseF32(ctx, op, g, x, w.F32(), bias, z, y)
+		return convDepthwiseF32(ctx, op, g, x, w, bias, z, y)
 	}
 	kdim := g.cg * g.kSize
 	wd := w.F32()
@@ -325,7 +302,7 @@ var dwMinWork = 1 << 15
 // the kernel: through the blocked layout, 16 channels per vector, when
 // each group has one output channel and the AVX-512 kernels run (parallel
 // over groups of 16 channels), else plane by plane (parallel over planes).
-func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z, y []float32) bool {
+func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x []float32, w *tensor.Tensor, bias, z, y []float32) bool {
 	if g.kernel[2] > 64 {
 		return false
 	}
@@ -334,13 +311,19 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias,
 		clamp = 1
 	}
 	if g.dwBlocked() {
+		taps := g.kernel[1] * g.kernel[2]
+		build := func() []float32 { return packDepthwise(w.F32(), g.m, taps) }
+		wb := op.dwPacked.get(w, op.constW, taps, build)
+		if wb == nil {
+			wb = build()
+		}
 		groups := g.batch * ((g.m + nchwcBlock - 1) / nchwcBlock)
 		parts := min(ctx.Threads, groups, max(1, g.batch*g.m*g.outSize*g.kSize/dwMinWork))
 		parallelChunks(groups, parts, func(lo, hi int) {
 			geom := [17]int64{int64(lo), int64(hi), int64(g.m), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
 				int64(g.kernel[1]), int64(g.kernel[2]), int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
 				int64(g.dil[1]), int64(g.dil[2]), clamp, int64(g.shuffle)}
-			nchwcDwconvC(x, w, bias, z, y, &geom, op.act.lo, op.act.hi, nil)
+			nchwcDwconvC(x, wb, bias, z, y, &geom, op.act.lo, op.act.hi, nil)
 		})
 		return true
 	}
@@ -351,9 +334,22 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias,
 		geom := [18]int64{int64(lo), int64(hi), int64(g.m), int64(g.c), int64(g.mg),
 			int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(g.kernel[1]), int64(g.kernel[2]),
 			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), clamp}
-		dwconv2dF32(x, w, bias, z, y, &geom, op.act.lo, op.act.hi, avx512)
+		dwconv2dF32(x, w.F32(), bias, z, y, &geom, op.act.lo, op.act.hi, avx512)
 	})
 	return true
+}
+
+// packDepthwise lays depthwise weights w (c channels x taps) out as the
+// blocked depthwise kernel reads them: per group of 16 channels and tap a
+// vector of 16, W[ch/16][t][ch%16] = w[ch][t], zeros past c.
+func packDepthwise(w []float32, c, taps int) []float32 {
+	out := make([]float32, (c+nchwcBlock-1)/nchwcBlock*taps*nchwcBlock)
+	for ch := range c {
+		for t := range taps {
+			out[(ch/nchwcBlock*taps+t)*nchwcBlock+ch%nchwcBlock] = w[ch*taps+t]
+		}
+	}
+	return out
 }
 
 // ---- FusedGemm ----

@@ -29,7 +29,6 @@ package cpu
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
@@ -201,10 +200,9 @@ func toNCHW(ctx *runtime.Context, t *tensor.Tensor, c int) (*tensor.Tensor, erro
 type nchwcConvOp struct {
 	conv   *convOp
 	preEps float64 // the pre-activation's epsilon
-	mu     sync.Mutex
-	src    *tensor.Tensor // the weights packed
-	bs     int            // for input blocks of bs channels
-	packed []float32
+	// packed caches the constant weights packed for input blocks of
+	// (the key) channels
+	packed constPack[int, []float32]
 }
 
 func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
@@ -234,15 +232,11 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 // weights returns w packed (packNCHWcWeights), cached when w is the
 // constant the op was prepared with.
 func (op *nchwcConvOp) weights(w *tensor.Tensor, g *convGeom, bs int) []float32 {
-	if w != op.conv.constW {
-		return packNCHWcWeights(w.F32(), g, bs)
+	build := func() []float32 { return packNCHWcWeights(w.F32(), g, bs) }
+	if p := op.packed.get(w, op.conv.constW, bs, build); p != nil {
+		return p
 	}
-	op.mu.Lock()
-	defer op.mu.Unlock()
-	if op.src != w || op.bs != bs {
-		op.packed, op.src, op.bs = packNCHWcWeights(w.F32(), g, bs), w, bs
-	}
-	return op.packed
+	return build()
 }
 
 // packNCHWcWeights lays w (M x C x kh x kw) out as W[g][cb][ky][kx][ic][64]
@@ -497,7 +491,7 @@ func nchwcPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor
 	if err := checkBlocked("X", x); err != nil {
 		return nil, err
 	}
-	g, shape, err := newPoolGeom(pool.win, nchwShape(x.Shape(), 0))
+	g, shape, err := pool.geom(nchwShape(x.Shape(), 0))
 	if err != nil {
 		return nil, err
 	}
@@ -523,10 +517,6 @@ func nchwcPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor
 	if y.Len() == 0 {
 		return y, nil
 	}
-	var count []float32 // the average's divisor per output pixel (nil: max pool)
-	if pool.kind == poolAvg {
-		count = g.avgCounts(pool.includePad)
-	}
 	blocks := shape[0] * shape[1] / nchwcBlock // images times channel blocks, pooled as one batch
 	kh, kw := pool.win.Kernel[0], pool.win.Kernel[1]
 	threads := min(ctx.Threads, blocks)
@@ -538,7 +528,7 @@ func nchwcPool(ctx *runtime.Context, pool *poolOp, in []*tensor.Tensor) (*tensor
 		geom := [12]int64{int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]), int64(kh), int64(kw),
 			int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
 			int64(t * blocks / threads), int64((t + 1) * blocks / threads)}
-		nchwcPoolC(xd, yd, &geom, count)
+		nchwcPoolC(xd, yd, &geom, g.count)
 	})
 	return y, nil
 }

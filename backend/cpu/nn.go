@@ -752,6 +752,9 @@ type convOp struct {
 	// packedT caches the weights transposed (as op(B)) for convolutions
 	// with few output cells.
 	packedT packCache
+	// dwPacked caches depthwise weights packed for the blocked depthwise
+	// kernel (packDepthwise; the key: taps per channel).
+	dwPacked constPack[int, []float32]
 	// preRelu: FusedConv's pre-activation prologue ends with Relu.
 	preRelu bool
 	// shuffle is FusedConv's shuffle_groups: X's channels are read through

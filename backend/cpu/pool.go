@@ -118,6 +118,9 @@ type poolGeom struct {
 	axes                       [convMaxSpatial]poolAxis
 	inSize, outSize            int
 	spatial                    []int // the input's own spatial dims
+	// count is a 2-D average pool's divisor per output pixel (avgCounts),
+	// set by poolOp.geom; nil for other pools.
+	count []float32
 }
 
 // newPoolGeom resolves win for input shape x and returns the geometry and
@@ -231,20 +234,31 @@ func (op *poolOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tens
 	}
 }
 
+// geom returns the geometry for input shape x and the output shape, kept
+// in op.last for the next run of the same shape; an average pool's
+// geometry carries its count table.
+func (op *poolOp) geom(x []int) (*poolGeom, []int, error) {
+	if c := op.last.Load(); c != nil && slices.Equal(c.x, x) {
+		return c.g, c.y, nil
+	}
+	g, shape, err := newPoolGeom(op.win, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	if op.kind == poolAvg && len(x) == 4 {
+		g.count = g.avgCounts(op.includePad)
+	}
+	op.last.Store(&poolGeomFor{x: slices.Clone(x), y: shape, g: g})
+	return g, shape, nil
+}
+
 // outputs resolves the geometry for x and allocates Y and, when wanted, the
 // int64 Indices.
 func (op *poolOp) outputs(ctx *runtime.Context, x *tensor.Tensor) (*poolGeom, []*tensor.Tensor, error) {
 	name := poolNames[op.kind]
-	var g *poolGeom
-	var shape []int
-	if c := op.last.Load(); c != nil && slices.Equal(c.x, x.Shape()) {
-		g, shape = c.g, c.y
-	} else {
-		var err error
-		if g, shape, err = newPoolGeom(op.win, x.Shape()); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
-		}
-		op.last.Store(&poolGeomFor{x: slices.Clone(x.Shape()), y: shape, g: g})
+	g, shape, err := op.geom(x.Shape())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	y, err := ctx.AllocUninit(x.DType(), shape...) // every cell is written
 	if err != nil {
@@ -388,14 +402,13 @@ func avgPoolBlocked(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float3
 	if !nchwcKernels() || g.planes < nchwcBlock || kh*kw > nnMaxTaps || !dwScratchFits(g.out, g.strides, g.dil, kh, kw) {
 		return false
 	}
-	count := g.avgCounts(op.includePad)
 	groups := (g.planes + nchwcBlock - 1) / nchwcBlock // the planes as the channels of one image
 	parts := min(ctx.Threads, groups, max(1, g.planes*g.outSize*kh*kw/dwMinWork))
 	parallelChunks(groups, parts, func(lo, hi int) {
 		geom := [17]int64{int64(lo), int64(hi), int64(g.planes), int64(g.in[1]), int64(g.in[2]), int64(g.out[1]), int64(g.out[2]),
 			int64(kh), int64(kw), int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]),
 			int64(g.dil[1]), int64(g.dil[2]), 0, 0}
-		nchwcDwconvC(x, nil, nil, nil, y, &geom, 0, 0, count)
+		nchwcDwconvC(x, nil, nil, nil, y, &geom, 0, 0, g.count)
 	})
 	return true
 }

@@ -13,7 +13,6 @@ package cpu
 
 import (
 	"math"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -24,24 +23,12 @@ import (
 // ipackCache holds a constant 8-bit operand packed for the active INT8
 // kernel (one pack per group), rebuilt when the kernel or the sign flip
 // the product needs changes.
-type ipackCache struct {
-	mu     sync.Mutex
-	src    *tensor.Tensor
-	kern   *igemmKernel
-	flip   bool
-	packed []*igemmPacked
-}
+type ipackCache = constPack[ipackKey, []*igemmPacked]
 
-func (c *ipackCache) get(t, constant *tensor.Tensor, kern *igemmKernel, flip bool, build func() []*igemmPacked) []*igemmPacked {
-	if t == nil || t != constant || kern == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.kern != kern || c.src != t || c.flip != flip || c.packed == nil {
-		c.packed, c.kern, c.src, c.flip = build(), kern, t, flip
-	}
-	return c.packed
+// ipackKey is what an INT8 pack depends on besides the operand.
+type ipackKey struct {
+	kern *igemmKernel
+	flip bool
 }
 
 // int8Bytes returns the data of a uint8 or int8 tensor as bytes, and
@@ -128,7 +115,7 @@ func (op *quantMatMulOp) matMulIntFast(ctx *runtime.Context, p *matMulPlan, a, a
 	var packs []*igemmPacked
 	if b.Rank() == 2 {
 		_, _, flipB, _, _ := call.form(kern)
-		packs = op.packed.get(b, op.constB, kern, flipB, func() []*igemmPacked {
+		packs = op.packed.get(b, op.constB, ipackKey{kern, flipB}, func() []*igemmPacked {
 			return []*igemmPacked{packIgemmB(kern, bb, bU8, flipB, false, p.k, p.n, p.n, ctx.Threads)}
 		})
 	}
@@ -319,7 +306,7 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
 		ldc: g.outSize, zb: zx, preferFlipB: true}
 	_, flipA, _, _, _ := call.form(kern)
-	packs := op.packed.get(w, op.constW, kern, flipA, func() []*igemmPacked {
+	packs := op.packed.get(w, op.constW, ipackKey{kern, flipA}, func() []*igemmPacked {
 		out := make([]*igemmPacked, g.group)
 		for grp := range out {
 			out[grp] = packIgemmA(kern, wb[grp*g.mg*kdim:], wU8, flipA, false, g.mg, kdim, kdim, ctx.Threads)

@@ -285,9 +285,10 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 	C.gc_nchwc_conv(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
 }
 
-// nchwcDwconvC runs gc_nchwc_dwconv (geom as documented there; w nil:
-// unit weights, count nil: no division) with its scratch; the caller
-// checks every size, and kh*kw <= nnMaxTaps (convGeom.dwBlocked).
+// nchwcDwconvC runs gc_nchwc_dwconv (geom as documented there; w packed
+// by packDepthwise or nil: unit weights; count nil: no division) with its
+// scratch; the caller checks every size, and kh*kw <= nnMaxTaps
+// (convGeom.dwBlocked).
 func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32, count []float32) {
 	scratch := getF32(int(C.gc_nchwc_dwconv_scratch(i64p(geom[:]))))
 	defer putF32(scratch)

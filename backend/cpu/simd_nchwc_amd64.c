@@ -432,7 +432,9 @@ void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *c
 // ow mod 16 lanes of a row's last vector and pads every plane alone.
 // With shuffle = s > 0, channel c reads input plane (c % s)*(C/s) + c/s
 // (a channel shuffle of s groups before the convolution; C % s == 0).
-// With w NULL every weight is 1, and with count not NULL output pixel f
+// w holds the weights packed, per group of 16 channels and tap a vector
+// of 16 (W[CB][kh][kw][16], zero past C: packDepthwise in Go); with w
+// NULL every weight is 1, and with count not NULL output pixel f
 // (oy*ow + ox) of every plane is divided by count[f]: an average pool
 // (the padding's zeros add nothing to the window's sum).
 // geom: g0, g1, C, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, clamp,
@@ -478,8 +480,10 @@ void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const fl
 	const int64_t CB = (C + 15) / 16, taps = kh * kw, ihw = ih * iw, ohw = oh * ow;
 	int64_t hp, wp;
 	nchwc_dw_dims(geom, &hp, &wp);
-	float *Xb = scratch, *Yb = Xb + hp * wp * 16, *W = Yb + ohw * 16;
+	float *Xb = scratch, *Yb = Xb + hp * wp * 16, *ones = Yb + ohw * 16;
 	const __m512 zero = _mm512_setzero_ps(), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	if (!w)
+		for (int64_t t = 0; t < taps; t++) _mm512_storeu_ps(ones + t * 16, _mm512_set1_ps(1.0f));
 	int64_t toff[GC_NN_MAX_TAPS]; // tap (ky, kx): its offset in Xb from the window's corner
 	for (int64_t t = 0; t < taps; t++) toff[t] = ((t / kw) * dh * wp + (t % kw) * dw) * 16;
 	// the columns of Xb that input columns fill: [pw, xe)
@@ -492,12 +496,8 @@ void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const fl
 			xc[c] = x + (n * C + (shuffle ? ch % shuffle * (C / shuffle) + ch / shuffle : ch)) * ihw;
 		}
 		const int64_t yoff = (n * C + m0) * ohw;
-		// weights and bias, one 16-channel vector per tap
-		for (int64_t t = 0; t < taps; t++)
-			for (int64_t c = 0; c < 16; c++) W[t * 16 + c] = c >= nc ? 0.0f : w ? w[(m0 + c) * taps + t] : 1.0f;
-		float bv[16];
-		for (int64_t c = 0; c < 16; c++) bv[c] = bias && c < nc ? bias[m0 + c] : 0.0f;
-		const __m512 vb = _mm512_loadu_ps(bv);
+		const float *W = w ? w + (g % CB) * taps * 16 : ones;
+		const __m512 vb = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nc), bias + m0) : zero;
 		// zero the padding of Xb: rows without input, columns beside it
 		for (int64_t r = 0; r < hp; r++) {
 			float *row = Xb + r * wp * 16;
