@@ -3,6 +3,7 @@ package data_test
 import (
 	"bytes"
 	"compress/gzip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -126,5 +127,56 @@ func TestCheckLabels(t *testing.T) {
 		if err := d.CheckLabels(10); err == nil {
 			t.Errorf("labels %v passed for 10 classes", bad)
 		}
+	}
+}
+
+// TestLoadNpy: samples of any shape from .npy files (float64 converted),
+// labels beside them in a dataset directory, and clean errors for the
+// wrong dtype, rank or label count.
+func TestLoadNpy(t *testing.T) {
+	dir := t.TempDir()
+	save := func(name string, x *tensor.Tensor) string {
+		p := filepath.Join(dir, name)
+		if err := tensor.SaveNpy(p, x); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	vals := []float64{0.5, -1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	save("calib.npy", tensor.FromSlice([]int{2, 3, 1, 2}, vals))
+	save("calib-labels.npy", tensor.FromSlice([]int{2}, []int64{7, 1}))
+	d, err := data.Load(dir, "calib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 2 || d.Rows != 3 || d.Cols != 2 || d.Images.DType() != tensor.Float32 || d.Images.F32()[1] != -1 ||
+		len(d.Labels) != 2 || d.Labels[0] != 7 || d.Describe() != "samples of shape [3 1 2]" {
+		t.Fatalf("dataset %v labels %v (%s)", d.Images, d.Labels, d.Describe())
+	}
+	b, err := d.Batch([]int{1}, []int{1, 6})
+	if err != nil || b.F32()[0] != 6 {
+		t.Fatalf("batch %v: %v", b, err)
+	}
+	f, err := data.Open(filepath.Join(dir, "calib.npy"), "ignored")
+	if err != nil || f.Labels != nil || f.Len() != 2 {
+		t.Fatalf("one file: %v labels %v", err, f)
+	}
+	for name, x := range map[string]*tensor.Tensor{
+		"ints.npy":   tensor.FromSlice([]int{2, 2}, []int32{1, 2, 3, 4}),
+		"rank1.npy":  tensor.FromSlice([]int{3}, []float32{1, 2, 3}),
+		"empty.npy":  tensor.FromSlice([]int{0, 4}, []float32{}),
+		"labels.npy": tensor.FromSlice([]int{2, 2}, []float32{1, 2, 3, 4}),
+	} {
+		p := save(name, x)
+		labels := ""
+		if name == "labels.npy" {
+			labels = save("short-labels.npy", tensor.FromSlice([]int{1}, []int64{0}))
+		}
+		if _, err := data.LoadNpy(p, labels); err == nil || !strings.Contains(err.Error(), name[:len(name)-4]) {
+			t.Errorf("%s: error %v, want one naming the file", name, err)
+		}
+	}
+	if _, err := data.Load(dir, "nothing"); err == nil || !strings.Contains(err.Error(), "nothing.npy") {
+		t.Errorf("missing split: %v", err)
 	}
 }

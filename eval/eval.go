@@ -4,6 +4,8 @@ package eval
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/graph"
@@ -18,22 +20,26 @@ type Result struct {
 	Correct  int     `json:"correct"`
 }
 
-// InputShape returns the per-batch input shape a model wants for images of
-// rows x cols: its single non-constant input must be [batch, rows*cols],
-// [batch, 1, rows, cols] or [batch, rows, cols]; the batch dimension may be
-// symbolic (it is set to batch) or fixed (then batch must match it).
-func InputShape(g *graph.Graph, batch, rows, cols int) (string, []int, error) {
+// InputShape returns the per-batch input shape a model wants for samples
+// of shape sample ([rows, cols] for images): its single non-constant input
+// must be [batch, ...] holding as many elements per sample, such as
+// [batch, rows*cols], [batch, 1, rows, cols] or [batch, rows, cols]. The
+// batch dimension may be symbolic (it is set to batch) or fixed (then
+// batch must match it); other symbolic dimensions are taken from sample
+// when the input has one more dimension than sample.
+func InputShape(g *graph.Graph, batch int, sample []int) (string, []int, error) {
 	var in *graph.Value
 	for _, v := range g.Inputs {
 		if v.Const == nil {
 			if in != nil {
-				return "", nil, fmt.Errorf("model has several inputs (%q, %q); want one image input", in.Name, v.Name)
+				return "", nil, fmt.Errorf("model has several inputs (%q, %q); want one input", in.Name, v.Name)
 			}
 			in = v
 		}
 	}
+	per := tensor.Product(sample)
 	if in == nil || !in.HasShape || len(in.Shape) < 2 {
-		return "", nil, fmt.Errorf("model input must declare a shape like [batch, %d] or [batch, 1, %d, %d]", rows*cols, rows, cols)
+		return "", nil, fmt.Errorf("model input must declare a shape like [batch, %d] or [batch, %s]", per, shapeList(sample))
 	}
 	shape := make([]int, len(in.Shape))
 	shape[0] = batch
@@ -41,15 +47,28 @@ func InputShape(g *graph.Graph, batch, rows, cols int) (string, []int, error) {
 		shape[0] = int(in.Shape[0].Size)
 	}
 	for i, d := range in.Shape[1:] {
-		if !d.Known() {
+		switch {
+		case d.Known():
+			shape[i+1] = int(d.Size)
+		case len(in.Shape) == len(sample)+1:
+			shape[i+1] = sample[i]
+		default:
 			return "", nil, fmt.Errorf("input %q: dimension %d must be fixed", in.Name, i+1)
 		}
-		shape[i+1] = int(d.Size)
 	}
-	if tensor.Product(shape[1:]) != rows*cols {
-		return "", nil, fmt.Errorf("input %q %s does not take %dx%d images", in.Name, graph.FormatShape(in.Shape), rows, cols)
+	if tensor.Product(shape[1:]) != per {
+		return "", nil, fmt.Errorf("input %q %s does not take samples of shape [%s]", in.Name, graph.FormatShape(in.Shape), shapeList(sample))
 	}
 	return in.Name, shape, nil
+}
+
+// shapeList writes a shape as "3, 224, 224".
+func shapeList(s []int) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Accuracy runs the session over the whole dataset in batches of batch
@@ -57,7 +76,10 @@ func InputShape(g *graph.Graph, batch, rows, cols int) (string, []int, error) {
 // symbolic) and counts argmax(output 0) == label.
 func Accuracy(sess *runtime.Session, ds *data.Dataset, batch int) (Result, error) {
 	g := sess.Model().Graph
-	name, shape, err := InputShape(g, batch, ds.Rows, ds.Cols)
+	if ds.Labels == nil {
+		return Result{}, fmt.Errorf("the dataset has no labels to measure accuracy against")
+	}
+	name, shape, err := InputShape(g, batch, ds.Sample())
 	if err != nil {
 		return Result{}, err
 	}

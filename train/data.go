@@ -42,9 +42,14 @@ func Subset(ds *data.Dataset, idx []int) (*data.Dataset, error) {
 			return nil, fmt.Errorf("sample %d out of range [0,%d)", j, ds.Len())
 		}
 		copy(img[i*per:(i+1)*per], src[j*per:(j+1)*per])
-		labels[i] = ds.Labels[j]
+		if ds.Labels != nil {
+			labels[i] = ds.Labels[j]
+		}
 	}
-	return &data.Dataset{Images: tensor.FromSlice([]int{len(idx), ds.Rows, ds.Cols}, img), Labels: labels,
+	if ds.Labels == nil {
+		labels = nil
+	}
+	return &data.Dataset{Images: tensor.FromSlice(append([]int{len(idx)}, ds.Sample()...), img), Labels: labels,
 		Rows: ds.Rows, Cols: ds.Cols}, nil
 }
 

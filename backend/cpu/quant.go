@@ -825,16 +825,33 @@ func (op *convIntOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Ten
 		return nil, err
 	}
 	x, w := in[xi], in[wi]
-	g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
+	g, acc, err := op.accumulator(ctx, x, w, nnOptional(in, xzpi), nnOptional(in, wzpi))
 	if err != nil {
 		return nil, err
 	}
-	xzp, wzp := nnOptional(in, xzpi), nnOptional(in, wzpi)
-	if xzp != nil && xzp.Len() != 1 {
-		return nil, fmt.Errorf("x zero point %v must be one value", xzp.Shape())
+	if !op.linear {
+		y, err := ctx.Alloc(tensor.Int32, g.outShape(x.Rank()-2)...)
+		if err == nil && y.Len() > 0 {
+			err = acc(tensor.Data[int32](y), nil)
+		}
+		return y, err
 	}
-	// acc computes the int32 convolution (plus bias) into dst: the INT8
-	// kernel when it applies, else the reference on widened values.
+	return op.requantized(ctx, in, g, acc)
+}
+
+// accumulator resolves the geometry of the integer convolution of x and w
+// (zero points xzp and wzp, nil: 0) and returns a function computing it,
+// plus a per-channel bias (nil: none), into an int32 dst of the output's
+// size: the INT8 kernel when it applies, else the reference on widened
+// values.
+func (op *convIntOp) accumulator(ctx *runtime.Context, x, w, xzp, wzp *tensor.Tensor) (*convGeom, func(dst, bias []int32) error, error) {
+	g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if xzp != nil && xzp.Len() != 1 {
+		return nil, nil, fmt.Errorf("x zero point %v must be one value", xzp.Shape())
+	}
 	acc := func(dst, bias []int32) error {
 		if xzp == nil || xzp.DType() == x.DType() {
 			if wzp == nil || wzp.DType() == w.DType() && (wzp.Len() == 1 || wzp.Rank() == 1 && wzp.Len() == g.m) {
@@ -854,14 +871,7 @@ func (op *convIntOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Ten
 		convForward(ctx, g, x32, w32, bias, dst)
 		return nil
 	}
-	if !op.linear {
-		y, err := ctx.Alloc(tensor.Int32, g.outShape(x.Rank()-2)...)
-		if err == nil && y.Len() > 0 {
-			err = acc(tensor.Data[int32](y), nil)
-		}
-		return y, err
-	}
-	return op.requantized(ctx, in, g, acc)
+	return g, acc, nil
 }
 
 // requantized finishes QLinearConv: bias, int32 convolution, requantization.

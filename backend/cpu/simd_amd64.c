@@ -197,6 +197,25 @@ typedef __m256i vi_avx2;
 #undef VDOT_AU
 #undef VDOT_BU
 
+// gc_dequant_f32: see simd_amd64.h. Contraction is off: the chain it
+// replaces rounds the product before the sums.
+__attribute__((optimize("fp-contract=off"))) void gc_dequant_f32(const int32_t *acc, float *y, int64_t m, int64_t n,
+	const float *scale, const float *bias, const float *z, float lo, float hi, int64_t clamp) {
+	for (int64_t i = 0; i < m; i++) {
+		const int32_t *a = acc + i * n;
+		float *o = y + i * n;
+		const float s = scale[i], b = bias ? bias[i] : 0.0f;
+		const float *zr = z ? z + i * n : 0;
+		for (int64_t j = 0; j < n; j++) {
+			float v = (float)a[j] * s;
+			if (bias) v += b;
+			if (zr) v += zr[j];
+			if (clamp) v = v < lo ? lo : (v > hi ? hi : v);
+			o[j] = v;
+		}
+	}
+}
+
 // gc_requant: see simd_amd64.h. nearbyint rounds half to even in the
 // default rounding mode and vectorizes to vroundpd.
 void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,

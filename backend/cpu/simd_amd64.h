@@ -112,6 +112,14 @@ GC_IGEMM_DECL(avx2)
 void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,
 	const double *zp_row, double zp, double lo, double hi, int64_t out_u8);
 
+// Dequantization of int32 accumulators to float32 (AVX2): y[i][j] =
+// clamp(float(acc[i][j]) * scale[i] + bias[i] + z[i][j], lo, hi), each
+// operation rounded to float32 in that order (no fused multiply-add); a
+// NULL bias or z adds nothing, clamp 0 skips the clamp. acc, y and z are
+// m x n (stride n).
+void gc_dequant_f32(const int32_t *acc, float *y, int64_t m, int64_t n, const float *scale, const float *bias,
+	const float *z, float lo, float hi, int64_t clamp);
+
 // Direct INT8 convolution, AVX-512 VNNI + VBMI (simd_qconv_amd64.c; the
 // method is in that file's comment). P holds cin planes (plane bytes apart,
 // kernel rows rowstep = dh*row-width bytes apart) of unsigned bytes. tiles

@@ -311,3 +311,13 @@ func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 	}
 	C.gc_nchwc_pad(f32p(x), f32p(P), i64p(geom[:]), k, b)
 }
+
+// dequantC runs gc_dequant_f32 (see simd_amd64.h) on an m x n accumulator.
+func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act fusedAct) {
+	clamp := C.int64_t(0)
+	if act.clamp {
+		clamp = 1
+	}
+	C.gc_dequant_f32(i32p(acc), f32p(y), C.int64_t(m), C.int64_t(n), f32p(scale), f32p(bias), f32p(z), C.float(act.lo),
+		C.float(act.hi), clamp)
+}

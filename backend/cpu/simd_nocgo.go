@@ -81,3 +81,7 @@ func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 }
 
 func lrnF32(x, y []float32, geom *[7]int64, bias, k float64) { panic("lrnF32 without the C kernels") }
+
+func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act fusedAct) {
+	panic("dequantC without the C kernels")
+}

@@ -208,7 +208,7 @@ func ortCompare(q *graph.Model, ds *data.Dataset, threads int) (acc, agree, nmse
 	s, err := ortpeer.NewSession(b, threads)
 	check(err)
 	defer s.Close()
-	name, shape, err := eval.InputShape(q.Graph, 100, ds.Rows, ds.Cols)
+	name, shape, err := eval.InputShape(q.Graph, 100, ds.Sample())
 	check(err)
 	var theirs []float32
 	classes := 0

@@ -428,7 +428,7 @@ func measureStage(name, path string, test *data.Dataset, threads int) (demoStage
 	if err != nil {
 		return demoStage{}, nil, err
 	}
-	in, shape, err := eval.InputShape(m.Graph, 1, test.Rows, test.Cols)
+	in, shape, err := eval.InputShape(m.Graph, 1, test.Sample())
 	if err != nil {
 		return demoStage{}, nil, err
 	}
@@ -466,7 +466,7 @@ func crossCheckORT(path string, sess *runtime.Session, test *data.Dataset, threa
 		return 0, err
 	}
 	defer peer.Close()
-	in, shape, err := eval.InputShape(sess.Model().Graph, test.Len(), test.Rows, test.Cols)
+	in, shape, err := eval.InputShape(sess.Model().Graph, test.Len(), test.Sample())
 	if err != nil {
 		return 0, err
 	}

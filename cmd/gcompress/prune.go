@@ -471,7 +471,7 @@ func ortCheck(m *graph.Model, ds *data.Dataset, threads int) (*prune.ORTCheck, e
 	if ds != nil {
 		n = min(n, ds.Len())
 	}
-	name, shape, err := eval.InputShape(m.Graph, n, rows, cols)
+	name, shape, err := eval.InputShape(m.Graph, n, []int{rows, cols})
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func newQuantizeCmd(g *globals) *cobra.Command {
 	f := &quantizeFlags{}
 	cmd := &cobra.Command{
 		Annotations: map[string]string{usesDevice: "cpu"},
-		Use:         "quantize MODEL --calib DIR -o OUT.onnx",
+		Use:         "quantize MODEL --calib DIR|FILE.npy -o OUT.onnx",
 		Short:       "INT8 post-training quantization with calibration; writes QDQ ONNX",
 		Long: `Quantizes MODEL to INT8 and writes it as QDQ ONNX (QuantizeLinear /
 DequantizeLinear around each quantized op, opset >= 13), which ONNX Runtime and
@@ -68,9 +68,19 @@ TensorRT run. BatchNorm and constants are folded first; weights are int8
 symmetric per output channel (--per-channel=false: per tensor), activations
 uint8 asymmetric (--activations s8: int8 symmetric) per tensor, biases int32
 with scale s_in * s_w. Activation ranges come from streaming observers run over
-the first --calib-samples images of the --calib-split split of DIR (MNIST-style
-IDX files): minmax, percentile (--percentile), entropy (TensorRT's KL-divergence
-method) or mse.
+the first --calib-samples samples of the calibration data: minmax, percentile
+(--percentile), entropy (TensorRT's KL-divergence method) or mse.
+
+Calibration data (--calib):
+  DIR        a dataset directory: the --calib-split split as MNIST-style IDX
+             files (<split>-images-idx3-ubyte[.gz] and labels), or as NumPy
+             files <split>.npy ([N, sample...]) with <split>-labels.npy
+             (optional; class indices) for models of any input shape
+  FILE.npy   samples [N, sample...] of any model's input, float32 or float64,
+             exactly as the model takes them (preprocessed, nothing scaled);
+             unlabelled: the evaluation then compares logits only
+A model input's symbolic dimensions other than the batch are taken from the
+sample shape.
 
 Entropy fallback: KL divergence misjudges histograms with point masses (a ReLU
 after a convolution over a constant background: every background pixel of a
@@ -83,9 +93,10 @@ the report lists the rejected threshold with both errors.
 
 The quantized model is then run by gcompress with integer kernels (QDQ patterns
 lowered to QLinearConv / QGemm / int8 MaxPool) on the --eval-split split
-of DIR (when present) and compared with the float model: accuracy, top-1
-agreement, logits NMSE, and a per-layer table (scale, zero point, clipped %,
-NMSE) in --report. --ort runs the written QDQ file in ONNX Runtime as well.
+of DIR (when present; else on the calibration samples) and compared with the
+float model: accuracy (when labelled), top-1 agreement, logits NMSE, and a
+per-layer table (scale, zero point, clipped %, NMSE) in --report. --ort runs
+the written QDQ file in ONNX Runtime as well.
 
 Mixed precision: --sensitivity quantizes one layer at a time and ranks the
 layers by logits NMSE and accuracy drop; --keep-float N keeps the N most
@@ -100,6 +111,7 @@ With --json it prints the report as JSON.`,
 		Example: `  gcompress quantize lenet5.onnx --calib data/mnist -o lenet5-int8.onnx
   gcompress quantize lenet5.onnx --calib data/mnist --method percentile --calib-samples 500 -o q.onnx --report q.md
   gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
+  gcompress quantize resnet50.onnx --calib calib.npy --calib-samples 64 -o resnet50-int8.onnx --ort
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,7 +129,7 @@ With --json it prints the report as JSON.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.calib, "calib", "", "calibration dataset directory (<split>-images-idx3-ubyte[.gz], <split>-labels-idx1-ubyte[.gz])")
+	fl.StringVar(&f.calib, "calib", "", "calibration data: a dataset directory (IDX files or <split>.npy) or a .npy file of samples [N, ...]")
 	fl.StringVar(&f.calib, "data", "", "the same as --calib (the name the other commands use)")
 	fl.StringVar(&f.calibSplit, "calib-split", "train", "split of --calib to calibrate on")
 	fl.IntVar(&f.calibSamples, "calib-samples", 1000, "calibration samples (the first N of the split; 0: all)")
@@ -203,13 +215,17 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	}
 	var calib, test *data.Dataset
 	if f.calib != "" {
-		if calib, err = data.Load(f.calib, f.calibSplit); err != nil {
+		if calib, err = data.Open(f.calib, f.calibSplit); err != nil {
 			return fmt.Errorf("--calib %s (split %q): %w", f.calib, f.calibSplit, err)
 		}
 		if calib.Len() == 0 {
 			return fmt.Errorf("--calib %s: split %q has no samples", f.calib, f.calibSplit)
 		}
-		if f.evalSplit != "" {
+		if st, err := os.Stat(f.calib); err == nil && !st.IsDir() {
+			if cmd.Flags().Changed("calib-split") || cmd.Flags().Changed("eval-split") {
+				return usagef("--calib %s is a file of samples: --calib-split and --eval-split name the splits of a dataset directory", f.calib)
+			}
+		} else if f.evalSplit != "" {
 			test, err = data.Load(f.calib, f.evalSplit)
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) || cmd.Flags().Changed("eval-split") {
@@ -254,9 +270,9 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 			evalSet, n = calib, rep.CalibSamples
 		}
 		if evalSet == nil {
-			return usagef("--ort needs --calib DIR for the images to compare on")
+			return usagef("--ort needs --calib for the samples to compare on")
 		}
-		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil, f.batch, g.threadCount()); err != nil {
+		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil && test.Labels != nil, f.batch, g.threadCount()); err != nil {
 			return fmt.Errorf("--ort: %w", err)
 		}
 	}
@@ -335,7 +351,7 @@ func compareWithORT(q *graph.Model, ds *data.Dataset, n int, withLabels bool, ba
 	if n <= 0 || n > ds.Len() {
 		n = ds.Len()
 	}
-	name, shape, err := eval.InputShape(q.Graph, batch, ds.Rows, ds.Cols)
+	name, shape, err := eval.InputShape(q.Graph, batch, ds.Sample())
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/internal/testdata"
 	"github.com/gcompress/gcompress/models"
@@ -316,5 +317,100 @@ func TestQuantizeWeightOnlyCommand(t *testing.T) {
 	// gcompress runs the MatMulNBits model it wrote
 	if _, stderr, code := gc(t, "eval", out, "--data", quantMNIST(), "--json"); code != 0 {
 		t.Errorf("eval of the int4 model: exit %d: %s", code, stderr)
+	}
+}
+
+// TestQuantizeNpyCalibration: calibration samples from NumPy files give
+// the same activation ranges as the same digits read from IDX files; a
+// single .npy is unlabelled (the evaluation compares logits only), a
+// directory with <split>.npy and <split>-labels.npy is labelled; bad
+// files and options are clean errors.
+func TestQuantizeNpyCalibration(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet5")
+	train, err := data.Load(quantMNIST(), "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 96
+	samples := tensor.FromSlice([]int{n, 1, 28, 28}, append([]float32(nil), train.Images.F32()[:n*784]...))
+	labels := make([]int64, n)
+	for i := range labels {
+		labels[i] = int64(train.Labels[i])
+	}
+	npyDir := filepath.Join(dir, "npy")
+	if err := os.Mkdir(npyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "calib.npy")
+	for _, f := range []struct {
+		path string
+		t    *tensor.Tensor
+	}{{file, samples}, {filepath.Join(npyDir, "train.npy"), samples}, {filepath.Join(npyDir, "test.npy"), samples},
+		{filepath.Join(npyDir, "test-labels.npy"), tensor.FromSlice([]int{n}, labels)}} {
+		if err := tensor.SaveNpy(f.path, f.t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quantize := func(calib, name string, extra ...string) (map[string]any, map[string]float64) {
+		t.Helper()
+		table := filepath.Join(dir, name+".json")
+		args := append([]string{"quantize", model, "--calib", calib, "--calib-samples", "64", "--method", "minmax",
+			"-o", filepath.Join(dir, name+".onnx"), "--calib-table", table, "--json"}, extra...)
+		stdout, stderr, code := gc(t, args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, stderr)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("%s: JSON: %v\n%s", name, err, stdout)
+		}
+		var tab map[string]float64
+		if b, err := os.ReadFile(table); err != nil || json.Unmarshal(b, &tab) != nil || len(tab) == 0 {
+			t.Fatalf("%s: calibration table %v: %v", name, tab, err)
+		}
+		return doc, tab
+	}
+	_, fromIDX := quantize(quantMNIST(), "idx", "--eval-split", "")
+	doc, fromFile := quantize(file, "file")
+	if len(fromFile) != len(fromIDX) {
+		t.Fatalf("tables %v and %v", fromFile, fromIDX)
+	}
+	for k, v := range fromIDX {
+		if fromFile[k] != v {
+			t.Errorf("%s: amax %v from the .npy, %v from IDX", k, fromFile[k], v)
+		}
+	}
+	ev := doc["eval"].(map[string]any)
+	if _, ok := ev["accuracy_fp32"]; ok || ev["top1_agreement"] == nil || ev["samples"].(float64) != 64 {
+		t.Errorf("unlabelled eval: %v", ev)
+	}
+	doc, _ = quantize(npyDir, "dir")
+	if ev := doc["eval"].(map[string]any); ev["accuracy_fp32"] == nil || ev["samples"].(float64) != n {
+		t.Errorf("labelled eval on test.npy: %v", ev)
+	}
+	// bad inputs
+	ints := filepath.Join(dir, "ints.npy")
+	narrow := filepath.Join(dir, "narrow.npy")
+	if tensor.SaveNpy(ints, tensor.FromSlice([]int{2, 784}, make([]int32, 2*784))) != nil ||
+		tensor.SaveNpy(narrow, tensor.FromSlice([]int{2, 10}, make([]float32, 20))) != nil {
+		t.Fatal("writing the bad files")
+	}
+	out := filepath.Join(dir, "bad.onnx")
+	for _, tc := range []struct {
+		args      []string
+		fragments []string
+	}{
+		{[]string{"--calib", ints}, []string{"ints.npy", "int32", "float32"}},
+		{[]string{"--calib", narrow}, []string{"lenet5.onnx", "samples of shape [10]"}},
+	} {
+		_, stderr, code := gc(t, append([]string{"quantize", model, "-o", out}, tc.args...)...)
+		wantCleanError(t, stderr, code, tc.fragments...)
+	}
+	if _, stderr, code := gc(t, "quantize", model, "--calib", file, "--calib-split", "test", "-o", out); code != 2 {
+		t.Errorf("--calib-split with a file: exit %d (%s), want 2", code, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a failed run left its output")
 	}
 }

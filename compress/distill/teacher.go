@@ -37,7 +37,7 @@ func NewTeacher(m *graph.Model, threads, rows, cols int) (*Teacher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teacher: %w", err)
 	}
-	name, shape, err := eval.InputShape(m.Graph, 1, rows, cols)
+	name, shape, err := eval.InputShape(m.Graph, 1, []int{rows, cols})
 	if err != nil {
 		return nil, fmt.Errorf("teacher: %w", err)
 	}

@@ -42,7 +42,7 @@ func EvaluateTopK(m *graph.Model, ds *data.Dataset, split string, threads int) (
 			}
 		}
 	}
-	name, shape, err := eval.InputShape(m.Graph, 250, ds.Rows, ds.Cols)
+	name, shape, err := eval.InputShape(m.Graph, 250, ds.Sample())
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func logitsUnder(m *graph.Model, ds *data.Dataset, n, threads int, p cpu.SparseP
 	if err != nil {
 		return nil, [3]int64{}, err
 	}
-	name, shape, err := eval.InputShape(m.Graph, 1, ds.Rows, ds.Cols)
+	name, shape, err := eval.InputShape(m.Graph, 1, ds.Sample())
 	if err != nil {
 		return nil, [3]int64{}, err
 	}

@@ -46,9 +46,9 @@ func batches(g *graph.Graph, ds *data.Dataset, o RunOptions) (name string, shape
 	if batch <= 0 {
 		batch = DefaultBatch
 	}
-	name, shape, err = eval.InputShape(g, batch, ds.Rows, ds.Cols)
+	name, shape, err = eval.InputShape(g, batch, ds.Sample())
 	if err != nil {
-		return "", nil, 0, fmt.Errorf("samples of %dx%d do not fit the model: %w", ds.Rows, ds.Cols, err)
+		return "", nil, 0, fmt.Errorf("%s do not fit the model: %w", ds.Describe(), err)
 	}
 	n = ds.Len()
 	if o.Samples > 0 && o.Samples < n {

@@ -166,7 +166,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	if o.KeepFloat < 0 {
 		return nil, nil, fmt.Errorf("keep-float %d must be >= 0", o.KeepFloat)
 	}
-	if o.MaxDrop != nil && o.Eval == nil {
+	if o.MaxDrop != nil && (o.Eval == nil || o.Eval.Labels == nil) {
 		return nil, nil, errors.New("max-drop needs a labelled evaluation set")
 	}
 	stage := o.Stage
@@ -227,7 +227,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 		evalSet, evalOpts.Samples = calib, seen
 	}
 	evalOpts.Progress = func(done, total int) { stage("float reference", done, total) }
-	ref, err := newReference(prep, evalSet, o.Eval != nil, evalOpts)
+	ref, err := newReference(prep, evalSet, o.Eval != nil && o.Eval.Labels != nil, evalOpts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluating the float model: %w", err)
 	}
@@ -463,7 +463,7 @@ func weightOnlyModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Mod
 		return q, rep, nil
 	}
 	evalOpts.Progress = func(done, total int) { stage("float reference", done, total) }
-	ref, err := newReference(prep, evalSet, o.Eval != nil, evalOpts)
+	ref, err := newReference(prep, evalSet, o.Eval != nil && o.Eval.Labels != nil, evalOpts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evaluating the float model: %w", err)
 	}

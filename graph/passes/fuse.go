@@ -14,7 +14,7 @@ import (
 func toFused(g *graph.Graph, n *graph.Node) *graph.Node {
 	var op string
 	switch {
-	case fusedOp(n, "FusedConv"), fusedOp(n, "FusedGemm"):
+	case fusedOp(n, "FusedConv"), fusedOp(n, "FusedGemm"), fusedOp(n, "FusedConvInteger"):
 		return n
 	case n.IsONNX("Conv"):
 		op = "FusedConv"
@@ -35,7 +35,8 @@ func toFused(g *graph.Graph, n *graph.Node) *graph.Node {
 // FusedConv(X, W, B, Z) when the Conv's output is read only by the Add and
 // Z has the output's shape: the residual sum then happens in the
 // convolution's epilogue. Either operand order is accepted; when both are
-// convolutions the one computed later absorbs the other.
+// convolutions the one computed later absorbs the other. A
+// FusedConvInteger takes Z the same way (its input 7).
 func FuseConvAdd(g *graph.Graph) int {
 	fused := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
@@ -64,24 +65,34 @@ func FuseConvAdd(g *graph.Graph) int {
 			continue
 		}
 		z := n.Inputs[1-best]
-		for len(conv.Inputs) < 3 {
+		at := summandInput(conv)
+		for len(conv.Inputs) < at {
 			conv.Inputs = append(conv.Inputs, nil)
 		}
 		g.RemoveNode(n)
-		g.SetInput(conv, 3, z)
+		g.SetInput(conv, at, z)
 		replaceOutput(conv, out)
 		fused++
 	}
 	return fused
 }
 
-// convWithoutEpilogue reports whether n is a Conv, or a FusedConv with
-// neither summand nor activation yet.
+// convWithoutEpilogue reports whether n is a Conv, or a FusedConv or
+// FusedConvInteger with neither summand nor activation yet.
 func convWithoutEpilogue(n *graph.Node) bool {
 	if n.IsONNX("Conv") {
 		return true
 	}
-	return fusedOp(n, "FusedConv") && n.AttrString("activation", "") == "" && n.Input(3) == nil
+	return (fusedOp(n, "FusedConv") || fusedOp(n, "FusedConvInteger")) && n.AttrString("activation", "") == "" &&
+		n.Input(summandInput(n)) == nil
+}
+
+// summandInput is the input index of a fused convolution's summand Z.
+func summandInput(n *graph.Node) int {
+	if fusedOp(n, "FusedConvInteger") {
+		return 7
+	}
+	return 3
 }
 
 func sameKnownShape(a, b *graph.Value) bool {
@@ -101,8 +112,8 @@ func nodeIndex(g *graph.Graph, n *graph.Node) int {
 
 // FuseActivation folds a Relu, or a Clip with constant bounds, that is the
 // only reader of a Conv/Gemm (or fused) output into that node's epilogue:
-// FusedConv/FusedGemm with activation "Relu" or "Clip" and
-// activation_params [min, max].
+// FusedConv/FusedGemm (or FusedConvInteger) with activation "Relu" or
+// "Clip" and activation_params [min, max].
 func FuseActivation(g *graph.Graph) int {
 	fused := 0
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
@@ -122,7 +133,7 @@ func FuseActivation(g *graph.Graph) int {
 			continue
 		}
 		p := x.Producer
-		if !p.IsONNX("Conv") && !p.IsONNX("Gemm") && !((fusedOp(p, "FusedConv") || fusedOp(p, "FusedGemm")) && p.AttrString("activation", "") == "") {
+		if !p.IsONNX("Conv") && !p.IsONNX("Gemm") && !((fusedOp(p, "FusedConv") || fusedOp(p, "FusedGemm") || fusedOp(p, "FusedConvInteger")) && p.AttrString("activation", "") == "") {
 			continue
 		}
 		f := toFused(g, p)

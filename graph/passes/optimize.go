@@ -18,7 +18,8 @@ type Options struct {
 
 // Report counts what each pass did.
 type Report struct {
-	QDQFused          int `json:"qdq_fused"` // nodes LowerQDQ rewrote into integer ops
+	QDQFused          int `json:"qdq_fused"`               // nodes LowerQDQ rewrote into integer ops
+	IntegerEpilogues  int `json:"integer_epilogues_fused"` // ConvInteger float epilogues made FusedConvInteger
 	ConstantsFolded   int `json:"constants_folded"`
 	IdentitiesRemoved int `json:"identities_removed"`
 	GlobalPools       int `json:"global_pools"` // whole-input AveragePools made GlobalAveragePool
@@ -34,15 +35,16 @@ type Report struct {
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d integer ops from QDQ, %d constants folded, %d identities removed, %d whole-input average pools made global, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations, %d max pools and %d channel shuffles fused, %d convolutions channel-blocked, %d dead nodes removed",
-		r.QDQFused, r.ConstantsFolded, r.IdentitiesRemoved, r.GlobalPools, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.ShufflesFused, r.ConvsBlocked, r.DeadNodesRemoved)
+	return fmt.Sprintf("%d integer ops from QDQ (%d with float epilogues fused), %d constants folded, %d identities removed, %d whole-input average pools made global, %d BatchNorm/Mul/Add folded, %d pre-activations, %d adds, %d activations, %d max pools and %d channel shuffles fused, %d convolutions channel-blocked, %d dead nodes removed",
+		r.QDQFused, r.IntegerEpilogues, r.ConstantsFolded, r.IdentitiesRemoved, r.GlobalPools, r.AffinesFolded, r.PreActsFused, r.AddsFused, r.ActivationsFused, r.PoolsFused, r.ShufflesFused, r.ConvsBlocked, r.DeadNodesRemoved)
 }
 
 // Optimize returns an optimized clone of m (m itself is not modified):
 // a QDQ model lowered to integer ops (LowerQDQ, when the backend has
 // them), constant folding, Identity/Dropout removal, whole-input average
 // pools as global pools, BatchNorm and per-channel Mul/Add folding into
-// Conv/Gemm, then (when the backend has the fused ops) BatchNorm(+Relu) -> Conv
+// Conv/Gemm, then (when the backend has the fused ops) integer
+// convolutions' float epilogues, BatchNorm(+Relu) -> Conv
 // pre-activation, Conv + Add, Conv/Gemm + Relu/Clip, Conv + MaxPool and
 // channel shuffle + depthwise Conv fusion, the channel-blocked layout
 // between convolutions (BlockChannels), dead-node removal and a
@@ -66,6 +68,9 @@ func Optimize(m *graph.Model, opts Options) (*graph.Model, Report, error) {
 	r.AffinesFolded = FoldBatchNorm(g)
 	r.GlobalPools = GlobalPools(g)
 	supports := func(op string) bool { return opts.Supports != nil && opts.Supports(Domain, op) }
+	if supports("FusedConvInteger") {
+		r.IntegerEpilogues = FuseIntegerEpilogue(g) // after folding: LowerQDQ reshapes a float bias
+	}
 	if supports("FusedConv") {
 		r.PreActsFused = FusePreActivation(g)
 		r.AddsFused = FuseConvAdd(g)

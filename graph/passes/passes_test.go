@@ -518,3 +518,64 @@ func TestBlockChannels(t *testing.T) {
 		t.Fatalf("report %v", rep)
 	}
 }
+
+// TestFuseIntegerEpilogue: the float epilogue LowerQDQ writes after a
+// ConvInteger (int32 bias Add, Cast, Mul by the scale, float bias Add),
+// then a residual Sum and a Relu, becomes one FusedConvInteger with the
+// summand and the activation, with bit-identical outputs; chains with an
+// intermediate read twice or a scale that is not a constant stay.
+func TestFuseIntegerEpilogue(t *testing.T) {
+	b := newBuilder(12)
+	x := b.input("x", 1, 4, 7, 7)
+	short := b.input("short", 1, 6, 7, 7)
+	sv := b.input("s", 1, 6, 1, 1) // a scale computed at run time
+	xq := b.node("QuantizeLinear", nil, x, b.g.AddInitializer("xs", tensor.FromSlice([]int{}, []float32{0.01})),
+		b.g.AddInitializer("xz", tensor.FromSlice([]int{}, []uint8{128})))
+	wq := func(name string, shape ...int) *graph.Value {
+		v := make([]int8, tensor.Product(shape))
+		for i := range v {
+			v[i] = int8(b.rng.IntN(255) - 127)
+		}
+		return b.g.AddInitializer(name, tensor.FromSlice(shape, v))
+	}
+	channel := func(name string, v ...float32) *graph.Value {
+		return b.g.AddInitializer(name, tensor.FromSlice([]int{1, len(v), 1, 1}, v))
+	}
+	scale := []float32{1e-3, 2e-3, 3e-3, 1.5e-3, 2.5e-3, 4e-3}
+	pads := map[string]*graph.Attr{"pads": graph.IntsAttr(1, 1, 1, 1)}
+	toFloat := map[string]*graph.Attr{"to": graph.IntAttr(int64(tensor.Float32))}
+	// fused: the whole chain, then Sum and Relu
+	acc := b.node("ConvInteger", pads, xq, wq("w1", 6, 4, 3, 3))
+	acc = b.node("Add", nil, acc, b.g.AddInitializer("bq", tensor.FromSlice([]int{1, 6, 1, 1}, []int32{500, -300, 40, 0, 7, -9000})))
+	y := b.node("Mul", nil, b.node("Cast", toFloat, acc), channel("sc1", scale...))
+	y = b.node("Add", nil, y, channel("bf", 0.5, -0.25, 0.125, 1, -1, 0))
+	y1 := b.node("Relu", nil, b.node("Sum", nil, short, y))
+	// kept: the Cast's output is read twice
+	f2 := b.node("Cast", toFloat, b.node("ConvInteger", nil, xq, wq("w2", 6, 4, 1, 1)))
+	y2 := b.node("Mul", nil, channel("sc2", scale...), f2)
+	y3 := b.node("Neg", nil, f2)
+	// kept: the scale is not a constant
+	y4 := b.node("Mul", nil, b.node("Cast", toFloat, b.node("ConvInteger", nil, xq, wq("w3", 6, 4, 1, 1))), sv)
+	m := b.model(y1, y2, y3, y4)
+	om, rep, err := passes.Optimize(m, nchwSupports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := opCounts(om.Graph)
+	want := map[string]int{"QuantizeLinear": 1, "FusedConvInteger": 1, "ConvInteger": 2, "Cast": 2, "Mul": 2, "Neg": 1}
+	if !sameCounts(c, want) || rep.IntegerEpilogues != 1 {
+		t.Fatalf("ops %v, want %v (report %v)", c, want, rep)
+	}
+	for _, n := range om.Graph.Nodes {
+		if n.OpType == "FusedConvInteger" && (n.AttrString("activation", "") != "Relu" || n.Input(7) == nil || n.Input(7).Name != "short") {
+			t.Fatalf("fused node %v: want the Relu and the summand", n)
+		}
+	}
+	feed := b.feed()
+	wantOut, got := run(t, m, feed, true), run(t, om, feed, true)
+	for i := range wantOut {
+		if err := conformance.Compare(got[i], wantOut[i], 0, 0); err != nil {
+			t.Errorf("output %d: %v", i, err)
+		}
+	}
+}

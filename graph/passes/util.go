@@ -63,15 +63,8 @@ func floats(t *tensor.Tensor) []float64 {
 // of size channels) to one value per channel; ok is false otherwise.
 func perChannel(t *tensor.Tensor, rank, channels int) ([]float64, bool) {
 	vals := floats(t)
-	if vals == nil || t.Rank() > rank {
+	if vals == nil || !channelShaped(t.Shape(), rank, channels) {
 		return nil, false
-	}
-	shape := t.Shape()
-	off := rank - len(shape)
-	for i, d := range shape {
-		if d != 1 && !(i+off == 1 && d == channels) {
-			return nil, false
-		}
 	}
 	out := make([]float64, channels)
 	for c := range out {
@@ -82,6 +75,21 @@ func perChannel(t *tensor.Tensor, rank, channels int) ([]float64, bool) {
 		}
 	}
 	return out, true
+}
+
+// channelShaped reports whether shape (right-aligned to rank) is all ones
+// except, optionally, dimension 1 of size m.
+func channelShaped(shape []int, rank, m int) bool {
+	if len(shape) > rank || tensor.Product(shape) == 0 {
+		return false
+	}
+	off := rank - len(shape)
+	for i, d := range shape {
+		if d != 1 && !(i+off == 1 && d == m) {
+			return false
+		}
+	}
+	return true
 }
 
 // newConst adds an initializer with a fresh name derived from base, of
