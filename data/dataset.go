@@ -32,6 +32,14 @@ func (d *Dataset) Len() int {
 	return d.Images.Shape()[0]
 }
 
+// Labelled fails, naming what needs them, when the samples have no labels.
+func (d *Dataset) Labelled(what string) error {
+	if d.Labels == nil {
+		return fmt.Errorf("%s needs labelled samples; these have none (a <split>-labels.npy beside <split>.npy)", what)
+	}
+	return nil
+}
+
 // Sample is the shape of one sample ([Rows, Cols] for IDX images).
 func (d *Dataset) Sample() []int { return d.Images.Shape()[1:] }
 

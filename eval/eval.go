@@ -46,6 +46,9 @@ func InputShape(g *graph.Graph, batch int, sample []int) (string, []int, error) 
 	if in.Shape[0].Known() {
 		shape[0] = int(in.Shape[0].Size)
 	}
+	if shape[0] < 1 {
+		return "", nil, fmt.Errorf("input %q %s: batch size %d must be at least 1", in.Name, graph.FormatShape(in.Shape), shape[0])
+	}
 	for i, d := range in.Shape[1:] {
 		switch {
 		case d.Known():
@@ -60,6 +63,17 @@ func InputShape(g *graph.Graph, batch int, sample []int) (string, []int, error) 
 		return "", nil, fmt.Errorf("input %q %s does not take samples of shape [%s]", in.Name, graph.FormatShape(in.Shape), shapeList(sample))
 	}
 	return in.Name, shape, nil
+}
+
+// FixedBatch reports whether the model's input name has a fixed batch
+// size (its first dimension known).
+func FixedBatch(g *graph.Graph, name string) bool {
+	for _, v := range g.Inputs {
+		if v.Name == name {
+			return len(v.Shape) > 0 && v.Shape[0].Known()
+		}
+	}
+	return false
 }
 
 // shapeList writes a shape as "3, 224, 224".
@@ -83,7 +97,7 @@ func Accuracy(sess *runtime.Session, ds *data.Dataset, batch int) (Result, error
 	if err != nil {
 		return Result{}, err
 	}
-	fixed := g.Inputs[0].Shape[0].Known()
+	fixed := FixedBatch(g, name)
 	res := Result{}
 	for start := 0; start < ds.Len(); start += shape[0] {
 		n := min(shape[0], ds.Len()-start)

@@ -384,3 +384,30 @@ func TestSchedules(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainNeedsLabelsAndPlanarShift: unlabelled samples (a .npy without
+// its labels file) are refused before any work, and the shift
+// augmentation is refused for samples that are not one 2-D image (it
+// would move pixels across channel planes), while a [1, 28, 28] sample
+// shifts as a 28x28 image.
+func TestTrainNeedsLabelsAndPlanarShift(t *testing.T) {
+	d := smallData(t, 100)
+	un := *d.Train
+	un.Labels = nil
+	if _, err := Train(tinyConvNet(1), Data{Train: &un}, quickConfig(), Hooks{}); err == nil || !strings.Contains(err.Error(), "labelled") {
+		t.Errorf("unlabelled training data: %v", err)
+	}
+	withSample := func(sample ...int) Data {
+		tr := *d.Train
+		tr.Images = tensor.FromSlice(append([]int{tr.Len()}, sample...), tr.Images.F32())
+		return Data{Train: &tr}
+	}
+	cfg := quickConfig()
+	cfg.Shift = 2
+	if _, err := Train(tinyConvNet(1), withSample(4, 14, 14), cfg, Hooks{}); err == nil || !strings.Contains(err.Error(), "shift") {
+		t.Errorf("shift of [4 14 14] samples: %v", err)
+	}
+	if _, err := Train(tinyConvNet(1), withSample(1, 28, 28), cfg, Hooks{}); err != nil {
+		t.Errorf("shift of [1 28 28] samples: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/gcompress/gcompress/eval"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
 )
 
 // ErrStopped is returned when an AfterBatch hook asked the run to stop
@@ -132,6 +133,19 @@ func Train(m *graph.Model, d Data, cfg Config, hooks Hooks) (*Result, error) {
 	}
 	if cfg.Batch <= 0 || cfg.Batch > d.Train.Len() {
 		return nil, fmt.Errorf("train: batch size %d must be in [1, %d]", cfg.Batch, d.Train.Len())
+	}
+	for _, split := range []struct {
+		name string
+		ds   *data.Dataset
+	}{{"training", d.Train}, {"validation", d.Val}, {"test", d.Test}} {
+		if split.ds != nil {
+			if err := split.ds.Labelled("train: the " + split.name + " data"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.Shift > 0 && !planar(d.Train.Sample()) {
+		return nil, fmt.Errorf("train: shift %d moves the pixels of 2-D images; samples of shape %v are not one (use shift 0)", cfg.Shift, d.Train.Sample())
 	}
 	if cfg.Shift < 0 || cfg.Shift >= min(d.Train.Rows, d.Train.Cols) {
 		return nil, fmt.Errorf("train: shift %d out of range", cfg.Shift)
@@ -561,4 +575,10 @@ func Evaluate(m *graph.Model, ds *data.Dataset, threads int) (eval.Result, error
 		return eval.Result{}, err
 	}
 	return eval.Accuracy(sess, ds, 250)
+}
+
+// planar reports whether samples of this shape are one 2-D image (rows x
+// cols, leading dimensions of 1), which the shift augmentation moves.
+func planar(sample []int) bool {
+	return len(sample) >= 2 && tensor.Product(sample[:len(sample)-2]) == 1
 }

@@ -118,8 +118,8 @@ type poolGeom struct {
 	axes                       [convMaxSpatial]poolAxis
 	inSize, outSize            int
 	spatial                    []int // the input's own spatial dims
-	// count is a 2-D average pool's divisor per output pixel (avgCounts),
-	// set by poolOp.geom; nil for other pools.
+	// count is a planar average pool's divisor per output pixel
+	// (avgCounts), set by poolOp.geom; nil for other pools.
 	count []float32
 }
 
@@ -245,7 +245,7 @@ func (op *poolOp) geom(x []int) (*poolGeom, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if op.kind == poolAvg && len(x) == 4 {
+	if op.kind == poolAvg && g.planar() {
 		g.count = g.avgCounts(op.includePad)
 	}
 	op.last.Store(&poolGeomFor{x: slices.Clone(x), y: shape, g: g})
@@ -329,7 +329,7 @@ func poolTyped[T poolFloat](ctx *runtime.Context, op *poolOp, x *tensor.Tensor) 
 // difference). It reports false when the kernel does not apply (generic
 // level, LpPool, 3-D pools).
 func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {
-	if CPULevel(level.Load()) < LevelAVX2 || op.kind == poolLp || g.in[0] != 1 || g.out[0] != 1 || g.axes[0].hi[0] != 1 {
+	if CPULevel(level.Load()) < LevelAVX2 || op.kind == poolLp || !g.planar() {
 		return false
 	}
 	isMax, inclPad := int64(0), int64(0)
@@ -371,6 +371,15 @@ func poolFastF32(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) 
 	return true
 }
 
+// planar reports whether the pool is 2-D over its last two axes: the
+// (lifted) leading spatial axis has one input and one output cell and its
+// window the one tap, with nothing of padding in it (an average with
+// count_include_pad would count that).
+func (g *poolGeom) planar() bool {
+	a := &g.axes[0]
+	return g.in[0] == 1 && g.out[0] == 1 && a.hi[0] == 1 && a.count[0] == 1
+}
+
 // avgCounts returns the divisor of a 2-D average pool's output pixels
 // (row-major, out[1] x out[2]): the window's cells inside the image, or
 // with includePad those inside the padded extent.
@@ -399,7 +408,7 @@ func (g *poolGeom) avgCounts(includePad bool) []float32 {
 func avgPoolBlocked(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {
 	kern := nnLift(op.win.Kernel, 1)
 	kh, kw := kern[1], kern[2]
-	if !nchwcKernels() || g.planes < nchwcBlock || kh*kw > nnMaxTaps || !dwScratchFits(g.out, g.strides, g.dil, kh, kw) {
+	if !nchwcKernels() || g.count == nil || g.planes < nchwcBlock || kh*kw > nnMaxTaps || !dwScratchFits(g.out, g.strides, g.dil, kh, kw) {
 		return false
 	}
 	groups := (g.planes + nchwcBlock - 1) / nchwcBlock // the planes as the channels of one image

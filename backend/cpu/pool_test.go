@@ -207,3 +207,36 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 		}
 	}
 }
+
+// TestAveragePoolDepthOne: a 3-D AveragePool over a depth-1 input
+// ([N, C, 1, H, W], kernel [1, kh, kw]) takes the 2-D kernels and divides
+// by the window's cells, with 1 and 16 planes (the latter through the
+// blocked kernel at AVX-512); with count_include_pad and a padded depth
+// tap the divisor counts that tap too (the generic path).
+func TestAveragePoolDepthOne(t *testing.T) {
+	for _, l := range SupportedCPULevels() {
+		prev, _ := SetCPULevel(l)
+		for _, planes := range []int{1, 16} {
+			x := tensor.MustNew(tensor.Float32, 1, planes, 1, 4, 4)
+			for i := range x.F32() {
+				x.F32()[i] = 1
+			}
+			for _, c := range []struct {
+				attrs map[string]*graph.Attr
+				want  float32
+			}{
+				{map[string]*graph.Attr{"kernel_shape": nntInts(1, 2, 2), "strides": nntInts(1, 2, 2)}, 1},
+				{map[string]*graph.Attr{"kernel_shape": nntInts(2, 2, 2), "strides": nntInts(1, 2, 2),
+					"pads": nntInts(0, 0, 0, 1, 0, 0), "count_include_pad": graph.IntAttr(1)}, 0.5},
+			} {
+				got := nntMust(t, "AveragePool", c.attrs, x)
+				for i, v := range got.F32() {
+					if v != c.want {
+						t.Fatalf("%v, %d planes, %v: output %d = %v, want %v", l, planes, c.attrs["kernel_shape"], i, v, c.want)
+					}
+				}
+			}
+		}
+		SetCPULevel(prev)
+	}
+}

@@ -14,9 +14,9 @@ var kernelSizes = []int{1, 3, 17, 63, 64, 65, 255, 1000}
 // withParallelism makes every product and copy big enough to split over
 // threads, so that small test problems exercise the parallel paths.
 func withParallelism(t *testing.T) {
-	w, c, q, p := sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit
-	sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit = 1, 1, 1, 1
-	t.Cleanup(func() { sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit = w, c, q, p })
+	w, c, q, p, d := sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit, dequantMinWork
+	sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit, dequantMinWork = 1, 1, 1, 1, 1
+	t.Cleanup(func() { sgemmMinWork, copyMinWork, qconvSplitMinWork, pool8MinSplit, dequantMinWork = w, c, q, p, d })
 }
 
 // forEachLevel runs f with each CPU level this build and machine support

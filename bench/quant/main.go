@@ -103,6 +103,7 @@ func main() {
 	check(err)
 	test, err := data.Load(*dataDir, "test")
 	check(err)
+	check(test.Labelled("the accuracy table"))
 	if *robust {
 		robustness(*modelsFlag, *methods, *robustSamples, calib, test, *threads, *out)
 		return

@@ -380,7 +380,7 @@ func demoDistill(c *demoContext) ([]demoStage, error) {
 		var loss train.Loss
 		name := "mlp-30-30 from scratch"
 		if kd {
-			tl, err := distill.NewTeacher(teacher, c.threads, c.train.Rows, c.train.Cols)
+			tl, err := distill.NewTeacher(teacher, c.threads, c.train.Sample())
 			if err != nil {
 				return nil, err
 			}

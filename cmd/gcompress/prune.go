@@ -463,15 +463,11 @@ func ortCheck(m *graph.Model, ds *data.Dataset, threads int) (*prune.ORTCheck, e
 	if err != nil {
 		return nil, err
 	}
-	rows, cols := 28, 28
+	sample, n := []int{28, 28}, 100
 	if ds != nil {
-		rows, cols = ds.Rows, ds.Cols
+		sample, n = ds.Sample(), min(n, ds.Len())
 	}
-	n := 100
-	if ds != nil {
-		n = min(n, ds.Len())
-	}
-	name, shape, err := eval.InputShape(m.Graph, n, []int{rows, cols})
+	name, shape, err := eval.InputShape(m.Graph, n, sample)
 	if err != nil {
 		return nil, err
 	}

@@ -414,3 +414,62 @@ func TestQuantizeNpyCalibration(t *testing.T) {
 		t.Error("a failed run left its output")
 	}
 }
+
+// npyDigits writes MNIST's first n training digits as <split>.npy [n, 784]
+// in a new directory for each split, with <split>-labels.npy only for the
+// splits in labelled.
+func npyDigits(t *testing.T, n int, splits []string, labelled map[string]bool) string {
+	t.Helper()
+	tr, err := data.Load(quantMNIST(), "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "npy")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	labels := make([]int64, n)
+	for i := range labels {
+		labels[i] = int64(tr.Labels[i])
+	}
+	for _, s := range splits {
+		if err := tensor.SaveNpy(filepath.Join(dir, s+".npy"), tensor.FromSlice([]int{n, 784}, append([]float32(nil), tr.Images.F32()[:n*784]...))); err != nil {
+			t.Fatal(err)
+		}
+		if labelled[s] {
+			if err := tensor.SaveNpy(filepath.Join(dir, s+"-labels.npy"), tensor.FromSlice([]int{n}, labels)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// TestUnlabelledNpyData: commands that need labels refuse .npy samples
+// without them with a clean error (train, and encode's test split), and
+// calibration values spanning 1e-30 to 1e6 (a histogram whose bin count
+// would overflow an int) quantize without a crash.
+func TestUnlabelledNpyData(t *testing.T) {
+	dir := npyDigits(t, 200, []string{"train"}, nil)
+	_, stderr, code := gc(t, "train", "--arch", "mlp-30-30", "--data", dir, "--split", "", "--epochs", "1",
+		"-o", filepath.Join(t.TempDir(), "m.onnx"))
+	wantCleanError(t, stderr, code, "label")
+	dir = npyDigits(t, 200, []string{"train", "test"}, map[string]bool{"train": true})
+	model := saveZoo(t, t.TempDir(), "mlp-30-30")
+	_, stderr, code = gc(t, "encode", model, "--data", dir, "--finetune-epochs", "1", "-o", filepath.Join(t.TempDir(), "m.gcz"))
+	wantCleanError(t, stderr, code, "label")
+
+	tmp := t.TempDir()
+	lenet := saveZoo(t, tmp, "lenet5")
+	v := make([]float32, 2*784)
+	for i := range 784 {
+		v[i], v[784+i] = 1e-30, 1e6
+	}
+	calib := filepath.Join(tmp, "wide.npy")
+	if err := tensor.SaveNpy(calib, tensor.FromSlice([]int{2, 1, 28, 28}, v)); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := gc(t, "quantize", lenet, "--calib", calib, "--batch", "1", "-o", filepath.Join(tmp, "q.onnx")); code != 0 {
+		t.Errorf("wide calibration values: exit %d: %s", code, stderr)
+	}
+}

@@ -218,6 +218,9 @@ func (o *trainOpts) loadData() (train.Data, error) {
 		return train.Data{}, usagef("--data DIR is required")
 	}
 	tr, err := data.Load(o.data, o.trainSplit)
+	if err == nil {
+		err = tr.Labelled("training on split " + o.trainSplit)
+	}
 	if err != nil {
 		return train.Data{}, fmt.Errorf("--data %s: %w", o.data, err)
 	}
@@ -235,7 +238,10 @@ func (o *trainOpts) loadData() (train.Data, error) {
 		return train.Data{}, usageError{err}
 	}
 	if o.testSplit != "" {
-		if d.Test, err = data.Load(o.data, o.testSplit); err != nil {
+		if d.Test, err = data.Load(o.data, o.testSplit); err == nil {
+			err = d.Test.Labelled("testing on split " + o.testSplit)
+		}
+		if err != nil {
 			return train.Data{}, fmt.Errorf("--data %s: %w", o.data, err)
 		}
 	}

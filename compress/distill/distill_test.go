@@ -204,7 +204,7 @@ func TestRunCachedEqualsPerBatch(t *testing.T) {
 		t.Errorf("cached teacher ran on %d samples (%q), want 400 once", res.TeacherSamples, res.TeacherLogits)
 	}
 	b, _ := models.Build("mlp-30-30", 2)
-	tt, err := NewTeacher(teacher, 1, 28, 28)
+	tt, err := NewTeacher(teacher, 1, []int{28, 28})
 	if err != nil {
 		t.Fatal(err)
 	}

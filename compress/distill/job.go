@@ -45,7 +45,7 @@ func Run(teacher, student *graph.Model, d train.Data, cfg train.Config, opts Opt
 		}
 		res.TeacherAccuracy = &acc.Accuracy
 	}
-	t, err := NewTeacher(teacher, opts.Threads, d.Train.Rows, d.Train.Cols)
+	t, err := NewTeacher(teacher, opts.Threads, d.Train.Sample())
 	if err != nil {
 		return nil, err
 	}

@@ -30,14 +30,14 @@ type Teacher struct {
 	Samples int
 }
 
-// NewTeacher prepares m (one image input, output 0 the logits) on the CPU
-// runtime for rows x cols images.
-func NewTeacher(m *graph.Model, threads, rows, cols int) (*Teacher, error) {
+// NewTeacher prepares m (one input, output 0 the logits) on the CPU
+// runtime for samples of shape sample.
+func NewTeacher(m *graph.Model, threads int, sample []int) (*Teacher, error) {
 	sess, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: max(threads, 1)})
 	if err != nil {
 		return nil, fmt.Errorf("teacher: %w", err)
 	}
-	name, shape, err := eval.InputShape(m.Graph, 1, []int{rows, cols})
+	name, shape, err := eval.InputShape(m.Graph, 1, sample)
 	if err != nil {
 		return nil, fmt.Errorf("teacher: %w", err)
 	}

@@ -28,6 +28,9 @@ type Eval struct {
 // EvaluateTopK measures the top-1 and top-5 error of m on ds with the CPU
 // runtime (batches of 250).
 func EvaluateTopK(m *graph.Model, ds *data.Dataset, split string, threads int) (*Eval, error) {
+	if err := ds.Labelled("top-k accuracy"); err != nil {
+		return nil, err
+	}
 	sess, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: max(threads, 1)})
 	if err != nil {
 		return nil, err

@@ -80,16 +80,6 @@ func forEachBatch(ds *data.Dataset, shape []int, n int, fixed bool, fn func(x *t
 	return nil
 }
 
-// fixedBatch reports whether the model's image input has a fixed batch size.
-func fixedBatch(g *graph.Graph, name string) bool {
-	for _, v := range g.Inputs {
-		if v.Name == name {
-			return len(v.Shape) > 0 && v.Shape[0].Known()
-		}
-	}
-	return false
-}
-
 // Observe runs the prepared float model over the first samples of ds and
 // returns one observer per point (by name) and the number of samples seen.
 // Each point is made a graph output of a private copy of the model, so the
@@ -112,7 +102,7 @@ func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o R
 	if err != nil {
 		return nil, 0, err
 	}
-	fixed := fixedBatch(g, name)
+	fixed := eval.FixedBatch(g, name)
 	obs := map[string]*Observer{}
 	var outs []*Observer
 	var inputObs []*Observer
@@ -197,7 +187,7 @@ func runModel(m *graph.Model, ds *data.Dataset, o RunOptions, fn func(res []*ten
 		return err
 	}
 	done := 0
-	return forEachBatch(ds, shape, n, fixedBatch(m.Graph, name), func(x *tensor.Tensor, idx []int) error {
+	return forEachBatch(ds, shape, n, eval.FixedBatch(m.Graph, name), func(x *tensor.Tensor, idx []int) error {
 		res, err := sess.Run(map[string]*tensor.Tensor{name: x})
 		if err != nil {
 			return err

@@ -590,3 +590,19 @@ func TestCalibrateKnownValues(t *testing.T) {
 		t.Error("unknown method accepted")
 	}
 }
+
+// TestObserverWideRange: a first batch of tiny values sets a tiny bin
+// width; a later batch 1e68 times larger must coarsen the histogram, not
+// overflow the bin count.
+func TestObserverWideRange(t *testing.T) {
+	o := NewObserver("image", 0)
+	if err := o.Observe([]float32{1e-40, 0}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Observe([]float32{3e38, 1}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if h := o.Hist; h.Total() != 4 || h.Range() < 3e38 || len(h.Counts) > maxBinsFactor*h.Bins {
+		t.Errorf("histogram of %d values over [0, %g) in %d bins", h.Total(), h.Range(), len(h.Counts))
+	}
+}

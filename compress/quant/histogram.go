@@ -82,11 +82,11 @@ func (h *Histogram) cover(amax float64) {
 	if amax <= h.Range() {
 		return
 	}
-	need := int(math.Ceil(amax / h.Width))
-	for need > maxBinsFactor*h.Bins {
+	// compared as floats: amax/Width may be far past any int
+	for math.Ceil(amax/h.Width) > float64(maxBinsFactor*h.Bins) {
 		h.coarsen()
-		need = int(math.Ceil(amax / h.Width))
 	}
+	need := int(math.Ceil(amax / h.Width))
 	if need > len(h.Counts) {
 		h.Counts = append(h.Counts, make([]uint64, need-len(h.Counts))...)
 	}
@@ -108,11 +108,11 @@ func (h *Histogram) coarsen() {
 
 // bin returns the bin of |x| = a (clamped into the last bin).
 func (h *Histogram) bin(a float64) int {
-	j := int(a / h.Width)
-	if j >= len(h.Counts) {
-		j = len(h.Counts) - 1
+	f := a / h.Width
+	if !(f < float64(len(h.Counts))) { // also +Inf and NaN
+		return len(h.Counts) - 1
 	}
-	return j
+	return int(f)
 }
 
 // parallelMin is the batch size below which Add counts on one goroutine.

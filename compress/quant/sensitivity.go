@@ -5,6 +5,7 @@ import (
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
+	"github.com/gcompress/gcompress/eval"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/runtime"
@@ -100,7 +101,7 @@ func (r *reference) layerErrors(q *graph.Model, layers []*Layer, o RunOptions) (
 		return nil, err
 	}
 	num, den := make([]float64, len(names)), make([]float64, len(names))
-	err = forEachBatch(r.ds, shape, n, fixedBatch(fm.Graph, name), func(x *tensor.Tensor, _ []int) error {
+	err = forEachBatch(r.ds, shape, n, eval.FixedBatch(fm.Graph, name), func(x *tensor.Tensor, _ []int) error {
 		fo, err := fs.Run(map[string]*tensor.Tensor{name: x})
 		if err != nil {
 			return err
