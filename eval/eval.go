@@ -139,13 +139,26 @@ func Accuracy(sess *runtime.Session, ds *data.Dataset, batch int) (Result, error
 	return res, nil
 }
 
-// Argmax returns, for each row of a [n, classes] float tensor, the index of
+// ScoreShape returns the batch size and class count of a classifier's
+// output: [n, classes], or [n, classes, 1, ...] (a convolutional head
+// without a Flatten, as SqueezeNet's and DenseNet's); ok is false for any
+// other shape.
+func ScoreShape(t *tensor.Tensor) (n, classes int, ok bool) {
+	s := t.Shape()
+	if len(s) < 2 || tensor.Product(s[2:]) != 1 {
+		return 0, 0, false
+	}
+	return s[0], s[1], true
+}
+
+// Argmax returns, for each row of a [n, classes] float tensor (or [n,
+// classes, 1, ...], see ScoreShape), the index of
 // its largest value (the first one on ties).
 func Argmax(t *tensor.Tensor) ([]int, error) {
-	if t.Rank() != 2 {
+	n, c, ok := ScoreShape(t)
+	if !ok {
 		return nil, fmt.Errorf("want [batch, classes] scores, got %v", t)
 	}
-	n, c := t.Shape()[0], t.Shape()[1]
 	out := make([]int, n)
 	for i := 0; i < n; i++ {
 		best := 0

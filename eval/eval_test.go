@@ -54,3 +54,22 @@ func TestInputShape(t *testing.T) {
 		t.Error("Accuracy on unlabelled samples: want an error")
 	}
 }
+
+// TestScoreShape: [n, classes] and [n, classes, 1, 1] are scores; others
+// are not.
+func TestScoreShape(t *testing.T) {
+	for _, c := range []struct {
+		shape    []int
+		n, c     int
+		accepted bool
+	}{{[]int{2, 10}, 2, 10, true}, {[]int{3, 1000, 1, 1}, 3, 1000, true}, {[]int{3, 10, 2}, 0, 0, false}, {[]int{10}, 0, 0, false}} {
+		n, k, ok := ScoreShape(tensor.MustNew(tensor.Float32, c.shape...))
+		if n != c.n || k != c.c || ok != c.accepted {
+			t.Errorf("%v: %d, %d, %v", c.shape, n, k, ok)
+		}
+	}
+	p, err := Argmax(tensor.FromSlice([]int{2, 3, 1, 1}, []float32{0, 5, 1, 7, 0, 0}))
+	if err != nil || p[0] != 1 || p[1] != 0 {
+		t.Errorf("Argmax of [2 3 1 1]: %v, %v", p, err)
+	}
+}

@@ -243,6 +243,53 @@ func convIntOperands(x, w, xzp, wzp *tensor.Tensor) (xb, wb []byte, xU8, wU8 boo
 	return xb, wb, xU8, wU8, zx, true
 }
 
+// depthwiseExact computes an integer depthwise convolution (one input
+// channel per group) of the 8-bit x less zero point zx and w, plus bias,
+// into dst with the float32 depthwise kernels: every operand (|v| <= 255)
+// and every partial sum (|s| <= taps*255*255 < 2^24) is an integer
+// float32 holds exactly, so the result is the integer convolution's, bit
+// for bit. It reports false where that bound or the float kernels do not
+// apply (the INT8 kernels have no depthwise form).
+func depthwiseExact(ctx *runtime.Context, g *convGeom, xb, wb []byte, xU8, wU8 bool, zx int32, wshape []int, bias, dst []int32) bool {
+	if sgemmISA() == nil || g.kSize*255*255 >= 1<<24 {
+		return false
+	}
+	xf, wf, yf := getF32(len(xb)), getF32(len(wb)), getF32(len(dst))
+	defer putF32(xf)
+	defer putF32(wf)
+	defer putF32(yf)
+	widen(*xf, xb, xU8, zx)
+	widen(*wf, wb, wU8, 0)
+	if !convDepthwiseF32(ctx, &convOp{}, g, *xf, tensor.FromSlice(wshape, *wf), nil, nil, *yf) {
+		return false
+	}
+	for p := range g.batch * g.m {
+		var b int32
+		if bias != nil {
+			b = bias[p%g.m]
+		}
+		ys, ds := (*yf)[p*g.outSize:(p+1)*g.outSize], dst[p*g.outSize:(p+1)*g.outSize]
+		for j, v := range ys {
+			ds[j] = int32(v) + b
+		}
+	}
+	return true
+}
+
+// widen writes the 8-bit values b (uint8 when u8, else int8) less zp into
+// dst as float32.
+func widen(dst []float32, b []byte, u8 bool, zp int32) {
+	if u8 {
+		for i, v := range b {
+			dst[i] = float32(int32(v) - zp)
+		}
+		return
+	}
+	for i, v := range b {
+		dst[i] = float32(int32(int8(v)) - zp)
+	}
+}
+
 // zeroPoint is the value of a per-tensor zero point (nil: 0).
 func zeroPoint(zx []int32) int32 {
 	if len(zx) == 1 {
@@ -292,12 +339,15 @@ func qconvKeyOf(g *convGeom, flip bool) qconvKey {
 // image and group.
 func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, wzp *tensor.Tensor, bias []int32, acc []int32) bool {
 	kern := igemmISA()
-	if kern == nil || !g.planar() || (g.cg == 1 && g.group > 1) {
+	if kern == nil || !g.planar() {
 		return false
 	}
 	xb, wb, xU8, wU8, zx, ok := convIntOperands(x, w, xzp, wzp)
 	if !ok {
 		return false
+	}
+	if g.cg == 1 && g.group > 1 {
+		return depthwiseExact(ctx, g, xb, wb, xU8, wU8, zeroPoint(zx), w.Shape(), bias, acc)
 	}
 	if p := op.directPlan(g, w, wb, xU8, wU8); p != nil {
 		return p.run(ctx, g, xb, zeroPoint(zx), bias, qconvOut{acc: acc})

@@ -371,10 +371,11 @@ func compareWithORT(q *graph.Model, ds *data.Dataset, n int, withLabels bool, ba
 		if err != nil {
 			return nil, err
 		}
-		if res[0].DType() != tensor.Float32 || res[0].Rank() != 2 {
+		_, c, ok := eval.ScoreShape(res[0])
+		if res[0].DType() != tensor.Float32 || !ok {
 			return nil, fmt.Errorf("ORT output 0 is %v, want float32 [batch, classes]", res[0])
 		}
-		classes = res[0].Shape()[1]
+		classes = c
 		ol = append(ol, res[0].F32()...)
 	}
 	low, _, err := quant.Lower(q)

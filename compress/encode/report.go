@@ -65,10 +65,10 @@ func EvaluateTopK(m *graph.Model, ds *data.Dataset, split string, threads int) (
 			return nil, err
 		}
 		y := out[0]
-		if y.Rank() != 2 || y.Shape()[0] != n {
+		rows, c, ok := eval.ScoreShape(y)
+		if !ok || rows != n {
 			return nil, fmt.Errorf("output %v is not [batch, classes]", y.Shape())
 		}
-		c := y.Shape()[1]
 		for i := 0; i < n; i++ {
 			label := ds.Labels[start+i]
 			if label < 0 || label >= c {

@@ -210,10 +210,11 @@ func Logits(m *graph.Model, ds *data.Dataset, o RunOptions) ([]float32, int, err
 	classes := 0
 	err := runModel(m, ds, o, func(res []*tensor.Tensor, idx []int) error {
 		y := res[0]
-		if y.DType() != tensor.Float32 || y.Rank() != 2 || y.Shape()[0] != len(idx) {
+		n, c, ok := eval.ScoreShape(y)
+		if y.DType() != tensor.Float32 || !ok || n != len(idx) {
 			return fmt.Errorf("output 0 is %v; want float32 [%d, classes]", y, len(idx))
 		}
-		classes = y.Shape()[1]
+		classes = c
 		out = append(out, y.F32()...)
 		return nil
 	})
