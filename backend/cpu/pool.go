@@ -505,7 +505,7 @@ func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 		ctx.ParallelFor(g.planes, func(lo, hi int) {
 			geom := [12]int64{int64(hi - lo), int64(g.in[1]), int64(iw), int64(oh), int64(ow),
 				int64(g.strides[1]), int64(g.strides[2]), int64(g.pad[1]), int64(g.pad[2]), int64(g.dil[1]), int64(g.dil[2]), signed}
-			maxPool2D8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], make([]byte, iw), &geom, ylo, yhi, xlo, xhi)
+			maxPool2D8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], make([]byte, 2*iw), &geom, ylo, yhi, xlo, xhi)
 		})
 		return
 	}

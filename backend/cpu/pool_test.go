@@ -170,6 +170,11 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 		{x: []int{2, 3, 6, 150}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
 		{x: []int{1, 5, 9, 11}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
 		{x: []int{1, 5, 9, 11}, k: []int64{2, 2}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, ceil: 1},
+		// sliding maxima for the windows inside a row: ResNet's 3x3 stride 2
+		// pad 1 stem pool, a kernel wider than the row, and one as wide
+		{x: []int{1, 3, 112, 112}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{1, 2, 7, 4}, k: []int64{3, 5}, s: []int64{1, 2}, d: []int64{1, 1}, pads: []int64{1, 2, 1, 2}},
+		{x: []int{2, 2, 6, 5}, k: []int64{2, 5}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{0, 1, 1, 1}, ceil: 1},
 	}
 	for i, c := range cases {
 		attrs := map[string]*graph.Attr{"kernel_shape": graph.IntsAttr(c.k...), "strides": graph.IntsAttr(c.s...),

@@ -394,13 +394,25 @@ func (op *dequantizeOp) dequantize(ctx *runtime.Context, in []*tensor.Tensor) (*
 	if err != nil {
 		return nil, err
 	}
-	xs, err := quantInt32s(x)
-	if err != nil {
-		return nil, fmt.Errorf("x: %w", err)
-	}
 	dt := op.outDType
 	if dt == tensor.Undefined {
 		dt = in[1].DType()
+	}
+	if xb, u8, ok := int8Bytes(x); ok && q.outer == 1 && q.axisLen == 1 && dt == tensor.Float32 {
+		// one scale and zero point on 8-bit values: no int32 copy
+		y, err := ctx.AllocUninit(tensor.Float32, x.Shape()...)
+		if err != nil {
+			return nil, err
+		}
+		yd, s, z := y.F32(), scale[0], float32(zp[0])
+		parallelChunks(len(xb), min(ctx.Threads, max(1, len(xb)/quantizeMinWork)), func(a, b int) {
+			dequantize8(xb[a:b], yd[a:b], u8, s, z)
+		})
+		return y, nil
+	}
+	xs, err := quantInt32s(x)
+	if err != nil {
+		return nil, fmt.Errorf("x: %w", err)
 	}
 	out := ctx
 	if dt != tensor.Float32 {
@@ -425,6 +437,23 @@ func (op *dequantizeOp) dequantize(ctx *runtime.Context, in []*tensor.Tensor) (*
 		return y, nil
 	}
 	return nnNarrow(ctx, y, dt)
+}
+
+// dequantize8 writes y = (x - zp) * scale for 8-bit x (uint8 when u8, else
+// int8), in float32 as the general path computes it. The loops are simple
+// enough for the compiler's bounds-check elimination; the work is one
+// conversion, a subtraction and a product per value.
+func dequantize8(x []byte, y []float32, u8 bool, scale, zp float32) {
+	y = y[:len(x)]
+	if u8 {
+		for i, v := range x {
+			y[i] = (float32(v) - zp) * scale
+		}
+		return
+	}
+	for i, v := range x {
+		y[i] = (float32(int8(v)) - zp) * scale
+	}
 }
 
 // ---- DynamicQuantizeLinear ----

@@ -347,7 +347,9 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 // is set, else uint8) without the Indices output, separable like
 // gc_pool2d_f32 (written for GCC's vectorizer): each output row's window
 // rows are reduced into tmp (iw bytes), then each output cell takes the
-// maximum of its kx taps of tmp. A window without input cells gives 0.
+// maximum of its kx taps of tmp: for a window inside the row (without
+// dilation) from the sliding maxima of kw columns in tmp's second row,
+// else tap by tap. A window without input cells gives 0.
 #define GC_MAXPOOL_ROWS(T)                                                                      \
 	do {                                                                                        \
 		T *t = (T *)tmp;                                                                        \
@@ -363,10 +365,22 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 			}                                                                                   \
 			break;                                                                              \
 		}                                                                                       \
+		const T *m = 0;                                                                         \
+		if (dw == 1 && kw > 1) {                                                                \
+			/* sliding maxima of kw columns, for the windows inside the row */                  \
+			T *mm = (T *)tmp + iw;                                                              \
+			const int64_t nm = iw - kw + 1;                                                     \
+			for (int64_t j = 0; j < nm; j++) mm[j] = t[j];                                      \
+			for (int64_t k = 1; k < kw; k++)                                                    \
+				for (int64_t j = 0; j < nm; j++) mm[j] = t[j + k] > mm[j] ? t[j + k] : mm[j];   \
+			m = mm;                                                                             \
+		}                                                                                       \
 		for (int64_t ox = 0; ox < ow; ox++) {                                                   \
 			const int64_t a = xlo[ox], b = xhi[ox], ix0 = ox * sw - pw;                         \
 			T best = 0;                                                                         \
-			if (a < b) {                                                                        \
+			if (m && a == 0 && b == kw) {                                                       \
+				best = m[ix0];                                                                  \
+			} else if (a < b) {                                                                 \
 				best = t[ix0 + a * dw];                                                         \
 				for (int64_t kx = a + 1; kx < b; kx++) {                                        \
 					const T v = t[ix0 + kx * dw];                                               \
@@ -389,6 +403,10 @@ void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *g
 	// the common 2x2 pool, in a loop GCC vectorizes.
 	int pair = sw == 2 && dw == 1 && pw == 0 && 2 * ow <= iw;
 	for (int64_t ox = 0; pair && ox < ow; ox++) pair = xlo[ox] == 0 && xhi[ox] == 2;
+	// kw: the widest run of valid taps, which the windows inside the row
+	// have (every cell of a window reads the same kw columns)
+	int64_t kw = 0;
+	for (int64_t ox = 0; ox < ow; ox++) kw = xhi[ox] > kw ? xhi[ox] : kw;
 	for (int64_t p = 0; p < planes; p++) {
 		const uint8_t *xp = x + p * ih * iw;
 		uint8_t *yp = y + p * oh * ow;

@@ -153,7 +153,7 @@ void gc_qconv_pad(const uint8_t *x, uint8_t *P, const int64_t *geom);
 void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *pre);
 
 // 2-D MaxPool of 8-bit planes (see simd_amd64.c); geom = planes, ih, iw,
-// oh, ow, sh, sw, ph, pw, dh, dw, is_signed; tmp holds iw bytes.
+// oh, ow, sh, sw, ph, pw, dh, dw, is_signed; tmp holds 2*iw bytes.
 void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *geom, const int64_t *ylo,
 	const int64_t *yhi, const int64_t *xlo, const int64_t *xhi);
 

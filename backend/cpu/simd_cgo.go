@@ -70,7 +70,7 @@ func i64p(s []int64) *C.int64_t {
 }
 
 // maxPool2D8 runs gc_maxpool2d_8 (see simd_amd64.c) on planes of x (int8
-// when geom[11] is 1); tmp holds a row; the caller checks every size.
+// when geom[11] is 1); tmp holds two rows; the caller checks every size.
 func maxPool2D8(x, y, tmp []byte, geom *[12]int64, ylo, yhi, xlo, xhi []int64) {
 	C.gc_maxpool2d_8((*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(x))), (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(y))),
 		(*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(tmp))), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(xlo), i64p(xhi))
