@@ -405,8 +405,13 @@ func (op *dequantizeOp) dequantize(ctx *runtime.Context, in []*tensor.Tensor) (*
 			return nil, err
 		}
 		yd, s, z := y.F32(), scale[0], float32(zp[0])
+		simd := simdBuilt && CPULevel(level.Load()) >= LevelAVX2
 		parallelChunks(len(xb), min(ctx.Threads, max(1, len(xb)/quantizeMinWork)), func(a, b int) {
-			dequantize8(xb[a:b], yd[a:b], u8, s, z)
+			if simd {
+				dequant8C(xb[a:b], yd[a:b], !u8, z, s)
+			} else {
+				dequantize8(xb[a:b], yd[a:b], u8, s, z)
+			}
 		})
 		return y, nil
 	}
@@ -440,9 +445,8 @@ func (op *dequantizeOp) dequantize(ctx *runtime.Context, in []*tensor.Tensor) (*
 }
 
 // dequantize8 writes y = (x - zp) * scale for 8-bit x (uint8 when u8, else
-// int8), in float32 as the general path computes it. The loops are simple
-// enough for the compiler's bounds-check elimination; the work is one
-// conversion, a subtraction and a product per value.
+// int8), in float32 as the general path computes it (gc_dequant_8 in Go,
+// for the generic level).
 func dequantize8(x []byte, y []float32, u8 bool, scale, zp float32) {
 	y = y[:len(x)]
 	if u8 {

@@ -258,36 +258,13 @@ func depthwiseExact(ctx *runtime.Context, g *convGeom, xb, wb []byte, xU8, wU8 b
 	defer putF32(xf)
 	defer putF32(wf)
 	defer putF32(yf)
-	widen(*xf, xb, xU8, zx)
-	widen(*wf, wb, wU8, 0)
+	dequant8C(xb, *xf, !xU8, float32(zx), 1)
+	dequant8C(wb, *wf, !wU8, 0, 1)
 	if !convDepthwiseF32(ctx, &convOp{}, g, *xf, tensor.FromSlice(wshape, *wf), nil, nil, *yf) {
 		return false
 	}
-	for p := range g.batch * g.m {
-		var b int32
-		if bias != nil {
-			b = bias[p%g.m]
-		}
-		ys, ds := (*yf)[p*g.outSize:(p+1)*g.outSize], dst[p*g.outSize:(p+1)*g.outSize]
-		for j, v := range ys {
-			ds[j] = int32(v) + b
-		}
-	}
+	f32ToI32C(*yf, dst, g.batch*g.m, g.outSize, bias, g.m)
 	return true
-}
-
-// widen writes the 8-bit values b (uint8 when u8, else int8) less zp into
-// dst as float32.
-func widen(dst []float32, b []byte, u8 bool, zp int32) {
-	if u8 {
-		for i, v := range b {
-			dst[i] = float32(int32(v) - zp)
-		}
-		return
-	}
-	for i, v := range b {
-		dst[i] = float32(int32(int8(v)) - zp)
-	}
 }
 
 // zeroPoint is the value of a per-tensor zero point (nil: 0).

@@ -102,14 +102,16 @@ func TestDequantizeLinear(t *testing.T) {
 		want[i] = float64((float32(vals[i]) - 3) * 0.0123)
 	}
 	xs := tensor.FromSlice([]int{7, 10000}, vals)
-	for _, threads := range []int{1, 2} {
-		op := qOp(t, "DequantizeLinear", nil, []*tensor.Tensor{xs, tensor.Scalar[float32](0.0123), tensor.Scalar[int8](3)}, -1)
-		out, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{xs, tensor.Scalar[float32](0.0123), tensor.Scalar[int8](3)})
-		if err != nil {
-			t.Fatal(err)
+	forEachLevel(t, func(t *testing.T, _ CPULevel) {
+		for _, threads := range []int{1, 2} {
+			op := qOp(t, "DequantizeLinear", nil, []*tensor.Tensor{xs, tensor.Scalar[float32](0.0123), tensor.Scalar[int8](3)}, -1)
+			out, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{xs, tensor.Scalar[float32](0.0123), tensor.Scalar[int8](3)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nntClose(t, out[0], []int{7, 10000}, want, 0)
 		}
-		nntClose(t, out[0], []int{7, 10000}, want, 0)
-	}
+	})
 	nntFails(t, "DequantizeLinear", nil, x, tensor.Scalar[float32](1), tensor.Scalar[int8](0))
 	nntFails(t, "DequantizeLinear", nil, nntF32([]int{1}, 1), tensor.Scalar[float32](1))
 	nntFails(t, "DequantizeLinear", nil, x, tensor.Scalar[float64](1))

@@ -197,6 +197,26 @@ typedef __m256i vi_avx2;
 #undef VDOT_AU
 #undef VDOT_BU
 
+// gc_dequant_8: see simd_amd64.h.
+void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, float zp, float scale) {
+	if (is_signed) {
+		const int8_t *s = (const int8_t *)x;
+		for (int64_t i = 0; i < n; i++) y[i] = ((float)s[i] - zp) * scale;
+	} else {
+		for (int64_t i = 0; i < n; i++) y[i] = ((float)x[i] - zp) * scale;
+	}
+}
+
+// gc_f32_to_i32: see simd_amd64.h.
+void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const int32_t *bias, int64_t m) {
+	for (int64_t p = 0; p < planes; p++) {
+		const int32_t b = bias ? bias[p % m] : 0;
+		const float *s = x + p * n;
+		int32_t *d = y + p * n;
+		for (int64_t j = 0; j < n; j++) d[j] = (int32_t)s[j] + b;
+	}
+}
+
 // gc_dequant_f32: see simd_amd64.h. Contraction is off: the chain it
 // replaces rounds the product before the sums.
 __attribute__((optimize("fp-contract=off"))) void gc_dequant_f32(const int32_t *acc, float *y, int64_t m, int64_t n,

@@ -112,6 +112,14 @@ GC_IGEMM_DECL(avx2)
 void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult, int64_t per_col,
 	const double *zp_row, double zp, double lo, double hi, int64_t out_u8);
 
+// Dequantization of 8-bit values (int8 when is_signed, else uint8), AVX2:
+// y[i] = ((float)x[i] - zp) * scale, in float32.
+void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, float zp, float scale);
+
+// Integer-valued float32 planes back to int32 (AVX2), truncating: y[p][j]
+// = (int32)x[p][j] + bias[p % m] (bias NULL: none), planes of n values.
+void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const int32_t *bias, int64_t m);
+
 // Dequantization of int32 accumulators to float32 (AVX2): y[i][j] =
 // clamp(float(acc[i][j]) * scale[i] + bias[i] + z[i][j], lo, hi), each
 // operation rounded to float32 in that order (no fused multiply-add); a

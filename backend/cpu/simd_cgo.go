@@ -321,3 +321,18 @@ func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act 
 	C.gc_dequant_f32(i32p(acc), f32p(y), C.int64_t(m), C.int64_t(n), f32p(scale), f32p(bias), f32p(z), C.float(act.lo),
 		C.float(act.hi), clamp)
 }
+
+// dequant8C runs gc_dequant_8 (see simd_amd64.h): y = (x - zp) * scale
+// for 8-bit x.
+func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
+	sg := C.int64_t(0)
+	if signed {
+		sg = 1
+	}
+	C.gc_dequant_8((*C.uint8_t)(bytep(x)), f32p(y), C.int64_t(len(x)), sg, C.float(zp), C.float(scale))
+}
+
+// f32ToI32C runs gc_f32_to_i32 (see simd_amd64.h) on planes of n values.
+func f32ToI32C(x []float32, y []int32, planes, n int, bias []int32, m int) {
+	C.gc_f32_to_i32(f32p(x), i32p(y), C.int64_t(planes), C.int64_t(n), i32p(bias), C.int64_t(m))
+}

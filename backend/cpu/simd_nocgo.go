@@ -85,3 +85,11 @@ func lrnF32(x, y []float32, geom *[7]int64, bias, k float64) { panic("lrnF32 wit
 func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act fusedAct) {
 	panic("dequantC without the C kernels")
 }
+
+func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
+	panic("dequant8C without the C kernels")
+}
+
+func f32ToI32C(x []float32, y []int32, planes, n int, bias []int32, m int) {
+	panic("f32ToI32C without the C kernels")
+}
