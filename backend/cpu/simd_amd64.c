@@ -385,29 +385,29 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 			}                                                                                   \
 			break;                                                                              \
 		}                                                                                       \
-		const T *m = 0;                                                                         \
-		if (dw == 1 && kw > 1) {                                                                \
-			/* sliding maxima of kw columns, for the windows inside the row */                  \
-			T *mm = (T *)tmp + iw;                                                              \
+		T *o = (T *)yp + oy * ow;                                                               \
+		if (ox0 < ox1) {                                                                        \
+			/* the windows inside the row: sliding maxima of kw columns */                      \
+			T *m = (T *)tmp + iw;                                                               \
 			const int64_t nm = iw - kw + 1;                                                     \
-			for (int64_t j = 0; j < nm; j++) mm[j] = t[j];                                      \
+			for (int64_t j = 0; j < nm; j++) m[j] = t[j];                                       \
 			for (int64_t k = 1; k < kw; k++)                                                    \
-				for (int64_t j = 0; j < nm; j++) mm[j] = t[j + k] > mm[j] ? t[j + k] : mm[j];   \
-			m = mm;                                                                             \
+				for (int64_t j = 0; j < nm; j++) m[j] = t[j + k] > m[j] ? t[j + k] : m[j];      \
+			for (int64_t ox = ox0; ox < ox1; ox++) o[ox] = m[ox * sw - pw];                     \
 		}                                                                                       \
 		for (int64_t ox = 0; ox < ow; ox++) {                                                   \
+			if (ox == ox0 && ox0 < ox1) ox = ox1;                                               \
+			if (ox == ow) break;                                                                \
 			const int64_t a = xlo[ox], b = xhi[ox], ix0 = ox * sw - pw;                         \
 			T best = 0;                                                                         \
-			if (m && a == 0 && b == kw) {                                                       \
-				best = m[ix0];                                                                  \
-			} else if (a < b) {                                                                 \
+			if (a < b) {                                                                        \
 				best = t[ix0 + a * dw];                                                         \
 				for (int64_t kx = a + 1; kx < b; kx++) {                                        \
 					const T v = t[ix0 + kx * dw];                                               \
 					best = v > best ? v : best;                                                 \
 				}                                                                               \
 			}                                                                                   \
-			((T *)yp)[oy * ow + ox] = best;                                                     \
+			o[ox] = best;                                                                       \
 		}                                                                                       \
 	} while (0)
 
@@ -424,9 +424,14 @@ void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *g
 	int pair = sw == 2 && dw == 1 && pw == 0 && 2 * ow <= iw;
 	for (int64_t ox = 0; pair && ox < ow; ox++) pair = xlo[ox] == 0 && xhi[ox] == 2;
 	// kw: the widest run of valid taps, which the windows inside the row
-	// have (every cell of a window reads the same kw columns)
-	int64_t kw = 0;
+	// have; [ox0, ox1): the outputs whose windows read kw columns from tap
+	// 0 (without dilation), one contiguous run, taken from sliding maxima
+	int64_t kw = 0, ox0 = 0, ox1 = 0;
 	for (int64_t ox = 0; ox < ow; ox++) kw = xhi[ox] > kw ? xhi[ox] : kw;
+	if (dw == 1 && kw > 1) {
+		while (ox0 < ow && !(xlo[ox0] == 0 && xhi[ox0] == kw)) ox0++;
+		for (ox1 = ox0; ox1 < ow && xlo[ox1] == 0 && xhi[ox1] == kw;) ox1++;
+	}
 	for (int64_t p = 0; p < planes; p++) {
 		const uint8_t *xp = x + p * ih * iw;
 		uint8_t *yp = y + p * oh * ow;
