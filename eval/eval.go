@@ -60,7 +60,7 @@ func InputShape(g *graph.Graph, batch int, sample []int) (string, []int, error) 
 		}
 	}
 	if tensor.Product(shape[1:]) != per {
-		return "", nil, fmt.Errorf("input %q %s does not take samples of shape [%s]", in.Name, graph.FormatShape(in.Shape), shapeList(sample))
+		return "", nil, fmt.Errorf("input %q %s does not take samples of shape %v", in.Name, graph.FormatShape(in.Shape), sample)
 	}
 	return in.Name, shape, nil
 }
