@@ -55,7 +55,7 @@ With --json it prints {"accuracy": f, "samples": n}.`,
 			return printEval(cmd.OutOrStdout(), res, split, asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&dir, "data", "", "dataset directory")
+	cmd.Flags().StringVar(&dir, "data", "", "dataset directory: IDX files, or <split>.npy with <split>-labels.npy")
 	cmd.Flags().StringVar(&split, "split", "test", "split to evaluate")
 	cmd.Flags().IntVar(&batch, "batch", 250, "samples per run")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"accuracy": f, "samples": n}`)

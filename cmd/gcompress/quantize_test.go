@@ -458,6 +458,13 @@ func TestUnlabelledNpyData(t *testing.T) {
 	model := saveZoo(t, t.TempDir(), "mlp-30-30")
 	_, stderr, code = gc(t, "encode", model, "--data", dir, "--finetune-epochs", "1", "-o", filepath.Join(t.TempDir(), "m.gcz"))
 	wantCleanError(t, stderr, code, "label")
+	// eval: labelled .npy samples give an accuracy, unlabelled ones a clean error
+	_, stderr, code = gc(t, "eval", model, "--data", dir, "--split", "test")
+	wantCleanError(t, stderr, code, "label")
+	stdout, stderr, code := gc(t, "eval", model, "--data", dir, "--split", "train", "--json")
+	if code != 0 || !strings.Contains(stdout, `"samples":200`) {
+		t.Errorf("eval on train.npy: exit %d, %s %s", code, stdout, stderr)
+	}
 
 	tmp := t.TempDir()
 	lenet := saveZoo(t, tmp, "lenet5")
