@@ -157,6 +157,10 @@ func newQuantParams(x, s []int, axis, blockSize int) (quantParams, error) {
 	return q, nil
 }
 
+// perTensor reports whether one scale and zero point serve every element
+// (a blocked layout over an axis of length 1 has one per element).
+func (q *quantParams) perTensor() bool { return q.outer == 1 && q.axisLen == 1 && q.blockSize == 0 }
+
 // at returns, for row (o, a), the parameter index of its first element and
 // the index step along the row.
 func (q *quantParams) at(o, a int) (base, step int) {
@@ -242,7 +246,7 @@ func (op *quantizeOp) quantize(ctx *runtime.Context, in []*tensor.Tensor) (*tens
 	if dt == tensor.Undefined {
 		dt = tensor.Uint8
 	}
-	if x.DType() == tensor.Float32 && q.outer == 1 && q.axisLen == 1 && (dt == tensor.Uint8 || dt == tensor.Int8) {
+	if x.DType() == tensor.Float32 && q.perTensor() && (dt == tensor.Uint8 || dt == tensor.Int8) {
 		y, err := ctx.AllocUninit(dt, x.Shape()...)
 		if err != nil {
 			return nil, err
@@ -398,7 +402,7 @@ func (op *dequantizeOp) dequantize(ctx *runtime.Context, in []*tensor.Tensor) (*
 	if dt == tensor.Undefined {
 		dt = in[1].DType()
 	}
-	if xb, u8, ok := int8Bytes(x); ok && q.outer == 1 && q.axisLen == 1 && dt == tensor.Float32 {
+	if xb, u8, ok := int8Bytes(x); ok && q.perTensor() && dt == tensor.Float32 {
 		// one scale and zero point on 8-bit values: no int32 copy
 		y, err := ctx.AllocUninit(tensor.Float32, x.Shape()...)
 		if err != nil {

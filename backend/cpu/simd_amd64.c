@@ -213,7 +213,8 @@ void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const 
 		const int32_t b = bias ? bias[p % m] : 0;
 		const float *s = x + p * n;
 		int32_t *d = y + p * n;
-		for (int64_t j = 0; j < n; j++) d[j] = (int32_t)s[j] + b;
+		// added as unsigned: wraps modulo 2^32 like the int32 reference
+		for (int64_t j = 0; j < n; j++) d[j] = (int32_t)((uint32_t)(int32_t)s[j] + (uint32_t)b);
 	}
 }
 
