@@ -323,8 +323,10 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	if !ok {
 		return false
 	}
-	if g.cg == 1 && g.group > 1 && depthwiseExact(ctx, g, xb, wb, xU8, wU8, zeroPoint(zx), w.Shape(), bias, acc) {
-		return true // a refusal writes nothing: the INT8 GEMM below runs the convolution
+	if g.cg == 1 && g.group > 1 {
+		// the INT8 GEMM has no depthwise form; what depthwiseExact refuses
+		// (more than 258 taps, rows wider than 64 taps) runs the reference
+		return depthwiseExact(ctx, g, xb, wb, xU8, wU8, zeroPoint(zx), w.Shape(), bias, acc)
 	}
 	if p := op.directPlan(g, w, wb, xU8, wU8); p != nil {
 		return p.run(ctx, g, xb, zeroPoint(zx), bias, qconvOut{acc: acc})
