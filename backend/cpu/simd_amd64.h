@@ -128,6 +128,11 @@ void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const 
 void gc_dequant_f32(const int32_t *acc, float *y, int64_t m, int64_t n, const float *scale, const float *bias,
 	const float *z, float lo, float hi, int64_t clamp);
 
+// gc_requant with one multiplier per row (per_col 0) in AVX-512
+// (simd_nn_amd64.c), the same results.
+void gc_requant_rows_avx512(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult,
+	const double *zp_row, double zp, double lo, double hi);
+
 // Direct INT8 convolution, AVX-512 VNNI + VBMI (simd_qconv_amd64.c; the
 // method is in that file's comment). P holds cin planes (plane bytes apart,
 // kernel rows rowstep = dh*row-width bytes apart) of unsigned bytes. tiles

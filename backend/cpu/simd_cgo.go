@@ -195,8 +195,9 @@ var (
 		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avx2(a, B, dst) }))
 )
 
-// requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator.
-func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
+// requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator, or
+// its AVX-512 form for per-row multipliers when avx512 is set.
+func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8, avx512 bool) {
 	pc, u8 := C.int64_t(0), C.int64_t(0)
 	if perCol {
 		pc = 1
@@ -207,6 +208,11 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 	var zr *C.double
 	if len(zpRow) > 0 {
 		zr = (*C.double)(unsafe.Pointer(unsafe.SliceData(zpRow)))
+	}
+	if avx512 && !perCol {
+		C.gc_requant_rows_avx512(i32p(acc), bytep(y), C.int64_t(m), C.int64_t(n), (*C.double)(unsafe.Pointer(unsafe.SliceData(mult))),
+			zr, C.double(zp), C.double(lo), C.double(hi))
+		return
 	}
 	C.gc_requant(i32p(acc), bytep(y), C.int64_t(m), C.int64_t(n), (*C.double)(unsafe.Pointer(unsafe.SliceData(mult))), pc, zr,
 		C.double(zp), C.double(lo), C.double(hi), u8)
