@@ -33,3 +33,12 @@ func (c *constPack[K, P]) get(t, constant *tensor.Tensor, key K, build func() P)
 	}
 	return c.packed
 }
+
+// form is get for a kernel that needs t's form whether or not t is the
+// constant: a computed operand's form is built for this call alone.
+func (c *constPack[K, P]) form(t, constant *tensor.Tensor, key K, build func() P) P {
+	if t == nil || t != constant {
+		return build()
+	}
+	return c.get(t, constant, key, build)
+}

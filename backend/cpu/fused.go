@@ -312,11 +312,7 @@ func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x []float32
 	}
 	if g.dwBlocked() {
 		taps := g.kernel[1] * g.kernel[2]
-		build := func() []float32 { return packDepthwise(w.F32(), g.m, taps) }
-		wb := op.dwPacked.get(w, op.constW, taps, build)
-		if wb == nil {
-			wb = build()
-		}
+		wb := op.dwPacked.form(w, op.constW, taps, func() []float32 { return packDepthwise(w.F32(), g.m, taps) })
 		groups := g.batch * ((g.m + nchwcBlock - 1) / nchwcBlock)
 		parts := min(ctx.Threads, groups, max(1, g.batch*g.m*g.outSize*g.kSize/dwMinWork))
 		parallelChunks(groups, parts, func(lo, hi int) {

@@ -232,11 +232,7 @@ func newNCHWcConv(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 // weights returns w packed (packNCHWcWeights), cached when w is the
 // constant the op was prepared with.
 func (op *nchwcConvOp) weights(w *tensor.Tensor, g *convGeom, bs int) []float32 {
-	build := func() []float32 { return packNCHWcWeights(w.F32(), g, bs) }
-	if p := op.packed.get(w, op.conv.constW, bs, build); p != nil {
-		return p
-	}
-	return build()
+	return op.packed.form(w, op.conv.constW, bs, func() []float32 { return packNCHWcWeights(w.F32(), g, bs) })
 }
 
 // packNCHWcWeights lays w (M x C x kh x kw) out as W[g][cb][ky][kx][ic][64]
