@@ -243,7 +243,7 @@ func (op *qgemmOp) compute(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 		// threads.
 		yb, u8, _ := int8Bytes(y)
 		ctx.ParallelFor(rows, func(r0, r1 int) {
-			requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, mult, true, nil, zy, lo, hi, u8, false)
+			requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, mult, true, nil, zy, lo, hi, u8)
 		})
 		return y, nil
 	}
@@ -432,7 +432,7 @@ func (op *qgemmOp) runPrepared(ctx *runtime.Context, in []*tensor.Tensor) (*tens
 	}
 	yb, u8, _ := int8Bytes(y)
 	ctx.ParallelFor(rows, func(r0, r1 int) {
-		requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, p.mult, true, nil, p.zy, p.lo, p.hi, u8, false)
+		requantC(acc[r0*cols:r1*cols], yb[r0*cols:r1*cols], r1-r0, cols, p.mult, true, nil, p.zy, p.lo, p.hi, u8)
 	})
 	return y, true, nil
 }

@@ -181,7 +181,7 @@ func requantFast(y *tensor.Tensor, acc []int32, rows, cols int, mult []float64, 
 	} else {
 		zpRow = zp
 	}
-	requantC(acc, yb, rows, cols, mult, perCol, zpRow, z, lo, hi, u8, CPULevel(level.Load()) >= LevelAVX512)
+	requantC(acc, yb, rows, cols, mult, perCol, zpRow, z, lo, hi, u8)
 	return true
 }
 

@@ -196,8 +196,8 @@ var (
 )
 
 // requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator, or
-// its AVX-512 form for per-row multipliers when avx512 is set.
-func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8, avx512 bool) {
+// its AVX-512 form for per-row multipliers at the AVX-512 levels.
+func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
 	pc, u8 := C.int64_t(0), C.int64_t(0)
 	if perCol {
 		pc = 1
@@ -209,7 +209,7 @@ func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRo
 	if len(zpRow) > 0 {
 		zr = (*C.double)(unsafe.Pointer(unsafe.SliceData(zpRow)))
 	}
-	if avx512 && !perCol {
+	if !perCol && CPULevel(level.Load()) >= LevelAVX512 {
 		C.gc_requant_rows_avx512(i32p(acc), bytep(y), C.int64_t(m), C.int64_t(n), (*C.double)(unsafe.Pointer(unsafe.SliceData(mult))),
 			zr, C.double(zp), C.double(lo), C.double(hi))
 		return

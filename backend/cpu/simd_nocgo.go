@@ -40,7 +40,7 @@ func rowMeansF32(x, y []float32, n int) {
 
 var igemmVNNI512, igemmAVXVNNI, igemmAVX2 *igemmKernel
 
-func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8, avx512 bool) {
+func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
 	panic("requantC without the C kernels")
 }
 
