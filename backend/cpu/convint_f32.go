@@ -155,8 +155,9 @@ func dequantize(ctx *runtime.Context, acc []int32, y []float32, batch, m, n int,
 var dequantMinWork = 1 << 16
 
 // dequantGo is gc_dequant_f32 in Go: rows of n values, row i scaled by
-// scale[i]. The explicit conversions keep the product rounded before the
-// sums (no fused multiply-add).
+// scale[i] and offset by bias[i], then z and act (epilogueGo). The
+// explicit conversions keep the product rounded before the sums (no fused
+// multiply-add).
 func dequantGo(acc []int32, y []float32, n int, scale, bias, z []float32, act fusedAct) {
 	for i, a := range acc {
 		r := i / n
@@ -164,12 +165,7 @@ func dequantGo(acc []int32, y []float32, n int, scale, bias, z []float32, act fu
 		if bias != nil {
 			v = float32(v + bias[r])
 		}
-		if z != nil {
-			v += z[i]
-		}
-		if act.clamp {
-			v = min(max(v, act.lo), act.hi)
-		}
 		y[i] = v
 	}
+	epilogueGo(y[:len(acc)], z, act)
 }
