@@ -16,6 +16,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 
+#include "simd_requant_avx512.h"
+
 #define NN_MASK(n) ((__mmask16)((1u << (n)) - 1u))
 
 // nn_prefetch_plane asks for the n floats at p (the next plane's input,
@@ -418,9 +420,9 @@ __attribute__((optimize("fp-contract=off"))) void gc_lrn_f32(const float *x, flo
 }
 
 // gc_requant_rows_avx512 is gc_requant with one multiplier per row
-// (per_col 0), 16 values per step: y = clamp(round_half_even(acc * mult[i])
-// + zp, lo, hi) in double, as gc_requant and gc_qconv_vnni512's epilogue
-// compute it.
+// (per_col 0), 16 values per step (gc_requant16, which gc_qconv_vnni512's
+// epilogue uses too): y = clamp(round_half_even(acc * mult[i]) + zp, lo,
+// hi) in double, as gc_requant computes it.
 void gc_requant_rows_avx512(const int32_t *acc, void *y, int64_t m, int64_t n, const double *mult,
 	const double *zp_row, double zp, double lo, double hi) {
 	const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi);
@@ -430,15 +432,7 @@ void gc_requant_rows_avx512(const int32_t *acc, void *y, int64_t m, int64_t n, c
 		const __m512d s = _mm512_set1_pd(mult[i]), z = _mm512_set1_pd(zp_row ? zp_row[i] : zp);
 		for (int64_t j = 0; j < n; j += 16) {
 			const __mmask16 mk = (__mmask16)(n - j >= 16 ? 0xFFFFu : (1u << (n - j)) - 1u);
-			const __m512i v = _mm512_maskz_loadu_epi32(mk, a + j);
-			__m512d a0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(v));
-			__m512d a1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1));
-			a0 = _mm512_roundscale_pd(_mm512_mul_pd(a0, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-			a1 = _mm512_roundscale_pd(_mm512_mul_pd(a1, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-			a0 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a0, z), vlo), vhi);
-			a1 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a1, z), vlo), vhi);
-			const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(a0)), _mm512_cvtpd_epi32(a1), 1);
-			_mm_mask_storeu_epi8(o + j, mk, _mm512_cvtepi32_epi8(q));
+			_mm_mask_storeu_epi8(o + j, mk, gc_requant16(_mm512_maskz_loadu_epi32(mk, a + j), s, z, vlo, vhi));
 		}
 	}
 }

@@ -36,6 +36,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512vbmi")
 
+#include "simd_requant_avx512.h"
+
 typedef struct {
 	const uint8_t *P;
 	const int32_t *tiles; // 4 per tile: base offset, first output pixel, pixel count, span in bytes
@@ -102,17 +104,9 @@ static inline __attribute__((always_inline)) void qconv_block(const qconv_ctx *q
 				_mm512_mask_storeu_epi32((int32_t *)q->out + at, smask, acc[o][t]);
 				continue;
 			}
-			// y = clamp(round_half_even(acc * mult) + zp, lo, hi), in double as gc_requant
 			const __m512d s = _mm512_set1_pd(q->mult[oc0 + o]), z = _mm512_set1_pd(q->zp);
 			const __m512d lo = _mm512_set1_pd(q->lo), hi = _mm512_set1_pd(q->hi);
-			__m512d a0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc[o][t]));
-			__m512d a1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc[o][t], 1));
-			a0 = _mm512_roundscale_pd(_mm512_mul_pd(a0, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-			a1 = _mm512_roundscale_pd(_mm512_mul_pd(a1, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-			a0 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a0, z), lo), hi);
-			a1 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a1, z), lo), hi);
-			const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(a0)), _mm512_cvtpd_epi32(a1), 1);
-			_mm_mask_storeu_epi8((uint8_t *)q->out + at, smask, _mm512_cvtepi32_epi8(v));
+			_mm_mask_storeu_epi8((uint8_t *)q->out + at, smask, gc_requant16(acc[o][t], s, z, lo, hi));
 		}
 	}
 }

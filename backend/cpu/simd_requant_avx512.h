@@ -1,0 +1,25 @@
+// gc_requant16: the requantization of 16 int32 accumulators to 8-bit
+// values, y = clamp(round_half_even(acc * s) + z, lo, hi) in double, as
+// gc_requant computes it. Included by the C files that compile AVX-512
+// code (after their target pragma), so that the direct INT8 convolution's
+// epilogue and gc_requant_rows_avx512 share one implementation; it uses
+// AVX-512F only.
+
+#ifndef GC_REQUANT_AVX512_H
+#define GC_REQUANT_AVX512_H
+
+#include <immintrin.h>
+
+static inline __attribute__((always_inline)) __m128i gc_requant16(__m512i acc, __m512d s, __m512d z, __m512d lo,
+	__m512d hi) {
+	__m512d a0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
+	__m512d a1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
+	a0 = _mm512_roundscale_pd(_mm512_mul_pd(a0, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	a1 = _mm512_roundscale_pd(_mm512_mul_pd(a1, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	a0 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a0, z), lo), hi);
+	a1 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a1, z), lo), hi);
+	const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(a0)), _mm512_cvtpd_epi32(a1), 1);
+	return _mm512_cvtepi32_epi8(v);
+}
+
+#endif
