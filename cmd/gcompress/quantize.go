@@ -215,17 +215,19 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	}
 	var calib, test *data.Dataset
 	if f.calib != "" {
+		// a file of samples has no splits: say so before reading it
+		st, serr := os.Stat(f.calib)
+		samplesFile := serr == nil && !st.IsDir()
+		if samplesFile && (cmd.Flags().Changed("calib-split") || cmd.Flags().Changed("eval-split")) {
+			return usagef("--calib %s is a file of samples: --calib-split and --eval-split name the splits of a dataset directory", f.calib)
+		}
 		if calib, err = data.Open(f.calib, f.calibSplit); err != nil {
 			return fmt.Errorf("--calib %s (split %q): %w", f.calib, f.calibSplit, err)
 		}
 		if calib.Len() == 0 {
 			return fmt.Errorf("--calib %s: split %q has no samples", f.calib, f.calibSplit)
 		}
-		if st, err := os.Stat(f.calib); err == nil && !st.IsDir() {
-			if cmd.Flags().Changed("calib-split") || cmd.Flags().Changed("eval-split") {
-				return usagef("--calib %s is a file of samples: --calib-split and --eval-split name the splits of a dataset directory", f.calib)
-			}
-		} else if f.evalSplit != "" {
+		if !samplesFile && f.evalSplit != "" {
 			test, err = data.Load(f.calib, f.evalSplit)
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) || cmd.Flags().Changed("eval-split") {
