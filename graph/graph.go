@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -312,6 +313,11 @@ func reads(n *Node, v *Value) bool {
 		}
 	}
 	return false
+}
+
+// IsOutput reports whether v is one of g's outputs.
+func (g *Graph) IsOutput(v *Value) bool {
+	return slices.Contains(g.Outputs, v)
 }
 
 // ReplaceAllUses makes every consumer of old (and the graph outputs) read nv

@@ -27,7 +27,6 @@ import (
 	"math"
 	"slices"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
@@ -488,7 +487,7 @@ func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 		if isInt8 {
 			signed = 1
 		}
-		xb, yb := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), len(x)), unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(y))), len(y))
+		xb, yb := bytesOf(x), bytesOf(y)
 		if CPULevel(level.Load()) >= LevelAVX512 && g.pairs() {
 			// Small inputs run on one thread: a parallel section costs
 			// about a microsecond, more than pooling a few KiB.

@@ -38,13 +38,17 @@ func int8Bytes(t *tensor.Tensor) (b []byte, u8, ok bool) {
 	case tensor.Uint8:
 		return tensor.Data[uint8](t), true, true
 	case tensor.Int8:
-		d := tensor.Data[int8](t)
-		if len(d) == 0 {
-			return nil, false, true
-		}
-		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), len(d)), false, true
+		return bytesOf(tensor.Data[int8](t)), false, true
 	}
 	return nil, false, false
+}
+
+// bytesOf views 8-bit values as bytes (nil when empty).
+func bytesOf[Q int8 | uint8](v []Q) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
 }
 
 // zpVector reads a zero point for the fast paths: nil, one value, or a

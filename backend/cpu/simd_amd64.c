@@ -207,6 +207,27 @@ void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, floa
 	}
 }
 
+// gc_qadd_8: see simd_amd64.h. Contraction is off: each product is
+// rounded to float32 before the sums, as in the Go reference.
+__attribute__((optimize("fp-contract=off"))) void gc_qadd_8(const uint8_t *a, const uint8_t *b, uint8_t *y, int64_t n,
+	int64_t is_signed, float za, float ra, float zb, float rb, float zy, float lo, float hi) {
+	if (is_signed) {
+		const int8_t *sa = (const int8_t *)a, *sb = (const int8_t *)b;
+		int8_t *sy = (int8_t *)y;
+		for (int64_t i = 0; i < n; i++) {
+			float v = (((float)sa[i] - za) * ra + ((float)sb[i] - zb) * rb) + zy;
+			v = v < lo ? lo : (v > hi ? hi : v);
+			sy[i] = (int8_t)(int32_t)__builtin_nearbyintf(v);
+		}
+	} else {
+		for (int64_t i = 0; i < n; i++) {
+			float v = (((float)a[i] - za) * ra + ((float)b[i] - zb) * rb) + zy;
+			v = v < lo ? lo : (v > hi ? hi : v);
+			y[i] = (uint8_t)(int32_t)__builtin_nearbyintf(v);
+		}
+	}
+}
+
 // gc_f32_to_i32: see simd_amd64.h.
 void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const int32_t *bias, int64_t m) {
 	for (int64_t p = 0; p < planes; p++) {

@@ -116,6 +116,12 @@ void gc_requant(const int32_t *acc, void *y, int64_t m, int64_t n, const double 
 // y[i] = ((float)x[i] - zp) * scale, in float32.
 void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, float zp, float scale);
 
+// QLinearAdd of 8-bit values (int8 when is_signed, else uint8), AVX2:
+// y[i] = round_half_even(clamp(((float)a[i] - za) * ra + ((float)b[i] - zb)
+// * rb + zy, lo, hi)), each operation rounded to float32 in that order.
+void gc_qadd_8(const uint8_t *a, const uint8_t *b, uint8_t *y, int64_t n, int64_t is_signed, float za, float ra,
+	float zb, float rb, float zy, float lo, float hi);
+
 // Integer-valued float32 planes back to int32 (AVX2), truncating: y[p][j]
 // = (int32)x[p][j] + bias[p % m] (bias NULL: none), planes of n values.
 void gc_f32_to_i32(const float *x, int32_t *y, int64_t planes, int64_t n, const int32_t *bias, int64_t m);

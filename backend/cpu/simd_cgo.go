@@ -338,6 +338,17 @@ func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
 	C.gc_dequant_8((*C.uint8_t)(bytep(x)), f32p(y), C.int64_t(len(x)), sg, C.float(zp), C.float(scale))
 }
 
+// qadd8C runs gc_qadd_8 (see simd_amd64.h): the QLinearAdd of 8-bit a
+// and b into y (all the same length).
+func qadd8C(a, b, y []byte, signed bool, za, ra, zb, rb, zy, lo, hi float32) {
+	sg := C.int64_t(0)
+	if signed {
+		sg = 1
+	}
+	C.gc_qadd_8((*C.uint8_t)(bytep(a)), (*C.uint8_t)(bytep(b)), (*C.uint8_t)(bytep(y)), C.int64_t(len(y)), sg,
+		C.float(za), C.float(ra), C.float(zb), C.float(rb), C.float(zy), C.float(lo), C.float(hi))
+}
+
 // f32ToI32C runs gc_f32_to_i32 (see simd_amd64.h) on planes of n values.
 func f32ToI32C(x []float32, y []int32, planes, n int, bias []int32, m int) {
 	C.gc_f32_to_i32(f32p(x), i32p(y), C.int64_t(planes), C.int64_t(n), i32p(bias), C.int64_t(m))

@@ -90,6 +90,10 @@ func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
 	panic("dequant8C without the C kernels")
 }
 
+func qadd8C(a, b, y []byte, signed bool, za, ra, zb, rb, zy, lo, hi float32) {
+	panic("qadd8C without the C kernels")
+}
+
 func f32ToI32C(x []float32, y []int32, planes, n int, bias []int32, m int) {
 	panic("f32ToI32C without the C kernels")
 }

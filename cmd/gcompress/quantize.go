@@ -40,6 +40,7 @@ type quantizeFlags struct {
 	perChannel   bool
 	activations  string
 	ignore       []string
+	quantizeAdds bool
 	evalSplit    string
 	evalSamples  int
 	batch        int
@@ -92,11 +93,19 @@ the report lists the rejected threshold with both errors.
 --entropy-fallback=false keeps TensorRT's thresholds as they are.
 
 The quantized model is then run by gcompress with integer kernels (QDQ patterns
-lowered to QLinearConv / QGemm / int8 MaxPool) on the --eval-split split
+lowered to QLinearConv / QGemm / QLinearAdd / int8 MaxPool) on the --eval-split split
 of DIR (when present; else on the calibration samples) and compared with the
 float model: accuracy (when labelled), top-1 agreement, logits NMSE, and a
 per-layer table (scale, zero point, clipped %, NMSE) in --report. --ort runs
 the written QDQ file in ONNX Runtime as well.
+
+Residual adds: by default each Add stays float, so the convolution before a
+skip connection ends in float too. --quantize-adds also quantizes every Add of
+two computed tensors of one shape (ResNet's and MobileNet v2's skip
+connections): Q/DQ on both inputs and on the output (after its Relu), so ONNX
+Runtime and TensorRT run the add as an INT8 add and the convolutions before it
+with INT8 output, at the cost of one more rounding of the residual sum.
+--ignore Add (or an add's name) keeps adds float again.
 
 Mixed precision: --sensitivity quantizes one layer at a time and ranks the
 layers by logits NMSE and accuracy drop; --keep-float N keeps the N most
@@ -112,6 +121,7 @@ With --json it prints the report as JSON.`,
   gcompress quantize lenet5.onnx --calib data/mnist --method percentile --calib-samples 500 -o q.onnx --report q.md
   gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
   gcompress quantize resnet50.onnx --calib calib.npy --calib-samples 64 -o resnet50-int8.onnx --ort
+  gcompress quantize resnet50.onnx --calib calib.npy --quantize-adds -o resnet50-int8.onnx
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -119,7 +129,7 @@ With --json it prints the report as JSON.`,
 				return usagef("give --calib or --data (the same option), not both")
 			}
 			if f.weightOnly != "" {
-				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float"} {
+				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float", "quantize-adds"} {
 					if onCommandLine(cmd.Flags(), name) {
 						return usagef("--%s is about activation calibration, which --weight-only does not do", name)
 					}
@@ -140,6 +150,7 @@ With --json it prints the report as JSON.`,
 	fl.BoolVar(&f.perChannel, "per-channel", true, "quantize weights per output channel (false: per tensor)")
 	fl.StringVar(&f.activations, "activations", "u8", "activation type: u8 (asymmetric) or s8 (symmetric)")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, "node names or op types to keep in float (repeatable or comma-separated)")
+	fl.BoolVar(&f.quantizeAdds, "quantize-adds", false, "also quantize residual adds (inputs and output INT8), so ONNX Runtime and TensorRT run them and the convolutions before them in INT8")
 	fl.StringVar(&f.evalSplit, "eval-split", "test", `split of --calib to evaluate on (skipped when absent; "" for none)`)
 	fl.IntVar(&f.evalSamples, "eval-samples", 0, "evaluation samples (0: all)")
 	fl.IntVar(&f.batch, "batch", quant.DefaultBatch, "samples per run")
@@ -244,7 +255,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	pr := newQuantProgress(!f.asJSON || term.IsTerminal(int(os.Stderr.Fd())))
 	opts := quant.Options{
 		Method: quant.Method(f.method), Percentile: f.percentile, NoFallback: !f.fallback, Bins: f.bins, PerChannel: f.perChannel,
-		Activations: act, Ignore: f.ignore,
+		Activations: act, Ignore: f.ignore, QuantizeAdds: f.quantizeAdds,
 		Calib: quant.RunOptions{Samples: f.calibSamples, Batch: f.batch, Threads: g.threadCount()},
 		Eval:  test, EvalSamples: f.evalSamples, EvalSplit: f.evalSplit,
 		Sensitivity: f.sensitivity, KeepFloat: f.keepFloat,
@@ -416,7 +427,11 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 			what += fmt.Sprintf(", group size %d", r.GroupSize)
 		}
 	}
-	fmt.Fprintf(w, "%s -> %s: %d of %d layers quantized (%s)\n", s.Model, s.Output, s.LayersQuantized, s.LayersTotal, what)
+	adds := ""
+	if len(r.Adds) > 0 {
+		adds = fmt.Sprintf(" and %d residual adds", len(r.Adds))
+	}
+	fmt.Fprintf(w, "%s -> %s: %d of %d layers%s quantized (%s)\n", s.Model, s.Output, s.LayersQuantized, s.LayersTotal, adds, what)
 	for _, l := range r.Fallbacks() {
 		fb := l.EntropyFallback
 		fmt.Fprintf(w, "entropy fallback: %s uses its unclipped range %.4g (entropy amax %.4g would clip %.3f%%; MSE %.3g vs %.3g unclipped)\n",

@@ -296,6 +296,7 @@ func TestQuantizeBadInputs(t *testing.T) {
 		{"quantize", lenet, "-o", out},                                                 // no --calib
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--method", "kl"},      // unknown method
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--activations", "u4"}, // unknown type
+		{"quantize", lenet, "--weight-only", "int8", "--quantize-adds", "-o", out},     // adds need quantized activations
 	} {
 		if _, stderr, code := gc(t, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)

@@ -76,7 +76,7 @@ func calibrationChild(t *testing.T, arg string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := MakePlan(prep, nil)
+	plan, err := MakePlan(prep, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +86,11 @@ func calibrationChild(t *testing.T, arg string) {
 		runtime.ReadMemStats(&ms)
 		peak = max(peak, ms.HeapInuse)
 	}
-	obs, seen, err := Observe(prep, Points(plan.Layers), ds, RunOptions{Samples: n, Threads: 2, Progress: sample})
+	obs, seen, err := Observe(prep, Points(plan.Layers, nil), ds, RunOptions{Samples: n, Threads: 2, Progress: sample})
 	if err != nil || seen != n {
 		t.Fatalf("observe: %d samples, %v", seen, err)
 	}
-	for _, p := range Points(plan.Layers) {
+	for _, p := range Points(plan.Layers, nil) {
 		if _, err := Calibrate(obs[p.Name], CalibConfig{Method: MethodEntropy, DType: 2}); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package quant
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gcompress/gcompress/graph"
@@ -33,25 +34,55 @@ type Layer struct {
 	Chain []*graph.Node
 }
 
+// ResidualAdd is an Add of two computed float32 tensors of the same shape
+// (a residual connection) that is quantized as a whole: both inputs and
+// the output are read through QuantizeLinear -> DequantizeLinear, which
+// ONNX Runtime and TensorRT run as an INT8 add (QLinearAdd) and gcompress
+// lowers to one (see passes.LowerQDQ). The convolutions feeding it then
+// have quantized outputs and run with INT8 output too.
+type ResidualAdd struct {
+	Node *graph.Node
+	// Name identifies the add as Layer.Name does.
+	Name string
+	// Points are the tensors whose parameters the two inputs use, Chains
+	// the pass-through nodes from each point to the add (see Layer.Point).
+	Points [2]*graph.Value
+	Chains [2][]*graph.Node
+	// Out is the output point: the Relu's output when a Relu is the add's
+	// only reader, else the add's own output. Every reader of Out reads
+	// its dequantized copy.
+	Out *graph.Value
+}
+
 // Plan is the set of quantizable layers of a prepared model.
 type Plan struct {
 	Layers []*Layer
+	// Adds are the residual adds to quantize (MakePlan with adds set).
+	Adds []*ResidualAdd
 	// Ignored names the layers left in float by the ignore list.
 	Ignored []string
 	// Skipped explains Conv/Gemm/MatMul nodes that cannot be quantized.
 	Skipped []string
 }
 
-// Points returns the distinct activation points of the given layers, in
-// layer order.
-func Points(layers []*Layer) []*graph.Value {
+// Points returns the distinct activation points of the given layers and
+// adds, in layer order, then each add's inputs and output.
+func Points(layers []*Layer, adds []*ResidualAdd) []*graph.Value {
 	seen := map[*graph.Value]bool{}
 	var out []*graph.Value
-	for _, l := range layers {
-		if !seen[l.Point] {
-			seen[l.Point] = true
-			out = append(out, l.Point)
+	add := func(v *graph.Value) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
 		}
+	}
+	for _, l := range layers {
+		add(l.Point)
+	}
+	for _, a := range adds {
+		add(a.Points[0])
+		add(a.Points[1])
+		add(a.Out)
 	}
 	return out
 }
@@ -75,13 +106,34 @@ func ignored(n *graph.Node, name string, ignore []string) bool {
 //   - MatMul whose second input is a constant 2-D weight [K, N] and whose
 //     first is computed.
 //
-// Layers named (or whose op type is named) in ignore stay float. It fails
-// when an ignore entry matches nothing.
-func MakePlan(m *graph.Model, ignore []string) (*Plan, error) {
+// With adds set, it also lists the residual adds (see ResidualAdd): Adds
+// whose two inputs are computed float32 tensors of one known shape.
+//
+// Layers and adds named (or whose op type is named) in ignore stay float.
+// It fails when an ignore entry matches nothing.
+func MakePlan(m *graph.Model, ignore []string, adds bool) (*Plan, error) {
 	g := m.Graph
 	p := &Plan{}
 	used := map[string]bool{}
+	skip := func(n *graph.Node, name string) bool {
+		if !ignored(n, name, ignore) {
+			return false
+		}
+		for _, s := range ignore {
+			if s == name || s == n.OpType || s == n.Name {
+				used[s] = true
+			}
+		}
+		p.Ignored = append(p.Ignored, name)
+		return true
+	}
 	for _, n := range g.Nodes {
+		if adds && n.IsONNX("Add") {
+			if a := residualOf(g, n); a != nil && !skip(n, a.Name) {
+				p.Adds = append(p.Adds, a)
+			}
+			continue
+		}
 		if !n.IsONNX("Conv") && !n.IsONNX("Gemm") && !n.IsONNX("MatMul") {
 			continue
 		}
@@ -91,13 +143,7 @@ func MakePlan(m *graph.Model, ignore []string) (*Plan, error) {
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%v: %s", n, why))
 			continue
 		}
-		if ignored(n, name, ignore) {
-			for _, s := range ignore {
-				if s == name || s == n.OpType || s == n.Name {
-					used[s] = true
-				}
-			}
-			p.Ignored = append(p.Ignored, name)
+		if skip(n, name) {
 			continue
 		}
 		l.Point, l.Chain = tracePoint(g, l.Act)
@@ -182,6 +228,31 @@ func layerOf(g *graph.Graph, n *graph.Node, name string) (*Layer, string) {
 		l.WeightAxis = 1
 	}
 	return l, ""
+}
+
+// residualOf returns n as a ResidualAdd when both its inputs are computed
+// float32 tensors of the same known shape, else nil.
+func residualOf(g *graph.Graph, n *graph.Node) *ResidualAdd {
+	if len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+		return nil
+	}
+	a, b := n.Inputs[0], n.Inputs[1]
+	for _, v := range []*graph.Value{a, b} {
+		if v == nil || g.Constant(v) != nil || v.DType != tensor.Float32 || !v.HasShape {
+			return nil
+		}
+	}
+	if !slices.Equal(a.Shape, b.Shape) {
+		return nil
+	}
+	r := &ResidualAdd{Node: n, Name: passes.LayerName(n), Out: n.Outputs[0]}
+	for i, v := range []*graph.Value{a, b} {
+		r.Points[i], r.Chains[i] = tracePoint(g, v)
+	}
+	if y := r.Out; len(y.Consumers) == 1 && y.Consumers[0].IsONNX("Relu") && !g.IsOutput(y) {
+		r.Out = y.Consumers[0].Outputs[0]
+	}
+	return r
 }
 
 // tracePoint walks from a layer's activation input back through

@@ -16,6 +16,7 @@ type PrepareReport struct {
 	IdentitiesRemoved int `json:"identities_removed"`
 	BatchNormsFolded  int `json:"batchnorms_folded"`
 	GemmsNormalised   int `json:"gemms_normalised"`
+	SumsAsAdds        int `json:"sums_as_adds"`
 }
 
 // Prepare returns the float model quantization starts from: a clone of m
@@ -29,7 +30,10 @@ type PrepareReport struct {
 //     Gemm before it, so the folded weights are what gets quantized;
 //   - Gemm alpha and beta folded into B and C (alpha*A*B + beta*C with
 //     alpha = beta = 1), so that the weight and bias scales are the ones
-//     applied.
+//     applied;
+//   - a Sum of two tensors written as the Add it is (older exporters write
+//     residual connections so), which the quantizer's residual adds and
+//     ONNX Runtime's QDQ fusions recognise.
 //
 // Conv/Gemm + Relu are not fused into one node (the exported model stays
 // plain ONNX); the quantization plan instead places the activation's
@@ -65,6 +69,10 @@ func Prepare(m *graph.Model) (*graph.Model, PrepareReport, error) {
 	for _, n := range g.Nodes {
 		if normaliseGemm(g, n) {
 			r.GemmsNormalised++
+		}
+		if n.IsONNX("Sum") && len(n.Inputs) == 2 && n.Inputs[0] != nil && n.Inputs[1] != nil {
+			n.OpType = "Add"
+			r.SumsAsAdds++
 		}
 	}
 	return c, r, nil

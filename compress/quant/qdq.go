@@ -44,10 +44,14 @@ type LayerParams struct {
 //   - the bias becomes int32 with scale s_act * s_weight[c] and zero point
 //     0, round half to even, saturated to the int32 range, read through
 //     DequantizeLinear;
+//   - each residual add reads both inputs through Q/DQ pairs made as for
+//     a layer's activation, and its output point (see ResidualAdd.Out)
+//     gets a Q/DQ pair that every reader of that point reads, so the add
+//     runs as an INT8 add with INT8 inputs and output.
 //
 // The prepared model is not modified. Layers are matched to the copy by
 // node position, so they must come from MakePlan on this prepared model.
-func InsertQDQ(prepared *graph.Model, layers []*Layer, act map[string]*Params, perChannel bool) (*graph.Model, []LayerParams, error) {
+func InsertQDQ(prepared *graph.Model, layers []*Layer, adds []*ResidualAdd, act map[string]*Params, perChannel bool) (*graph.Model, []LayerParams, error) {
 	index := map[*graph.Node]int{}
 	for i, n := range prepared.Graph.Nodes {
 		index[n] = i
@@ -78,15 +82,9 @@ func InsertQDQ(prepared *graph.Model, layers []*Layer, act map[string]*Params, p
 		if p == nil {
 			return nil, nil, fmt.Errorf("quantize: no activation parameters for %q (layer %s)", l.Point.Name, l.Name)
 		}
-		point := g.Value(l.Point.Name)
-		cur := ins.qdq(point, p)
-		for _, cn := range l.Chain {
-			ch, err := mapNode(cn)
-			if err != nil {
-				return nil, nil, err
-			}
-			g.SetInput(ch, 0, cur)
-			cur = ins.qdq(ch.Outputs[0], p)
+		cur, err := ins.quantizedInput(l.Point, l.Chain, p, mapNode)
+		if err != nil {
+			return nil, nil, err
 		}
 		g.SetInput(n, 0, cur)
 		lp, err := ins.weights(n, l, p, perChannel)
@@ -94,6 +92,37 @@ func InsertQDQ(prepared *graph.Model, layers []*Layer, act map[string]*Params, p
 			return nil, nil, fmt.Errorf("layer %s: %w", l.Name, err)
 		}
 		out = append(out, lp)
+	}
+	for _, a := range adds {
+		n, err := mapNode(a.Node)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, pt := range a.Points {
+			p := act[pt.Name]
+			if p == nil {
+				return nil, nil, fmt.Errorf("quantize: no activation parameters for %q (add %s)", pt.Name, a.Name)
+			}
+			cur, err := ins.quantizedInput(pt, a.Chains[i], p, mapNode)
+			if err != nil {
+				return nil, nil, err
+			}
+			g.SetInput(n, i, cur)
+		}
+		p := act[a.Out.Name]
+		if p == nil {
+			return nil, nil, fmt.Errorf("quantize: no activation parameters for %q (add %s)", a.Out.Name, a.Name)
+		}
+		y := g.Value(a.Out.Name)
+		dv := ins.qdq(y, p)
+		q := dv.Producer.Inputs[0].Producer
+		for _, c := range append([]*graph.Node(nil), y.Consumers...) {
+			for i, in := range c.Inputs {
+				if in == y && c != q {
+					g.SetInput(c, i, dv)
+				}
+			}
+		}
 	}
 	g.RemoveDeadNodes()
 	if err := g.TopoSort(); err != nil {
@@ -132,6 +161,24 @@ func (ins *inserter) nodeName(base string) string {
 // init adds an initializer named after base.
 func (ins *inserter) init(base string, t *tensor.Tensor) *graph.Value {
 	return ins.g.AddInitializer(ins.g.UniqueName(base), t)
+}
+
+// quantizedInput returns the dequantized value a quantized node reads for
+// the activation point pt (of the prepared model) and the pass-through
+// chain between them: pt gets a Q/DQ pair with p, and so does each chain
+// node's output, the node reading the previous pair's DQ. mapNode maps a
+// prepared model's node to the copy's.
+func (ins *inserter) quantizedInput(pt *graph.Value, chain []*graph.Node, p *Params, mapNode func(*graph.Node) (*graph.Node, error)) (*graph.Value, error) {
+	cur := ins.qdq(ins.g.Value(pt.Name), p)
+	for _, cn := range chain {
+		ch, err := mapNode(cn)
+		if err != nil {
+			return nil, err
+		}
+		ins.g.SetInput(ch, 0, cur)
+		cur = ins.qdq(ch.Outputs[0], p)
+	}
+	return cur, nil
 }
 
 // qdq returns v quantized and dequantized with p (added once per value).

@@ -31,6 +31,10 @@ type Options struct {
 	Activations tensor.DType
 	// Ignore lists node names or op types to keep in float.
 	Ignore []string
+	// QuantizeAdds also quantizes residual adds (see ResidualAdd): their
+	// inputs and outputs become INT8, so ONNX Runtime and TensorRT run
+	// them, and the convolutions before them, in INT8.
+	QuantizeAdds bool
 	// Calib: samples, batch size, threads, histogram bins of calibration.
 	Calib RunOptions
 
@@ -85,6 +89,8 @@ type LayerReport struct {
 	WeightScaleMin float32 `json:"weight_scale_min,omitempty"`
 	WeightScaleMax float32 `json:"weight_scale_max,omitempty"`
 	WeightAxis     int     `json:"weight_axis"`
+	// Inputs are the activation tensors of a residual add's two inputs.
+	Inputs []string `json:"inputs,omitempty"`
 	// OutputNMSE is the NMSE of the layer's output in the quantized model
 	// against the float model (over the evaluation samples).
 	OutputNMSE float64 `json:"output_nmse"`
@@ -111,6 +117,9 @@ type Report struct {
 	// Prepare is what the float passes changed before quantizing.
 	Prepare PrepareReport `json:"prepare"`
 	Layers  []LayerReport `json:"layers"`
+	// Adds are the quantized residual adds (Options.QuantizeAdds): the
+	// activation fields describe the output point.
+	Adds []LayerReport `json:"adds,omitempty"`
 	// Skipped are Conv/Gemm/MatMul nodes that could not be quantized.
 	Skipped []string `json:"skipped,omitempty"`
 	// CalibTable maps each quantized activation tensor to its threshold
@@ -177,7 +186,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := MakePlan(prep, o.Ignore)
+	plan, err := MakePlan(prep, o.Ignore, o.QuantizeAdds)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,14 +215,14 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	co := o.Calib
 	co.Bins = bins
 	co.Progress = func(done, total int) { stage("calibrating", done, total) }
-	obs, seen, err := Observe(prep, Points(plan.Layers), calib, co)
+	obs, seen, err := Observe(prep, Points(plan.Layers, plan.Adds), calib, co)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep.CalibSamples = seen
 	cals := map[string]*Calibrated{}
 	act := map[string]*Params{}
-	for _, p := range Points(plan.Layers) {
+	for _, p := range Points(plan.Layers, plan.Adds) {
 		c, err := Calibrate(obs[p.Name], CalibConfig{Method: o.Method, Percentile: o.Percentile, DType: o.Activations, NoFallback: o.NoFallback})
 		if err != nil {
 			return nil, nil, err
@@ -253,7 +262,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 				if len(layers) == 0 {
 					break
 				}
-				q, _, err := InsertQDQ(prep, layers, act, o.PerChannel)
+				q, _, err := InsertQDQ(prep, layers, plan.Adds, act, o.PerChannel)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -273,7 +282,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 		}
 	}
 
-	q, lps, err := InsertQDQ(prep, layers, act, o.PerChannel)
+	q, lps, err := InsertQDQ(prep, layers, plan.Adds, act, o.PerChannel)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -311,8 +320,17 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	for _, name := range plan.Ignored {
 		rep.Layers = append(rep.Layers, LayerReport{Name: name, Float: "ignored"})
 	}
-	for _, l := range layers {
-		rep.CalibTable[l.Point.Name] = cals[l.Point.Name].Amax
+	for _, a := range plan.Adds {
+		c := cals[a.Out.Name]
+		rep.Adds = append(rep.Adds, LayerReport{
+			Name: a.Name, Op: a.Node.OpType, Quantized: true, WeightAxis: -1,
+			Inputs:    []string{a.Points[0].Name, a.Points[1].Name},
+			ActTensor: a.Out.Name, ActScale: c.Params.Scale[0], ActZeroPoint: c.Params.ZeroPoint[0], ActType: c.Params.DType.String(),
+			Amax: c.Amax, ClippedPct: 100 * c.Clipped, EntropyFallback: c.Fallback,
+		})
+	}
+	for _, v := range Points(layers, plan.Adds) {
+		rep.CalibTable[v.Name] = cals[v.Name].Amax
 	}
 
 	// evaluation of the integer execution
@@ -330,13 +348,15 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 		ev.Split = o.EvalSplit
 	}
 	rep.Eval = ev
-	layerNMSE, err := ref.layerErrors(q, layers, evalOpts)
+	layerNMSE, err := ref.layerErrors(q, probes(layers, plan.Adds), evalOpts)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range rep.Layers {
-		if v, ok := layerNMSE[rep.Layers[i].Name]; ok {
-			rep.Layers[i].OutputNMSE = v
+	for _, rows := range [][]LayerReport{rep.Layers, rep.Adds} {
+		for i := range rows {
+			if v, ok := layerNMSE[rows[i].Name]; ok {
+				rows[i].OutputNMSE = v
+			}
 		}
 	}
 	rep.BytesFloat, rep.BytesQuant = initBytes(m.Graph), initBytes(q.Graph)
@@ -400,6 +420,9 @@ func weightOnlyModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Mod
 	if o.Sensitivity || o.KeepFloat > 0 || o.MaxDrop != nil {
 		return nil, nil, errors.New("sensitivity analysis and mixed precision apply to full INT8 quantization, not weight-only")
 	}
+	if o.QuantizeAdds {
+		return nil, nil, errors.New("quantizing residual adds needs quantized activations, which weight-only quantization keeps in float")
+	}
 	stage := o.Stage
 	if stage == nil {
 		stage = func(string, int, int) {}
@@ -408,7 +431,7 @@ func weightOnlyModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Mod
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := MakePlan(prep, o.Ignore)
+	plan, err := MakePlan(prep, o.Ignore, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -483,7 +506,7 @@ func weightOnlyModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Mod
 			quantized = append(quantized, l)
 		}
 	}
-	layerNMSE, err := ref.layerErrors(low, quantized, evalOpts)
+	layerNMSE, err := ref.layerErrors(low, probes(quantized, nil), evalOpts)
 	if err != nil {
 		return nil, nil, err
 	}

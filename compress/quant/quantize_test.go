@@ -205,7 +205,8 @@ func TestEntropyFallbackLeNet(t *testing.T) {
 // TestQuantizeORT runs the QDQ files in ONNX Runtime: it must load them,
 // give the same accuracy within 0.1 points and agree with gcompress's
 // integer execution on >= 99.5% of the test digits; the lowered
-// (QOperator) model runs there as well.
+// (QOperator) model runs there as well (with resnet-mini's adds
+// quantized: QLinearAdd).
 func TestQuantizeORT(t *testing.T) {
 	ortpeer.Require(t)
 	test := mnistSplit(t, "test")
@@ -217,6 +218,8 @@ func TestQuantizeORT(t *testing.T) {
 		{"lenet5", Options{PerChannel: true, Method: MethodMSE}},
 		{"lenet5", Options{Method: MethodMinMax, Activations: tensor.Int8}},
 		{"lenet-300-100", Options{PerChannel: true, Method: MethodPercentile}},
+		{"resnet-mini", Options{PerChannel: true, QuantizeAdds: true}},
+		{"resnet-mini", Options{PerChannel: true, QuantizeAdds: true, Activations: tensor.Int8}},
 	} {
 		m := trainedModel(t, tc.arch)
 		tc.o.Calib, tc.o.Eval = RunOptions{Samples: 500, Threads: 2}, test
@@ -332,7 +335,7 @@ func TestIgnoreAndSymmetricActivations(t *testing.T) {
 	if rep.Lowering.Ops["ConvInteger"] != 1 {
 		t.Errorf("lowering %v", rep.Lowering.Ops)
 	}
-	if _, err := MakePlan(q, []string{"nosuchnode"}); err == nil {
+	if _, err := MakePlan(q, []string{"nosuchnode"}, false); err == nil {
 		t.Error("an ignore entry that matches nothing was accepted")
 	}
 }
@@ -595,4 +598,108 @@ func hex32(f float32) string {
 		b >>= 4
 	}
 	return string(out)
+}
+
+// TestQuantizeAdds: with QuantizeAdds, resnet-mini's three residual adds
+// read both inputs through Q/DQ and every reader of their output point
+// reads its DQ; the lowered model runs them as QLinearAdd and every
+// convolution as QLinearConv (none is left with a float output); the
+// accuracy stays within maxQuantDrop of FP32. Ignoring "Add" leaves them
+// float, and weight-only quantization refuses the option.
+func TestQuantizeAdds(t *testing.T) {
+	m := trainedModel(t, "resnet-mini")
+	train, test := mnistSplit(t, "train"), mnistSplit(t, "test")
+	o := Options{PerChannel: true, QuantizeAdds: true, Calib: RunOptions{Samples: 300, Threads: 2}, Eval: test}
+	q, rep, err := QuantizeModel(m, train, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Eval
+	t.Logf("resnet-mini with adds: FP32 %.4f, INT8 %.4f, agreement %.4f, lowering %v", *e.AccuracyFloat, *e.AccuracyQuant, e.Agreement, rep.Lowering.Ops)
+	if *e.AccuracyFloat < minFloatAccuracy || *e.AccuracyFloat-*e.AccuracyQuant > maxQuantDrop || e.Agreement < minQuantAgreement {
+		t.Errorf("accuracy FP32 %.4f, INT8 %.4f, agreement %.4f", *e.AccuracyFloat, *e.AccuracyQuant, e.Agreement)
+	}
+	if len(rep.Adds) != 3 || rep.Lowering.Ops["QLinearAdd"] != 3 {
+		t.Fatalf("%d adds reported, lowering %v", len(rep.Adds), rep.Lowering.Ops)
+	}
+	for op := range rep.Lowering.Ops {
+		if op == "ConvInteger" || op == "FusedConvInteger" {
+			t.Errorf("a convolution keeps a float output: %v", rep.Lowering.Ops)
+		}
+	}
+	adds := 0
+	for _, n := range q.Graph.Nodes {
+		if !n.IsONNX("Add") {
+			continue
+		}
+		adds++
+		if producerOp(n.Inputs[0]) != "DequantizeLinear" || producerOp(n.Inputs[1]) != "DequantizeLinear" {
+			t.Errorf("%v reads %s and %s", n, producerOp(n.Inputs[0]), producerOp(n.Inputs[1]))
+		}
+		out := n.Outputs[0]
+		if len(out.Consumers) == 1 && out.Consumers[0].OpType == "Relu" {
+			out = out.Consumers[0].Outputs[0]
+		}
+		for _, c := range out.Consumers {
+			if c.OpType != "QuantizeLinear" || len(out.Consumers) != 1 {
+				t.Errorf("output %s of %v is read by %v", out.Name, n, out.Consumers)
+			}
+		}
+	}
+	if adds != 3 {
+		t.Errorf("%d Adds in the QDQ model", adds)
+	}
+	for _, a := range rep.Adds {
+		if len(a.Inputs) != 2 || a.ActType != "uint8" || rep.CalibTable[a.ActTensor] == 0 || rep.CalibTable[a.Inputs[0]] == 0 || rep.CalibTable[a.Inputs[1]] == 0 {
+			t.Errorf("add row %+v (calibration table %v)", a, rep.CalibTable)
+		}
+	}
+	if md := rep.Markdown("m.onnx", "q.onnx"); !strings.Contains(md, "## Residual adds") || !strings.Contains(md, "| "+rep.Adds[0].Name+" |") {
+		t.Errorf("report has no adds table:\n%s", md)
+	}
+
+	// int8 activations: the Relu after each add stays as Max(., 0) after
+	// QLinearAdd (zero point 0 is not int8's minimum), and the integer
+	// execution matches the QDQ model's float evaluation
+	s8 := Options{PerChannel: true, QuantizeAdds: true, Activations: tensor.Int8, Calib: o.Calib, Eval: test, EvalSamples: 300}
+	q, _, err = QuantizeModel(m, train, s8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, _, err := Lower(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qadds := 0
+	for _, n := range low.Graph.Nodes {
+		if n.OpType == "QLinearAdd" {
+			qadds++
+			if y := n.Outputs[0]; len(y.Consumers) != 1 || !y.Consumers[0].IsONNX("Max") {
+				t.Errorf("QLinearAdd %s is read by %v, want one Max", n.Name, y.Consumers)
+			}
+		}
+	}
+	sim, classes, err := Logits(q, test, RunOptions{Samples: 300, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	integer, _, err := Logits(low, test, RunOptions{Samples: 300, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, n := Agreement(sim, integer, classes), NMSE(sim, integer); qadds != 3 || a < minImplAgreement || n > maxImplNMSE {
+		t.Errorf("int8 activations: %d QLinearAdd, integer vs simulated agreement %.4f, NMSE %.3g", qadds, a, n)
+	}
+
+	o.Ignore, o.Eval, o.EvalSamples = []string{"Add"}, nil, 0
+	_, rep, err = QuantizeModel(m, train, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Adds) != 0 || rep.Lowering.Ops["QLinearAdd"] != 0 {
+		t.Errorf("ignored adds quantized: %d, lowering %v", len(rep.Adds), rep.Lowering.Ops)
+	}
+	if _, _, err := QuantizeModel(m, nil, Options{WeightOnly: "int8", QuantizeAdds: true}); err == nil || !strings.Contains(err.Error(), "weight-only") {
+		t.Errorf("weight-only with adds: %v", err)
+	}
 }

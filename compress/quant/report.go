@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -42,9 +43,9 @@ func (r *Report) Markdown(model, output string) string {
 		fmt.Fprintf(&b, "- weights: int8 symmetric %s; activations: %s per tensor; bias: int32 (scale s_in * s_w)\n", wt, r.Activations)
 	}
 	fmt.Fprintf(&b, "- initializers: %s -> %s\n", humanBytes(r.BytesFloat), humanBytes(r.BytesQuant))
-	if p := r.Prepare; p.ConstantsFolded+p.BatchNormsFolded+p.IdentitiesRemoved+p.GemmsNormalised > 0 {
-		fmt.Fprintf(&b, "- before quantizing: %d constants folded, %d BatchNorm/Mul/Add folded, %d identities removed, %d Gemm alpha/beta folded\n",
-			p.ConstantsFolded, p.BatchNormsFolded, p.IdentitiesRemoved, p.GemmsNormalised)
+	if p := r.Prepare; p.ConstantsFolded+p.BatchNormsFolded+p.IdentitiesRemoved+p.GemmsNormalised+p.SumsAsAdds > 0 {
+		fmt.Fprintf(&b, "- before quantizing: %d constants folded, %d BatchNorm/Mul/Add folded, %d identities removed, %d Gemm alpha/beta folded, %d two-input Sums written as Add\n",
+			p.ConstantsFolded, p.BatchNormsFolded, p.IdentitiesRemoved, p.GemmsNormalised, p.SumsAsAdds)
 	}
 	if e := r.Eval; e != nil {
 		b.WriteString("\n## Evaluation\n\n")
@@ -92,6 +93,14 @@ func (r *Report) Markdown(model, output string) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			l.Name, l.Op, prec, act, as, az, am, cl, ws, on, sn, sd)
 	}
+	if len(r.Adds) > 0 {
+		b.WriteString("\n## Residual adds\n\n")
+		b.WriteString("| add | inputs | output activation | act scale | act zp | amax | clipped % | output NMSE |\n|---|---|---|---|---|---|---|---|\n")
+		for _, a := range r.Adds {
+			fmt.Fprintf(&b, "| %s | `%s` | `%s` | %.4g | %d (%s) | %.4g | %.3f | %.3g |\n", a.Name, strings.Join(a.Inputs, "`, `"),
+				a.ActTensor, a.ActScale, a.ActZeroPoint, a.ActType, a.Amax, a.ClippedPct, a.OutputNMSE)
+		}
+	}
 	if fb := r.Fallbacks(); len(fb) > 0 {
 		b.WriteString("\nEntropy thresholds rejected (they quantize the calibration values with a larger error than the unclipped range, which is used instead):\n\n")
 		b.WriteString("| activation | entropy amax | would clip % | MSE with it | MSE unclipped (used) |\n|---|---|---|---|---|\n")
@@ -129,12 +138,12 @@ func (r *Report) Markdown(model, output string) string {
 	return b.String()
 }
 
-// Fallbacks returns the layers whose activation's entropy threshold was
-// rejected, one per activation tensor, in layer order.
+// Fallbacks returns the layers and adds whose activation's entropy
+// threshold was rejected, one per activation tensor, in layer order.
 func (r *Report) Fallbacks() []LayerReport {
 	var out []LayerReport
 	seen := map[string]bool{}
-	for _, l := range r.Layers {
+	for _, l := range slices.Concat(r.Layers, r.Adds) {
 		if l.EntropyFallback != nil && !seen[l.ActTensor] {
 			seen[l.ActTensor] = true
 			out = append(out, l)

@@ -70,15 +70,31 @@ func (r *reference) compare(m *graph.Model, o RunOptions) (comparison, error) {
 	return c, nil
 }
 
-// layerErrors measures, for each layer, the NMSE of its output in q (the
-// Conv/Gemm/MatMul result, before any Relu) against the float model, on
-// up to 1,000 of the reference samples. Both models run batch by batch and
-// only the error sums are kept.
-func (r *reference) layerErrors(q *graph.Model, layers []*Layer, o RunOptions) (map[string]float64, error) {
-	o.Samples = min(r.samples, 1000)
-	names := make([]string, 0, len(layers))
+// probe names a tensor whose error layerErrors measures, and the layer or
+// add it is reported for.
+type probe struct{ layer, tensor string }
+
+// probes are the outputs of the given layers and adds (the Conv/Gemm/
+// MatMul/Add result, before any Relu).
+func probes(layers []*Layer, adds []*ResidualAdd) []probe {
+	var out []probe
 	for _, l := range layers {
-		names = append(names, l.Node.Outputs[0].Name)
+		out = append(out, probe{l.Name, l.Node.Outputs[0].Name})
+	}
+	for _, a := range adds {
+		out = append(out, probe{a.Name, a.Node.Outputs[0].Name})
+	}
+	return out
+}
+
+// layerErrors measures, for each probe, the NMSE of its tensor in q
+// against the float model, on up to 1,000 of the reference samples. Both
+// models run batch by batch and only the error sums are kept.
+func (r *reference) layerErrors(q *graph.Model, at []probe, o RunOptions) (map[string]float64, error) {
+	o.Samples = min(r.samples, 1000)
+	names := make([]string, 0, len(at))
+	for _, p := range at {
+		names = append(names, p.tensor)
 	}
 	fm, err := withOutputs(r.model, names)
 	if err != nil {
@@ -127,10 +143,10 @@ func (r *reference) layerErrors(q *graph.Model, layers []*Layer, o RunOptions) (
 		return nil, err
 	}
 	out := map[string]float64{}
-	for i, l := range layers {
-		out[l.Name] = num[i]
+	for i, p := range at {
+		out[p.layer] = num[i]
 		if den[i] > 0 {
-			out[l.Name] = num[i] / den[i]
+			out[p.layer] = num[i] / den[i]
 		}
 	}
 	return out, nil
@@ -164,7 +180,7 @@ func analyse(prep *graph.Model, layers []*Layer, act map[string]*Params, perChan
 	out := map[string]sensitivity{}
 	for i, l := range layers {
 		stage("sensitivity", i, len(layers))
-		q, _, err := InsertQDQ(prep, []*Layer{l}, act, perChannel)
+		q, _, err := InsertQDQ(prep, []*Layer{l}, nil, act, perChannel)
 		if err != nil {
 			return nil, err
 		}

@@ -24,7 +24,7 @@ type affine struct {
 // has non-constant parameters.
 func batchNormAffine(g *graph.Graph, n *graph.Node) (affine, bool) {
 	if !n.IsONNX("BatchNormalization") || len(n.Inputs) != 5 || n.AttrInt("training_mode", 0) != 0 ||
-		usedOutputs(g, n) != 1 || n.Outputs[0] == nil || (len(n.Outputs[0].Consumers) == 0 && !isGraphOutput(g, n.Outputs[0])) {
+		usedOutputs(g, n) != 1 || n.Outputs[0] == nil || (len(n.Outputs[0].Consumers) == 0 && !g.IsOutput(n.Outputs[0])) {
 		return affine{}, false
 	}
 	var p [4][]float64

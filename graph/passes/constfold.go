@@ -42,7 +42,7 @@ func FoldConstants(g *graph.Graph, eval Evaluator) int {
 		}
 		ok := true
 		for i, o := range n.Outputs {
-			if o != nil && (out[i] == nil || out[i].Len() > maxFoldElements || isGraphOutput(g, o)) {
+			if o != nil && (out[i] == nil || out[i].Len() > maxFoldElements || g.IsOutput(o)) {
 				ok = false
 			}
 		}

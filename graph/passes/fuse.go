@@ -182,9 +182,9 @@ func RemoveIdentities(g *graph.Graph) int {
 		if n.IsONNX("Dropout") && len(n.Inputs) >= 1 {
 			training := n.Input(2)
 			ok = (training == nil || constFalse(g, training)) && (len(n.Outputs) < 2 || n.Outputs[1] == nil ||
-				(len(n.Outputs[1].Consumers) == 0 && !isGraphOutput(g, n.Outputs[1])))
+				(len(n.Outputs[1].Consumers) == 0 && !g.IsOutput(n.Outputs[1])))
 		}
-		if !ok || n.Inputs[0] == nil || len(n.Outputs) == 0 || n.Outputs[0] == nil || isGraphOutput(g, n.Outputs[0]) {
+		if !ok || n.Inputs[0] == nil || len(n.Outputs) == 0 || n.Outputs[0] == nil || g.IsOutput(n.Outputs[0]) {
 			continue
 		}
 		out, in := n.Outputs[0], n.Inputs[0]

@@ -44,6 +44,9 @@ const MSDomain = "com.microsoft"
 //     added in float.
 //   - DQ(int8 weight) -> Gemm/MatMul with a float activation becomes
 //     MatMulNBits (8 bits, one block per output channel).
+//   - DQ(a), DQ(b) -> Add [-> Relu] -> Q, all per tensor and of one 8-bit
+//     type, becomes com.microsoft QLinearAdd [-> Max(., y_zero_point)]
+//     (the Relu as for QLinearConv).
 //   - DQ(q) -> MaxPool/Flatten/Reshape/Transpose/Squeeze/Unsqueeze ->
 //     Q with the same parameters becomes the op on q itself.
 //
@@ -93,6 +96,11 @@ func lowerQDQ(c *graph.Model) (r LowerReport, rewritten int) {
 				continue
 			}
 			r.Ops[op]++
+		}
+	}
+	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
+		if n.IsONNX("Add") && lw.qlinearAdd(n) {
+			r.Ops["QLinearAdd"]++
 		}
 	}
 	for _, n := range append([]*graph.Node(nil), g.Nodes...) {
@@ -167,7 +175,7 @@ func (lw *lowerer) dequant(v *graph.Value) *dqInfo {
 // quantizeOf returns the QuantizeLinear that is the only reader of v, with
 // constant per-tensor scale and zero point.
 func (lw *lowerer) quantizeOf(v *graph.Value) *graph.Node {
-	if v == nil || len(v.Consumers) != 1 || isGraphOutput(lw.g, v) {
+	if v == nil || len(v.Consumers) != 1 || lw.g.IsOutput(v) {
 		return nil
 	}
 	q := v.Consumers[0]
@@ -398,7 +406,7 @@ func (lw *lowerer) weightOnly(n *graph.Node) (string, string) {
 func (lw *lowerer) requantTail(n *graph.Node) (relu, q *graph.Node) {
 	y := n.Outputs[0]
 	qv := y
-	if len(y.Consumers) == 1 && y.Consumers[0].IsONNX("Relu") && !isGraphOutput(lw.g, y) {
+	if len(y.Consumers) == 1 && y.Consumers[0].IsONNX("Relu") && !lw.g.IsOutput(y) {
 		relu = y.Consumers[0]
 		qv = relu.Outputs[0]
 	}
@@ -451,6 +459,49 @@ func (lw *lowerer) qlinearConv(n *graph.Node, x, w *dqInfo, biasQ *tensor.Tensor
 	return "QLinearConv"
 }
 
+// qlinearAdd fuses DQ(a), DQ(b) -> Add [-> Relu] -> Q into QLinearAdd;
+// false when the pattern is not there.
+func (lw *lowerer) qlinearAdd(n *graph.Node) bool {
+	if len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+		return false
+	}
+	a, b := lw.activation(n.Inputs[0]), lw.activation(n.Inputs[1])
+	if a == nil || b == nil {
+		return false
+	}
+	relu, q := lw.requantTail(n)
+	if q == nil {
+		return false
+	}
+	sy, zy := q.Inputs[1], q.Inputs[2]
+	if a.zp.DType != zy.DType || b.zp.DType != zy.DType {
+		return false
+	}
+	name := LayerName(n)
+	in := []*graph.Value{a.q, a.sv, a.zp, b.q, b.sv, b.zp, sy, zy}
+	out, keepRelu := lw.detachTail(n, relu, q)
+	if keepRelu {
+		lw.node("Max", name+"_relu", []*graph.Value{lw.msNode("QLinearAdd", name, in, nil, nil), zy}, out, nil)
+	} else {
+		lw.msNode("QLinearAdd", name, in, out, nil)
+	}
+	return true
+}
+
+// msNode adds a com.microsoft node with one fresh output (or the given
+// one); trailing absent inputs are dropped.
+func (lw *lowerer) msNode(op, name string, in []*graph.Value, out *graph.Value, attrs map[string]*graph.Attr) *graph.Value {
+	if out == nil {
+		out = lw.g.NewValue(name + "_" + op)
+	}
+	for len(in) > 0 && in[len(in)-1] == nil {
+		in = in[:len(in)-1]
+	}
+	n := lw.g.AddNode(op, in, []*graph.Value{out}, attrs)
+	n.Domain, n.Name = MSDomain, lw.g.UniqueName(name+"_"+op)+"_node"
+	return out
+}
+
 // qgemm lowers a Gemm or 2-D MatMul to com.microsoft QGemm: with the
 // requantization fused when the output (after an optional Relu) is
 // quantized, else with a float output (plus a float bias when the bias's
@@ -472,15 +523,7 @@ func (lw *lowerer) qgemm(n *graph.Node, x, w *dqInfo, transB bool, biasF *graph.
 		attrs["transB"] = graph.IntAttr(1)
 	}
 	add := func(in []*graph.Value, out *graph.Value) *graph.Value {
-		if out == nil {
-			out = g.NewValue(name + "_QGemm")
-		}
-		for len(in) > 0 && in[len(in)-1] == nil {
-			in = in[:len(in)-1]
-		}
-		q := g.AddNode("QGemm", in, []*graph.Value{out}, attrs)
-		q.Domain, q.Name = MSDomain, g.UniqueName(name+"_QGemm")+"_node"
-		return out
+		return lw.msNode("QGemm", name, in, out, attrs)
 	}
 	// quantized output: y [-> Relu] -> Q
 	if relu, q := lw.requantTail(n); q != nil && biasF == nil {
@@ -645,7 +688,7 @@ func PassThrough(g *graph.Graph, n *graph.Node) bool {
 	}
 	switch n.OpType {
 	case "MaxPool":
-		if len(n.Outputs) > 1 && n.Outputs[1] != nil && (len(n.Outputs[1].Consumers) > 0 || isGraphOutput(g, n.Outputs[1])) {
+		if len(n.Outputs) > 1 && n.Outputs[1] != nil && (len(n.Outputs[1].Consumers) > 0 || g.IsOutput(n.Outputs[1])) {
 			return false
 		}
 	case "Flatten", "Transpose", "Identity":

@@ -108,5 +108,5 @@ func supportsLowering(supports func(domain, op string) bool) bool {
 			return false
 		}
 	}
-	return supports(MSDomain, "QGemm") && supports(MSDomain, "MatMulNBits")
+	return supports(MSDomain, "QGemm") && supports(MSDomain, "QLinearAdd") && supports(MSDomain, "MatMulNBits")
 }

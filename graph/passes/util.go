@@ -13,20 +13,10 @@ func fusedOp(n *graph.Node, op string) bool {
 // Domain is the operator domain of the fused ops the passes create.
 const Domain = "gcompress"
 
-// isGraphOutput reports whether v is one of g's outputs.
-func isGraphOutput(g *graph.Graph, v *graph.Value) bool {
-	for _, o := range g.Outputs {
-		if o == v {
-			return true
-		}
-	}
-	return false
-}
-
 // soleUse reports whether n is the only reader of v and v is not a graph
 // output, so that v may disappear into a fused node.
 func soleUse(g *graph.Graph, v *graph.Value, n *graph.Node) bool {
-	return v != nil && len(v.Consumers) == 1 && v.Consumers[0] == n && !isGraphOutput(g, v)
+	return v != nil && len(v.Consumers) == 1 && v.Consumers[0] == n && !g.IsOutput(v)
 }
 
 // usedOutputs counts the outputs of n that something reads or the graph
@@ -34,7 +24,7 @@ func soleUse(g *graph.Graph, v *graph.Value, n *graph.Node) bool {
 func usedOutputs(g *graph.Graph, n *graph.Node) int {
 	c := 0
 	for _, o := range n.Outputs {
-		if o != nil && (len(o.Consumers) > 0 || isGraphOutput(g, o)) {
+		if o != nil && (len(o.Consumers) > 0 || g.IsOutput(o)) {
 			c++
 		}
 	}
