@@ -44,7 +44,9 @@ type igemmKernel struct {
 	mr, nr, vl, ku int
 	madd           bool // int16 vpmaddwd format: no sign offsets
 	kc, mc, nc     int
-	run            func(a *gemmArgs, A, B []byte, C []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32)
+	run            func(a *gemmArgs, A, B []byte, C []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32, mult []float64, Y []byte)
+	// requant: the epilogue can requantize to 8 bits (igemmCall.requant)
+	requant bool
 	packA          func(a *gemmArgs, A []byte, dst []int32)
 	packB          func(a *gemmArgs, B []byte, dst []int32)
 }
@@ -127,6 +129,25 @@ type igemmCall struct {
 	// (za, zb and bias are then ignored); only for a form without offsets
 	// (form's oa and ob both 0).
 	fixed *igemmTerms
+	// requant, when set, sends the result to 8 bits instead of c (only
+	// for a kernel with requant).
+	requant *igemmRequant
+}
+
+// igemmRequant makes the INT8 GEMM's epilogue requantize its result
+// straight into y (m rows of stride ldy, uint8 when u8, else int8):
+//
+//	y[i][j] = clamp(round_half_even(c[i][j] * mult[i]) + zp, lo, hi)
+//
+// in double, as requantC computes it, so the int32 product never goes
+// through memory. c is then only scratch for the partial sums of the k
+// blocks before the last, and may be nil when k <= the kernel's kc.
+type igemmRequant struct {
+	y          []byte
+	u8         bool
+	ldy        int
+	mult       []float64
+	zp, lo, hi float64
 }
 
 // form decides, for kernel kern, which operand vpdpbusd treats as
@@ -237,6 +258,9 @@ const (
 	gcFlipA  = 8192
 	gcFlipB  = 16384
 	gcHasEpi = 32768
+	// gcRequant and gcRequantU8: see GC_REQUANT in simd_amd64.h
+	gcRequant   = 33554432
+	gcRequantU8 = 67108864
 )
 
 func igemmTypeFlags(aU8, bU8, flipA, flipB bool) int64 {
@@ -402,10 +426,23 @@ func (c *igemmCall) runSIMD(threads int) bool {
 		}
 		t = c.terms(oa, ob, ra, cb)
 	}
-	c.check()
+	if c.requant != nil && !kern.requant {
+		return false
+	}
+	c.check(kern)
 	args := gemmArgs{m: int64(c.m), n: int64(c.n), k: int64(c.k), lda: int64(c.lda), ldb: int64(c.ldb),
 		ldc: int64(c.ldc), kc: int64(kern.kc), mc: int64(kern.mc), nc: int64(kern.nc)}
 	args.flags = igemmTypeFlags(c.aU8, c.bU8, flipA, flipB)
+	var mult []float64
+	var y []byte
+	if r := c.requant; r != nil {
+		args.flags |= gcRequant
+		if r.u8 {
+			args.flags |= gcRequantU8
+		}
+		args.ldy, args.rqZp, args.rqLo, args.rqHi = int64(r.ldy), r.zp, r.lo, r.hi
+		mult, y = r.mult, r.y
+	}
 	if au {
 		args.flags |= gcAU
 	}
@@ -456,7 +493,7 @@ func (c *igemmCall) runSIMD(threads int) bool {
 			defer putI32(p)
 			sb = *p
 		}
-		kern.run(w, a, b, c.c, t.ra, t.ca, t.r1, t.c1, t.r2, t.c2, sa, sb)
+		kern.run(w, a, b, c.c, t.ra, t.ca, t.r1, t.c1, t.r2, t.c2, sa, sb, mult, y)
 	}
 	if parts <= 1 {
 		args.i0, args.i1, args.j0, args.j1 = 0, int64(c.m), 0, int64(c.n)
@@ -499,8 +536,8 @@ func int32Bytes(v []int32) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
 }
 
-// check panics if a slice is too short for the call.
-func (c *igemmCall) check() {
+// check panics if a slice is too short for the call with kernel kern.
+func (c *igemmCall) check(kern *igemmKernel) {
 	need := func(what string, n, rows, cols, ld int) {
 		if rows > 0 && cols > 0 && (ld < cols || n < (rows-1)*ld+cols) {
 			panic(fmt.Sprintf("igemm: %s is %d long, need %d x %d with stride %d", what, n, rows, cols, ld))
@@ -537,7 +574,15 @@ func (c *igemmCall) check() {
 	default:
 		need("B", len(c.b), c.k, c.n, c.ldb)
 	}
-	need("C", len(c.c), c.m, c.n, c.ldc)
+	if r := c.requant; r != nil {
+		need("Y", len(r.y), c.m, c.n, r.ldy)
+		if len(r.mult) < c.m {
+			panic("igemm: requantization multipliers too short")
+		}
+	}
+	if c.requant == nil || c.k > kern.kc {
+		need("C", len(c.c), c.m, c.n, c.ldc)
+	}
 	for _, v := range []struct {
 		s []int32
 		n int

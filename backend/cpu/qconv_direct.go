@@ -300,3 +300,23 @@ func (op *convIntOp) requantDirect(ctx *runtime.Context, in []*tensor.Tensor, g 
 	}
 	return p.run(ctx, g, xb, zeroPoint(zx), bias, out)
 }
+
+// requantGemm computes QLinearConv into y with the INT8 GEMM, which
+// requantizes in its epilogue (igemmRequant), so the int32 product never
+// goes through memory; false when that does not apply (no such kernel; a
+// depthwise, direct-kernel or Toeplitz convolution).
+func (op *convIntOp) requantGemm(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, bias []int32, y *tensor.Tensor, mult []float64, zy float64) bool {
+	if kern := igemmISA(); kern == nil || !kern.requant || !g.planar() {
+		return false
+	}
+	xb, wb, xU8, wU8, zx, ok := convIntOperands(in[0], in[3], nnOptional(in, 2), nnOptional(in, 5))
+	if !ok || g.cg == 1 && g.group > 1 || op.directPlan(g, in[3], wb, xU8, wU8) != nil {
+		return false
+	}
+	yb, u8, _ := int8Bytes(y)
+	rq := &igemmRequant{y: yb, u8: u8, mult: mult, zp: zy, lo: math.MinInt8, hi: math.MaxInt8}
+	if u8 {
+		rq.lo, rq.hi = 0, math.MaxUint8
+	}
+	return op.convGemm(ctx, g, in[3], xb, wb, xU8, wU8, zx, bias, nil, rq)
+}

@@ -209,3 +209,77 @@ func BenchmarkQLinearConv(b *testing.B) {
 		}
 	}
 }
+
+// TestQLinearConvGemmRequant: QLinearConv through the INT8 GEMM (the
+// direct kernel off) equals the generic level's result bit for bit at
+// every level and thread count: 1x1 with one k block and with two (k =
+// 600: the epilogue adds the earlier block's partial sums), an im2col
+// 3x3 stride-2 convolution, groups and a batch, uint8 and int8 images;
+// where the kernel requantizes in its epilogue, requantGemm must take
+// each case.
+func TestQLinearConvGemmRequant(t *testing.T) {
+	withParallelism(t)
+	qconvDirectUse = qconvNever
+	defer func() { qconvDirectUse = qconvAuto }()
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	rng := rand.New(rand.NewPCG(91, 92))
+	for _, c := range []struct {
+		x, w          []int
+		group, stride int64
+		pad           int64
+	}{
+		{[]int{2, 64, 9, 11}, []int{40, 64, 1, 1}, 1, 1, 0},
+		{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
+		{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
+		{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
+	} {
+		for _, u8 := range []bool{true, false} {
+			attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.stride, c.stride),
+				"pads": graph.IntsAttr(c.pad, c.pad, c.pad, c.pad)}
+			x, w := qRandom(rng, u8, c.x...), qRandom(rng, false, c.w...)
+			bias := make([]int32, c.w[0])
+			for i := range bias {
+				bias[i] = int32(rng.IntN(4000) - 2000)
+			}
+			// an output scale that saturates some values at both ends
+			in := []*tensor.Tensor{x, tensor.Scalar(float32(0.02)), qRandom(rng, u8), w, qScale(rng, c.w[0]), tensor.FromSlice([]int{}, []int8{0}),
+				tensor.Scalar(float32(0.05)), qRandom(rng, u8), tensor.FromSlice([]int{c.w[0]}, bias)}
+			if _, err := SetCPULevel(LevelGeneric); err != nil {
+				t.Fatal(err)
+			}
+			want, err := qOp(t, "QLinearConv", attrs, in, -1).Run(runtime.NewContext(1), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forEachLevel(t, func(t *testing.T, _ CPULevel) {
+				for _, threads := range []int{1, 2} {
+					got, err := qOp(t, "QLinearConv", attrs, in, 3).Run(runtime.NewContext(threads), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameTensor(t, fmt.Sprintf("%v u8=%v threads %d", c.x, u8, threads), got[0], want[0])
+				}
+				if kern := igemmISA(); kern == nil || !kern.requant {
+					return
+				}
+				// the epilogue path itself
+				op := &convIntOp{conv: convOp{win: graph.Window{Kernel: c.w[2:], Strides: []int{int(c.stride), int(c.stride)},
+					Pads: []int{int(c.pad), int(c.pad), int(c.pad), int(c.pad)}, Dilations: []int{1, 1}}, group: int(c.group)}, linear: true}
+				g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				prm, err := op.params(in, g.m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				y := tensor.MustNew(want[0].DType(), want[0].Shape()...)
+				if !op.requantGemm(runtime.NewContext(2), in, g, prm.bias, y, prm.mult, prm.zy[0]) {
+					t.Fatalf("%v: requantGemm did not apply", c.x)
+				}
+				sameTensor(t, fmt.Sprintf("%v u8=%v requantGemm", c.x, u8), y, want[0])
+			})
+		}
+	}
+}

@@ -335,6 +335,16 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	if p := op.directPlan(g, w, wb, xU8, wU8); p != nil {
 		return p.run(ctx, g, xb, zeroPoint(zx), bias, qconvOut{acc: acc})
 	}
+	return op.convGemm(ctx, g, w, xb, wb, xU8, wU8, zx, bias, acc, nil)
+}
+
+// convGemm is convIntFast's INT8 GEMM path, per image and group: into
+// acc, or with rq set straight into rq.y (rq.mult per output channel, the
+// whole output's), requantized in the GEMM's epilogue; false when the
+// kernel cannot (and, with rq, for the Toeplitz form, whose product is
+// wider than the output).
+func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tensor, xb, wb []byte, xU8, wU8 bool, zx, bias, acc []int32, rq *igemmRequant) bool {
+	kern := igemmISA()
 	kdim := g.cg * g.kSize
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
 		ldc: g.outSize, zb: zx, preferFlipB: true}
@@ -359,12 +369,27 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 	// Used while the padded width wastes at most half of the product.
 	hp, wp := g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
 	toep := call.conv != nil && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
+	if rq != nil && (toep || !kern.requant) {
+		return false
+	}
 	padByte := byte(zeroPoint(zx))
 	job := func(j, threads int) bool {
 		n, grp := j/g.group, j%g.group
 		c := call
 		c.b = xb[(n*g.c+grp*g.cg)*g.inSize : (n*g.c+(grp+1)*g.cg)*g.inSize]
-		c.c = acc[(n*g.m+grp*g.mg)*g.outSize : (n*g.m+(grp+1)*g.mg)*g.outSize]
+		rows := (n*g.m + grp*g.mg) * g.outSize
+		if rq != nil {
+			r := *rq
+			r.y, r.ldy, r.mult = rq.y[rows:rows+g.mg*g.outSize], g.outSize, rq.mult[grp*g.mg:(grp+1)*g.mg]
+			c.requant = &r
+			if c.k > kern.kc { // partial sums of the k blocks before the last
+				scratch := getI32(g.mg * g.outSize)
+				defer putI32(scratch)
+				c.c = *scratch
+			}
+		} else {
+			c.c = acc[rows : rows+g.mg*g.outSize]
+		}
 		if packs != nil {
 			c.packedA = packs[grp]
 		} else {

@@ -42,6 +42,9 @@ type gemmArgs struct {
 	ldct                    int64
 	preChannels             int64
 	alpha, lo, hi, unusedF4 float32
+	// INT8 requantization into Y (gcRequant; see gc_gemm_args)
+	ldy               int64
+	rqZp, rqLo, rqHi float64
 }
 
 // partWindow sets the window of part p of parts of an m x n product: whole
@@ -60,7 +63,7 @@ func (a *gemmArgs) partWindow(p, parts int, splitN bool, m, n, mr, nr int) {
 }
 
 // gemmArgsSize is the size of gc_gemm_args in bytes.
-const gemmArgsSize = 31*8 + 4*4
+const gemmArgsSize = 31*8 + 4*4 + 4*8
 
 var _ = [1]struct{}{}[unsafe.Sizeof(gemmArgs{})-gemmArgsSize]
 

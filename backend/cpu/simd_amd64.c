@@ -115,7 +115,10 @@ typedef __m512i vi_vnni512;
 #define VIMUL(a, b) _mm512_mullo_epi32((a), (b))
 #define VDOT_AU(acc, a, b) _mm512_dpbusd_epi32((acc), (a), (b))
 #define VDOT_BU(acc, a, b) _mm512_dpbusd_epi32((acc), (b), (a))
+#define IREQUANT 1
+#include "simd_requant_avx512.h"
 #include "simd_igemm_tmpl.h"
+#undef IREQUANT
 #undef SFX
 #undef MR
 #undef NR

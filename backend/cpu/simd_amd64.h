@@ -51,6 +51,9 @@ enum {
 	GC_A_DIRECT = 8388608,   // A is read in place: op(A)[i][p] = A[aoff[p] + i] (no packing)
 	GC_CT_COMPACT = 16777216, // with GC_C_TRANS: product row i is cell divmod(i, iw) of a padded-width
 	                          // output, stored at oy*ow + ox of CT's row when ox < ow (else dropped)
+	// INT8 GEMM again
+	GC_REQUANT = 33554432,    // requantize into Y (see gc_gemm_args.ldy) instead of writing C
+	GC_REQUANT_U8 = 67108864, // with GC_REQUANT: Y is uint8 (else int8)
 };
 
 typedef struct {
@@ -67,6 +70,13 @@ typedef struct {
 	int64_t ldct;           // GC_C_TRANS: row stride of CT
 	int64_t pre_channels;   // channels of the packing prologue (pre)
 	float alpha, lo, hi, pad_;
+	// INT8 with GC_REQUANT (kernels whose info out[4] is 1): the window's
+	// C is not written; each value goes to Y[i*ldy + j] (uint8 when
+	// GC_REQUANT_U8, else int8) as clamp(round_half_even(c * mult[i]) +
+	// rq_zp, rq_lo, rq_hi) in double (gc_requant's arithmetic). C then
+	// holds only the partial sums of k blocks before the last.
+	int64_t ldy;
+	double rq_zp, rq_lo, rq_hi;
 } gc_gemm_args;
 
 // Kernel shapes, returned by the *_info functions as int64[4]:
@@ -95,10 +105,13 @@ void gc_sgemm_pack_b_avx2(const gc_gemm_args *a, const float *B, float *dst, con
 void gc_igemm_info_vnni512(int64_t *out);
 void gc_igemm_info_avxvnni(int64_t *out);
 void gc_igemm_info_avx2(int64_t *out);
+// With GC_REQUANT (only where gc_igemm_info's out[4] is 1), mult and Y
+// are the requantization's per-row multipliers and output.
 #define GC_IGEMM_DECL(sfx)                                                                        \
 	int gc_igemm_##sfx(const gc_gemm_args *g, const void *A, const void *B, int32_t *C,            \
 		const int32_t *row_add, const int32_t *col_add, const int32_t *r1, const int32_t *c1, \
-		const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb);                     \
+		const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb, const double *mult, \
+		void *Y);                                                                              \
 	void gc_igemm_pack_a_##sfx(const gc_gemm_args *g, const void *A, int32_t *dst);              \
 	void gc_igemm_pack_b_##sfx(const gc_gemm_args *g, const void *B, int32_t *dst);
 GC_IGEMM_DECL(vnni512)

@@ -156,15 +156,19 @@ func bytep(s []byte) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.SliceData(s))
 }
 
-type cIgemmRun func(*C.gc_gemm_args, unsafe.Pointer, unsafe.Pointer, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t) C.int
+type cIgemmRun func(*C.gc_gemm_args, unsafe.Pointer, unsafe.Pointer, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.int32_t, *C.double, unsafe.Pointer) C.int
 type cIgemmPack func(*C.gc_gemm_args, unsafe.Pointer, *C.int32_t)
 
 func newIgemmKernel(name string, madd bool, info func(*C.int64_t), run cIgemmRun, packA, packB cIgemmPack) *igemmKernel {
-	var v [4]C.int64_t
+	var v [5]C.int64_t
 	info(&v[0])
-	k := &igemmKernel{name: name, madd: madd, mr: int(v[0]), nr: int(v[1]), vl: int(v[2]), ku: int(v[3])}
-	k.run = func(a *gemmArgs, A, B []byte, Cm []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32) {
-		run(cArgs(a), bytep(A), bytep(B), i32p(Cm), i32p(ra), i32p(ca), i32p(r1), i32p(c1), i32p(r2), i32p(c2), i32p(sa), i32p(sb))
+	k := &igemmKernel{name: name, madd: madd, mr: int(v[0]), nr: int(v[1]), vl: int(v[2]), ku: int(v[3]), requant: v[4] == 1}
+	k.run = func(a *gemmArgs, A, B []byte, Cm []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32, mult []float64, Y []byte) {
+		var mp *C.double
+		if len(mult) > 0 {
+			mp = (*C.double)(unsafe.Pointer(unsafe.SliceData(mult)))
+		}
+		run(cArgs(a), bytep(A), bytep(B), i32p(Cm), i32p(ra), i32p(ca), i32p(r1), i32p(c1), i32p(r2), i32p(c2), i32p(sa), i32p(sb), mp, bytep(Y))
 	}
 	k.packA = func(a *gemmArgs, A []byte, dst []int32) { packA(cArgs(a), bytep(A), i32p(dst)) }
 	k.packB = func(a *gemmArgs, B []byte, dst []int32) { packB(cArgs(a), bytep(B), i32p(dst)) }
@@ -174,22 +178,22 @@ func newIgemmKernel(name string, madd bool, info func(*C.int64_t), run cIgemmRun
 var (
 	igemmVNNI512 = withIBlocking(newIgemmKernel("vnni512", false,
 		func(p *C.int64_t) { C.gc_igemm_info_vnni512(p) },
-		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
-			return C.gc_igemm_vnni512(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t, mult *C.double, Y unsafe.Pointer) C.int {
+			return C.gc_igemm_vnni512(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb, mult, Y)
 		},
 		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_vnni512(a, A, dst) },
 		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_vnni512(a, B, dst) }))
 	igemmAVXVNNI = withIBlocking(newIgemmKernel("avxvnni", false,
 		func(p *C.int64_t) { C.gc_igemm_info_avxvnni(p) },
-		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
-			return C.gc_igemm_avxvnni(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t, mult *C.double, Y unsafe.Pointer) C.int {
+			return C.gc_igemm_avxvnni(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb, mult, Y)
 		},
 		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avxvnni(a, A, dst) },
 		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avxvnni(a, B, dst) }))
 	igemmAVX2 = withIBlocking(newIgemmKernel("avx2", true,
 		func(p *C.int64_t) { C.gc_igemm_info_avx2(p) },
-		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t) C.int {
-			return C.gc_igemm_avx2(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb)
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t, mult *C.double, Y unsafe.Pointer) C.int {
+			return C.gc_igemm_avx2(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb, mult, Y)
 		},
 		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avx2(a, A, dst) },
 		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avx2(a, B, dst) }))

@@ -11,6 +11,8 @@
 //               VILOADM(p, lanes), VISTOREM(p, v, lanes), VIBCAST(x),
 //               VIADD, VIMUL (low 32 bits), VDOT_AU(acc, a, b) with a
 //               the unsigned operand, VDOT_BU(acc, a, b) with b unsigned
+//   IREQUANT    defined where the epilogue can requantize to 8 bits itself
+//               (GC_REQUANT: VL 16 and gc_requant16 included)
 //
 // Packed panels hold 32-bit words: an A panel is kq words of MR rows (each
 // word KU consecutive k values of one row), a B panel kq words of w
@@ -35,6 +37,12 @@
 typedef struct {
 	const int32_t *ra, *ca, *r1, *c1, *r2, *c2;
 	int64_t flags;
+	// GC_REQUANT: the tile's output (row stride ldy), its rows'
+	// multipliers, and the zero point and bounds
+	uint8_t *y;
+	const double *mult;
+	int64_t ldy;
+	double zp, lo, hi;
 } SFX(iepi_t);
 
 static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const int32_t *ap,
@@ -63,6 +71,9 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 	for (int r = 0; r < MR; r++) {
 		if (r >= mr) break;
 		int32_t *cr = c + r * ldc;
+#ifdef IREQUANT
+		const __m512d rq_s = _mm512_set1_pd(e && e->y ? e->mult[r] : 0);
+#endif
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) {
 			int64_t lanes = nr - v * VL;
@@ -76,6 +87,13 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 				if (e->r1) x = VIADD(x, VIMUL(VIBCAST(e->r1[r]), VILOADM(e->c1 + v * VL, lanes)));
 				if (e->r2) x = VIADD(x, VIMUL(VIBCAST(e->r2[r]), VILOADM(e->c2 + v * VL, lanes)));
 			}
+#ifdef IREQUANT
+			if (e && e->y) {
+				_mm_mask_storeu_epi8(e->y + r * e->ldy + v * VL, VIMASK(lanes),
+					gc_requant16(x, rq_s, _mm512_set1_pd(e->zp), _mm512_set1_pd(e->lo), _mm512_set1_pd(e->hi)));
+				continue;
+			}
+#endif
 			if (lanes == VL)
 				VISTORE(cr + v * VL, x);
 			else
@@ -325,6 +343,7 @@ static void SFX(imacro)(int64_t mc, int64_t nc, int64_t kq, const int32_t *ap, c
 				if (e->ca) te.ca = e->ca + j + jr;
 				if (e->r1) te.r1 = e->r1 + i + ir, te.c1 = e->c1 + j + jr;
 				if (e->r2) te.r2 = e->r2 + i + ir, te.c2 = e->c2 + j + jr;
+				if (e->y) te.y = e->y + (i + ir) * e->ldy + j + jr, te.mult = e->mult + i + ir;
 				ep = &te;
 			}
 			int32_t *ct = c + ir * ldc + jr;
@@ -348,18 +367,32 @@ void SFX(gc_igemm_info)(int64_t *out) {
 	out[1] = NR;
 	out[2] = VL;
 	out[3] = KU;
+#ifdef IREQUANT
+	out[4] = 1;
+#else
+	out[4] = 0;
+#endif
 }
 
 // gc_igemm computes the window of C = S (+ C when GC_ACCUM) + epilogue;
 // kc must be a multiple of KU (so k blocks start on word boundaries).
 int SFX(gc_igemm)(const gc_gemm_args *g, const void *A, const void *B, int32_t *C,
 	const int32_t *row_add, const int32_t *col_add, const int32_t *r1, const int32_t *c1,
-	const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb) {
+	const int32_t *r2, const int32_t *c2, int32_t *sa, int32_t *sb, const double *mult, void *Y) {
 	const int64_t kc_max = g->kc, mc_max = g->mc, nc_max = g->nc;
 	const int64_t mpad = (g->m + MR - 1) / MR * MR;
 	const int64_t npad = SFX(inpad)(g->n);
 	const int au = (g->flags & GC_AU) != 0;
-	SFX(iepi_t) e = {row_add, col_add, r1, c1, r2, c2, g->flags & GC_HAS_EPI};
+	SFX(iepi_t) e = {row_add, col_add, r1, c1, r2, c2, g->flags & (GC_HAS_EPI | GC_REQUANT), NULL, NULL, 0, 0, 0, 0};
+#ifdef IREQUANT
+	if (g->flags & GC_REQUANT) {
+		e.y = (uint8_t *)Y, e.mult = mult, e.ldy = g->ldy;
+		e.zp = g->rq_zp, e.lo = g->rq_lo, e.hi = g->rq_hi;
+	}
+#else
+	(void)mult, (void)Y;
+	if (g->flags & GC_REQUANT) return -1;
+#endif
 	for (int64_t jc = g->j0; jc < g->j1; jc += nc_max) {
 		const int64_t nc = g->j1 - jc < nc_max ? g->j1 - jc : nc_max;
 		for (int64_t pc = 0; pc < g->k; pc += kc_max) {
