@@ -47,8 +47,8 @@ type igemmKernel struct {
 	run            func(a *gemmArgs, A, B []byte, C []int32, ra, ca, r1, c1, r2, c2, sa, sb []int32, mult []float64, Y []byte)
 	// requant: the epilogue can requantize to 8 bits (igemmCall.requant)
 	requant bool
-	packA          func(a *gemmArgs, A []byte, dst []int32)
-	packB          func(a *gemmArgs, B []byte, dst []int32)
+	packA   func(a *gemmArgs, A []byte, dst []int32)
+	packB   func(a *gemmArgs, B []byte, dst []int32)
 }
 
 func (k *igemmKernel) mpad(m int) int { return gemmRoundUp(m, k.mr) }

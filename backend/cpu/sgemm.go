@@ -43,7 +43,7 @@ type gemmArgs struct {
 	preChannels             int64
 	alpha, lo, hi, unusedF4 float32
 	// INT8 requantization into Y (gcRequant; see gc_gemm_args)
-	ldy               int64
+	ldy              int64
 	rqZp, rqLo, rqHi float64
 }
 
