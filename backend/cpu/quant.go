@@ -623,7 +623,8 @@ func quantVector(t *tensor.Tensor, name string, n int) ([]float64, error) {
 }
 
 // quantOutput allocates the requantized output: dtype of y_zero_point (or
-// of the quantized input x when it is absent).
+// of the quantized input x when it is absent); uninitialised, as every
+// caller writes each element.
 func quantOutput(ctx *runtime.Context, yzp, x *tensor.Tensor, shape []int) (*tensor.Tensor, error) {
 	dt := x.DType()
 	if yzp != nil {
@@ -632,7 +633,7 @@ func quantOutput(ctx *runtime.Context, yzp, x *tensor.Tensor, shape []int) (*ten
 	if dt != tensor.Uint8 && dt != tensor.Int8 {
 		return nil, fmt.Errorf("output zero point dtype %v is not uint8 or int8", dt)
 	}
-	return ctx.Alloc(dt, shape...)
+	return ctx.AllocUninit(dt, shape...)
 }
 
 // requantize writes y[i] = saturate(round(acc[i] * m) + zp), where

@@ -134,6 +134,9 @@ void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, floa
 // * rb + zy, lo, hi)), each operation rounded to float32 in that order.
 void gc_qadd_8(const uint8_t *a, const uint8_t *b, uint8_t *y, int64_t n, int64_t is_signed, float za, float ra,
 	float zb, float rb, float zy, float lo, float hi);
+// gc_qadd_8 in AVX-512 (simd_nn_amd64.c), the same results.
+void gc_qadd_8_avx512(const uint8_t *a, const uint8_t *b, uint8_t *y, int64_t n, int64_t is_signed, float za,
+	float ra, float zb, float rb, float zy, float lo, float hi);
 
 // Integer-valued float32 planes back to int32 (AVX2), truncating: y[p][j]
 // = (int32)x[p][j] + bias[p % m] (bias NULL: none), planes of n values.

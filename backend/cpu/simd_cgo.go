@@ -342,12 +342,18 @@ func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
 	C.gc_dequant_8((*C.uint8_t)(bytep(x)), f32p(y), C.int64_t(len(x)), sg, C.float(zp), C.float(scale))
 }
 
-// qadd8C runs gc_qadd_8 (see simd_amd64.h): the QLinearAdd of 8-bit a
-// and b into y (all the same length).
+// qadd8C runs gc_qadd_8 (see simd_amd64.h), or its AVX-512 form at the
+// AVX-512 levels: the QLinearAdd of 8-bit a and b into y (all the same
+// length).
 func qadd8C(a, b, y []byte, signed bool, za, ra, zb, rb, zy, lo, hi float32) {
 	sg := C.int64_t(0)
 	if signed {
 		sg = 1
+	}
+	if CPULevel(level.Load()) >= LevelAVX512 {
+		C.gc_qadd_8_avx512((*C.uint8_t)(bytep(a)), (*C.uint8_t)(bytep(b)), (*C.uint8_t)(bytep(y)), C.int64_t(len(y)), sg,
+			C.float(za), C.float(ra), C.float(zb), C.float(rb), C.float(zy), C.float(lo), C.float(hi))
+		return
 	}
 	C.gc_qadd_8((*C.uint8_t)(bytep(a)), (*C.uint8_t)(bytep(b)), (*C.uint8_t)(bytep(y)), C.int64_t(len(y)), sg,
 		C.float(za), C.float(ra), C.float(zb), C.float(rb), C.float(zy), C.float(lo), C.float(hi))

@@ -437,4 +437,26 @@ void gc_requant_rows_avx512(const int32_t *acc, void *y, int64_t m, int64_t n, c
 	}
 }
 
+// gc_qadd_8_avx512 is gc_qadd_8 with 16 values per step, the same
+// float32 operations in the same order (no contraction: separate
+// intrinsics, and GCC does not fuse them under fp-contract=off).
+__attribute__((optimize("fp-contract=off"))) void gc_qadd_8_avx512(const uint8_t *a, const uint8_t *b, uint8_t *y,
+	int64_t n, int64_t is_signed, float za, float ra, float zb, float rb, float zy, float lo, float hi) {
+	const __m512 vza = _mm512_set1_ps(za), vra = _mm512_set1_ps(ra), vzb = _mm512_set1_ps(zb), vrb = _mm512_set1_ps(rb);
+	const __m512 vzy = _mm512_set1_ps(zy), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+	for (int64_t i = 0; i < n; i += 16) {
+		const __mmask16 mk = (__mmask16)(n - i >= 16 ? 0xFFFFu : (1u << (n - i)) - 1u);
+		const __m128i a8 = _mm_maskz_loadu_epi8(mk, a + i), b8 = _mm_maskz_loadu_epi8(mk, b + i);
+		const __m512i ai = is_signed ? _mm512_cvtepi8_epi32(a8) : _mm512_cvtepu8_epi32(a8);
+		const __m512i bi = is_signed ? _mm512_cvtepi8_epi32(b8) : _mm512_cvtepu8_epi32(b8);
+		const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(ai), vza), vra);
+		const __m512 u = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(bi), vzb), vrb);
+		__m512 v = _mm512_add_ps(_mm512_add_ps(t, u), vzy);
+		v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+		// round half to even (the default rounding mode), then narrow: the
+		// values are in range, so truncating to 8 bits is exact
+		_mm_mask_storeu_epi8(y + i, mk, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+	}
+}
+
 #pragma GCC pop_options
