@@ -148,6 +148,9 @@ type igemmRequant struct {
 	ldy        int
 	mult       []float64
 	zp, lo, hi float64
+	// pw > 0: the product is a Toeplitz one of padded width pw (see
+	// gc_gemm_args.rq_pw), compacted into rows of width ow.
+	pw, ow int
 }
 
 // form decides, for kernel kern, which operand vpdpbusd treats as
@@ -441,6 +444,7 @@ func (c *igemmCall) runSIMD(threads int) bool {
 			args.flags |= gcRequantU8
 		}
 		args.ldy, args.rqZp, args.rqLo, args.rqHi = int64(r.ldy), r.zp, r.lo, r.hi
+		args.rqPw, args.rqOw = int64(r.pw), int64(r.ow)
 		mult, y = r.mult, r.y
 	}
 	if au {
@@ -575,7 +579,14 @@ func (c *igemmCall) check(kern *igemmKernel) {
 		need("B", len(c.b), c.k, c.n, c.ldb)
 	}
 	if r := c.requant; r != nil {
-		need("Y", len(r.y), c.m, c.n, r.ldy)
+		cols := c.n
+		if r.pw > 0 {
+			if r.ow > r.pw || c.n%r.pw != 0 {
+				panic("igemm: compacted requantization does not match the call")
+			}
+			cols = c.n / r.pw * r.ow
+		}
+		need("Y", len(r.y), c.m, cols, r.ldy)
 		if len(r.mult) < c.m {
 			panic("igemm: requantization multipliers too short")
 		}

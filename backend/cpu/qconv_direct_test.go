@@ -214,9 +214,10 @@ func BenchmarkQLinearConv(b *testing.B) {
 // direct kernel off) equals the generic level's result bit for bit at
 // every level and thread count: 1x1 with one k block and with two (k =
 // 600: the epilogue adds the earlier block's partial sums), an im2col
-// 3x3 stride-2 convolution, groups and a batch, uint8 and int8 images;
-// where the kernel requantizes in its epilogue, requantGemm must take
-// each case.
+// 3x3 stride-2 convolution, stride-1 3x3 ones in the Toeplitz form (7x7:
+// padded rows of 9 cut vectors of 16 into pieces; 64 channels: two k
+// blocks), groups and a batch, uint8 and int8 images; where the kernel
+// requantizes in its epilogue, requantGemm must take each case.
 func TestQLinearConvGemmRequant(t *testing.T) {
 	withParallelism(t)
 	qconvDirectUse = qconvNever
@@ -233,6 +234,8 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 		{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
 		{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
 		{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
+		{[]int{1, 64, 7, 7}, []int{24, 64, 3, 3}, 1, 1, 1},
+		{[]int{1, 16, 14, 14}, []int{8, 16, 3, 3}, 1, 1, 1},
 	} {
 		for _, u8 := range []bool{true, false} {
 			attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.stride, c.stride),

@@ -341,8 +341,7 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 // convGemm is convIntFast's INT8 GEMM path, per image and group: into
 // acc, or with rq set straight into rq.y (rq.mult per output channel, the
 // whole output's), requantized in the GEMM's epilogue; false when the
-// kernel cannot (and, with rq, for the Toeplitz form, whose product is
-// wider than the output).
+// kernel cannot.
 func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tensor, xb, wb []byte, xU8, wU8 bool, zx, bias, acc []int32, rq *igemmRequant) bool {
 	kern := igemmISA()
 	kdim := g.cg * g.kSize
@@ -369,7 +368,7 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 	// Used while the padded width wastes at most half of the product.
 	hp, wp := g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
 	toep := call.conv != nil && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
-	if rq != nil && (toep || !kern.requant) {
+	if rq != nil && !kern.requant {
 		return false
 	}
 	padByte := byte(zeroPoint(zx))
@@ -382,7 +381,7 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 			r := *rq
 			r.y, r.ldy, r.mult = rq.y[rows:rows+g.mg*g.outSize], g.outSize, rq.mult[grp*g.mg:(grp+1)*g.mg]
 			c.requant = &r
-			if c.k > kern.kc { // partial sums of the k blocks before the last
+			if !toep && c.k > kern.kc { // partial sums of the k blocks before the last
 				scratch := getI32(g.mg * g.outSize)
 				defer putI32(scratch)
 				c.c = *scratch
@@ -408,7 +407,8 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 
 // convToeplitz runs one image and group of convIntFast in the Toeplitz form:
 // c is the im2col call, c.b the group's image, c.c its output rows
-// (mg x oh*ow).
+// (mg x oh*ow), or c.requant its requantized output rows, which the
+// GEMM's epilogue compacts from the padded width itself.
 func convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads int) bool {
 	plane := hp * wp
 	slack := (g.kernel[2] - 1) * g.dil[2]
@@ -436,11 +436,17 @@ func convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads in
 	}
 	oh, ow := g.out[1], g.out[2]
 	out := c.c
-	tmp := getI32(g.mg * oh * wp)
+	tmp := getI32(g.mg * oh * wp) // with requant, used only when k takes several blocks
 	defer putI32(tmp)
 	c.b, c.conv = P, nil
 	c.toep = &sgemmConv{cin: g.cg, ih: hp, iw: wp, kh: g.kernel[1], kw: g.kernel[2], sh: 1, sw: 1, dh: g.dil[1], dw: g.dil[2], oh: oh, ow: wp}
 	c.n, c.ldc, c.c = oh*wp, oh*wp, *tmp
+	if c.requant != nil {
+		r := *c.requant
+		r.pw, r.ow = wp, ow
+		c.requant = &r
+		return c.runSIMD(threads)
+	}
 	if !c.runSIMD(threads) {
 		return false
 	}

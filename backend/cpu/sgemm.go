@@ -43,7 +43,7 @@ type gemmArgs struct {
 	preChannels             int64
 	alpha, lo, hi, unusedF4 float32
 	// INT8 requantization into Y (gcRequant; see gc_gemm_args)
-	ldy              int64
+	ldy, rqPw, rqOw  int64
 	rqZp, rqLo, rqHi float64
 }
 
@@ -63,7 +63,7 @@ func (a *gemmArgs) partWindow(p, parts int, splitN bool, m, n, mr, nr int) {
 }
 
 // gemmArgsSize is the size of gc_gemm_args in bytes.
-const gemmArgsSize = 31*8 + 4*4 + 4*8
+const gemmArgsSize = 31*8 + 4*4 + 6*8
 
 var _ = [1]struct{}{}[unsafe.Sizeof(gemmArgs{})-gemmArgsSize]
 

@@ -74,8 +74,12 @@ typedef struct {
 	// C is not written; each value goes to Y[i*ldy + j] (uint8 when
 	// GC_REQUANT_U8, else int8) as clamp(round_half_even(c * mult[i]) +
 	// rq_zp, rq_lo, rq_hi) in double (gc_requant's arithmetic). C then
-	// holds only the partial sums of k blocks before the last.
-	int64_t ldy;
+	// holds only the partial sums of k blocks before the last. With
+	// rq_pw > 0 (a Toeplitz product of padded width rq_pw), column j is
+	// output cell (j / rq_pw, j % rq_pw) of rows of width rq_ow, stored at
+	// (j / rq_pw) * rq_ow + j % rq_pw when j % rq_pw < rq_ow (else
+	// dropped).
+	int64_t ldy, rq_pw, rq_ow;
 	double rq_zp, rq_lo, rq_hi;
 } gc_gemm_args;
 

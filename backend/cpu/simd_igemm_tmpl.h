@@ -38,10 +38,14 @@ typedef struct {
 	const int32_t *ra, *ca, *r1, *c1, *r2, *c2;
 	int64_t flags;
 	// GC_REQUANT: the tile's output (row stride ldy), its rows'
-	// multipliers, and the zero point and bounds
+	// multipliers, and the zero point and bounds. With pw > 0 the
+	// product's columns are cells of a padded-width output (a Toeplitz
+	// product): column c is cell (c / pw, c % pw), stored at
+	// (c / pw) * ow + c % pw when c % pw < ow, else dropped; y is then the
+	// tile's first row and col its first column.
 	uint8_t *y;
 	const double *mult;
-	int64_t ldy;
+	int64_t ldy, pw, ow, col;
 	double zp, lo, hi;
 } SFX(iepi_t);
 
@@ -89,8 +93,24 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 			}
 #ifdef IREQUANT
 			if (e && e->y) {
-				_mm_mask_storeu_epi8(e->y + r * e->ldy + v * VL, VIMASK(lanes),
-					gc_requant16(x, rq_s, _mm512_set1_pd(e->zp), _mm512_set1_pd(e->lo), _mm512_set1_pd(e->hi)));
+				const __m128i q =
+					gc_requant16(x, rq_s, _mm512_set1_pd(e->zp), _mm512_set1_pd(e->lo), _mm512_set1_pd(e->hi));
+				uint8_t *yr = e->y + r * e->ldy;
+				if (e->pw == 0) {
+					_mm_mask_storeu_epi8(yr + v * VL, VIMASK(lanes), q);
+					continue;
+				}
+				// lanes [l, l+run) lie in one padded row; the first
+				// ow - ox of them are output cells
+				for (int64_t l = 0; l < lanes;) {
+					const int64_t cc = e->col + v * VL + l, oy = cc / e->pw, ox = cc % e->pw;
+					int64_t run = e->pw - ox;
+					if (run > lanes - l) run = lanes - l;
+					const int64_t keep = ox >= e->ow ? 0 : (e->ow - ox < run ? e->ow - ox : run);
+					if (keep > 0)
+						_mm_mask_storeu_epi8(yr + oy * e->ow + ox - l, (__mmask16)(VIMASK(keep) << l), q);
+					l += run;
+				}
 				continue;
 			}
 #endif
@@ -343,7 +363,10 @@ static void SFX(imacro)(int64_t mc, int64_t nc, int64_t kq, const int32_t *ap, c
 				if (e->ca) te.ca = e->ca + j + jr;
 				if (e->r1) te.r1 = e->r1 + i + ir, te.c1 = e->c1 + j + jr;
 				if (e->r2) te.r2 = e->r2 + i + ir, te.c2 = e->c2 + j + jr;
-				if (e->y) te.y = e->y + (i + ir) * e->ldy + j + jr, te.mult = e->mult + i + ir;
+				if (e->y) {
+					te.y = e->y + (i + ir) * e->ldy + (e->pw ? 0 : j + jr), te.mult = e->mult + i + ir;
+					te.col = j + jr;
+				}
 				ep = &te;
 			}
 			int32_t *ct = c + ir * ldc + jr;
@@ -383,10 +406,10 @@ int SFX(gc_igemm)(const gc_gemm_args *g, const void *A, const void *B, int32_t *
 	const int64_t mpad = (g->m + MR - 1) / MR * MR;
 	const int64_t npad = SFX(inpad)(g->n);
 	const int au = (g->flags & GC_AU) != 0;
-	SFX(iepi_t) e = {row_add, col_add, r1, c1, r2, c2, g->flags & (GC_HAS_EPI | GC_REQUANT), NULL, NULL, 0, 0, 0, 0};
+	SFX(iepi_t) e = {row_add, col_add, r1, c1, r2, c2, g->flags & (GC_HAS_EPI | GC_REQUANT), NULL, NULL, 0, 0, 0, 0, 0, 0, 0};
 #ifdef IREQUANT
 	if (g->flags & GC_REQUANT) {
-		e.y = (uint8_t *)Y, e.mult = mult, e.ldy = g->ldy;
+		e.y = (uint8_t *)Y, e.mult = mult, e.ldy = g->ldy, e.pw = g->rq_pw, e.ow = g->rq_ow;
 		e.zp = g->rq_zp, e.lo = g->rq_lo, e.hi = g->rq_hi;
 	}
 #else
