@@ -184,18 +184,27 @@ bench-cpu: build peers
 # INT8 zoo models against ONNX Runtime on the same QDQ file: each light zoo
 # model with seeded weights and N(0,1) calibration samples (bench/zooprep,
 # in $(INT8_BENCH_DIR)/NAME), quantized by gcompress with --ort, then timed
-# at 1 and 2 threads; JSON to bench/results/int8-model-NAME-tT.json.
+# at 1 and 2 threads; JSON to bench/results/int8-model-NAME-tT.json. Models
+# with residual adds (INT8_ADDS_MODELS) are quantized a second time with
+# --quantize-adds=false, timed the same way into
+# int8-float-adds-model-NAME-tT.json.
 INT8_BENCH_DIR ?= /tmp/gcompress-int8-zoo
+INT8_ADDS_MODELS ?= resnet50 shufflenet
 .PHONY: bench-int8
 bench-int8: build peers
 	@for m in $(CPU_BENCH_MODELS); do \
 	  d=$(INT8_BENCH_DIR)/$$m; \
 	  $(GO) run ./bench/zooprep -model testdata/onnx-light/light_$$m.onnx -out $$d || exit 1; \
-	  ./$(BIN) quantize $$d/model.onnx --calib $$d/calib.npy --calib-samples 16 -o $$d/int8.onnx --ort || exit 1; \
-	  for t in $(CPU_BENCH_THREADS); do \
-	    out=bench/results/int8-model-$$m-t$$t.json; \
-	    ./$(BIN) bench model $$d/int8.onnx --vs-ort --threads $$t --runs 30 --json > $$out.tmp && mv $$out.tmp $$out || exit 1; \
-	    printf '%-14s INT8 %s threads: ' $$m $$t; grep -E '"ratio_ours_over_ort"' $$out | tr -d ' \n'; echo; \
+	  variants=int8; \
+	  case " $(INT8_ADDS_MODELS) " in *" $$m "*) variants="int8 int8-float-adds";; esac; \
+	  for v in $$variants; do \
+	    flag=; [ $$v = int8-float-adds ] && flag=--quantize-adds=false; \
+	    ./$(BIN) quantize $$d/model.onnx --calib $$d/calib.npy --calib-samples 16 $$flag -o $$d/$$v.onnx --ort || exit 1; \
+	    for t in $(CPU_BENCH_THREADS); do \
+	      out=bench/results/$$v-model-$$m-t$$t.json; \
+	      ./$(BIN) bench model $$d/$$v.onnx --vs-ort --threads $$t --runs 30 --json > $$out.tmp && mv $$out.tmp $$out || exit 1; \
+	      printf '%-14s %-15s %s threads: ' $$m $$v $$t; grep -E '"ratio_ours_over_ort"' $$out | tr -d ' \n'; echo; \
+	    done; \
 	  done; \
 	done
 

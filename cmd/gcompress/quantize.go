@@ -40,7 +40,7 @@ type quantizeFlags struct {
 	perChannel   bool
 	activations  string
 	ignore       []string
-	quantizeAdds bool
+	quantizeAdds bool // false: Options.FloatAdds
 	evalSplit    string
 	evalSamples  int
 	batch        int
@@ -99,13 +99,14 @@ float model: accuracy (when labelled), top-1 agreement, logits NMSE, and a
 per-layer table (scale, zero point, clipped %, NMSE) in --report. --ort runs
 the written QDQ file in ONNX Runtime as well.
 
-Residual adds: by default each Add stays float, so the convolution before a
-skip connection ends in float too. --quantize-adds also quantizes every Add of
-two computed tensors of one shape (ResNet's and MobileNet v2's skip
-connections): Q/DQ on both inputs and on the output (after its Relu), so ONNX
-Runtime and TensorRT run the add as an INT8 add and the convolutions before it
-with INT8 output, at the cost of one more rounding of the residual sum.
---ignore Add (or an add's name) keeps adds float again.
+Residual adds: every Add of two computed tensors of one shape (ResNet's and
+MobileNet v2's skip connections; a two-input Sum counts as one) is quantized
+too: Q/DQ on both inputs and on the output (after its Relu), so ONNX Runtime
+and TensorRT run the add as an INT8 add and the convolutions before it with
+INT8 output (ResNet-50 in ONNX Runtime: about 1.8x faster than with float
+adds), at the cost of one more rounding of the residual sum.
+--quantize-adds=false keeps them float, and with them the output of each
+convolution before one; --ignore Add (or an add's name) does so for some.
 
 Mixed precision: --sensitivity quantizes one layer at a time and ranks the
 layers by logits NMSE and accuracy drop; --keep-float N keeps the N most
@@ -121,7 +122,7 @@ With --json it prints the report as JSON.`,
   gcompress quantize lenet5.onnx --calib data/mnist --method percentile --calib-samples 500 -o q.onnx --report q.md
   gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
   gcompress quantize resnet50.onnx --calib calib.npy --calib-samples 64 -o resnet50-int8.onnx --ort
-  gcompress quantize resnet50.onnx --calib calib.npy --quantize-adds -o resnet50-int8.onnx
+  gcompress quantize resnet50.onnx --calib calib.npy --quantize-adds=false -o resnet50-int8-float-adds.onnx
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -150,7 +151,7 @@ With --json it prints the report as JSON.`,
 	fl.BoolVar(&f.perChannel, "per-channel", true, "quantize weights per output channel (false: per tensor)")
 	fl.StringVar(&f.activations, "activations", "u8", "activation type: u8 (asymmetric) or s8 (symmetric)")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, "node names or op types to keep in float (repeatable or comma-separated)")
-	fl.BoolVar(&f.quantizeAdds, "quantize-adds", false, "also quantize residual adds (inputs and output INT8), so ONNX Runtime and TensorRT run them and the convolutions before them in INT8")
+	fl.BoolVar(&f.quantizeAdds, "quantize-adds", true, "quantize residual adds (inputs and output INT8), so ONNX Runtime and TensorRT run them and the convolutions before them in INT8 (false: keep them float)")
 	fl.StringVar(&f.evalSplit, "eval-split", "test", `split of --calib to evaluate on (skipped when absent; "" for none)`)
 	fl.IntVar(&f.evalSamples, "eval-samples", 0, "evaluation samples (0: all)")
 	fl.IntVar(&f.batch, "batch", quant.DefaultBatch, "samples per run")
@@ -255,7 +256,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	pr := newQuantProgress(!f.asJSON || term.IsTerminal(int(os.Stderr.Fd())))
 	opts := quant.Options{
 		Method: quant.Method(f.method), Percentile: f.percentile, NoFallback: !f.fallback, Bins: f.bins, PerChannel: f.perChannel,
-		Activations: act, Ignore: f.ignore, QuantizeAdds: f.quantizeAdds,
+		Activations: act, Ignore: f.ignore, FloatAdds: !f.quantizeAdds,
 		Calib: quant.RunOptions{Samples: f.calibSamples, Batch: f.batch, Threads: g.threadCount()},
 		Eval:  test, EvalSamples: f.evalSamples, EvalSplit: f.evalSplit,
 		Sensitivity: f.sensitivity, KeepFloat: f.keepFloat,

@@ -31,10 +31,12 @@ type Options struct {
 	Activations tensor.DType
 	// Ignore lists node names or op types to keep in float.
 	Ignore []string
-	// QuantizeAdds also quantizes residual adds (see ResidualAdd): their
-	// inputs and outputs become INT8, so ONNX Runtime and TensorRT run
-	// them, and the convolutions before them, in INT8.
-	QuantizeAdds bool
+	// FloatAdds keeps residual adds (see ResidualAdd) in float, and with
+	// them the output of each convolution before one. By default they are
+	// quantized: inputs and output INT8, so that ONNX Runtime and TensorRT
+	// run the adds and those convolutions in INT8. Weight-only
+	// quantization ignores it.
+	FloatAdds bool
 	// Calib: samples, batch size, threads, histogram bins of calibration.
 	Calib RunOptions
 
@@ -117,7 +119,7 @@ type Report struct {
 	// Prepare is what the float passes changed before quantizing.
 	Prepare PrepareReport `json:"prepare"`
 	Layers  []LayerReport `json:"layers"`
-	// Adds are the quantized residual adds (Options.QuantizeAdds): the
+	// Adds are the quantized residual adds (see Options.FloatAdds): the
 	// activation fields describe the output point.
 	Adds []LayerReport `json:"adds,omitempty"`
 	// Skipped are Conv/Gemm/MatMul nodes that could not be quantized.
@@ -186,7 +188,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := MakePlan(prep, o.Ignore, o.QuantizeAdds)
+	plan, err := MakePlan(prep, o.Ignore, !o.FloatAdds)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -419,9 +421,6 @@ func weightOnlyModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Mod
 	}
 	if o.Sensitivity || o.KeepFloat > 0 || o.MaxDrop != nil {
 		return nil, nil, errors.New("sensitivity analysis and mixed precision apply to full INT8 quantization, not weight-only")
-	}
-	if o.QuantizeAdds {
-		return nil, nil, errors.New("quantizing residual adds needs quantized activations, which weight-only quantization keeps in float")
 	}
 	stage := o.Stage
 	if stage == nil {

@@ -218,8 +218,9 @@ func TestQuantizeORT(t *testing.T) {
 		{"lenet5", Options{PerChannel: true, Method: MethodMSE}},
 		{"lenet5", Options{Method: MethodMinMax, Activations: tensor.Int8}},
 		{"lenet-300-100", Options{PerChannel: true, Method: MethodPercentile}},
-		{"resnet-mini", Options{PerChannel: true, QuantizeAdds: true}},
-		{"resnet-mini", Options{PerChannel: true, QuantizeAdds: true, Activations: tensor.Int8}},
+		{"resnet-mini", Options{PerChannel: true}},
+		{"resnet-mini", Options{PerChannel: true, Activations: tensor.Int8}},
+		{"resnet-mini", Options{PerChannel: true, FloatAdds: true}},
 	} {
 		m := trainedModel(t, tc.arch)
 		tc.o.Calib, tc.o.Eval = RunOptions{Samples: 500, Threads: 2}, test
@@ -600,16 +601,16 @@ func hex32(f float32) string {
 	return string(out)
 }
 
-// TestQuantizeAdds: with QuantizeAdds, resnet-mini's three residual adds
+// TestQuantizeAdds: by default, resnet-mini's three residual adds
 // read both inputs through Q/DQ and every reader of their output point
 // reads its DQ; the lowered model runs them as QLinearAdd and every
 // convolution as QLinearConv (none is left with a float output); the
-// accuracy stays within maxQuantDrop of FP32. Ignoring "Add" leaves them
-// float, and weight-only quantization refuses the option.
+// accuracy stays within maxQuantDrop of FP32. Ignoring "Add", or
+// FloatAdds, leaves them float.
 func TestQuantizeAdds(t *testing.T) {
 	m := trainedModel(t, "resnet-mini")
 	train, test := mnistSplit(t, "train"), mnistSplit(t, "test")
-	o := Options{PerChannel: true, QuantizeAdds: true, Calib: RunOptions{Samples: 300, Threads: 2}, Eval: test}
+	o := Options{PerChannel: true, Calib: RunOptions{Samples: 300, Threads: 2}, Eval: test}
 	q, rep, err := QuantizeModel(m, train, o)
 	if err != nil {
 		t.Fatal(err)
@@ -661,7 +662,7 @@ func TestQuantizeAdds(t *testing.T) {
 	// int8 activations: the Relu after each add stays as Max(., 0) after
 	// QLinearAdd (zero point 0 is not int8's minimum), and the integer
 	// execution matches the QDQ model's float evaluation
-	s8 := Options{PerChannel: true, QuantizeAdds: true, Activations: tensor.Int8, Calib: o.Calib, Eval: test, EvalSamples: 300}
+	s8 := Options{PerChannel: true, Activations: tensor.Int8, Calib: o.Calib, Eval: test, EvalSamples: 300}
 	q, _, err = QuantizeModel(m, train, s8)
 	if err != nil {
 		t.Fatal(err)
@@ -691,15 +692,16 @@ func TestQuantizeAdds(t *testing.T) {
 		t.Errorf("int8 activations: %d QLinearAdd, integer vs simulated agreement %.4f, NMSE %.3g", qadds, a, n)
 	}
 
-	o.Ignore, o.Eval, o.EvalSamples = []string{"Add"}, nil, 0
-	_, rep, err = QuantizeModel(m, train, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Adds) != 0 || rep.Lowering.Ops["QLinearAdd"] != 0 {
-		t.Errorf("ignored adds quantized: %d, lowering %v", len(rep.Adds), rep.Lowering.Ops)
-	}
-	if _, _, err := QuantizeModel(m, nil, Options{WeightOnly: "int8", QuantizeAdds: true}); err == nil || !strings.Contains(err.Error(), "weight-only") {
-		t.Errorf("weight-only with adds: %v", err)
+	o.Eval, o.EvalSamples = nil, 0
+	for _, float := range []Options{{Ignore: []string{"Add"}}, {FloatAdds: true}} {
+		float.Calib = o.Calib
+		_, rep, err = QuantizeModel(m, train, float)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the convolution before each add keeps a float output
+		if len(rep.Adds) != 0 || rep.Lowering.Ops["QLinearAdd"] != 0 || rep.Lowering.Ops["ConvInteger"] != 6 {
+			t.Errorf("%+v: %d adds quantized, lowering %v", float, len(rep.Adds), rep.Lowering.Ops)
+		}
 	}
 }
