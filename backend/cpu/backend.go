@@ -34,7 +34,12 @@ func register(op string, f runtime.OpFactory) { registry.Register("", op, f) }
 // registerFunc registers an op without attributes to validate: the same run
 // function serves every node.
 func registerFunc(op string, run func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)) {
-	register(op, func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
+	registerDomainFunc("", op, run)
+}
+
+// registerDomainFunc is registerFunc for an op of the given domain.
+func registerDomainFunc(domain, op string, run func(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error)) {
+	registry.Register(domain, op, func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
 		return runtime.OpFunc(run), nil
 	})
 }

@@ -4,16 +4,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
 
-func init() {
-	registry.Register(MSDomain, "QLinearAdd", func(*graph.Node, runtime.NodeInfo) (runtime.Op, error) {
-		return runtime.OpFunc(runQLinearAdd), nil
-	})
-}
+func init() { registerDomainFunc(MSDomain, "QLinearAdd", runQLinearAdd) }
 
 // runQLinearAdd executes ONNX Runtime's com.microsoft QLinearAdd, the
 // INT8 add LowerQDQ emits for a quantized residual add:
