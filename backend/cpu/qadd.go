@@ -20,10 +20,10 @@ func init() { registerDomainFunc(MSDomain, "QLinearAdd", runQLinearAdd) }
 //	C       = saturate(round_half_even((A - a_zp) * ra + (B - b_zp) * rb + c_zp))
 //	          ra = a_scale / c_scale, rb = b_scale / c_scale,
 //
-// in float32 with each operation rounded in that order (what ONNX Runtime's
-// kernel computes). It differs from DequantizeLinear -> Add ->
-// QuantizeLinear by at most one step, where the two roundings of the
-// scales make a tie go the other way.
+// in float32 with each operation rounded in that order. It differs from
+// DequantizeLinear -> Add -> QuantizeLinear, and from ONNX Runtime's
+// kernel (which folds the zero points into one constant first), by at
+// most one step, where a different rounding makes a tie go the other way.
 func runQLinearAdd(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	y, err := qlinearAdd(ctx, in)
 	if err != nil {
@@ -87,6 +87,9 @@ func qlinearAdd(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, erro
 		}
 	}
 	p.ra, p.rb = s[0]/s[2], s[1]/s[2]
+	if math.IsInf(float64(p.ra), 0) || math.IsInf(float64(p.rb), 0) {
+		return nil, fmt.Errorf("scales A %v, B %v over C %v overflow float32", s[0], s[1], s[2])
+	}
 	shape, err := tensor.BroadcastShapes(a.Shape(), b.Shape())
 	if err != nil {
 		return nil, err

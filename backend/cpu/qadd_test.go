@@ -168,6 +168,7 @@ func TestQLinearAddErrors(t *testing.T) {
 		{"zero point type", []*tensor.Tensor{u, one, tensor.Scalar(int8(0)), u, one, zu, one}, "A_zero_point is int8"},
 		{"zero scale", []*tensor.Tensor{u, one, zu, u, tensor.Scalar(float32(0)), zu, one}, "B_scale 0"},
 		{"per-channel scale", []*tensor.Tensor{u, one, zu, u, one, zu, tensor.FromSlice([]int{2}, []float32{1, 2})}, "C_scale [2]"},
+		{"scale ratio overflow", []*tensor.Tensor{u, tensor.Scalar(float32(1e30)), zu, u, one, zu, tensor.Scalar(float32(1e-10))}, "overflow"},
 		{"float input", []*tensor.Tensor{tensor.FromSlice([]int{1}, []float32{1}), one, nil, u, one, nil, one}, "want uint8 or int8"},
 		{"shapes", []*tensor.Tensor{u, one, zu, tensor.FromSlice([]int{3}, []uint8{1, 2, 3}), one, zu, one}, "broadcast"},
 	} {

@@ -278,6 +278,10 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 					t.Fatal(err)
 				}
 				y := tensor.MustNew(want[0].DType(), want[0].Shape()...)
+				yb, _, _ := int8Bytes(y)
+				for i := range yb {
+					yb[i] = 0xA5 // an element left unwritten shows
+				}
 				if !op.requantGemm(runtime.NewContext(2), in, g, prm.bias, y, prm.mult, prm.zy[0]) {
 					t.Fatalf("%v: requantGemm did not apply", c.x)
 				}

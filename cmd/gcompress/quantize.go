@@ -111,7 +111,9 @@ convolution before one; --ignore Add (or an add's name) does so for some.
 Mixed precision: --sensitivity quantizes one layer at a time and ranks the
 layers by logits NMSE and accuracy drop; --keep-float N keeps the N most
 sensitive in float; --max-drop P keeps layers in float until the accuracy drop
-is at most P points.
+is at most P points. These choose among Conv/Gemm/MatMul layers only: the
+residual adds stay quantized (--quantize-adds=false keeps them float), and a
+layer kept float still reads a quantized add's dequantized output.
 
 Weight-only: --weight-only int8 (per channel, DequantizeLinear on int8
 weights) or int4 (--group-size 32/64/128, ONNX Runtime's MatMulNBits) quantizes

@@ -280,7 +280,11 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 			}
 		}
 		if len(layers) == 0 {
-			return nil, nil, fmt.Errorf("%w: every layer was kept in float (keep-float %d, max-drop %v)", ErrNothingToQuantize, o.KeepFloat, maxDropString(o.MaxDrop))
+			why := ""
+			if len(plan.Adds) > 0 {
+				why = fmt.Sprintf("; the %d residual adds stay quantized throughout, FloatAdds (--quantize-adds=false) keeps them float", len(plan.Adds))
+			}
+			return nil, nil, fmt.Errorf("%w: every layer was kept in float (keep-float %d, max-drop %v)%s", ErrNothingToQuantize, o.KeepFloat, maxDropString(o.MaxDrop), why)
 		}
 	}
 

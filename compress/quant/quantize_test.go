@@ -692,6 +692,11 @@ func TestQuantizeAdds(t *testing.T) {
 		t.Errorf("int8 activations: %d QLinearAdd, integer vs simulated agreement %.4f, NMSE %.3g", qadds, a, n)
 	}
 
+	// every layer kept float: the error says the adds were not
+	all := Options{KeepFloat: 100, Calib: o.Calib, EvalSamples: 100}
+	if _, _, err := QuantizeModel(m, train, all); !errors.Is(err, ErrNothingToQuantize) || !strings.Contains(err.Error(), "3 residual adds stay quantized") {
+		t.Errorf("keep-float 100: %v", err)
+	}
 	o.Eval, o.EvalSamples = nil, 0
 	for _, float := range []Options{{Ignore: []string{"Add"}}, {FloatAdds: true}} {
 		float.Calib = o.Calib

@@ -406,8 +406,8 @@ func (lw *lowerer) weightOnly(n *graph.Node) (string, string) {
 func (lw *lowerer) requantTail(n *graph.Node) (relu, q *graph.Node) {
 	y := n.Outputs[0]
 	qv := y
-	if len(y.Consumers) == 1 && y.Consumers[0].IsONNX("Relu") && !lw.g.IsOutput(y) {
-		relu = y.Consumers[0]
+	if r := y.Consumers; len(r) == 1 && r[0].IsONNX("Relu") && len(r[0].Outputs) == 1 && r[0].Outputs[0] != nil && !lw.g.IsOutput(y) {
+		relu = r[0]
 		qv = relu.Outputs[0]
 	}
 	q = lw.quantizeOf(qv)
@@ -462,7 +462,7 @@ func (lw *lowerer) qlinearConv(n *graph.Node, x, w *dqInfo, biasQ *tensor.Tensor
 // qlinearAdd fuses DQ(a), DQ(b) -> Add [-> Relu] -> Q into QLinearAdd;
 // false when the pattern is not there.
 func (lw *lowerer) qlinearAdd(n *graph.Node) bool {
-	if len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+	if len(n.Inputs) != 2 || len(n.Outputs) != 1 || n.Outputs[0] == nil {
 		return false
 	}
 	a, b := lw.activation(n.Inputs[0]), lw.activation(n.Inputs[1])

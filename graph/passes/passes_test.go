@@ -579,3 +579,32 @@ func TestFuseIntegerEpilogue(t *testing.T) {
 		}
 	}
 }
+
+// TestLowerQDQAbsentOutputs: a DQ -> Add whose output is absent (an
+// ONNX output named "") and a Relu without outputs are left as they are,
+// not dereferenced.
+func TestLowerQDQAbsentOutputs(t *testing.T) {
+	g := graph.NewGraph("absent")
+	x := g.GetOrAddValue("x")
+	x.DType = tensor.Float32
+	x.SetShape([]int{1, 4})
+	g.Inputs = []*graph.Value{x}
+	s := g.AddInitializer("s", tensor.Scalar(float32(0.1)))
+	z := g.AddInitializer("z", tensor.Scalar(uint8(128)))
+	q, d, sum := g.NewValue("q"), g.NewValue("d"), g.NewValue("sum")
+	g.AddNode("QuantizeLinear", []*graph.Value{x, s, z}, []*graph.Value{q}, nil)
+	g.AddNode("DequantizeLinear", []*graph.Value{q, s, z}, []*graph.Value{d}, nil)
+	g.AddNode("Add", []*graph.Value{d, d}, []*graph.Value{nil}, nil)
+	g.AddNode("Add", []*graph.Value{d, d}, []*graph.Value{sum}, nil)
+	g.AddNode("Relu", []*graph.Value{sum}, nil, nil)
+	y := g.NewValue("y")
+	g.AddNode("Relu", []*graph.Value{d}, []*graph.Value{y}, nil)
+	g.Outputs = []*graph.Value{y}
+	_, r, err := passes.LowerQDQ(graph.NewModel(g, 13))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ops["QLinearAdd"] != 0 {
+		t.Errorf("lowering %v", r.Ops)
+	}
+}
