@@ -43,6 +43,18 @@ func int8Bytes(t *tensor.Tensor) (b []byte, u8, ok bool) {
 	return nil, false, false
 }
 
+// fillBytes sets every byte of b to v, doubling the filled prefix with
+// copy (a byte loop ran at one byte per cycle).
+func fillBytes(b []byte, v byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for n := 1; n < len(b); n *= 2 {
+		copy(b[n:], b[:n])
+	}
+}
+
 // bytesOf views 8-bit values as bytes (nil when empty).
 func bytesOf[Q int8 | uint8](v []Q) []byte {
 	if len(v) == 0 {
@@ -280,14 +292,18 @@ func zeroPoint(zx []int32) int32 {
 }
 
 // Where the direct kernel beats the INT8 GEMM (BenchmarkQLinearConv, one
-// thread, Zen 5): kernels at least 3 wide (a 1x1 kernel uses one of each
-// group's four taps: 110 vs 167 GOP/s for ResNet's 64->256 1x1) and at
-// most 128 output channels per group (3x3 at 64/128/256/512 channels:
-// 1.56x, 1.12x, 0.88x, 0.79x the GEMM's speed; LeNet-5's convolutions
-// 1.5x and 2.8x, ResNet's 7x7 stem 1.9x).
+// thread, Zen 5, with the GEMM requantizing in its epilogue and the
+// Toeplitz rows' offsets precomputed): kernels at least 3 wide (a 1x1
+// kernel uses one of each group's four taps: 155 vs 450 GOP/s for
+// ResNet's 64->256 1x1) and at most qconvDirectMaxM output channels per
+// group, qconvDirectMaxMToeplitz where the GEMM takes the Toeplitz form
+// (3x3 at 64/128/256/512 channels: 1.07x, 0.86x, 0.78x, 0.76x the GEMM's
+// speed; LeNet-5's convolutions 1.8x and 2.2x, ResNet's 7x7 stem 2.2x; in
+// ResNet-50, its 3x3/2 at 128 channels 549 us direct, 663 through im2col).
 const (
-	qconvDirectMinKW = 3
-	qconvDirectMaxM  = 128
+	qconvDirectMinKW        = 3
+	qconvDirectMaxM         = 128
+	qconvDirectMaxMToeplitz = 64
 )
 
 // directPlan returns the direct kernel's plan for this convolution, or
@@ -297,8 +313,14 @@ func (op *convIntOp) directPlan(g *convGeom, w *tensor.Tensor, wb []byte, xU8, w
 	if !qconvDirectOn() || wU8 || !g.planar() || (g.cg == 1 && g.group > 1) {
 		return nil
 	}
-	if qconvDirectUse == qconvAuto && (g.kernel[2] < qconvDirectMinKW || g.mg > qconvDirectMaxM) {
-		return nil
+	if qconvDirectUse == qconvAuto {
+		maxM := qconvDirectMaxM
+		if toep, _, _ := toeplitzForm(g); toep {
+			maxM = qconvDirectMaxMToeplitz
+		}
+		if g.kernel[2] < qconvDirectMinKW || g.mg > maxM {
+			return nil
+		}
 	}
 	key := qconvKeyOf(g, !xU8)
 	if w == op.constW {
@@ -360,14 +382,7 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 			sh: g.strides[1], sw: g.strides[2], ph: g.pad[1], pw: g.pad[2], dh: g.dil[1], dw: g.dil[2],
 			oh: g.out[1], ow: g.out[2]}
 	}
-	// A stride-1 convolution reads a copy of the image padded with the x
-	// zero point (height hp = oh + (kh-1)*dh, width wp = ow + (kw-1)*dw) in
-	// place, as the Toeplitz matrix of the product computed at the padded
-	// width: no im2col rows to build, which cost more than the products of
-	// small convolutions. Each output row then keeps its first ow cells.
-	// Used while the padded width wastes at most half of the product.
-	hp, wp := g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
-	toep := call.conv != nil && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
+	toep, hp, wp := toeplitzForm(g)
 	if rq != nil && !kern.requant {
 		return false
 	}
@@ -405,6 +420,20 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 	return runIntJobs(ctx, g.batch*g.group, job)
 }
 
+// toeplitzForm reports whether the INT8 GEMM computes the convolution g
+// in the Toeplitz form, and the padded height and width: a stride-1
+// convolution reads a copy of the image padded with the x zero point
+// (height hp = oh + (kh-1)*dh, width wp = ow + (kw-1)*dw) in place, as the
+// Toeplitz matrix of the product computed at the padded width: no im2col
+// rows to build, which cost more than the products of small convolutions.
+// Each output row then keeps its first ow cells. Used while the padded
+// width wastes at most half of the product.
+func toeplitzForm(g *convGeom) (ok bool, hp, wp int) {
+	hp, wp = g.out[1]+(g.kernel[1]-1)*g.dil[1], g.out[2]+(g.kernel[2]-1)*g.dil[2]
+	ok = !g.pointwise() && g.strides[1] == 1 && g.strides[2] == 1 && 2*wp <= 3*g.out[2]
+	return ok, hp, wp
+}
+
 // convToeplitz runs one image and group of convIntFast in the Toeplitz form:
 // c is the im2col call, c.b the group's image, c.c its output rows
 // (mg x oh*ow), or c.requant its requantized output rows, which the
@@ -415,9 +444,7 @@ func convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads in
 	pbuf := getI32((g.cg*plane + slack + 3) / 4)
 	defer putI32(pbuf)
 	P := int32Bytes(*pbuf)[:g.cg*plane+slack]
-	for i := range P {
-		P[i] = padByte
-	}
+	fillBytes(P, padByte)
 	ih, iw := g.in[1], g.in[2]
 	for ch := 0; ch < g.cg; ch++ {
 		for iy := 0; iy < ih; iy++ {
