@@ -10,16 +10,22 @@
 
 #include <immintrin.h>
 
+//
+// It clamps acc * s to [lo - z, hi - z] before rounding and adds z as an
+// integer after: with integer bounds and zero point, rounding commutes with
+// the clamp, so that is the same value as clamp(round(acc * s) + z, lo, hi)
+// in four fewer operations.
 static inline __attribute__((always_inline)) __m128i gc_requant16(__m512i acc, __m512d s, __m512d z, __m512d lo,
 	__m512d hi) {
-	__m512d a0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(acc));
-	__m512d a1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1));
-	a0 = _mm512_roundscale_pd(_mm512_mul_pd(a0, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	a1 = _mm512_roundscale_pd(_mm512_mul_pd(a1, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	a0 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a0, z), lo), hi);
-	a1 = _mm512_min_pd(_mm512_max_pd(_mm512_add_pd(a1, z), lo), hi);
-	const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(a0)), _mm512_cvtpd_epi32(a1), 1);
-	return _mm512_cvtepi32_epi8(v);
+	const __m512d l = _mm512_sub_pd(lo, z), h = _mm512_sub_pd(hi, z);
+	__m512d a0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(acc)), s);
+	__m512d a1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(acc, 1)), s);
+	a0 = _mm512_min_pd(_mm512_max_pd(a0, l), h);
+	a1 = _mm512_min_pd(_mm512_max_pd(a1, l), h);
+	const __m256i r0 = _mm512_cvt_roundpd_epi32(a0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	const __m256i r1 = _mm512_cvt_roundpd_epi32(a1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
+	return _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32((int)_mm512_cvtsd_f64(z))));
 }
 
 #endif
