@@ -317,7 +317,7 @@ func (h Harness) RunProbe(pc *kerneltest.ProbeCase, variant int64) error {
 // Diagnostics runs the launch-path probes and returns them as table rows:
 // the ABI probe (8-byte parameters arrive intact; which fatbin code ran),
 // the mma.sp layout probes (the metadata layout the sparse GEMMs use, and
-// the alternative for int8, which is expected to fail), and the naive GEMMs
+// the two alternatives for int8, which are expected to fail), and the naive GEMMs
 // (if they pass while a tensor-core GEMM fails, the fault is in that
 // kernel's fragment handling, not in the launch path).
 func (h Harness) Diagnostics() []kerneltest.Result {
@@ -339,17 +339,17 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 	for _, pr := range []struct {
 		in      ref.Elem
 		variant int64
-	}{{ref.S8, 0}, {ref.F16, 0}, {ref.S8, 1}} {
+	}{{ref.S8, 0}, {ref.F16, 0}, {ref.S8, 1}, {ref.S8, 2}} {
 		pc, err := kerneltest.NewProbeCase(pr.in, "diagnostics")
 		if err == nil {
 			err = h.RunProbe(pc, pr.variant)
 		}
 		name := fmt.Sprintf("%v metadata layout %d", pr.in, pr.variant)
-		if pr.variant == 1 {
-			// The alternative must not match; if it does, the GEMMs use the
+		if pr.variant != 0 {
+			// An alternative must not match; if it does, the GEMMs use the
 			// wrong layout (switch load_meta in kernels/gemm_sp24.cu).
 			if err == nil {
-				err = errors.New("the alternative layout matches the hardware: switch load_meta to variant 1")
+				err = fmt.Errorf("the alternative layout matches the hardware: switch load_meta to variant %d", pr.variant)
 			} else {
 				err = nil
 			}

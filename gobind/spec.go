@@ -171,7 +171,8 @@ func UnarySpec(kernel string, a *UnaryArgs) (LaunchSpec, error) {
 // (gc_sp24_probe_s8 for S8, gc_sp24_probe_f16 otherwise) on one warp:
 // values 16 x 32 bytes, meta 16 x K/8 bytes, b 8 x 64 bytes, d 16 x 8
 // four-byte outputs; variant selects the metadata-register layout (0: the
-// GEMMs'; 1: the alternative, int8 only).
+// GEMMs'; 1 and 2: the int8 alternatives of load_meta in
+// kernels/gemm_sp24.cu).
 func ProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, variant int64) (LaunchSpec, error) {
 	name, metaBytes := "gc_sp24_probe_s8", int64(16*8)
 	if in != ref.S8 {

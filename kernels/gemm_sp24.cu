@@ -24,17 +24,23 @@
 //
 // Metadata register (load_meta): lane (g = lane/4, t = lane%4) passes, with
 // sparsity selector 0,
-//   e = meta16(row g, t') | meta16(row g+8, t') << 16
-// where meta16(r, t') is the little-endian 16-bit word at byte 2t' of row r's
-// metadata for the current k-step, i.e. the nibbles of groups 4t'..4t'+3,
-// and t' = t for int8 (m16n8k64: all four lanes of a quad contribute, 16
-// groups per row) and t' = t&1 for halves (m16n8k32: lanes t = 0,1 contribute,
-// 8 groups per row). For f16 this is the layout of the PTX ISA's metadata
-// figure for m16n8k32 as used by LLVM's mma.sp integration test
-// (sparse-mma-2-4-f16.mlir); the int8 layout extends it by one quad-lane per
-// 16 groups. Neither has run on a GPU here yet: gc_sp24_probe_* below checks
-// exactly this mapping on one tile and can try an alternative, so a GPU
-// session can tell a metadata-layout error from anything else.
+//   halves (m16n8k32, 8 groups per row; lanes t = 0, 1 contribute):
+//     e = meta16(row g, t&1) | meta16(row g+8, t&1) << 16
+//     where meta16(r, j) is the little-endian 16-bit word at byte 2j of row
+//     r's metadata for the current k-step: the nibbles of groups 4j..4j+3;
+//   int8 (m16n8k64, 16 groups per row; all four lanes contribute):
+//     e = meta32(row g + 8*(t&1), t>>1)
+//     where meta32(r, j) is the little-endian 32-bit word at byte 4j: the
+//     nibbles of groups 8j..8j+7, one row per lane.
+// The halves layout is the PTX ISA's metadata figure for m16n8k32 as LLVM's
+// mma.sp integration test (sparse-mma-2-4-f16.mlir) and CUTLASS read it. The
+// int8 layout is the one CUTLASS's SM89 sparse-MMA emulation, TileLang's
+// int8 metadata layout and a hardware-probed Triton design note give (the
+// ISA states it only in a figure); an earlier version extended the halves
+// layout by one quad-lane per 16 groups, which those sources say is wrong.
+// Neither has run on a GPU here yet: gc_sp24_probe_* below checks exactly
+// this mapping on one tile and can try the alternatives, so a GPU session
+// can tell a metadata-layout error from anything else.
 #include "common.cuh"
 #include "sp24.h"
 #include "gemm_dense.cuh"
@@ -75,15 +81,20 @@ GC_DEVICE void mma_sparse<ELEM_BF16>(float (&d)[4], const uint32_t (&a)[4], cons
 // load_meta builds the metadata register of one m16 tile whose 16 rows start
 // at row0 of a metadata tile with row stride `stride` bytes, for the k-step
 // whose metadata starts at byte `koff` of each row (layout in the file
-// comment). variant 1 is the alternative hypothesis "each lane's metadata
-// covers the groups of its own A values" (int8 only), kept for the probe.
+// comment). Two int8 alternatives are kept for the probe: variant 1, the
+// halves layout extended by one quad-lane per 16 groups (this file's earlier
+// assumption), and variant 2, "each lane's metadata covers the groups of its
+// own A values".
 template <int ELEM>
 GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff, int variant) {
   const int lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
   const uint8_t* r0 = tile + (row0 + g) * stride + koff;
   const uint8_t* r8 = tile + (row0 + g + 8) * stride + koff;
-  if (ELEM == ELEM_S8 && variant == 1) {
+  if (ELEM == ELEM_S8 && variant == 0) {
+    return *reinterpret_cast<const uint32_t*>((t & 1 ? r8 : r0) + 4 * (t >> 1));
+  }
+  if (ELEM == ELEM_S8 && variant == 2) {
     return (uint32_t)r0[t] | (uint32_t)r8[t] << 8 | (uint32_t)r0[4 + t] << 16 | (uint32_t)r8[4 + t] << 24;
   }
   const int tp = ELEM == ELEM_S8 ? t : (t & 1);
@@ -256,8 +267,8 @@ GC_SPARSE_KERNEL(gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_SPARSE_KERNEL(gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
 
 // Layout probes: one warp (launch 1 block of 32 threads). Parameters: Av,
-// Em, B, D, variant (0: the layout the GEMMs use; 1: the alternative, int8
-// only).
+// Em, B, D, variant (0: the layout the GEMMs use; 1 and 2: the int8
+// alternatives of load_meta).
 extern "C" __global__ void gc_sp24_probe_s8(const void* Av, const void* Em, const void* B, void* D, long long variant) {
   gc::sp24_probe<gc::ELEM_S8>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),
                               static_cast<const uint8_t*>(B), D, (int)variant);

@@ -11,8 +11,9 @@
  *           (meta[r*K/8 + g/2] >> 4*(g%2)) & 0xf; bits [1:0] give the column
  *           of the first kept element within the group, bits [3:2] the second,
  *           first < second. A little-endian 16-bit load at byte 2t of a row
- *           yields the nibbles of groups 4t..4t+3 in order: the 16-bit half of
- *           an mma.sp metadata register.
+ *           yields the nibbles of groups 4t..4t+3 in order (the 16-bit half
+ *           of an f16 mma.sp metadata register), a 32-bit load at byte 4t
+ *           those of groups 8t..8t+7 (an int8 one; see gemm_sp24.cu).
  */
 #ifndef GC_SP24_H
 #define GC_SP24_H

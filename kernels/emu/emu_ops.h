@@ -138,14 +138,19 @@ inline void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, u
   mma_half_16816(d, a, b0, b1, true);
 }
 
-// Sparse metadata, as the kernels assume it (selector 0): the nibble of
+// Sparse metadata, as the kernels assume it (selector 0; see the layout in
+// gemm_sp24.cu): for halves (m16n8k32, 8 groups per row) the nibble of
 // group grp of row r is in the register of lane (r%8)*4 + grp/4, bits
-// 16*(r >= 8) + 4*(grp%4) .. +3. For f16 (8 groups per row) only lanes with
-// t < 2 are read, as the hardware does with selector 0.
-inline int sp_col(const gc_emu::WarpSlots& s, int row, int c) {
+// 16*(r >= 8) + 4*(grp%4) .. +3 (only lanes with t < 2 are read, as the
+// hardware does with selector 0); for int8 (m16n8k64, 16 groups per row)
+// in the register of lane (r%8)*4 + 2*(grp/8) + (r >= 8), bits
+// 4*(grp%8) .. +3.
+inline int sp_col(const gc_emu::WarpSlots& s, int row, int c, bool s8) {
   const int grp = c / 2;
-  const uint32_t e = (uint32_t)s.w[(row % 8) * 4 + grp / 4][8];
-  const uint32_t nib = (e >> (16 * (row >= 8) + 4 * (grp % 4))) & 0xf;
+  const int lane = s8 ? (row % 8) * 4 + 2 * (grp / 8) + (row >= 8) : (row % 8) * 4 + grp / 4;
+  const int shift = s8 ? 4 * (grp % 8) : 16 * (row >= 8) + 4 * (grp % 4);
+  const uint32_t e = (uint32_t)s.w[lane][8];
+  const uint32_t nib = (e >> shift) & 0xf;
   const int idx = (c % 2 == 0) ? (nib & 3) : ((nib >> 2) & 3);
   return 4 * grp + idx;
 }
@@ -159,7 +164,7 @@ inline void mma_sp_s8_16864(int (&d)[4], const uint32_t (&a)[4], const uint32_t 
     out_rc(i, row, col);
     uint32_t acc = (uint32_t)d[i];
     for (int c = 0; c < 32; ++c) {
-      const int k = sp_col(s, row, c);
+      const int k = sp_col(s, row, c, true);
       acc += (uint32_t)((int)(int8_t)a_byte(s, row, c) * (int)(int8_t)b_byte(s, col, k));
     }
     d[i] = (int)acc;
@@ -174,7 +179,7 @@ inline void mma_sp_half_16832(float (&d)[4], const uint32_t (&a)[4], const uint3
     int row, col;
     out_rc(i, row, col);
     float acc = d[i];
-    for (int c = 0; c < 16; ++c) acc += half_at(s, true, row, c, bf) * half_at(s, false, col, sp_col(s, row, c), bf);
+    for (int c = 0; c < 16; ++c) acc += half_at(s, true, row, c, bf) * half_at(s, false, col, sp_col(s, row, c, false), bf);
     d[i] = acc;
   }
   gc_emu::warp_sync();

@@ -27,8 +27,9 @@ type Elem24 interface {
 //     that of the second; the first is always smaller than the second (the
 //     order mma.sp::ordered_metadata requires, and which plain mma.sp
 //     accepts). So a little-endian uint16 read at byte 2t of a row holds the
-//     nibbles of groups 4t..4t+3, which is exactly the 16-bit half of an
-//     mma.sp metadata register.
+//     nibbles of groups 4t..4t+3 (the 16-bit half of an f16 mma.sp metadata
+//     register), and a uint32 read at byte 4t those of groups 8t..8t+7 (an
+//     int8 one; see kernels/gemm_sp24.cu).
 //   - Cols is a multiple of the kernel's K alignment (FormatSparse24.KAlign);
 //     Compress24 pads with zero columns, whose groups keep columns 0 and 1
 //     (nibble 0b0100).
