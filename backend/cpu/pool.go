@@ -473,6 +473,36 @@ func (g *poolGeom) pairs() bool {
 	return true
 }
 
+// threeByTwo reports whether the pool is a 3x3 window at stride 2 without
+// dilation, padded by at most one cell at the top and the left, whose
+// windows each hold at least one input cell (ResNet's stem pool,
+// SqueezeNet's): every tap of a window is then in it exactly when its cell
+// is in the input, which gc_maxpool3x3s2_8 relies on.
+func (g *poolGeom) threeByTwo() bool {
+	if g.in[0] != 1 || g.strides[1] != 2 || g.strides[2] != 2 || g.dil[1] != 1 || g.dil[2] != 1 ||
+		g.planes == 0 || g.out[1] == 0 || g.out[2] == 0 {
+		return false
+	}
+	for d := 1; d <= 2; d++ {
+		a, pad, n := &g.axes[d], g.pad[d], g.in[d]
+		if pad < 0 || pad > 1 {
+			return false
+		}
+		for o := range a.lo {
+			for k := range 3 {
+				i := 2*o - pad + k
+				if in := i >= 0 && i < n; in != (k >= a.lo[o] && k < a.hi[o]) {
+					return false
+				}
+			}
+			if a.lo[o] >= a.hi[o] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // maxPoolInt2D is maxPoolInt for 1-D and 2-D pools without the Indices
 // output, separable: for each output row the window's input rows are
 // reduced into a row buffer, then each output cell takes the maximum of
@@ -497,6 +527,17 @@ func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 			}
 			parallelChunks(g.planes, parts, func(lo, hi int) {
 				maxPool2x2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow, isInt8)
+			})
+			return
+		}
+		if CPULevel(level.Load()) >= LevelAVX512 && g.threeByTwo() {
+			parts := ctx.Threads
+			if len(x) < pool8MinSplit {
+				parts = 1
+			}
+			parallelChunks(g.planes, parts, func(lo, hi int) {
+				maxPool3x3s2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow,
+					g.pad[1], g.pad[2], isInt8)
 			})
 			return
 		}

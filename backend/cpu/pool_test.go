@@ -173,6 +173,15 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 		// sliding maxima for the windows inside a row: ResNet's 3x3 stride 2
 		// pad 1 stem pool, a kernel wider than the row, and one as wide
 		{x: []int{1, 3, 112, 112}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
+		// 3x3 stride 2 (the AVX-512 three-by-two kernel): SqueezeNet's
+		// (no padding, ceil_mode: the last window partial), odd and even
+		// widths across one and two 64-byte loads and 32-output stores,
+		// padding on one side only, and padding of 2, which it refuses
+		{x: []int{1, 4, 111, 111}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}, ceil: 1},
+		{x: []int{2, 3, 13, 130}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 1, 0, 1}},
+		{x: []int{1, 2, 9, 65}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, ceil: 1},
+		{x: []int{1, 2, 4, 3}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 0, 0}},
+		{x: []int{1, 2, 9, 9}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}},
 		{x: []int{1, 2, 7, 4}, k: []int64{3, 5}, s: []int64{1, 2}, d: []int64{1, 1}, pads: []int64{1, 2, 1, 2}},
 		{x: []int{2, 2, 6, 5}, k: []int64{2, 5}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{0, 1, 1, 1}, ceil: 1},
 	}

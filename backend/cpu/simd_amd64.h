@@ -196,6 +196,17 @@ void gc_pad_planes(const float *x, float *P, const int64_t *geom, const float *p
 void gc_maxpool2d_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, const int64_t *geom, const int64_t *ylo,
 	const int64_t *yhi, const int64_t *xlo, const int64_t *xhi);
 
+// MaxPool 3x3, stride 2, no dilation, of 8-bit planes (ih x iw to oh x ow;
+// int8 when is_signed, else uint8) padded by ph, pw <= 1 at the top and the
+// left, every window holding at least one input cell, AVX-512BW
+// (simd_qconv_amd64.c): each output row's (up to) three input rows are
+// reduced into tmp + 1 (iw bytes; tmp holds 1 + iw + 2*ow + 130 bytes, and
+// every byte but those is set to the type's lowest value, which padding
+// taps read), then output ox is the maximum of tmp[1 - pw + 2ox + k], k =
+// 0, 1, 2.
+void gc_maxpool3x3s2_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, int64_t planes, int64_t ih, int64_t iw,
+	int64_t oh, int64_t ow, int64_t ph, int64_t pw, int64_t is_signed);
+
 // MaxPool 2x2, stride 2, no padding or dilation, of 8-bit planes (ih x iw
 // to oh x ow with 2*oh <= ih, 2*ow <= iw; int8 when is_signed, else uint8),
 // AVX-512BW (simd_qconv_amd64.c).

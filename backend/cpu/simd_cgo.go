@@ -264,6 +264,22 @@ func qconvC(P []byte, tiles []int32, idx []byte, w, init []int32, acc []int32, y
 		C.double(zp), C.double(lo), C.double(hi), i64p(geom[:]))
 }
 
+// maxPool3x3s2x8 runs gc_maxpool3x3s2_8 on planes of ih x iw bytes.
+func maxPool3x3s2x8(x, y []byte, planes, ih, iw, oh, ow, ph, pw int, signed bool) {
+	_ = x[planes*ih*iw-1]
+	_ = y[planes*oh*ow-1]
+	if ph < 0 || ph > 1 || pw < 0 || pw > 1 {
+		panic("maxPool3x3s2x8: padding out of range")
+	}
+	tmp := make([]byte, 1+iw+2*ow+130)
+	s := C.int64_t(0)
+	if signed {
+		s = 1
+	}
+	C.gc_maxpool3x3s2_8((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(y)), (*C.uint8_t)(bytep(tmp)), C.int64_t(planes),
+		C.int64_t(ih), C.int64_t(iw), C.int64_t(oh), C.int64_t(ow), C.int64_t(ph), C.int64_t(pw), s)
+}
+
 // maxPool2x2x8 runs gc_maxpool2x2_8 on planes of ih x iw bytes.
 func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 	_ = x[planes*ih*iw-1]

@@ -56,6 +56,10 @@ func qconvC(P []byte, tiles []int32, idx []byte, w, init []int32, acc []int32, y
 	panic("qconvC without the C kernels")
 }
 
+func maxPool3x3s2x8(x, y []byte, planes, ih, iw, oh, ow, ph, pw int, signed bool) {
+	panic("maxPool3x3s2x8 without the C kernels")
+}
+
 func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 	panic("maxPool2x2x8 without the C kernels")
 }

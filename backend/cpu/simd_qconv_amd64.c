@@ -197,6 +197,51 @@ void gc_qconv_pad(const uint8_t *x, uint8_t *P, const int64_t *geom) {
 
 #pragma GCC pop_options
 
+// gc_maxpool3x3s2_8: see simd_amd64.h. The three taps of a row: the
+// bytes of 16-bit lanes pair columns 2ox and 2ox+1 (maximum of the word's
+// two bytes in its low byte), a load two bytes further gives column
+// 2ox+2 in the same low byte, and the words narrow back to bytes.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl")
+void gc_maxpool3x3s2_8(const uint8_t *x, uint8_t *y, uint8_t *tmp, int64_t planes, int64_t ih, int64_t iw,
+	int64_t oh, int64_t ow, int64_t ph, int64_t pw, int64_t is_signed) {
+	const uint8_t lowest = is_signed ? 0x80 : 0;
+	memset(tmp, lowest, (size_t)(1 + iw + 2 * ow + 130));
+	uint8_t *t = tmp + 1;
+	const uint8_t *base = tmp + 1 - pw;
+	for (int64_t p = 0; p < planes; p++) {
+		for (int64_t oy = 0; oy < oh; oy++) {
+			int first = 1;
+			for (int64_t ky = 0; ky < 3; ky++) {
+				const int64_t iy = 2 * oy - ph + ky;
+				if (iy < 0 || iy >= ih) continue;
+				const uint8_t *r = x + (p * ih + iy) * iw;
+				for (int64_t ix = 0; ix < iw; ix += 64) {
+					const __mmask64 m = iw - ix >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (iw - ix)) - 1);
+					__m512i v = _mm512_maskz_loadu_epi8(m, r + ix);
+					if (!first) {
+						const __m512i u = _mm512_maskz_loadu_epi8(m, t + ix);
+						v = is_signed ? _mm512_max_epi8(v, u) : _mm512_max_epu8(v, u);
+					}
+					_mm512_mask_storeu_epi8(t + ix, m, v);
+				}
+				first = 0;
+			}
+			uint8_t *o = y + (p * oh + oy) * ow;
+			for (int64_t ox = 0; ox < ow; ox += 32) {
+				const int64_t n = ow - ox < 32 ? ow - ox : 32;
+				const __m512i a = _mm512_loadu_si512((const void *)(base + 2 * ox));
+				const __m512i c = _mm512_loadu_si512((const void *)(base + 2 * ox + 2));
+				const __m512i h = _mm512_srli_epi16(a, 8);
+				__m512i m = is_signed ? _mm512_max_epi8(a, h) : _mm512_max_epu8(a, h);
+				m = is_signed ? _mm512_max_epi8(m, c) : _mm512_max_epu8(m, c);
+				_mm256_mask_storeu_epi8(o + ox, (__mmask32)(n == 32 ? 0xFFFFFFFFu : (1u << n) - 1u), _mm512_cvtepi16_epi8(m));
+			}
+		}
+	}
+}
+#pragma GCC pop_options
+
 // gc_maxpool2x2_8: see simd_amd64.h. Two input rows are reduced with one
 // byte max per 64 columns; adjacent columns are then paired as the two
 // bytes of 16-bit lanes (widened to words, maximum, narrowed back).
