@@ -474,10 +474,11 @@ func (g *poolGeom) pairs() bool {
 }
 
 // threeByTwo reports whether the pool is a 3x3 window at stride 2 without
-// dilation, padded by at most one cell at the top and the left, whose
-// windows each hold at least one input cell (ResNet's stem pool,
-// SqueezeNet's): every tap of a window is then in it exactly when its cell
-// is in the input, which gc_maxpool3x3s2_8 relies on.
+// dilation (or a wider one whose further taps all fall outside the input),
+// padded by at most one cell at the top and the left, whose windows each
+// hold at least one input cell (ResNet's stem pool, SqueezeNet's): every
+// one of a window's first three taps is then in it exactly when its cell
+// is in the input, and no other tap is, which gc_maxpool3x3s2_8 relies on.
 func (g *poolGeom) threeByTwo() bool {
 	if g.in[0] != 1 || g.strides[1] != 2 || g.strides[2] != 2 || g.dil[1] != 1 || g.dil[2] != 1 ||
 		g.planes == 0 || g.out[1] == 0 || g.out[2] == 0 {
@@ -495,7 +496,9 @@ func (g *poolGeom) threeByTwo() bool {
 					return false
 				}
 			}
-			if a.lo[o] >= a.hi[o] {
+			// no tap past the third (a wider kernel's further taps) may
+			// be in the input: the kernel reads three
+			if a.lo[o] >= a.hi[o] || a.hi[o] > 3 {
 				return false
 			}
 		}

@@ -182,6 +182,11 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 		{x: []int{1, 2, 9, 65}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, ceil: 1},
 		{x: []int{1, 2, 4, 3}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 0, 0}},
 		{x: []int{1, 2, 9, 9}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{2, 2, 2, 2}},
+		// wider kernels at stride 2, whose fourth and fifth taps the
+		// three-by-two kernel would miss: it must refuse them
+		{x: []int{1, 2, 9, 9}, k: []int64{4, 4}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
+		{x: []int{1, 2, 11, 12}, k: []int64{5, 5}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
+		{x: []int{1, 2, 10, 10}, k: []int64{3, 4}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
 		{x: []int{1, 2, 7, 4}, k: []int64{3, 5}, s: []int64{1, 2}, d: []int64{1, 1}, pads: []int64{1, 2, 1, 2}},
 		{x: []int{2, 2, 6, 5}, k: []int64{2, 5}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{0, 1, 1, 1}, ceil: 1},
 	}
