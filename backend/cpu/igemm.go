@@ -532,6 +532,18 @@ func (c *igemmCall) runSIMD(threads int) bool {
 	return true
 }
 
+// runRequant runs c, whose requant is set, with c.c int32 scratch for the
+// partial sums of its k blocks before the last when k takes more than one
+// block of the kernel's (none is needed otherwise).
+func (c igemmCall) runRequant(threads int) bool {
+	if kern := igemmISA(); kern != nil && c.k > kern.kc {
+		s := getI32(c.m * c.n)
+		defer putI32(s)
+		c.c, c.ldc = *s, c.n
+	}
+	return c.runSIMD(threads)
+}
+
 // int32Bytes views packed words as bytes for the cgo call.
 func int32Bytes(v []int32) []byte {
 	if len(v) == 0 {

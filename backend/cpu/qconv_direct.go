@@ -278,45 +278,30 @@ func (p *qconvPlan) run(ctx *runtime.Context, g *convGeom, xb []byte, zx int32, 
 	return runIntJobs(ctx, g.batch*g.group, job)
 }
 
-// requantDirect computes QLinearConv (inputs in, geometry g) into y with
-// the direct kernel, requantizing in it with per-channel multipliers mult
-// and zero point zy; false when the kernel does not apply.
-func (op *convIntOp) requantDirect(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, bias []int32, y *tensor.Tensor, mult []float64, zy float64) bool {
-	if !qconvDirectOn() {
+// requantInKernel computes QLinearConv (inputs in, geometry g) into y with
+// a kernel that requantizes as it stores, with per-channel multipliers mult
+// and zero point zy: the direct kernel where directPlan picks it, else the
+// INT8 GEMM, requantizing in its epilogue (igemmRequant), so that the int32
+// product never goes through memory; false when neither applies (no such
+// kernel, a depthwise convolution).
+func (op *convIntOp) requantInKernel(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, bias []int32, y *tensor.Tensor, mult []float64, zy float64) bool {
+	if igemmISA() == nil || !g.planar() {
 		return false
 	}
 	xb, wb, xU8, wU8, zx, ok := convIntOperands(in[0], in[3], nnOptional(in, 2), nnOptional(in, 5))
 	if !ok {
 		return false
 	}
-	p := op.directPlan(g, in[3], wb, xU8, wU8)
-	if p == nil {
-		return false
-	}
 	yb, u8, _ := int8Bytes(y)
-	out := qconvOut{y: yb, u8: u8, mult: mult, zp: zy, lo: math.MinInt8, hi: math.MaxInt8}
+	lo, hi := float64(math.MinInt8), float64(math.MaxInt8)
 	if u8 {
-		out.lo, out.hi = 0, math.MaxUint8
+		lo, hi = 0, math.MaxUint8
 	}
-	return p.run(ctx, g, xb, zeroPoint(zx), bias, out)
-}
-
-// requantGemm computes QLinearConv into y with the INT8 GEMM, which
-// requantizes in its epilogue (igemmRequant), so the int32 product never
-// goes through memory; false when that does not apply (no such kernel; a
-// depthwise, direct-kernel or Toeplitz convolution).
-func (op *convIntOp) requantGemm(ctx *runtime.Context, in []*tensor.Tensor, g *convGeom, bias []int32, y *tensor.Tensor, mult []float64, zy float64) bool {
-	if kern := igemmISA(); kern == nil || !kern.requant || !g.planar() {
+	if p := op.directPlan(g, in[3], wb, xU8, wU8); p != nil {
+		return p.run(ctx, g, xb, zeroPoint(zx), bias, qconvOut{y: yb, u8: u8, mult: mult, zp: zy, lo: lo, hi: hi})
+	}
+	if g.cg == 1 && g.group > 1 {
 		return false
 	}
-	xb, wb, xU8, wU8, zx, ok := convIntOperands(in[0], in[3], nnOptional(in, 2), nnOptional(in, 5))
-	if !ok || g.cg == 1 && g.group > 1 || op.directPlan(g, in[3], wb, xU8, wU8) != nil {
-		return false
-	}
-	yb, u8, _ := int8Bytes(y)
-	rq := &igemmRequant{y: yb, u8: u8, mult: mult, zp: zy, lo: math.MinInt8, hi: math.MaxInt8}
-	if u8 {
-		rq.lo, rq.hi = 0, math.MaxUint8
-	}
-	return op.convGemm(ctx, g, in[3], xb, wb, xU8, wU8, zx, bias, nil, rq)
+	return op.convGemm(ctx, g, in[3], xb, wb, xU8, wU8, zx, bias, nil, &igemmRequant{y: yb, u8: u8, mult: mult, zp: zy, lo: lo, hi: hi})
 }

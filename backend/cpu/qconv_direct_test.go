@@ -217,7 +217,8 @@ func BenchmarkQLinearConv(b *testing.B) {
 // 3x3 stride-2 convolution, stride-1 3x3 ones in the Toeplitz form (7x7:
 // padded rows of 9 cut vectors of 16 into pieces; 64 channels: two k
 // blocks), groups and a batch, uint8 and int8 images; where the kernel
-// requantizes in its epilogue, requantGemm must take each case.
+// requantizes in its epilogue, requantInKernel must take each case (with
+// the direct kernel off, through the GEMM).
 func TestQLinearConvGemmRequant(t *testing.T) {
 	withParallelism(t)
 	qconvDirectUse = qconvNever
@@ -282,10 +283,10 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 				for i := range yb {
 					yb[i] = 0xA5 // an element left unwritten shows
 				}
-				if !op.requantGemm(runtime.NewContext(2), in, g, prm.bias, y, prm.mult, prm.zy[0]) {
-					t.Fatalf("%v: requantGemm did not apply", c.x)
+				if !op.requantInKernel(runtime.NewContext(2), in, g, prm.bias, y, prm.mult, prm.zy[0]) {
+					t.Fatalf("%v: requantInKernel did not apply", c.x)
 				}
-				sameTensor(t, fmt.Sprintf("%v u8=%v requantGemm", c.x, u8), y, want[0])
+				sameTensor(t, fmt.Sprintf("%v u8=%v requantInKernel", c.x, u8), y, want[0])
 			})
 		}
 	}

@@ -926,7 +926,7 @@ func (op *convIntOp) requantized(ctx *runtime.Context, in []*tensor.Tensor, g *c
 	if y.Len() == 0 {
 		return y, nil
 	}
-	if op.requantDirect(ctx, in, g, bias, y, mult, zy[0]) || op.requantGemm(ctx, in, g, bias, y, mult, zy[0]) {
+	if op.requantInKernel(ctx, in, g, bias, y, mult, zy[0]) {
 		return y, nil
 	}
 	buf := getI32(y.Len())

@@ -396,11 +396,6 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 			r := *rq
 			r.y, r.ldy, r.mult = rq.y[rows:rows+g.mg*g.outSize], g.outSize, rq.mult[grp*g.mg:(grp+1)*g.mg]
 			c.requant = &r
-			if !toep && c.k > kern.kc { // partial sums of the k blocks before the last
-				scratch := getI32(g.mg * g.outSize)
-				defer putI32(scratch)
-				c.c = *scratch
-			}
 		} else {
 			c.c = acc[rows : rows+g.mg*g.outSize]
 		}
@@ -414,6 +409,9 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 		}
 		if toep {
 			return convToeplitz(c, g, hp, wp, padByte, threads)
+		}
+		if c.requant != nil {
+			return c.runRequant(threads)
 		}
 		return c.runSIMD(threads)
 	}
@@ -463,17 +461,18 @@ func convToeplitz(c igemmCall, g *convGeom, hp, wp int, padByte byte, threads in
 	}
 	oh, ow := g.out[1], g.out[2]
 	out := c.c
-	tmp := getI32(g.mg * oh * wp) // with requant, used only when k takes several blocks
-	defer putI32(tmp)
 	c.b, c.conv = P, nil
 	c.toep = &sgemmConv{cin: g.cg, ih: hp, iw: wp, kh: g.kernel[1], kw: g.kernel[2], sh: 1, sw: 1, dh: g.dil[1], dw: g.dil[2], oh: oh, ow: wp}
-	c.n, c.ldc, c.c = oh*wp, oh*wp, *tmp
+	c.n, c.ldc = oh*wp, oh*wp
 	if c.requant != nil {
 		r := *c.requant
 		r.pw, r.ow = wp, ow
 		c.requant = &r
-		return c.runSIMD(threads)
+		return c.runRequant(threads)
 	}
+	tmp := getI32(g.mg * c.n)
+	defer putI32(tmp)
+	c.c = *tmp
 	if !c.runSIMD(threads) {
 		return false
 	}
