@@ -521,27 +521,28 @@ func maxPoolInt2D[T int8 | uint8](ctx *runtime.Context, g *poolGeom, x, y []T) {
 			signed = 1
 		}
 		xb, yb := bytesOf(x), bytesOf(y)
-		if CPULevel(level.Load()) >= LevelAVX512 && g.pairs() {
+		// the AVX-512 kernels of two common pools, on planes [lo, hi)
+		var special func(lo, hi int)
+		switch {
+		case CPULevel(level.Load()) < LevelAVX512:
+		case g.pairs():
+			special = func(lo, hi int) {
+				maxPool2x2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow, isInt8)
+			}
+		case g.threeByTwo():
+			special = func(lo, hi int) {
+				maxPool3x3s2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow,
+					g.pad[1], g.pad[2], isInt8)
+			}
+		}
+		if special != nil {
 			// Small inputs run on one thread: a parallel section costs
 			// about a microsecond, more than pooling a few KiB.
 			parts := ctx.Threads
 			if len(x) < pool8MinSplit {
 				parts = 1
 			}
-			parallelChunks(g.planes, parts, func(lo, hi int) {
-				maxPool2x2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow, isInt8)
-			})
-			return
-		}
-		if CPULevel(level.Load()) >= LevelAVX512 && g.threeByTwo() {
-			parts := ctx.Threads
-			if len(x) < pool8MinSplit {
-				parts = 1
-			}
-			parallelChunks(g.planes, parts, func(lo, hi int) {
-				maxPool3x3s2x8(xb[lo*g.inSize:hi*g.inSize], yb[lo*g.outSize:hi*g.outSize], hi-lo, g.in[1], iw, oh, ow,
-					g.pad[1], g.pad[2], isInt8)
-			})
+			parallelChunks(g.planes, parts, special)
 			return
 		}
 		ylo, yhi, xlo, xhi := int64s(ay.lo), int64s(ay.hi), int64s(ax.lo), int64s(ax.hi)
