@@ -488,17 +488,14 @@ func (lw *lowerer) qlinearAdd(n *graph.Node) bool {
 	return true
 }
 
-// msNode adds a com.microsoft node with one fresh output (or the given
-// one); trailing absent inputs are dropped.
+// msNode is node for a com.microsoft op; trailing absent inputs are
+// dropped.
 func (lw *lowerer) msNode(op, name string, in []*graph.Value, out *graph.Value, attrs map[string]*graph.Attr) *graph.Value {
-	if out == nil {
-		out = lw.g.NewValue(name + "_" + op)
-	}
 	for len(in) > 0 && in[len(in)-1] == nil {
 		in = in[:len(in)-1]
 	}
-	n := lw.g.AddNode(op, in, []*graph.Value{out}, attrs)
-	n.Domain, n.Name = MSDomain, lw.g.UniqueName(name+"_"+op)+"_node"
+	out = lw.node(op, name, in, out, attrs)
+	out.Producer.Domain = MSDomain
 	return out
 }
 
