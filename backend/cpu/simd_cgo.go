@@ -23,6 +23,14 @@ func init() {
 	}
 }
 
+// cBool is b as a C flag: 1 or 0.
+func cBool(b bool) C.int64_t {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func f32p(s []float32) *C.float {
 	if len(s) == 0 {
 		return nil
@@ -202,13 +210,7 @@ var (
 // requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator, or
 // its AVX-512 form for per-row multipliers at the AVX-512 levels.
 func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
-	pc, u8 := C.int64_t(0), C.int64_t(0)
-	if perCol {
-		pc = 1
-	}
-	if outU8 {
-		u8 = 1
-	}
+	pc, u8 := cBool(perCol), cBool(outU8)
 	var zr *C.double
 	if len(zpRow) > 0 {
 		zr = (*C.double)(unsafe.Pointer(unsafe.SliceData(zpRow)))
@@ -272,10 +274,7 @@ func maxPool3x3s2x8(x, y []byte, planes, ih, iw, oh, ow, ph, pw int, signed bool
 		panic("maxPool3x3s2x8: padding out of range")
 	}
 	tmp := make([]byte, 1+iw+2*ow+130)
-	s := C.int64_t(0)
-	if signed {
-		s = 1
-	}
+	s := cBool(signed)
 	C.gc_maxpool3x3s2_8((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(y)), (*C.uint8_t)(bytep(tmp)), C.int64_t(planes),
 		C.int64_t(ih), C.int64_t(iw), C.int64_t(oh), C.int64_t(ow), C.int64_t(ph), C.int64_t(pw), s)
 }
@@ -284,10 +283,7 @@ func maxPool3x3s2x8(x, y []byte, planes, ih, iw, oh, ow, ph, pw int, signed bool
 func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 	_ = x[planes*ih*iw-1]
 	_ = y[planes*oh*ow-1]
-	s := C.int64_t(0)
-	if signed {
-		s = 1
-	}
+	s := cBool(signed)
 	C.gc_maxpool2x2_8((*C.uint8_t)(bytep(x)), (*C.uint8_t)(bytep(y)), C.int64_t(planes), C.int64_t(ih), C.int64_t(iw),
 		C.int64_t(oh), C.int64_t(ow), s)
 }
@@ -340,10 +336,7 @@ func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 
 // dequantC runs gc_dequant_f32 (see simd_amd64.h) on an m x n accumulator.
 func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act fusedAct) {
-	clamp := C.int64_t(0)
-	if act.clamp {
-		clamp = 1
-	}
+	clamp := cBool(act.clamp)
 	C.gc_dequant_f32(i32p(acc), f32p(y), C.int64_t(m), C.int64_t(n), f32p(scale), f32p(bias), f32p(z), C.float(act.lo),
 		C.float(act.hi), clamp)
 }
@@ -351,10 +344,7 @@ func dequantC(acc []int32, y []float32, m, n int, scale, bias, z []float32, act 
 // dequant8C runs gc_dequant_8 (see simd_amd64.h): y = (x - zp) * scale
 // for 8-bit x.
 func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
-	sg := C.int64_t(0)
-	if signed {
-		sg = 1
-	}
+	sg := cBool(signed)
 	C.gc_dequant_8((*C.uint8_t)(bytep(x)), f32p(y), C.int64_t(len(x)), sg, C.float(zp), C.float(scale))
 }
 
@@ -362,10 +352,7 @@ func dequant8C(x []byte, y []float32, signed bool, zp, scale float32) {
 // AVX-512 levels: the QLinearAdd of 8-bit a and b into y (all the same
 // length).
 func qadd8C(a, b, y []byte, signed bool, za, ra, zb, rb, zy, lo, hi float32) {
-	sg := C.int64_t(0)
-	if signed {
-		sg = 1
-	}
+	sg := cBool(signed)
 	if CPULevel(level.Load()) >= LevelAVX512 {
 		C.gc_qadd_8_avx512((*C.uint8_t)(bytep(a)), (*C.uint8_t)(bytep(b)), (*C.uint8_t)(bytep(y)), C.int64_t(len(y)), sg,
 			C.float(za), C.float(ra), C.float(zb), C.float(rb), C.float(zy), C.float(lo), C.float(hi))

@@ -2,19 +2,19 @@
 // values, y = clamp(round_half_even(acc * s) + z, lo, hi) in double, as
 // gc_requant computes it. Included by the C files that compile AVX-512
 // code (after their target pragma), so that the direct INT8 convolution's
-// epilogue and gc_requant_rows_avx512 share one implementation; it uses
-// AVX-512F only.
+// epilogue, the INT8 GEMM's epilogue (GC_REQUANT) and
+// gc_requant_rows_avx512 share one implementation; it uses AVX-512F only.
+//
+// It clamps acc * s to [lo - z, hi - z] before rounding and adds z as an
+// integer after: with integer bounds and zero point, rounding commutes with
+// the clamp, so that is the same value as clamp(round(acc * s) + z, lo, hi)
+// in four fewer operations.
 
 #ifndef GC_REQUANT_AVX512_H
 #define GC_REQUANT_AVX512_H
 
 #include <immintrin.h>
 
-//
-// It clamps acc * s to [lo - z, hi - z] before rounding and adds z as an
-// integer after: with integer bounds and zero point, rounding commutes with
-// the clamp, so that is the same value as clamp(round(acc * s) + z, lo, hi)
-// in four fewer operations.
 static inline __attribute__((always_inline)) __m128i gc_requant16(__m512i acc, __m512d s, __m512d z, __m512d lo,
 	__m512d hi) {
 	const __m512d l = _mm512_sub_pd(lo, z), h = _mm512_sub_pd(hi, z);
