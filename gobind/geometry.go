@@ -1,23 +1,15 @@
 package gobind
 
-// Tile configuration of the GEMM kernels and the elementwise launch shapes;
-// the values mirror kernels/gemm_config.h (a test parses it and compares).
+// Launch constants shared with the kernels; the values mirror
+// kernels/gemm_config.h (a test parses it and compares).
 const (
-	GemmBM        = 128
-	GemmBN        = 128
-	GemmBKBytes   = 64
-	GemmStages    = 4
-	GemmThreads   = 256
-	GemmSmemBytes = 65536
-	GemmGroupM    = 8
+	GemmThreads = 256
+	GemmGroupM  = 8
 
-	SpStages       = 3
 	SpABytes       = 64
 	SpBBytes       = 128
 	SpMetaBytesS8  = 16
 	SpMetaBytesF16 = 8
-	SpSmemBytesS8  = 79872
-	SpSmemBytesF16 = 76800
 
 	EltThreads     = 256
 	SoftmaxThreads = 256
@@ -29,9 +21,92 @@ const (
 	maxGrid = 1<<31 - 1
 )
 
-// GemmBlocks is the number of 128x128 output tiles (blocks) of an M x N GEMM.
-func GemmBlocks(m, n int64) int64 {
-	return ceilDiv(m, GemmBM) * ceilDiv(n, GemmBN)
+// Tile is one GEMM tile shape, a row of GC_DENSE_TILES or GC_SPARSE_TILES
+// in kernels/gemm_config.h: a BM x BN output tile per block of GemmThreads
+// threads, BKBytes of K per pipeline stage, Stages stages, WarpsM warps
+// along M, and MinBlocks blocks per SM promised by the launch bounds. Every
+// GEMM entry point exists once per shape, named <base>_<Name>.
+type Tile struct {
+	Name                                       string
+	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
+}
+
+// DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
+// the order of gemm_config.h.
+var (
+	DenseTiles = []Tile{
+		{"t128x128k64", 128, 128, 64, 4, 2, 2},
+	}
+	SparseTiles = []Tile{
+		{"t128x128", 128, 128, 128, 3, 2, 2},
+	}
+)
+
+// Blocks is the number of BM x BN output tiles (blocks) of an M x N GEMM.
+func (t Tile) Blocks(m, n int64) int64 {
+	if t.BM == 0 {
+		return 0
+	}
+	return ceilDiv(m, int64(t.BM)) * ceilDiv(n, int64(t.BN))
+}
+
+// DenseShared is the dynamic shared memory of a dense GEMM with this shape:
+// Stages x (BM + BN) rows of BKBytes.
+func (t Tile) DenseShared() int { return t.Stages * (t.BM + t.BN) * t.BKBytes }
+
+// SparseShared is the dynamic shared memory of a 2:4 GEMM with this shape
+// and input type: per stage BM rows of compressed A (SpABytes) and metadata,
+// BN rows of B (SpBBytes).
+func (t Tile) SparseShared(in Elem) int {
+	meta := SpMetaBytesS8
+	if in != S8 {
+		meta = SpMetaBytesF16
+	}
+	return t.Stages * (t.BM*(SpABytes+meta) + t.BN*SpBBytes)
+}
+
+// DenseTileOrder and SparseTileOrder list, per input type, the shapes a
+// launch that names none uses, best first: the Launcher takes the first one
+// whose shared memory the device allows.
+var (
+	DenseTileOrder = map[Elem][]string{
+		S8:   {"t128x128k64"},
+		F16:  {"t128x128k64"},
+		BF16: {"t128x128k64"},
+	}
+	SparseTileOrder = map[Elem][]string{
+		S8:   {"t128x128"},
+		F16:  {"t128x128"},
+		BF16: {"t128x128"},
+	}
+)
+
+// orFirst returns name, or when it is empty the first of order.
+func orFirst(name string, order []string) string {
+	if name == "" && len(order) > 0 {
+		return order[0]
+	}
+	return name
+}
+
+// tileNamed finds a shape by name in tiles (the zero Tile when absent).
+func tileNamed(tiles []Tile, name string) Tile {
+	for _, t := range tiles {
+		if t.Name == name {
+			return t
+		}
+	}
+	return Tile{}
+}
+
+// shape is the tile shape the launch uses (the zero Tile for an unknown
+// name, which Validate refuses first).
+func (a *GemmArgs) shape() Tile {
+	return tileNamed(DenseTiles, orFirst(a.Tile, DenseTileOrder[a.In]))
+}
+
+func (a *SparseGemmArgs) shape() Tile {
+	return tileNamed(SparseTiles, orFirst(a.Tile, SparseTileOrder[a.In]))
 }
 
 // EltBlocks is the grid of an elementwise kernel over n elements.

@@ -82,20 +82,9 @@ func TestDiagnostics(t *testing.T) {
 	keep(rs)
 }
 
-func TestInt8Gemm(t *testing.T) {
-	keep(kerneltest.Int8GEMM(t, testL.Harness().GemmImpl, size()))
-}
-
-func TestHalfGemm(t *testing.T) {
-	for _, in := range []ref.Elem{ref.F16, ref.BF16} {
-		keep(kerneltest.HalfGEMM(t, in, testL.Harness().GemmImpl, size()))
-	}
-}
-
-func TestSparseGemm(t *testing.T) {
-	for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-		keep(kerneltest.SparseGEMM(t, in, testL.Harness().SparseImpl, size()))
-	}
+// TestGemm: every dense and 2:4 suite in every tile shape.
+func TestGemm(t *testing.T) {
+	keep(testL.Harness().GemmSuites(t, size()))
 }
 
 func TestElementwise(t *testing.T) {

@@ -32,8 +32,68 @@ type Runner interface {
 // kernels/kerneltest: upload every operand and the poisoned output buffer,
 // launch, wait, download the output buffer, and check that the inputs were
 // left untouched. The GPU tests, `kernelbench -check` and the emulator's
-// tests run the shared suites through it.
-type Harness struct{ R Runner }
+// tests run the shared suites through it. DenseTile and SparseTile name the
+// tile shape of its GEMM launches (empty: GemmArgs' default).
+type Harness struct {
+	R                     Runner
+	DenseTile, SparseTile string
+}
+
+// GemmSuites runs the dense suites (int8, f16, bf16) in every shape of
+// DenseTiles and the 2:4 suites (s8, f16, bf16) in every shape of
+// SparseTiles; each result's suite and each reported failure name the shape.
+func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerneltest.Result {
+	t.Helper()
+	var all []kerneltest.Result
+	tagged := func(tile string, rs []kerneltest.Result) {
+		for i := range rs {
+			rs[i].Suite += " " + tile
+		}
+		all = append(all, rs...)
+	}
+	// A GPU loads only the shapes its shared memory allows.
+	fits := func(kernel string) bool {
+		l, ok := h.R.(interface{ Loaded(string) bool })
+		if ok && !l.Loaded(kernel) {
+			t.Logf("%s: not loaded on this device (shared memory), its suites skipped", kernel)
+			return false
+		}
+		return true
+	}
+	for _, tl := range DenseTiles {
+		if !fits("gc_gemm_s8_s32_" + tl.Name) {
+			continue
+		}
+		h.DenseTile = tl.Name
+		r := tagReporter{t, tl.Name}
+		tagged(tl.Name, kerneltest.Int8GEMM(r, h.GemmImpl, size))
+		for _, in := range []ref.Elem{ref.F16, ref.BF16} {
+			tagged(tl.Name, kerneltest.HalfGEMM(r, in, h.GemmImpl, size))
+		}
+	}
+	for _, tl := range SparseTiles {
+		if !fits("gc_spgemm_s8_s32_" + tl.Name) {
+			continue
+		}
+		h.SparseTile = tl.Name
+		r := tagReporter{t, tl.Name}
+		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
+			tagged(tl.Name, kerneltest.SparseGEMM(r, in, h.SparseImpl, size))
+		}
+	}
+	return all
+}
+
+// tagReporter prefixes every failure with a tile shape's name.
+type tagReporter struct {
+	kerneltest.Reporter
+	tag string
+}
+
+func (r tagReporter) Errorf(format string, args ...any) {
+	r.Reporter.Helper()
+	r.Reporter.Errorf("[%s] "+format, append([]any{r.tag}, args...)...)
+}
 
 // session tracks the buffers of one test call.
 type session struct {
@@ -165,7 +225,7 @@ func (h Harness) GemmImpl(p *kerneltest.GemmProblem) error {
 	if err != nil {
 		return err
 	}
-	args := &GemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
+	args := &GemmArgs{In: p.In, Tile: h.DenseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
 	if err := s.launch(args.Spec()); err != nil {
 		return err
 	}
@@ -224,7 +284,7 @@ func (h Harness) SparseImpl(p *kerneltest.SparseProblem) error {
 	if err != nil {
 		return err
 	}
-	args := &SparseGemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
+	args := &SparseGemmArgs{In: p.In, Tile: h.SparseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
 		AMeta: e, LdE: int64(p.LdE), B: b, LdB: int64(p.LdB), Epilogue: ep}
 	if err := s.launch(args.Spec()); err != nil {
 		return err

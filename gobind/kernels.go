@@ -12,23 +12,10 @@ type Kernel struct {
 	DynamicShared int
 }
 
-// Kernels lists every kernel the launchers use. A test checks it against the
-// sources (every name defined there, every kernel there listed here).
-var Kernels = []Kernel{
-	{"gc_gemm_s8_s32", "gemm_s8", denseParams, GemmSmemBytes},
-	{"gc_gemm_s8_f32", "gemm_s8", denseParams, GemmSmemBytes},
-	{"gc_gemm_s8_s8", "gemm_s8", denseParams, GemmSmemBytes},
-	{"gc_gemm_f16_f32", "gemm_f16", denseParams, GemmSmemBytes},
-	{"gc_gemm_f16_f16", "gemm_f16", denseParams, GemmSmemBytes},
-	{"gc_gemm_bf16_f32", "gemm_f16", denseParams, GemmSmemBytes},
-	{"gc_gemm_bf16_bf16", "gemm_f16", denseParams, GemmSmemBytes},
-	{"gc_spgemm_s8_s32", "gemm_sp24", sparseParams, SpSmemBytesS8},
-	{"gc_spgemm_s8_f32", "gemm_sp24", sparseParams, SpSmemBytesS8},
-	{"gc_spgemm_s8_s8", "gemm_sp24", sparseParams, SpSmemBytesS8},
-	{"gc_spgemm_f16_f32", "gemm_sp24", sparseParams, SpSmemBytesF16},
-	{"gc_spgemm_f16_f16", "gemm_sp24", sparseParams, SpSmemBytesF16},
-	{"gc_spgemm_bf16_f32", "gemm_sp24", sparseParams, SpSmemBytesF16},
-	{"gc_spgemm_bf16_bf16", "gemm_sp24", sparseParams, SpSmemBytesF16},
+// Kernels lists every kernel the launchers use: the GEMMs once per tile
+// shape, then the fixed ones. A test checks it against the sources (every
+// name defined there, every kernel there listed here).
+var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_sp24_probe_s8", "gemm_sp24", 5, 0},
 	{"gc_sp24_probe_f16", "gemm_sp24", 5, 0},
 	{"gc_quantize_f32_s8", "elementwise", 7, 0},
@@ -43,6 +30,41 @@ var Kernels = []Kernel{
 	{"gc_gemm_s8_s32_naive", "elementwise", 10, 0},
 	{"gc_gemm_f16_f32_naive", "elementwise", 10, 0},
 	{"gc_abi_probe", "elementwise", 5, 0},
+}...)
+
+// gemmBase is a GEMM entry point before its tile suffix.
+type gemmBase struct {
+	name, module string
+	in           Elem
+}
+
+var (
+	denseBases = []gemmBase{
+		{"gc_gemm_s8_s32", "gemm_s8", S8}, {"gc_gemm_s8_f32", "gemm_s8", S8}, {"gc_gemm_s8_s8", "gemm_s8", S8},
+		{"gc_gemm_f16_f32", "gemm_f16", F16}, {"gc_gemm_f16_f16", "gemm_f16", F16},
+		{"gc_gemm_bf16_f32", "gemm_f16", BF16}, {"gc_gemm_bf16_bf16", "gemm_f16", BF16},
+	}
+	sparseBases = []gemmBase{
+		{"gc_spgemm_s8_s32", "gemm_sp24", S8}, {"gc_spgemm_s8_f32", "gemm_sp24", S8}, {"gc_spgemm_s8_s8", "gemm_sp24", S8},
+		{"gc_spgemm_f16_f32", "gemm_sp24", F16}, {"gc_spgemm_f16_f16", "gemm_sp24", F16},
+		{"gc_spgemm_bf16_f32", "gemm_sp24", BF16}, {"gc_spgemm_bf16_bf16", "gemm_sp24", BF16},
+	}
+)
+
+// gemmKernels is every GEMM base in every tile shape of its kind.
+func gemmKernels() []Kernel {
+	var ks []Kernel
+	for _, b := range denseBases {
+		for _, t := range DenseTiles {
+			ks = append(ks, Kernel{b.name + "_" + t.Name, b.module, denseParams, t.DenseShared()})
+		}
+	}
+	for _, b := range sparseBases {
+		for _, t := range SparseTiles {
+			ks = append(ks, Kernel{b.name + "_" + t.Name, b.module, sparseParams, t.SparseShared(b.in)})
+		}
+	}
+	return ks
 }
 
 const (

@@ -26,15 +26,23 @@ type Launcher struct {
 	Dev  *cuda.Device
 	fns  map[string]*cuda.Function
 	mods map[string]*cuda.Module
-	mu   sync.Mutex
-	bufs map[uintptr]*cuda.Buffer // from Upload, until Free
+	// unfit holds the kernels whose shared memory the device does not allow
+	// (bytes needed), which are not loaded.
+	unfit map[string]int
+	// dense and sparse are the tile shapes of launches that name none.
+	dense, sparse map[Elem]string
+	mu            sync.Mutex
+	bufs          map[uintptr]*cuda.Buffer // from Upload, until Free
 }
 
-// Load loads every module on dev, looks up every kernel of the table and
-// raises the dynamic shared memory limit of those that need more than
-// 48 KiB.
+// Load loads every module on dev, looks up every kernel of the table that
+// the device's shared memory allows, raises the dynamic shared memory limit
+// of those that need more than 48 KiB, and picks the default GEMM tile
+// shapes: per input type, the first of DenseTileOrder (SparseTileOrder)
+// whose kernels fit.
 func Load(dev *cuda.Device) (*Launcher, error) {
-	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, bufs: map[uintptr]*cuda.Buffer{}}
+	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, unfit: map[string]int{},
+		dense: map[Elem]string{}, sparse: map[Elem]string{}, bufs: map[uintptr]*cuda.Buffer{}}
 	for _, mod := range Modules() {
 		img, err := fatbins.ReadFile("fatbin/" + mod + ".fatbin")
 		if errors.Is(err, fs.ErrNotExist) {
@@ -54,6 +62,10 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		l.mods[mod] = m
 	}
 	for _, k := range Kernels {
+		if k.DynamicShared > dev.SharedPerBlockOptin {
+			l.unfit[k.Name] = k.DynamicShared
+			continue
+		}
 		f, err := l.mods[k.Module].Function(k.Name)
 		if err != nil {
 			return nil, fmt.Errorf("gobind: %w", err)
@@ -65,13 +77,60 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		}
 		l.fns[k.Name] = f
 	}
+	for _, in := range []Elem{S8, F16, BF16} {
+		if l.dense[in] = l.fitting(denseBases, in, DenseTiles, DenseTileOrder[in]); l.dense[in] == "" {
+			return nil, fmt.Errorf("gobind: no dense %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
+		}
+		if l.sparse[in] = l.fitting(sparseBases, in, SparseTiles, SparseTileOrder[in]); l.sparse[in] == "" {
+			return nil, fmt.Errorf("gobind: no 2:4 %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
+		}
+	}
 	return l, nil
+}
+
+// fitting returns the first shape of order, else of tiles, whose entry
+// points for input in were all loaded ("" if none).
+func (l *Launcher) fitting(bases []gemmBase, in Elem, tiles []Tile, order []string) string {
+	loaded := func(tile string) bool {
+		for _, b := range bases {
+			if _, ok := l.fns[b.name+"_"+tile]; b.in == in && !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for _, name := range order {
+		if loaded(name) {
+			return name
+		}
+	}
+	for _, t := range tiles {
+		if loaded(t.Name) {
+			return t.Name
+		}
+	}
+	return ""
+}
+
+// DenseTile and SparseTile are the tile shapes of GEMM launches on this
+// device that name none.
+func (l *Launcher) DenseTile(in Elem) string  { return l.dense[in] }
+func (l *Launcher) SparseTile(in Elem) string { return l.sparse[in] }
+
+// Loaded reports whether kernel name was loaded (a kernel of the table is
+// not when the device's shared memory per block is too small for it).
+func (l *Launcher) Loaded(name string) bool {
+	_, ok := l.fns[name]
+	return ok
 }
 
 // Function returns a loaded kernel by name (for benchmarks and probes).
 func (l *Launcher) Function(name string) (*cuda.Function, error) {
 	f, ok := l.fns[name]
 	if !ok {
+		if need, unfit := l.unfit[name]; unfit {
+			return nil, fmt.Errorf("gobind: %s needs %d bytes of shared memory per block, %s allows %d", name, need, l.Dev.Name, l.Dev.SharedPerBlockOptin)
+		}
 		return nil, fmt.Errorf("gobind: %s: %w", name, cuda.ErrNotFound)
 	}
 	return f, nil
@@ -134,15 +193,25 @@ func (l *Launcher) Sync() error { return l.Dev.Synchronize() }
 // Harness returns the kerneltest adapter running on this GPU.
 func (l *Launcher) Harness() Harness { return Harness{R: l} }
 
-// Gemm launches the dense GEMM of a (gc_gemm_<in>_<out>) after validating
+// Gemm launches the dense GEMM of a (gc_gemm_<in>_<out>_<tile>) after validating
 // it. Nothing is launched for an empty output.
 func (l *Launcher) Gemm(s *cuda.Stream, a *GemmArgs) error {
+	if a.Tile == "" {
+		named := *a
+		named.Tile = l.dense[a.In]
+		a = &named
+	}
 	spec, err := a.Spec()
 	return l.run(s, spec, err)
 }
 
-// SparseGemm launches the 2:4 sparse GEMM of a (gc_spgemm_<in>_<out>).
+// SparseGemm launches the 2:4 sparse GEMM of a (gc_spgemm_<in>_<out>_<tile>).
 func (l *Launcher) SparseGemm(s *cuda.Stream, a *SparseGemmArgs) error {
+	if a.Tile == "" {
+		named := *a
+		named.Tile = l.sparse[a.In]
+		a = &named
+	}
 	spec, err := a.Spec()
 	return l.run(s, spec, err)
 }

@@ -34,16 +34,17 @@ func (s LaunchSpec) check() (LaunchSpec, error) {
 	return s, nil
 }
 
-// Spec validates a and returns the launch of gc_gemm_<in>_<out>.
+// Spec validates a and returns the launch of gc_gemm_<in>_<out>_<tile>.
 func (a *GemmArgs) Spec() (LaunchSpec, error) {
 	if err := a.Validate(); err != nil {
 		return LaunchSpec{}, err
 	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: GemmSmemBytes,
+	t := a.shape()
+	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.DenseShared(),
 		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N), i64(a.K),
 			i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
-		s.Grid = int(GemmBlocks(a.M, a.N))
+		s.Grid = int(t.Blocks(a.M, a.N))
 	}
 	return s.check()
 }
@@ -70,20 +71,17 @@ func (a *GemmArgs) NaiveSpec() (LaunchSpec, error) {
 	return s.check()
 }
 
-// Spec validates a and returns the launch of gc_spgemm_<in>_<out>.
+// Spec validates a and returns the launch of gc_spgemm_<in>_<out>_<tile>.
 func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 	if err := a.Validate(); err != nil {
 		return LaunchSpec{}, err
 	}
-	smem := SpSmemBytesS8
-	if a.In != ref.S8 {
-		smem = SpSmemBytesF16
-	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: smem,
+	t := a.shape()
+	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.SparseShared(a.In),
 		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
 			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
-		s.Grid = int(GemmBlocks(a.M, a.N))
+		s.Grid = int(t.Blocks(a.M, a.N))
 	}
 	return s.check()
 }

@@ -155,7 +155,11 @@ func (e *Epilogue) check(kernel string, in Elem, m, n int64) (int64, error) {
 // 16-byte aligned with row strides that are multiples of 16 bytes (K itself
 // is free: the kernels zero-fill the tail).
 type GemmArgs struct {
-	In      Elem
+	In Elem
+	// Tile names the tile shape (one of DenseTiles); empty: the first of
+	// DenseTileOrder[In] the device's shared memory allows (Launcher), or
+	// the first of it (Spec alone).
+	Tile    string
 	M, N, K int64
 	A       cuda.Mem
 	LdA     int64
@@ -165,18 +169,20 @@ type GemmArgs struct {
 }
 
 // Kernel names the entry point for these arguments.
-func (a *GemmArgs) Kernel() string { return fmt.Sprintf("gc_gemm_%v_%v", a.In, a.Out) }
+func (a *GemmArgs) Kernel() string {
+	return fmt.Sprintf("gc_gemm_%v_%v_%s", a.In, a.Out, orFirst(a.Tile, DenseTileOrder[a.In]))
+}
 
 // Validate checks every argument against the kernel's requirements.
 func (a *GemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v)", a.In, a.Out)
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.Tile)
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
 	}
-	if GemmBlocks(a.M, a.N) > maxGrid {
+	if a.shape().Blocks(a.M, a.N) > maxGrid {
 		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
 	}
 	eb := a.In.Bytes()
@@ -202,7 +208,10 @@ func (a *GemmArgs) Validate() error {
 // (row stride LdB). K is logical and must be a multiple of the format's
 // KAlign (ref.FormatSparse24*): the compressor pads.
 type SparseGemmArgs struct {
-	In      Elem
+	In Elem
+	// Tile names the tile shape (one of SparseTiles); empty as for
+	// GemmArgs.Tile, with SparseTileOrder.
+	Tile    string
 	M, N, K int64
 	AValues cuda.Mem
 	LdV     int64
@@ -214,7 +223,9 @@ type SparseGemmArgs struct {
 }
 
 // Kernel names the entry point for these arguments.
-func (a *SparseGemmArgs) Kernel() string { return fmt.Sprintf("gc_spgemm_%v_%v", a.In, a.Out) }
+func (a *SparseGemmArgs) Kernel() string {
+	return fmt.Sprintf("gc_spgemm_%v_%v_%s", a.In, a.Out, orFirst(a.Tile, SparseTileOrder[a.In]))
+}
 
 // Format returns the 2:4 format of the input type.
 func (a *SparseGemmArgs) Format() ref.Format {
@@ -231,12 +242,12 @@ func (a *SparseGemmArgs) Format() ref.Format {
 func (a *SparseGemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v)", a.In, a.Out)
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.Tile)
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
 	}
-	if GemmBlocks(a.M, a.N) > maxGrid {
+	if a.shape().Blocks(a.M, a.N) > maxGrid {
 		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
 	}
 	f := a.Format()

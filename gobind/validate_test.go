@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -28,9 +29,21 @@ func TestGemmArgsValidate(t *testing.T) {
 	if err := g.Validate(); err != nil {
 		t.Fatalf("valid args rejected: %v", err)
 	}
-	if g.Kernel() != "gc_gemm_s8_s32" {
-		t.Fatalf("kernel %s", g.Kernel())
+	if want := "gc_gemm_s8_s32_" + DenseTileOrder[S8][0]; g.Kernel() != want {
+		t.Fatalf("kernel %s, want %s", g.Kernel(), want)
 	}
+	g.Tile = DenseTiles[0].Name
+	if err := g.Validate(); err != nil || g.Kernel() != "gc_gemm_s8_s32_"+g.Tile {
+		t.Fatalf("named tile: %s, %v", g.Kernel(), err)
+	}
+	if spec, err := g.Spec(); err != nil || spec.Shared != DenseTiles[0].DenseShared() || spec.Grid != 1 {
+		t.Fatalf("named tile spec %+v, %v", spec, err)
+	}
+	g.Tile = "t64x64"
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), `tile "t64x64"`) {
+		t.Fatalf("unknown tile: %v", err)
+	}
+	g = goodGemm()
 	bad := map[string]func(*GemmArgs){
 		"lda not 16-byte multiple": func(a *GemmArgs) { a.LdA = 72 },
 		"lda < K":                  func(a *GemmArgs) { a.LdA, a.K = 64, 70 },
@@ -162,8 +175,32 @@ func TestElementwiseArgsValidate(t *testing.T) {
 }
 
 func TestGeometry(t *testing.T) {
-	if GemmBlocks(8192, 8192) != 64*64 || GemmBlocks(1, 1) != 1 || GemmBlocks(129, 128) != 2 {
-		t.Fatal("GemmBlocks")
+	t128 := Tile{"a", 128, 128, 64, 4, 2, 2}
+	t256 := Tile{"b", 128, 256, 128, 3, 2, 1}
+	if t128.Blocks(8192, 8192) != 64*64 || t128.Blocks(1, 1) != 1 || t128.Blocks(129, 128) != 2 ||
+		t256.Blocks(8192, 8192) != 64*32 || t256.Blocks(129, 257) != 4 || (Tile{}).Blocks(1, 1) != 0 {
+		t.Fatal("Tile.Blocks")
+	}
+	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 {
+		t.Fatal("Tile.DenseShared")
+	}
+	sp := Tile{"c", 128, 128, 128, 3, 2, 2}
+	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 {
+		t.Fatal("Tile.SparseShared")
+	}
+	for in, order := range DenseTileOrder {
+		for _, name := range order {
+			if tileNamed(DenseTiles, name).BM == 0 {
+				t.Errorf("DenseTileOrder[%v] names %q, not a dense tile", in, name)
+			}
+		}
+	}
+	for in, order := range SparseTileOrder {
+		for _, name := range order {
+			if tileNamed(SparseTiles, name).BM == 0 {
+				t.Errorf("SparseTileOrder[%v] names %q, not a sparse tile", in, name)
+			}
+		}
 	}
 	if EltBlocks(0) != 1 || EltBlocks(257) != 2 || EltBlocks(1<<40) != maxEltBlocks {
 		t.Fatal("EltBlocks")
@@ -186,15 +223,43 @@ func TestConfigMatchesHeader(t *testing.T) {
 		defs[m[1]] = v
 	}
 	want := map[string]int64{
-		"GC_GEMM_BM": GemmBM, "GC_GEMM_BN": GemmBN, "GC_GEMM_BK_BYTES": GemmBKBytes, "GC_GEMM_STAGES": GemmStages,
-		"GC_GEMM_THREADS": GemmThreads, "GC_GEMM_SMEM_BYTES": GemmSmemBytes, "GC_GEMM_GROUP_M": GemmGroupM,
-		"GC_SPGEMM_STAGES": SpStages, "GC_SPGEMM_A_BYTES": SpABytes, "GC_SPGEMM_B_BYTES": SpBBytes,
+		"GC_GEMM_THREADS": GemmThreads, "GC_GEMM_GROUP_M": GemmGroupM,
+		"GC_SPGEMM_A_BYTES": SpABytes, "GC_SPGEMM_B_BYTES": SpBBytes,
 		"GC_SPGEMM_META_BYTES_S8": SpMetaBytesS8, "GC_SPGEMM_META_BYTES_F16": SpMetaBytesF16,
-		"GC_SPGEMM_SMEM_BYTES_S8": SpSmemBytesS8, "GC_SPGEMM_SMEM_BYTES_F16": SpSmemBytesF16,
 		"GC_EPI_PER_COL": int64(ref.PerCol), "GC_EPI_PER_ROW": int64(ref.PerRow),
 		"GC_OUT_S32": int64(ref.OutS32), "GC_OUT_F32": int64(ref.OutF32), "GC_OUT_S8": int64(ref.OutS8),
 		"GC_OUT_F16": int64(ref.OutF16), "GC_OUT_BF16": int64(ref.OutBF16),
 		"GC_ELT_THREADS": EltThreads, "GC_SOFTMAX_THREADS": SoftmaxThreads,
+	}
+	// The tile-shape lists, row for row.
+	for list, tiles := range map[string][]Tile{"GC_DENSE_TILES": DenseTiles, "GC_SPARSE_TILES": SparseTiles} {
+		body := regexp.MustCompile(`(?s)#define ` + list + `\(X, \.\.\.\)(.*?)\n\n`).FindStringSubmatch(string(src))
+		if body == nil {
+			t.Errorf("gemm_config.h: no %s", list)
+			continue
+		}
+		var got []Tile
+		row := regexp.MustCompile(`X\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), __VA_ARGS__\)`)
+		for _, m := range row.FindAllStringSubmatch(body[1], -1) {
+			v := make([]int, 6)
+			for i := range v {
+				v[i], _ = strconv.Atoi(m[i+2])
+			}
+			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5]})
+		}
+		if !reflect.DeepEqual(got, tiles) {
+			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)
+		}
+		for _, tl := range tiles {
+			if tl.BM%(16*tl.WarpsM) != 0 || tl.BN%(16*(GemmThreads/32/tl.WarpsM)) != 0 {
+				t.Errorf("%s %s: warp tile is not whole 16 x 16 pieces", list, tl.Name)
+			}
+		}
+	}
+	for _, tl := range SparseTiles {
+		if tl.BKBytes != SpBBytes {
+			t.Errorf("sparse tile %s covers %d bytes of K per stage, the kernel %d", tl.Name, tl.BKBytes, SpBBytes)
+		}
 	}
 	for name, v := range want {
 		if got, ok := defs[name]; !ok || got != v {
@@ -218,8 +283,8 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	}
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
-	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+(\w+)\(([^)]*)\)`)
-	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE)_KERNEL\((\w+),`)
+	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
+	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE)_TILES\(GC_(?:DENSE|SPARSE)_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -227,21 +292,25 @@ func TestKernelTableMatchesSources(t *testing.T) {
 		}
 		mod := strings.TrimSuffix(filepath.Base(f), ".cu")
 		for _, m := range entry.FindAllStringSubmatch(string(src), -1) {
-			if m[1] == "NAME" {
-				continue // the macro bodies
+			if strings.Contains(m[1], "##") {
+				continue // the macro bodies (BASE##_##TILE)
 			}
 			defined[m[1]] = mod
 			params[m[1]] = strings.Count(m[2], ",") + 1
 		}
 		for _, m := range macro.FindAllStringSubmatch(string(src), -1) {
-			defined[m[2]] = mod
-			params[m[2]] = map[string]int{"DENSE": denseParams, "SPARSE": sparseParams}[m[1]]
+			tiles := map[string][]Tile{"DENSE": DenseTiles, "SPARSE": SparseTiles}[m[1]]
+			for _, tl := range tiles {
+				name := m[2] + "_" + tl.Name
+				defined[name] = mod
+				params[name] = map[string]int{"DENSE": denseParams, "SPARSE": sparseParams}[m[1]]
+			}
 		}
 	}
 	// The macros' own parameter lists must match the constants.
 	for hdr, want := range map[string]int{"../kernels/gemm_dense.cuh": denseParams, "../kernels/gemm_sp24.cu": sparseParams} {
 		src, _ := os.ReadFile(hdr)
-		m := regexp.MustCompile(`(?s)NAME\(([^)]*)\)`).FindStringSubmatch(string(src))
+		m := regexp.MustCompile(`(?s)BASE##_##TILE\(([^)]*)\)`).FindStringSubmatch(string(src))
 		if m == nil || strings.Count(m[1], ",")+1 != want {
 			t.Errorf("%s: macro entry point does not take %d parameters", hdr, want)
 		}

@@ -159,13 +159,40 @@ GC_DEVICE void mma_sp_bf16_16832(float (&d)[4], const uint32_t (&a)[4], const ui
 
 namespace gc {
 
+// ---- tile shapes -----------------------------------------------------------
+// Tile is one row of GC_DENSE_TILES / GC_SPARSE_TILES (gemm_config.h): a
+// BM x BN output tile per block of GC_GEMM_THREADS threads, BK bytes of K per
+// pipeline stage, STAGES stages, warps WARPS_M along M x WARPS_N along N,
+// each warp owning WM x WN of the tile = MI x NJ mma tiles of 16 x 8.
+template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_>
+struct Tile {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, STAGES = STAGES_;
+  static constexpr int WARPS_M = WARPS_M_, WARPS_N = GC_GEMM_THREADS / 32 / WARPS_M_;
+  static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
+  static constexpr int MI = WM / 16, NJ = WN / 8;
+  static_assert(WARPS_M * WARPS_N * 32 == GC_GEMM_THREADS, "8 warps per block");
+  static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tiles are whole pairs of n8 mma tiles");
+  static_assert(BK == 64 || BK == 128, "stages of 64 or 128 bytes (swz64 / swz128)");
+  static_assert(BM * BK % (16 * GC_GEMM_THREADS) == 0 && BN * BK % (16 * GC_GEMM_THREADS) == 0,
+                "every thread copies the same number of 16-byte chunks");
+};
+
+// swz is swz64 or swz128 by the row length in bytes.
+template <int ROW_BYTES>
+GC_DEVICE uint32_t swz(int row, int ch) {
+  static_assert(ROW_BYTES == 64 || ROW_BYTES == 128, "swizzled rows are 64 or 128 bytes");
+  return ROW_BYTES == 64 ? swz64(row, ch) : swz128(row, ch);
+}
+
 // ---- block rasterisation -------------------------------------------------
-// tile_of maps the 1-D block index to a (tile row, tile column) pair, walking
-// GC_GEMM_GROUP_M tile rows at a time so that consecutive blocks share A
-// rows and B columns in L2 (the grouped ordering Triton's tutorials use).
+// tile_of maps the 1-D block index to a (tile row, tile column) pair of
+// BM x BN tiles, walking GC_GEMM_GROUP_M tile rows at a time so that
+// consecutive blocks share A rows and B columns in L2 (the grouped ordering
+// Triton's tutorials use).
+template <int BM, int BN>
 GC_DEVICE void tile_of(long long M, long long N, int& pm, int& pn) {
-  const int tiles_m = (int)((M + GC_GEMM_BM - 1) / GC_GEMM_BM);
-  const int tiles_n = (int)((N + GC_GEMM_BN - 1) / GC_GEMM_BN);
+  const int tiles_m = (int)((M + BM - 1) / BM);
+  const int tiles_n = (int)((N + BN - 1) / BN);
   const int pid = blockIdx.x;
   const int per_group = GC_GEMM_GROUP_M * tiles_n;
   const int group = pid / per_group;
@@ -239,16 +266,16 @@ GC_DEVICE void store_acc(const Epi& e, long long m, long long n, float acc) {
   store_float<OUT>(e, m, n, acc);
 }
 
-// store_tile writes a warp's 64x32 accumulator tile (4 m16 x 4 n8 mma tiles)
+// store_tile writes a warp's accumulator tile of MI m16 x NJ n8 mma tiles
 // whose top-left output element is (m0, n0), skipping elements outside M x N.
-template <int OUT, typename Acc>
-GC_DEVICE void store_tile(const Epi& e, long long m0, long long n0, const Acc (&acc)[4][4][4]) {
+template <int OUT, typename Acc, int MI, int NJ>
+GC_DEVICE void store_tile(const Epi& e, long long m0, long long n0, const Acc (&acc)[MI][NJ][4]) {
   const int lane = threadIdx.x & 31;
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < MI; ++i) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < NJ; ++j) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const long long m = m0 + i * 16 + g + 8 * h;

@@ -7,30 +7,37 @@
 #ifndef GC_GEMM_CONFIG_H
 #define GC_GEMM_CONFIG_H
 
-/* Dense GEMMs (int8 m16n8k32, f16/bf16 m16n8k16): one 128x128 output tile
- * per block of 256 threads (8 warps as 2 along M x 4 along N, each warp
- * 64x32), K consumed 64 bytes per stage (k32 x2 for int8, k16 x2 for
- * halves), a 4-stage cp.async pipeline. */
-#define GC_GEMM_BM 128
-#define GC_GEMM_BN 128
-#define GC_GEMM_BK_BYTES 64
-#define GC_GEMM_STAGES 4
-#define GC_GEMM_THREADS 256
-#define GC_GEMM_SMEM_BYTES 65536
-/* Blocks are rasterised in groups of GROUP_M tile rows for L2 reuse. */
-#define GC_GEMM_GROUP_M 8
+/* GEMM tile shapes. Every GEMM block has GC_GEMM_THREADS threads (8 warps,
+ * WARPS_M along M x 8/WARPS_M along N); a row gives
+ *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, ...)
+ * BM x BN: the output tile of a block; BK_BYTES: the bytes of K one
+ * pipeline stage covers (64: two int8 k32 or f16 k16 mma steps; 128: four);
+ * STAGES: the depth of the cp.async ring; MIN_BLOCKS: the blocks per SM the
+ * launch bounds promise (the register budget follows from it). Each warp
+ * owns a (BM/WARPS_M) x (BN/(8/WARPS_M)) piece of the tile. Every entry
+ * point exists once per shape (name suffix _<name>); gobind picks the shape
+ * per input type (gobind/geometry.go) and kernelbench -tiles times them all.
+ * The trailing arguments are passed through to X.
+ * On an H100 (2026-11-26, docs/RESULTS.md "GEMM tile shapes") 128x128 with
+ * 64-byte stages was the fastest of 128x128, 128x256 and 256x128 tiles with
+ * 64- and 128-byte stages for every input type, dense and 2:4: the larger
+ * warp tiles (64x64, one block per SM) were 0-4% slower for int8 and 10-20%
+ * slower for halves. A shape is one line here and one in gobind. */
+#define GC_DENSE_TILES(X, ...) X(t128x128k64, 128, 128, 64, 4, 2, 2, __VA_ARGS__)
 
-/* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): the same
- * 128x128 tile; per stage 64 bytes of compressed A (128 logical bytes), 128
- * bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata bytes per A
- * row; 3 stages. */
-#define GC_SPGEMM_STAGES 3
+/* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
+ * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
+ * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata
+ * bytes; BK_BYTES of every sparse shape is 128. */
+#define GC_SPARSE_TILES(X, ...) X(t128x128, 128, 128, 128, 3, 2, 2, __VA_ARGS__)
+
+#define GC_GEMM_THREADS 256
 #define GC_SPGEMM_A_BYTES 64
 #define GC_SPGEMM_B_BYTES 128
 #define GC_SPGEMM_META_BYTES_S8 16
 #define GC_SPGEMM_META_BYTES_F16 8
-#define GC_SPGEMM_SMEM_BYTES_S8 79872
-#define GC_SPGEMM_SMEM_BYTES_F16 76800
+/* Blocks are rasterised in groups of GROUP_M tile rows for L2 reuse. */
+#define GC_GEMM_GROUP_M 8
 
 /* Epilogue channel axis (ref.PerCol, ref.PerRow). */
 #define GC_EPI_PER_COL 0
@@ -46,12 +53,5 @@
 /* Elementwise kernels: threads per block. */
 #define GC_ELT_THREADS 256
 #define GC_SOFTMAX_THREADS 256
-
-#if defined(__cplusplus)
-static_assert(GC_GEMM_SMEM_BYTES == GC_GEMM_STAGES * (GC_GEMM_BM + GC_GEMM_BN) * GC_GEMM_BK_BYTES, "dense smem");
-static_assert(GC_SPGEMM_SMEM_BYTES_S8 == GC_SPGEMM_STAGES * (GC_GEMM_BM * GC_SPGEMM_A_BYTES + GC_GEMM_BN * GC_SPGEMM_B_BYTES + GC_GEMM_BM * GC_SPGEMM_META_BYTES_S8), "sparse s8 smem");
-static_assert(GC_SPGEMM_SMEM_BYTES_F16 == GC_SPGEMM_STAGES * (GC_GEMM_BM * GC_SPGEMM_A_BYTES + GC_GEMM_BN * GC_SPGEMM_B_BYTES + GC_GEMM_BM * GC_SPGEMM_META_BYTES_F16), "sparse f16 smem");
-static_assert(GC_GEMM_THREADS == 256 && GC_GEMM_BM == 128 && GC_GEMM_BN == 128, "the warp layout below assumes 8 warps on a 128x128 tile");
-#endif
 
 #endif /* GC_GEMM_CONFIG_H */

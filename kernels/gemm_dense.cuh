@@ -4,9 +4,10 @@
 //   f16, bf16:  m16n8k16 -> f32
 // (reference: ref.Int8GemmRef / ref.HalfGemmRef in kernels/ref/gemm.go).
 //
-// Structure (one 128x128 tile of D per block, 256 threads):
-//  * Pipeline: K is consumed in stages of 64 bytes (2 mma k-steps). A ring of
-//    GC_GEMM_STAGES shared-memory stages is filled with cp.async (16-byte
+// Structure (per block: one BM x BN tile of D, 256 threads; the shapes are
+// the rows of GC_DENSE_TILES in gemm_config.h, gc::Tile in common.cuh):
+//  * Pipeline: K is consumed in stages of BK bytes (BK/32 mma k-steps). A
+//    ring of STAGES shared-memory stages is filled with cp.async (16-byte
 //    global -> shared copies that bypass registers); STAGES-1 tiles are in
 //    flight while the warps compute on the oldest. Loop invariant: at the top
 //    of iteration kt, after cp.async.wait_group(STAGES-2) and __syncthreads,
@@ -15,11 +16,14 @@
 //  * Bounds: rows past M (N) and K bytes past K are zero-filled by cp.async's
 //    src-size operand, so any M, N, K work; the launcher checks that A and B
 //    are 16-byte aligned with row strides that are multiples of 16 bytes.
-//  * Shared memory: each stage holds A[128][64 bytes] then B[128][64 bytes],
-//    16-byte chunks XOR-swizzled by swz64 (bank-conflict-free ldmatrix).
-//  * Warps: 2 along M x 4 along N, each owns 64 x 32 of D = 4 x 4 mma tiles,
-//    64 accumulators per thread. Per k-step a warp issues 4 ldmatrix.x4 for A
-//    (one per m16 tile), 2 ldmatrix.x4 for B (two n8 tiles each) and 16 mma.
+//  * Shared memory: each stage holds A[BM][BK bytes] then B[BN][BK bytes],
+//    16-byte chunks XOR-swizzled by swz64 / swz128 (bank-conflict-free
+//    ldmatrix).
+//  * Warps: WARPS_M along M x WARPS_N along N, each owns WM x WN of D = MI x
+//    NJ mma tiles, 4*MI*NJ accumulators per thread. Per k-step a warp issues
+//    MI ldmatrix.x4 for A (one per m16 tile), NJ/2 ldmatrix.x4 for B (two n8
+//    tiles each) and MI*NJ mma: the larger the warp tile, the fewer
+//    shared-memory reads per mma.
 //  * Epilogue: straight from registers to global memory through gc::Epi
 //    (per-channel scale, bias, requantization to int8).
 #ifndef GC_GEMM_DENSE_CUH
@@ -64,13 +68,67 @@ GC_DEVICE void mma_dense<ELEM_BF16>(float (&d)[4], const uint32_t (&a)[4], uint3
   mma_bf16_16816(d, a, b0, b1);
 }
 
-// gemm_dense is the kernel body. A, B are byte pointers; lda_b, ldb_b row
-// strides in bytes; K in elements.
-template <int ELEM, int OUT>
+// RowChunks is one thread's share of the copies of an operand tile of ROWS
+// rows x ROW_BYTES bytes of K: chunks c = tid + r * THREADS (r < N), all in
+// 16-byte column ch = tid % CH (CH = ROW_BYTES/16) and in rows row0 + r *
+// STEP (row0 = tid / CH, STEP = THREADS / CH). The row address, the row
+// bounds and the shared address are worked out once per block, so a
+// pipeline stage only adds its K offset (the integer work per copy is most
+// of what the pipeline issues). STEP is a multiple of the swizzles' period
+// of 8 rows, so chunk r's shared address is chunk 0's plus r * STEP rows,
+// and its global address chunk 0's plus r * STEP row strides: a handful of
+// registers for all N chunks. Rows past the valid ones are zero-filled, or
+// with CLAMP read the last valid row instead.
+template <int ROWS, int ROW_BYTES, bool CLAMP = false>
+struct RowChunks {
+  static constexpr int CH = ROW_BYTES / 16, STEP = GC_GEMM_THREADS / CH, N = ROWS / STEP;
+  static_assert(ROWS % STEP == 0 && STEP % 8 == 0, "every thread copies N chunks, 8-row swizzle period");
+  const uint8_t* first;  // chunk 0's row at K byte 16*ch
+  const uint8_t* other;  // what rows past the valid ones read: g (zero-filled) or the last row
+  long long step_b;      // STEP row strides in bytes
+  saddr_t dst;           // chunk 0's shared address in stage 0
+  unsigned valid;        // bit r: chunk r's row exists
+
+  // The tile's rows are rows tile_row0.. of g (row stride ld_b bytes), of
+  // which rows_valid exist.
+  GC_DEVICE RowChunks(uint8_t* tile, const uint8_t* g, long long ld_b, long long tile_row0, long long rows_valid)
+      : step_b(STEP * ld_b), valid(0) {
+    const int ch = threadIdx.x % CH, row0 = threadIdx.x / CH;
+    first = g + (tile_row0 + row0) * ld_b + ch * 16;
+    other = CLAMP ? g + (rows_valid - 1) * ld_b + ch * 16 : g;
+    dst = smem_addr(tile + swz<ROW_BYTES>(row0, ch));
+#pragma unroll
+    for (int r = 0; r < N; ++r) {
+      if (tile_row0 + row0 + r * STEP < rows_valid) valid |= 1u << r;
+    }
+  }
+
+  // column is this thread's 16-byte column of K.
+  GC_DEVICE int column() const { return threadIdx.x % CH; }
+
+  // copy starts this thread's copies of one stage: shared offset soff from
+  // stage 0, K bytes from koff, kbytes (0..16) of this thread's chunk
+  // present in K (the rest zero-filled).
+  GC_DEVICE void copy(uint32_t soff, long long koff, int kbytes) const {
+#pragma unroll
+    for (int r = 0; r < N; ++r) {
+      const bool row_ok = valid >> r & 1;
+      const bool ok = (CLAMP || row_ok) && kbytes > 0;
+      // A copy of 0 bytes still needs a valid address: other (g itself
+      // unless CLAMP, which always copies).
+      const uint8_t* src = !ok ? other : row_ok ? first + r * step_b + koff : other + koff;
+      cp_async16(dst + soff + r * STEP * ROW_BYTES, src, ok ? kbytes : 0);
+    }
+  }
+};
+
+// gemm_dense is the kernel body for tile shape T (a gc::Tile). A, B are
+// byte pointers; lda_b, ldb_b row strides in bytes; K in elements.
+template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restrict__ B, const Epi& e, long long K,
                           long long lda_b, long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
-  constexpr int BM = GC_GEMM_BM, BN = GC_GEMM_BN, BK = GC_GEMM_BK_BYTES, STAGES = GC_GEMM_STAGES;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES, MI = T::MI, NJ = T::NJ;
   constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
 
   GC_DYNAMIC_SMEM(smem);
@@ -78,43 +136,31 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
   uint8_t* sB = smem + STAGES * A_STAGE;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp >> 2, wn = warp & 3;
+  const int wm = warp / T::WARPS_N, wn = warp % T::WARPS_N;
   int pm, pn;
-  tile_of(e.M, e.N, pm, pn);
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
   const long long Kb = K * ElemTraits<ELEM>::bytes;
   const int ktiles = (int)((Kb + BK - 1) / BK);
 
-  // Each thread copies chunks tid and tid+256 of both tiles: 128 rows x 4
-  // chunks of 16 bytes = 512 chunks per operand.
+  const RowChunks<BM, BK> copyA(sA, A, lda_b, bm, e.M);
+  const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
+  // Both operands' chunks of a thread sit in the same column of K.
+  static_assert(GC_GEMM_THREADS % (BK / 16) == 0, "one K column per thread");
+  const int col_bytes = copyA.column() * 16;
   auto load_tile = [&](int stage, int kt) {
     const long long k0 = (long long)kt * BK;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int c = tid + r * GC_GEMM_THREADS;
-      const int row = c >> 2, ch = c & 3;
-      const long long gk = k0 + ch * 16;
-      const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
-      {
-        const long long gm = bm + row;
-        const bool ok = gm < e.M && kbytes > 0;
-        const uint8_t* src = ok ? A + gm * lda_b + gk : A;
-        cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), src, ok ? kbytes : 0);
-      }
-      {
-        const long long gn = bn + row;
-        const bool ok = gn < e.N && kbytes > 0;
-        const uint8_t* src = ok ? B + gn * ldb_b + gk : B;
-        cp_async16(smem_addr(sB + stage * B_STAGE + swz64(row, ch)), src, ok ? kbytes : 0);
-      }
-    }
+    const long long gk = k0 + col_bytes;
+    const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
+    copyA.copy(stage * A_STAGE, k0, kbytes);
+    copyB.copy(stage * B_STAGE, k0, kbytes);
   };
 
-  Acc acc[4][4][4];
+  Acc acc[MI][NJ][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < MI; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < NJ; ++j)
 #pragma unroll
       for (int x = 0; x < 4; ++x) acc[i][j][x] = 0;
 
@@ -137,51 +183,53 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
     const uint8_t* tA = sA + (kt % STAGES) * A_STAGE;
     const uint8_t* tB = sB + (kt % STAGES) * B_STAGE;
 #pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
-      uint32_t a[4][4], b[4][2];
+    for (int kk = 0; kk < BK / 32; ++kk) {
+      uint32_t a[MI][4], b[NJ][2];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < MI; ++i) {
         // Lanes 0-15 address rows 0-15 of the m16 tile at the k-step's first
         // 16-byte chunk, lanes 16-31 the same rows at the second chunk:
         // matrices (rows 0-7, c0), (8-15, c0), (0-7, c1), (8-15, c1) are
         // exactly A registers 0..3.
-        const int row = wm * 64 + i * 16 + (lane & 15);
+        const int row = wm * T::WM + i * 16 + (lane & 15);
         const int ch = kk * 2 + (lane >> 4);
-        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz64(row, ch)));
+        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz<BK>(row, ch)));
       }
 #pragma unroll
-      for (int j2 = 0; j2 < 2; ++j2) {
+      for (int j2 = 0; j2 < NJ / 2; ++j2) {
         // Matrices (n 0-7, c0), (n 0-7, c1), (n 8-15, c0), (n 8-15, c1):
         // B registers 0,1 of n8 tile 2*j2, then of tile 2*j2+1.
-        const int row = wn * 32 + j2 * 16 + (lane & 7) + ((lane >> 4) << 3);
+        const int row = wn * T::WN + j2 * 16 + (lane & 7) + ((lane >> 4) << 3);
         const int ch = kk * 2 + ((lane >> 3) & 1);
-        ldmatrix_x4(b[2 * j2][0], b[2 * j2][1], b[2 * j2 + 1][0], b[2 * j2 + 1][1], smem_addr(tB + swz64(row, ch)));
+        ldmatrix_x4(b[2 * j2][0], b[2 * j2][1], b[2 * j2 + 1][0], b[2 * j2 + 1][1], smem_addr(tB + swz<BK>(row, ch)));
       }
 #pragma unroll
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < MI; ++i)
 #pragma unroll
-        for (int j = 0; j < 4; ++j) mma_dense<ELEM>(acc[i][j], a[i], b[j][0], b[j][1]);
+        for (int j = 0; j < NJ; ++j) mma_dense<ELEM>(acc[i][j], a[i], b[j][0], b[j][1]);
     }
   }
   cp_async_wait<0>();
 
-  store_tile<OUT>(e, bm + wm * 64, bn + wn * 32, acc);
+  store_tile<OUT>(e, bm + wm * T::WM, bn + wn * T::WN, acc);
 }
 
 }  // namespace gc
 
-// GC_DENSE_KERNEL defines one extern "C" entry point. Parameters (all 8
-// bytes): A, B, C, scale, bias, M, N, K, lda, ldb (elements), ldcm, ldcn
-// (output strides in elements), axis, zp.
-#define GC_DENSE_KERNEL(NAME, ELEM, OUT)                                                                         \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, 2)                                              \
-      NAME(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M, long long N, \
-           long long K, long long lda, long long ldb, long long ldcm, long long ldcn, long long axis,           \
-           long long zp) {                                                                                       \
-    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
-    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
-    gc::gemm_dense<ELEM, OUT>(static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb,    \
-                              ldb * eb);                                                                         \
+// GC_DENSE_KERNEL defines the entry point BASE_TILE for one row of
+// GC_DENSE_TILES: GC_DENSE_TILES(GC_DENSE_KERNEL, base, elem, out) defines
+// base_<tile> for every shape. Parameters (all 8 bytes): A, B, C, scale,
+// bias, M, N, K, lda, ldb (elements), ldcm, ldcn (output strides in
+// elements), axis, zp.
+#define GC_DENSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, BASE, ELEM, OUT)                         \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
+      BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
+                    long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
+                    long long axis, long long zp) {                                                              \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
+    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
+    gc::gemm_dense<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M>>(                                           \
+        static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
   }
 
 #endif  // GC_GEMM_DENSE_CUH

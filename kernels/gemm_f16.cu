@@ -5,7 +5,7 @@
 // attention (Q·Kᵀ is exactly this TN product).
 #include "gemm_dense.cuh"
 
-GC_DENSE_KERNEL(gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
-GC_DENSE_KERNEL(gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
-GC_DENSE_KERNEL(gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
-GC_DENSE_KERNEL(gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+GC_DENSE_TILES(GC_DENSE_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_DENSE_TILES(GC_DENSE_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_DENSE_TILES(GC_DENSE_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_DENSE_TILES(GC_DENSE_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)

@@ -12,12 +12,13 @@
 // tokens x out_channels layout, and per-channel vectors follow rows
 // (axis = GC_EPI_PER_ROW).
 //
-// Structure: as the dense kernels (gemm_dense.cuh): 128x128 tile per block,
-// 8 warps of 64x32, cp.async ring of GC_SPGEMM_STAGES stages. A stage covers
-// 128 bytes of logical K (two sparse k-steps) and holds
-//   A values: 128 rows x 64 bytes (compressed), swz64
-//   B:        128 rows x 128 bytes, swz128
-//   metadata: 128 rows x 16 (int8) or 8 (halves) bytes, unswizzled.
+// Structure: as the dense kernels (gemm_dense.cuh): a BM x BN tile per block
+// of 8 warps (the rows of GC_SPARSE_TILES), a cp.async ring of STAGES
+// stages. A stage covers 128 bytes of logical K (two sparse k-steps) and
+// holds
+//   A values: BM rows x 64 bytes (compressed), swz64
+//   B:        BN rows x 128 bytes, swz128
+//   metadata: BM rows x 16 (int8) or 8 (halves) bytes, unswizzled.
 // K must be a multiple of GC_SP24_KALIGN_* (the compressor pads), so every
 // copy is whole; A rows past M are clamped to row M-1 (valid metadata; the
 // results of those rows are never stored), B rows past N zero-filled.
@@ -38,9 +39,10 @@
 // int8 metadata layout and a hardware-probed Triton design note give (the
 // ISA states it only in a figure); an earlier version extended the halves
 // layout by one quad-lane per 16 groups, which those sources say is wrong.
-// Neither has run on a GPU here yet: gc_sp24_probe_* below checks exactly
-// this mapping on one tile and can try the alternatives, so a GPU session
-// can tell a metadata-layout error from anything else.
+// gc_sp24_probe_* below checks exactly this mapping on one tile and tries
+// the alternatives: on an H100 (2026-11-26) both layouts held and both int8
+// alternatives failed, and the GEMMs matched their references
+// (bench/results/gpu-h100-2026-11-26).
 #include "common.cuh"
 #include "sp24.h"
 #include "gemm_dense.cuh"
@@ -103,17 +105,20 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
   return lo | hi << 16;
 }
 
-// gemm_sp24 is the kernel body. Av: compressed values (row stride ldv_b
-// bytes), Em: metadata (row stride lde bytes), B: dense (row stride ldb_b
-// bytes); K logical elements, a multiple of the format's K alignment.
-template <int ELEM, int OUT>
+// gemm_sp24 is the kernel body for tile shape T (a gc::Tile whose BK is
+// GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes), Em:
+// metadata (row stride lde bytes), B: dense (row stride ldb_b bytes); K
+// logical elements, a multiple of the format's K alignment.
+template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
                          const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
                          long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
-  constexpr int BM = GC_GEMM_BM, BN = GC_GEMM_BN, STAGES = GC_SPGEMM_STAGES;
+  constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES, MI = T::MI, NJ = T::NJ;
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
+  static_assert(T::BK == BB, "a sparse stage covers GC_SPGEMM_B_BYTES of K");
+  static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
 
   GC_DYNAMIC_SMEM(smem);
   uint8_t* sA = smem;
@@ -121,49 +126,45 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   uint8_t* sE = sB + STAGES * B_STAGE;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp >> 2, wn = warp & 3;
+  const int wm = warp / T::WARPS_N, wn = warp % T::WARPS_N;
   int pm, pn;
-  tile_of(e.M, e.N, pm, pn);
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
   const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / BB);
 
+  // B rows past N are zero-filled; K is always whole. B's copies have
+  // their addresses worked out once (RowChunks); A's are computed per stage,
+  // as precomputing them too would spill the int8 kernel past its 128
+  // registers.
+  const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
+  // Metadata: one copy of MB bytes per A row, by threads 0..BM-1.
+  const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
+  const saddr_t meta_dst = smem_addr(sE + tid * MB);
   auto load_tile = [&](int stage, int kt) {
-    // A values: 128 rows x 4 chunks, two per thread; rows clamped to M-1.
+    // A values: BM rows x 4 chunks; rows past M read row M-1 (valid
+    // metadata; those results are never stored).
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
+    for (int r = 0; r < BM * 4 / GC_GEMM_THREADS; ++r) {
       const int c = tid + r * GC_GEMM_THREADS;
       const int row = c >> 2, ch = c & 3;
       const long long gm = min(bm + row, e.M - 1);
       cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + (long long)kt * AB + ch * 16, 16);
     }
-    // B: 128 rows x 8 chunks, four per thread; rows past N zero-filled.
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int c = tid + r * GC_GEMM_THREADS;
-      const int row = c >> 3, ch = c & 7;
-      const long long gn = bn + row;
-      const bool ok = gn < e.N;
-      const uint8_t* src = ok ? B + gn * ldb_b + (long long)kt * BB + ch * 16 : B;
-      cp_async16(smem_addr(sB + stage * B_STAGE + swz128(row, ch)), src, ok ? 16 : 0);
-    }
-    // Metadata: one copy of MB bytes per A row, by threads 0..127.
+    copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     if (tid < BM) {
-      const long long gm = min(bm + tid, e.M - 1);
-      const uint8_t* src = Em + gm * lde + (long long)kt * MB;
-      const saddr_t dst = smem_addr(sE + stage * E_STAGE + tid * MB);
       if (MB == 16) {
-        cp_async16(dst, src, 16);
+        cp_async16(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 16);
       } else {
-        cp_async8(dst, src, 8);
+        cp_async8(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 8);
       }
     }
   };
 
-  Acc acc[4][4][4];
+  Acc acc[MI][NJ][4];
 #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < MI; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < NJ; ++j)
 #pragma unroll
       for (int x = 0; x < 4; ++x) acc[i][j][x] = 0;
 
@@ -186,32 +187,33 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
     const uint8_t* tE = sE + (kt % STAGES) * E_STAGE;
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
-      uint32_t a[4][4], b[4][4], em[4];
+      uint32_t a[MI][4], em[MI];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
+      for (int i = 0; i < MI; ++i) {
         // Compressed A: 16 rows x 32 bytes per k-step, the dense A layout.
-        const int row = wm * 64 + i * 16 + (lane & 15);
+        const int row = wm * T::WM + i * 16 + (lane & 15);
         const int ch = kk * 2 + (lane >> 4);
         ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz64(row, ch)));
-        em[i] = load_meta<ELEM>(tE, wm * 64 + i * 16, MB, kk * SpTraits<ELEM>::meta_step, 0);
+        em[i] = load_meta<ELEM>(tE, wm * T::WM + i * 16, MB, kk * SpTraits<ELEM>::meta_step, 0);
       }
+      // B one n8 tile at a time: its four registers live for that tile's MI
+      // mma only (the int8 kernel is at its 128-register bound).
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < NJ; ++j) {
         // One n8 tile: 8 rows x 64 bytes; lanes 8q..8q+7 address chunk q, so
         // register q holds K bytes [16q + 4t, 16q + 4t + 4) of column g.
-        const int row = wn * 32 + j * 8 + (lane & 7);
+        uint32_t b[4];
+        const int row = wn * T::WN + j * 8 + (lane & 7);
         const int ch = kk * 4 + (lane >> 3);
-        ldmatrix_x4(b[j][0], b[j][1], b[j][2], b[j][3], smem_addr(tB + swz128(row, ch)));
+        ldmatrix_x4(b[0], b[1], b[2], b[3], smem_addr(tB + swz128(row, ch)));
+#pragma unroll
+        for (int i = 0; i < MI; ++i) mma_sparse<ELEM>(acc[i][j], a[i], b, em[i]);
       }
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) mma_sparse<ELEM>(acc[i][j], a[i], b[j], em[i]);
     }
   }
   cp_async_wait<0>();
 
-  store_tile<OUT>(e, bm + wm * 64, bn + wn * 32, acc);
+  store_tile<OUT>(e, bm + wm * T::WM, bn + wn * T::WN, acc);
 }
 
 // sp24_probe runs one mma.sp on a single 16 x 8 tile with operands read
@@ -244,27 +246,29 @@ GC_DEVICE void sp24_probe(const uint8_t* Av, const uint8_t* Em, const uint8_t* B
 
 }  // namespace gc
 
-// Entry points. Parameters (all 8 bytes): A values, A metadata, B, C, scale,
-// bias, M, N, K (logical), ldv (A values row stride, elements), lde
-// (metadata row stride, bytes), ldb (elements), ldcm, ldcn, axis, zp.
-#define GC_SPARSE_KERNEL(NAME, ELEM, OUT)                                                                       \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, 2)                                             \
-      NAME(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias,       \
-           long long M, long long N, long long K, long long ldv, long long lde, long long ldb, long long ldcm, \
-           long long ldcn, long long axis, long long zp) {                                                     \
-    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
-    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
-    gc::gemm_sp24<ELEM, OUT>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),                 \
-                             static_cast<const uint8_t*>(B), e, K, ldv * eb, lde, ldb * eb);                    \
+// Entry points, one per row of GC_SPARSE_TILES (BASE_TILE). Parameters (all
+// 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K (logical), ldv
+// (A values row stride, elements), lde (metadata row stride, bytes), ldb
+// (elements), ldcm, ldcn, axis, zp.
+#define GC_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, BASE, ELEM, OUT)                         \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
+      BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
+                    long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
+                    long long ldcm, long long ldcn, long long axis, long long zp) {                                \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
+    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
+    gc::gemm_sp24<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M>>(                                             \
+        static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
+        ldv * eb, lde, ldb * eb);                                                                                 \
   }
 
-GC_SPARSE_KERNEL(gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
-GC_SPARSE_KERNEL(gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
-GC_SPARSE_KERNEL(gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
-GC_SPARSE_KERNEL(gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
-GC_SPARSE_KERNEL(gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
-GC_SPARSE_KERNEL(gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
-GC_SPARSE_KERNEL(gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
 
 // Layout probes: one warp (launch 1 block of 32 threads). Parameters: Av,
 // Em, B, D, variant (0: the layout the GEMMs use; 1 and 2: the int8

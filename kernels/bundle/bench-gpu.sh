@@ -10,12 +10,15 @@
 #      the full kernel suites, as test-gpu.sh runs them)
 #   3. gcompress devices --json -> $OUT/devices.json
 # Copy $OUT/kernelbench.json to bench/results/ in the repository.
-# SIZES (default 4096,8192), REPS (default 20) and CHECK (default 0) can be set.
+# SIZES (default 4096,8192), REPS (default 20), CHECK (default 0) and TILES
+# (default: the tile shape launches use on this GPU; "all" times every
+# shape, see kernelbench -tiles) can be set.
 set -uo pipefail
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
 SIZES=${SIZES:-4096,8192}
 REPS=${REPS:-20}
+TILES=${TILES:-default}
 check=()
 [ "${CHECK:-0}" = 1 ] && check=(-check)
 mkdir -p "$OUT"
@@ -29,7 +32,7 @@ vendor=()
 [ -s "$OUT/vendor.json" ] && vendor=(-vendor "$OUT/vendor.json")
 echo "== kernelbench"
 kb=0
-./bin/kernelbench "${check[@]}" -bench -sizes "$SIZES" -reps "$REPS" "${vendor[@]}" -out "$OUT/kernelbench.json" "$@" >"$OUT/kernelbench.log" 2>&1 || kb=1
+./bin/kernelbench "${check[@]}" -bench -sizes "$SIZES" -reps "$REPS" -tiles "$TILES" "${vendor[@]}" -out "$OUT/kernelbench.json" "$@" >"$OUT/kernelbench.log" 2>&1 || kb=1
 sed -n '/^device:/p;/== kernel checks/,/checks took/p;/== summary ==/,$p' "$OUT/kernelbench.log"
 if [ $kb -ne 0 ]; then
 	rc=1

@@ -6,7 +6,9 @@
 #   gobind.test   every kernel against its Go reference (shared suites),
 #                 ABI / mma.sp layout probes, naive-kernel diagnostics
 #   backend.test  the CUDA runtime backend against the CPU backend
-# Pass -short to skip the largest shapes.
+# Pass -short to skip the largest shapes. The tests that compare the Go
+# tables with the kernel sources (which the bundle does not carry) run in
+# `make test` instead.
 set -uo pipefail
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
@@ -18,7 +20,8 @@ rc=0
 for t in cuda gobind backend; do
 	echo "== $t.test"
 	start=$(date +%s)
-	GCOMPRESS_TABLE="$OUT/kernel-table.txt" ./bin/$t.test -test.timeout 25m "$@" >"$OUT/$t.log" 2>&1
+	GCOMPRESS_TABLE="$OUT/kernel-table.txt" ./bin/$t.test -test.timeout 25m \
+		-test.skip 'TestConfigMatchesHeader|TestKernelTableMatchesSources' "$@" >"$OUT/$t.log" 2>&1
 	r=$?
 	[ $r -ne 0 ] && rc=1
 	# The summary part of the log (gobind prints its tables at the end).

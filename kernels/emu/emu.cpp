@@ -138,17 +138,22 @@ struct Entry {
 #define GC_EMU_KERNEL(k) \
   Entry { #k, [](const uint64_t* a) { invoke(k, a, std::make_index_sequence<nparams(k)>{}); }, nparams(k) }
 
+// One table row per entry point of a GEMM tile-shape list (gemm_config.h).
+#define GC_EMU_TILE(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, BASE) GC_EMU_KERNEL(BASE##_##TILE),
+
 const Entry table[] = {
-    GC_EMU_KERNEL(gc_gemm_s8_s32),        GC_EMU_KERNEL(gc_gemm_s8_f32),       GC_EMU_KERNEL(gc_gemm_s8_s8),
-    GC_EMU_KERNEL(gc_gemm_f16_f32),       GC_EMU_KERNEL(gc_gemm_f16_f16),      GC_EMU_KERNEL(gc_gemm_bf16_f32),
-    GC_EMU_KERNEL(gc_gemm_bf16_bf16),     GC_EMU_KERNEL(gc_spgemm_s8_s32),     GC_EMU_KERNEL(gc_spgemm_s8_f32),
-    GC_EMU_KERNEL(gc_spgemm_s8_s8),       GC_EMU_KERNEL(gc_spgemm_f16_f32),    GC_EMU_KERNEL(gc_spgemm_f16_f16),
-    GC_EMU_KERNEL(gc_spgemm_bf16_f32),    GC_EMU_KERNEL(gc_spgemm_bf16_bf16),  GC_EMU_KERNEL(gc_sp24_probe_s8),
-    GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),   GC_EMU_KERNEL(gc_dequantize_s8_f32),
-    GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),           GC_EMU_KERNEL(gc_relu_f32),
-    GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),      GC_EMU_KERNEL(gc_cast_f32_bf16),
-    GC_EMU_KERNEL(gc_cast_bf16_f32),      GC_EMU_KERNEL(gc_gemm_s8_s32_naive), GC_EMU_KERNEL(gc_gemm_f16_f32_naive),
-    GC_EMU_KERNEL(gc_abi_probe),
+    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
+    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
+    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
+    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)
+    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)
+    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)   GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)
+    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)  GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
+    GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
+    GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
+    GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
+    GC_EMU_KERNEL(gc_cast_f32_bf16),     GC_EMU_KERNEL(gc_cast_bf16_f32),      GC_EMU_KERNEL(gc_gemm_s8_s32_naive),
+    GC_EMU_KERNEL(gc_gemm_f16_f32_naive), GC_EMU_KERNEL(gc_abi_probe),
 };
 
 }  // namespace

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gcompress/gcompress/kernels/kerneltest"
-	"github.com/gcompress/gcompress/kernels/ref"
 )
 
 // The shared kernel suites against the emulated kernels (Tiny sizes: every
@@ -30,22 +29,9 @@ func TestEmulatedDiagnostics(t *testing.T) {
 	report(t, rs)
 }
 
-func TestEmulatedInt8Gemm(t *testing.T) {
-	report(t, kerneltest.Int8GEMM(t, NewRunner().Harness().GemmImpl, kerneltest.Tiny))
-}
-
-func TestEmulatedHalfGemm(t *testing.T) {
-	h := NewRunner().Harness()
-	for _, in := range []ref.Elem{ref.F16, ref.BF16} {
-		report(t, kerneltest.HalfGEMM(t, in, h.GemmImpl, kerneltest.Tiny))
-	}
-}
-
-func TestEmulatedSparseGemm(t *testing.T) {
-	h := NewRunner().Harness()
-	for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-		report(t, kerneltest.SparseGEMM(t, in, h.SparseImpl, kerneltest.Tiny))
-	}
+// TestEmulatedGemm: every dense and 2:4 suite in every tile shape.
+func TestEmulatedGemm(t *testing.T) {
+	report(t, NewRunner().Harness().GemmSuites(t, kerneltest.Tiny))
 }
 
 func TestEmulatedElementwise(t *testing.T) {

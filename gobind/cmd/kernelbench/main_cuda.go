@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +53,7 @@ func run() error {
 	reps := flag.Int("reps", 20, "timed repeats")
 	warmup := flag.Int("warmup", 3, "untimed launches before timing")
 	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
+	tiles := flag.String("tiles", "default", "with -bench: GEMM tile shapes to time: default (the shape launches use on this device), all, or a comma-separated list of names (gobind.DenseTiles, gobind.SparseTiles)")
 	out := flag.String("out", "kernelbench.json", "JSON report")
 	flag.Parse()
 	if !*check && !*doBench {
@@ -83,13 +85,7 @@ func run() error {
 		}
 		h := l.Harness()
 		rep.Checks = append(rep.Checks, h.Diagnostics()...)
-		rep.Checks = append(rep.Checks, kerneltest.Int8GEMM(printer{}, h.GemmImpl, size)...)
-		for _, in := range []ref.Elem{ref.F16, ref.BF16} {
-			rep.Checks = append(rep.Checks, kerneltest.HalfGEMM(printer{}, in, h.GemmImpl, size)...)
-		}
-		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-			rep.Checks = append(rep.Checks, kerneltest.SparseGEMM(printer{}, in, h.SparseImpl, size)...)
-		}
+		rep.Checks = append(rep.Checks, h.GemmSuites(printer{}, size)...)
 		rep.Checks = append(rep.Checks, kerneltest.Elementwise(printer{}, h.ElemImpl, size)...)
 		fmt.Println("\n== kernel checks (full table in the JSON report) ==")
 		rep.CheckFailures = kerneltest.WriteSummary(os.Stdout, rep.Checks)
@@ -106,18 +102,32 @@ func run() error {
 			}
 			ss = append(ss, n)
 		}
+		if *tiles != "default" && *tiles != "all" {
+			for _, name := range strings.Split(*tiles, ",") {
+				if !slices.ContainsFunc(append(gobind.DenseTiles, gobind.SparseTiles...), func(t gobind.Tile) bool { return t.Name == name }) {
+					return fmt.Errorf("-tiles: no tile shape %q", name)
+				}
+			}
+		}
 		b := &bencher{dev: dev, l: l, reps: *reps, warmup: *warmup}
 		if err := b.init(); err != nil {
 			return err
 		}
 		for _, s := range ss {
 			for _, k := range strings.Split(*kernels, ",") {
-				t, err := b.time(strings.TrimSpace(k), s)
+				k = strings.TrimSpace(k)
+				shapes, err := b.shapes(k, *tiles)
 				if err != nil {
-					return fmt.Errorf("%s at %d: %w", k, s, err)
+					return err
 				}
-				fmt.Printf("%-16s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s\n", t.Kernel, s, s, s, t.MedianMS, t.TOPS, t.Check)
-				rep.Timings = append(rep.Timings, t)
+				for _, tile := range shapes {
+					t, err := b.time(k, tile, s)
+					if err != nil {
+						return fmt.Errorf("%s (%s) at %d: %w", k, tile, s, err)
+					}
+					fmt.Printf("%-16s %-13s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s\n", t.Kernel, t.Tile, s, s, s, t.MedianMS, t.TOPS, t.Check)
+					rep.Timings = append(rep.Timings, t)
+				}
 			}
 		}
 		if *vendor != "" {
@@ -193,28 +203,64 @@ type problem struct {
 	free   func()
 }
 
-func (b *bencher) time(kernel string, s int) (Timing, error) {
+// families maps each kernel family to its input type and whether it is
+// 2:4 sparse.
+var families = map[string]struct {
+	in     ref.Elem
+	sparse bool
+}{
+	Int8Dense: {ref.S8, false}, F16Dense: {ref.F16, false}, BF16Dense: {ref.BF16, false},
+	Int8Sparse: {ref.S8, true}, F16Sparse: {ref.F16, true},
+}
+
+// shapes lists the tile shapes to time for a family: spec is "default",
+// "all" or a comma-separated list of names (those of the other kind of
+// GEMM are passed over); shapes the device cannot load are left out.
+func (b *bencher) shapes(kernel, spec string) ([]string, error) {
+	f, ok := families[kernel]
+	if !ok {
+		return nil, fmt.Errorf("unknown kernel family %q", kernel)
+	}
+	tiles, def := gobind.DenseTiles, b.l.DenseTile(f.in)
+	base := fmt.Sprintf("gc_gemm_%v_%v_", f.in, benchOut[f.in])
+	if f.sparse {
+		tiles, def = gobind.SparseTiles, b.l.SparseTile(f.in)
+		base = fmt.Sprintf("gc_spgemm_%v_%v_", f.in, benchOut[f.in])
+	}
+	if spec == "default" {
+		return []string{def}, nil
+	}
+	var out []string
+	for _, t := range tiles {
+		if (spec == "all" || slices.Contains(strings.Split(spec, ","), t.Name)) && b.l.Loaded(base+t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out, nil
+}
+
+// benchOut is the output type of the timed GEMMs: int32 for int8, the half
+// type for halves (as torch.matmul returns).
+var benchOut = map[ref.Elem]ref.Out{ref.S8: ref.OutS32, ref.F16: ref.OutF16, ref.BF16: ref.OutBF16}
+
+func (b *bencher) time(kernel, tile string, s int) (Timing, error) {
+	f := families[kernel]
 	var p *problem
 	var err error
-	switch kernel {
-	case Int8Dense:
-		p, err = b.dense(ref.S8, s)
-	case F16Dense:
-		p, err = b.dense(ref.F16, s)
-	case BF16Dense:
-		p, err = b.dense(ref.BF16, s)
-	case Int8Sparse:
-		p, err = b.sparse(ref.S8, s)
-	case F16Sparse:
-		p, err = b.sparse(ref.F16, s)
-	default:
-		return Timing{}, fmt.Errorf("unknown kernel family %q", kernel)
+	if f.sparse {
+		p, err = b.sparse(f.in, tile, s)
+	} else {
+		p, err = b.dense(f.in, tile, s)
 	}
 	if err != nil {
 		return Timing{}, err
 	}
 	defer p.free()
-	t := Timing{Kernel: kernel, Impl: p.impl, M: s, N: s, K: s, Reps: b.reps, Check: "pass"}
+	def := b.l.DenseTile(f.in)
+	if f.sparse {
+		def = b.l.SparseTile(f.in)
+	}
+	t := Timing{Kernel: kernel, Tile: tile, Default: tile == def, Impl: p.impl, M: s, N: s, K: s, Reps: b.reps, Check: "pass"}
 	// Check before timing (DESIGN.md §5: every version is checked against
 	// the reference before it is timed).
 	if err := p.launch(); err != nil {
@@ -297,10 +343,9 @@ func sampleRows(r *rand.Rand, m int) []int {
 	return rows
 }
 
-// dense builds an s x s x s dense GEMM: int8 -> int32, halves -> the half
-// type (as torch.matmul returns).
-func (b *bencher) dense(in ref.Elem, s int) (*problem, error) {
-	out := map[ref.Elem]ref.Out{ref.S8: ref.OutS32, ref.F16: ref.OutF16, ref.BF16: ref.OutBF16}[in]
+// dense builds an s x s x s dense GEMM in tile shape tile, output benchOut.
+func (b *bencher) dense(in ref.Elem, tile string, s int) (*problem, error) {
+	out := benchOut[in]
 	ha, hb := b.randBytes(in, s*s), b.randBytes(in, s*s)
 	bufs, err := b.uploadAll(ha, hb)
 	if err != nil {
@@ -312,7 +357,7 @@ func (b *bencher) dense(in ref.Elem, s int) (*problem, error) {
 		return nil, err
 	}
 	bufs = append(bufs, c)
-	args := &gobind.GemmArgs{In: in, M: int64(s), N: int64(s), K: int64(s), A: bufs[0].Mem(), LdA: int64(s), B: bufs[1].Mem(), LdB: int64(s),
+	args := &gobind.GemmArgs{In: in, Tile: tile, M: int64(s), N: int64(s), K: int64(s), A: bufs[0].Mem(), LdA: int64(s), B: bufs[1].Mem(), LdB: int64(s),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
 	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
 	p.check = func() error {
@@ -337,10 +382,10 @@ func (b *bencher) dense(in ref.Elem, s int) (*problem, error) {
 	return p, nil
 }
 
-// sparse builds an s x s x s 2:4 GEMM (A the 2:4 weight) with outputs as
-// for dense.
-func (b *bencher) sparse(in ref.Elem, s int) (*problem, error) {
-	out := map[ref.Elem]ref.Out{ref.S8: ref.OutS32, ref.F16: ref.OutF16}[in]
+// sparse builds an s x s x s 2:4 GEMM (A the 2:4 weight) in tile shape
+// tile, with outputs as for dense.
+func (b *bencher) sparse(in ref.Elem, tile string, s int) (*problem, error) {
+	out := benchOut[in]
 	dense := b.randBytes(in, s*s)
 	// Zero two of every four along K.
 	for i := 0; i < s*s; i += 4 {
@@ -372,7 +417,7 @@ func (b *bencher) sparse(in ref.Elem, s int) (*problem, error) {
 		return nil, err
 	}
 	bufs = append(bufs, c)
-	args := &gobind.SparseGemmArgs{In: in, M: int64(s), N: int64(s), K: int64(s), AValues: bufs[0].Mem(), LdV: int64(s / 2),
+	args := &gobind.SparseGemmArgs{In: in, Tile: tile, M: int64(s), N: int64(s), K: int64(s), AValues: bufs[0].Mem(), LdV: int64(s / 2),
 		AMeta: bufs[1].Mem(), LdE: int64(s / 8), B: bufs[2].Mem(), LdB: int64(s),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
 	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}

@@ -22,9 +22,11 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := []Timing{
-		{Kernel: Int8Dense, M: 8192, N: 8192, K: 8192, MedianMS: 1.6, Check: "pass"},
-		{Kernel: F16Dense, M: 8192, N: 8192, K: 8192, MedianMS: 2, Check: "pass"},
-		{Kernel: Int8Sparse, M: 8192, N: 8192, K: 8192, MedianMS: 1.2, Check: "pass"},
+		{Kernel: Int8Dense, Tile: "a", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 1.6, Check: "pass"},
+		{Kernel: F16Dense, Tile: "a", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 2, Check: "pass"},
+		{Kernel: Int8Sparse, Tile: "s", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 1.2, Check: "pass"},
+		// A faster shape that is not the default counts for nothing.
+		{Kernel: Int8Sparse, Tile: "t", M: 8192, N: 8192, K: 8192, MedianMS: 0.1, Check: "pass"},
 	}
 	attachVendor(ts, v)
 	if ts[0].VsVendor != 1/1.6 || ts[1].Vendor == nil || ts[1].VsVendor != 0 {
@@ -49,7 +51,7 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 	var b strings.Builder
 	writeSummary(&b, &Report{Timings: ts, Acceptance: acc})
 	out := b.String()
-	for _, want := range []string{"torch._int_mm", "0.62", "error", "PASS", "n/a"} {
+	for _, want := range []string{"torch._int_mm", "0.625", "error", "PASS", "n/a", "a*", " t "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
