@@ -24,21 +24,25 @@ const (
 // Tile is one GEMM tile shape, a row of GC_DENSE_TILES or GC_SPARSE_TILES
 // in kernels/gemm_config.h: a BM x BN output tile per block of GemmThreads
 // threads, BKBytes of K per pipeline stage, Stages stages, WarpsM warps
-// along M, and MinBlocks blocks per SM promised by the launch bounds. Every
-// GEMM entry point exists once per shape, named <base>_<Name>.
+// along M, MinBlocks blocks per SM promised by the launch bounds, and Hoist
+// the K loop with its addresses worked out before it (gc::Tile). Every GEMM
+// entry point exists once per shape, named <base>_<Name>.
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
+	Hoist                                      bool
 }
 
 // DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true},
 	}
 )
 

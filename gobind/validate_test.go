@@ -175,8 +175,8 @@ func TestElementwiseArgsValidate(t *testing.T) {
 }
 
 func TestGeometry(t *testing.T) {
-	t128 := Tile{"a", 128, 128, 64, 4, 2, 2}
-	t256 := Tile{"b", 128, 256, 128, 3, 2, 1}
+	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false}
+	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false}
 	if t128.Blocks(8192, 8192) != 64*64 || t128.Blocks(1, 1) != 1 || t128.Blocks(129, 128) != 2 ||
 		t256.Blocks(8192, 8192) != 64*32 || t256.Blocks(129, 257) != 4 || (Tile{}).Blocks(1, 1) != 0 {
 		t.Fatal("Tile.Blocks")
@@ -184,7 +184,7 @@ func TestGeometry(t *testing.T) {
 	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 {
 		t.Fatal("Tile.DenseShared")
 	}
-	sp := Tile{"c", 128, 128, 128, 3, 2, 2}
+	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false}
 	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 {
 		t.Fatal("Tile.SparseShared")
 	}
@@ -239,13 +239,13 @@ func TestConfigMatchesHeader(t *testing.T) {
 			continue
 		}
 		var got []Tile
-		row := regexp.MustCompile(`X\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), __VA_ARGS__\)`)
+		row := regexp.MustCompile(`X\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), __VA_ARGS__\)`)
 		for _, m := range row.FindAllStringSubmatch(body[1], -1) {
-			v := make([]int, 6)
+			v := make([]int, 7)
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5]})
+			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1})
 		}
 		if !reflect.DeepEqual(got, tiles) {
 			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)

@@ -163,10 +163,14 @@ namespace gc {
 // Tile is one row of GC_DENSE_TILES / GC_SPARSE_TILES (gemm_config.h): a
 // BM x BN output tile per block of GC_GEMM_THREADS threads, BK bytes of K per
 // pipeline stage, STAGES stages, warps WARPS_M along M x WARPS_N along N,
-// each warp owning WM x WN of the tile = MI x NJ mma tiles of 16 x 8.
-template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_>
+// each warp owning WM x WN of the tile = MI x NJ mma tiles of 16 x 8. HOIST
+// selects the K loop whose shared-memory fragment addresses are worked out
+// before the loop and whose whole stages are copied without bounds logic
+// (gemm_dense.cuh, gemm_sp24.cu).
+template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_, int HOIST_>
 struct Tile {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, STAGES = STAGES_;
+  static constexpr bool HOIST = HOIST_ != 0;
   static constexpr int WARPS_M = WARPS_M_, WARPS_N = GC_GEMM_THREADS / 32 / WARPS_M_;
   static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
   static constexpr int MI = WM / 16, NJ = WN / 8;

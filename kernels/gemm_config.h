@@ -9,27 +9,33 @@
 
 /* GEMM tile shapes. Every GEMM block has GC_GEMM_THREADS threads (8 warps,
  * WARPS_M along M x 8/WARPS_M along N); a row gives
- *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, ...)
+ *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, HOIST, ...)
  * BM x BN: the output tile of a block; BK_BYTES: the bytes of K one
  * pipeline stage covers (64: two int8 k32 or f16 k16 mma steps; 128: four);
  * STAGES: the depth of the cp.async ring; MIN_BLOCKS: the blocks per SM the
- * launch bounds promise (the register budget follows from it). Each warp
+ * launch bounds promise (the register budget follows from it); HOIST: the
+ * K loop with its addresses worked out before it (gc::Tile). Each warp
  * owns a (BM/WARPS_M) x (BN/(8/WARPS_M)) piece of the tile. Every entry
  * point exists once per shape (name suffix _<name>); gobind picks the shape
  * per input type (gobind/geometry.go) and kernelbench -tiles times them all.
  * The trailing arguments are passed through to X.
- * On an H100 (2026-11-26, docs/RESULTS.md "GEMM tile shapes") 128x128 with
- * 64-byte stages was the fastest of 128x128, 128x256 and 256x128 tiles with
- * 64- and 128-byte stages for every input type, dense and 2:4: the larger
- * warp tiles (64x64, one block per SM) were 0-4% slower for int8 and 10-20%
- * slower for halves. A shape is one line here and one in gobind. */
-#define GC_DENSE_TILES(X, ...) X(t128x128k64, 128, 128, 64, 4, 2, 2, __VA_ARGS__)
+ * On an H100 (2026-11-26, docs/RESULTS.md "On an H100") 128x128 with 64-byte
+ * stages was the fastest of 128x128, 128x256 and 256x128 tiles with 64- and
+ * 128-byte stages for every input type, dense and 2:4: the larger warp tiles
+ * (64x64, one block per SM) were 0-4% slower for int8 and 10-20% slower for
+ * halves. The HOIST rows (suffix h) have not run on a GPU yet. A shape is
+ * one line here and one in gobind. */
+#define GC_DENSE_TILES(X, ...)                         \
+  X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, __VA_ARGS__) \
+  X(t128x128k64h, 128, 128, 64, 4, 2, 2, 1, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata
  * bytes; BK_BYTES of every sparse shape is 128. */
-#define GC_SPARSE_TILES(X, ...) X(t128x128, 128, 128, 128, 3, 2, 2, __VA_ARGS__)
+#define GC_SPARSE_TILES(X, ...)                       \
+  X(t128x128, 128, 128, 128, 3, 2, 2, 0, __VA_ARGS__)  \
+  X(t128x128h, 128, 128, 128, 3, 2, 2, 1, __VA_ARGS__)
 
 #define GC_GEMM_THREADS 256
 #define GC_SPGEMM_A_BYTES 64

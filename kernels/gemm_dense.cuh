@@ -106,6 +106,17 @@ struct RowChunks {
   // column is this thread's 16-byte column of K.
   GC_DEVICE int column() const { return threadIdx.x % CH; }
 
+  // all_rows reports whether every row of the tile exists.
+  GC_DEVICE bool all_rows() const { return valid == (1u << N) - 1; }
+
+  // copy_whole is copy for a stage whose rows all exist and whose K bytes
+  // are all present (all_rows, koff + ROW_BYTES <= K bytes): no bounds logic.
+  GC_DEVICE void copy_whole(uint32_t soff, long long koff) const {
+    const uint8_t* src = first + koff;
+#pragma unroll
+    for (int r = 0; r < N; ++r) cp_async16(dst + soff + r * STEP * ROW_BYTES, src + r * step_b, 16);
+  }
+
   // copy starts this thread's copies of one stage: shared offset soff from
   // stage 0, K bytes from koff, kbytes (0..16) of this thread's chunk
   // present in K (the rest zero-filled).
@@ -148,13 +159,33 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
   // Both operands' chunks of a thread sit in the same column of K.
   static_assert(GC_GEMM_THREADS % (BK / 16) == 0, "one K column per thread");
   const int col_bytes = copyA.column() * 16;
+  // HOIST: whole stages of a block whose rows all exist skip the bounds
+  // logic (a per-block, per-stage uniform branch).
+  const bool all_rows = T::HOIST && copyA.all_rows() && copyB.all_rows();
   auto load_tile = [&](int stage, int kt) {
     const long long k0 = (long long)kt * BK;
+    if (all_rows && k0 + BK <= Kb) {
+      copyA.copy_whole(stage * A_STAGE, k0);
+      copyB.copy_whole(stage * B_STAGE, k0);
+      return;
+    }
     const long long gk = k0 + col_bytes;
     const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
     copyA.copy(stage * A_STAGE, k0, kbytes);
     copyB.copy(stage * B_STAGE, k0, kbytes);
   };
+
+  // HOIST: this lane's ldmatrix offsets within a stage at each k-step, for
+  // the first m16 tile of A and the first n16 pair of B (the fragment
+  // layouts are those of the loop below); tile i (j2) is 16*i (16*j2) rows
+  // further on, which leaves the swizzle, a function of row bits 0-2, alone.
+  uint32_t a_off[BK / 32], b_off[BK / 32];
+#pragma unroll
+  for (int kk = 0; kk < BK / 32; ++kk) {
+    a_off[kk] = swz<BK>(wm * T::WM + (lane & 15), kk * 2 + (lane >> 4));
+    b_off[kk] = swz<BK>(wn * T::WN + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1));
+  }
+  const saddr_t sA_addr = smem_addr(sA), sB_addr = smem_addr(sB);
 
   Acc acc[MI][NJ][4];
 #pragma unroll
@@ -182,6 +213,7 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
     }
     const uint8_t* tA = sA + (kt % STAGES) * A_STAGE;
     const uint8_t* tB = sB + (kt % STAGES) * B_STAGE;
+    const saddr_t tA_addr = sA_addr + (kt % STAGES) * A_STAGE, tB_addr = sB_addr + (kt % STAGES) * B_STAGE;
 #pragma unroll
     for (int kk = 0; kk < BK / 32; ++kk) {
       uint32_t a[MI][4], b[NJ][2];
@@ -193,7 +225,8 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
         // exactly A registers 0..3.
         const int row = wm * T::WM + i * 16 + (lane & 15);
         const int ch = kk * 2 + (lane >> 4);
-        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz<BK>(row, ch)));
+        const saddr_t at = T::HOIST ? tA_addr + a_off[kk] + i * 16 * BK : smem_addr(tA + swz<BK>(row, ch));
+        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], at);
       }
 #pragma unroll
       for (int j2 = 0; j2 < NJ / 2; ++j2) {
@@ -201,7 +234,8 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
         // B registers 0,1 of n8 tile 2*j2, then of tile 2*j2+1.
         const int row = wn * T::WN + j2 * 16 + (lane & 7) + ((lane >> 4) << 3);
         const int ch = kk * 2 + ((lane >> 3) & 1);
-        ldmatrix_x4(b[2 * j2][0], b[2 * j2][1], b[2 * j2 + 1][0], b[2 * j2 + 1][1], smem_addr(tB + swz<BK>(row, ch)));
+        const saddr_t at = T::HOIST ? tB_addr + b_off[kk] + j2 * 16 * BK : smem_addr(tB + swz<BK>(row, ch));
+        ldmatrix_x4(b[2 * j2][0], b[2 * j2][1], b[2 * j2 + 1][0], b[2 * j2 + 1][1], at);
       }
 #pragma unroll
       for (int i = 0; i < MI; ++i)
@@ -221,14 +255,14 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
 // base_<tile> for every shape. Parameters (all 8 bytes): A, B, C, scale,
 // bias, M, N, K, lda, ldb (elements), ldcm, ldcn (output strides in
 // elements), axis, zp.
-#define GC_DENSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, BASE, ELEM, OUT)                         \
+#define GC_DENSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                         \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
       BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
                     long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
                     long long axis, long long zp) {                                                              \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
-    gc::gemm_dense<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M>>(                                           \
+    gc::gemm_dense<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                           \
         static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
   }
 

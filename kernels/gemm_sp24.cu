@@ -105,6 +105,24 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
   return lo | hi << 16;
 }
 
+// HoistOnly<H, C>::type is C when H, else a stand-in that does nothing, so
+// that a kernel without HOIST holds none of C's state.
+struct NoChunks {
+  template <typename... Args>
+  GC_DEVICE NoChunks(Args...) {}
+  GC_DEVICE bool all_rows() const { return false; }
+  GC_DEVICE void copy_whole(uint32_t, long long) const {}
+  GC_DEVICE void copy(uint32_t, long long, int) const {}
+};
+template <bool H, typename C>
+struct HoistOnly {
+  typedef C type;
+};
+template <typename C>
+struct HoistOnly<false, C> {
+  typedef NoChunks type;
+};
+
 // gemm_sp24 is the kernel body for tile shape T (a gc::Tile whose BK is
 // GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes), Em:
 // metadata (row stride lde bytes), B: dense (row stride ldb_b bytes); K
@@ -133,24 +151,37 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / BB);
 
   // B rows past N are zero-filled; K is always whole. B's copies have
-  // their addresses worked out once (RowChunks); A's are computed per stage,
-  // as precomputing them too would spill the int8 kernel past its 128
-  // registers.
+  // their addresses worked out once (RowChunks); without HOIST A's are
+  // computed per stage, as precomputing them too spilled the int8 kernel
+  // past its 128 registers.
   const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
+  // HOIST: A's copies through RowChunks too, and blocks whose A and B rows
+  // all exist copy without bounds logic.
+  const typename HoistOnly<T::HOIST, RowChunks<BM, AB, true>>::type copyA(sA, Av, ldv_b, bm, e.M);
+  const bool all_rows = T::HOIST && copyA.all_rows() && copyB.all_rows();
   // Metadata: one copy of MB bytes per A row, by threads 0..BM-1.
   const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
   const saddr_t meta_dst = smem_addr(sE + tid * MB);
   auto load_tile = [&](int stage, int kt) {
-    // A values: BM rows x 4 chunks; rows past M read row M-1 (valid
-    // metadata; those results are never stored).
+    if (all_rows) {
+      copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
+      copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
+    } else if (T::HOIST) {
+      copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
+      copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
+    } else {
+      // A values: BM rows x 4 chunks; rows past M read row M-1 (valid
+      // metadata; those results are never stored).
 #pragma unroll
-    for (int r = 0; r < BM * 4 / GC_GEMM_THREADS; ++r) {
-      const int c = tid + r * GC_GEMM_THREADS;
-      const int row = c >> 2, ch = c & 3;
-      const long long gm = min(bm + row, e.M - 1);
-      cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + (long long)kt * AB + ch * 16, 16);
+      for (int r = 0; r < BM * 4 / GC_GEMM_THREADS; ++r) {
+        const int c = tid + r * GC_GEMM_THREADS;
+        const int row = c >> 2, ch = c & 3;
+        const long long gm = min(bm + row, e.M - 1);
+        cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + (long long)kt * AB + ch * 16,
+                   16);
+      }
+      copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     }
-    copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     if (tid < BM) {
       if (MB == 16) {
         cp_async16(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 16);
@@ -159,6 +190,17 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
       }
     }
   };
+
+  // HOIST: this lane's ldmatrix offsets within a stage at each k-step, for
+  // the first m16 tile of A and the first n8 tile of B; tile i (j) is 16*i
+  // (8*j) rows further on, which leaves the swizzles (row bits 0-2) alone.
+  uint32_t a_off[2], b_off[2];
+#pragma unroll
+  for (int kk = 0; kk < 2; ++kk) {
+    a_off[kk] = swz64(wm * T::WM + (lane & 15), kk * 2 + (lane >> 4));
+    b_off[kk] = swz128(wn * T::WN + (lane & 7), kk * 4 + (lane >> 3));
+  }
+  const saddr_t sA_addr = smem_addr(sA), sB_addr = smem_addr(sB);
 
   Acc acc[MI][NJ][4];
 #pragma unroll
@@ -185,6 +227,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
     const uint8_t* tA = sA + (kt % STAGES) * A_STAGE;
     const uint8_t* tB = sB + (kt % STAGES) * B_STAGE;
     const uint8_t* tE = sE + (kt % STAGES) * E_STAGE;
+    const saddr_t tA_addr = sA_addr + (kt % STAGES) * A_STAGE, tB_addr = sB_addr + (kt % STAGES) * B_STAGE;
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
       uint32_t a[MI][4], em[MI];
@@ -193,7 +236,8 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
         // Compressed A: 16 rows x 32 bytes per k-step, the dense A layout.
         const int row = wm * T::WM + i * 16 + (lane & 15);
         const int ch = kk * 2 + (lane >> 4);
-        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], smem_addr(tA + swz64(row, ch)));
+        const saddr_t at = T::HOIST ? tA_addr + a_off[kk] + i * 16 * AB : smem_addr(tA + swz64(row, ch));
+        ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], at);
         em[i] = load_meta<ELEM>(tE, wm * T::WM + i * 16, MB, kk * SpTraits<ELEM>::meta_step, 0);
       }
       // B one n8 tile at a time: its four registers live for that tile's MI
@@ -205,7 +249,8 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
         uint32_t b[4];
         const int row = wn * T::WN + j * 8 + (lane & 7);
         const int ch = kk * 4 + (lane >> 3);
-        ldmatrix_x4(b[0], b[1], b[2], b[3], smem_addr(tB + swz128(row, ch)));
+        const saddr_t at = T::HOIST ? tB_addr + b_off[kk] + j * 8 * BB : smem_addr(tB + swz128(row, ch));
+        ldmatrix_x4(b[0], b[1], b[2], b[3], at);
 #pragma unroll
         for (int i = 0; i < MI; ++i) mma_sparse<ELEM>(acc[i][j], a[i], b, em[i]);
       }
@@ -250,14 +295,14 @@ GC_DEVICE void sp24_probe(const uint8_t* Av, const uint8_t* Em, const uint8_t* B
 // 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K (logical), ldv
 // (A values row stride, elements), lde (metadata row stride, bytes), ldb
 // (elements), ldcm, ldcn, axis, zp.
-#define GC_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, BASE, ELEM, OUT)                         \
+#define GC_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                         \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
       BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
                     long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
                     long long ldcm, long long ldcn, long long axis, long long zp) {                                \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
-    gc::gemm_sp24<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M>>(                                             \
+    gc::gemm_sp24<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                             \
         static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
         ldv * eb, lde, ldb * eb);                                                                                 \
   }
