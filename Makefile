@@ -138,9 +138,18 @@ build-cuda: check-go kernels
 
 # Everything a GPU host needs to test and benchmark the CUDA code, with no Go
 # there: $(BUNDLE)/gcompress-gpu.tar.gz plus run.sh (see kernels/bundle/README.md).
-gpu-bundle: check-go kernels
+# The ONNX node tests of the ops the CUDA backend runs (Debian
+# libonnx-testdata), for `gcompress --device cuda:0 conformance` there.
+GPU_CONFORMANCE := test_add test_add_bcast test_dequantizelinear test_dequantizelinear_axis \
+	test_matmul_2d test_matmul_3d test_matmul_4d test_matmulinteger test_qlinearmatmul_2D \
+	test_qlinearmatmul_3D test_quantizelinear test_quantizelinear_axis test_relu test_softmax_axis_0 \
+	test_softmax_axis_1 test_softmax_axis_2 test_softmax_default_axis test_softmax_example \
+	test_softmax_large_number test_softmax_negative_axis
+
+gpu-bundle: check-go kernels testdata
 	rm -rf $(BUNDLE_STAGE) $(BUNDLE)
-	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE)
+	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE_STAGE)/conformance $(BUNDLE)
+	for c in $(GPU_CONFORMANCE); do cp -r /usr/share/libonnx-testdata/data/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
 	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
 	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend
 	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bench/vendor_bench.py kernels/bundle/README.md $(BUNDLE_STAGE)/

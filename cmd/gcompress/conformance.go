@@ -76,6 +76,7 @@ failed.`,
 				}
 			} else {
 				printConformance(out, s, verbose)
+				writeDeviceReport(out) // with --device cuda:N, which ops ran on the GPU
 			}
 			if s.Failed > 0 {
 				return fmt.Errorf("%d conformance case(s) failed", s.Failed)

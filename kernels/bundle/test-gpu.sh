@@ -32,5 +32,11 @@ for t in cuda gobind backend; do
 	[ $r -ne 0 ] && ! grep -q '^== kernel tests ==' "$OUT/$t.log" && tail -15 "$OUT/$t.log"
 	echo "   $t.test exit $r after $(( $(date +%s) - start )) s (log: $OUT/$t.log)"
 done
+# The command-line path: ONNX's own node tests of the ops the CUDA backend
+# runs, through `gcompress --device cuda:0 conformance` (appended to
+# backend.log; it ends with where each op ran).
+echo "== gcompress --device cuda:0 conformance"
+./bin/gcompress --device cuda:0 conformance conformance >>"$OUT/backend.log" 2>&1 || rc=1
+sed -n '/passed, .* failed/,$p' "$OUT/backend.log" | tail -20
 echo "test-gpu: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
 exit $rc
