@@ -177,7 +177,7 @@ func (a *GemmArgs) Kernel() string {
 func (a *GemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.Tile)
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, orFirst(a.Tile, DenseTileOrder[a.In]))
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
@@ -242,7 +242,7 @@ func (a *SparseGemmArgs) Format() ref.Format {
 func (a *SparseGemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.Tile)
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, orFirst(a.Tile, SparseTileOrder[a.In]))
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)

@@ -1,8 +1,11 @@
 /* Tile configuration and ABI constants shared by the GEMM kernels and their
  * Go launchers (gobind/geometry.go). gobind's tests parse this file and
- * compare every #define below with the Go constants, so launch geometry and
- * shared-memory sizes cannot drift apart. Keep each value a plain integer
- * literal; derived values are checked by static_assert.
+ * compare every #define and every tile row below with the Go constants and
+ * tables, so the launch geometry cannot drift apart. The dynamic shared
+ * memory of a launch is computed in Go from a row (Tile.DenseShared,
+ * SparseShared) and used by the kernels as the same sum of stage buffers;
+ * the CPU emulator's canary after the dynamic shared memory catches a
+ * launch that passes too little. Keep each value a plain integer literal.
  */
 #ifndef GC_GEMM_CONFIG_H
 #define GC_GEMM_CONFIG_H
@@ -11,7 +14,8 @@
  * WARPS_M along M x 8/WARPS_M along N); a row gives
  *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, HOIST, ...)
  * BM x BN: the output tile of a block; BK_BYTES: the bytes of K one
- * pipeline stage covers (64: two int8 k32 or f16 k16 mma steps; 128: four);
+ * pipeline stage covers (dense: 64 = two int8 k32 or f16 k16 mma steps, 128
+ * = four; 2:4: 128 = two mma.sp steps);
  * STAGES: the depth of the cp.async ring; MIN_BLOCKS: the blocks per SM the
  * launch bounds promise (the register budget follows from it); HOIST: the
  * K loop with its addresses worked out before it (gc::Tile). Each warp

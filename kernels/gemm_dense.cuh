@@ -106,11 +106,9 @@ struct RowChunks {
   // column is this thread's 16-byte column of K.
   GC_DEVICE int column() const { return threadIdx.x % CH; }
 
-  // all_rows reports whether every row of the tile exists.
-  GC_DEVICE bool all_rows() const { return valid == (1u << N) - 1; }
-
-  // copy_whole is copy for a stage whose rows all exist and whose K bytes
-  // are all present (all_rows, koff + ROW_BYTES <= K bytes): no bounds logic.
+  // copy_whole is copy for a stage whose rows all exist (the block lies
+  // inside the matrix) and whose K bytes are all present (koff + ROW_BYTES
+  // <= K bytes): no bounds logic.
   GC_DEVICE void copy_whole(uint32_t soff, long long koff) const {
     const uint8_t* src = first + koff;
 #pragma unroll
@@ -159,12 +157,12 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
   // Both operands' chunks of a thread sit in the same column of K.
   static_assert(GC_GEMM_THREADS % (BK / 16) == 0, "one K column per thread");
   const int col_bytes = copyA.column() * 16;
-  // HOIST: whole stages of a block whose rows all exist skip the bounds
-  // logic (a per-block, per-stage uniform branch).
-  const bool all_rows = T::HOIST && copyA.all_rows() && copyB.all_rows();
+  // HOIST: whole stages of a block inside M x N skip the bounds logic (a
+  // branch uniform over the block and the stage).
+  const bool inside = T::HOIST && bm + BM <= e.M && bn + BN <= e.N;
   auto load_tile = [&](int stage, int kt) {
     const long long k0 = (long long)kt * BK;
-    if (all_rows && k0 + BK <= Kb) {
+    if (inside && k0 + BK <= Kb) {
       copyA.copy_whole(stage * A_STAGE, k0);
       copyB.copy_whole(stage * B_STAGE, k0);
       return;

@@ -110,7 +110,6 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
 struct NoChunks {
   template <typename... Args>
   GC_DEVICE NoChunks(Args...) {}
-  GC_DEVICE bool all_rows() const { return false; }
   GC_DEVICE void copy_whole(uint32_t, long long) const {}
   GC_DEVICE void copy(uint32_t, long long, int) const {}
 };
@@ -137,6 +136,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
   static_assert(T::BK == BB, "a sparse stage covers GC_SPGEMM_B_BYTES of K");
   static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
+  static_assert(BM * AB / 16 % GC_GEMM_THREADS == 0, "every thread copies the same number of A-value chunks");
 
   GC_DYNAMIC_SMEM(smem);
   uint8_t* sA = smem;
@@ -153,17 +153,17 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   // B rows past N are zero-filled; K is always whole. B's copies have
   // their addresses worked out once (RowChunks); without HOIST A's are
   // computed per stage, as precomputing them too spilled the int8 kernel
-  // past its 128 registers.
+  // for sm_90 past its 128 registers.
   const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
-  // HOIST: A's copies through RowChunks too, and blocks whose A and B rows
-  // all exist copy without bounds logic.
+  // HOIST: A's copies through RowChunks too, and blocks inside M x N copy
+  // without bounds logic (a branch uniform over the block).
   const typename HoistOnly<T::HOIST, RowChunks<BM, AB, true>>::type copyA(sA, Av, ldv_b, bm, e.M);
-  const bool all_rows = T::HOIST && copyA.all_rows() && copyB.all_rows();
+  const bool inside = T::HOIST && bm + BM <= e.M && bn + BN <= e.N;
   // Metadata: one copy of MB bytes per A row, by threads 0..BM-1.
   const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
   const saddr_t meta_dst = smem_addr(sE + tid * MB);
   auto load_tile = [&](int stage, int kt) {
-    if (all_rows) {
+    if (inside) {
       copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
       copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
     } else if (T::HOIST) {
@@ -240,8 +240,10 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
         ldmatrix_x4(a[i][0], a[i][1], a[i][2], a[i][3], at);
         em[i] = load_meta<ELEM>(tE, wm * T::WM + i * 16, MB, kk * SpTraits<ELEM>::meta_step, 0);
       }
-      // B one n8 tile at a time: its four registers live for that tile's MI
-      // mma only (the int8 kernel is at its 128-register bound).
+      // B one n8 tile at a time: for sm_90 this order compiles to the
+      // fewest main-loop instructions without spills (253 for int8, against
+      // 268 with all of B loaded first); for sm_80/86/89 it spills a little
+      // (docs/RESULTS.md, "On an H100").
 #pragma unroll
       for (int j = 0; j < NJ; ++j) {
         // One n8 tile: 8 rows x 64 bytes; lanes 8q..8q+7 address chunk q, so

@@ -158,7 +158,7 @@ func NM(layers []*Layer, n, m int) (Masks, error) {
 // kernel's K alignment (64 for fp16/bf16, 128 for int8: kernels/ref
 // FormatSparse24*), so a layer with fewer reduction columns than twice the
 // alignment computes mostly padding, and one with fewer than 128 output
-// channels fills less than one 128-row tile (gobind.GemmBM).
+// channels fills less than one 128-row tile (BM of gobind.SparseTiles).
 func NMWarnings(layers []*Layer, kAlign int) []string {
 	var out []string
 	for _, l := range layers {

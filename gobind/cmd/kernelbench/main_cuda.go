@@ -59,6 +59,19 @@ func run() error {
 	if !*check && !*doBench {
 		return fmt.Errorf("nothing to do: give -check and/or -bench")
 	}
+	// The flags are checked before any work (a -check run takes minutes).
+	tileNames, err := parseTiles(*tiles)
+	if err != nil {
+		return err
+	}
+	var ss []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 || n%128 != 0 {
+			return fmt.Errorf("-sizes %q: want positive multiples of 128", *sizes)
+		}
+		ss = append(ss, n)
+	}
 
 	dev, err := cuda.Open(*device)
 	if err != nil {
@@ -94,21 +107,6 @@ func run() error {
 	}
 
 	if *doBench {
-		var ss []int
-		for _, s := range strings.Split(*sizes, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n <= 0 || n%128 != 0 {
-				return fmt.Errorf("-sizes %q: want positive multiples of 128", *sizes)
-			}
-			ss = append(ss, n)
-		}
-		if *tiles != "default" && *tiles != "all" {
-			for _, name := range strings.Split(*tiles, ",") {
-				if !slices.ContainsFunc(append(gobind.DenseTiles, gobind.SparseTiles...), func(t gobind.Tile) bool { return t.Name == name }) {
-					return fmt.Errorf("-tiles: no tile shape %q", name)
-				}
-			}
-		}
 		b := &bencher{dev: dev, l: l, reps: *reps, warmup: *warmup}
 		if err := b.init(); err != nil {
 			return err
@@ -116,7 +114,7 @@ func run() error {
 		for _, s := range ss {
 			for _, k := range strings.Split(*kernels, ",") {
 				k = strings.TrimSpace(k)
-				shapes, err := b.shapes(k, *tiles)
+				shapes, err := b.shapes(k, tileNames)
 				if err != nil {
 					return err
 				}
@@ -213,10 +211,11 @@ var families = map[string]struct {
 	Int8Sparse: {ref.S8, true}, F16Sparse: {ref.F16, true},
 }
 
-// shapes lists the tile shapes to time for a family: spec is "default",
-// "all" or a comma-separated list of names (those of the other kind of
-// GEMM are passed over); shapes the device cannot load are left out.
-func (b *bencher) shapes(kernel, spec string) ([]string, error) {
+// shapes lists the tile shapes to time for a family: its default shape on
+// this device when names is nil, else those of names that are shapes of the
+// family's kind (dense or 2:4) and that the device loaded (a named shape it
+// could not load is reported and skipped).
+func (b *bencher) shapes(kernel string, names []string) ([]string, error) {
 	f, ok := families[kernel]
 	if !ok {
 		return nil, fmt.Errorf("unknown kernel family %q", kernel)
@@ -227,14 +226,19 @@ func (b *bencher) shapes(kernel, spec string) ([]string, error) {
 		tiles, def = gobind.SparseTiles, b.l.SparseTile(f.in)
 		base = fmt.Sprintf("gc_spgemm_%v_%v_", f.in, benchOut[f.in])
 	}
-	if spec == "default" {
+	if names == nil {
 		return []string{def}, nil
 	}
 	var out []string
 	for _, t := range tiles {
-		if (spec == "all" || slices.Contains(strings.Split(spec, ","), t.Name)) && b.l.Loaded(base+t.Name) {
-			out = append(out, t.Name)
+		if !slices.Contains(names, t.Name) {
+			continue
 		}
+		if !b.l.Loaded(base + t.Name) {
+			fmt.Fprintf(os.Stderr, "kernelbench: %s: tile shape %s not loaded on this device (shared memory), skipped\n", kernel, t.Name)
+			continue
+		}
+		out = append(out, t.Name)
 	}
 	return out, nil
 }

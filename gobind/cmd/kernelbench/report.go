@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/cuda/nvml"
+	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 )
 
@@ -101,6 +104,31 @@ func attachVendor(ts []Timing, v *VendorDoc) {
 			}
 		}
 	}
+}
+
+// parseTiles reads -tiles: "default" (nil), "all" (every shape) or a
+// comma-separated list of names of gobind.DenseTiles and SparseTiles.
+func parseTiles(spec string) ([]string, error) {
+	if spec == "default" {
+		return nil, nil
+	}
+	all := slices.Concat(gobind.DenseTiles, gobind.SparseTiles)
+	if spec == "all" {
+		var names []string
+		for _, t := range all {
+			names = append(names, t.Name)
+		}
+		return names, nil
+	}
+	var names []string
+	for _, name := range strings.Split(spec, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(all, func(t gobind.Tile) bool { return t.Name == name }) {
+			return nil, fmt.Errorf("-tiles: no tile shape %q (default, all, or names from gobind.DenseTiles and SparseTiles)", name)
+		}
+		names = append(names, name)
+	}
+	return names, nil
 }
 
 // Acceptance is one of issue 4's performance criteria, evaluated.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gcompress/gcompress/gobind"
 )
 
 func TestVendorPairingAndAcceptance(t *testing.T) {
@@ -58,5 +60,22 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 	}
 	if _, err := readVendor(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("missing vendor file accepted")
+	}
+}
+
+func TestParseTiles(t *testing.T) {
+	if names, err := parseTiles("default"); err != nil || names != nil {
+		t.Fatalf("default: %v, %v", names, err)
+	}
+	all, err := parseTiles("all")
+	if err != nil || len(all) != len(gobind.DenseTiles)+len(gobind.SparseTiles) {
+		t.Fatalf("all: %v, %v", all, err)
+	}
+	two := gobind.DenseTiles[0].Name + ", " + gobind.SparseTiles[0].Name
+	if names, err := parseTiles(two); err != nil || len(names) != 2 || names[1] != gobind.SparseTiles[0].Name {
+		t.Fatalf("%q: %v, %v", two, names, err)
+	}
+	if _, err := parseTiles(gobind.DenseTiles[0].Name + ",t99"); err == nil || !strings.Contains(err.Error(), `"t99"`) {
+		t.Fatalf("unknown shape: %v", err)
 	}
 }
