@@ -380,25 +380,30 @@ func runTwice(out ref.Out, want []byte, w window, cmp func(ref.Out, []byte, []by
 	return metric, nil
 }
 
-// compareExact compares the result windows bit for bit.
+// compareExact compares the result windows bit for bit (decoding the
+// values only to describe a mismatch).
 func compareExact(out ref.Out, got, want []byte, w window) (string, error) {
-	var g, x []float64
-	exact := true
 	for i := 0; i < w.rows; i++ {
 		for j := 0; j < w.cols; j++ {
-			e := w.off + i*w.ldm + j*w.ldn
-			gb, wb := got[e*w.elem:(e+1)*w.elem], want[e*w.elem:(e+1)*w.elem]
-			if !bytes.Equal(gb, wb) {
-				exact = false
+			e := (w.off + i*w.ldm + j*w.ldn) * w.elem
+			if !bytes.Equal(got[e:e+w.elem], want[e:e+w.elem]) {
+				return "", firstDiff(out, decodeWindow(out, got, w), decodeWindow(out, want, w), w)
 			}
-			g = append(g, decode(out, gb))
-			x = append(x, decode(out, wb))
 		}
 	}
-	if exact {
-		return "exact", nil
+	return "exact", nil
+}
+
+// decodeWindow returns the window's values row by row.
+func decodeWindow(out ref.Out, b []byte, w window) []float64 {
+	v := make([]float64, 0, w.rows*w.cols)
+	for i := 0; i < w.rows; i++ {
+		for j := 0; j < w.cols; j++ {
+			e := (w.off + i*w.ldm + j*w.ldn) * w.elem
+			v = append(v, decode(out, b[e:e+w.elem]))
+		}
 	}
-	return "", firstDiff(out, g, x, w)
+	return v
 }
 
 // firstDiff describes the first mismatching element.
@@ -465,14 +470,7 @@ func elemTolerance(out ref.Out) float64 {
 // compareNMSE compares the windows by NMSE and the per-element bound
 // (half-precision GEMMs).
 func compareNMSE(out ref.Out, got, want []byte, w window) (string, error) {
-	var g, x []float64
-	for i := 0; i < w.rows; i++ {
-		for j := 0; j < w.cols; j++ {
-			e := w.off + i*w.ldm + j*w.ldn
-			g = append(g, decode(out, got[e*w.elem:(e+1)*w.elem]))
-			x = append(x, decode(out, want[e*w.elem:(e+1)*w.elem]))
-		}
-	}
+	g, x := decodeWindow(out, got, w), decodeWindow(out, want, w)
 	v := nmse(g, x)
 	metric := fmt.Sprintf("nmse=%.2g", v)
 	if tol := nmseTolerance(out); !(v <= tol) {
