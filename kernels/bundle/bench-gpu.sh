@@ -12,7 +12,9 @@
 # Copy $OUT/kernelbench.json to bench/results/ in the repository.
 # SIZES (default 4096,8192), REPS (default 20), CHECK (default 0) and TILES
 # (default: the tile shape launches use on this GPU; "all" times every
-# shape, see kernelbench -tiles) can be set.
+# shape, see kernelbench -tiles) can be set. PROFILE=1 adds an Nsight
+# Compute profile of one launch of each timed GEMM at 4096^3 (speed of
+# light, warp stall reasons, scheduler, pipes) -> $OUT/ncu.txt.
 set -uo pipefail
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
@@ -37,6 +39,22 @@ sed -n '/^device:/p;/== kernel checks/,/checks took/p;/== summary ==/,$p' "$OUT/
 if [ $kb -ne 0 ]; then
 	rc=1
 	grep -q '^== summary ==' "$OUT/kernelbench.log" || tail -15 "$OUT/kernelbench.log"
+fi
+if [ "${PROFILE:-0}" = 1 ]; then
+	echo "== ncu (PROFILE=1)"
+	if command -v ncu >/dev/null; then
+		# With one timed repeat and no warm-up kernelbench launches each
+		# GEMM twice (the sampled-row check, then the timing): ncu
+		# profiles both, at most 20 launches in all.
+		ncu --kernel-name regex:'^gc_(sp)?gemm_' --launch-count 20 \
+			--section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+			--section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section LaunchStats --section Occupancy \
+			./bin/kernelbench -bench -sizes 4096 -reps 1 -warmup 0 -tiles "$TILES" -out /tmp/ncu-kernelbench.json \
+			>"$OUT/ncu.txt" 2>&1 || rc=1
+		grep -E '^  gc_|Compute \(SM\) Throughput|Memory Throughput|Duration|Issue Slots Busy|No Eligible|Registers Per|Achieved Occupancy' "$OUT/ncu.txt" | head -80
+	else
+		echo "ncu not found on this machine"
+	fi
 fi
 echo "bench-gpu: exit $rc (logs and JSON in $OUT)"
 exit $rc
