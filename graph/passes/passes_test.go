@@ -584,11 +584,8 @@ func TestFuseIntegerEpilogue(t *testing.T) {
 // ONNX output named "") and a Relu without outputs are left as they are,
 // not dereferenced.
 func TestLowerQDQAbsentOutputs(t *testing.T) {
-	g := graph.NewGraph("absent")
-	x := g.GetOrAddValue("x")
-	x.DType = tensor.Float32
-	x.SetShape([]int{1, 4})
-	g.Inputs = []*graph.Value{x}
+	b := newBuilder(1)
+	g, x := b.g, b.input("x", 1, 4)
 	s := g.AddInitializer("s", tensor.Scalar(float32(0.1)))
 	z := g.AddInitializer("z", tensor.Scalar(uint8(128)))
 	q, d, sum := g.NewValue("q"), g.NewValue("d"), g.NewValue("sum")
