@@ -103,15 +103,15 @@ func tileNamed(tiles []Tile, name string) Tile {
 	return Tile{}
 }
 
+// tileName is the name of the tile shape the launch uses: Tile, or the
+// first of the order list of its input type.
+func (a *GemmArgs) tileName() string       { return orFirst(a.Tile, DenseTileOrder[a.In]) }
+func (a *SparseGemmArgs) tileName() string { return orFirst(a.Tile, SparseTileOrder[a.In]) }
+
 // shape is the tile shape the launch uses (the zero Tile for an unknown
 // name, which Validate refuses first).
-func (a *GemmArgs) shape() Tile {
-	return tileNamed(DenseTiles, orFirst(a.Tile, DenseTileOrder[a.In]))
-}
-
-func (a *SparseGemmArgs) shape() Tile {
-	return tileNamed(SparseTiles, orFirst(a.Tile, SparseTileOrder[a.In]))
-}
+func (a *GemmArgs) shape() Tile       { return tileNamed(DenseTiles, a.tileName()) }
+func (a *SparseGemmArgs) shape() Tile { return tileNamed(SparseTiles, a.tileName()) }
 
 // EltBlocks is the grid of an elementwise kernel over n elements.
 func EltBlocks(n int64) int {

@@ -52,33 +52,35 @@ func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerne
 		all = append(all, rs...)
 	}
 	// A GPU loads only the shapes its shared memory allows.
-	fits := func(kernel string) bool {
-		l, ok := h.R.(interface{ Loaded(string) bool })
-		if ok && !l.Loaded(kernel) {
-			t.Logf("%s: not loaded on this device (shared memory), its suites skipped", kernel)
+	fits := func(sparse bool, in Elem, tile string) bool {
+		l, ok := h.R.(interface{ TileLoaded(bool, Elem, string) bool })
+		if ok && !l.TileLoaded(sparse, in, tile) {
+			t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory), suites skipped", in, sparse, tile)
 			return false
 		}
 		return true
 	}
 	for _, tl := range DenseTiles {
-		if !fits("gc_gemm_s8_s32_" + tl.Name) {
-			continue
-		}
 		h.DenseTile = tl.Name
 		r := tagReporter{t, tl.Name}
-		tagged(tl.Name, kerneltest.Int8GEMM(r, h.GemmImpl, size))
-		for _, in := range []ref.Elem{ref.F16, ref.BF16} {
-			tagged(tl.Name, kerneltest.HalfGEMM(r, in, h.GemmImpl, size))
+		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
+			if !fits(false, in, tl.Name) {
+				continue
+			}
+			if in == ref.S8 {
+				tagged(tl.Name, kerneltest.Int8GEMM(r, h.GemmImpl, size))
+			} else {
+				tagged(tl.Name, kerneltest.HalfGEMM(r, in, h.GemmImpl, size))
+			}
 		}
 	}
 	for _, tl := range SparseTiles {
-		if !fits("gc_spgemm_s8_s32_" + tl.Name) {
-			continue
-		}
 		h.SparseTile = tl.Name
 		r := tagReporter{t, tl.Name}
 		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-			tagged(tl.Name, kerneltest.SparseGEMM(r, in, h.SparseImpl, size))
+			if fits(true, in, tl.Name) {
+				tagged(tl.Name, kerneltest.SparseGEMM(r, in, h.SparseImpl, size))
+			}
 		}
 	}
 	return all

@@ -78,50 +78,59 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		l.fns[k.Name] = f
 	}
 	for _, in := range []Elem{S8, F16, BF16} {
-		if l.dense[in] = l.fitting(denseBases, in, DenseTiles, DenseTileOrder[in]); l.dense[in] == "" {
+		if l.dense[in] = l.fitting(false, in); l.dense[in] == "" {
 			return nil, fmt.Errorf("gobind: no dense %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
 		}
-		if l.sparse[in] = l.fitting(sparseBases, in, SparseTiles, SparseTileOrder[in]); l.sparse[in] == "" {
+		if l.sparse[in] = l.fitting(true, in); l.sparse[in] == "" {
 			return nil, fmt.Errorf("gobind: no 2:4 %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
 		}
 	}
 	return l, nil
 }
 
-// fitting returns the first shape of order, else of tiles, whose entry
-// points for input in were all loaded ("" if none).
-func (l *Launcher) fitting(bases []gemmBase, in Elem, tiles []Tile, order []string) string {
-	loaded := func(tile string) bool {
-		for _, b := range bases {
-			if _, ok := l.fns[b.name+"_"+tile]; b.in == in && !ok {
-				return false
-			}
-		}
-		return true
+// fitting returns the first shape of the order list, else of the tile list,
+// of the dense (sparse) GEMMs of input in that TileLoaded ("" if none).
+func (l *Launcher) fitting(sparse bool, in Elem) string {
+	tiles, order := DenseTiles, DenseTileOrder[in]
+	if sparse {
+		tiles, order = SparseTiles, SparseTileOrder[in]
 	}
 	for _, name := range order {
-		if loaded(name) {
+		if l.TileLoaded(sparse, in, name) {
 			return name
 		}
 	}
 	for _, t := range tiles {
-		if loaded(t.Name) {
+		if l.TileLoaded(sparse, in, t.Name) {
 			return t.Name
 		}
 	}
 	return ""
 }
 
-// DenseTile and SparseTile are the tile shapes of GEMM launches on this
-// device that name none.
-func (l *Launcher) DenseTile(in Elem) string  { return l.dense[in] }
-func (l *Launcher) SparseTile(in Elem) string { return l.sparse[in] }
+// DefaultTile is the tile shape of the dense (sparse) GEMM launches of
+// input in on this device that name none.
+func (l *Launcher) DefaultTile(sparse bool, in Elem) string {
+	if sparse {
+		return l.sparse[in]
+	}
+	return l.dense[in]
+}
 
-// Loaded reports whether kernel name was loaded (a kernel of the table is
-// not when the device's shared memory per block is too small for it).
-func (l *Launcher) Loaded(name string) bool {
-	_, ok := l.fns[name]
-	return ok
+// TileLoaded reports whether every dense (sparse) GEMM entry point of input
+// in was loaded in tile shape tile (a kernel of the table is not when the
+// device's shared memory per block is too small for it).
+func (l *Launcher) TileLoaded(sparse bool, in Elem, tile string) bool {
+	bases := denseBases
+	if sparse {
+		bases = sparseBases
+	}
+	for _, b := range bases {
+		if _, ok := l.fns[b.name+"_"+tile]; b.in == in && !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Function returns a loaded kernel by name (for benchmarks and probes).
@@ -198,7 +207,7 @@ func (l *Launcher) Harness() Harness { return Harness{R: l} }
 func (l *Launcher) Gemm(s *cuda.Stream, a *GemmArgs) error {
 	if a.Tile == "" {
 		named := *a
-		named.Tile = l.dense[a.In]
+		named.Tile = l.DefaultTile(false, a.In)
 		a = &named
 	}
 	spec, err := a.Spec()
@@ -209,7 +218,7 @@ func (l *Launcher) Gemm(s *cuda.Stream, a *GemmArgs) error {
 func (l *Launcher) SparseGemm(s *cuda.Stream, a *SparseGemmArgs) error {
 	if a.Tile == "" {
 		named := *a
-		named.Tile = l.sparse[a.In]
+		named.Tile = l.DefaultTile(true, a.In)
 		a = &named
 	}
 	spec, err := a.Spec()

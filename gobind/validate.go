@@ -169,15 +169,13 @@ type GemmArgs struct {
 }
 
 // Kernel names the entry point for these arguments.
-func (a *GemmArgs) Kernel() string {
-	return fmt.Sprintf("gc_gemm_%v_%v_%s", a.In, a.Out, orFirst(a.Tile, DenseTileOrder[a.In]))
-}
+func (a *GemmArgs) Kernel() string { return fmt.Sprintf("gc_gemm_%v_%v_%s", a.In, a.Out, a.tileName()) }
 
 // Validate checks every argument against the kernel's requirements.
 func (a *GemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, orFirst(a.Tile, DenseTileOrder[a.In]))
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.tileName())
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
@@ -224,7 +222,7 @@ type SparseGemmArgs struct {
 
 // Kernel names the entry point for these arguments.
 func (a *SparseGemmArgs) Kernel() string {
-	return fmt.Sprintf("gc_spgemm_%v_%v_%s", a.In, a.Out, orFirst(a.Tile, SparseTileOrder[a.In]))
+	return fmt.Sprintf("gc_spgemm_%v_%v_%s", a.In, a.Out, a.tileName())
 }
 
 // Format returns the 2:4 format of the input type.
@@ -242,7 +240,7 @@ func (a *SparseGemmArgs) Format() ref.Format {
 func (a *SparseGemmArgs) Validate() error {
 	k := a.Kernel()
 	if _, ok := lookup(k); !ok {
-		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, orFirst(a.Tile, SparseTileOrder[a.In]))
+		return argErr(k, "no such kernel (input %v, output %v, tile %q)", a.In, a.Out, a.tileName())
 	}
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)

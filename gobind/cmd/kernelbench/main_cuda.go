@@ -220,21 +220,19 @@ func (b *bencher) shapes(kernel string, names []string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown kernel family %q", kernel)
 	}
-	tiles, def := gobind.DenseTiles, b.l.DenseTile(f.in)
-	base := fmt.Sprintf("gc_gemm_%v_%v_", f.in, benchOut[f.in])
-	if f.sparse {
-		tiles, def = gobind.SparseTiles, b.l.SparseTile(f.in)
-		base = fmt.Sprintf("gc_spgemm_%v_%v_", f.in, benchOut[f.in])
-	}
 	if names == nil {
-		return []string{def}, nil
+		return []string{b.l.DefaultTile(f.sparse, f.in)}, nil
+	}
+	tiles := gobind.DenseTiles
+	if f.sparse {
+		tiles = gobind.SparseTiles
 	}
 	var out []string
 	for _, t := range tiles {
 		if !slices.Contains(names, t.Name) {
 			continue
 		}
-		if !b.l.Loaded(base + t.Name) {
+		if !b.l.TileLoaded(f.sparse, f.in, t.Name) {
 			fmt.Fprintf(os.Stderr, "kernelbench: %s: tile shape %s not loaded on this device (shared memory), skipped\n", kernel, t.Name)
 			continue
 		}
@@ -260,11 +258,7 @@ func (b *bencher) time(kernel, tile string, s int) (Timing, error) {
 		return Timing{}, err
 	}
 	defer p.free()
-	def := b.l.DenseTile(f.in)
-	if f.sparse {
-		def = b.l.SparseTile(f.in)
-	}
-	t := Timing{Kernel: kernel, Tile: tile, Default: tile == def, Impl: p.impl, M: s, N: s, K: s, Reps: b.reps, Check: "pass"}
+	t := Timing{Kernel: kernel, Tile: tile, Default: tile == b.l.DefaultTile(f.sparse, f.in), Impl: p.impl, M: s, N: s, K: s, Reps: b.reps, Check: "pass"}
 	// Check before timing (DESIGN.md §5: every version is checked against
 	// the reference before it is timed).
 	if err := p.launch(); err != nil {
