@@ -26,7 +26,8 @@ demo: build
 	./$(BIN) demo
 
 # Peers the tests compare against: ONNX Runtime (npm) and ONNX's conformance
-# data (Debian libonnx-testdata).
+# data (Debian libonnx-testdata, under ONNX_TESTDATA).
+ONNX_TESTDATA := /usr/share/libonnx-testdata/data
 peers:
 	./scripts/fetch-ort.sh
 testdata:
@@ -60,7 +61,7 @@ fuzz: check-go
 # Prints the conformance numbers recorded in docs/RESULTS.md.
 conformance: build testdata
 	@for d in node pytorch-converted pytorch-operator simple; do \
-	  printf '%-18s ' $$d; ./$(BIN) conformance /usr/share/libonnx-testdata/data/$$d | tail -1; done
+	  printf '%-18s ' $$d; ./$(BIN) conformance $(ONNX_TESTDATA)/$$d | tail -1; done
 
 clean:
 	rm -rf bin demo-out
@@ -149,7 +150,7 @@ GPU_CONFORMANCE := test_add test_add_bcast test_dequantizelinear test_dequantize
 gpu-bundle: check-go kernels testdata
 	rm -rf $(BUNDLE_STAGE) $(BUNDLE)
 	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE_STAGE)/conformance $(BUNDLE)
-	for c in $(GPU_CONFORMANCE); do cp -r /usr/share/libonnx-testdata/data/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
+	for c in $(GPU_CONFORMANCE); do cp -r $(ONNX_TESTDATA)/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
 	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
 	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend
 	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bench/vendor_bench.py kernels/bundle/README.md $(BUNDLE_STAGE)/

@@ -366,6 +366,9 @@ func (op *convIntOp) convIntFast(ctx *runtime.Context, g *convGeom, x, w, xzp, w
 // kernel cannot.
 func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tensor, xb, wb []byte, xU8, wU8 bool, zx, bias, acc []int32, rq *igemmRequant) bool {
 	kern := igemmISA()
+	if rq != nil && !kern.requant {
+		return false
+	}
 	kdim := g.cg * g.kSize
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
 		ldc: g.outSize, zb: zx, preferFlipB: true}
@@ -383,9 +386,6 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 			oh: g.out[1], ow: g.out[2]}
 	}
 	toep, hp, wp := toeplitzForm(g)
-	if rq != nil && !kern.requant {
-		return false
-	}
 	padByte := byte(zeroPoint(zx))
 	job := func(j, threads int) bool {
 		n, grp := j/g.group, j%g.group
