@@ -88,7 +88,15 @@ CUDA_GENCODE := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_86,cod
                 -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90,code=[sm_90,compute_90]
 # --threads 2 compiles two architectures at once (2 cores on CI).
 NVCC_FLAGS   ?= -std=c++14 -O3 --threads 2 -Xfatbin=-compress-all
-KERNEL_SRCS  := $(wildcard kernels/*.cu)
+# gemm_wgmma.cu is Hopper-only (wgmma, PTX ISA 8.0, sm_90a), which nvcc 11.8
+# cannot target: it is compiled to compute_90 PTX and the header rewritten to
+# ISA 8.0 / sm_90a (the instructions themselves are inline PTX, passed
+# through); the driver compiles it on an sm_90 GPU. PTXAS_SM90A names a ptxas
+# of CUDA 12 or newer that check-cuda then assembles it with, failing on
+# serialised wgmma (.ci/run fetches one; without it the PTX is only built).
+WGMMA_PTX    := gobind/fatbin/gemm_wgmma.ptx
+PTXAS_SM90A  ?=
+KERNEL_SRCS  := $(filter-out kernels/gemm_wgmma.cu,$(wildcard kernels/*.cu))
 KERNEL_DEPS  := $(wildcard kernels/*.cuh kernels/*.h)
 FATBINS      := $(patsubst kernels/%.cu,gobind/fatbin/%.fatbin,$(KERNEL_SRCS))
 CUDA_BIN     := bin/gcompress-cuda
@@ -102,11 +110,17 @@ BUNDLE_MAX_MIB := 60
 check-nvcc:
 	@command -v $(NVCC) >/dev/null || { echo "nvcc is missing: install the CUDA 11.8 toolkit (Debian: enable the non-free component, apt-get install nvidia-cuda-toolkit; see README, 'CUDA build')" >&2; exit 1; }
 
-kernels: check-nvcc $(FATBINS)
+kernels: check-nvcc $(FATBINS) $(WGMMA_PTX)
 
 gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
 	$(NVCC) $(NVCC_FLAGS) -fatbin $(CUDA_GENCODE) -o $@.tmp $<
 	@mv $@.tmp $@
+
+$(WGMMA_PTX): kernels/gemm_wgmma.cu $(KERNEL_DEPS)
+	$(NVCC) -std=c++14 -O3 -ptx -arch=compute_90 -o $@.tmp $<
+	@grep -q '^\.version 7\.8$$' $@.tmp && grep -q '^\.target sm_90$$' $@.tmp || { echo "$@: nvcc's PTX header is not ISA 7.8 / sm_90 (is nvcc 11.8?)" >&2; exit 1; }
+	sed -e 's/^\.version 7\.8$$/.version 8.0/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp > $@
+	@rm -f $@.tmp
 
 # CI, no GPU: every kernel compiles for every target (and the fatbins hold
 # them), the cuda-tagged Go code vets, its test binaries and commands build,
@@ -118,6 +132,12 @@ check-cuda: check-go kernels test-emu
 	  for a in sm_80 sm_86 sm_89 sm_90; do echo "$$list" | grep -q "$$a.cubin" || { echo "$$f: no $$a code" >&2; exit 1; }; done; \
 	  echo "$$list" | grep -q "sm_90.ptx" || { echo "$$f: no compute_90 PTX" >&2; exit 1; }; \
 	done
+	@if [ -n "$(PTXAS_SM90A)" ]; then \
+	  log=$$($(PTXAS_SM90A) -arch=sm_90a -v -o /dev/null $(WGMMA_PTX) 2>&1) || { echo "$$log" >&2; exit 1; }; \
+	  if echo "$$log" | grep -i "warning"; then echo "$(WGMMA_PTX): ptxas warns (serialised wgmma?)" >&2; exit 1; fi; \
+	  if echo "$$log" | grep "spill" | grep -v " 0 bytes spill stores, 0 bytes spill loads"; then echo "$(WGMMA_PTX): spills" >&2; exit 1; fi; \
+	  echo "$(WGMMA_PTX): assembled for sm_90a by $$($(PTXAS_SM90A) --version | tail -1)"; \
+	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas)"; fi
 	$(GO) vet -tags $(CUDA_TAG) ./...
 	@mkdir -p build/cuda-tests build/cuda-bin
 	$(GO) test -c -tags $(CUDA_TAG) -o build/cuda-tests/ ./cuda/... ./gobind/... ./cmd/gcompress
@@ -128,11 +148,15 @@ check-cuda: check-go kernels test-emu
 # test suites: checks their indexing, pipelines and epilogues without a GPU.
 # Needs a C++17 compiler (g++, or the g++-11 that nvidia-cuda-toolkit pulls in)
 # and the CUDA headers for the half types.
+# The emulator includes the kernel sources from outside its package, which
+# Go's build cache does not track: their hash goes into the cgo flags so
+# that an edited kernel rebuilds it.
 EMU_CXX = $(shell command -v g++ || command -v g++-12 || command -v g++-11)
+EMU_ENV = CXX=$(EMU_CXX) CGO_CXXFLAGS="-O2 -g -DGC_KERNELS_HASH=$$(cat kernels/*.cu kernels/*.cuh kernels/*.h | sha256sum | cut -c1-16)"
 test-emu: check-go
 	@[ -n "$(EMU_CXX)" ] || { echo "test-emu needs g++ (apt-get install g++)" >&2; exit 1; }
-	CXX=$(EMU_CXX) $(GO) vet -tags gcompress_emu ./kernels/emu
-	CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -timeout 15m ./kernels/emu
+	$(EMU_ENV) $(GO) vet -tags gcompress_emu ./kernels/emu
+	$(EMU_ENV) $(GO) test -tags gcompress_emu -timeout 15m ./kernels/emu
 
 build-cuda: check-go kernels
 	$(GO) build -tags $(CUDA_TAG) -ldflags "$(LDFLAGS)" -o $(CUDA_BIN) ./cmd/gcompress

@@ -17,7 +17,9 @@ static CUresult gc_func_set_max_dyn_smem(CUfunction f, int bytes) {
 import "C"
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -43,6 +45,34 @@ func (d *Device) LoadModule(name string, image []byte) (*Module, error) {
 		var e error
 		mod.m, e = cu.LoadData(string(image))
 		return check("cuModuleLoadData("+name+")", e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mod, nil
+}
+
+// LoadPTX compiles PTX text for the device with the driver's JIT compiler
+// (cuModuleLoadDataEx) and loads it; a failure carries the compiler's error
+// log. The driver caches the result (~/.nv/ComputeCache), so a later load of
+// the same PTX on the same driver is quick.
+func (d *Device) LoadPTX(name string, ptx []byte) (*Module, error) {
+	if len(ptx) == 0 {
+		return nil, fmt.Errorf("cuda: module %s: empty PTX (were the kernels built? make kernels)", name)
+	}
+	mod := &Module{dev: d, name: name}
+	log := make([]byte, 16<<10)
+	err := d.Do(func() error {
+		var e error
+		mod.m, e = cu.LoadDataEx(string(ptx), &cu.JITErrorLogBuffer{Buffer: log})
+		err := check("cuModuleLoadDataEx("+name+")", e)
+		if n := bytes.IndexByte(log, 0); err != nil && n != 0 {
+			if n < 0 {
+				n = len(log)
+			}
+			err = fmt.Errorf("%w; JIT log: %s", err, strings.TrimSpace(string(log[:n])))
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

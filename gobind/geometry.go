@@ -11,6 +11,10 @@ const (
 	SpMetaBytesS8  = 16
 	SpMetaBytesF16 = 8
 
+	// WgmmaAlign is the alignment of the wgmma kernels' stages (the
+	// 1024-byte atom of the 128-byte swizzle, gemm_wgmma.cu).
+	WgmmaAlign = 1024
+
 	EltThreads     = 256
 	SoftmaxThreads = 256
 
@@ -26,23 +30,27 @@ const (
 // threads, BKBytes of K per pipeline stage, Stages stages, WarpsM warps
 // along M, MinBlocks blocks per SM promised by the launch bounds, and Hoist
 // the K loop with its addresses worked out before it (gc::Tile). Every GEMM
-// entry point exists once per shape, named <base>_<Name>.
+// entry point exists once per shape, named <base>_<Name>. Wgmma marks the
+// rows of GC_WGMMA_TILES: the dense GEMMs of gemm_wgmma.cu, issued per
+// warpgroup by Hopper's wgmma (sm_90 GPUs only, WarpsM 8).
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
-	Hoist                                      bool
+	Hoist, Wgmma                               bool
 }
 
 // DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2, false},
-		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, false},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
+		{"w128x128", 128, 128, 128, 4, 8, 1, false, true},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2, false},
-		{"t128x128h", 128, 128, 128, 3, 2, 2, true},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false, false},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true, false},
 	}
 )
 
@@ -55,8 +63,15 @@ func (t Tile) Blocks(m, n int64) int64 {
 }
 
 // DenseShared is the dynamic shared memory of a dense GEMM with this shape:
-// Stages x (BM + BN) rows of BKBytes.
-func (t Tile) DenseShared() int { return t.Stages * (t.BM + t.BN) * t.BKBytes }
+// Stages x (BM + BN) rows of BKBytes, plus for wgmma the WgmmaAlign bytes
+// the kernel may skip to align its stages.
+func (t Tile) DenseShared() int {
+	n := t.Stages * (t.BM + t.BN) * t.BKBytes
+	if t.Wgmma {
+		n += WgmmaAlign
+	}
+	return n
+}
 
 // SparseShared is the dynamic shared memory of a 2:4 GEMM with this shape
 // and input type: per stage BM rows of compressed A (SpABytes) and metadata,

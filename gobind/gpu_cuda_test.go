@@ -93,6 +93,25 @@ func TestElementwise(t *testing.T) {
 
 // TestLaunchValidation: bad arguments are Go errors, and nothing reaches the
 // device.
+// TestWgmmaLoaded: on an sm_90 GPU the driver must have compiled the wgmma
+// module (its JIT log is in the error otherwise); elsewhere its kernels are
+// absent for that reason alone.
+func TestWgmmaLoaded(t *testing.T) {
+	sm90 := testL.Dev.CCMajor == 9 && testL.Dev.CCMinor == 0
+	for _, k := range Kernels {
+		if k.Module != WgmmaModule {
+			continue
+		}
+		err := testL.Absent(k.Name)
+		if sm90 && err != nil {
+			t.Fatalf("%s: %v", k.Name, err)
+		}
+		if !sm90 && !errors.Is(err, ErrNeedsSM90) {
+			t.Fatalf("%s on sm_%d%d: %v, want ErrNeedsSM90", k.Name, testL.Dev.CCMajor, testL.Dev.CCMinor, err)
+		}
+	}
+}
+
 func TestLaunchValidation(t *testing.T) {
 	buf, err := testL.Dev.Alloc(4096)
 	if err != nil {

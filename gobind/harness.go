@@ -51,11 +51,12 @@ func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerne
 		}
 		all = append(all, rs...)
 	}
-	// A GPU loads only the shapes its shared memory allows.
+	// A GPU loads only the shapes its shared memory allows, and the wgmma
+	// ones only on sm_90 (TestWgmmaLoaded there checks that they are).
 	fits := func(sparse bool, in Elem, tile string) bool {
 		l, ok := h.R.(interface{ TileLoaded(bool, Elem, string) bool })
 		if ok && !l.TileLoaded(sparse, in, tile) {
-			t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory), suites skipped", in, sparse, tile)
+			t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory, or wgmma off sm_90), suites skipped", in, sparse, tile)
 			return false
 		}
 		return true

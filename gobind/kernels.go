@@ -3,7 +3,8 @@ package gobind
 // Kernel is one extern "C" entry point of kernels/*.cu.
 type Kernel struct {
 	// Name is the symbol; Module the source file (kernels/<Module>.cu,
-	// compiled to gobind/fatbin/<Module>.fatbin).
+	// compiled to gobind/fatbin/<Module>.fatbin, or for WgmmaModule to
+	// sm_90a PTX, gobind/fatbin/<Module>.ptx).
 	Name, Module string
 	// Params is the number of (8-byte) parameters.
 	Params int
@@ -56,7 +57,11 @@ func gemmKernels() []Kernel {
 	var ks []Kernel
 	for _, b := range denseBases {
 		for _, t := range DenseTiles {
-			ks = append(ks, Kernel{b.name + "_" + t.Name, b.module, denseParams, t.DenseShared()})
+			mod := b.module
+			if t.Wgmma {
+				mod = WgmmaModule
+			}
+			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, denseParams, t.DenseShared()})
 		}
 	}
 	for _, b := range sparseBases {
@@ -66,6 +71,10 @@ func gemmKernels() []Kernel {
 	}
 	return ks
 }
+
+// WgmmaModule holds the wgmma GEMMs: PTX for sm_90a, which the driver
+// compiles when it is loaded on an sm_90 GPU and which no other GPU can run.
+const WgmmaModule = "gemm_wgmma"
 
 const (
 	denseParams  = 14

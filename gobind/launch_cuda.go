@@ -12,8 +12,9 @@ import (
 	"github.com/gcompress/gcompress/cuda"
 )
 
-// fatbins holds gobind/fatbin/<module>.fatbin as built by `make kernels`
-// (the README there keeps the pattern valid before they are built).
+// fatbins holds gobind/fatbin/<module>.fatbin and the wgmma module's
+// <module>.ptx as built by `make kernels` (the README there keeps the
+// pattern valid before they are built).
 //
 //go:embed fatbin
 var fatbins embed.FS
@@ -26,9 +27,10 @@ type Launcher struct {
 	Dev  *cuda.Device
 	fns  map[string]*cuda.Function
 	mods map[string]*cuda.Module
-	// unfit holds the kernels whose shared memory the device does not allow
-	// (bytes needed), which are not loaded.
-	unfit map[string]int
+	// absent holds the kernels of the table that were not loaded, with the
+	// reason: shared memory the device does not allow, or a module it cannot
+	// run (the wgmma module off sm_90) or whose JIT compilation failed.
+	absent map[string]error
 	// dense and sparse are the tile shapes of launches that name none.
 	dense, sparse map[Elem]string
 	mu            sync.Mutex
@@ -39,11 +41,18 @@ type Launcher struct {
 // the device's shared memory allows, raises the dynamic shared memory limit
 // of those that need more than 48 KiB, and picks the default GEMM tile
 // shapes: per input type, the first of DenseTileOrder (SparseTileOrder)
-// whose kernels fit.
+// whose kernels fit. The wgmma module is optional: it is compiled (by the
+// driver) only on sm_90 devices, and where that fails its tiles are absent
+// and the mma.sync ones serve.
 func Load(dev *cuda.Device) (*Launcher, error) {
-	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, unfit: map[string]int{},
+	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, absent: map[string]error{},
 		dense: map[Elem]string{}, sparse: map[Elem]string{}, bufs: map[uintptr]*cuda.Buffer{}}
+	modErr := map[string]error{}
 	for _, mod := range Modules() {
+		if mod == WgmmaModule {
+			modErr[mod] = l.loadWgmma()
+			continue
+		}
 		img, err := fatbins.ReadFile("fatbin/" + mod + ".fatbin")
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("gobind: %s.fatbin: %w", mod, ErrNotBuilt)
@@ -62,8 +71,12 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		l.mods[mod] = m
 	}
 	for _, k := range Kernels {
+		if err := modErr[k.Module]; err != nil {
+			l.absent[k.Name] = err
+			continue
+		}
 		if k.DynamicShared > dev.SharedPerBlockOptin {
-			l.unfit[k.Name] = k.DynamicShared
+			l.absent[k.Name] = fmt.Errorf("needs %d bytes of shared memory per block, %s allows %d", k.DynamicShared, dev.Name, dev.SharedPerBlockOptin)
 			continue
 		}
 		f, err := l.mods[k.Module].Function(k.Name)
@@ -87,6 +100,33 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 	}
 	return l, nil
 }
+
+// ErrNeedsSM90 is why the wgmma GEMMs are absent on GPUs other than sm_90.
+var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) only")
+
+// loadWgmma JIT-compiles and loads the wgmma module (sm_90a PTX) on an
+// sm_90 device.
+func (l *Launcher) loadWgmma() error {
+	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
+		return fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
+	}
+	ptx, err := fatbins.ReadFile("fatbin/" + WgmmaModule + ".ptx")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
+	}
+	if err != nil {
+		return err
+	}
+	m, err := l.Dev.LoadPTX(WgmmaModule, ptx)
+	if err != nil {
+		return err
+	}
+	l.mods[WgmmaModule] = m
+	return nil
+}
+
+// Absent returns why a kernel of the table was not loaded (nil if it was).
+func (l *Launcher) Absent(name string) error { return l.absent[name] }
 
 // fitting returns the first shape of the order list, else of the tile list,
 // of the dense (sparse) GEMMs of input in that TileLoaded ("" if none).
@@ -118,8 +158,7 @@ func (l *Launcher) DefaultTile(sparse bool, in Elem) string {
 }
 
 // TileLoaded reports whether every dense (sparse) GEMM entry point of input
-// in was loaded in tile shape tile (a kernel of the table is not when the
-// device's shared memory per block is too small for it).
+// in was loaded in tile shape tile (Absent says why a kernel was not).
 func (l *Launcher) TileLoaded(sparse bool, in Elem, tile string) bool {
 	bases := denseBases
 	if sparse {
@@ -137,8 +176,8 @@ func (l *Launcher) TileLoaded(sparse bool, in Elem, tile string) bool {
 func (l *Launcher) Function(name string) (*cuda.Function, error) {
 	f, ok := l.fns[name]
 	if !ok {
-		if need, unfit := l.unfit[name]; unfit {
-			return nil, fmt.Errorf("gobind: %s needs %d bytes of shared memory per block, %s allows %d", name, need, l.Dev.Name, l.Dev.SharedPerBlockOptin)
+		if err := l.absent[name]; err != nil {
+			return nil, fmt.Errorf("gobind: %s: %w", name, err)
 		}
 		return nil, fmt.Errorf("gobind: %s: %w", name, cuda.ErrNotFound)
 	}

@@ -175,16 +175,17 @@ func TestElementwiseArgsValidate(t *testing.T) {
 }
 
 func TestGeometry(t *testing.T) {
-	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false}
-	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false}
+	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false, false}
+	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false, false}
+	w256 := Tile{"w", 128, 256, 128, 4, 8, 1, false, true}
 	if t128.Blocks(8192, 8192) != 64*64 || t128.Blocks(1, 1) != 1 || t128.Blocks(129, 128) != 2 ||
 		t256.Blocks(8192, 8192) != 64*32 || t256.Blocks(129, 257) != 4 || (Tile{}).Blocks(1, 1) != 0 {
 		t.Fatal("Tile.Blocks")
 	}
-	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 {
+	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 || w256.DenseShared() != 4*384*128+1024 {
 		t.Fatal("Tile.DenseShared")
 	}
-	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false}
+	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, false}
 	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 {
 		t.Fatal("Tile.SparseShared")
 	}
@@ -210,6 +211,17 @@ func TestGeometry(t *testing.T) {
 	}
 }
 
+// denseTiles is the mma.sync (wgmma false) or wgmma part of DenseTiles.
+func denseTiles(wgmma bool) []Tile {
+	var out []Tile
+	for _, tl := range DenseTiles {
+		if tl.Wgmma == wgmma {
+			out = append(out, tl)
+		}
+	}
+	return out
+}
+
 // TestConfigMatchesHeader parses kernels/gemm_config.h: every tile constant
 // the launchers use must equal the kernels' own.
 func TestConfigMatchesHeader(t *testing.T) {
@@ -232,7 +244,8 @@ func TestConfigMatchesHeader(t *testing.T) {
 		"GC_ELT_THREADS": EltThreads, "GC_SOFTMAX_THREADS": SoftmaxThreads,
 	}
 	// The tile-shape lists, row for row.
-	for list, tiles := range map[string][]Tile{"GC_DENSE_TILES": DenseTiles, "GC_SPARSE_TILES": SparseTiles} {
+	lists := map[string][]Tile{"GC_DENSE_TILES": denseTiles(false), "GC_WGMMA_TILES": denseTiles(true), "GC_SPARSE_TILES": SparseTiles}
+	for list, tiles := range lists {
 		body := regexp.MustCompile(`(?s)#define ` + list + `\(X, \.\.\.\)(.*?)\n\n`).FindStringSubmatch(string(src))
 		if body == nil {
 			t.Errorf("gemm_config.h: no %s", list)
@@ -245,7 +258,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1})
+			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, list == "GC_WGMMA_TILES"})
 		}
 		if !reflect.DeepEqual(got, tiles) {
 			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)
@@ -254,6 +267,11 @@ func TestConfigMatchesHeader(t *testing.T) {
 			if tl.BM%(16*tl.WarpsM) != 0 || tl.BN%(16*(GemmThreads/32/tl.WarpsM)) != 0 {
 				t.Errorf("%s %s: warp tile is not whole 16 x 16 pieces", list, tl.Name)
 			}
+		}
+	}
+	for _, tl := range denseTiles(true) {
+		if tl.BM != 128 || tl.WarpsM != 8 || tl.BKBytes != 128 || tl.Stages < 3 || (tl.BN != 128 && tl.BN != 256) {
+			t.Errorf("wgmma tile %s: the kernel takes BM 128 (2 warpgroups of m64), BN 128 or 256, 128-byte stages, 3 or more", tl.Name)
 		}
 	}
 	for _, tl := range SparseTiles {
@@ -284,7 +302,7 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
 	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
-	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE)_TILES\(GC_(?:DENSE|SPARSE)_KERNEL, (\w+),`)
+	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA)_TILES\(GC_(?:DENSE|SPARSE|WGMMA)_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -299,16 +317,16 @@ func TestKernelTableMatchesSources(t *testing.T) {
 			params[m[1]] = strings.Count(m[2], ",") + 1
 		}
 		for _, m := range macro.FindAllStringSubmatch(string(src), -1) {
-			tiles := map[string][]Tile{"DENSE": DenseTiles, "SPARSE": SparseTiles}[m[1]]
+			tiles := map[string][]Tile{"DENSE": denseTiles(false), "WGMMA": denseTiles(true), "SPARSE": SparseTiles}[m[1]]
 			for _, tl := range tiles {
 				name := m[2] + "_" + tl.Name
 				defined[name] = mod
-				params[name] = map[string]int{"DENSE": denseParams, "SPARSE": sparseParams}[m[1]]
+				params[name] = map[string]int{"DENSE": denseParams, "WGMMA": denseParams, "SPARSE": sparseParams}[m[1]]
 			}
 		}
 	}
 	// The macros' own parameter lists must match the constants.
-	for hdr, want := range map[string]int{"../kernels/gemm_dense.cuh": denseParams, "../kernels/gemm_sp24.cu": sparseParams} {
+	for hdr, want := range map[string]int{"../kernels/gemm_dense.cuh": denseParams, "../kernels/gemm_wgmma.cu": denseParams, "../kernels/gemm_sp24.cu": sparseParams} {
 		src, _ := os.ReadFile(hdr)
 		m := regexp.MustCompile(`(?s)BASE##_##TILE\(([^)]*)\)`).FindStringSubmatch(string(src))
 		if m == nil || strings.Count(m[1], ",")+1 != want {
@@ -334,7 +352,7 @@ func TestKernelTableMatchesSources(t *testing.T) {
 			t.Errorf("%s is defined in kernels/%s.cu but missing from the table", name, defined[name])
 		}
 	}
-	if got := strings.Join(Modules(), ","); got != "gemm_s8,gemm_f16,gemm_sp24,elementwise" {
+	if got := strings.Join(Modules(), ","); got != "gemm_s8,gemm_wgmma,gemm_f16,gemm_sp24,elementwise" {
 		t.Errorf("modules %s", got)
 	}
 }

@@ -33,6 +33,14 @@
   X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, __VA_ARGS__) \
   X(t128x128k64h, 128, 128, 64, 4, 2, 2, 1, __VA_ARGS__)
 
+/* Hopper GEMMs on wgmma (gemm_wgmma.cu, sm_90 only): the dense entry points
+ * again, per warpgroup (WARPS_M 8: warp w owns rows 16w..16w+15 of the
+ * tile, warpgroup w/4 issues its m64 wgmma), BK_BYTES 128 (the 128-byte
+ * swizzle), HOIST unused. Not yet run on a GPU. */
+#define GC_WGMMA_TILES(X, ...)                       \
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
+  X(w128x128, 128, 128, 128, 4, 8, 1, 0, __VA_ARGS__)
+
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata

@@ -24,12 +24,21 @@
 #include "../gemm_f16.cu"
 #include "../gemm_s8.cu"
 #include "../gemm_sp24.cu"
+#include "../gemm_wgmma.cu"
 
 namespace gc_emu {
 
 Thread* cur = nullptr;
 gc_dim3 block_idx, block_dim, grid_dim;
 uint8_t* dyn_smem = nullptr;
+size_t dyn_bytes = 0;
+std::vector<int> writer;
+std::vector<Inflight> wg_inflight;
+std::string failure;
+
+void fail(const char* msg) {
+  if (failure.empty()) failure = msg;
+}
 
 namespace {
 
@@ -149,6 +158,10 @@ const Entry table[] = {
     GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)
     GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)   GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)
     GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)  GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
+    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
+    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
+    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
+    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
@@ -204,7 +217,12 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     block_idx = gc_dim3{(unsigned)b, 0, 0};
     memset(base, 0x5c, shared + kCanary);
     dyn_smem = base;
+    dyn_bytes = shared;
+    writer.assign(shared, 0);
+    wg_inflight.clear();
+    failure.clear();
     std::string e = run_block(block);
+    if (e.empty()) e = failure;
     if (!e.empty()) {
       snprintf(err, errlen, "emulator: %s block %d: %s", name, b, e.c_str());
       return 1;
@@ -218,6 +236,10 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     for (Fiber& f : fibers) {
       if (!f.t.open.empty() || !f.t.groups.empty()) {
         snprintf(err, errlen, "emulator: %s block %d ended with cp.async copies never waited for", name, b);
+        return 1;
+      }
+      if (!f.t.wg_open.empty() || !f.t.wg_groups.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with wgmma never waited for", name, b);
         return 1;
       }
     }

@@ -15,7 +15,11 @@
 // never complete (divergence) is reported as an error. cp.async copies are
 // queued per thread and performed at cp.async.wait_group, as late as the
 // hardware may perform them, so a read of a stage before its wait sees stale
-// data.
+// data. Hopper's wgmma (emu_wgmma.h) is queued the same way and performed at
+// wgmma.wait_group, reading shared memory then; the bytes cp.async wrote
+// count as unpublished to wgmma until the writing thread's
+// fence.proxy.async, and a copy into bytes an unfinished wgmma reads is an
+// error.
 #ifndef GC_EMU_H
 #define GC_EMU_H
 
@@ -23,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <utility>
 #include <vector>
 
 #include <cuda_bf16.h>
@@ -64,17 +69,45 @@ struct Copy {
   int size, src_bytes;
 };
 
+// WgOp is one thread's share of a wgmma (emu_wgmma.h): run computes the
+// thread's accumulators d from the operands the descriptors name.
+struct WgOp {
+  void (*run)(const WgOp&);
+  void* d;
+  uint64_t da, db;
+  int accumulate, warp, lane;  // warp: within the warpgroup
+  int inflight;                // index of its entry in wg_inflight
+};
+
 struct Thread {
   gc_dim3 tid;
   int index, lane, warp, state;
-  std::vector<std::vector<Copy>> groups;  // committed groups, oldest first
-  std::vector<Copy> open;                 // not yet committed
+  std::vector<std::vector<Copy>> groups;     // committed groups, oldest first
+  std::vector<Copy> open;                    // not yet committed
+  std::vector<std::vector<WgOp>> wg_groups;  // committed wgmma groups
+  std::vector<WgOp> wg_open;                 // wgmma not yet committed
+  int wg_seq;                                // wgmma issued so far
+  std::vector<std::pair<size_t, size_t>> unfenced;  // landed copies into dyn_smem
+};
+
+// Inflight is the shared memory a warpgroup's wgmma reads, [lo, hi) as
+// offsets into dyn_smem, until the last of its threads has waited for it.
+struct Inflight {
+  int wg, seq, pending;
+  size_t lo[2], hi[2];
 };
 
 // The running block and thread (one at a time).
 extern Thread* cur;
 extern gc_dim3 block_idx, block_dim, grid_dim;
 extern uint8_t* dyn_smem;
+extern size_t dyn_bytes;
+// writer[i]: 1 + the thread whose landed cp.async wrote byte i of dyn_smem
+// and has not published it with fence.proxy.async (0: published).
+extern std::vector<int> writer;
+extern std::vector<Inflight> wg_inflight;
+// fail records the first error of the running block (reported after it).
+void fail(const char* msg);
 
 void yield_wait(int state);  // park the current fiber until released
 WarpSlots& slots();          // the current warp's exchange slots
@@ -85,6 +118,11 @@ inline void block_sync() { yield_wait(BLOCK_WAIT); }
 inline void do_copy(const Copy& c) {
   memcpy(c.dst, c.src, c.src_bytes);
   memset(c.dst + c.src_bytes, 0, c.size - c.src_bytes);
+  if (c.dst >= dyn_smem && c.dst < dyn_smem + dyn_bytes) {
+    const size_t off = c.dst - dyn_smem;
+    for (int i = 0; i < c.size; ++i) writer[off + i] = cur->index + 1;
+    cur->unfenced.push_back({off, (size_t)c.size});
+  }
 }
 
 }  // namespace gc_emu

@@ -1,0 +1,157 @@
+// Host versions of the wgmma helpers of kernels/wgmma.cuh, used when the
+// kernels are compiled with GC_EMULATE: each states, as code, the PTX
+// semantics gemm_wgmma.cu relies on (PTX ISA 8.0, "Asynchronous Warpgroup
+// Level Matrix Multiply-Accumulate": the shared-memory matrix descriptor,
+// the 128-byte swizzle, the accumulator fragment of m64nNk16 / k32), plus
+// the ordering rules the hardware leaves to the program:
+//  * a wgmma runs when its group is waited for (wg_wait), not when issued,
+//    so accumulators read before the wait are stale and operands overwritten
+//    before it are seen overwritten;
+//  * shared bytes that cp.async wrote must be published by the writing
+//    thread's fence.proxy.async (and a barrier) before a wgmma reads them;
+//  * a cp.async into bytes that a not yet waited-for wgmma reads is a race.
+// Violations are reported as launch errors.
+#ifndef GC_EMU_WGMMA_H
+#define GC_EMU_WGMMA_H
+
+#include "emu.h"
+
+namespace gc {
+
+inline void wg_fence() {}
+
+inline void wg_commit() {
+  gc_emu::Thread* t = gc_emu::cur;
+  t->wg_groups.push_back(t->wg_open);
+  t->wg_open.clear();
+}
+
+// wg_wait: every committed wgmma group but the newest N runs.
+template <int N>
+inline void wg_wait() {
+  gc_emu::Thread* t = gc_emu::cur;
+  while ((int)t->wg_groups.size() > N) {
+    for (const gc_emu::WgOp& op : t->wg_groups.front()) {
+      op.run(op);
+      gc_emu::wg_inflight[op.inflight].pending--;
+    }
+    t->wg_groups.erase(t->wg_groups.begin());
+  }
+}
+
+// fence_proxy_async publishes this thread's landed copies to wgmma.
+inline void fence_proxy_async() {
+  gc_emu::Thread* t = gc_emu::cur;
+  for (const auto& r : t->unfenced) {
+    for (size_t i = r.first; i < r.first + r.second; ++i) {
+      if (gc_emu::writer[i] == t->index + 1) gc_emu::writer[i] = 0;
+    }
+  }
+  t->unfenced.clear();
+}
+
+// WgOperand decodes a descriptor (wgmma.cuh: start >> 4 in bits 0-13, stride
+// byte offset >> 4 in bits 32-45, base offset in bits 49-51, swizzle mode in
+// bits 62-63) of a K-major operand with the 128-byte swizzle, the only
+// layout the kernels use; anything else is reported.
+struct WgOperand {
+  size_t start, sbo;  // start: offset into dyn_smem
+
+  WgOperand(uint64_t desc, int rows) {
+    // The field holds bits 4-17 of the shared address; the kernels take it
+    // from smem_addr, a host address here.
+    const uintptr_t window = (uintptr_t)gc_emu::dyn_smem & 0x3FFFF;
+    start = (((desc & 0x3FFF) << 4) - window) & 0x3FFFF;
+    sbo = ((desc >> 32) & 0x3FFF) << 4;
+    if (desc >> 62 != 1 || ((desc >> 49) & 7) != 0) gc_emu::fail("wgmma descriptor: not the 128-byte swizzle with base offset 0");
+    if ((((uintptr_t)gc_emu::dyn_smem + start) >> 7 & 7) != 0) {
+      gc_emu::fail("wgmma descriptor: start address not in row 0 of a 1024-byte swizzle atom");
+    }
+    if (start + (rows / 8 - 1) * sbo + 1024 > gc_emu::dyn_bytes) gc_emu::fail("wgmma operand outside dynamic shared memory");
+  }
+
+  // byte is K byte kb (0..31) of row r: the address start + (r / 8) * sbo +
+  // (r % 8) * 128 + kb with its bits 4-6 XOR-ed with bits 7-9.
+  uint8_t byte(int r, int kb) const {
+    const uintptr_t lin = (uintptr_t)gc_emu::dyn_smem + start + (r / 8) * sbo + (r % 8) * 128 + kb;
+    const uintptr_t phys = lin ^ (((lin >> 7) & 7) << 4);
+    const size_t off = phys - (uintptr_t)gc_emu::dyn_smem;
+    if (gc_emu::writer[off] != 0) gc_emu::fail("wgmma read shared memory that cp.async wrote without fence.proxy.async");
+    return gc_emu::dyn_smem[off];
+  }
+
+  // range is the [lo, hi) offsets the operand's rows cover.
+  void range(int rows, size_t& lo, size_t& hi) const {
+    lo = start - (((uintptr_t)gc_emu::dyn_smem + start) & 1023);  // the atom's base
+    hi = lo + (rows / 8 - 1) * sbo + 1024;
+  }
+};
+
+inline float wg_half(uint8_t lo, uint8_t hi, bool bf) {
+  const uint16_t h = (uint16_t)(lo | hi << 8);
+  if (bf) {
+    __nv_bfloat16_raw r;
+    r.x = h;
+    return __bfloat162float(__nv_bfloat16(r));
+  }
+  __half_raw r;
+  r.x = h;
+  return __half2float(__half(r));
+}
+
+// wg_run computes one thread's share of a 64 x N wgmma k-step (32 bytes of
+// K): warp w of the warpgroup, lane (g, t) owns d[4j + 2h + x] = element
+// (16w + g + 8h, 8j + 2t + x). Halves sum in k order in float (the
+// hardware's order is not specified); int8 wraps around in int32.
+template <int ELEM, int N>
+void wg_run(const gc_emu::WgOp& op) {
+  const WgOperand a(op.da, 64), b(op.db, N);
+  const int g = op.lane / 4, t = op.lane % 4;
+  for (int j = 0; j < N / 8; ++j) {
+    for (int h = 0; h < 2; ++h) {
+      for (int x = 0; x < 2; ++x) {
+        const int m = 16 * op.warp + g + 8 * h, n = 8 * j + 2 * t + x, i = 4 * j + 2 * h + x;
+        if (ELEM == ELEM_S8) {
+          int* d = static_cast<int*>(op.d);
+          uint32_t acc = op.accumulate ? (uint32_t)d[i] : 0;
+          for (int k = 0; k < 32; ++k) acc += (uint32_t)((int)(int8_t)a.byte(m, k) * (int)(int8_t)b.byte(n, k));
+          d[i] = (int)acc;
+        } else {
+          float* d = static_cast<float*>(op.d);
+          float acc = op.accumulate ? d[i] : 0.0f;
+          const bool bf = ELEM == ELEM_BF16;
+          for (int k = 0; k < 32; k += 2) {
+            acc += wg_half(a.byte(m, k), a.byte(m, k + 1), bf) * wg_half(b.byte(n, k), b.byte(n, k + 1), bf);
+          }
+          d[i] = acc;
+        }
+      }
+    }
+  }
+}
+
+// wg_mma queues this thread's share of the warpgroup's wgmma and registers
+// the shared memory it reads as in flight until the warpgroup's last thread
+// has waited for it.
+template <int ELEM, int N>
+inline void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, int accumulate) {
+  gc_emu::Thread* t = gc_emu::cur;
+  const int wg = t->warp / 4, seq = t->wg_seq++;
+  int at = -1;
+  for (size_t i = 0; i < gc_emu::wg_inflight.size(); ++i) {
+    if (gc_emu::wg_inflight[i].wg == wg && gc_emu::wg_inflight[i].seq == seq) at = (int)i;
+  }
+  if (at < 0) {
+    gc_emu::Inflight f{wg, seq, 0, {0, 0}, {0, 0}};
+    WgOperand(da, 64).range(64, f.lo[0], f.hi[0]);
+    WgOperand(db, N).range(N, f.lo[1], f.hi[1]);
+    gc_emu::wg_inflight.push_back(f);
+    at = (int)gc_emu::wg_inflight.size() - 1;
+  }
+  gc_emu::wg_inflight[at].pending++;
+  t->wg_open.push_back(gc_emu::WgOp{&wg_run<ELEM, N>, d, da, db, accumulate, t->warp % 4, t->lane, at});
+}
+
+}  // namespace gc
+
+#endif  // GC_EMU_WGMMA_H

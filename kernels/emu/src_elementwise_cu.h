@@ -1,1 +1,0 @@
-../elementwise.cu

@@ -1,1 +1,0 @@
-../gemm_config.h

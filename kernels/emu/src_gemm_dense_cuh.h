@@ -1,1 +1,0 @@
-../gemm_dense.cuh

@@ -1,0 +1,135 @@
+// Hopper GEMMs on wgmma (sm_90a only): the dense GEMMs of gemm_s8.cu and
+// gemm_f16.cu -- same entry-point bases, parameters, references and
+// epilogues -- with the tensor-core work issued per warpgroup by
+// wgmma.mma_async (wgmma.cuh) instead of per warp by mma.sync:
+//   int8:       m64nNk32 s8 x s8 -> s32
+//   f16, bf16:  m64nNk16 -> f32
+// mma.sync reaches about 40% of an H100's f16 tensor throughput (docs/
+// RESULTS.md "On an H100"); wgmma reads both operands straight from shared
+// memory, so the warps issue no ldmatrix and far fewer instructions.
+//
+// Structure (per block: one BM x BN tile of D, 256 threads = 2 warpgroups;
+// the shapes are the rows of GC_WGMMA_TILES in gemm_config.h):
+//  * Warpgroup w computes rows 64w..64w+63 of the tile, all BN columns, as
+//    BK/32 wgmma k-steps of m64nBN per stage; BN/2 accumulators per thread.
+//  * Shared memory: STAGES stages of A[BM][128 bytes] then B[BN][128 bytes],
+//    16-byte chunks swizzled by swz128 -- the 128-byte swizzle wgmma's
+//    descriptors name -- from a 1024-byte aligned base (the swizzle atom).
+//  * Pipeline: cp.async fills the stages as in gemm_dense.cuh (RowChunks,
+//    zero-filled bounds); one wgmma group (stage) stays in flight while the
+//    next is issued. Loop invariant, at iteration kt after
+//    cp.async.wait_group(STAGES-3), fence.proxy.async and __syncthreads:
+//    tile kt is resident and visible to wgmma, and every warpgroup has
+//    completed its wgmma groups up to kt-2 (each waited for all but its
+//    newest group at the end of iteration kt-1), so stage (kt-2) % STAGES
+//    is free and is refilled with tile kt+STAGES-2. STAGES-2 tiles are in
+//    flight ahead of the one computed on.
+//  * Epilogue: the accumulators go straight to global memory through
+//    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
+#include "wgmma.cuh"
+
+namespace gc {
+
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restrict__ B, const Epi& e, long long K,
+                          long long lda_b, long long ldb_b) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES;
+  constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
+  static_assert(BK == 128 && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128-byte swizzled rows");
+  static_assert(STAGES >= 3, "one stage computed on, one in flight to wgmma, one or more being filled");
+
+  GC_DYNAMIC_SMEM(raw);
+  // The launch passes 1024 bytes more than the stages need (gobind
+  // Tile.DenseShared) for this alignment.
+  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* sA = smem;
+  uint8_t* sB = smem + STAGES * A_STAGE;
+
+  const int warp = threadIdx.x >> 5, wg = warp >> 2;
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const long long Kb = K * ElemTraits<ELEM>::bytes;
+  const int ktiles = (int)((Kb + BK - 1) / BK);
+
+  const RowChunks<BM, BK> copyA(sA, A, lda_b, bm, e.M);
+  const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
+  const int col_bytes = copyA.column() * 16;
+  const bool inside = bm + BM <= e.M && bn + BN <= e.N;
+  auto load_tile = [&](int stage, int kt) {
+    const long long k0 = (long long)kt * BK;
+    if (inside && k0 + BK <= Kb) {
+      copyA.copy_whole(stage * A_STAGE, k0);
+      copyB.copy_whole(stage * B_STAGE, k0);
+      return;
+    }
+    const long long gk = k0 + col_bytes;
+    const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
+    copyA.copy(stage * A_STAGE, k0, kbytes);
+    copyB.copy(stage * B_STAGE, k0, kbytes);
+  };
+
+  // Descriptors of this warpgroup's 64 rows of A and of all of B in stage 0
+  // at k-step 0; stage s, k-step kk add (s * STAGE + 32 * kk) >> 4.
+  const uint64_t descA = wg_desc(smem_addr(sA + wg * 64 * BK)), descB = wg_desc(smem_addr(sB));
+
+  Acc acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; ++s) {
+    if (s < ktiles) load_tile(s, s);
+    cp_async_commit();
+  }
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 3>();
+    fence_proxy_async();
+    __syncthreads();
+    {
+      const int nt = kt + STAGES - 2;
+      if (nt < ktiles) load_tile(nt % STAGES, nt);
+      cp_async_commit();
+    }
+    const int st = kt % STAGES;
+    wg_acc_fence(acc);
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < BK / 32; ++kk) {
+      wg_mma<ELEM, BN>(acc, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
+    }
+    wg_commit();
+    wg_wait<1>();
+    wg_acc_fence(acc);
+  }
+  wg_wait<0>();
+  wg_acc_fence(acc);
+  cp_async_wait<0>();
+
+  store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
+}
+
+}  // namespace gc
+
+// GC_WGMMA_KERNEL defines the entry point BASE_TILE for one row of
+// GC_WGMMA_TILES, with the parameters of GC_DENSE_KERNEL.
+#define GC_WGMMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                    \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
+      BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
+                    long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
+                    long long axis, long long zp) {                                                              \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
+    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
+    gc::gemm_wgmma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                    \
+        static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
+  }
+
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
