@@ -134,7 +134,7 @@ check-cuda: check-go kernels test-emu
 	done
 	@if [ -n "$(PTXAS_SM90A)" ]; then \
 	  log=$$($(PTXAS_SM90A) -arch=sm_90a -v -o /dev/null $(WGMMA_PTX) 2>&1) || { echo "$$log" >&2; exit 1; }; \
-	  if echo "$$log" | grep -i "warning"; then echo "$(WGMMA_PTX): ptxas warns (serialised wgmma?)" >&2; exit 1; fi; \
+	  if echo "$$log" | grep -i "warning\|performance loss"; then echo "$(WGMMA_PTX): ptxas warns (serialised wgmma?)" >&2; exit 1; fi; \
 	  if echo "$$log" | grep "spill" | grep -v " 0 bytes spill stores, 0 bytes spill loads"; then echo "$(WGMMA_PTX): spills" >&2; exit 1; fi; \
 	  echo "$(WGMMA_PTX): assembled for sm_90a by $$($(PTXAS_SM90A) --version | tail -1)"; \
 	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas)"; fi
