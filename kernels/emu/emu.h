@@ -5,7 +5,8 @@
 // here checks their indexing, tiling, pipelining and epilogues through the
 // same test suites the GPU runs, against the PTX semantics as this file
 // states them. It does not check those semantics themselves (fragment and
-// metadata layouts of mma / mma.sp, ldmatrix); the GPU probes do.
+// metadata layouts of mma / mma.sp, ldmatrix, wgmma's descriptors); the GPU
+// runs do.
 //
 // Model: a launch runs its blocks one after another; a block's threads are
 // fibers (ucontext) scheduled cooperatively on one OS thread. A fiber runs

@@ -233,7 +233,7 @@ func (b *bencher) shapes(kernel string, names []string) ([]string, error) {
 			continue
 		}
 		if !b.l.TileLoaded(f.sparse, f.in, t.Name) {
-			fmt.Fprintf(os.Stderr, "kernelbench: %s: tile shape %s not loaded on this device (shared memory), skipped\n", kernel, t.Name)
+			fmt.Fprintf(os.Stderr, "kernelbench: %s: tile shape %s not loaded on this device (shared memory, or wgmma off sm_90), skipped\n", kernel, t.Name)
 			continue
 		}
 		out = append(out, t.Name)
