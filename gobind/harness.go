@@ -377,12 +377,39 @@ func (h Harness) RunProbe(pc *kerneltest.ProbeCase, variant int64) error {
 	return pc.Check(out)
 }
 
+// RunWgmmaProbe runs gc_wgmma_probe_* for pc and checks its registers.
+func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
+	s := &session{r: h.R}
+	defer s.free()
+	a, err := s.upload(pc.A, true)
+	if err != nil {
+		return err
+	}
+	b, err := s.upload(pc.B, true)
+	if err != nil {
+		return err
+	}
+	out := bytes.Repeat([]byte{0xA5}, 128*64*4)
+	d, err := s.upload(out, false)
+	if err != nil {
+		return err
+	}
+	if err := s.launch(WgmmaProbeSpec(pc.In, a, b, d, int64(pc.KK))); err != nil {
+		return err
+	}
+	if err := s.finish(d, out); err != nil {
+		return err
+	}
+	return pc.Check(out)
+}
+
 // Diagnostics runs the launch-path probes and returns them as table rows:
 // the ABI probe (8-byte parameters arrive intact; which fatbin code ran),
 // the mma.sp layout probes (the metadata layout the sparse GEMMs use, and
-// the two alternatives for int8, which are expected to fail), and the naive GEMMs
-// (if they pass while a tensor-core GEMM fails, the fault is in that
-// kernel's fragment handling, not in the launch path).
+// the two alternatives for int8, which are expected to fail), the wgmma
+// layout probes where the runner has the wgmma kernels (sm_90, emulator),
+// and the naive GEMMs (if they pass while a tensor-core GEMM fails, the
+// fault is in that kernel's fragment handling, not in the launch path).
 func (h Harness) Diagnostics() []kerneltest.Result {
 	var out []kerneltest.Result
 	add := func(suite, name string, err error, metric string) {
@@ -419,6 +446,16 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 			name += " (alternative, must fail)"
 		}
 		add("mma.sp probe", name, err, "")
+	}
+	absent, _ := h.R.(interface{ Absent(string) error })
+	for _, in := range []ref.Elem{ref.S8, ref.F16} {
+		for _, kk := range []int{0, 3} {
+			if absent != nil && absent.Absent(wgmmaProbeKernel(in)) != nil {
+				continue
+			}
+			pc := kerneltest.NewWgmmaProbeCase(in, kk, "diagnostics")
+			add("wgmma probe", fmt.Sprintf("%v k-step %d", in, kk), h.RunWgmmaProbe(pc), "")
+		}
 	}
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {
 		out32 := ref.OutS32

@@ -31,6 +31,8 @@ var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_gemm_s8_s32_naive", "elementwise", 10, 0},
 	{"gc_gemm_f16_f32_naive", "elementwise", 10, 0},
 	{"gc_abi_probe", "elementwise", 5, 0},
+	{"gc_wgmma_probe_s8", WgmmaModule, 4, WgmmaProbeShared},
+	{"gc_wgmma_probe_f16", WgmmaModule, 4, WgmmaProbeShared},
 }...)
 
 // gemmBase is a GEMM entry point before its tile suffix.

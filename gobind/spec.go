@@ -191,6 +191,41 @@ func ProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, variant int64) (LaunchS
 	return LaunchSpec{Kernel: name, Grid: 1, Block: 32, Params: []uint64{ptr(values), ptr(meta), ptr(b), ptr(d), i64(variant)}}.check()
 }
 
+// WgmmaProbeShared is the dynamic shared memory of gc_wgmma_probe_*: A (64
+// rows) and B (128 rows) of 128 bytes, plus the alignment slack.
+const WgmmaProbeShared = (64+128)*128 + WgmmaAlign
+
+// WgmmaProbeSpec returns the launch of gc_wgmma_probe_s8 / _f16: one wgmma
+// k-step kk (0..3) of a 64 x 128 product, A 64 x 128 bytes and B 128 x 128
+// bytes row-major, D the 128 threads' 64 accumulators (4 bytes each).
+func WgmmaProbeSpec(in ref.Elem, a, b, d cuda.Mem, kk int64) (LaunchSpec, error) {
+	name := wgmmaProbeKernel(in)
+	if kk < 0 || kk > 3 {
+		return LaunchSpec{}, argErr(name, "k-step %d outside 0..3", kk)
+	}
+	for _, v := range []struct {
+		name  string
+		m     cuda.Mem
+		bytes int64
+	}{{"A", a, 64 * 128}, {"B", b, 128 * 128}, {"D", d, 128 * 64 * 4}} {
+		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
+			return LaunchSpec{}, err
+		}
+		if !v.m.Aligned(16) {
+			return LaunchSpec{}, argErr(name, "%s must be 16-byte aligned", v.name)
+		}
+	}
+	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: WgmmaProbeShared, Params: []uint64{ptr(a), ptr(b), ptr(d), i64(kk)}}.check()
+}
+
+// wgmmaProbeKernel is the wgmma probe of input in (S8, else F16).
+func wgmmaProbeKernel(in ref.Elem) string {
+	if in == ref.S8 {
+		return "gc_wgmma_probe_s8"
+	}
+	return "gc_wgmma_probe_f16"
+}
+
 // ABISpec returns the launch of gc_abi_probe writing 7 uint64 to out (grid
 // 3, block 64).
 func ABISpec(out cuda.Mem, a int64, b uint64, p uintptr, c int64) (LaunchSpec, error) {

@@ -111,7 +111,52 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
 
+// wgmma_probe runs one wgmma k-step (kk, 0..3) of a 64 x 128 product on one
+// warpgroup, with the operands in the GEMM's stage layout, and writes every
+// thread's 64 accumulators as they are: D[thread * 64 + i]. A (64 rows) and
+// B (128 rows) are row-major with 128-byte rows (one stage's K). The host
+// (kerneltest.WgmmaProbeCase) compares with the layouts wgmma.cuh assumes
+// and, where they differ, finds which elements the registers hold.
+template <int ELEM>
+GC_DEVICE void wgmma_probe(const uint8_t* A, const uint8_t* B, void* D, long long kk) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  GC_DYNAMIC_SMEM(raw);
+  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* sA = smem;
+  uint8_t* sB = smem + 64 * 128;
+  for (int c = threadIdx.x; c < (64 + 128) * 8; c += 128) {
+    const int row = c / 8, ch = c % 8;
+    const bool isA = row < 64;
+    const uint8_t* src = isA ? A + row * 128 + ch * 16 : B + (row - 64) * 128 + ch * 16;
+    cp_async16(smem_addr(isA ? sA + swz128(row, ch) : sB + swz128(row - 64, ch)), src, 16);
+  }
+  cp_async_commit();
+  cp_async_wait<0>();
+  fence_proxy_async();
+  __syncthreads();
+  Acc d[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) d[i] = 0;
+  wg_acc_fence(d);
+  wg_fence();
+  wg_mma<ELEM, 128>(d, wg_desc(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc(smem_addr(sB)) + ((kk * 32) >> 4), 0);
+  wg_commit();
+  wg_wait<0>();
+  wg_acc_fence(d);
+#pragma unroll
+  for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
+}
+
 }  // namespace gc
+
+// gc_wgmma_probe_s8 / _f16: see wgmma_probe; one block of 128 threads,
+// (64 + 128) * 128 + 1024 bytes of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_s8(const void* A, const void* B, void* D, long long kk) {
+  gc::wgmma_probe<gc::ELEM_S8>(static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), D, kk);
+}
+extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const void* A, const void* B, void* D, long long kk) {
+  gc::wgmma_probe<gc::ELEM_F16>(static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), D, kk);
+}
 
 // GC_WGMMA_KERNEL defines the entry point BASE_TILE for one row of
 // GC_WGMMA_TILES, with the parameters of GC_DENSE_KERNEL.

@@ -166,3 +166,34 @@ func TestSuitesCatchBrokenKernels(t *testing.T) {
 		t.Errorf("elementwise suite: ties rounded away detected %v, softmax error detected %v", quant, soft)
 	}
 }
+
+// The wgmma probe's check passes its own expectation and tells the three
+// kinds of fault apart: two accumulators swapped (other elements of the same
+// k-step), the wrong k-step (the same element of another) and operands read
+// in the wrong layout (no product at all).
+func TestWgmmaProbeCheck(t *testing.T) {
+	for _, in := range []ref.Elem{ref.S8, ref.F16} {
+		pc := NewWgmmaProbeCase(in, 2, "self")
+		want := pc.Want()
+		if err := pc.Check(want); err != nil {
+			t.Fatal(err)
+		}
+		swapped := bytes.Clone(want)
+		copy(swapped[0:4], want[4:8])
+		copy(swapped[4:8], want[0:4])
+		if err := pc.Check(swapped); err == nil || !strings.Contains(err.Error(), "2 of 8192") ||
+			!strings.Contains(err.Error(), "holds k-step 2 (0, 1)") {
+			t.Fatalf("%v swapped registers: %v", in, err)
+		}
+		other := NewWgmmaProbeCase(in, 3, "self").Want()
+		if err := pc.Check(other); err == nil || !strings.Contains(err.Error(), "thread 0 reg 0") ||
+			!strings.Contains(err.Error(), "holds k-step 3 (0, 0)") {
+			t.Fatalf("%v wrong k-step: %v", in, err)
+		}
+		garbled := bytes.Clone(want)
+		pc.put(garbled[4*100:], 1e9)
+		if err := pc.Check(garbled); err == nil || !strings.Contains(err.Error(), "no product of any k-step") {
+			t.Fatalf("%v garbled register: %v", in, err)
+		}
+	}
+}
