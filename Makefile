@@ -119,7 +119,7 @@ gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
 $(WGMMA_PTX): kernels/gemm_wgmma.cu $(KERNEL_DEPS)
 	$(NVCC) -std=c++14 -O3 -ptx -arch=compute_90 -o $@.tmp $<
 	@grep -q '^\.version 7\.8$$' $@.tmp && grep -q '^\.target sm_90$$' $@.tmp || { echo "$@: nvcc's PTX header is not ISA 7.8 / sm_90 (is nvcc 11.8?)" >&2; exit 1; }
-	sed -e 's/^\.version 7\.8$$/.version 8.0/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp > $@
+	sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp > $@
 	@rm -f $@.tmp
 
 # CI, no GPU: every kernel compiles for every target (and the fatbins hold

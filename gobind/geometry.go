@@ -31,8 +31,9 @@ const (
 // along M, MinBlocks blocks per SM promised by the launch bounds, and Hoist
 // the K loop with its addresses worked out before it (gc::Tile). Every GEMM
 // entry point exists once per shape, named <base>_<Name>. Wgmma marks the
-// rows of GC_WGMMA_TILES: the dense GEMMs of gemm_wgmma.cu, issued per
-// warpgroup by Hopper's wgmma (sm_90 GPUs only, WarpsM 8).
+// rows of GC_WGMMA_TILES and GC_WGMMA_SPARSE_TILES: the GEMMs of
+// gemm_wgmma.cu, issued per warpgroup by Hopper's wgmma (sm_90 GPUs only,
+// WarpsM 8).
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
@@ -51,6 +52,8 @@ var (
 	SparseTiles = []Tile{
 		{"t128x128", 128, 128, 128, 3, 2, 2, false, false},
 		{"t128x128h", 128, 128, 128, 3, 2, 2, true, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
+		{"w128x128", 128, 128, 128, 4, 8, 1, false, true},
 	}
 )
 
@@ -75,13 +78,17 @@ func (t Tile) DenseShared() int {
 
 // SparseShared is the dynamic shared memory of a 2:4 GEMM with this shape
 // and input type: per stage BM rows of compressed A (SpABytes) and metadata,
-// BN rows of B (SpBBytes).
+// BN rows of B (SpBBytes); for wgmma plus the WgmmaAlign alignment slack.
 func (t Tile) SparseShared(in Elem) int {
 	meta := SpMetaBytesS8
 	if in != S8 {
 		meta = SpMetaBytesF16
 	}
-	return t.Stages * (t.BM*(SpABytes+meta) + t.BN*SpBBytes)
+	n := t.Stages * (t.BM*(SpABytes+meta) + t.BN*SpBBytes)
+	if t.Wgmma {
+		n += WgmmaAlign
+	}
+	return n
 }
 
 // DenseTileOrder and SparseTileOrder list, per input type, the shapes a

@@ -68,7 +68,11 @@ func gemmKernels() []Kernel {
 	}
 	for _, b := range sparseBases {
 		for _, t := range SparseTiles {
-			ks = append(ks, Kernel{b.name + "_" + t.Name, b.module, sparseParams, t.SparseShared(b.in)})
+			mod := b.module
+			if t.Wgmma {
+				mod = WgmmaModule
+			}
+			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, sparseParams, t.SparseShared(b.in)})
 		}
 	}
 	return ks

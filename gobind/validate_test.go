@@ -186,7 +186,8 @@ func TestGeometry(t *testing.T) {
 		t.Fatal("Tile.DenseShared")
 	}
 	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, false}
-	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 {
+	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, true}
+	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 || wsp.SparseShared(ref.S8) != 4*(128*80+256*128)+1024 {
 		t.Fatal("Tile.SparseShared")
 	}
 	for in, order := range DenseTileOrder {
@@ -211,10 +212,10 @@ func TestGeometry(t *testing.T) {
 	}
 }
 
-// denseTiles is the mma.sync (wgmma false) or wgmma part of DenseTiles.
-func denseTiles(wgmma bool) []Tile {
+// tilesOf is the mma.sync (wgmma false) or wgmma part of a tile list.
+func tilesOf(tiles []Tile, wgmma bool) []Tile {
 	var out []Tile
-	for _, tl := range DenseTiles {
+	for _, tl := range tiles {
 		if tl.Wgmma == wgmma {
 			out = append(out, tl)
 		}
@@ -244,7 +245,8 @@ func TestConfigMatchesHeader(t *testing.T) {
 		"GC_ELT_THREADS": EltThreads, "GC_SOFTMAX_THREADS": SoftmaxThreads,
 	}
 	// The tile-shape lists, row for row.
-	lists := map[string][]Tile{"GC_DENSE_TILES": denseTiles(false), "GC_WGMMA_TILES": denseTiles(true), "GC_SPARSE_TILES": SparseTiles}
+	lists := map[string][]Tile{"GC_DENSE_TILES": tilesOf(DenseTiles, false), "GC_WGMMA_TILES": tilesOf(DenseTiles, true),
+		"GC_SPARSE_TILES": tilesOf(SparseTiles, false), "GC_WGMMA_SPARSE_TILES": tilesOf(SparseTiles, true)}
 	for list, tiles := range lists {
 		body := regexp.MustCompile(`(?s)#define ` + list + `\(X, \.\.\.\)(.*?)\n\n`).FindStringSubmatch(string(src))
 		if body == nil {
@@ -258,7 +260,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, list == "GC_WGMMA_TILES"})
+			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, strings.HasPrefix(list, "GC_WGMMA_")})
 		}
 		if !reflect.DeepEqual(got, tiles) {
 			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)
@@ -269,7 +271,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 			}
 		}
 	}
-	for _, tl := range denseTiles(true) {
+	for _, tl := range append(tilesOf(DenseTiles, true), tilesOf(SparseTiles, true)...) {
 		if tl.BM != 128 || tl.WarpsM != 8 || tl.BKBytes != 128 || tl.Stages < 3 || (tl.BN != 128 && tl.BN != 256) {
 			t.Errorf("wgmma tile %s: the kernel takes BM 128 (2 warpgroups of m64), BN 128 or 256, 128-byte stages, 3 or more", tl.Name)
 		}
@@ -302,7 +304,7 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
 	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
-	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA)_TILES\(GC_(?:DENSE|SPARSE|WGMMA)_KERNEL, (\w+),`)
+	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA|WGMMA_SPARSE)_TILES\(GC_(?:DENSE|SPARSE|WGMMA|WGMMA_SPARSE)_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -317,20 +319,31 @@ func TestKernelTableMatchesSources(t *testing.T) {
 			params[m[1]] = strings.Count(m[2], ",") + 1
 		}
 		for _, m := range macro.FindAllStringSubmatch(string(src), -1) {
-			tiles := map[string][]Tile{"DENSE": denseTiles(false), "WGMMA": denseTiles(true), "SPARSE": SparseTiles}[m[1]]
+			tiles := map[string][]Tile{"DENSE": tilesOf(DenseTiles, false), "WGMMA": tilesOf(DenseTiles, true),
+				"SPARSE": tilesOf(SparseTiles, false), "WGMMA_SPARSE": tilesOf(SparseTiles, true)}[m[1]]
 			for _, tl := range tiles {
 				name := m[2] + "_" + tl.Name
 				defined[name] = mod
-				params[name] = map[string]int{"DENSE": denseParams, "WGMMA": denseParams, "SPARSE": sparseParams}[m[1]]
+				params[name] = map[string]int{"DENSE": denseParams, "WGMMA": denseParams, "SPARSE": sparseParams, "WGMMA_SPARSE": sparseParams}[m[1]]
 			}
 		}
 	}
 	// The macros' own parameter lists must match the constants.
-	for hdr, want := range map[string]int{"../kernels/gemm_dense.cuh": denseParams, "../kernels/gemm_wgmma.cu": denseParams, "../kernels/gemm_sp24.cu": sparseParams} {
-		src, _ := os.ReadFile(hdr)
-		m := regexp.MustCompile(`(?s)BASE##_##TILE\(([^)]*)\)`).FindStringSubmatch(string(src))
-		if m == nil || strings.Count(m[1], ",")+1 != want {
-			t.Errorf("%s: macro entry point does not take %d parameters", hdr, want)
+	macroParams := map[string]int{"GC_DENSE_KERNEL": denseParams, "GC_WGMMA_KERNEL": denseParams,
+		"GC_SPARSE_KERNEL": sparseParams, "GC_WGMMA_SPARSE_KERNEL": sparseParams}
+	seen := map[string]bool{}
+	for _, f := range []string{"../kernels/gemm_dense.cuh", "../kernels/gemm_sp24.cu", "../kernels/gemm_wgmma.cu"} {
+		src, _ := os.ReadFile(f)
+		for _, m := range regexp.MustCompile(`(?s)#define (GC_\w+_KERNEL)\(.*?BASE##_##TILE\(([^)]*)\)`).FindAllStringSubmatch(string(src), -1) {
+			seen[m[1]] = true
+			if want, ok := macroParams[m[1]]; !ok || strings.Count(m[2], ",")+1 != want {
+				t.Errorf("%s: %s's entry point does not take %d parameters", f, m[1], want)
+			}
+		}
+	}
+	for name := range macroParams {
+		if !seen[name] {
+			t.Errorf("no #define %s in the kernel sources", name)
 		}
 	}
 	var names []string

@@ -131,7 +131,7 @@ GC_DEVICE void mma_bf16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0
 // Sparse: A is the compressed 16 x (K/2) tile in the same register layout as
 // the dense A above (16 rows x 32 bytes); B covers the full logical K (64
 // bytes: register r holds K bytes [16r + 4t, 16r + 4t + 4)); e is the
-// metadata register, sparsity selector 0 (see load_meta in gemm_sp24.cu for
+// metadata register, sparsity selector 0 (see load_meta in sp24_meta.cuh for
 // which rows and groups a lane's e holds).
 GC_DEVICE void mma_sp_s8_16864(int (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
   asm("mma.sp.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "

@@ -41,6 +41,14 @@
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
   X(w128x128, 128, 128, 128, 4, 8, 1, 0, __VA_ARGS__)
 
+/* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
+ * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
+ * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). Not yet run on a
+ * GPU. */
+#define GC_WGMMA_SPARSE_TILES(X, ...)                \
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
+  X(w128x128, 128, 128, 128, 4, 8, 1, 0, __VA_ARGS__)
+
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata

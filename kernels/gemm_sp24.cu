@@ -23,46 +23,14 @@
 // copy is whole; A rows past M are clamped to row M-1 (valid metadata; the
 // results of those rows are never stored), B rows past N zero-filled.
 //
-// Metadata register (load_meta): lane (g = lane/4, t = lane%4) passes, with
-// sparsity selector 0,
-//   halves (m16n8k32, 8 groups per row; lanes t = 0, 1 contribute):
-//     e = meta16(row g, t&1) | meta16(row g+8, t&1) << 16
-//     where meta16(r, j) is the little-endian 16-bit word at byte 2j of row
-//     r's metadata for the current k-step: the nibbles of groups 4j..4j+3;
-//   int8 (m16n8k64, 16 groups per row; all four lanes contribute):
-//     e = meta32(row g + 8*(t&1), t>>1)
-//     where meta32(r, j) is the little-endian 32-bit word at byte 4j: the
-//     nibbles of groups 8j..8j+7, one row per lane.
-// The halves layout is the PTX ISA's metadata figure for m16n8k32 as LLVM's
-// mma.sp integration test (sparse-mma-2-4-f16.mlir) and CUTLASS read it. The
-// int8 layout is the one CUTLASS's SM89 sparse-MMA emulation, TileLang's
-// int8 metadata layout and a hardware-probed Triton design note give (the
-// ISA states it only in a figure); an earlier version extended the halves
-// layout by one quad-lane per 16 groups, which those sources say is wrong.
-// gc_sp24_probe_* below checks exactly this mapping on one tile and tries
-// the alternatives: on an H100 (2026-11-26) both layouts held and both int8
-// alternatives failed, and the GEMMs matched their references
-// (bench/results/gpu-h100-2026-11-26).
-#include "common.cuh"
-#include "sp24.h"
-#include "gemm_dense.cuh"
+// Metadata register: see load_meta in sp24_meta.cuh (shared with the wgmma
+// 2:4 kernels of gemm_wgmma.cu); gc_sp24_probe_* below checks it on one
+// tile and tries the alternatives: on an H100 (2026-11-26) both layouts
+// held and both int8 alternatives failed, and the GEMMs matched their
+// references (bench/results/gpu-h100-2026-11-26).
+#include "sp24_meta.cuh"
 
 namespace gc {
-
-template <int ELEM>
-struct SpTraits;
-template <>
-struct SpTraits<ELEM_S8> {
-  static constexpr int meta_bytes = GC_SPGEMM_META_BYTES_S8;  // per row and stage
-  static constexpr int meta_step = 8;                         // per row and k-step
-};
-template <>
-struct SpTraits<ELEM_F16> {
-  static constexpr int meta_bytes = GC_SPGEMM_META_BYTES_F16;
-  static constexpr int meta_step = 4;
-};
-template <>
-struct SpTraits<ELEM_BF16> : SpTraits<ELEM_F16> {};
 
 template <int ELEM>
 GC_DEVICE void mma_sparse(typename ElemTraits<ELEM>::Acc (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4],
@@ -78,31 +46,6 @@ GC_DEVICE void mma_sparse<ELEM_F16>(float (&d)[4], const uint32_t (&a)[4], const
 template <>
 GC_DEVICE void mma_sparse<ELEM_BF16>(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[4], uint32_t e) {
   mma_sp_bf16_16832(d, a, b, e);
-}
-
-// load_meta builds the metadata register of one m16 tile whose 16 rows start
-// at row0 of a metadata tile with row stride `stride` bytes, for the k-step
-// whose metadata starts at byte `koff` of each row (layout in the file
-// comment). Two int8 alternatives are kept for the probe: variant 1, the
-// halves layout extended by one quad-lane per 16 groups (this file's earlier
-// assumption), and variant 2, "each lane's metadata covers the groups of its
-// own A values".
-template <int ELEM>
-GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff, int variant) {
-  const int lane = threadIdx.x & 31;
-  const int g = lane >> 2, t = lane & 3;
-  const uint8_t* r0 = tile + (row0 + g) * stride + koff;
-  const uint8_t* r8 = tile + (row0 + g + 8) * stride + koff;
-  if (ELEM == ELEM_S8 && variant == 0) {
-    return *reinterpret_cast<const uint32_t*>((t & 1 ? r8 : r0) + 4 * (t >> 1));
-  }
-  if (ELEM == ELEM_S8 && variant == 2) {
-    return (uint32_t)r0[t] | (uint32_t)r8[t] << 8 | (uint32_t)r0[4 + t] << 16 | (uint32_t)r8[4 + t] << 24;
-  }
-  const int tp = ELEM == ELEM_S8 ? t : (t & 1);
-  const uint32_t lo = *reinterpret_cast<const uint16_t*>(r0 + 2 * tp);
-  const uint32_t hi = *reinterpret_cast<const uint16_t*>(r8 + 2 * tp);
-  return lo | hi << 16;
 }
 
 // HoistOnly<H, C>::type is C when H, else a stand-in that does nothing, so

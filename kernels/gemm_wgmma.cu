@@ -1,9 +1,10 @@
 // Hopper GEMMs on wgmma (sm_90a only): the dense GEMMs of gemm_s8.cu and
-// gemm_f16.cu -- same entry-point bases, parameters, references and
-// epilogues -- with the tensor-core work issued per warpgroup by
-// wgmma.mma_async (wgmma.cuh) instead of per warp by mma.sync:
-//   int8:       m64nNk32 s8 x s8 -> s32
-//   f16, bf16:  m64nNk16 -> f32
+// gemm_f16.cu and the 2:4 GEMMs of gemm_sp24.cu -- same entry-point bases,
+// parameters, references and epilogues -- with the tensor-core work issued
+// per warpgroup by wgmma.mma_async(.sp) (wgmma.cuh) instead of per warp by
+// mma.sync / mma.sp:
+//   int8:       m64nNk32 s8 x s8 -> s32    (2:4: m64nNk64)
+//   f16, bf16:  m64nNk16 -> f32            (2:4: m64nNk32)
 // mma.sync reaches about 40% of an H100's f16 tensor throughput (docs/
 // RESULTS.md "On an H100"); wgmma reads both operands straight from shared
 // memory, so the warps issue no ldmatrix and far fewer instructions.
@@ -72,7 +73,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
 
   // Descriptors of this warpgroup's 64 rows of A and of all of B in stage 0
   // at k-step 0; stage s, k-step kk add (s * STAGE + 32 * kk) >> 4.
-  const uint64_t descA = wg_desc(smem_addr(sA + wg * 64 * BK)), descB = wg_desc(smem_addr(sB));
+  const uint64_t descA = wg_desc<128>(smem_addr(sA + wg * 64 * BK)), descB = wg_desc<128>(smem_addr(sB));
 
   Acc acc[BN / 2];
 #pragma unroll
@@ -111,6 +112,109 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
 
+// gemm_wgmma_sp is the 2:4 kernel body (the GEMMs of gemm_sp24.cu: same
+// format, parameters and epilogues) on wgmma.mma_async.sp, structured as
+// gemm_wgmma. A stage covers GC_SPGEMM_B_BYTES = 128 bytes of logical K, as
+// in gemm_sp24.cu: compressed A, BM rows x 64 bytes with the 64-byte
+// swizzle (swz64; rows past M read row M-1, whose metadata is valid and
+// whose results are never stored); B, BN rows x 128 bytes (swz128, rows
+// past N zero-filled); metadata, BM rows x 16 (int8) or 8 (halves) bytes,
+// unswizzled, which each lane reads into its register with load_meta. Two
+// sparse k-steps per stage: A + 32 bytes, B + 64 bytes, the next 8 (int8)
+// or 4 (halves) metadata bytes. K is a multiple of the format's alignment,
+// so every stage is whole.
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
+                             const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
+                             long long ldb_b) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES;
+  constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
+  constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
+  static_assert(T::BK == BB && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128 bytes of logical K per stage");
+  static_assert(STAGES >= 3 && BM <= GC_GEMM_THREADS, "as gemm_wgmma; one metadata copy per A row");
+
+  GC_DYNAMIC_SMEM(raw);
+  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* sA = smem;
+  uint8_t* sB = sA + STAGES * A_STAGE;
+  uint8_t* sE = sB + STAGES * B_STAGE;
+
+  const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / BB);
+
+  const RowChunks<BM, AB, true> copyA(sA, Av, ldv_b, bm, e.M);
+  const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
+  const bool inside = bm + BM <= e.M && bn + BN <= e.N;
+  const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
+  const saddr_t meta_dst = smem_addr(sE + tid * MB);
+  auto load_tile = [&](int stage, int kt) {
+    if (inside) {
+      copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
+      copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
+    } else {
+      copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
+      copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
+    }
+    if (tid < BM) {
+      if (MB == 16) {
+        cp_async16(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 16);
+      } else {
+        cp_async8(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 8);
+      }
+    }
+  };
+
+  const uint64_t descA = wg_desc<AB>(smem_addr(sA + wg * 64 * AB)), descB = wg_desc<BB>(smem_addr(sB));
+  // This warp's 16 rows of the metadata tile.
+  const int meta_row = wg * 64 + (warp & 3) * 16;
+
+  Acc acc[BN / 2];
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; ++s) {
+    if (s < ktiles) load_tile(s, s);
+    cp_async_commit();
+  }
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 3>();
+    fence_proxy_async();
+    __syncthreads();
+    {
+      const int nt = kt + STAGES - 2;
+      if (nt < ktiles) load_tile(nt % STAGES, nt);
+      cp_async_commit();
+    }
+    const int st = kt % STAGES;
+    uint32_t em[2];
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+      em[kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row, MB, kk * SpTraits<ELEM>::meta_step, 0);
+    }
+    wg_acc_fence(acc);
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+      wg_mma_sp<ELEM, BN>(acc, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 64) >> 4),
+                          em[kk], 1);
+    }
+    wg_commit();
+    wg_wait<1>();
+    wg_acc_fence(acc);
+  }
+  wg_wait<0>();
+  wg_acc_fence(acc);
+  cp_async_wait<0>();
+
+  store_tile<OUT>(e, bm + meta_row, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
+}
+
 // wgmma_probe runs one wgmma k-step (kk, 0..3) of a 64 x 128 product on one
 // warpgroup, with the operands in the GEMM's stage layout, and writes every
 // thread's 64 accumulators as they are: D[thread * 64 + i]. A (64 rows) and
@@ -139,7 +243,7 @@ GC_DEVICE void wgmma_probe(const uint8_t* A, const uint8_t* B, void* D, long lon
   for (int i = 0; i < 64; ++i) d[i] = 0;
   wg_acc_fence(d);
   wg_fence();
-  wg_mma<ELEM, 128>(d, wg_desc(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc(smem_addr(sB)) + ((kk * 32) >> 4), 0);
+  wg_mma<ELEM, 128>(d, wg_desc<128>(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc<128>(smem_addr(sB)) + ((kk * 32) >> 4), 0);
   wg_commit();
   wg_wait<0>();
   wg_acc_fence(d);
@@ -171,6 +275,20 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
         static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
   }
 
+// GC_WGMMA_SPARSE_KERNEL defines the entry point BASE_TILE for one row of
+// GC_WGMMA_SPARSE_TILES, with the parameters of GC_SPARSE_KERNEL.
+#define GC_WGMMA_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)             \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
+      BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
+                    long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
+                    long long ldcm, long long ldcn, long long axis, long long zp) {                                \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
+    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
+    gc::gemm_wgmma_sp<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                  \
+        static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
+        ldv * eb, lde, ldb * eb);                                                                                 \
+  }
+
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
@@ -178,3 +296,11 @@ GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)

@@ -1,53 +1,65 @@
 // Hopper (sm_90a) warpgroup MMA helpers for gemm_wgmma.cu: the shared-memory
-// matrix descriptor, wgmma.mma_async with f32 / s32 accumulators in the two
-// widths the kernels use (n128, n256), its fence / commit / wait, and the
-// proxy fence between cp.async's writes and wgmma's reads of shared memory.
+// matrix descriptor, wgmma.mma_async and wgmma.mma_async.sp (2:4 sparse A)
+// with f32 / s32 accumulators in the two widths the kernels use (n128,
+// n256), their fence / commit / wait, and the proxy fence between cp.async's
+// writes and wgmma's reads of shared memory.
 //
 // wgmma (PTX ISA 8.0, "Asynchronous Warpgroup Level Matrix Multiply-
-// Accumulate") is issued by the 4 warps of a warpgroup together: it computes
-// D[64 x N] (+)= A[64 x K] · B[N x K]ᵀ for one k-step (K = 16 halves or 32
-// int8, 32 bytes either way) reading both operands from shared memory, and
-// runs asynchronously: the accumulator registers belong to the tensor cores
-// from the wgmma until wgmma.wait_group says its group has completed.
+// Accumulate"; the int8 wgmma.sp needs ISA 8.2) is issued by the 4 warps of
+// a warpgroup together: it computes D[64 x N] (+)= A[64 x K] · B[N x K]ᵀ
+// for one k-step (dense: K = 16 halves or 32 int8, 32 bytes either way;
+// 2:4: K = 32 halves or 64 int8, A compressed to 32 bytes per row, B 64
+// bytes) reading both operands from shared memory, and runs asynchronously:
+// the accumulator registers belong to the tensor cores from the wgmma until
+// wgmma.wait_group says its group has completed.
 //
 // Operand layout (both operands "K-major", the TN layout of the GEMMs): rows
 // of 128 bytes of K, 8 consecutive rows (1024 bytes, 1024-byte aligned) form
 // a swizzle atom in which 16-byte chunk c of row r sits at chunk c ^ (r % 8)
 // -- exactly swz128 of common.cuh, which is why the cp.async side needs no
-// change. The descriptor (64 bits) holds
+// change. (The compressed A of the 2:4 kernels has 64-byte rows: 512-byte
+// atoms, chunk c ^ ((r / 2) % 4), swz64, mode 2.) The descriptor (64 bits)
+// holds
 //   bits  0-13: start address >> 4 (row 0 of the operand at its k-step:
-//               atom base + 32 * k-step)
+//               atom base + 32 (or 64, 2:4 B) * k-step)
 //   bits 16-29: leading byte offset >> 4 (unused for swizzled K-major; 1)
 //   bits 32-45: stride byte offset >> 4 (from one 8-row atom to the next:
-//               1024 bytes)
-//   bits 49-51: base offset (0: atoms are 1024-byte aligned)
-//   bits 62-63: swizzle mode (1: 128-byte)
+//               1024 bytes; 512 for 64-byte rows)
+//   bits 49-51: base offset (0: atoms are aligned to their size)
+//   bits 62-63: swizzle mode (1: 128-byte, 2: 64-byte)
 // and the hardware swizzles the address it computes, start + (row / 8) *
-// 1024 + (row % 8) * 128 + byte, by XOR-ing bits 4-6 with bits 7-9.
+// 1024 + (row % 8) * 128 + byte, by XOR-ing bits 4-6 with bits 7-9 (64-byte:
+// bits 4-5 with bits 7-8).
 //
 // Accumulator fragment (the same for f32 and s32): warp w of the warpgroup
 // holds rows 16w..16w+15; with g = lane / 4, t = lane % 4, register 4j + 2h
 // + x is element (16w + g + 8h, 8j + 2t + x) -- per warp the layout of an
-// m16 row of n8 mma.sync tiles, so store_tile of common.cuh writes it.
+// m16 row of n8 mma.sync tiles, so store_tile of common.cuh writes it. The
+// 2:4 metadata register is per warp that of mma.sp (load_meta).
 //
 // The PTX is compiled by nvcc 11.8, which cannot target sm_90a: the build
 // (Makefile, gobind/fatbin/gemm_wgmma.ptx) rewrites the PTX header to ISA
-// 8.0 / sm_90a and the driver compiles it when the module is loaded on an
+// 8.2 / sm_90a and the driver compiles it when the module is loaded on an
 // sm_90 GPU. Under GC_EMULATE the host versions of kernels/emu/emu_wgmma.h
 // stand in for everything below but the descriptor.
 #ifndef GC_WGMMA_CUH
 #define GC_WGMMA_CUH
 
-#include "gemm_dense.cuh"
+#include "sp24_meta.cuh"
 
 namespace gc {
 
-// wg_desc is the descriptor of a 128-byte-swizzled K-major operand whose
-// row 0 at the current k-step is at shared address a (see above). Adding
-// bytes >> 4 to a descriptor moves its start address by bytes (the field
-// cannot carry: shared addresses are below 2^18).
+// wg_desc is the descriptor of a K-major operand with ROW-byte rows and the
+// ROW-byte swizzle (128: mode 1, atoms of 8 rows = 1024 bytes, swz128; 64:
+// mode 2, 512-byte atoms, swz64 -- the compressed A of the 2:4 kernels)
+// whose row 0 at the current k-step is at shared address a (see above).
+// Adding bytes >> 4 to a descriptor moves its start address by bytes (the
+// field cannot carry: shared addresses are below 2^18).
+template <int ROW>
 GC_DEVICE uint64_t wg_desc(saddr_t a) {
-  return (uint64_t)((a & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(1024 >> 4) << 32 | (uint64_t)1 << 62;
+  static_assert(ROW == 128 || ROW == 64, "128- or 64-byte swizzle");
+  return (uint64_t)((a & 0x3FFFF) >> 4) | (uint64_t)1 << 16 | (uint64_t)(8 * ROW >> 4) << 32 |
+         (uint64_t)(ROW == 128 ? 1 : 2) << 62;
 }
 
 // wg_acc_fence keeps the compiler from touching the accumulators between
@@ -74,6 +86,14 @@ GC_DEVICE void wg_acc_fence(int (&d)[N]) {
 // the operands' descriptors; accumulate = 0 overwrites d instead of adding.
 template <int ELEM, int N>
 GC_DEVICE void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, int accumulate);
+
+// wg_mma_sp<ELEM, N> issues one 2:4 sparse k-step (wgmma.mma_async.sp: K =
+// 32 halves or 64 int8, A compressed to K/2 per row, 32 bytes either way; B
+// 64 bytes): d (+)= A · Bᵀ with meta this thread's metadata register
+// (load_meta, sp24_meta.cuh) and sparsity selector 0.
+template <int ELEM, int N>
+GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, uint32_t meta,
+                         int accumulate);
 
 }  // namespace gc
 
@@ -145,6 +165,30 @@ GC_WG_MMA(ELEM_BF16, 128, float, "+f", "wgmma.mma_async.sync.aligned.m64n128k16.
           GC_WG_OPS_64, 64, 65, 66, ", 1, 1, 0, 0")
 GC_WG_MMA(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16", GC_WG_REGS_128,
           GC_WG_OPS_128, 128, 129, 130, ", 1, 1, 0, 0")
+
+// GC_WG_MMA_SP defines wg_mma_sp<ELEM, N> as GC_WG_MMA does wg_mma, with
+// the metadata register operand NE after B's descriptor (accumulate: NS).
+#define GC_WG_MMA_SP(ELEM, N, T, C, PTX, REGS, OPS, NA, NB, NE, NS, IMM)                                       \
+  template <>                                                                                             \
+  GC_DEVICE void wg_mma_sp<ELEM, N>(T(&d)[N / 2], uint64_t da, uint64_t db, uint32_t meta, int accumulate) { \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #NS ", 0;\n" PTX " {" REGS "}, %" #NA ", %" #NB ", %" #NE \
+                 ", 0, p" IMM ";\n}\n"                                                                     \
+                 : OPS(C)                                                                                  \
+                 : "l"(da), "l"(db), "r"(meta), "r"(accumulate));                                          \
+  }
+
+GC_WG_MMA_SP(ELEM_S8, 128, int, "+r", "wgmma.mma_async.sp.sync.aligned.m64n128k64.s32.s8.s8", GC_WG_REGS_0_63,
+             GC_WG_OPS_64, 64, 65, 66, 67, "")
+GC_WG_MMA_SP(ELEM_S8, 256, int, "+r", "wgmma.mma_async.sp.sync.aligned.m64n256k64.s32.s8.s8", GC_WG_REGS_128,
+             GC_WG_OPS_128, 128, 129, 130, 131, "")
+GC_WG_MMA_SP(ELEM_F16, 128, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n128k32.f32.f16.f16", GC_WG_REGS_0_63,
+             GC_WG_OPS_64, 64, 65, 66, 67, ", 1, 1, 0, 0")
+GC_WG_MMA_SP(ELEM_F16, 256, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n256k32.f32.f16.f16", GC_WG_REGS_128,
+             GC_WG_OPS_128, 128, 129, 130, 131, ", 1, 1, 0, 0")
+GC_WG_MMA_SP(ELEM_BF16, 128, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n128k32.f32.bf16.bf16",
+             GC_WG_REGS_0_63, GC_WG_OPS_64, 64, 65, 66, 67, ", 1, 1, 0, 0")
+GC_WG_MMA_SP(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n256k32.f32.bf16.bf16",
+             GC_WG_REGS_128, GC_WG_OPS_128, 128, 129, 130, 131, ", 1, 1, 0, 0")
 
 }  // namespace gc
 #endif  // GC_EMULATE

@@ -162,6 +162,10 @@ const Entry table[] = {
     GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
     GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
     GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
+    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
+    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
+    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
+    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),

@@ -78,6 +78,7 @@ struct WgOp {
   uint64_t da, db;
   int accumulate, warp, lane;  // warp: within the warpgroup
   int inflight;                // index of its entry in wg_inflight
+  uint32_t meta[32];           // wgmma.sp: the metadata registers of the warp's lanes
 };
 
 struct Thread {
