@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -82,17 +83,21 @@ func TestDiagnostics(t *testing.T) {
 	keep(rs)
 }
 
-// TestGemm: every dense and 2:4 suite in every tile shape.
+// TestGemm: every dense and 2:4 suite in every tile shape, or in the shapes
+// GCOMPRESS_TEST_TILES lists (comma-separated names; test-gpu.sh sets it
+// from TILES).
 func TestGemm(t *testing.T) {
-	keep(testL.Harness().GemmSuites(t, size()))
+	h := testL.Harness()
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		h.Tiles = strings.Split(v, ",")
+	}
+	keep(h.GemmSuites(t, size()))
 }
 
 func TestElementwise(t *testing.T) {
 	keep(kerneltest.Elementwise(t, testL.Harness().ElemImpl, size()))
 }
 
-// TestLaunchValidation: bad arguments are Go errors, and nothing reaches the
-// device.
 // TestWgmmaLoaded: on an sm_90 GPU the driver must have compiled the wgmma
 // module (its JIT log is in the error otherwise); elsewhere its kernels are
 // absent for that reason alone.
@@ -112,6 +117,8 @@ func TestWgmmaLoaded(t *testing.T) {
 	}
 }
 
+// TestLaunchValidation: bad arguments are Go errors, and nothing reaches the
+// device.
 func TestLaunchValidation(t *testing.T) {
 	buf, err := testL.Dev.Alloc(4096)
 	if err != nil {

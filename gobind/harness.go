@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
@@ -33,15 +34,18 @@ type Runner interface {
 // launch, wait, download the output buffer, and check that the inputs were
 // left untouched. The GPU tests, `kernelbench -check` and the emulator's
 // tests run the shared suites through it. DenseTile and SparseTile name the
-// tile shape of its GEMM launches (empty: GemmArgs' default).
+// tile shape of its GEMM launches (empty: GemmArgs' default); Tiles, when
+// set, the shapes GemmSuites runs.
 type Harness struct {
 	R                     Runner
 	DenseTile, SparseTile string
+	Tiles                 []string
 }
 
 // GemmSuites runs the dense suites (int8, f16, bf16) in every shape of
 // DenseTiles and the 2:4 suites (s8, f16, bf16) in every shape of
-// SparseTiles; each result's suite and each reported failure name the shape.
+// SparseTiles (of those named in Tiles, if set); each result's suite and
+// each reported failure name the shape.
 func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerneltest.Result {
 	t.Helper()
 	var all []kerneltest.Result
@@ -54,6 +58,9 @@ func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerne
 	// A GPU loads only the shapes its shared memory allows, and the wgmma
 	// ones only on sm_90 (TestWgmmaLoaded there checks that they are).
 	fits := func(sparse bool, in Elem, tile string) bool {
+		if h.Tiles != nil && !slices.Contains(h.Tiles, tile) {
+			return false
+		}
 		l, ok := h.R.(interface{ TileLoaded(bool, Elem, string) bool })
 		if ok && !l.TileLoaded(sparse, in, tile) {
 			t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory, or wgmma off sm_90), suites skipped", in, sparse, tile)

@@ -6,13 +6,16 @@
 #   gobind.test   every kernel against its Go reference (shared suites),
 #                 ABI / mma.sp layout probes, naive-kernel diagnostics
 #   backend.test  the CUDA runtime backend against the CPU backend
-# Pass -short to skip the largest shapes. The tests that compare the Go
+# Pass -short to skip the largest shapes; TILES (comma-separated shape names,
+# e.g. w128x256,w128x128) limits the GEMM suites to those tile shapes. The
+# tests that compare the Go
 # tables with the kernel sources (which the bundle does not carry) run in
 # `make test` instead.
 set -uo pipefail
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
+[ -n "${TILES:-}" ] && export GCOMPRESS_TEST_TILES=$TILES
 # At most 8 files come back from a GPU session's $OUT: test-gpu writes 4
 # (three logs and the kernel table), bench-gpu 4.
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1
