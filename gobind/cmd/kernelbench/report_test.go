@@ -50,6 +50,26 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 	if acc[3].Available {
 		t.Errorf("sparse f16 without timings: %+v", acc[3])
 	}
+	// Timed wgmma shapes add the criteria again with the fastest checked
+	// wgmma shape of each family, marked as candidates.
+	wd, ws := gobind.DenseTiles[len(gobind.DenseTiles)-1].Name, gobind.SparseTiles[len(gobind.SparseTiles)-1].Name
+	wts := append(ts[:4:4],
+		Timing{Kernel: Int8Dense, Tile: wd, M: 8192, N: 8192, K: 8192, MedianMS: 1.0, Check: "pass", VsVendor: 1},
+		Timing{Kernel: Int8Dense, Tile: wd, M: 8192, N: 8192, K: 8192, MedianMS: 0.5, Check: "FAIL", VsVendor: 2},
+		Timing{Kernel: Int8Sparse, Tile: ws, M: 8192, N: 8192, K: 8192, MedianMS: 0.8, Check: "pass"})
+	wacc := acceptance(wts, 8192)
+	if len(wacc) != 8 || !strings.Contains(wacc[4].Note, "wgmma candidate") || !strings.Contains(wacc[6].Note, ws+" / "+wd) {
+		t.Fatalf("wgmma candidates: %+v", wacc)
+	}
+	if !wacc[4].Pass || wacc[4].Value != 1 || wacc[6].Pass || math.Abs(wacc[6].Value-1.25) > 1e-12 {
+		t.Errorf("wgmma candidate rows (the failed check must not count): %+v", wacc[4:])
+	}
+	if wacc[5].Available || wacc[7].Available {
+		t.Errorf("families without wgmma timings: %+v", wacc[4:])
+	}
+	if !gobind.DenseTiles[len(gobind.DenseTiles)-1].Wgmma || !gobind.SparseTiles[len(gobind.SparseTiles)-1].Wgmma {
+		t.Fatal("the last tile shapes are no longer the wgmma ones: pick others for this test")
+	}
 	var b strings.Builder
 	writeSummary(&b, &Report{Timings: ts, Acceptance: acc})
 	out := b.String()
