@@ -329,12 +329,11 @@ func TestKernelTableMatchesSources(t *testing.T) {
 		}
 	}
 	// The macros' own parameter lists must match the constants.
-	macroParams := map[string]int{"GC_DENSE_KERNEL": denseParams, "GC_WGMMA_KERNEL": denseParams,
-		"GC_SPARSE_KERNEL": sparseParams, "GC_WGMMA_SPARSE_KERNEL": sparseParams}
+	macroParams := map[string]int{"GC_DENSE_ENTRY": denseParams, "GC_SPARSE_ENTRY": sparseParams}
 	seen := map[string]bool{}
-	for _, f := range []string{"../kernels/gemm_dense.cuh", "../kernels/gemm_sp24.cu", "../kernels/gemm_wgmma.cu"} {
+	for _, f := range []string{"../kernels/gemm_dense.cuh", "../kernels/sp24_meta.cuh"} {
 		src, _ := os.ReadFile(f)
-		for _, m := range regexp.MustCompile(`(?s)#define (GC_\w+_KERNEL)\(.*?BASE##_##TILE\(([^)]*)\)`).FindAllStringSubmatch(string(src), -1) {
+		for _, m := range regexp.MustCompile(`(?s)#define (GC_\w+_ENTRY)\(.*?BASE##_##TILE\(([^)]*)\)`).FindAllStringSubmatch(string(src), -1) {
 			seen[m[1]] = true
 			if want, ok := macroParams[m[1]]; !ok || strings.Count(m[2], ",")+1 != want {
 				t.Errorf("%s: %s's entry point does not take %d parameters", f, m[1], want)

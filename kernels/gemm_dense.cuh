@@ -131,6 +131,26 @@ struct RowChunks {
   }
 };
 
+// copy_stage starts one stage's copies of A and B (RowChunks a and b, at
+// shared offsets a_off and b_off from stage 0) for the BK bytes of K from
+// k0, of Kb: without bounds logic for a block inside M x N (inside) whose
+// stage lies within K, else with the rows and the K tail zero-filled.
+// col_bytes is the thread's K column, a.column() * 16 (both operands'
+// chunks of a thread sit in the same column).
+template <int BK, typename CA, typename CB>
+GC_DEVICE void copy_stage(const CA& a, const CB& b, uint32_t a_off, uint32_t b_off, long long k0, long long Kb,
+                          bool inside, int col_bytes) {
+  if (inside && k0 + BK <= Kb) {
+    a.copy_whole(a_off, k0);
+    b.copy_whole(b_off, k0);
+    return;
+  }
+  const long long gk = k0 + col_bytes;
+  const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
+  a.copy(a_off, k0, kbytes);
+  b.copy(b_off, k0, kbytes);
+}
+
 // gemm_dense is the kernel body for tile shape T (a gc::Tile). A, B are
 // byte pointers; lda_b, ldb_b row strides in bytes; K in elements.
 template <int ELEM, int OUT, typename T>
@@ -154,23 +174,13 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
 
   const RowChunks<BM, BK> copyA(sA, A, lda_b, bm, e.M);
   const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
-  // Both operands' chunks of a thread sit in the same column of K.
   static_assert(GC_GEMM_THREADS % (BK / 16) == 0, "one K column per thread");
   const int col_bytes = copyA.column() * 16;
   // HOIST: whole stages of a block inside M x N skip the bounds logic (a
   // branch uniform over the block and the stage).
   const bool inside = T::HOIST && bm + BM <= e.M && bn + BN <= e.N;
   auto load_tile = [&](int stage, int kt) {
-    const long long k0 = (long long)kt * BK;
-    if (inside && k0 + BK <= Kb) {
-      copyA.copy_whole(stage * A_STAGE, k0);
-      copyB.copy_whole(stage * B_STAGE, k0);
-      return;
-    }
-    const long long gk = k0 + col_bytes;
-    const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
-    copyA.copy(stage * A_STAGE, k0, kbytes);
-    copyB.copy(stage * B_STAGE, k0, kbytes);
+    copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
   };
 
   // HOIST: this lane's ldmatrix offsets within a stage at each k-step, for
@@ -248,20 +258,25 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
 
 }  // namespace gc
 
-// GC_DENSE_KERNEL defines the entry point BASE_TILE for one row of
-// GC_DENSE_TILES: GC_DENSE_TILES(GC_DENSE_KERNEL, base, elem, out) defines
-// base_<tile> for every shape. Parameters (all 8 bytes): A, B, C, scale,
-// bias, M, N, K, lda, ldb (elements), ldcm, ldcn (output strides in
-// elements), axis, zp.
-#define GC_DENSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                         \
+// GC_DENSE_ENTRY defines the entry point BASE_TILE of the dense kernel body
+// BODY (gc::gemm_dense, gc::gemm_wgmma) for one row of a tile list.
+// Parameters (all 8 bytes): A, B, C, scale, bias, M, N, K, lda, ldb
+// (elements), ldcm, ldcn (output strides in elements), axis, zp.
+#define GC_DENSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)               \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
       BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
                     long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
                     long long axis, long long zp) {                                                              \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
-    gc::gemm_dense<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                           \
-        static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
+    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(static_cast<const uint8_t*>(A),                 \
+                                                                  static_cast<const uint8_t*>(B), e, K, lda * eb, \
+                                                                  ldb * eb);                                    \
   }
+
+// GC_DENSE_KERNEL defines the mma.sync entry point BASE_TILE for one row of
+// GC_DENSE_TILES: GC_DENSE_TILES(GC_DENSE_KERNEL, base, elem, out) defines
+// base_<tile> for every shape.
+#define GC_DENSE_KERNEL(...) GC_DENSE_ENTRY(gc::gemm_dense, __VA_ARGS__)
 
 #endif  // GC_GEMM_DENSE_CUH

@@ -236,21 +236,9 @@ GC_DEVICE void sp24_probe(const uint8_t* Av, const uint8_t* Em, const uint8_t* B
 
 }  // namespace gc
 
-// Entry points, one per row of GC_SPARSE_TILES (BASE_TILE). Parameters (all
-// 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K (logical), ldv
-// (A values row stride, elements), lde (metadata row stride, bytes), ldb
-// (elements), ldcm, ldcn, axis, zp.
-#define GC_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                         \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
-      BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
-                    long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
-                    long long ldcm, long long ldcn, long long axis, long long zp) {                                \
-    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
-    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
-    gc::gemm_sp24<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                             \
-        static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
-        ldv * eb, lde, ldb * eb);                                                                                 \
-  }
+// Entry points, one per row of GC_SPARSE_TILES (BASE_TILE; parameters at
+// GC_SPARSE_ENTRY in sp24_meta.cuh).
+#define GC_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_sp24, __VA_ARGS__)
 
 GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_SPARSE_TILES(GC_SPARSE_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)

@@ -31,6 +31,41 @@
 
 namespace gc {
 
+// wgmma_mainloop is the pipeline of both kernels below (the invariant is in
+// the file comment): load(stage, kt) starts the copies of tile kt into a
+// stage, mma(acc, stage) issues the stage's wgmma k-steps. acc starts at
+// zero; at the end every wgmma and every copy has completed.
+template <int STAGES, typename Acc, int N, typename Load, typename Mma>
+GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma) {
+  static_assert(STAGES >= 3, "one stage computed on, one in flight to wgmma, one or more being filled");
+#pragma unroll
+  for (int i = 0; i < N; ++i) acc[i] = 0;
+#pragma unroll
+  for (int s = 0; s < STAGES - 2; ++s) {
+    if (s < ktiles) load(s, s);
+    cp_async_commit();
+  }
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<STAGES - 3>();
+    fence_proxy_async();
+    __syncthreads();
+    {
+      const int nt = kt + STAGES - 2;
+      if (nt < ktiles) load(nt % STAGES, nt);
+      cp_async_commit();
+    }
+    wg_acc_fence(acc);
+    wg_fence();
+    mma(acc, kt % STAGES);
+    wg_commit();
+    wg_wait<1>();
+    wg_acc_fence(acc);
+  }
+  wg_wait<0>();
+  wg_acc_fence(acc);
+  cp_async_wait<0>();
+}
+
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restrict__ B, const Epi& e, long long K,
                           long long lda_b, long long ldb_b) {
@@ -38,7 +73,6 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES;
   constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
   static_assert(BK == 128 && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128-byte swizzled rows");
-  static_assert(STAGES >= 3, "one stage computed on, one in flight to wgmma, one or more being filled");
 
   GC_DYNAMIC_SMEM(raw);
   // The launch passes 1024 bytes more than the stages need (gobind
@@ -58,56 +92,22 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
   const int col_bytes = copyA.column() * 16;
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  auto load_tile = [&](int stage, int kt) {
-    const long long k0 = (long long)kt * BK;
-    if (inside && k0 + BK <= Kb) {
-      copyA.copy_whole(stage * A_STAGE, k0);
-      copyB.copy_whole(stage * B_STAGE, k0);
-      return;
-    }
-    const long long gk = k0 + col_bytes;
-    const int kbytes = gk < Kb ? (int)min(16LL, Kb - gk) : 0;
-    copyA.copy(stage * A_STAGE, k0, kbytes);
-    copyB.copy(stage * B_STAGE, k0, kbytes);
-  };
-
   // Descriptors of this warpgroup's 64 rows of A and of all of B in stage 0
   // at k-step 0; stage s, k-step kk add (s * STAGE + 32 * kk) >> 4.
   const uint64_t descA = wg_desc<128>(smem_addr(sA + wg * 64 * BK)), descB = wg_desc<128>(smem_addr(sB));
 
   Acc acc[BN / 2];
+  wgmma_mainloop<STAGES>(
+      acc, ktiles,
+      [&](int stage, int kt) {
+        copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
+      },
+      [&](Acc(&d)[BN / 2], int st) {
 #pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-
-#pragma unroll
-  for (int s = 0; s < STAGES - 2; ++s) {
-    if (s < ktiles) load_tile(s, s);
-    cp_async_commit();
-  }
-
-  for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<STAGES - 3>();
-    fence_proxy_async();
-    __syncthreads();
-    {
-      const int nt = kt + STAGES - 2;
-      if (nt < ktiles) load_tile(nt % STAGES, nt);
-      cp_async_commit();
-    }
-    const int st = kt % STAGES;
-    wg_acc_fence(acc);
-    wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < BK / 32; ++kk) {
-      wg_mma<ELEM, BN>(acc, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
-    }
-    wg_commit();
-    wg_wait<1>();
-    wg_acc_fence(acc);
-  }
-  wg_wait<0>();
-  wg_acc_fence(acc);
-  cp_async_wait<0>();
+        for (int kk = 0; kk < BK / 32; ++kk) {
+          wg_mma<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
+        }
+      });
 
   store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
@@ -132,7 +132,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
   static_assert(T::BK == BB && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128 bytes of logical K per stage");
-  static_assert(STAGES >= 3 && BM <= GC_GEMM_THREADS, "as gemm_wgmma; one metadata copy per A row");
+  static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
 
   GC_DYNAMIC_SMEM(raw);
   uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
@@ -173,44 +173,18 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const int meta_row = wg * 64 + (warp & 3) * 16;
 
   Acc acc[BN / 2];
-#pragma unroll
-  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-
-#pragma unroll
-  for (int s = 0; s < STAGES - 2; ++s) {
-    if (s < ktiles) load_tile(s, s);
-    cp_async_commit();
-  }
-
-  for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<STAGES - 3>();
-    fence_proxy_async();
-    __syncthreads();
-    {
-      const int nt = kt + STAGES - 2;
-      if (nt < ktiles) load_tile(nt % STAGES, nt);
-      cp_async_commit();
-    }
-    const int st = kt % STAGES;
+  wgmma_mainloop<STAGES>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
     uint32_t em[2];
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
       em[kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row, MB, kk * SpTraits<ELEM>::meta_step, 0);
     }
-    wg_acc_fence(acc);
-    wg_fence();
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
-      wg_mma_sp<ELEM, BN>(acc, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 64) >> 4),
-                          em[kk], 1);
+      wg_mma_sp<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 64) >> 4), em[kk],
+                          1);
     }
-    wg_commit();
-    wg_wait<1>();
-    wg_acc_fence(acc);
-  }
-  wg_wait<0>();
-  wg_acc_fence(acc);
-  cp_async_wait<0>();
+  });
 
   store_tile<OUT>(e, bm + meta_row, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
@@ -262,32 +236,12 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
   gc::wgmma_probe<gc::ELEM_F16>(static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), D, kk);
 }
 
-// GC_WGMMA_KERNEL defines the entry point BASE_TILE for one row of
-// GC_WGMMA_TILES, with the parameters of GC_DENSE_KERNEL.
-#define GC_WGMMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)                    \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
-      BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
-                    long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
-                    long long axis, long long zp) {                                                              \
-    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
-    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
-    gc::gemm_wgmma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                    \
-        static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);               \
-  }
-
-// GC_WGMMA_SPARSE_KERNEL defines the entry point BASE_TILE for one row of
-// GC_WGMMA_SPARSE_TILES, with the parameters of GC_SPARSE_KERNEL.
-#define GC_WGMMA_SPARSE_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)             \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
-      BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
-                    long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
-                    long long ldcm, long long ldcn, long long axis, long long zp) {                                \
-    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
-    constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
-    gc::gemm_wgmma_sp<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                  \
-        static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
-        ldv * eb, lde, ldb * eb);                                                                                 \
-  }
+// Entry points: GC_WGMMA_KERNEL defines BASE_TILE for one row of
+// GC_WGMMA_TILES (parameters at GC_DENSE_ENTRY, gemm_dense.cuh),
+// GC_WGMMA_SPARSE_KERNEL for one row of GC_WGMMA_SPARSE_TILES (at
+// GC_SPARSE_ENTRY, sp24_meta.cuh).
+#define GC_WGMMA_KERNEL(...) GC_DENSE_ENTRY(gc::gemm_wgmma, __VA_ARGS__)
+#define GC_WGMMA_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_wgmma_sp, __VA_ARGS__)
 
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)

@@ -117,6 +117,17 @@ WarpSlots& slots();          // the current warp's exchange slots
 inline void warp_sync() { yield_wait(WARP_WAIT); }
 inline void block_sync() { yield_wait(BLOCK_WAIT); }
 
+// complete_groups completes (done) every committed group of a thread's
+// queue but the newest keep, oldest first: the wait_group of cp.async and
+// of wgmma.
+template <typename T, typename F>
+void complete_groups(std::vector<std::vector<T>>& groups, int keep, F done) {
+  while ((int)groups.size() > keep) {
+    for (const T& x : groups.front()) done(x);
+    groups.erase(groups.begin());
+  }
+}
+
 inline void do_copy(const Copy& c) {
   memcpy(c.dst, c.src, c.src_bytes);
   memset(c.dst + c.src_bytes, 0, c.size - c.src_bytes);

@@ -37,11 +37,7 @@ inline void cp_async_commit() {
 // cp.async.wait_group N: every committed group but the newest N completes.
 template <int N>
 inline void cp_async_wait() {
-  gc_emu::Thread* t = gc_emu::cur;
-  while ((int)t->groups.size() > N) {
-    for (const gc_emu::Copy& c : t->groups.front()) gc_emu::do_copy(c);
-    t->groups.erase(t->groups.begin());
-  }
+  gc_emu::complete_groups(gc_emu::cur->groups, N, gc_emu::do_copy);
 }
 
 // ldmatrix.x4: lanes 8j..8j+7 give the row addresses of matrix j; lane l

@@ -30,14 +30,10 @@ inline void wg_commit() {
 // wg_wait: every committed wgmma group but the newest N runs.
 template <int N>
 inline void wg_wait() {
-  gc_emu::Thread* t = gc_emu::cur;
-  while ((int)t->wg_groups.size() > N) {
-    for (const gc_emu::WgOp& op : t->wg_groups.front()) {
-      op.run(op);
-      gc_emu::wg_inflight[op.inflight].pending--;
-    }
-    t->wg_groups.erase(t->wg_groups.begin());
-  }
+  gc_emu::complete_groups(gc_emu::cur->wg_groups, N, [](const gc_emu::WgOp& op) {
+    op.run(op);
+    gc_emu::wg_inflight[op.inflight].pending--;
+  });
 }
 
 // fence_proxy_async publishes this thread's landed copies to wgmma.
