@@ -33,6 +33,7 @@ gc_dim3 block_idx, block_dim, grid_dim;
 uint8_t* dyn_smem = nullptr;
 size_t dyn_bytes = 0;
 std::vector<int> writer;
+std::vector<std::pair<size_t, size_t>> fenced;
 std::vector<Inflight> wg_inflight;
 std::string failure;
 
@@ -113,6 +114,13 @@ std::string run_block(int threads) {
       if (done > 0) return "__syncthreads after some threads exited";
       for (int i = 0; i < threads; ++i) fibers[i].t.state = RUN;
       released = true;
+      // The barrier publishes what the threads fenced to every proxy.
+      for (const auto& r : fenced) {
+        for (size_t i = r.first; i < r.first + r.second; ++i) {
+          if (writer[i] < 0) writer[i] = 0;
+        }
+      }
+      fenced.clear();
     }
     if (!ran && !released) return "deadlock: threads wait at different barriers (divergent __syncthreads or warp collective)";
   }
@@ -224,6 +232,7 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     dyn_smem = base;
     dyn_bytes = shared;
     writer.assign(shared, 0);
+    fenced.clear();
     wg_inflight.clear();
     failure.clear();
     std::string e = run_block(block);
@@ -264,5 +273,24 @@ void yield_wait(int state) {
 }
 
 WarpSlots& slots() { return warp_slots[cur->warp]; }
+
+bool copies_pending(size_t lo, size_t hi) {
+  const uint8_t* a = dyn_smem + lo;
+  const uint8_t* b = dyn_smem + hi;
+  auto hits = [&](const std::vector<Copy>& cs) {
+    for (const Copy& c : cs) {
+      if (c.dst < b && c.dst + c.size > a) return true;
+    }
+    return false;
+  };
+  for (const Fiber& f : fibers) {
+    if (f.t.state == DONE) continue;
+    if (hits(f.t.open)) return true;
+    for (const auto& g : f.t.groups) {
+      if (hits(g)) return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace gc_emu

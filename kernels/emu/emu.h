@@ -105,8 +105,15 @@ extern gc_dim3 block_idx, block_dim, grid_dim;
 extern uint8_t* dyn_smem;
 extern size_t dyn_bytes;
 // writer[i]: 1 + the thread whose landed cp.async wrote byte i of dyn_smem
-// and has not published it with fence.proxy.async (0: published).
+// and has not fenced it with fence.proxy.async; minus that once fenced,
+// until the next __syncthreads publishes it (0: published, as wgmma
+// operands must be).
 extern std::vector<int> writer;
+// fenced lists the ranges (offset, size) fenced since the last barrier.
+extern std::vector<std::pair<size_t, size_t>> fenced;
+// copies_pending reports whether any thread of the block has a cp.async into
+// dyn_smem offsets [lo, hi) that has not landed yet.
+bool copies_pending(size_t lo, size_t hi);
 extern std::vector<Inflight> wg_inflight;
 // fail records the first error of the running block (reported after it).
 void fail(const char* msg);

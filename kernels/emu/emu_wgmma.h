@@ -9,7 +9,8 @@
 //    so accumulators read before the wait are stale and operands overwritten
 //    before it are seen overwritten;
 //  * shared bytes that cp.async wrote must be published by the writing
-//    thread's fence.proxy.async (and a barrier) before a wgmma reads them;
+//    thread's fence.proxy.async and then a barrier before a wgmma is issued
+//    on them, and no copy into them may be in flight then;
 //  * a cp.async into bytes that a not yet waited-for wgmma reads is a race.
 // Violations are reported as launch errors.
 #ifndef GC_EMU_WGMMA_H
@@ -36,13 +37,15 @@ inline void wg_wait() {
   });
 }
 
-// fence_proxy_async publishes this thread's landed copies to wgmma.
+// fence_proxy_async fences this thread's landed copies for wgmma; the next
+// __syncthreads publishes them (emu.cpp).
 inline void fence_proxy_async() {
   gc_emu::Thread* t = gc_emu::cur;
   for (const auto& r : t->unfenced) {
     for (size_t i = r.first; i < r.first + r.second; ++i) {
-      if (gc_emu::writer[i] == t->index + 1) gc_emu::writer[i] = 0;
+      if (gc_emu::writer[i] == t->index + 1) gc_emu::writer[i] = -(t->index + 1);
     }
+    gc_emu::fenced.push_back(r);
   }
   t->unfenced.clear();
 }
@@ -79,7 +82,9 @@ struct WgOperand {
     const uintptr_t lin = (uintptr_t)gc_emu::dyn_smem + start + (r / 8) * sbo + (r % 8) * row + kb;
     const uintptr_t phys = lin ^ (((lin >> 7) & (uintptr_t)(row / 16 - 1)) << 4);
     const size_t off = phys - (uintptr_t)gc_emu::dyn_smem;
-    if (gc_emu::writer[off] != 0) gc_emu::fail("wgmma read shared memory that cp.async wrote without fence.proxy.async");
+    if (gc_emu::writer[off] != 0) {
+      gc_emu::fail("wgmma read shared memory that cp.async wrote and no fence.proxy.async and barrier published");
+    }
     return gc_emu::dyn_smem[off];
   }
 
@@ -182,9 +187,21 @@ inline void wg_issue(void (*run)(const gc_emu::WgOp&), void* d, uint64_t da, uin
     if (gc_emu::wg_inflight[i].wg == wg && gc_emu::wg_inflight[i].seq == seq) at = (int)i;
   }
   if (at < 0) {
+    // First issue of this wgmma in the warpgroup: its operands must be
+    // published and no copy into them may still be in flight (the hardware
+    // may read them as soon as it is issued).
     gc_emu::Inflight f{wg, seq, 0, {0, 0}, {0, 0}};
     WgOperand(da, 64).range(64, f.lo[0], f.hi[0]);
     WgOperand(db, n).range(n, f.lo[1], f.hi[1]);
+    for (int i = 0; i < 2; ++i) {
+      if (gc_emu::copies_pending(f.lo[i], f.hi[i])) gc_emu::fail("wgmma issued while a cp.async into its operands is in flight");
+      for (size_t b = f.lo[i]; b < f.hi[i]; ++b) {
+        if (gc_emu::writer[b] != 0) {
+          gc_emu::fail("wgmma issued on shared memory that cp.async wrote and no fence.proxy.async and barrier published");
+          break;
+        }
+      }
+    }
     gc_emu::wg_inflight.push_back(f);
     at = (int)gc_emu::wg_inflight.size() - 1;
   }
