@@ -53,31 +53,39 @@ func (d *Device) LoadModule(name string, image []byte) (*Module, error) {
 }
 
 // LoadPTX compiles PTX text for the device with the driver's JIT compiler
-// (cuModuleLoadDataEx) and loads it; a failure carries the compiler's error
-// log. The driver caches the result (~/.nv/ComputeCache), so a later load of
-// the same PTX on the same driver is quick.
-func (d *Device) LoadPTX(name string, ptx []byte) (*Module, error) {
+// (cuModuleLoadDataEx, verbose) and loads it. It returns the compiler's
+// information log (registers, spills and performance notes per kernel); a
+// failure carries the error log. The driver caches the result
+// (~/.nv/ComputeCache), so a later load of the same PTX on the same driver
+// is quick.
+func (d *Device) LoadPTX(name string, ptx []byte) (*Module, string, error) {
 	if len(ptx) == 0 {
-		return nil, fmt.Errorf("cuda: module %s: empty PTX (were the kernels built? make kernels)", name)
+		return nil, "", fmt.Errorf("cuda: module %s: empty PTX (were the kernels built? make kernels)", name)
 	}
 	mod := &Module{dev: d, name: name}
-	log := make([]byte, 16<<10)
+	errLog, infoLog := make([]byte, 16<<10), make([]byte, 256<<10)
 	err := d.Do(func() error {
 		var e error
-		mod.m, e = cu.LoadDataEx(string(ptx), &cu.JITErrorLogBuffer{Buffer: log})
+		mod.m, e = cu.LoadDataEx(string(ptx), &cu.JITErrorLogBuffer{Buffer: errLog},
+			&cu.JITInfoLogBuffer{Buffer: infoLog}, &cu.JITLogVerbose{Enabled: true})
 		err := check("cuModuleLoadDataEx("+name+")", e)
-		if n := bytes.IndexByte(log, 0); err != nil && n != 0 {
-			if n < 0 {
-				n = len(log)
-			}
-			err = fmt.Errorf("%w; JIT log: %s", err, strings.TrimSpace(string(log[:n])))
+		if msg := cString(errLog); err != nil && msg != "" {
+			err = fmt.Errorf("%w; JIT log: %s", err, msg)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, cString(infoLog), err
 	}
-	return mod, nil
+	return mod, cString(infoLog), nil
+}
+
+// cString is the text of a NUL-terminated log buffer.
+func cString(b []byte) string {
+	if n := bytes.IndexByte(b, 0); n >= 0 {
+		b = b[:n]
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // Function is a kernel of a loaded module.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,10 +100,32 @@ func TestElementwise(t *testing.T) {
 }
 
 // TestWgmmaLoaded: on an sm_90 GPU the driver must have compiled the wgmma
-// module (its JIT log is in the error otherwise); elsewhere its kernels are
-// absent for that reason alone.
+// module (its JIT log is in the error otherwise) without spills or
+// serialised wgmma (its information log says so; the register and spill
+// lines are printed); elsewhere its kernels are absent for that reason
+// alone.
 func TestWgmmaLoaded(t *testing.T) {
 	sm90 := testL.Dev.CCMajor == 9 && testL.Dev.CCMinor == 0
+	var regs []int
+	for _, line := range strings.Split(testL.WgmmaJITLog(), "\n") {
+		low := strings.ToLower(line)
+		var n int
+		switch {
+		case strings.Contains(low, "performance loss") || strings.Contains(low, "serialized") || strings.Contains(low, "warning"):
+			t.Errorf("wgmma JIT: %s", line)
+		case strings.Contains(low, "spill stores") && !strings.Contains(low, " 0 bytes spill stores, 0 bytes spill loads"):
+			t.Errorf("wgmma JIT: %s", line)
+		default:
+			if i := strings.Index(low, "used "); i >= 0 {
+				if _, err := fmt.Sscanf(low[i:], "used %d registers", &n); err == nil {
+					regs = append(regs, n)
+				}
+			}
+		}
+	}
+	if len(regs) > 0 {
+		fmt.Printf("wgmma JIT: %d kernels, %d-%d registers\n", len(regs), slices.Min(regs), slices.Max(regs))
+	}
 	for _, k := range Kernels {
 		if k.Module != WgmmaModule {
 			continue

@@ -31,6 +31,9 @@ type Launcher struct {
 	// reason: shared memory the device does not allow, or a module it cannot
 	// run (the wgmma module off sm_90) or whose JIT compilation failed.
 	absent map[string]error
+	// jitLog is the driver's information log of the wgmma module's JIT
+	// compilation (sm_90 only).
+	jitLog string
 	// dense and sparse are the tile shapes of launches that name none.
 	dense, sparse map[Elem]string
 	mu            sync.Mutex
@@ -117,13 +120,18 @@ func (l *Launcher) loadWgmma() error {
 	if err != nil {
 		return err
 	}
-	m, err := l.Dev.LoadPTX(WgmmaModule, ptx)
+	m, log, err := l.Dev.LoadPTX(WgmmaModule, ptx)
+	l.jitLog = log
 	if err != nil {
 		return err
 	}
 	l.mods[WgmmaModule] = m
 	return nil
 }
+
+// WgmmaJITLog is the driver's information log of compiling the wgmma module
+// ("" where it was not compiled).
+func (l *Launcher) WgmmaJITLog() string { return l.jitLog }
 
 // Absent returns why a kernel of the table was not loaded (nil if it was).
 func (l *Launcher) Absent(name string) error { return l.absent[name] }
