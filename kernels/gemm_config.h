@@ -39,7 +39,7 @@
  * swizzle), HOIST unused. Not yet run on a GPU. */
 #define GC_WGMMA_TILES(X, ...)                       \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128, 128, 128, 128, 4, 8, 1, 0, __VA_ARGS__)
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
@@ -47,7 +47,7 @@
  * GPU. */
 #define GC_WGMMA_SPARSE_TILES(X, ...)                \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128, 128, 128, 128, 4, 8, 1, 0, __VA_ARGS__)
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
