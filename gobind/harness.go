@@ -384,7 +384,8 @@ func (h Harness) RunProbe(pc *kerneltest.ProbeCase, variant int64) error {
 	return pc.Check(out)
 }
 
-// RunWgmmaProbe runs gc_wgmma_probe_* for pc and checks its registers.
+// RunWgmmaProbe runs gc_wgmma_probe_* (gc_wgmma_sp_probe_* for a sparse
+// case) for pc and checks its registers.
 func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
 	s := &session{r: h.R}
 	defer s.free()
@@ -401,7 +402,15 @@ func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
 	if err != nil {
 		return err
 	}
-	if err := s.launch(WgmmaProbeSpec(pc.In, a, b, d, int64(pc.KK))); err != nil {
+	spec, err := WgmmaProbeSpec(pc.In, a, b, d, int64(pc.KK))
+	if pc.Sparse {
+		var e cuda.Mem
+		if e, err = s.upload(pc.Meta, true); err != nil {
+			return err
+		}
+		spec, err = WgmmaSparseProbeSpec(pc.In, a, e, b, d, int64(pc.KK), int64(pc.Variant))
+	}
+	if err := s.launch(spec, err); err != nil {
 		return err
 	}
 	if err := s.finish(d, out); err != nil {
@@ -414,7 +423,8 @@ func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
 // the ABI probe (8-byte parameters arrive intact; which fatbin code ran),
 // the mma.sp layout probes (the metadata layout the sparse GEMMs use, and
 // the two alternatives for int8, which are expected to fail), the wgmma
-// layout probes where the runner has the wgmma kernels (sm_90, emulator),
+// and wgmma.sp layout probes where the runner has the wgmma kernels (sm_90,
+// emulator),
 // and the naive GEMMs (if they pass while a tensor-core GEMM fails, the
 // fault is in that kernel's fragment handling, not in the launch path).
 func (h Harness) Diagnostics() []kerneltest.Result {
@@ -457,11 +467,33 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 	absent, _ := h.R.(interface{ Absent(string) error })
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {
 		for _, kk := range []int{0, 3} {
-			if absent != nil && absent.Absent(wgmmaProbeKernel(in)) != nil {
+			if absent != nil && absent.Absent(wgmmaProbeKernel(in, false)) != nil {
 				continue
 			}
 			pc := kerneltest.NewWgmmaProbeCase(in, kk, "diagnostics")
 			add("wgmma probe", fmt.Sprintf("%v k-step %d", in, kk), h.RunWgmmaProbe(pc), "")
+		}
+		// k-steps 0 and 1 with the GEMMs' metadata layout; for int8 also the
+		// two alternatives, which must fail (as in the mma.sp probes).
+		for _, pr := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {0, 2}} {
+			if absent != nil && absent.Absent(wgmmaProbeKernel(in, true)) != nil || (in != ref.S8 && pr[1] != 0) {
+				continue
+			}
+			pc, err := kerneltest.NewWgmmaSparseProbeCase(in, pr[0], "diagnostics")
+			if err == nil {
+				pc.Variant = pr[1]
+				err = h.RunWgmmaProbe(pc)
+			}
+			name := fmt.Sprintf("%v k-step %d", in, pr[0])
+			if pr[1] != 0 {
+				if err == nil {
+					err = fmt.Errorf("the alternative metadata layout %d matches the hardware: switch the wgmma.sp kernels to it", pr[1])
+				} else {
+					err = nil
+				}
+				name += fmt.Sprintf(" metadata layout %d (alternative, must fail)", pr[1])
+			}
+			add("wgmma.sp probe", name, err, "")
 		}
 	}
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {

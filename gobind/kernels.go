@@ -33,6 +33,8 @@ var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_abi_probe", "elementwise", 5, 0},
 	{"gc_wgmma_probe_s8", WgmmaModule, 4, WgmmaProbeShared},
 	{"gc_wgmma_probe_f16", WgmmaModule, 4, WgmmaProbeShared},
+	{"gc_wgmma_sp_probe_s8", WgmmaModule, 6, WgmmaSparseProbeShared},
+	{"gc_wgmma_sp_probe_f16", WgmmaModule, 6, WgmmaSparseProbeShared},
 }...)
 
 // gemmBase is a GEMM entry point before its tile suffix.

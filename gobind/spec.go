@@ -199,7 +199,7 @@ const WgmmaProbeShared = (64+128)*128 + WgmmaAlign
 // k-step kk (0..3) of a 64 x 128 product, A 64 x 128 bytes and B 128 x 128
 // bytes row-major, D the 128 threads' 64 accumulators (4 bytes each).
 func WgmmaProbeSpec(in ref.Elem, a, b, d cuda.Mem, kk int64) (LaunchSpec, error) {
-	name := wgmmaProbeKernel(in)
+	name := wgmmaProbeKernel(in, false)
 	if kk < 0 || kk > 3 {
 		return LaunchSpec{}, argErr(name, "k-step %d outside 0..3", kk)
 	}
@@ -218,12 +218,52 @@ func WgmmaProbeSpec(in ref.Elem, a, b, d cuda.Mem, kk int64) (LaunchSpec, error)
 	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: WgmmaProbeShared, Params: []uint64{ptr(a), ptr(b), ptr(d), i64(kk)}}.check()
 }
 
-// wgmmaProbeKernel is the wgmma probe of input in (S8, else F16).
-func wgmmaProbeKernel(in ref.Elem) string {
-	if in == ref.S8 {
-		return "gc_wgmma_probe_s8"
+// WgmmaSparseProbeShared is the dynamic shared memory of
+// gc_wgmma_sp_probe_*: compressed A (64 rows of SpABytes), B (128 rows of
+// SpBBytes), int8 metadata (64 rows, the larger), alignment slack.
+const WgmmaSparseProbeShared = 64*SpABytes + 128*SpBBytes + 64*SpMetaBytesS8 + WgmmaAlign
+
+// WgmmaSparseProbeSpec returns the launch of gc_wgmma_sp_probe_s8 / _f16:
+// one sparse wgmma k-step kk (0..1) of a 64 x 128 product from one 2:4
+// stage: values 64 x 64 bytes, metadata 64 x 16 (int8) or 8 (f16) bytes, B
+// 128 x 128 bytes, D the 128 threads' 64 accumulators; variant the
+// metadata layout (0: the GEMMs'; 1, 2: the int8 alternatives of load_meta).
+func WgmmaSparseProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, kk, variant int64) (LaunchSpec, error) {
+	name := wgmmaProbeKernel(in, true)
+	if kk < 0 || kk > 1 {
+		return LaunchSpec{}, argErr(name, "k-step %d outside 0..1", kk)
 	}
-	return "gc_wgmma_probe_f16"
+	mb := int64(SpMetaBytesS8)
+	if in != ref.S8 {
+		mb = SpMetaBytesF16
+	}
+	for _, v := range []struct {
+		name  string
+		m     cuda.Mem
+		bytes int64
+	}{{"values", values, 64 * SpABytes}, {"meta", meta, 64 * mb}, {"B", b, 128 * SpBBytes}, {"D", d, 128 * 64 * 4}} {
+		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
+			return LaunchSpec{}, err
+		}
+		if !v.m.Aligned(16) {
+			return LaunchSpec{}, argErr(name, "%s must be 16-byte aligned", v.name)
+		}
+	}
+	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: WgmmaSparseProbeShared,
+		Params: []uint64{ptr(values), ptr(meta), ptr(b), ptr(d), i64(kk), i64(variant)}}.check()
+}
+
+// wgmmaProbeKernel is the dense (sparse) wgmma probe of input in (S8, else
+// F16).
+func wgmmaProbeKernel(in ref.Elem, sparse bool) string {
+	name := "gc_wgmma_probe_"
+	if sparse {
+		name = "gc_wgmma_sp_probe_"
+	}
+	if in == ref.S8 {
+		return name + "s8"
+	}
+	return name + "f16"
 }
 
 // ABISpec returns the launch of gc_abi_probe writing 7 uint64 to out (grid

@@ -225,7 +225,65 @@ GC_DEVICE void wgmma_probe(const uint8_t* A, const uint8_t* B, void* D, long lon
   for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
 }
 
+// wgmma_sp_probe is wgmma_probe for wgmma.mma_async.sp: one sparse k-step
+// (kk, 0..1) of a 64 x 128 product from one 2:4 stage in the layout of
+// gemm_wgmma_sp: Av 64 rows x 64 bytes of compressed A, Em 64 rows x 16
+// (int8) or 8 (halves) bytes of metadata, B 128 rows x 128 bytes. variant
+// picks load_meta's metadata layout (0: the GEMMs'; 1, 2: the int8
+// alternatives).
+template <int ELEM>
+GC_DEVICE void wgmma_sp_probe(const uint8_t* Av, const uint8_t* Em, const uint8_t* B, void* D, long long kk,
+                              int variant) {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
+  GC_DYNAMIC_SMEM(raw);
+  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* sA = smem;
+  uint8_t* sB = sA + 64 * AB;
+  uint8_t* sE = sB + 128 * BB;
+  for (int c = threadIdx.x; c < 64 * AB / 16 + 128 * BB / 16; c += 128) {
+    if (c < 64 * AB / 16) {
+      cp_async16(smem_addr(sA + swz64(c / 4, c % 4)), Av + c * 16, 16);
+    } else {
+      const int b = c - 64 * AB / 16;
+      cp_async16(smem_addr(sB + swz128(b / 8, b % 8)), B + b * 16, 16);
+    }
+  }
+  if (threadIdx.x < 64 * MB / 8) cp_async8(smem_addr(sE + threadIdx.x * 8), Em + threadIdx.x * 8, 8);
+  cp_async_commit();
+  cp_async_wait<0>();
+  fence_proxy_async();
+  __syncthreads();
+  const uint32_t em = load_meta<ELEM>(sE, (threadIdx.x >> 5) * 16, MB, (int)kk * SpTraits<ELEM>::meta_step, variant);
+  Acc d[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) d[i] = 0;
+  wg_acc_fence(d);
+  wg_fence();
+  wg_mma_sp<ELEM, 128>(d, wg_desc<AB>(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc<BB>(smem_addr(sB)) + ((kk * 64) >> 4),
+                       em, 0);
+  wg_commit();
+  wg_wait<0>();
+  wg_acc_fence(d);
+#pragma unroll
+  for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
+}
+
 }  // namespace gc
+
+// gc_wgmma_sp_probe_s8 / _f16: see wgmma_sp_probe; one block of 128
+// threads, 64 * 64 + 128 * 128 + 64 * 16 + 1024 bytes of dynamic shared
+// memory.
+extern "C" __global__ void __launch_bounds__(128, 1)
+    gc_wgmma_sp_probe_s8(const void* Av, const void* Em, const void* B, void* D, long long kk, long long variant) {
+  gc::wgmma_sp_probe<gc::ELEM_S8>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),
+                                  static_cast<const uint8_t*>(B), D, kk, (int)variant);
+}
+extern "C" __global__ void __launch_bounds__(128, 1)
+    gc_wgmma_sp_probe_f16(const void* Av, const void* Em, const void* B, void* D, long long kk, long long variant) {
+  gc::wgmma_sp_probe<gc::ELEM_F16>(static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em),
+                                   static_cast<const uint8_t*>(B), D, kk, (int)variant);
+}
 
 // gc_wgmma_probe_s8 / _f16: see wgmma_probe; one block of 128 threads,
 // (64 + 128) * 128 + 1024 bytes of dynamic shared memory.

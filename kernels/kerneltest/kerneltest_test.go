@@ -195,5 +195,22 @@ func TestWgmmaProbeCheck(t *testing.T) {
 		if err := pc.Check(garbled); err == nil || !strings.Contains(err.Error(), "no product of any k-step") {
 			t.Fatalf("%v garbled register: %v", in, err)
 		}
+		// The sparse case: compressed operands whose reference expands them
+		// again, two k-steps.
+		sp, err := NewWgmmaSparseProbeCase(in, 1, "self")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb := map[ref.Elem]int{ref.S8: 16, ref.F16: 8}[in]
+		if len(sp.A) != 64*64 || len(sp.Meta) != 64*mb || len(sp.B) != 128*128 || len(sp.prod) != 2 {
+			t.Fatalf("%v sparse probe operands: %d %d %d, %d k-steps", in, len(sp.A), len(sp.Meta), len(sp.B), len(sp.prod))
+		}
+		if err := sp.Check(sp.Want()); err != nil {
+			t.Fatal(err)
+		}
+		sp0, _ := NewWgmmaSparseProbeCase(in, 0, "self")
+		if err := sp.Check(sp0.Want()); err == nil || !strings.Contains(err.Error(), "holds k-step 0 (0, 0)") {
+			t.Fatalf("%v sparse wrong k-step: %v", in, err)
+		}
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/gcompress/gcompress/kernels/ref"
@@ -22,49 +22,107 @@ import (
 // registers hold instead: that tells a wrong accumulator layout (another
 // element of the same k-step), a wrong descriptor advance (the same element
 // of another k-step) and a wrong operand layout (no product at all) apart.
+//
+// The sparse variant (NewWgmmaSparseProbeCase, gc_wgmma_sp_probe_*) is one
+// 2:4 stage: A is 64 x 128 bytes of logical K (int8 128, halves 64 elements)
+// with two non-zeros per group of four at random positions, passed as its
+// compressed values (64 x 64 bytes) and metadata (64 x 16 or 8 bytes), and
+// one sparse k-step KK (0..1) of it.
 type WgmmaProbeCase struct {
-	In   ref.Elem
-	A, B []byte
-	KK   int
-	// prod[kk][m][n] is the k-step kk product of row m and column n.
-	prod [4][64][128]float64
+	In     ref.Elem
+	Sparse bool
+	// Variant is the sparse probe's metadata layout (0: the GEMMs').
+	Variant int
+	// A: the dense A, or the sparse A's compressed values; Meta its metadata.
+	A, B, Meta []byte
+	KK         int
+	// prod[kk][m][n] is the k-step kk product of row m and column n (the
+	// sparse case has two k-steps).
+	prod [][64][128]float64
 }
 
 // NewWgmmaProbeCase draws a probe problem for input in (S8 or F16) and
 // k-step kk (0..3).
 func NewWgmmaProbeCase(in ref.Elem, kk int, seed string) *WgmmaProbeCase {
 	r := rng("wgmma probe " + seed)
-	pc := &WgmmaProbeCase{In: in, KK: kk, A: make([]byte, 64*128), B: make([]byte, 128*128)}
+	pc := &WgmmaProbeCase{In: in, KK: kk, A: probeOperand(r, in, 64), B: probeOperand(r, in, 128)}
+	pc.products(pc.A, 4)
+	return pc
+}
+
+// NewWgmmaSparseProbeCase draws a sparse probe problem for input in (S8 or
+// F16) and sparse k-step kk (0..1).
+func NewWgmmaSparseProbeCase(in ref.Elem, kk int, seed string) (*WgmmaProbeCase, error) {
+	r := rng("wgmma sparse probe " + seed)
+	pc := &WgmmaProbeCase{In: in, Sparse: true, KK: kk, B: probeOperand(r, in, 128)}
+	dense, values := probeOperand(r, in, 64), []byte(nil)
+	eb := int(in.Bytes())
+	k := 128 / eb
+	for row := 0; row < 64; row++ {
+		for g := 0; g < k; g += 4 {
+			keep := r.Perm(4)[:2]
+			for c := 0; c < 4; c++ {
+				if c != keep[0] && c != keep[1] {
+					clear(dense[row*128+(g+c)*eb : row*128+(g+c+1)*eb])
+				}
+			}
+		}
+	}
+	var err error
+	if in == ref.S8 {
+		var sp *ref.Sparse24[int8]
+		if sp, err = ref.Compress24(64, k, view[int8](dense), k, 8); err == nil {
+			values, pc.Meta = bytesOf(sp.Values), sp.Meta
+		}
+	} else {
+		var sp *ref.Sparse24[tensor.F16]
+		if sp, err = ref.Compress24(64, k, view[tensor.F16](dense), k, 8); err == nil {
+			values, pc.Meta = bytesOf(sp.Values), sp.Meta
+		}
+	}
+	pc.A = values
+	pc.products(dense, 2)
+	return pc, err
+}
+
+// probeOperand is rows of 128 bytes: random int8, or f16 integers in
+// [-1024, 1024].
+func probeOperand(r *rand.Rand, in ref.Elem, rows int) []byte {
+	b := make([]byte, rows*128)
+	if in == ref.S8 {
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return b
+	}
+	for i := 0; i < len(b); i += 2 {
+		binary.LittleEndian.PutUint16(b[i:], uint16(tensor.NewF16(float32(r.IntN(2049)-1024))))
+	}
+	return b
+}
+
+// products fills prod with the k-steps of the dense A (64 x 128 bytes)
+// times B: steps of 128 bytes / steps of K each.
+func (pc *WgmmaProbeCase) products(a []byte, steps int) {
 	val := func(b []byte, row, k int) float64 { // element k of a 128-byte row
-		if in == ref.S8 {
+		if pc.In == ref.S8 {
 			return float64(int8(b[row*128+k]))
 		}
 		return float64(tensor.F16(binary.LittleEndian.Uint16(b[row*128+2*k:])).Float32())
 	}
-	for _, b := range [][]byte{pc.A, pc.B} {
-		if in == ref.S8 {
-			for i := range b {
-				b[i] = byte(r.IntN(256))
-			}
-			continue
-		}
-		for i := 0; i < len(b); i += 2 {
-			binary.LittleEndian.PutUint16(b[i:], uint16(tensor.NewF16(float32(r.IntN(2049)-1024))))
-		}
-	}
-	per := 32 / int(in.Bytes()) // elements of K per k-step
+	per := 128 / int(pc.In.Bytes()) / steps // elements of K per k-step
+	pc.prod = make([][64][128]float64, steps)
 	for kk := range pc.prod {
 		for m := 0; m < 64; m++ {
 			for n := 0; n < 128; n++ {
 				var s float64
 				for k := kk * per; k < (kk+1)*per; k++ {
-					s += val(pc.A, m, k) * val(pc.B, n, k)
+					s += val(a, m, k) * val(pc.B, n, k)
 				}
 				pc.prod[kk][m][n] = s
 			}
 		}
 	}
-	return pc
 }
 
 // wgmmaElement is the (row, column) of D that accumulator i of thread t
@@ -111,7 +169,13 @@ func (pc *WgmmaProbeCase) Check(got []byte) error {
 	}
 	// where lists the products of each value, the probe's own k-step first.
 	where := map[float64][]string{}
-	for _, kk := range append([]int{pc.KK}, slices.DeleteFunc([]int{0, 1, 2, 3}, func(k int) bool { return k == pc.KK })...) {
+	order := []int{pc.KK}
+	for k := range pc.prod {
+		if k != pc.KK {
+			order = append(order, k)
+		}
+	}
+	for _, kk := range order {
 		for m := range pc.prod[kk] {
 			for n, v := range pc.prod[kk][m] {
 				where[v] = append(where[v], fmt.Sprintf("k-step %d (%d, %d)", kk, m, n))
