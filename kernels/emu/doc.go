@@ -18,6 +18,12 @@
 // H100; wgmma's descriptors, swizzle and fragments, not yet), timing, and
 // anything about concurrency between blocks.
 //
+// The kernel sources are included from kernels/, outside the package, so
+// each has a link here (src_<name>.h) that puts it among the package's
+// header files: Go's build cache then rebuilds the emulator when a kernel
+// changes. TestSourceLinks (no build tag, run by `make test`) fails when a
+// source has no link.
+//
 // The package needs the build tag gcompress_emu, cgo, a C++17 compiler and
 // the CUDA headers (cuda_fp16.h, cuda_bf16.h, for the half types); `make
 // check-cuda` runs its tests.
