@@ -352,71 +352,63 @@ func (h Harness) ElemImpl(p *kerneltest.ElemProblem) error {
 // RunProbe runs the mma.sp layout probe for pc with a metadata variant and
 // compares with the expectation.
 func (h Harness) RunProbe(pc *kerneltest.ProbeCase, variant int64) error {
-	s := &session{r: h.R}
-	defer s.free()
-	b64 := pc.B
-	if len(b64) < 8*64 {
-		return fmt.Errorf("probe B has %d bytes, want %d", len(b64), 8*64)
+	if len(pc.B) < 8*64 {
+		return fmt.Errorf("probe B has %d bytes, want %d", len(pc.B), 8*64)
 	}
-	v, err := s.upload(pc.Values, true)
-	if err != nil {
-		return err
-	}
-	e, err := s.upload(pc.Meta, true)
-	if err != nil {
-		return err
-	}
-	b, err := s.upload(b64, true)
-	if err != nil {
-		return err
-	}
-	out := bytes.Repeat([]byte{0xA5}, len(pc.Want))
-	d, err := s.upload(out, false)
-	if err != nil {
-		return err
-	}
-	if err := s.launch(ProbeSpec(pc.In, v, e, b, d, variant)); err != nil {
-		return err
-	}
-	if err := s.finish(d, out); err != nil {
-		return err
-	}
-	return pc.Check(out)
+	return h.runProbe([][]byte{pc.Values, pc.Meta, pc.B}, len(pc.Want), func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error) {
+		return ProbeSpec(pc.In, in[0], in[1], in[2], d, variant)
+	}, pc.Check)
 }
 
 // RunWgmmaProbe runs gc_wgmma_probe_* (gc_wgmma_sp_probe_* for a sparse
 // case) for pc and checks its registers.
 func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
+	const out = 128 * 64 * 4 // 64 accumulators of each of 128 threads
+	if pc.Sparse {
+		return h.runProbe([][]byte{pc.A, pc.Meta, pc.B}, out, func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error) {
+			return WgmmaSparseProbeSpec(pc.In, in[0], in[1], in[2], d, int64(pc.KK), int64(pc.Variant))
+		}, pc.Check)
+	}
+	return h.runProbe([][]byte{pc.A, pc.B}, out, func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error) {
+		return WgmmaProbeSpec(pc.In, in[0], in[1], d, int64(pc.KK))
+	}, pc.Check)
+}
+
+// runProbe uploads a probe's inputs and a poisoned output of outBytes,
+// launches spec(inputs, output), and checks what the kernel wrote.
+func (h Harness) runProbe(inputs [][]byte, outBytes int, spec func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error),
+	check func([]byte) error) error {
 	s := &session{r: h.R}
 	defer s.free()
-	a, err := s.upload(pc.A, true)
-	if err != nil {
-		return err
+	in := make([]cuda.Mem, len(inputs))
+	for i, host := range inputs {
+		var err error
+		if in[i], err = s.upload(host, true); err != nil {
+			return err
+		}
 	}
-	b, err := s.upload(pc.B, true)
-	if err != nil {
-		return err
-	}
-	out := bytes.Repeat([]byte{0xA5}, 128*64*4)
+	out := bytes.Repeat([]byte{0xA5}, outBytes)
 	d, err := s.upload(out, false)
 	if err != nil {
 		return err
 	}
-	spec, err := WgmmaProbeSpec(pc.In, a, b, d, int64(pc.KK))
-	if pc.Sparse {
-		var e cuda.Mem
-		if e, err = s.upload(pc.Meta, true); err != nil {
-			return err
-		}
-		spec, err = WgmmaSparseProbeSpec(pc.In, a, e, b, d, int64(pc.KK), int64(pc.Variant))
-	}
-	if err := s.launch(spec, err); err != nil {
+	if err := s.launch(spec(in, d)); err != nil {
 		return err
 	}
 	if err := s.finish(d, out); err != nil {
 		return err
 	}
-	return pc.Check(out)
+	return check(out)
+}
+
+// alternative is the verdict on a probe of an alternative layout, which
+// must fail: its error is swallowed, and passing is the error (hint says
+// what to switch).
+func alternative(err error, hint string) error {
+	if err == nil {
+		return fmt.Errorf("the alternative layout matches the hardware: %s", hint)
+	}
+	return nil
 }
 
 // Diagnostics runs the launch-path probes and returns them as table rows:
@@ -454,29 +446,26 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 		name := fmt.Sprintf("%v metadata layout %d", pr.in, pr.variant)
 		if pr.variant != 0 {
 			// An alternative must not match; if it does, the GEMMs use the
-			// wrong layout (switch load_meta in kernels/gemm_sp24.cu).
-			if err == nil {
-				err = fmt.Errorf("the alternative layout matches the hardware: switch load_meta to variant %d", pr.variant)
-			} else {
-				err = nil
-			}
+			// wrong layout.
+			err = alternative(err, fmt.Sprintf("switch load_meta (kernels/sp24_meta.cuh) to variant %d", pr.variant))
 			name += " (alternative, must fail)"
 		}
 		add("mma.sp probe", name, err, "")
 	}
+	// The wgmma probes, where the runner has the wgmma kernels.
 	absent, _ := h.R.(interface{ Absent(string) error })
+	loaded := func(kernel string) bool { return absent == nil || absent.Absent(kernel) == nil }
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {
 		for _, kk := range []int{0, 3} {
-			if absent != nil && absent.Absent(wgmmaProbeKernel(in, false)) != nil {
-				continue
+			if loaded(wgmmaProbeKernel(in, false)) {
+				pc := kerneltest.NewWgmmaProbeCase(in, kk, "diagnostics")
+				add("wgmma probe", fmt.Sprintf("%v k-step %d", in, kk), h.RunWgmmaProbe(pc), "")
 			}
-			pc := kerneltest.NewWgmmaProbeCase(in, kk, "diagnostics")
-			add("wgmma probe", fmt.Sprintf("%v k-step %d", in, kk), h.RunWgmmaProbe(pc), "")
 		}
 		// k-steps 0 and 1 with the GEMMs' metadata layout; for int8 also the
 		// two alternatives, which must fail (as in the mma.sp probes).
 		for _, pr := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {0, 2}} {
-			if absent != nil && absent.Absent(wgmmaProbeKernel(in, true)) != nil || (in != ref.S8 && pr[1] != 0) {
+			if !loaded(wgmmaProbeKernel(in, true)) || (in != ref.S8 && pr[1] != 0) {
 				continue
 			}
 			pc, err := kerneltest.NewWgmmaSparseProbeCase(in, pr[0], "diagnostics")
@@ -486,11 +475,7 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 			}
 			name := fmt.Sprintf("%v k-step %d", in, pr[0])
 			if pr[1] != 0 {
-				if err == nil {
-					err = fmt.Errorf("the alternative metadata layout %d matches the hardware: switch the wgmma.sp kernels to it", pr[1])
-				} else {
-					err = nil
-				}
+				err = alternative(err, fmt.Sprintf("switch the wgmma.sp kernels to metadata layout %d", pr[1]))
 				name += fmt.Sprintf(" metadata layout %d (alternative, must fail)", pr[1])
 			}
 			add("wgmma.sp probe", name, err, "")

@@ -170,25 +170,38 @@ func UnarySpec(kernel string, a *UnaryArgs) (LaunchSpec, error) {
 // values 16 x 32 bytes, meta 16 x K/8 bytes, b 8 x 64 bytes, d 16 x 8
 // four-byte outputs; variant selects the metadata-register layout (0: the
 // GEMMs'; 1 and 2: the int8 alternatives of load_meta in
-// kernels/gemm_sp24.cu).
+// kernels/sp24_meta.cuh).
 func ProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, variant int64) (LaunchSpec, error) {
 	name, metaBytes := "gc_sp24_probe_s8", int64(16*8)
 	if in != ref.S8 {
 		name, metaBytes = "gc_sp24_probe_f16", 16*4
 	}
-	for _, v := range []struct {
-		name  string
-		m     cuda.Mem
-		bytes int64
-	}{{"values", values, 16 * 32}, {"meta", meta, metaBytes}, {"B", b, 8 * 64}, {"D", d, 16 * 8 * 4}} {
-		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
-			return LaunchSpec{}, err
-		}
-		if !v.m.Aligned(4) {
-			return LaunchSpec{}, argErr(name, "%s must be 4-byte aligned", v.name)
-		}
+	if err := probeBuffers(name, 4, probeBuffer{"values", values, 16 * 32}, probeBuffer{"meta", meta, metaBytes},
+		probeBuffer{"B", b, 8 * 64}, probeBuffer{"D", d, 16 * 8 * 4}); err != nil {
+		return LaunchSpec{}, err
 	}
 	return LaunchSpec{Kernel: name, Grid: 1, Block: 32, Params: []uint64{ptr(values), ptr(meta), ptr(b), ptr(d), i64(variant)}}.check()
+}
+
+// probeBuffer is one buffer of a probe launch: at least bytes long.
+type probeBuffer struct {
+	name  string
+	m     cuda.Mem
+	bytes int64
+}
+
+// probeBuffers checks a probe's buffers: each non-null, long enough and
+// align-byte aligned.
+func probeBuffers(kernel string, align int, bufs ...probeBuffer) error {
+	for _, v := range bufs {
+		if err := flat(kernel, v.name, v.m, v.bytes, 1); err != nil {
+			return err
+		}
+		if !v.m.Aligned(align) {
+			return argErr(kernel, "%s must be %d-byte aligned", v.name, align)
+		}
+	}
+	return nil
 }
 
 // WgmmaProbeShared is the dynamic shared memory of gc_wgmma_probe_*: A (64
@@ -203,17 +216,9 @@ func WgmmaProbeSpec(in ref.Elem, a, b, d cuda.Mem, kk int64) (LaunchSpec, error)
 	if kk < 0 || kk > 3 {
 		return LaunchSpec{}, argErr(name, "k-step %d outside 0..3", kk)
 	}
-	for _, v := range []struct {
-		name  string
-		m     cuda.Mem
-		bytes int64
-	}{{"A", a, 64 * 128}, {"B", b, 128 * 128}, {"D", d, 128 * 64 * 4}} {
-		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
-			return LaunchSpec{}, err
-		}
-		if !v.m.Aligned(16) {
-			return LaunchSpec{}, argErr(name, "%s must be 16-byte aligned", v.name)
-		}
+	if err := probeBuffers(name, 16, probeBuffer{"A", a, 64 * 128}, probeBuffer{"B", b, 128 * 128},
+		probeBuffer{"D", d, 128 * 64 * 4}); err != nil {
+		return LaunchSpec{}, err
 	}
 	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: WgmmaProbeShared, Params: []uint64{ptr(a), ptr(b), ptr(d), i64(kk)}}.check()
 }
@@ -237,17 +242,9 @@ func WgmmaSparseProbeSpec(in ref.Elem, values, meta, b, d cuda.Mem, kk, variant 
 	if in != ref.S8 {
 		mb = SpMetaBytesF16
 	}
-	for _, v := range []struct {
-		name  string
-		m     cuda.Mem
-		bytes int64
-	}{{"values", values, 64 * SpABytes}, {"meta", meta, 64 * mb}, {"B", b, 128 * SpBBytes}, {"D", d, 128 * 64 * 4}} {
-		if err := flat(name, v.name, v.m, v.bytes, 1); err != nil {
-			return LaunchSpec{}, err
-		}
-		if !v.m.Aligned(16) {
-			return LaunchSpec{}, argErr(name, "%s must be 16-byte aligned", v.name)
-		}
+	if err := probeBuffers(name, 16, probeBuffer{"values", values, 64 * SpABytes}, probeBuffer{"meta", meta, 64 * mb},
+		probeBuffer{"B", b, 128 * SpBBytes}, probeBuffer{"D", d, 128 * 64 * 4}); err != nil {
+		return LaunchSpec{}, err
 	}
 	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: WgmmaSparseProbeShared,
 		Params: []uint64{ptr(values), ptr(meta), ptr(b), ptr(d), i64(kk), i64(variant)}}.check()
