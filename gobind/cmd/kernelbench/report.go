@@ -141,39 +141,44 @@ type Acceptance struct {
 	Note      string  `json:"note,omitempty"`
 }
 
+// timed returns a family's timings at size^3 that ran (median > 0).
+func timed(ts []Timing, kernel string, size int) []*Timing {
+	var out []*Timing
+	for i := range ts {
+		if t := &ts[i]; t.Kernel == kernel && t.M == size && t.N == size && t.K == size && t.MedianMS > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // find returns the timing of a family's default tile shape at size^3.
 func find(ts []Timing, kernel string, size int) *Timing {
-	return pick(ts, kernel, size, func(t *Timing) bool { return t.Default })
+	for _, t := range timed(ts, kernel, size) {
+		if t.Default {
+			return t
+		}
+	}
+	return nil
 }
 
 // fastestWgmma returns a family's fastest timing at size^3 among the wgmma
 // tile shapes whose check passed.
 func fastestWgmma(ts []Timing, kernel string, size int) *Timing {
 	var best *Timing
-	for i := range ts {
-		t := &ts[i]
-		if t.Kernel == kernel && isWgmma(t.Tile) && t.Check == "pass" && t.M == size && t.N == size && t.K == size &&
-			t.MedianMS > 0 && (best == nil || t.MedianMS < best.MedianMS) {
+	for _, t := range timed(ts, kernel, size) {
+		if isWgmma(t.Tile) && t.Check == "pass" && (best == nil || t.MedianMS < best.MedianMS) {
 			best = t
 		}
 	}
 	return best
 }
 
+// isWgmma reports whether tile names a wgmma shape (gobind.Tile.Wgmma).
 func isWgmma(tile string) bool {
 	return slices.ContainsFunc(slices.Concat(gobind.DenseTiles, gobind.SparseTiles), func(t gobind.Tile) bool {
 		return t.Name == tile && t.Wgmma
 	})
-}
-
-// pick returns the first timing of a family at size^3 that ok accepts.
-func pick(ts []Timing, kernel string, size int, ok func(*Timing) bool) *Timing {
-	for i := range ts {
-		if ts[i].Kernel == kernel && ok(&ts[i]) && ts[i].M == size && ts[i].N == size && ts[i].K == size && ts[i].MedianMS > 0 {
-			return &ts[i]
-		}
-	}
-	return nil
 }
 
 // acceptance evaluates the criteria at size^3 (8192 in the issue) with the
