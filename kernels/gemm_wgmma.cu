@@ -75,9 +75,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   static_assert(BK == 128 && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128-byte swizzled rows");
 
   GC_DYNAMIC_SMEM(raw);
-  // The launch passes 1024 bytes more than the stages need (gobind
-  // Tile.DenseShared) for this alignment.
-  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* smem = wg_smem(raw);
   uint8_t* sA = smem;
   uint8_t* sB = smem + STAGES * A_STAGE;
 
@@ -135,7 +133,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
 
   GC_DYNAMIC_SMEM(raw);
-  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
+  uint8_t* smem = wg_smem(raw);
   uint8_t* sA = smem;
   uint8_t* sB = sA + STAGES * A_STAGE;
   uint8_t* sE = sB + STAGES * B_STAGE;
@@ -189,6 +187,28 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   store_tile<OUT>(e, bm + meta_row, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
 
+// probe_run ends both probes below: it publishes the operands the thread's
+// cp.asyncs copied, issues one wgmma (issue(d)) on zeroed accumulators d and
+// writes them out as they are: D[thread * 64 + i].
+template <typename Acc, typename Issue>
+GC_DEVICE void probe_run(void* D, Issue issue) {
+  cp_async_commit();
+  cp_async_wait<0>();
+  fence_proxy_async();
+  __syncthreads();
+  Acc d[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) d[i] = 0;
+  wg_acc_fence(d);
+  wg_fence();
+  issue(d);
+  wg_commit();
+  wg_wait<0>();
+  wg_acc_fence(d);
+#pragma unroll
+  for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
+}
+
 // wgmma_probe runs one wgmma k-step (kk, 0..3) of a 64 x 128 product on one
 // warpgroup, with the operands in the GEMM's stage layout, and writes every
 // thread's 64 accumulators as they are: D[thread * 64 + i]. A (64 rows) and
@@ -199,30 +219,18 @@ template <int ELEM>
 GC_DEVICE void wgmma_probe(const uint8_t* A, const uint8_t* B, void* D, long long kk) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
   GC_DYNAMIC_SMEM(raw);
-  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
-  uint8_t* sA = smem;
-  uint8_t* sB = smem + 64 * 128;
+  uint8_t* sA = wg_smem(raw);
+  uint8_t* sB = sA + 64 * 128;
   for (int c = threadIdx.x; c < (64 + 128) * 8; c += 128) {
     const int row = c / 8, ch = c % 8;
     const bool isA = row < 64;
     const uint8_t* src = isA ? A + row * 128 + ch * 16 : B + (row - 64) * 128 + ch * 16;
     cp_async16(smem_addr(isA ? sA + swz128(row, ch) : sB + swz128(row - 64, ch)), src, 16);
   }
-  cp_async_commit();
-  cp_async_wait<0>();
-  fence_proxy_async();
-  __syncthreads();
-  Acc d[64];
-#pragma unroll
-  for (int i = 0; i < 64; ++i) d[i] = 0;
-  wg_acc_fence(d);
-  wg_fence();
-  wg_mma<ELEM, 128>(d, wg_desc<128>(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc<128>(smem_addr(sB)) + ((kk * 32) >> 4), 0);
-  wg_commit();
-  wg_wait<0>();
-  wg_acc_fence(d);
-#pragma unroll
-  for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
+  probe_run<Acc>(D, [&](Acc(&d)[64]) {
+    wg_mma<ELEM, 128>(d, wg_desc<128>(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc<128>(smem_addr(sB)) + ((kk * 32) >> 4),
+                      0);
+  });
 }
 
 // wgmma_sp_probe is wgmma_probe for wgmma.mma_async.sp: one sparse k-step
@@ -237,8 +245,7 @@ GC_DEVICE void wgmma_sp_probe(const uint8_t* Av, const uint8_t* Em, const uint8_
   typedef typename ElemTraits<ELEM>::Acc Acc;
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   GC_DYNAMIC_SMEM(raw);
-  uint8_t* smem = raw + ((1024 - (smem_addr(raw) & 1023)) & 1023);
-  uint8_t* sA = smem;
+  uint8_t* sA = wg_smem(raw);
   uint8_t* sB = sA + 64 * AB;
   uint8_t* sE = sB + 128 * BB;
   for (int c = threadIdx.x; c < 64 * AB / 16 + 128 * BB / 16; c += 128) {
@@ -250,23 +257,11 @@ GC_DEVICE void wgmma_sp_probe(const uint8_t* Av, const uint8_t* Em, const uint8_
     }
   }
   if (threadIdx.x < 64 * MB / 8) cp_async8(smem_addr(sE + threadIdx.x * 8), Em + threadIdx.x * 8, 8);
-  cp_async_commit();
-  cp_async_wait<0>();
-  fence_proxy_async();
-  __syncthreads();
-  const uint32_t em = load_meta<ELEM>(sE, (threadIdx.x >> 5) * 16, MB, (int)kk * SpTraits<ELEM>::meta_step, variant);
-  Acc d[64];
-#pragma unroll
-  for (int i = 0; i < 64; ++i) d[i] = 0;
-  wg_acc_fence(d);
-  wg_fence();
-  wg_mma_sp<ELEM, 128>(d, wg_desc<AB>(smem_addr(sA)) + ((kk * 32) >> 4), wg_desc<BB>(smem_addr(sB)) + ((kk * 64) >> 4),
-                       em, 0);
-  wg_commit();
-  wg_wait<0>();
-  wg_acc_fence(d);
-#pragma unroll
-  for (int i = 0; i < 64; ++i) static_cast<Acc*>(D)[threadIdx.x * 64 + i] = d[i];
+  probe_run<Acc>(D, [&](Acc(&d)[64]) {
+    const uint32_t em = load_meta<ELEM>(sE, (threadIdx.x >> 5) * 16, MB, (int)kk * SpTraits<ELEM>::meta_step, variant);
+    wg_mma_sp<ELEM, 128>(d, wg_desc<AB>(smem_addr(sA)) + ((kk * 32) >> 4),
+                         wg_desc<BB>(smem_addr(sB)) + ((kk * 64) >> 4), em, 0);
+  });
 }
 
 }  // namespace gc

@@ -62,6 +62,12 @@ GC_DEVICE uint64_t wg_desc(saddr_t a) {
          (uint64_t)(ROW == 128 ? 1 : 2) << 62;
 }
 
+// wg_smem is the first 1024-byte boundary (of the shared window) in the
+// dynamic shared memory raw: the 128-byte swizzle's atoms must start on
+// one. Launches pass WgmmaAlign (1024) bytes more than the kernels use
+// (gobind/geometry.go) for it.
+GC_DEVICE uint8_t* wg_smem(uint8_t* raw) { return raw + ((1024 - (smem_addr(raw) & 1023)) & 1023); }
+
 // wg_acc_fence keeps the compiler from touching the accumulators between
 // the wgmma issue and its wait: an empty asm that "reads and writes" every
 // register pins them in place (otherwise a copy or spill could read a

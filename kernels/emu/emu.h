@@ -124,6 +124,15 @@ WarpSlots& slots();          // the current warp's exchange slots
 inline void warp_sync() { yield_wait(WARP_WAIT); }
 inline void block_sync() { yield_wait(BLOCK_WAIT); }
 
+// commit_group closes the open (uncommitted) entries of a thread's queue
+// into a group, even when there are none: the commit_group of cp.async and
+// of wgmma.
+template <typename T>
+void commit_group(std::vector<std::vector<T>>& groups, std::vector<T>& open) {
+  groups.push_back(open);
+  open.clear();
+}
+
 // complete_groups completes (done) every committed group of a thread's
 // queue but the newest keep, oldest first: the wait_group of cp.async and
 // of wgmma.

@@ -28,11 +28,7 @@ inline void cp_async_n(saddr_t dst, const void* src, int src_bytes, int size) {
 inline void cp_async16(saddr_t dst, const void* src, int src_bytes) { cp_async_n(dst, src, src_bytes, 16); }
 inline void cp_async8(saddr_t dst, const void* src, int src_bytes) { cp_async_n(dst, src, src_bytes, 8); }
 
-inline void cp_async_commit() {
-  gc_emu::Thread* t = gc_emu::cur;
-  t->groups.push_back(t->open);
-  t->open.clear();
-}
+inline void cp_async_commit() { gc_emu::commit_group(gc_emu::cur->groups, gc_emu::cur->open); }
 
 // cp.async.wait_group N: every committed group but the newest N completes.
 template <int N>

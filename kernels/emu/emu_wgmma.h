@@ -22,11 +22,7 @@ namespace gc {
 
 inline void wg_fence() {}
 
-inline void wg_commit() {
-  gc_emu::Thread* t = gc_emu::cur;
-  t->wg_groups.push_back(t->wg_open);
-  t->wg_open.clear();
-}
+inline void wg_commit() { gc_emu::commit_group(gc_emu::cur->wg_groups, gc_emu::cur->wg_open); }
 
 // wg_wait: every committed wgmma group but the newest N runs.
 template <int N>
