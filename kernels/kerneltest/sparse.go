@@ -70,41 +70,65 @@ func random24(r *rand.Rand, in ref.Elem, m, k int) []byte {
 	return b
 }
 
-// compress packs a dense 2:4 matrix with padded strides (garbage in the
-// padding) and returns values, ldv, meta, lde.
-func compress(r *rand.Rand, in ref.Elem, dense []byte, m, k0 int) ([]byte, int, []byte, int, int, error) {
+// Compress24 packs a dense 2:4 matrix of input type in (rows x k0, row
+// stride k0, as bytes) in the format of ref.Compress24, K padded to the
+// format's alignment k: the values (rows x k/2) and the metadata (rows x
+// k/8), rows back to back.
+func Compress24(in ref.Elem, dense []byte, rows, k0 int) (values, meta []byte, k int, err error) {
 	switch in {
 	case ref.S8:
-		return compressT(r, view[int8](dense), m, k0, ref.FormatSparse24S8)
+		return compress24[int8](dense, rows, k0, format24(in))
 	case ref.F16:
-		return compressT(r, view[tensor.F16](dense), m, k0, ref.FormatSparse24F16)
+		return compress24[tensor.F16](dense, rows, k0, format24(in))
 	default:
-		return compressT(r, view[tensor.BF16](dense), m, k0, ref.FormatSparse24BF16)
+		return compress24[tensor.BF16](dense, rows, k0, format24(in))
 	}
 }
 
-func compressT[T ref.Elem24](r *rand.Rand, dense []T, m, k0 int, f ref.Format) ([]byte, int, []byte, int, int, error) {
-	s, err := ref.Compress24(m, k0, dense, k0, f.KAlign)
+// format24 is the 2:4 format of input type in.
+func format24(in ref.Elem) ref.Format {
+	switch in {
+	case ref.S8:
+		return ref.FormatSparse24S8
+	case ref.F16:
+		return ref.FormatSparse24F16
+	default:
+		return ref.FormatSparse24BF16
+	}
+}
+
+func compress24[T ref.Elem24](dense []byte, rows, k0 int, f ref.Format) ([]byte, []byte, int, error) {
+	s, err := ref.Compress24(rows, k0, view[T](dense), k0, f.KAlign)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return bytesOf(s.Values), s.Meta, s.Cols, nil
+}
+
+// compress packs a dense 2:4 matrix with padded strides (garbage in the
+// padding) and returns values, ldv, meta, lde and the padded K.
+func compress(r *rand.Rand, in ref.Elem, dense []byte, m, k0 int) ([]byte, int, []byte, int, int, error) {
+	values, meta, k, err := Compress24(in, dense, m, k0)
 	if err != nil {
 		return nil, 0, nil, 0, 0, err
 	}
-	k := s.Cols
+	f := format24(in)
 	ldv := k/2 + 16/f.ValueBytes
 	lde := k/8 + f.MetaRowAlign
 	vals := make([]byte, m*ldv*f.ValueBytes)
-	meta := make([]byte, m*lde)
+	padded := make([]byte, m*lde)
 	for i := range vals {
 		vals[i] = byte(r.IntN(256))
 	}
-	for i := range meta {
-		meta[i] = byte(r.IntN(256))
+	for i := range padded {
+		padded[i] = byte(r.IntN(256))
 	}
-	vv := view[T](vals)
+	vb := k / 2 * f.ValueBytes
 	for i := 0; i < m; i++ {
-		copy(vv[i*ldv:i*ldv+k/2], s.Values[i*k/2:])
-		copy(meta[i*lde:i*lde+k/8], s.Meta[i*k/8:])
+		copy(vals[i*ldv*f.ValueBytes:], values[i*vb:(i+1)*vb])
+		copy(padded[i*lde:i*lde+k/8], meta[i*k/8:])
 	}
-	return vals, ldv, meta, lde, k, nil
+	return vals, ldv, padded, lde, k, nil
 }
 
 // SparseGEMM checks a 2:4 sparse GEMM implementation against

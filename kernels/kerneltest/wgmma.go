@@ -55,7 +55,7 @@ func NewWgmmaProbeCase(in ref.Elem, kk int, seed string) *WgmmaProbeCase {
 func NewWgmmaSparseProbeCase(in ref.Elem, kk int, seed string) (*WgmmaProbeCase, error) {
 	r := rng("wgmma sparse probe " + seed)
 	pc := &WgmmaProbeCase{In: in, Sparse: true, KK: kk, B: probeOperand(r, in, 128)}
-	dense, values := probeOperand(r, in, 64), []byte(nil)
+	dense := probeOperand(r, in, 64)
 	eb := int(in.Bytes())
 	k := 128 / eb
 	for row := 0; row < 64; row++ {
@@ -69,20 +69,11 @@ func NewWgmmaSparseProbeCase(in ref.Elem, kk int, seed string) (*WgmmaProbeCase,
 		}
 	}
 	var err error
-	if in == ref.S8 {
-		var sp *ref.Sparse24[int8]
-		if sp, err = ref.Compress24(64, k, view[int8](dense), k, 8); err == nil {
-			values, pc.Meta = bytesOf(sp.Values), sp.Meta
-		}
-	} else {
-		var sp *ref.Sparse24[tensor.F16]
-		if sp, err = ref.Compress24(64, k, view[tensor.F16](dense), k, 8); err == nil {
-			values, pc.Meta = bytesOf(sp.Values), sp.Meta
-		}
+	if pc.A, pc.Meta, _, err = Compress24(in, dense, 64, k); err != nil {
+		return nil, err
 	}
-	pc.A = values
 	pc.products(dense, 2)
-	return pc, err
+	return pc, nil
 }
 
 // probeOperand is rows of 128 bytes: random int8, or f16 integers in

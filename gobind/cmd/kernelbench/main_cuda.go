@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/cuda"
@@ -394,13 +393,7 @@ func (b *bencher) sparse(in ref.Elem, tile string, s int) (*problem, error) {
 			}
 		}
 	}
-	var vals, meta []byte
-	var err error
-	if in == ref.S8 {
-		vals, meta, err = compressBytes[int8](dense, s, ref.FormatSparse24S8.KAlign)
-	} else {
-		vals, meta, err = compressBytes[tensor.F16](dense, s, ref.FormatSparse24F16.KAlign)
-	}
+	vals, meta, _, err := kerneltest.Compress24(in, dense, s, s)
 	if err != nil {
 		return nil, err
 	}
@@ -440,19 +433,6 @@ func (b *bencher) sparse(in ref.Elem, tile string, s int) (*problem, error) {
 		return nil
 	}
 	return p, nil
-}
-
-// compressBytes compresses an s x s matrix given as bytes.
-func compressBytes[T ref.Elem24](dense []byte, s, padK int) ([]byte, []byte, error) {
-	d := make([]T, s*s)
-	copyBytes(d, dense)
-	sp, err := ref.Compress24(s, s, d, s, padK)
-	if err != nil {
-		return nil, nil, err
-	}
-	vals := make([]byte, len(dense)/2)
-	copyToBytes(vals, sp.Values)
-	return vals, sp.Meta, nil
 }
 
 // compareRow checks one sampled output row: bit for bit for int8 inputs, by
@@ -511,16 +491,4 @@ func freeAll(bufs []*cuda.Buffer) {
 	for _, b := range bufs {
 		b.Free()
 	}
-}
-
-// copyBytes fills dst's memory from src (len(src) <= len(dst)*sizeof(T)).
-func copyBytes[T any](dst []T, src []byte) {
-	var z T
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), len(dst)*int(unsafe.Sizeof(z))), src)
-}
-
-// copyToBytes copies src's memory into dst.
-func copyToBytes[T any](dst []byte, src []T) {
-	var z T
-	copy(dst, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), len(src)*int(unsafe.Sizeof(z))))
 }
