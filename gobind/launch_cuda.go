@@ -27,33 +27,39 @@ type Launcher struct {
 	Dev  *cuda.Device
 	fns  map[string]*cuda.Function
 	mods map[string]*cuda.Module
-	// absent holds the kernels of the table that were not loaded, with the
-	// reason: shared memory the device does not allow, or a module it cannot
-	// run (the wgmma module off sm_90) or whose JIT compilation failed.
+	// absent holds the kernels of the fatbin modules that were not loaded,
+	// with the reason (shared memory the device does not allow).
 	absent map[string]error
-	// jitLog is the driver's information log of the wgmma module's JIT
-	// compilation (sm_90 only).
-	jitLog string
+	// wgmma holds the wgmma module's kernels, loaded on first use (Load
+	// does not: the driver's JIT compilation of the module takes seconds
+	// where its cache is cold, and no default tile shape uses it yet): the
+	// loaded ones, the absent ones with the reason (not sm_90, a failed JIT
+	// compilation, shared memory), and the driver's compile log.
+	wgmma struct {
+		once   sync.Once
+		fns    map[string]*cuda.Function
+		absent map[string]error
+		log    string
+	}
 	// dense and sparse are the tile shapes of launches that name none.
 	dense, sparse map[Elem]string
 	mu            sync.Mutex
 	bufs          map[uintptr]*cuda.Buffer // from Upload, until Free
 }
 
-// Load loads every module on dev, looks up every kernel of the table that
-// the device's shared memory allows, raises the dynamic shared memory limit
-// of those that need more than 48 KiB, and picks the default GEMM tile
-// shapes: per input type, the first of DenseTileOrder (SparseTileOrder)
-// whose kernels fit. The wgmma module is optional: it is compiled (by the
-// driver) only on sm_90 devices, and where that fails its tiles are absent
-// and the mma.sync ones serve.
+// Load loads every fatbin module on dev, looks up every kernel of the
+// table that the device's shared memory allows, raises the dynamic shared
+// memory limit of those that need more than 48 KiB, and picks the default
+// GEMM tile shapes: per input type, the first of DenseTileOrder
+// (SparseTileOrder) whose kernels fit. The wgmma module is loaded when one
+// of its kernels is first asked for (TileLoaded, Absent, Function): the
+// driver compiles it on sm_90 devices only, and where that fails its tiles
+// are absent and the mma.sync ones serve.
 func Load(dev *cuda.Device) (*Launcher, error) {
 	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, absent: map[string]error{},
 		dense: map[Elem]string{}, sparse: map[Elem]string{}, bufs: map[uintptr]*cuda.Buffer{}}
-	modErr := map[string]error{}
 	for _, mod := range Modules() {
 		if mod == WgmmaModule {
-			modErr[mod] = l.loadWgmma()
 			continue
 		}
 		img, err := fatbins.ReadFile("fatbin/" + mod + ".fatbin")
@@ -74,22 +80,16 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		l.mods[mod] = m
 	}
 	for _, k := range Kernels {
-		if err := modErr[k.Module]; err != nil {
+		if k.Module == WgmmaModule {
+			continue
+		}
+		if err := l.unfit(k); err != nil {
 			l.absent[k.Name] = err
 			continue
 		}
-		if k.DynamicShared > dev.SharedPerBlockOptin {
-			l.absent[k.Name] = fmt.Errorf("needs %d bytes of shared memory per block, %s allows %d", k.DynamicShared, dev.Name, dev.SharedPerBlockOptin)
-			continue
-		}
-		f, err := l.mods[k.Module].Function(k.Name)
+		f, err := l.function(l.mods[k.Module], k)
 		if err != nil {
 			return nil, fmt.Errorf("gobind: %w", err)
-		}
-		if k.DynamicShared > 48<<10 {
-			if err := f.SetMaxDynamicShared(k.DynamicShared); err != nil {
-				return nil, fmt.Errorf("gobind: %w", err)
-			}
 		}
 		l.fns[k.Name] = f
 	}
@@ -104,37 +104,112 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 	return l, nil
 }
 
-// ErrNeedsSM90 is why the wgmma GEMMs are absent on GPUs other than sm_90.
-var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) only")
-
-// loadWgmma JIT-compiles and loads the wgmma module (sm_90a PTX) on an
-// sm_90 device.
-func (l *Launcher) loadWgmma() error {
-	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
-		return fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
+// unfit says why kernel k cannot be launched on the device (nil: its
+// shared memory fits).
+func (l *Launcher) unfit(k Kernel) error {
+	if k.DynamicShared > l.Dev.SharedPerBlockOptin {
+		return fmt.Errorf("needs %d bytes of shared memory per block, %s allows %d", k.DynamicShared, l.Dev.Name, l.Dev.SharedPerBlockOptin)
 	}
-	ptx, err := fatbins.ReadFile("fatbin/" + WgmmaModule + ".ptx")
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
-	}
-	if err != nil {
-		return err
-	}
-	m, log, err := l.Dev.LoadPTX(WgmmaModule, ptx)
-	l.jitLog = log
-	if err != nil {
-		return err
-	}
-	l.mods[WgmmaModule] = m
 	return nil
 }
 
+// function looks kernel k up in module m and raises its dynamic shared
+// memory limit when it needs more than 48 KiB.
+func (l *Launcher) function(m *cuda.Module, k Kernel) (*cuda.Function, error) {
+	f, err := m.Function(k.Name)
+	if err != nil {
+		return nil, err
+	}
+	if k.DynamicShared > 48<<10 {
+		if err := f.SetMaxDynamicShared(k.DynamicShared); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// ErrNeedsSM90 is why the wgmma GEMMs are absent on GPUs other than sm_90.
+var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) only")
+
+// loadWgmma loads the wgmma module and its kernels, once: on an sm_90
+// device the driver JIT-compiles the module (sm_90a PTX); elsewhere, or
+// when that fails, every kernel of it is absent with the reason.
+func (l *Launcher) loadWgmma() {
+	w := &l.wgmma
+	w.once.Do(func() {
+		w.fns, w.absent = map[string]*cuda.Function{}, map[string]error{}
+		m, err := l.compileWgmma()
+		for _, k := range Kernels {
+			if k.Module != WgmmaModule {
+				continue
+			}
+			kerr := err
+			if kerr == nil {
+				kerr = l.unfit(k)
+			}
+			if kerr == nil {
+				var f *cuda.Function
+				if f, kerr = l.function(m, k); kerr == nil {
+					w.fns[k.Name] = f
+					continue
+				}
+			}
+			w.absent[k.Name] = kerr
+		}
+	})
+}
+
+// compileWgmma has the driver compile the wgmma module (sm_90 only),
+// keeping its compile log.
+func (l *Launcher) compileWgmma() (*cuda.Module, error) {
+	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
+		return nil, fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
+	}
+	ptx, err := fatbins.ReadFile("fatbin/" + WgmmaModule + ".ptx")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, log, err := l.Dev.LoadPTX(WgmmaModule, ptx)
+	l.wgmma.log = log
+	return m, err
+}
+
+// kernel returns a loaded kernel of the table, or why it is absent (nil,
+// nil for a name not in the table). A wgmma kernel loads the wgmma module
+// first; the fatbin kernels, which every launch looks up, take one map
+// look-up.
+func (l *Launcher) kernel(name string) (*cuda.Function, error) {
+	if f, ok := l.fns[name]; ok {
+		return f, nil
+	}
+	if err, ok := l.absent[name]; ok {
+		return nil, err
+	}
+	if k, ok := lookup(name); !ok || k.Module != WgmmaModule {
+		return nil, nil
+	}
+	l.loadWgmma()
+	if f, ok := l.wgmma.fns[name]; ok {
+		return f, nil
+	}
+	return nil, l.wgmma.absent[name]
+}
+
 // WgmmaJITLog is the driver's information log of compiling the wgmma module
-// ("" where it was not compiled).
-func (l *Launcher) WgmmaJITLog() string { return l.jitLog }
+// (compiling it first; "" where it was not compiled).
+func (l *Launcher) WgmmaJITLog() string {
+	l.loadWgmma()
+	return l.wgmma.log
+}
 
 // Absent returns why a kernel of the table was not loaded (nil if it was).
-func (l *Launcher) Absent(name string) error { return l.absent[name] }
+func (l *Launcher) Absent(name string) error {
+	_, err := l.kernel(name)
+	return err
+}
 
 // fitting returns the first shape of the order list, else of the tile list,
 // of the dense (sparse) GEMMs of input in that TileLoaded ("" if none).
@@ -173,23 +248,28 @@ func (l *Launcher) TileLoaded(sparse bool, in Elem, tile string) bool {
 		bases = sparseBases
 	}
 	for _, b := range bases {
-		if _, ok := l.fns[b.name+"_"+tile]; b.in == in && !ok {
+		if b.in != in {
+			continue
+		}
+		if f, _ := l.kernel(b.name + "_" + tile); f == nil {
 			return false
 		}
 	}
 	return true
 }
 
-// Function returns a loaded kernel by name (for benchmarks and probes).
+// Function returns a loaded kernel by name (for launches, benchmarks and
+// probes).
 func (l *Launcher) Function(name string) (*cuda.Function, error) {
-	f, ok := l.fns[name]
-	if !ok {
-		if err := l.absent[name]; err != nil {
-			return nil, fmt.Errorf("gobind: %s: %w", name, err)
-		}
+	f, err := l.kernel(name)
+	switch {
+	case f != nil:
+		return f, nil
+	case err != nil:
+		return nil, fmt.Errorf("gobind: %s: %w", name, err)
+	default:
 		return nil, fmt.Errorf("gobind: %s: %w", name, cuda.ErrNotFound)
 	}
-	return f, nil
 }
 
 // Launch runs a validated launch on the NULL stream (Runner).
