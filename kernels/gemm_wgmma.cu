@@ -17,40 +17,42 @@
 //    16-byte chunks swizzled by swz128 -- the 128-byte swizzle wgmma's
 //    descriptors name -- from a 1024-byte aligned base (the swizzle atom).
 //  * Pipeline: cp.async fills the stages as in gemm_dense.cuh (RowChunks,
-//    zero-filled bounds); one wgmma group (stage) stays in flight while the
-//    next is issued. Loop invariant, at iteration kt after
-//    cp.async.wait_group(STAGES-3), fence.proxy.async and __syncthreads:
-//    tile kt is resident and visible to wgmma, and every warpgroup has
-//    completed its wgmma groups up to kt-2 (each waited for all but its
-//    newest group at the end of iteration kt-1), so stage (kt-2) % STAGES
-//    is free and is refilled with tile kt+STAGES-2. STAGES-2 tiles are in
-//    flight ahead of the one computed on.
+//    zero-filled bounds); F wgmma groups (tiles) stay in flight while the
+//    next is issued: F = 1 for the dense GEMMs, 0 for the 2:4 ones (see
+//    wg_mma_sp). With P = STAGES-1-F tiles copied ahead, the loop invariant
+//    at iteration kt, after cp.async.wait_group(P-1), fence.proxy.async and
+//    __syncthreads: tile kt is resident and visible to wgmma, and every
+//    warpgroup has completed its wgmma groups up to kt-1-F (each waited for
+//    all but its newest F at the end of iteration kt-1), so stage
+//    (kt-1-F) % STAGES is free and is refilled with tile kt+P.
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
 #include "wgmma.cuh"
 
 namespace gc {
 
-// wgmma_mainloop is the pipeline of both kernels below (the invariant is in
-// the file comment): load(stage, kt) starts the copies of tile kt into a
-// stage, mma(acc, stage) issues the stage's wgmma k-steps. acc starts at
-// zero; at the end every wgmma and every copy has completed.
-template <int STAGES, typename Acc, int N, typename Load, typename Mma>
+// wgmma_mainloop is the pipeline of both kernels below, with F wgmma
+// groups left in flight (the invariant is in the file comment): load(stage,
+// kt) starts the copies of tile kt into a stage, mma(acc, stage) issues the
+// stage's wgmma k-steps. acc starts at zero; at the end every wgmma and
+// every copy has completed.
+template <int STAGES, int F, typename Acc, int N, typename Load, typename Mma>
 GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma) {
-  static_assert(STAGES >= 3, "one stage computed on, one in flight to wgmma, one or more being filled");
+  constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
+  static_assert(P >= 2, "one stage computed on, F in flight to wgmma, two or more being filled");
 #pragma unroll
   for (int i = 0; i < N; ++i) acc[i] = 0;
 #pragma unroll
-  for (int s = 0; s < STAGES - 2; ++s) {
+  for (int s = 0; s < P; ++s) {
     if (s < ktiles) load(s, s);
     cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    cp_async_wait<STAGES - 3>();
+    cp_async_wait<P - 1>();
     fence_proxy_async();
     __syncthreads();
     {
-      const int nt = kt + STAGES - 2;
+      const int nt = kt + P;
       if (nt < ktiles) load(nt % STAGES, nt);
       cp_async_commit();
     }
@@ -58,7 +60,7 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma) {
     wg_fence();
     mma(acc, kt % STAGES);
     wg_commit();
-    wg_wait<1>();
+    wg_wait<F>();
     wg_acc_fence(acc);
   }
   wg_wait<0>();
@@ -95,7 +97,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const uint64_t descA = wg_desc<128>(smem_addr(sA + wg * 64 * BK)), descB = wg_desc<128>(smem_addr(sB));
 
   Acc acc[BN / 2];
-  wgmma_mainloop<STAGES>(
+  wgmma_mainloop<STAGES, 1>(
       acc, ktiles,
       [&](int stage, int kt) {
         copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
@@ -169,10 +171,12 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const uint64_t descA = wg_desc<AB>(smem_addr(sA + wg * 64 * AB)), descB = wg_desc<BB>(smem_addr(sB));
   // This warp's 16 rows of the metadata tile.
   const int meta_row = wg * 64 + (warp & 3) * 16;
+  // The metadata registers of a tile's two k-steps; they must hold until
+  // the wait (wg_mma_sp), hence F = 0.
+  uint32_t em[2];
 
   Acc acc[BN / 2];
-  wgmma_mainloop<STAGES>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
-    uint32_t em[2];
+  wgmma_mainloop<STAGES, 0>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
       em[kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row, MB, kk * SpTraits<ELEM>::meta_step, 0);
@@ -257,8 +261,9 @@ GC_DEVICE void wgmma_sp_probe(const uint8_t* Av, const uint8_t* Em, const uint8_
     }
   }
   if (threadIdx.x < 64 * MB / 8) cp_async8(smem_addr(sE + threadIdx.x * 8), Em + threadIdx.x * 8, 8);
+  uint32_t em;  // outlives the wgmma that reads it (probe_run waits after issue returns)
   probe_run<Acc>(D, [&](Acc(&d)[64]) {
-    const uint32_t em = load_meta<ELEM>(sE, (threadIdx.x >> 5) * 16, MB, (int)kk * SpTraits<ELEM>::meta_step, variant);
+    em = load_meta<ELEM>(sE, (threadIdx.x >> 5) * 16, MB, (int)kk * SpTraits<ELEM>::meta_step, variant);
     wg_mma_sp<ELEM, 128>(d, wg_desc<AB>(smem_addr(sA)) + ((kk * 32) >> 4),
                          wg_desc<BB>(smem_addr(sB)) + ((kk * 64) >> 4), em, 0);
   });

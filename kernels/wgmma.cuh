@@ -96,9 +96,14 @@ GC_DEVICE void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, u
 // wg_mma_sp<ELEM, N> issues one 2:4 sparse k-step (wgmma.mma_async.sp: K =
 // 32 halves or 64 int8, A compressed to K/2 per row, 32 bytes either way; B
 // 64 bytes): d (+)= A · Bᵀ with meta this thread's metadata register
-// (load_meta, sp24_meta.cuh) and sparsity selector 0.
+// (load_meta, sp24_meta.cuh) and sparsity selector 0. The tensor cores read
+// meta while the wgmma runs, and ptxas does not know it: it reuses the
+// register after the issue (an H100 gave wrong sums when it did), so the
+// wgmma must have completed before the thread writes any register, i.e.
+// wg_wait<0> right after the commit. meta is passed as the variable that
+// holds it, which the emulator checks is unchanged at the wait.
 template <int ELEM, int N>
-GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, uint32_t meta,
+GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, const uint32_t& meta,
                          int accumulate);
 
 }  // namespace gc
@@ -176,7 +181,7 @@ GC_WG_MMA(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sync.aligned.m64n256k16.
 // the metadata register operand NE after B's descriptor (accumulate: NS).
 #define GC_WG_MMA_SP(ELEM, N, T, C, PTX, REGS, OPS, NA, NB, NE, NS, IMM)                                       \
   template <>                                                                                             \
-  GC_DEVICE void wg_mma_sp<ELEM, N>(T(&d)[N / 2], uint64_t da, uint64_t db, uint32_t meta, int accumulate) { \
+  GC_DEVICE void wg_mma_sp<ELEM, N>(T(&d)[N / 2], uint64_t da, uint64_t db, const uint32_t& meta, int accumulate) { \
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #NS ", 0;\n" PTX " {" REGS "}, %" #NA ", %" #NB ", %" #NE \
                  ", 0, p" IMM ";\n}\n"                                                                     \
                  : OPS(C)                                                                                  \

@@ -79,6 +79,7 @@ struct WgOp {
   int accumulate, warp, lane;  // warp: within the warpgroup
   int inflight;                // index of its entry in wg_inflight
   uint32_t meta[32];           // wgmma.sp: the metadata registers of the warp's lanes
+  const uint32_t* meta_reg;    // wgmma.sp: this thread's metadata variable, unchanged until the wait
 };
 
 struct Thread {

@@ -4,6 +4,7 @@ package emu
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/gcompress/gcompress/kernels/kerneltest"
@@ -29,9 +30,14 @@ func TestEmulatedDiagnostics(t *testing.T) {
 	report(t, rs)
 }
 
-// TestEmulatedGemm: every dense and 2:4 suite in every tile shape.
+// TestEmulatedGemm: every dense and 2:4 suite in every tile shape, or in the
+// shapes GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU).
 func TestEmulatedGemm(t *testing.T) {
-	report(t, NewRunner().Harness().GemmSuites(t, kerneltest.Tiny))
+	h := NewRunner().Harness()
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		h.Tiles = strings.Split(v, ",")
+	}
+	report(t, h.GemmSuites(t, kerneltest.Tiny))
 }
 
 func TestEmulatedElementwise(t *testing.T) {

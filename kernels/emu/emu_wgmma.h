@@ -11,7 +11,11 @@
 //  * shared bytes that cp.async wrote must be published by the writing
 //    thread's fence.proxy.async and then a barrier before a wgmma is issued
 //    on them, and no copy into them may be in flight then;
-//  * a cp.async into bytes that a not yet waited-for wgmma reads is a race.
+//  * a cp.async into bytes that a not yet waited-for wgmma reads is a race;
+//  * a wgmma.sp reads its metadata register while it runs, so the variable
+//    that held it at issue must hold it still at the wait (an H100 gave
+//    wrong sums when the next tile's metadata was loaded into the register
+//    of the wgmma group in flight).
 // Violations are reported as launch errors.
 #ifndef GC_EMU_WGMMA_H
 #define GC_EMU_WGMMA_H
@@ -28,6 +32,9 @@ inline void wg_commit() { gc_emu::commit_group(gc_emu::cur->wg_groups, gc_emu::c
 template <int N>
 inline void wg_wait() {
   gc_emu::complete_groups(gc_emu::cur->wg_groups, N, [](const gc_emu::WgOp& op) {
+    if (op.meta_reg && *op.meta_reg != op.meta[op.lane]) {
+      gc_emu::fail("wgmma.sp metadata register changed before the wait that retires it");
+    }
     op.run(op);
     gc_emu::wg_inflight[op.inflight].pending--;
   });
@@ -175,7 +182,7 @@ void wg_run_sp(const gc_emu::WgOp& op) {
 // run) and registers the shared memory it reads as in flight until the
 // warpgroup's last thread has waited for it.
 inline void wg_issue(void (*run)(const gc_emu::WgOp&), void* d, uint64_t da, uint64_t db, int n, int accumulate,
-                     const uint32_t* meta) {
+                     const uint32_t* meta, const uint32_t* meta_reg) {
   gc_emu::Thread* t = gc_emu::cur;
   const int wg = t->warp / 4, seq = t->wg_seq++;
   int at = -1;
@@ -202,20 +209,21 @@ inline void wg_issue(void (*run)(const gc_emu::WgOp&), void* d, uint64_t da, uin
     at = (int)gc_emu::wg_inflight.size() - 1;
   }
   gc_emu::wg_inflight[at].pending++;
-  gc_emu::WgOp op{run, d, da, db, accumulate, t->warp % 4, t->lane, at, {}};
+  gc_emu::WgOp op{run, d, da, db, accumulate, t->warp % 4, t->lane, at, {}, meta_reg};
   if (meta) memcpy(op.meta, meta, sizeof(op.meta));
   t->wg_open.push_back(op);
 }
 
 template <int ELEM, int N>
 inline void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, int accumulate) {
-  wg_issue(&wg_run<ELEM, N>, d, da, db, N, accumulate, nullptr);
+  wg_issue(&wg_run<ELEM, N>, d, da, db, N, accumulate, nullptr, nullptr);
 }
 
 // wg_mma_sp gathers the warp's metadata registers (a warp-collective
-// exchange, as the hardware reads other lanes' metadata) and queues the op.
+// exchange, as the hardware reads other lanes' metadata) and queues the op
+// with the address of this thread's metadata variable.
 template <int ELEM, int N>
-inline void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, uint32_t meta,
+inline void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, const uint32_t& meta,
                       int accumulate) {
   gc_emu::WarpSlots& s = gc_emu::slots();
   s.w[gc_emu::cur->lane][8] = meta;
@@ -223,7 +231,7 @@ inline void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, u
   uint32_t all[32];
   for (int l = 0; l < 32; ++l) all[l] = (uint32_t)s.w[l][8];
   gc_emu::warp_sync();
-  wg_issue(&wg_run_sp<ELEM, N>, d, da, db, N, accumulate, all);
+  wg_issue(&wg_run_sp<ELEM, N>, d, da, db, N, accumulate, all, &meta);
 }
 
 }  // namespace gc
