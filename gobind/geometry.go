@@ -93,17 +93,21 @@ func (t Tile) SparseShared(in Elem) int {
 
 // DenseTileOrder and SparseTileOrder list, per input type, the shapes a
 // launch that names none uses, best first: the Launcher takes the first one
-// whose shared memory the device allows.
+// the device can run. The wgmma shapes lead (sm_90 only), each the fastest
+// of its family at 4096^3 and 8192^3 on an H100 (docs/RESULTS.md: int8
+// w128x256 1.27x cuBLASLt, f16 w128x128 0.71x cuBLAS at 8192^3); elsewhere
+// the measured mma.sync shapes serve. The 2:4 halves take w128x128 too
+// (w128x256 is 2% faster at 8192^3, 12% slower at 4096^3).
 var (
 	DenseTileOrder = map[Elem][]string{
-		S8:   {"t128x128k64"},
-		F16:  {"t128x128k64"},
-		BF16: {"t128x128k64"},
+		S8:   {"w128x256", "t128x128k64"},
+		F16:  {"w128x128", "t128x128k64"},
+		BF16: {"w128x128", "t128x128k64"},
 	}
 	SparseTileOrder = map[Elem][]string{
-		S8:   {"t128x128"},
-		F16:  {"t128x128"},
-		BF16: {"t128x128"},
+		S8:   {"w128x256", "t128x128"},
+		F16:  {"w128x128", "t128x128"},
+		BF16: {"w128x128", "t128x128"},
 	}
 )
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 
 	"github.com/gcompress/gcompress/cuda"
@@ -30,16 +31,20 @@ type Launcher struct {
 	// absent holds the kernels of the fatbin modules that were not loaded,
 	// with the reason (shared memory the device does not allow).
 	absent map[string]error
-	// wgmma holds the wgmma module's kernels, loaded on first use (Load
-	// does not: the driver's JIT compilation of the module takes seconds
-	// where its cache is cold, and no default tile shape uses it yet): the
-	// loaded ones, the absent ones with the reason (not sm_90, a failed JIT
-	// compilation, shared memory), and the driver's compile log.
+	// wgmma holds the kernels of the wgmma module, each compiled by the
+	// driver on first use from its own PTX module (SplitPTX): the whole
+	// module takes the JIT over ten seconds, one kernel under a second. ready
+	// says whether they can load at all (sm_90 and a driver whose JIT takes
+	// the module's PTX, which Load checks by compiling the smallest probe),
+	// else why not; fns and absent hold the kernels compiled so far, or why
+	// one failed; logs the driver's compile logs.
 	wgmma struct {
-		once   sync.Once
-		fns    map[string]*cuda.Function
-		absent map[string]error
-		log    string
+		mu      sync.Mutex
+		ready   error
+		modules map[string][]byte
+		fns     map[string]*cuda.Function
+		absent  map[string]error
+		logs    []string
 	}
 	// dense and sparse are the tile shapes of launches that name none.
 	dense, sparse map[Elem]string
@@ -51,13 +56,15 @@ type Launcher struct {
 // table that the device's shared memory allows, raises the dynamic shared
 // memory limit of those that need more than 48 KiB, and picks the default
 // GEMM tile shapes: per input type, the first of DenseTileOrder
-// (SparseTileOrder) whose kernels fit. The wgmma module is loaded when one
-// of its kernels is first asked for (TileLoaded, Absent, Function): the
-// driver compiles it on sm_90 devices only, and where that fails its tiles
-// are absent and the mma.sync ones serve.
+// (SparseTileOrder) whose kernels the device can run. A wgmma kernel is compiled by the
+// driver when it is first asked for (a launch, TileLoaded, Absent,
+// Function); Load only checks, on sm_90 devices, that the driver compiles
+// the module's PTX at all (prepareWgmma). Elsewhere, or where it does not,
+// the wgmma tiles are absent and the mma.sync ones serve.
 func Load(dev *cuda.Device) (*Launcher, error) {
 	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, absent: map[string]error{},
 		dense: map[Elem]string{}, sparse: map[Elem]string{}, bufs: map[uintptr]*cuda.Buffer{}}
+	l.wgmma.fns, l.wgmma.absent = map[string]*cuda.Function{}, map[string]error{}
 	for _, mod := range Modules() {
 		if mod == WgmmaModule {
 			continue
@@ -93,6 +100,7 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 		}
 		l.fns[k.Name] = f
 	}
+	l.wgmma.ready = l.prepareWgmma()
 	for _, in := range []Elem{S8, F16, BF16} {
 		if l.dense[in] = l.fitting(false, in); l.dense[in] == "" {
 			return nil, fmt.Errorf("gobind: no dense %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
@@ -131,55 +139,82 @@ func (l *Launcher) function(m *cuda.Module, k Kernel) (*cuda.Function, error) {
 // ErrNeedsSM90 is why the wgmma GEMMs are absent on GPUs other than sm_90.
 var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) only")
 
-// loadWgmma loads the wgmma module and its kernels, once: on an sm_90
-// device the driver JIT-compiles the module (sm_90a PTX); elsewhere, or
-// when that fails, every kernel of it is absent with the reason.
-func (l *Launcher) loadWgmma() {
-	w := &l.wgmma
-	w.once.Do(func() {
-		w.fns, w.absent = map[string]*cuda.Function{}, map[string]error{}
-		m, err := l.compileWgmma()
-		for _, k := range Kernels {
-			if k.Module != WgmmaModule {
-				continue
-			}
-			kerr := err
-			if kerr == nil {
-				kerr = l.unfit(k)
-			}
-			if kerr == nil {
-				var f *cuda.Function
-				if f, kerr = l.function(m, k); kerr == nil {
-					w.fns[k.Name] = f
-					continue
-				}
-			}
-			w.absent[k.Name] = kerr
-		}
-	})
-}
+// wgmmaCanary is the wgmma kernel Load compiles to learn whether the
+// driver takes the module's PTX: the smallest one.
+const wgmmaCanary = "gc_wgmma_probe_f16"
 
-// compileWgmma has the driver compile the wgmma module (sm_90 only),
-// keeping its compile log.
-func (l *Launcher) compileWgmma() (*cuda.Module, error) {
+// prepareWgmma splits the wgmma module into one PTX module per kernel and
+// has the driver compile wgmmaCanary; the error says why no wgmma kernel
+// can load (not sm_90, not built, a driver whose JIT refuses the PTX).
+func (l *Launcher) prepareWgmma() error {
 	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
-		return nil, fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
+		return fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
 	}
 	ptx, err := fatbins.ReadFile("fatbin/" + WgmmaModule + ".ptx")
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
+		return fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
+	}
+	if err != nil {
+		return err
+	}
+	if l.wgmma.modules, err = SplitPTX(ptx); err != nil {
+		return fmt.Errorf("%s.ptx: %w", WgmmaModule, err)
+	}
+	canary, _ := lookup(wgmmaCanary)
+	if _, err := l.wgmmaKernel(canary); err != nil {
+		return fmt.Errorf("the driver does not compile the wgmma PTX (ISA 8.2 for sm_90a needs a CUDA 12.2 or newer driver): %w", err)
+	}
+	return nil
+}
+
+// wgmmaKernel returns wgmma kernel k, which the driver compiles from its
+// own PTX module on first use; a failure is kept as the kernel's absence.
+func (l *Launcher) wgmmaKernel(k Kernel) (*cuda.Function, error) {
+	w := &l.wgmma
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f, ok := w.fns[k.Name]; ok {
+		return f, nil
+	}
+	if err, ok := w.absent[k.Name]; ok {
+		return nil, err
+	}
+	f, err := l.compileWgmma(k)
+	if err != nil {
+		w.absent[k.Name] = err
+		return nil, err
+	}
+	w.fns[k.Name] = f
+	return f, nil
+}
+
+// compileWgmma has the driver compile wgmma kernel k (w.mu held), keeping
+// its compile log.
+func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
+	w := &l.wgmma
+	if w.ready != nil {
+		return nil, w.ready
+	}
+	if err := l.unfit(k); err != nil {
+		return nil, err
+	}
+	ptx, ok := w.modules[k.Name]
+	if !ok {
+		return nil, fmt.Errorf("%s.ptx has no entry %s (rebuild it: make kernels)", WgmmaModule, k.Name)
+	}
+	m, log, err := l.Dev.LoadPTX(k.Name, ptx)
+	if log != "" {
+		w.logs = append(w.logs, log)
 	}
 	if err != nil {
 		return nil, err
 	}
-	m, log, err := l.Dev.LoadPTX(WgmmaModule, ptx)
-	l.wgmma.log = log
-	return m, err
+	return l.function(m, k)
 }
 
 // kernel returns a loaded kernel of the table, or why it is absent (nil,
-// nil for a name not in the table). A wgmma kernel loads the wgmma module
-// first; the fatbin kernels, which every launch looks up, take one map
+// nil for a name not in the table). A wgmma kernel is compiled on its first
+// look-up; the fatbin kernels, which every launch looks up, take one map
 // look-up.
 func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	if f, ok := l.fns[name]; ok {
@@ -188,21 +223,34 @@ func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	if err, ok := l.absent[name]; ok {
 		return nil, err
 	}
-	if k, ok := lookup(name); !ok || k.Module != WgmmaModule {
+	k, ok := lookup(name)
+	if !ok || k.Module != WgmmaModule {
 		return nil, nil
 	}
-	l.loadWgmma()
-	if f, ok := l.wgmma.fns[name]; ok {
-		return f, nil
-	}
-	return nil, l.wgmma.absent[name]
+	return l.wgmmaKernel(k)
 }
 
-// WgmmaJITLog is the driver's information log of compiling the wgmma module
-// (compiling it first; "" where it was not compiled).
+// loadable reports whether kernel name can be launched without compiling
+// anything: it is loaded, or it is a wgmma kernel of a ready module that
+// fits the device (the driver compiles it on its first launch).
+func (l *Launcher) loadable(name string) bool {
+	if _, ok := l.fns[name]; ok {
+		return true
+	}
+	k, ok := lookup(name)
+	if !ok || k.Module != WgmmaModule || l.wgmma.ready != nil || l.unfit(k) != nil {
+		return false
+	}
+	_, ok = l.wgmma.modules[name]
+	return ok
+}
+
+// WgmmaJITLog returns the driver's information logs of the wgmma kernels
+// compiled so far.
 func (l *Launcher) WgmmaJITLog() string {
-	l.loadWgmma()
-	return l.wgmma.log
+	l.wgmma.mu.Lock()
+	defer l.wgmma.mu.Unlock()
+	return strings.Join(l.wgmma.logs, "\n")
 }
 
 // Absent returns why a kernel of the table was not loaded (nil if it was).
@@ -212,23 +260,39 @@ func (l *Launcher) Absent(name string) error {
 }
 
 // fitting returns the first shape of the order list, else of the tile list,
-// of the dense (sparse) GEMMs of input in that TileLoaded ("" if none).
+// of the dense (sparse) GEMMs of input in whose kernels are loadable ("" if
+// none).
 func (l *Launcher) fitting(sparse bool, in Elem) string {
 	tiles, order := DenseTiles, DenseTileOrder[in]
 	if sparse {
 		tiles, order = SparseTiles, SparseTileOrder[in]
 	}
 	for _, name := range order {
-		if l.TileLoaded(sparse, in, name) {
+		if everyEntry(sparse, in, name, l.loadable) {
 			return name
 		}
 	}
 	for _, t := range tiles {
-		if l.TileLoaded(sparse, in, t.Name) {
+		if everyEntry(sparse, in, t.Name, l.loadable) {
 			return t.Name
 		}
 	}
 	return ""
+}
+
+// everyEntry reports whether ok holds for every dense (sparse) GEMM entry
+// point of input in in tile shape tile.
+func everyEntry(sparse bool, in Elem, tile string, ok func(kernel string) bool) bool {
+	bases := denseBases
+	if sparse {
+		bases = sparseBases
+	}
+	for _, b := range bases {
+		if b.in == in && !ok(b.name+"_"+tile) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultTile is the tile shape of the dense (sparse) GEMM launches of
@@ -241,21 +305,13 @@ func (l *Launcher) DefaultTile(sparse bool, in Elem) string {
 }
 
 // TileLoaded reports whether every dense (sparse) GEMM entry point of input
-// in was loaded in tile shape tile (Absent says why a kernel was not).
+// in is loaded in tile shape tile, compiling wgmma kernels first (Absent
+// says why a kernel is not).
 func (l *Launcher) TileLoaded(sparse bool, in Elem, tile string) bool {
-	bases := denseBases
-	if sparse {
-		bases = sparseBases
-	}
-	for _, b := range bases {
-		if b.in != in {
-			continue
-		}
-		if f, _ := l.kernel(b.name + "_" + tile); f == nil {
-			return false
-		}
-	}
-	return true
+	return everyEntry(sparse, in, tile, func(name string) bool {
+		f, _ := l.kernel(name)
+		return f != nil
+	})
 }
 
 // Function returns a loaded kernel by name (for launches, benchmarks and

@@ -157,8 +157,8 @@ func (e *Epilogue) check(kernel string, in Elem, m, n int64) (int64, error) {
 type GemmArgs struct {
 	In Elem
 	// Tile names the tile shape (one of DenseTiles); empty: the first of
-	// DenseTileOrder[In] the device's shared memory allows (Launcher), or
-	// the first of it (Spec alone).
+	// DenseTileOrder[In] the device can run (Launcher), or the first of it
+	// (Spec alone).
 	Tile    string
 	M, N, K int64
 	A       cuda.Mem

@@ -162,35 +162,29 @@ func find(ts []Timing, kernel string, size int) *Timing {
 	return nil
 }
 
-// fastestWgmma returns a family's fastest timing at size^3 among the wgmma
-// tile shapes whose check passed.
-func fastestWgmma(ts []Timing, kernel string, size int) *Timing {
+// fastest returns a family's fastest timing at size^3 among the tile
+// shapes whose check passed.
+func fastest(ts []Timing, kernel string, size int) *Timing {
 	var best *Timing
 	for _, t := range timed(ts, kernel, size) {
-		if isWgmma(t.Tile) && t.Check == "pass" && (best == nil || t.MedianMS < best.MedianMS) {
+		if t.Check == "pass" && (best == nil || t.MedianMS < best.MedianMS) {
 			best = t
 		}
 	}
 	return best
 }
 
-// isWgmma reports whether tile names a wgmma shape (gobind.Tile.Wgmma).
-func isWgmma(tile string) bool {
-	return slices.ContainsFunc(slices.Concat(gobind.DenseTiles, gobind.SparseTiles), func(t gobind.Tile) bool {
-		return t.Name == tile && t.Wgmma
-	})
-}
-
 // acceptance evaluates the criteria at size^3 (8192 in the issue) with the
-// default tile shapes: what a launch that names none gets. When wgmma
-// shapes were timed (-tiles), the criteria follow again with the fastest
-// checked wgmma shape of each family, marked as candidates: what the
-// defaults would give if those shapes led DenseTileOrder / SparseTileOrder.
+// default tile shapes: what a launch that names none gets. When another
+// timed shape (-tiles) beat a family's default, the criteria follow again
+// with the fastest checked shape of each family, marked: what the defaults
+// would give if those shapes led DenseTileOrder / SparseTileOrder on this
+// device.
 func acceptance(ts []Timing, size int) []Acceptance {
 	out := criteria(ts, size, find, "")
 	for _, k := range []string{Int8Dense, F16Dense, Int8Sparse, F16Sparse} {
-		if fastestWgmma(ts, k, size) != nil {
-			return append(out, criteria(ts, size, fastestWgmma, "wgmma candidate, not the default")...)
+		if f := fastest(ts, k, size); f != nil && f != find(ts, k, size) {
+			return append(out, criteria(ts, size, fastest, "fastest timed shapes, not the defaults")...)
 		}
 	}
 	return out
