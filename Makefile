@@ -96,7 +96,8 @@ NVCC_FLAGS   ?= -std=c++14 -O3 --threads 2 -Xfatbin=-compress-all
 # CUDA 12 or newer that check-cuda assembles each of those modules with,
 # failing on warnings (serialised wgmma) and spills (.ci/run fetches one;
 # without it the PTX is only built).
-WGMMA_PTX    := gobind/fatbin/gemm_wgmma.ptx
+# The PTX text is over 15 MiB; it is embedded gzip-compressed (a tenth).
+WGMMA_PTX    := gobind/fatbin/gemm_wgmma.ptx.gz
 PTXAS_SM90A  ?=
 KERNEL_SRCS  := $(filter-out kernels/gemm_wgmma.cu,$(wildcard kernels/*.cu))
 KERNEL_DEPS  := $(wildcard kernels/*.cuh kernels/*.h)
@@ -121,7 +122,7 @@ gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
 $(WGMMA_PTX): kernels/gemm_wgmma.cu $(KERNEL_DEPS)
 	$(NVCC) -std=c++14 -O3 -ptx -arch=compute_90 -o $@.tmp $<
 	@grep -q '^\.version 7\.8$$' $@.tmp && grep -q '^\.target sm_90$$' $@.tmp || { echo "$@: nvcc's PTX header is not ISA 7.8 / sm_90 (is nvcc 11.8?)" >&2; exit 1; }
-	sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp > $@
+	sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp | gzip -9n > $@
 	@rm -f $@.tmp
 
 # CI, no GPU: every kernel compiles for every target (and the fatbins hold

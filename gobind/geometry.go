@@ -29,7 +29,8 @@ const (
 // in kernels/gemm_config.h: a BM x BN output tile per block of GemmThreads
 // threads, BKBytes of K per pipeline stage, Stages stages, WarpsM warps
 // along M, MinBlocks blocks per SM promised by the launch bounds, and Hoist
-// the K loop with its addresses worked out before it (gc::Tile). Every GEMM
+// the K loop with its addresses worked out before it (gc::Tile; for wgmma,
+// a stage's wgmma issued before its refill's copies). Every GEMM
 // entry point exists once per shape, named <base>_<Name>. Wgmma marks the
 // rows of GC_WGMMA_TILES and GC_WGMMA_SPARSE_TILES: the GEMMs of
 // gemm_wgmma.cu, issued per warpgroup by Hopper's wgmma (sm_90 GPUs only,
@@ -48,12 +49,19 @@ var (
 		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, false},
 		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
 		{"w128x128", 128, 128, 128, 6, 8, 1, false, true},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, true},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, true},
+		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, true},
 	}
 	SparseTiles = []Tile{
 		{"t128x128", 128, 128, 128, 3, 2, 2, false, false},
 		{"t128x128h", 128, 128, 128, 3, 2, 2, true, false},
 		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
 		{"w128x128", 128, 128, 128, 6, 8, 1, false, true},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, true},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, true},
+		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, true},
+		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, true},
 	}
 )
 

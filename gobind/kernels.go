@@ -4,7 +4,7 @@ package gobind
 type Kernel struct {
 	// Name is the symbol; Module the source file (kernels/<Module>.cu,
 	// compiled to gobind/fatbin/<Module>.fatbin, or for WgmmaModule to
-	// sm_90a PTX, gobind/fatbin/<Module>.ptx).
+	// sm_90a PTX, gobind/fatbin/WgmmaPTXFile).
 	Name, Module string
 	// Params is the number of (8-byte) parameters.
 	Params int

@@ -14,7 +14,7 @@ import (
 )
 
 // fatbins holds gobind/fatbin/<module>.fatbin and the wgmma module's
-// <module>.ptx as built by `make kernels` (the README there keeps the
+// compressed PTX (WgmmaPTXFile) as built by `make kernels` (the README there keeps the
 // pattern valid before they are built).
 //
 //go:embed fatbin
@@ -150,15 +150,19 @@ func (l *Launcher) prepareWgmma() error {
 	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
 		return fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
 	}
-	ptx, err := fatbins.ReadFile("fatbin/" + WgmmaModule + ".ptx")
+	gz, err := fatbins.ReadFile("fatbin/" + WgmmaPTXFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s.ptx: %w", WgmmaModule, ErrNotBuilt)
+		return fmt.Errorf("%s: %w", WgmmaPTXFile, ErrNotBuilt)
 	}
 	if err != nil {
 		return err
 	}
+	ptx, err := UnzipPTX(gz)
+	if err != nil {
+		return err
+	}
 	if l.wgmma.modules, err = SplitPTX(ptx); err != nil {
-		return fmt.Errorf("%s.ptx: %w", WgmmaModule, err)
+		return fmt.Errorf("%s: %w", WgmmaPTXFile, err)
 	}
 	canary, _ := lookup(wgmmaCanary)
 	if _, err := l.wgmmaKernel(canary); err != nil {
@@ -200,7 +204,7 @@ func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
 	}
 	ptx, ok := w.modules[k.Name]
 	if !ok {
-		return nil, fmt.Errorf("%s.ptx has no entry %s (rebuild it: make kernels)", WgmmaModule, k.Name)
+		return nil, fmt.Errorf("%s has no entry %s (rebuild it: make kernels)", WgmmaPTXFile, k.Name)
 	}
 	m, log, err := l.Dev.LoadPTX(k.Name, ptx)
 	if log != "" {

@@ -2,9 +2,29 @@ package gobind
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"strings"
 )
+
+// WgmmaPTXFile is the file under gobind/fatbin that holds the wgmma module,
+// as `make kernels` writes it: its sm_90a PTX, gzip-compressed (the text is
+// over 15 MiB, compressed about a tenth of that).
+const WgmmaPTXFile = WgmmaModule + ".ptx.gz"
+
+// UnzipPTX returns the PTX text of WgmmaPTXFile's contents.
+func UnzipPTX(gz []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", WgmmaPTXFile, err)
+	}
+	ptx, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", WgmmaPTXFile, err)
+	}
+	return ptx, nil
+}
 
 // SplitPTX splits a PTX module into one standalone module per kernel, keyed
 // by entry name: the module's prelude (everything before its first entry:

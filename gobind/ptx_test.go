@@ -100,12 +100,16 @@ func TestSplitPTXRefuses(t *testing.T) {
 // split module must assemble for sm_90a as the driver will compile it: no
 // error, warning (serialised wgmma) or spill.
 func TestWgmmaEntriesAssemble(t *testing.T) {
-	path := filepath.Join("fatbin", WgmmaModule+".ptx")
-	ptx, err := os.ReadFile(path)
+	path := filepath.Join("fatbin", WgmmaPTXFile)
+	gz, err := os.ReadFile(path)
 	ptxas := os.Getenv("PTXAS_SM90A")
 	if os.IsNotExist(err) && ptxas == "" {
 		t.Skipf("%s is not built (make kernels)", path)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptx, err := UnzipPTX(gz)
 	if err != nil {
 		t.Fatal(err)
 	}

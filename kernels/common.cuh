@@ -166,7 +166,8 @@ namespace gc {
 // each warp owning WM x WN of the tile = MI x NJ mma tiles of 16 x 8. HOIST
 // selects the K loop whose shared-memory fragment addresses are worked out
 // before the loop and whose whole stages are copied without bounds logic
-// (gemm_dense.cuh, gemm_sp24.cu).
+// (gemm_dense.cuh, gemm_sp24.cu); in the wgmma GEMMs, the loop that issues
+// a stage's wgmma before the copies that refill the ring (gemm_wgmma.cu).
 template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_, int HOIST_>
 struct Tile {
   static constexpr int BM = BM_, BN = BN_, BK = BK_, STAGES = STAGES_;

@@ -27,8 +27,9 @@
  * stages was the fastest of 128x128, 128x256 and 256x128 tiles with 64- and
  * 128-byte stages for every input type, dense and 2:4: the larger warp tiles
  * (64x64, one block per SM) were 0-4% slower for int8 and 10-20% slower for
- * halves. The HOIST rows (suffix h) have not run on a GPU yet. A shape is
- * one line here and one in gobind. */
+ * halves. The HOIST rows (suffix h) were 13-17% faster there (session 18)
+ * but have not run the GPU suites. A shape is one line here and one in
+ * gobind. */
 #define GC_DENSE_TILES(X, ...)                         \
   X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, __VA_ARGS__) \
   X(t128x128k64h, 128, 128, 64, 4, 2, 2, 1, __VA_ARGS__)
@@ -36,18 +37,31 @@
 /* Hopper GEMMs on wgmma (gemm_wgmma.cu, sm_90 only): the dense entry points
  * again, per warpgroup (WARPS_M 8: warp w owns rows 16w..16w+15 of the
  * tile, warpgroup w/4 issues its m64 wgmma), BK_BYTES 128 (the 128-byte
- * swizzle), HOIST unused. Not yet run on a GPU. */
-#define GC_WGMMA_TILES(X, ...)                       \
-  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)
+ * swizzle); HOIST: a stage's wgmma issued before, not after, the copies
+ * that refill the ring (gemm_wgmma.cu). On an H100 (session 18) w128x256
+ * was the fastest int8 shape and w128x128 the fastest for halves. The HOIST
+ * rows (suffix h) and those with a deeper copy ring in the shared memory
+ * left (227 KiB per block; suffix sN) were written after the device time
+ * was spent: not yet timed. */
+#define GC_WGMMA_TILES(X, ...)                         \
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
+  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
+  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
+  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
- * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). Not yet run on a
- * GPU. */
-#define GC_WGMMA_SPARSE_TILES(X, ...)                \
-  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)
+ * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). On an H100
+ * (session 18) w128x256 was the fastest int8 shape, w128x128 for halves at
+ * 4096^3. The h and sN rows as in GC_WGMMA_TILES: not yet timed. */
+#define GC_WGMMA_SPARSE_TILES(X, ...)                  \
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
+  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
+  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
+  X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, __VA_ARGS__) \
+  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed

@@ -24,7 +24,9 @@
 //    __syncthreads: tile kt is resident and visible to wgmma, and every
 //    warpgroup has completed its wgmma groups up to kt-1-F (each waited for
 //    all but its newest F at the end of iteration kt-1), so stage
-//    (kt-1-F) % STAGES is free and is refilled with tile kt+P.
+//    (kt-1-F) % STAGES is free and is refilled with tile kt+P: before tile
+//    kt's wgmma is issued, or, in the HOIST shapes (suffix h), right after,
+//    so that the tensor cores start on tile kt while the copies are issued.
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
 #include "wgmma.cuh"
@@ -34,10 +36,12 @@ namespace gc {
 // wgmma_mainloop is the pipeline of both kernels below, with F wgmma
 // groups left in flight (the invariant is in the file comment): load(stage,
 // kt) starts the copies of tile kt into a stage, mma(acc, stage) issues the
-// stage's wgmma k-steps. acc starts at zero; at the end every wgmma and
+// stage's wgmma k-steps; EARLY issues them before the refill's copies and
+// then, after each wait, calls retired() (wg_hold of the registers the
+// retired wgmmas read). acc starts at zero; at the end every wgmma and
 // every copy has completed.
-template <int STAGES, int F, typename Acc, int N, typename Load, typename Mma>
-GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma) {
+template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired>
+GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired) {
   constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
   static_assert(P >= 2, "one stage computed on, F in flight to wgmma, two or more being filled");
 #pragma unroll
@@ -47,21 +51,24 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma) {
     if (s < ktiles) load(s, s);
     cp_async_commit();
   }
+  const auto refill = [&](int kt) {
+    const int nt = kt + P;
+    if (nt < ktiles) load(nt % STAGES, nt);
+    cp_async_commit();
+  };
   for (int kt = 0; kt < ktiles; ++kt) {
     cp_async_wait<P - 1>();
     fence_proxy_async();
     __syncthreads();
-    {
-      const int nt = kt + P;
-      if (nt < ktiles) load(nt % STAGES, nt);
-      cp_async_commit();
-    }
+    if (!EARLY) refill(kt);
     wg_acc_fence(acc);
     wg_fence();
     mma(acc, kt % STAGES);
     wg_commit();
+    if (EARLY) refill(kt);
     wg_wait<F>();
     wg_acc_fence(acc);
+    if (EARLY) retired();
   }
   wg_wait<0>();
   wg_acc_fence(acc);
@@ -97,7 +104,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const uint64_t descA = wg_desc<128>(smem_addr(sA + wg * 64 * BK)), descB = wg_desc<128>(smem_addr(sB));
 
   Acc acc[BN / 2];
-  wgmma_mainloop<STAGES, 1>(
+  wgmma_mainloop<STAGES, 1, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
         copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
@@ -107,7 +114,8 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
         for (int kk = 0; kk < BK / 32; ++kk) {
           wg_mma<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
         }
-      });
+      },
+      [] {});
 
   store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
@@ -172,11 +180,13 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // This warp's 16 rows of the metadata tile.
   const int meta_row = wg * 64 + (warp & 3) * 16;
   // The metadata registers of a tile's two k-steps; they must hold until
-  // the wait (wg_mma_sp), hence F = 0.
+  // the wait (wg_mma_sp), hence F = 0, and in the HOIST shapes, whose copies
+  // run between the issue and the wait, wg_hold after it (e.M < 0 never
+  // holds: Validate refuses it).
   uint32_t em[2];
 
   Acc acc[BN / 2];
-  wgmma_mainloop<STAGES, 0>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
+  wgmma_mainloop<STAGES, 0, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
 #pragma unroll
     for (int kk = 0; kk < 2; ++kk) {
       em[kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row, MB, kk * SpTraits<ELEM>::meta_step, 0);
@@ -186,7 +196,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
       wg_mma_sp<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 64) >> 4), em[kk],
                           1);
     }
-  });
+  }, [&] { wg_hold(em, e.M < 0, smem_addr(sE)); });
 
   store_tile<OUT>(e, bm + meta_row, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }

@@ -38,9 +38,9 @@
 // 2:4 metadata register is per warp that of mma.sp (load_meta).
 //
 // The PTX is compiled by nvcc 11.8, which cannot target sm_90a: the build
-// (Makefile, gobind/fatbin/gemm_wgmma.ptx) rewrites the PTX header to ISA
-// 8.2 / sm_90a and the driver compiles it when the module is loaded on an
-// sm_90 GPU. Under GC_EMULATE the host versions of kernels/emu/emu_wgmma.h
+// (Makefile, gobind/fatbin/gemm_wgmma.ptx.gz) rewrites the PTX header to ISA
+// 8.2 / sm_90a, and on an sm_90 GPU the driver compiles each kernel when it
+// is first used (gobind.SplitPTX). Under GC_EMULATE the host versions of kernels/emu/emu_wgmma.h
 // stand in for everything below but the descriptor.
 #ifndef GC_WGMMA_CUH
 #define GC_WGMMA_CUH
@@ -98,9 +98,10 @@ GC_DEVICE void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, u
 // 64 bytes): d (+)= A · Bᵀ with meta this thread's metadata register
 // (load_meta, sp24_meta.cuh) and sparsity selector 0. The tensor cores read
 // meta while the wgmma runs, and ptxas does not know it: it reuses the
-// register after the issue (an H100 gave wrong sums when it did), so the
-// wgmma must have completed before the thread writes any register, i.e.
-// wg_wait<0> right after the commit. meta is passed as the variable that
+// register after the issue (an H100 gave wrong sums when it did). So no
+// code that could write registers may run between the issue and the wait
+// that retires it (wg_wait<0> right after the commit), or the register must
+// be held to that wait with wg_hold. meta is passed as the variable that
 // holds it, which the emulator checks is unchanged at the wait.
 template <int ELEM, int N>
 GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, const uint32_t& meta,
@@ -112,6 +113,23 @@ GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da
 #include "emu/emu_wgmma.h"
 #else
 namespace gc {
+
+// wg_hold keeps registers that a wgmma reads while it runs (wgmma.sp
+// metadata) from being reused before the point of the call, which must
+// follow the wait that retires that wgmma: each is stored to shared memory
+// at sink under a predicate, never, that is false at run time but unknown
+// to the compiler, so ptxas can neither drop the store nor give the
+// register to other values before it (a shared-memory store is not moved
+// above a wgmma wait). The emulator checks the variables instead.
+template <int N>
+GC_DEVICE void wg_hold(const uint32_t (&r)[N], bool never, saddr_t sink) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %0, 0;\n@p st.shared.u32 [%1], %2;\n}\n" ::"r"((int)never),
+                 "r"(sink), "r"(r[i])
+                 : "memory");
+  }
+}
 
 GC_DEVICE void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 GC_DEVICE void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }

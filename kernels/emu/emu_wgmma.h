@@ -26,6 +26,11 @@ namespace gc {
 
 inline void wg_fence() {}
 
+// wg_hold has nothing to do here: wg_wait checks that each wgmma.sp's
+// metadata variable still holds its value.
+template <int N>
+inline void wg_hold(const uint32_t (&)[N], bool, saddr_t) {}
+
 inline void wg_commit() { gc_emu::commit_group(gc_emu::cur->wg_groups, gc_emu::cur->wg_open); }
 
 // wg_wait: every committed wgmma group but the newest N runs.
