@@ -105,7 +105,8 @@ func (t Tile) SparseShared(in Elem) int {
 // of its family at 4096^3 and 8192^3 on an H100 (docs/RESULTS.md: int8
 // w128x256 1.27x cuBLASLt, f16 w128x128 0.71x cuBLAS at 8192^3); elsewhere
 // the measured mma.sync shapes serve. The 2:4 halves take w128x128 too
-// (w128x256 is 2% faster at 8192^3, 12% slower at 4096^3).
+// (w128x256 is 2% faster at 8192^3 and takes 14% longer at 4096^3; bf16
+// 2:4 was not timed and follows f16).
 var (
 	DenseTileOrder = map[Elem][]string{
 		S8:   {"w128x256", "t128x128k64"},

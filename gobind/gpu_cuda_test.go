@@ -3,6 +3,7 @@
 package gobind
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -101,14 +102,22 @@ func TestElementwise(t *testing.T) {
 }
 
 // TestWgmmaLoaded: on an sm_90 GPU the driver must compile every wgmma
-// kernel (its JIT log is in the error otherwise) without spills or
+// kernel (of the shapes GCOMPRESS_TEST_TILES names, if set, and the
+// probes; its JIT log is in the error otherwise) without spills or
 // serialised wgmma (its information log says so; the register range is
 // printed); elsewhere its kernels are absent for that reason alone.
 func TestWgmmaLoaded(t *testing.T) {
 	sm90 := testL.Dev.CCMajor == 9 && testL.Dev.CCMinor == 0
+	var tiles []string
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		tiles = strings.Split(v, ",")
+	}
 	start := time.Now()
 	for _, k := range Kernels {
 		if k.Module != WgmmaModule {
+			continue
+		}
+		if i := strings.LastIndexByte(k.Name, '_'); tiles != nil && strings.Contains(k.Name, "gemm_") && !slices.Contains(tiles, k.Name[i+1:]) {
 			continue
 		}
 		err := testL.Absent(k.Name)
@@ -141,6 +150,57 @@ func TestWgmmaLoaded(t *testing.T) {
 	}
 	if len(regs) > 0 {
 		fmt.Printf("wgmma JIT: %d kernels, %d-%d registers\n", len(regs), slices.Min(regs), slices.Max(regs))
+	}
+}
+
+// TestDefaultMovesOnFailedCompile: where a kernel of a default wgmma shape
+// fails to compile on first use (planted here, on a Launcher of its own),
+// a launch that names no shape runs in the next shape of the order, which
+// becomes the default.
+func TestDefaultMovesOnFailedCompile(t *testing.T) {
+	l, err := Load(testL.Dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tile := l.DefaultTile(false, S8)
+	name := "gc_gemm_s8_s32_" + tile
+	if k, _ := lookup(name); k.Module != WgmmaModule {
+		t.Skipf("the default int8 shape here is %s, not a wgmma one", tile)
+	}
+	l.wgmma.kernels[name] = &wgmmaKernel{done: true, err: errors.New("planted JIT failure")}
+	const n = 64
+	ones := make([]byte, n*n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	a, err := l.Upload(ones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Free(a)
+	c, err := l.Upload(make([]byte, 4*n*n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Free(c)
+	args := &GemmArgs{In: S8, M: n, N: n, K: n, A: a, LdA: n, B: a, LdB: n, Epilogue: Epilogue{Out: ref.OutS32, C: c, LdCM: n, LdCN: 1}}
+	if err := l.Gemm(nil, args); err != nil {
+		t.Fatalf("launch in the default shape after %s failed to compile: %v", name, err)
+	}
+	got := make([]byte, 4*n*n)
+	if err := l.Download(got, c); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n*n; i++ {
+		if v := int32(binary.LittleEndian.Uint32(got[4*i:])); v != n {
+			t.Fatalf("output %d is %d, want %d", i, v, n)
+		}
+	}
+	if next := l.DefaultTile(false, S8); next == tile || next == "" {
+		t.Fatalf("the default int8 shape stayed %q", next)
+	}
+	if l.DefaultTile(false, F16) == "" || l.DefaultTile(true, S8) == "" {
+		t.Fatal("other defaults lost")
 	}
 }
 

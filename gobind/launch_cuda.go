@@ -33,23 +33,36 @@ type Launcher struct {
 	absent map[string]error
 	// wgmma holds the kernels of the wgmma module, each compiled by the
 	// driver on first use from its own PTX module (SplitPTX): the whole
-	// module takes the JIT over ten seconds, one kernel under a second. ready
-	// says whether they can load at all (sm_90 and a driver whose JIT takes
-	// the module's PTX, which Load checks by compiling the smallest probe),
-	// else why not; fns and absent hold the kernels compiled so far, or why
-	// one failed; logs the driver's compile logs.
+	// module takes the JIT tens of seconds, one kernel under a second.
+	// ready says whether they can load at all (sm_90 and a driver whose JIT
+	// takes the module's PTX, which Load checks by compiling the smallest
+	// probe), else why not; ready and modules are set in Load. kernels
+	// holds one entry per kernel asked for, compiled once (a failure is
+	// kept as the kernel's absence); logs the driver's compile logs.
 	wgmma struct {
-		mu      sync.Mutex
 		ready   error
 		modules map[string][]byte
-		fns     map[string]*cuda.Function
-		absent  map[string]error
+		mu      sync.Mutex // kernels, logs
+		kernels map[string]*wgmmaKernel
 		logs    []string
 	}
-	// dense and sparse are the tile shapes of launches that name none.
-	dense, sparse map[Elem]string
-	mu            sync.Mutex
-	bufs          map[uintptr]*cuda.Buffer // from Upload, until Free
+	// defaults holds the tile shapes of launches that name none, per kind
+	// and input type (Load picks them; moveDefault moves one on).
+	defaults struct {
+		mu            sync.Mutex
+		dense, sparse map[Elem]string
+	}
+	mu   sync.Mutex
+	bufs map[uintptr]*cuda.Buffer // from Upload, until Free
+}
+
+// wgmmaKernel is one kernel of the wgmma module: compiled once, on first
+// use (done), into f or err.
+type wgmmaKernel struct {
+	mu   sync.Mutex
+	done bool
+	f    *cuda.Function
+	err  error
 }
 
 // Load loads every fatbin module on dev, looks up every kernel of the
@@ -60,11 +73,14 @@ type Launcher struct {
 // driver when it is first asked for (a launch, TileLoaded, Absent,
 // Function); Load only checks, on sm_90 devices, that the driver compiles
 // the module's PTX at all (prepareWgmma). Elsewhere, or where it does not,
-// the wgmma tiles are absent and the mma.sync ones serve.
+// the wgmma tiles are absent and the mma.sync ones serve; where one kernel
+// of a default shape fails to compile later, the default moves on
+// (launchDefault).
 func Load(dev *cuda.Device) (*Launcher, error) {
 	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, absent: map[string]error{},
-		dense: map[Elem]string{}, sparse: map[Elem]string{}, bufs: map[uintptr]*cuda.Buffer{}}
-	l.wgmma.fns, l.wgmma.absent = map[string]*cuda.Function{}, map[string]error{}
+		bufs: map[uintptr]*cuda.Buffer{}}
+	l.wgmma.kernels = map[string]*wgmmaKernel{}
+	l.defaults.dense, l.defaults.sparse = map[Elem]string{}, map[Elem]string{}
 	for _, mod := range Modules() {
 		if mod == WgmmaModule {
 			continue
@@ -102,10 +118,10 @@ func Load(dev *cuda.Device) (*Launcher, error) {
 	}
 	l.wgmma.ready = l.prepareWgmma()
 	for _, in := range []Elem{S8, F16, BF16} {
-		if l.dense[in] = l.fitting(false, in); l.dense[in] == "" {
+		if l.defaults.dense[in] = l.fitting(false, in); l.defaults.dense[in] == "" {
 			return nil, fmt.Errorf("gobind: no dense %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
 		}
-		if l.sparse[in] = l.fitting(true, in); l.sparse[in] == "" {
+		if l.defaults.sparse[in] = l.fitting(true, in); l.defaults.sparse[in] == "" {
 			return nil, fmt.Errorf("gobind: no 2:4 %v GEMM tile shape fits %s's %d bytes of shared memory per block", in, dev.Name, dev.SharedPerBlockOptin)
 		}
 	}
@@ -165,35 +181,36 @@ func (l *Launcher) prepareWgmma() error {
 		return fmt.Errorf("%s: %w", WgmmaPTXFile, err)
 	}
 	canary, _ := lookup(wgmmaCanary)
-	if _, err := l.wgmmaKernel(canary); err != nil {
+	if _, err := l.wgmmaFunction(canary); err != nil {
 		return fmt.Errorf("the driver does not compile the wgmma PTX (ISA 8.2 for sm_90a needs a CUDA 12.2 or newer driver): %w", err)
 	}
 	return nil
 }
 
-// wgmmaKernel returns wgmma kernel k, which the driver compiles from its
-// own PTX module on first use; a failure is kept as the kernel's absence.
-func (l *Launcher) wgmmaKernel(k Kernel) (*cuda.Function, error) {
+// wgmmaFunction returns wgmma kernel k, which the driver compiles from its
+// own PTX module on first use (once: a failure is kept as the kernel's
+// absence). Launches of compiled kernels do not wait for another kernel's
+// compilation.
+func (l *Launcher) wgmmaFunction(k Kernel) (*cuda.Function, error) {
 	w := &l.wgmma
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if f, ok := w.fns[k.Name]; ok {
-		return f, nil
+	e := w.kernels[k.Name]
+	if e == nil {
+		e = &wgmmaKernel{}
+		w.kernels[k.Name] = e
 	}
-	if err, ok := w.absent[k.Name]; ok {
-		return nil, err
+	w.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.done {
+		e.f, e.err = l.compileWgmma(k)
+		e.done = true
 	}
-	f, err := l.compileWgmma(k)
-	if err != nil {
-		w.absent[k.Name] = err
-		return nil, err
-	}
-	w.fns[k.Name] = f
-	return f, nil
+	return e.f, e.err
 }
 
-// compileWgmma has the driver compile wgmma kernel k (w.mu held), keeping
-// its compile log.
+// compileWgmma has the driver compile wgmma kernel k, keeping its compile
+// log.
 func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
 	w := &l.wgmma
 	if w.ready != nil {
@@ -208,7 +225,9 @@ func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
 	}
 	m, log, err := l.Dev.LoadPTX(k.Name, ptx)
 	if log != "" {
+		w.mu.Lock()
 		w.logs = append(w.logs, log)
+		w.mu.Unlock()
 	}
 	if err != nil {
 		return nil, err
@@ -218,8 +237,7 @@ func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
 
 // kernel returns a loaded kernel of the table, or why it is absent (nil,
 // nil for a name not in the table). A wgmma kernel is compiled on its first
-// look-up; the fatbin kernels, which every launch looks up, take one map
-// look-up.
+// look-up; the fatbin kernels take one map look-up.
 func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	if f, ok := l.fns[name]; ok {
 		return f, nil
@@ -231,12 +249,13 @@ func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	if !ok || k.Module != WgmmaModule {
 		return nil, nil
 	}
-	return l.wgmmaKernel(k)
+	return l.wgmmaFunction(k)
 }
 
 // loadable reports whether kernel name can be launched without compiling
-// anything: it is loaded, or it is a wgmma kernel of a ready module that
-// fits the device (the driver compiles it on its first launch).
+// anything now: it is loaded, or it is a wgmma kernel of a ready module
+// that fits the device and has not failed to compile (the driver compiles
+// it on its first launch).
 func (l *Launcher) loadable(name string) bool {
 	if _, ok := l.fns[name]; ok {
 		return true
@@ -245,8 +264,18 @@ func (l *Launcher) loadable(name string) bool {
 	if !ok || k.Module != WgmmaModule || l.wgmma.ready != nil || l.unfit(k) != nil {
 		return false
 	}
-	_, ok = l.wgmma.modules[name]
-	return ok
+	if _, ok := l.wgmma.modules[name]; !ok {
+		return false
+	}
+	l.wgmma.mu.Lock()
+	e := l.wgmma.kernels[name]
+	l.wgmma.mu.Unlock()
+	if e == nil {
+		return true
+	}
+	e.mu.Lock() // waits for a compilation under way
+	defer e.mu.Unlock()
+	return !e.done || e.err == nil
 }
 
 // WgmmaJITLog returns the driver's information logs of the wgmma kernels
@@ -302,10 +331,57 @@ func everyEntry(sparse bool, in Elem, tile string, ok func(kernel string) bool) 
 // DefaultTile is the tile shape of the dense (sparse) GEMM launches of
 // input in on this device that name none.
 func (l *Launcher) DefaultTile(sparse bool, in Elem) string {
+	d := &l.defaults
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if sparse {
-		return l.sparse[in]
+		return d.sparse[in]
 	}
-	return l.dense[in]
+	return d.dense[in]
+}
+
+// launchDefault launches a GEMM that names no tile shape (spec gives its
+// launch in a shape) in the default shape of its kind and input type. Load
+// picks the defaults without compiling the wgmma kernels; where one fails
+// to compile on first use, the default moves on to the next shape the
+// device can run, for this launch and the later ones.
+func (l *Launcher) launchDefault(s *cuda.Stream, sparse bool, in Elem, spec func(tile string) (LaunchSpec, error)) error {
+	for {
+		tile := l.DefaultTile(sparse, in)
+		sp, err := spec(tile)
+		if err != nil {
+			return err
+		}
+		if sp.Grid > 0 {
+			if _, ferr := l.Function(sp.Kernel); ferr != nil && l.moveDefault(sparse, in, tile) {
+				continue
+			}
+		}
+		return l.LaunchOn(s, sp)
+	}
+}
+
+// moveDefault replaces tile, the default of its kind and input type, one
+// of whose kernels cannot load, by the next shape that can (fitting);
+// false when none can. When another launch has moved it already, the new
+// default is there to try.
+func (l *Launcher) moveDefault(sparse bool, in Elem, tile string) bool {
+	d := &l.defaults
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.dense
+	if sparse {
+		m = d.sparse
+	}
+	if m[in] != tile {
+		return true
+	}
+	next := l.fitting(sparse, in)
+	if next == "" || next == tile {
+		return false
+	}
+	m[in] = next
+	return true
 }
 
 // TileLoaded reports whether every dense (sparse) GEMM entry point of input
@@ -392,24 +468,28 @@ func (l *Launcher) Harness() Harness { return Harness{R: l} }
 // Gemm launches the dense GEMM of a (gc_gemm_<in>_<out>_<tile>) after validating
 // it. Nothing is launched for an empty output.
 func (l *Launcher) Gemm(s *cuda.Stream, a *GemmArgs) error {
-	if a.Tile == "" {
-		named := *a
-		named.Tile = l.DefaultTile(false, a.In)
-		a = &named
+	if a.Tile != "" {
+		spec, err := a.Spec()
+		return l.run(s, spec, err)
 	}
-	spec, err := a.Spec()
-	return l.run(s, spec, err)
+	named := *a
+	return l.launchDefault(s, false, a.In, func(tile string) (LaunchSpec, error) {
+		named.Tile = tile
+		return named.Spec()
+	})
 }
 
 // SparseGemm launches the 2:4 sparse GEMM of a (gc_spgemm_<in>_<out>_<tile>).
 func (l *Launcher) SparseGemm(s *cuda.Stream, a *SparseGemmArgs) error {
-	if a.Tile == "" {
-		named := *a
-		named.Tile = l.DefaultTile(true, a.In)
-		a = &named
+	if a.Tile != "" {
+		spec, err := a.Spec()
+		return l.run(s, spec, err)
 	}
-	spec, err := a.Spec()
-	return l.run(s, spec, err)
+	named := *a
+	return l.launchDefault(s, true, a.In, func(tile string) (LaunchSpec, error) {
+		named.Tile = tile
+		return named.Spec()
+	})
 }
 
 // Quantize launches gc_quantize_f32_s8 (quantize) or gc_dequantize_s8_f32.

@@ -10,7 +10,7 @@ import (
 
 // WgmmaPTXFile is the file under gobind/fatbin that holds the wgmma module,
 // as `make kernels` writes it: its sm_90a PTX, gzip-compressed (the text is
-// over 15 MiB, compressed about a tenth of that).
+// over 15 MiB, compressed about 15% of that).
 const WgmmaPTXFile = WgmmaModule + ".ptx.gz"
 
 // UnzipPTX returns the PTX text of WgmmaPTXFile's contents.
@@ -27,20 +27,21 @@ func UnzipPTX(gz []byte) ([]byte, error) {
 }
 
 // SplitPTX splits a PTX module into one standalone module per kernel, keyed
-// by entry name: the module's prelude (everything before its first entry:
-// the header and the module-level declarations such as the extern dynamic
-// shared array) followed by that entry. The driver then JIT-compiles only
-// the kernels a run uses; the whole wgmma module takes it over ten seconds,
-// one kernel under one.
+// by entry name: the module's prelude (everything before its first entry)
+// followed by that entry. The driver then JIT-compiles only the kernels a
+// run uses; the whole wgmma module takes it tens of seconds, one kernel
+// under one.
 //
-// It relies on the shape nvcc gives a module whose device code is all
-// inlined: after the prelude, only entries (`.visible .entry NAME(` at the
-// start of a line, up to the next entry) and comments. A module-level
-// declaration after the first entry (a .func, a .global) would be missing
-// from every split module but one, so it is an error, as is a module
-// without entries or with one name twice.
+// It accepts the shape nvcc gives a module whose device code is all inlined
+// and that has no variables of its own: a prelude of the header
+// (.version, .target, .address_size), comments and extern shared arrays,
+// then only entries (a `.visible .entry NAME(` line, up to the next entry)
+// and comments. Anything else at module level would be copied into every
+// split module (a variable in the prelude: one instance per kernel) or
+// into one alone (after the first entry: a .func, a .global, the .file
+// table of -lineinfo), so it is an error, as is a module without entries or
+// with one name twice.
 func SplitPTX(ptx []byte) (map[string][]byte, error) {
-	const entry = ".visible .entry "
 	lines := bytes.SplitAfter(ptx, []byte("\n"))
 	var prelude []byte
 	entries := map[string][]byte{}
@@ -54,21 +55,20 @@ func SplitPTX(ptx []byte) (map[string][]byte, error) {
 	}
 	for i, line := range lines {
 		s := string(line)
-		if strings.HasPrefix(s, entry) {
+		if next, ok, err := entryName(s); err != nil {
+			return nil, fmt.Errorf("PTX line %d: %w", i+1, err)
+		} else if ok {
 			flush()
-			rest := s[len(entry):]
-			paren := strings.IndexByte(rest, '(')
-			if paren <= 0 {
-				return nil, fmt.Errorf("PTX line %d: entry without a parameter list: %q", i+1, strings.TrimSpace(s))
+			if _, dup := entries[next]; dup {
+				return nil, fmt.Errorf("PTX line %d: entry %s defined twice", i+1, next)
 			}
-			name = rest[:paren]
-			if _, dup := entries[name]; dup {
-				return nil, fmt.Errorf("PTX line %d: entry %s defined twice", i+1, name)
-			}
-			body = append([]byte(nil), line...)
+			name, body = next, append([]byte(nil), line...)
 			continue
 		}
 		if name == "" {
+			if !preludeLine(s) {
+				return nil, fmt.Errorf("PTX line %d: %q before the first entry: every per-kernel module would get its own copy", i+1, strings.TrimSpace(s))
+			}
 			prelude = append(prelude, line...)
 			continue
 		}
@@ -79,30 +79,57 @@ func SplitPTX(ptx []byte) (map[string][]byte, error) {
 	}
 	flush()
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("PTX has no %q", strings.TrimSpace(entry))
+		return nil, fmt.Errorf("PTX has no .visible .entry")
 	}
 	return entries, nil
 }
 
-// moduleLevel reports whether a line declares something at module level
-// that other entries may use: a function, a variable in global or constant
-// memory, an external or weak symbol, an entry that is not .visible. (Lines
-// of an entry that start at column 0 -- its performance directives, the
-// `.reg` of an inline-asm scope -- are not among these.)
-func moduleLevel(line string) bool {
-	for _, d := range []string{".func", ".visible .func", ".extern", ".weak", ".global", ".const", ".entry"} {
-		if strings.HasPrefix(line, d+" ") {
+// entryName returns the kernel a `.visible .entry NAME(` line starts.
+func entryName(line string) (string, bool, error) {
+	f := strings.Fields(line)
+	if len(f) < 3 || f[0] != ".visible" || f[1] != ".entry" {
+		return "", false, nil
+	}
+	name, _, ok := strings.Cut(f[2], "(")
+	if !ok || name == "" {
+		return "", false, fmt.Errorf("entry without a parameter list: %q", strings.TrimSpace(line))
+	}
+	return name, true, nil
+}
+
+// preludeLine reports whether a line before the first entry is one every
+// per-kernel module may carry: blank, a comment, the header, or an extern
+// shared array (the kernels' dynamic shared memory).
+func preludeLine(line string) bool {
+	t := strings.TrimSpace(line)
+	for _, p := range []string{"//", ".version ", ".target ", ".address_size ", ".extern .shared "} {
+		if strings.HasPrefix(t, p) {
 			return true
 		}
 	}
-	return false
+	return t == ""
+}
+
+// moduleLevel reports whether a line of an entry's text declares something
+// at module level: a function, a variable, an external or weak symbol, an
+// entry that is not .visible, the file table or a section (-lineinfo, -G).
+// (The lines of an entry that start at column 0 -- its performance
+// directives, the `.reg` of an inline-asm scope -- are not among these.)
+func moduleLevel(line string) bool {
+	for _, d := range []string{".func", ".visible", ".extern", ".weak", ".global", ".const", ".common", ".shared", ".entry"} {
+		if strings.HasPrefix(line, d+" ") || strings.HasPrefix(line, d+"\t") {
+			return true
+		}
+	}
+	t := strings.TrimSpace(line)
+	return strings.HasPrefix(t, ".file") || strings.HasPrefix(t, ".section")
 }
 
 // trimModuleComments drops the trailing comment lines nvcc puts between one
 // entry and the next ("// .globl NEXT"), which name the next kernel.
 func trimModuleComments(body []byte) []byte {
 	for {
-		t := bytes.TrimRight(body, "\n\t ")
+		t := bytes.TrimRight(body, "\r\n\t ")
 		i := bytes.LastIndexByte(t, '\n')
 		last := bytes.TrimSpace(t[i+1:])
 		if !bytes.HasPrefix(last, []byte("//")) {

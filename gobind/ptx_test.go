@@ -77,13 +77,23 @@ func TestSplitPTX(t *testing.T) {
 	if strings.Contains(one, "k_two") {
 		t.Errorf("k_one carries the comment naming the next entry:\n%s", one)
 	}
+	// Whitespace variants: a tab between the keywords, CRLF line ends.
+	odd := strings.ReplaceAll(strings.Replace(samplePTX, ".visible .entry k_two", ".visible\t.entry k_two", 1), "\n", "\r\n")
+	if got, err := SplitPTX([]byte(odd)); err != nil || len(got) != 2 || strings.Contains(string(got["k_one"]), "k_two") {
+		t.Errorf("tab and CRLF: %d modules, %v:\n%s", len(got), err, got["k_one"])
+	}
 }
 
 func TestSplitPTXRefuses(t *testing.T) {
+	prelude := samplePTX[:strings.Index(samplePTX, ".visible .entry k_one")]
 	for _, c := range []struct{ name, ptx, want string }{
-		{"no entry", ".version 8.2\n.target sm_90a\n", "no"},
+		{"no entry", ".version 8.2\n.target sm_90a\n", "PTX has no .visible .entry"},
 		{"a function after an entry", samplePTX + ".func helper()\n{\n\tret;\n}\n", `".func helper()" after entry k_two`},
 		{"a global after an entry", samplePTX + ".global .align 4 .u32 counter;\n", `".global .align 4 .u32 counter;" after entry k_two`},
+		{"a visible global after an entry", samplePTX + ".visible .global .align 4 .u32 counter;\n", `".visible .global .align 4 .u32 counter;" after entry k_two`},
+		{"the file table of -lineinfo", samplePTX + "\t.file\t1 \"/src/k.cu\"\n", `".file\t1 \"/src/k.cu\"" after entry k_two`},
+		{"a global in the prelude", strings.Replace(samplePTX, ".address_size 64\n", ".address_size 64\n.global .align 4 .u32 counter;\n", 1), `".global .align 4 .u32 counter;" before the first entry`},
+		{"a function in the prelude", prelude + ".func helper()\n{\n\tret;\n}\n" + samplePTX[len(prelude):], `".func helper()" before the first entry`},
 		{"an entry twice", samplePTX + ".visible .entry k_one(\n)\n{\n\tret;\n}\n", "entry k_one defined twice"},
 		{"no parameter list", ".version 8.2\n.visible .entry k\n{\n}\n", "entry without a parameter list"},
 	} {
@@ -98,7 +108,9 @@ func TestSplitPTXRefuses(t *testing.T) {
 // checks it holds every wgmma kernel of the table and nothing else. With
 // PTXAS_SM90A set to a CUDA 12+ ptxas (make check-cuda sets it), every
 // split module must assemble for sm_90a as the driver will compile it: no
-// error, warning (serialised wgmma) or spill.
+// error, warning (serialised wgmma) or spill; and the SASS of every 2:4
+// kernel (nvdisasm beside that ptxas) must be free of the metadata hazard
+// (metadataHazards).
 func TestWgmmaEntriesAssemble(t *testing.T) {
 	path := filepath.Join("fatbin", WgmmaPTXFile)
 	gz, err := os.ReadFile(path)
@@ -134,6 +146,10 @@ func TestWgmmaEntriesAssemble(t *testing.T) {
 		t.Logf("PTXAS_SM90A not set: the %d modules were split, not assembled", len(mods))
 		return
 	}
+	nvdisasm := filepath.Join(filepath.Dir(ptxas), "nvdisasm")
+	if _, err := os.Stat(nvdisasm); err != nil {
+		t.Fatalf("no nvdisasm beside %s for the SASS check (scripts/ptxas-sm90a.sh puts one there): %v", ptxas, err)
+	}
 	dir := t.TempDir()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(mods))
@@ -144,7 +160,7 @@ func TestWgmmaEntriesAssemble(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs <- assembleSM90a(ptxas, filepath.Join(dir, name+".ptx"), m)
+			errs <- assembleSM90a(ptxas, nvdisasm, filepath.Join(dir, name+".ptx"), m)
 		}(name, m)
 	}
 	wg.Wait()
@@ -157,12 +173,15 @@ func TestWgmmaEntriesAssemble(t *testing.T) {
 }
 
 // assembleSM90a writes one split module to path and assembles it with
-// ptxas for sm_90a, failing on errors, warnings and spills.
-func assembleSM90a(ptxas, path string, module []byte) error {
+// ptxas for sm_90a, failing on errors, warnings and spills; for a 2:4
+// kernel it also disassembles the result and checks it for the metadata
+// hazard.
+func assembleSM90a(ptxas, nvdisasm, path string, module []byte) error {
 	if err := os.WriteFile(path, module, 0o644); err != nil {
 		return err
 	}
-	out, err := exec.Command(ptxas, "-arch=sm_90a", "-v", "-o", os.DevNull, path).CombinedOutput()
+	cubin := strings.TrimSuffix(path, ".ptx") + ".cubin"
+	out, err := exec.Command(ptxas, "-arch=sm_90a", "-v", "-o", cubin, path).CombinedOutput()
 	name := strings.TrimSuffix(filepath.Base(path), ".ptx")
 	if err != nil {
 		return fmt.Errorf("%s: ptxas: %v\n%s", name, err, out)
@@ -173,6 +192,20 @@ func assembleSM90a(ptxas, path string, module []byte) error {
 			(strings.Contains(low, "spill") && !strings.Contains(low, " 0 bytes spill stores, 0 bytes spill loads")) {
 			return fmt.Errorf("%s: ptxas: %s", name, line)
 		}
+	}
+	if !strings.Contains(name, "spgemm") && !strings.Contains(name, "sp_probe") {
+		return nil
+	}
+	sass, err := exec.Command(nvdisasm, "-c", cubin).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: nvdisasm: %v\n%s", name, err, sass)
+	}
+	n, problems := metadataHazards(string(sass))
+	if n == 0 {
+		return fmt.Errorf("%s: no IGMMA.SP / HGMMA.SP in its SASS", name)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s: the metadata of a wgmma.sp can change before its wait:\n%s", name, strings.Join(problems, "\n"))
 	}
 	return nil
 }

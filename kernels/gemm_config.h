@@ -27,8 +27,8 @@
  * stages was the fastest of 128x128, 128x256 and 256x128 tiles with 64- and
  * 128-byte stages for every input type, dense and 2:4: the larger warp tiles
  * (64x64, one block per SM) were 0-4% slower for int8 and 10-20% slower for
- * halves. The HOIST rows (suffix h) were 13-17% faster there (session 18)
- * but have not run the GPU suites. A shape is one line here and one in
+ * halves. These HOIST rows (suffix h) were 13-17% faster there (session
+ * 18) but have not run the GPU suites. A shape is one line here and one in
  * gobind. */
 #define GC_DENSE_TILES(X, ...)                         \
   X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, __VA_ARGS__) \

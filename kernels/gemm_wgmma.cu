@@ -29,21 +29,32 @@
 //    so that the tensor cores start on tile kt while the copies are issued.
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
+#include <type_traits>
+
 #include "wgmma.cuh"
 
 namespace gc {
 
+// NoHold is the retired() of the kernels whose wgmmas read no registers
+// while they run.
+struct NoHold {
+  GC_DEVICE void operator()() const {}
+};
+
 // wgmma_mainloop is the pipeline of both kernels below, with F wgmma
-// groups left in flight (the invariant is in the file comment): load(stage,
-// kt) starts the copies of tile kt into a stage, mma(acc, stage) issues the
-// stage's wgmma k-steps; EARLY issues them before the refill's copies and
-// then, after each wait, calls retired() (wg_hold of the registers the
-// retired wgmmas read). acc starts at zero; at the end every wgmma and
-// every copy has completed.
+// groups left in flight (the invariant is in the file comment; the barrier
+// of iteration kt orders both warpgroups' waits of iteration kt-1 before
+// the refill): load(stage, kt) starts the copies of tile kt into a stage,
+// mma(acc, stage) issues the stage's wgmma k-steps, EARLY issues them
+// before the refill's copies, and retired() runs after each wait (wg_hold
+// of the registers the retired wgmmas read: only with F = 0 is that every
+// issued one). acc starts at zero; at the end every wgmma and every copy
+// has completed.
 template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired>
 GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired) {
   constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
   static_assert(P >= 2, "one stage computed on, F in flight to wgmma, two or more being filled");
+  static_assert(F == 0 || std::is_same<Retired, NoHold>::value, "a hold after wg_wait<1> misses the group in flight");
 #pragma unroll
   for (int i = 0; i < N; ++i) acc[i] = 0;
 #pragma unroll
@@ -68,7 +79,7 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
     if (EARLY) refill(kt);
     wg_wait<F>();
     wg_acc_fence(acc);
-    if (EARLY) retired();
+    retired();
   }
   wg_wait<0>();
   wg_acc_fence(acc);
@@ -115,7 +126,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
           wg_mma<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
         }
       },
-      [] {});
+      NoHold{});
 
   store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
 }
@@ -180,9 +191,10 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // This warp's 16 rows of the metadata tile.
   const int meta_row = wg * 64 + (warp & 3) * 16;
   // The metadata registers of a tile's two k-steps; they must hold until
-  // the wait (wg_mma_sp), hence F = 0, and in the HOIST shapes, whose copies
-  // run between the issue and the wait, wg_hold after it (e.M < 0 never
-  // holds: Validate refuses it).
+  // the wait (wg_mma_sp), hence F = 0 and wg_hold after the wait: without
+  // it nothing stops ptxas from giving them to other values between the
+  // issue and the wait (the second k-step's descriptor arithmetic, or in
+  // the HOIST shapes the copies). e.M < 0 never holds: Validate refuses it.
   uint32_t em[2];
 
   Acc acc[BN / 2];

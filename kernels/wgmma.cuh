@@ -98,14 +98,18 @@ GC_DEVICE void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, u
 // 64 bytes): d (+)= A · Bᵀ with meta this thread's metadata register
 // (load_meta, sp24_meta.cuh) and sparsity selector 0. The tensor cores read
 // meta while the wgmma runs, and ptxas does not know it: it reuses the
-// register after the issue (an H100 gave wrong sums when it did). So no
-// code that could write registers may run between the issue and the wait
-// that retires it (wg_wait<0> right after the commit), or the register must
-// be held to that wait with wg_hold. meta is passed as the variable that
-// holds it, which the emulator checks is unchanged at the wait.
+// register after the issue (an H100 gave wrong sums when it did). So the
+// register must be held to the wait that retires the wgmma with wg_hold,
+// as the 2:4 GEMMs do (with no group left in flight past the wait). meta
+// is passed as the variable that holds it, which the emulator checks is
+// unchanged at the wait.
 template <int ELEM, int N>
 GC_DEVICE void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, const uint32_t& meta,
                          int accumulate);
+// A temporary cannot hold the metadata until the wait.
+template <int ELEM, int N>
+void wg_mma_sp(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, uint64_t db, const uint32_t&& meta,
+               int accumulate) = delete;
 
 }  // namespace gc
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prints the path of a ptxas that assembles sm_90a PTX (CUDA 12 or newer),
-# for `make check-cuda PTXAS_SM90A=...`: the Debian 13 (trixie) package
+# for `make check-cuda PTXAS_SM90A=...`, with the nvdisasm of the same
+# release beside it (for the SASS check): the Debian 13 (trixie) package
 # nvidia-cuda-toolkit (non-free, CUDA 12.4) is downloaded from the mirror
 # this machine's apt sources name and unpacked under DIR (default
 # build/ptxas-sm90a), without installing it or touching the system's apt
@@ -8,7 +9,7 @@
 #   usage: scripts/ptxas-sm90a.sh [DIR]
 set -eu
 dir=$(mkdir -p "${1:-build/ptxas-sm90a}" && cd "${1:-build/ptxas-sm90a}" && pwd)
-if [ -x "$dir/usr/bin/ptxas" ]; then
+if [ -x "$dir/usr/bin/ptxas" ] && [ -x "$dir/usr/bin/nvdisasm" ]; then
   echo "$dir/usr/bin/ptxas"
   exit 0
 fi
@@ -26,7 +27,7 @@ apt-get "$@" update >&2
 (cd "$dir/deb" && apt-get "$@" download nvidia-cuda-toolkit >&2)
 dpkg-deb -x "$dir"/deb/nvidia-cuda-toolkit_*.deb "$dir/pkg"
 mkdir -p "$dir/usr/bin"
-mv "$dir/pkg/usr/bin/ptxas" "$dir/usr/bin/ptxas"
+mv "$dir/pkg/usr/bin/ptxas" "$dir/pkg/usr/bin/nvdisasm" "$dir/usr/bin/"
 rm -rf "$dir/pkg" "$dir/deb" "$dir/apt"
 "$dir/usr/bin/ptxas" --version >&2
 echo "$dir/usr/bin/ptxas"
