@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,6 +153,53 @@ func TestWgmmaLoaded(t *testing.T) {
 	if len(regs) > 0 {
 		fmt.Printf("wgmma JIT: %d kernels, %d-%d registers\n", len(regs), slices.Min(regs), slices.Max(regs))
 	}
+}
+
+// TestDriverSASSMetadata: the driver's own machine code of every 2:4 wgmma
+// kernel (of the shapes GCOMPRESS_TEST_TILES names, if set) is free of the
+// wgmma.sp metadata hazard (metadataHazards; check-cuda checks ptxas
+// 12.4's code, and the driver's compiler is another). Needs nvdisasm (the
+// CUDA toolkit) on the GPU host.
+func TestDriverSASSMetadata(t *testing.T) {
+	if testL.wgmma.ready != nil {
+		t.Skipf("no wgmma kernels here: %v", testL.wgmma.ready)
+	}
+	nvdisasm, err := exec.LookPath("nvdisasm")
+	if err != nil {
+		if nvdisasm, err = exec.LookPath("/usr/local/cuda/bin/nvdisasm"); err != nil {
+			t.Skip("no nvdisasm on this host (PATH, /usr/local/cuda/bin)")
+		}
+	}
+	var tiles []string
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		tiles = strings.Split(v, ",")
+	}
+	dir := t.TempDir()
+	checked := 0
+	for _, k := range Kernels {
+		i := strings.LastIndexByte(k.Name, '_')
+		if k.Module != WgmmaModule || !strings.HasPrefix(k.Name, "gc_spgemm_") || (tiles != nil && !slices.Contains(tiles, k.Name[i+1:])) {
+			continue
+		}
+		cubin, err := testL.Dev.CompilePTX(k.Name, testL.wgmma.modules[k.Name])
+		if err != nil {
+			t.Fatalf("%s: %v", k.Name, err)
+		}
+		path := filepath.Join(dir, k.Name+".cubin")
+		if err := os.WriteFile(path, cubin, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sass, err := exec.Command(nvdisasm, "-c", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: nvdisasm: %v\n%s", k.Name, err, sass)
+		}
+		n, problems := metadataHazards(string(sass))
+		if n == 0 || len(problems) > 0 {
+			t.Errorf("%s: %d sparse wgmmas in the driver's code; hazards:\n%s", k.Name, n, strings.Join(problems, "\n"))
+		}
+		checked++
+	}
+	fmt.Printf("driver SASS: %d 2:4 wgmma kernels checked for the metadata hazard\n", checked)
 }
 
 // TestDefaultMovesOnFailedCompile: where a kernel of a default wgmma shape
