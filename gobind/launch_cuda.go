@@ -189,7 +189,8 @@ func (l *Launcher) prepareWgmma() error {
 
 // wgmmaFunction returns wgmma kernel k, which the driver compiles from its
 // own PTX module on first use (once: a failure is kept as the kernel's
-// absence). Launches of compiled kernels do not wait for another kernel's
+// absence, but for running out of device memory, which the next use tries
+// again). Launches of compiled kernels do not wait for another kernel's
 // compilation.
 func (l *Launcher) wgmmaFunction(k Kernel) (*cuda.Function, error) {
 	w := &l.wgmma
@@ -203,8 +204,11 @@ func (l *Launcher) wgmmaFunction(k Kernel) (*cuda.Function, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.done {
-		e.f, e.err = l.compileWgmma(k)
-		e.done = true
+		f, err := l.compileWgmma(k)
+		if errors.Is(err, cuda.ErrOutOfMemory) {
+			return nil, err
+		}
+		e.f, e.err, e.done = f, err, true
 	}
 	return e.f, e.err
 }
