@@ -137,7 +137,7 @@ check-cuda: check-go kernels test-emu
 	done
 	@if [ -n "$(PTXAS_SM90A)" ]; then \
 	  PTXAS_SM90A="$(PTXAS_SM90A)" $(GO) test -count=1 -run '^TestWgmmaEntriesAssemble$$' ./gobind || exit 1; \
-	  echo "$(WGMMA_PTX): every kernel's own module assembled for sm_90a by $$($(PTXAS_SM90A) --version | tail -1), no warnings or spills"; \
+	  echo "$(WGMMA_PTX): every kernel's own module assembled for sm_90a by $$($(PTXAS_SM90A) --version | tail -1), no warnings or spills, no wgmma.sp metadata hazard in the 2:4 SASS"; \
 	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas)"; fi
 	$(GO) vet -tags $(CUDA_TAG) ./...
 	@mkdir -p build/cuda-tests build/cuda-bin

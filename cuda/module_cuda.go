@@ -80,39 +80,6 @@ func (d *Device) LoadPTX(name string, ptx []byte) (*Module, string, error) {
 	return mod, cString(infoLog), nil
 }
 
-// CompilePTX has the driver's JIT compiler turn PTX text into machine code
-// for the device without loading it (cuLinkCreate, cuLinkAddData,
-// cuLinkComplete): the cubin the driver would run, for inspection
-// (nvdisasm). A failure carries the error log.
-func (d *Device) CompilePTX(name string, ptx []byte) ([]byte, error) {
-	if len(ptx) == 0 {
-		return nil, fmt.Errorf("cuda: module %s: empty PTX", name)
-	}
-	errLog := make([]byte, 16<<10)
-	var cubin string
-	err := d.Do(func() error {
-		link, e := cu.NewLink(&cu.JITErrorLogBuffer{Buffer: errLog})
-		if err := check("cuLinkCreate("+name+")", e); err != nil {
-			return err
-		}
-		defer link.Destroy()
-		// The driver reads PTX up to its NUL.
-		e = link.AddData(cu.JITInputPTX, string(ptx)+"\x00", name)
-		if e == nil {
-			cubin, e = link.Complete()
-		}
-		err := check("cuLinkAddData/cuLinkComplete("+name+")", e)
-		if msg := cString(errLog); err != nil && msg != "" {
-			err = fmt.Errorf("%w; JIT log: %s", err, msg)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return []byte(cubin), nil
-}
-
 // cString is the text of a NUL-terminated log buffer.
 func cString(b []byte) string {
 	if n := bytes.IndexByte(b, 0); n >= 0 {

@@ -66,6 +66,9 @@ func metadataHazards(sass string) (n int, problems []string) {
 			if lo, width, ok := sassDest(w.text); ok && meta >= lo && meta < lo+width {
 				problems = append(problems, fmt.Sprintf("%#x: R%d of %q written at %#x by %q before the wait", in.addr, meta, in.text, w.addr, w.text))
 			}
+			if op, _ := sassSplit(w.text); strings.HasPrefix(op, "BRX") || strings.HasPrefix(op, "JMX") || strings.HasPrefix(op, "CALL") || strings.HasPrefix(op, "RET") {
+				problems = append(problems, fmt.Sprintf("%#x: indirect control flow at %#x before the wait: %q", in.addr, w.addr, w.text))
+			}
 			if b := sassBra.FindStringSubmatch(w.text); b != nil {
 				t, known := labels[b[2]]
 				if b[1] != "" {
@@ -101,27 +104,40 @@ func sassSplit(text string) (string, []string) {
 
 // sassDest returns the general registers an instruction writes: its first
 // operand when that is one (stores, branches and barriers name none there),
-// two for .64 and .WIDE forms, four for .128.
+// or the second after a predicate output (LOP3.LUT P0, R1, ...; SHFL and
+// ATOM write R after PT), but not in the compares, whose second operand is
+// a predicate or a source; two registers for 64-bit forms (.64, .WIDE,
+// S64/U64/F64 results, CS2R), four for .128 and the four-matrix ldmatrix.
 func sassDest(text string) (lo, width int, ok bool) {
 	op, operands := sassSplit(text)
 	base, _, _ := strings.Cut(op, ".")
 	switch base {
-	case "BRA", "BRX", "JMX", "CALL", "RET", "EXIT", "BAR", "BSYNC", "BSSY", "WARPSYNC", "NOP", "YIELD":
+	case "BRA", "BRX", "JMX", "JMP", "CALL", "RET", "EXIT", "BAR", "BSYNC", "BSSY", "WARPSYNC", "NOP", "YIELD":
 		return 0, 0, false
 	}
 	if len(operands) == 0 {
 		return 0, 0, false
 	}
-	m := sassReg.FindStringSubmatch(operands[0])
+	dest := operands[0]
+	if strings.HasPrefix(dest, "P") && len(operands) > 1 && !strings.HasSuffix(base, "SETP") {
+		dest = operands[1]
+	}
+	m := sassReg.FindStringSubmatch(strings.TrimSuffix(dest, ".reuse"))
 	if m == nil {
 		return 0, 0, false
 	}
 	lo, _ = strconv.Atoi(m[1])
 	switch {
-	case strings.Contains(op, ".128"):
+	case strings.Contains(op, ".128"), base == "LDSM" && strings.HasSuffix(op, ".4"):
 		return lo, 4, true
-	case strings.Contains(op, ".64"), strings.Contains(op, ".WIDE"):
+	case strings.Contains(op, ".64"), strings.Contains(op, ".WIDE"), base == "CS2R" && !strings.Contains(op, ".32"),
+		base == "LDSM" && strings.HasSuffix(op, ".2"):
 		return lo, 2, true
+	}
+	for _, w := range []string{".S64", ".U64", ".F64"} {
+		if strings.Contains(op, w) && !strings.HasPrefix(base, "I2F") && !strings.HasPrefix(base, "F2F") {
+			return lo, 2, true
+		}
 	}
 	return lo, 1, true
 }
@@ -148,6 +164,10 @@ func TestMetadataHazards(t *testing.T) {
 		{"a branch to a label out", "/*3450*/                   BRA `(.L_x_3) ;\n.L_x_3:\n/*3500*/                   NOP ;", 2},
 		{"a branch to a label in", "/*3450*/              @P1 BRA `(.L_x_4) ;\n.L_x_4:\n/*3460*/                   NOP ;", 0},
 		{"a store", "/*3450*/                   STS [R168], R173 ;", 0},
+		{"a write after a predicate output", "/*3450*/                   LOP3.LUT P5, R168, R198, 0x20, RZ, 0xc0, !PT ;", 1},
+		{"a compare", "/*3450*/                   ISETP.NE.U32.AND P5, PT, R168, RZ, PT ;", 0},
+		{"a four-matrix ldmatrix", "/*3450*/                   LDSM.16.M88.4 R172, [R2] ;", 1},
+		{"an indirect branch", "/*3450*/                   BRX R2 -0x3460 ;", 2},
 		{"a wait that leaves one group pending", "/*3450*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n/*3460*/                   LDS R168, [R170] ;", 1},
 	} {
 		n, problems := metadataHazards(fmt.Sprintf(window, c.line))
