@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,21 +179,17 @@ func TestHostPtxasSASS(t *testing.T) {
 	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
 		tiles = strings.Split(v, ",")
 	}
-	dir := t.TempDir()
-	checked := 0
+	mods := map[string][]byte{}
 	for _, k := range Kernels {
 		i := strings.LastIndexByte(k.Name, '_')
-		if k.Module != WgmmaModule || (tiles != nil && strings.Contains(k.Name, "gemm_") && !slices.Contains(tiles, k.Name[i+1:])) {
-			continue
+		if k.Module == WgmmaModule && (tiles == nil || !strings.Contains(k.Name, "gemm_") || slices.Contains(tiles, k.Name[i+1:])) {
+			mods[k.Name] = testL.wgmma.modules[k.Name]
 		}
-		if err := assembleSM90a(ptxas, nvdisasm, filepath.Join(dir, k.Name+".ptx"), testL.wgmma.modules[k.Name]); err != nil {
-			t.Error(err)
-		}
-		checked++
 	}
+	assembleAll(t, ptxas, nvdisasm, mods, 8)
 	version, _ := exec.Command(ptxas, "--version").Output()
 	lines := strings.Split(strings.TrimSpace(string(version)), "\n")
-	fmt.Printf("host ptxas SASS: %d wgmma kernels assembled by %s, the 2:4 ones checked for the metadata hazard\n", checked, lines[len(lines)-1])
+	fmt.Printf("host ptxas SASS: %d wgmma kernels assembled by %s, the 2:4 ones checked for the metadata hazard\n", len(mods), lines[len(lines)-1])
 }
 
 // TestDefaultMovesOnFailedCompile: where a kernel of a default wgmma shape

@@ -150,10 +150,17 @@ func TestWgmmaEntriesAssemble(t *testing.T) {
 	if _, err := os.Stat(nvdisasm); err != nil {
 		t.Fatalf("no nvdisasm beside %s for the SASS check (scripts/ptxas-sm90a.sh puts one there): %v", ptxas, err)
 	}
+	assembleAll(t, ptxas, nvdisasm, mods, 2)
+}
+
+// assembleAll runs assembleSM90a on every module, workers at a time, and
+// reports each failure.
+func assembleAll(t *testing.T, ptxas, nvdisasm string, mods map[string][]byte, workers int) {
+	t.Helper()
 	dir := t.TempDir()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(mods))
-	sem := make(chan struct{}, 2)
+	sem := make(chan struct{}, workers)
 	for name, m := range mods {
 		wg.Add(1)
 		go func(name string, m []byte) {
