@@ -102,12 +102,18 @@ func Modules() []string {
 	return out
 }
 
+// kernelIndex holds each entry of Kernels by name (every launch looks its
+// kernel up).
+var kernelIndex = func() map[string]Kernel {
+	m := make(map[string]Kernel, len(Kernels))
+	for _, k := range Kernels {
+		m[k.Name] = k
+	}
+	return m
+}()
+
 // lookup returns the table entry of a kernel.
 func lookup(name string) (Kernel, bool) {
-	for _, k := range Kernels {
-		if k.Name == name {
-			return k, true
-		}
-	}
-	return Kernel{}, false
+	k, ok := kernelIndex[name]
+	return k, ok
 }

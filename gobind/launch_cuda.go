@@ -356,12 +356,17 @@ func (l *Launcher) launchDefault(s *cuda.Stream, sparse bool, in Elem, spec func
 		if err != nil {
 			return err
 		}
-		if sp.Grid > 0 {
-			if _, ferr := l.Function(sp.Kernel); ferr != nil && l.moveDefault(sparse, in, tile) {
-				continue
-			}
+		if sp.Grid == 0 {
+			return nil
 		}
-		return l.LaunchOn(s, sp)
+		f, err := l.Function(sp.Kernel)
+		if err != nil && l.moveDefault(sparse, in, tile) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return launchFunc(f, s, sp)
 	}
 }
 
@@ -424,6 +429,11 @@ func (l *Launcher) LaunchOn(s *cuda.Stream, spec LaunchSpec) error {
 	if err != nil {
 		return err
 	}
+	return launchFunc(f, s, spec)
+}
+
+// launchFunc launches f, the kernel of a validated spec, on stream s.
+func launchFunc(f *cuda.Function, s *cuda.Stream, spec LaunchSpec) error {
 	if err := f.Launch(cuda.Dim3{X: spec.Grid, Y: 1, Z: 1}, cuda.Dim3{X: spec.Block, Y: 1, Z: 1}, spec.Shared, s, spec.Params...); err != nil {
 		return fmt.Errorf("gobind: %w", err)
 	}
