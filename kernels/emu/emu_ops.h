@@ -91,8 +91,8 @@ inline void out_rc(int i, int& row, int& col) {
   col = 2 * (lane % 4) + i % 2;
 }
 
-inline float half_at(const gc_emu::WarpSlots& s, bool isA, int rc, int k, bool bf) {
-  const uint16_t h = frag<uint16_t>(s, isA, rc, k);
+// half_value is the value of the bits h of an f16 (bf16 if bf) element.
+inline float half_value(uint16_t h, bool bf) {
   if (bf) {
     __nv_bfloat16_raw r;
     r.x = h;
@@ -101,6 +101,10 @@ inline float half_at(const gc_emu::WarpSlots& s, bool isA, int rc, int k, bool b
   __half_raw r;
   r.x = h;
   return __half2float(__half(r));
+}
+
+inline float half_at(const gc_emu::WarpSlots& s, bool isA, int rc, int k, bool bf) {
+  return half_value(frag<uint16_t>(s, isA, rc, k), bf);
 }
 
 // Dense m16n8k32 s8 (wrap-around int32 accumulation).

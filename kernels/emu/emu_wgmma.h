@@ -103,17 +103,7 @@ struct WgOperand {
   }
 };
 
-inline float wg_half(uint8_t lo, uint8_t hi, bool bf) {
-  const uint16_t h = (uint16_t)(lo | hi << 8);
-  if (bf) {
-    __nv_bfloat16_raw r;
-    r.x = h;
-    return __bfloat162float(__nv_bfloat16(r));
-  }
-  __half_raw r;
-  r.x = h;
-  return __half2float(__half(r));
-}
+inline float wg_half(uint8_t lo, uint8_t hi, bool bf) { return half_value((uint16_t)(lo | hi << 8), bf); }
 
 // wg_run computes one thread's share of a 64 x N wgmma k-step (32 bytes of
 // K): warp w of the warpgroup, lane (g, t) owns d[4j + 2h + x] = element
