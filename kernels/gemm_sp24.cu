@@ -78,7 +78,6 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
   static_assert(T::BK == BB, "a sparse stage covers GC_SPGEMM_B_BYTES of K");
-  static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
   static_assert(BM * AB / 16 % GC_GEMM_THREADS == 0, "every thread copies the same number of A-value chunks");
 
   GC_DYNAMIC_SMEM(smem);
@@ -102,9 +101,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   // without bounds logic (a branch uniform over the block).
   const typename HoistOnly<T::HOIST, RowChunks<BM, AB, true>>::type copyA(sA, Av, ldv_b, bm, e.M);
   const bool inside = T::HOIST && bm + BM <= e.M && bn + BN <= e.N;
-  // Metadata: one copy of MB bytes per A row, by threads 0..BM-1.
-  const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
-  const saddr_t meta_dst = smem_addr(sE + tid * MB);
+  const MetaCopy<BM, MB> copyE(sE, Em, lde, bm, e.M, tid);
   auto load_tile = [&](int stage, int kt) {
     if (inside) {
       copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
@@ -125,13 +122,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
       }
       copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     }
-    if (tid < BM) {
-      if (MB == 16) {
-        cp_async16(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 16);
-      } else {
-        cp_async8(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 8);
-      }
-    }
+    copyE.copy(stage, kt);
   };
 
   // HOIST: this lane's ldmatrix offsets within a stage at each k-step, for

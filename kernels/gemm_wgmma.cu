@@ -151,7 +151,6 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
   static_assert(T::BK == BB && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128 bytes of logical K per stage");
-  static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
 
   GC_DYNAMIC_SMEM(raw);
   uint8_t* smem = wg_smem(raw);
@@ -168,8 +167,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const RowChunks<BM, AB, true> copyA(sA, Av, ldv_b, bm, e.M);
   const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  const uint8_t* meta_src = Em + min(bm + tid, e.M - 1) * lde;
-  const saddr_t meta_dst = smem_addr(sE + tid * MB);
+  const MetaCopy<BM, MB> copyE(sE, Em, lde, bm, e.M, tid);
   auto load_tile = [&](int stage, int kt) {
     if (inside) {
       copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
@@ -178,13 +176,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
       copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
       copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     }
-    if (tid < BM) {
-      if (MB == 16) {
-        cp_async16(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 16);
-      } else {
-        cp_async8(meta_dst + stage * E_STAGE, meta_src + (long long)kt * MB, 8);
-      }
-    }
+    copyE.copy(stage, kt);
   };
 
   const uint64_t descA = wg_desc<AB>(smem_addr(sA + wg * 64 * AB)), descB = wg_desc<BB>(smem_addr(sB));

@@ -48,6 +48,29 @@ struct SpTraits<ELEM_F16> {
 template <>
 struct SpTraits<ELEM_BF16> : SpTraits<ELEM_F16> {};
 
+// MetaCopy is the metadata side of a 2:4 stage's copies: thread tid < BM
+// copies the MB bytes of A row bm + tid for each tile (rows past M read row
+// M-1, whose metadata is valid and whose results are never stored) into
+// its row of the stage's metadata tile, unswizzled.
+template <int BM, int MB>
+struct MetaCopy {
+  static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
+  const uint8_t* src;
+  saddr_t dst;
+  bool active;  // tid < BM
+  GC_DEVICE MetaCopy(uint8_t* sE, const uint8_t* Em, long long lde, long long bm, long long M, int tid)
+      : src(Em + min(bm + tid, M - 1) * lde), dst(smem_addr(sE + tid * MB)), active(tid < BM) {}
+  // copy starts the copy of tile kt's metadata into stage.
+  GC_DEVICE void copy(int stage, int kt) const {
+    if (!active) return;
+    if (MB == 16) {
+      cp_async16(dst + stage * BM * MB, src + (long long)kt * MB, 16);
+    } else {
+      cp_async8(dst + stage * BM * MB, src + (long long)kt * MB, 8);
+    }
+  }
+};
+
 // load_meta builds the metadata register of one m16 tile whose 16 rows start
 // at row0 of a metadata tile with row stride `stride` bytes, for the k-step
 // whose metadata starts at byte `koff` of each row (layout in the file
