@@ -94,6 +94,45 @@ func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerne
 	return all
 }
 
+// InteriorSuites runs, for every tile shape larger than 128 x 128 (or those
+// Tiles lists), one int8 and one f16 GEMM, dense and 2:4, of exactly one
+// block's M x N and 256 bytes of K: every block inside the matrix, every
+// stage whole. The kernels take a path without bounds logic there, which
+// the Tiny shapes of the emulator (up to 2^22 multiply-adds) reach only for
+// 128 x 128 tiles; the GPU's full suites reach it for every shape.
+func (h Harness) InteriorSuites(t kerneltest.Reporter) []kerneltest.Result {
+	t.Helper()
+	var all []kerneltest.Result
+	for _, sparse := range []bool{false, true} {
+		tiles := DenseTiles
+		if sparse {
+			tiles = SparseTiles
+		}
+		for _, tl := range tiles {
+			if tl.BM*tl.BN <= 128*128 || h.Tiles != nil && !slices.Contains(h.Tiles, tl.Name) {
+				continue
+			}
+			r := tagReporter{t, tl.Name}
+			for _, in := range []ref.Elem{ref.S8, ref.F16} {
+				k := 256 / int(in.Bytes())
+				var rs []kerneltest.Result
+				if sparse {
+					h.SparseTile = tl.Name
+					rs = kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, tl.BM, tl.BN, k)
+				} else {
+					h.DenseTile = tl.Name
+					rs = kerneltest.InteriorGEMM(r, in, h.GemmImpl, tl.BM, tl.BN, k)
+				}
+				for i := range rs {
+					rs[i].Suite += " " + tl.Name
+				}
+				all = append(all, rs...)
+			}
+		}
+	}
+	return all
+}
+
 // tagReporter prefixes every failure with a tile shape's name.
 type tagReporter struct {
 	kerneltest.Reporter

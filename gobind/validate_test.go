@@ -272,8 +272,20 @@ func TestConfigMatchesHeader(t *testing.T) {
 		}
 	}
 	for _, tl := range append(tilesOf(DenseTiles, true), tilesOf(SparseTiles, true)...) {
-		if tl.BM != 128 || tl.WarpsM != 8 || tl.BKBytes != 128 || tl.Stages < 3 || (tl.BN != 128 && tl.BN != 256) {
-			t.Errorf("wgmma tile %s: the kernel takes BM 128 (2 warpgroups of m64), BN 128 or 256, 128-byte stages, 3 or more", tl.Name)
+		if (tl.BM != 128 && tl.BM != 256) || tl.WarpsM != 8 || tl.BKBytes != 128 || tl.Stages < 3 || (tl.BN != 128 && tl.BN != 192 && tl.BN != 256) {
+			t.Errorf("wgmma tile %s: the kernel takes BM 128 or 256 (2 warpgroups of 1 or 2 m64 blocks), BN 128, 192 or 256, 128-byte stages, 3 or more", tl.Name)
+		}
+	}
+	// sm_90's opt-in dynamic shared memory per block is 227 KiB.
+	const sm90Shared = 227 << 10
+	for _, tl := range tilesOf(DenseTiles, true) {
+		if n := tl.DenseShared(); n > sm90Shared {
+			t.Errorf("wgmma tile %s needs %d bytes of shared memory, over sm_90's %d", tl.Name, n, sm90Shared)
+		}
+	}
+	for _, tl := range tilesOf(SparseTiles, true) {
+		if n := max(tl.SparseShared(S8), tl.SparseShared(F16)); n > sm90Shared {
+			t.Errorf("wgmma 2:4 tile %s needs %d bytes of shared memory, over sm_90's %d", tl.Name, n, sm90Shared)
 		}
 	}
 	for _, tl := range SparseTiles {

@@ -42,26 +42,35 @@
  * was the fastest int8 shape and w128x128 the fastest for halves. The HOIST
  * rows (suffix h) and those with a deeper copy ring in the shared memory
  * left (227 KiB per block; suffix sN) were written after the device time
- * was spent: not yet timed. */
+ * was spent: not yet timed. So were the 256-row shapes (session 19), in
+ * which each warpgroup issues two m64 row blocks on the same B: they copy
+ * 0.92-1.17 bytes per output and stage where w128x256 copies 1.5
+ * (docs/RESULTS.md "Why 2:4 is no faster"); w256x192 takes 250-255 of the
+ * 255 registers a thread may have. */
 #define GC_WGMMA_TILES(X, ...)                         \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
   X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
   X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
-  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, __VA_ARGS__)
+  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, __VA_ARGS__)  \
+  X(w256x128, 256, 128, 128, 4, 8, 1, 0, __VA_ARGS__)   \
+  X(w256x192, 256, 192, 128, 4, 8, 1, 0, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
  * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). On an H100
  * (session 18) w128x256 was the fastest int8 shape, w128x128 for halves at
- * 4096^3. The h and sN rows as in GC_WGMMA_TILES: not yet timed. */
+ * 4096^3. The h, sN and 256-row shapes as in GC_WGMMA_TILES: not yet
+ * timed. */
 #define GC_WGMMA_SPARSE_TILES(X, ...)                  \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
   X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
   X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
   X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, __VA_ARGS__)
+  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, __VA_ARGS__) \
+  X(w256x128, 256, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
+  X(w256x192, 256, 192, 128, 5, 8, 1, 0, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed

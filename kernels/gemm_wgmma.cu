@@ -11,8 +11,12 @@
 //
 // Structure (per block: one BM x BN tile of D, 256 threads = 2 warpgroups;
 // the shapes are the rows of GC_WGMMA_TILES in gemm_config.h):
-//  * Warpgroup w computes rows 64w..64w+63 of the tile, all BN columns, as
-//    BK/32 wgmma k-steps of m64nBN per stage; BN/2 accumulators per thread.
+//  * Warpgroup w computes MT = BM/128 (1 or 2) m64 row blocks of the tile,
+//    rows 64(MT w + i)..+63 for i < MT, all BN columns: per stage BK/32
+//    k-steps, each one wgmma m64nBN per row block on the same B;
+//    MT BN/2 accumulators per thread. MT = 2 halves the B bytes a block
+//    copies per output (the GEMMs on an H100 are bound by the bytes the SMs
+//    take from L2: docs/RESULTS.md "Why 2:4 is no faster").
 //  * Shared memory: STAGES stages of A[BM][128 bytes] then B[BN][128 bytes],
 //    16-byte chunks swizzled by swz128 -- the 128-byte swizzle wgmma's
 //    descriptors name -- from a 1024-byte aligned base (the swizzle atom).
@@ -86,20 +90,50 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
   cp_async_wait<0>();
 }
 
+// WgShape is what the wgmma kernels derive from a tile row T: MT m64 row
+// blocks per warpgroup and the accumulators of each (BN/2 per thread).
+template <typename T>
+struct WgShape {
+  static constexpr int MT = T::BM / 128, NACC = T::BN / 2;
+  static_assert(T::WARPS_M == 8 && (T::BM == 128 || T::BM == 256), "2 warpgroups of 1 or 2 m64 row blocks");
+  static_assert(T::BN == 128 || T::BN == 192 || T::BN == 256, "the wgmma widths wgmma.cuh defines");
+  // row0 is the first row, within the tile, of row block i of the
+  // warpgroup of the calling thread.
+  static GC_DEVICE int row0(int i) { return ((threadIdx.x >> 7) * MT + i) * 64; }
+};
+
+// wg_block is row block i's accumulators within a warpgroup's MT blocks.
+template <int NACC, typename Acc, int N>
+GC_DEVICE Acc (&wg_block(Acc (&acc)[N], int i))[NACC] {
+  return reinterpret_cast<Acc(&)[NACC]>(acc[i * NACC]);
+}
+
+// wg_store writes a warpgroup's MT row blocks through store_tile: per warp
+// and block one m16 row of n8 tiles (wgmma.cuh's accumulator layout).
+template <int OUT, typename T, typename Acc, int N>
+GC_DEVICE void wg_store(const Epi& e, long long bm, long long bn, Acc (&acc)[N]) {
+  typedef WgShape<T> S;
+#pragma unroll
+  for (int i = 0; i < S::MT; ++i) {
+    store_tile<OUT>(e, bm + S::row0(i) + ((threadIdx.x >> 5) & 3) * 16, bn,
+                    reinterpret_cast<const Acc(&)[1][T::BN / 8][4]>(acc[i * S::NACC]));
+  }
+}
+
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restrict__ B, const Epi& e, long long K,
                           long long lda_b, long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
-  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES;
+  typedef WgShape<T> S;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES, MT = S::MT, NACC = S::NACC;
   constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
-  static_assert(BK == 128 && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128-byte swizzled rows");
+  static_assert(BK == 128, "128-byte swizzled rows");
 
   GC_DYNAMIC_SMEM(raw);
   uint8_t* smem = wg_smem(raw);
   uint8_t* sA = smem;
   uint8_t* sB = smem + STAGES * A_STAGE;
 
-  const int warp = threadIdx.x >> 5, wg = warp >> 2;
   int pm, pn;
   tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
@@ -110,25 +144,30 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
   const int col_bytes = copyA.column() * 16;
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  // Descriptors of this warpgroup's 64 rows of A and of all of B in stage 0
-  // at k-step 0; stage s, k-step kk add (s * STAGE + 32 * kk) >> 4.
-  const uint64_t descA = wg_desc<128>(smem_addr(sA + wg * 64 * BK)), descB = wg_desc<128>(smem_addr(sB));
+  // Descriptors of row block 0 of this warpgroup's A rows and of all of B
+  // in stage 0 at k-step 0; row block i adds (i * 64 * BK) >> 4, stage s,
+  // k-step kk (s * STAGE + 32 * kk) >> 4.
+  const uint64_t descA = wg_desc<128>(smem_addr(sA + S::row0(0) * BK)), descB = wg_desc<128>(smem_addr(sB));
 
-  Acc acc[BN / 2];
+  Acc acc[MT * NACC];
   wgmma_mainloop<STAGES, 1, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
         copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
       },
-      [&](Acc(&d)[BN / 2], int st) {
+      [&](Acc(&d)[MT * NACC], int st) {
 #pragma unroll
         for (int kk = 0; kk < BK / 32; ++kk) {
-          wg_mma<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 32) >> 4), 1);
+#pragma unroll
+          for (int i = 0; i < MT; ++i) {
+            wg_mma<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * BK + kk * 32) >> 4),
+                             descB + ((st * B_STAGE + kk * 32) >> 4), 1);
+          }
         }
       },
       NoHold{});
 
-  store_tile<OUT>(e, bm + wg * 64 + (warp & 3) * 16, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
+  wg_store<OUT, T>(e, bm, bn, acc);
 }
 
 // gemm_wgmma_sp is the 2:4 kernel body (the GEMMs of gemm_sp24.cu: same
@@ -147,10 +186,11 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
                              const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
                              long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
-  constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES;
+  typedef WgShape<T> S;
+  constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES, MT = S::MT, NACC = S::NACC;
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
   constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
-  static_assert(T::BK == BB && T::WARPS_M == 8 && BM == 128, "2 warpgroups of m64, 128 bytes of logical K per stage");
+  static_assert(T::BK == BB, "128 bytes of logical K per stage");
 
   GC_DYNAMIC_SMEM(raw);
   uint8_t* smem = wg_smem(raw);
@@ -158,7 +198,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   uint8_t* sB = sA + STAGES * A_STAGE;
   uint8_t* sE = sB + STAGES * B_STAGE;
 
-  const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+  const int tid = threadIdx.x;
   int pm, pn;
   tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
@@ -168,41 +208,57 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
   const MetaCopy<BM, MB> copyE(sE, Em, lde, bm, e.M, tid);
-  auto load_tile = [&](int stage, int kt) {
-    if (inside) {
+  // Row block i of this warpgroup: A descriptor descA + (i * 64 * AB) >> 4.
+  const uint64_t descA = wg_desc<AB>(smem_addr(sA + S::row0(0) * AB)), descB = wg_desc<BB>(smem_addr(sB));
+  // This warp's 16 rows of row block 0 of the metadata tile (block i: + 64 i).
+  const int meta_row = S::row0(0) + ((tid >> 5) & 3) * 16;
+  // The metadata registers of a tile's two k-steps of each row block; they
+  // must hold until the wait (wg_mma_sp), hence F = 0 and wg_hold after the
+  // wait: without it nothing stops ptxas from giving them to other values
+  // between the issue and the wait (the next k-step's descriptor
+  // arithmetic, or in the HOIST shapes the copies). e.M < 0 never holds:
+  // Validate refuses it.
+  uint32_t em[2 * MT];
+
+  Acc acc[MT * NACC];
+  const auto run = [&](auto load_tile) {
+    wgmma_mainloop<STAGES, 0, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[MT * NACC], int st) {
+#pragma unroll
+      for (int kk = 0; kk < 2; ++kk) {
+#pragma unroll
+        for (int i = 0; i < MT; ++i) {
+          em[2 * i + kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row + 64 * i, MB, kk * SpTraits<ELEM>::meta_step, 0);
+        }
+      }
+#pragma unroll
+      for (int kk = 0; kk < 2; ++kk) {
+#pragma unroll
+        for (int i = 0; i < MT; ++i) {
+          wg_mma_sp<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * AB + kk * 32) >> 4),
+                              descB + ((st * B_STAGE + kk * 64) >> 4), em[2 * i + kk], 1);
+        }
+      }
+    }, [&] { wg_hold(em, e.M < 0, smem_addr(sE)); });
+  };
+  // One main loop per kind of block, so that neither holds the other's
+  // copy addresses: with one loop choosing per stage, w256x192's halves
+  // kernels spilled (192 accumulators; 255 registers and 12 bytes of
+  // spills, where two loops take 255 and none).
+  if (inside) {
+    run([&](int stage, int kt) {
       copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
       copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
-    } else {
+      copyE.copy(stage, kt);
+    });
+  } else {
+    run([&](int stage, int kt) {
       copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
       copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
-    }
-    copyE.copy(stage, kt);
-  };
+      copyE.copy(stage, kt);
+    });
+  }
 
-  const uint64_t descA = wg_desc<AB>(smem_addr(sA + wg * 64 * AB)), descB = wg_desc<BB>(smem_addr(sB));
-  // This warp's 16 rows of the metadata tile.
-  const int meta_row = wg * 64 + (warp & 3) * 16;
-  // The metadata registers of a tile's two k-steps; they must hold until
-  // the wait (wg_mma_sp), hence F = 0 and wg_hold after the wait: without
-  // it nothing stops ptxas from giving them to other values between the
-  // issue and the wait (the second k-step's descriptor arithmetic, or in
-  // the HOIST shapes the copies). e.M < 0 never holds: Validate refuses it.
-  uint32_t em[2];
-
-  Acc acc[BN / 2];
-  wgmma_mainloop<STAGES, 0, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[BN / 2], int st) {
-#pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
-      em[kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row, MB, kk * SpTraits<ELEM>::meta_step, 0);
-    }
-#pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
-      wg_mma_sp<ELEM, BN>(d, descA + ((st * A_STAGE + kk * 32) >> 4), descB + ((st * B_STAGE + kk * 64) >> 4), em[kk],
-                          1);
-    }
-  }, [&] { wg_hold(em, e.M < 0, smem_addr(sE)); });
-
-  store_tile<OUT>(e, bm + meta_row, bn, reinterpret_cast<const Acc(&)[1][BN / 8][4]>(acc));
+  wg_store<OUT, T>(e, bm, bn, acc);
 }
 
 // probe_run ends both probes below: it publishes the operands the thread's

@@ -1,7 +1,7 @@
 // Hopper (sm_90a) warpgroup MMA helpers for gemm_wgmma.cu: the shared-memory
 // matrix descriptor, wgmma.mma_async and wgmma.mma_async.sp (2:4 sparse A)
-// with f32 / s32 accumulators in the two widths the kernels use (n128,
-// n256), their fence / commit / wait, and the proxy fence between cp.async's
+// with f32 / s32 accumulators in the three widths the kernels use (n128,
+// n192, n256), their fence / commit / wait, and the proxy fence between cp.async's
 // writes and wgmma's reads of shared memory.
 //
 // wgmma (PTX ISA 8.0, "Asynchronous Warpgroup Level Matrix Multiply-
@@ -155,22 +155,22 @@ GC_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta
   "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31," \
   "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47," \
   "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63"
-#define GC_WG_REGS_64_127 \
+#define GC_WG_REGS_64_95 \
   "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79," \
-  "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95," \
+  "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95"
+#define GC_WG_REGS_96_127 \
   "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111," \
   "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127"
 
-// GC_WG_OPS8(C, i): constraint C on accumulators d[i..i+7]; GC_WG_OPS_64 and
-// GC_WG_OPS_128 on the first 64 / all 128.
+// GC_WG_OPS8(C, i): constraint C on accumulators d[i..i+7]; GC_WG_OPS_64,
+// GC_WG_OPS_96 and GC_WG_OPS_128 on the first 64 / 96 / all 128.
 #define GC_WG_OPS8(C, i) \
   C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3]), C(d[i + 4]), C(d[i + 5]), C(d[i + 6]), C(d[i + 7])
 #define GC_WG_OPS_64(C)                                                                                     \
   GC_WG_OPS8(C, 0), GC_WG_OPS8(C, 8), GC_WG_OPS8(C, 16), GC_WG_OPS8(C, 24), GC_WG_OPS8(C, 32), GC_WG_OPS8(C, 40), \
       GC_WG_OPS8(C, 48), GC_WG_OPS8(C, 56)
-#define GC_WG_OPS_128(C)                                                                                      \
-  GC_WG_OPS_64(C), GC_WG_OPS8(C, 64), GC_WG_OPS8(C, 72), GC_WG_OPS8(C, 80), GC_WG_OPS8(C, 88), GC_WG_OPS8(C, 96), \
-      GC_WG_OPS8(C, 104), GC_WG_OPS8(C, 112), GC_WG_OPS8(C, 120)
+#define GC_WG_OPS_96(C) GC_WG_OPS_64(C), GC_WG_OPS8(C, 64), GC_WG_OPS8(C, 72), GC_WG_OPS8(C, 80), GC_WG_OPS8(C, 88)
+#define GC_WG_OPS_128(C) GC_WG_OPS_96(C), GC_WG_OPS8(C, 96), GC_WG_OPS8(C, 104), GC_WG_OPS8(C, 112), GC_WG_OPS8(C, 120)
 
 // GC_WG_MMA defines wg_mma<ELEM, N>: PTX the instruction, REGS / OPS its
 // accumulator list and constraints (C: "+f" or "+r"), NA the operand number
@@ -185,17 +185,24 @@ GC_DEVICE void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta
                  : "l"(da), "l"(db), "r"(accumulate));                                                     \
   }
 
-#define GC_WG_REGS_128 GC_WG_REGS_0_63 "," GC_WG_REGS_64_127
+#define GC_WG_REGS_96 GC_WG_REGS_0_63 "," GC_WG_REGS_64_95
+#define GC_WG_REGS_128 GC_WG_REGS_96 "," GC_WG_REGS_96_127
 GC_WG_MMA(ELEM_S8, 128, int, "+r", "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8", GC_WG_REGS_0_63, GC_WG_OPS_64,
           64, 65, 66, "")
+GC_WG_MMA(ELEM_S8, 192, int, "+r", "wgmma.mma_async.sync.aligned.m64n192k32.s32.s8.s8", GC_WG_REGS_96, GC_WG_OPS_96,
+          96, 97, 98, "")
 GC_WG_MMA(ELEM_S8, 256, int, "+r", "wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8", GC_WG_REGS_128, GC_WG_OPS_128,
           128, 129, 130, "")
 GC_WG_MMA(ELEM_F16, 128, float, "+f", "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16", GC_WG_REGS_0_63,
           GC_WG_OPS_64, 64, 65, 66, ", 1, 1, 0, 0")
+GC_WG_MMA(ELEM_F16, 192, float, "+f", "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16", GC_WG_REGS_96,
+          GC_WG_OPS_96, 96, 97, 98, ", 1, 1, 0, 0")
 GC_WG_MMA(ELEM_F16, 256, float, "+f", "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16", GC_WG_REGS_128,
           GC_WG_OPS_128, 128, 129, 130, ", 1, 1, 0, 0")
 GC_WG_MMA(ELEM_BF16, 128, float, "+f", "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16", GC_WG_REGS_0_63,
           GC_WG_OPS_64, 64, 65, 66, ", 1, 1, 0, 0")
+GC_WG_MMA(ELEM_BF16, 192, float, "+f", "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16", GC_WG_REGS_96,
+          GC_WG_OPS_96, 96, 97, 98, ", 1, 1, 0, 0")
 GC_WG_MMA(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16", GC_WG_REGS_128,
           GC_WG_OPS_128, 128, 129, 130, ", 1, 1, 0, 0")
 
@@ -212,14 +219,20 @@ GC_WG_MMA(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sync.aligned.m64n256k16.
 
 GC_WG_MMA_SP(ELEM_S8, 128, int, "+r", "wgmma.mma_async.sp.sync.aligned.m64n128k64.s32.s8.s8", GC_WG_REGS_0_63,
              GC_WG_OPS_64, 64, 65, 66, 67, "")
+GC_WG_MMA_SP(ELEM_S8, 192, int, "+r", "wgmma.mma_async.sp.sync.aligned.m64n192k64.s32.s8.s8", GC_WG_REGS_96,
+             GC_WG_OPS_96, 96, 97, 98, 99, "")
 GC_WG_MMA_SP(ELEM_S8, 256, int, "+r", "wgmma.mma_async.sp.sync.aligned.m64n256k64.s32.s8.s8", GC_WG_REGS_128,
              GC_WG_OPS_128, 128, 129, 130, 131, "")
 GC_WG_MMA_SP(ELEM_F16, 128, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n128k32.f32.f16.f16", GC_WG_REGS_0_63,
              GC_WG_OPS_64, 64, 65, 66, 67, ", 1, 1, 0, 0")
+GC_WG_MMA_SP(ELEM_F16, 192, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n192k32.f32.f16.f16", GC_WG_REGS_96,
+             GC_WG_OPS_96, 96, 97, 98, 99, ", 1, 1, 0, 0")
 GC_WG_MMA_SP(ELEM_F16, 256, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n256k32.f32.f16.f16", GC_WG_REGS_128,
              GC_WG_OPS_128, 128, 129, 130, 131, ", 1, 1, 0, 0")
 GC_WG_MMA_SP(ELEM_BF16, 128, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n128k32.f32.bf16.bf16",
              GC_WG_REGS_0_63, GC_WG_OPS_64, 64, 65, 66, 67, ", 1, 1, 0, 0")
+GC_WG_MMA_SP(ELEM_BF16, 192, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n192k32.f32.bf16.bf16",
+             GC_WG_REGS_96, GC_WG_OPS_96, 96, 97, 98, 99, ", 1, 1, 0, 0")
 GC_WG_MMA_SP(ELEM_BF16, 256, float, "+f", "wgmma.mma_async.sp.sync.aligned.m64n256k32.f32.bf16.bf16",
              GC_WG_REGS_128, GC_WG_OPS_128, 128, 129, 130, 131, ", 1, 1, 0, 0")
 

@@ -40,6 +40,21 @@ func TestEmulatedGemm(t *testing.T) {
 	report(t, h.GemmSuites(t, kerneltest.Tiny))
 }
 
+// TestEmulatedInteriorBlocks: for the tile shapes above 128 x 128, one
+// int8 and one f16 GEMM, dense and 2:4, whose blocks all lie inside the
+// matrix (the copies without bounds logic; Harness.InteriorSuites).
+func TestEmulatedInteriorBlocks(t *testing.T) {
+	h := NewRunner().Harness()
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		h.Tiles = strings.Split(v, ",")
+	}
+	rs := h.InteriorSuites(t)
+	if len(rs) == 0 {
+		t.Fatal("no tile shape above 128 x 128 was run")
+	}
+	report(t, rs)
+}
+
 func TestEmulatedElementwise(t *testing.T) {
 	report(t, kerneltest.Elementwise(t, NewRunner().Harness().ElemImpl, kerneltest.Tiny))
 }

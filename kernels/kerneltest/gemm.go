@@ -307,22 +307,43 @@ func denseSuite(t Reporter, name string, in ref.Elem, configs []epiConfig, impl 
 	t.Helper()
 	s := &suite{t: t, name: name}
 	for _, sh := range gemmShapes {
-		m, n, k := sh[0], sh[1], sh[2]
-		if !size.allows(m * n * k) {
-			continue
-		}
-		r := rng(fmt.Sprint(name, sh))
-		lda, ldb := stride(in, k), stride(in, k)
-		a := randOperand(r, in, m, k, lda)
-		b := randOperand(r, in, n, k, ldb)
-		for _, cfg := range configs {
-			ldm, ldn := outLayout(m, n, cfg.transposed)
-			p := &GemmProblem{In: in, M: m, N: n, K: k, A: a, LdA: lda, B: b, LdB: ldb, Out: cfg.out,
-				LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
-			metric, err := runDense(p, impl)
-			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
+		if size.allows(sh[0] * sh[1] * sh[2]) {
+			s.denseShape(in, sh[0], sh[1], sh[2], configs, impl)
 		}
 	}
+	return s.results
+}
+
+// denseShape records the cases of one m x n x k shape, one per configuration.
+func (s *suite) denseShape(in ref.Elem, m, n, k int, configs []epiConfig, impl GemmImpl) {
+	s.t.Helper()
+	r := rng(fmt.Sprint(s.name, [3]int{m, n, k}))
+	lda, ldb := stride(in, k), stride(in, k)
+	a := randOperand(r, in, m, k, lda)
+	b := randOperand(r, in, n, k, ldb)
+	for _, cfg := range configs {
+		ldm, ldn := outLayout(m, n, cfg.transposed)
+		p := &GemmProblem{In: in, M: m, N: n, K: k, A: a, LdA: lda, B: b, LdB: ldb, Out: cfg.out,
+			LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
+		metric, err := runDense(p, impl)
+		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
+	}
+}
+
+// InteriorGEMM checks one m x n x k GEMM of input type in (int8 or a half
+// type) against its reference, in the first output configuration of in's
+// suite (s32 or f32, no epilogue). The caller sizes it so that every block
+// of a tile shape lies inside the matrix with every stage whole: the path
+// without bounds logic, which the Tiny shapes reach only for tiles of
+// 128 x 128 or less.
+func InteriorGEMM(t Reporter, in ref.Elem, impl GemmImpl, m, n, k int) []Result {
+	t.Helper()
+	s := &suite{t: t, name: in.String() + " gemm interior"}
+	configs := int8Configs()
+	if in != ref.S8 {
+		configs = halfConfigs(in)
+	}
+	s.denseShape(in, m, n, k, configs[:1], impl)
 	return s.results
 }
 

@@ -137,30 +137,46 @@ func SparseGEMM(t Reporter, in ref.Elem, impl SparseImpl, size Size) []Result {
 	t.Helper()
 	s := &suite{t: t, name: in.String() + " 2:4 gemm"}
 	for _, sh := range sparseShapes {
-		m, n, k, k0 := sh[0], sh[1], sh[2], sh[3]
-		if !size.allows(m * n * k) {
-			continue
-		}
-		r := rng(fmt.Sprint(s.name, sh))
-		vals, ldv, meta, lde, kp, err := compress(r, in, random24(r, in, m, k0), m, k0)
-		if err == nil && kp != k {
-			err = fmt.Errorf("compressor padded K %d to %d, the case expects %d", k0, kp, k)
-		}
-		if err != nil {
-			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k)), "", fmt.Errorf("compress: %w", err))
-			continue
-		}
-		ldb := stride(in, k)
-		b := randOperand(r, in, n, k, ldb)
-		for _, cfg := range sparseConfigs(in) {
-			ldm, ldn := outLayout(m, n, cfg.transposed)
-			p := &SparseProblem{In: in, M: m, N: n, K: k, Values: vals, LdV: ldv, Meta: meta, LdE: lde, B: b, LdB: ldb,
-				Out: cfg.out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k/2)}
-			metric, err := runSparse(p, impl)
-			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
+		if size.allows(sh[0] * sh[1] * sh[2]) {
+			s.sparseShape(in, sh, sparseConfigs(in), impl)
 		}
 	}
 	return s.results
+}
+
+// InteriorSparseGEMM is InteriorGEMM for a 2:4 GEMM: one m x n x k case
+// (k a multiple of 128, the int8 format's alignment, so no padding) in the
+// first output configuration of SparseGEMM's.
+func InteriorSparseGEMM(t Reporter, in ref.Elem, impl SparseImpl, m, n, k int) []Result {
+	t.Helper()
+	s := &suite{t: t, name: in.String() + " 2:4 gemm interior"}
+	s.sparseShape(in, [4]int{m, n, k, k}, sparseConfigs(in)[:1], impl)
+	return s.results
+}
+
+// sparseShape records the cases of one sparseShapes entry, one per
+// configuration.
+func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl SparseImpl) {
+	s.t.Helper()
+	m, n, k, k0 := sh[0], sh[1], sh[2], sh[3]
+	r := rng(fmt.Sprint(s.name, sh))
+	vals, ldv, meta, lde, kp, err := compress(r, in, random24(r, in, m, k0), m, k0)
+	if err == nil && kp != k {
+		err = fmt.Errorf("compressor padded K %d to %d, the case expects %d", k0, kp, k)
+	}
+	if err != nil {
+		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k)), "", fmt.Errorf("compress: %w", err))
+		return
+	}
+	ldb := stride(in, k)
+	b := randOperand(r, in, n, k, ldb)
+	for _, cfg := range configs {
+		ldm, ldn := outLayout(m, n, cfg.transposed)
+		p := &SparseProblem{In: in, M: m, N: n, K: k, Values: vals, LdV: ldv, Meta: meta, LdE: lde, B: b, LdB: ldb,
+			Out: cfg.out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k/2)}
+		metric, err := runSparse(p, impl)
+		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
+	}
 }
 
 func runSparse(p *SparseProblem, impl SparseImpl) (string, error) {
