@@ -45,7 +45,7 @@
  * was spent: not yet timed. So were the 256-row shapes (session 19), in
  * which each warpgroup issues two m64 row blocks on the same B: they copy
  * 0.92-1.17 bytes per output and stage where w128x256 copies 1.5
- * (docs/RESULTS.md "Why 2:4 is no faster"); w256x192 takes 250-255 of the
+ * (docs/RESULTS.md "Bytes per output"); w256x192 takes 250-255 of the
  * 255 registers a thread may have. */
 #define GC_WGMMA_TILES(X, ...)                         \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \

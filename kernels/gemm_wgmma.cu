@@ -15,8 +15,9 @@
 //    rows 64(MT w + i)..+63 for i < MT, all BN columns: per stage BK/32
 //    k-steps, each one wgmma m64nBN per row block on the same B;
 //    MT BN/2 accumulators per thread. MT = 2 halves the B bytes a block
-//    copies per output (the GEMMs on an H100 are bound by the bytes the SMs
-//    take from L2: docs/RESULTS.md "Why 2:4 is no faster").
+//    copies per output (on an H100 the time of a stage followed the bytes
+//    it copies more than its tensor work: docs/RESULTS.md "Bytes per
+//    output").
 //  * Shared memory: STAGES stages of A[BM][128 bytes] then B[BN][128 bytes],
 //    16-byte chunks swizzled by swz128 -- the 128-byte swizzle wgmma's
 //    descriptors name -- from a 1024-byte aligned base (the swizzle atom).
