@@ -30,7 +30,8 @@ const (
 // threads, BKBytes of K per pipeline stage, Stages stages, WarpsM warps
 // along M, MinBlocks blocks per SM promised by the launch bounds, and Hoist
 // the K loop with its addresses worked out before it (gc::Tile; for wgmma,
-// a stage's wgmma issued before its refill's copies). Every GEMM
+// a stage's wgmma issued before its refill's copies), InFlight the wgmma
+// groups a warpgroup leaves running at each wait (wgmma only). Every GEMM
 // entry point exists once per shape, named <base>_<Name>. Wgmma marks the
 // rows of GC_WGMMA_TILES and GC_WGMMA_SPARSE_TILES: the GEMMs of
 // gemm_wgmma.cu, issued per warpgroup by Hopper's wgmma (sm_90 GPUs only,
@@ -38,34 +39,39 @@ const (
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
-	Hoist, Wgmma                               bool
+	Hoist                                      bool
+	InFlight                                   int
+	Wgmma                                      bool
 }
 
 // DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, false},
-		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, true},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, true},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, true},
-		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, true},
-		{"w256x128", 256, 128, 128, 4, 8, 1, false, true},
-		{"w256x192", 256, 192, 128, 4, 8, 1, false, true},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true},
+		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true},
+		{"w256x128", 256, 128, 128, 4, 8, 1, false, 1, true},
+		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2, false, false},
-		{"t128x128h", 128, 128, 128, 3, 2, 2, true, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, true},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, true},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, true},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, true},
-		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, true},
-		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, true},
-		{"w256x128", 256, 128, 128, 6, 8, 1, false, true},
-		{"w256x192", 256, 192, 128, 5, 8, 1, false, true},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true},
+		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true},
+		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true},
+		{"w256x128", 256, 128, 128, 6, 8, 1, false, 0, true},
+		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true},
+		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true},
+		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true},
+		{"w256x128f", 256, 128, 128, 6, 8, 1, false, 1, true},
 	}
 )
 

@@ -175,9 +175,9 @@ func TestElementwiseArgsValidate(t *testing.T) {
 }
 
 func TestGeometry(t *testing.T) {
-	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false, false}
-	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false, false}
-	w256 := Tile{"w", 128, 256, 128, 4, 8, 1, false, true}
+	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false, 0, false}
+	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false, 0, false}
+	w256 := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true}
 	if t128.Blocks(8192, 8192) != 64*64 || t128.Blocks(1, 1) != 1 || t128.Blocks(129, 128) != 2 ||
 		t256.Blocks(8192, 8192) != 64*32 || t256.Blocks(129, 257) != 4 || (Tile{}).Blocks(1, 1) != 0 {
 		t.Fatal("Tile.Blocks")
@@ -185,8 +185,8 @@ func TestGeometry(t *testing.T) {
 	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 || w256.DenseShared() != 4*384*128+1024 {
 		t.Fatal("Tile.DenseShared")
 	}
-	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, false}
-	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, true}
+	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, 0, false}
+	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true}
 	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 || wsp.SparseShared(ref.S8) != 4*(128*80+256*128)+1024 {
 		t.Fatal("Tile.SparseShared")
 	}
@@ -254,13 +254,13 @@ func TestConfigMatchesHeader(t *testing.T) {
 			continue
 		}
 		var got []Tile
-		row := regexp.MustCompile(`X\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), __VA_ARGS__\)`)
+		row := regexp.MustCompile(`X\((\w+), (\d+), (\d+), (\d+), (\d+), (\d+), (\d+), ([01]), ([01]), __VA_ARGS__\)`)
 		for _, m := range row.FindAllStringSubmatch(body[1], -1) {
-			v := make([]int, 7)
+			v := make([]int, 8)
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, strings.HasPrefix(list, "GC_WGMMA_")})
+			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, v[7], strings.HasPrefix(list, "GC_WGMMA_")})
 		}
 		if !reflect.DeepEqual(got, tiles) {
 			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)
@@ -272,8 +272,14 @@ func TestConfigMatchesHeader(t *testing.T) {
 		}
 	}
 	for _, tl := range append(tilesOf(DenseTiles, true), tilesOf(SparseTiles, true)...) {
-		if (tl.BM != 128 && tl.BM != 256) || tl.WarpsM != 8 || tl.BKBytes != 128 || tl.Stages < 3 || (tl.BN != 128 && tl.BN != 192 && tl.BN != 256) {
-			t.Errorf("wgmma tile %s: the kernel takes BM 128 or 256 (2 warpgroups of 1 or 2 m64 blocks), BN 128, 192 or 256, 128-byte stages, 3 or more", tl.Name)
+		if (tl.BM != 128 && tl.BM != 256) || tl.WarpsM != 8 || tl.BKBytes != 128 || (tl.BN != 128 && tl.BN != 192 && tl.BN != 256) ||
+			tl.InFlight < 0 || tl.InFlight > 1 || tl.Stages-1-tl.InFlight < 2 {
+			t.Errorf("wgmma tile %s: the kernel takes BM 128 or 256 (2 warpgroups of 1 or 2 m64 blocks), BN 128, 192 or 256, 128-byte stages, 0 or 1 groups in flight and two stages filling besides", tl.Name)
+		}
+	}
+	for _, tl := range append(tilesOf(DenseTiles, false), tilesOf(SparseTiles, false)...) {
+		if tl.InFlight != 0 {
+			t.Errorf("mma.sync tile %s: INFLIGHT %d, which only the wgmma kernels read", tl.Name, tl.InFlight)
 		}
 	}
 	// sm_90's opt-in dynamic shared memory per block is 227 KiB.

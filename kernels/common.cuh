@@ -168,9 +168,10 @@ namespace gc {
 // before the loop and whose whole stages are copied without bounds logic
 // (gemm_dense.cuh, gemm_sp24.cu); in the wgmma GEMMs, the loop that issues
 // a stage's wgmma before the copies that refill the ring (gemm_wgmma.cu).
-template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_, int HOIST_>
+// INFLIGHT: the wgmma groups left running at each wait (gemm_wgmma.cu).
+template <int BM_, int BN_, int BK_, int STAGES_, int WARPS_M_, int HOIST_, int INFLIGHT_>
 struct Tile {
-  static constexpr int BM = BM_, BN = BN_, BK = BK_, STAGES = STAGES_;
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, STAGES = STAGES_, INFLIGHT = INFLIGHT_;
   static constexpr bool HOIST = HOIST_ != 0;
   static constexpr int WARPS_M = WARPS_M_, WARPS_N = GC_GEMM_THREADS / 32 / WARPS_M_;
   static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;

@@ -12,13 +12,16 @@
 
 /* GEMM tile shapes. Every GEMM block has GC_GEMM_THREADS threads (8 warps,
  * WARPS_M along M x 8/WARPS_M along N); a row gives
- *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, HOIST, ...)
+ *   X(name, BM, BN, BK_BYTES, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, ...)
  * BM x BN: the output tile of a block; BK_BYTES: the bytes of K one
  * pipeline stage covers (dense: 64 = two int8 k32 or f16 k16 mma steps, 128
  * = four; 2:4: 128 = two mma.sp steps);
  * STAGES: the depth of the cp.async ring; MIN_BLOCKS: the blocks per SM the
  * launch bounds promise (the register budget follows from it); HOIST: the
- * K loop with its addresses worked out before it (gc::Tile). Each warp
+ * K loop with its addresses worked out before it (gc::Tile); INFLIGHT: in
+ * the wgmma shapes, the wgmma groups a warpgroup leaves running at each
+ * wait (dense 1; 2:4 0, or 1 with the metadata registers double-buffered:
+ * gemm_wgmma.cu), 0 and unused in the mma.sync shapes. Each warp
  * owns a (BM/WARPS_M) x (BN/(8/WARPS_M)) piece of the tile. Every entry
  * point exists once per shape (name suffix _<name>); gobind picks the shape
  * per input type (gobind/geometry.go) and kernelbench -tiles times them all.
@@ -31,8 +34,8 @@
  * 18) but have not run the GPU suites. A shape is one line here and one in
  * gobind. */
 #define GC_DENSE_TILES(X, ...)                         \
-  X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, __VA_ARGS__) \
-  X(t128x128k64h, 128, 128, 64, 4, 2, 2, 1, __VA_ARGS__)
+  X(t128x128k64, 128, 128, 64, 4, 2, 2, 0, 0, __VA_ARGS__) \
+  X(t128x128k64h, 128, 128, 64, 4, 2, 2, 1, 0, __VA_ARGS__)
 
 /* Hopper GEMMs on wgmma (gemm_wgmma.cu, sm_90 only): the dense entry points
  * again, per warpgroup (WARPS_M 8: warp w owns rows 16w..16w+15 of the
@@ -48,37 +51,43 @@
  * (docs/RESULTS.md "Bytes per output"); w256x192 takes 250-255 of the
  * 255 registers a thread may have. */
 #define GC_WGMMA_TILES(X, ...)                         \
-  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
-  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
-  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
-  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
-  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, __VA_ARGS__)  \
-  X(w256x128, 256, 128, 128, 4, 8, 1, 0, __VA_ARGS__)   \
-  X(w256x192, 256, 192, 128, 4, 8, 1, 0, __VA_ARGS__)
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)   \
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)   \
+  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, 1, __VA_ARGS__)  \
+  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 1, __VA_ARGS__)  \
+  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, 1, __VA_ARGS__)  \
+  X(w256x128, 256, 128, 128, 4, 8, 1, 0, 1, __VA_ARGS__)   \
+  X(w256x192, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
  * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). On an H100
  * (session 18) w128x256 was the fastest int8 shape, w128x128 for halves at
  * 4096^3. The h, sN and 256-row shapes as in GC_WGMMA_TILES: not yet
- * timed. */
+ * timed. Nor are the f rows (session 19): one group left in flight at
+ * each wait, as in the dense kernels, which a run on the H100 with a
+ * single set of metadata registers (wrong sums) put 11% faster for int8
+ * w128x256; here each parity of tile has its own set. */
 #define GC_WGMMA_SPARSE_TILES(X, ...)                  \
-  X(w128x256, 128, 256, 128, 4, 8, 1, 0, __VA_ARGS__)   \
-  X(w128x128, 128, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
-  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, __VA_ARGS__)  \
-  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, __VA_ARGS__)  \
-  X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, __VA_ARGS__) \
-  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, __VA_ARGS__) \
-  X(w256x128, 256, 128, 128, 6, 8, 1, 0, __VA_ARGS__)   \
-  X(w256x192, 256, 192, 128, 5, 8, 1, 0, __VA_ARGS__)
+  X(w128x256, 128, 256, 128, 4, 8, 1, 0, 0, __VA_ARGS__)   \
+  X(w128x128, 128, 128, 128, 6, 8, 1, 0, 0, __VA_ARGS__)   \
+  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, 0, __VA_ARGS__)  \
+  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 0, __VA_ARGS__)  \
+  X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, 0, __VA_ARGS__) \
+  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, 0, __VA_ARGS__) \
+  X(w256x128, 256, 128, 128, 6, 8, 1, 0, 0, __VA_ARGS__)   \
+  X(w256x192, 256, 192, 128, 5, 8, 1, 0, 0, __VA_ARGS__)   \
+  X(w128x256f, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)  \
+  X(w128x128f, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)  \
+  X(w256x128f, 256, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata
  * bytes; BK_BYTES of every sparse shape is 128. */
 #define GC_SPARSE_TILES(X, ...)                       \
-  X(t128x128, 128, 128, 128, 3, 2, 2, 0, __VA_ARGS__)  \
-  X(t128x128h, 128, 128, 128, 3, 2, 2, 1, __VA_ARGS__)
+  X(t128x128, 128, 128, 128, 3, 2, 2, 0, 0, __VA_ARGS__)  \
+  X(t128x128h, 128, 128, 128, 3, 2, 2, 1, 0, __VA_ARGS__)
 
 #define GC_GEMM_THREADS 256
 #define GC_SPGEMM_A_BYTES 64

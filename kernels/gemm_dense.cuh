@@ -262,16 +262,15 @@ GC_DEVICE void gemm_dense(const uint8_t* __restrict__ A, const uint8_t* __restri
 // BODY (gc::gemm_dense, gc::gemm_wgmma) for one row of a tile list.
 // Parameters (all 8 bytes): A, B, C, scale, bias, M, N, K, lda, ldb
 // (elements), ldcm, ldcn (output strides in elements), axis, zp.
-#define GC_DENSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)               \
+#define GC_DENSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)    \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                     \
       BASE##_##TILE(const void* A, const void* B, void* C, const float* scale, const void* bias, long long M,      \
                     long long N, long long K, long long lda, long long ldb, long long ldcm, long long ldcn,       \
                     long long axis, long long zp) {                                                              \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                      \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                             \
-    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(static_cast<const uint8_t*>(A),                 \
-                                                                  static_cast<const uint8_t*>(B), e, K, lda * eb, \
-                                                                  ldb * eb);                                    \
+    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                                      \
+        static_cast<const uint8_t*>(A), static_cast<const uint8_t*>(B), e, K, lda * eb, ldb * eb);              \
   }
 
 // GC_DENSE_KERNEL defines the mma.sync entry point BASE_TILE for one row of

@@ -22,9 +22,11 @@
 //    16-byte chunks swizzled by swz128 -- the 128-byte swizzle wgmma's
 //    descriptors name -- from a 1024-byte aligned base (the swizzle atom).
 //  * Pipeline: cp.async fills the stages as in gemm_dense.cuh (RowChunks,
-//    zero-filled bounds); F wgmma groups (tiles) stay in flight while the
-//    next is issued: F = 1 for the dense GEMMs, 0 for the 2:4 ones (see
-//    wg_mma_sp). With P = STAGES-1-F tiles copied ahead, the loop invariant
+//    zero-filled bounds); F = T::INFLIGHT wgmma groups (tiles) stay in
+//    flight while the next is issued: 1 for the dense GEMMs; for the 2:4
+//    ones 0, or 1 in the f shapes, whose metadata registers (which a
+//    wgmma.sp reads while it runs: wg_mma_sp) come in two sets, one per
+//    parity of tile. With P = STAGES-1-F tiles copied ahead, the loop invariant
 //    at iteration kt, after cp.async.wait_group(P-1), fence.proxy.async and
 //    __syncthreads: tile kt is resident and visible to wgmma, and every
 //    warpgroup has completed its wgmma groups up to kt-1-F (each waited for
@@ -43,23 +45,27 @@ namespace gc {
 // NoHold is the retired() of the kernels whose wgmmas read no registers
 // while they run.
 struct NoHold {
-  GC_DEVICE void operator()() const {}
+  GC_DEVICE void operator()(int) const {}
 };
 
-// wgmma_mainloop is the pipeline of both kernels below, with F wgmma
-// groups left in flight (the invariant is in the file comment; the barrier
-// of iteration kt orders both warpgroups' waits of iteration kt-1 before
-// the refill): load(stage, kt) starts the copies of tile kt into a stage,
-// mma(acc, stage) issues the stage's wgmma k-steps, EARLY issues them
-// before the refill's copies, and retired() runs after each wait (wg_hold
-// of the registers the retired wgmmas read: only with F = 0 is that every
-// issued one). acc starts at zero; at the end every wgmma and every copy
-// has completed.
+// wgmma_mainloop is the pipeline of both kernels below, with F (0 or 1)
+// wgmma groups left in flight (the invariant is in the file comment; the
+// barrier of iteration kt orders both warpgroups' waits of iteration kt-1
+// before the refill): load(stage, kt) starts the copies of tile kt into a
+// stage, mma(acc, stage, kt & 1) issues the stage's wgmma k-steps, EARLY
+// issues them before the refill's copies, and retired(q) runs after each
+// wait, q the parity of the tile whose group that wait retired (kt - F;
+// wg_hold of the registers its wgmmas read), and for both parities after
+// the last wait. With F = 1 and a retired() other than NoHold (PAIRS) the
+// loop is unrolled by two, so that every parity is a constant once the
+// calls are inlined (per-parity registers stay registers). acc starts at zero; at
+// the end every wgmma and every copy has completed.
 template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired>
 GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired) {
   constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
   static_assert(P >= 2, "one stage computed on, F in flight to wgmma, two or more being filled");
-  static_assert(F == 0 || std::is_same<Retired, NoHold>::value, "a hold after wg_wait<1> misses the group in flight");
+  static_assert(F == 0 || F == 1, "at most one group in flight");
+  constexpr bool PAIRS = F == 1 && !std::is_same<Retired, NoHold>::value;
 #pragma unroll
   for (int i = 0; i < N; ++i) acc[i] = 0;
 #pragma unroll
@@ -72,22 +78,38 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
     if (nt < ktiles) load(nt % STAGES, nt);
     cp_async_commit();
   };
-  for (int kt = 0; kt < ktiles; ++kt) {
+  const auto step = [&](int kt, int q) {
     cp_async_wait<P - 1>();
     fence_proxy_async();
     __syncthreads();
     if (!EARLY) refill(kt);
     wg_acc_fence(acc);
     wg_fence();
-    mma(acc, kt % STAGES);
+    mma(acc, kt % STAGES, q);
     wg_commit();
     if (EARLY) refill(kt);
     wg_wait<F>();
     wg_acc_fence(acc);
-    retired();
+    retired((q + F) & 1);
+  };
+  if (PAIRS) {
+    // An odd last tile runs after the loop, not in it: no path through the
+    // code then reaches a metadata load of one parity while that parity's
+    // group is in flight (the SASS check follows every path, and a tile
+    // skipped inside the loop would open one it cannot rule out).
+    int kt = 0;
+    for (; kt + 1 < ktiles; kt += 2) {
+      step(kt, 0);
+      step(kt + 1, 1);
+    }
+    if (kt < ktiles) step(kt, 0);
+  } else {
+    for (int kt = 0; kt < ktiles; ++kt) step(kt, 0);
   }
   wg_wait<0>();
   wg_acc_fence(acc);
+  retired(0);
+  retired(1);
   cp_async_wait<0>();
 }
 
@@ -151,12 +173,12 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const uint64_t descA = wg_desc<128>(smem_addr(sA + S::row0(0) * BK)), descB = wg_desc<128>(smem_addr(sB));
 
   Acc acc[MT * NACC];
-  wgmma_mainloop<STAGES, 1, T::HOIST>(
+  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
         copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
       },
-      [&](Acc(&d)[MT * NACC], int st) {
+      [&](Acc(&d)[MT * NACC], int st, int) {
 #pragma unroll
         for (int kk = 0; kk < BK / 32; ++kk) {
 #pragma unroll
@@ -213,22 +235,25 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const uint64_t descA = wg_desc<AB>(smem_addr(sA + S::row0(0) * AB)), descB = wg_desc<BB>(smem_addr(sB));
   // This warp's 16 rows of row block 0 of the metadata tile (block i: + 64 i).
   const int meta_row = S::row0(0) + ((tid >> 5) & 3) * 16;
-  // The metadata registers of a tile's two k-steps of each row block; they
-  // must hold until the wait (wg_mma_sp), hence F = 0 and wg_hold after the
-  // wait: without it nothing stops ptxas from giving them to other values
-  // between the issue and the wait (the next k-step's descriptor
-  // arithmetic, or in the HOIST shapes the copies). e.M < 0 never holds:
-  // Validate refuses it.
-  uint32_t em[2 * MT];
+  // The metadata registers of a tile's two k-steps of each row block, one
+  // set per parity of tile: they must hold until the wait that retires the
+  // tile's group (wg_mma_sp), hence wg_hold after it: without it nothing
+  // stops ptxas from giving them to other values between the issue and the
+  // wait (the next k-step's descriptor arithmetic, the copies in the HOIST
+  // shapes, the next tile's work with a group in flight). With INFLIGHT 0
+  // only set 0 is used; with 1 the next tile loads the other set while this
+  // one's group runs. e.M < 0 never holds: Validate refuses it.
+  uint32_t em[2][2 * MT] = {};
 
   Acc acc[MT * NACC];
   const auto run = [&](auto load_tile) {
-    wgmma_mainloop<STAGES, 0, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[MT * NACC], int st) {
+    wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[MT * NACC], int st, int q) {
+      uint32_t(&m)[2 * MT] = em[q];
 #pragma unroll
       for (int kk = 0; kk < 2; ++kk) {
 #pragma unroll
         for (int i = 0; i < MT; ++i) {
-          em[2 * i + kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row + 64 * i, MB, kk * SpTraits<ELEM>::meta_step, 0);
+          m[2 * i + kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row + 64 * i, MB, kk * SpTraits<ELEM>::meta_step, 0);
         }
       }
 #pragma unroll
@@ -236,10 +261,10 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
 #pragma unroll
         for (int i = 0; i < MT; ++i) {
           wg_mma_sp<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * AB + kk * 32) >> 4),
-                              descB + ((st * B_STAGE + kk * 64) >> 4), em[2 * i + kk], 1);
+                              descB + ((st * B_STAGE + kk * 64) >> 4), m[2 * i + kk], 1);
         }
       }
-    }, [&] { wg_hold(em, e.M < 0, smem_addr(sE)); });
+    }, [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(sE)); });
   };
   // One main loop per kind of block, so that neither holds the other's
   // copy addresses: with one loop choosing per stage, w256x192's halves

@@ -103,14 +103,14 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
 // Parameters (all 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K
 // (logical), ldv (A values row stride, elements), lde (metadata row stride,
 // bytes), ldb (elements), ldcm, ldcn, axis, zp.
-#define GC_SPARSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE, ELEM, OUT)              \
+#define GC_SPARSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
       BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
                     long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
                     long long ldcm, long long ldcn, long long axis, long long zp) {                                \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
-    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST>>(                                               \
+    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                                       \
         static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
         ldv * eb, lde, ldb * eb);                                                                                 \
   }

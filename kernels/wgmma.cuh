@@ -100,7 +100,8 @@ GC_DEVICE void wg_mma(typename ElemTraits<ELEM>::Acc (&d)[N / 2], uint64_t da, u
 // meta while the wgmma runs, and ptxas does not know it: it reuses the
 // register after the issue (an H100 gave wrong sums when it did). So the
 // register must be held to the wait that retires the wgmma with wg_hold,
-// as the 2:4 GEMMs do (with no group left in flight past the wait). meta
+// as the 2:4 GEMMs do (with a group left in flight past the wait, the next
+// tile's metadata goes to a second set of registers). meta
 // is passed as the variable that holds it, which the emulator checks is
 // unchanged at the wait.
 template <int ELEM, int N>

@@ -156,7 +156,7 @@ struct Entry {
   Entry { #k, [](const uint64_t* a) { invoke(k, a, std::make_index_sequence<nparams(k)>{}); }, nparams(k) }
 
 // One table row per entry point of a GEMM tile-shape list (gemm_config.h).
-#define GC_EMU_TILE(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, BASE) GC_EMU_KERNEL(BASE##_##TILE),
+#define GC_EMU_TILE(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE) GC_EMU_KERNEL(BASE##_##TILE),
 
 const Entry table[] = {
     GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
