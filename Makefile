@@ -153,7 +153,13 @@ EMU_CXX = $(shell command -v g++ || command -v g++-12 || command -v g++-11)
 test-emu: check-go
 	@[ -n "$(EMU_CXX)" ] || { echo "test-emu needs g++ (apt-get install g++)" >&2; exit 1; }
 	CXX=$(EMU_CXX) $(GO) vet -tags gcompress_emu ./kernels/emu
-	CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -timeout 15m ./kernels/emu
+	mkdir -p build && CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -c -o build/emu.test ./kernels/emu
+	@# Two processes, one per core: shard 1 of the GEMM suites beside
+	@# everything else (the emulator runs a launch on one thread).
+	cd kernels/emu && { GCOMPRESS_TEST_SHARD=1/2 ../../build/emu.test -test.run '^TestEmulatedGemm$$' -test.timeout 15m \
+		> ../../build/emu-shard1.log 2>&1 & pid=$$!; \
+		GCOMPRESS_TEST_SHARD=0/2 ../../build/emu.test -test.timeout 15m; s0=$$?; wait $$pid; s1=$$?; \
+		echo "shard 1/2:"; cat ../../build/emu-shard1.log; [ $$s0 -eq 0 ] && [ $$s1 -eq 0 ]; }
 
 build-cuda: check-go kernels
 	$(GO) build -tags $(CUDA_TAG) -ldflags "$(LDFLAGS)" -o $(CUDA_BIN) ./cmd/gcompress

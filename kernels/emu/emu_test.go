@@ -3,10 +3,13 @@
 package emu
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 )
 
@@ -31,12 +34,36 @@ func TestEmulatedDiagnostics(t *testing.T) {
 }
 
 // TestEmulatedGemm: every dense and 2:4 suite in every tile shape, or in the
-// shapes GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU).
+// shapes GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU);
+// GCOMPRESS_TEST_SHARD=i/n keeps the i-th of every n of those (make
+// test-emu runs two shards at once, one per core).
 func TestEmulatedGemm(t *testing.T) {
 	h := NewRunner().Harness()
+	var tiles []string
 	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		h.Tiles = strings.Split(v, ",")
+		tiles = strings.Split(v, ",")
+	} else {
+		for _, tl := range append(slices.Clone(gobind.DenseTiles), gobind.SparseTiles...) {
+			if !slices.Contains(tiles, tl.Name) {
+				tiles = append(tiles, tl.Name)
+			}
+		}
 	}
+	if v := os.Getenv("GCOMPRESS_TEST_SHARD"); v != "" {
+		var i, n int
+		if _, err := fmt.Sscanf(v, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n {
+			t.Fatalf("GCOMPRESS_TEST_SHARD=%q: want i/n with 0 <= i < n", v)
+		}
+		var shard []string
+		for j, name := range tiles {
+			if j%n == i {
+				shard = append(shard, name)
+			}
+		}
+		tiles = shard
+		t.Logf("shard %d of %d: %s", i, n, strings.Join(tiles, ", "))
+	}
+	h.Tiles = tiles
 	report(t, h.GemmSuites(t, kerneltest.Tiny))
 }
 
