@@ -52,13 +52,14 @@ struct NoHold {
 // wgmma groups left in flight (the invariant is in the file comment; the
 // barrier of iteration kt orders both warpgroups' waits of iteration kt-1
 // before the refill): load(stage, kt) starts the copies of tile kt into a
-// stage, mma(acc, stage, kt & 1) issues the stage's wgmma k-steps, EARLY
-// issues them before the refill's copies, and retired(q) runs after each
-// wait, q the parity of the tile whose group that wait retired (kt - F;
-// wg_hold of the registers its wgmmas read), and for both parities after
-// the last wait. With F = 1 and a retired() other than NoHold (PAIRS) the
-// loop is unrolled by two, so that every parity is a constant once the
-// calls are inlined (per-parity registers stay registers). acc starts at zero; at
+// stage, mma(acc, stage, q) issues the stage's wgmma k-steps, EARLY issues
+// them before the refill's copies, and retired(q') runs after each wait
+// (wg_hold of the registers the retired wgmmas read), and for both q' after
+// the last wait. q is the tile's parity kt & 1 where per-parity registers
+// are needed (PAIRS: F = 1 and a retired() other than NoHold), else 0; q'
+// is that of the tile whose group the wait retired (kt - F). With PAIRS
+// the loop is unrolled by two, so that q is a constant once the calls are
+// inlined (per-parity registers stay registers). acc starts at zero; at
 // the end every wgmma and every copy has completed.
 template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired>
 GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired) {
