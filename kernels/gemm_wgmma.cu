@@ -54,8 +54,8 @@ struct NoHold {
 // before the refill): load(stage, kt) starts the copies of tile kt into a
 // stage, mma(acc, stage, q) issues the stage's wgmma k-steps, EARLY issues
 // them before the refill's copies, and retired(q') runs after each wait
-// (wg_hold of the registers the retired wgmmas read), and for both q' after
-// the last wait. q is the tile's parity kt & 1 where per-parity registers
+// (wg_hold of the registers the retired wgmmas read), and with F = 1 for
+// both q' after the last wait. q is the tile's parity kt & 1 where per-parity registers
 // are needed (PAIRS: F = 1 and a retired() other than NoHold), else 0; q'
 // is that of the tile whose group the wait retired (kt - F). With PAIRS
 // the loop is unrolled by two, so that q is a constant once the calls are
@@ -109,8 +109,10 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
   }
   wg_wait<0>();
   wg_acc_fence(acc);
-  retired(0);
-  retired(1);
+  if (F == 1) {  // the last group's tile: either parity
+    retired(0);
+    retired(1);
+  }
   cp_async_wait<0>();
 }
 
@@ -122,8 +124,10 @@ struct WgShape {
   static_assert(T::WARPS_M == 8 && (T::BM == 128 || T::BM == 256), "2 warpgroups of 1 or 2 m64 row blocks");
   static_assert(T::BN == 128 || T::BN == 192 || T::BN == 256, "the wgmma widths wgmma.cuh defines");
   // row0 is the first row, within the tile, of row block i of the
-  // warpgroup of the calling thread.
+  // warpgroup of the calling thread; warp_row that of the calling warp's
+  // 16 rows of it.
   static GC_DEVICE int row0(int i) { return ((threadIdx.x >> 7) * MT + i) * 64; }
+  static GC_DEVICE int warp_row(int i) { return row0(i) + ((threadIdx.x >> 5) & 3) * 16; }
 };
 
 // wg_block is row block i's accumulators within a warpgroup's MT blocks.
@@ -139,8 +143,8 @@ GC_DEVICE void wg_store(const Epi& e, long long bm, long long bn, Acc (&acc)[N])
   typedef WgShape<T> S;
 #pragma unroll
   for (int i = 0; i < S::MT; ++i) {
-    store_tile<OUT>(e, bm + S::row0(i) + ((threadIdx.x >> 5) & 3) * 16, bn,
-                    reinterpret_cast<const Acc(&)[1][T::BN / 8][4]>(acc[i * S::NACC]));
+    store_tile<OUT>(e, bm + S::warp_row(i), bn,
+                    reinterpret_cast<const Acc(&)[1][T::BN / 8][4]>(wg_block<S::NACC>(acc, i)));
   }
 }
 
@@ -235,7 +239,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // Row block i of this warpgroup: A descriptor descA + (i * 64 * AB) >> 4.
   const uint64_t descA = wg_desc<AB>(smem_addr(sA + S::row0(0) * AB)), descB = wg_desc<BB>(smem_addr(sB));
   // This warp's 16 rows of row block 0 of the metadata tile (block i: + 64 i).
-  const int meta_row = S::row0(0) + ((tid >> 5) & 3) * 16;
+  const int meta_row = S::warp_row(0);
   // The metadata registers of a tile's two k-steps of each row block, one
   // set per parity of tile: they must hold until the wait that retires the
   // tile's group (wg_mma_sp), hence wg_hold after it: without it nothing
