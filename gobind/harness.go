@@ -49,36 +49,17 @@ type Harness struct {
 func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerneltest.Result {
 	t.Helper()
 	var all []kerneltest.Result
-	tagged := func(tile string, rs []kerneltest.Result) {
-		for i := range rs {
-			rs[i].Suite += " " + tile
-		}
-		all = append(all, rs...)
-	}
-	// A GPU loads only the shapes its shared memory allows, and the wgmma
-	// ones only on sm_90 (TestWgmmaLoaded there checks that they are).
-	fits := func(sparse bool, in Elem, tile string) bool {
-		if h.Tiles != nil && !slices.Contains(h.Tiles, tile) {
-			return false
-		}
-		l, ok := h.R.(interface{ TileLoaded(bool, Elem, string) bool })
-		if ok && !l.TileLoaded(sparse, in, tile) {
-			t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory, or wgmma off sm_90), suites skipped", in, sparse, tile)
-			return false
-		}
-		return true
-	}
 	for _, tl := range DenseTiles {
 		h.DenseTile = tl.Name
 		r := tagReporter{t, tl.Name}
 		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-			if !fits(false, in, tl.Name) {
+			if !h.runs(t, false, in, tl.Name) {
 				continue
 			}
 			if in == ref.S8 {
-				tagged(tl.Name, kerneltest.Int8GEMM(r, h.GemmImpl, size))
+				all = append(all, tagged(tl.Name, kerneltest.Int8GEMM(r, h.GemmImpl, size))...)
 			} else {
-				tagged(tl.Name, kerneltest.HalfGEMM(r, in, h.GemmImpl, size))
+				all = append(all, tagged(tl.Name, kerneltest.HalfGEMM(r, in, h.GemmImpl, size))...)
 			}
 		}
 	}
@@ -86,16 +67,41 @@ func (h Harness) GemmSuites(t kerneltest.Reporter, size kerneltest.Size) []kerne
 		h.SparseTile = tl.Name
 		r := tagReporter{t, tl.Name}
 		for _, in := range []ref.Elem{ref.S8, ref.F16, ref.BF16} {
-			if fits(true, in, tl.Name) {
-				tagged(tl.Name, kerneltest.SparseGEMM(r, in, h.SparseImpl, size))
+			if h.runs(t, true, in, tl.Name) {
+				all = append(all, tagged(tl.Name, kerneltest.SparseGEMM(r, in, h.SparseImpl, size))...)
 			}
 		}
 	}
 	return all
 }
 
-// InteriorSuites runs, for every tile shape larger than 128 x 128 (or those
-// Tiles lists), one int8 and one f16 GEMM, dense and 2:4, of exactly one
+// runs reports whether the suites of a tile shape and input type run: the
+// shape is among Tiles (if set) and loaded. A GPU loads only the shapes its
+// shared memory allows, and the wgmma ones only on sm_90 (TestWgmmaLoaded
+// there checks that they are).
+func (h Harness) runs(t kerneltest.Reporter, sparse bool, in Elem, tile string) bool {
+	t.Helper()
+	if h.Tiles != nil && !slices.Contains(h.Tiles, tile) {
+		return false
+	}
+	l, ok := h.R.(interface{ TileLoaded(bool, Elem, string) bool })
+	if ok && !l.TileLoaded(sparse, in, tile) {
+		t.Logf("%v GEMMs (2:4: %v) in tile shape %s: not loaded on this device (shared memory, or wgmma off sm_90), suites skipped", in, sparse, tile)
+		return false
+	}
+	return true
+}
+
+// tagged appends a tile shape's name to the suite of each result.
+func tagged(tile string, rs []kerneltest.Result) []kerneltest.Result {
+	for i := range rs {
+		rs[i].Suite += " " + tile
+	}
+	return rs
+}
+
+// InteriorSuites runs, for every tile shape larger than 128 x 128 (of those
+// that run: Tiles, loaded), one int8 and one f16 GEMM, dense and 2:4, of exactly one
 // block's M x N and 256 bytes of K: every block inside the matrix, every
 // stage whole. The kernels take a path without bounds logic there, which
 // the Tiny shapes of the emulator (up to 2^22 multiply-adds) reach only for
@@ -109,24 +115,22 @@ func (h Harness) InteriorSuites(t kerneltest.Reporter) []kerneltest.Result {
 			tiles = SparseTiles
 		}
 		for _, tl := range tiles {
-			if tl.BM*tl.BN <= 128*128 || h.Tiles != nil && !slices.Contains(h.Tiles, tl.Name) {
+			if tl.BM*tl.BN <= 128*128 {
 				continue
 			}
 			r := tagReporter{t, tl.Name}
 			for _, in := range []ref.Elem{ref.S8, ref.F16} {
+				if !h.runs(t, sparse, in, tl.Name) {
+					continue
+				}
 				k := 256 / int(in.Bytes())
-				var rs []kerneltest.Result
 				if sparse {
 					h.SparseTile = tl.Name
-					rs = kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, tl.BM, tl.BN, k)
+					all = append(all, tagged(tl.Name, kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, tl.BM, tl.BN, k))...)
 				} else {
 					h.DenseTile = tl.Name
-					rs = kerneltest.InteriorGEMM(r, in, h.GemmImpl, tl.BM, tl.BN, k)
+					all = append(all, tagged(tl.Name, kerneltest.InteriorGEMM(r, in, h.GemmImpl, tl.BM, tl.BN, k))...)
 				}
-				for i := range rs {
-					rs[i].Suite += " " + tl.Name
-				}
-				all = append(all, rs...)
 			}
 		}
 	}

@@ -33,16 +33,23 @@ func TestEmulatedDiagnostics(t *testing.T) {
 	report(t, rs)
 }
 
+// envTiles is the tile shapes GCOMPRESS_TEST_TILES lists (comma-separated
+// names, as on the GPU), nil for every shape.
+func envTiles() []string {
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
 // TestEmulatedGemm: every dense and 2:4 suite in every tile shape, or in the
 // shapes GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU);
 // GCOMPRESS_TEST_SHARD=i/n keeps the i-th of every n of those (make
 // test-emu runs two shards at once, one per core).
 func TestEmulatedGemm(t *testing.T) {
 	h := NewRunner().Harness()
-	var tiles []string
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		tiles = strings.Split(v, ",")
-	} else {
+	tiles := envTiles()
+	if tiles == nil {
 		for _, tl := range append(slices.Clone(gobind.DenseTiles), gobind.SparseTiles...) {
 			if !slices.Contains(tiles, tl.Name) {
 				tiles = append(tiles, tl.Name)
@@ -72,9 +79,7 @@ func TestEmulatedGemm(t *testing.T) {
 // matrix (the copies without bounds logic; Harness.InteriorSuites).
 func TestEmulatedInteriorBlocks(t *testing.T) {
 	h := NewRunner().Harness()
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		h.Tiles = strings.Split(v, ",")
-	}
+	h.Tiles = envTiles()
 	rs := h.InteriorSuites(t)
 	if len(rs) == 0 {
 		t.Fatal("no tile shape above 128 x 128 was run")
