@@ -3,7 +3,7 @@
 package cuda
 
 /*
-#cgo LDFLAGS: -lcuda
+#cgo LDFLAGS: -lcuda -ldl
 #cgo linux CFLAGS: -I/usr/local/cuda/include
 #cgo linux LDFLAGS: -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs
 #include <cuda.h>
@@ -12,6 +12,16 @@ package cuda
 // name (it returns the CUresult; the value goes to *v).
 static CUresult gc_device_attr(int *v, int attr, int dev) {
 	return cuDeviceGetAttribute(v, (CUdevice_attribute)attr, (CUdevice)dev);
+}
+
+// gc_driver_init_result: what the driver's cuInit returned (driver_init.c).
+CUresult gc_driver_init_result(void);
+
+// gc_error_name is the CUresult's name (CUDA_ERROR_NO_DEVICE), or NULL
+// where the driver does not know the code.
+static const char *gc_error_name(CUresult r) {
+	const char *name = NULL;
+	return cuGetErrorName(r, &name) == CUDA_SUCCESS ? name : NULL;
 }
 */
 import "C"
@@ -65,8 +75,31 @@ func check(op string, err error) error {
 	return &Error{Op: op, Code: code, Name: err.Error()}
 }
 
-// Count returns the number of CUDA devices.
+// driverInit is the result of the driver's initialisation (cuInit, called
+// when the program started; driver_init.c): nil, or an *Error matching
+// ErrNoDevice where the machine has no GPU.
+func driverInit() error {
+	if r := C.gc_driver_init_result(); r != C.CUDA_SUCCESS {
+		return resultError(opInit, r)
+	}
+	return nil
+}
+
+// resultError is the *Error of a failed driver call op that returned r.
+func resultError(op string, r C.CUresult) error {
+	name := "unknown CUresult"
+	if p := C.gc_error_name(r); p != nil {
+		name = C.GoString(p)
+	}
+	return &Error{Op: op, Code: int(r), Name: name}
+}
+
+// Count returns the number of CUDA devices. Where the driver failed to
+// initialise it returns that error (ErrNoDevice on a machine without a GPU).
 func Count() (int, error) {
+	if err := driverInit(); err != nil {
+		return 0, err
+	}
 	n, err := cu.NumDevices()
 	return n, check("cuDeviceGetCount", err)
 }
@@ -126,7 +159,7 @@ func (d *Device) readProperties() error {
 	const attrMaxSharedPerBlockOptin = 97 // CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
 	var v C.int
 	if r := C.gc_device_attr(&v, attrMaxSharedPerBlockOptin, C.int(d.dev)); r != C.CUDA_SUCCESS {
-		return &Error{Op: "cuDeviceGetAttribute(MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)", Code: int(r), Name: "CUresult"}
+		return resultError("cuDeviceGetAttribute(MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)", r)
 	}
 	d.SharedPerBlockOptin = int(v)
 	return nil

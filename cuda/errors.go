@@ -7,8 +7,8 @@ import (
 
 // Sentinel errors that a *Error matches with errors.Is, by CUresult code.
 var (
-	// ErrNoDevice: the driver reports no CUDA device (or the ordinal asked
-	// for does not exist).
+	// ErrNoDevice: the driver reports no CUDA device, failed to initialise
+	// (no GPU or kernel driver), or the ordinal asked for does not exist.
 	ErrNoDevice = errors.New("no CUDA device")
 	// ErrOutOfMemory: a device allocation failed.
 	ErrOutOfMemory = errors.New("out of device memory")
@@ -41,6 +41,9 @@ const (
 	codeLaunchFailed          = 719
 )
 
+// opInit is the Op of the error of a failed driver initialisation.
+const opInit = "cuInit"
+
 // Error is a failed CUDA driver call: what was being done, the CUresult code
 // and its name.
 type Error struct {
@@ -57,7 +60,7 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrNoDevice:
-		return e.Code == codeNoDevice || e.Code == codeInvalidDevice
+		return e.Code == codeNoDevice || e.Code == codeInvalidDevice || e.Op == opInit
 	case ErrOutOfMemory:
 		return e.Code == codeOutOfMemory
 	case ErrNoKernelImage:

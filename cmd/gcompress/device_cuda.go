@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -13,11 +14,11 @@ import (
 	gcrt "github.com/gcompress/gcompress/runtime"
 )
 
-// buildFlavour names this build in `gcompress version`. The CUDA driver
-// binding (gorgonia.org/cu) initialises the driver when the program starts
-// and exits where there is no NVIDIA driver or GPU, so this binary runs only
-// on GPU hosts; the CPU build is the one for everyone else.
-const buildFlavour = "cuda build: --device cuda:N runs on NVIDIA GPUs; starts only where a CUDA driver and GPU are present"
+// buildFlavour names this build in `gcompress version`. It starts wherever
+// libcuda.so.1 loads (a GPU host, or a machine with the driver's library and
+// no GPU, where --device cuda:N reports that there is none); the CPU build
+// needs no CUDA library at all.
+const buildFlavour = "cuda build: --device cuda:N runs on NVIDIA GPUs; needs libcuda.so.1"
 
 func numCPU() int { return runtime.NumCPU() }
 
@@ -37,6 +38,9 @@ func openDevice(dev string) error {
 		return nil
 	}
 	d, err := cuda.Open(n)
+	if errors.Is(err, cuda.ErrNoDevice) {
+		return fmt.Errorf("--device %s: no such NVIDIA GPU here (`gcompress devices` lists them; --device cpu runs on the CPU): %w", dev, err)
+	}
 	if err != nil {
 		return fmt.Errorf("--device %s: %w", dev, err)
 	}

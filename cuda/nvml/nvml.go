@@ -84,8 +84,14 @@ func devicesFrom(lib gonvml.Interface) ([]Device, error) {
 // open initialises lib and returns the number of GPUs. With a nil error
 // the caller must call lib.Shutdown.
 func open(lib gonvml.Interface) (int, error) {
-	if err := check("init", lib.Init()); err != nil {
-		return 0, err
+	if r := lib.Init(); r != gonvml.SUCCESS {
+		// Any failure to initialise means no usable driver here (in a
+		// container without the driver's device nodes it is "Unknown
+		// Error"); check names the two common ones.
+		if err := check("init", r); errors.Is(err, ErrNoDriver) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w (nvml init: %s)", ErrNoDriver, gonvml.ErrorString(r))
 	}
 	n, r := lib.DeviceGetCount()
 	if err := check("device count", r); err != nil {

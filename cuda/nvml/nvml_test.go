@@ -131,6 +131,9 @@ func TestDevicesErrors(t *testing.T) {
 		{"driver not loaded", func(l *mock.Interface, _ *mock.Device) {
 			l.InitFunc = func() gonvml.Return { return gonvml.ERROR_DRIVER_NOT_LOADED }
 		}, ErrNoDriver, "kernel driver is not loaded"},
+		{"init fails otherwise", func(l *mock.Interface, _ *mock.Device) {
+			l.InitFunc = func() gonvml.Return { return gonvml.ERROR_UNKNOWN }
+		}, ErrNoDriver, "nvml init: "},
 		{"no GPU", func(l *mock.Interface, _ *mock.Device) {
 			l.DeviceGetCountFunc = func() (int, gonvml.Return) { return 0, gonvml.SUCCESS }
 		}, ErrNoGPU, "driver 550.54.15"},

@@ -1,0 +1,18 @@
+//go:build !gcompress_cuda
+
+package main
+
+import "testing"
+
+// buildTags are the tags TestMain builds gcBinary with: the CPU build.
+const buildTags = ""
+
+// TestDeviceCudaInCPUBuild: the CPU build answers --device cuda:N with a
+// usage error that points at the cuda build.
+func TestDeviceCudaInCPUBuild(t *testing.T) {
+	_, stderr, code := gc(t, "--device", "cuda:0", "run", writeModel(t, identityModel()), "--random-inputs")
+	wantCleanError(t, stderr, code, "cuda build")
+	if code != 2 {
+		t.Errorf("exit %d, want 2 for a usage error", code)
+	}
+}
