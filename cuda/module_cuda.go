@@ -13,6 +13,21 @@ package cuda
 static CUresult gc_func_set_max_dyn_smem(CUfunction f, int bytes) {
 	return cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
 }
+
+// gc_launch launches f with nmaps tensor maps (128 bytes each, at maps)
+// as its first parameters and nargs 8-byte ones (at args) after them:
+// cuLaunchKernel copies each from the address it is given, by the size
+// the kernel declares. gorgonia.org/cu's launch copies 8 bytes per
+// parameter, which a tensor map is not.
+static CUresult gc_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                          unsigned shared, CUstream s, const unsigned long long* maps, int nmaps,
+                          const unsigned long long* args, int nargs) {
+	void* params[64];
+	if (nmaps + nargs > 64) return CUDA_ERROR_INVALID_VALUE;
+	for (int i = 0; i < nmaps; ++i) params[i] = (void*)(maps + 16 * i);
+	for (int i = 0; i < nargs; ++i) params[nmaps + i] = (void*)(args + i);
+	return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, NULL);
+}
 */
 import "C"
 
@@ -119,6 +134,15 @@ func cuFunction(f *cu.Function) C.CUfunction { return *(*C.CUfunction)(unsafe.Po
 
 var _ = [1]struct{}{}[unsafe.Sizeof(cu.Function{})-unsafe.Sizeof(C.CUfunction(nil))]
 
+// cuStream is cuFunction for the CUstream inside a cu.Stream (struct{ s
+// C.CUstream }).
+func cuStream(s *cu.Stream) C.CUstream { return *(*C.CUstream)(unsafe.Pointer(s)) }
+
+var _ = [1]struct{}{}[unsafe.Sizeof(cu.Stream{})-unsafe.Sizeof(C.CUstream(nil))]
+
+// Device is the device whose context the kernel was loaded into.
+func (f *Function) Device() *Device { return f.dev }
+
 // SetMaxDynamicShared lets the kernel be launched with up to bytes of
 // dynamic shared memory (above the default 48 KiB; at most the device's
 // SharedPerBlockOptin).
@@ -128,7 +152,7 @@ func (f *Function) SetMaxDynamicShared(bytes int) error {
 	}
 	err := f.dev.Do(func() error {
 		if r := C.gc_func_set_max_dyn_smem(cuFunction(&f.f), C.int(bytes)); r != C.CUDA_SUCCESS {
-			return &Error{Op: "cuFuncSetAttribute(" + f.Name + ")", Code: int(r), Name: "CUresult"}
+			return resultError("cuFuncSetAttribute("+f.Name+")", r)
 		}
 		return nil
 	})
@@ -142,12 +166,17 @@ func (f *Function) SetMaxDynamicShared(bytes int) error {
 type Dim3 struct{ X, Y, Z int }
 
 // Launch enqueues the kernel on stream s (nil: the NULL stream) with every
-// parameter passed as 8 bytes: the kernels take only pointers and 64-bit
-// integers (DESIGN.md §3.2), and gorgonia.org/cu copies each parameter as a
-// uint64. Errors of the launch itself are returned; faults while the kernel
-// runs surface at the next synchronising call, or here when
-// Device.SyncLaunches is set.
+// parameter passed as 8 bytes: the kernels take pointers and 64-bit
+// integers (DESIGN.md §3.2), and tensor maps (LaunchMaps). Errors of the
+// launch itself are returned; faults while the kernel runs surface at the
+// next synchronising call, or here when Device.SyncLaunches is set.
 func (f *Function) Launch(grid, block Dim3, sharedBytes int, s *Stream, args ...uint64) error {
+	return f.LaunchMaps(grid, block, sharedBytes, s, nil, args...)
+}
+
+// LaunchMaps is Launch for a kernel whose first parameters are tensor maps
+// (by value, 128 bytes each: kernels/tma.cuh), maps, followed by args.
+func (f *Function) LaunchMaps(grid, block Dim3, sharedBytes int, s *Stream, maps []TensorMap, args ...uint64) error {
 	if sharedBytes > f.MaxDynamicShared {
 		return fmt.Errorf("cuda: %s launched with %d bytes of shared memory, its limit is %d", f.Name, sharedBytes, f.MaxDynamicShared)
 	}
@@ -156,19 +185,23 @@ func (f *Function) Launch(grid, block Dim3, sharedBytes int, s *Stream, args ...
 			return fmt.Errorf("cuda: %s launched with grid %+v, block %+v", f.Name, grid, block)
 		}
 	}
-	vals := append([]uint64(nil), args...)
-	params := make([]unsafe.Pointer, len(vals))
-	for i := range vals {
-		params[i] = unsafe.Pointer(&vals[i])
+	// One word keeps the pointers valid when there are no maps or args.
+	words := make([]uint64, 16*len(maps)+len(args)+1)
+	for i, m := range maps {
+		copy(words[16*i:], m[:])
 	}
-	stream := cu.Stream{}
+	copy(words[16*len(maps):], args)
+	var stream C.CUstream
 	if s != nil {
-		stream = s.s
+		stream = cuStream(&s.s)
 	}
 	return f.dev.Do(func() error {
-		err := f.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream, params)
-		if err != nil {
-			return check("cuLaunchKernel("+f.Name+")", err)
+		p := (*C.ulonglong)(unsafe.Pointer(&words[0]))
+		a := (*C.ulonglong)(unsafe.Pointer(&words[16*len(maps)]))
+		r := C.gc_launch(cuFunction(&f.f), C.uint(grid.X), C.uint(grid.Y), C.uint(grid.Z), C.uint(block.X), C.uint(block.Y),
+			C.uint(block.Z), C.uint(sharedBytes), stream, p, C.int(len(maps)), a, C.int(len(args)))
+		if r != C.CUDA_SUCCESS {
+			return resultError("cuLaunchKernel("+f.Name+")", r)
 		}
 		if f.dev.SyncLaunches {
 			return check("kernel "+f.Name, cu.Synchronize())

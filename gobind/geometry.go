@@ -35,43 +35,51 @@ const (
 // entry point exists once per shape, named <base>_<Name>. Wgmma marks the
 // rows of GC_WGMMA_TILES and GC_WGMMA_SPARSE_TILES: the GEMMs of
 // gemm_wgmma.cu, issued per warpgroup by Hopper's wgmma (sm_90 GPUs only,
-// WarpsM 8).
+// WarpsM 8); TMA those of GC_WGMMA_TMA_TILES and GC_WGMMA_SPARSE_TMA_TILES,
+// whose operands the TMA engine copies (their launches pass tensor maps:
+// GemmArgs.tmaMaps).
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
 	Hoist                                      bool
 	InFlight                                   int
-	Wgmma                                      bool
+	Wgmma, TMA                                 bool
 }
 
 // DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false},
-		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true},
-		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true},
-		{"w256x128", 256, 128, 128, 4, 8, 1, false, 1, true},
-		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false, false},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true, false},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true, false},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true, false},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true, false},
+		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true, false},
+		{"w256x128", 256, 128, 128, 4, 8, 1, false, 1, true, false},
+		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true, false},
+		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 1, true, true},
+		{"w256x192t", 256, 192, 128, 4, 8, 1, false, 1, true, true},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false},
-		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true},
-		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true},
-		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true},
-		{"w256x128", 256, 128, 128, 6, 8, 1, false, 0, true},
-		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true},
-		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true},
-		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true},
-		{"w256x128f", 256, 128, 128, 6, 8, 1, false, 1, true},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true, false},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true, false},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true, false},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true, false},
+		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true, false},
+		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true, false},
+		{"w256x128", 256, 128, 128, 6, 8, 1, false, 0, true, false},
+		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true, false},
+		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true, false},
+		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true, false},
+		{"w256x128f", 256, 128, 128, 6, 8, 1, false, 1, true, false},
+		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 0, true, true},
+		{"w256x192t", 256, 192, 128, 5, 8, 1, false, 0, true, true},
+		{"w128x256ft", 128, 256, 128, 4, 8, 1, false, 1, true, true},
+		{"w256x192ft", 256, 192, 128, 5, 8, 1, false, 1, true, true},
 	}
 )
 

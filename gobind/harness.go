@@ -417,6 +417,15 @@ func (h Harness) RunWgmmaProbe(pc *kerneltest.WgmmaProbeCase) error {
 	}, pc.Check)
 }
 
+// RunTmaProbe runs gc_tma_probe for pc and checks the boxes it landed.
+func (h Harness) RunTmaProbe(pc *kerneltest.TmaProbeCase) error {
+	return h.runProbe([][]byte{pc.Src}, 2*pc.BoxSize(), func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error) {
+		m := TensorMap{Base: in[0], RowBytes: pc.RowBytes, Rows: pc.Rows, Pitch: pc.Pitch, BoxBytes: pc.BoxBytes,
+			BoxRows: pc.BoxRows, Swizzle: pc.Swizzle}
+		return TmaProbeSpec(m, d, pc.X0, pc.Y0, pc.X1, pc.Y1)
+	}, pc.Check)
+}
+
 // runProbe uploads a probe's inputs and a poisoned output of outBytes,
 // launches spec(inputs, output), and checks what the kernel wrote.
 func (h Harness) runProbe(inputs [][]byte, outBytes int, spec func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error),
@@ -458,8 +467,8 @@ func alternative(err error, hint string) error {
 // the ABI probe (8-byte parameters arrive intact; which fatbin code ran),
 // the mma.sp layout probes (the metadata layout the sparse GEMMs use, and
 // the two alternatives for int8, which are expected to fail), the wgmma
-// and wgmma.sp layout probes where the runner has the wgmma kernels (sm_90,
-// emulator),
+// and wgmma.sp layout probes and the TMA probes where the runner has the
+// wgmma kernels (sm_90, emulator),
 // and the naive GEMMs (if they pass while a tensor-core GEMM fails, the
 // fault is in that kernel's fragment handling, not in the launch path).
 func (h Harness) Diagnostics() []kerneltest.Result {
@@ -522,6 +531,11 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 				name += fmt.Sprintf(" metadata layout %d (alternative, must fail)", pr[1])
 			}
 			add("wgmma.sp probe", name, err, "")
+		}
+	}
+	if loaded("gc_tma_probe") {
+		for _, pc := range kerneltest.TmaProbeCases() {
+			add("tma probe", pc.Name, h.RunTmaProbe(pc), "")
 		}
 	}
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {

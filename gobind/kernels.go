@@ -6,7 +6,7 @@ type Kernel struct {
 	// compiled to gobind/fatbin/<Module>.fatbin, or for WgmmaModule to
 	// sm_90a PTX, gobind/fatbin/WgmmaPTXFile).
 	Name, Module string
-	// Params is the number of (8-byte) parameters.
+	// Params is the number of parameters (8 bytes each, or a tensor map).
 	Params int
 	// DynamicShared is the dynamic shared memory a launch uses (bytes); the
 	// loader raises the kernel's limit to it when above 48 KiB.
@@ -35,6 +35,7 @@ var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_wgmma_probe_f16", WgmmaModule, 4, WgmmaProbeShared},
 	{"gc_wgmma_sp_probe_s8", WgmmaModule, 6, WgmmaSparseProbeShared},
 	{"gc_wgmma_sp_probe_f16", WgmmaModule, 6, WgmmaSparseProbeShared},
+	{"gc_tma_probe", WgmmaModule, 7, TmaProbeShared},
 }...)
 
 // gemmBase is a GEMM entry point before its tile suffix.
@@ -65,7 +66,7 @@ func gemmKernels() []Kernel {
 			if t.Wgmma {
 				mod = WgmmaModule
 			}
-			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, denseParams, t.DenseShared()})
+			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, denseParams + t.maps(), t.DenseShared()})
 		}
 	}
 	for _, b := range sparseBases {
@@ -74,7 +75,7 @@ func gemmKernels() []Kernel {
 			if t.Wgmma {
 				mod = WgmmaModule
 			}
-			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, sparseParams, t.SparseShared(b.in)})
+			ks = append(ks, Kernel{b.name + "_" + t.Name, mod, sparseParams + t.maps(), t.SparseShared(b.in)})
 		}
 	}
 	return ks

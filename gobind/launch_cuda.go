@@ -432,9 +432,17 @@ func (l *Launcher) LaunchOn(s *cuda.Stream, spec LaunchSpec) error {
 	return launchFunc(f, s, spec)
 }
 
-// launchFunc launches f, the kernel of a validated spec, on stream s.
+// launchFunc launches f, the kernel of a validated spec, on stream s,
+// with its tensor maps encoded by the driver.
 func launchFunc(f *cuda.Function, s *cuda.Stream, spec LaunchSpec) error {
-	if err := f.Launch(cuda.Dim3{X: spec.Grid, Y: 1, Z: 1}, cuda.Dim3{X: spec.Block, Y: 1, Z: 1}, spec.Shared, s, spec.Params...); err != nil {
+	maps := make([]cuda.TensorMap, len(spec.Maps))
+	for i, m := range spec.Maps {
+		var err error
+		if maps[i], err = f.Device().EncodeTensorMap(m.Base, m.RowBytes, m.Rows, m.Pitch, m.BoxBytes, m.BoxRows, m.Swizzle); err != nil {
+			return fmt.Errorf("gobind: %s: %w", spec.Kernel, err)
+		}
+	}
+	if err := f.LaunchMaps(cuda.Dim3{X: spec.Grid, Y: 1, Z: 1}, cuda.Dim3{X: spec.Block, Y: 1, Z: 1}, spec.Shared, s, maps, spec.Params...); err != nil {
 		return fmt.Errorf("gobind: %w", err)
 	}
 	return nil

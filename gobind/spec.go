@@ -8,14 +8,17 @@ import (
 )
 
 // LaunchSpec is a validated kernel launch: the kernel, a 1-D grid and block,
-// the dynamic shared memory and the parameters, each 8 bytes, in the order
-// of the kernel's signature. A zero Grid means there is nothing to launch
-// (an empty output). The CUDA launcher and the CPU emulator of the kernels
-// (package kernels/emu) both launch from it, so both see the same ABI.
+// the dynamic shared memory and the parameters in the order of the
+// kernel's signature: first its tensor maps (Maps, which each runner
+// encodes), then the rest (Params), each 8 bytes. A zero Grid means there
+// is nothing to launch (an empty output). The CUDA launcher and the CPU
+// emulator of the kernels (package kernels/emu) both launch from it, so
+// both see the same ABI.
 type LaunchSpec struct {
 	Kernel      string
 	Grid, Block int
 	Shared      int
+	Maps        []TensorMap
 	Params      []uint64
 }
 
@@ -28,8 +31,8 @@ func (s LaunchSpec) check() (LaunchSpec, error) {
 	if !ok {
 		return s, argErr(s.Kernel, "not in the kernel table")
 	}
-	if len(s.Params) != k.Params {
-		return s, fmt.Errorf("gobind: %s takes %d parameters, the launcher passes %d (launcher bug)", s.Kernel, k.Params, len(s.Params))
+	if len(s.Maps)+len(s.Params) != k.Params {
+		return s, fmt.Errorf("gobind: %s takes %d parameters, the launcher passes %d (launcher bug)", s.Kernel, k.Params, len(s.Maps)+len(s.Params))
 	}
 	return s, nil
 }
@@ -40,11 +43,22 @@ func (a *GemmArgs) Spec() (LaunchSpec, error) {
 		return LaunchSpec{}, err
 	}
 	t := a.shape()
+	if t.TMA && (a.M == 0 || a.N == 0 || a.K == 0) {
+		twin := *a
+		twin.Tile = t.twin()
+		return twin.Spec()
+	}
 	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.DenseShared(),
 		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N), i64(a.K),
 			i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
 		s.Grid = int(t.Blocks(a.M, a.N))
+	}
+	if t.TMA {
+		var err error
+		if s, err = withMaps(s, a.tmaMaps(t)); err != nil {
+			return LaunchSpec{}, err
+		}
 	}
 	return s.check()
 }
@@ -77,11 +91,22 @@ func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 		return LaunchSpec{}, err
 	}
 	t := a.shape()
+	if t.TMA && (a.M == 0 || a.N == 0 || a.K == 0) {
+		twin := *a
+		twin.Tile = t.twin()
+		return twin.Spec()
+	}
 	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.SparseShared(a.In),
 		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
 			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
 		s.Grid = int(t.Blocks(a.M, a.N))
+	}
+	if t.TMA {
+		var err error
+		if s, err = withMaps(s, a.tmaMaps(t)); err != nil {
+			return LaunchSpec{}, err
+		}
 	}
 	return s.check()
 }

@@ -81,6 +81,28 @@
   X(w128x128f, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)  \
   X(w256x128f, 256, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
 
+/* The wgmma GEMMs again with their operands copied by the TMA engine
+ * (kernels/tma.cuh; suffix t, the rest of the name the shape of the same
+ * row above): one thread issues a stage's bulk tensor copies, counted on
+ * the stage's mbarrier, where the shapes above have all 256 threads issue
+ * cp.async (the 2:4 metadata still goes by cp.async). Written in session
+ * 20 without a GPU: checked by ptxas 12.4 and the emulator, not run on
+ * one. The entry points take the tensor maps of A and B first (gobind
+ * TensorMap), then the parameters of GC_DENSE_ENTRY / GC_SPARSE_ENTRY.
+ * Without per-thread copy addresses they take 30-40 registers fewer (ptxas
+ * 12.4: 2:4 w256x192t 222-228 where w256x192 takes 255), which leaves room
+ * for the 2:4 w256x192 with a group in flight (ft), which the cp.async
+ * version had not. */
+#define GC_WGMMA_TMA_TILES(X, ...)                     \
+  X(w128x256t, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)  \
+  X(w256x192t, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+
+#define GC_WGMMA_SPARSE_TMA_TILES(X, ...)              \
+  X(w128x256t, 128, 256, 128, 4, 8, 1, 0, 0, __VA_ARGS__)  \
+  X(w256x192t, 256, 192, 128, 5, 8, 1, 0, 0, __VA_ARGS__)  \
+  X(w128x256ft, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w256x192ft, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
+
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata

@@ -34,10 +34,16 @@
 //    (kt-1-F) % STAGES is free and is refilled with tile kt+P: before tile
 //    kt's wgmma is issued, or, in the HOIST shapes (suffix h), right after,
 //    so that the tensor cores start on tile kt while the copies are issued.
+//  * The t shapes (GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES) fill the
+//    stages with the TMA engine instead (gemm_wgmma_tma, gemm_wgmma_sp_tma;
+//    tma.cuh): thread 0 issues a tile's box copies, counted on its stage's
+//    mbarrier, and every thread waits for that barrier's phase before the
+//    block barrier of the iteration (TmaRing); the invariant is the same.
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
 #include <type_traits>
 
+#include "tma.cuh"
 #include "wgmma.cuh"
 
 namespace gc {
@@ -48,11 +54,19 @@ struct NoHold {
   GC_DEVICE void operator()(int) const {}
 };
 
-// wgmma_mainloop is the pipeline of both kernels below, with F (0 or 1)
+// NoWait is the ready() of the kernels whose copies are all cp.async:
+// cp.async.wait_group alone says a tile has landed.
+struct NoWait {
+  GC_DEVICE void operator()(int) const {}
+};
+
+// wgmma_mainloop is the pipeline of the kernels below, with F (0 or 1)
 // wgmma groups left in flight (the invariant is in the file comment; the
 // barrier of iteration kt orders both warpgroups' waits of iteration kt-1
 // before the refill): load(stage, kt) starts the copies of tile kt into a
-// stage, mma(acc, stage, q) issues the stage's wgmma k-steps, EARLY issues
+// stage, ready(kt) waits for those that cp.async.wait_group does not
+// count (the TMA copies: TmaRing), mma(acc, stage, q) issues the stage's
+// wgmma k-steps, EARLY issues
 // them before the refill's copies, and retired(q') runs after each wait
 // (wg_hold of the registers the retired wgmmas read), and with F = 1 for
 // both q' after the last wait. q is the tile's parity kt & 1 where per-parity registers
@@ -61,8 +75,9 @@ struct NoHold {
 // the loop is unrolled by two, so that q is a constant once the calls are
 // inlined (per-parity registers stay registers). acc starts at zero; at
 // the end every wgmma and every copy has completed.
-template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired>
-GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired) {
+template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired,
+          typename Ready = NoWait>
+GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired, Ready ready = Ready()) {
   constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
   static_assert(P >= 2, "one stage computed on, F in flight to wgmma, two or more being filled");
   static_assert(F == 0 || F == 1, "at most one group in flight");
@@ -81,6 +96,7 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
   };
   const auto step = [&](int kt, int q) {
     cp_async_wait<P - 1>();
+    ready(kt);
     fence_proxy_async();
     __syncthreads();
     if (!EARLY) refill(kt);
@@ -148,19 +164,51 @@ GC_DEVICE void wg_store(const Epi& e, long long bm, long long bn, Acc (&acc)[N])
   }
 }
 
+// WgDense is what the dense kernels below share: the shared-memory layout
+// (STAGES stages of A[BM][128 bytes] then B[BN][128 bytes], swz128), the
+// descriptors, and stage(), which issues one stage's BK/32 k-steps, each
+// one wgmma per row block on the same B. descA is the descriptor of row
+// block 0 of this warpgroup's A rows in stage 0 at k-step 0 (row block i
+// adds (i * 64 * BK) >> 4), descB that of B; stage s adds (s * STAGE) >>
+// 4, k-step kk (32 * kk) >> 4.
+template <int ELEM, typename T>
+struct WgDense {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  typedef WgShape<T> S;
+  static constexpr int BM = T::BM, BN = T::BN, BK = T::BK, MT = S::MT, NACC = S::NACC;
+  static constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
+  static_assert(BK == 128, "128-byte swizzled rows");
+
+  uint8_t *sA, *sB;
+  uint64_t descA, descB;
+
+  GC_DEVICE explicit WgDense(uint8_t* smem)
+      : sA(smem),
+        sB(smem + T::STAGES * A_STAGE),
+        descA(wg_desc<128>(smem_addr(smem + S::row0(0) * BK))),
+        descB(wg_desc<128>(smem_addr(smem + T::STAGES * A_STAGE))) {}
+
+  GC_DEVICE void stage(Acc (&d)[MT * NACC], int st) const {
+#pragma unroll
+    for (int kk = 0; kk < BK / 32; ++kk) {
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        wg_mma<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * BK + kk * 32) >> 4),
+                         descB + ((st * B_STAGE + kk * 32) >> 4), 1);
+      }
+    }
+  }
+};
+
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restrict__ B, const Epi& e, long long K,
                           long long lda_b, long long ldb_b) {
-  typedef typename ElemTraits<ELEM>::Acc Acc;
-  typedef WgShape<T> S;
-  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, STAGES = T::STAGES, MT = S::MT, NACC = S::NACC;
-  constexpr int A_STAGE = BM * BK, B_STAGE = BN * BK;
-  static_assert(BK == 128, "128-byte swizzled rows");
+  typedef WgDense<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, MT = W::MT;
 
   GC_DYNAMIC_SMEM(raw);
-  uint8_t* smem = wg_smem(raw);
-  uint8_t* sA = smem;
-  uint8_t* sB = smem + STAGES * A_STAGE;
+  const W w(wg_smem(raw));
 
   int pm, pn;
   tile_of<BM, BN>(e.M, e.N, pm, pn);
@@ -168,78 +216,160 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const long long Kb = K * ElemTraits<ELEM>::bytes;
   const int ktiles = (int)((Kb + BK - 1) / BK);
 
-  const RowChunks<BM, BK> copyA(sA, A, lda_b, bm, e.M);
-  const RowChunks<BN, BK> copyB(sB, B, ldb_b, bn, e.N);
+  const RowChunks<BM, BK> copyA(w.sA, A, lda_b, bm, e.M);
+  const RowChunks<BN, BK> copyB(w.sB, B, ldb_b, bn, e.N);
   const int col_bytes = copyA.column() * 16;
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  // Descriptors of row block 0 of this warpgroup's A rows and of all of B
-  // in stage 0 at k-step 0; row block i adds (i * 64 * BK) >> 4, stage s,
-  // k-step kk (s * STAGE + 32 * kk) >> 4.
-  const uint64_t descA = wg_desc<128>(smem_addr(sA + S::row0(0) * BK)), descB = wg_desc<128>(smem_addr(sB));
 
-  Acc acc[MT * NACC];
-  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
+  Acc acc[MT * W::NACC];
+  wgmma_mainloop<T::STAGES, T::INFLIGHT, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
-        copy_stage<BK>(copyA, copyB, stage * A_STAGE, stage * B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
+        copy_stage<BK>(copyA, copyB, stage * W::A_STAGE, stage * W::B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
       },
-      [&](Acc(&d)[MT * NACC], int st, int) {
-#pragma unroll
-        for (int kk = 0; kk < BK / 32; ++kk) {
-#pragma unroll
-          for (int i = 0; i < MT; ++i) {
-            wg_mma<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * BK + kk * 32) >> 4),
-                             descB + ((st * B_STAGE + kk * 32) >> 4), 1);
-          }
-        }
-      },
-      NoHold{});
+      [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
 
   wg_store<OUT, T>(e, bm, bn, acc);
 }
 
+// TmaRing is the TMA side of the t shapes' pipeline: one mbarrier per stage
+// in full (one arrival per phase: thread 0's arrive.expect_tx of the
+// stage's bytes, before it issues the stage's copies), and the wait of
+// every thread for the phase that tile kt's copies complete, the
+// (kt / STAGES)-th of stage kt % STAGES. No thread can fall two phases
+// behind the barrier it waits on: thread 0 refills a stage only after the
+// block barrier that follows every thread's wait for the stage's previous
+// tile.
+template <int STAGES>
+struct TmaRing {
+  saddr_t bar0;  // the barrier of stage s is at bar0 + 8 s
+  GC_DEVICE explicit TmaRing(uint64_t (&full)[STAGES]) : bar0(smem_addr(&full[0])) {
+    if (threadIdx.x == 0) {
+      for (int s = 0; s < STAGES; ++s) mbar_init(bar0 + 8 * s, 1);
+      fence_mbar_init();
+    }
+    __syncthreads();
+  }
+  GC_DEVICE saddr_t bar(int stage) const { return bar0 + 8 * stage; }
+  // wait blocks until tile kt's copies have landed.
+  GC_DEVICE void wait(int kt) const { mbar_wait(bar(kt % STAGES), (kt / STAGES) & 1); }
+};
+
+// gemm_wgmma_tma is gemm_wgmma with the operands copied by TMA (tensor maps
+// mA and mB of A and B as byte arrays: GemmArgs.tmaMaps in gobind): thread 0 issues
+// a stage's two box copies (the 128-byte swizzle lands them as swz128
+// does; rows and bytes past the matrices land as zeros), every thread
+// waits for the stage's mbarrier phase. No bounds logic, no per-thread
+// copy addresses.
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_tma(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
+  typedef WgDense<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, MT = W::MT, STAGES = T::STAGES;
+
+  GC_DYNAMIC_SMEM(raw);
+  const W w(wg_smem(raw));
+  __shared__ uint64_t full[STAGES];
+  const TmaRing<STAGES> ring(full);
+
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
+
+  Acc acc[MT * W::NACC];
+  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
+      acc, ktiles,
+      [&](int stage, int kt) {
+        if (threadIdx.x == 0) {  // the boxes at byte kt * BK of rows bm and bn; one expect for both
+          mbar_arrive_expect_tx(ring.bar(stage), W::A_STAGE + W::B_STAGE);
+          tma_load_2d(smem_addr(w.sA + stage * W::A_STAGE), mA, kt * BK, (int)bm, ring.bar(stage));
+          tma_load_2d(smem_addr(w.sB + stage * W::B_STAGE), mB, kt * BK, (int)bn, ring.bar(stage));
+        }
+      },
+      [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{}, [&](int kt) { ring.wait(kt); });
+
+  wg_store<OUT, T>(e, bm, bn, acc);
+}
+
+// WgSparse is what the 2:4 kernels below share: the shared-memory layout
+// of a stage (compressed A, BM rows x 64 bytes with the 64-byte swizzle
+// (swz64); B, BN rows x 128 bytes (swz128); metadata, BM rows x 16 (int8)
+// or 8 (halves) bytes, unswizzled, which each lane reads into its
+// register with load_meta), the descriptors, and stage(), which issues a
+// stage's two sparse k-steps: A + 32 bytes, B + 64 bytes, the next 8
+// (int8) or 4 (halves) metadata bytes.
+template <int ELEM, typename T>
+struct WgSparse {
+  typedef typename ElemTraits<ELEM>::Acc Acc;
+  typedef WgShape<T> S;
+  static constexpr int BM = T::BM, BN = T::BN, MT = S::MT, NACC = S::NACC;
+  static constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
+  static constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
+  static_assert(T::BK == BB, "128 bytes of logical K per stage");
+
+  uint8_t *sA, *sB, *sE;
+  // Row block i of this warpgroup: A descriptor descA + (i * 64 * AB) >> 4.
+  uint64_t descA, descB;
+  // This warp's 16 rows of row block 0 of the metadata tile (block i: + 64 i).
+  int meta_row;
+
+  GC_DEVICE explicit WgSparse(uint8_t* smem)
+      : sA(smem),
+        sB(smem + T::STAGES * A_STAGE),
+        sE(smem + T::STAGES * (A_STAGE + B_STAGE)),
+        descA(wg_desc<AB>(smem_addr(smem + S::row0(0) * AB))),
+        descB(wg_desc<BB>(smem_addr(smem + T::STAGES * A_STAGE))),
+        meta_row(S::warp_row(0)) {}
+
+  // stage issues stage st's wgmma.sp k-steps, with m the metadata
+  // registers of the tile's parity (see gemm_wgmma_sp).
+  GC_DEVICE void stage(Acc (&d)[MT * NACC], int st, uint32_t (&m)[2 * MT]) const {
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        m[2 * i + kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row + 64 * i, MB, kk * SpTraits<ELEM>::meta_step, 0);
+      }
+    }
+#pragma unroll
+    for (int kk = 0; kk < 2; ++kk) {
+#pragma unroll
+      for (int i = 0; i < MT; ++i) {
+        wg_mma_sp<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * AB + kk * 32) >> 4),
+                            descB + ((st * B_STAGE + kk * 64) >> 4), m[2 * i + kk], 1);
+      }
+    }
+  }
+};
+
 // gemm_wgmma_sp is the 2:4 kernel body (the GEMMs of gemm_sp24.cu: same
 // format, parameters and epilogues) on wgmma.mma_async.sp, structured as
-// gemm_wgmma. A stage covers GC_SPGEMM_B_BYTES = 128 bytes of logical K, as
-// in gemm_sp24.cu: compressed A, BM rows x 64 bytes with the 64-byte
-// swizzle (swz64; rows past M read row M-1, whose metadata is valid and
-// whose results are never stored); B, BN rows x 128 bytes (swz128, rows
-// past N zero-filled); metadata, BM rows x 16 (int8) or 8 (halves) bytes,
-// unswizzled, which each lane reads into its register with load_meta. Two
-// sparse k-steps per stage: A + 32 bytes, B + 64 bytes, the next 8 (int8)
-// or 4 (halves) metadata bytes. K is a multiple of the format's alignment,
-// so every stage is whole.
+// gemm_wgmma, with WgSparse's stage layout. A stage covers
+// GC_SPGEMM_B_BYTES = 128 bytes of logical K, as in gemm_sp24.cu: rows of
+// A past M read row M-1, whose metadata is valid and whose results are
+// never stored; rows of B past N are zero-filled. K is a multiple of the
+// format's alignment, so every stage is whole.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
                              const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
                              long long ldb_b) {
-  typedef typename ElemTraits<ELEM>::Acc Acc;
-  typedef WgShape<T> S;
-  constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES, MT = S::MT, NACC = S::NACC;
-  constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
-  constexpr int A_STAGE = BM * AB, B_STAGE = BN * BB, E_STAGE = BM * MB;
-  static_assert(T::BK == BB, "128 bytes of logical K per stage");
+  typedef WgSparse<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, MT = W::MT;
 
   GC_DYNAMIC_SMEM(raw);
-  uint8_t* smem = wg_smem(raw);
-  uint8_t* sA = smem;
-  uint8_t* sB = sA + STAGES * A_STAGE;
-  uint8_t* sE = sB + STAGES * B_STAGE;
+  const W w(wg_smem(raw));
 
-  const int tid = threadIdx.x;
   int pm, pn;
   tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
-  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / BB);
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
 
-  const RowChunks<BM, AB, true> copyA(sA, Av, ldv_b, bm, e.M);
-  const RowChunks<BN, BB> copyB(sB, B, ldb_b, bn, e.N);
+  const RowChunks<BM, W::AB, true> copyA(w.sA, Av, ldv_b, bm, e.M);
+  const RowChunks<BN, W::BB> copyB(w.sB, B, ldb_b, bn, e.N);
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  const MetaCopy<BM, MB> copyE(sE, Em, lde, bm, e.M, tid);
-  // Row block i of this warpgroup: A descriptor descA + (i * 64 * AB) >> 4.
-  const uint64_t descA = wg_desc<AB>(smem_addr(sA + S::row0(0) * AB)), descB = wg_desc<BB>(smem_addr(sB));
-  // This warp's 16 rows of row block 0 of the metadata tile (block i: + 64 i).
-  const int meta_row = S::warp_row(0);
+  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, bm, e.M, threadIdx.x);
   // The metadata registers of a tile's two k-steps of each row block, one
   // set per parity of tile: they must hold until the wait that retires the
   // tile's group (wg_mma_sp), hence wg_hold after it: without it nothing
@@ -250,26 +380,11 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // one's group runs. e.M < 0 never holds: Validate refuses it.
   uint32_t em[2][2 * MT] = {};
 
-  Acc acc[MT * NACC];
+  Acc acc[MT * W::NACC];
   const auto run = [&](auto load_tile) {
-    wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(acc, ktiles, load_tile, [&](Acc(&d)[MT * NACC], int st, int q) {
-      uint32_t(&m)[2 * MT] = em[q];
-#pragma unroll
-      for (int kk = 0; kk < 2; ++kk) {
-#pragma unroll
-        for (int i = 0; i < MT; ++i) {
-          m[2 * i + kk] = load_meta<ELEM>(sE + st * E_STAGE, meta_row + 64 * i, MB, kk * SpTraits<ELEM>::meta_step, 0);
-        }
-      }
-#pragma unroll
-      for (int kk = 0; kk < 2; ++kk) {
-#pragma unroll
-        for (int i = 0; i < MT; ++i) {
-          wg_mma_sp<ELEM, BN>(wg_block<NACC>(d, i), descA + ((st * A_STAGE + i * 64 * AB + kk * 32) >> 4),
-                              descB + ((st * B_STAGE + kk * 64) >> 4), m[2 * i + kk], 1);
-        }
-      }
-    }, [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(sE)); });
+    wgmma_mainloop<T::STAGES, T::INFLIGHT, T::HOIST>(
+        acc, ktiles, load_tile, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
+        [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
   };
   // One main loop per kind of block, so that neither holds the other's
   // copy addresses: with one loop choosing per stage, w256x192's halves
@@ -277,17 +392,59 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // spills, where two loops take 255 and none).
   if (inside) {
     run([&](int stage, int kt) {
-      copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
-      copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
+      copyA.copy_whole(stage * W::A_STAGE, (long long)kt * W::AB);
+      copyB.copy_whole(stage * W::B_STAGE, (long long)kt * W::BB);
       copyE.copy(stage, kt);
     });
   } else {
     run([&](int stage, int kt) {
-      copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
-      copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
+      copyA.copy(stage * W::A_STAGE, (long long)kt * W::AB, 16);
+      copyB.copy(stage * W::B_STAGE, (long long)kt * W::BB, 16);
       copyE.copy(stage, kt);
     });
   }
+
+  wg_store<OUT, T>(e, bm, bn, acc);
+}
+
+// gemm_wgmma_sp_tma is gemm_wgmma_sp with the compressed A (map mA: 64-byte
+// boxes, the 64-byte swizzle) and B (mB: 128-byte boxes, the 128-byte
+// swizzle) copied by TMA as in gemm_wgmma_tma; the metadata still goes by
+// cp.async (a halves stage has 8 bytes of it per row, under TMA's 16-byte
+// minimum box row). Rows of A past M land as zeros (their metadata, read
+// from row M-1, is valid; their results are never stored).
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
+                                 const Epi& e, long long K, long long lde) {
+  typedef WgSparse<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
+
+  GC_DYNAMIC_SMEM(raw);
+  const W w(wg_smem(raw));
+  __shared__ uint64_t full[STAGES];
+  const TmaRing<STAGES> ring(full);
+
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
+  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, bm, e.M, threadIdx.x);
+  uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
+
+  Acc acc[MT * W::NACC];
+  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
+      acc, ktiles,
+      [&](int stage, int kt) {
+        if (threadIdx.x == 0) {  // A's compressed rows advance 64 bytes a stage, B's 128
+          mbar_arrive_expect_tx(ring.bar(stage), W::A_STAGE + W::B_STAGE);
+          tma_load_2d(smem_addr(w.sA + stage * W::A_STAGE), mA, kt * W::AB, (int)bm, ring.bar(stage));
+          tma_load_2d(smem_addr(w.sB + stage * W::B_STAGE), mB, kt * W::BB, (int)bn, ring.bar(stage));
+        }
+        copyE.copy(stage, kt);
+      },
+      [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
+      [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); }, [&](int kt) { ring.wait(kt); });
 
   wg_store<OUT, T>(e, bm, bn, acc);
 }
@@ -370,7 +527,42 @@ GC_DEVICE void wgmma_sp_probe(const uint8_t* Av, const uint8_t* Em, const uint8_
   });
 }
 
+// tma_probe copies two boxes of map (bytes each), at byte x0, row y0 and
+// then at x1, y1, into shared memory through one mbarrier (phases 0 and
+// 1) and writes the shared bytes out as they are, swizzle and zero fill
+// included: out[0..bytes) the first, out[bytes..2 bytes) the second. The
+// host (kerneltest.TmaProbeCase) compares them with the layout tma.cuh
+// describes.
+GC_DEVICE void tma_probe(const TensorMap& map, uint8_t* out, int x0, int y0, int x1, int y1, int bytes) {
+  GC_DYNAMIC_SMEM(raw);
+  uint8_t* box = wg_smem(raw);
+  __shared__ uint64_t bar;  // the mbarrier (8-byte aligned as its type)
+  const saddr_t b = smem_addr(&bar);
+  if (threadIdx.x == 0) {
+    mbar_init(b, 1);
+    fence_mbar_init();
+  }
+  __syncthreads();
+  for (int phase = 0; phase < 2; ++phase) {
+    if (threadIdx.x == 0) {
+      mbar_arrive_expect_tx(b, bytes);
+      tma_load_2d(smem_addr(box), map, phase ? x1 : x0, phase ? y1 : y0, b);
+    }
+    mbar_wait(b, phase);
+    for (int i = threadIdx.x; i < bytes; i += blockDim.x) out[phase * bytes + i] = box[i];
+    __syncthreads();  // every read of the box before the next copy overwrites it
+  }
+}
+
 }  // namespace gc
+
+// gc_tma_probe: see tma_probe; one block of 128 threads, the box's bytes +
+// 1024 of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(128, 1)
+    gc_tma_probe(const __grid_constant__ gc::TensorMap map, void* out, long long x0, long long y0, long long x1,
+                 long long y1, long long bytes) {
+  gc::tma_probe(map, static_cast<uint8_t*>(out), (int)x0, (int)y0, (int)x1, (int)y1, (int)bytes);
+}
 
 // gc_wgmma_sp_probe_s8 / _f16: see wgmma_sp_probe; one block of 128
 // threads, 64 * 64 + 128 * 128 + 64 * 16 + 1024 bytes of dynamic shared
@@ -402,6 +594,32 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 #define GC_WGMMA_KERNEL(...) GC_DENSE_ENTRY(gc::gemm_wgmma, __VA_ARGS__)
 #define GC_WGMMA_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_wgmma_sp, __VA_ARGS__)
 
+// GC_WGMMA_TMA_KERNEL defines BASE_TILE for one row of GC_WGMMA_TMA_TILES:
+// the parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
+// replace the pointers and strides of A and B (passed, unused).
+#define GC_WGMMA_TMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)          \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                           \
+      BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
+                    const void*, void* C, const float* scale, const void* bias, long long M, long long N, long long K, \
+                    long long, long long, long long ldcm, long long ldcn, long long axis, long long zp) {             \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
+    gc::gemm_wgmma_tma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, e, K);               \
+  }
+
+// GC_WGMMA_SPARSE_TMA_KERNEL: the same for GC_WGMMA_SPARSE_TMA_TILES and
+// GC_SPARSE_ENTRY's parameters (of which the metadata and its stride are
+// used).
+#define GC_WGMMA_SPARSE_TMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \
+  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                           \
+      BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
+                    const void* Em, const void*, void* C, const float* scale, const void* bias, long long M,           \
+                    long long N, long long K, long long, long long lde, long long, long long ldcm, long long ldcn,     \
+                    long long axis, long long zp) {                                                                    \
+    gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
+    gc::gemm_wgmma_sp_tma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                         \
+        mA, mB, static_cast<const uint8_t*>(Em), e, K, lde);                                                           \
+  }
+
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
@@ -417,3 +635,19 @@ GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, G
 GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
 GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_WGMMA_SPARSE_TILES(GC_WGMMA_SPARSE_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_TMA_TILES(GC_WGMMA_TMA_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)

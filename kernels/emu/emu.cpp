@@ -35,6 +35,8 @@ size_t dyn_bytes = 0;
 std::vector<int> writer;
 std::vector<std::pair<size_t, size_t>> fenced;
 std::vector<Inflight> wg_inflight;
+std::map<uintptr_t, Mbar> mbars;
+unsigned long progress = 0;
 std::string failure;
 
 void fail(const char* msg) {
@@ -59,6 +61,7 @@ void fiber_main(int idx) {
   cur = &fibers[idx].t;
   entry(entry_args);
   fibers[idx].t.state = DONE;
+  progress++;
   swapcontext(&fibers[idx].ctx, &sched_ctx);
 }
 
@@ -83,8 +86,9 @@ std::string run_block(int threads) {
   }
   for (;;) {
     bool ran = false;
+    const unsigned long before = progress;
     for (int i = 0; i < threads; ++i) {
-      if (fibers[i].t.state == RUN) {
+      if (fibers[i].t.state == RUN || fibers[i].t.state == MBAR_WAIT) {
         cur = &fibers[i].t;
         swapcontext(&sched_ctx, &fibers[i].ctx);
         ran = true;
@@ -122,15 +126,28 @@ std::string run_block(int threads) {
       }
       fenced.clear();
     }
-    if (!ran && !released) return "deadlock: threads wait at different barriers (divergent __syncthreads or warp collective)";
+    // A pass that released no barrier and changed nothing (no fiber moved
+    // to another state, no mbarrier changed: only mbarrier waits ran, or
+    // none) would repeat for ever.
+    if (!released && (!ran || progress == before)) {
+      for (int i = 0; i < threads; ++i) {
+        if (fibers[i].t.state == MBAR_WAIT) return "deadlock: an mbarrier wait for a phase whose arrivals or bytes never come";
+      }
+      return "deadlock: threads wait at different barriers (divergent __syncthreads or warp collective)";
+    }
   }
 }
 
-// Parameter conversion for the kernel table: every parameter is 8 bytes.
+// Parameter conversion for the kernel table: every parameter is 8 bytes,
+// a value or the address of a larger one.
 template <typename T>
 T conv(uint64_t v) {
   if constexpr (std::is_pointer<T>::value) {
     return reinterpret_cast<T>(v);
+  } else if constexpr (std::is_class<T>::value) {
+    // A parameter passed by value that is larger than 8 bytes (a tensor
+    // map): the launch passes its address.
+    return *reinterpret_cast<const T*>(v);
   } else {
     return static_cast<T>(v);
   }
@@ -174,12 +191,21 @@ const Entry table[] = {
     GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
     GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
     GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
+    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
+    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
+    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
+    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
+    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
+    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
+    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
+    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
     GC_EMU_KERNEL(gc_cast_f32_bf16),     GC_EMU_KERNEL(gc_cast_bf16_f32),      GC_EMU_KERNEL(gc_gemm_s8_s32_naive),
     GC_EMU_KERNEL(gc_gemm_f16_f32_naive), GC_EMU_KERNEL(gc_abi_probe),       GC_EMU_KERNEL(gc_wgmma_probe_s8),
     GC_EMU_KERNEL(gc_wgmma_probe_f16),     GC_EMU_KERNEL(gc_wgmma_sp_probe_s8),   GC_EMU_KERNEL(gc_wgmma_sp_probe_f16),
+    GC_EMU_KERNEL(gc_tma_probe),
 };
 
 }  // namespace
@@ -190,6 +216,15 @@ constexpr size_t kCanary = 256;
 }  // namespace gc_emu
 
 extern "C" {
+
+// gc_emu_tensor_map returns a new tensor map (free with free) in the
+// emulator's layout (emu_tma.h), or NULL.
+void* gc_emu_tensor_map(uint64_t base, long long row_bytes, long long rows, long long pitch, int box_bytes, int box_rows,
+                        int swizzle) {
+  void* p = aligned_alloc(alignof(gc::TensorMap), sizeof(gc::TensorMap));
+  if (p) gc::encode_tensor_map(*static_cast<gc::TensorMap*>(p), (const void*)base, row_bytes, rows, pitch, box_bytes, box_rows, swizzle);
+  return p;
+}
 
 // gc_emu_params returns the parameter count of a kernel, or -1 if unknown.
 int gc_emu_params(const char* name) {
@@ -234,6 +269,7 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     writer.assign(shared, 0);
     fenced.clear();
     wg_inflight.clear();
+    mbars.clear();
     failure.clear();
     std::string e = run_block(block);
     if (e.empty()) e = failure;
@@ -257,6 +293,12 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
         return 1;
       }
     }
+    for (const auto& m : mbars) {
+      if (!m.second.copies.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with TMA copies never waited for", name, b);
+        return 1;
+      }
+    }
   }
   return 0;
 }
@@ -268,11 +310,22 @@ namespace gc_emu {
 void yield_wait(int state) {
   Thread* t = cur;
   t->state = state;
+  if (state != MBAR_WAIT) progress++;
   swapcontext(&fibers[t->index].ctx, &sched_ctx);
   cur = t;
 }
 
 WarpSlots& slots() { return warp_slots[cur->warp]; }
+
+bool bulk_pending(size_t lo, size_t hi) {
+  for (const auto& m : mbars) {
+    for (const Bulk& c : m.second.copies) {
+      const size_t a = c.dst - dyn_smem, b = a + (size_t)c.box_bytes * c.box_rows;
+      if (a < hi && b > lo) return true;
+    }
+  }
+  return false;
+}
 
 bool copies_pending(size_t lo, size_t hi) {
   const uint8_t* a = dyn_smem + lo;

@@ -3,13 +3,15 @@
 package emu
 
 /*
-#cgo CXXFLAGS: -std=c++17 -O2 -fno-strict-aliasing -w
+#cgo CXXFLAGS: -std=c++17 -O2 -fno-strict-aliasing -w -Wno-psabi
 #cgo CXXFLAGS: -I/usr/local/cuda/include
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int gc_emu_params(const char* name);
+void* gc_emu_tensor_map(uint64_t base, long long row_bytes, long long rows, long long pitch, int box_bytes, int box_rows,
+                        int swizzle);
 int gc_emu_launch(const char* name, int grid, int block, int shared, const uint64_t* params, char* err, int errlen);
 */
 import "C"
@@ -106,12 +108,25 @@ func (r *Runner) Launch(spec gobind.LaunchSpec) error {
 	}
 	name := C.CString(spec.Kernel)
 	defer C.free(unsafe.Pointer(name))
-	if n := int(C.gc_emu_params(name)); n != len(spec.Params) {
-		return fmt.Errorf("emulator: %s takes %d parameters, the launch passes %d", spec.Kernel, n, len(spec.Params))
+	n := len(spec.Maps) + len(spec.Params)
+	if want := int(C.gc_emu_params(name)); want != n {
+		return fmt.Errorf("emulator: %s takes %d parameters, the launch passes %d", spec.Kernel, want, n)
 	}
-	params := (*C.uint64_t)(C.malloc(C.size_t(8 * max(len(spec.Params), 1))))
+	params := (*C.uint64_t)(C.malloc(C.size_t(8 * max(n, 1))))
 	defer C.free(unsafe.Pointer(params))
-	copy(unsafe.Slice((*uint64)(unsafe.Pointer(params)), len(spec.Params)), spec.Params)
+	all := unsafe.Slice((*uint64)(unsafe.Pointer(params)), n)
+	// A tensor map is passed by value; the emulator's kernels take its
+	// address (emu.cpp's conv).
+	for i, m := range spec.Maps {
+		p := C.gc_emu_tensor_map(C.uint64_t(m.Base.Ptr), C.longlong(m.RowBytes), C.longlong(m.Rows), C.longlong(m.Pitch),
+			C.int(m.BoxBytes), C.int(m.BoxRows), C.int(m.Swizzle))
+		if p == nil {
+			return errors.New("emulator: out of memory")
+		}
+		defer C.free(p)
+		all[i] = uint64(uintptr(p))
+	}
+	copy(all[len(spec.Maps):], spec.Params)
 	var msg [256]C.char
 	r.mu.Lock()
 	defer r.mu.Unlock()

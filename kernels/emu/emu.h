@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -61,8 +62,9 @@ struct WarpSlots {
   uint64_t w[32][16];
 };
 
-// Fiber state.
-enum { RUN = 0, WARP_WAIT = 1, BLOCK_WAIT = 2, DONE = 3 };
+// Fiber state. MBAR_WAIT: waiting for an mbarrier phase (kernels/emu/
+// emu_tma.h), run again at every pass until the phase completes.
+enum { RUN = 0, WARP_WAIT = 1, BLOCK_WAIT = 2, DONE = 3, MBAR_WAIT = 4 };
 
 struct Copy {
   uint8_t* dst;
@@ -100,6 +102,28 @@ struct Inflight {
   size_t lo[2], hi[2];
 };
 
+// Bulk is a queued TMA copy (cp.async.bulk.tensor, emu_tma.h): the box of
+// box_rows x box_bytes at byte x, row y of the array of rows x row_bytes at
+// base (pitch bytes apart) to dst, swizzled in spans of swizzle bytes (0:
+// none).
+struct Bulk {
+  uint8_t* dst;
+  const uint8_t* base;
+  long long row_bytes, rows, pitch;
+  int box_bytes, box_rows, swizzle;
+  int x, y;
+};
+
+// Mbar is an mbarrier: count arrivals per phase, pending still to come in
+// the current one, tx transaction bytes expected and not landed, phase the
+// number of completed phases, copies the copies counted on it not landed.
+struct Mbar {
+  int count, pending;
+  long long tx;
+  unsigned phase;
+  std::vector<Bulk> copies;
+};
+
 // The running block and thread (one at a time).
 extern Thread* cur;
 extern gc_dim3 block_idx, block_dim, grid_dim;
@@ -116,6 +140,36 @@ extern std::vector<std::pair<size_t, size_t>> fenced;
 // dyn_smem offsets [lo, hi) that has not landed yet.
 bool copies_pending(size_t lo, size_t hi);
 extern std::vector<Inflight> wg_inflight;
+// mbars: the block's mbarriers by shared address; progress counts what
+// changes their state or a fiber's, so that a pass of the scheduler in
+// which only mbarrier waits ran and nothing changed is a deadlock.
+extern std::map<uintptr_t, Mbar> mbars;
+extern unsigned long progress;
+// bulk_pending reports whether a TMA copy not yet landed writes any of the
+// dyn_smem offsets [lo, hi).
+bool bulk_pending(size_t lo, size_t hi);
+
+// land performs the copy c (zeros outside the array; the swizzle XORs
+// address bits 4.. with bits 7.., as many as the span has 16-byte chunks
+// beyond the first) and returns its bytes. The bytes are published to
+// every proxy (TMA writes through the async proxy; the wait that lands them
+// orders them before the waiting thread's reads).
+inline long long land(const Bulk& c) {
+  const uintptr_t mask = c.swizzle ? (uintptr_t)(c.swizzle / 16 - 1) : 0;
+  for (int r = 0; r < c.box_rows; ++r) {
+    const long long gy = (long long)c.y + r;
+    for (int b = 0; b < c.box_bytes; ++b) {
+      const long long gx = (long long)c.x + b;
+      const bool in = gy >= 0 && gy < c.rows && gx >= 0 && gx < c.row_bytes;
+      const uintptr_t lin = (uintptr_t)c.dst + (uintptr_t)r * c.box_bytes + b;
+      const uintptr_t phys = lin ^ (((lin >> 7) & mask) << 4);
+      uint8_t* p = (uint8_t*)phys;
+      *p = in ? c.base[gy * c.pitch + gx] : 0;
+      writer[p - dyn_smem] = 0;
+    }
+  }
+  return (long long)c.box_bytes * c.box_rows;
+}
 // fail records the first error of the running block (reported after it).
 void fail(const char* msg);
 

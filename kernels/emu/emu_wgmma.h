@@ -11,7 +11,9 @@
 //  * shared bytes that cp.async wrote must be published by the writing
 //    thread's fence.proxy.async and then a barrier before a wgmma is issued
 //    on them, and no copy into them may be in flight then;
-//  * a cp.async into bytes that a not yet waited-for wgmma reads is a race;
+//  * a cp.async into bytes that a not yet waited-for wgmma reads is a race
+//    (and so is a TMA copy: emu_tma.h), as is a wgmma on bytes a TMA copy
+//    still writes;
 //  * a wgmma.sp reads its metadata register while it runs, so the variable
 //    that held it at issue must hold it still at the wait (an H100 gave
 //    wrong sums when the next tile's metadata was loaded into the register
@@ -193,6 +195,7 @@ inline void wg_issue(void (*run)(const gc_emu::WgOp&), void* d, uint64_t da, uin
     WgOperand(db, n).range(n, f.lo[1], f.hi[1]);
     for (int i = 0; i < 2; ++i) {
       if (gc_emu::copies_pending(f.lo[i], f.hi[i])) gc_emu::fail("wgmma issued while a cp.async into its operands is in flight");
+      if (gc_emu::bulk_pending(f.lo[i], f.hi[i])) gc_emu::fail("wgmma issued while a TMA copy into its operands is in flight");
       for (size_t b = f.lo[i]; b < f.hi[i]; ++b) {
         if (gc_emu::writer[b] != 0) {
           gc_emu::fail("wgmma issued on shared memory that cp.async wrote and no fence.proxy.async and barrier published");

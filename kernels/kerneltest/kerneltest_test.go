@@ -214,3 +214,44 @@ func TestWgmmaProbeCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestTmaProbeCheck: the TMA probe's check accepts its own expectation and
+// refuses a box landed without the swizzle or without the zero fill.
+func TestTmaProbeCheck(t *testing.T) {
+	for _, c := range TmaProbeCases() {
+		if err := c.Check(c.Want()); err != nil {
+			t.Fatalf("%s: Want fails its own check: %v", c.Name, err)
+		}
+		// Unswizzled: box row r's bytes in order, as a plain 2-D copy lands them.
+		plain := make([]byte, 2*c.BoxSize())
+		edge := false
+		for i, xy := range [2][2]int64{{c.X0, c.Y0}, {c.X1, c.Y1}} {
+			for r := 0; r < c.BoxRows; r++ {
+				for b := 0; b < c.BoxBytes; b++ {
+					x, y := xy[0]+int64(b), xy[1]+int64(r)
+					if x < c.RowBytes && y < c.Rows {
+						plain[i*c.BoxSize()+r*c.BoxBytes+b] = c.Src[y*c.Pitch+x]
+					} else {
+						edge = true
+					}
+				}
+			}
+		}
+		if err := c.Check(plain); (err == nil) != (c.Swizzle == 0) {
+			t.Errorf("%s: an unswizzled copy: check returned %v", c.Name, err)
+		}
+		if !edge {
+			t.Errorf("%s: neither box crosses the array's edge", c.Name)
+		}
+		// No zero fill: the bytes past the edge are not zero.
+		dirty := c.Want()
+		for i := c.BoxSize(); i < len(dirty); i++ {
+			if dirty[i] == 0 {
+				dirty[i] = 0x5a
+			}
+		}
+		if c.Check(dirty) == nil {
+			t.Errorf("%s: a box without zero fill passes", c.Name)
+		}
+	}
+}

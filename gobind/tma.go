@@ -1,0 +1,129 @@
+package gobind
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gcompress/gcompress/cuda"
+)
+
+// TensorMap is what a kernel's tensor-map parameter (kernels/tma.cuh)
+// copies from: the 2-D byte array at Base of Rows rows of RowBytes bytes,
+// Pitch bytes apart, in boxes of BoxRows x BoxBytes swizzled in spans of
+// Swizzle bytes (0: none). Runners encode it, the GPU's through the driver
+// (cuda.Device.EncodeTensorMap), the emulator in its own layout.
+type TensorMap struct {
+	Base              cuda.Mem
+	RowBytes, Rows    int64
+	Pitch             int64
+	BoxBytes, BoxRows int
+	Swizzle           int
+}
+
+// BoxSize is the bytes one copy of a box writes (the zero-filled ones
+// included), what its mbarrier is told to expect.
+func (m TensorMap) BoxSize() int { return m.BoxBytes * m.BoxRows }
+
+// Validate checks m against the driver's rules for a tiled byte tensor map
+// (cuTensorMapEncodeTiled) and that the array lies within Base: a 16-byte
+// aligned base, a pitch that is a multiple of 16, a box of 16..256 bytes
+// (a multiple of 16) by 1..256 rows, and no wider than its swizzle span.
+func (m TensorMap) Validate(kernel string) error {
+	switch {
+	case m.Base.IsNull():
+		return argErr(kernel, "tensor map of a null pointer")
+	case !m.Base.Aligned(16):
+		return argErr(kernel, "tensor map base must be 16-byte aligned")
+	case m.RowBytes < 1 || m.Rows < 1 || m.RowBytes > math.MaxInt32 || m.Rows > math.MaxInt32:
+		// Box coordinates are signed 32-bit.
+		return argErr(kernel, "tensor map of %d rows of %d bytes (1 to 2^31-1 each)", m.Rows, m.RowBytes)
+	case m.Pitch%16 != 0 || m.Pitch < m.RowBytes || m.Pitch >= 1<<40:
+		return argErr(kernel, "tensor map pitch %d: a multiple of 16, at least the row's %d bytes", m.Pitch, m.RowBytes)
+	case m.BoxBytes < 16 || m.BoxBytes > 256 || m.BoxBytes%16 != 0 || m.BoxRows < 1 || m.BoxRows > 256:
+		return argErr(kernel, "tensor map box of %d rows of %d bytes", m.BoxRows, m.BoxBytes)
+	case m.Swizzle != 0 && m.Swizzle != 32 && m.Swizzle != 64 && m.Swizzle != 128:
+		return argErr(kernel, "tensor map swizzle %d, want 0, 32, 64 or 128", m.Swizzle)
+	case m.Swizzle != 0 && m.BoxBytes > m.Swizzle:
+		return argErr(kernel, "tensor map box rows of %d bytes exceed the %d-byte swizzle", m.BoxBytes, m.Swizzle)
+	}
+	if need := (m.Rows-1)*m.Pitch + m.RowBytes; need > m.Base.Bytes {
+		return argErr(kernel, "tensor map covers %d bytes, its buffer has %d", need, m.Base.Bytes)
+	}
+	return nil
+}
+
+// TmaProbeShared is the dynamic shared memory of gc_tma_probe: the largest
+// box (256 x 256 bytes) and the alignment slack.
+const TmaProbeShared = 256*256 + WgmmaAlign
+
+// TmaProbeSpec returns the launch of gc_tma_probe (kernels/gemm_wgmma.cu):
+// m's box at byte x0, row y0 and then at x1, y1, copied into shared memory
+// and written to out as they land there (2 m.BoxSize() bytes).
+func TmaProbeSpec(m TensorMap, out cuda.Mem, x0, y0, x1, y1 int64) (LaunchSpec, error) {
+	const name = "gc_tma_probe"
+	if err := m.Validate(name); err != nil {
+		return LaunchSpec{}, err
+	}
+	for _, c := range []int64{x0, y0, x1, y1} {
+		if c < math.MinInt32 || c > math.MaxInt32 {
+			return LaunchSpec{}, argErr(name, "box coordinate %d outside int32", c)
+		}
+	}
+	if err := probeBuffers(name, 16, probeBuffer{"out", out, int64(2 * m.BoxSize())}); err != nil {
+		return LaunchSpec{}, err
+	}
+	return LaunchSpec{Kernel: name, Grid: 1, Block: 128, Shared: m.BoxSize() + WgmmaAlign, Maps: []TensorMap{m},
+		Params: []uint64{ptr(out), i64(x0), i64(y0), i64(x1), i64(y1), i64(int64(m.BoxSize()))}}.check()
+}
+
+// String describes m for error messages.
+func (m TensorMap) String() string {
+	return fmt.Sprintf("%d x %d bytes (pitch %d), box %d x %d, swizzle %d", m.Rows, m.RowBytes, m.Pitch, m.BoxRows, m.BoxBytes, m.Swizzle)
+}
+
+// maps is the number of tensor maps a GEMM entry point of the tile takes
+// first (A and B for the TMA shapes).
+func (t Tile) maps() int {
+	if t.TMA {
+		return 2
+	}
+	return 0
+}
+
+// twin is the cp.async wgmma shape of a TMA shape's output tile (wBMxBN),
+// which runs its launches with nothing to copy (M, N or K zero): a tensor
+// map cannot describe an empty array.
+func (t Tile) twin() string { return fmt.Sprintf("w%dx%d", t.BM, t.BN) }
+
+// tmaMaps are the tensor maps of a dense TMA launch: A (M rows) and B (N
+// rows) as byte arrays of K elements a row, in boxes of a stage's bytes
+// by the tile's rows, with the 128-byte swizzle the kernel's wgmma
+// descriptors name.
+func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
+	eb := a.In.Bytes()
+	return []TensorMap{
+		{Base: a.A, RowBytes: a.K * eb, Rows: a.M, Pitch: a.LdA * eb, BoxBytes: t.BKBytes, BoxRows: t.BM, Swizzle: t.BKBytes},
+		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: t.BKBytes, BoxRows: t.BN, Swizzle: t.BKBytes},
+	}
+}
+
+// tmaMaps of a 2:4 launch: the compressed values of A (K/2 elements a row)
+// in boxes of SpABytes with the 64-byte swizzle, and B as in the dense one.
+func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
+	eb := a.In.Bytes()
+	return []TensorMap{
+		{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: a.LdV * eb, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes},
+		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: SpBBytes, BoxRows: t.BN, Swizzle: SpBBytes},
+	}
+}
+
+// withMaps adds maps to a GEMM launch s after validating them.
+func withMaps(s LaunchSpec, maps []TensorMap) (LaunchSpec, error) {
+	for _, m := range maps {
+		if err := m.Validate(s.Kernel); err != nil {
+			return LaunchSpec{}, err
+		}
+	}
+	s.Maps = maps
+	return s, nil
+}

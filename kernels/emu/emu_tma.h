@@ -1,0 +1,129 @@
+// Host versions of the TMA and mbarrier helpers of kernels/tma.cuh, used
+// when the kernels are compiled with GC_EMULATE. They state, as code, the
+// semantics tma.cuh describes (PTX ISA 8.0: mbarrier phases, arrivals and
+// transaction counts; cp.async.bulk.tensor's tile mode with zero fill out
+// of bounds and the address-bit swizzle), and check the rules the hardware
+// leaves to the program:
+//  * a copy lands when a thread waits for the phase that counts it, as late
+//    as the hardware may land it, so reading its bytes before that wait
+//    sees them stale;
+//  * a wgmma may not be issued on bytes a copy still in flight writes, nor
+//    a copy be issued into bytes an unfinished wgmma reads;
+//  * a phase whose arrivals or bytes never come is a deadlock, and a block
+//    may not end with copies never waited for;
+//  * the map must be one the Go side encoded for the emulator (gobind
+//    TensorMap: this layout, below), the destination 128-byte aligned, the
+//    box within the swizzle span.
+#ifndef GC_EMU_TMA_H
+#define GC_EMU_TMA_H
+
+#include "emu.h"
+
+// __grid_constant__ marks a kernel parameter whose address is taken (the
+// tensor maps); nothing to do on the host.
+#define __grid_constant__
+
+namespace gc {
+
+// The emulator's tensor-map layout (encode_tensor_map, which the Go runner
+// calls for each gobind.TensorMap of a launch): opaque[0] a magic number,
+// then base address, row bytes (dimension 0), rows, pitch, box bytes, box
+// rows, swizzle bytes.
+constexpr uint64_t kEmuTensorMapMagic = 0x6763746d61703031ull;  // "gctmap01"
+
+inline void encode_tensor_map(TensorMap& m, const void* base, long long row_bytes, long long rows, long long pitch,
+                              int box_bytes, int box_rows, int swizzle) {
+  const uint64_t v[8] = {kEmuTensorMapMagic,   (uint64_t)base,      (uint64_t)row_bytes, (uint64_t)rows,
+                         (uint64_t)pitch,      (uint64_t)box_bytes, (uint64_t)box_rows,  (uint64_t)swizzle};
+  memset(m.opaque, 0, sizeof m.opaque);
+  memcpy(m.opaque, v, sizeof v);
+}
+
+inline void mbar_init(saddr_t bar, int count) {
+  gc_emu::Mbar& b = gc_emu::mbars[bar];
+  b = gc_emu::Mbar{count, count, 0, 0, {}};
+  gc_emu::progress++;
+}
+
+inline void fence_mbar_init() {}
+
+inline gc_emu::Mbar& mbar_at(saddr_t bar) {
+  auto it = gc_emu::mbars.find(bar);
+  if (it == gc_emu::mbars.end()) {
+    gc_emu::fail("mbarrier used before mbarrier.init");
+    static gc_emu::Mbar none;
+    return none;
+  }
+  return it->second;
+}
+
+inline void mbar_arrive_expect_tx(saddr_t bar, int bytes) {
+  gc_emu::Mbar& b = mbar_at(bar);
+  if (b.pending == 0) gc_emu::fail("mbarrier: more arrivals than the phase expects");
+  b.pending--;
+  b.tx += bytes;
+  gc_emu::progress++;
+}
+
+// mbar_wait: the phase with parity parity has completed once the barrier's
+// current phase has the other parity. Until then, with every arrival in,
+// the waiting thread lands the phase's copies and completes it when their
+// bytes make up the expected count; otherwise it yields to the others.
+inline void mbar_wait(saddr_t bar, int parity) {
+  for (;;) {
+    gc_emu::Mbar& b = mbar_at(bar);
+    if ((int)(b.phase & 1) != parity) return;
+    if (b.pending == 0) {
+      for (const gc_emu::Bulk& c : b.copies) b.tx -= gc_emu::land(c);
+      b.copies.clear();
+      if (b.tx < 0) gc_emu::fail("mbarrier: copies landed more bytes than the phase expects");
+      if (b.tx <= 0) {
+        b.phase++;
+        b.pending = b.count;
+        b.tx = 0;
+        gc_emu::progress++;
+        continue;
+      }
+    }
+    gc_emu::yield_wait(gc_emu::MBAR_WAIT);
+  }
+}
+
+// tma_load_2d queues the copy of map's box at byte x, row y to dst on bar.
+inline void tma_load_2d(saddr_t dst, const TensorMap& map, int x, int y, saddr_t bar) {
+  const uint64_t* m = map.opaque;
+  if (m[0] != kEmuTensorMapMagic) {
+    gc_emu::fail("cp.async.bulk.tensor: not a tensor map encoded for the emulator");
+    return;
+  }
+  gc_emu::Bulk c{(uint8_t*)dst,
+                 (const uint8_t*)m[1],
+                 (long long)m[2],
+                 (long long)m[3],
+                 (long long)m[4],
+                 (int)m[5],
+                 (int)m[6],
+                 (int)m[7],
+                 x,
+                 y};
+  if ((uintptr_t)dst % 128 != 0) gc_emu::fail("cp.async.bulk.tensor: shared destination not 128-byte aligned");
+  const uint8_t* lo = c.dst;
+  const uint8_t* hi = c.dst + (size_t)c.box_bytes * c.box_rows;
+  if (lo < gc_emu::dyn_smem || hi > gc_emu::dyn_smem + gc_emu::dyn_bytes) {
+    gc_emu::fail("cp.async.bulk.tensor: box outside dynamic shared memory");
+    return;
+  }
+  for (const gc_emu::Inflight& f : gc_emu::wg_inflight) {
+    for (int i = 0; i < 2; ++i) {
+      if (f.pending > 0 && hi > gc_emu::dyn_smem + f.lo[i] && lo < gc_emu::dyn_smem + f.hi[i]) {
+        gc_emu::fail("cp.async.bulk.tensor into shared memory that an unfinished wgmma reads");
+      }
+    }
+  }
+  mbar_at(bar).copies.push_back(c);
+  gc_emu::progress++;
+}
+
+}  // namespace gc
+
+#endif  // GC_EMU_TMA_H

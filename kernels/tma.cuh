@@ -1,0 +1,93 @@
+// Hopper (sm_90a) bulk tensor copies (TMA) and the shared-memory barriers
+// (mbarrier) that count their bytes, for gemm_wgmma.cu.
+//
+// A tensor map (CUtensorMap, 128 bytes, 64-byte aligned; CUDA 12's cuda.h,
+// which the 11.8 headers here lack, hence TensorMap below) describes a 2-D
+// array in global memory -- here always bytes (CU_TENSOR_MAP_DATA_TYPE_UINT8):
+// dimension 0 the bytes of a row, dimension 1 the rows, a row pitch -- and a
+// box of BOX0 bytes x BOX1 rows. The host encodes it (cuda.EncodeTensorMap,
+// gobind.TensorMap) and passes it by value as a __grid_constant__ kernel
+// parameter. One thread then copies a whole box with one instruction:
+//
+//   cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+//       [dst], [map, {x, y}], [bar]
+//
+// copies bytes x..x+BOX0-1 of rows y..y+BOX1-1 to dst (row r of the box at
+// dst + r * BOX0), writing zeros for every element outside the array (so a
+// box at an edge needs no bounds logic), and swizzles as wgmma's
+// descriptors do: with the 128-byte (64-byte) swizzle, bits 4-6 (4-5) of
+// each shared address are XOR-ed with bits 7-9 (7-8) -- exactly swz128
+// (swz64) of rows of 128 (64) bytes from a 1024- (512-) byte aligned dst.
+// The copy runs in the async proxy: wgmma reads its bytes with no
+// fence.proxy.async.
+//
+// Completion is counted by an mbarrier, a 64-bit object in shared memory
+// with a phase: a phase completes when its expected arrivals have arrived
+// and the transaction bytes it expects have landed. arrive.expect_tx adds
+// bytes to the phase's expectation and arrives; each copy's bytes count
+// down as they land (the full box, zero-filled elements included). A
+// thread waits for phase n by its parity (n & 1): try_wait.parity succeeds
+// once that phase has completed.
+//
+// Under GC_EMULATE, kernels/emu/emu_tma.h stands in for all of it: the
+// emulator's own tensor-map layout, copies that land at the wait, and
+// checks of the rules above.
+#ifndef GC_TMA_CUH
+#define GC_TMA_CUH
+
+#include "common.cuh"
+
+namespace gc {
+
+// TensorMap is a CUtensorMap: opaque, encoded by the driver on the host.
+struct alignas(64) TensorMap {
+  uint64_t opaque[16];
+};
+
+}  // namespace gc
+
+#if defined(GC_EMULATE)
+#include "emu/emu_tma.h"
+#else
+namespace gc {
+
+// mbar_init sets up the barrier at bar for count arrivals per phase (phase
+// 0 in progress). fence_mbar_init then makes the initialisation visible to
+// the async proxy (the copies that complete on it); a __syncthreads after
+// both publishes it to the other threads.
+GC_DEVICE void mbar_init(saddr_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+GC_DEVICE void fence_mbar_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+
+// mbar_arrive_expect_tx arrives on bar and adds bytes to the transaction
+// bytes its current phase waits for.
+GC_DEVICE void mbar_arrive_expect_tx(saddr_t bar, int bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+
+// mbar_wait blocks until the phase of bar with parity parity has completed.
+GC_DEVICE void mbar_wait(saddr_t bar, int parity) {
+  asm volatile(
+      "{\n.reg .pred done;\n"
+      "gc_mbar_wait_again:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra gc_mbar_wait_again;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
+// tma_load_2d copies the box of map at byte x, row y to dst (shared), the
+// bytes counted on bar.
+GC_DEVICE void tma_load_2d(saddr_t dst, const TensorMap& map, int x, int y, saddr_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+      "[%4];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(&map)), "r"(x), "r"(y), "r"(bar)
+      : "memory");
+}
+
+}  // namespace gc
+#endif  // GC_EMULATE
+
+#endif  // GC_TMA_CUH
