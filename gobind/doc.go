@@ -7,11 +7,12 @@
 // sm_89, sm_90 and compute_90 PTX) into one fatbin per source file under
 // gobind/fatbin/, which the cuda build embeds (go:embed) and loads through
 // the driver's module API (package cuda). Launch parameters are pointers and
-// 64-bit integers only.
+// 64-bit integers, and for the TMA GEMM shapes their tensor maps
+// (TensorMap), which each Runner encodes.
 //
 // The argument types and their validation, the launch specifications built
-// from them (LaunchSpec: kernel, grid, shared memory and the 8-byte
-// parameters in signature order), the kernel table, the launch geometry and
+// from them (LaunchSpec: kernel, grid, shared memory, tensor maps and the
+// 8-byte parameters in signature order), the kernel table, the launch geometry and
 // the Harness that adapts any Runner to the shared test suites of
 // kernels/kerneltest are plain Go in the default build, unit-tested there
 // (against kernels/gemm_config.h and the kernel sources, which the tests
