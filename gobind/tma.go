@@ -76,11 +76,6 @@ func TmaProbeSpec(m TensorMap, out cuda.Mem, x0, y0, x1, y1 int64) (LaunchSpec, 
 		Params: []uint64{ptr(out), i64(x0), i64(y0), i64(x1), i64(y1), i64(int64(m.BoxSize()))}}.check()
 }
 
-// String describes m for error messages.
-func (m TensorMap) String() string {
-	return fmt.Sprintf("%d x %d bytes (pitch %d), box %d x %d, swizzle %d", m.Rows, m.RowBytes, m.Pitch, m.BoxRows, m.BoxBytes, m.Swizzle)
-}
-
 // maps is the number of tensor maps a GEMM entry point of the tile takes
 // first (A and B for the TMA shapes).
 func (t Tile) maps() int {

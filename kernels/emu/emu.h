@@ -148,6 +148,16 @@ extern unsigned long progress;
 // bulk_pending reports whether a TMA copy not yet landed writes any of the
 // dyn_smem offsets [lo, hi).
 bool bulk_pending(size_t lo, size_t hi);
+// wgmma_reads reports whether a wgmma not yet waited for reads any of the
+// shared bytes [lo, hi): no copy, cp.async or TMA, may write them then.
+inline bool wgmma_reads(const uint8_t* lo, const uint8_t* hi) {
+  for (const Inflight& f : wg_inflight) {
+    for (int i = 0; i < 2; ++i) {
+      if (f.pending > 0 && hi > dyn_smem + f.lo[i] && lo < dyn_smem + f.hi[i]) return true;
+    }
+  }
+  return false;
+}
 
 // land performs the copy c (zeros outside the array; the swizzle XORs
 // address bits 4.. with bits 7.., as many as the span has 16-byte chunks

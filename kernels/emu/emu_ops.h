@@ -16,13 +16,7 @@ inline saddr_t smem_addr(const void* p) { return (saddr_t)p; }
 
 inline void cp_async_n(saddr_t dst, const void* src, int src_bytes, int size) {
   const uint8_t* p = (const uint8_t*)dst;
-  for (const gc_emu::Inflight& f : gc_emu::wg_inflight) {
-    for (int i = 0; i < 2; ++i) {
-      if (f.pending > 0 && p + size > gc_emu::dyn_smem + f.lo[i] && p < gc_emu::dyn_smem + f.hi[i]) {
-        gc_emu::fail("cp.async into shared memory that an unfinished wgmma reads");
-      }
-    }
-  }
+  if (gc_emu::wgmma_reads(p, p + size)) gc_emu::fail("cp.async into shared memory that an unfinished wgmma reads");
   gc_emu::cur->open.push_back(gc_emu::Copy{(uint8_t*)dst, (const uint8_t*)src, size, src_bytes});
 }
 inline void cp_async16(saddr_t dst, const void* src, int src_bytes) { cp_async_n(dst, src, src_bytes, 16); }

@@ -113,13 +113,7 @@ inline void tma_load_2d(saddr_t dst, const TensorMap& map, int x, int y, saddr_t
     gc_emu::fail("cp.async.bulk.tensor: box outside dynamic shared memory");
     return;
   }
-  for (const gc_emu::Inflight& f : gc_emu::wg_inflight) {
-    for (int i = 0; i < 2; ++i) {
-      if (f.pending > 0 && hi > gc_emu::dyn_smem + f.lo[i] && lo < gc_emu::dyn_smem + f.hi[i]) {
-        gc_emu::fail("cp.async.bulk.tensor into shared memory that an unfinished wgmma reads");
-      }
-    }
-  }
+  if (gc_emu::wgmma_reads(lo, hi)) gc_emu::fail("cp.async.bulk.tensor into shared memory that an unfinished wgmma reads");
   mbar_at(bar).copies.push_back(c);
   gc_emu::progress++;
 }
