@@ -120,21 +120,24 @@ func (t Tile) SparseShared(in Elem) int {
 // DenseTileOrder and SparseTileOrder list, per input type, the shapes a
 // launch that names none uses, best first: the Launcher takes the first one
 // the device can run. The wgmma shapes lead (sm_90 only), each the fastest
-// of its family at 4096^3 and 8192^3 on an H100 (docs/RESULTS.md: int8
-// w128x256 1.27x cuBLASLt, f16 w128x128 0.71x cuBLAS at 8192^3); elsewhere
-// the measured mma.sync shapes serve. The 2:4 halves take w128x128 too
-// (w128x256 is 2% faster at 8192^3 and takes 14% longer at 4096^3; bf16
-// 2:4 was not timed and follows f16).
+// of its family on an H100 (docs/RESULTS.md, session 21, 8192^3): int8
+// dense w128x256t (2% ahead of w128x256, level at 4096^3; 1.31x
+// cuBLASLt), f16 and bf16 dense w128x128 (0.69x cuBLAS), int8 2:4
+// w256x192ft (19% ahead of w128x256, 14% at 4096^3), f16 2:4 w128x256ft
+// (19% ahead of w128x128; bf16 2:4 was not timed and follows f16). The t
+// shapes need the driver's tensor-map encoder (CUDA 12), which every driver
+// that compiles the wgmma PTX has. Elsewhere the measured mma.sync shapes
+// serve.
 var (
 	DenseTileOrder = map[Elem][]string{
-		S8:   {"w128x256", "t128x128k64"},
+		S8:   {"w128x256t", "w128x256", "t128x128k64"},
 		F16:  {"w128x128", "t128x128k64"},
 		BF16: {"w128x128", "t128x128k64"},
 	}
 	SparseTileOrder = map[Elem][]string{
-		S8:   {"w128x256", "t128x128"},
-		F16:  {"w128x128", "t128x128"},
-		BF16: {"w128x128", "t128x128"},
+		S8:   {"w256x192ft", "w128x256", "t128x128"},
+		F16:  {"w128x256ft", "w128x128", "t128x128"},
+		BF16: {"w128x256ft", "w128x128", "t128x128"},
 	}
 )
 
