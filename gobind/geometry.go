@@ -3,8 +3,9 @@ package gobind
 // Launch constants shared with the kernels; the values mirror
 // kernels/gemm_config.h (a test parses it and compares).
 const (
-	GemmThreads = 256
-	GemmGroupM  = 8
+	GemmThreads   = 256
+	GemmWSThreads = 384
+	GemmGroupM    = 8
 
 	SpABytes       = 64
 	SpBBytes       = 128
@@ -37,49 +38,59 @@ const (
 // gemm_wgmma.cu, issued per warpgroup by Hopper's wgmma (sm_90 GPUs only,
 // WarpsM 8); TMA those of GC_WGMMA_TMA_TILES and GC_WGMMA_SPARSE_TMA_TILES,
 // whose operands the TMA engine copies (their launches pass tensor maps:
-// GemmArgs.tmaMaps).
+// GemmArgs.tmaMaps), and TMA and Producer those of GC_WGMMA_WS_TILES and
+// GC_WGMMA_SPARSE_WS_TILES, warp-specialised: blocks of GemmWSThreads, a
+// producer warpgroup beside the two that issue the wgmmas.
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
 	Hoist                                      bool
 	InFlight                                   int
-	Wgmma, TMA                                 bool
+	Wgmma, TMA, Producer                       bool
+}
+
+// Threads is the block size of the shape's launches.
+func (t Tile) Threads() int {
+	if t.Producer {
+		return GemmWSThreads
+	}
+	return GemmThreads
 }
 
 // DenseTiles and SparseTiles are the shapes compiled into the fatbins, in
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false, false},
-		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true, false},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true, false},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true, false},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true, false},
-		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true, false},
-		{"w256x128", 256, 128, 128, 4, 8, 1, false, 1, true, false},
-		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true, false},
-		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 1, true, true},
-		{"w256x192t", 256, 192, 128, 4, 8, 1, false, 1, true, true},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false, false, false},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false, false, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true, false, false},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true, false, false},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true, false, false},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true, false, false},
+		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true, false, false},
+		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true, false, false},
+		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 1, true, true, false},
+		{"w256x192t", 256, 192, 128, 4, 8, 1, false, 1, true, true, false},
+		{"w128x256p", 128, 256, 128, 4, 8, 1, false, 1, true, true, true},
+		{"w128x128p", 128, 128, 128, 6, 8, 1, false, 1, true, true, true},
+		{"w256x192p", 256, 192, 128, 4, 8, 1, false, 1, true, true, true},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false},
-		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true, false},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true, false},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true, false},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true, false},
-		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true, false},
-		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true, false},
-		{"w256x128", 256, 128, 128, 6, 8, 1, false, 0, true, false},
-		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true, false},
-		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true, false},
-		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true, false},
-		{"w256x128f", 256, 128, 128, 6, 8, 1, false, 1, true, false},
-		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 0, true, true},
-		{"w256x192t", 256, 192, 128, 5, 8, 1, false, 0, true, true},
-		{"w128x256ft", 128, 256, 128, 4, 8, 1, false, 1, true, true},
-		{"w256x192ft", 256, 192, 128, 5, 8, 1, false, 1, true, true},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false, false},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false, false, false},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true, false, false},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true, false, false},
+		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true, false, false},
+		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true, false, false},
+		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true, false, false},
+		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true, false, false},
+		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true, false, false},
+		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true, false, false},
+		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true, false, false},
+		{"w128x256ft", 128, 256, 128, 4, 8, 1, false, 1, true, true, false},
+		{"w256x192ft", 256, 192, 128, 5, 8, 1, false, 1, true, true, false},
+		{"w128x256fp", 128, 256, 128, 4, 8, 1, false, 1, true, true, true},
+		{"w256x192fp", 256, 192, 128, 5, 8, 1, false, 1, true, true, true},
 	}
 )
 

@@ -48,7 +48,7 @@ func (a *GemmArgs) Spec() (LaunchSpec, error) {
 		twin.Tile = t.twin()
 		return twin.Spec()
 	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.DenseShared(),
+	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Shared: t.DenseShared(),
 		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N), i64(a.K),
 			i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
@@ -96,7 +96,7 @@ func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 		twin.Tile = t.twin()
 		return twin.Spec()
 	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: GemmThreads, Shared: t.SparseShared(a.In),
+	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Shared: t.SparseShared(a.In),
 		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
 			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {

@@ -45,29 +45,28 @@
  * was the fastest int8 shape and w128x128 the fastest for halves. The HOIST
  * rows (suffix h) and those with a deeper copy ring in the shared memory
  * left (227 KiB per block; suffix sN) were written after the device time
- * was spent: not yet timed. So were the 256-row shapes (session 19), in
- * which each warpgroup issues two m64 row blocks on the same B: they copy
- * 0.92-1.17 bytes per output and stage where w128x256 copies 1.5
- * (docs/RESULTS.md "Bytes per output"); w256x192 takes 250-255 of the
- * 255 registers a thread may have. */
+ * was spent: not yet timed. The 256-row shapes (session 19), in which
+ * each warpgroup issues two m64 row blocks on the same B, copy 0.92-1.17
+ * bytes per output and stage where w128x256 copies 1.5 (docs/RESULTS.md
+ * "Bytes per output"); on the H100 (session 21) w256x192 took 6% longer
+ * than w128x256 for int8, and w256x128, slower still, was dropped. */
 #define GC_WGMMA_TILES(X, ...)                         \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)   \
   X(w128x256h, 128, 256, 128, 4, 8, 1, 1, 1, __VA_ARGS__)  \
   X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 1, __VA_ARGS__)  \
   X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, 1, __VA_ARGS__)  \
-  X(w256x128, 256, 128, 128, 4, 8, 1, 0, 1, __VA_ARGS__)   \
   X(w256x192, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
  * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). On an H100
  * (session 18) w128x256 was the fastest int8 shape, w128x128 for halves at
- * 4096^3. The h, sN and 256-row shapes as in GC_WGMMA_TILES: not yet
- * timed. Nor are the f rows (session 19): one group left in flight at
- * each wait, as in the dense kernels, which a run on the H100 with a
- * single set of metadata registers (wrong sums) put 11% faster for int8
- * w128x256; here each parity of tile has its own set. */
+ * 4096^3. The h and sN shapes as in GC_WGMMA_TILES: not yet timed. The f
+ * rows (session 19) leave one group in flight at each wait, as the dense
+ * kernels do, with a set of metadata registers per parity of tile: 9-12%
+ * faster than their parents on the H100 (session 21), where w256x128 and
+ * w256x128f, slower than the 128-row shapes, were dropped. */
 #define GC_WGMMA_SPARSE_TILES(X, ...)                  \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, 0, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, 0, __VA_ARGS__)   \
@@ -75,33 +74,48 @@
   X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 0, __VA_ARGS__)  \
   X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, 0, __VA_ARGS__) \
   X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, 0, __VA_ARGS__) \
-  X(w256x128, 256, 128, 128, 6, 8, 1, 0, 0, __VA_ARGS__)   \
   X(w256x192, 256, 192, 128, 5, 8, 1, 0, 0, __VA_ARGS__)   \
   X(w128x256f, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)  \
-  X(w128x128f, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)  \
-  X(w256x128f, 256, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
+  X(w128x128f, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
 
 /* The wgmma GEMMs again with their operands copied by the TMA engine
  * (kernels/tma.cuh; suffix t, the rest of the name the shape of the same
  * row above): one thread issues a stage's bulk tensor copies, counted on
  * the stage's mbarrier, where the shapes above have all 256 threads issue
- * cp.async (the 2:4 metadata still goes by cp.async). Written in session
- * 20 without a GPU: checked by ptxas 12.4 and the emulator, not run on
- * one. The entry points take the tensor maps of A and B first (gobind
- * TensorMap), then the parameters of GC_DENSE_ENTRY / GC_SPARSE_ENTRY.
- * Without per-thread copy addresses they take 30-40 registers fewer (ptxas
- * 12.4: 2:4 w256x192t 222-228 where w256x192 takes 255), which leaves room
- * for the 2:4 w256x192 with a group in flight (ft), which the cp.async
- * version had not. */
+ * cp.async (the 2:4 metadata still goes by cp.async). The entry points
+ * take the tensor maps of A and B first (gobind TensorMap), then the
+ * parameters of GC_DENSE_ENTRY / GC_SPARSE_ENTRY. Without per-thread copy
+ * addresses they take 30-40 registers fewer, which leaves room for the 2:4
+ * w256x192 with a group in flight (ft; 226-228 registers with ptxas 12.4),
+ * which the cp.async version had not. On the H100 (session 21) they lead:
+ * int8 dense w128x256t, int8 2:4 w256x192ft, halves 2:4 w128x256ft are the
+ * defaults there; the 2:4 t rows without a group in flight (w128x256t,
+ * w256x192t), slower than the ft ones, were dropped. */
 #define GC_WGMMA_TMA_TILES(X, ...)                     \
   X(w128x256t, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)  \
   X(w256x192t, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
 
 #define GC_WGMMA_SPARSE_TMA_TILES(X, ...)              \
-  X(w128x256t, 128, 256, 128, 4, 8, 1, 0, 0, __VA_ARGS__)  \
-  X(w256x192t, 256, 192, 128, 5, 8, 1, 0, 0, __VA_ARGS__)  \
   X(w128x256ft, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
   X(w256x192ft, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
+
+/* The t shapes warp-specialised (suffix p; gemm_wgmma_ws, gemm_wgmma_sp_ws):
+ * blocks of GC_GEMM_WS_THREADS, a producer warpgroup copying the stages
+ * (TMA; the 2:4 metadata by cp.async tied to the stage's mbarrier) beside
+ * the two warpgroups that issue the wgmmas, which wait for each stage on
+ * its mbarrier and release it on another instead of meeting at a block
+ * barrier. On an H100 (session 21) the 256-row t shapes issued an
+ * instruction in only 23% of the cycles, all warps waiting at once. Written
+ * in session 21 without a GPU: checked by ptxas 12.4 and the emulator, not
+ * run on one. Same parameters as the t shapes. */
+#define GC_WGMMA_WS_TILES(X, ...)                      \
+  X(w128x256p, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w128x128p, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w256x192p, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+
+#define GC_WGMMA_SPARSE_WS_TILES(X, ...)                \
+  X(w128x256fp, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w256x192fp, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
@@ -112,6 +126,7 @@
   X(t128x128h, 128, 128, 128, 3, 2, 2, 1, 0, __VA_ARGS__)
 
 #define GC_GEMM_THREADS 256
+#define GC_GEMM_WS_THREADS 384
 #define GC_SPGEMM_A_BYTES 64
 #define GC_SPGEMM_B_BYTES 128
 #define GC_SPGEMM_META_BYTES_S8 16

@@ -188,6 +188,16 @@ struct WgDense {
         descA(wg_desc<128>(smem_addr(smem + S::row0(0) * BK))),
         descB(wg_desc<128>(smem_addr(smem + T::STAGES * A_STAGE))) {}
 
+  // tma_fill (one thread) copies tile kt of A (rows bm..) and B (rows
+  // bn..) into stage st with the TMA engine, the bytes counted on bar: the
+  // boxes at byte kt * BK, one expect for both.
+  GC_DEVICE void tma_fill(const TensorMap& mA, const TensorMap& mB, saddr_t bar, int st, int kt, long long bm,
+                          long long bn) const {
+    mbar_arrive_expect_tx(bar, A_STAGE + B_STAGE);
+    tma_load_2d(smem_addr(sA + st * A_STAGE), mA, kt * BK, (int)bm, bar);
+    tma_load_2d(smem_addr(sB + st * B_STAGE), mB, kt * BK, (int)bn, bar);
+  }
+
   GC_DEVICE void stage(Acc (&d)[MT * NACC], int st) const {
 #pragma unroll
     for (int kk = 0; kk < BK / 32; ++kk) {
@@ -281,11 +291,7 @@ GC_DEVICE void gemm_wgmma_tma(const TensorMap& mA, const TensorMap& mB, const Ep
   wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
-        if (threadIdx.x == 0) {  // the boxes at byte kt * BK of rows bm and bn; one expect for both
-          mbar_arrive_expect_tx(ring.bar(stage), W::A_STAGE + W::B_STAGE);
-          tma_load_2d(smem_addr(w.sA + stage * W::A_STAGE), mA, kt * BK, (int)bm, ring.bar(stage));
-          tma_load_2d(smem_addr(w.sB + stage * W::B_STAGE), mB, kt * BK, (int)bn, ring.bar(stage));
-        }
+        if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn);
       },
       [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{}, [&](int kt) { ring.wait(kt); });
 
@@ -321,6 +327,16 @@ struct WgSparse {
         descA(wg_desc<AB>(smem_addr(smem + S::row0(0) * AB))),
         descB(wg_desc<BB>(smem_addr(smem + T::STAGES * A_STAGE))),
         meta_row(S::warp_row(0)) {}
+
+  // tma_fill (one thread) copies tile kt of the compressed A (64-byte
+  // boxes, the 64-byte swizzle: A's rows advance 64 bytes a stage) and of B
+  // (128 bytes a stage) into stage st, counted on bar; not the metadata.
+  GC_DEVICE void tma_fill(const TensorMap& mA, const TensorMap& mB, saddr_t bar, int st, int kt, long long bm,
+                          long long bn) const {
+    mbar_arrive_expect_tx(bar, A_STAGE + B_STAGE);
+    tma_load_2d(smem_addr(sA + st * A_STAGE), mA, kt * AB, (int)bm, bar);
+    tma_load_2d(smem_addr(sB + st * B_STAGE), mB, kt * BB, (int)bn, bar);
+  }
 
   // stage issues stage st's wgmma.sp k-steps, with m the metadata
   // registers of the tile's parity (see gemm_wgmma_sp).
@@ -436,16 +452,179 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
   wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
       acc, ktiles,
       [&](int stage, int kt) {
-        if (threadIdx.x == 0) {  // A's compressed rows advance 64 bytes a stage, B's 128
-          mbar_arrive_expect_tx(ring.bar(stage), W::A_STAGE + W::B_STAGE);
-          tma_load_2d(smem_addr(w.sA + stage * W::A_STAGE), mA, kt * W::AB, (int)bm, ring.bar(stage));
-          tma_load_2d(smem_addr(w.sB + stage * W::B_STAGE), mB, kt * W::BB, (int)bn, ring.bar(stage));
-        }
+        if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn);
         copyE.copy(stage, kt);
       },
       [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
       [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); }, [&](int kt) { ring.wait(kt); });
 
+  wg_store<OUT, T>(e, bm, bn, acc);
+}
+
+// The p shapes (GC_WGMMA_WS_TILES, GC_WGMMA_SPARSE_WS_TILES) are the t
+// shapes warp-specialised: blocks of GC_GEMM_WS_THREADS = 384 threads,
+// the two warpgroups of the other shapes (threads 0..255, the consumers:
+// wgmma and epilogue, unchanged) and a producer warpgroup (256..383) that
+// copies the stages. No block barrier in the main loop: per stage a "full"
+// mbarrier says the stage has landed and an "empty" one that every
+// consumer is done with it (WsRing). The producer gives its registers to
+// the consumers (setmaxnreg): 128 x 40 + 256 x 232 <= 64K.
+constexpr int kWsProducerRegs = 40, kWsConsumerRegs = 232;
+static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536, "the SM's register file");
+
+// WsRing is the pipeline of the p shapes: full[s] completes a phase when
+// the producer's arrive.expect_tx and full_count - 1 other arrivals are in
+// and the box bytes have landed; empty[s] when all GC_GEMM_THREADS
+// consumers have released the stage. The producer fills tile kt into stage
+// kt % STAGES after empty's phase kt / STAGES - 1 (the consumers released
+// tile kt - STAGES); the consumers compute on it after full's phase
+// kt / STAGES. Neither side can get two phases ahead of the other, so a
+// parity names a phase.
+template <int STAGES>
+struct WsRing {
+  saddr_t full0, empty0;  // stage s: + 8 s
+  GC_DEVICE WsRing(uint64_t (&full)[STAGES], uint64_t (&empty)[STAGES], int full_count)
+      : full0(smem_addr(&full[0])), empty0(smem_addr(&empty[0])) {
+    if (threadIdx.x == 0) {
+      for (int s = 0; s < STAGES; ++s) {
+        mbar_init(full0 + 8 * s, full_count);
+        mbar_init(empty0 + 8 * s, GC_GEMM_THREADS);
+      }
+      fence_mbar_init();
+    }
+    __syncthreads();
+  }
+  // full is the barrier that counts tile kt's copies.
+  GC_DEVICE saddr_t full(int kt) const { return full0 + 8 * (kt % STAGES); }
+  // acquire (producer) blocks until tile kt's stage is free.
+  GC_DEVICE void acquire(int kt) const {
+    if (kt >= STAGES) mbar_wait(empty0 + 8 * (kt % STAGES), (kt / STAGES - 1) & 1);
+  }
+  // wait (consumer) blocks until tile kt has landed.
+  GC_DEVICE void wait(int kt) const { mbar_wait(full(kt), (kt / STAGES) & 1); }
+  // release (consumer): the calling thread is done with tile kt's stage.
+  GC_DEVICE void release(int kt) const { mbar_arrive(empty0 + 8 * (kt % STAGES)); }
+};
+
+// ws_mainloop is the consumers' side of the p shapes: wgmma_mainloop
+// without copies or block barriers. Iteration kt waits for tile kt, issues
+// its wgmmas (mma, as there), waits until F groups remain, runs retired()
+// for the tile that wait retired (kt - F) and then releases its stage.
+template <int STAGES, int F, typename Acc, int N, typename Mma, typename Retired>
+GC_DEVICE void ws_mainloop(Acc (&acc)[N], int ktiles, const WsRing<STAGES>& ring, Mma mma, Retired retired) {
+  static_assert(F == 0 || F == 1, "at most one group in flight");
+  static_assert(STAGES >= F + 2, "a stage computed on, F in flight, one or more being filled");
+  constexpr bool PAIRS = F == 1 && !std::is_same<Retired, NoHold>::value;
+#pragma unroll
+  for (int i = 0; i < N; ++i) acc[i] = 0;
+  const auto step = [&](int kt, int q) {
+    ring.wait(kt);
+    wg_acc_fence(acc);
+    wg_fence();
+    mma(acc, kt % STAGES, q);
+    wg_commit();
+    wg_wait<F>();
+    wg_acc_fence(acc);
+    retired((q + F) & 1);
+    if (kt >= F) ring.release(kt - F);
+  };
+  if (PAIRS) {  // as in wgmma_mainloop: the odd last tile after the loop
+    int kt = 0;
+    for (; kt + 1 < ktiles; kt += 2) {
+      step(kt, 0);
+      step(kt + 1, 1);
+    }
+    if (kt < ktiles) step(kt, 0);
+  } else {
+    for (int kt = 0; kt < ktiles; ++kt) step(kt, 0);
+  }
+  wg_wait<0>();
+  wg_acc_fence(acc);
+  if (F == 1) {
+    retired(0);
+    retired(1);
+  }
+}
+
+// gemm_wgmma_ws is gemm_wgmma_tma warp-specialised: thread 256 issues every
+// tile's boxes as soon as its stage is free, the consumers run ws_mainloop.
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
+  typedef WgDense<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, BK = T::BK, MT = W::MT, STAGES = T::STAGES;
+
+  GC_DYNAMIC_SMEM(raw);
+  const W w(wg_smem(raw));
+  __shared__ uint64_t full[STAGES], empty[STAGES];
+  const WsRing<STAGES> ring(full, empty, 1);
+
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
+
+  if (threadIdx.x >= GC_GEMM_THREADS) {
+    setmaxnreg_dec<kWsProducerRegs>();
+    if (threadIdx.x == GC_GEMM_THREADS) {
+      for (int kt = 0; kt < ktiles; ++kt) {
+        ring.acquire(kt);
+        w.tma_fill(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
+      }
+    }
+    return;
+  }
+  setmaxnreg_inc<kWsConsumerRegs>();
+  Acc acc[MT * W::NACC];
+  ws_mainloop<STAGES, T::INFLIGHT>(
+      acc, ktiles, ring, [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
+  wg_store<OUT, T>(e, bm, bn, acc);
+}
+
+// gemm_wgmma_sp_ws is gemm_wgmma_sp_tma warp-specialised: the producer's
+// thread 0 issues the boxes of A and B, and each of its 128 threads copies
+// the metadata of one or two A rows by cp.async, whose landing it ties to
+// the stage's full barrier (cp.async.mbarrier.arrive: full counts 1 + 128
+// arrivals).
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
+                                const Epi& e, long long K, long long lde) {
+  typedef WgSparse<ELEM, T> W;
+  typedef typename W::Acc Acc;
+  constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
+  constexpr int PRODUCERS = GC_GEMM_WS_THREADS - GC_GEMM_THREADS;
+  static_assert(BM <= 2 * PRODUCERS, "one or two metadata rows per producer thread");
+
+  GC_DYNAMIC_SMEM(raw);
+  const W w(wg_smem(raw));
+  __shared__ uint64_t full[STAGES], empty[STAGES];
+  const WsRing<STAGES> ring(full, empty, 1 + PRODUCERS);
+
+  int pm, pn;
+  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
+
+  if (threadIdx.x >= GC_GEMM_THREADS) {
+    setmaxnreg_dec<kWsProducerRegs>();
+    const int p = threadIdx.x - GC_GEMM_THREADS;
+    const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, bm, e.M, p), copyE1(w.sE, Em, lde, bm, e.M, p + PRODUCERS);
+    for (int kt = 0; kt < ktiles; ++kt) {
+      ring.acquire(kt);
+      if (p == 0) w.tma_fill(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
+      copyE0.copy(kt % STAGES, kt);
+      copyE1.copy(kt % STAGES, kt);
+      cp_async_mbar_arrive(ring.full(kt));
+    }
+    cp_async_wait<0>();
+    return;
+  }
+  setmaxnreg_inc<kWsConsumerRegs>();
+  uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
+  Acc acc[MT * W::NACC];
+  ws_mainloop<STAGES, T::INFLIGHT>(
+      acc, ktiles, ring, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
+      [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
   wg_store<OUT, T>(e, bm, bn, acc);
 }
 
@@ -594,31 +773,41 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 #define GC_WGMMA_KERNEL(...) GC_DENSE_ENTRY(gc::gemm_wgmma, __VA_ARGS__)
 #define GC_WGMMA_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_wgmma_sp, __VA_ARGS__)
 
-// GC_WGMMA_TMA_KERNEL defines BASE_TILE for one row of GC_WGMMA_TMA_TILES:
-// the parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
+// GC_TMA_ENTRY defines BASE_TILE of the dense body BODY (gemm_wgmma_tma,
+// gemm_wgmma_ws) in blocks of THREADS for one row of a TMA tile list: the
+// parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
 // replace the pointers and strides of A and B (passed, unused).
-#define GC_WGMMA_TMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)          \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                           \
+#define GC_TMA_ENTRY(BODY, THREADS, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT) \
+  extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                                   \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void*, void* C, const float* scale, const void* bias, long long M, long long N, long long K, \
                     long long, long long, long long ldcm, long long ldcn, long long axis, long long zp) {             \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
-    gc::gemm_wgmma_tma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, e, K);               \
+    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, e, K);                            \
   }
 
-// GC_WGMMA_SPARSE_TMA_KERNEL: the same for GC_WGMMA_SPARSE_TMA_TILES and
-// GC_SPARSE_ENTRY's parameters (of which the metadata and its stride are
-// used).
-#define GC_WGMMA_SPARSE_TMA_KERNEL(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \
-  extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                           \
+// GC_SPARSE_TMA_ENTRY: the same for the 2:4 bodies (gemm_wgmma_sp_tma,
+// gemm_wgmma_sp_ws) and GC_SPARSE_ENTRY's parameters (of which the
+// metadata and its stride are used).
+#define GC_SPARSE_TMA_ENTRY(BODY, THREADS, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, \
+                            OUT)                                                                                       \
+  extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                                   \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void* Em, const void*, void* C, const float* scale, const void* bias, long long M,           \
                     long long N, long long K, long long, long long lde, long long, long long ldcm, long long ldcn,     \
                     long long axis, long long zp) {                                                                    \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
-    gc::gemm_wgmma_sp_tma<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                         \
-        mA, mB, static_cast<const uint8_t*>(Em), e, K, lde);                                                           \
+    BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, static_cast<const uint8_t*>(Em), \
+                                                                           e, K, lde);                                \
   }
+
+// One row of GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES,
+// GC_WGMMA_WS_TILES and GC_WGMMA_SPARSE_WS_TILES (the last two in blocks
+// of GC_GEMM_WS_THREADS, one per SM).
+#define GC_WGMMA_TMA_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_tma, GC_GEMM_THREADS, __VA_ARGS__)
+#define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, __VA_ARGS__)
+#define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, __VA_ARGS__)
+#define GC_WGMMA_SPARSE_WS_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_ws, GC_GEMM_WS_THREADS, __VA_ARGS__)
 
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
@@ -651,3 +840,19 @@ GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_f16_f32, gc::ELE
 GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
 GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_WGMMA_SPARSE_TMA_TILES(GC_WGMMA_SPARSE_TMA_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)

@@ -29,6 +29,14 @@
 // thread waits for phase n by its parity (n & 1): try_wait.parity succeeds
 // once that phase has completed.
 //
+// The warp-specialised GEMMs (gemm_wgmma.cu, the p shapes) also use plain
+// arrivals (a consumer releasing a stage), cp.async.mbarrier.arrive (a
+// producer thread's arrival that waits for its own cp.async copies to land,
+// so one barrier counts both kinds of copy), and setmaxnreg, which moves
+// registers from the producer warpgroup to the consumers; ptxas allocates
+// each side's code within its count when the kernel's launch bounds fix
+// the count at entry.
+//
 // Under GC_EMULATE, kernels/emu/emu_tma.h stands in for all of it: the
 // emulator's own tensor-map layout, copies that land at the wait, and
 // checks of the rules above.
@@ -75,6 +83,31 @@ GC_DEVICE void mbar_wait(saddr_t bar, int parity) {
       "@!done bra gc_mbar_wait_again;\n}\n" ::"r"(bar),
       "r"(parity)
       : "memory");
+}
+
+// mbar_arrive arrives on bar.
+GC_DEVICE void mbar_arrive(saddr_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+
+// cp_async_mbar_arrive arrives on bar once every cp.async this thread has
+// issued so far has landed (.noinc: the arrival is one of the count the
+// barrier was initialised with).
+GC_DEVICE void cp_async_mbar_arrive(saddr_t bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+
+// setmaxnreg_dec / setmaxnreg_inc set the registers per thread of the
+// calling warpgroup to N (all its threads execute it): a producer
+// warpgroup gives registers back to the pool, from which the consumers'
+// inc takes them (it waits until the pool has them).
+template <int N>
+GC_DEVICE void setmaxnreg_dec() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(N));
+}
+template <int N>
+GC_DEVICE void setmaxnreg_inc() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(N));
 }
 
 // tma_load_2d copies the box of map at byte x, row y to dst (shared), the

@@ -7,7 +7,15 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${BUNDLE_DIR:-/tmp/gcompress-gpu}
 export OUT=${OUT:-$PWD/out}
-rm -rf "$dir" && mkdir -p "$dir" && tar -xzf "$here/gcompress-gpu.tar.gz" -C "$dir" || exit 1
+# The tarball is xz-compressed; without the xz program, Python's lzma reads it.
+unpack() {
+	if command -v xz >/dev/null; then
+		tar -xJf "$here/gcompress-gpu.tar.xz" -C "$dir"
+	else
+		python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$here/gcompress-gpu.tar.xz" "$dir"
+	fi
+}
+rm -rf "$dir" && mkdir -p "$dir" && unpack || exit 1
 what=${1:-all}
 shift || true
 rc=0

@@ -199,6 +199,14 @@ const Entry table[] = {
     GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
     GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
     GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
+    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
+    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
+    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
+    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
+    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
+    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
+    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
+    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
@@ -271,8 +279,10 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     wg_inflight.clear();
     mbars.clear();
     failure.clear();
+    // The first failure a thread recorded is the cause of a deadlock that
+    // may follow it.
     std::string e = run_block(block);
-    if (e.empty()) e = failure;
+    if (!failure.empty()) e = failure;
     if (!e.empty()) {
       snprintf(err, errlen, "emulator: %s block %d: %s", name, b, e.c_str());
       return 1;
@@ -294,8 +304,8 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
       }
     }
     for (const auto& m : mbars) {
-      if (!m.second.copies.empty()) {
-        snprintf(err, errlen, "emulator: %s block %d ended with TMA copies never waited for", name, b);
+      if (!m.second.copies.empty() || !m.second.cp_copies.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with copies counted on an mbarrier never waited for", name, b);
         return 1;
       }
     }

@@ -116,12 +116,15 @@ struct Bulk {
 
 // Mbar is an mbarrier: count arrivals per phase, pending still to come in
 // the current one, tx transaction bytes expected and not landed, phase the
-// number of completed phases, copies the copies counted on it not landed.
+// number of completed phases, copies the copies counted on it not landed,
+// cp_copies the cp.async copies (with the index of the thread that issued
+// them) whose thread's arrival waits for them (cp.async.mbarrier.arrive).
 struct Mbar {
   int count, pending;
   long long tx;
   unsigned phase;
   std::vector<Bulk> copies;
+  std::vector<std::pair<int, Copy>> cp_copies;
 };
 
 // The running block and thread (one at a time).
@@ -209,14 +212,22 @@ void complete_groups(std::vector<std::vector<T>>& groups, int keep, F done) {
   }
 }
 
-inline void do_copy(const Copy& c) {
+// land_cp performs a cp.async copy issued by thread index: its bytes in
+// dyn_smem count as that thread's, unpublished to wgmma.
+inline void land_cp(const Copy& c, int index) {
   memcpy(c.dst, c.src, c.src_bytes);
   memset(c.dst + c.src_bytes, 0, c.size - c.src_bytes);
   if (c.dst >= dyn_smem && c.dst < dyn_smem + dyn_bytes) {
     const size_t off = c.dst - dyn_smem;
-    for (int i = 0; i < c.size; ++i) writer[off + i] = cur->index + 1;
-    cur->unfenced.push_back({off, (size_t)c.size});
+    for (int i = 0; i < c.size; ++i) writer[off + i] = index + 1;
   }
+}
+
+// do_copy performs a copy of the current thread at its cp.async.wait_group,
+// to be fenced by it for wgmma.
+inline void do_copy(const Copy& c) {
+  land_cp(c, cur->index);
+  if (c.dst >= dyn_smem && c.dst < dyn_smem + dyn_bytes) cur->unfenced.push_back({(size_t)(c.dst - dyn_smem), (size_t)c.size});
 }
 
 }  // namespace gc_emu

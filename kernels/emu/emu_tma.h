@@ -41,7 +41,7 @@ inline void encode_tensor_map(TensorMap& m, const void* base, long long row_byte
 
 inline void mbar_init(saddr_t bar, int count) {
   gc_emu::Mbar& b = gc_emu::mbars[bar];
-  b = gc_emu::Mbar{count, count, 0, 0, {}};
+  b = gc_emu::Mbar{count, count, 0, 0, {}, {}};
   gc_emu::progress++;
 }
 
@@ -65,6 +65,36 @@ inline void mbar_arrive_expect_tx(saddr_t bar, int bytes) {
   gc_emu::progress++;
 }
 
+inline void mbar_arrive(saddr_t bar) { mbar_arrive_expect_tx(bar, 0); }
+
+// cp_async_mbar_arrive: the thread's cp.async copies not yet landed (open
+// or committed) move to the barrier, which lands them when its phase
+// completes (as late as the hardware may), and the thread's arrival counts
+// now: the phase cannot complete before they land either way. The bytes
+// stay unpublished to wgmma (written by that thread, never fenced).
+inline void cp_async_mbar_arrive(saddr_t bar) {
+  gc_emu::Mbar& b = mbar_at(bar);
+  gc_emu::Thread* t = gc_emu::cur;
+  for (auto& g : t->groups) {
+    for (const gc_emu::Copy& c : g) b.cp_copies.push_back({t->index, c});
+  }
+  for (const gc_emu::Copy& c : t->open) b.cp_copies.push_back({t->index, c});
+  t->groups.clear();
+  t->open.clear();
+  mbar_arrive(bar);
+}
+
+// setmaxnreg moves registers between warpgroups on the GPU; here it only
+// checks the count PTX allows.
+template <int N>
+inline void setmaxnreg_dec() {
+  static_assert(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: 24..256, a multiple of 8");
+}
+template <int N>
+inline void setmaxnreg_inc() {
+  static_assert(N >= 24 && N <= 256 && N % 8 == 0, "setmaxnreg: 24..256, a multiple of 8");
+}
+
 // mbar_wait: the phase with parity parity has completed once the barrier's
 // current phase has the other parity. Until then, with every arrival in,
 // the waiting thread lands the phase's copies and completes it when their
@@ -76,6 +106,8 @@ inline void mbar_wait(saddr_t bar, int parity) {
     if (b.pending == 0) {
       for (const gc_emu::Bulk& c : b.copies) b.tx -= gc_emu::land(c);
       b.copies.clear();
+      for (const auto& c : b.cp_copies) gc_emu::land_cp(c.second, c.first);
+      b.cp_copies.clear();
       if (b.tx < 0) gc_emu::fail("mbarrier: copies landed more bytes than the phase expects");
       if (b.tx <= 0) {
         b.phase++;
