@@ -114,24 +114,32 @@ BUNDLE_MAX_MIB := 56
 check-nvcc:
 	@command -v $(NVCC) >/dev/null || { echo "nvcc is missing: install the CUDA 11.8 toolkit (Debian: enable the non-free component, apt-get install nvidia-cuda-toolkit; see README, 'CUDA build')" >&2; exit 1; }
 
-kernels: check-nvcc $(FATBINS) $(WGMMA_PTX)
+# The wgmma PTX first: its two halves (GC_WGMMA_PART) are the longest
+# compiles, so with -j2 they run together and the fatbins follow.
+kernels: check-nvcc $(WGMMA_PTX) $(FATBINS)
 
 gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
 	$(NVCC) $(NVCC_FLAGS) -fatbin $(CUDA_GENCODE) -o $@.tmp $<
 	@mv $@.tmp $@
 
-$(WGMMA_PTX): kernels/gemm_wgmma.cu $(KERNEL_DEPS)
-	$(NVCC) -std=c++14 -O3 -ptx -arch=compute_90 -o $@.tmp $<
-	@grep -q '^\.version 7\.8$$' $@.tmp && grep -q '^\.target sm_90$$' $@.tmp || { echo "$@: nvcc's PTX header is not ISA 7.8 / sm_90 (is nvcc 11.8?)" >&2; exit 1; }
-	sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' $@.tmp | gzip -9n > $@
-	@rm -f $@.tmp
+WGMMA_PARTS := build/wgmma/part0.ptx build/wgmma/part1.ptx
 
-# CI, no GPU: every kernel compiles for every target (and the fatbins hold
-# them), the cuda-tagged Go code vets, its test binaries and commands build,
-# and the kernels pass the shared suites on the CPU emulator (test-emu).
-# The cuda build's own CLI tests and a few end-to-end ones run too: without
-# a GPU the binary works on the CPU and reports --device cuda:N as missing
-# (cuda/driver_init.c).
+build/wgmma/part%.ptx: kernels/gemm_wgmma.cu $(KERNEL_DEPS)
+	@mkdir -p build/wgmma
+	$(NVCC) -std=c++14 -O3 -ptx -arch=compute_90 -DGC_WGMMA_PART=$* -o $@.tmp $<
+	@grep -q '^\.version 7\.8$$' $@.tmp && grep -q '^\.target sm_90$$' $@.tmp || { echo "$@: nvcc's PTX header is not ISA 7.8 / sm_90 (is nvcc 11.8?)" >&2; exit 1; }
+	@mv $@.tmp $@
+
+# One module of both halves, rewritten to ISA 8.2 / sm_90a: part 1's entries
+# after part 0's, once its prelude (header, extern shared arrays; comments
+# aside) is found equal to part 0's.
+$(WGMMA_PTX): $(WGMMA_PARTS)
+	@prelude() { sed '/^\.visible \.entry/,$$d' $$1 | grep -v -e '^[[:space:]]*//' -e '^[[:space:]]*$$'; }; \
+	 [ "$$(prelude build/wgmma/part0.ptx)" = "$$(prelude build/wgmma/part1.ptx)" ] || { echo "$@: the PTX halves' preludes differ" >&2; exit 1; }
+	{ cat build/wgmma/part0.ptx; sed -n '/^\.visible \.entry/,$$p' build/wgmma/part1.ptx; } | \
+	  sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' | gzip -9n > $@.tmp
+	@mv $@.tmp $@
+
 check-cuda: check-go kernels test-emu
 	@for f in $(FATBINS); do \
 	  list=$$(cuobjdump -lelf -lptx $$f) || exit 1; \
