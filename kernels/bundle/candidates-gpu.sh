@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# candidates-gpu.sh: one device call's worth of checks of candidate GEMM tile
+# shapes, each step under its own time limit so that the call ends in time
+# and its logs come back (at most 8 files in $OUT):
+#   A  diag.log         the launch diagnostics (ABI, mma.sp / wgmma / TMA
+#                       probes) and TestWgmmaLoaded for CAND: the driver's
+#                       JIT of their kernels (about 1.2 s each on an H100)
+#   B  bench-stdout.log, vendor.json, kernelbench.json, kernelbench.log
+#                       bench-gpu.sh on CAND at SIZES (PyTorch beside us,
+#                       each kernel checked on sampled rows first)
+#   C  suites.log, kernel-table.txt
+#                       the -short GEMM suites of NEW
+#   D  misc.log         gcompress devices --json, cuda.test and backend.test
+#                       (-short), gcompress --device cuda:0 conformance
+# CAND (comma-separated shape names; required), NEW (default CAND), SIZES
+# (default 8192) and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds;
+# default 150, 180, 130, 40 each for D's three commands) can be set.
+# Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
+# where this comes from.
+set -u
+cd "$(dirname "$0")"
+OUT=${OUT:-$PWD/out}
+: "${CAND:?set CAND to the comma-separated tile shapes to check and time}"
+NEW=${NEW:-$CAND}
+SIZES=${SIZES:-8192}
+mkdir -p "$OUT"
+# The driver's JIT cache: step A compiles, B and C find the kernels there.
+export CUDA_CACHE_MAXSIZE=${CUDA_CACHE_MAXSIZE:-4294967296}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1
+t0=$(date +%s)
+since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
+
+echo "== A: diagnostics and JIT of $CAND"
+GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-150}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
+	-test.run 'TestWgmmaLoaded|TestDiagnostics' >"$OUT/diag.log" 2>&1
+r=$?
+since A $r
+grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma JIT)' "$OUT/diag.log" | head -20
+[ $r -ne 0 ] && tail -5 "$OUT/diag.log"
+sed -n '/^== kernel tests ==/,$p' "$OUT/diag.log" | head -12
+
+echo "== B: $CAND at $SIZES"
+TILES=$CAND SIZES=$SIZES timeout -k 5 "${T_BENCH:-180}" ./bench-gpu.sh >"$OUT/bench-stdout.log" 2>&1
+since B $?
+sed -n '/== summary ==/,$p' "$OUT/kernelbench.log" 2>/dev/null
+
+echo "== C: -short suites of $NEW"
+GCOMPRESS_TEST_TILES=$NEW GCOMPRESS_TABLE="$OUT/kernel-table.txt" timeout -k 5 "${T_SUITES:-130}" ./bin/gobind.test \
+	-test.short -test.timeout 10m -test.run 'TestGemm$' >"$OUT/suites.log" 2>&1
+since C $?
+sed -n '/^== kernel tests ==/,$p' "$OUT/suites.log" | head -40
+
+echo "== D: devices, cuda.test, backend.test, conformance"
+{
+	cat "$OUT/devices.json" 2>/dev/null
+	rm -f "$OUT/devices.json"
+	for t in cuda backend; do
+		echo "== $t.test"
+		timeout -k 5 "${T_MISC:-40}" ./bin/$t.test -test.short -test.timeout 3m 2>&1 | tail -25
+		echo "$t rc=${PIPESTATUS[0]}"
+	done
+	echo "== gcompress --device cuda:0 conformance"
+	timeout -k 5 "${T_MISC:-40}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
+	echo "conformance rc=${PIPESTATUS[0]}"
+} >"$OUT/misc.log" 2>&1
+grep -E 'rc=|passed|^(--- FAIL|FAIL)' "$OUT/misc.log" | head -20
+echo "candidates-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"
