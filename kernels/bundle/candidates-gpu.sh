@@ -14,7 +14,8 @@
 #                       (-short), gcompress --device cuda:0 conformance
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
 # (default 8192) and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds;
-# default 150, 180, 130, 40 each for D's three commands) can be set.
+# default 120, 240, 120, 30 each for D's three commands: 570 s at most, under a
+# device call's 600; session 21's bench of 9 shapes needed more than 180) can be set.
 # Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
 # where this comes from.
 set -u
@@ -31,7 +32,7 @@ t0=$(date +%s)
 since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
 
 echo "== A: diagnostics and JIT of $CAND"
-GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-150}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
+GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-120}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
 	-test.run 'TestWgmmaLoaded|TestDiagnostics' >"$OUT/diag.log" 2>&1
 r=$?
 since A $r
@@ -40,12 +41,12 @@ grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma JIT)' "$OUT/diag.log" | head -20
 sed -n '/^== kernel tests ==/,$p' "$OUT/diag.log" | head -12
 
 echo "== B: $CAND at $SIZES"
-TILES=$CAND SIZES=$SIZES timeout -k 5 "${T_BENCH:-180}" ./bench-gpu.sh >"$OUT/bench-stdout.log" 2>&1
+TILES=$CAND SIZES=$SIZES timeout -k 5 "${T_BENCH:-240}" ./bench-gpu.sh >"$OUT/bench-stdout.log" 2>&1
 since B $?
 sed -n '/== summary ==/,$p' "$OUT/kernelbench.log" 2>/dev/null
 
 echo "== C: -short suites of $NEW"
-GCOMPRESS_TEST_TILES=$NEW GCOMPRESS_TABLE="$OUT/kernel-table.txt" timeout -k 5 "${T_SUITES:-130}" ./bin/gobind.test \
+GCOMPRESS_TEST_TILES=$NEW GCOMPRESS_TABLE="$OUT/kernel-table.txt" timeout -k 5 "${T_SUITES:-120}" ./bin/gobind.test \
 	-test.short -test.timeout 10m -test.run 'TestGemm$' >"$OUT/suites.log" 2>&1
 since C $?
 sed -n '/^== kernel tests ==/,$p' "$OUT/suites.log" | head -40
@@ -56,11 +57,11 @@ echo "== D: devices, cuda.test, backend.test, conformance"
 	rm -f "$OUT/devices.json"
 	for t in cuda backend; do
 		echo "== $t.test"
-		timeout -k 5 "${T_MISC:-40}" ./bin/$t.test -test.short -test.timeout 3m 2>&1 | tail -25
+		timeout -k 5 "${T_MISC:-30}" ./bin/$t.test -test.short -test.timeout 3m 2>&1 | tail -25
 		echo "$t rc=${PIPESTATUS[0]}"
 	done
 	echo "== gcompress --device cuda:0 conformance"
-	timeout -k 5 "${T_MISC:-40}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
+	timeout -k 5 "${T_MISC:-30}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
 	echo "conformance rc=${PIPESTATUS[0]}"
 } >"$OUT/misc.log" 2>&1
 grep -E 'rc=|passed|^(--- FAIL|FAIL)' "$OUT/misc.log" | head -20
