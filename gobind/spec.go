@@ -54,11 +54,9 @@ func (a *GemmArgs) Spec() (LaunchSpec, error) {
 	if a.M > 0 && a.N > 0 {
 		s.Grid = int(t.Blocks(a.M, a.N))
 	}
-	if t.TMA {
-		var err error
-		if s, err = withMaps(s, a.tmaMaps(t)); err != nil {
-			return LaunchSpec{}, err
-		}
+	s, err := withMaps(s, a.tmaMaps(t))
+	if err != nil {
+		return LaunchSpec{}, err
 	}
 	return s.check()
 }
@@ -102,11 +100,9 @@ func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 	if a.M > 0 && a.N > 0 {
 		s.Grid = int(t.Blocks(a.M, a.N))
 	}
-	if t.TMA {
-		var err error
-		if s, err = withMaps(s, a.tmaMaps(t)); err != nil {
-			return LaunchSpec{}, err
-		}
+	s, err := withMaps(s, a.tmaMaps(t))
+	if err != nil {
+		return LaunchSpec{}, err
 	}
 	return s.check()
 }

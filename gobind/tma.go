@@ -90,11 +90,14 @@ func (t Tile) maps() int {
 // map cannot describe an empty array.
 func (t Tile) twin() string { return fmt.Sprintf("w%dx%d", t.BM, t.BN) }
 
-// tmaMaps are the tensor maps of a dense TMA launch: A (M rows) and B (N
-// rows) as byte arrays of K elements a row, in boxes of a stage's bytes
-// by the tile's rows, with the 128-byte swizzle the kernel's wgmma
-// descriptors name.
+// tmaMaps are the tensor maps of a dense launch in shape t: none unless t
+// is a TMA shape; then A (M rows) and B (N rows) as byte arrays of K
+// elements a row, in boxes of a stage's bytes by the tile's rows, with the
+// 128-byte swizzle the kernel's wgmma descriptors name.
 func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
+	if !t.TMA {
+		return nil
+	}
 	eb := a.In.Bytes()
 	return []TensorMap{
 		{Base: a.A, RowBytes: a.K * eb, Rows: a.M, Pitch: a.LdA * eb, BoxBytes: t.BKBytes, BoxRows: t.BM, Swizzle: t.BKBytes},
@@ -102,9 +105,13 @@ func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
 	}
 }
 
-// tmaMaps of a 2:4 launch: the compressed values of A (K/2 elements a row)
-// in boxes of SpABytes with the 64-byte swizzle, and B as in the dense one.
+// tmaMaps of a 2:4 launch: for a TMA shape the compressed values of A
+// (K/2 elements a row) in boxes of SpABytes with the 64-byte swizzle, and B
+// as in the dense one.
 func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
+	if !t.TMA {
+		return nil
+	}
 	eb := a.In.Bytes()
 	return []TensorMap{
 		{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: a.LdV * eb, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes},
@@ -112,7 +119,8 @@ func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
 	}
 }
 
-// withMaps adds maps to a GEMM launch s after validating them.
+// withMaps adds maps (none for a shape without TMA) to a GEMM launch s
+// after validating them.
 func withMaps(s LaunchSpec, maps []TensorMap) (LaunchSpec, error) {
 	for _, m := range maps {
 		if err := m.Validate(s.Kernel); err != nil {

@@ -172,41 +172,24 @@ struct Entry {
 #define GC_EMU_KERNEL(k) \
   Entry { #k, [](const uint64_t* a) { invoke(k, a, std::make_index_sequence<nparams(k)>{}); }, nparams(k) }
 
-// One table row per entry point of a GEMM tile-shape list (gemm_config.h).
+// One table row per entry point of a GEMM tile-shape list (gemm_config.h):
+// GC_EMU_DENSE(LIST) for every dense base in each shape of LIST,
+// GC_EMU_SPARSE(LIST) for every 2:4 base.
 #define GC_EMU_TILE(TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE) GC_EMU_KERNEL(BASE##_##TILE),
+#define GC_EMU_DENSE(LIST)                                                                                   \
+  LIST(GC_EMU_TILE, gc_gemm_s8_s32) LIST(GC_EMU_TILE, gc_gemm_s8_f32) LIST(GC_EMU_TILE, gc_gemm_s8_s8)        \
+  LIST(GC_EMU_TILE, gc_gemm_f16_f32) LIST(GC_EMU_TILE, gc_gemm_f16_f16) LIST(GC_EMU_TILE, gc_gemm_bf16_f32) \
+  LIST(GC_EMU_TILE, gc_gemm_bf16_bf16)
+#define GC_EMU_SPARSE(LIST)                                                                                      \
+  LIST(GC_EMU_TILE, gc_spgemm_s8_s32) LIST(GC_EMU_TILE, gc_spgemm_s8_f32) LIST(GC_EMU_TILE, gc_spgemm_s8_s8)        \
+  LIST(GC_EMU_TILE, gc_spgemm_f16_f32) LIST(GC_EMU_TILE, gc_spgemm_f16_f16) LIST(GC_EMU_TILE, gc_spgemm_bf16_f32) \
+  LIST(GC_EMU_TILE, gc_spgemm_bf16_bf16)
 
 const Entry table[] = {
-    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
-    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
-    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
-    GC_DENSE_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)
-    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)
-    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)   GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)
-    GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)  GC_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
-    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
-    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
-    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
-    GC_WGMMA_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
-    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
-    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
-    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
-    GC_WGMMA_SPARSE_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
-    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
-    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
-    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
-    GC_WGMMA_TMA_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
-    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
-    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
-    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
-    GC_WGMMA_SPARSE_TMA_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
-    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_s32)       GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_f32)
-    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_s8_s8)        GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_f16_f32)
-    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_f16_f16)      GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_bf16_f32)
-    GC_WGMMA_WS_TILES(GC_EMU_TILE, gc_gemm_bf16_bf16)
-    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_s32)     GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_f32)
-    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_s8_s8)      GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_f16_f32)
-    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_f16_f16)    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_bf16_f32)
-    GC_WGMMA_SPARSE_WS_TILES(GC_EMU_TILE, gc_spgemm_bf16_bf16)
+    GC_EMU_DENSE(GC_DENSE_TILES) GC_EMU_DENSE(GC_WGMMA_TILES) GC_EMU_DENSE(GC_WGMMA_TMA_TILES)
+    GC_EMU_DENSE(GC_WGMMA_WS_TILES)
+    GC_EMU_SPARSE(GC_SPARSE_TILES) GC_EMU_SPARSE(GC_WGMMA_SPARSE_TILES) GC_EMU_SPARSE(GC_WGMMA_SPARSE_TMA_TILES)
+    GC_EMU_SPARSE(GC_WGMMA_SPARSE_WS_TILES)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
