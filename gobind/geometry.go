@@ -6,6 +6,7 @@ const (
 	GemmThreads   = 256
 	GemmWSThreads = 384
 	GemmGroupM    = 8
+	GemmCluster   = 2
 
 	SpABytes       = 64
 	SpBBytes       = 128
@@ -40,13 +41,17 @@ const (
 // whose operands the TMA engine copies (their launches pass tensor maps:
 // GemmArgs.tmaMaps), and TMA and Producer those of GC_WGMMA_WS_TILES and
 // GC_WGMMA_SPARSE_WS_TILES, warp-specialised: blocks of GemmWSThreads, a
-// producer warpgroup beside the two that issue the wgmmas.
+// producer warpgroup beside the two that issue the wgmmas. Cluster is the
+// blocks per thread-block cluster of the m shapes (GC_WGMMA_MC_TILES,
+// GC_WGMMA_SPARSE_MC_TILES: GemmCluster blocks, vertically adjacent tiles,
+// each TMA-multicasting its share of the B tile to all), 0 for the others.
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
 	Hoist                                      bool
 	InFlight                                   int
 	Wgmma, TMA, Producer                       bool
+	Cluster                                    int
 }
 
 // Threads is the block size of the shape's launches.
@@ -61,52 +66,67 @@ func (t Tile) Threads() int {
 // the order of gemm_config.h.
 var (
 	DenseTiles = []Tile{
-		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false, false, false},
-		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false, false, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true, false, false},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true, false, false},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 1, true, false, false},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 1, true, false, false},
-		{"w128x128s7", 128, 128, 128, 7, 8, 1, false, 1, true, false, false},
-		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true, false, false},
-		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 1, true, true, false},
-		{"w256x192t", 256, 192, 128, 4, 8, 1, false, 1, true, true, false},
-		{"w128x256p", 128, 256, 128, 4, 8, 1, false, 1, true, true, true},
-		{"w128x128p", 128, 128, 128, 6, 8, 1, false, 1, true, true, true},
-		{"w256x192p", 256, 192, 128, 4, 8, 1, false, 1, true, true, true},
+		{"t128x128k64", 128, 128, 64, 4, 2, 2, false, 0, false, false, false, 0},
+		{"t128x128k64h", 128, 128, 64, 4, 2, 2, true, 0, false, false, false, 0},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 1, true, false, false, 0},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 1, true, false, false, 0},
+		{"w256x192", 256, 192, 128, 4, 8, 1, false, 1, true, false, false, 0},
+		{"w128x256t", 128, 256, 128, 4, 8, 1, false, 1, true, true, false, 0},
+		{"w256x192t", 256, 192, 128, 4, 8, 1, false, 1, true, true, false, 0},
+		{"w128x256p", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, 0},
+		{"w128x128p", 128, 128, 128, 6, 8, 1, false, 1, true, true, true, 0},
+		{"w256x192p", 256, 192, 128, 4, 8, 1, false, 1, true, true, true, 0},
+		{"w128x256pm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
 	}
 	SparseTiles = []Tile{
-		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false, false},
-		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false, false, false},
-		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true, false, false},
-		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true, false, false},
-		{"w128x256h", 128, 256, 128, 4, 8, 1, true, 0, true, false, false},
-		{"w128x128h", 128, 128, 128, 6, 8, 1, true, 0, true, false, false},
-		{"w128x256s5", 128, 256, 128, 5, 8, 1, false, 0, true, false, false},
-		{"w128x128s8", 128, 128, 128, 8, 8, 1, false, 0, true, false, false},
-		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true, false, false},
-		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true, false, false},
-		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true, false, false},
-		{"w128x256ft", 128, 256, 128, 4, 8, 1, false, 1, true, true, false},
-		{"w256x192ft", 256, 192, 128, 5, 8, 1, false, 1, true, true, false},
-		{"w128x256fp", 128, 256, 128, 4, 8, 1, false, 1, true, true, true},
-		{"w256x192fp", 256, 192, 128, 5, 8, 1, false, 1, true, true, true},
+		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false, false, 0},
+		{"t128x128h", 128, 128, 128, 3, 2, 2, true, 0, false, false, false, 0},
+		{"w128x256", 128, 256, 128, 4, 8, 1, false, 0, true, false, false, 0},
+		{"w128x128", 128, 128, 128, 6, 8, 1, false, 0, true, false, false, 0},
+		{"w256x192", 256, 192, 128, 5, 8, 1, false, 0, true, false, false, 0},
+		{"w128x256f", 128, 256, 128, 4, 8, 1, false, 1, true, false, false, 0},
+		{"w128x128f", 128, 128, 128, 6, 8, 1, false, 1, true, false, false, 0},
+		{"w128x256ft", 128, 256, 128, 4, 8, 1, false, 1, true, true, false, 0},
+		{"w256x192ft", 256, 192, 128, 5, 8, 1, false, 1, true, true, false, 0},
+		{"w128x256fp", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, 0},
+		{"w256x192fp", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, 0},
+		{"w128x256fpm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
 	}
 )
 
-// Blocks is the number of BM x BN output tiles (blocks) of an M x N GEMM.
+// Blocks is the number of BM x BN output tiles (blocks) of an M x N GEMM,
+// for a cluster shape with the tile rows rounded up to whole clusters (the
+// blocks past M compute zeros and store nothing).
 func (t Tile) Blocks(m, n int64) int64 {
 	if t.BM == 0 {
 		return 0
 	}
-	return ceilDiv(m, int64(t.BM)) * ceilDiv(n, int64(t.BN))
+	rows := ceilDiv(m, int64(t.BM))
+	if c := int64(t.ClusterSize()); c > 1 {
+		rows = ceilDiv(rows, c) * c
+	}
+	return rows * ceilDiv(n, int64(t.BN))
+}
+
+// ClusterSize is the blocks per cluster of the shape's launches (1: no
+// clusters).
+func (t Tile) ClusterSize() int { return max(t.Cluster, 1) }
+
+// ringBarriers is the dynamic shared memory of a warp-specialised shape's
+// mbarriers (a full and an empty one per stage, 8 bytes each, past the
+// stages: gemm_wgmma.cu, WsRing).
+func (t Tile) ringBarriers() int {
+	if t.Producer {
+		return 16 * t.Stages
+	}
+	return 0
 }
 
 // DenseShared is the dynamic shared memory of a dense GEMM with this shape:
 // Stages x (BM + BN) rows of BKBytes, plus for wgmma the WgmmaAlign bytes
 // the kernel may skip to align its stages.
 func (t Tile) DenseShared() int {
-	n := t.Stages * (t.BM + t.BN) * t.BKBytes
+	n := t.Stages*(t.BM+t.BN)*t.BKBytes + t.ringBarriers()
 	if t.Wgmma {
 		n += WgmmaAlign
 	}
@@ -121,7 +141,7 @@ func (t Tile) SparseShared(in Elem) int {
 	if in != S8 {
 		meta = SpMetaBytesF16
 	}
-	n := t.Stages * (t.BM*(SpABytes+meta) + t.BN*SpBBytes)
+	n := t.Stages*(t.BM*(SpABytes+meta)+t.BN*SpBBytes) + t.ringBarriers()
 	if t.Wgmma {
 		n += WgmmaAlign
 	}

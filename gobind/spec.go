@@ -8,7 +8,10 @@ import (
 )
 
 // LaunchSpec is a validated kernel launch: the kernel, a 1-D grid and block,
-// the dynamic shared memory and the parameters in the order of the
+// the blocks per cluster (0 or 1: none; the kernels of cluster shapes have
+// their cluster dimensions compiled in, so only the emulator takes it from
+// here, and Grid is a multiple of it), the dynamic shared memory and the
+// parameters in the order of the
 // kernel's signature: first its tensor maps (Maps, which each runner
 // encodes), then the rest (Params), each 8 bytes. A zero Grid means there
 // is nothing to launch (an empty output). The CUDA launcher and the CPU
@@ -17,10 +20,14 @@ import (
 type LaunchSpec struct {
 	Kernel      string
 	Grid, Block int
+	Cluster     int
 	Shared      int
 	Maps        []TensorMap
 	Params      []uint64
 }
+
+// ClusterSize is the blocks per cluster of the launch (at least 1).
+func (s LaunchSpec) ClusterSize() int { return max(s.Cluster, 1) }
 
 func ptr(m cuda.Mem) uint64 { return uint64(m.Ptr) }
 func i64(v int64) uint64    { return uint64(v) }
@@ -48,7 +55,7 @@ func (a *GemmArgs) Spec() (LaunchSpec, error) {
 		twin.Tile = t.twin()
 		return twin.Spec()
 	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Shared: t.DenseShared(),
+	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Cluster: t.Cluster, Shared: t.DenseShared(),
 		Params: []uint64{ptr(a.A), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N), i64(a.K),
 			i64(a.LdA), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
@@ -94,7 +101,7 @@ func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 		twin.Tile = t.twin()
 		return twin.Spec()
 	}
-	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Shared: t.SparseShared(a.In),
+	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Cluster: t.Cluster, Shared: t.SparseShared(a.In),
 		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
 			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {

@@ -92,8 +92,9 @@ func (t Tile) twin() string { return fmt.Sprintf("w%dx%d", t.BM, t.BN) }
 
 // tmaMaps are the tensor maps of a dense launch in shape t: none unless t
 // is a TMA shape; then A (M rows) and B (N rows) as byte arrays of K
-// elements a row, in boxes of a stage's bytes by the tile's rows, with the
-// 128-byte swizzle the kernel's wgmma descriptors name.
+// elements a row, in boxes of a stage's bytes by the tile's rows (B's
+// shared by a cluster shape's blocks: each copies its share of the rows
+// to all), with the 128-byte swizzle the kernel's wgmma descriptors name.
 func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
 	if !t.TMA {
 		return nil
@@ -101,7 +102,8 @@ func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
 	eb := a.In.Bytes()
 	return []TensorMap{
 		{Base: a.A, RowBytes: a.K * eb, Rows: a.M, Pitch: a.LdA * eb, BoxBytes: t.BKBytes, BoxRows: t.BM, Swizzle: t.BKBytes},
-		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: t.BKBytes, BoxRows: t.BN, Swizzle: t.BKBytes},
+		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: t.BKBytes, BoxRows: t.BN / t.ClusterSize(),
+			Swizzle: t.BKBytes},
 	}
 }
 
@@ -115,7 +117,8 @@ func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
 	eb := a.In.Bytes()
 	return []TensorMap{
 		{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: a.LdV * eb, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes},
-		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: SpBBytes, BoxRows: t.BN, Swizzle: SpBBytes},
+		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: SpBBytes, BoxRows: t.BN / t.ClusterSize(),
+			Swizzle: SpBBytes},
 	}
 }
 

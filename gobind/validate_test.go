@@ -176,9 +176,9 @@ func TestElementwiseArgsValidate(t *testing.T) {
 }
 
 func TestGeometry(t *testing.T) {
-	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false, 0, false, false, false}
-	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false, 0, false, false, false}
-	w256 := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true, false, false}
+	t128 := Tile{"a", 128, 128, 64, 4, 2, 2, false, 0, false, false, false, 0}
+	t256 := Tile{"b", 128, 256, 128, 3, 2, 1, false, 0, false, false, false, 0}
+	w256 := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true, false, false, 0}
 	if t128.Blocks(8192, 8192) != 64*64 || t128.Blocks(1, 1) != 1 || t128.Blocks(129, 128) != 2 ||
 		t256.Blocks(8192, 8192) != 64*32 || t256.Blocks(129, 257) != 4 || (Tile{}).Blocks(1, 1) != 0 {
 		t.Fatal("Tile.Blocks")
@@ -186,8 +186,23 @@ func TestGeometry(t *testing.T) {
 	if t128.DenseShared() != 65536 || t256.DenseShared() != 3*384*128 || w256.DenseShared() != 4*384*128+1024 {
 		t.Fatal("Tile.DenseShared")
 	}
-	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, 0, false, false, false}
-	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true, false, false}
+	// A cluster shape's grid has whole clusters of tile rows; the shapes
+	// with a producer keep their mbarriers past the stages; a cluster
+	// shape's blocks each copy 1/Cluster of B's rows.
+	pm := tileNamed(DenseTiles, "w128x256pm")
+	if pm.ClusterSize() != GemmCluster || w256.ClusterSize() != 1 || pm.Blocks(8192, 8192) != 64*32 ||
+		pm.Blocks(129, 257) != 2*2 || pm.Blocks(257, 256) != 4*1 || pm.Blocks(1, 1) != 2 {
+		t.Fatal("Tile.Blocks of a cluster shape")
+	}
+	if pm.DenseShared() != 4*384*128+16*4+1024 {
+		t.Fatal("Tile.DenseShared of a shape with a producer")
+	}
+	a := GemmArgs{In: S8, M: 300, N: 300, K: 128, LdA: 128, LdB: 128}
+	if maps := a.tmaMaps(pm); len(maps) != 2 || maps[0].BoxRows != 128 || maps[1].BoxRows != 256/GemmCluster {
+		t.Fatalf("tensor maps of a cluster shape: %+v", maps)
+	}
+	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, 0, false, false, false, 0}
+	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true, false, false, 0}
 	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 || wsp.SparseShared(ref.S8) != 4*(128*80+256*128)+1024 {
 		t.Fatal("Tile.SparseShared")
 	}
@@ -220,10 +235,13 @@ const (
 	kindWgmma   = "WGMMA"
 	kindTMA     = "WGMMA_TMA"
 	kindWS      = "WGMMA_WS"
+	kindMC      = "WGMMA_MC"
 )
 
 func (t Tile) kind() string {
 	switch {
+	case t.Cluster > 1:
+		return kindMC
 	case t.Producer:
 		return kindWS
 	case t.TMA:
@@ -259,6 +277,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 	}
 	want := map[string]int64{
 		"GC_GEMM_THREADS": GemmThreads, "GC_GEMM_WS_THREADS": GemmWSThreads, "GC_GEMM_GROUP_M": GemmGroupM,
+		"GC_GEMM_CLUSTER":   GemmCluster,
 		"GC_SPGEMM_A_BYTES": SpABytes, "GC_SPGEMM_B_BYTES": SpBBytes,
 		"GC_SPGEMM_META_BYTES_S8": SpMetaBytesS8, "GC_SPGEMM_META_BYTES_F16": SpMetaBytesF16,
 		"GC_EPI_PER_COL": int64(ref.PerCol), "GC_EPI_PER_ROW": int64(ref.PerRow),
@@ -270,7 +289,8 @@ func TestConfigMatchesHeader(t *testing.T) {
 	lists := map[string][]Tile{"GC_DENSE_TILES": tilesOf(DenseTiles, kindMmaSync), "GC_WGMMA_TILES": tilesOf(DenseTiles, kindWgmma),
 		"GC_WGMMA_TMA_TILES": tilesOf(DenseTiles, kindTMA), "GC_SPARSE_TILES": tilesOf(SparseTiles, kindMmaSync),
 		"GC_WGMMA_SPARSE_TILES": tilesOf(SparseTiles, kindWgmma), "GC_WGMMA_SPARSE_TMA_TILES": tilesOf(SparseTiles, kindTMA),
-		"GC_WGMMA_WS_TILES": tilesOf(DenseTiles, kindWS), "GC_WGMMA_SPARSE_WS_TILES": tilesOf(SparseTiles, kindWS)}
+		"GC_WGMMA_WS_TILES": tilesOf(DenseTiles, kindWS), "GC_WGMMA_SPARSE_WS_TILES": tilesOf(SparseTiles, kindWS),
+		"GC_WGMMA_MC_TILES": tilesOf(DenseTiles, kindMC), "GC_WGMMA_SPARSE_MC_TILES": tilesOf(SparseTiles, kindMC)}
 	for list, tiles := range lists {
 		body := regexp.MustCompile(`(?s)#define ` + list + `\(X, \.\.\.\)(.*?)\n\n`).FindStringSubmatch(string(src))
 		if body == nil {
@@ -284,9 +304,14 @@ func TestConfigMatchesHeader(t *testing.T) {
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			ws := strings.HasSuffix(list, "_WS_TILES")
+			mc := strings.HasSuffix(list, "_MC_TILES")
+			ws := mc || strings.HasSuffix(list, "_WS_TILES")
+			cluster := 0
+			if mc {
+				cluster = GemmCluster
+			}
 			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, v[7], strings.HasPrefix(list, "GC_WGMMA_"),
-				ws || strings.HasSuffix(list, "_TMA_TILES"), ws})
+				ws || strings.HasSuffix(list, "_TMA_TILES"), ws, cluster})
 		}
 		if !reflect.DeepEqual(got, tiles) {
 			t.Errorf("gemm_config.h %s:\n%v\nGo has\n%v", list, got, tiles)
@@ -297,7 +322,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 			}
 		}
 	}
-	for _, tl := range append(tilesOf(DenseTiles, kindWgmma, kindTMA, kindWS), tilesOf(SparseTiles, kindWgmma, kindTMA, kindWS)...) {
+	for _, tl := range append(tilesOf(DenseTiles, kindWgmma, kindTMA, kindWS, kindMC), tilesOf(SparseTiles, kindWgmma, kindTMA, kindWS, kindMC)...) {
 		if (tl.BM != 128 && tl.BM != 256) || tl.WarpsM != 8 || tl.BKBytes != 128 || (tl.BN != 128 && tl.BN != 192 && tl.BN != 256) ||
 			tl.InFlight < 0 || tl.InFlight > 1 || tl.Stages-1-tl.InFlight < 2 {
 			t.Errorf("wgmma tile %s: the kernel takes BM 128 or 256 (2 warpgroups of 1 or 2 m64 blocks), BN 128, 192 or 256, 128-byte stages, 0 or 1 groups in flight and two stages filling besides", tl.Name)
@@ -308,24 +333,22 @@ func TestConfigMatchesHeader(t *testing.T) {
 			t.Errorf("mma.sync tile %s: INFLIGHT %d, which only the wgmma kernels read", tl.Name, tl.InFlight)
 		}
 	}
-	// sm_90's opt-in shared memory per block is 227 KiB, the TMA shapes'
-	// static mbarriers (8 bytes a stage, 16 with a producer) included.
+	// sm_90's opt-in shared memory per block is 227 KiB, the t shapes'
+	// static mbarriers (8 bytes a stage) included (those of the shapes with
+	// a producer are in the dynamic shared memory).
 	const sm90Shared = 227 << 10
 	static := func(tl Tile) int {
-		switch {
-		case tl.Producer:
-			return 16 * tl.Stages
-		case tl.TMA:
+		if tl.TMA && !tl.Producer {
 			return 8 * tl.Stages
 		}
 		return 0
 	}
-	for _, tl := range tilesOf(DenseTiles, kindWgmma, kindTMA, kindWS) {
+	for _, tl := range tilesOf(DenseTiles, kindWgmma, kindTMA, kindWS, kindMC) {
 		if n := tl.DenseShared() + static(tl); n > sm90Shared {
 			t.Errorf("wgmma tile %s needs %d bytes of shared memory, over sm_90's %d", tl.Name, n, sm90Shared)
 		}
 	}
-	for _, tl := range tilesOf(SparseTiles, kindWgmma, kindTMA, kindWS) {
+	for _, tl := range tilesOf(SparseTiles, kindWgmma, kindTMA, kindWS, kindMC) {
 		if n := max(tl.SparseShared(S8), tl.SparseShared(F16)) + static(tl); n > sm90Shared {
 			t.Errorf("wgmma 2:4 tile %s needs %d bytes of shared memory, over sm_90's %d", tl.Name, n, sm90Shared)
 		}
@@ -333,7 +356,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 	// A TMA shape's twin, which runs its empty launches, is a cp.async
 	// wgmma shape of the same output tile.
 	for _, list := range [][]Tile{DenseTiles, SparseTiles} {
-		for _, tl := range tilesOf(list, kindTMA, kindWS) {
+		for _, tl := range tilesOf(list, kindTMA, kindWS, kindMC) {
 			if tw := tileNamed(list, tl.twin()); tw.kind() != kindWgmma || tw.BM != tl.BM || tw.BN != tl.BN {
 				t.Errorf("TMA tile %s: its twin %q is not a wgmma shape of the same tile", tl.Name, tl.twin())
 			}
@@ -367,7 +390,7 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
 	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
-	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA|WGMMA_SPARSE|WGMMA_TMA|WGMMA_SPARSE_TMA|WGMMA_WS|WGMMA_SPARSE_WS)_TILES\(GC_\w+_KERNEL, (\w+),`)
+	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA|WGMMA_SPARSE|WGMMA_TMA|WGMMA_SPARSE_TMA|WGMMA_WS|WGMMA_SPARSE_WS|WGMMA_MC|WGMMA_SPARSE_MC)_TILES\(GC_\w+_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -385,13 +408,15 @@ func TestKernelTableMatchesSources(t *testing.T) {
 			tiles := map[string][]Tile{"DENSE": tilesOf(DenseTiles, kindMmaSync), "WGMMA": tilesOf(DenseTiles, kindWgmma),
 				"WGMMA_TMA": tilesOf(DenseTiles, kindTMA), "SPARSE": tilesOf(SparseTiles, kindMmaSync),
 				"WGMMA_SPARSE": tilesOf(SparseTiles, kindWgmma), "WGMMA_SPARSE_TMA": tilesOf(SparseTiles, kindTMA),
-				"WGMMA_WS": tilesOf(DenseTiles, kindWS), "WGMMA_SPARSE_WS": tilesOf(SparseTiles, kindWS)}[m[1]]
+				"WGMMA_WS": tilesOf(DenseTiles, kindWS), "WGMMA_SPARSE_WS": tilesOf(SparseTiles, kindWS),
+				"WGMMA_MC": tilesOf(DenseTiles, kindMC), "WGMMA_SPARSE_MC": tilesOf(SparseTiles, kindMC)}[m[1]]
 			for _, tl := range tiles {
 				name := m[2] + "_" + tl.Name
 				defined[name] = mod
 				params[name] = map[string]int{"DENSE": denseParams, "WGMMA": denseParams, "WGMMA_TMA": denseParams + 2,
 					"WGMMA_WS": denseParams + 2, "SPARSE": sparseParams, "WGMMA_SPARSE": sparseParams,
-					"WGMMA_SPARSE_TMA": sparseParams + 2, "WGMMA_SPARSE_WS": sparseParams + 2}[m[1]]
+					"WGMMA_SPARSE_TMA": sparseParams + 2, "WGMMA_SPARSE_WS": sparseParams + 2, "WGMMA_MC": denseParams + 2,
+					"WGMMA_SPARSE_MC": sparseParams + 2}[m[1]]
 			}
 		}
 	}

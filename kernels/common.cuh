@@ -25,7 +25,7 @@
 // Host emulation (kernels/emu): the PTX helpers below are replaced by C++
 // statements of their semantics, and threads by fibers.
 #include "emu/emu_ops.h"
-#define GC_DYNAMIC_SMEM(name) uint8_t* name = gc_emu::dyn_smem
+#define GC_DYNAMIC_SMEM(name) uint8_t* name = gc_emu::block_smem(gc_emu::cur->rank)
 #else
 #define GC_DYNAMIC_SMEM(name) extern __shared__ __align__(128) uint8_t name[]
 
@@ -191,21 +191,24 @@ GC_DEVICE uint32_t swz(int row, int ch) {
 }
 
 // ---- block rasterisation -------------------------------------------------
-// tile_of maps the 1-D block index to a (tile row, tile column) pair of
-// BM x BN tiles, walking GC_GEMM_GROUP_M tile rows at a time so that
-// consecutive blocks share A rows and B columns in L2 (the grouped ordering
-// Triton's tutorials use).
+// tile_of maps the 1-D block index (tile_at: any index pid) to a (tile
+// row, tile column) pair of BM x BN tiles, walking GC_GEMM_GROUP_M tile
+// rows at a time so that consecutive blocks share A rows and B columns in
+// L2 (the grouped ordering Triton's tutorials use).
 template <int BM, int BN>
-GC_DEVICE void tile_of(long long M, long long N, int& pm, int& pn) {
+GC_DEVICE void tile_at(long long M, long long N, int pid, int& pm, int& pn) {
   const int tiles_m = (int)((M + BM - 1) / BM);
   const int tiles_n = (int)((N + BN - 1) / BN);
-  const int pid = blockIdx.x;
   const int per_group = GC_GEMM_GROUP_M * tiles_n;
   const int group = pid / per_group;
   const int first_m = group * GC_GEMM_GROUP_M;
   const int rows = min(tiles_m - first_m, GC_GEMM_GROUP_M);
   pm = first_m + (pid % per_group) % rows;
   pn = (pid % per_group) / rows;
+}
+template <int BM, int BN>
+GC_DEVICE void tile_of(long long M, long long N, int& pm, int& pn) {
+  tile_at<BM, BN>(M, N, blockIdx.x, pm, pn);
 }
 
 // ---- epilogues -------------------------------------------------------------

@@ -40,12 +40,12 @@
 /* Hopper GEMMs on wgmma (gemm_wgmma.cu, sm_90 only): the dense entry points
  * again, per warpgroup (WARPS_M 8: warp w owns rows 16w..16w+15 of the
  * tile, warpgroup w/4 issues its m64 wgmma), BK_BYTES 128 (the 128-byte
- * swizzle); HOIST: a stage's wgmma issued before, not after, the copies
- * that refill the ring (gemm_wgmma.cu). On an H100 (session 18) w128x256
- * was the fastest int8 shape and w128x128 the fastest for halves. The HOIST
- * rows (suffix h) and those with a deeper copy ring in the shared memory
- * left (227 KiB per block; suffix sN) were written after the device time
- * was spent: not yet timed. The 256-row shapes (session 19), in which
+ * swizzle), HOIST 0. On an H100 (session 18) w128x256 was the fastest int8
+ * shape and w128x128 the fastest for halves. (Rows that issued a stage's
+ * wgmma before its refill's copies, suffix h, or had a deeper copy ring,
+ * suffix sN, were dropped in session 22 without ever being timed: the TMA
+ * and warp-specialised shapes below take the copies off the wgmma
+ * warps' path more directly.) The 256-row shapes (session 19), in which
  * each warpgroup issues two m64 row blocks on the same B, copy 0.92-1.17
  * bytes per output and stage where w128x256 copies 1.5 (docs/RESULTS.md
  * "Bytes per output"); on the H100 (session 21) w256x192 took 6% longer
@@ -53,16 +53,13 @@
 #define GC_WGMMA_TILES(X, ...)                         \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)   \
-  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, 1, __VA_ARGS__)  \
-  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 1, __VA_ARGS__)  \
-  X(w128x128s7, 128, 128, 128, 7, 8, 1, 0, 1, __VA_ARGS__)  \
   X(w256x192, 256, 192, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
 
 /* Hopper 2:4 GEMMs on wgmma.mma_async.sp (gemm_wgmma.cu, sm_90 only): the
  * sparse entry points again, per warpgroup as GC_WGMMA_TILES, with the
  * stages of GC_SPARSE_TILES (BK_BYTES 128 of logical K). On an H100
  * (session 18) w128x256 was the fastest int8 shape, w128x128 for halves at
- * 4096^3. The h and sN shapes as in GC_WGMMA_TILES: not yet timed. The f
+ * 4096^3. The f
  * rows (session 19) leave one group in flight at each wait, as the dense
  * kernels do, with a set of metadata registers per parity of tile: 9-12%
  * faster than their parents on the H100 (session 21), where w256x128 and
@@ -70,10 +67,6 @@
 #define GC_WGMMA_SPARSE_TILES(X, ...)                  \
   X(w128x256, 128, 256, 128, 4, 8, 1, 0, 0, __VA_ARGS__)   \
   X(w128x128, 128, 128, 128, 6, 8, 1, 0, 0, __VA_ARGS__)   \
-  X(w128x256h, 128, 256, 128, 4, 8, 1, 1, 0, __VA_ARGS__)  \
-  X(w128x128h, 128, 128, 128, 6, 8, 1, 1, 0, __VA_ARGS__)  \
-  X(w128x256s5, 128, 256, 128, 5, 8, 1, 0, 0, __VA_ARGS__) \
-  X(w128x128s8, 128, 128, 128, 8, 8, 1, 0, 0, __VA_ARGS__) \
   X(w256x192, 256, 192, 128, 5, 8, 1, 0, 0, __VA_ARGS__)   \
   X(w128x256f, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)  \
   X(w128x128f, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
@@ -117,6 +110,23 @@
   X(w128x256fp, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
   X(w256x192fp, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
 
+/* The p shapes in thread-block clusters (suffix m; gemm_wgmma_ws and
+ * gemm_wgmma_sp_ws with CLUSTER = GC_GEMM_CLUSTER): the blocks of a cluster
+ * compute vertically adjacent tiles, which share their B tile, and each
+ * block's producer copies its 1/GC_GEMM_CLUSTER of B's rows by one TMA
+ * multicast into every block of the cluster, so a block reads from L2 its
+ * own A and a share of B. On an H100 (session 21) the 128 x 256 t and ft
+ * shapes moved 7.0-7.7 TB/s from L2, all the bytes of their tiles, of
+ * which B is 2/3 (dense) or 3/4 (2:4). The mbarriers live in the dynamic
+ * shared memory (16 bytes a stage past the stages). Written in session 22
+ * without a GPU: checked by ptxas 12.4 and the emulator, not run on one.
+ * Same parameters as the t shapes. */
+#define GC_WGMMA_MC_TILES(X, ...)                       \
+  X(w128x256pm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+
+#define GC_WGMMA_SPARSE_MC_TILES(X, ...)                 \
+  X(w128x256fpm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata
@@ -127,6 +137,7 @@
 
 #define GC_GEMM_THREADS 256
 #define GC_GEMM_WS_THREADS 384
+#define GC_GEMM_CLUSTER 2
 #define GC_SPGEMM_A_BYTES 64
 #define GC_SPGEMM_B_BYTES 128
 #define GC_SPGEMM_META_BYTES_S8 16

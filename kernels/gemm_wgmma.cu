@@ -31,14 +31,19 @@
 //    __syncthreads: tile kt is resident and visible to wgmma, and every
 //    warpgroup has completed its wgmma groups up to kt-1-F (each waited for
 //    all but its newest F at the end of iteration kt-1), so stage
-//    (kt-1-F) % STAGES is free and is refilled with tile kt+P: before tile
-//    kt's wgmma is issued, or, in the HOIST shapes (suffix h), right after,
-//    so that the tensor cores start on tile kt while the copies are issued.
+//    (kt-1-F) % STAGES is free and is refilled with tile kt+P before tile
+//    kt's wgmma is issued.
 //  * The t shapes (GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES) fill the
 //    stages with the TMA engine instead (gemm_wgmma_tma, gemm_wgmma_sp_tma;
 //    tma.cuh): thread 0 issues a tile's box copies, counted on its stage's
 //    mbarrier, and every thread waits for that barrier's phase before the
 //    block barrier of the iteration (TmaRing); the invariant is the same.
+//  * The p shapes (GC_WGMMA_WS_TILES, ...) add a producer warpgroup that
+//    issues the copies, and full/empty mbarriers per stage in place of the
+//    block barrier (WsRing, ws_mainloop); the m shapes (GC_WGMMA_MC_TILES,
+//    ...) run them in clusters of GC_GEMM_CLUSTER blocks with vertically
+//    adjacent tiles, each block's producer multicasting its share of the
+//    common B tile into every block (tma_fill_b, cluster_tile_of).
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
 #include <type_traits>
@@ -66,8 +71,7 @@ struct NoWait {
 // before the refill): load(stage, kt) starts the copies of tile kt into a
 // stage, ready(kt) waits for those that cp.async.wait_group does not
 // count (the TMA copies: TmaRing), mma(acc, stage, q) issues the stage's
-// wgmma k-steps, EARLY issues
-// them before the refill's copies, and retired(q') runs after each wait
+// wgmma k-steps, and retired(q') runs after each wait
 // (wg_hold of the registers the retired wgmmas read), and with F = 1 for
 // both q' after the last wait. q is the tile's parity kt & 1 where per-parity registers
 // are needed (PAIRS: F = 1 and a retired() other than NoHold), else 0; q'
@@ -75,7 +79,7 @@ struct NoWait {
 // the loop is unrolled by two, so that q is a constant once the calls are
 // inlined (per-parity registers stay registers). acc starts at zero; at
 // the end every wgmma and every copy has completed.
-template <int STAGES, int F, bool EARLY, typename Acc, int N, typename Load, typename Mma, typename Retired,
+template <int STAGES, int F, typename Acc, int N, typename Load, typename Mma, typename Retired,
           typename Ready = NoWait>
 GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Retired retired, Ready ready = Ready()) {
   constexpr int P = STAGES - 1 - F;  // tiles copied ahead of the one computed on
@@ -99,12 +103,11 @@ GC_DEVICE void wgmma_mainloop(Acc (&acc)[N], int ktiles, Load load, Mma mma, Ret
     ready(kt);
     fence_proxy_async();
     __syncthreads();
-    if (!EARLY) refill(kt);
+    refill(kt);
     wg_acc_fence(acc);
     wg_fence();
     mma(acc, kt % STAGES, q);
     wg_commit();
-    if (EARLY) refill(kt);
     wg_wait<F>();
     wg_acc_fence(acc);
     retired((q + F) & 1);
@@ -139,6 +142,7 @@ struct WgShape {
   static constexpr int MT = T::BM / 128, NACC = T::BN / 2;
   static_assert(T::WARPS_M == 8 && (T::BM == 128 || T::BM == 256), "2 warpgroups of 1 or 2 m64 row blocks");
   static_assert(T::BN == 128 || T::BN == 192 || T::BN == 256, "the wgmma widths wgmma.cuh defines");
+  static_assert(!T::HOIST, "no HOIST schedule in the wgmma kernels");
   // row0 is the first row, within the tile, of row block i of the
   // warpgroup of the calling thread; warp_row that of the calling warp's
   // 16 rows of it.
@@ -161,6 +165,38 @@ GC_DEVICE void wg_store(const Epi& e, long long bm, long long bn, Acc (&acc)[N])
   for (int i = 0; i < S::MT; ++i) {
     store_tile<OUT>(e, bm + S::warp_row(i), bn,
                     reinterpret_cast<const Acc(&)[1][T::BN / 8][4]>(wg_block<S::NACC>(acc, i)));
+  }
+}
+
+// tma_fill_b copies B's box at byte x, rows bn.. (B_STAGE bytes, BN rows of
+// 128 bytes) to sB, counted on bar: in a cluster of CLUSTER blocks, the
+// calling block's 1/CLUSTER of the rows (the map's box has that many) to
+// the same rows of sB in every block of the cluster.
+template <int CLUSTER, int B_STAGE, int BN>
+GC_DEVICE void tma_fill_b(uint8_t* sB, const TensorMap& mB, int x, long long bn, saddr_t bar) {
+  if (CLUSTER == 1) {
+    tma_load_2d(smem_addr(sB), mB, x, (int)bn, bar);
+  } else {
+    static_assert(BN % (8 * CLUSTER) == 0, "each share whole 8-row swizzle atoms");
+    const int r = cluster_rank();
+    tma_load_2d_multicast(smem_addr(sB + r * (B_STAGE / CLUSTER)), mB, x, (int)bn + r * (BN / CLUSTER), bar,
+                          (uint16_t)((1 << CLUSTER) - 1));
+  }
+}
+
+// cluster_tile_of is tile_of for blocks in clusters of CLUSTER: cluster c
+// (blocks c CLUSTER..) takes the c-th (CLUSTER BM) x BN tile in tile_of's
+// order and its block of rank r the r-th BM rows of it, so the blocks of a
+// cluster share their B tile. The grid has the tile rows rounded up to
+// whole clusters (gobind Tile.Blocks); a block past M computes zeros and
+// stores nothing.
+template <int BM, int BN, int CLUSTER>
+GC_DEVICE void cluster_tile_of(long long M, long long N, int& pm, int& pn) {
+  if (CLUSTER == 1) {
+    tile_of<BM, BN>(M, N, pm, pn);
+  } else {
+    tile_at<CLUSTER * BM, BN>(M, N, blockIdx.x / CLUSTER, pm, pn);
+    pm = pm * CLUSTER + cluster_rank();
   }
 }
 
@@ -190,13 +226,20 @@ struct WgDense {
 
   // tma_fill (one thread) copies tile kt of A (rows bm..) and B (rows
   // bn..) into stage st with the TMA engine, the bytes counted on bar: the
-  // boxes at byte kt * BK, one expect for both.
+  // boxes at byte kt * BK, one expect for both. In a cluster of CLUSTER
+  // blocks (whose tiles share bn) B's box is 1/CLUSTER of its rows, the
+  // calling block's share, multicast to every block (tma_fill_b).
+  template <int CLUSTER = 1>
   GC_DEVICE void tma_fill(const TensorMap& mA, const TensorMap& mB, saddr_t bar, int st, int kt, long long bm,
                           long long bn) const {
     mbar_arrive_expect_tx(bar, A_STAGE + B_STAGE);
     tma_load_2d(smem_addr(sA + st * A_STAGE), mA, kt * BK, (int)bm, bar);
-    tma_load_2d(smem_addr(sB + st * B_STAGE), mB, kt * BK, (int)bn, bar);
+    tma_fill_b<CLUSTER, B_STAGE, BN>(sB + st * B_STAGE, mB, kt * BK, bn, bar);
   }
+
+  // ring_barriers: the mbarriers of the p and m shapes (WsRing), past the
+  // stages.
+  GC_DEVICE uint64_t* ring_barriers() const { return reinterpret_cast<uint64_t*>(sB + T::STAGES * B_STAGE); }
 
   GC_DEVICE void stage(Acc (&d)[MT * NACC], int st) const {
 #pragma unroll
@@ -232,7 +275,7 @@ GC_DEVICE void gemm_wgmma(const uint8_t* __restrict__ A, const uint8_t* __restri
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
 
   Acc acc[MT * W::NACC];
-  wgmma_mainloop<T::STAGES, T::INFLIGHT, T::HOIST>(
+  wgmma_mainloop<T::STAGES, T::INFLIGHT>(
       acc, ktiles,
       [&](int stage, int kt) {
         copy_stage<BK>(copyA, copyB, stage * W::A_STAGE, stage * W::B_STAGE, (long long)kt * BK, Kb, inside, col_bytes);
@@ -288,7 +331,7 @@ GC_DEVICE void gemm_wgmma_tma(const TensorMap& mA, const TensorMap& mB, const Ep
   const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
 
   Acc acc[MT * W::NACC];
-  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
+  wgmma_mainloop<STAGES, T::INFLIGHT>(
       acc, ktiles,
       [&](int stage, int kt) {
         if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn);
@@ -331,12 +374,17 @@ struct WgSparse {
   // tma_fill (one thread) copies tile kt of the compressed A (64-byte
   // boxes, the 64-byte swizzle: A's rows advance 64 bytes a stage) and of B
   // (128 bytes a stage) into stage st, counted on bar; not the metadata.
+  // (B as in WgDense::tma_fill.)
+  template <int CLUSTER = 1>
   GC_DEVICE void tma_fill(const TensorMap& mA, const TensorMap& mB, saddr_t bar, int st, int kt, long long bm,
                           long long bn) const {
     mbar_arrive_expect_tx(bar, A_STAGE + B_STAGE);
     tma_load_2d(smem_addr(sA + st * A_STAGE), mA, kt * AB, (int)bm, bar);
-    tma_load_2d(smem_addr(sB + st * B_STAGE), mB, kt * BB, (int)bn, bar);
+    tma_fill_b<CLUSTER, B_STAGE, BN>(sB + st * B_STAGE, mB, kt * BB, bn, bar);
   }
+
+  // ring_barriers as in WgDense, past the metadata stages.
+  GC_DEVICE uint64_t* ring_barriers() const { return reinterpret_cast<uint64_t*>(sE + T::STAGES * E_STAGE); }
 
   // stage issues stage st's wgmma.sp k-steps, with m the metadata
   // registers of the tile's parity (see gemm_wgmma_sp).
@@ -390,15 +438,15 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // set per parity of tile: they must hold until the wait that retires the
   // tile's group (wg_mma_sp), hence wg_hold after it: without it nothing
   // stops ptxas from giving them to other values between the issue and the
-  // wait (the next k-step's descriptor arithmetic, the copies in the HOIST
-  // shapes, the next tile's work with a group in flight). With INFLIGHT 0
+  // wait (the next k-step's descriptor arithmetic, the next tile's work
+  // with a group in flight). With INFLIGHT 0
   // only set 0 is used; with 1 the next tile loads the other set while this
   // one's group runs. e.M < 0 never holds: Validate refuses it.
   uint32_t em[2][2 * MT] = {};
 
   Acc acc[MT * W::NACC];
   const auto run = [&](auto load_tile) {
-    wgmma_mainloop<T::STAGES, T::INFLIGHT, T::HOIST>(
+    wgmma_mainloop<T::STAGES, T::INFLIGHT>(
         acc, ktiles, load_tile, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
         [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
   };
@@ -449,7 +497,7 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
   uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
 
   Acc acc[MT * W::NACC];
-  wgmma_mainloop<STAGES, T::INFLIGHT, T::HOIST>(
+  wgmma_mainloop<STAGES, T::INFLIGHT>(
       acc, ktiles,
       [&](int stage, int kt) {
         if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn);
@@ -467,32 +515,48 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
 // wgmma and epilogue, unchanged) and a producer warpgroup (256..383) that
 // copies the stages. No block barrier in the main loop: per stage a "full"
 // mbarrier says the stage has landed and an "empty" one that every
-// consumer is done with it (WsRing). The producer gives its registers to
+// consumer warp is done with it (WsRing). The producer gives its registers to
 // the consumers (setmaxnreg): 128 x 40 + 256 x 232 <= 64K.
 constexpr int kWsProducerRegs = 40, kWsConsumerRegs = 232;
 static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536, "the SM's register file");
 
-// WsRing is the pipeline of the p shapes: full[s] completes a phase when
-// the producer's arrive.expect_tx and full_count - 1 other arrivals are in
-// and the box bytes have landed; empty[s] when all GC_GEMM_THREADS
-// consumers have released the stage. The producer fills tile kt into stage
-// kt % STAGES after empty's phase kt / STAGES - 1 (the consumers released
-// tile kt - STAGES); the consumers compute on it after full's phase
-// kt / STAGES. Neither side can get two phases ahead of the other, so a
-// parity names a phase.
-template <int STAGES>
+// WsRing is the pipeline of the p and m shapes, 2 STAGES mbarriers at
+// bars (in the dynamic shared memory, past the stages: ring_barriers):
+// full[s] completes a phase when the producer's arrive.expect_tx and
+// full_count - 1 other arrivals are in and the stage's bytes have landed;
+// empty[s] when every consumer warp of the CLUSTER blocks has released the
+// stage (one arrival each, by lane 0 once the warp has waited for its
+// wgmmas: with CLUSTER > 1 in every block of the cluster, whose producers
+// all write into each block's stage). The producer fills tile kt into
+// stage kt % STAGES after empty's phase kt / STAGES - 1 (the consumers
+// released tile kt - STAGES); the consumers compute on it after full's
+// phase kt / STAGES. Neither side can get two phases ahead of the other,
+// so a parity names a phase. Only the tiles that a later one replaces are
+// released (kt + STAGES < ktiles): so a block of a cluster never arrives
+// on the barrier of one that may have exited, as every arrival it makes is
+// one that the other block's producer waits for.
+template <int STAGES, int CLUSTER>
 struct WsRing {
+  static constexpr int kStages = STAGES;
+  static constexpr int CONSUMER_WARPS = GC_GEMM_THREADS / 32;
   saddr_t full0, empty0;  // stage s: + 8 s
-  GC_DEVICE WsRing(uint64_t (&full)[STAGES], uint64_t (&empty)[STAGES], int full_count)
-      : full0(smem_addr(&full[0])), empty0(smem_addr(&empty[0])) {
+  int ktiles;
+  GC_DEVICE WsRing(uint64_t* bars, int full_count, int ktiles_)
+      : full0(smem_addr(bars)), empty0(smem_addr(bars + STAGES)), ktiles(ktiles_) {
     if (threadIdx.x == 0) {
       for (int s = 0; s < STAGES; ++s) {
         mbar_init(full0 + 8 * s, full_count);
-        mbar_init(empty0 + 8 * s, GC_GEMM_THREADS);
+        mbar_init(empty0 + 8 * s, CLUSTER * CONSUMER_WARPS);
       }
       fence_mbar_init();
     }
-    __syncthreads();
+    // Every block's barriers initialised before any block's copies or
+    // arrivals reach them.
+    if (CLUSTER == 1) {
+      __syncthreads();
+    } else {
+      cluster_sync();
+    }
   }
   // full is the barrier that counts tile kt's copies.
   GC_DEVICE saddr_t full(int kt) const { return full0 + 8 * (kt % STAGES); }
@@ -502,21 +566,36 @@ struct WsRing {
   }
   // wait (consumer) blocks until tile kt has landed.
   GC_DEVICE void wait(int kt) const { mbar_wait(full(kt), (kt / STAGES) & 1); }
-  // release (consumer): the calling thread is done with tile kt's stage.
-  GC_DEVICE void release(int kt) const { mbar_arrive(empty0 + 8 * (kt % STAGES)); }
+  // release (every consumer thread, once it has waited for tile kt's
+  // wgmmas): the calling warp is done with tile kt's stage.
+  GC_DEVICE void release(int kt) const {
+    if (kt + STAGES >= ktiles) return;
+    __syncwarp();
+    if ((threadIdx.x & 31) == 0) {
+      const saddr_t bar = empty0 + 8 * (kt % STAGES);
+      if (CLUSTER == 1) {
+        mbar_arrive(bar);
+      } else {
+#pragma unroll
+        for (int c = 0; c < CLUSTER; ++c) mbar_arrive_cluster(bar, c);
+      }
+    }
+  }
 };
 
-// ws_mainloop is the consumers' side of the p shapes: wgmma_mainloop
+// ws_mainloop is the consumers' side of the p and m shapes: wgmma_mainloop
 // without copies or block barriers. Iteration kt waits for tile kt, issues
 // its wgmmas (mma, as there), waits until F groups remain, runs retired()
 // for the tile that wait retired (kt - F) and then releases its stage.
-template <int STAGES, int F, typename Acc, int N, typename Mma, typename Retired>
-GC_DEVICE void ws_mainloop(Acc (&acc)[N], int ktiles, const WsRing<STAGES>& ring, Mma mma, Retired retired) {
+template <int F, typename Ring, typename Acc, int N, typename Mma, typename Retired>
+GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired retired) {
+  constexpr int STAGES = Ring::kStages;
   static_assert(F == 0 || F == 1, "at most one group in flight");
   static_assert(STAGES >= F + 2, "a stage computed on, F in flight, one or more being filled");
   constexpr bool PAIRS = F == 1 && !std::is_same<Retired, NoHold>::value;
 #pragma unroll
   for (int i = 0; i < N; ++i) acc[i] = 0;
+  const int ktiles = ring.ktiles;
   const auto step = [&](int kt, int q) {
     ring.wait(kt);
     wg_acc_fence(acc);
@@ -548,7 +627,9 @@ GC_DEVICE void ws_mainloop(Acc (&acc)[N], int ktiles, const WsRing<STAGES>& ring
 
 // gemm_wgmma_ws is gemm_wgmma_tma warp-specialised: thread 256 issues every
 // tile's boxes as soon as its stage is free, the consumers run ws_mainloop.
-template <int ELEM, int OUT, typename T>
+// With CLUSTER > 1 (the m shapes) the blocks of a cluster compute
+// vertically adjacent tiles (cluster_tile_of) and share B's boxes.
+template <int ELEM, int OUT, typename T, int CLUSTER = 1>
 GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
   typedef WgDense<ELEM, T> W;
   typedef typename W::Acc Acc;
@@ -556,28 +637,27 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
 
   GC_DYNAMIC_SMEM(raw);
   const W w(wg_smem(raw));
-  __shared__ uint64_t full[STAGES], empty[STAGES];
-  const WsRing<STAGES> ring(full, empty, 1);
+  const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
+  const WsRing<STAGES, CLUSTER> ring(w.ring_barriers(), 1, ktiles);
 
   int pm, pn;
-  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  cluster_tile_of<BM, BN, CLUSTER>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
-  const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
 
   if (threadIdx.x >= GC_GEMM_THREADS) {
     setmaxnreg_dec<kWsProducerRegs>();
     if (threadIdx.x == GC_GEMM_THREADS) {
       for (int kt = 0; kt < ktiles; ++kt) {
         ring.acquire(kt);
-        w.tma_fill(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
+        w.template tma_fill<CLUSTER>(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
       }
     }
     return;
   }
   setmaxnreg_inc<kWsConsumerRegs>();
   Acc acc[MT * W::NACC];
-  ws_mainloop<STAGES, T::INFLIGHT>(
-      acc, ktiles, ring, [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
+  ws_mainloop<T::INFLIGHT>(
+      acc, ring, [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
   wg_store<OUT, T>(e, bm, bn, acc);
 }
 
@@ -585,8 +665,8 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
 // thread 0 issues the boxes of A and B, and each of its 128 threads copies
 // the metadata of one or two A rows by cp.async, whose landing it ties to
 // the stage's full barrier (cp.async.mbarrier.arrive: full counts 1 + 128
-// arrivals).
-template <int ELEM, int OUT, typename T>
+// arrivals). CLUSTER as in gemm_wgmma_ws.
+template <int ELEM, int OUT, typename T, int CLUSTER = 1>
 GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
                                 const Epi& e, long long K, long long lde) {
   typedef WgSparse<ELEM, T> W;
@@ -597,13 +677,12 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
 
   GC_DYNAMIC_SMEM(raw);
   const W w(wg_smem(raw));
-  __shared__ uint64_t full[STAGES], empty[STAGES];
-  const WsRing<STAGES> ring(full, empty, 1 + PRODUCERS);
+  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
+  const WsRing<STAGES, CLUSTER> ring(w.ring_barriers(), 1 + PRODUCERS, ktiles);
 
   int pm, pn;
-  tile_of<BM, BN>(e.M, e.N, pm, pn);
+  cluster_tile_of<BM, BN, CLUSTER>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
-  const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
 
   if (threadIdx.x >= GC_GEMM_THREADS) {
     setmaxnreg_dec<kWsProducerRegs>();
@@ -611,7 +690,7 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
     const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, bm, e.M, p), copyE1(w.sE, Em, lde, bm, e.M, p + PRODUCERS);
     for (int kt = 0; kt < ktiles; ++kt) {
       ring.acquire(kt);
-      if (p == 0) w.tma_fill(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
+      if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
       copyE0.copy(kt % STAGES, kt);
       copyE1.copy(kt % STAGES, kt);
       cp_async_mbar_arrive(ring.full(kt));
@@ -622,10 +701,21 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
   setmaxnreg_inc<kWsConsumerRegs>();
   uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
   Acc acc[MT * W::NACC];
-  ws_mainloop<STAGES, T::INFLIGHT>(
-      acc, ktiles, ring, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
+  ws_mainloop<T::INFLIGHT>(
+      acc, ring, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
       [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
   wg_store<OUT, T>(e, bm, bn, acc);
+}
+
+// The m shapes' bodies: the p shapes' in clusters of GC_GEMM_CLUSTER.
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_mc(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
+  gemm_wgmma_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, e, K);
+}
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_sp_mc(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
+                                long long K, long long lde) {
+  gemm_wgmma_sp_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, Em, e, K, lde);
 }
 
 // probe_run ends both probes below: it publishes the operands the thread's
@@ -784,11 +874,13 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 #define GC_WGMMA_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_wgmma_sp, __VA_ARGS__)
 
 // GC_TMA_ENTRY defines BASE_TILE of the dense body BODY (gemm_wgmma_tma,
-// gemm_wgmma_ws) in blocks of THREADS for one row of a TMA tile list: the
-// parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
+// gemm_wgmma_ws, gemm_wgmma_mc) in blocks of THREADS, with the attributes
+// ATTR (none, or the cluster dimensions), for one row of a TMA tile list:
+// the parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
 // replace the pointers and strides of A and B (passed, unused).
-#define GC_TMA_ENTRY(BODY, THREADS, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT) \
-  extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                                   \
+#define GC_TMA_ENTRY(BODY, THREADS, ATTR, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, \
+                     OUT)                                                                                            \
+  extern "C" __global__ void ATTR __launch_bounds__(THREADS, MIN_BLOCKS)                                              \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void*, void* C, const float* scale, const void* bias, long long M, long long N, long long K, \
                     long long, long long, long long ldcm, long long ldcn, long long axis, long long zp) {             \
@@ -797,11 +889,11 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
   }
 
 // GC_SPARSE_TMA_ENTRY: the same for the 2:4 bodies (gemm_wgmma_sp_tma,
-// gemm_wgmma_sp_ws) and GC_SPARSE_ENTRY's parameters (of which the
-// metadata and its stride are used).
-#define GC_SPARSE_TMA_ENTRY(BODY, THREADS, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, \
-                            OUT)                                                                                       \
-  extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                                   \
+// gemm_wgmma_sp_ws, gemm_wgmma_sp_mc) and GC_SPARSE_ENTRY's parameters (of
+// which the metadata and its stride are used).
+#define GC_SPARSE_TMA_ENTRY(BODY, THREADS, ATTR, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, \
+                            ELEM, OUT)                                                                                 \
+  extern "C" __global__ void ATTR __launch_bounds__(THREADS, MIN_BLOCKS)                                              \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void* Em, const void*, void* C, const float* scale, const void* bias, long long M,           \
                     long long N, long long K, long long, long long lde, long long, long long ldcm, long long ldcn,     \
@@ -812,12 +904,17 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
   }
 
 // One row of GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES,
-// GC_WGMMA_WS_TILES and GC_WGMMA_SPARSE_WS_TILES (the last two in blocks
-// of GC_GEMM_WS_THREADS, one per SM).
-#define GC_WGMMA_TMA_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_tma, GC_GEMM_THREADS, __VA_ARGS__)
-#define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, __VA_ARGS__)
-#define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, __VA_ARGS__)
-#define GC_WGMMA_SPARSE_WS_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_ws, GC_GEMM_WS_THREADS, __VA_ARGS__)
+// GC_WGMMA_WS_TILES, GC_WGMMA_SPARSE_WS_TILES, GC_WGMMA_MC_TILES and
+// GC_WGMMA_SPARSE_MC_TILES (the last four in blocks of GC_GEMM_WS_THREADS,
+// one per SM; the last two in clusters of GC_GEMM_CLUSTER along x).
+#define GC_CLUSTER_DIMS __cluster_dims__(GC_GEMM_CLUSTER, 1, 1)
+#define GC_WGMMA_TMA_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_tma, GC_GEMM_THREADS, , __VA_ARGS__)
+#define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, , __VA_ARGS__)
+#define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
+#define GC_WGMMA_SPARSE_WS_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
+#define GC_WGMMA_MC_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS, __VA_ARGS__)
+#define GC_WGMMA_SPARSE_MC_KERNEL(...) \
+  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS, __VA_ARGS__)
 
 #if GC_WGMMA_PART != 1
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
@@ -849,6 +946,16 @@ GC_WGMMA_WS_TILES(GC_WGMMA_WS_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F3
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
 #endif  // GC_WGMMA_PART != 1
 
 #if GC_WGMMA_PART != 0
@@ -875,4 +982,12 @@ GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_f16_f32, gc::ELEM_
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_WGMMA_SPARSE_WS_TILES(GC_WGMMA_SPARSE_WS_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
 #endif  // GC_WGMMA_PART != 0

@@ -37,6 +37,14 @@
 // each side's code within its count when the kernel's launch bounds fix
 // the count at entry.
 //
+// The m shapes run in thread-block clusters (blocks launched together on
+// one GPC, __cluster_dims__ at compile time): a block may arrive on an
+// mbarrier in another block of its cluster (mapa gives the address at the
+// same offset there), and one TMA copy can multicast a box into every
+// block of a mask, landing at the same offset in each and counted on the
+// barrier at the same offset in each. barrier.cluster is the cluster's
+// __syncthreads (of the threads that have not exited).
+//
 // Under GC_EMULATE, kernels/emu/emu_tma.h stands in for all of it: the
 // emulator's own tensor-map layout, copies that land at the wait, and
 // checks of the rules above.
@@ -117,6 +125,41 @@ GC_DEVICE void tma_load_2d(saddr_t dst, const TensorMap& map, int x, int y, sadd
       "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
       "[%4];\n" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(&map)), "r"(x), "r"(y), "r"(bar)
+      : "memory");
+}
+
+// cluster_rank is the calling block's rank in its cluster.
+GC_DEVICE int cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return (int)r;
+}
+
+// cluster_sync: every thread of the cluster that has not exited arrives
+// (release) and waits for the others (acquire).
+GC_DEVICE void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.aligned;\nbarrier.cluster.wait.aligned;\n" ::: "memory");
+}
+
+// mbar_arrive_cluster arrives (release, cluster scope) on the barrier at
+// bar's offset in the shared memory of block cta of the cluster.
+GC_DEVICE void mbar_arrive_cluster(saddr_t bar, int cta) {
+  asm volatile(
+      "{\n.reg .b32 remote;\n"
+      "mapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
+      "r"(cta)
+      : "memory");
+}
+
+// tma_load_2d_multicast is tma_load_2d into every block of the cluster
+// whose bit is set in mask: the box lands at dst's offset in each, its
+// bytes counted on the barrier at bar's offset in each.
+GC_DEVICE void tma_load_2d_multicast(saddr_t dst, const TensorMap& map, int x, int y, saddr_t bar, uint16_t mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, "
+      "{%2, %3}], [%4], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(&map)), "r"(x), "r"(y), "r"(bar), "h"(mask)
       : "memory");
 }
 

@@ -16,7 +16,11 @@
 // What it cannot check: that the PTX semantics stated in emu_ops.h and
 // emu_wgmma.h are the hardware's (the mma.sp metadata layout, checked on an
 // H100; wgmma's descriptors, swizzle and fragments, not yet), timing, and
-// anything about concurrency between blocks.
+// concurrency between blocks, except within a thread-block cluster: the
+// blocks of a cluster run together, each as far behind the ones before it
+// as it can be, and an mbarrier used before its block set it up, an access
+// to a block that has exited and a TMA multicast into operands of another
+// block's unfinished wgmma are reported.
 //
 // The kernel sources are included from kernels/, outside the package, so
 // each has a link here (src_<name>.h) that puts it among the package's

@@ -29,9 +29,10 @@
 namespace gc_emu {
 
 Thread* cur = nullptr;
-gc_dim3 block_idx, block_dim, grid_dim;
+gc_dim3 block_dim, grid_dim;
+int cluster_size = 1;
 uint8_t* dyn_smem = nullptr;
-size_t dyn_bytes = 0;
+size_t dyn_bytes = 0, block_bytes = 0, block_stride = 0;
 std::vector<int> writer;
 std::vector<std::pair<size_t, size_t>> fenced;
 std::vector<Inflight> wg_inflight;
@@ -65,15 +66,19 @@ void fiber_main(int idx) {
   swapcontext(&fibers[idx].ctx, &sched_ctx);
 }
 
-// run_block runs one block to completion; it returns an error message or
-// the empty string.
-std::string run_block(int threads) {
+// run_cluster runs the blocks first..first+cluster_size-1 of block
+// threads each to completion; it returns an error message or the empty
+// string.
+std::string run_cluster(int block, int first) {
+  const int threads = block * cluster_size;
   const int warps = (threads + 31) / 32;
   warp_slots.assign(warps, WarpSlots{});
   for (int i = 0; i < threads; ++i) {
     Fiber& f = fibers[i];
     f.t = Thread{};
-    f.t.tid = gc_dim3{(unsigned)i, 0, 0};
+    f.t.tid = gc_dim3{(unsigned)(i % block), 0, 0};
+    f.t.rank = i / block;
+    f.t.bidx = gc_dim3{(unsigned)(first + f.t.rank), 0, 0};
     f.t.index = i;
     f.t.lane = i % 32;
     f.t.warp = i / 32;
@@ -87,21 +92,35 @@ std::string run_block(int threads) {
   for (;;) {
     bool ran = false;
     const unsigned long before = progress;
-    for (int i = 0; i < threads; ++i) {
-      if (fibers[i].t.state == RUN || fibers[i].t.state == MBAR_WAIT) {
-        cur = &fibers[i].t;
-        swapcontext(&sched_ctx, &fibers[i].ctx);
-        ran = true;
+    for (int r = 0; r < cluster_size; ++r) {
+      const unsigned long at = progress;
+      for (int i = r * block; i < (r + 1) * block; ++i) {
+        if (fibers[i].t.state == RUN || fibers[i].t.state == MBAR_WAIT) {
+          cur = &fibers[i].t;
+          swapcontext(&sched_ctx, &fibers[i].ctx);
+          ran = true;
+        }
       }
+      // A block of the cluster runs only in the passes in which the blocks
+      // before it could do nothing: the blocks as far apart in time as
+      // they can be, so that one's use of another's shared memory before
+      // that has set it up (or after it has exited) is seen.
+      if (progress != at) break;
     }
     // Release complete barriers.
-    int done = 0, block_wait = 0;
+    int done = 0, cluster_wait = 0;
     for (int i = 0; i < threads; ++i) {
       done += fibers[i].t.state == DONE;
-      block_wait += fibers[i].t.state == BLOCK_WAIT;
+      cluster_wait += fibers[i].t.state == CLUSTER_WAIT;
     }
     if (done == threads) return "";
     bool released = false;
+    if (cluster_wait > 0 && cluster_wait == threads - done) {
+      for (int i = 0; i < threads; ++i) {
+        if (fibers[i].t.state == CLUSTER_WAIT) fibers[i].t.state = RUN;
+      }
+      released = true;
+    }
     for (int w = 0; w < warps; ++w) {
       int live = 0, waiting = 0;
       for (int i = w * 32; i < std::min(threads, w * 32 + 32); ++i) {
@@ -114,17 +133,30 @@ std::string run_block(int threads) {
         released = true;
       }
     }
-    if (block_wait > 0 && block_wait == threads - done) {
-      if (done > 0) return "__syncthreads after some threads exited";
-      for (int i = 0; i < threads; ++i) fibers[i].t.state = RUN;
+    for (int r = 0; r < cluster_size; ++r) {
+      int block_done = 0, block_wait = 0;
+      for (int i = r * block; i < (r + 1) * block; ++i) {
+        block_done += fibers[i].t.state == DONE;
+        block_wait += fibers[i].t.state == BLOCK_WAIT;
+      }
+      if (block_wait == 0 || block_wait != block - block_done) continue;
+      if (block_done > 0) return "__syncthreads after some threads exited";
+      for (int i = r * block; i < (r + 1) * block; ++i) fibers[i].t.state = RUN;
       released = true;
-      // The barrier publishes what the threads fenced to every proxy.
-      for (const auto& r : fenced) {
-        for (size_t i = r.first; i < r.first + r.second; ++i) {
+      // The barrier publishes what the block's threads fenced to every
+      // proxy.
+      const size_t lo = block_smem(r) - dyn_smem, hi = lo + block_bytes;
+      std::vector<std::pair<size_t, size_t>> others;
+      for (const auto& f : fenced) {
+        if (f.first < lo || f.first >= hi) {
+          others.push_back(f);
+          continue;
+        }
+        for (size_t i = f.first; i < f.first + f.second; ++i) {
           if (writer[i] < 0) writer[i] = 0;
         }
       }
-      fenced.clear();
+      fenced = others;
     }
     // A pass that released no barrier and changed nothing (no fiber moved
     // to another state, no mbarrier changed: only mbarrier waits ran, or
@@ -133,7 +165,7 @@ std::string run_block(int threads) {
       for (int i = 0; i < threads; ++i) {
         if (fibers[i].t.state == MBAR_WAIT) return "deadlock: an mbarrier wait for a phase whose arrivals or bytes never come";
       }
-      return "deadlock: threads wait at different barriers (divergent __syncthreads or warp collective)";
+      return "deadlock: threads wait at different barriers (divergent __syncthreads, barrier.cluster or warp collective)";
     }
   }
 }
@@ -187,9 +219,9 @@ struct Entry {
 
 const Entry table[] = {
     GC_EMU_DENSE(GC_DENSE_TILES) GC_EMU_DENSE(GC_WGMMA_TILES) GC_EMU_DENSE(GC_WGMMA_TMA_TILES)
-    GC_EMU_DENSE(GC_WGMMA_WS_TILES)
+    GC_EMU_DENSE(GC_WGMMA_WS_TILES) GC_EMU_DENSE(GC_WGMMA_MC_TILES)
     GC_EMU_SPARSE(GC_SPARSE_TILES) GC_EMU_SPARSE(GC_WGMMA_SPARSE_TILES) GC_EMU_SPARSE(GC_WGMMA_SPARSE_TMA_TILES)
-    GC_EMU_SPARSE(GC_WGMMA_SPARSE_WS_TILES)
+    GC_EMU_SPARSE(GC_WGMMA_SPARSE_WS_TILES) GC_EMU_SPARSE(GC_WGMMA_SPARSE_MC_TILES)
     GC_EMU_KERNEL(gc_sp24_probe_s8),     GC_EMU_KERNEL(gc_sp24_probe_f16),     GC_EMU_KERNEL(gc_quantize_f32_s8),
     GC_EMU_KERNEL(gc_dequantize_s8_f32), GC_EMU_KERNEL(gc_softmax_f32),        GC_EMU_KERNEL(gc_add_f32),
     GC_EMU_KERNEL(gc_relu_f32),          GC_EMU_KERNEL(gc_cast_f32_f16),       GC_EMU_KERNEL(gc_cast_f16_f32),
@@ -225,9 +257,11 @@ int gc_emu_params(const char* name) {
 }
 
 // gc_emu_launch runs kernel name over grid x block threads with shared bytes
-// of dynamic shared memory. It returns 0, or writes a message to err (size
-// errlen) and returns 1.
-int gc_emu_launch(const char* name, int grid, int block, int shared, const uint64_t* params, char* err, int errlen) {
+// of dynamic shared memory per block, in clusters of cluster blocks (1:
+// none). It returns 0, or writes a message to err (size errlen) and
+// returns 1.
+int gc_emu_launch(const char* name, int grid, int block, int shared, int cluster, const uint64_t* params, char* err,
+                  int errlen) {
   using namespace gc_emu;
   const Entry* k = nullptr;
   for (const Entry& e : table)
@@ -236,53 +270,63 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
     snprintf(err, errlen, "emulator: no kernel %s", name);
     return 1;
   }
-  if (block <= 0 || block > 1024 || grid <= 0) {
-    snprintf(err, errlen, "emulator: %s: grid %d, block %d", name, grid, block);
+  if (block <= 0 || block > 1024 || grid <= 0 || cluster <= 0 || cluster > 8 || grid % cluster != 0 ||
+      (cluster > 1 && block % 32 != 0)) {
+    snprintf(err, errlen, "emulator: %s: grid %d, block %d, cluster %d", name, grid, block, cluster);
     return 1;
   }
+  const int threads = block * cluster;
   // Fiber stacks: the kernels keep their register arrays (a few KiB) on
   // them.
-  if ((int)fibers.size() < block) {
-    fibers.resize(block);
+  if ((int)fibers.size() < threads) {
+    fibers.resize(threads);
     for (Fiber& f : fibers) f.stack.resize(256 << 10);
   }
-  std::vector<uint8_t> smem(shared + kCanary + 128);
+  // The blocks' regions 1024 bytes apart, so that each block's alignment
+  // of its stages (gemm_wgmma.cu) puts them at the same offsets.
+  const size_t stride = (shared + kCanary + 1023) / 1024 * 1024;
+  std::vector<uint8_t> smem(stride * cluster + 128);
   uint8_t* base = smem.data() + (128 - (uintptr_t)smem.data() % 128) % 128;
   entry = k->call;
   entry_args = params;
   block_dim = gc_dim3{(unsigned)block, 1, 1};
   grid_dim = gc_dim3{(unsigned)grid, 1, 1};
-  for (int b = 0; b < grid; ++b) {
-    block_idx = gc_dim3{(unsigned)b, 0, 0};
-    memset(base, 0x5c, shared + kCanary);
-    dyn_smem = base;
-    dyn_bytes = shared;
-    writer.assign(shared, 0);
+  cluster_size = cluster;
+  dyn_smem = base;
+  dyn_bytes = stride * cluster;
+  block_bytes = shared;
+  block_stride = stride;
+  for (int b = 0; b < grid; b += cluster) {
+    memset(base, 0x5c, dyn_bytes);
+    writer.assign(dyn_bytes, 0);
     fenced.clear();
     wg_inflight.clear();
     mbars.clear();
     failure.clear();
     // The first failure a thread recorded is the cause of a deadlock that
     // may follow it.
-    std::string e = run_block(block);
+    std::string e = run_cluster(block, b);
     if (!failure.empty()) e = failure;
     if (!e.empty()) {
       snprintf(err, errlen, "emulator: %s block %d: %s", name, b, e.c_str());
       return 1;
     }
-    for (size_t i = 0; i < kCanary; ++i) {
-      if (base[shared + i] != 0x5c) {
-        snprintf(err, errlen, "emulator: %s block %d wrote past its %d bytes of dynamic shared memory", name, b, shared);
-        return 1;
+    for (int r = 0; r < cluster; ++r) {
+      for (size_t i = 0; i < kCanary; ++i) {
+        if (block_smem(r)[shared + i] != 0x5c) {
+          snprintf(err, errlen, "emulator: %s block %d wrote past its %d bytes of dynamic shared memory", name, b + r, shared);
+          return 1;
+        }
       }
     }
-    for (Fiber& f : fibers) {
-      if (!f.t.open.empty() || !f.t.groups.empty()) {
-        snprintf(err, errlen, "emulator: %s block %d ended with cp.async copies never waited for", name, b);
+    for (int i = 0; i < threads; ++i) {
+      const Thread& t = fibers[i].t;
+      if (!t.open.empty() || !t.groups.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with cp.async copies never waited for", name, b + t.rank);
         return 1;
       }
-      if (!f.t.wg_open.empty() || !f.t.wg_groups.empty()) {
-        snprintf(err, errlen, "emulator: %s block %d ended with wgmma never waited for", name, b);
+      if (!t.wg_open.empty() || !t.wg_groups.empty()) {
+        snprintf(err, errlen, "emulator: %s block %d ended with wgmma never waited for", name, b + t.rank);
         return 1;
       }
     }
@@ -299,6 +343,14 @@ int gc_emu_launch(const char* name, int grid, int block, int shared, const uint6
 }  // extern "C"
 
 namespace gc_emu {
+
+bool block_exited(int rank) {
+  const int block = (int)block_dim.x;
+  for (int i = rank * block; i < (rank + 1) * block; ++i) {
+    if (fibers[i].t.state != DONE) return false;
+  }
+  return true;
+}
 
 void yield_wait(int state) {
   Thread* t = cur;

@@ -12,7 +12,8 @@ package emu
 int gc_emu_params(const char* name);
 void* gc_emu_tensor_map(uint64_t base, long long row_bytes, long long rows, long long pitch, int box_bytes, int box_rows,
                         int swizzle);
-int gc_emu_launch(const char* name, int grid, int block, int shared, const uint64_t* params, char* err, int errlen);
+int gc_emu_launch(const char* name, int grid, int block, int shared, int cluster, const uint64_t* params, char* err,
+                  int errlen);
 */
 import "C"
 
@@ -130,7 +131,8 @@ func (r *Runner) Launch(spec gobind.LaunchSpec) error {
 	var msg [256]C.char
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if C.gc_emu_launch(name, C.int(spec.Grid), C.int(spec.Block), C.int(spec.Shared), params, &msg[0], C.int(len(msg))) != 0 {
+	if C.gc_emu_launch(name, C.int(spec.Grid), C.int(spec.Block), C.int(spec.Shared), C.int(spec.ClusterSize()), params,
+		&msg[0], C.int(len(msg))) != 0 {
 		return errors.New(C.GoString(&msg[0]))
 	}
 	return nil

@@ -8,12 +8,18 @@
 // metadata layouts of mma / mma.sp, ldmatrix, wgmma's descriptors); the GPU
 // runs do.
 //
-// Model: a launch runs its blocks one after another; a block's threads are
-// fibers (ucontext) scheduled cooperatively on one OS thread. A fiber runs
-// until it reaches a barrier: __syncthreads (all threads of the block) or a
-// warp-collective operation (ldmatrix, mma, shfl: all threads of the warp,
+// Model: a launch runs its clusters of blocks (one block each, unless the
+// kernel has cluster dimensions: gemm_wgmma.cu's m shapes) one after
+// another; the threads of a cluster's blocks are fibers (ucontext)
+// scheduled cooperatively on one OS thread. A fiber runs until it reaches
+// a barrier: __syncthreads (all threads of its block), barrier.cluster
+// (every thread of the cluster that has not exited) or a warp-collective
+// operation (ldmatrix, mma, shfl, __syncwarp: all threads of the warp,
 // which exchange data through a per-warp slot array). A barrier that can
-// never complete (divergence) is reported as an error. cp.async copies are
+// never complete (divergence) is reported as an error. The blocks of a
+// cluster have their dynamic shared memory one after another in one
+// region (dyn_smem), block_stride bytes apart, so that the checks below
+// that index it by offset see the whole cluster's. cp.async copies are
 // queued per thread and performed at cp.async.wait_group, as late as the
 // hardware may perform them, so a read of a stage before its wait sees stale
 // data. Hopper's wgmma (emu_wgmma.h) is queued the same way and performed at
@@ -37,10 +43,14 @@
 
 // CUDA qualifiers for host compilation: the CUDA headers (host mode) define
 // __global__ and __device__ as nothing; __shared__ variables become statics
-// (blocks run one at a time, so a static is per block), and launch bounds go.
+// (clusters run one at a time, so a static is per block in a kernel
+// without cluster dimensions; the kernels with them keep their shared
+// variables in the dynamic shared memory), and launch bounds and cluster
+// dimensions go (the launch passes the cluster size).
 #undef __shared__
 #define __shared__ static
 #define __launch_bounds__(...)
+#define __cluster_dims__(...)
 #ifndef __device__
 #define __device__
 #endif
@@ -63,8 +73,9 @@ struct WarpSlots {
 };
 
 // Fiber state. MBAR_WAIT: waiting for an mbarrier phase (kernels/emu/
-// emu_tma.h), run again at every pass until the phase completes.
-enum { RUN = 0, WARP_WAIT = 1, BLOCK_WAIT = 2, DONE = 3, MBAR_WAIT = 4 };
+// emu_tma.h), run again at every pass until the phase completes;
+// CLUSTER_WAIT: at barrier.cluster.
+enum { RUN = 0, WARP_WAIT = 1, BLOCK_WAIT = 2, DONE = 3, MBAR_WAIT = 4, CLUSTER_WAIT = 5 };
 
 struct Copy {
   uint8_t* dst;
@@ -84,9 +95,11 @@ struct WgOp {
   const uint32_t* meta_reg;    // wgmma.sp: this thread's metadata variable, unchanged until the wait
 };
 
+// A thread: tid its threadIdx, bidx its blockIdx, rank its block's within
+// the cluster; index, lane and warp count across the cluster's blocks.
 struct Thread {
-  gc_dim3 tid;
-  int index, lane, warp, state;
+  gc_dim3 tid, bidx;
+  int rank, index, lane, warp, state;
   std::vector<std::vector<Copy>> groups;     // committed groups, oldest first
   std::vector<Copy> open;                    // not yet committed
   std::vector<std::vector<WgOp>> wg_groups;  // committed wgmma groups
@@ -127,11 +140,24 @@ struct Mbar {
   std::vector<std::pair<int, Copy>> cp_copies;
 };
 
-// The running block and thread (one at a time).
+// The running thread (one at a time), the launch's geometry, and the
+// running cluster's dynamic shared memory: dyn_bytes in all, block r's
+// block_bytes of it at dyn_smem + r * block_stride.
 extern Thread* cur;
-extern gc_dim3 block_idx, block_dim, grid_dim;
+extern gc_dim3 block_dim, grid_dim;
+extern int cluster_size;
 extern uint8_t* dyn_smem;
-extern size_t dyn_bytes;
+extern size_t dyn_bytes, block_bytes, block_stride;
+// block_smem is the dynamic shared memory of block rank of the cluster.
+inline uint8_t* block_smem(int rank) { return dyn_smem + (size_t)rank * block_stride; }
+// block_of is the rank of the block whose dynamic shared memory holds
+// [lo, hi), or -1.
+inline int block_of(const uint8_t* lo, const uint8_t* hi) {
+  for (int r = 0; r < cluster_size; ++r) {
+    if (lo >= block_smem(r) && hi <= block_smem(r) + block_bytes) return r;
+  }
+  return -1;
+}
 // writer[i]: 1 + the thread whose landed cp.async wrote byte i of dyn_smem
 // and has not fenced it with fence.proxy.async; minus that once fenced,
 // until the next __syncthreads publishes it (0: published, as wgmma
@@ -187,6 +213,7 @@ inline long long land(const Bulk& c) {
 void fail(const char* msg);
 
 void yield_wait(int state);  // park the current fiber until released
+bool block_exited(int rank); // every thread of block rank of the cluster has exited
 WarpSlots& slots();          // the current warp's exchange slots
 
 inline void warp_sync() { yield_wait(WARP_WAIT); }
@@ -233,11 +260,12 @@ inline void do_copy(const Copy& c) {
 }  // namespace gc_emu
 
 #define threadIdx (gc_emu::cur->tid)
-#define blockIdx (gc_emu::block_idx)
+#define blockIdx (gc_emu::cur->bidx)
 #define blockDim (gc_emu::block_dim)
 #define gridDim (gc_emu::grid_dim)
 
 inline void __syncthreads() { gc_emu::block_sync(); }
+inline void __syncwarp(unsigned = 0xffffffffu) { gc_emu::warp_sync(); }
 
 template <typename T>
 inline T min(T a, T b) {

@@ -33,15 +33,9 @@ func TestEmulatedDiagnostics(t *testing.T) {
 	report(t, rs)
 }
 
-// scheduleVariants differ from an emulated shape only in the depth of the
-// copy ring (sN) or, for w128x256h, in when a stage's copies are issued,
-// which w128x128h emulates (the same wgmma_mainloop branch): left out of
-// the default set to keep make test-emu, and CI, within their time.
-var scheduleVariants = []string{"w128x256h", "w128x128s7", "w128x256s5", "w128x128s8"}
-
 // emulatedTiles is the tile shapes the GEMM tests run: those
-// GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU; "all"
-// for every shape), by default every shape but the schedule variants.
+// GCOMPRESS_TEST_TILES lists (comma-separated names, as on the GPU), by
+// default (or "all") every shape.
 func emulatedTiles() []string {
 	v := os.Getenv("GCOMPRESS_TEST_TILES")
 	if v != "" && v != "all" {
@@ -49,7 +43,7 @@ func emulatedTiles() []string {
 	}
 	var tiles []string
 	for _, tl := range append(slices.Clone(gobind.DenseTiles), gobind.SparseTiles...) {
-		if !slices.Contains(tiles, tl.Name) && (v == "all" || !slices.Contains(scheduleVariants, tl.Name)) {
+		if !slices.Contains(tiles, tl.Name) {
 			tiles = append(tiles, tl.Name)
 		}
 	}

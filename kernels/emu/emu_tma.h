@@ -141,13 +141,50 @@ inline void tma_load_2d(saddr_t dst, const TensorMap& map, int x, int y, saddr_t
   if ((uintptr_t)dst % 128 != 0) gc_emu::fail("cp.async.bulk.tensor: shared destination not 128-byte aligned");
   const uint8_t* lo = c.dst;
   const uint8_t* hi = c.dst + (size_t)c.box_bytes * c.box_rows;
-  if (lo < gc_emu::dyn_smem || hi > gc_emu::dyn_smem + gc_emu::dyn_bytes) {
+  if (gc_emu::block_of(lo, hi) < 0) {
     gc_emu::fail("cp.async.bulk.tensor: box outside dynamic shared memory");
     return;
   }
   if (gc_emu::wgmma_reads(lo, hi)) gc_emu::fail("cp.async.bulk.tensor into shared memory that an unfinished wgmma reads");
   mbar_at(bar).copies.push_back(c);
   gc_emu::progress++;
+}
+
+// Clusters. cluster_rank is the thread's block's rank in its cluster;
+// cluster_sync the barrier.cluster of every thread of the cluster that has
+// not exited.
+inline int cluster_rank() { return gc_emu::cur->rank; }
+inline void cluster_sync() { gc_emu::yield_wait(gc_emu::CLUSTER_WAIT); }
+
+// cluster_map is mapa: the address at a's offset in the shared memory of
+// block cta of the cluster, a within the calling thread's block.
+inline saddr_t cluster_map(saddr_t a, int cta) {
+  const uint8_t* own = gc_emu::block_smem(gc_emu::cur->rank);
+  if (cta < 0 || cta >= gc_emu::cluster_size) {
+    gc_emu::fail("mapa: no such block in the cluster");
+    return a;
+  }
+  if ((const uint8_t*)a < own || (const uint8_t*)a >= own + gc_emu::block_bytes) {
+    gc_emu::fail("mapa: an address outside the block's dynamic shared memory");
+    return a;
+  }
+  if (gc_emu::block_exited(cta)) gc_emu::fail("an access to the shared memory of a block of the cluster that has exited");
+  return (saddr_t)(gc_emu::block_smem(cta) + ((const uint8_t*)a - own));
+}
+
+// mbar_arrive_cluster arrives on the barrier at bar's offset in block cta.
+inline void mbar_arrive_cluster(saddr_t bar, int cta) { mbar_arrive(cluster_map(bar, cta)); }
+
+// tma_load_2d_multicast queues the box for every block of the cluster in
+// mask, at dst's and bar's offsets in that block.
+inline void tma_load_2d_multicast(saddr_t dst, const TensorMap& map, int x, int y, saddr_t bar, uint16_t mask) {
+  if (mask == 0 || (mask >> gc_emu::cluster_size) != 0) {
+    gc_emu::fail("cp.async.bulk.tensor.multicast: a mask naming no block, or one outside the cluster");
+    return;
+  }
+  for (int r = 0; r < gc_emu::cluster_size; ++r) {
+    if (mask >> r & 1) tma_load_2d(cluster_map(dst, r), map, x, y, cluster_map(bar, r));
+  }
 }
 
 }  // namespace gc

@@ -70,9 +70,12 @@ struct WgOperand {
 
   WgOperand(uint64_t desc, int rows) {
     // The field holds bits 4-17 of the shared address; the kernels take it
-    // from smem_addr, a host address here.
-    const uintptr_t window = (uintptr_t)gc_emu::dyn_smem & 0x3FFFF;
-    start = (((desc & 0x3FFF) << 4) - window) & 0x3FFFF;
+    // from smem_addr, a host address here, within the issuing thread's
+    // block.
+    const uint8_t* base = gc_emu::block_smem(gc_emu::cur->rank);
+    const uintptr_t window = (uintptr_t)base & 0x3FFFF;
+    const size_t block_off = base - gc_emu::dyn_smem;
+    start = block_off + ((((desc & 0x3FFF) << 4) - window) & 0x3FFFF);
     sbo = ((desc >> 32) & 0x3FFF) << 4;
     const int mode = (int)(desc >> 62);
     row = mode == 1 ? 128 : 64;
@@ -82,7 +85,9 @@ struct WgOperand {
     if ((((uintptr_t)gc_emu::dyn_smem + start) & (8 * row - 1)) >= (uintptr_t)row) {
       gc_emu::fail("wgmma descriptor: start address not in row 0 of a swizzle atom (8 rows)");
     }
-    if (start + (rows / 8 - 1) * sbo + 8 * row > gc_emu::dyn_bytes) gc_emu::fail("wgmma operand outside dynamic shared memory");
+    if (start + (rows / 8 - 1) * sbo + 8 * row > block_off + gc_emu::block_bytes) {
+      gc_emu::fail("wgmma operand outside dynamic shared memory");
+    }
   }
 
   // byte is K byte kb of row r: the address start + (r / 8) * sbo + (r % 8)
