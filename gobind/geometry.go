@@ -77,6 +77,7 @@ var (
 		{"w128x128p", 128, 128, 128, 6, 8, 1, false, 1, true, true, true, 0},
 		{"w256x192p", 256, 192, 128, 4, 8, 1, false, 1, true, true, true, 0},
 		{"w128x256pm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
+		{"w128x128pm", 128, 128, 128, 6, 8, 1, false, 1, true, true, true, GemmCluster},
 	}
 	SparseTiles = []Tile{
 		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false, false, 0},

@@ -531,10 +531,10 @@ static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536
 // stage kt % STAGES after empty's phase kt / STAGES - 1 (the consumers
 // released tile kt - STAGES); the consumers compute on it after full's
 // phase kt / STAGES. Neither side can get two phases ahead of the other,
-// so a parity names a phase. Only the tiles that a later one replaces are
-// released (kt + STAGES < ktiles): so a block of a cluster never arrives
-// on the barrier of one that may have exited, as every arrival it makes is
-// one that the other block's producer waits for.
+// so a parity names a phase. In a cluster the producer drains the ring
+// before its block may exit: it waits until both blocks' consumers have
+// released every stage, so no arrival of the other block's consumers and
+// no copy of its own into the other block is still to come.
 template <int STAGES, int CLUSTER>
 struct WsRing {
   static constexpr int kStages = STAGES;
@@ -564,12 +564,19 @@ struct WsRing {
   GC_DEVICE void acquire(int kt) const {
     if (kt >= STAGES) mbar_wait(empty0 + 8 * (kt % STAGES), (kt / STAGES - 1) & 1);
   }
+  // drain (the producer thread that acquires, after its last tile): in a
+  // cluster, blocks until the stages of the last STAGES tiles are
+  // released too.
+  GC_DEVICE void drain() const {
+    if (CLUSTER > 1) {
+      for (int kt = ktiles; kt < ktiles + STAGES; ++kt) acquire(kt);
+    }
+  }
   // wait (consumer) blocks until tile kt has landed.
   GC_DEVICE void wait(int kt) const { mbar_wait(full(kt), (kt / STAGES) & 1); }
   // release (every consumer thread, once it has waited for tile kt's
   // wgmmas): the calling warp is done with tile kt's stage.
   GC_DEVICE void release(int kt) const {
-    if (kt + STAGES >= ktiles) return;
     __syncwarp();
     if ((threadIdx.x & 31) == 0) {
       const saddr_t bar = empty0 + 8 * (kt % STAGES);
@@ -586,7 +593,8 @@ struct WsRing {
 // ws_mainloop is the consumers' side of the p and m shapes: wgmma_mainloop
 // without copies or block barriers. Iteration kt waits for tile kt, issues
 // its wgmmas (mma, as there), waits until F groups remain, runs retired()
-// for the tile that wait retired (kt - F) and then releases its stage.
+// for the tile that wait retired (kt - F) and then releases its stage; the
+// last wait retires and releases the rest.
 template <int F, typename Ring, typename Acc, int N, typename Mma, typename Retired>
 GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired retired) {
   constexpr int STAGES = Ring::kStages;
@@ -622,6 +630,7 @@ GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired ret
   if (F == 1) {
     retired(0);
     retired(1);
+    if (ktiles > 0) ring.release(ktiles - 1);
   }
 }
 
@@ -651,6 +660,7 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
         ring.acquire(kt);
         w.template tma_fill<CLUSTER>(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
       }
+      ring.drain();
     }
     return;
   }
@@ -696,6 +706,7 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
       cp_async_mbar_arrive(ring.full(kt));
     }
     cp_async_wait<0>();
+    if (p == 0) ring.drain();
     return;
   }
   setmaxnreg_inc<kWsConsumerRegs>();
