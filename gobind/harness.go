@@ -426,6 +426,25 @@ func (h Harness) RunTmaProbe(pc *kerneltest.TmaProbeCase) error {
 	}, pc.Check)
 }
 
+// RunClusterProbe runs gc_cluster_probe on pc's first box position: every
+// block of the cluster must hold the GemmCluster boxes at (X0, Y0 + i
+// BoxRows), landed as gc_tma_probe lands them.
+func (h Harness) RunClusterProbe(pc *kerneltest.TmaProbeCase) error {
+	want := pc.Boxes(pc.X0, pc.Y0, GemmCluster)
+	return h.runProbe([][]byte{pc.Src}, GemmCluster*len(want), func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error) {
+		m := TensorMap{Base: in[0], RowBytes: pc.RowBytes, Rows: pc.Rows, Pitch: pc.Pitch, BoxBytes: pc.BoxBytes,
+			BoxRows: pc.BoxRows, Swizzle: pc.Swizzle}
+		return ClusterProbeSpec(m, d, pc.X0, pc.Y0)
+	}, func(got []byte) error {
+		for r := 0; r < GemmCluster; r++ {
+			if err := pc.CheckBoxes(fmt.Sprintf("cluster probe, block %d", r), got[r*len(want):(r+1)*len(want)], want); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // runProbe uploads a probe's inputs and a poisoned output of outBytes,
 // launches spec(inputs, output), and checks what the kernel wrote.
 func (h Harness) runProbe(inputs [][]byte, outBytes int, spec func(in []cuda.Mem, d cuda.Mem) (LaunchSpec, error),
@@ -547,6 +566,13 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 			pb := kerneltest.NewGemmProblem(in, out32, sh[0], sh[1], sh[2], ref.PerCol, false, false)
 			metric, err := kerneltest.CheckGemm(pb, h.NaiveGemmImpl)
 			add("naive gemm", fmt.Sprintf("%v %dx%dx%d", in, sh[0], sh[1], sh[2]), err, metric)
+		}
+	}
+	// Last: a cluster that never ends (a multicast or remote arrival that
+	// does not reach the other block) hangs the process.
+	if loaded("gc_cluster_probe") {
+		for _, pc := range kerneltest.TmaProbeCases() {
+			add("cluster probe", pc.Name, h.RunClusterProbe(pc), "")
 		}
 	}
 	return out

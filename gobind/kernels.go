@@ -36,6 +36,7 @@ var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_wgmma_sp_probe_s8", WgmmaModule, 6, WgmmaSparseProbeShared},
 	{"gc_wgmma_sp_probe_f16", WgmmaModule, 6, WgmmaSparseProbeShared},
 	{"gc_tma_probe", WgmmaModule, 7, TmaProbeShared},
+	{"gc_cluster_probe", WgmmaModule, 6, ClusterProbeShared},
 }...)
 
 // gemmBase is a GEMM entry point before its tile suffix.

@@ -76,6 +76,32 @@ func TmaProbeSpec(m TensorMap, out cuda.Mem, x0, y0, x1, y1 int64) (LaunchSpec, 
 		Params: []uint64{ptr(out), i64(x0), i64(y0), i64(x1), i64(y1), i64(int64(m.BoxSize()))}}.check()
 }
 
+// ClusterProbeShared is the dynamic shared memory of gc_cluster_probe: a
+// cluster's worth of the largest box, the alignment slack and two
+// mbarriers.
+const ClusterProbeShared = GemmCluster*256*256 + WgmmaAlign + 16
+
+// ClusterProbeSpec returns the launch of gc_cluster_probe (kernels/
+// gemm_wgmma.cu), one cluster of GemmCluster blocks: block r multicasts m's
+// box at byte x, row y + r m.BoxRows into every block, and each block
+// writes the GemmCluster boxes it received to out (GemmCluster^2
+// m.BoxSize() bytes in all, block by block).
+func ClusterProbeSpec(m TensorMap, out cuda.Mem, x, y int64) (LaunchSpec, error) {
+	const name = "gc_cluster_probe"
+	if err := m.Validate(name); err != nil {
+		return LaunchSpec{}, err
+	}
+	if x < 0 || x > math.MaxInt32 || y < 0 || y+GemmCluster*int64(m.BoxRows) > math.MaxInt32 {
+		return LaunchSpec{}, argErr(name, "box coordinates %d, %d outside int32", x, y)
+	}
+	if err := probeBuffers(name, 16, probeBuffer{"out", out, int64(GemmCluster * GemmCluster * m.BoxSize())}); err != nil {
+		return LaunchSpec{}, err
+	}
+	return LaunchSpec{Kernel: name, Grid: GemmCluster, Block: 128, Cluster: GemmCluster,
+		Shared: GemmCluster*m.BoxSize() + WgmmaAlign + 16, Maps: []TensorMap{m},
+		Params: []uint64{ptr(out), i64(x), i64(y), i64(int64(m.BoxRows)), i64(int64(m.BoxSize()))}}.check()
+}
+
 // maps is the number of tensor maps a GEMM entry point of the tile takes
 // first (A and B for the TMA shapes).
 func (t Tile) maps() int {

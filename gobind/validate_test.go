@@ -389,7 +389,7 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	}
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
-	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
+	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+GC_CLUSTER_DIMS)?(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
 	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA|WGMMA_SPARSE|WGMMA_TMA|WGMMA_SPARSE_TMA|WGMMA_WS|WGMMA_SPARSE_WS|WGMMA_MC|WGMMA_SPARSE_MC)_TILES\(GC_\w+_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)

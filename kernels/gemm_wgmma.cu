@@ -51,6 +51,10 @@
 #include "tma.cuh"
 #include "wgmma.cuh"
 
+// GC_CLUSTER_DIMS: the cluster dimensions of the m shapes' entry points
+// (and of gc_cluster_probe), GC_GEMM_CLUSTER blocks along x.
+#define GC_CLUSTER_DIMS __cluster_dims__(GC_GEMM_CLUSTER, 1, 1)
+
 namespace gc {
 
 // NoHold is the retired() of the kernels whose wgmmas read no registers
@@ -834,6 +838,41 @@ GC_DEVICE void tma_probe(const TensorMap& map, uint8_t* out, int x0, int y0, int
   }
 }
 
+// cluster_probe checks what the m shapes take from thread-block clusters,
+// in one cluster of GC_GEMM_CLUSTER blocks: block r copies map's box at
+// byte x, row y + r rows (bytes each) by one multicast into box r of every
+// block's shared memory, counted on every block's barrier (which expects
+// all the boxes); each block writes its boxes out as they landed
+// (out[r * CLUSTER bytes ..]) and then arrives on an "ack" barrier in every
+// block of the cluster (mapa + remote arrive) and waits for its own: the
+// probe ends only if every block's arrivals reached every other. The host
+// (gobind.Harness.RunClusterProbe) compares each block's boxes with the
+// box of CLUSTER rows at x, y.
+GC_DEVICE void cluster_probe(const TensorMap& map, uint8_t* out, int x, int y, int rows, int bytes) {
+  constexpr int CLUSTER = GC_GEMM_CLUSTER;
+  GC_DYNAMIC_SMEM(raw);
+  uint8_t* boxes = wg_smem(raw);
+  uint64_t* bars = reinterpret_cast<uint64_t*>(boxes + CLUSTER * bytes);  // landed, ack
+  const saddr_t landed = smem_addr(&bars[0]), ack = smem_addr(&bars[1]);
+  const int r = cluster_rank();
+  if (threadIdx.x == 0) {
+    mbar_init(landed, 1);
+    mbar_init(ack, CLUSTER);
+    fence_mbar_init();
+  }
+  cluster_sync();
+  if (threadIdx.x == 0) {
+    mbar_arrive_expect_tx(landed, CLUSTER * bytes);
+    tma_load_2d_multicast(smem_addr(boxes + r * bytes), map, x, y + r * rows, landed, (uint16_t)((1 << CLUSTER) - 1));
+  }
+  mbar_wait(landed, 0);
+  for (int i = threadIdx.x; i < CLUSTER * bytes; i += blockDim.x) out[r * CLUSTER * bytes + i] = boxes[i];
+  if (threadIdx.x == 0) {
+    for (int c = 0; c < CLUSTER; ++c) mbar_arrive_cluster(ack, c);
+  }
+  mbar_wait(ack, 0);
+}
+
 }  // namespace gc
 
 // GC_WGMMA_PART selects one of two halves of the entry points below (about
@@ -851,6 +890,15 @@ extern "C" __global__ void __launch_bounds__(128, 1)
     gc_tma_probe(const __grid_constant__ gc::TensorMap map, void* out, long long x0, long long y0, long long x1,
                  long long y1, long long bytes) {
   gc::tma_probe(map, static_cast<uint8_t*>(out), (int)x0, (int)y0, (int)x1, (int)y1, (int)bytes);
+}
+
+// gc_cluster_probe: see cluster_probe; one cluster of GC_GEMM_CLUSTER
+// blocks of 128 threads, GC_GEMM_CLUSTER boxes + 1024 + 16 bytes of dynamic
+// shared memory.
+extern "C" __global__ void GC_CLUSTER_DIMS __launch_bounds__(128, 1)
+    gc_cluster_probe(const __grid_constant__ gc::TensorMap map, void* out, long long x, long long y, long long rows,
+                     long long bytes) {
+  gc::cluster_probe(map, static_cast<uint8_t*>(out), (int)x, (int)y, (int)rows, (int)bytes);
 }
 
 // gc_wgmma_sp_probe_s8 / _f16: see wgmma_sp_probe; one block of 128
@@ -918,7 +966,6 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 // GC_WGMMA_WS_TILES, GC_WGMMA_SPARSE_WS_TILES, GC_WGMMA_MC_TILES and
 // GC_WGMMA_SPARSE_MC_TILES (the last four in blocks of GC_GEMM_WS_THREADS,
 // one per SM; the last two in clusters of GC_GEMM_CLUSTER along x).
-#define GC_CLUSTER_DIMS __cluster_dims__(GC_GEMM_CLUSTER, 1, 1)
 #define GC_WGMMA_TMA_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_tma, GC_GEMM_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)

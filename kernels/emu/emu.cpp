@@ -228,7 +228,7 @@ const Entry table[] = {
     GC_EMU_KERNEL(gc_cast_f32_bf16),     GC_EMU_KERNEL(gc_cast_bf16_f32),      GC_EMU_KERNEL(gc_gemm_s8_s32_naive),
     GC_EMU_KERNEL(gc_gemm_f16_f32_naive), GC_EMU_KERNEL(gc_abi_probe),       GC_EMU_KERNEL(gc_wgmma_probe_s8),
     GC_EMU_KERNEL(gc_wgmma_probe_f16),     GC_EMU_KERNEL(gc_wgmma_sp_probe_s8),   GC_EMU_KERNEL(gc_wgmma_sp_probe_f16),
-    GC_EMU_KERNEL(gc_tma_probe),
+    GC_EMU_KERNEL(gc_tma_probe),         GC_EMU_KERNEL(gc_cluster_probe),
 };
 
 }  // namespace

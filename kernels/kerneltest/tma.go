@@ -64,14 +64,22 @@ func (c *TmaProbeCase) at(r, b int) int {
 
 // Want is the expected output: the box at (X0, Y0), then the one at (X1, Y1).
 func (c *TmaProbeCase) Want() []byte {
-	out := make([]byte, 2*c.BoxSize())
-	for i, xy := range [2][2]int64{{c.X0, c.Y0}, {c.X1, c.Y1}} {
+	return append(c.Boxes(c.X0, c.Y0, 1), c.Boxes(c.X1, c.Y1, 1)...)
+}
+
+// Boxes is n boxes as they land in shared memory, one after another: the
+// one at byte x, row y, the one BoxRows rows below, and so on (the boxes of
+// a cluster's blocks in gc_cluster_probe).
+func (c *TmaProbeCase) Boxes(x, y int64, n int) []byte {
+	out := make([]byte, n*c.BoxSize())
+	for i := 0; i < n; i++ {
 		box := out[i*c.BoxSize() : (i+1)*c.BoxSize()]
+		y0 := y + int64(i*c.BoxRows)
 		for r := 0; r < c.BoxRows; r++ {
 			for b := 0; b < c.BoxBytes; b++ {
-				x, y := xy[0]+int64(b), xy[1]+int64(r)
-				if x >= 0 && x < c.RowBytes && y >= 0 && y < c.Rows {
-					box[c.at(r, b)] = c.Src[y*c.Pitch+x]
+				gx, gy := x+int64(b), y0+int64(r)
+				if gx >= 0 && gx < c.RowBytes && gy >= 0 && gy < c.Rows {
+					box[c.at(r, b)] = c.Src[gy*c.Pitch+gx]
 				}
 			}
 		}
@@ -82,15 +90,20 @@ func (c *TmaProbeCase) Want() []byte {
 // Check compares the probe's output with Want and names the first byte
 // that differs.
 func (c *TmaProbeCase) Check(got []byte) error {
-	want := c.Want()
+	return c.CheckBoxes("TMA probe "+c.Name, got, c.Want())
+}
+
+// CheckBoxes compares boxes got with want (both as Boxes lays them out)
+// and names the first byte that differs.
+func (c *TmaProbeCase) CheckBoxes(what string, got, want []byte) error {
 	if len(got) != len(want) {
-		return fmt.Errorf("TMA probe %s: %d bytes, want %d", c.Name, len(got), len(want))
+		return fmt.Errorf("%s: %d bytes, want %d", what, len(got), len(want))
 	}
 	for i := range want {
 		if got[i] != want[i] {
 			box, off := i/c.BoxSize(), i%c.BoxSize()
-			return fmt.Errorf("TMA probe %s: box %d, shared byte %d (row %d, chunk %d): got %#02x, want %#02x",
-				c.Name, box, off, off/c.BoxBytes, off%c.BoxBytes/16, got[i], want[i])
+			return fmt.Errorf("%s: box %d, shared byte %d (row %d, chunk %d): got %#02x, want %#02x",
+				what, box, off, off/c.BoxBytes, off%c.BoxBytes/16, got[i], want[i])
 		}
 	}
 	return nil

@@ -120,7 +120,14 @@ func run() error {
 				for _, tile := range shapes {
 					t, err := b.time(k, tile, s)
 					if err != nil {
-						return fmt.Errorf("%s (%s) at %d: %w", k, tile, s, err)
+						// One shape that fails to launch (a candidate the
+						// device refuses) costs its own timing, not the
+						// run's; a fault that ends the context fails
+						// every launch after it, each reported.
+						e := fmt.Sprintf("%s (%s) at %d: %v", k, tile, s, err)
+						fmt.Fprintln(os.Stderr, "kernelbench:", e)
+						rep.BenchErrors = append(rep.BenchErrors, e)
+						continue
 					}
 					fmt.Printf("%-16s %-13s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s\n", t.Kernel, t.Tile, s, s, s, t.MedianMS, t.TOPS, t.Check)
 					rep.Timings = append(rep.Timings, t)
@@ -151,6 +158,9 @@ func run() error {
 	fmt.Println("report:", *out)
 	if rep.CheckFailures > 0 {
 		return fmt.Errorf("%d kernel check(s) failed", rep.CheckFailures)
+	}
+	if len(rep.BenchErrors) > 0 {
+		return fmt.Errorf("%d kernel(s) not timed", len(rep.BenchErrors))
 	}
 	return nil
 }

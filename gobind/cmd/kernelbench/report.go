@@ -257,6 +257,7 @@ type Report struct {
 	Checks        []kerneltest.Result `json:"checks,omitempty"`
 	CheckFailures int                 `json:"check_failures"`
 	Timings       []Timing            `json:"timings,omitempty"`
+	BenchErrors   []string            `json:"bench_errors,omitempty"`
 	Acceptance    []Acceptance        `json:"acceptance,omitempty"`
 	Vendor        *VendorDoc          `json:"vendor,omitempty"`
 	NVML          *nvml.Report        `json:"nvml,omitempty"`
@@ -289,6 +290,9 @@ func writeSummary(w io.Writer, r *Report) {
 				t.Check, vname, vms, vtops, ratio)
 		}
 		tw.Flush()
+	}
+	for _, e := range r.BenchErrors {
+		fmt.Fprintf(w, "not timed: %s\n", e)
 	}
 	for _, a := range r.Acceptance {
 		status := "n/a"

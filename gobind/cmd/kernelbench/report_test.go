@@ -69,9 +69,10 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 		t.Errorf("families without timings: %+v", facc[4:])
 	}
 	var b strings.Builder
-	writeSummary(&b, &Report{Timings: ts, Acceptance: acc})
+	writeSummary(&b, &Report{Timings: ts, Acceptance: acc, BenchErrors: []string{"s8-2:4 (w128x256fpm) at 8192: launch refused"}})
 	out := b.String()
-	for _, want := range []string{"torch._int_mm", "0.625", "error", "PASS", "n/a", "a*", " t "} {
+	for _, want := range []string{"torch._int_mm", "0.625", "error", "PASS", "n/a", "a*", " t ",
+		"not timed: s8-2:4 (w128x256fpm) at 8192: launch refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
