@@ -154,6 +154,18 @@ func TestWgmmaLoaded(t *testing.T) {
 	}
 }
 
+// TestClusterProbe runs after TestDiagnostics and TestWgmmaLoaded
+// (Harness.ClusterDiagnostics: a probe that hangs costs only itself).
+func TestClusterProbe(t *testing.T) {
+	rs := testL.Harness().ClusterDiagnostics()
+	for _, r := range rs {
+		if !r.Pass {
+			t.Errorf("%s %s: %s", r.Suite, r.Case, r.Detail)
+		}
+	}
+	keep(rs)
+}
+
 // TestHostPtxasSASS: every wgmma kernel's own module (of the shapes
 // GCOMPRESS_TEST_TILES names, if set, and the probes), as the Launcher
 // hands it to the driver, assembles with the GPU host's ptxas -- the CUDA

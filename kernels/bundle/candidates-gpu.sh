@@ -3,8 +3,9 @@
 # shapes, each step under its own time limit so that the call ends in time
 # and its logs come back (at most 8 files in $OUT):
 #   A  diag.log         the launch diagnostics (ABI, mma.sp / wgmma / TMA
-#                       probes) and TestWgmmaLoaded for CAND: the driver's
-#                       JIT of their kernels (about 1.2 s each on an H100)
+#                       probes, then the cluster probe) and TestWgmmaLoaded
+#                       for CAND: the driver's JIT of their kernels (about
+#                       1.2 s each on an H100)
 #   B  bench-stdout.log, vendor.json, kernelbench.json, kernelbench.log
 #                       bench-gpu.sh on CAND at SIZES (PyTorch beside us,
 #                       each kernel checked on sampled rows first)
@@ -33,7 +34,7 @@ since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
 
 echo "== A: diagnostics and JIT of $CAND"
 GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-120}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
-	-test.run 'TestWgmmaLoaded|TestDiagnostics' >"$OUT/diag.log" 2>&1
+	-test.run 'TestWgmmaLoaded|TestDiagnostics|TestClusterProbe' >"$OUT/diag.log" 2>&1
 r=$?
 since A $r
 grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma JIT)' "$OUT/diag.log" | head -20

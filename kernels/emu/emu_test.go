@@ -24,7 +24,8 @@ func report(t *testing.T, rs []kerneltest.Result) {
 }
 
 func TestEmulatedDiagnostics(t *testing.T) {
-	rs := NewRunner().Harness().Diagnostics()
+	h := NewRunner().Harness()
+	rs := append(h.Diagnostics(), h.ClusterDiagnostics()...)
 	for _, r := range rs {
 		if !r.Pass {
 			t.Errorf("%s %s: %s", r.Suite, r.Case, r.Detail)

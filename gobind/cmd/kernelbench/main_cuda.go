@@ -97,6 +97,7 @@ func run() error {
 		}
 		h := l.Harness()
 		rep.Checks = append(rep.Checks, h.Diagnostics()...)
+		rep.Checks = append(rep.Checks, h.ClusterDiagnostics()...)
 		rep.Checks = append(rep.Checks, h.GemmSuites(printer{}, size)...)
 		rep.Checks = append(rep.Checks, kerneltest.Elementwise(printer{}, h.ElemImpl, size)...)
 		fmt.Println("\n== kernel checks (full table in the JSON report) ==")
