@@ -488,18 +488,31 @@ func alternative(err error, hint string) error {
 // reach the other block never ends: run it after them, so that such a
 // hang costs only itself.
 func (h Harness) ClusterDiagnostics() []kerneltest.Result {
-	if absent, ok := h.R.(interface{ Absent(string) error }); ok && absent.Absent("gc_cluster_probe") != nil {
+	if !h.loaded("gc_cluster_probe") {
 		return nil
 	}
 	var out []kerneltest.Result
 	for _, pc := range kerneltest.TmaProbeCases() {
-		r := kerneltest.Result{Suite: "cluster probe", Case: pc.Name, Pass: true}
-		if err := h.RunClusterProbe(pc); err != nil {
-			r.Pass, r.Detail = false, err.Error()
-		}
-		out = append(out, r)
+		out = append(out, probeResult("cluster probe", pc.Name, h.RunClusterProbe(pc), ""))
 	}
 	return out
+}
+
+// loaded reports whether the runner has kernel: a runner that can lack
+// some (the Launcher, whose wgmma kernels load on sm_90 only) says so by
+// Absent; the others have them all.
+func (h Harness) loaded(kernel string) bool {
+	absent, ok := h.R.(interface{ Absent(string) error })
+	return !ok || absent.Absent(kernel) == nil
+}
+
+// probeResult is a diagnostics table row: passed unless err.
+func probeResult(suite, name string, err error, metric string) kerneltest.Result {
+	r := kerneltest.Result{Suite: suite, Case: name, Pass: err == nil, Metric: metric}
+	if err != nil {
+		r.Detail = err.Error()
+	}
+	return r
 }
 
 // Diagnostics runs the launch-path probes and returns them as table rows:
@@ -513,11 +526,7 @@ func (h Harness) ClusterDiagnostics() []kerneltest.Result {
 func (h Harness) Diagnostics() []kerneltest.Result {
 	var out []kerneltest.Result
 	add := func(suite, name string, err error, metric string) {
-		r := kerneltest.Result{Suite: suite, Case: name, Pass: err == nil, Metric: metric}
-		if err != nil {
-			r.Detail = err.Error()
-		}
-		out = append(out, r)
+		out = append(out, probeResult(suite, name, err, metric))
 	}
 	a, b, c := int64(-2), uint64(0xdeadbeefcafef00d), int64(1)<<40
 	p := uintptr(0x123456789abc)
@@ -544,11 +553,9 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 		add("mma.sp probe", name, err, "")
 	}
 	// The wgmma probes, where the runner has the wgmma kernels.
-	absent, _ := h.R.(interface{ Absent(string) error })
-	loaded := func(kernel string) bool { return absent == nil || absent.Absent(kernel) == nil }
 	for _, in := range []ref.Elem{ref.S8, ref.F16} {
 		for _, kk := range []int{0, 3} {
-			if loaded(wgmmaProbeKernel(in, false)) {
+			if h.loaded(wgmmaProbeKernel(in, false)) {
 				pc := kerneltest.NewWgmmaProbeCase(in, kk, "diagnostics")
 				add("wgmma probe", fmt.Sprintf("%v k-step %d", in, kk), h.RunWgmmaProbe(pc), "")
 			}
@@ -556,7 +563,7 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 		// k-steps 0 and 1 with the GEMMs' metadata layout; for int8 also the
 		// two alternatives, which must fail (as in the mma.sp probes).
 		for _, pr := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {0, 2}} {
-			if !loaded(wgmmaProbeKernel(in, true)) || (in != ref.S8 && pr[1] != 0) {
+			if !h.loaded(wgmmaProbeKernel(in, true)) || (in != ref.S8 && pr[1] != 0) {
 				continue
 			}
 			pc, err := kerneltest.NewWgmmaSparseProbeCase(in, pr[0], "diagnostics")
@@ -572,7 +579,7 @@ func (h Harness) Diagnostics() []kerneltest.Result {
 			add("wgmma.sp probe", name, err, "")
 		}
 	}
-	if loaded("gc_tma_probe") {
+	if h.loaded("gc_tma_probe") {
 		for _, pc := range kerneltest.TmaProbeCases() {
 			add("tma probe", pc.Name, h.RunTmaProbe(pc), "")
 		}
