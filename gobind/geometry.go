@@ -92,6 +92,7 @@ var (
 		{"w128x256fp", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, 0},
 		{"w256x192fp", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, 0},
 		{"w128x256fpm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
+		{"w256x192fpm", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, GemmCluster},
 	}
 )
 

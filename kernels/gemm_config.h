@@ -121,13 +121,17 @@
  * shape, 8.0-8.6 TB/s (f16), half of it B's. The mbarriers live in the dynamic
  * shared memory (16 bytes a stage past the stages). Written in session 22
  * without a GPU: checked by ptxas 12.4 and the emulator, not run on one.
+ * w256x192fpm (session 23, also not run on a GPU): the 2:4 tile with the
+ * fewest L2 bytes per output, which was issue-bound as a t shape (its p
+ * shape removes the block barrier; this one halves its B bytes too).
  * Same parameters as the t shapes. */
 #define GC_WGMMA_MC_TILES(X, ...)                       \
   X(w128x256pm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
   X(w128x128pm, 128, 128, 128, 6, 8, 1, 0, 1, __VA_ARGS__)
 
-#define GC_WGMMA_SPARSE_MC_TILES(X, ...)                 \
-  X(w128x256fpm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+#define GC_WGMMA_SPARSE_MC_TILES(X, ...)                  \
+  X(w128x256fpm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w256x192fpm, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
 
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
