@@ -58,6 +58,22 @@ var (
 	}
 )
 
+// TileKernels lists the entry points of the dense (sparse) GEMMs of input
+// type in in tile shape tile, one per output type.
+func TileKernels(sparse bool, in Elem, tile string) []string {
+	bases := denseBases
+	if sparse {
+		bases = sparseBases
+	}
+	var out []string
+	for _, b := range bases {
+		if b.in == in {
+			out = append(out, b.name+"_"+tile)
+		}
+	}
+	return out
+}
+
 // gemmKernels is every GEMM base in every tile shape of its kind.
 func gemmKernels() []Kernel {
 	var ks []Kernel

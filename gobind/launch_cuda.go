@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 
@@ -320,16 +321,49 @@ func (l *Launcher) fitting(sparse bool, in Elem) string {
 // everyEntry reports whether ok holds for every dense (sparse) GEMM entry
 // point of input in in tile shape tile.
 func everyEntry(sparse bool, in Elem, tile string, ok func(kernel string) bool) bool {
-	bases := denseBases
-	if sparse {
-		bases = sparseBases
-	}
-	for _, b := range bases {
-		if b.in == in && !ok(b.name+"_"+tile) {
+	for _, k := range TileKernels(sparse, in, tile) {
+		if !ok(k) {
 			return false
 		}
 	}
 	return true
+}
+
+// Precompile has the driver compile the wgmma kernels among names that
+// nothing has asked for yet, workers at a time, as their first use would
+// (a failure is kept as the kernel's absence, which Absent reports; other
+// names are passed over). It returns how many it compiled. Each
+// compilation runs on its own goroutine's OS thread, so where the driver's
+// JIT compiles on several threads at once the wait shrinks up to workers
+// times; kernels asked for meanwhile wait only for their own compilation.
+func (l *Launcher) Precompile(names []string, workers int) int {
+	if l.wgmma.ready != nil {
+		return 0
+	}
+	var todo []Kernel
+	l.wgmma.mu.Lock()
+	for _, n := range names {
+		if k, ok := lookup(n); ok && k.Module == WgmmaModule && l.wgmma.kernels[n] == nil &&
+			!slices.ContainsFunc(todo, func(t Kernel) bool { return t.Name == n }) {
+			todo = append(todo, k)
+		}
+	}
+	l.wgmma.mu.Unlock()
+	next := make(chan Kernel)
+	var wg sync.WaitGroup
+	for range min(max(workers, 1), len(todo)) {
+		wg.Go(func() {
+			for k := range next {
+				_, _ = l.wgmmaFunction(k) // an error is kept as the kernel's absence
+			}
+		})
+	}
+	for _, k := range todo {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	return len(todo)
 }
 
 // DefaultTile is the tile shape of the dense (sparse) GEMM launches of

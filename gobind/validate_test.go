@@ -461,3 +461,27 @@ func TestKernelTableMatchesSources(t *testing.T) {
 		t.Errorf("modules %s", got)
 	}
 }
+
+// TestTileKernels: a shape's entry points per input type are the table's
+// kernels of that shape, input type and kind, one per output type.
+func TestTileKernels(t *testing.T) {
+	for _, c := range []struct {
+		sparse bool
+		tiles  []Tile
+	}{{false, DenseTiles}, {true, SparseTiles}} {
+		for _, tl := range c.tiles {
+			for in, want := range map[Elem]int{S8: 3, F16: 2, BF16: 2} {
+				got := TileKernels(c.sparse, in, tl.Name)
+				if len(got) != want {
+					t.Errorf("TileKernels(%v, %v, %s) = %v, want %d entry points", c.sparse, in, tl.Name, got, want)
+				}
+				prefix := map[bool]string{false: "gc_gemm_", true: "gc_spgemm_"}[c.sparse] + in.String() + "_"
+				for _, name := range got {
+					if _, ok := lookup(name); !ok || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, "_"+tl.Name) {
+						t.Errorf("TileKernels(%v, %v, %s): %s is not a kernel of the table with prefix %s", c.sparse, in, tl.Name, name, prefix)
+					}
+				}
+			}
+		}
+	}
+}

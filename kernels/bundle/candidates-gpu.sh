@@ -14,9 +14,11 @@
 #   D  misc.log         gcompress devices --json, cuda.test and backend.test
 #                       (-short), gcompress --device cuda:0 conformance
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
-# (default 8192) and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds;
-# default 120, 240, 120, 30 each for D's three commands: 570 s at most, under a
-# device call's 600; session 21's bench of 9 shapes needed more than 180) can be set.
+# (default 8192), KERNELS (step B's families, as bench-gpu.sh takes them)
+# and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds; default 120,
+# 240, 120, 30 each for D's three commands: 570 s at most, under a device
+# call's 600; session 21's bench of 9 shapes needed more than 180) can be
+# set. Step A has the kernels compiled one per CPU at a time (Precompile).
 # Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
 # where this comes from.
 set -u

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,6 +84,13 @@ func run() error {
 	}
 	rep := &Report{Command: strings.Join(os.Args, " "), Machine: bench.ThisMachine(), Device: deviceInfo(dev, l)}
 	fmt.Printf("device: %s, fatbin code %d, driver %s\n", dev, rep.Device.Arch, rep.Device.DriverVersion)
+	// The driver compiles a wgmma kernel on its first use (1.2 s each on
+	// an H100, session 21): those this run uses are compiled first, one
+	// per CPU at a time.
+	jit := time.Now()
+	if n := l.Precompile(runKernels(l, *check, *doBench, strings.Split(*kernels, ","), tileNames), runtime.NumCPU()); n > 0 {
+		fmt.Printf("wgmma JIT: %d kernels compiled in %v, %d at a time\n", n, time.Since(jit).Round(time.Millisecond), runtime.NumCPU())
+	}
 	sampler, err := nvml.StartSampler(200 * time.Millisecond)
 	if err != nil {
 		rep.NVMLError = err.Error()
@@ -249,6 +257,35 @@ func (b *bencher) shapes(kernel string, names []string) ([]string, error) {
 		out = append(out, t.Name)
 	}
 	return out, nil
+}
+
+// runKernels names the kernels a run uses: with check every kernel, with
+// bench the entry points of each family (unknown names aside: shapes
+// reports them) in the shapes that tiles names, else in its default shape.
+func runKernels(l *gobind.Launcher, check, bench bool, kernels, tiles []string) []string {
+	var names []string
+	if check {
+		for _, k := range gobind.Kernels {
+			names = append(names, k.Name)
+		}
+	}
+	if !bench {
+		return names
+	}
+	for _, k := range kernels {
+		f, ok := families[strings.TrimSpace(k)]
+		if !ok {
+			continue
+		}
+		shapes := tiles
+		if shapes == nil {
+			shapes = []string{l.DefaultTile(f.sparse, f.in)}
+		}
+		for _, tile := range shapes {
+			names = append(names, gobind.TileKernels(f.sparse, f.in, tile)...)
+		}
+	}
+	return names
 }
 
 // benchOut is the output type of the timed GEMMs: int32 for int8, the half
