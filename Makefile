@@ -91,14 +91,18 @@ NVCC_FLAGS   ?= -std=c++14 -O3 --threads 2 -Xfatbin=-compress-all
 # gemm_wgmma.cu is Hopper-only (wgmma, PTX ISA 8.2, sm_90a), which nvcc 11.8
 # cannot target: it is compiled to compute_90 PTX and the header rewritten to
 # ISA 8.2 / sm_90a (the instructions themselves are inline PTX, passed
-# through); on an sm_90 GPU the driver compiles each kernel, from its own
-# module (gobind.SplitPTX), when first used. PTXAS_SM90A names a ptxas of
-# CUDA 12 or newer that check-cuda assembles each of those modules with,
-# failing on warnings (serialised wgmma) and spills (.ci/run fetches one;
-# without it the PTX is only built).
-# The PTX text is over 15 MiB; it is embedded gzip-compressed (a tenth).
+# through). PTXAS_SM90A names a ptxas of CUDA 12 or newer (default: the
+# one scripts/ptxas-sm90a.sh unpacks under build/, if there; .ci/run
+# fetches it): with it, each kernel's own module (gobind.SplitPTX) is
+# assembled for sm_90a into WGMMA_CUBINS (gobind/cmd/wgmmacubins, which
+# fails on warnings, i.e. serialised wgmma, on spills and on the wgmma.sp
+# metadata hazard), and an sm_90 GPU loads those cubins; without it the
+# driver compiles each kernel from its PTX when first used (1.2 s a
+# kernel on an H100).
+# The PTX text is over 40 MiB; it is embedded gzip-compressed (a seventh).
 WGMMA_PTX    := gobind/fatbin/gemm_wgmma.ptx.gz
-PTXAS_SM90A  ?=
+WGMMA_CUBINS := gobind/fatbin/gemm_wgmma.cubin.tar.gz
+PTXAS_SM90A  ?= $(wildcard build/ptxas-sm90a/usr/bin/ptxas)
 KERNEL_SRCS  := $(filter-out kernels/gemm_wgmma.cu,$(wildcard kernels/*.cu))
 KERNEL_DEPS  := $(wildcard kernels/*.cuh kernels/*.h)
 FATBINS      := $(patsubst kernels/%.cu,gobind/fatbin/%.fatbin,$(KERNEL_SRCS))
@@ -116,7 +120,7 @@ check-nvcc:
 
 # The wgmma PTX first: its two halves (GC_WGMMA_PART) are the longest
 # compiles, so with -j2 they run together and the fatbins follow.
-kernels: check-nvcc $(WGMMA_PTX) $(FATBINS)
+kernels: check-nvcc $(WGMMA_PTX) $(FATBINS) $(if $(PTXAS_SM90A),$(WGMMA_CUBINS))
 
 gobind/fatbin/%.fatbin: kernels/%.cu $(KERNEL_DEPS)
 	$(NVCC) $(NVCC_FLAGS) -fatbin $(CUDA_GENCODE) -o $@.tmp $<
@@ -134,11 +138,15 @@ build/wgmma/part%.ptx: kernels/gemm_wgmma.cu $(KERNEL_DEPS)
 # after part 0's, once its prelude (header, extern shared arrays; comments
 # aside) is found equal to part 0's.
 $(WGMMA_PTX): $(WGMMA_PARTS)
+	@rm -f $(WGMMA_CUBINS)
 	@prelude() { sed '/^\.visible \.entry/,$$d' $$1 | grep -v -e '^[[:space:]]*//' -e '^[[:space:]]*$$'; }; \
 	 [ "$$(prelude build/wgmma/part0.ptx)" = "$$(prelude build/wgmma/part1.ptx)" ] || { echo "$@: the PTX halves' preludes differ" >&2; exit 1; }
 	{ cat build/wgmma/part0.ptx; sed -n '/^\.visible \.entry/,$$p' build/wgmma/part1.ptx; } | \
 	  sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' | gzip -9n > $@.tmp
 	@mv $@.tmp $@
+
+$(WGMMA_CUBINS): $(WGMMA_PTX)
+	$(GO) run ./gobind/cmd/wgmmacubins -ptxas "$(PTXAS_SM90A)" -out $@ $<
 
 check-cuda: check-go kernels test-emu
 	@for f in $(FATBINS); do \
@@ -148,8 +156,8 @@ check-cuda: check-go kernels test-emu
 	done
 	@if [ -n "$(PTXAS_SM90A)" ]; then \
 	  PTXAS_SM90A="$(PTXAS_SM90A)" $(GO) test -count=1 -run '^TestWgmmaEntriesAssemble$$' ./gobind || exit 1; \
-	  echo "$(WGMMA_PTX): every kernel's own module assembled for sm_90a by $$($(PTXAS_SM90A) --version | tail -1), no warnings or spills, no wgmma.sp metadata hazard in the 2:4 SASS"; \
-	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas)"; fi
+	  echo "$(WGMMA_CUBINS): every wgmma kernel assembled for sm_90a from its current module by $$($(PTXAS_SM90A) --version | tail -1), no warnings or spills, no wgmma.sp metadata hazard in the 2:4 SASS"; \
+	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas: scripts/ptxas-sm90a.sh)"; fi
 	$(GO) vet -tags $(CUDA_TAG) ./...
 	@mkdir -p build/cuda-tests build/cuda-bin
 	$(GO) test -c -tags $(CUDA_TAG) -o build/cuda-tests/ ./cuda/... ./gobind/... ./cmd/gcompress

@@ -108,8 +108,9 @@ func TestElementwise(t *testing.T) {
 // probes; its JIT log is in the error otherwise) without spills or
 // serialised wgmma (its information log says so; the register range is
 // printed); elsewhere its kernels are absent for that reason alone. It has
-// them compiled one per CPU at a time (Precompile) and prints how long
-// that took.
+// them loaded one per CPU at a time (Precompile) and prints how long that
+// took and where their code came from; a kernel whose embedded cubin the
+// driver refused fails it.
 func TestWgmmaLoaded(t *testing.T) {
 	sm90 := testL.Dev.CCMajor == 9 && testL.Dev.CCMinor == 0
 	var tiles []string
@@ -129,7 +130,9 @@ func TestWgmmaLoaded(t *testing.T) {
 	start := time.Now()
 	workers := runtime.NumCPU()
 	if n := testL.Precompile(names, workers); sm90 {
-		fmt.Printf("wgmma JIT: %d kernels not yet compiled took %v, %d at a time\n", n, time.Since(start).Round(time.Millisecond), workers)
+		cubins, compiled := testL.WgmmaLoaded()
+		fmt.Printf("wgmma load: %d kernels not yet loaded took %v, %d at a time; %d kernels from cubins, %d compiled by the driver so far (code: %s)\n",
+			n, time.Since(start).Round(time.Millisecond), workers, cubins, compiled, testL.WgmmaCode())
 	}
 	for _, name := range names {
 		err := testL.Absent(name)
@@ -138,6 +141,9 @@ func TestWgmmaLoaded(t *testing.T) {
 		}
 		if !sm90 && !errors.Is(err, ErrNeedsSM90) {
 			t.Fatalf("%s on sm_%d%d: %v, want ErrNeedsSM90", name, testL.Dev.CCMajor, testL.Dev.CCMinor, err)
+		}
+		if e := testL.wgmma.kernels[name]; sm90 && testL.wgmma.cubins[name] != nil && !e.fromCubin {
+			t.Errorf("%s: compiled from its PTX though the build embeds its cubin (the log says why)", name)
 		}
 	}
 	var regs []int
@@ -179,7 +185,7 @@ func TestClusterProbe(t *testing.T) {
 // hands it to the driver, assembles with the GPU host's ptxas -- the CUDA
 // release of its driver's JIT, where check-cuda has 12.4 -- without
 // warnings or spills, and its 2:4 kernels' code is free of the wgmma.sp
-// metadata hazard (assembleSM90a, metadataHazards). Needs the toolkit's
+// metadata hazard (AssembleSM90a, metadataHazards). Needs the toolkit's
 // ptxas and nvdisasm on the host (PATH or /usr/local/cuda/bin).
 func TestHostPtxasSASS(t *testing.T) {
 	if testL.wgmma.ready != nil {
@@ -206,7 +212,9 @@ func TestHostPtxasSASS(t *testing.T) {
 			mods[k.Name] = testL.wgmma.modules[k.Name]
 		}
 	}
-	assembleAll(t, ptxas, nvdisasm, mods, 8)
+	if _, errs := AssembleAll(ptxas, nvdisasm, t.TempDir(), mods, 8, nil); len(errs) > 0 {
+		t.Error(errors.Join(errs...))
+	}
 	version, _ := exec.Command(ptxas, "--version").Output()
 	lines := strings.Split(strings.TrimSpace(string(version)), "\n")
 	fmt.Printf("host ptxas SASS: %d wgmma kernels assembled by %s, the 2:4 ones checked for the metadata hazard\n", len(mods), lines[len(lines)-1])

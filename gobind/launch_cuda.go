@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,9 +15,10 @@ import (
 	"github.com/gcompress/gcompress/cuda"
 )
 
-// fatbins holds gobind/fatbin/<module>.fatbin and the wgmma module's
-// compressed PTX (WgmmaPTXFile) as built by `make kernels` (the README there keeps the
-// pattern valid before they are built).
+// fatbins holds gobind/fatbin/<module>.fatbin, the wgmma module's
+// compressed PTX (WgmmaPTXFile) and, where the build had a CUDA 12 ptxas,
+// its kernels' sm_90a cubins (WgmmaCubinFile), as built by `make kernels`
+// (the README there keeps the pattern valid before they are built).
 //
 //go:embed fatbin
 var fatbins embed.FS
@@ -32,17 +34,20 @@ type Launcher struct {
 	// absent holds the kernels of the fatbin modules that were not loaded,
 	// with the reason (shared memory the device does not allow).
 	absent map[string]error
-	// wgmma holds the kernels of the wgmma module, each compiled by the
-	// driver on first use from its own PTX module (SplitPTX): the whole
-	// module takes the JIT tens of seconds, one kernel under a second.
-	// ready says whether they can load at all (sm_90 and a driver whose JIT
-	// takes the module's PTX, which Load checks by compiling the smallest
-	// probe), else why not; ready and modules are set in Load. kernels
-	// holds one entry per kernel asked for, compiled once (a failure is
-	// kept as the kernel's absence); logs the driver's compile logs.
+	// wgmma holds the kernels of the wgmma module, each loaded on first
+	// use: from its embedded cubin where the build assembled one from the
+	// current PTX, else compiled by the driver from its own PTX module
+	// (SplitPTX; the whole module takes the JIT tens of seconds, one kernel
+	// about a second). ready says whether they can load at all (sm_90 and
+	// a driver that loads the smallest probe), else why not; ready,
+	// modules, cubins and code are set in Load. kernels holds one entry
+	// per kernel asked for, loaded once (a failure is kept as the kernel's
+	// absence); logs the driver's compile logs and any cubin it refused.
 	wgmma struct {
 		ready   error
 		modules map[string][]byte
+		cubins  map[string][]byte
+		code    string
 		mu      sync.Mutex // kernels, logs
 		kernels map[string]*wgmmaKernel
 		logs    []string
@@ -57,13 +62,14 @@ type Launcher struct {
 	bufs map[uintptr]*cuda.Buffer // from Upload, until Free
 }
 
-// wgmmaKernel is one kernel of the wgmma module: compiled once, on first
-// use (done), into f or err.
+// wgmmaKernel is one kernel of the wgmma module: loaded once, on first
+// use (done), into f or err; fromCubin says whether f came from its cubin.
 type wgmmaKernel struct {
-	mu   sync.Mutex
-	done bool
-	f    *cuda.Function
-	err  error
+	mu        sync.Mutex
+	done      bool
+	f         *cuda.Function
+	err       error
+	fromCubin bool
 }
 
 // Load loads every fatbin module on dev, looks up every kernel of the
@@ -160,9 +166,10 @@ var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) on
 // driver takes the module's PTX: the smallest one.
 const wgmmaCanary = "gc_wgmma_probe_f16"
 
-// prepareWgmma splits the wgmma module into one PTX module per kernel and
-// has the driver compile wgmmaCanary; the error says why no wgmma kernel
-// can load (not sm_90, not built, a driver whose JIT refuses the PTX).
+// prepareWgmma splits the wgmma module into one PTX module per kernel,
+// takes the embedded cubins assembled from those modules, and loads
+// wgmmaCanary; the error says why no wgmma kernel can load (not sm_90, not
+// built, a driver that neither loads the cubin nor compiles the PTX).
 func (l *Launcher) prepareWgmma() error {
 	if l.Dev.CCMajor != 9 || l.Dev.CCMinor != 0 {
 		return fmt.Errorf("%w; %s is sm_%d%d", ErrNeedsSM90, l.Dev.Name, l.Dev.CCMajor, l.Dev.CCMinor)
@@ -181,11 +188,48 @@ func (l *Launcher) prepareWgmma() error {
 	if l.wgmma.modules, err = SplitPTX(ptx); err != nil {
 		return fmt.Errorf("%s: %w", WgmmaPTXFile, err)
 	}
+	l.wgmma.cubins, l.wgmma.code = embeddedCubins(l.wgmma.modules)
 	canary, _ := lookup(wgmmaCanary)
 	if _, err := l.wgmmaFunction(canary); err != nil {
-		return fmt.Errorf("the driver does not compile the wgmma PTX (ISA 8.2 for sm_90a needs a CUDA 12.2 or newer driver): %w", err)
+		return fmt.Errorf("the driver loads no wgmma kernel (the PTX, ISA 8.2 for sm_90a, needs a CUDA 12.2 or newer driver): %w", err)
 	}
 	return nil
+}
+
+// embeddedCubins is usableCubins of the embedded archive (WgmmaCubinFile).
+func embeddedCubins(mods map[string][]byte) (map[string][]byte, string) {
+	raw, err := fatbins.ReadFile("fatbin/" + WgmmaCubinFile)
+	if err != nil {
+		raw = nil
+	}
+	return usableCubins(raw, mods, os.Getenv(WgmmaJITEnv) == "1")
+}
+
+// WgmmaCode says where the wgmma kernels' code comes from: the embedded
+// cubins and the ptxas that assembled them, or the driver's JIT and why.
+func (l *Launcher) WgmmaCode() string {
+	if l.wgmma.ready != nil {
+		return ""
+	}
+	return l.wgmma.code
+}
+
+// WgmmaLoaded counts the wgmma kernels loaded so far: from their cubins,
+// and compiled by the driver.
+func (l *Launcher) WgmmaLoaded() (cubins, compiled int) {
+	l.wgmma.mu.Lock()
+	defer l.wgmma.mu.Unlock()
+	for _, e := range l.wgmma.kernels {
+		e.mu.Lock()
+		switch {
+		case e.done && e.err == nil && e.fromCubin:
+			cubins++
+		case e.done && e.err == nil:
+			compiled++
+		}
+		e.mu.Unlock()
+	}
+	return cubins, compiled
 }
 
 // wgmmaFunction returns wgmma kernel k, which the driver compiles from its
@@ -205,25 +249,47 @@ func (l *Launcher) wgmmaFunction(k Kernel) (*cuda.Function, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.done {
-		f, err := l.compileWgmma(k)
+		f, fromCubin, err := l.loadWgmma(k)
 		if errors.Is(err, cuda.ErrOutOfMemory) {
 			return nil, err
 		}
-		e.f, e.err, e.done = f, err, true
+		e.f, e.fromCubin, e.err, e.done = f, fromCubin, err, true
 	}
 	return e.f, e.err
 }
 
-// compileWgmma has the driver compile wgmma kernel k, keeping its compile
-// log.
-func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
+// loadWgmma loads wgmma kernel k from its cubin, or has the driver compile
+// it from its PTX module where there is none or the driver refuses it
+// (which the logs keep, beside the compile log).
+func (l *Launcher) loadWgmma(k Kernel) (f *cuda.Function, fromCubin bool, err error) {
 	w := &l.wgmma
 	if w.ready != nil {
-		return nil, w.ready
+		return nil, false, w.ready
 	}
 	if err := l.unfit(k); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	if cubin, ok := w.cubins[k.Name]; ok {
+		m, err := l.Dev.LoadModule(k.Name, cubin)
+		if err == nil {
+			f, err := l.function(m, k)
+			return f, err == nil, err
+		}
+		if errors.Is(err, cuda.ErrOutOfMemory) {
+			return nil, false, err
+		}
+		w.mu.Lock()
+		w.logs = append(w.logs, fmt.Sprintf("%s: the driver refused its cubin (%v); compiled from PTX", k.Name, err))
+		w.mu.Unlock()
+	}
+	f, err = l.compileWgmma(k)
+	return f, false, err
+}
+
+// compileWgmma has the driver compile wgmma kernel k from its PTX module,
+// keeping its compile log.
+func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
+	w := &l.wgmma
 	ptx, ok := w.modules[k.Name]
 	if !ok {
 		return nil, fmt.Errorf("%s has no entry %s (rebuild it: make kernels)", WgmmaPTXFile, k.Name)

@@ -1,13 +1,15 @@
 package gobind
 
 import (
+	"archive/tar"
 	"bytes"
-	"fmt"
+	"compress/gzip"
+	"encoding/hex"
+	"errors"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -105,12 +107,12 @@ func TestSplitPTXRefuses(t *testing.T) {
 }
 
 // TestWgmmaEntriesAssemble splits the built wgmma module (make kernels) and
-// checks it holds every wgmma kernel of the table and nothing else. With
-// PTXAS_SM90A set to a CUDA 12+ ptxas (make check-cuda sets it), every
-// split module must assemble for sm_90a as the driver will compile it: no
-// error, warning (serialised wgmma) or spill; and the SASS of every 2:4
-// kernel (nvdisasm beside that ptxas) must be free of the metadata hazard
-// (metadataHazards).
+// checks it holds every wgmma kernel of the table and nothing else, and
+// that the cubin archive beside it, where there is one, holds every kernel
+// assembled from its very module (make kernels writes it with
+// PTXAS_SM90A, through cmd/wgmmacubins, which fails on ptxas warnings,
+// spills and the wgmma.sp metadata hazard). With PTXAS_SM90A set (make
+// check-cuda sets it) the archive must be there.
 func TestWgmmaEntriesAssemble(t *testing.T) {
 	path := filepath.Join("fatbin", WgmmaPTXFile)
 	gz, err := os.ReadFile(path)
@@ -142,77 +144,111 @@ func TestWgmmaEntriesAssemble(t *testing.T) {
 	if len(mods) != want {
 		t.Errorf("%s splits into %d modules, the table lists %d wgmma kernels", path, len(mods), want)
 	}
-	if ptxas == "" {
-		t.Logf("PTXAS_SM90A not set: the %d modules were split, not assembled", len(mods))
+	archive := filepath.Join("fatbin", WgmmaCubinFile)
+	raw, err := os.ReadFile(archive)
+	switch {
+	case os.IsNotExist(err) && ptxas == "":
+		t.Logf("PTXAS_SM90A not set and no %s: the %d modules were split, not assembled", archive, len(mods))
 		return
+	case err != nil:
+		t.Fatalf("%v (make kernels with PTXAS_SM90A writes it)", err)
 	}
-	nvdisasm := filepath.Join(filepath.Dir(ptxas), "nvdisasm")
-	if _, err := os.Stat(nvdisasm); err != nil {
-		t.Fatalf("no nvdisasm beside %s for the SASS check (scripts/ptxas-sm90a.sh puts one there): %v", ptxas, err)
+	c, err := ReadCubins(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	assembleAll(t, ptxas, nvdisasm, mods, 2)
-}
-
-// assembleAll runs assembleSM90a on every module, workers at a time, and
-// reports each failure.
-func assembleAll(t *testing.T, ptxas, nvdisasm string, mods map[string][]byte, workers int) {
-	t.Helper()
-	dir := t.TempDir()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(mods))
-	sem := make(chan struct{}, workers)
-	for name, m := range mods {
-		wg.Add(1)
-		go func(name string, m []byte) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs <- assembleSM90a(ptxas, nvdisasm, filepath.Join(dir, name+".ptx"), m)
-		}(name, m)
+	fresh, stale := c.Fresh(mods)
+	if len(stale) > 0 {
+		t.Errorf("%s has no cubin assembled from the current module of %d kernels (make kernels again), e.g. %s", archive, len(stale), stale[0])
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
+	if len(c.Images) != len(fresh) || !strings.Contains(c.Assembler, "release") {
+		t.Errorf("%s: %d cubins, %d of the current modules; assembler %q", archive, len(c.Images), len(fresh), c.Assembler)
 	}
 }
 
-// assembleSM90a writes one split module to path and assembles it with
-// ptxas for sm_90a, failing on errors, warnings and spills; for a 2:4
-// kernel it also disassembles the result and checks it for the metadata
-// hazard.
-func assembleSM90a(ptxas, nvdisasm, path string, module []byte) error {
-	if err := os.WriteFile(path, module, 0o644); err != nil {
-		return err
+// TestCubinsRoundTrip: the cubin archive reads back as written, Fresh
+// tells a cubin of a changed module from a current one, and ReadCubins
+// refuses a cubin without its sum.
+func TestCubinsRoundTrip(t *testing.T) {
+	mods := map[string][]byte{"gc_a": []byte("module a"), "gc_b": []byte("module b")}
+	c := NewCubins("Cuda compilation tools, release 12.4, V12.4.131", map[string][]byte{"gc_a": {1, 2, 3}, "gc_b": {4}}, mods)
+	var buf, again bytes.Buffer
+	if err := c.Write(&buf); err != nil {
+		t.Fatal(err)
 	}
-	cubin := strings.TrimSuffix(path, ".ptx") + ".cubin"
-	out, err := exec.Command(ptxas, "-arch=sm_90a", "-v", "-o", cubin, path).CombinedOutput()
-	name := strings.TrimSuffix(filepath.Base(path), ".ptx")
+	if err := c.Write(&again); err != nil || !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Fatalf("two writes of the same cubins differ (%v)", err)
+	}
+	got, err := ReadCubins(buf.Bytes())
 	if err != nil {
-		return fmt.Errorf("%s: ptxas: %v\n%s", name, err, out)
+		t.Fatal(err)
 	}
-	for _, line := range bytes.Split(out, []byte("\n")) {
-		low := strings.ToLower(string(line))
-		if strings.Contains(low, "warning") || strings.Contains(low, "performance loss") ||
-			(strings.Contains(low, "spill") && !strings.Contains(low, " 0 bytes spill stores, 0 bytes spill loads")) {
-			return fmt.Errorf("%s: ptxas: %s", name, line)
+	if got.Assembler != c.Assembler || !bytes.Equal(got.Images["gc_a"], []byte{1, 2, 3}) || len(got.Images) != 2 || got.Sums["gc_b"] != c.Sums["gc_b"] {
+		t.Fatalf("read back %+v, wrote %+v", got, c)
+	}
+	mods["gc_b"] = []byte("module b, changed")
+	mods["gc_c"] = []byte("module c")
+	fresh, stale := got.Fresh(mods)
+	if len(fresh) != 1 || fresh["gc_a"] == nil || strings.Join(stale, ",") != "gc_b,gc_c" {
+		t.Errorf("Fresh: %d fresh, stale %v; want gc_a fresh, gc_b and gc_c stale", len(fresh), stale)
+	}
+	sumA := c.Sums["gc_a"]
+	delete(c.Sums, "gc_b")
+	if err := c.Write(io.Discard); err == nil {
+		t.Error("Write took a cubin without its sum")
+	}
+	for _, bad := range []struct{ want, sums string }{
+		{"gc_b.cubin has no line", hex.EncodeToString(sumA[:]) + "  gc_a\n"},
+		{"want \"<SHA-256 in hex>  <kernel>\"", "abc  gc_a\n"},
+	} {
+		var raw bytes.Buffer
+		zw := gzip.NewWriter(&raw)
+		tw := tar.NewWriter(zw)
+		for _, e := range []struct{ name, data string }{{"ptx.sha256", bad.sums}, {"gc_a.cubin", "a"}, {"gc_b.cubin", "b"}} {
+			if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data))}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tw.Write([]byte(e.data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := errors.Join(tw.Close(), zw.Close()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadCubins(raw.Bytes()); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ReadCubins: %v, want an error with %q", err, bad.want)
 		}
 	}
-	if !strings.Contains(name, "spgemm") && !strings.Contains(name, "sp_probe") {
-		return nil
+	if _, err := ReadCubins([]byte("not gzip")); err == nil {
+		t.Error("ReadCubins took bytes that are not gzip")
 	}
-	sass, err := exec.Command(nvdisasm, "-c", cubin).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: nvdisasm: %v\n%s", name, err, sass)
+}
+
+// TestUsableCubins: the Launcher takes the cubins of the current modules
+// only, none where asked for the JIT or the archive is missing or
+// unreadable, and says which.
+func TestUsableCubins(t *testing.T) {
+	mods := map[string][]byte{"gc_a": []byte("module a"), "gc_b": []byte("module b")}
+	var archive bytes.Buffer
+	old := map[string][]byte{"gc_a": mods["gc_a"], "gc_b": []byte("module b, before")}
+	if err := NewCubins("Cuda compilation tools, release 12.4", map[string][]byte{"gc_a": {1}, "gc_b": {2}}, old).Write(&archive); err != nil {
+		t.Fatal(err)
 	}
-	n, problems := metadataHazards(string(sass))
-	if n == 0 {
-		return fmt.Errorf("%s: no IGMMA.SP / HGMMA.SP in its SASS", name)
+	for _, c := range []struct {
+		name    string
+		archive []byte
+		jit     bool
+		n       int
+		code    string
+	}{
+		{"one stale", archive.Bytes(), false, 1, "sm_90a cubins by Cuda compilation tools, release 12.4; 1 of 2 kernels, without a cubin of their current PTX, compiled by the driver from PTX"},
+		{"JIT asked for", archive.Bytes(), true, 0, "compiled by the driver from PTX (GCOMPRESS_WGMMA_JIT=1)"},
+		{"no archive", nil, false, 0, "compiled by the driver from PTX (this build has no sm_90a cubins)"},
+		{"unreadable", []byte("x"), false, 0, "compiled by the driver from PTX (gemm_wgmma.cubin.tar.gz: "},
+	} {
+		got, code := usableCubins(c.archive, mods, c.jit)
+		if len(got) != c.n || !strings.HasPrefix(code, c.code) || (c.n == 1 && got["gc_a"] == nil) {
+			t.Errorf("%s: %d cubins, %q; want %d, %q", c.name, len(got), code, c.n, c.code)
+		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s: the metadata of a wgmma.sp can change before its wait:\n%s", name, strings.Join(problems, "\n"))
-	}
-	return nil
 }

@@ -4,8 +4,9 @@
 # and its logs come back (at most 8 files in $OUT):
 #   A  diag.log         the launch diagnostics (ABI, mma.sp / wgmma / TMA
 #                       probes, then the cluster probe) and TestWgmmaLoaded
-#                       for CAND: the driver's JIT of their kernels (about
-#                       1.2 s each on an H100)
+#                       for CAND: their kernels loaded (from the embedded
+#                       sm_90a cubins, or the driver's JIT: about 1.2 s a
+#                       kernel on an H100)
 #   B  bench-stdout.log, vendor.json, kernelbench.json, kernelbench.log
 #                       bench-gpu.sh on CAND at SIZES (PyTorch beside us,
 #                       each kernel checked on sampled rows first)
@@ -34,12 +35,12 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 
 t0=$(date +%s)
 since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
 
-echo "== A: diagnostics and JIT of $CAND"
+echo "== A: diagnostics and kernel loads of $CAND"
 GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-120}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
 	-test.run 'TestWgmmaLoaded|TestDiagnostics|TestClusterProbe' >"$OUT/diag.log" 2>&1
 r=$?
 since A $r
-grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma JIT)' "$OUT/diag.log" | head -20
+grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma (JIT|load))' "$OUT/diag.log" | head -20
 [ $r -ne 0 ] && tail -5 "$OUT/diag.log"
 sed -n '/^== kernel tests ==/,$p' "$OUT/diag.log" | head -12
 

@@ -84,12 +84,18 @@ func run() error {
 	}
 	rep := &Report{Command: strings.Join(os.Args, " "), Machine: bench.ThisMachine(), Device: deviceInfo(dev, l)}
 	fmt.Printf("device: %s, fatbin code %d, driver %s\n", dev, rep.Device.Arch, rep.Device.DriverVersion)
-	// The driver compiles a wgmma kernel on its first use (1.2 s each on
-	// an H100, session 21): those this run uses are compiled first, one
-	// per CPU at a time.
-	jit := time.Now()
+	if rep.Device.WgmmaCode != "" {
+		fmt.Printf("wgmma kernels: %s\n", rep.Device.WgmmaCode)
+	}
+	// A wgmma kernel is loaded on its first use, and where the build has
+	// no cubin for it the driver compiles it then (1.2 s each on an H100,
+	// session 21): those this run uses are loaded first, one per CPU at a
+	// time.
+	load := time.Now()
 	if n := l.Precompile(runKernels(l, *check, *doBench, strings.Split(*kernels, ","), tileNames), runtime.NumCPU()); n > 0 {
-		fmt.Printf("wgmma JIT: %d kernels compiled in %v, %d at a time\n", n, time.Since(jit).Round(time.Millisecond), runtime.NumCPU())
+		cubins, compiled := l.WgmmaLoaded()
+		fmt.Printf("wgmma load: %d kernels in %v, %d at a time; %d from cubins, %d compiled by the driver (code: %s)\n",
+			n, time.Since(load).Round(time.Millisecond), runtime.NumCPU(), cubins, compiled, l.WgmmaCode())
 	}
 	sampler, err := nvml.StartSampler(200 * time.Millisecond)
 	if err != nil {
@@ -183,6 +189,7 @@ func deviceInfo(dev *cuda.Device, l *gobind.Launcher) DeviceInfo {
 	if got, err := l.ABIProbe(0, 0, 0, 0); err == nil {
 		d.Arch = int(got[6])
 	}
+	d.WgmmaCode = l.WgmmaCode()
 	return d
 }
 

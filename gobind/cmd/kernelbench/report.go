@@ -247,6 +247,9 @@ type DeviceInfo struct {
 	// Arch is the __CUDA_ARCH__ of the code the driver picked from the
 	// fatbin (gc_abi_probe).
 	Arch int `json:"cuda_arch_ran"`
+	// WgmmaCode says where the wgmma kernels' code came from (embedded
+	// cubins and their ptxas, or the driver's JIT); empty off sm_90.
+	WgmmaCode string `json:"wgmma_code,omitempty"`
 }
 
 // Report is kernelbench's JSON output.

@@ -1,0 +1,268 @@
+package gobind
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// AssembleSM90a assembles one wgmma kernel's own module (SplitPTX) for
+// sm_90a with ptxas (CUDA 12 or newer), in dir, and returns the cubin. It
+// fails on an error, a warning (ptxas warns where it serialises wgmma) or
+// a spill; a 2:4 kernel's cubin is disassembled by nvdisasm and fails on
+// the wgmma.sp metadata hazard (metadataHazards).
+func AssembleSM90a(ptxas, nvdisasm, dir, name string, module []byte) ([]byte, error) {
+	path := filepath.Join(dir, name+".ptx")
+	if err := os.WriteFile(path, module, 0o644); err != nil {
+		return nil, err
+	}
+	cubin := filepath.Join(dir, name+".cubin")
+	out, err := exec.Command(ptxas, "-arch=sm_90a", "-v", "-o", cubin, path).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s: ptxas: %v\n%s", name, err, out)
+	}
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		low := strings.ToLower(string(line))
+		if strings.Contains(low, "warning") || strings.Contains(low, "performance loss") ||
+			(strings.Contains(low, "spill") && !strings.Contains(low, " 0 bytes spill stores, 0 bytes spill loads")) {
+			return nil, fmt.Errorf("%s: ptxas: %s", name, line)
+		}
+	}
+	if strings.Contains(name, "spgemm") || strings.Contains(name, "sp_probe") {
+		sass, err := exec.Command(nvdisasm, "-c", cubin).CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("%s: nvdisasm: %v\n%s", name, err, sass)
+		}
+		n, problems := metadataHazards(string(sass))
+		if n == 0 {
+			return nil, fmt.Errorf("%s: no IGMMA.SP / HGMMA.SP in its SASS", name)
+		}
+		if len(problems) > 0 {
+			return nil, fmt.Errorf("%s: the metadata of a wgmma.sp can change before its wait:\n%s", name, strings.Join(problems, "\n"))
+		}
+	}
+	return os.ReadFile(cubin)
+}
+
+// AssembleAll runs AssembleSM90a on every module, workers at a time, in
+// dir; done (if not nil) is called after each, from one goroutine at a
+// time. It returns the cubins of those that passed and every failure.
+func AssembleAll(ptxas, nvdisasm, dir string, mods map[string][]byte, workers int, done func(name string, err error)) (map[string][]byte, []error) {
+	var (
+		mu     sync.Mutex
+		cubins = map[string][]byte{}
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	next := make(chan string)
+	for range min(max(workers, 1), len(mods)) {
+		wg.Go(func() {
+			for name := range next {
+				cubin, err := AssembleSM90a(ptxas, nvdisasm, dir, name, mods[name])
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					cubins[name] = cubin
+				}
+				if done != nil {
+					done(name, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for name := range mods {
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	return cubins, errs
+}
+
+var (
+	sassInstr = regexp.MustCompile(`/\*([0-9a-f]+)\*/\s+(.*?)\s*;`)
+	sassReg   = regexp.MustCompile(`^R(\d+)$`)
+	sassBra   = regexp.MustCompile("\\bBRA\\b.*(?:0x([0-9a-f]+)|`\\((\\.L_x_\\d+)\\))\\s*$")
+	sassLabel = regexp.MustCompile(`(?m)^(\.L_x_\d+):\s*$\s*/\*([0-9a-f]+)\*/`)
+	sassWait  = regexp.MustCompile(`^WARPGROUP\.DEPBAR\.LE gsb0, 0x([0-9a-f]+)$`)
+)
+
+// metadataHazards checks the SASS of a 2:4 wgmma kernel (nvdisasm -c) for
+// the hazard of wg_mma_sp: for each IGMMA.SP / HGMMA.SP it takes the
+// metadata register (its last register operand: only the selector and
+// flags follow it) and follows every path of the code from it, through
+// branches and the loop's back edge, to the wait that retires it: a
+// WARPGROUP.DEPBAR.LE gsb0, N once N or fewer groups were committed after
+// its own (a wgmma marked gsb0 commits a group; the first one from the
+// issue on is its own). It reports every instruction on such a path that
+// writes the register, every path that leaves the code or meets indirect
+// control flow, an exit or a branch to an unknown target first. n is the
+// number of sparse wgmmas found.
+func metadataHazards(sass string) (n int, problems []string) {
+	type instr struct {
+		addr int64
+		text string
+	}
+	var code []instr
+	at := map[int64]int{}
+	for _, m := range sassInstr.FindAllStringSubmatch(sass, -1) {
+		a, _ := strconv.ParseInt(m[1], 16, 64)
+		at[a] = len(code)
+		code = append(code, instr{a, m[2]})
+	}
+	// nvdisasm names branch targets by labels: the address that follows.
+	labels := map[string]int64{}
+	for _, m := range sassLabel.FindAllStringSubmatch(sass, -1) {
+		labels[m[1]], _ = strconv.ParseInt(m[2], 16, 64)
+	}
+	// target is the index a branch goes to (-1: none known).
+	target := func(b []string) int {
+		a, ok := labels[b[2]]
+		if b[1] != "" {
+			var err error
+			a, err = strconv.ParseInt(b[1], 16, 64)
+			ok = err == nil
+		}
+		if i, in := at[a]; ok && in {
+			return i
+		}
+		return -1
+	}
+	// state is a point on a path from an issue: the next instruction, and
+	// the groups committed since the issue (own: 1; later ones: 2 or more,
+	// counted up to 3).
+	type state struct{ pc, groups int }
+	for i, in := range code {
+		op, operands := sassSplit(in.text)
+		if !strings.Contains(op, "GMMA.SP") {
+			continue
+		}
+		n++
+		meta := -1
+		for _, o := range operands[1:] {
+			if m := sassReg.FindStringSubmatch(o); m != nil {
+				meta, _ = strconv.Atoi(m[1])
+			}
+		}
+		if meta < 0 {
+			problems = append(problems, fmt.Sprintf("%#x: no metadata register in %q", in.addr, in.text))
+			continue
+		}
+		report := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("%#x (%s): ", in.addr, in.text)+fmt.Sprintf(format, args...))
+		}
+		seen := map[state]bool{}
+		work := []state{{i, 0}}
+		for len(work) > 0 {
+			st := work[len(work)-1]
+			work = work[:len(work)-1]
+			if st.pc < 0 || st.pc >= len(code) {
+				report("a path leaves the code before the wait")
+				continue
+			}
+			if seen[st] {
+				continue
+			}
+			seen[st] = true
+			w := code[st.pc]
+			op, _ := sassSplit(w.text)
+			if st.pc != i {
+				if lo, width, ok := sassDest(w.text); ok && meta >= lo && meta < lo+width {
+					report("R%d written at %#x by %q before the wait", meta, w.addr, w.text)
+				}
+			}
+			groups := st.groups
+			if strings.Contains(op, "GMMA") && strings.HasSuffix(w.text, "gsb0") {
+				groups = min(groups+1, 3)
+			}
+			if m := sassWait.FindStringSubmatch(w.text); m != nil && groups > 0 {
+				if left, _ := strconv.ParseInt(m[1], 16, 64); int(left) <= groups-1 {
+					continue // retired
+				}
+			}
+			base, _, _ := strings.Cut(op, ".")
+			switch base {
+			case "BRX", "JMX", "CALL", "RET", "EXIT":
+				report("%q at %#x before the wait", w.text, w.addr)
+				continue
+			}
+			if b := sassBra.FindStringSubmatch(w.text); b != nil {
+				t := target(b)
+				if t < 0 {
+					report("branch at %#x to an unknown target before the wait: %q", w.addr, w.text)
+					continue
+				}
+				work = append(work, state{t, groups})
+				if !strings.HasPrefix(w.text, "@") {
+					continue
+				}
+			}
+			work = append(work, state{st.pc + 1, groups})
+		}
+	}
+	return n, problems
+}
+
+// sassSplit returns an instruction's opcode (its predicate dropped) and
+// operands.
+func sassSplit(text string) (string, []string) {
+	f := strings.Fields(text)
+	if len(f) > 0 && strings.HasPrefix(f[0], "@") {
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return "", nil
+	}
+	ops := strings.Split(strings.Join(f[1:], " "), ",")
+	for i := range ops {
+		ops[i] = strings.TrimSpace(ops[i])
+	}
+	return f[0], ops
+}
+
+// sassDest returns the general registers an instruction writes: its first
+// operand when that is one (stores, branches and barriers name none there),
+// or the second after a predicate output (LOP3.LUT P0, R1, ...; SHFL and
+// ATOM write R after PT), but not in the compares, whose second operand is
+// a predicate or a source; two registers for 64-bit forms (.64, .WIDE,
+// S64/U64/F64 results, CS2R), four for .128 and the four-matrix ldmatrix.
+func sassDest(text string) (lo, width int, ok bool) {
+	op, operands := sassSplit(text)
+	base, _, _ := strings.Cut(op, ".")
+	switch base {
+	case "BRA", "BRX", "JMX", "JMP", "CALL", "RET", "EXIT", "BAR", "BSYNC", "BSSY", "WARPSYNC", "NOP", "YIELD":
+		return 0, 0, false
+	}
+	if len(operands) == 0 {
+		return 0, 0, false
+	}
+	dest := operands[0]
+	if strings.HasPrefix(dest, "P") && len(operands) > 1 && !strings.HasSuffix(base, "SETP") {
+		dest = operands[1]
+	}
+	m := sassReg.FindStringSubmatch(strings.TrimSuffix(dest, ".reuse"))
+	if m == nil {
+		return 0, 0, false
+	}
+	lo, _ = strconv.Atoi(m[1])
+	switch {
+	case strings.Contains(op, ".128"), base == "LDSM" && strings.HasSuffix(op, ".4"):
+		return lo, 4, true
+	case strings.Contains(op, ".64"), strings.Contains(op, ".WIDE"), base == "CS2R" && !strings.Contains(op, ".32"),
+		base == "LDSM" && strings.HasSuffix(op, ".2"):
+		return lo, 2, true
+	}
+	for _, w := range []string{".S64", ".U64", ".F64"} {
+		if strings.Contains(op, w) && !strings.HasPrefix(base, "I2F") && !strings.HasPrefix(base, "F2F") {
+			return lo, 2, true
+		}
+	}
+	return lo, 1, true
+}
