@@ -260,34 +260,21 @@ func (s *session) epilogue(out ref.Out, e *ref.Epilogue, c cuda.Mem, off, ldm, l
 
 // GemmImpl runs a dense suite problem on the GPU.
 func (h Harness) GemmImpl(p *kerneltest.GemmProblem) error {
-	s := &session{r: h.R}
-	defer s.free()
-	a, err := s.upload(p.A, true)
-	if err != nil {
-		return err
-	}
-	b, err := s.upload(p.B, true)
-	if err != nil {
-		return err
-	}
-	c, err := s.upload(p.C, false)
-	if err != nil {
-		return err
-	}
-	ep, err := s.epilogue(p.Out, p.Epi, c, p.COff, p.LdCM, p.LdCN)
-	if err != nil {
-		return err
-	}
-	args := &GemmArgs{In: p.In, Tile: h.DenseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
-	if err := s.launch(args.Spec()); err != nil {
-		return err
-	}
-	return s.finish(c, p.C)
+	return h.dense(p, func(a *GemmArgs) (LaunchSpec, error) {
+		a.Tile = h.DenseTile
+		return a.Spec()
+	})
 }
 
 // NaiveGemmImpl runs a dense suite problem (s8 -> s32 or f16 -> f32 without
 // epilogue) on the diagnostic naive kernels.
 func (h Harness) NaiveGemmImpl(p *kerneltest.GemmProblem) error {
+	return h.dense(p, (*GemmArgs).NaiveSpec)
+}
+
+// dense runs a dense suite problem through the launch spec makes of its
+// arguments.
+func (h Harness) dense(p *kerneltest.GemmProblem, spec func(*GemmArgs) (LaunchSpec, error)) error {
 	s := &session{r: h.R}
 	defer s.free()
 	a, err := s.upload(p.A, true)
@@ -307,7 +294,7 @@ func (h Harness) NaiveGemmImpl(p *kerneltest.GemmProblem) error {
 		return err
 	}
 	args := &GemmArgs{In: p.In, M: int64(p.M), N: int64(p.N), K: int64(p.K), A: a, LdA: int64(p.LdA), B: b, LdB: int64(p.LdB), Epilogue: ep}
-	if err := s.launch(args.NaiveSpec()); err != nil {
+	if err := s.launch(spec(args)); err != nil {
 		return err
 	}
 	return s.finish(c, p.C)

@@ -412,7 +412,18 @@ func (b *bencher) dense(in ref.Elem, tile string, s int) (*problem, error) {
 	args := &gobind.GemmArgs{In: in, Tile: tile, M: int64(s), N: int64(s), K: int64(s), A: bufs[0].Mem(), LdA: int64(s), B: bufs[1].Mem(), LdB: int64(s),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
 	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
-	p.check = func() error {
+	p.check = b.rowCheck(in, out, c, s, func(row int, want []byte) error {
+		return kerneltest.HostGemm(&kerneltest.GemmProblem{In: in, M: 1, N: s, K: s, A: ha[row*s*int(in.Bytes()) : (row+1)*s*int(in.Bytes())], LdA: s,
+			B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1})
+	})
+	return p, nil
+}
+
+// rowCheck returns the pre-timing check of an s x s output c: each
+// sampled row downloaded and compared with the one host computes into
+// want.
+func (b *bencher) rowCheck(in ref.Elem, out ref.Out, c *cuda.Buffer, s int, host func(row int, want []byte) error) func() error {
+	return func() error {
 		for _, row := range sampleRows(b.rng, s) {
 			got := make([]byte, s*out.ElemBytes())
 			m, _ := c.Mem().Slice(int64(row*s*out.ElemBytes()), int64(len(got)))
@@ -420,9 +431,7 @@ func (b *bencher) dense(in ref.Elem, tile string, s int) (*problem, error) {
 				return err
 			}
 			want := make([]byte, len(got))
-			pr := &kerneltest.GemmProblem{In: in, M: 1, N: s, K: s, A: ha[row*s*int(in.Bytes()) : (row+1)*s*int(in.Bytes())], LdA: s,
-				B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1}
-			if err := kerneltest.HostGemm(pr); err != nil {
+			if err := host(row, want); err != nil {
 				return err
 			}
 			if err := compareRow(in, out, row, got, want); err != nil {
@@ -431,7 +440,6 @@ func (b *bencher) dense(in ref.Elem, tile string, s int) (*problem, error) {
 		}
 		return nil
 	}
-	return p, nil
 }
 
 // sparse builds an s x s x s 2:4 GEMM (A the 2:4 weight) in tile shape
@@ -468,25 +476,10 @@ func (b *bencher) sparse(in ref.Elem, tile string, s int) (*problem, error) {
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(s), LdCN: 1}}
 	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
 	eb := int(in.Bytes())
-	p.check = func() error {
-		for _, row := range sampleRows(b.rng, s) {
-			got := make([]byte, s*out.ElemBytes())
-			m, _ := c.Mem().Slice(int64(row*s*out.ElemBytes()), int64(len(got)))
-			if err := b.dev.CopyOut(got, m); err != nil {
-				return err
-			}
-			want := make([]byte, len(got))
-			pr := &kerneltest.SparseProblem{In: in, M: 1, N: s, K: s, Values: vals[row*s/2*eb : (row+1)*s/2*eb], LdV: s / 2,
-				Meta: meta[row*s/8 : (row+1)*s/8], LdE: s / 8, B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1}
-			if err := kerneltest.HostSparse(pr); err != nil {
-				return err
-			}
-			if err := compareRow(in, out, row, got, want); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	p.check = b.rowCheck(in, out, c, s, func(row int, want []byte) error {
+		return kerneltest.HostSparse(&kerneltest.SparseProblem{In: in, M: 1, N: s, K: s, Values: vals[row*s/2*eb : (row+1)*s/2*eb], LdV: s / 2,
+			Meta: meta[row*s/8 : (row+1)*s/8], LdE: s / 8, B: hb, LdB: s, Out: out, C: want, LdCM: s, LdCN: 1})
+	})
 	return p, nil
 }
 
