@@ -76,13 +76,13 @@ type wgmmaKernel struct {
 // table that the device's shared memory allows, raises the dynamic shared
 // memory limit of those that need more than 48 KiB, and picks the default
 // GEMM tile shapes: per input type, the first of DenseTileOrder
-// (SparseTileOrder) whose kernels the device can run. A wgmma kernel is compiled by the
-// driver when it is first asked for (a launch, TileLoaded, Absent,
-// Function); Load only checks, on sm_90 devices, that the driver compiles
-// the module's PTX at all (prepareWgmma). Elsewhere, or where it does not,
-// the wgmma tiles are absent and the mma.sync ones serve; where one kernel
-// of a default shape fails to compile later, the default moves on
-// (launchDefault).
+// (SparseTileOrder) whose kernels the device can run. A wgmma kernel is
+// loaded when it is first asked for (a launch, TileLoaded, Absent,
+// Function, Precompile): from its embedded cubin, else compiled by the
+// driver; Load only checks, on sm_90 devices, that the driver loads one
+// at all (prepareWgmma). Elsewhere, or where it does not, the wgmma tiles
+// are absent and the mma.sync ones serve; where one kernel of a default
+// shape fails to load later, the default moves on (launchDefault).
 func Load(dev *cuda.Device) (*Launcher, error) {
 	l := &Launcher{Dev: dev, fns: map[string]*cuda.Function{}, mods: map[string]*cuda.Module{}, absent: map[string]error{},
 		bufs: map[uintptr]*cuda.Buffer{}}
@@ -232,11 +232,10 @@ func (l *Launcher) WgmmaLoaded() (cubins, compiled int) {
 	return cubins, compiled
 }
 
-// wgmmaFunction returns wgmma kernel k, which the driver compiles from its
-// own PTX module on first use (once: a failure is kept as the kernel's
-// absence, but for running out of device memory, which the next use tries
-// again). Launches of compiled kernels do not wait for another kernel's
-// compilation.
+// wgmmaFunction returns wgmma kernel k, loaded on first use (loadWgmma;
+// once: a failure is kept as the kernel's absence, but for running out of
+// device memory, which the next use tries again). Launches of loaded
+// kernels do not wait for another kernel's compilation.
 func (l *Launcher) wgmmaFunction(k Kernel) (*cuda.Function, error) {
 	w := &l.wgmma
 	w.mu.Lock()
@@ -307,7 +306,7 @@ func (l *Launcher) compileWgmma(k Kernel) (*cuda.Function, error) {
 }
 
 // kernel returns a loaded kernel of the table, or why it is absent (nil,
-// nil for a name not in the table). A wgmma kernel is compiled on its first
+// nil for a name not in the table). A wgmma kernel is loaded on its first
 // look-up; the fatbin kernels take one map look-up.
 func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	if f, ok := l.fns[name]; ok {
@@ -323,10 +322,10 @@ func (l *Launcher) kernel(name string) (*cuda.Function, error) {
 	return l.wgmmaFunction(k)
 }
 
-// loadable reports whether kernel name can be launched without compiling
+// loadable reports whether kernel name can be launched without loading
 // anything now: it is loaded, or it is a wgmma kernel of a ready module
-// that fits the device and has not failed to compile (the driver compiles
-// it on its first launch).
+// that fits the device and has not failed to load (it is loaded on its
+// first launch).
 func (l *Launcher) loadable(name string) bool {
 	if _, ok := l.fns[name]; ok {
 		return true
