@@ -205,6 +205,25 @@ func embeddedCubins(mods map[string][]byte) (map[string][]byte, string) {
 	return usableCubins(raw, mods, os.Getenv(WgmmaJITEnv) == "1")
 }
 
+// EmbeddedWgmmaCode says what code of the wgmma kernels this binary
+// carries, without a GPU: their sm_90a cubins and the ptxas that assembled
+// them, or their PTX alone (which the driver compiles on first use), or
+// neither (the kernels were not built).
+func EmbeddedWgmmaCode() string {
+	if _, err := fatbins.ReadFile("fatbin/" + WgmmaPTXFile); err != nil {
+		return "not built"
+	}
+	raw, err := fatbins.ReadFile("fatbin/" + WgmmaCubinFile)
+	if err != nil {
+		return "wgmma PTX, compiled by the driver on first use"
+	}
+	c, err := ReadCubins(raw)
+	if err != nil {
+		return fmt.Sprintf("wgmma PTX, compiled by the driver on first use (%v)", err)
+	}
+	return fmt.Sprintf("wgmma, %d sm_90a cubins by %s", len(c.Images), c.Assembler)
+}
+
 // WgmmaCode says where the wgmma kernels' code comes from: the embedded
 // cubins and the ptxas that assembled them, or the driver's JIT and why.
 func (l *Launcher) WgmmaCode() string {

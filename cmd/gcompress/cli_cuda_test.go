@@ -3,10 +3,12 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/gobind"
 )
 
 // buildTags are the tags TestMain builds gcBinary with: the cuda build, so
@@ -24,6 +26,15 @@ func TestDeviceCudaWithoutGPU(t *testing.T) {
 	stdout, stderr, code := gc(t, "version")
 	if code != 0 || !strings.Contains(stdout, "cuda build") {
 		t.Fatalf("version: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// It names the wgmma code the binary carries: the cubins where the
+	// build made them (check-cuda's does, with CUDA 12's ptxas).
+	want := "H100/H200 GEMMs: wgmma PTX"
+	if _, err := os.Stat("../../gobind/fatbin/" + gobind.WgmmaCubinFile); err == nil {
+		want = "sm_90a cubins by Cuda compilation tools, release"
+	}
+	if !strings.Contains(stdout, want) {
+		t.Errorf("version: %q, want it to say %q", stdout, want)
 	}
 	_, stderr, code = gc(t, "--device", "cuda:0", "run", writeModel(t, identityModel()), "--random-inputs")
 	wantCleanError(t, stderr, code, "--device cuda:0", "no such NVIDIA GPU", "cuInit")

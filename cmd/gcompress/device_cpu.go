@@ -11,7 +11,7 @@ import (
 )
 
 // buildFlavour names this build in `gcompress version`.
-const buildFlavour = "cpu build"
+func buildFlavour() string { return "cpu build" }
 
 func numCPU() int { return runtime.NumCPU() }
 

@@ -11,14 +11,17 @@ import (
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/cuda"
 	cudabackend "github.com/gcompress/gcompress/cuda/backend"
+	"github.com/gcompress/gcompress/gobind"
 	gcrt "github.com/gcompress/gcompress/runtime"
 )
 
-// buildFlavour names this build in `gcompress version`. It starts wherever
-// libcuda.so.1 loads (a GPU host, or a machine with the driver's library and
-// no GPU, where --device cuda:N reports that there is none); the CPU build
-// needs no CUDA library at all.
-const buildFlavour = "cuda build: --device cuda:N runs on NVIDIA GPUs; needs libcuda.so.1"
+// buildFlavour names this build in `gcompress version`, and what code its
+// wgmma GEMMs carry. It starts wherever libcuda.so.1 loads (a GPU host, or
+// a machine with the driver's library and no GPU, where --device cuda:N
+// reports that there is none); the CPU build needs no CUDA library at all.
+func buildFlavour() string {
+	return "cuda build: --device cuda:N runs on NVIDIA GPUs; needs libcuda.so.1; H100/H200 GEMMs: " + gobind.EmbeddedWgmmaCode()
+}
 
 func numCPU() int { return runtime.NumCPU() }
 

@@ -276,7 +276,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the gcompress version and build",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "gcompress %s (%s)\n", version, buildFlavour)
+			fmt.Fprintf(cmd.OutOrStdout(), "gcompress %s (%s)\n", version, buildFlavour())
 			return nil
 		},
 	}
