@@ -145,7 +145,10 @@ $(WGMMA_PTX): $(WGMMA_PARTS)
 	  sed -e 's/^\.version 7\.8$$/.version 8.2/' -e 's/^\.target sm_90$$/.target sm_90a/' | gzip -9n > $@.tmp
 	@mv $@.tmp $@
 
-$(WGMMA_CUBINS): $(WGMMA_PTX)
+# Also rebuilt when the code that splits, assembles, checks or records the
+# modules changes (the sums would no longer match); not when PTXAS_SM90A
+# names another ptxas (delete the archive for that).
+$(WGMMA_CUBINS): $(WGMMA_PTX) gobind/ptx.go gobind/sass.go gobind/cubins.go $(wildcard gobind/cmd/wgmmacubins/*.go)
 	$(GO) run ./gobind/cmd/wgmmacubins -ptxas "$(PTXAS_SM90A)" -out $@ $<
 
 check-cuda: check-go kernels test-emu

@@ -128,6 +128,9 @@ func ReadCubins(gz []byte) (Cubins, error) {
 			return fail(fmt.Errorf("unexpected entry %q", h.Name))
 		}
 	}
+	if c.Assembler == "" || len(c.Images) == 0 {
+		return fail(fmt.Errorf("no %s entry, or no cubins", cubinAssembler))
+	}
 	for name := range c.Images {
 		if _, ok := c.Sums[name]; !ok {
 			return fail(fmt.Errorf("%s.cubin has no line in %s", name, cubinSums))

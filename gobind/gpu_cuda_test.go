@@ -103,11 +103,14 @@ func TestElementwise(t *testing.T) {
 	keep(kerneltest.Elementwise(t, testL.Harness().ElemImpl, size()))
 }
 
-// TestWgmmaLoaded: on an sm_90 GPU the driver must compile every wgmma
-// kernel (of the shapes GCOMPRESS_TEST_TILES names, if set, and the
-// probes; its JIT log is in the error otherwise) without spills or
-// serialised wgmma (its information log says so; the register range is
-// printed); elsewhere its kernels are absent for that reason alone. It has
+// TestWgmmaLoaded: on an sm_90 GPU every wgmma kernel (of the shapes
+// GCOMPRESS_TEST_TILES names, if set, and the probes) must load: from its
+// cubin where the build embeds them (each must have a current one, which
+// the driver takes; wgmmacubins checked them for spills and serialised
+// wgmma when it assembled them), else compiled by the driver without
+// spills or serialised wgmma (its information log says so; the register
+// range is printed; its JIT log is in the error otherwise); elsewhere its
+// kernels are absent for that reason alone. It has
 // them loaded one per CPU at a time (Precompile) and prints how long that
 // took and where their code came from; a kernel whose embedded cubin the
 // driver refused fails it.
@@ -134,6 +137,9 @@ func TestWgmmaLoaded(t *testing.T) {
 		fmt.Printf("wgmma load: %d kernels not yet loaded took %v, %d at a time; %d kernels from cubins, %d compiled by the driver so far (code: %s)\n",
 			n, time.Since(start).Round(time.Millisecond), workers, cubins, compiled, testL.WgmmaCode())
 	}
+	// Where the build embeds cubins, each kernel must have a current one,
+	// and the driver must take it.
+	cubins := sm90 && os.Getenv(WgmmaJITEnv) != "1" && strings.HasPrefix(EmbeddedWgmmaCode(), "wgmma, ")
 	for _, name := range names {
 		err := testL.Absent(name)
 		if sm90 && err != nil {
@@ -142,7 +148,12 @@ func TestWgmmaLoaded(t *testing.T) {
 		if !sm90 && !errors.Is(err, ErrNeedsSM90) {
 			t.Fatalf("%s on sm_%d%d: %v, want ErrNeedsSM90", name, testL.Dev.CCMajor, testL.Dev.CCMinor, err)
 		}
-		if e := testL.wgmma.kernels[name]; sm90 && testL.wgmma.cubins[name] != nil && !e.fromCubin {
+		if !cubins {
+			continue
+		}
+		if testL.wgmma.cubins[name] == nil {
+			t.Errorf("%s: the embedded archive has no cubin of its current PTX (%s)", name, testL.WgmmaCode())
+		} else if e := testL.wgmma.kernels[name]; !e.fromCubin {
 			t.Errorf("%s: compiled from its PTX though the build embeds its cubin (the log says why)", name)
 		}
 	}

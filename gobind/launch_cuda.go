@@ -162,8 +162,10 @@ func (l *Launcher) function(m *cuda.Module, k Kernel) (*cuda.Function, error) {
 // ErrNeedsSM90 is why the wgmma GEMMs are absent on GPUs other than sm_90.
 var ErrNeedsSM90 = errors.New("the wgmma GEMMs run on sm_90 GPUs (H100, H200) only")
 
-// wgmmaCanary is the wgmma kernel Load compiles to learn whether the
-// driver takes the module's PTX: the smallest one.
+// wgmmaCanary is the wgmma kernel Load loads to learn whether the driver
+// takes the module's code at all: the smallest one. Where it comes from
+// its cubin, a driver too old to compile ISA 8.2 PTX passes this and fails
+// only the kernels without a current cubin, each on first use.
 const wgmmaCanary = "gc_wgmma_probe_f16"
 
 // prepareWgmma splits the wgmma module into one PTX module per kernel,
@@ -208,7 +210,9 @@ func embeddedCubins(mods map[string][]byte) (map[string][]byte, string) {
 // EmbeddedWgmmaCode says what code of the wgmma kernels this binary
 // carries, without a GPU: their sm_90a cubins and the ptxas that assembled
 // them, or their PTX alone (which the driver compiles on first use), or
-// neither (the kernels were not built).
+// neither (the kernels were not built). It does not check that the cubins
+// were assembled from the PTX beside them (a build from `make kernels`
+// keeps them so; the Launcher checks each before loading it).
 func EmbeddedWgmmaCode() string {
 	if _, err := fatbins.ReadFile("fatbin/" + WgmmaPTXFile); err != nil {
 		return "not built"
@@ -236,9 +240,15 @@ func (l *Launcher) WgmmaCode() string {
 // WgmmaLoaded counts the wgmma kernels loaded so far: from their cubins,
 // and compiled by the driver.
 func (l *Launcher) WgmmaLoaded() (cubins, compiled int) {
+	// The entries first, then each under its own lock (a load under way
+	// holds that, and takes wgmma.mu for its log).
 	l.wgmma.mu.Lock()
-	defer l.wgmma.mu.Unlock()
+	entries := make([]*wgmmaKernel, 0, len(l.wgmma.kernels))
 	for _, e := range l.wgmma.kernels {
+		entries = append(entries, e)
+	}
+	l.wgmma.mu.Unlock()
+	for _, e := range entries {
 		e.mu.Lock()
 		switch {
 		case e.done && e.err == nil && e.fromCubin:
@@ -413,13 +423,13 @@ func everyEntry(sparse bool, in Elem, tile string, ok func(kernel string) bool) 
 	return true
 }
 
-// Precompile has the driver compile the wgmma kernels among names that
-// nothing has asked for yet, workers at a time, as their first use would
-// (a failure is kept as the kernel's absence, which Absent reports; other
-// names are passed over). It returns how many it compiled. Each
-// compilation runs on its own goroutine's OS thread, so where the driver's
-// JIT compiles on several threads at once the wait shrinks up to workers
-// times; kernels asked for meanwhile wait only for their own compilation.
+// Precompile loads the wgmma kernels among names that nothing has asked
+// for yet, workers at a time, as their first use would: from their cubins,
+// else compiled by the driver (a failure is kept as the kernel's absence,
+// which Absent reports; other names are passed over). It returns how many
+// it tried. Each load runs on its own goroutine's OS thread, so where the
+// driver's JIT compiles on several threads at once the wait shrinks up to
+// workers times; kernels asked for meanwhile wait only for their own load.
 func (l *Launcher) Precompile(names []string, workers int) int {
 	if l.wgmma.ready != nil {
 		return 0

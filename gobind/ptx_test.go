@@ -204,7 +204,7 @@ func TestCubinsRoundTrip(t *testing.T) {
 		var raw bytes.Buffer
 		zw := gzip.NewWriter(&raw)
 		tw := tar.NewWriter(zw)
-		for _, e := range []struct{ name, data string }{{"ptx.sha256", bad.sums}, {"gc_a.cubin", "a"}, {"gc_b.cubin", "b"}} {
+		for _, e := range []struct{ name, data string }{{"assembler", "ptxas\n"}, {"ptx.sha256", bad.sums}, {"gc_a.cubin", "a"}, {"gc_b.cubin", "b"}} {
 			if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data))}); err != nil {
 				t.Fatal(err)
 			}

@@ -30,7 +30,9 @@ func TestDeviceCudaWithoutGPU(t *testing.T) {
 	// It names the wgmma code the binary carries: the cubins where the
 	// build made them (check-cuda's does, with CUDA 12's ptxas).
 	want := "H100/H200 GEMMs: wgmma PTX"
-	if _, err := os.Stat("../../gobind/fatbin/" + gobind.WgmmaCubinFile); err == nil {
+	if _, err := os.Stat("../../gobind/fatbin/" + gobind.WgmmaPTXFile); err != nil {
+		want = "H100/H200 GEMMs: not built"
+	} else if _, err := os.Stat("../../gobind/fatbin/" + gobind.WgmmaCubinFile); err == nil {
 		want = "sm_90a cubins by Cuda compilation tools, release"
 	}
 	if !strings.Contains(stdout, want) {

@@ -19,7 +19,7 @@
 # and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds; default 120,
 # 240, 120, 30 each for D's three commands: 570 s at most, under a device
 # call's 600; session 21's bench of 9 shapes needed more than 180) can be
-# set. Step A has the kernels compiled one per CPU at a time (Precompile).
+# set. Step A has the kernels loaded one per CPU at a time (Precompile).
 # Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
 # where this comes from.
 set -u
