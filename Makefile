@@ -206,7 +206,8 @@ gpu-bundle: check-go kernels testdata
 	for c in $(GPU_CONFORMANCE); do cp -r $(ONNX_TESTDATA)/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
 	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
 	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend
-	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bundle/candidates-gpu.sh kernels/bench/vendor_bench.py \
+	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bundle/candidates-gpu.sh kernels/bundle/verify-gpu.sh \
+	  kernels/bench/vendor_bench.py \
 	  kernels/bundle/README.md $(BUNDLE_STAGE)/
 	tar -cf - -C $(BUNDLE_STAGE) . | xz -9 -T1 > $(BUNDLE)/gcompress-gpu.tar.xz.tmp
 	mv $(BUNDLE)/gcompress-gpu.tar.xz.tmp $(BUNDLE)/gcompress-gpu.tar.xz

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# run.sh test|bench|candidates|all [args]: unpacks the gcompress GPU bundle
-# next to this script into ${BUNDLE_DIR:-/tmp/gcompress-gpu} (afresh each
-# time) and runs test-gpu.sh, bench-gpu.sh (all: both) or candidates-gpu.sh
-# there. OUT (default $PWD/out)
+# run.sh test|bench|candidates|verify|all [args]: unpacks the gcompress GPU
+# bundle next to this script into ${BUNDLE_DIR:-/tmp/gcompress-gpu} (afresh
+# each time) and runs test-gpu.sh, bench-gpu.sh (all: both),
+# candidates-gpu.sh or verify-gpu.sh there. OUT (default $PWD/out)
 # collects logs and results.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,12 +24,13 @@ case $what in
 test) "$dir/test-gpu.sh" "$@" || rc=1 ;;
 bench) "$dir/bench-gpu.sh" "$@" || rc=1 ;;
 candidates) "$dir/candidates-gpu.sh" "$@" || rc=1 ;;
+verify) "$dir/verify-gpu.sh" "$@" || rc=1 ;;
 all)
 	"$dir/test-gpu.sh" || rc=1
 	"$dir/bench-gpu.sh" || rc=1
 	;;
 *)
-	echo "usage: run.sh test|bench|candidates|all [args]" >&2
+	echo "usage: run.sh test|bench|candidates|verify|all [args]" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# verify-gpu.sh: one device call's worth of checks of chosen GEMM tile
+# shapes (by default the sm_90 defaults that have run only at -short sizes),
+# each step under its own time limit so that the call ends in time and its
+# logs come back (six files in $OUT):
+#   A  suites.log, kernel-table.txt
+#                       the full-size GEMM suites of TILES
+#   B  kb-cubin.log, kb-cubin.json, kb-jit.log, kb-jit.json
+#                       kernelbench at SIZES on TILES, KERNELS, twice in a
+#                       row: the embedded sm_90a cubins (ptxas 12.4), then
+#                       GCOMPRESS_WGMMA_JIT=1 (the driver's own compile of
+#                       the PTX), each kernel checked on sampled rows first
+# TILES (default w256x192ft,w128x256t), SIZES (default 8192), KERNELS
+# (default int8_dense,int8_sparse24) and the limits T_SUITES, T_BENCH
+# (seconds; default 330 and 120 for each kernelbench: 570 s at most, under
+# a device call's 600) can be set. The full-size suites took 2-3 min a
+# shape on an H100 (sessions 16 and 18).
+set -u
+cd "$(dirname "$0")"
+OUT=${OUT:-$PWD/out}
+TILES=${TILES:-w256x192ft,w128x256t}
+SIZES=${SIZES:-8192}
+KERNELS=${KERNELS:-int8_dense,int8_sparse24}
+mkdir -p "$OUT"
+export CUDA_CACHE_MAXSIZE=${CUDA_CACHE_MAXSIZE:-4294967296}
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1
+t0=$(date +%s)
+since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
+
+echo "== A: full-size suites of $TILES"
+GCOMPRESS_TEST_TILES=$TILES GCOMPRESS_TABLE="$OUT/kernel-table.txt" timeout -k 5 "${T_SUITES:-330}" ./bin/gobind.test \
+	-test.timeout 20m -test.run 'TestWgmmaLoaded|TestGemm$' >"$OUT/suites.log" 2>&1
+since A $?
+grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma (JIT|load))' "$OUT/suites.log" | head -10
+sed -n '/^== kernel tests ==/,$p' "$OUT/suites.log" | head -30
+
+for code in cubin jit; do
+	echo "== B: $TILES at $SIZES, code: $code"
+	jit=0
+	[ $code = jit ] && jit=1
+	GCOMPRESS_WGMMA_JIT=$jit timeout -k 5 "${T_BENCH:-120}" ./bin/kernelbench -bench -sizes "$SIZES" -tiles "$TILES" \
+		-kernels "$KERNELS" -out "$OUT/kb-$code.json" >"$OUT/kb-$code.log" 2>&1
+	since "B ($code)" $?
+	grep -E '^(wgmma|device)' "$OUT/kb-$code.log"
+	sed -n '/== summary ==/,$p' "$OUT/kb-$code.log" | head -20
+done
+echo "verify-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"
