@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
@@ -435,28 +434,18 @@ func (l *Launcher) Precompile(names []string, workers int) int {
 		return 0
 	}
 	var todo []Kernel
+	seen := map[string]bool{}
 	l.wgmma.mu.Lock()
 	for _, n := range names {
-		if k, ok := lookup(n); ok && k.Module == WgmmaModule && l.wgmma.kernels[n] == nil &&
-			!slices.ContainsFunc(todo, func(t Kernel) bool { return t.Name == n }) {
+		if k, ok := lookup(n); ok && k.Module == WgmmaModule && l.wgmma.kernels[n] == nil && !seen[n] {
+			seen[n] = true
 			todo = append(todo, k)
 		}
 	}
 	l.wgmma.mu.Unlock()
-	next := make(chan Kernel)
-	var wg sync.WaitGroup
-	for range min(max(workers, 1), len(todo)) {
-		wg.Go(func() {
-			for k := range next {
-				_, _ = l.wgmmaFunction(k) // an error is kept as the kernel's absence
-			}
-		})
-	}
-	for _, k := range todo {
-		next <- k
-	}
-	close(next)
-	wg.Wait()
+	eachParallel(todo, workers, func(k Kernel) {
+		_, _ = l.wgmmaFunction(k) // an error is kept as the kernel's absence
+	})
 	return len(todo)
 }
 

@@ -3,10 +3,12 @@ package gobind
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,32 +60,40 @@ func AssembleAll(ptxas, nvdisasm, dir string, mods map[string][]byte, workers in
 		mu     sync.Mutex
 		cubins = map[string][]byte{}
 		errs   []error
-		wg     sync.WaitGroup
 	)
-	next := make(chan string)
-	for range min(max(workers, 1), len(mods)) {
+	eachParallel(slices.Sorted(maps.Keys(mods)), workers, func(name string) {
+		cubin, err := AssembleSM90a(ptxas, nvdisasm, dir, name, mods[name])
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			cubins[name] = cubin
+		}
+		if done != nil {
+			done(name, err)
+		}
+	})
+	return cubins, errs
+}
+
+// eachParallel calls do on every item, on up to workers goroutines at a
+// time, and returns once every call has returned.
+func eachParallel[T any](items []T, workers int, do func(T)) {
+	next := make(chan T)
+	var wg sync.WaitGroup
+	for range min(max(workers, 1), len(items)) {
 		wg.Go(func() {
-			for name := range next {
-				cubin, err := AssembleSM90a(ptxas, nvdisasm, dir, name, mods[name])
-				mu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else {
-					cubins[name] = cubin
-				}
-				if done != nil {
-					done(name, err)
-				}
-				mu.Unlock()
+			for item := range next {
+				do(item)
 			}
 		})
 	}
-	for name := range mods {
-		next <- name
+	for _, item := range items {
+		next <- item
 	}
 	close(next)
 	wg.Wait()
-	return cubins, errs
 }
 
 var (

@@ -3,7 +3,9 @@ package gobind
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestMetadataHazards(t *testing.T) {
@@ -101,5 +103,37 @@ func TestMetadataHazardsInLoop(t *testing.T) {
 	one := strings.NewReplacer("R169", "R176", "R168", "R173").Replace(fmt.Sprintf(loop, "NOP ;"))
 	if _, problems := metadataHazards(one); len(problems) == 0 {
 		t.Error("one set of metadata registers for both parities passed")
+	}
+}
+
+// TestEachParallel: every item is handed to do once, whatever the number
+// of workers, and no more than workers calls run at a time.
+func TestEachParallel(t *testing.T) {
+	for _, workers := range []int{0, 1, 3, 200} {
+		var mu sync.Mutex
+		seen, running, most := map[int]int{}, 0, 0
+		items := make([]int, 100)
+		for i := range items {
+			items[i] = i
+		}
+		eachParallel(items, workers, func(i int) {
+			mu.Lock()
+			seen[i]++
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond)
+			mu.Lock()
+			running--
+			mu.Unlock()
+		})
+		if len(seen) != len(items) || most > max(workers, 1) {
+			t.Errorf("workers %d: %d items seen, %d calls at once", workers, len(seen), most)
+		}
+		for i, n := range seen {
+			if n != 1 {
+				t.Errorf("workers %d: item %d handed over %d times", workers, i, n)
+			}
+		}
 	}
 }
