@@ -116,20 +116,7 @@ func TestElementwise(t *testing.T) {
 // driver refused fails it.
 func TestWgmmaLoaded(t *testing.T) {
 	sm90 := testL.Dev.CCMajor == 9 && testL.Dev.CCMinor == 0
-	var tiles []string
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		tiles = strings.Split(v, ",")
-	}
-	var names []string
-	for _, k := range Kernels {
-		if k.Module != WgmmaModule {
-			continue
-		}
-		if i := strings.LastIndexByte(k.Name, '_'); tiles != nil && strings.Contains(k.Name, "gemm_") && !slices.Contains(tiles, k.Name[i+1:]) {
-			continue
-		}
-		names = append(names, k.Name)
-	}
+	names := wgmmaKernelsUnderTest()
 	start := time.Now()
 	workers := runtime.NumCPU()
 	if n := testL.Precompile(names, workers); sm90 {
@@ -137,9 +124,10 @@ func TestWgmmaLoaded(t *testing.T) {
 		fmt.Printf("wgmma load: %d kernels not yet loaded took %v, %d at a time; %d kernels from cubins, %d compiled by the driver so far (code: %s)\n",
 			n, time.Since(start).Round(time.Millisecond), workers, cubins, compiled, testL.WgmmaCode())
 	}
-	// Where the build embeds cubins, each kernel must have a current one,
-	// and the driver must take it.
-	cubins := sm90 && os.Getenv(WgmmaJITEnv) != "1" && strings.HasPrefix(EmbeddedWgmmaCode(), "wgmma, ")
+	// Where the Launcher took the embedded cubins (a readable archive, the
+	// JIT not asked for), each kernel must have a current one, and the
+	// driver must take it.
+	cubins := sm90 && testL.wgmma.cubins != nil
 	for _, name := range names {
 		err := testL.Absent(name)
 		if sm90 && err != nil {
@@ -212,23 +200,36 @@ func TestHostPtxasSASS(t *testing.T) {
 		return ""
 	}
 	ptxas, nvdisasm := tool("ptxas"), tool("nvdisasm")
-	var tiles []string
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		tiles = strings.Split(v, ",")
-	}
 	mods := map[string][]byte{}
-	for _, k := range Kernels {
-		i := strings.LastIndexByte(k.Name, '_')
-		if k.Module == WgmmaModule && (tiles == nil || !strings.Contains(k.Name, "gemm_") || slices.Contains(tiles, k.Name[i+1:])) {
-			mods[k.Name] = testL.wgmma.modules[k.Name]
-		}
+	for _, name := range wgmmaKernelsUnderTest() {
+		mods[name] = testL.wgmma.modules[name]
 	}
 	if _, errs := AssembleAll(ptxas, nvdisasm, t.TempDir(), mods, 8, nil); len(errs) > 0 {
 		t.Error(errors.Join(errs...))
 	}
-	version, _ := exec.Command(ptxas, "--version").Output()
-	lines := strings.Split(strings.TrimSpace(string(version)), "\n")
-	fmt.Printf("host ptxas SASS: %d wgmma kernels assembled by %s, the 2:4 ones checked for the metadata hazard\n", len(mods), lines[len(lines)-1])
+	version, err := PtxasVersion(ptxas)
+	if err != nil {
+		t.Error(err)
+	}
+	fmt.Printf("host ptxas SASS: %d wgmma kernels assembled by %s, the 2:4 ones checked for the metadata hazard\n", len(mods), version)
+}
+
+// wgmmaKernelsUnderTest names the wgmma kernels of the shapes
+// GCOMPRESS_TEST_TILES names (every shape's where it is not set) and the
+// probes.
+func wgmmaKernelsUnderTest() []string {
+	var tiles []string
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		tiles = strings.Split(v, ",")
+	}
+	var names []string
+	for _, k := range Kernels {
+		i := strings.LastIndexByte(k.Name, '_')
+		if k.Module == WgmmaModule && (tiles == nil || !strings.Contains(k.Name, "gemm_") || slices.Contains(tiles, k.Name[i+1:])) {
+			names = append(names, k.Name)
+		}
+	}
+	return names
 }
 
 // TestDefaultMovesOnFailedCompile: where a kernel of a default wgmma shape

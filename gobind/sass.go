@@ -52,6 +52,22 @@ func AssembleSM90a(ptxas, nvdisasm, dir, name string, module []byte) ([]byte, er
 	return os.ReadFile(cubin)
 }
 
+// PtxasVersion is the release line of ptxas --version ("Cuda compilation
+// tools, release 12.4, V12.4.131"; its last line where none says release).
+func PtxasVersion(ptxas string) (string, error) {
+	out, err := exec.Command(ptxas, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", ptxas, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		if strings.Contains(line, "release") {
+			return line, nil
+		}
+	}
+	return lines[len(lines)-1], nil
+}
+
 // AssembleAll runs AssembleSM90a on every module, workers at a time, in
 // dir; done (if not nil) is called after each, from one goroutine at a
 // time. It returns the cubins of those that passed and every failure.

@@ -19,10 +19,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/gcompress/gcompress/gobind"
@@ -53,17 +51,9 @@ func run() error {
 	if _, err := os.Stat(nvdisasm); err != nil {
 		return fmt.Errorf("no nvdisasm beside %s for the SASS check (scripts/ptxas-sm90a.sh puts one there): %w", *ptxas, err)
 	}
-	version, err := exec.Command(*ptxas, "--version").Output()
+	assembler, err := gobind.PtxasVersion(*ptxas)
 	if err != nil {
-		return fmt.Errorf("%s --version: %w", *ptxas, err)
-	}
-	// "Cuda compilation tools, release 12.4, V12.4.131"
-	lines := strings.Split(strings.TrimSpace(string(version)), "\n")
-	assembler := lines[len(lines)-1]
-	for _, line := range lines {
-		if strings.Contains(line, "release") {
-			assembler = line
-		}
+		return err
 	}
 
 	gz, err := os.ReadFile(flag.Arg(0))
