@@ -226,15 +226,7 @@ func (a *SparseGemmArgs) Kernel() string {
 }
 
 // Format returns the 2:4 format of the input type.
-func (a *SparseGemmArgs) Format() ref.Format {
-	switch a.In {
-	case F16:
-		return ref.FormatSparse24F16
-	case BF16:
-		return ref.FormatSparse24BF16
-	}
-	return ref.FormatSparse24S8
-}
+func (a *SparseGemmArgs) Format() ref.Format { return ref.Sparse24Format(a.In) }
 
 // Validate checks every argument against the kernel's requirements.
 func (a *SparseGemmArgs) Validate() error {

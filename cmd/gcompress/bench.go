@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,17 +23,20 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Benchmark CPU kernels (GEMM) and models (against ONNX Runtime)",
+		Short: "Benchmark kernels (GEMM on the CPU or a GPU, convolution) and models (against ONNX Runtime)",
 		Long: `bench times gcompress's kernels and models. Every result carries the
 machine (CPU model, cores, Go version, date) and the CPU dispatch level
 (GCOMPRESS_CPU caps it: generic, avx2, avxvnni, avx512, avx512vnni).
 
-  gemm   one matrix product, float32 or uint8 x int8 -> int32
+  gemm   one matrix product: float32 or uint8 x int8 -> int32 on the CPU;
+         int8, f16 or bf16, dense or 2:4 sparse, on a GPU's tensor cores
+         (--device cuda:N, cuda build)
   conv   one 2-D convolution of a given shape, optionally beside ONNX
          Runtime (--vs-ort)
   model  a model end to end, optionally beside ONNX Runtime in the same
          process with the same thread count (--vs-ort)`,
 		Example: `  gcompress bench gemm --dtype int8 --threads 2
+  gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192 --sparse
   gcompress bench conv --input 1,256,14,14 --out 256 --kernel 3 --vs-ort
   gcompress bench model resnet50.onnx --vs-ort --threads 2 --runs 30`,
 		Args: cobra.NoArgs,
@@ -44,21 +48,6 @@ machine (CPU model, cores, Go version, date) and the CPU dispatch level
 	return cmd
 }
 
-// benchTiming is the JSON summary of timed runs (milliseconds).
-type benchTiming struct {
-	Runs     int     `json:"runs"`
-	Warmup   int     `json:"warmup"`
-	MedianMS float64 `json:"median_ms"`
-	MinMS    float64 `json:"min_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	MeanMS   float64 `json:"mean_ms"`
-}
-
-func timing(ms []float64, warmup int) benchTiming {
-	s := summarize(ms, warmup)
-	return benchTiming{Runs: s.Runs, Warmup: s.Warmup, MedianMS: s.MedianMS, MinMS: s.MinMS, MaxMS: s.MaxMS, MeanMS: s.MeanMS}
-}
-
 // gemmReport is the JSON document of `bench gemm --json`.
 type gemmReport struct {
 	Machine  bench.Machine `json:"machine"`
@@ -68,72 +57,114 @@ type gemmReport struct {
 	N        int           `json:"n"`
 	K        int           `json:"k"`
 	Threads  int           `json:"threads"`
-	Timing   benchTiming   `json:"timing"`
+	Timing   bench.Stats   `json:"timing"`
 	GOPS     float64       `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
 	LoadAvg1 float64       `json:"loadavg_1m,omitempty"`
 }
 
+// gemmFlags are the options of bench gemm.
+type gemmFlags struct {
+	m, n, k, runs, warmup int
+	dtype, tile           string
+	sparse, asJSON        bool
+	seed                  uint64
+}
+
 func newBenchGemmCmd(g *globals) *cobra.Command {
-	var m, n, k, runs, warmup int
-	var dtype string
-	var asJSON bool
-	var seed uint64
+	var f gemmFlags
 	cmd := &cobra.Command{
-		Annotations: map[string]string{usesDevice: "cpu"},
+		Annotations: map[string]string{usesDevice: "yes"},
 		Use:         "gemm",
-		Short:       "Time one matrix product C = A*B (float32, or uint8 x int8 -> int32)",
-		Long: `Times C = A*B for A m x k and B k x n of seeded random data, row-major, on
-the kernels of the active CPU level. The result is checked against a
-reference on sampled elements before timing. gops is 2*m*n*k divided by
-the median time (GFLOP/s for f32, giga integer multiply-adds x2 for int8).`,
+		Short:       "Time one matrix product on the CPU, or on a GPU's tensor cores (--device cuda:N)",
+		Long: `On the CPU, times C = A*B for A m x k and B k x n of seeded random data,
+row-major, on the kernels of the active CPU level (--dtype f32, or int8:
+uint8 x int8 -> int32). The result is checked against a reference on
+sampled elements before timing.
+
+With --device cuda:N (the cuda build), times the GPU GEMM D = A*B^T for A
+m x k and B n x k (both K-contiguous, as the tensor-core kernels take
+them) with CUDA events, the L2 cache flushed before every timed launch:
+--dtype int8 (int8 x int8 -> int32; the default there), f16 (-> f16) or
+bf16 (-> bf16). --sparse makes A 2:4 sparse (two of every four along K
+zero, passed compressed: values and metadata), run by the sparse
+tensor-core kernels; k must then be a multiple of 128 (int8) or 64
+(halves). --tile picks a tile shape (default: the one launches use on
+this GPU; 'gcompress --device cuda:0 bench gemm --tile list' lists them).
+Sampled rows are checked against the Go reference before timing, and a
+mismatch fails the command.
+
+gops is 2*m*n*k divided by the median time (GFLOP/s for floats, giga
+integer multiply-adds x2 for int8); for --sparse it counts the dense
+work, as vendors do, so the ratio of the sparse and dense gops is the
+speed-up.`,
 		Example: `  gcompress bench gemm --m 1024 --n 1024 --k 1024 --threads 2
-  gcompress bench gemm --dtype int8 --threads 2 --json`,
+  gcompress bench gemm --dtype int8 --threads 2 --json
+  gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192            # int8 tensor cores
+  gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192 --sparse   # the same, A 2:4 sparse
+  gcompress --device cuda:0 bench gemm --dtype f16 --m 4096 --n 4096 --k 4096 --tile w128x256t --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || warmup < 0 {
+			if f.runs < 1 || f.warmup < 0 {
 				return usagef("--runs must be >= 1 and --warmup >= 0")
 			}
-			b, err := cpu.NewGEMMBench(dtype, m, n, k, g.threadCount(), seed)
-			if err != nil {
-				return usagef("%v", err)
+			if g.device != "cpu" {
+				return benchGemmDevice(cmd.OutOrStdout(), g, &f)
 			}
-			for i := 0; i < max(warmup, 1); i++ {
-				if err := b.Run(); err != nil {
-					return err
-				}
+			if f.sparse || f.tile != "" {
+				return usagef("--sparse and --tile choose among the GPU GEMMs: give --device cuda:N (cuda build)")
 			}
-			ms := make([]float64, runs)
-			for i := range ms {
-				start := time.Now()
-				if err := b.Run(); err != nil {
-					return err
-				}
-				ms[i] = float64(time.Since(start).Nanoseconds()) / 1e6
-			}
-			lvl, _ := cpu.ActiveCPULevel()
-			rep := gemmReport{Machine: bench.ThisMachine(), Level: lvl.String(), DType: dtype, M: m, N: n, K: k,
-				Threads: g.threadCount(), Timing: timing(ms, warmup), LoadAvg1: bench.LoadAvg1()}
-			rep.GOPS = b.Ops() / (rep.Timing.MedianMS * 1e6)
-			return writeBench(cmd.OutOrStdout(), asJSON, rep, func(w io.Writer) {
-				unit := "GFLOP/s"
-				if dtype == "int8" {
-					unit = "GOP/s"
-				}
-				fmt.Fprintf(w, "gemm %s %dx%dx%d, %d threads, level %s: median %.3f ms (min %.3f), %.1f %s\n",
-					dtype, m, n, k, rep.Threads, rep.Level, rep.Timing.MedianMS, rep.Timing.MinMS, rep.GOPS, unit)
-			})
+			return benchGemmCPU(cmd.OutOrStdout(), g, &f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&m, "m", 1024, "rows of A and C")
-	fl.IntVar(&n, "n", 1024, "columns of B and C")
-	fl.IntVar(&k, "k", 1024, "columns of A, rows of B")
-	fl.StringVar(&dtype, "dtype", "f32", "f32 or int8 (uint8 x int8 -> int32)")
-	fl.IntVar(&runs, "runs", 20, "timed runs")
-	fl.IntVar(&warmup, "warmup", 3, "untimed runs first (the first is checked against the reference)")
-	fl.Uint64Var(&seed, "seed", 1, "seed of the random operands")
-	fl.BoolVar(&asJSON, "json", false, "print a JSON report")
+	fl.IntVar(&f.m, "m", 1024, "rows of A and C")
+	fl.IntVar(&f.n, "n", 1024, "columns of C: columns of B (CPU), rows of B (GPU)")
+	fl.IntVar(&f.k, "k", 1024, "the summed dimension: columns of A")
+	fl.StringVar(&f.dtype, "dtype", "", "input type: f32 (the CPU's default) or int8 on the CPU; int8 (the GPU's default), f16 or bf16 on a GPU")
+	fl.BoolVar(&f.sparse, "sparse", false, "GPU: A 2:4 sparse, on the sparse tensor-core kernels")
+	fl.StringVar(&f.tile, "tile", "", "GPU: tile shape of the kernel (default: this GPU's; list: print them)")
+	fl.IntVar(&f.runs, "runs", 20, "timed runs")
+	fl.IntVar(&f.warmup, "warmup", 3, "untimed runs first (the CPU checks the first; the GPU one more before them)")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random operands")
+	fl.BoolVar(&f.asJSON, "json", false, "print a JSON report")
 	return cmd
+}
+
+// benchGemmCPU times bench gemm on the CPU kernels.
+func benchGemmCPU(w io.Writer, g *globals, f *gemmFlags) error {
+	dtype := cmp.Or(f.dtype, "f32")
+	if dtype == "f16" || dtype == "bf16" {
+		return usagef("--dtype %s: the CPU GEMMs take f32 or int8; %s runs on a GPU (--device cuda:N, cuda build)", dtype, dtype)
+	}
+	b, err := cpu.NewGEMMBench(dtype, f.m, f.n, f.k, g.threadCount(), f.seed)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	for i := 0; i < max(f.warmup, 1); i++ {
+		if err := b.Run(); err != nil {
+			return err
+		}
+	}
+	ms := make([]float64, f.runs)
+	for i := range ms {
+		start := time.Now()
+		if err := b.Run(); err != nil {
+			return err
+		}
+		ms[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+	}
+	lvl, _ := cpu.ActiveCPULevel()
+	rep := gemmReport{Machine: bench.ThisMachine(), Level: lvl.String(), DType: dtype, M: f.m, N: f.n, K: f.k,
+		Threads: g.threadCount(), Timing: bench.Summarize(ms, f.warmup), LoadAvg1: bench.LoadAvg1()}
+	rep.GOPS = b.Ops() / (rep.Timing.MedianMS * 1e6)
+	return writeBench(w, f.asJSON, rep, func(w io.Writer) {
+		unit := "GFLOP/s"
+		if dtype == "int8" {
+			unit = "GOP/s"
+		}
+		fmt.Fprintf(w, "gemm %s %dx%dx%d, %d threads, level %s: median %.3f ms (min %.3f), %.1f %s\n",
+			dtype, f.m, f.n, f.k, rep.Threads, rep.Level, rep.Timing.MedianMS, rep.Timing.MinMS, rep.GOPS, unit)
+	})
 }
 
 // modelReport is the JSON document of `bench model --json`.
@@ -143,13 +174,13 @@ type modelReport struct {
 	Model     string        `json:"model"`
 	Threads   int           `json:"threads"`
 	Optimized bool          `json:"graph_optimized"`
-	Ours      benchTiming   `json:"ours"`
-	ORT       *benchTiming  `json:"ort,omitempty"`
+	Ours      bench.Stats   `json:"ours"`
+	ORT       *bench.Stats  `json:"ort,omitempty"`
 	// OursCPU and ORTCPU are the process CPU times of the same runs: with
 	// --threads 1 on a busy machine they measure the work of each runtime
 	// without the time other jobs took.
-	OursCPU  benchTiming  `json:"ours_cpu"`
-	ORTCPU   *benchTiming `json:"ort_cpu,omitempty"`
+	OursCPU  bench.Stats  `json:"ours_cpu"`
+	ORTCPU   *bench.Stats `json:"ort_cpu,omitempty"`
 	CPURatio float64      `json:"cpu_ratio_ours_over_ort,omitempty"`
 	Ratio    float64      `json:"ratio_ours_over_ort,omitempty"`
 	// BlockRatios is the ratio of the medians in each block of turns: on
@@ -301,15 +332,15 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map
 	}
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := modelReport{Machine: bench.ThisMachine(), Level: lvl.String(), Model: path, Threads: threads,
-		Optimized: !noOpt, Ours: timing(ms[0], warmup), OursCPU: timing(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1()}
+		Optimized: !noOpt, Ours: bench.Summarize(ms[0], warmup), OursCPU: bench.Summarize(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1()}
 	if vsORT {
-		t, tc := timing(ms[1], warmup), timing(cpuMS[1], warmup)
+		t, tc := bench.Summarize(ms[1], warmup), bench.Summarize(cpuMS[1], warmup)
 		rep.ORT, rep.ORTCPU = &t, &tc
 		rep.Ratio = rep.Ours.MedianMS / t.MedianMS
 		for b := 0; b < blocks; b++ {
 			lo, hi := b*runs/blocks, (b+1)*runs/blocks
 			if lo < hi {
-				rep.BlockRatios = append(rep.BlockRatios, summarize(ms[0][lo:hi], 0).MedianMS/summarize(ms[1][lo:hi], 0).MedianMS)
+				rep.BlockRatios = append(rep.BlockRatios, bench.Summarize(ms[0][lo:hi], 0).MedianMS/bench.Summarize(ms[1][lo:hi], 0).MedianMS)
 			}
 		}
 		if tc.MedianMS > 0 {

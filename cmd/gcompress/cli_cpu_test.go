@@ -10,9 +10,11 @@ const buildTags = ""
 // TestDeviceCudaInCPUBuild: the CPU build answers --device cuda:N with a
 // usage error that points at the cuda build.
 func TestDeviceCudaInCPUBuild(t *testing.T) {
-	_, stderr, code := gc(t, "--device", "cuda:0", "run", writeModel(t, identityModel()), "--random-inputs")
-	wantCleanError(t, stderr, code, "cuda build")
-	if code != 2 {
-		t.Errorf("exit %d, want 2 for a usage error", code)
+	for _, args := range [][]string{{"run", writeModel(t, identityModel()), "--random-inputs"}, {"bench", "gemm", "--sparse"}} {
+		_, stderr, code := gc(t, append([]string{"--device", "cuda:0"}, args...)...)
+		wantCleanError(t, stderr, code, "cuda build")
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 for a usage error", args, code)
+		}
 	}
 }

@@ -38,10 +38,12 @@ func TestDeviceCudaWithoutGPU(t *testing.T) {
 	if !strings.Contains(stdout, want) {
 		t.Errorf("version: %q, want it to say %q", stdout, want)
 	}
-	_, stderr, code = gc(t, "--device", "cuda:0", "run", writeModel(t, identityModel()), "--random-inputs")
-	wantCleanError(t, stderr, code, "--device cuda:0", "no such NVIDIA GPU", "cuInit")
-	if code != 1 {
-		t.Errorf("exit %d, want 1 (a failure of the machine, not of the command line)", code)
+	for _, args := range [][]string{{"run", writeModel(t, identityModel()), "--random-inputs"}, {"bench", "gemm", "--sparse"}} {
+		_, stderr, code = gc(t, append([]string{"--device", "cuda:0"}, args...)...)
+		wantCleanError(t, stderr, code, "--device cuda:0", "no such NVIDIA GPU", "cuInit")
+		if code != 1 {
+			t.Errorf("%v: exit %d, want 1 (a failure of the machine, not of the command line)", args, code)
+		}
 	}
 	if _, stderr, code = gc(t, "run", writeModel(t, identityModel()), "--random-inputs"); code != 0 {
 		t.Errorf("run on the CPU: exit %d, stderr %q", code, stderr)

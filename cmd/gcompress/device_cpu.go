@@ -21,6 +21,10 @@ func openDevice(dev string) error {
 	return usagef("--device %s: this is the CPU build of gcompress; CUDA devices need the cuda build (make build-cuda, or the Docker image, see README)", dev)
 }
 
+// benchGemmDevice is bench gemm on a CUDA device, which openDevice refused
+// before it could run here; it answers the same.
+func benchGemmDevice(_ io.Writer, g *globals, _ *gemmFlags) error { return openDevice(g.device) }
+
 // backendFor returns the backend the device commands execute on: the CPU
 // here.
 func backendFor(*globals) gcrt.Backend { return cpu.Backend() }

@@ -214,7 +214,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 // (inspect, version, ...) compute nothing the device could do.
 const (
 	usesDevice     = "uses-device"
-	deviceCommands = "run, bench model, eval and conformance"
+	deviceCommands = "run, bench gemm, bench conv, bench model, eval and conformance"
 )
 
 // configSource names where loadConfig took flag name's value from: its

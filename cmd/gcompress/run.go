@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gcompress/gcompress/bench"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -77,7 +77,7 @@ type runReport struct {
 	Model   string           `json:"model"`
 	Threads int              `json:"threads"`
 	Outputs []outputSummary  `json:"outputs"`
-	Bench   *benchStats      `json:"bench,omitempty"`
+	Bench   *bench.Stats     `json:"bench,omitempty"`
 	Profile []runtime.OpTime `json:"profile,omitempty"`
 	// Slowest are the --profile-nodes slowest nodes.
 	Slowest []runtime.NodeTime `json:"slowest_nodes,omitempty"`
@@ -89,16 +89,6 @@ type outputSummary struct {
 	Shape []int     `json:"shape"`
 	File  string    `json:"file,omitempty"`
 	First []float64 `json:"first"`
-}
-
-// benchStats summarises timed runs in milliseconds.
-type benchStats struct {
-	Runs     int     `json:"runs"`
-	Warmup   int     `json:"warmup"`
-	MedianMS float64 `json:"median_ms"`
-	MinMS    float64 `json:"min_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	MeanMS   float64 `json:"mean_ms"`
 }
 
 func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
@@ -214,7 +204,7 @@ func (f *runFlags) checkOutputDir(outputs int) error {
 
 // benchSession runs warmup untimed and n timed runs; a profile then
 // covers the timed runs only.
-func benchSession(sess *runtime.Session, inputs map[string]*tensor.Tensor, warmup, n int) (*benchStats, error) {
+func benchSession(sess *runtime.Session, inputs map[string]*tensor.Tensor, warmup, n int) (*bench.Stats, error) {
 	for i := 0; i < warmup; i++ {
 		if _, err := sess.Run(inputs); err != nil {
 			return nil, err
@@ -231,23 +221,8 @@ func benchSession(sess *runtime.Session, inputs map[string]*tensor.Tensor, warmu
 		}
 		ms[i] = float64(time.Since(start).Nanoseconds()) / 1e6
 	}
-	return summarize(ms, warmup), nil
-}
-
-func summarize(ms []float64, warmup int) *benchStats {
-	s := append([]float64(nil), ms...)
-	sort.Float64s(s)
-	b := &benchStats{Runs: len(s), Warmup: warmup, MinMS: s[0], MaxMS: s[len(s)-1]}
-	if len(s)%2 == 1 {
-		b.MedianMS = s[len(s)/2]
-	} else {
-		b.MedianMS = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	for _, v := range s {
-		b.MeanMS += v
-	}
-	b.MeanMS /= float64(len(s))
-	return b
+	st := bench.Summarize(ms, warmup)
+	return &st, nil
 }
 
 // gatherInputs reads --input files and fills the rest with random data when

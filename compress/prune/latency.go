@@ -3,7 +3,6 @@ package prune
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/gcompress/gcompress/backend/cpu"
@@ -113,7 +112,7 @@ func Latency(before, after *graph.Model, batch, threads, runs int) (*LatencyResu
 			times[j] = append(times[j], float64(time.Since(t0).Nanoseconds())/1e6)
 		}
 	}
-	r.BeforeMS, r.AfterMS = median(times[0]), median(times[1])
+	r.BeforeMS, r.AfterMS = bench.Summarize(times[0], 0).MedianMS, bench.Summarize(times[1], 0).MedianMS
 	if r.BeforeMS > 0 {
 		r.Ratio = r.AfterMS / r.BeforeMS
 	}
@@ -154,19 +153,7 @@ func perNode(m *graph.Model, feed map[string]*tensor.Tensor, threads, runs int) 
 	}
 	out := map[string]NodeLatency{}
 	for name, v := range samples {
-		out[name] = NodeLatency{Op: ops[name], US: median(v)}
+		out[name] = NodeLatency{Op: ops[name], US: bench.Summarize(v, 0).MedianMS}
 	}
 	return out, nil
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

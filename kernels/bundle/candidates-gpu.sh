@@ -13,12 +13,14 @@
 #   C  suites.log, kernel-table.txt
 #                       the -short GEMM suites of NEW
 #   D  misc.log         gcompress devices --json, cuda.test and backend.test
-#                       (-short), gcompress --device cuda:0 conformance
+#                       (-short), gcompress --device cuda:0 conformance, and
+#                       bench gemm at 4096^3 (int8 dense, f16 2:4)
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
 # (default 8192), KERNELS (step B's families, as bench-gpu.sh takes them)
-# and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC (seconds; default 120,
-# 240, 120, 30 each for D's three commands: 570 s at most, under a device
-# call's 600; session 21's bench of 9 shapes needed more than 180) can be
+# and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC, T_GEMM (seconds; default
+# 120, 240, 120, 30 each for D's three tests, 10 each for its two bench
+# gemm: 590 s at most, under a device call's 600; session 21's bench of 9
+# shapes needed more than 180) can be
 # set. Step A has the kernels loaded one per CPU at a time (Precompile).
 # Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
 # where this comes from.
@@ -67,6 +69,11 @@ echo "== D: devices, cuda.test, backend.test, conformance"
 	echo "== gcompress --device cuda:0 conformance"
 	timeout -k 5 "${T_MISC:-30}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
 	echo "conformance rc=${PIPESTATUS[0]}"
+	for a in "" "--dtype f16 --sparse"; do
+		echo "== gcompress --device cuda:0 bench gemm $a"
+		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a 2>&1 | tail -5
+		echo "bench gemm $a rc=${PIPESTATUS[0]}"
+	done
 } >"$OUT/misc.log" 2>&1
-grep -E 'rc=|passed|^(--- FAIL|FAIL)' "$OUT/misc.log" | head -20
+grep -E 'rc=|passed|^(--- FAIL|FAIL)|^gemm ' "$OUT/misc.log" | head -30
 echo "candidates-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"

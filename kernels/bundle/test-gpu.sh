@@ -41,5 +41,11 @@ done
 echo "== gcompress --device cuda:0 conformance"
 ./bin/gcompress --device cuda:0 conformance conformance >>"$OUT/backend.log" 2>&1 || rc=1
 sed -n '/passed, .* failed/,$p' "$OUT/backend.log" | tail -20
+# ... and bench gemm, each GEMM family checked on sampled rows, then timed.
+echo "== gcompress --device cuda:0 bench gemm"
+for a in "" --sparse "--dtype f16" "--dtype f16 --sparse" "--dtype bf16" "--dtype bf16 --sparse"; do
+	./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a >>"$OUT/backend.log" 2>&1 || { rc=1; echo "bench gemm $a failed"; }
+done
+grep '^gemm ' "$OUT/backend.log"
 echo "test-gpu: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
 exit $rc

@@ -244,10 +244,10 @@ func sparseRows[T ref.Elem24](p *SparseProblem, lo, hi int, c any, e *ref.Epilog
 	return ref.SparseGemmRef(s, p.N, view[T](p.B), p.LdB, p.Out, c, p.LdCM, p.LdCN, e)
 }
 
-// randOperand returns rows x ld elements of type in as bytes: random values
+// RandOperand returns rows x ld elements of type in as bytes: random values
 // in the first k columns and random garbage in the padding (a kernel that
 // reads past K gets it wrong).
-func randOperand(r *rand.Rand, in ref.Elem, rows, k, ld int) []byte {
+func RandOperand(r *rand.Rand, in ref.Elem, rows, k, ld int) []byte {
 	b := make([]byte, rows*ld*int(in.Bytes()))
 	switch in {
 	case ref.S8:
@@ -319,8 +319,8 @@ func (s *suite) denseShape(in ref.Elem, m, n, k int, configs []epiConfig, impl G
 	s.t.Helper()
 	r := rng(fmt.Sprint(s.name, [3]int{m, n, k}))
 	lda, ldb := stride(in, k), stride(in, k)
-	a := randOperand(r, in, m, k, lda)
-	b := randOperand(r, in, n, k, ldb)
+	a := RandOperand(r, in, m, k, lda)
+	b := RandOperand(r, in, n, k, ldb)
 	for _, cfg := range configs {
 		ldm, ldn := outLayout(m, n, cfg.transposed)
 		p := &GemmProblem{In: in, M: m, N: n, K: k, A: a, LdA: lda, B: b, LdB: ldb, Out: cfg.out,
@@ -377,6 +377,19 @@ func comparator(in ref.Elem) func(ref.Out, []byte, []byte, window) (string, erro
 		return compareExact
 	}
 	return compareNMSE
+}
+
+// CompareRow compares one packed output row of a GEMM with input type in
+// (elements of type out) with the reference's want, as the suites compare
+// outputs: bit for bit for int8 inputs, by NMSE and the per-element bound
+// for halves.
+func CompareRow(in ref.Elem, out ref.Out, got, want []byte) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d bytes of output, want %d", len(got), len(want))
+	}
+	cols := len(want) / out.ElemBytes()
+	_, err := comparator(in)(out, got, want, window{rows: 1, cols: cols, ldm: cols, ldn: 1, elem: out.ElemBytes()})
+	return err
 }
 
 // runTwice runs one case with each poison and compares against want (whose
@@ -519,8 +532,8 @@ func NewGemmProblem(in ref.Elem, out ref.Out, m, n, k int, axis ref.Axis, transp
 	lda := stride(in, k)
 	ldm, ldn := outLayout(m, n, transposed)
 	cfg := epiConfig{out: out, axis: axis, transposed: transposed, withEpi: withEpi}
-	return &GemmProblem{In: in, M: m, N: n, K: k, A: randOperand(r, in, m, k, lda), LdA: lda,
-		B: randOperand(r, in, n, k, lda), LdB: lda, Out: out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
+	return &GemmProblem{In: in, M: m, N: n, K: k, A: RandOperand(r, in, m, k, lda), LdA: lda,
+		B: RandOperand(r, in, n, k, lda), LdB: lda, Out: out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
 }
 
 // CheckGemm runs one problem through impl with the suites' checks (two

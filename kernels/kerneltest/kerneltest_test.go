@@ -56,8 +56,8 @@ func smallGemm(in ref.Elem, out ref.Out, transposed bool) *GemmProblem {
 	lda := stride(in, k)
 	ldm, ldn := outLayout(m, n, transposed)
 	cfg := epiConfig{out: out, withEpi: out != ref.OutS32}
-	return &GemmProblem{In: in, M: m, N: n, K: k, A: randOperand(r, in, m, k, lda), LdA: lda,
-		B: randOperand(r, in, n, k, lda), LdB: lda, Out: out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
+	return &GemmProblem{In: in, M: m, N: n, K: k, A: RandOperand(r, in, m, k, lda), LdA: lda,
+		B: RandOperand(r, in, n, k, lda), LdB: lda, Out: out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k)}
 }
 
 // TestSuitesCatchBrokenKernels runs the comparison machinery against

@@ -37,9 +37,9 @@ func sparseConfigs(in ref.Elem) []epiConfig {
 	}
 }
 
-// random24 draws an m x k matrix of type in with at most two non-zeros in
+// Random24 draws an m x k matrix of type in with at most two non-zeros in
 // every group of four columns (0, 1 or 2, at random positions).
-func random24(r *rand.Rand, in ref.Elem, m, k int) []byte {
+func Random24(r *rand.Rand, in ref.Elem, m, k int) []byte {
 	b := make([]byte, m*k*int(in.Bytes()))
 	for i := 0; i < m; i++ {
 		for g := 0; g < k; g += 4 {
@@ -77,23 +77,11 @@ func random24(r *rand.Rand, in ref.Elem, m, k int) []byte {
 func Compress24(in ref.Elem, dense []byte, rows, k0 int) (values, meta []byte, k int, err error) {
 	switch in {
 	case ref.S8:
-		return compress24[int8](dense, rows, k0, format24(in))
+		return compress24[int8](dense, rows, k0, ref.Sparse24Format(in))
 	case ref.F16:
-		return compress24[tensor.F16](dense, rows, k0, format24(in))
+		return compress24[tensor.F16](dense, rows, k0, ref.Sparse24Format(in))
 	default:
-		return compress24[tensor.BF16](dense, rows, k0, format24(in))
-	}
-}
-
-// format24 is the 2:4 format of input type in.
-func format24(in ref.Elem) ref.Format {
-	switch in {
-	case ref.S8:
-		return ref.FormatSparse24S8
-	case ref.F16:
-		return ref.FormatSparse24F16
-	default:
-		return ref.FormatSparse24BF16
+		return compress24[tensor.BF16](dense, rows, k0, ref.Sparse24Format(in))
 	}
 }
 
@@ -112,7 +100,7 @@ func compress(r *rand.Rand, in ref.Elem, dense []byte, m, k0 int) ([]byte, int, 
 	if err != nil {
 		return nil, 0, nil, 0, 0, err
 	}
-	f := format24(in)
+	f := ref.Sparse24Format(in)
 	ldv := k/2 + 16/f.ValueBytes
 	lde := k/8 + f.MetaRowAlign
 	vals := make([]byte, m*ldv*f.ValueBytes)
@@ -160,7 +148,7 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 	s.t.Helper()
 	m, n, k, k0 := sh[0], sh[1], sh[2], sh[3]
 	r := rng(fmt.Sprint(s.name, sh))
-	vals, ldv, meta, lde, kp, err := compress(r, in, random24(r, in, m, k0), m, k0)
+	vals, ldv, meta, lde, kp, err := compress(r, in, Random24(r, in, m, k0), m, k0)
 	if err == nil && kp != k {
 		err = fmt.Errorf("compressor padded K %d to %d, the case expects %d", k0, kp, k)
 	}
@@ -169,7 +157,7 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 		return
 	}
 	ldb := stride(in, k)
-	b := randOperand(r, in, n, k, ldb)
+	b := RandOperand(r, in, n, k, ldb)
 	for _, cfg := range configs {
 		ldm, ldn := outLayout(m, n, cfg.transposed)
 		p := &SparseProblem{In: in, M: m, N: n, K: k, Values: vals, LdV: ldv, Meta: meta, LdE: lde, B: b, LdB: ldb,
@@ -234,7 +222,7 @@ func NewProbeCase(in ref.Elem, seed string) (*ProbeCase, error) {
 			}
 		}
 	}
-	pc := &ProbeCase{In: in, K: k, B: randOperand(r, in, 8, k, k), OutElemSize: 4}
+	pc := &ProbeCase{In: in, K: k, B: RandOperand(r, in, 8, k, k), OutElemSize: 4}
 	if in == ref.F16 { // small dyadic B so the float result is exact
 		for i := range view[tensor.F16](pc.B) {
 			view[tensor.F16](pc.B)[i] = tensor.NewF16(float32(r.IntN(64)-32) / 16)

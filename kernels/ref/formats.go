@@ -36,5 +36,16 @@ var (
 	FormatSparse24BF16 = Format{Name: "sparse24-bf16", Elem: "bf16", GroupElems: 4, KeptElems: 2, ValueBytes: 2, MetaBits: 4, KAlign: 64, MetaRowAlign: 8}
 )
 
+// Sparse24Format returns the 2:4 format of input type in.
+func Sparse24Format(in Elem) Format {
+	switch in {
+	case F16:
+		return FormatSparse24F16
+	case BF16:
+		return FormatSparse24BF16
+	}
+	return FormatSparse24S8
+}
+
 // Formats lists every declared format.
 var Formats = []Format{FormatSparse24S8, FormatSparse24F16, FormatSparse24BF16}

@@ -12,40 +12,14 @@ import (
 	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/gobind/gemmbench"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 )
 
-// Kernel families timed by -bench; the names are shared with
-// vendor_bench.py's results.
-const (
-	Int8Dense  = "int8_dense"
-	F16Dense   = "f16_dense"
-	BF16Dense  = "bf16_dense"
-	Int8Sparse = "int8_sparse24"
-	F16Sparse  = "f16_sparse24"
-)
-
-// Timing is one timed kernel at one size.
+// Timing is one timed GEMM with the vendor's timing of the same family and
+// size beside it.
 type Timing struct {
-	Kernel string `json:"kernel"`
-	// Tile is the tile shape timed; Default whether launches that name
-	// none use it on this device.
-	Tile     string  `json:"tile"`
-	Default  bool    `json:"default"`
-	Impl     string  `json:"impl"`
-	M        int     `json:"m"`
-	N        int     `json:"n"`
-	K        int     `json:"k"`
-	Reps     int     `json:"reps"`
-	MedianMS float64 `json:"median_ms"`
-	MinMS    float64 `json:"min_ms"`
-	MaxMS    float64 `json:"max_ms"`
-	// TOPS is 2·M·N·K / median time (dense-equivalent operations for the
-	// 2:4 kernels, as vendors count them).
-	TOPS float64 `json:"tops"`
-	// Check is "pass", or what the sampled-row comparison with the
-	// reference found, before timing.
-	Check  string        `json:"check"`
+	gemmbench.Timing
 	Vendor *VendorResult `json:"vendor,omitempty"`
 	// VsVendor is our throughput over the vendor's (vendor time / ours).
 	VsVendor float64 `json:"vs_vendor,omitempty"`
@@ -182,7 +156,7 @@ func fastest(ts []Timing, kernel string, size int) *Timing {
 // device.
 func acceptance(ts []Timing, size int) []Acceptance {
 	out := criteria(ts, size, find, "")
-	for _, k := range []string{Int8Dense, F16Dense, Int8Sparse, F16Sparse} {
+	for _, k := range []string{gemmbench.Int8Dense, gemmbench.F16Dense, gemmbench.Int8Sparse, gemmbench.F16Sparse} {
 		if f := fastest(ts, k, size); f != nil && f != find(ts, k, size) {
 			return append(out, criteria(ts, size, fastest, "fastest timed shapes, not the defaults")...)
 		}
@@ -228,10 +202,10 @@ func criteria(ts []Timing, size int, get func([]Timing, string, int) *Timing, no
 		out = append(out, a)
 	}
 	dim := fmt.Sprintf("%d^3", size)
-	vs("INT8 GEMM "+dim+" / cuBLASLt INT8 (torch._int_mm)", Int8Dense, 0.6, "stretch 0.8")
-	vs("FP16 GEMM "+dim+" / cuBLAS FP16 (torch.matmul)", F16Dense, 0.6, "")
-	ratio("2:4 INT8 GEMM "+dim+" speed-up over our dense INT8", Int8Sparse, Int8Dense)
-	ratio("2:4 FP16 GEMM "+dim+" speed-up over our dense FP16", F16Sparse, F16Dense)
+	vs("INT8 GEMM "+dim+" / cuBLASLt INT8 (torch._int_mm)", gemmbench.Int8Dense, 0.6, "stretch 0.8")
+	vs("FP16 GEMM "+dim+" / cuBLAS FP16 (torch.matmul)", gemmbench.F16Dense, 0.6, "")
+	ratio("2:4 INT8 GEMM "+dim+" speed-up over our dense INT8", gemmbench.Int8Sparse, gemmbench.Int8Dense)
+	ratio("2:4 FP16 GEMM "+dim+" speed-up over our dense FP16", gemmbench.F16Sparse, gemmbench.F16Dense)
 	return out
 }
 

@@ -8,7 +8,13 @@ import (
 	"testing"
 
 	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/gobind/gemmbench"
 )
+
+// timing is a Timing of size^3 with the vendor ratio vs.
+func timing(kernel, tile string, def bool, size int, ms float64, check string, vs float64) Timing {
+	return Timing{Timing: gemmbench.Timing{Kernel: kernel, Tile: tile, Default: def, M: size, N: size, K: size, MedianMS: ms, Check: check}, VsVendor: vs}
+}
 
 func TestVendorPairingAndAcceptance(t *testing.T) {
 	dir := t.TempDir()
@@ -24,12 +30,12 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := []Timing{
-		{Kernel: Int8Dense, Tile: "a", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 1.6, Check: "pass"},
-		{Kernel: F16Dense, Tile: "a", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 2, Check: "pass"},
-		{Kernel: Int8Sparse, Tile: "s", Default: true, M: 8192, N: 8192, K: 8192, MedianMS: 1.2, Check: "pass"},
+		timing(gemmbench.Int8Dense, "a", true, 8192, 1.6, "pass", 0),
+		timing(gemmbench.F16Dense, "a", true, 8192, 2, "pass", 0),
+		timing(gemmbench.Int8Sparse, "s", true, 8192, 1.2, "pass", 0),
 		// Slower than the default, and at another size: no second set.
-		{Kernel: Int8Dense, Tile: "b", M: 8192, N: 8192, K: 8192, MedianMS: 1.7, Check: "pass"},
-		{Kernel: Int8Sparse, Tile: "t", M: 4096, N: 4096, K: 4096, MedianMS: 0.1, Check: "pass"},
+		timing(gemmbench.Int8Dense, "b", false, 8192, 1.7, "pass", 0),
+		timing(gemmbench.Int8Sparse, "t", false, 4096, 0.1, "pass", 0),
 	}
 	attachVendor(ts, v)
 	if ts[0].VsVendor != 1/1.6 || ts[1].Vendor == nil || ts[1].VsVendor != 0 {
@@ -55,9 +61,9 @@ func TestVendorPairingAndAcceptance(t *testing.T) {
 	// fastest checked shape of each family, named in the note; a failed
 	// check does not count.
 	fts := append(ts[:5:5],
-		Timing{Kernel: Int8Dense, Tile: "w", M: 8192, N: 8192, K: 8192, MedianMS: 1.0, Check: "pass", VsVendor: 1},
-		Timing{Kernel: Int8Dense, Tile: "x", M: 8192, N: 8192, K: 8192, MedianMS: 0.5, Check: "FAIL", VsVendor: 2},
-		Timing{Kernel: Int8Sparse, Tile: "v", M: 8192, N: 8192, K: 8192, MedianMS: 0.8, Check: "pass"})
+		timing(gemmbench.Int8Dense, "w", false, 8192, 1.0, "pass", 1),
+		timing(gemmbench.Int8Dense, "x", false, 8192, 0.5, "FAIL", 2),
+		timing(gemmbench.Int8Sparse, "v", false, 8192, 0.8, "pass", 0))
 	facc := acceptance(fts, 8192)
 	if len(facc) != 8 || !strings.Contains(facc[4].Note, "fastest timed shapes, not the defaults (w)") || !strings.Contains(facc[6].Note, "(v / w)") {
 		t.Fatalf("fastest shapes: %+v", facc)

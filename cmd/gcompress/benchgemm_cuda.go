@@ -1,0 +1,139 @@
+//go:build gcompress_cuda
+
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/gcompress/gcompress/bench"
+	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/gobind/gemmbench"
+)
+
+// deviceGemmReport is the JSON document of `bench gemm --device cuda:N
+// --json`: the keys of the CPU's gemmReport where they mean the same.
+type deviceGemmReport struct {
+	Machine bench.Machine `json:"machine"`
+	Device  string        `json:"device"`
+	CC      string        `json:"compute_capability"`
+	DType   string        `json:"dtype"`
+	Sparse  bool          `json:"sparse24"`
+	// Kernel is the entry point timed, Tile its tile shape, DefaultTile
+	// whether launches that name none use that shape on this GPU.
+	Kernel      string      `json:"kernel"`
+	Tile        string      `json:"tile"`
+	DefaultTile bool        `json:"default_tile"`
+	M           int         `json:"m"`
+	N           int         `json:"n"`
+	K           int         `json:"k"`
+	Timing      bench.Stats `json:"timing"`
+	GOPS        float64     `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
+	// Check is "pass" or how the sampled rows differ from the reference.
+	Check string `json:"check"`
+	// WgmmaCode says where the Hopper kernels' code came from (sm_90 only).
+	WgmmaCode string `json:"wgmma_code,omitempty"`
+}
+
+// benchGemmDevice times bench gemm on the GPU that openDevice opened.
+func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
+	dtype := cmp.Or(f.dtype, "int8")
+	fam, err := gemmbench.FamilyOf(dtype, f.sparse)
+	if err != nil {
+		return usagef("--dtype %s: %v", dtype, err)
+	}
+	l := cudaBackend.K
+	if f.tile == "list" {
+		return listTiles(w, l, fam)
+	}
+	if err := checkDeviceGemm(fam, f); err != nil {
+		return err
+	}
+	b, err := gemmbench.New(cudaBackend.Dev, l, f.runs, f.warmup, f.seed)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	t, err := b.Time(fam, f.tile, f.m, f.n, f.k)
+	if errors.Is(err, gobind.ErrArgs) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return fmt.Errorf("bench gemm on %s: %w", g.device, err)
+	}
+	dev := cudaBackend.Dev
+	rep := deviceGemmReport{Machine: bench.ThisMachine(), Device: fmt.Sprintf("%s (%s)", dev.Name, g.device),
+		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, Kernel: t.Impl, Tile: t.Tile,
+		DefaultTile: t.Default, M: f.m, N: f.n, K: f.k, Timing: bench.Summarize(t.Samples, f.warmup), Check: t.Check,
+		WgmmaCode: l.WgmmaCode()}
+	rep.GOPS = t.TOPS * 1e3
+	if err := writeBench(w, f.asJSON, rep, func(w io.Writer) {
+		kind := dtype
+		if f.sparse {
+			kind += " 2:4"
+		}
+		fmt.Fprintf(w, "gemm %s %dx%dx%d on %s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
+			kind, f.m, f.n, f.k, rep.Device, rep.Kernel, rep.Tile, rep.Timing.MedianMS, rep.Timing.MinMS, t.TOPS, rep.Check)
+	}); err != nil {
+		return err
+	}
+	if t.Check != "pass" {
+		return fmt.Errorf("bench gemm: %s disagrees with the reference: %s", t.Impl, strings.TrimPrefix(t.Check, "FAIL: "))
+	}
+	return nil
+}
+
+// checkDeviceGemm checks bench gemm's sizes and tile for family fam before
+// any operand is made: what the kernels take (16-byte rows; a 2:4 K of
+// whole stages) and a tile shape of fam's kind.
+func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags) error {
+	if f.m <= 0 || f.n <= 0 || f.k <= 0 {
+		return usagef("--m, --n and --k must be positive")
+	}
+	if per := 16 / int(fam.In.Bytes()); f.k%per != 0 {
+		return usagef("--k %d: the GPU GEMMs read rows of whole 16-byte units, so k must be a multiple of %d for %s", f.k, per, fam.In)
+	}
+	if a := fam.KAlign(); f.k%a != 0 {
+		return usagef("--k %d: the 2:4 %s GEMMs need k a multiple of %d", f.k, fam.In, a)
+	}
+	if f.tile != "" && !slices.Contains(tileNames(fam), f.tile) {
+		return usagef("--tile %s: not a tile shape of the %s GEMMs (--tile list names them)", f.tile, fam.Name)
+	}
+	return nil
+}
+
+// tileNames are the tile shapes of fam's kind (dense or 2:4) that have
+// kernels for its input type.
+func tileNames(fam gemmbench.Family) []string {
+	tiles := gobind.DenseTiles
+	if fam.Sparse {
+		tiles = gobind.SparseTiles
+	}
+	var names []string
+	for _, t := range tiles {
+		if len(gobind.TileKernels(fam.Sparse, fam.In, t.Name)) > 0 {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// listTiles prints fam's tile shapes, marking this GPU's default (which
+// kernels a shape takes is in gobind's geometry; whether this GPU loads
+// them shows when one is timed).
+func listTiles(w io.Writer, l *gobind.Launcher, fam gemmbench.Family) error {
+	def := l.DefaultTile(fam.Sparse, fam.In)
+	fmt.Fprintf(w, "tile shapes of the %s GEMMs (* this GPU's default):\n", fam.Name)
+	for _, name := range tileNames(fam) {
+		mark := " "
+		if name == def {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "%s %s\n", mark, name)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package gemmbench
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
+)
+
+// Kernel family names; shared with kernels/bench/vendor_bench.py's results.
+const (
+	Int8Dense  = "int8_dense"
+	F16Dense   = "f16_dense"
+	BF16Dense  = "bf16_dense"
+	Int8Sparse = "int8_sparse24"
+	F16Sparse  = "f16_sparse24"
+	BF16Sparse = "bf16_sparse24"
+)
+
+// Family is one kind of GEMM: its input type and whether A is 2:4 sparse.
+type Family struct {
+	Name   string
+	In     ref.Elem
+	Sparse bool
+}
+
+// Families are the GEMM families gemmbench times.
+var Families = []Family{
+	{Int8Dense, ref.S8, false}, {F16Dense, ref.F16, false}, {BF16Dense, ref.BF16, false},
+	{Int8Sparse, ref.S8, true}, {F16Sparse, ref.F16, true}, {BF16Sparse, ref.BF16, true},
+}
+
+// FamilyNamed returns the family called name.
+func FamilyNamed(name string) (Family, error) {
+	var names []string
+	for _, f := range Families {
+		if f.Name == name {
+			return f, nil
+		}
+		names = append(names, f.Name)
+	}
+	return Family{}, fmt.Errorf("unknown GEMM family %q (want one of %s)", name, strings.Join(names, ", "))
+}
+
+// FamilyOf returns the family of dtype ("int8", "f16" or "bf16" inputs),
+// dense or 2:4.
+func FamilyOf(dtype string, sparse bool) (Family, error) {
+	in, ok := map[string]ref.Elem{"int8": ref.S8, "f16": ref.F16, "bf16": ref.BF16}[dtype]
+	for _, f := range Families {
+		if ok && f.In == in && f.Sparse == sparse {
+			return f, nil
+		}
+	}
+	return Family{}, fmt.Errorf("no GPU GEMM takes %q inputs (want int8, f16 or bf16)", dtype)
+}
+
+// Out is the output type of a family's timed GEMMs: int32 for int8 inputs,
+// the half type itself for halves (as torch.matmul returns).
+func (f Family) Out() ref.Out {
+	switch f.In {
+	case ref.F16:
+		return ref.OutF16
+	case ref.BF16:
+		return ref.OutBF16
+	}
+	return ref.OutS32
+}
+
+// KAlign is the multiple of K the family's GEMMs take: the 2:4 format's
+// alignment, 1 for dense.
+func (f Family) KAlign() int {
+	if !f.Sparse {
+		return 1
+	}
+	return ref.Sparse24Format(f.In).KAlign
+}
+
+// Timing is one family's GEMM timed at one size in one tile shape.
+type Timing struct {
+	Kernel string `json:"kernel"`
+	// Tile is the tile shape timed; Default whether launches that name
+	// none use it on this device.
+	Tile     string  `json:"tile"`
+	Default  bool    `json:"default"`
+	Impl     string  `json:"impl"`
+	M        int     `json:"m"`
+	N        int     `json:"n"`
+	K        int     `json:"k"`
+	Reps     int     `json:"reps"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	// TOPS is 2·M·N·K / median time (dense-equivalent operations for the
+	// 2:4 kernels, as vendors count them).
+	TOPS float64 `json:"tops"`
+	// Check is "pass", or what the sampled-row comparison with the
+	// reference found, before timing.
+	Check string `json:"check"`
+	// Samples are the timed launches' times in milliseconds, in order.
+	Samples []float64 `json:"-"`
+}
+
+// compareRow checks sampled output row row of family f against the
+// reference's (kerneltest.CompareRow: bit for bit for int8 inputs, by NMSE
+// for halves).
+func compareRow(f Family, row int, got, want []byte) error {
+	if err := kerneltest.CompareRow(f.In, f.Out(), got, want); err != nil {
+		return fmt.Errorf("row %d: %w", row, err)
+	}
+	return nil
+}
