@@ -60,6 +60,7 @@ type gemmReport struct {
 	Timing   bench.Stats   `json:"timing"`
 	GOPS     float64       `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
 	LoadAvg1 float64       `json:"loadavg_1m,omitempty"`
+	GPU      gpuSummary    `json:"gpu"`
 }
 
 // gemmFlags are the options of bench gemm.
@@ -140,6 +141,7 @@ func benchGemmCPU(w io.Writer, g *globals, f *gemmFlags) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	gpu := startGPUMonitor()
 	for i := 0; i < max(f.warmup, 1); i++ {
 		if err := b.Run(); err != nil {
 			return err
@@ -155,7 +157,7 @@ func benchGemmCPU(w io.Writer, g *globals, f *gemmFlags) error {
 	}
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := gemmReport{Machine: bench.ThisMachine(), Level: lvl.String(), DType: dtype, M: f.m, N: f.n, K: f.k,
-		Threads: g.threadCount(), Timing: bench.Summarize(ms, f.warmup), LoadAvg1: bench.LoadAvg1()}
+		Threads: g.threadCount(), Timing: bench.Summarize(ms, f.warmup), LoadAvg1: bench.LoadAvg1(), GPU: gpu.stop()}
 	rep.GOPS = b.Ops() / (rep.Timing.MedianMS * 1e6)
 	return writeBench(w, f.asJSON, rep, func(w io.Writer) {
 		unit := "GFLOP/s"
@@ -164,6 +166,7 @@ func benchGemmCPU(w io.Writer, g *globals, f *gemmFlags) error {
 		}
 		fmt.Fprintf(w, "gemm %s %dx%dx%d, %d threads, level %s: median %.3f ms (min %.3f), %.1f %s\n",
 			dtype, f.m, f.n, f.k, rep.Threads, rep.Level, rep.Timing.MedianMS, rep.Timing.MinMS, rep.GOPS, unit)
+		rep.GPU.writeDevices(w)
 	})
 }
 
@@ -189,6 +192,8 @@ type modelReport struct {
 	BlockRatios []float64 `json:"block_ratios,omitempty"`
 	MaxRelErr   *float64  `json:"max_err_vs_ort_rel_to_max,omitempty"`
 	LoadAvg1    float64   `json:"loadavg_1m,omitempty"`
+	// GPU is what NVML sampled over the warm-up and timed runs.
+	GPU gpuSummary `json:"gpu"`
 }
 
 func newBenchModelCmd(g *globals) *cobra.Command {
@@ -303,6 +308,8 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map
 		runners = append(runners, func() ([]*tensor.Tensor, error) { return peer.Run(feed) })
 	}
 	outs := make([][]*tensor.Tensor, len(runners))
+	gpu := startGPUMonitor()
+	defer gpu.stop() // on an error return; a second stop is harmless
 	for i := 0; i < max(warmup, 1); i++ {
 		for r, run := range runners {
 			if outs[r], err = run(); err != nil {
@@ -332,7 +339,8 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map
 	}
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := modelReport{Machine: bench.ThisMachine(), Level: lvl.String(), Model: path, Threads: threads,
-		Optimized: !noOpt, Ours: bench.Summarize(ms[0], warmup), OursCPU: bench.Summarize(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1()}
+		Optimized: !noOpt, Ours: bench.Summarize(ms[0], warmup), OursCPU: bench.Summarize(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1(),
+		GPU: gpu.stop()}
 	if vsORT {
 		t, tc := bench.Summarize(ms[1], warmup), bench.Summarize(cpuMS[1], warmup)
 		rep.ORT, rep.ORTCPU = &t, &tc
@@ -375,6 +383,7 @@ func (rep *modelReport) writeTimes(w io.Writer, rate func(ms float64) string) {
 		fmt.Fprintf(w, ", ONNX Runtime median %.3f ms, ratio %.2f", rep.ORTCPU.MedianMS, rep.CPURatio)
 	}
 	fmt.Fprintln(w)
+	rep.GPU.writeDevices(w)
 }
 
 // rateOf is ", " + rate(ms), or "" without rate.

@@ -37,6 +37,9 @@ type deviceGemmReport struct {
 	Check string `json:"check"`
 	// WgmmaCode says where the Hopper kernels' code came from (sm_90 only).
 	WgmmaCode string `json:"wgmma_code,omitempty"`
+	// GPU is what NVML sampled while the operands were made, checked and
+	// timed.
+	GPU gpuSummary `json:"gpu"`
 }
 
 // benchGemmDevice times bench gemm on the GPU that openDevice opened.
@@ -58,7 +61,9 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 		return err
 	}
 	defer b.Close()
+	gpu := startGPUMonitor()
 	t, err := b.Time(fam, f.tile, f.m, f.n, f.k)
+	gs := gpu.stop()
 	if errors.Is(err, gobind.ErrArgs) {
 		return usagef("%v", err)
 	}
@@ -69,7 +74,7 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	rep := deviceGemmReport{Machine: bench.ThisMachine(), Device: fmt.Sprintf("%s (%s)", dev.Name, g.device),
 		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, Kernel: t.Impl, Tile: t.Tile,
 		DefaultTile: t.Default, M: f.m, N: f.n, K: f.k, Timing: bench.Summarize(t.Samples, f.warmup), Check: t.Check,
-		WgmmaCode: l.WgmmaCode()}
+		WgmmaCode: l.WgmmaCode(), GPU: gs}
 	rep.GOPS = t.TOPS * 1e3
 	if err := writeBench(w, f.asJSON, rep, func(w io.Writer) {
 		kind := dtype
@@ -78,6 +83,7 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 		}
 		fmt.Fprintf(w, "gemm %s %dx%dx%d on %s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
 			kind, f.m, f.n, f.k, rep.Device, rep.Kernel, rep.Tile, rep.Timing.MedianMS, rep.Timing.MinMS, t.TOPS, rep.Check)
+		rep.GPU.writeDevices(w)
 	}); err != nil {
 		return err
 	}

@@ -165,6 +165,29 @@ func TestRunProfileNodes(t *testing.T) {
 	}
 }
 
+// TestBenchReportsGPU: the timed commands' JSON reports carry the NVML
+// sampler's summary under "gpu": the GPUs' utilisation, memory and power
+// over the runs, or why there are none (this machine: no driver or GPU).
+func TestBenchReportsGPU(t *testing.T) {
+	model := writeModel(t, identityModel())
+	for _, args := range [][]string{
+		{"run", model, "--random-inputs", "--bench", "2", "--json"},
+		{"bench", "model", model, "--runs", "5", "--warmup", "1", "--json"},
+		{"bench", "gemm", "--m", "16", "--n", "16", "--k", "16", "--runs", "2", "--json"},
+	} {
+		stdout, stderr, code := gc(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		gpu, _ := decodeJSON(t, stdout)["gpu"].(map[string]any)
+		note, _ := gpu["note"].(string)
+		report, _ := gpu["report"].(map[string]any)
+		if note == "" && report["devices"] == nil {
+			t.Errorf("%v: \"gpu\" is %v, want the sampled GPUs or a note saying why there are none", args, gpu)
+		}
+	}
+}
+
 // TestMalformedInputs covers each bad-input case of the CLI contract: a
 // non-zero exit and one line naming the file, node or op.
 func TestMalformedInputs(t *testing.T) {

@@ -74,10 +74,12 @@ into each kernel's layout (once per session).`,
 
 // runReport is the JSON document `run --json` prints.
 type runReport struct {
-	Model   string           `json:"model"`
-	Threads int              `json:"threads"`
-	Outputs []outputSummary  `json:"outputs"`
-	Bench   *bench.Stats     `json:"bench,omitempty"`
+	Model   string          `json:"model"`
+	Threads int             `json:"threads"`
+	Outputs []outputSummary `json:"outputs"`
+	Bench   *bench.Stats    `json:"bench,omitempty"`
+	// GPU is what NVML sampled over the --bench runs.
+	GPU     *gpuSummary      `json:"gpu,omitempty"`
 	Profile []runtime.OpTime `json:"profile,omitempty"`
 	// Slowest are the --profile-nodes slowest nodes.
 	Slowest []runtime.NodeTime `json:"slowest_nodes,omitempty"`
@@ -137,9 +139,13 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 		rep.Outputs = append(rep.Outputs, o)
 	}
 	if f.bench > 0 {
-		if rep.Bench, err = benchSession(sess, inputs, f.warmup, f.bench); err != nil {
+		gpu := startGPUMonitor()
+		rep.Bench, err = benchSession(sess, inputs, f.warmup, f.bench)
+		gs := gpu.stop()
+		if err != nil {
 			return err
 		}
+		rep.GPU = &gs
 	}
 	if p := sess.Profile(); p != nil {
 		rep.Profile = p.ByOp()
@@ -162,6 +168,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	if b := rep.Bench; b != nil {
 		fmt.Fprintf(w, "latency over %d runs (%d threads): median %.3f ms, min %.3f, max %.3f, mean %.3f\n",
 			b.Runs, rep.Threads, b.MedianMS, b.MinMS, b.MaxMS, b.MeanMS)
+		rep.GPU.writeDevices(w)
 	}
 	if p := sess.Profile(); p != nil {
 		p.WriteTable(w)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/models"
@@ -284,39 +282,6 @@ func (o *trainOpts) finish(m *graph.Model, cfg train.Config) error {
 	return os.RemoveAll(cfg.CheckpointDir)
 }
 
-// gpuMonitor wraps the NVML sampler: on a GPU host the summary gets its
-// numbers, elsewhere the reason there are none.
-type gpuMonitor struct {
-	s    *nvml.Sampler
-	note string
-}
-
-// gpuSummary is the "gpu" object of the JSON summaries.
-type gpuSummary struct {
-	Note   string       `json:"note,omitempty"`
-	Report *nvml.Report `json:"report,omitempty"`
-}
-
-func startGPUMonitor() *gpuMonitor {
-	s, err := nvml.StartSampler(200 * time.Millisecond)
-	if err != nil {
-		note := "no GPU: " + oneLine(err)
-		if !errors.Is(err, nvml.ErrNoDriver) && !errors.Is(err, nvml.ErrNoGPU) {
-			note = "GPU sampling unavailable: " + oneLine(err)
-		}
-		return &gpuMonitor{note: note}
-	}
-	return &gpuMonitor{s: s}
-}
-
-func (g *gpuMonitor) stop() gpuSummary {
-	if g.s == nil {
-		return gpuSummary{Note: g.note}
-	}
-	r := g.s.Stop()
-	return gpuSummary{Report: &r}
-}
-
 // progress shows training progress: an mpb bar on a terminal (stderr),
 // plain per-epoch log lines otherwise.
 type progress struct {
@@ -444,9 +409,7 @@ func printSummary(w io.Writer, s *trainSummary, asJSON bool, what string) error 
 	if s.Result.ResumedAt != "" {
 		fmt.Fprintf(w, "resumed from the checkpoint at %s\n", s.Result.ResumedAt)
 	}
-	if s.GPU.Note != "" {
-		fmt.Fprintf(w, "GPU: %s\n", s.GPU.Note)
-	}
+	s.GPU.write(w)
 	return nil
 }
 

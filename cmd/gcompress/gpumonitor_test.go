@@ -1,0 +1,31 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gcompress/gcompress/cuda/nvml"
+)
+
+// TestGPUSummaryText: the note where nothing was sampled; one line per GPU
+// with the median and maximum utilisation and power and the peak memory.
+func TestGPUSummaryText(t *testing.T) {
+	var b strings.Builder
+	gpuSummary{Note: "no GPU: no NVIDIA driver"}.write(&b)
+	if b.String() != "GPU: no GPU: no NVIDIA driver\n" {
+		t.Errorf("note: %q", b.String())
+	}
+	b.Reset()
+	gpuSummary{Note: "no GPU"}.writeDevices(&b)
+	if b.Len() != 0 {
+		t.Errorf("writeDevices printed a note: %q", b.String())
+	}
+	s := gpuSummary{Report: &nvml.Report{DurationS: 2.5, Devices: []nvml.DeviceReport{{Index: 1, Name: "NVIDIA H100",
+		GPUUtil: nvml.Stat{Median: 97, Max: 100}, MemoryUsedMiB: nvml.Stat{Max: 4321}, PowerW: nvml.Stat{Median: 512, Max: 650}}}}}
+	b.Reset()
+	s.write(&b)
+	want := "GPU 1 (NVIDIA H100) over 2.5 s: utilisation median 97% (max 100), memory used max 4321 MiB, power median 512 W (max 650)\n"
+	if b.String() != want {
+		t.Errorf("devices:\n got %q\nwant %q", b.String(), want)
+	}
+}
