@@ -13,6 +13,7 @@ import (
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/bench"
+	cudabackend "github.com/gcompress/gcompress/cuda/backend"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/internal/ortpeer"
 	"github.com/gcompress/gcompress/models"
@@ -194,6 +195,9 @@ type modelReport struct {
 	LoadAvg1    float64   `json:"loadavg_1m,omitempty"`
 	// GPU is what NVML sampled over the warm-up and timed runs.
 	GPU gpuSummary `json:"gpu"`
+	// Placement says, with --device cuda:N, which ops ran on the GPU and
+	// what the host<->device copies cost.
+	Placement *cudabackend.Report `json:"device_placement,omitempty"`
 }
 
 func newBenchModelCmd(g *globals) *cobra.Command {
@@ -340,7 +344,7 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map
 	lvl, _ := cpu.ActiveCPULevel()
 	rep := modelReport{Machine: bench.ThisMachine(), Level: lvl.String(), Model: path, Threads: threads,
 		Optimized: !noOpt, Ours: bench.Summarize(ms[0], warmup), OursCPU: bench.Summarize(cpuMS[0], warmup), LoadAvg1: bench.LoadAvg1(),
-		GPU: gpu.stop()}
+		GPU: gpu.stop(), Placement: devicePlacement(g)}
 	if vsORT {
 		t, tc := bench.Summarize(ms[1], warmup), bench.Summarize(cpuMS[1], warmup)
 		rep.ORT, rep.ORTCPU = &t, &tc
@@ -384,6 +388,9 @@ func (rep *modelReport) writeTimes(w io.Writer, rate func(ms float64) string) {
 	}
 	fmt.Fprintln(w)
 	rep.GPU.writeDevices(w)
+	if rep.Placement != nil {
+		rep.Placement.Write(w)
+	}
 }
 
 // rateOf is ", " + rate(ms), or "" without rate.

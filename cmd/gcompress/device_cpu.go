@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/gcompress/gcompress/backend/cpu"
+	cudabackend "github.com/gcompress/gcompress/cuda/backend"
 	gcrt "github.com/gcompress/gcompress/runtime"
 )
 
@@ -28,6 +29,10 @@ func benchGemmDevice(_ io.Writer, g *globals, _ *gemmFlags) error { return openD
 // backendFor returns the backend the device commands execute on: the CPU
 // here.
 func backendFor(*globals) gcrt.Backend { return cpu.Backend() }
+
+// devicePlacement is the CUDA placement summary of the JSON reports: none
+// in the CPU build.
+func devicePlacement(*globals) *cudabackend.Report { return nil }
 
 // writeDeviceReport prints the device placement summary (none on the CPU).
 func writeDeviceReport(io.Writer) {}

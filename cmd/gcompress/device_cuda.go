@@ -66,6 +66,16 @@ func backendFor(g *globals) gcrt.Backend {
 	return cpu.Backend()
 }
 
+// devicePlacement is the CUDA backend's placement and transfer summary
+// for the JSON reports: nil on the CPU.
+func devicePlacement(g *globals) *cudabackend.Report {
+	if g.device == "cpu" || cudaBackend == nil {
+		return nil
+	}
+	r := cudaBackend.Report()
+	return &r
+}
+
 // writeDeviceReport prints which ops ran on the GPU and the CPU, and the
 // host<->device transfers (with run --profile).
 func writeDeviceReport(w io.Writer) {

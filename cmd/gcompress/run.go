@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/gcompress/gcompress/bench"
+	cudabackend "github.com/gcompress/gcompress/cuda/backend"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -83,6 +84,9 @@ type runReport struct {
 	Profile []runtime.OpTime `json:"profile,omitempty"`
 	// Slowest are the --profile-nodes slowest nodes.
 	Slowest []runtime.NodeTime `json:"slowest_nodes,omitempty"`
+	// Placement says, with --device cuda:N, which ops ran on the GPU and
+	// what the host<->device copies cost.
+	Placement *cudabackend.Report `json:"device_placement,omitempty"`
 }
 
 type outputSummary struct {
@@ -154,6 +158,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 		}
 	}
 	if f.asJSON {
+		rep.Placement = devicePlacement(g)
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
