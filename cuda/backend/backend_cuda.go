@@ -4,6 +4,7 @@ package backend
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +21,10 @@ type Backend struct {
 	K   *gobind.Launcher
 	cpu runtime.Backend
 
+	// sparse24: GEMMs with a 2:4 weight run on the 2:4 kernels (unless
+	// Sparse24Env says off).
+	sparse24 bool
+
 	mu     sync.Mutex
 	ops    map[string]*opStats
 	consts []*cuda.Buffer
@@ -29,6 +34,7 @@ type Backend struct {
 type opStats struct {
 	gpu, cpu           atomic.Int64
 	gpuNodes, cpuNodes int
+	sparseNodes        int // of gpuNodes, those with a 2:4 weight
 }
 
 // New loads the kernels on dev; cpu runs everything the GPU does not.
@@ -37,7 +43,7 @@ func New(dev *cuda.Device, cpu runtime.Backend) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{Dev: dev, K: k, cpu: cpu, ops: map[string]*opStats{}}, nil
+	return &Backend{Dev: dev, K: k, cpu: cpu, sparse24: os.Getenv(Sparse24Env) != "off", ops: map[string]*opStats{}}, nil
 }
 
 // Name implements runtime.Backend.
@@ -94,6 +100,9 @@ func (b *Backend) Factory(domain, op string) runtime.OpFactory {
 		b.mu.Lock()
 		if p.gpu != nil {
 			p.stats.gpuNodes++
+			if g, ok := p.gpu.(*gemmOp); ok && g.sp != nil {
+				p.stats.sparseNodes++
+			}
 		} else {
 			p.stats.cpuNodes++
 		}
@@ -143,7 +152,8 @@ func (b *Backend) Report() Report {
 	b.mu.Lock()
 	r := Report{Device: b.Dev.String(), Constants: b.cbytes}
 	for op, s := range b.ops {
-		r.Ops = append(r.Ops, OpRuns{Op: op, GPU: s.gpu.Load(), CPU: s.cpu.Load(), GPUNodes: s.gpuNodes, CPUNodes: s.cpuNodes})
+		r.Ops = append(r.Ops, OpRuns{Op: op, GPU: s.gpu.Load(), CPU: s.cpu.Load(), GPUNodes: s.gpuNodes, CPUNodes: s.cpuNodes,
+			Sparse24Nodes: s.sparseNodes})
 	}
 	b.mu.Unlock()
 	r.Transfers = b.Dev.Transfers.Snapshot()

@@ -161,15 +161,20 @@ func TestHalfMatMulOnGPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	m := oneNode("MatMul", tensor.Float16, []int{9, 50}, []*tensor.Tensor{randTensor(r, tensor.Float16, 50, 30)}, nil)
 	c, g := runBoth(t, m, randTensor(r, tensor.Float16, 9, 50))
+	if e := nmse(c, g); !(e < 1e-5) {
+		t.Fatalf("NMSE %g", e)
+	}
+}
+
+// nmse is Σ(got-want)² / Σ want².
+func nmse(want, got *tensor.Tensor) float64 {
 	var num, den float64
-	for i := 0; i < c.Len(); i++ {
-		d := c.Float64At(i) - g.Float64At(i)
+	for i := 0; i < want.Len(); i++ {
+		d := want.Float64At(i) - got.Float64At(i)
 		num += d * d
-		den += c.Float64At(i) * c.Float64At(i)
+		den += want.Float64At(i) * want.Float64At(i)
 	}
-	if nmse := num / den; !(nmse < 1e-5) {
-		t.Fatalf("NMSE %g", nmse)
-	}
+	return num / den
 }
 
 func TestElementwiseOpsOnGPU(t *testing.T) {
@@ -222,5 +227,81 @@ func TestFallback(t *testing.T) {
 	}
 	if rep.Transfers.HostToDevice == 0 || rep.Transfers.DeviceToHost == 0 {
 		t.Errorf("no transfers counted: %+v", rep.Transfers)
+	}
+}
+
+// prune24 zeroes, in every column of the K x N weight w, two of every four
+// consecutive elements along K (the last group may be short).
+func prune24(r *rand.Rand, w *tensor.Tensor) *tensor.Tensor {
+	k, n := w.Shape()[0], w.Shape()[1]
+	raw, es := w.RawBytes(), int(w.DType().Size())
+	for j := 0; j < n; j++ {
+		for g := 0; g < k; g += 4 {
+			for _, c := range r.Perm(4)[:2] {
+				if p := g + c; p < k {
+					clear(raw[(p*n+j)*es : (p*n+j+1)*es])
+				}
+			}
+		}
+	}
+	return w
+}
+
+func sparseNodes(op string) int {
+	for _, o := range testB.Report().Ops {
+		if o.Op == op {
+			return o.Sparse24Nodes
+		}
+	}
+	return 0
+}
+
+// TestSparse24WeightsOnGPU: a constant weight that is 2:4 along K runs on
+// the 2:4 GEMMs (transposed: the weight as their sparse operand) and gives
+// what the CPU gives; K that is not a multiple of the 2:4 format's
+// alignment is padded.
+func TestSparse24WeightsOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	bs := tensor.MustNew(tensor.Float32, 12)
+	for i := range bs.F32() {
+		bs.F32()[i] = float32(0.001 + 0.01*r.Float64())
+	}
+	cases := []struct {
+		m   *graph.Model
+		x   *tensor.Tensor
+		tol float64 // absolute; -1: by NMSE
+	}{
+		{oneNode("MatMulInteger", tensor.Int8, []int{3, 5, 256}, []*tensor.Tensor{prune24(r, randTensor(r, tensor.Int8, 256, 40))}, nil),
+			randTensor(r, tensor.Int8, 3, 5, 256), 0},
+		{oneNode("QLinearMatMul", tensor.Int8, []int{17, 100}, []*tensor.Tensor{
+			tensor.Scalar(float32(0.02)), tensor.Scalar(int8(0)), prune24(r, randTensor(r, tensor.Int8, 100, 12)), bs,
+			tensor.MustNew(tensor.Int8, 12), tensor.Scalar(float32(0.1)), tensor.Scalar(int8(3))}, nil),
+			randTensor(r, tensor.Int8, 17, 100), 1},
+		{oneNode("MatMul", tensor.Float16, []int{9, 70}, []*tensor.Tensor{prune24(r, randTensor(r, tensor.Float16, 70, 30))}, nil),
+			randTensor(r, tensor.Float16, 9, 70), -1},
+	}
+	for _, c := range cases {
+		op := c.m.Graph.Nodes[0].OpType
+		before, runs := sparseNodes(op), gpuRuns(op)
+		cpuOut, gpuOut := runBoth(t, c.m, c.x)
+		if sparseNodes(op) != before+1 || gpuRuns(op) != runs+1 {
+			t.Errorf("%s: %d 2:4 nodes and %d GPU runs more, want 1 and 1", op, sparseNodes(op)-before, gpuRuns(op)-runs)
+		}
+		if c.tol >= 0 {
+			compare(t, cpuOut, gpuOut, c.tol)
+			continue
+		}
+		if e := nmse(cpuOut, gpuOut); !(e < 1e-5) {
+			t.Errorf("%s: NMSE %g", op, e)
+		}
+	}
+	// GCOMPRESS_SPARSE24=off: the same weight on the dense GEMMs.
+	testB.sparse24 = false
+	defer func() { testB.sparse24 = true }()
+	before := sparseNodes("MatMulInteger")
+	cpuOut, gpuOut := runBoth(t, cases[0].m, cases[0].x)
+	compare(t, cpuOut, gpuOut, 0)
+	if sparseNodes("MatMulInteger") != before {
+		t.Error("with the 2:4 path off, a 2:4 weight ran on the 2:4 GEMMs")
 	}
 }

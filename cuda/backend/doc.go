@@ -22,4 +22,14 @@
 // Softmax over the last axis (float32), QuantizeLinear to int8 and
 // DequantizeLinear from int8 (per tensor or per axis), Relu and
 // same-shape Add (float32).
+//
+// A GEMM's constant weight W (K x N) that is 2:4 sparse along K (at most two
+// non-zeros in every four consecutive elements of a column, as `gcompress
+// prune --method 2:4` leaves the weights of a layer) runs on the 2:4
+// tensor-core GEMMs: Wᵀ is compressed once (values and metadata, K padded
+// to the format's alignment), and each run computes Yᵀ = Wᵀ·Xᵀ with the
+// activation X as the dense operand and the output stored transposed, which
+// is Y; a per-column weight scale becomes the kernel's per-row one. Report
+// counts those nodes (Sparse24Nodes); GCOMPRESS_SPARSE24=off (Sparse24Env)
+// keeps them on the dense GEMMs.
 package backend

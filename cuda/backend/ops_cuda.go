@@ -105,34 +105,66 @@ func constWeight(n *graph.Node, i int, dt tensor.DType) *tensor.Tensor {
 	return w
 }
 
-// gemmOp is a GEMM with a constant weight B (K x N in the model; stored on
-// the device as N x ldb) and the activation A from the node's first input.
+// gemmOp is a GEMM with a constant weight W (K x N in the model) and the
+// activation A from the node's first input: Y = A·W. The weight is on the
+// device as the kernels' operand B (N x ldb, transposed and padded), or,
+// where it is 2:4 sparse along K and the device has the sparse kernels, as
+// their 2:4 operand A: then the kernel computes Yᵀ = Wᵀ·Aᵀ (M and N
+// swapped, the activation as its operand B) and writes it transposed,
+// which is Y.
 type gemmOp struct {
 	b         *Backend
 	in        ref.Elem
-	dt        tensor.DType // dtype of A (and B)
+	dt        tensor.DType // dtype of A (and W)
 	outDT     tensor.DType
 	k, n, ldb int
 	w         cuda.Mem
+	sp        *sparseWeight
 	epi       gobind.Epilogue // Out, Scale, Bias, ZeroPoint (C and strides per run)
 	name      string
 }
 
-// newGemmOp uploads the weight w (K x N) transposed and padded.
+// sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24), K padded to the
+// format's alignment k.
+type sparseWeight struct {
+	values, meta cuda.Mem
+	k            int
+}
+
+// newGemmOp uploads the weight w (K x N): compressed where it is 2:4 along K
+// and the device runs the 2:4 GEMMs of its type, else transposed and
+// padded.
 func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.Out, outDT tensor.DType) (*gemmOp, error) {
 	k, n := w.Shape()[0], w.Shape()[1]
+	g := &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, epi: gobind.Epilogue{Out: out}, name: name}
+	if b.sparse24 && b.K.DefaultTile(true, in) != "" {
+		if values, meta, kp, ok := compressWeight(w, in); ok {
+			vb, err := b.constant(values)
+			if err != nil {
+				return nil, err
+			}
+			mb, err := b.constant(meta)
+			if err != nil {
+				return nil, err
+			}
+			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: kp}
+			return g, nil
+		}
+	}
 	es := int(in.Bytes())
-	ldb := roundUp(k, 16/es)
-	buf, err := b.constant(transposePad(w.RawBytes(), k, n, ldb, es))
+	g.ldb = roundUp(k, 16/es)
+	buf, err := b.constant(transposePad(w.RawBytes(), k, n, g.ldb, es))
 	if err != nil {
 		return nil, err
 	}
-	return &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, ldb: ldb, w: buf.Mem(),
-		epi: gobind.Epilogue{Out: out}, name: name}, nil
+	g.w = buf.Mem()
+	return g, nil
 }
 
-// run multiplies A [..., M, K] by the weight: Y [..., M, N].
-func (g *gemmOp) run(ctx *runtime.Context, a *tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+// run multiplies A [..., M, K] (the node's first input) by the weight:
+// Y [..., M, N].
+func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	a := in[0]
 	sh := a.Shape()
 	if a.DType() != g.dt || len(sh) < 2 || sh[len(sh)-1] != g.k {
 		return nil, false, nil
@@ -150,6 +182,9 @@ func (g *gemmOp) run(ctx *runtime.Context, a *tensor.Tensor) ([]*tensor.Tensor, 
 	defer c.free()
 	es := int(g.in.Bytes())
 	lda := roundUp(g.k, 16/es)
+	if g.sp != nil {
+		lda = g.sp.k // the zeros past K meet the weight's padding
+	}
 	am, err := c.upload(padRows(a.RawBytes(), m, g.k, lda, es))
 	if err != nil {
 		return nil, true, err
@@ -159,31 +194,31 @@ func (g *gemmOp) run(ctx *runtime.Context, a *tensor.Tensor) ([]*tensor.Tensor, 
 		return nil, true, err
 	}
 	e := g.epi
-	e.C, e.LdCM, e.LdCN = cm, int64(g.n), 1
-	args := &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda), B: g.w, LdB: int64(g.ldb), Epilogue: e}
-	if err := g.b.K.Gemm(nil, args); err != nil {
+	e.C = cm
+	if g.sp != nil {
+		// Yᵀ = Wᵀ·Aᵀ: output row i is Y's column i (so are the epilogue
+		// vectors' entries), stored transposed.
+		e.LdCM, e.LdCN, e.Axis = 1, int64(g.n), ref.PerRow
+		err = g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
+			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: int64(g.sp.k / 8), B: am, LdB: int64(lda), Epilogue: e})
+	} else {
+		e.LdCM, e.LdCN = int64(g.n), 1
+		err = g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),
+			B: g.w, LdB: int64(g.ldb), Epilogue: e})
+	}
+	if err != nil {
 		return nil, true, fmt.Errorf("%s: %w", g.name, err)
 	}
 	return []*tensor.Tensor{y}, true, c.fetch(y, cm)
 }
 
 // MatMulInteger: int8 A, constant int8 B, zero points absent or zero.
-type matMulInteger struct{ g *gemmOp }
-
 func newMatMulInteger(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
 	w := constWeight(n, 1, tensor.Int8)
 	if w == nil || !isZeroConst(n.Input(2)) || !isZeroConst(n.Input(3)) {
 		return nil, nil
 	}
-	g, err := newGemmOp(b, "MatMulInteger", ref.S8, w, ref.OutS32, tensor.Int32)
-	if err != nil {
-		return nil, err
-	}
-	return &matMulInteger{g}, nil
-}
-
-func (op *matMulInteger) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
-	return op.g.run(ctx, in[0])
+	return newGemmOp(b, "MatMulInteger", ref.S8, w, ref.OutS32, tensor.Int32)
 }
 
 // QLinearMatMul: int8 A with zero zero point, constant int8 B with zero
@@ -191,8 +226,6 @@ func (op *matMulInteger) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tens
 // fl32(fl32(a_scale*b_scale[n]) / y_scale) (the CPU backend's float32
 // multiplier; the GPU rounds acc*multiplier in float32, the CPU in float64,
 // so an output may differ by one on a rounding tie).
-type qlinearMatMul struct{ g *gemmOp }
-
 func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
 	w := constWeight(n, 3, tensor.Int8)
 	if w == nil || !isZeroConst(n.Input(2)) || !isZeroConst(n.Input(5)) {
@@ -222,17 +255,11 @@ func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, err
 		return nil, err
 	}
 	g.epi.Scale, g.epi.ZeroPoint = sb.Mem(), int64(yzp.Float64At(0))
-	return &qlinearMatMul{g}, nil
-}
-
-func (op *qlinearMatMul) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
-	return op.g.run(ctx, in[0])
+	return g, nil
 }
 
 // MatMul on float16 or bfloat16 with a constant B: float32 accumulation,
 // output in the input type.
-type halfMatMul struct{ g *gemmOp }
-
 func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
 	for _, c := range []struct {
 		dt  tensor.DType
@@ -240,18 +267,10 @@ func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error)
 		out ref.Out
 	}{{tensor.Float16, ref.F16, ref.OutF16}, {tensor.BFloat16, ref.BF16, ref.OutBF16}} {
 		if w := constWeight(n, 1, c.dt); w != nil {
-			g, err := newGemmOp(b, "MatMul", c.in, w, c.out, c.dt)
-			if err != nil {
-				return nil, err
-			}
-			return &halfMatMul{g}, nil
+			return newGemmOp(b, "MatMul", c.in, w, c.out, c.dt)
 		}
 	}
 	return nil, nil
-}
-
-func (op *halfMatMul) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
-	return op.g.run(ctx, in[0])
 }
 
 func f32raw(v []float32) []byte {

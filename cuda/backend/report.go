@@ -14,9 +14,12 @@ type OpRuns struct {
 	Op  string `json:"op"`
 	GPU int64  `json:"gpu_runs"`
 	CPU int64  `json:"cpu_runs"`
-	// GPUNodes and CPUNodes count the nodes placed on each at preparation.
-	GPUNodes int `json:"gpu_nodes"`
-	CPUNodes int `json:"cpu_nodes"`
+	// GPUNodes and CPUNodes count the nodes placed on each at preparation;
+	// Sparse24Nodes those of GPUNodes whose constant weight is 2:4 sparse
+	// and runs on the sparse tensor-core GEMMs.
+	GPUNodes      int `json:"gpu_nodes"`
+	CPUNodes      int `json:"cpu_nodes"`
+	Sparse24Nodes int `json:"gpu_nodes_2_4,omitempty"`
 }
 
 // Report is the placement and transfer summary of a CUDA session.
@@ -43,9 +46,9 @@ func (r *Report) sortOps() {
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "%s: placement per op type (runs on GPU / CPU)\n", r.Device)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "op\tGPU nodes\tCPU nodes\tGPU runs\tCPU runs")
+	fmt.Fprintln(tw, "op\tGPU nodes (2:4)\tCPU nodes\tGPU runs\tCPU runs")
 	for _, o := range r.Ops {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", o.Op, o.GPUNodes, o.CPUNodes, o.GPU, o.CPU)
+		fmt.Fprintf(tw, "%s\t%d (%d)\t%d\t%d\t%d\n", o.Op, o.GPUNodes, o.Sparse24Nodes, o.CPUNodes, o.GPU, o.CPU)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "transfers: %s; constants on the device: %s\n", r.Transfers, cuda.FormatBytes(r.Constants))

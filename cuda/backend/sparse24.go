@@ -1,0 +1,38 @@
+package backend
+
+import (
+	"github.com/gcompress/gcompress/kernels/ref"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// Sparse24Env, set to "off", keeps 2:4 weights on the dense GEMMs (to
+// compare the two paths).
+const Sparse24Env = "GCOMPRESS_SPARSE24"
+
+// compressWeight returns Wᵀ (w is K x N) in the 2:4 layout of input type
+// in: the values and metadata, K padded to kp; ok is false where some group
+// of four consecutive elements along K of a column of w holds more than two
+// non-zeros.
+func compressWeight(w *tensor.Tensor, in ref.Elem) (values, meta []byte, kp int, ok bool) {
+	switch in {
+	case ref.S8:
+		return compressTransposed(tensor.Data[int8](w), w.Shape()[0], w.Shape()[1], in)
+	case ref.F16:
+		return compressTransposed(tensor.Data[tensor.F16](w), w.Shape()[0], w.Shape()[1], in)
+	}
+	return compressTransposed(tensor.Data[tensor.BF16](w), w.Shape()[0], w.Shape()[1], in)
+}
+
+func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) ([]byte, []byte, int, bool) {
+	wt := make([]T, n*k)
+	for p := 0; p < k; p++ {
+		for j := 0; j < n; j++ {
+			wt[j*k+p] = w[p*n+j]
+		}
+	}
+	s, err := ref.Compress24(n, k, wt, k, ref.Sparse24Format(in).KAlign)
+	if err != nil {
+		return nil, nil, 0, false
+	}
+	return tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), s.Meta, s.Cols, true
+}

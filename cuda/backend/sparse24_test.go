@@ -1,0 +1,64 @@
+package backend
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// TestCompressWeight: a K x N int8 weight that is 2:4 along K, compressed
+// transposed, multiplies as the GPU op uses it (the weight as the 2:4
+// operand A of an N x M x kp GEMM whose B is the activation, K padded with
+// zeros to kp, the output written transposed) to exactly X·W, by the 2:4
+// reference; a weight with three non-zeros in one group of four is not
+// taken.
+func TestCompressWeight(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const k, n, m = 100, 12, 7
+	w := make([]int8, k*n)
+	for j := 0; j < n; j++ {
+		for g := 0; g < k; g += 4 {
+			for _, c := range r.Perm(4)[:2] {
+				if p := g + c; p < k {
+					w[p*n+j] = int8(r.IntN(255) - 127)
+				}
+			}
+		}
+	}
+	values, meta, kp, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8)
+	if !ok || kp != 128 || len(values) != n*kp/2 || len(meta) != n*kp/8 {
+		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes; want K padded to 128", ok, kp, len(values), len(meta))
+	}
+	x := make([]byte, m*kp) // rows padded with zeros to kp, as gemmOp.run uploads them
+	want := make([]byte, 4*m*n)
+	for i := 0; i < m; i++ {
+		for p := 0; p < k; p++ {
+			x[i*kp+p] = byte(r.IntN(256))
+		}
+		for j := 0; j < n; j++ {
+			var acc int32
+			for p := 0; p < k; p++ {
+				acc += int32(int8(x[i*kp+p])) * int32(w[p*n+j])
+			}
+			binary.LittleEndian.PutUint32(want[4*(i*n+j):], uint32(acc))
+		}
+	}
+	got := make([]byte, len(want))
+	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: values, LdV: kp / 2,
+		Meta: meta, LdE: kp / 8, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("the compressed, transposed weight does not multiply to X·W")
+	}
+	w[4*n+3], w[5*n+3], w[6*n+3], w[7*n+3] = 1, 2, 3, 0 // three non-zeros in column 3's group 1
+	if _, _, _, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8); ok {
+		t.Error("a weight with three non-zeros in a group was taken as 2:4")
+	}
+}
