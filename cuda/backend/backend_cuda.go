@@ -11,6 +11,7 @@ import (
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -70,13 +71,21 @@ var gpuOps = map[string]gpuFactory{
 	"Add":              newAdd,
 }
 
+// msGPUOps are the GPU versions of ONNX Runtime's com.microsoft ops.
+var msGPUOps = map[string]gpuFactory{
+	"QGemm": newQGemm,
+}
+
 // Factory implements runtime.Backend: the CPU factory, wrapped so that the
 // node runs on the GPU where it can.
 func (b *Backend) Factory(domain, op string) runtime.OpFactory {
 	cpuF := b.cpu.Factory(domain, op)
 	var gpuF gpuFactory
-	if domain == "" || domain == "ai.onnx" {
+	switch domain {
+	case "", "ai.onnx":
 		gpuF = gpuOps[op]
+	case passes.MSDomain:
+		gpuF = msGPUOps[op]
 	}
 	if cpuF == nil && gpuF == nil {
 		return nil
@@ -100,7 +109,7 @@ func (b *Backend) Factory(domain, op string) runtime.OpFactory {
 		b.mu.Lock()
 		if p.gpu != nil {
 			p.stats.gpuNodes++
-			if g, ok := p.gpu.(*gemmOp); ok && g.sp != nil {
+			if g := gemmOf(p.gpu); g != nil && g.sp != nil {
 				p.stats.sparseNodes++
 			}
 		} else {
@@ -112,6 +121,17 @@ func (b *Backend) Factory(domain, op string) runtime.OpFactory {
 		}
 		return p, nil
 	}
+}
+
+// gemmOf returns op's GEMM, if it is one.
+func gemmOf(op gpuOp) *gemmOp {
+	switch o := op.(type) {
+	case *gemmOp:
+		return o
+	case *qgemmOp:
+		return o.g
+	}
+	return nil
 }
 
 func (b *Backend) stats(op string) *opStats {

@@ -12,6 +12,7 @@ import (
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -303,5 +304,62 @@ func TestSparse24WeightsOnGPU(t *testing.T) {
 	compare(t, cpuOut, gpuOut, 0)
 	if sparseNodes("MatMulInteger") != before {
 		t.Error("with the 2:4 path off, a 2:4 weight ran on the 2:4 GEMMs")
+	}
+}
+
+// TestQGemmOnGPU: com.microsoft QGemm (what `gcompress quantize` lowers
+// Gemm and 2-D MatMul layers to) runs on the GPU and gives the CPU's
+// outputs, within one for a quantized output: uint8 A and output, a
+// per-column weight scale, C, transB, with a dense and a 2:4 weight; and
+// int8 A with a float output.
+func TestQGemmOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	u8 := func(shape ...int) *tensor.Tensor {
+		x := tensor.MustNew(tensor.Uint8, shape...)
+		for i := range x.RawBytes() {
+			x.RawBytes()[i] = byte(r.IntN(256))
+		}
+		return x
+	}
+	bias := make([]int32, 24)
+	for j := range bias {
+		bias[j] = int32(r.IntN(2001) - 1000)
+	}
+	bs := tensor.MustNew(tensor.Float32, 24)
+	for i := range bs.F32() {
+		bs.F32()[i] = float32(0.001 + 0.01*r.Float64())
+	}
+	for _, c := range []struct {
+		name   string
+		w      *tensor.Tensor // [N, K] (transB)
+		a      *tensor.Tensor
+		consts func(w *tensor.Tensor) []*tensor.Tensor
+		sparse bool
+		tol    float64
+	}{
+		{"uint8, dense", randTensor(r, tensor.Int8, 24, 96), u8(10, 96), func(w *tensor.Tensor) []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.Scalar(float32(0.02)), tensor.Scalar(uint8(131)), w, bs, tensor.Scalar(int8(0)),
+				tensor.FromSlice([]int{24}, bias), tensor.Scalar(float32(0.2)), tensor.Scalar(uint8(120))}
+		}, false, 1},
+		{"uint8, 2:4", tensor.TransposeInt8Matrix(prune24(r, randTensor(r, tensor.Int8, 96, 24))), u8(10, 96), func(w *tensor.Tensor) []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.Scalar(float32(0.02)), tensor.Scalar(uint8(131)), w, bs, tensor.Scalar(int8(0)),
+				tensor.FromSlice([]int{24}, bias), tensor.Scalar(float32(0.2)), tensor.Scalar(uint8(120))}
+		}, true, 1},
+		{"int8, float output", randTensor(r, tensor.Int8, 24, 96), randTensor(r, tensor.Int8, 10, 96), func(w *tensor.Tensor) []*tensor.Tensor {
+			return []*tensor.Tensor{tensor.Scalar(float32(0.02)), tensor.Scalar(int8(-3)), w, tensor.Scalar(float32(0.004))}
+		}, false, 0},
+	} {
+		m := oneNode("QGemm", c.a.DType(), c.a.Shape(), c.consts(c.w), map[string]*graph.Attr{"transB": graph.IntAttr(1)})
+		m.Graph.Nodes[0].Domain = passes.MSDomain
+		m.Opsets[passes.MSDomain] = 1
+		before, runs := sparseNodes("QGemm"), gpuRuns("QGemm")
+		cpuOut, gpuOut := runBoth(t, m, c.a)
+		compare(t, cpuOut, gpuOut, c.tol)
+		if gpuRuns("QGemm") != runs+1 {
+			t.Errorf("%s: QGemm did not run on the GPU", c.name)
+		}
+		if got := sparseNodes("QGemm") - before; got != map[bool]int{true: 1}[c.sparse] {
+			t.Errorf("%s: %d more 2:4 nodes", c.name, got)
+		}
 	}
 }

@@ -18,7 +18,10 @@
 // points absent or zero), QLinearMatMul (int8, zero input zero points,
 // per-tensor or per-column weight scale; the requantization uses a float32
 // multiplier, so an output can differ by 1 from the CPU backend's float64
-// rounding on a tie), MatMul on float16/bfloat16 with a constant B,
+// rounding on a tie), com.microsoft QGemm (what `gcompress quantize` lowers
+// Gemm and 2-D MatMul layers to: uint8 or int8 A, constant int8 B with zero
+// zero points, C per column; see qgemmPlan), MatMul on float16/bfloat16
+// with a constant B,
 // Softmax over the last axis (float32), QuantizeLinear to int8 and
 // DequantizeLinear from int8 (per tensor or per axis), Relu and
 // same-shape Add (float32).

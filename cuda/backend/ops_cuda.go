@@ -79,32 +79,6 @@ func transposePad(src []byte, k, n, ld, esize int) []byte {
 // roundUp rounds x up to a multiple of m.
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// isZeroConst reports whether v is absent or a constant of zeros.
-func isZeroConst(v *graph.Value) bool {
-	if v == nil {
-		return true
-	}
-	t := graph.ConstTensor(v)
-	if t == nil {
-		return false
-	}
-	for i := 0; i < t.Len(); i++ {
-		if t.Float64At(i) != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// constWeight returns the constant 2-D weight input of a MatMul-like node.
-func constWeight(n *graph.Node, i int, dt tensor.DType) *tensor.Tensor {
-	w := graph.ConstTensor(n.Input(i))
-	if w == nil || w.DType() != dt || w.Rank() != 2 || w.Len() == 0 {
-		return nil
-	}
-	return w
-}
-
 // gemmOp is a GEMM with a constant weight W (K x N in the model) and the
 // activation A from the node's first input: Y = A·W. The weight is on the
 // device as the kernels' operand B (N x ldb, transposed and padded), or,
@@ -169,14 +143,20 @@ func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tenso
 	if a.DType() != g.dt || len(sh) < 2 || sh[len(sh)-1] != g.k {
 		return nil, false, nil
 	}
-	m := a.Len() / g.k
-	outShape := append(append([]int(nil), sh[:len(sh)-1]...), g.n)
-	y, err := ctx.Alloc(g.outDT, outShape...)
+	y, err := ctx.Alloc(g.outDT, append(append([]int(nil), sh[:len(sh)-1]...), g.n)...)
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: %w", g.name, err)
 	}
+	return []*tensor.Tensor{y}, true, g.gemm(a.RawBytes(), a.Len()/g.k, g.epi, y.RawBytes())
+}
+
+// gemm multiplies m rows of a (m x K elements of the kernels' input type,
+// packed) by the weight into out (m x N elements of e.Out's type, packed),
+// with e's scale, bias and zero point (its output and strides are set
+// here).
+func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	if m == 0 {
-		return []*tensor.Tensor{y}, true, nil
+		return nil
 	}
 	c := &call{b: g.b}
 	defer c.free()
@@ -185,15 +165,14 @@ func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tenso
 	if g.sp != nil {
 		lda = g.sp.k // the zeros past K meet the weight's padding
 	}
-	am, err := c.upload(padRows(a.RawBytes(), m, g.k, lda, es))
+	am, err := c.upload(padRows(a, m, g.k, lda, es))
 	if err != nil {
-		return nil, true, err
+		return err
 	}
-	cm, err := c.alloc(y.Bytes())
+	cm, err := c.alloc(int64(len(out)))
 	if err != nil {
-		return nil, true, err
+		return err
 	}
-	e := g.epi
 	e.C = cm
 	if g.sp != nil {
 		// Yᵀ = Wᵀ·Aᵀ: output row i is Y's column i (so are the epilogue
@@ -207,9 +186,9 @@ func (g *gemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tenso
 			B: g.w, LdB: int64(g.ldb), Epilogue: e})
 	}
 	if err != nil {
-		return nil, true, fmt.Errorf("%s: %w", g.name, err)
+		return fmt.Errorf("%s: %w", g.name, err)
 	}
-	return []*tensor.Tensor{y}, true, c.fetch(y, cm)
+	return g.b.Dev.CopyOut(out, cm)
 }
 
 // MatMulInteger: int8 A, constant int8 B, zero points absent or zero.
@@ -256,6 +235,65 @@ func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, err
 	}
 	g.epi.Scale, g.epi.ZeroPoint = sb.Mem(), int64(yzp.Float64At(0))
 	return g, nil
+}
+
+// qgemmOp runs a com.microsoft QGemm on the int8 GEMMs (qgemmPlan): A
+// shifted to int8 on the host, the weight on the device once (2:4 where it
+// is), the requantization in the kernel's epilogue or, for a float output,
+// the bias and scales on the host.
+type qgemmOp struct {
+	g *gemmOp
+	p *qgemmPlan
+}
+
+func newQGemm(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	p := planQGemm(n)
+	if p == nil {
+		return nil, nil
+	}
+	g, err := newGemmOp(b, "QGemm", ref.S8, p.w, ref.OutS32, tensor.Int32)
+	if err != nil {
+		return nil, err
+	}
+	if p.yDT != tensor.Float32 {
+		sb, err := b.constant(f32raw(p.scale))
+		if err != nil {
+			return nil, err
+		}
+		bb, err := b.constant(tensor.FromSlice([]int{len(p.bias)}, p.bias).RawBytes())
+		if err != nil {
+			return nil, err
+		}
+		g.epi = gobind.Epilogue{Out: ref.OutS8, Scale: sb.Mem(), Bias: bb.Mem(), ZeroPoint: p.zp}
+	}
+	return &qgemmOp{g: g, p: p}, nil
+}
+
+func (op *qgemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	g, p, a := op.g, op.p, in[0]
+	if a.DType() != p.aDT || a.Rank() != 2 || a.Shape()[1] != g.k {
+		return nil, false, nil
+	}
+	m := a.Shape()[0]
+	y, err := ctx.Alloc(p.yDT, m, g.n)
+	if err != nil {
+		return nil, true, fmt.Errorf("QGemm: %w", err)
+	}
+	if p.yDT != tensor.Float32 {
+		if err := g.gemm(p.signedA(a.RawBytes()), m, g.epi, y.RawBytes()); err != nil {
+			return nil, true, err
+		}
+		if p.yDT == tensor.Uint8 {
+			unsignedOut(y.RawBytes())
+		}
+		return []*tensor.Tensor{y}, true, nil
+	}
+	acc := tensor.MustNew(tensor.Int32, m, g.n)
+	if err := g.gemm(p.signedA(a.RawBytes()), m, g.epi, acc.RawBytes()); err != nil {
+		return nil, true, err
+	}
+	p.floatOut(tensor.Data[int32](acc), y.F32())
+	return []*tensor.Tensor{y}, true, nil
 }
 
 // MatMul on float16 or bfloat16 with a constant B: float32 accumulation,
