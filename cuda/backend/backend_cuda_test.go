@@ -119,14 +119,17 @@ func randTensor(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {
 	return t
 }
 
-func gpuRuns(op string) int64 {
+// placement is op's row of the backend's report so far.
+func placement(op string) OpRuns {
 	for _, o := range testB.Report().Ops {
 		if o.Op == op {
-			return o.GPU
+			return o
 		}
 	}
-	return 0
+	return OpRuns{}
 }
+
+func gpuRuns(op string) int64 { return placement(op).GPU }
 
 func TestMatMulIntegerOnGPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
@@ -248,14 +251,7 @@ func prune24(r *rand.Rand, w *tensor.Tensor) *tensor.Tensor {
 	return w
 }
 
-func sparseNodes(op string) int {
-	for _, o := range testB.Report().Ops {
-		if o.Op == op {
-			return o.Sparse24Nodes
-		}
-	}
-	return 0
-}
+func sparseNodes(op string) int { return placement(op).Sparse24Nodes }
 
 // TestSparse24WeightsOnGPU: a constant weight that is 2:4 along K runs on
 // the 2:4 GEMMs (transposed: the weight as their sparse operand) and gives

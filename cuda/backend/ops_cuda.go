@@ -45,6 +45,15 @@ func (c *call) alloc(n int64) (cuda.Mem, error) {
 	return buf.Mem(), nil
 }
 
+// inOut uploads the input x and allocates device memory for the output y.
+func (c *call) inOut(x, y *tensor.Tensor) (xm, ym cuda.Mem, err error) {
+	if xm, err = c.upload(x.RawBytes()); err != nil {
+		return xm, ym, err
+	}
+	ym, err = c.alloc(y.Bytes())
+	return xm, ym, err
+}
+
 // fetch copies a device result into the host tensor t (waiting for the
 // kernels queued before it).
 func (c *call) fetch(t *tensor.Tensor, m cuda.Mem) error {
@@ -342,11 +351,7 @@ func (op *softmaxOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.T
 	}
 	c := &call{b: op.b}
 	defer c.free()
-	xm, err := c.upload(x.RawBytes())
-	if err != nil {
-		return nil, true, err
-	}
-	ym, err := c.alloc(y.Bytes())
+	xm, ym, err := c.inOut(x, y)
 	if err != nil {
 		return nil, true, err
 	}
@@ -443,11 +448,7 @@ func (op *quantOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Ten
 	}
 	c := &call{b: op.b}
 	defer c.free()
-	xm, err := c.upload(x.RawBytes())
-	if err != nil {
-		return nil, true, err
-	}
-	ym, err := c.alloc(y.Bytes())
+	xm, ym, err := c.inOut(x, y)
 	if err != nil {
 		return nil, true, err
 	}
@@ -480,11 +481,7 @@ func (op *eltOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tenso
 	}
 	c := &call{b: op.b}
 	defer c.free()
-	xm, err := c.upload(x.RawBytes())
-	if err != nil {
-		return nil, true, err
-	}
-	ym, err := c.alloc(y.Bytes())
+	xm, ym, err := c.inOut(x, y)
 	if err != nil {
 		return nil, true, err
 	}
