@@ -51,14 +51,10 @@ func (s gpuSummary) write(w io.Writer) {
 	s.writeDevices(w)
 }
 
-// writeDevices prints one line per sampled GPU: utilisation, memory and
-// power, median and maximum over the job (nothing where none was sampled).
+// writeDevices prints one line per sampled GPU (nvml.Report.Write): nothing
+// where none was sampled.
 func (s gpuSummary) writeDevices(w io.Writer) {
-	if s.Report == nil {
-		return
-	}
-	for _, d := range s.Report.Devices {
-		fmt.Fprintf(w, "GPU %d (%s) over %.1f s: utilisation median %.0f%% (max %.0f), memory used max %.0f MiB, power median %.0f W (max %.0f)\n",
-			d.Index, d.Name, s.Report.DurationS, d.GPUUtil.Median, d.GPUUtil.Max, d.MemoryUsedMiB.Max, d.PowerW.Median, d.PowerW.Max)
+	if s.Report != nil {
+		s.Report.Write(w)
 	}
 }

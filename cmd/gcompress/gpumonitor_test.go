@@ -20,11 +20,13 @@ func TestGPUSummaryText(t *testing.T) {
 	if b.Len() != 0 {
 		t.Errorf("writeDevices printed a note: %q", b.String())
 	}
-	s := gpuSummary{Report: &nvml.Report{DurationS: 2.5, Devices: []nvml.DeviceReport{{Index: 1, Name: "NVIDIA H100",
-		GPUUtil: nvml.Stat{Median: 97, Max: 100}, MemoryUsedMiB: nvml.Stat{Max: 4321}, PowerW: nvml.Stat{Median: 512, Max: 650}}}}}
+	s := gpuSummary{Report: &nvml.Report{DurationS: 2.5, Rounds: 12, Devices: []nvml.DeviceReport{{Index: 1, Name: "NVIDIA H100",
+		GPUUtil: nvml.Stat{Median: 97, Max: 100}, MemoryUsedMiB: nvml.Stat{Max: 4321}, PowerW: nvml.Stat{Median: 512, Max: 650},
+		SMClockMHz: nvml.Stat{Median: 1755, Min: 1410}, ClockLimits: map[string]int{"sw_power_cap": 7, "gpu_idle": 2}}}}}
 	b.Reset()
 	s.write(&b)
-	want := "GPU 1 (NVIDIA H100) over 2.5 s: utilisation median 97% (max 100), memory used max 4321 MiB, power median 512 W (max 650)\n"
+	want := "GPU 1 (NVIDIA H100) over 2.5 s: utilisation median 97% (max 100), memory used max 4321 MiB, power median 512 W (max 650), " +
+		"SM clock median 1755 MHz (min 1410); clocks held by gpu_idle in 2 of 12 samples, sw_power_cap in 7 of 12 samples\n"
 	if b.String() != want {
 		t.Errorf("devices:\n got %q\nwant %q", b.String(), want)
 	}

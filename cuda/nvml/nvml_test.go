@@ -56,6 +56,9 @@ func nvmlTestDevice(name string) *mock.Device {
 		GetTemperatureFunc:        func(gonvml.TemperatureSensors) (uint32, gonvml.Return) { return 41, gonvml.SUCCESS },
 		GetClockInfoFunc:          clock(1755),
 		GetMaxClockInfoFunc:       clock(1980),
+		GetCurrentClocksEventReasonsFunc: func() (uint64, gonvml.Return) {
+			return gonvml.ClocksEventReasonSwPowerCap, gonvml.SUCCESS
+		},
 	}
 }
 

@@ -3,6 +3,8 @@ package nvml
 import (
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -19,6 +21,10 @@ type Sample struct {
 	MemoryUsedMiB float64 // MiB
 	PowerW        float64 // watts
 	TemperatureC  float64 // degrees Celsius
+	SMClockMHz    float64 // the SM clock now
+	// ClockLimits is NVML's clocks-event reasons bitmask: what holds the
+	// clocks below their maximum now (0 where unsupported).
+	ClockLimits uint64
 }
 
 // Stat summarises one metric over a run: minimum, median (the mean of the
@@ -42,6 +48,11 @@ type DeviceReport struct {
 	MemoryUsedMiB Stat   `json:"memory_used_mib"`
 	PowerW        Stat   `json:"power_w"`
 	TemperatureC  Stat   `json:"temperature_c"`
+	SMClockMHz    Stat   `json:"sm_clock_mhz"`
+	// ClockLimits counts, per reason NVML gives for holding the clocks
+	// below their maximum (sw_power_cap, hw_thermal_slowdown, ...), the
+	// samples in which it was active.
+	ClockLimits map[string]int `json:"clock_limit_samples,omitempty"`
 }
 
 // Report is what a Sampler measured between StartSampler and Stop.
@@ -177,6 +188,25 @@ func (s *Sampler) Stop() Report {
 	return s.report
 }
 
+// Write prints one line per GPU: utilisation, peak memory, power and SM
+// clock (median and extreme over the run), and the reasons NVML gave for
+// holding the clocks down, with the share of samples.
+func (r *Report) Write(w io.Writer) {
+	for _, d := range r.Devices {
+		fmt.Fprintf(w, "GPU %d (%s) over %.1f s: utilisation median %.0f%% (max %.0f), memory used max %.0f MiB, power median %.0f W (max %.0f), SM clock median %.0f MHz (min %.0f)",
+			d.Index, d.Name, r.DurationS, d.GPUUtil.Median, d.GPUUtil.Max, d.MemoryUsedMiB.Max, d.PowerW.Median, d.PowerW.Max, d.SMClockMHz.Median, d.SMClockMHz.Min)
+		names := slices.Sorted(maps.Keys(d.ClockLimits))
+		for i, name := range names {
+			sep := ", "
+			if i == 0 {
+				sep = "; clocks held by "
+			}
+			fmt.Fprintf(w, "%s%s in %d of %d samples", sep, name, d.ClockLimits[name], r.Rounds)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // summarizeDevice fills d's statistics from its samples.
 func summarizeDevice(d *DeviceReport, samples []Sample) {
 	metric := func(get func(Sample) float64) Stat {
@@ -191,6 +221,33 @@ func summarizeDevice(d *DeviceReport, samples []Sample) {
 	d.MemoryUsedMiB = metric(func(s Sample) float64 { return s.MemoryUsedMiB })
 	d.PowerW = metric(func(s Sample) float64 { return s.PowerW })
 	d.TemperatureC = metric(func(s Sample) float64 { return s.TemperatureC })
+	d.SMClockMHz = metric(func(s Sample) float64 { return s.SMClockMHz })
+	for _, smp := range samples {
+		for _, l := range clockLimitNames {
+			if smp.ClockLimits&l.bit != 0 {
+				if d.ClockLimits == nil {
+					d.ClockLimits = map[string]int{}
+				}
+				d.ClockLimits[l.name]++
+			}
+		}
+	}
+}
+
+// clockLimitNames name the bits of NVML's clocks-event reasons.
+var clockLimitNames = []struct {
+	bit  uint64
+	name string
+}{
+	{gonvml.ClocksEventReasonGpuIdle, "gpu_idle"},
+	{gonvml.ClocksEventReasonApplicationsClocksSetting, "applications_clocks_setting"},
+	{gonvml.ClocksEventReasonSwPowerCap, "sw_power_cap"},
+	{gonvml.ClocksThrottleReasonHwSlowdown, "hw_slowdown"},
+	{gonvml.ClocksEventReasonSyncBoost, "sync_boost"},
+	{gonvml.ClocksEventReasonSwThermalSlowdown, "sw_thermal_slowdown"},
+	{gonvml.ClocksThrottleReasonHwThermalSlowdown, "hw_thermal_slowdown"},
+	{gonvml.ClocksThrottleReasonHwPowerBrakeSlowdown, "hw_power_brake_slowdown"},
+	{gonvml.ClocksEventReasonDisplayClockSetting, "display_clock_setting"},
 }
 
 // Summarize returns the min, median and max of the values that are not NaN.
@@ -229,7 +286,7 @@ func readAll(handles []gonvml.Device) ([]Sample, error) {
 // readDevice samples one device; unsupported metrics are NaN.
 func readDevice(h gonvml.Device) (Sample, error) {
 	nan := math.NaN()
-	s := Sample{GPUUtil: nan, MemUtil: nan, MemoryUsedMiB: nan, PowerW: nan, TemperatureC: nan}
+	s := Sample{GPUUtil: nan, MemUtil: nan, MemoryUsedMiB: nan, PowerW: nan, TemperatureC: nan, SMClockMHz: nan}
 	util, r := h.GetUtilizationRates()
 	err := optional("utilisation", r, func() { s.GPUUtil, s.MemUtil = float64(util.Gpu), float64(util.Memory) })
 	mem, r := h.GetMemoryInfo()
@@ -238,5 +295,9 @@ func readDevice(h gonvml.Device) (Sample, error) {
 	err = errors.Join(err, optional("power draw", r, func() { s.PowerW = float64(mw) / 1000 }))
 	temp, r := h.GetTemperature(gonvml.TEMPERATURE_GPU)
 	err = errors.Join(err, optional("temperature", r, func() { s.TemperatureC = float64(temp) }))
+	clk, r := h.GetClockInfo(gonvml.CLOCK_SM)
+	err = errors.Join(err, optional("SM clock", r, func() { s.SMClockMHz = float64(clk) }))
+	limits, r := h.GetCurrentClocksEventReasons()
+	err = errors.Join(err, optional("clocks event reasons", r, func() { s.ClockLimits = limits }))
 	return s, err
 }

@@ -36,11 +36,13 @@ func TestSummarize(t *testing.T) {
 func TestSamplerInjected(t *testing.T) {
 	nan := math.NaN()
 	rounds := [][]Sample{
-		{{GPUUtil: 10, MemUtil: 1, MemoryUsedMiB: 100, PowerW: 50, TemperatureC: 30}, {GPUUtil: 0, PowerW: nan}},
-		{{GPUUtil: 90, MemUtil: 2, MemoryUsedMiB: 300, PowerW: 250, TemperatureC: 40}, {GPUUtil: 0, PowerW: nan}},
-		{{GPUUtil: 50, MemUtil: 3, MemoryUsedMiB: 200, PowerW: 150, TemperatureC: 35}, {GPUUtil: 0, PowerW: nan}},
-		{{GPUUtil: 70, MemUtil: 4, MemoryUsedMiB: 200, PowerW: 200, TemperatureC: 38}, {GPUUtil: 0, PowerW: nan}},
-		{{GPUUtil: 20, MemUtil: 5, MemoryUsedMiB: 250, PowerW: 100, TemperatureC: 36}, {GPUUtil: 0, PowerW: nan}},
+		{{GPUUtil: 10, MemUtil: 1, MemoryUsedMiB: 100, PowerW: 50, TemperatureC: 30, SMClockMHz: 1980, ClockLimits: gonvml.ClocksEventReasonGpuIdle},
+			{GPUUtil: 0, PowerW: nan}},
+		{{GPUUtil: 90, MemUtil: 2, MemoryUsedMiB: 300, PowerW: 250, TemperatureC: 40, SMClockMHz: 1600,
+			ClockLimits: gonvml.ClocksEventReasonSwPowerCap | gonvml.ClocksThrottleReasonHwThermalSlowdown}, {GPUUtil: 0, PowerW: nan}},
+		{{GPUUtil: 50, MemUtil: 3, MemoryUsedMiB: 200, PowerW: 150, TemperatureC: 35, SMClockMHz: 1700}, {GPUUtil: 0, PowerW: nan}},
+		{{GPUUtil: 70, MemUtil: 4, MemoryUsedMiB: 200, PowerW: 200, TemperatureC: 38, SMClockMHz: 1755}, {GPUUtil: 0, PowerW: nan}},
+		{{GPUUtil: 20, MemUtil: 5, MemoryUsedMiB: 250, PowerW: 100, TemperatureC: 36, SMClockMHz: 1800}, {GPUUtil: 0, PowerW: nan}},
 	}
 	calls := 0
 	drained := make(chan struct{})
@@ -79,6 +81,13 @@ func TestSamplerInjected(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", name, tc.got, tc.want)
 		}
 	}
+	if a.SMClockMHz != (Stat{Min: 1600, Median: 1755, Max: 1980, N: 5}) {
+		t.Errorf("SM clock %+v", a.SMClockMHz)
+	}
+	if len(a.ClockLimits) != 3 || a.ClockLimits["gpu_idle"] != 1 || a.ClockLimits["sw_power_cap"] != 1 || a.ClockLimits["hw_thermal_slowdown"] != 1 ||
+		r.Devices[1].ClockLimits != nil {
+		t.Errorf("clock limits %v and %v", a.ClockLimits, r.Devices[1].ClockLimits)
+	}
 	if a.Name != "A" || r.Devices[1].Index != 1 {
 		t.Errorf("device identity lost: %+v", r.Devices)
 	}
@@ -101,7 +110,8 @@ func TestSamplerFromFake(t *testing.T) {
 	if d.Name != "A" || d.UUID != "GPU-A" {
 		t.Errorf("identity %q %q", d.Name, d.UUID)
 	}
-	if d.GPUUtil.Median != 87 || d.MemoryUsedMiB.Median != 1024 || d.TemperatureC.Median != 41 || d.PowerW.N != 0 {
+	if d.GPUUtil.Median != 87 || d.MemoryUsedMiB.Median != 1024 || d.TemperatureC.Median != 41 || d.PowerW.N != 0 ||
+		d.SMClockMHz.Median != 1755 || len(d.ClockLimits) != 1 || d.ClockLimits["sw_power_cap"] != 1 {
 		t.Errorf("report %+v", d)
 	}
 	if len(lib.ShutdownCalls()) != 1 {

@@ -172,6 +172,9 @@ func run() error {
 	}
 	fmt.Println("\n== summary ==")
 	writeSummary(os.Stdout, rep)
+	if rep.NVML != nil {
+		rep.NVML.Write(os.Stdout)
+	}
 	fmt.Println("report:", *out)
 	if rep.CheckFailures > 0 {
 		return fmt.Errorf("%d kernel check(s) failed", rep.CheckFailures)
