@@ -53,7 +53,7 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	if f.tile == "list" {
 		return listTiles(w, l, fam)
 	}
-	if err := checkDeviceGemm(fam, f); err != nil {
+	if err := checkDeviceGemm(fam, f, cudaBackend.Dev.TotalMem); err != nil {
 		return err
 	}
 	b, err := gemmbench.New(cudaBackend.Dev, l, f.runs, f.warmup, f.seed)
@@ -95,10 +95,18 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 
 // checkDeviceGemm checks bench gemm's sizes and tile for family fam before
 // any operand is made: what the kernels take (16-byte rows; a 2:4 K of
-// whole stages) and a tile shape of fam's kind.
-func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags) error {
+// whole stages), operands and output that fit in half the device's memory
+// (deviceMem bytes; the host holds them too), and a tile shape of fam's
+// kind.
+func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error {
 	if f.m <= 0 || f.n <= 0 || f.k <= 0 {
 		return usagef("--m, --n and --k must be positive")
+	}
+	m, n, k := float64(f.m), float64(f.n), float64(f.k)
+	need := (m*k+n*k)*float64(fam.In.Bytes()) + m*n*float64(fam.Out().ElemBytes())
+	if need > float64(deviceMem)/2 {
+		return usagef("%dx%dx%d needs %.3g GB for its operands and output; this GPU has %.3g GB (at most half of it is used)",
+			f.m, f.n, f.k, need/1e9, float64(deviceMem)/1e9)
 	}
 	if per := 16 / int(fam.In.Bytes()); f.k%per != 0 {
 		return usagef("--k %d: the GPU GEMMs read rows of whole 16-byte units, so k must be a multiple of %d for %s", f.k, per, fam.In)

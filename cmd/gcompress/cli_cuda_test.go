@@ -9,6 +9,7 @@ import (
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/gobind"
+	"github.com/gcompress/gcompress/gobind/gemmbench"
 )
 
 // buildTags are the tags TestMain builds gcBinary with: the cuda build, so
@@ -47,5 +48,39 @@ func TestDeviceCudaWithoutGPU(t *testing.T) {
 	}
 	if _, stderr, code = gc(t, "run", writeModel(t, identityModel()), "--random-inputs"); code != 0 {
 		t.Errorf("run on the CPU: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestDeviceCudaGemmChecks: bench gemm on a GPU refuses, before making any
+// operand, what the kernels cannot take or the device cannot hold.
+func TestDeviceCudaGemmChecks(t *testing.T) {
+	const mem = 80 << 30
+	for _, c := range []struct {
+		dtype  string
+		sparse bool
+		f      gemmFlags
+		want   string // "" for none
+	}{
+		{"int8", false, gemmFlags{m: 8192, n: 8192, k: 8192}, ""},
+		{"int8", true, gemmFlags{m: 8192, n: 8192, k: 8192, tile: "w256x192ft"}, ""},
+		{"f16", false, gemmFlags{m: 100, n: 7, k: 40, tile: "w128x256t"}, ""},
+		{"int8", false, gemmFlags{m: 0, n: 8, k: 16}, "must be positive"},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 40}, "multiple of 16"},
+		{"f16", true, gemmFlags{m: 8, n: 8, k: 96}, "multiple of 64"},
+		{"int8", false, gemmFlags{m: 1 << 20, n: 1 << 20, k: 16}, "GB"},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 16, tile: "w999"}, "--tile w999"},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, tile: "w256x192ft"}, "not a tile shape of the int8_dense"},
+	} {
+		fam, err := gemmbench.FamilyOf(c.dtype, c.sparse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkDeviceGemm(fam, &c.f, mem)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %+v: %v", fam.Name, c.f, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %+v: %v, want an error with %q", fam.Name, c.f, err, c.want)
+		}
 	}
 }
