@@ -4,6 +4,7 @@ package emu
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
 )
 
 // The shared kernel suites against the emulated kernels (Tiny sizes: every
@@ -86,6 +88,48 @@ func TestEmulatedInteriorBlocks(t *testing.T) {
 		t.Fatal("no tile shape above 128 x 128 was run")
 	}
 	report(t, rs)
+}
+
+// TestEmulatedSparseTransposedInt32: every emulated 2:4 shape writes an
+// int32 output transposed (LdCM 1), as the CUDA backend has them do for a
+// GEMM with a 2:4 weight (the suites' transposed outputs are int8 and
+// float), and agrees with the reference bit for bit.
+func TestEmulatedSparseTransposedInt32(t *testing.T) {
+	h := NewRunner().Harness()
+	r := rand.New(rand.NewPCG(11, 11))
+	const m, n, k = 12, 7, 200 // K padded to 256
+	vals, meta, kp, err := kerneltest.Compress24(ref.S8, kerneltest.Random24(r, ref.S8, m, k), m, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := kerneltest.RandOperand(r, ref.S8, n, kp, kp)
+	problem := func(c []byte) *kerneltest.SparseProblem {
+		return &kerneltest.SparseProblem{In: ref.S8, M: m, N: n, K: kp, Values: vals, LdV: kp / 2, Meta: meta, LdE: kp / 8,
+			B: b, LdB: kp, Out: ref.OutS32, C: c, LdCM: 1, LdCN: m}
+	}
+	want := make([]byte, 4*m*n)
+	if err := kerneltest.HostSparse(problem(want)); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, tl := range gobind.SparseTiles {
+		if !slices.Contains(emulatedTiles(), tl.Name) {
+			continue
+		}
+		h.SparseTile = tl.Name
+		got := make([]byte, len(want))
+		if err := h.SparseImpl(problem(got)); err != nil {
+			t.Errorf("%s: %v", tl.Name, err)
+			continue
+		}
+		if err := kerneltest.CompareRow(ref.S8, ref.OutS32, got, want); err != nil {
+			t.Errorf("%s: %v", tl.Name, err)
+		}
+		ran++
+	}
+	if ran == 0 {
+		t.Fatal("no 2:4 shape was run")
+	}
 }
 
 func TestEmulatedElementwise(t *testing.T) {
