@@ -209,11 +209,18 @@ GPU_CONFORMANCE := test_add test_add_bcast test_dequantizelinear test_dequantize
 	test_softmax_axis_1 test_softmax_axis_2 test_softmax_default_axis test_softmax_example \
 	test_softmax_large_number test_softmax_negative_axis
 
-gpu-bundle: check-go kernels testdata
+gpu-bundle: check-go kernels testdata build
 	@command -v xz >/dev/null || { echo "xz is missing: apt-get install xz-utils" >&2; exit 1; }
 	rm -rf $(BUNDLE_STAGE) $(BUNDLE)
-	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE_STAGE)/conformance $(BUNDLE)
+	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE_STAGE)/conformance $(BUNDLE_STAGE)/models $(BUNDLE_STAGE)/mnist $(BUNDLE) build/bundle-models
 	for c in $(GPU_CONFORMANCE); do cp -r $(ONNX_TESTDATA)/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
+	@# test-gpu.sh's end-to-end check: an MLP trained here on the embedded digits (seconds), quantized
+	@# as is and after 2:4 pruning (its three layers become QGemm, dense and 2:4), and the test digits.
+	cp testdata/mnist/test-images-idx3-ubyte.gz testdata/mnist/test-labels-idx1-ubyte.gz $(BUNDLE_STAGE)/mnist/
+	./$(BIN) train --arch lenet-300-100 --data testdata/mnist --epochs 3 --seed 1 -o build/bundle-models/mlp.onnx >/dev/null
+	./$(BIN) prune build/bundle-models/mlp.onnx --method 2:4 -o build/bundle-models/mlp24.onnx >/dev/null
+	for m in mlp mlp24; do ./$(BIN) quantize build/bundle-models/$$m.onnx --calib testdata/mnist --calib-samples 200 \
+	  -o $(BUNDLE_STAGE)/models/$$m-int8.onnx >/dev/null || exit 1; done
 	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
 	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend
 	cp kernels/bundle/test-gpu.sh kernels/bundle/bench-gpu.sh kernels/bundle/candidates-gpu.sh kernels/bundle/verify-gpu.sh \

@@ -13,14 +13,15 @@
 #   C  suites.log, kernel-table.txt
 #                       the -short GEMM suites of NEW
 #   D  misc.log         gcompress devices --json, cuda.test and backend.test
-#                       (-short), gcompress --device cuda:0 conformance, and
-#                       bench gemm at 4096^3 (int8 dense, f16 2:4)
+#                       (-short), gcompress --device cuda:0 conformance, the
+#                       2:4 quantized MLP (eval on GPU and CPU, placement),
+#                       and bench gemm at 4096^3 (int8 dense, f16 2:4)
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
 # (default 8192), KERNELS (step B's families, as bench-gpu.sh takes them)
 # and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC, T_GEMM (seconds; default
 # 120, 240, 120, 30 each for D's three tests, 10 each for its two bench
-# gemm: 590 s at most, under a device call's 600; session 21's bench of 9
-# shapes needed more than 180) can be
+# gemm and three MLP runs: 620 s at most, so name a lower T_BENCH for a
+# device call's 600; session 21's bench of 9 shapes needed more than 180) can be
 # set. Step A has the kernels loaded one per CPU at a time (Precompile).
 # Session 21's three device calls (bench/results/gpu-h100-2026-11-27) are
 # where this comes from.
@@ -69,11 +70,18 @@ echo "== D: devices, cuda.test, backend.test, conformance"
 	echo "== gcompress --device cuda:0 conformance"
 	timeout -k 5 "${T_MISC:-30}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
 	echo "conformance rc=${PIPESTATUS[0]}"
+	echo "== the 2:4 quantized MLP: accuracy on the GPU and the CPU, placement"
+	for d in cpu cuda:0; do
+		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device "$d" eval models/mlp24-int8.onnx --data mnist --json 2>&1 | tr -d '\n '
+		echo " ($d rc=${PIPESTATUS[0]})"
+	done
+	timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 run models/mlp24-int8.onnx --random-inputs --dim batch=64 --profile 2>&1 |
+		sed -n '/placement/,$p'
 	for a in "" "--dtype f16 --sparse"; do
 		echo "== gcompress --device cuda:0 bench gemm $a"
 		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a 2>&1 | tail -5
 		echo "bench gemm $a rc=${PIPESTATUS[0]}"
 	done
 } >"$OUT/misc.log" 2>&1
-grep -E 'rc=|passed|^(--- FAIL|FAIL)|^gemm ' "$OUT/misc.log" | head -30
+grep -E 'rc=|passed|^(--- FAIL|FAIL)|^gemm |accuracy|QGemm' "$OUT/misc.log" | head -40
 echo "candidates-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"

@@ -47,5 +47,18 @@ for a in "" --sparse "--dtype f16" "--dtype f16 --sparse" "--dtype bf16" "--dtyp
 	./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a >>"$OUT/backend.log" 2>&1 || { rc=1; echo "bench gemm $a failed"; }
 done
 grep '^gemm ' "$OUT/backend.log"
+# ... and a quantized MLP (make gpu-bundle trains it on the embedded digits),
+# dense and 2:4, evaluated on the GPU and on the CPU: its three QGemm layers
+# run on the int8 GEMMs (the 2:4 ones for the pruned model), so the accuracies
+# should agree (an output may differ by one from the CPU's rounding).
+echo "== quantized MLP, dense and 2:4: accuracy on the GPU and the CPU, placement"
+for m in mlp-int8 mlp24-int8; do
+	for d in cpu cuda:0; do
+		printf '%s %s: ' "$m" "$d"
+		./bin/gcompress --device "$d" eval "models/$m.onnx" --data mnist --json 2>>"$OUT/backend.log" | tr -d '\n ' || rc=1
+		echo
+	done
+	./bin/gcompress --device cuda:0 run "models/$m.onnx" --random-inputs --dim batch=64 --profile 2>&1 | sed -n '/placement/,$p' || rc=1
+done
 echo "test-gpu: $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
 exit $rc
