@@ -49,6 +49,9 @@ type Device struct {
 	SharedPerBlockOptin int
 	// DriverVersion is cuDriverGetVersion (12040 = CUDA 12.4).
 	DriverVersion int
+	// PCIBusID is the device's PCI address as NVML writes it
+	// ("00000000:17:00.0"), which names the same GPU there.
+	PCIBusID string
 
 	// Transfers counts every host<->device copy made through the device.
 	Transfers TransferStats
@@ -148,6 +151,13 @@ func (d *Device) readProperties() error {
 			return check("cuDeviceGetAttribute", err)
 		}
 	}
+	var pci [3]int
+	for i, a := range []cu.DeviceAttribute{cu.PciDomainID, cu.PciBusID, cu.PciDeviceID} {
+		if pci[i], err = d.dev.Attribute(a); err != nil {
+			return check("cuDeviceGetAttribute", err)
+		}
+	}
+	d.PCIBusID = fmt.Sprintf("%08X:%02X:%02X.0", pci[0], pci[1], pci[2])
 	l2, err := d.dev.Attribute(cu.L2CacheSize)
 	if err != nil {
 		return check("cuDeviceGetAttribute", err)

@@ -143,6 +143,7 @@ func benchGemmCPU(w io.Writer, g *globals, f *gemmFlags) error {
 		return usagef("%v", err)
 	}
 	gpu := startGPUMonitor()
+	defer gpu.stop() // on an error return; a second stop is harmless
 	for i := 0; i < max(f.warmup, 1); i++ {
 		if err := b.Run(); err != nil {
 			return err

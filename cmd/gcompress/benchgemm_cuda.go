@@ -35,6 +35,10 @@ type deviceGemmReport struct {
 	GOPS        float64     `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
 	// Check is "pass" or how the sampled rows differ from the reference.
 	Check string `json:"check"`
+	// SMClockMHz and ClockLimits: NVML's reading right after the timed
+	// launches (gemmbench.Timing).
+	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
+	ClockLimits []string `json:"clock_limits_after,omitempty"`
 	// WgmmaCode says where the Hopper kernels' code came from (sm_90 only).
 	WgmmaCode string `json:"wgmma_code,omitempty"`
 	// GPU is what NVML sampled while the operands were made, checked and
@@ -56,6 +60,10 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	if err := checkDeviceGemm(fam, f, cudaBackend.Dev.TotalMem); err != nil {
 		return err
 	}
+	if f.tile != "" && !l.TileLoaded(fam.Sparse, fam.In, f.tile) {
+		return fmt.Errorf("bench gemm: tile shape %s of the %s GEMMs does not load on %s (its shared memory, or wgmma kernels off sm_90; --tile list names them)",
+			f.tile, fam.Name, cudaBackend.Dev.Name)
+	}
 	b, err := gemmbench.New(cudaBackend.Dev, l, f.runs, f.warmup, f.seed)
 	if err != nil {
 		return err
@@ -74,7 +82,7 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	rep := deviceGemmReport{Machine: bench.ThisMachine(), Device: fmt.Sprintf("%s (%s)", dev.Name, g.device),
 		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, Kernel: t.Impl, Tile: t.Tile,
 		DefaultTile: t.Default, M: f.m, N: f.n, K: f.k, Timing: bench.Summarize(t.Samples, f.warmup), Check: t.Check,
-		WgmmaCode: l.WgmmaCode(), GPU: gs}
+		SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits, WgmmaCode: l.WgmmaCode(), GPU: gs}
 	rep.GOPS = t.TOPS * 1e3
 	if err := writeBench(w, f.asJSON, rep, func(w io.Writer) {
 		kind := dtype
@@ -83,6 +91,13 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 		}
 		fmt.Fprintf(w, "gemm %s %dx%dx%d on %s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
 			kind, f.m, f.n, f.k, rep.Device, rep.Kernel, rep.Tile, rep.Timing.MedianMS, rep.Timing.MinMS, t.TOPS, rep.Check)
+		if t.SMClockMHz > 0 {
+			fmt.Fprintf(w, "SM clock right after the timed launches: %d MHz", t.SMClockMHz)
+			if len(t.ClockLimits) > 0 {
+				fmt.Fprintf(w, ", held by %s", strings.Join(t.ClockLimits, ", "))
+			}
+			fmt.Fprintln(w)
+		}
 		rep.GPU.writeDevices(w)
 	}); err != nil {
 		return err
@@ -103,7 +118,11 @@ func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error 
 		return usagef("--m, --n and --k must be positive")
 	}
 	m, n, k := float64(f.m), float64(f.n), float64(f.k)
-	need := (m*k+n*k)*float64(fam.In.Bytes()) + m*n*float64(fam.Out().ElemBytes())
+	a := m * k * float64(fam.In.Bytes())
+	if fam.Sparse {
+		a = a/2 + m*k/8 // values and metadata
+	}
+	need := a + n*k*float64(fam.In.Bytes()) + m*n*float64(fam.Out().ElemBytes())
 	if need > float64(deviceMem)/2 {
 		return usagef("%dx%dx%d needs %.3g GB for its operands and output; this GPU has %.3g GB (at most half of it is used)",
 			f.m, f.n, f.k, need/1e9, float64(deviceMem)/1e9)

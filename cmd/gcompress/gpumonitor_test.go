@@ -8,7 +8,9 @@ import (
 )
 
 // TestGPUSummaryText: the note where nothing was sampled; one line per GPU
-// with the median and maximum utilisation and power and the peak memory.
+// with the median and maximum utilisation and power, the peak memory and
+// the SM clock ("n/a" for a metric the GPU did not report), and the clock
+// limits seen.
 func TestGPUSummaryText(t *testing.T) {
 	var b strings.Builder
 	gpuSummary{Note: "no GPU: no NVIDIA driver"}.write(&b)
@@ -21,11 +23,11 @@ func TestGPUSummaryText(t *testing.T) {
 		t.Errorf("writeDevices printed a note: %q", b.String())
 	}
 	s := gpuSummary{Report: &nvml.Report{DurationS: 2.5, Rounds: 12, Devices: []nvml.DeviceReport{{Index: 1, Name: "NVIDIA H100",
-		GPUUtil: nvml.Stat{Median: 97, Max: 100}, MemoryUsedMiB: nvml.Stat{Max: 4321}, PowerW: nvml.Stat{Median: 512, Max: 650},
-		SMClockMHz: nvml.Stat{Median: 1755, Min: 1410}, ClockLimits: map[string]int{"sw_power_cap": 7, "gpu_idle": 2}}}}}
+		GPUUtil: nvml.Stat{Median: 97, Max: 100, N: 12}, MemoryUsedMiB: nvml.Stat{Max: 4321, N: 12}, PowerW: nvml.Stat{},
+		SMClockMHz: nvml.Stat{Median: 1755, Min: 1410, N: 12}, ClockLimits: map[string]int{"sw_power_cap": 7, "gpu_idle": 2}}}}}
 	b.Reset()
 	s.write(&b)
-	want := "GPU 1 (NVIDIA H100) over 2.5 s: utilisation median 97% (max 100), memory used max 4321 MiB, power median 512 W (max 650), " +
+	want := "GPU 1 (NVIDIA H100) over 2.5 s: utilisation median 97% (max 100), memory used max 4321 MiB, power n/a, " +
 		"SM clock median 1755 MHz (min 1410); clocks held by gpu_idle in 2 of 12 samples, sw_power_cap in 7 of 12 samples\n"
 	if b.String() != want {
 		t.Errorf("devices:\n got %q\nwant %q", b.String(), want)

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/gcompress/gcompress/bench"
-	cudabackend "github.com/gcompress/gcompress/cuda/backend"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -14,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/conformance"
+	cudabackend "github.com/gcompress/gcompress/cuda/backend"
 	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"

@@ -152,8 +152,9 @@ func TestArchiveGivenAsModel(t *testing.T) {
 // TestDeviceNote: a command that runs on the CPU whatever --device says
 // tells the user so and goes on; inspect does not mention it.
 func TestDeviceNote(t *testing.T) {
-	_, stderr, code := gc(t, "--device", "cuda:0", "encode", writeModel(t, identityModel()), "-o", filepath.Join(t.TempDir(), "m.gcz"))
-	if !strings.Contains(stderr, "encode runs on the CPU") || strings.Contains(stderr, "cuda build") {
+	dir := t.TempDir()
+	_, stderr, code := gc(t, "--device", "cuda:0", "encode", saveZoo(t, dir, "mlp-30-30"), "-o", filepath.Join(dir, "m.gcz"))
+	if code != 0 || !strings.Contains(stderr, "encode runs on the CPU") || strings.Contains(stderr, "cuda build") {
 		t.Errorf("encode --device cuda:0: exit %d, stderr %q, want the note and encode's own work", code, stderr)
 	}
 	_, stderr, code = gc(t, "--device", "cuda:0", "inspect", writeModel(t, identityModel()))

@@ -49,6 +49,9 @@ type Device struct {
 	SMClockMax  *uint32 `json:"sm_clock_max_mhz"`
 	MemClock    *uint32 `json:"mem_clock_mhz"`
 	MemClockMax *uint32 `json:"mem_clock_max_mhz"`
+	// ClockLimits names the reasons NVML gives for holding the clocks
+	// below their maximum now (sw_power_cap, ...; Sample.ClockLimits).
+	ClockLimits []string `json:"clock_limits,omitempty"`
 }
 
 // Devices initialises NVML, takes a snapshot of every GPU and shuts NVML
@@ -66,6 +69,7 @@ func devicesFrom(lib gonvml.Interface) ([]Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := clockLimitsReader(lib)
 	devs := make([]Device, count)
 	for i := range devs {
 		h, r := lib.DeviceGetHandleByIndex(i)
@@ -74,7 +78,7 @@ func devicesFrom(lib gonvml.Interface) ([]Device, error) {
 		}
 		devs[i] = driver
 		devs[i].Index = i
-		if err := describe(h, &devs[i]); err != nil {
+		if err := describe(h, &devs[i], limits); err != nil {
 			return nil, fmt.Errorf("device %d: %w", i, err)
 		}
 	}
@@ -124,8 +128,9 @@ func driverVersions(lib gonvml.Interface) (Device, error) {
 }
 
 // describe fills d from the device handle h: required facts first (an
-// error stops), then the optional metrics.
-func describe(h gonvml.Device, d *Device) error {
+// error stops), then the optional metrics (the clock limits with limits,
+// clockLimitsReader's).
+func describe(h gonvml.Device, d *Device, limits func(gonvml.Device) (uint64, gonvml.Return)) error {
 	var r gonvml.Return
 	if d.Name, r = h.GetName(); r != gonvml.SUCCESS {
 		return check("name", r)
@@ -148,11 +153,11 @@ func describe(h gonvml.Device, d *Device) error {
 		return err
 	}
 	d.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)
-	return describeMetrics(h, d)
+	return describeMetrics(h, d, limits)
 }
 
 // describeMetrics fills the metrics a device may not report.
-func describeMetrics(h gonvml.Device, d *Device) error {
+func describeMetrics(h gonvml.Device, d *Device, limits func(gonvml.Device) (uint64, gonvml.Return)) error {
 	util, r := h.GetUtilizationRates()
 	err := optional("utilisation", r, func() { d.GPUUtil, d.MemUtil = &util.Gpu, &util.Memory })
 	err = errors.Join(err,
@@ -164,6 +169,10 @@ func describeMetrics(h gonvml.Device, d *Device) error {
 		optionalUint("memory clock", &d.MemClock)(h.GetClockInfo(gonvml.CLOCK_MEM)),
 		optionalUint("max memory clock", &d.MemClockMax)(h.GetMaxClockInfo(gonvml.CLOCK_MEM)),
 	)
+	if limits != nil {
+		bits, r := limits(h)
+		err = errors.Join(err, optional("clocks event reasons", r, func() { d.ClockLimits = ClockLimitNames(bits) }))
+	}
 	return err
 }
 

@@ -3,6 +3,7 @@ package nvml
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +24,9 @@ func nvmlTestLib(devs ...gonvml.Device) *mock.Interface {
 		DeviceGetHandleByIndexFunc:     func(i int) (gonvml.Device, gonvml.Return) { return devs[i], gonvml.SUCCESS },
 		SystemGetDriverVersionFunc:     func() (string, gonvml.Return) { return "550.54.15", gonvml.SUCCESS },
 		SystemGetCudaDriverVersionFunc: func() (int, gonvml.Return) { return 12040, gonvml.SUCCESS },
+		ExtensionsFunc: func() gonvml.ExtendedInterface {
+			return &mock.ExtendedInterface{LookupSymbolFunc: func(string) error { return nil }}
+		},
 	}
 }
 
@@ -112,6 +116,9 @@ func TestDevicesFromFake(t *testing.T) {
 	}
 	if *d.SMClock != 1755 || *d.MemClock != 1756 || *d.SMClockMax != 1980 || *d.MemClockMax != 1981 {
 		t.Errorf("clocks sm %d/%d mem %d/%d", *d.SMClock, *d.SMClockMax, *d.MemClock, *d.MemClockMax)
+	}
+	if !slices.Equal(d.ClockLimits, []string{"sw_power_cap"}) {
+		t.Errorf("clock limits %v", d.ClockLimits)
 	}
 	if b := devs[1]; b.Index != 1 || b.PowerDraw != nil || b.Temperature != nil || b.PowerLimit == nil {
 		t.Errorf("device B: index %d power %v temp %v limit %v; want unsupported metrics nil", b.Index, b.PowerDraw, b.Temperature, b.PowerLimit)

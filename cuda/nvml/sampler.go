@@ -108,7 +108,8 @@ func startSamplerFrom(lib gonvml.Interface, interval time.Duration) (*Sampler, e
 			return nil, err
 		}
 	}
-	read := func() ([]Sample, error) { return readAll(handles) }
+	limits := clockLimitsReader(lib)
+	read := func() ([]Sample, error) { return readAll(handles, limits) }
 	return newSampler(interval, devs, read, func() { lib.Shutdown() }), nil
 }
 
@@ -193,8 +194,17 @@ func (s *Sampler) Stop() Report {
 // holding the clocks down, with the share of samples.
 func (r *Report) Write(w io.Writer) {
 	for _, d := range r.Devices {
-		fmt.Fprintf(w, "GPU %d (%s) over %.1f s: utilisation median %.0f%% (max %.0f), memory used max %.0f MiB, power median %.0f W (max %.0f), SM clock median %.0f MHz (min %.0f)",
-			d.Index, d.Name, r.DurationS, d.GPUUtil.Median, d.GPUUtil.Max, d.MemoryUsedMiB.Max, d.PowerW.Median, d.PowerW.Max, d.SMClockMHz.Median, d.SMClockMHz.Min)
+		na := func(s Stat, text string) string {
+			if s.N == 0 {
+				return "n/a"
+			}
+			return text
+		}
+		fmt.Fprintf(w, "GPU %d (%s) over %.1f s: utilisation %s, memory used %s, power %s, SM clock %s", d.Index, d.Name, r.DurationS,
+			na(d.GPUUtil, fmt.Sprintf("median %.0f%% (max %.0f)", d.GPUUtil.Median, d.GPUUtil.Max)),
+			na(d.MemoryUsedMiB, fmt.Sprintf("max %.0f MiB", d.MemoryUsedMiB.Max)),
+			na(d.PowerW, fmt.Sprintf("median %.0f W (max %.0f)", d.PowerW.Median, d.PowerW.Max)),
+			na(d.SMClockMHz, fmt.Sprintf("median %.0f MHz (min %.0f)", d.SMClockMHz.Median, d.SMClockMHz.Min)))
 		names := slices.Sorted(maps.Keys(d.ClockLimits))
 		for i, name := range names {
 			sep := ", "
@@ -223,15 +233,24 @@ func summarizeDevice(d *DeviceReport, samples []Sample) {
 	d.TemperatureC = metric(func(s Sample) float64 { return s.TemperatureC })
 	d.SMClockMHz = metric(func(s Sample) float64 { return s.SMClockMHz })
 	for _, smp := range samples {
-		for _, l := range clockLimitNames {
-			if smp.ClockLimits&l.bit != 0 {
-				if d.ClockLimits == nil {
-					d.ClockLimits = map[string]int{}
-				}
-				d.ClockLimits[l.name]++
+		for _, name := range ClockLimitNames(smp.ClockLimits) {
+			if d.ClockLimits == nil {
+				d.ClockLimits = map[string]int{}
 			}
+			d.ClockLimits[name]++
 		}
 	}
+}
+
+// ClockLimitNames names the reasons set in NVML's clocks-event bitmask.
+func ClockLimitNames(bits uint64) []string {
+	var names []string
+	for _, l := range clockLimitNames {
+		if bits&l.bit != 0 {
+			names = append(names, l.name)
+		}
+	}
+	return names
 }
 
 // clockLimitNames name the bits of NVML's clocks-event reasons.
@@ -248,6 +267,8 @@ var clockLimitNames = []struct {
 	{gonvml.ClocksThrottleReasonHwThermalSlowdown, "hw_thermal_slowdown"},
 	{gonvml.ClocksThrottleReasonHwPowerBrakeSlowdown, "hw_power_brake_slowdown"},
 	{gonvml.ClocksEventReasonDisplayClockSetting, "display_clock_setting"},
+	{gonvml.ClocksEventReasonBoardLimit, "board_limit"},
+	{gonvml.ClocksEventReasonReliability, "reliability"},
 }
 
 // Summarize returns the min, median and max of the values that are not NaN.
@@ -270,11 +291,28 @@ func Summarize(vals []float64) Stat {
 	return Stat{Min: v[0], Median: med, Max: v[n-1], N: n}
 }
 
-// readAll takes one sample of every device.
-func readAll(handles []gonvml.Device) ([]Sample, error) {
+// clockLimitsReader returns the call that reads a device's clocks-event
+// reasons: NVML's current name for it where the driver's library has that
+// symbol, else its older name (the same bits), else none. A call to a
+// symbol the library lacks would end the process, not return an error
+// (go-nvml binds the library lazily).
+func clockLimitsReader(lib gonvml.Interface) func(gonvml.Device) (uint64, gonvml.Return) {
+	has := func(sym string) bool { return lib.Extensions().LookupSymbol(sym) == nil }
+	switch {
+	case has("nvmlDeviceGetCurrentClocksEventReasons"):
+		return gonvml.Device.GetCurrentClocksEventReasons
+	case has("nvmlDeviceGetCurrentClocksThrottleReasons"):
+		return gonvml.Device.GetCurrentClocksThrottleReasons
+	}
+	return nil
+}
+
+// readAll takes one sample of every device, reading the clocks-event
+// reasons with limits (nil: not at all).
+func readAll(handles []gonvml.Device, limits func(gonvml.Device) (uint64, gonvml.Return)) ([]Sample, error) {
 	out := make([]Sample, len(handles))
 	for i, h := range handles {
-		smp, err := readDevice(h)
+		smp, err := readDevice(h, limits)
 		if err != nil {
 			return nil, fmt.Errorf("device %d: %w", i, err)
 		}
@@ -284,7 +322,7 @@ func readAll(handles []gonvml.Device) ([]Sample, error) {
 }
 
 // readDevice samples one device; unsupported metrics are NaN.
-func readDevice(h gonvml.Device) (Sample, error) {
+func readDevice(h gonvml.Device, limits func(gonvml.Device) (uint64, gonvml.Return)) (Sample, error) {
 	nan := math.NaN()
 	s := Sample{GPUUtil: nan, MemUtil: nan, MemoryUsedMiB: nan, PowerW: nan, TemperatureC: nan, SMClockMHz: nan}
 	util, r := h.GetUtilizationRates()
@@ -297,7 +335,9 @@ func readDevice(h gonvml.Device) (Sample, error) {
 	err = errors.Join(err, optional("temperature", r, func() { s.TemperatureC = float64(temp) }))
 	clk, r := h.GetClockInfo(gonvml.CLOCK_SM)
 	err = errors.Join(err, optional("SM clock", r, func() { s.SMClockMHz = float64(clk) }))
-	limits, r := h.GetCurrentClocksEventReasons()
-	err = errors.Join(err, optional("clocks event reasons", r, func() { s.ClockLimits = limits }))
+	if limits != nil {
+		bits, r := limits(h)
+		err = errors.Join(err, optional("clocks event reasons", r, func() { s.ClockLimits = bits }))
+	}
 	return s, err
 }

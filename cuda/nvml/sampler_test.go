@@ -2,11 +2,14 @@ package nvml
 
 import (
 	"errors"
+	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
 	gonvml "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 )
 
 func TestSummarize(t *testing.T) {
@@ -119,5 +122,47 @@ func TestSamplerFromFake(t *testing.T) {
 	}
 	if _, err := startSamplerFrom(lib, 0); err == nil {
 		t.Error("interval 0 accepted")
+	}
+}
+
+// TestSamplerClockLimitsSymbols: the clocks-event reasons come from NVML's
+// current call where the driver's library has its symbol, else from the
+// older call (the same bits), else are not read; neither call is made
+// where its symbol is missing (that would end the process).
+func TestSamplerClockLimitsSymbols(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		symbols []string
+		want    map[string]int
+	}{
+		{"current", []string{"nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons"}, map[string]int{"sw_power_cap": 1}},
+		{"older driver", []string{"nvmlDeviceGetCurrentClocksThrottleReasons"}, map[string]int{"hw_slowdown": 1}},
+		{"neither", nil, nil},
+	} {
+		dev := nvmlTestDevice("A")
+		dev.GetCurrentClocksThrottleReasonsFunc = func() (uint64, gonvml.Return) {
+			return gonvml.ClocksThrottleReasonHwSlowdown, gonvml.SUCCESS
+		}
+		lib := nvmlTestLib(dev)
+		lib.ExtensionsFunc = func() gonvml.ExtendedInterface {
+			return &mock.ExtendedInterface{LookupSymbolFunc: func(sym string) error {
+				if slices.Contains(tc.symbols, sym) {
+					return nil
+				}
+				return errors.New("undefined symbol " + sym)
+			}}
+		}
+		s, err := startSamplerFrom(lib, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := s.Stop().Devices[0]
+		if !maps.Equal(d.ClockLimits, tc.want) {
+			t.Errorf("%s: clock limits %v, want %v", tc.name, d.ClockLimits, tc.want)
+		}
+		events, throttle := len(dev.GetCurrentClocksEventReasonsCalls()), len(dev.GetCurrentClocksThrottleReasonsCalls())
+		if (events > 0) != slices.Contains(tc.symbols, "nvmlDeviceGetCurrentClocksEventReasons") || throttle > 0 && events > 0 || tc.symbols == nil && throttle > 0 {
+			t.Errorf("%s: %d current and %d older calls", tc.name, events, throttle)
+		}
 	}
 }

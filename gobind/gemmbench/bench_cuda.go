@@ -5,10 +5,12 @@ package gemmbench
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 )
@@ -61,22 +63,20 @@ func (b *Bencher) Close() {
 // problem is one GEMM on the device: its launch, a check of sampled
 // output rows, and the release of its buffers.
 type problem struct {
-	impl   string
+	impl   func(tile string) string // the entry point in a tile shape
 	launch func() error
 	check  func() error
 	free   func()
 }
 
-// Time checks f's m x n x k GEMM in tile shape tile ("" = the shape
-// launches use on this device) on sampled rows, then times it. A failed
-// check is reported in Timing.Check and the timing still made; an error
-// means it could not run.
+// Time checks f's m x n x k GEMM in tile shape tile ("": the shape
+// launches that name none use, which moves on to the next shape where the
+// first fails to load, as theirs do) on sampled rows, then times it. A
+// failed check is reported in Timing.Check and the timing still made; an
+// error means it could not run.
 func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	if m <= 0 || n <= 0 || k <= 0 {
 		return Timing{}, fmt.Errorf("%s: size %d x %d x %d (want positive)", f.Name, m, n, k)
-	}
-	if tile == "" {
-		tile = b.l.DefaultTile(f.Sparse, f.In)
 	}
 	var p *problem
 	var err error
@@ -89,12 +89,16 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		return Timing{}, err
 	}
 	defer p.free()
-	t := Timing{Kernel: f.Name, Tile: tile, Default: tile == b.l.DefaultTile(f.Sparse, f.In), Impl: p.impl, M: m, N: n, K: k, Reps: b.reps, Check: "pass"}
+	t := Timing{Kernel: f.Name, Tile: tile, M: m, N: n, K: k, Reps: b.reps, Check: "pass"}
 	// Check before timing (DESIGN.md §5: every version is checked against
 	// the reference before it is timed).
 	if err := p.launch(); err != nil {
 		return t, err
 	}
+	if t.Default = tile == "" || tile == b.l.DefaultTile(f.Sparse, f.In); tile == "" {
+		t.Tile = b.l.DefaultTile(f.Sparse, f.In) // after the launch: where it went
+	}
+	t.Impl = p.impl(t.Tile)
 	if err := b.dev.Synchronize(); err != nil {
 		return t, err
 	}
@@ -114,10 +118,28 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		}
 		ms = append(ms, float64(d)/float64(time.Millisecond))
 	}
+	b.readClocks(&t)
 	st := bench.Summarize(ms, b.warmup)
 	t.Samples, t.MedianMS, t.MinMS, t.MaxMS = ms, st.MedianMS, st.MinMS, st.MaxMS
 	t.TOPS = 2 * float64(m) * float64(n) * float64(k) / (t.MedianMS * 1e-3) / 1e12
 	return t, nil
+}
+
+// readClocks records in t NVML's reading of this device's SM clock and
+// clock limits now (nothing where NVML cannot say).
+func (b *Bencher) readClocks(t *Timing) {
+	devs, err := nvml.Devices()
+	if err != nil {
+		return
+	}
+	for _, d := range devs {
+		if strings.EqualFold(d.PCIBusID, b.dev.PCIBusID) {
+			if d.SMClock != nil {
+				t.SMClockMHz = *d.SMClock
+			}
+			t.ClockLimits = d.ClockLimits
+		}
+	}
 }
 
 // timeOne flushes the L2 cache (fill byte v) and times one launch of p.
@@ -147,7 +169,8 @@ func (b *Bencher) dense(f Family, tile string, m, n, k int) (*problem, error) {
 	}
 	args := &gobind.GemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), A: bufs[0].Mem(), LdA: int64(k),
 		B: bufs[1].Mem(), LdB: int64(k), Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}}
-	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p := &problem{launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostGemm(&kerneltest.GemmProblem{In: f.In, M: 1, N: n, K: k, A: ha[row*k*eb : (row+1)*k*eb], LdA: k,
 			B: hb, LdB: k, Out: out, C: want, LdCM: n, LdCN: 1})
@@ -174,7 +197,8 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int) (*problem, error) {
 	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
 		AMeta: bufs[1].Mem(), LdE: int64(k / 8), B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}}
-	p := &problem{impl: args.Kernel(), launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostSparse(&kerneltest.SparseProblem{In: f.In, M: 1, N: n, K: k, Values: vals[row*k/2*eb : (row+1)*k/2*eb], LdV: k / 2,
 			Meta: meta[row*k/8 : (row+1)*k/8], LdE: k / 8, B: hb, LdB: k, Out: out, C: want, LdCM: n, LdCN: 1})

@@ -97,6 +97,11 @@ type Timing struct {
 	// Check is "pass", or what the sampled-row comparison with the
 	// reference found, before timing.
 	Check string `json:"check"`
+	// SMClockMHz and ClockLimits are NVML's reading of the GPU right after
+	// the timed launches: its SM clock and the reasons it gave for holding
+	// the clocks down (sw_power_cap, ...); absent where NVML could not say.
+	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
+	ClockLimits []string `json:"clock_limits_after,omitempty"`
 	// Samples are the timed launches' times in milliseconds, in order.
 	Samples []float64 `json:"-"`
 }
