@@ -68,7 +68,8 @@ type gemmReport struct {
 type gemmFlags struct {
 	m, n, k, runs, warmup int
 	dtype, tile           string
-	sparse, asJSON        bool
+	sparse, vsDense       bool
+	asJSON                bool
 	seed                  uint64
 }
 
@@ -98,11 +99,12 @@ mismatch fails the command.
 gops is 2*m*n*k divided by the median time (GFLOP/s for floats, giga
 integer multiply-adds x2 for int8); for --sparse it counts the dense
 work, as vendors do, so the ratio of the sparse and dense gops is the
-speed-up.`,
+speed-up, which --vs-dense measures in the same run.`,
 		Example: `  gcompress bench gemm --m 1024 --n 1024 --k 1024 --threads 2
   gcompress bench gemm --dtype int8 --threads 2 --json
   gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192            # int8 tensor cores
   gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192 --sparse   # the same, A 2:4 sparse
+  gcompress --device cuda:0 bench gemm --m 8192 --n 8192 --k 8192 --sparse --vs-dense   # and its speed-up over dense
   gcompress --device cuda:0 bench gemm --dtype f16 --m 4096 --n 4096 --k 4096 --tile w128x256t --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -112,8 +114,8 @@ speed-up.`,
 			if g.device != "cpu" {
 				return benchGemmDevice(cmd.OutOrStdout(), g, &f)
 			}
-			if f.sparse || f.tile != "" {
-				return usagef("--sparse and --tile choose among the GPU GEMMs: give --device cuda:N (cuda build)")
+			if f.sparse || f.vsDense || f.tile != "" {
+				return usagef("--sparse, --vs-dense and --tile choose among the GPU GEMMs: give --device cuda:N (cuda build)")
 			}
 			return benchGemmCPU(cmd.OutOrStdout(), g, &f)
 		},
@@ -124,6 +126,7 @@ speed-up.`,
 	fl.IntVar(&f.k, "k", 1024, "the summed dimension: columns of A")
 	fl.StringVar(&f.dtype, "dtype", "", "input type: f32 (the CPU's default) or int8 on the CPU; int8 (the GPU's default), f16 or bf16 on a GPU")
 	fl.BoolVar(&f.sparse, "sparse", false, "GPU: A 2:4 sparse, on the sparse tensor-core kernels")
+	fl.BoolVar(&f.vsDense, "vs-dense", false, "GPU, with --sparse: time the dense GEMM of the same type and size too, and print the 2:4 speed-up")
 	fl.StringVar(&f.tile, "tile", "", "GPU: tile shape of the kernel (default: this GPU's; list: print them)")
 	fl.IntVar(&f.runs, "runs", 20, "timed runs")
 	fl.IntVar(&f.warmup, "warmup", 3, "untimed runs first (the CPU checks the first; the GPU one more before them)")

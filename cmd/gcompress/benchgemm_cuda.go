@@ -23,14 +23,28 @@ type deviceGemmReport struct {
 	CC      string        `json:"compute_capability"`
 	DType   string        `json:"dtype"`
 	Sparse  bool          `json:"sparse24"`
+	M       int           `json:"m"`
+	N       int           `json:"n"`
+	K       int           `json:"k"`
+	deviceGemmTiming
+	// Dense is the dense GEMM of the same type and size (--vs-dense), and
+	// SpeedupOverDense its median time over the 2:4 one's.
+	Dense            *deviceGemmTiming `json:"dense,omitempty"`
+	SpeedupOverDense float64           `json:"speedup_over_dense,omitempty"`
+	// WgmmaCode says where the Hopper kernels' code came from (sm_90 only).
+	WgmmaCode string `json:"wgmma_code,omitempty"`
+	// GPU is what NVML sampled while the operands were made, checked and
+	// timed.
+	GPU gpuSummary `json:"gpu"`
+}
+
+// deviceGemmTiming is one timed GEMM of the report.
+type deviceGemmTiming struct {
 	// Kernel is the entry point timed, Tile its tile shape, DefaultTile
 	// whether launches that name none use that shape on this GPU.
 	Kernel      string      `json:"kernel"`
 	Tile        string      `json:"tile"`
 	DefaultTile bool        `json:"default_tile"`
-	M           int         `json:"m"`
-	N           int         `json:"n"`
-	K           int         `json:"k"`
 	Timing      bench.Stats `json:"timing"`
 	GOPS        float64     `json:"gops"` // 2*m*n*k / median time, in 1e9 per second
 	// Check is "pass" or how the sampled rows differ from the reference.
@@ -39,11 +53,6 @@ type deviceGemmReport struct {
 	// launches (gemmbench.Timing).
 	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
 	ClockLimits []string `json:"clock_limits_after,omitempty"`
-	// WgmmaCode says where the Hopper kernels' code came from (sm_90 only).
-	WgmmaCode string `json:"wgmma_code,omitempty"`
-	// GPU is what NVML sampled while the operands were made, checked and
-	// timed.
-	GPU gpuSummary `json:"gpu"`
 }
 
 // benchGemmDevice times bench gemm on the GPU that openDevice opened.
@@ -70,52 +79,82 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	}
 	defer b.Close()
 	gpu := startGPUMonitor()
-	t, err := b.Time(fam, f.tile, f.m, f.n, f.k)
-	gs := gpu.stop()
-	if errors.Is(err, gobind.ErrArgs) {
-		return usagef("%v", err)
+	defer gpu.stop() // on an error return; a second stop is harmless
+	timeGemm := func(fam gemmbench.Family, tile string) (*deviceGemmTiming, error) {
+		t, err := b.Time(fam, tile, f.m, f.n, f.k)
+		if errors.Is(err, gobind.ErrArgs) {
+			return nil, usagef("%v", err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bench gemm on %s: %w", g.device, err)
+		}
+		return &deviceGemmTiming{Kernel: t.Impl, Tile: t.Tile, DefaultTile: t.Default, Timing: bench.Summarize(t.Samples, f.warmup),
+			GOPS: t.TOPS * 1e3, Check: t.Check, SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits}, nil
 	}
+	t, err := timeGemm(fam, f.tile)
 	if err != nil {
-		return fmt.Errorf("bench gemm on %s: %w", g.device, err)
+		return err
 	}
 	dev := cudaBackend.Dev
 	rep := deviceGemmReport{Machine: bench.ThisMachine(), Device: fmt.Sprintf("%s (%s)", dev.Name, g.device),
-		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, Kernel: t.Impl, Tile: t.Tile,
-		DefaultTile: t.Default, M: f.m, N: f.n, K: f.k, Timing: bench.Summarize(t.Samples, f.warmup), Check: t.Check,
-		SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits, WgmmaCode: l.WgmmaCode(), GPU: gs}
-	rep.GOPS = t.TOPS * 1e3
+		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, M: f.m, N: f.n, K: f.k,
+		deviceGemmTiming: *t, WgmmaCode: l.WgmmaCode()}
+	if f.vsDense {
+		dense, _ := gemmbench.FamilyOf(dtype, false)
+		if rep.Dense, err = timeGemm(dense, ""); err != nil {
+			return err
+		}
+		rep.SpeedupOverDense = rep.Dense.Timing.MedianMS / t.Timing.MedianMS
+	}
+	rep.GPU = gpu.stop()
 	if err := writeBench(w, f.asJSON, rep, func(w io.Writer) {
 		kind := dtype
 		if f.sparse {
 			kind += " 2:4"
 		}
-		fmt.Fprintf(w, "gemm %s %dx%dx%d on %s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
-			kind, f.m, f.n, f.k, rep.Device, rep.Kernel, rep.Tile, rep.Timing.MedianMS, rep.Timing.MinMS, t.TOPS, rep.Check)
-		if t.SMClockMHz > 0 {
-			fmt.Fprintf(w, "SM clock right after the timed launches: %d MHz", t.SMClockMHz)
-			if len(t.ClockLimits) > 0 {
-				fmt.Fprintf(w, ", held by %s", strings.Join(t.ClockLimits, ", "))
-			}
-			fmt.Fprintln(w)
+		t.write(w, fmt.Sprintf("gemm %s %dx%dx%d on %s", kind, f.m, f.n, f.k, rep.Device))
+		if d := rep.Dense; d != nil {
+			d.write(w, "dense "+dtype)
+			fmt.Fprintf(w, "2:4 speed-up over dense: %.2fx\n", rep.SpeedupOverDense)
 		}
 		rep.GPU.writeDevices(w)
 	}); err != nil {
 		return err
 	}
-	if t.Check != "pass" {
-		return fmt.Errorf("bench gemm: %s disagrees with the reference: %s", t.Impl, strings.TrimPrefix(t.Check, "FAIL: "))
+	for _, t := range []*deviceGemmTiming{t, rep.Dense} {
+		if t != nil && t.Check != "pass" {
+			return fmt.Errorf("bench gemm: %s disagrees with the reference: %s", t.Kernel, strings.TrimPrefix(t.Check, "FAIL: "))
+		}
 	}
 	return nil
+}
+
+// write prints the timing on a line that starts with what, and NVML's
+// clock reading after it.
+func (t *deviceGemmTiming) write(w io.Writer, what string) {
+	fmt.Fprintf(w, "%s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
+		what, t.Kernel, t.Tile, t.Timing.MedianMS, t.Timing.MinMS, t.GOPS/1e3, t.Check)
+	if t.SMClockMHz > 0 {
+		fmt.Fprintf(w, "  SM clock right after the timed launches: %d MHz", t.SMClockMHz)
+		if len(t.ClockLimits) > 0 {
+			fmt.Fprintf(w, ", held by %s", strings.Join(t.ClockLimits, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // checkDeviceGemm checks bench gemm's sizes and tile for family fam before
 // any operand is made: what the kernels take (16-byte rows; a 2:4 K of
 // whole stages), operands and output that fit in half the device's memory
-// (deviceMem bytes; the host holds them too), and a tile shape of fam's
-// kind.
+// (deviceMem bytes; the host holds them too; with --vs-dense the dense
+// GEMM's are smaller), a tile shape of fam's kind, and --vs-dense only
+// with a 2:4 family.
 func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error {
 	if f.m <= 0 || f.n <= 0 || f.k <= 0 {
 		return usagef("--m, --n and --k must be positive")
+	}
+	if f.vsDense && !fam.Sparse {
+		return usagef("--vs-dense compares a 2:4 GEMM with the dense one: give --sparse too")
 	}
 	m, n, k := float64(f.m), float64(f.n), float64(f.k)
 	a := m * k * float64(fam.In.Bytes())

@@ -70,6 +70,8 @@ func TestDeviceCudaGemmChecks(t *testing.T) {
 		{"int8", false, gemmFlags{m: 1 << 20, n: 1 << 20, k: 16}, "GB"},
 		{"int8", false, gemmFlags{m: 8, n: 8, k: 16, tile: "w999"}, "--tile w999"},
 		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, tile: "w256x192ft"}, "not a tile shape of the int8_dense"},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, vsDense: true}, "give --sparse too"},
+		{"f16", true, gemmFlags{m: 8, n: 8, k: 128, vsDense: true}, ""},
 	} {
 		fam, err := gemmbench.FamilyOf(c.dtype, c.sparse)
 		if err != nil {

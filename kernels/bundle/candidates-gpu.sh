@@ -15,7 +15,8 @@
 #   D  misc.log         gcompress devices --json, cuda.test and backend.test
 #                       (-short), gcompress --device cuda:0 conformance, the
 #                       2:4 quantized MLP (eval on GPU and CPU, placement),
-#                       and bench gemm at 4096^3 (int8 dense, f16 2:4)
+#                       and bench gemm --sparse --vs-dense at 4096^3 (int8,
+#                       f16)
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
 # (default 8192), KERNELS (step B's families, as bench-gpu.sh takes them)
 # and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC, T_GEMM (seconds; default
@@ -77,11 +78,11 @@ echo "== D: devices, cuda.test, backend.test, conformance"
 	done
 	timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 run models/mlp24-int8.onnx --random-inputs --dim batch=64 --profile 2>&1 |
 		sed -n '/placement/,$p'
-	for a in "" "--dtype f16 --sparse"; do
+	for a in "--sparse --vs-dense" "--dtype f16 --sparse --vs-dense"; do
 		echo "== gcompress --device cuda:0 bench gemm $a"
 		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a 2>&1 | tail -5
 		echo "bench gemm $a rc=${PIPESTATUS[0]}"
 	done
 } >"$OUT/misc.log" 2>&1
-grep -E 'rc=|passed|^(--- FAIL|FAIL)|^gemm |accuracy|QGemm' "$OUT/misc.log" | head -40
+grep -E 'rc=|passed|^(--- FAIL|FAIL)|^(gemm|dense) |speed-up|accuracy|QGemm' "$OUT/misc.log" | head -40
 echo "candidates-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"
