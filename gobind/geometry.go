@@ -110,6 +110,18 @@ func (t Tile) Blocks(m, n int64) int64 {
 	return rows * ceilDiv(n, int64(t.BN))
 }
 
+// Grid is the number of blocks of an m x n launch: Blocks, capped at
+// maxBlocks rounded down to whole clusters (at least one) where maxBlocks
+// is positive (GemmArgs.MaxBlocks; the shape's blocks loop over tiles).
+func (t Tile) Grid(m, n, maxBlocks int64) int64 {
+	b := t.Blocks(m, n)
+	if maxBlocks <= 0 {
+		return b
+	}
+	c := int64(t.ClusterSize())
+	return min(b, max(maxBlocks/c, 1)*c)
+}
+
 // ClusterSize is the blocks per cluster of the shape's launches (1: no
 // clusters).
 func (t Tile) ClusterSize() int { return max(t.Cluster, 1) }

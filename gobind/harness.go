@@ -40,6 +40,9 @@ type Harness struct {
 	R                     Runner
 	DenseTile, SparseTile string
 	Tiles                 []string
+	// MaxBlocks is the GEMM launches' GemmArgs.MaxBlocks (for the p and m
+	// shapes only).
+	MaxBlocks int64
 }
 
 // GemmSuites runs the dense suites (int8, f16, bf16) in every shape of
@@ -130,6 +133,48 @@ func (h Harness) InteriorSuites(t kerneltest.Reporter) []kerneltest.Result {
 				} else {
 					h.DenseTile = tl.Name
 					all = append(all, tagged(tl.Name, kerneltest.InteriorGEMM(r, in, h.GemmImpl, tl.BM, tl.BN, k))...)
+				}
+			}
+		}
+	}
+	return all
+}
+
+// PersistentSuites runs, for every p and m shape (Tile.Producer), GEMMs,
+// dense or 2:4 as the shape, of 2 x 2 tiles (of whole clusters; the last
+// row and column partial, and in clusters one block past M) and STAGES + 2
+// k tiles, with the grid capped (MaxBlocks) at one block (cluster), so that
+// it computes every tile with its ring running on across them (int8 and
+// f16), and at three (uneven shares; int8).
+func (h Harness) PersistentSuites(t kerneltest.Reporter) []kerneltest.Result {
+	t.Helper()
+	var all []kerneltest.Result
+	for _, sparse := range []bool{false, true} {
+		tiles := DenseTiles
+		if sparse {
+			tiles = SparseTiles
+		}
+		for _, tl := range tiles {
+			if !tl.Producer {
+				continue
+			}
+			c := tl.ClusterSize()
+			m, n := c*tl.BM+5, tl.BN+7
+			for _, blocks := range []int{c, 3 * c} {
+				h.MaxBlocks = int64(blocks)
+				r := tagReporter{t, fmt.Sprintf("%s in %d blocks", tl.Name, blocks)}
+				for _, in := range []ref.Elem{ref.S8, ref.F16} {
+					if in == ref.F16 && blocks > c || !h.runs(t, sparse, in, tl.Name) {
+						continue
+					}
+					k := (tl.Stages + 2) * 128 / int(in.Bytes())
+					if sparse {
+						h.SparseTile = tl.Name
+						all = append(all, tagged(r.tag, kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, m, n, k))...)
+					} else {
+						h.DenseTile = tl.Name
+						all = append(all, tagged(r.tag, kerneltest.InteriorGEMM(r, in, h.GemmImpl, m, n, k))...)
+					}
 				}
 			}
 		}
@@ -261,7 +306,7 @@ func (s *session) epilogue(out ref.Out, e *ref.Epilogue, c cuda.Mem, off, ldm, l
 // GemmImpl runs a dense suite problem on the GPU.
 func (h Harness) GemmImpl(p *kerneltest.GemmProblem) error {
 	return h.dense(p, func(a *GemmArgs) (LaunchSpec, error) {
-		a.Tile = h.DenseTile
+		a.Tile, a.MaxBlocks = h.DenseTile, h.MaxBlocks
 		return a.Spec()
 	})
 }
@@ -325,7 +370,7 @@ func (h Harness) SparseImpl(p *kerneltest.SparseProblem) error {
 		return err
 	}
 	args := &SparseGemmArgs{In: p.In, Tile: h.SparseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
-		AMeta: e, LdE: int64(p.LdE), B: b, LdB: int64(p.LdB), Epilogue: ep}
+		AMeta: e, LdE: int64(p.LdE), B: b, LdB: int64(p.LdB), Epilogue: ep, MaxBlocks: h.MaxBlocks}
 	if err := s.launch(args.Spec()); err != nil {
 		return err
 	}

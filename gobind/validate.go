@@ -166,6 +166,12 @@ type GemmArgs struct {
 	B       cuda.Mem
 	LdB     int64
 	Epilogue
+	// MaxBlocks caps the grid of the p and m shapes (Tile.Producer), whose
+	// blocks loop over tiles: at most MaxBlocks blocks (rounded down to
+	// whole clusters, at least one), each computing every grid-th tile
+	// (persistent blocks, one per SM with MaxBlocks = the SM count). 0: one
+	// block per tile.
+	MaxBlocks int64
 }
 
 // Kernel names the entry point for these arguments.
@@ -183,6 +189,9 @@ func (a *GemmArgs) Validate() error {
 	if a.shape().Blocks(a.M, a.N) > maxGrid {
 		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
 	}
+	if err := checkMaxBlocks(k, a.shape(), a.MaxBlocks); err != nil {
+		return err
+	}
 	eb := a.In.Bytes()
 	if err := operand(k, "A", a.A, a.M, a.K, a.LdA, eb, 16); err != nil {
 		return err
@@ -196,6 +205,17 @@ func (a *GemmArgs) Validate() error {
 	}
 	if a.K > 0 && (overlap(a.C, used, a.A, ((a.M-1)*a.LdA+a.K)*eb) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
 		return argErr(k, "output overlaps an input")
+	}
+	return nil
+}
+
+// checkMaxBlocks checks a grid cap (GemmArgs.MaxBlocks) for tile shape t.
+func checkMaxBlocks(kernel string, t Tile, maxBlocks int64) error {
+	switch {
+	case maxBlocks < 0:
+		return argErr(kernel, "MaxBlocks %d is negative", maxBlocks)
+	case maxBlocks > 0 && !t.Producer:
+		return argErr(kernel, "MaxBlocks %d: only the p and m shapes' blocks loop over tiles; %s takes one block per tile", maxBlocks, t.Name)
 	}
 	return nil
 }
@@ -218,6 +238,8 @@ type SparseGemmArgs struct {
 	B       cuda.Mem
 	LdB     int64
 	Epilogue
+	// MaxBlocks as for GemmArgs.
+	MaxBlocks int64
 }
 
 // Kernel names the entry point for these arguments.
@@ -239,6 +261,9 @@ func (a *SparseGemmArgs) Validate() error {
 	}
 	if a.shape().Blocks(a.M, a.N) > maxGrid {
 		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
+	}
+	if err := checkMaxBlocks(k, a.shape(), a.MaxBlocks); err != nil {
+		return err
 	}
 	f := a.Format()
 	if a.K%int64(f.KAlign) != 0 {

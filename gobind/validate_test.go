@@ -64,6 +64,8 @@ func TestGemmArgsValidate(t *testing.T) {
 		"output overlaps A":        func(a *GemmArgs) { a.C = mem(1, 100*50*4) },
 		"negative K":               func(a *GemmArgs) { a.K = -1 },
 		"bad axis":                 func(a *GemmArgs) { a.Axis = 7 },
+		"MaxBlocks, one per tile":  func(a *GemmArgs) { a.MaxBlocks = 4 },
+		"MaxBlocks negative":       func(a *GemmArgs) { a.Tile, a.MaxBlocks = "w128x256p", -1 },
 	}
 	for name, mutate := range bad {
 		a := goodGemm()
@@ -106,6 +108,25 @@ func goodSparse() SparseGemmArgs {
 		AValues: mem(1, 64*128), LdV: 128, AMeta: mem(2, 64*32), LdE: 32,
 		B: mem(3, 10*256), LdB: 256,
 		Epilogue: Epilogue{Out: ref.OutF32, C: mem(4, 64*10*4), LdCM: 1, LdCN: 64, Axis: ref.PerRow, Scale: mem(5, 256)}}
+}
+
+// TestMaxBlocksGrid: a p or m shape's grid capped by MaxBlocks, rounded
+// down to whole clusters and at least one.
+func TestMaxBlocksGrid(t *testing.T) {
+	pm := tileNamed(DenseTiles, "w128x256pm")
+	if pm.ClusterSize() != 2 || !pm.Producer {
+		t.Fatalf("w128x256pm: %+v", pm)
+	}
+	for _, c := range []struct{ max, want int64 }{{0, 32}, {100, 32}, {32, 32}, {5, 4}, {2, 2}, {1, 2}} {
+		if got := pm.Grid(1000, 1000, c.max); got != c.want {
+			t.Errorf("Grid(1000, 1000, %d) = %d, want %d (8 rows x 4 columns of tiles)", c.max, got, c.want)
+		}
+	}
+	g := goodGemm()
+	g.Tile, g.MaxBlocks = "w128x256p", 1
+	if spec, err := g.Spec(); err != nil || spec.Grid != 1 {
+		t.Errorf("w128x256p in one block: %+v, %v", spec, err)
+	}
 }
 
 func TestSparseGemmArgsValidate(t *testing.T) {

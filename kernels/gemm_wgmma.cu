@@ -43,7 +43,9 @@
 //    block barrier (WsRing, ws_mainloop); the m shapes (GC_WGMMA_MC_TILES,
 //    ...) run them in clusters of GC_GEMM_CLUSTER blocks with vertically
 //    adjacent tiles, each block's producer multicasting its share of the
-//    common B tile into every block (tma_fill_b, cluster_tile_of).
+//    common B tile into every block (tma_fill_b, WsTiles). Their blocks
+//    loop over tiles (WsTiles): one each in a grid of one block per tile,
+//    several in a smaller grid (persistent blocks, GemmArgs.MaxBlocks).
 //  * Epilogue: the accumulators go straight to global memory through
 //    store_tile (common.cuh); per warp they are one m16 row of n8 tiles.
 #include <type_traits>
@@ -185,22 +187,6 @@ GC_DEVICE void tma_fill_b(uint8_t* sB, const TensorMap& mB, int x, long long bn,
     const int r = cluster_rank();
     tma_load_2d_multicast(smem_addr(sB + r * (B_STAGE / CLUSTER)), mB, x, (int)bn + r * (BN / CLUSTER), bar,
                           (uint16_t)((1 << CLUSTER) - 1));
-  }
-}
-
-// cluster_tile_of is tile_of for blocks in clusters of CLUSTER: cluster c
-// (blocks c CLUSTER..) takes the c-th (CLUSTER BM) x BN tile in tile_of's
-// order and its block of rank r the r-th BM rows of it, so the blocks of a
-// cluster share their B tile. The grid has the tile rows rounded up to
-// whole clusters (gobind Tile.Blocks); a block past M computes zeros and
-// stores nothing.
-template <int BM, int BN, int CLUSTER>
-GC_DEVICE void cluster_tile_of(long long M, long long N, int& pm, int& pn) {
-  if (CLUSTER == 1) {
-    tile_of<BM, BN>(M, N, pm, pn);
-  } else {
-    tile_at<CLUSTER * BM, BN>(M, N, blockIdx.x / CLUSTER, pm, pn);
-    pm = pm * CLUSTER + cluster_rank();
   }
 }
 
@@ -524,6 +510,31 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
 constexpr int kWsProducerRegs = 40, kWsConsumerRegs = 232;
 static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536, "the SM's register file");
 
+// WsTiles walks the tiles a block of the p and m shapes computes: its own,
+// then every (gridDim.x / CLUSTER)-th after it, in tile_at's order of
+// (CLUSTER BM) x BN tiles, of which the block of rank r of a cluster takes
+// the r-th BM rows (so the blocks of a cluster share their B tile; the grid
+// has the tile rows rounded up to whole clusters, gobind Tile.Blocks, and a
+// block past M computes zeros and stores nothing). A grid of one block
+// (cluster) per tile runs one each; a smaller one (GemmArgs.MaxBlocks:
+// persistent blocks) runs several, so a block's next tile starts filling
+// its stages while its consumers store the last one.
+template <int BM, int BN, int CLUSTER>
+struct WsTiles {
+  long long M, N, tiles, t;
+  GC_DEVICE WsTiles(long long M_, long long N_)
+      : M(M_), N(N_), tiles(((M_ + CLUSTER * BM - 1) / (CLUSTER * BM)) * ((N_ + BN - 1) / BN)), t(blockIdx.x / CLUSTER) {}
+  // next sets the next tile's row and column (in BM x BN tiles); false
+  // when there is none.
+  GC_DEVICE bool next(int& pm, int& pn) {
+    if (t >= tiles) return false;
+    tile_at<CLUSTER * BM, BN>(M, N, (int)t, pm, pn);
+    pm = pm * CLUSTER + (CLUSTER > 1 ? (int)cluster_rank() : 0);
+    t += gridDim.x / CLUSTER;
+    return true;
+  }
+};
+
 // WsRing is the pipeline of the p and m shapes, 2 STAGES mbarriers at
 // bars (in the dynamic shared memory, past the stages: ring_barriers):
 // full[s] completes a phase when the producer's arrive.expect_tx and
@@ -531,11 +542,12 @@ static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536
 // empty[s] when every consumer warp of the CLUSTER blocks has released the
 // stage (one arrival each, by lane 0 once the warp has waited for its
 // wgmmas: with CLUSTER > 1 in every block of the cluster, whose producers
-// all write into each block's stage). The producer fills tile kt into
-// stage kt % STAGES after empty's phase kt / STAGES - 1 (the consumers
-// released tile kt - STAGES); the consumers compute on it after full's
-// phase kt / STAGES. Neither side can get two phases ahead of the other,
-// so a parity names a phase. In a cluster the producer drains the ring
+// all write into each block's stage). Fills are counted across the block's
+// tiles (WsTiles): g = the tile's first fill + its k tile. The producer
+// makes fill g into stage g % STAGES after empty's phase g / STAGES - 1
+// (the consumers released fill g - STAGES); the consumers compute on it
+// after full's phase g / STAGES. Neither side can get two phases ahead of
+// the other, so a parity names a phase. In a cluster the producer drains the ring
 // before its block may exit: it waits until both blocks' consumers have
 // released every stage, so no arrival of the other block's consumers and
 // no copy of its own into the other block is still to come.
@@ -568,12 +580,12 @@ struct WsRing {
   GC_DEVICE void acquire(int kt) const {
     if (kt >= STAGES) mbar_wait(empty0 + 8 * (kt % STAGES), (kt / STAGES - 1) & 1);
   }
-  // drain (the producer thread that acquires, after its last tile): in a
-  // cluster, blocks until the stages of the last STAGES tiles are
-  // released too.
-  GC_DEVICE void drain() const {
+  // drain (the producer thread that acquires, after its last stage fill,
+  // the end-th): in a cluster, blocks until the stages of the last STAGES
+  // fills are released too.
+  GC_DEVICE void drain(int end) const {
     if (CLUSTER > 1) {
-      for (int kt = ktiles; kt < ktiles + STAGES; ++kt) acquire(kt);
+      for (int g = end; g < end + STAGES; ++g) acquire(g);
     }
   }
   // wait (consumer) blocks until tile kt has landed.
@@ -594,13 +606,14 @@ struct WsRing {
   }
 };
 
-// ws_mainloop is the consumers' side of the p and m shapes: wgmma_mainloop
-// without copies or block barriers. Iteration kt waits for tile kt, issues
-// its wgmmas (mma, as there), waits until F groups remain, runs retired()
-// for the tile that wait retired (kt - F) and then releases its stage; the
+// ws_mainloop is the consumers' side of the p and m shapes for one tile,
+// whose k tiles are the ring's fills g0..: wgmma_mainloop without copies
+// or block barriers. Iteration kt waits for fill g0 + kt, issues its
+// wgmmas (mma, as there), waits until F groups remain, runs retired() for
+// the k tile that wait retired (kt - F) and then releases its stage; the
 // last wait retires and releases the rest.
 template <int F, typename Ring, typename Acc, int N, typename Mma, typename Retired>
-GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired retired) {
+GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, int g0, Mma mma, Retired retired) {
   constexpr int STAGES = Ring::kStages;
   static_assert(F == 0 || F == 1, "at most one group in flight");
   static_assert(STAGES >= F + 2, "a stage computed on, F in flight, one or more being filled");
@@ -609,15 +622,15 @@ GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired ret
   for (int i = 0; i < N; ++i) acc[i] = 0;
   const int ktiles = ring.ktiles;
   const auto step = [&](int kt, int q) {
-    ring.wait(kt);
+    ring.wait(g0 + kt);
     wg_acc_fence(acc);
     wg_fence();
-    mma(acc, kt % STAGES, q);
+    mma(acc, (g0 + kt) % STAGES, q);
     wg_commit();
     wg_wait<F>();
     wg_acc_fence(acc);
     retired((q + F) & 1);
-    if (kt >= F) ring.release(kt - F);
+    if (kt >= F) ring.release(g0 + kt - F);
   };
   if (PAIRS) {  // as in wgmma_mainloop: the odd last tile after the loop
     int kt = 0;
@@ -634,14 +647,14 @@ GC_DEVICE void ws_mainloop(Acc (&acc)[N], const Ring& ring, Mma mma, Retired ret
   if (F == 1) {
     retired(0);
     retired(1);
-    if (ktiles > 0) ring.release(ktiles - 1);
+    if (ktiles > 0) ring.release(g0 + ktiles - 1);
   }
 }
 
 // gemm_wgmma_ws is gemm_wgmma_tma warp-specialised: thread 256 issues every
 // tile's boxes as soon as its stage is free, the consumers run ws_mainloop.
 // With CLUSTER > 1 (the m shapes) the blocks of a cluster compute
-// vertically adjacent tiles (cluster_tile_of) and share B's boxes.
+// vertically adjacent tiles (WsTiles) and share B's boxes.
 template <int ELEM, int OUT, typename T, int CLUSTER = 1>
 GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
   typedef WgDense<ELEM, T> W;
@@ -653,26 +666,28 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
   const int ktiles = (int)((K * ElemTraits<ELEM>::bytes + BK - 1) / BK);
   const WsRing<STAGES, CLUSTER> ring(w.ring_barriers(), 1, ktiles);
 
-  int pm, pn;
-  cluster_tile_of<BM, BN, CLUSTER>(e.M, e.N, pm, pn);
-  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
-
   if (threadIdx.x >= GC_GEMM_THREADS) {
     setmaxnreg_dec<kWsProducerRegs>();
     if (threadIdx.x == GC_GEMM_THREADS) {
-      for (int kt = 0; kt < ktiles; ++kt) {
-        ring.acquire(kt);
-        w.template tma_fill<CLUSTER>(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
+      int g = 0, pm, pn;
+      for (WsTiles<BM, BN, CLUSTER> tiles(e.M, e.N); tiles.next(pm, pn);) {
+        for (int kt = 0; kt < ktiles; ++kt, ++g) {
+          ring.acquire(g);
+          w.template tma_fill<CLUSTER>(mA, mB, ring.full(g), g % STAGES, kt, (long long)pm * BM, (long long)pn * BN);
+        }
       }
-      ring.drain();
+      ring.drain(g);
     }
     return;
   }
   setmaxnreg_inc<kWsConsumerRegs>();
   Acc acc[MT * W::NACC];
-  ws_mainloop<T::INFLIGHT>(
-      acc, ring, [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
-  wg_store<OUT, T>(e, bm, bn, acc);
+  int g0 = 0, pm, pn;
+  for (WsTiles<BM, BN, CLUSTER> tiles(e.M, e.N); tiles.next(pm, pn); g0 += ktiles) {
+    ws_mainloop<T::INFLIGHT>(
+        acc, ring, g0, [&](Acc(&d)[MT * W::NACC], int st, int) { w.stage(d, st); }, NoHold{});
+    wg_store<OUT, T>(e, (long long)pm * BM, (long long)pn * BN, acc);
+  }
 }
 
 // gemm_wgmma_sp_ws is gemm_wgmma_sp_tma warp-specialised: the producer's
@@ -694,32 +709,35 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
   const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
   const WsRing<STAGES, CLUSTER> ring(w.ring_barriers(), 1 + PRODUCERS, ktiles);
 
-  int pm, pn;
-  cluster_tile_of<BM, BN, CLUSTER>(e.M, e.N, pm, pn);
-  const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
-
   if (threadIdx.x >= GC_GEMM_THREADS) {
     setmaxnreg_dec<kWsProducerRegs>();
     const int p = threadIdx.x - GC_GEMM_THREADS;
-    const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, bm, e.M, p), copyE1(w.sE, Em, lde, bm, e.M, p + PRODUCERS);
-    for (int kt = 0; kt < ktiles; ++kt) {
-      ring.acquire(kt);
-      if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(kt), kt % STAGES, kt, bm, bn);
-      copyE0.copy(kt % STAGES, kt);
-      copyE1.copy(kt % STAGES, kt);
-      cp_async_mbar_arrive(ring.full(kt));
+    int g = 0, pm, pn;
+    for (WsTiles<BM, BN, CLUSTER> tiles(e.M, e.N); tiles.next(pm, pn);) {
+      const long long bm = (long long)pm * BM;
+      const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, bm, e.M, p), copyE1(w.sE, Em, lde, bm, e.M, p + PRODUCERS);
+      for (int kt = 0; kt < ktiles; ++kt, ++g) {
+        ring.acquire(g);
+        if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(g), g % STAGES, kt, bm, (long long)pn * BN);
+        copyE0.copy(g % STAGES, kt);
+        copyE1.copy(g % STAGES, kt);
+        cp_async_mbar_arrive(ring.full(g));
+      }
     }
     cp_async_wait<0>();
-    if (p == 0) ring.drain();
+    if (p == 0) ring.drain(g);
     return;
   }
   setmaxnreg_inc<kWsConsumerRegs>();
   uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
   Acc acc[MT * W::NACC];
-  ws_mainloop<T::INFLIGHT>(
-      acc, ring, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
-      [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
-  wg_store<OUT, T>(e, bm, bn, acc);
+  int g0 = 0, pm, pn;
+  for (WsTiles<BM, BN, CLUSTER> tiles(e.M, e.N); tiles.next(pm, pn); g0 += ktiles) {
+    ws_mainloop<T::INFLIGHT>(
+        acc, ring, g0, [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
+        [&](int q) { wg_hold(em[q], e.M < 0, smem_addr(w.sE)); });
+    wg_store<OUT, T>(e, (long long)pm * BM, (long long)pn * BN, acc);
+  }
 }
 
 // The m shapes' bodies: the p shapes' in clusters of GC_GEMM_CLUSTER.

@@ -91,10 +91,12 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 		return &deviceGemmTiming{Kernel: t.Impl, Tile: t.Tile, DefaultTile: t.Default, Timing: bench.Summarize(t.Samples, f.warmup),
 			GOPS: t.TOPS * 1e3, Check: t.Check, SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits}, nil
 	}
+	b.Persistent = f.persistent
 	t, err := timeGemm(fam, f.tile)
 	if err != nil {
 		return err
 	}
+	b.Persistent = false // the dense twin in its default shape
 	dev := cudaBackend.Dev
 	rep := deviceGemmReport{Machine: bench.ThisMachine(), Device: fmt.Sprintf("%s (%s)", dev.Name, g.device),
 		CC: fmt.Sprintf("%d.%d", dev.CCMajor, dev.CCMinor), DType: dtype, Sparse: f.sparse, M: f.m, N: f.n, K: f.k,
@@ -147,14 +149,17 @@ func (t *deviceGemmTiming) write(w io.Writer, what string) {
 // any operand is made: what the kernels take (16-byte rows; a 2:4 K of
 // whole stages), operands and output that fit in half the device's memory
 // (deviceMem bytes; the host holds them too; with --vs-dense the dense
-// GEMM's are smaller), a tile shape of fam's kind, and --vs-dense only
-// with a 2:4 family.
+// GEMM's are smaller), a tile shape of fam's kind, --vs-dense only with a
+// 2:4 family and --persistent only with a p or m shape.
 func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error {
 	if f.m <= 0 || f.n <= 0 || f.k <= 0 {
 		return usagef("--m, --n and --k must be positive")
 	}
 	if f.vsDense && !fam.Sparse {
 		return usagef("--vs-dense compares a 2:4 GEMM with the dense one: give --sparse too")
+	}
+	if f.persistent && !gemmbench.Persistable(fam, f.tile) {
+		return usagef("--persistent: the blocks of the p and m shapes loop over tiles; give one of theirs as --tile (--tile list names them)")
 	}
 	m, n, k := float64(f.m), float64(f.n), float64(f.k)
 	a := m * k * float64(fam.In.Bytes())

@@ -72,6 +72,9 @@ func TestDeviceCudaGemmChecks(t *testing.T) {
 		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, tile: "w256x192ft"}, "not a tile shape of the int8_dense"},
 		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, vsDense: true}, "give --sparse too"},
 		{"f16", true, gemmFlags{m: 8, n: 8, k: 128, vsDense: true}, ""},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, tile: "w128x256p", persistent: true}, ""},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, persistent: true}, "--persistent"},
+		{"int8", false, gemmFlags{m: 8, n: 8, k: 128, tile: "w128x256t", persistent: true}, "--persistent"},
 	} {
 		fam, err := gemmbench.FamilyOf(c.dtype, c.sparse)
 		if err != nil {

@@ -18,6 +18,11 @@ import (
 // Bencher checks and times GEMMs on one device: Reps timed launches after
 // Warmup untimed ones.
 type Bencher struct {
+	// Persistent runs the p and m shapes in persistent blocks: one block
+	// per SM (GemmArgs.MaxBlocks), each looping over tiles; Timing.Tile
+	// then ends in PersistentSuffix.
+	Persistent bool
+
 	dev          *cuda.Device
 	l            *gobind.Launcher
 	reps, warmup int
@@ -78,12 +83,19 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	if m <= 0 || n <= 0 || k <= 0 {
 		return Timing{}, fmt.Errorf("%s: size %d x %d x %d (want positive)", f.Name, m, n, k)
 	}
+	var maxBlocks int64
+	if b.Persistent {
+		if !Persistable(f, tile) {
+			return Timing{}, fmt.Errorf("%s: tile shape %q: persistent blocks are for the p and m shapes, whose blocks loop over tiles", f.Name, tile)
+		}
+		maxBlocks = int64(b.dev.SMs)
+	}
 	var p *problem
 	var err error
 	if f.Sparse {
-		p, err = b.sparse(f, tile, m, n, k)
+		p, err = b.sparse(f, tile, m, n, k, maxBlocks)
 	} else {
-		p, err = b.dense(f, tile, m, n, k)
+		p, err = b.dense(f, tile, m, n, k, maxBlocks)
 	}
 	if err != nil {
 		return Timing{}, err
@@ -99,6 +111,10 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		t.Tile = b.l.DefaultTile(f.Sparse, f.In) // after the launch: where it went
 	}
 	t.Impl = p.impl(t.Tile)
+	if b.Persistent {
+		t.Tile += PersistentSuffix
+		t.Default = false
+	}
 	if err := b.dev.Synchronize(); err != nil {
 		return t, err
 	}
@@ -159,8 +175,9 @@ func (b *Bencher) timeOne(p *problem, v byte) (time.Duration, error) {
 	return b.end.Since(b.start)
 }
 
-// dense builds f's dense m x n x k GEMM in tile shape tile.
-func (b *Bencher) dense(f Family, tile string, m, n, k int) (*problem, error) {
+// dense builds f's dense m x n x k GEMM in tile shape tile, its grid
+// capped at maxBlocks (0: none).
+func (b *Bencher) dense(f Family, tile string, m, n, k int, maxBlocks int64) (*problem, error) {
 	out, eb := f.Out(), int(f.In.Bytes())
 	ha, hb := kerneltest.RandOperand(b.rng, f.In, m, k, k), kerneltest.RandOperand(b.rng, f.In, n, k, k)
 	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), ha, hb)
@@ -168,7 +185,7 @@ func (b *Bencher) dense(f Family, tile string, m, n, k int) (*problem, error) {
 		return nil, err
 	}
 	args := &gobind.GemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), A: bufs[0].Mem(), LdA: int64(k),
-		B: bufs[1].Mem(), LdB: int64(k), Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}}
+		B: bufs[1].Mem(), LdB: int64(k), Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
 	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
@@ -179,8 +196,9 @@ func (b *Bencher) dense(f Family, tile string, m, n, k int) (*problem, error) {
 }
 
 // sparse builds f's 2:4 m x n x k GEMM (A the 2:4 matrix) in tile shape
-// tile; k must be a multiple of the 2:4 format's alignment.
-func (b *Bencher) sparse(f Family, tile string, m, n, k int) (*problem, error) {
+// tile, its grid capped at maxBlocks; k must be a multiple of the 2:4
+// format's alignment.
+func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*problem, error) {
 	out, eb := f.Out(), int(f.In.Bytes())
 	if a := f.KAlign(); k%a != 0 {
 		return nil, fmt.Errorf("%s: K = %d is not a multiple of %d (the 2:4 format's)", f.Name, k, a)
@@ -196,7 +214,7 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int) (*problem, error) {
 	}
 	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
 		AMeta: bufs[1].Mem(), LdE: int64(k / 8), B: bufs[2].Mem(), LdB: int64(k),
-		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}}
+		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
 	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {

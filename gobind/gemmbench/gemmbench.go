@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 	"github.com/gcompress/gcompress/kernels/ref"
 )
@@ -74,6 +75,25 @@ func (f Family) KAlign() int {
 		return 1
 	}
 	return ref.Sparse24Format(f.In).KAlign
+}
+
+// PersistentSuffix marks a timing of persistent blocks (Bencher.Persistent)
+// after its tile shape's name.
+const PersistentSuffix = "/persistent"
+
+// Persistable reports whether f's GEMMs in tile shape tile can run in
+// persistent blocks: the p and m shapes (gobind.Tile.Producer).
+func Persistable(f Family, tile string) bool {
+	tiles := gobind.DenseTiles
+	if f.Sparse {
+		tiles = gobind.SparseTiles
+	}
+	for _, t := range tiles {
+		if t.Name == tile {
+			return t.Producer
+		}
+	}
+	return false
 }
 
 // Timing is one family's GEMM timed at one size in one tile shape.

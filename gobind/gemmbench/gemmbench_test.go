@@ -37,6 +37,17 @@ func TestFamilies(t *testing.T) {
 	if _, err := FamilyOf("f32", false); err == nil {
 		t.Error("FamilyOf(f32): no error")
 	}
+	i8, _ := FamilyOf("int8", false)
+	sp, _ := FamilyOf("int8", true)
+	for _, c := range []struct {
+		f    Family
+		tile string
+		want bool
+	}{{i8, "w128x256p", true}, {i8, "w128x128pm", true}, {i8, "w128x256t", false}, {sp, "w256x192fpm", true}, {i8, "w256x192fpm", false}, {i8, "", false}} {
+		if got := Persistable(c.f, c.tile); got != c.want {
+			t.Errorf("Persistable(%s, %q) = %v", c.f.Name, c.tile, got)
+		}
+	}
 }
 
 // halves encodes vs as little-endian f16 (or bf16) bytes.

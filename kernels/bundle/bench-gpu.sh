@@ -14,7 +14,8 @@
 # (default: the tile shape launches use on this GPU; "all" times every
 # shape, see kernelbench -tiles) and KERNELS (default: every family; a
 # comma-separated list of int8_dense, f16_dense, bf16_dense, int8_sparse24,
-# f16_sparse24, see kernelbench -kernels) can be set. PROFILE=1 adds an Nsight
+# f16_sparse24, see kernelbench -kernels) can be set; PERSISTENT=1 times the
+# p and m shapes also in persistent blocks (kernelbench -persistent). PROFILE=1 adds an Nsight
 # Compute profile of one launch of each timed GEMM at 4096^3 (speed of
 # light, warp stall reasons, scheduler, pipes) -> $OUT/ncu.txt.
 set -uo pipefail
@@ -25,8 +26,9 @@ REPS=${REPS:-20}
 TILES=${TILES:-default}
 check=()
 [ "${CHECK:-0}" = 1 ] && check=(-check)
-families=()
-[ -n "${KERNELS:-}" ] && families=(-kernels "$KERNELS")
+kbargs=()
+[ -n "${KERNELS:-}" ] && kbargs=(-kernels "$KERNELS")
+[ "${PERSISTENT:-0}" = 1 ] && kbargs+=(-persistent)
 mkdir -p "$OUT"
 rc=0
 echo "== gcompress devices"
@@ -38,7 +40,7 @@ vendor=()
 [ -s "$OUT/vendor.json" ] && vendor=(-vendor "$OUT/vendor.json")
 echo "== kernelbench"
 kb=0
-./bin/kernelbench "${check[@]}" -bench -sizes "$SIZES" -reps "$REPS" -tiles "$TILES" "${families[@]}" "${vendor[@]}" -out "$OUT/kernelbench.json" "$@" >"$OUT/kernelbench.log" 2>&1 || kb=1
+./bin/kernelbench "${check[@]}" -bench -sizes "$SIZES" -reps "$REPS" -tiles "$TILES" "${kbargs[@]}" "${vendor[@]}" -out "$OUT/kernelbench.json" "$@" >"$OUT/kernelbench.log" 2>&1 || kb=1
 sed -n '/^device:/p;/== kernel checks/,/checks took/p;/== summary ==/,$p' "$OUT/kernelbench.log"
 if [ $kb -ne 0 ]; then
 	rc=1
@@ -53,7 +55,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
 		ncu --kernel-name regex:'^gc_(sp)?gemm_' --launch-count 20 \
 			--section SpeedOfLight --section WarpStateStats --section SchedulerStats \
 			--section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section LaunchStats --section Occupancy \
-			./bin/kernelbench -bench -sizes 4096 -reps 1 -warmup 0 -tiles "$TILES" "${families[@]}" -out /tmp/ncu-kernelbench.json \
+			./bin/kernelbench -bench -sizes 4096 -reps 1 -warmup 0 -tiles "$TILES" "${kbargs[@]}" -out /tmp/ncu-kernelbench.json \
 			>"$OUT/ncu.txt" 2>&1 || rc=1
 		grep -E '^  gc_|Compute \(SM\) Throughput|Memory Throughput|Duration|Issue Slots Busy|No Eligible|Registers Per|Achieved Occupancy' "$OUT/ncu.txt" | head -80
 	else

@@ -90,6 +90,19 @@ func TestEmulatedInteriorBlocks(t *testing.T) {
 	report(t, rs)
 }
 
+// TestEmulatedPersistentBlocks: the p and m shapes with their grid capped
+// (GemmArgs.MaxBlocks) at one block or cluster, which then computes every
+// tile, and at four (Harness.PersistentSuites).
+func TestEmulatedPersistentBlocks(t *testing.T) {
+	h := NewRunner().Harness()
+	h.Tiles = emulatedTiles()
+	rs := h.PersistentSuites(t)
+	if len(rs) == 0 {
+		t.Fatal("no p or m shape was run")
+	}
+	report(t, rs)
+}
+
 // TestEmulatedSparseTransposedInt32: every emulated 2:4 shape writes an
 // int32 output transposed (LdCM 1), as the CUDA backend has them do for a
 // GEMM with a 2:4 weight (the suites' transposed outputs are int8 and

@@ -49,6 +49,7 @@ func run() error {
 	reps := flag.Int("reps", 20, "timed repeats")
 	warmup := flag.Int("warmup", 3, "untimed launches before timing")
 	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
+	persistent := flag.Bool("persistent", false, "with -bench: time the p and m shapes also in persistent blocks (one per SM, looping over tiles)")
 	tiles := flag.String("tiles", "default", "with -bench: GEMM tile shapes to time: default (the shape launches use on this device), all, or a comma-separated list of names (gobind.DenseTiles, gobind.SparseTiles)")
 	out := flag.String("out", "kernelbench.json", "JSON report")
 	flag.Parse()
@@ -135,20 +136,26 @@ func run() error {
 		for _, s := range ss {
 			for _, f := range families {
 				for _, tile := range shapes(l, f, tileNames) {
-					t, err := b.Time(f, tile, s, s, s)
-					if err != nil {
-						// One shape that fails to launch (a candidate the
-						// device refuses) costs its own timing, not the
-						// run's; a fault that ends the context fails
-						// every launch after it, each reported.
-						e := fmt.Sprintf("%s (%s) at %d: %v", f.Name, tile, s, err)
-						fmt.Fprintln(os.Stderr, "kernelbench:", e)
-						rep.BenchErrors = append(rep.BenchErrors, e)
-						continue
+					for _, persist := range []bool{false, true} {
+						if persist && (!*persistent || !gemmbench.Persistable(f, tile)) {
+							continue
+						}
+						b.Persistent = persist
+						t, err := b.Time(f, tile, s, s, s)
+						if err != nil {
+							// One shape that fails to launch (a candidate the
+							// device refuses) costs its own timing, not the
+							// run's; a fault that ends the context fails
+							// every launch after it, each reported.
+							e := fmt.Sprintf("%s (%s, persistent %v) at %d: %v", f.Name, tile, persist, s, err)
+							fmt.Fprintln(os.Stderr, "kernelbench:", e)
+							rep.BenchErrors = append(rep.BenchErrors, e)
+							continue
+						}
+						fmt.Printf("%-16s %-24s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v\n", t.Kernel, t.Tile, s, s, s,
+							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits)
+						rep.Timings = append(rep.Timings, Timing{Timing: t})
 					}
-					fmt.Printf("%-16s %-13s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v\n", t.Kernel, t.Tile, s, s, s,
-						t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits)
-					rep.Timings = append(rep.Timings, Timing{Timing: t})
 				}
 			}
 		}
