@@ -112,31 +112,16 @@ func tagged(tile string, rs []kerneltest.Result) []kerneltest.Result {
 func (h Harness) InteriorSuites(t kerneltest.Reporter) []kerneltest.Result {
 	t.Helper()
 	var all []kerneltest.Result
-	for _, sparse := range []bool{false, true} {
-		tiles := DenseTiles
-		if sparse {
-			tiles = SparseTiles
+	everyTile(func(sparse bool, tl Tile) {
+		if tl.BM*tl.BN <= 128*128 {
+			return
 		}
-		for _, tl := range tiles {
-			if tl.BM*tl.BN <= 128*128 {
-				continue
-			}
-			r := tagReporter{t, tl.Name}
-			for _, in := range []ref.Elem{ref.S8, ref.F16} {
-				if !h.runs(t, sparse, in, tl.Name) {
-					continue
-				}
-				k := 256 / int(in.Bytes())
-				if sparse {
-					h.SparseTile = tl.Name
-					all = append(all, tagged(tl.Name, kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, tl.BM, tl.BN, k))...)
-				} else {
-					h.DenseTile = tl.Name
-					all = append(all, tagged(tl.Name, kerneltest.InteriorGEMM(r, in, h.GemmImpl, tl.BM, tl.BN, k))...)
-				}
+		for _, in := range []ref.Elem{ref.S8, ref.F16} {
+			if h.runs(t, sparse, in, tl.Name) {
+				all = append(all, h.one(tagReporter{t, tl.Name}, sparse, in, tl.Name, tl.BM, tl.BN, 256/int(in.Bytes()))...)
 			}
 		}
-	}
+	})
 	return all
 }
 
@@ -149,37 +134,47 @@ func (h Harness) InteriorSuites(t kerneltest.Reporter) []kerneltest.Result {
 func (h Harness) PersistentSuites(t kerneltest.Reporter) []kerneltest.Result {
 	t.Helper()
 	var all []kerneltest.Result
+	everyTile(func(sparse bool, tl Tile) {
+		if !tl.Producer {
+			return
+		}
+		c := tl.ClusterSize()
+		for _, blocks := range []int{c, 3 * c} {
+			h.MaxBlocks = int64(blocks)
+			r := tagReporter{t, fmt.Sprintf("%s in %d blocks", tl.Name, blocks)}
+			for _, in := range []ref.Elem{ref.S8, ref.F16} {
+				if in == ref.F16 && blocks > c || !h.runs(t, sparse, in, tl.Name) {
+					continue
+				}
+				all = append(all, h.one(r, sparse, in, tl.Name, c*tl.BM+5, tl.BN+7, (tl.Stages+2)*128/int(in.Bytes()))...)
+			}
+		}
+	})
+	return all
+}
+
+// everyTile calls f with every dense tile shape, then every 2:4 one.
+func everyTile(f func(sparse bool, tl Tile)) {
 	for _, sparse := range []bool{false, true} {
 		tiles := DenseTiles
 		if sparse {
 			tiles = SparseTiles
 		}
 		for _, tl := range tiles {
-			if !tl.Producer {
-				continue
-			}
-			c := tl.ClusterSize()
-			m, n := c*tl.BM+5, tl.BN+7
-			for _, blocks := range []int{c, 3 * c} {
-				h.MaxBlocks = int64(blocks)
-				r := tagReporter{t, fmt.Sprintf("%s in %d blocks", tl.Name, blocks)}
-				for _, in := range []ref.Elem{ref.S8, ref.F16} {
-					if in == ref.F16 && blocks > c || !h.runs(t, sparse, in, tl.Name) {
-						continue
-					}
-					k := (tl.Stages + 2) * 128 / int(in.Bytes())
-					if sparse {
-						h.SparseTile = tl.Name
-						all = append(all, tagged(r.tag, kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, m, n, k))...)
-					} else {
-						h.DenseTile = tl.Name
-						all = append(all, tagged(r.tag, kerneltest.InteriorGEMM(r, in, h.GemmImpl, m, n, k))...)
-					}
-				}
-			}
+			f(sparse, tl)
 		}
 	}
-	return all
+}
+
+// one runs one m x n x k GEMM of input type in, dense or 2:4, in tile shape
+// tile (the first configuration of its suite), its results tagged r.tag.
+func (h Harness) one(r tagReporter, sparse bool, in Elem, tile string, m, n, k int) []kerneltest.Result {
+	if sparse {
+		h.SparseTile = tile
+		return tagged(r.tag, kerneltest.InteriorSparseGEMM(r, in, h.SparseImpl, m, n, k))
+	}
+	h.DenseTile = tile
+	return tagged(r.tag, kerneltest.InteriorGEMM(r, in, h.GemmImpl, m, n, k))
 }
 
 // tagReporter prefixes every failure with a tile shape's name.
