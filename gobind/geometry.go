@@ -195,6 +195,19 @@ func orFirst(name string, order []string) string {
 }
 
 // tileNamed finds a shape by name in tiles (the zero Tile when absent).
+// Tiles is the tile shapes of the dense (sparse) GEMMs: DenseTiles
+// (SparseTiles).
+func Tiles(sparse bool) []Tile {
+	if sparse {
+		return SparseTiles
+	}
+	return DenseTiles
+}
+
+// TileNamed is the dense (sparse) tile shape called name; the zero Tile
+// where there is none.
+func TileNamed(sparse bool, name string) Tile { return tileNamed(Tiles(sparse), name) }
+
 func tileNamed(tiles []Tile, name string) Tile {
 	for _, t := range tiles {
 		if t.Name == name {

@@ -156,11 +156,7 @@ func (h Harness) PersistentSuites(t kerneltest.Reporter) []kerneltest.Result {
 // everyTile calls f with every dense tile shape, then every 2:4 one.
 func everyTile(f func(sparse bool, tl Tile)) {
 	for _, sparse := range []bool{false, true} {
-		tiles := DenseTiles
-		if sparse {
-			tiles = SparseTiles
-		}
-		for _, tl := range tiles {
+		for _, tl := range Tiles(sparse) {
 			f(sparse, tl)
 		}
 	}

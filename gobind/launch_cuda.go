@@ -394,9 +394,9 @@ func (l *Launcher) Absent(name string) error {
 // of the dense (sparse) GEMMs of input in whose kernels are loadable ("" if
 // none).
 func (l *Launcher) fitting(sparse bool, in Elem) string {
-	tiles, order := DenseTiles, DenseTileOrder[in]
+	tiles, order := Tiles(sparse), DenseTileOrder[in]
 	if sparse {
-		tiles, order = SparseTiles, SparseTileOrder[in]
+		order = SparseTileOrder[in]
 	}
 	for _, name := range order {
 		if everyEntry(sparse, in, name, l.loadable) {

@@ -183,18 +183,12 @@ func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error 
 	return nil
 }
 
-// tileNames are the tile shapes of fam's kind (dense or 2:4) that have
-// kernels for its input type.
+// tileNames are the tile shapes of fam's kind (dense or 2:4); every one
+// has kernels for every input type (gobind.TileKernels).
 func tileNames(fam gemmbench.Family) []string {
-	tiles := gobind.DenseTiles
-	if fam.Sparse {
-		tiles = gobind.SparseTiles
-	}
 	var names []string
-	for _, t := range tiles {
-		if len(gobind.TileKernels(fam.Sparse, fam.In, t.Name)) > 0 {
-			names = append(names, t.Name)
-		}
+	for _, t := range gobind.Tiles(fam.Sparse) {
+		names = append(names, t.Name)
 	}
 	return names
 }

@@ -83,18 +83,7 @@ const PersistentSuffix = "/persistent"
 
 // Persistable reports whether f's GEMMs in tile shape tile can run in
 // persistent blocks: the p and m shapes (gobind.Tile.Producer).
-func Persistable(f Family, tile string) bool {
-	tiles := gobind.DenseTiles
-	if f.Sparse {
-		tiles = gobind.SparseTiles
-	}
-	for _, t := range tiles {
-		if t.Name == tile {
-			return t.Producer
-		}
-	}
-	return false
-}
+func Persistable(f Family, tile string) bool { return gobind.TileNamed(f.Sparse, tile).Producer }
 
 // Timing is one family's GEMM timed at one size in one tile shape.
 type Timing struct {

@@ -214,12 +214,8 @@ func shapes(l *gobind.Launcher, f gemmbench.Family, names []string) []string {
 	if names == nil {
 		return []string{l.DefaultTile(f.Sparse, f.In)}
 	}
-	tiles := gobind.DenseTiles
-	if f.Sparse {
-		tiles = gobind.SparseTiles
-	}
 	var out []string
-	for _, t := range tiles {
+	for _, t := range gobind.Tiles(f.Sparse) {
 		if !slices.Contains(names, t.Name) {
 			continue
 		}
