@@ -154,19 +154,20 @@ func TestQConvDirectMatchesReference(t *testing.T) {
 }
 
 // BenchmarkQLinearConv times QLinearConv (uint8 x int8, constant weights,
-// batch 1, one thread) with the direct kernel and with the INT8 GEMM path
-// on LeNet-5's and ResNet-50's convolution shapes; GOP/s counts 2 per
+// batch 1, one thread) with the INT8 GEMM path at the CPU's best level and,
+// where the CPU has AVX-512 VNNI and VBMI, with the direct kernel, on
+// LeNet-5's and ResNet-50's convolution shapes; GOP/s counts 2 per
 // multiply-add.
 //
 //	go test ./backend/cpu -run '^$' -bench QLinearConv
 func BenchmarkQLinearConv(b *testing.B) {
-	if !qconvDirectCPU {
-		b.Skip("no AVX-512 VBMI")
-	}
-	prev, _ := ActiveCPULevel()
-	defer SetCPULevel(prev)
-	if _, err := SetCPULevel(LevelAVX512VNNI); err != nil {
-		b.Skip(err)
+	kernels := []bool{false}
+	if qconvDirectCPU {
+		prev, _ := ActiveCPULevel()
+		defer SetCPULevel(prev)
+		if _, err := SetCPULevel(LevelAVX512VNNI); err == nil {
+			kernels = []bool{true, false}
+		}
 	}
 	rng := rand.New(rand.NewPCG(81, 82))
 	for _, c := range []struct {
@@ -182,7 +183,9 @@ func BenchmarkQLinearConv(b *testing.B) {
 		{"resnet-3x3-128", []int{1, 128, 28, 28}, []int{128, 128, 3, 3}, 1, 1},
 		{"resnet-3x3-256", []int{1, 256, 14, 14}, []int{256, 256, 3, 3}, 1, 1},
 		{"resnet-3x3-512", []int{1, 512, 7, 7}, []int{512, 512, 3, 3}, 1, 1},
+		{"resnet-3x3s2-128", []int{1, 128, 56, 56}, []int{128, 128, 3, 3}, 2, 1},
 		{"resnet-1x1-64-256", []int{1, 64, 56, 56}, []int{256, 64, 1, 1}, 1, 0},
+		{"resnet-1x1-256-64", []int{1, 256, 56, 56}, []int{64, 256, 1, 1}, 1, 0},
 	} {
 		attrs := map[string]*graph.Attr{"strides": graph.IntsAttr(c.stride, c.stride), "pads": graph.IntsAttr(c.pad, c.pad, c.pad, c.pad)}
 		x, w := qRandom(rng, true, c.x...), qRandom(rng, false, c.w...)
@@ -191,7 +194,7 @@ func BenchmarkQLinearConv(b *testing.B) {
 		oh := (c.x[2]+2*int(c.pad)-c.w[2])/int(c.stride) + 1
 		ow := (c.x[3]+2*int(c.pad)-c.w[3])/int(c.stride) + 1
 		ops := 2 * float64(c.w[0]*c.w[1]*c.w[2]*c.w[3]*oh*ow)
-		for _, direct := range []bool{true, false} {
+		for _, direct := range kernels {
 			name := c.name + "/gemm"
 			if direct {
 				name = c.name + "/direct"

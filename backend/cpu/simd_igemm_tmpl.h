@@ -49,9 +49,9 @@ typedef struct {
 	double zp, lo, hi;
 } SFX(iepi_t);
 
-static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const int32_t *ap,
-	const int32_t *bp, int32_t *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
-	const SFX(iepi_t) *e, const int nv, const int au) {
+// iloop computes the tile's dot products over kq words into out.
+static inline __attribute__((always_inline)) void SFX(iloop)(int64_t kq, const int32_t *ap, const int32_t *bp,
+	vi out[MR][3], const int nv, const int au) {
 	vi acc[MR][3];
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++) {
@@ -71,6 +71,55 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 		ap += MR;
 		bp += nv * VL;
 	}
+#pragma GCC unroll 8
+	for (int r = 0; r < MR; r++) {
+#pragma GCC unroll 3
+		for (int v = 0; v < nv; v++) out[r][v] = acc[r][v];
+	}
+}
+
+#if MADD
+// The MADD kernel runs its loop apart from the epilogue, storing the
+// accumulators once at the end: inlined into imicro, where the epilogue
+// reads them through indices, GCC kept a copy of each in another register
+// or on the stack at every step of the loop (its dot product is two
+// instructions, vpmaddwd then vpaddd), which cost the AVX2 kernel about a
+// fifth of its speed. The VNNI kernels' loops compile without copies
+// inlined.
+#define ILOOP(nv, au)                                                                                  \
+	static __attribute__((noinline)) void SFX(iloop##nv##_##au)(int64_t kq, const int32_t *ap,     \
+		const int32_t *bp, vi out[MR][3]) {                                                      \
+		SFX(iloop)(kq, ap, bp, out, nv, au);                                                     \
+	}
+ILOOP(1, 0)
+ILOOP(2, 0)
+ILOOP(1, 1)
+ILOOP(2, 1)
+#if NR / VL >= 3
+ILOOP(3, 0)
+ILOOP(3, 1)
+#endif
+#undef ILOOP
+#endif
+
+static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const int32_t *ap,
+	const int32_t *bp, int32_t *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
+	const SFX(iepi_t) *e, const int nv, const int au) {
+	vi acc[MR][3];
+#if MADD
+	switch (nv * 2 + au) {
+	case 2: SFX(iloop1_0)(kq, ap, bp, acc); break;
+	case 3: SFX(iloop1_1)(kq, ap, bp, acc); break;
+	case 4: SFX(iloop2_0)(kq, ap, bp, acc); break;
+	case 5: SFX(iloop2_1)(kq, ap, bp, acc); break;
+#if NR / VL >= 3
+	case 6: SFX(iloop3_0)(kq, ap, bp, acc); break;
+	case 7: SFX(iloop3_1)(kq, ap, bp, acc); break;
+#endif
+	}
+#else
+	SFX(iloop)(kq, ap, bp, acc, nv, au);
+#endif
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++) {
 		if (r >= mr) break;
