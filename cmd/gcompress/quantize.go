@@ -38,6 +38,7 @@ type quantizeFlags struct {
 	fallback     bool
 	bins         int
 	perChannel   bool
+	reduceRange  bool
 	activations  string
 	ignore       []string
 	quantizeAdds bool // false: Options.FloatAdds
@@ -99,6 +100,13 @@ float model: accuracy (when labelled), top-1 agreement, logits NMSE, and a
 per-layer table (scale, zero point, clipped %, NMSE) in --report. --ort runs
 the written QDQ file in ONNX Runtime as well.
 
+ONNX Runtime on x86-64 CPUs without VNNI (AVX2 only, or AVX-512 without VNNI)
+multiplies uint8 by int8 with an instruction that adds pairs of products in 16
+bits with saturation, so with full-range int8 weights its results can differ
+from exact integer arithmetic (gcompress computes exactly everywhere; --ort says
+when it runs on such a CPU). --reduce-range quantizes weights to 7 bits,
+[-64, 64], where no pair saturates, at the cost of half the weight precision.
+
 Residual adds: every Add of two computed tensors of one shape (ResNet's and
 MobileNet v2's skip connections; a two-input Sum counts as one) is quantized
 too: Q/DQ on both inputs and on the output (after its Relu), so ONNX Runtime
@@ -125,6 +133,7 @@ With --json it prints the report as JSON.`,
   gcompress quantize model.onnx --calib data/mnist --sensitivity --keep-float 1 -o q.onnx --json
   gcompress quantize resnet50.onnx --calib calib.npy --calib-samples 64 -o resnet50-int8.onnx --ort
   gcompress quantize resnet50.onnx --calib calib.npy --quantize-adds=false -o resnet50-int8-float-adds.onnx
+  gcompress quantize lenet5.onnx --calib data/mnist --reduce-range --ort -o lenet5-int8-7bit.onnx
   gcompress quantize mlp.onnx --weight-only int4 --group-size 32 -o mlp-int4.onnx`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -136,6 +145,9 @@ With --json it prints the report as JSON.`,
 					if onCommandLine(cmd.Flags(), name) {
 						return usagef("--%s is about activation calibration, which --weight-only does not do", name)
 					}
+				}
+				if onCommandLine(cmd.Flags(), "reduce-range") {
+					return usagef("--reduce-range is for int8 x int8 kernels; --weight-only dequantizes its weights to float")
 				}
 			}
 			return runQuantize(cmd, g, f, args[0])
@@ -151,6 +163,7 @@ With --json it prints the report as JSON.`,
 	fl.BoolVar(&f.fallback, "entropy-fallback", true, "entropy: use the minmax range for a tensor whose entropy threshold quantizes worse than no clipping (false: TensorRT's thresholds as they are)")
 	fl.IntVar(&f.bins, "bins", quant.DefaultBins, "histogram bins per activation")
 	fl.BoolVar(&f.perChannel, "per-channel", true, "quantize weights per output channel (false: per tensor)")
+	fl.BoolVar(&f.reduceRange, "reduce-range", false, "quantize weights to 7 bits, [-64, 64], so that ONNX Runtime's 8-bit kernels compute exactly on x86-64 CPUs without VNNI")
 	fl.StringVar(&f.activations, "activations", "u8", "activation type: u8 (asymmetric) or s8 (symmetric)")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, "node names or op types to keep in float (repeatable or comma-separated)")
 	fl.BoolVar(&f.quantizeAdds, "quantize-adds", true, "quantize residual adds (inputs and output INT8), so ONNX Runtime and TensorRT run them and the convolutions before them in INT8 (false: keep them float)")
@@ -191,6 +204,9 @@ type ortComparison struct {
 	// equals gcompress's integer execution.
 	Agreement  float64 `json:"agreement_with_gcompress"`
 	LogitsNMSE float64 `json:"logits_nmse_vs_gcompress"`
+	// Saturating says that ONNX Runtime's 8-bit kernels may saturate on
+	// this CPU (ortpeer.Saturates8Bit) with this file's full-range weights.
+	Saturating bool `json:"saturating_kernels,omitempty"`
 }
 
 func (f *quantizeFlags) check(model string) error {
@@ -257,7 +273,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	}
 	pr := newQuantProgress(!f.asJSON || term.IsTerminal(int(os.Stderr.Fd())))
 	opts := quant.Options{
-		Method: quant.Method(f.method), Percentile: f.percentile, NoFallback: !f.fallback, Bins: f.bins, PerChannel: f.perChannel,
+		Method: quant.Method(f.method), Percentile: f.percentile, NoFallback: !f.fallback, Bins: f.bins, PerChannel: f.perChannel, ReduceRange: f.reduceRange,
 		Activations: act, Ignore: f.ignore, FloatAdds: !f.quantizeAdds,
 		Calib: quant.RunOptions{Samples: f.calibSamples, Batch: f.batch, Threads: g.threadCount()},
 		Eval:  test, EvalSamples: f.evalSamples, EvalSplit: f.evalSplit,
@@ -291,6 +307,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil && test.Labels != nil, f.batch, g.threadCount()); err != nil {
 			return fmt.Errorf("--ort: %w", err)
 		}
+		sum.ORT.Saturating = ortpeer.Saturates8Bit() && !f.reduceRange && f.weightOnly == ""
 	}
 	if err := writeQuantizeOutputs(f, model, q, rep); err != nil {
 		return err
@@ -422,8 +439,12 @@ func compareWithORT(q *graph.Model, ds *data.Dataset, n int, withLabels bool, ba
 
 func printQuantize(w io.Writer, s *quantizeSummary) error {
 	r := s.Report
-	what := fmt.Sprintf("%s calibration on %d samples (%.2f s), weights int8 per-%s, activations %s",
-		r.Method, r.CalibSamples, r.CalibSeconds, map[bool]string{true: "channel", false: "tensor"}[r.PerChannel], r.Activations)
+	bits := ""
+	if r.ReduceRange {
+		bits = " in 7 bits"
+	}
+	what := fmt.Sprintf("%s calibration on %d samples (%.2f s), weights int8%s per-%s, activations %s",
+		r.Method, r.CalibSamples, r.CalibSeconds, bits, map[bool]string{true: "channel", false: "tensor"}[r.PerChannel], r.Activations)
 	if r.WeightOnly != "" {
 		what = "weight-only " + r.WeightOnly
 		if r.GroupSize > 0 {
@@ -496,6 +517,9 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 		}
 		line += fmt.Sprintf("top-1 agreement with gcompress %.2f%%, logits NMSE %.3g\n", 100*o.Agreement, o.LogitsNMSE)
 		io.WriteString(w, line)
+		if o.Saturating {
+			io.WriteString(w, "note: this CPU has no VNNI, so ONNX Runtime's 8-bit kernels add pairs of products in 16 bits with saturation here and can differ from exact integer arithmetic; --reduce-range (7-bit weights) keeps them exact\n")
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gcompress/gcompress/data"
 	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/internal/ortpeer"
 	"github.com/gcompress/gcompress/internal/testdata"
 	"github.com/gcompress/gcompress/models"
 	"github.com/gcompress/gcompress/onnx"
@@ -125,6 +127,77 @@ func TestQuantizeCommand(t *testing.T) {
 	prof := stdout + stderr
 	if code != 0 || !strings.Contains(prof, "QLinearConv") || !strings.Contains(prof, "QGemm") || strings.Contains(prof, "DequantizeLinear") {
 		t.Errorf("run on the QDQ file: exit %d, profile:\n%s", code, prof)
+	}
+}
+
+// TestQuantizeReduceRange: --reduce-range writes every int8 weight within
+// [-64, 64], reaching 64, and says so in the JSON report and the summary.
+// With --ort, the full-range file is flagged saturating_kernels exactly on
+// the CPUs where ONNX Runtime's 8-bit kernels saturate, and the 7-bit file
+// never is: there ONNX Runtime agrees with gcompress on every sample.
+func TestQuantizeReduceRange(t *testing.T) {
+	dir := t.TempDir()
+	model := saveZoo(t, dir, "lenet5")
+	out := filepath.Join(dir, "q.onnx")
+	stdout, stderr, code := gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "100",
+		"--reduce-range", "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || doc["reduce_range"] != true {
+		t.Fatalf("JSON reduce_range %v (%v)", doc["reduce_range"], err)
+	}
+	q, err := onnx.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights, largest := 0, int8(0)
+	for _, n := range q.Graph.Nodes {
+		if w := n.Input(0); n.OpType == "DequantizeLinear" && w != nil && w.Const != nil && w.Const.DType() == tensor.Int8 {
+			weights++
+			for _, v := range tensor.Data[int8](w.Const) {
+				largest = max(largest, v, -v)
+			}
+		}
+	}
+	if weights != 5 || largest != 64 {
+		t.Errorf("%d int8 weights, largest magnitude %d; want 5 and 64", weights, largest)
+	}
+	stdout, stderr, code = gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "100",
+		"--reduce-range", "-o", filepath.Join(dir, "q2.onnx"))
+	if code != 0 || !strings.Contains(stdout, "weights int8 in 7 bits per-channel") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	ortpeer.Require(t)
+	lib, err := ortpeer.LibPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(ortpeer.LibEnv, lib) // the binary runs in a temporary directory
+	for _, reduce := range []bool{false, true} {
+		args := []string{"quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "200",
+			"-o", filepath.Join(dir, fmt.Sprintf("ort-%v.onnx", reduce)), "--ort", "--json"}
+		if reduce {
+			args = append(args, "--reduce-range")
+		}
+		stdout, stderr, code := gc(t, args...)
+		var doc struct {
+			ORT struct {
+				Agreement  float64 `json:"agreement_with_gcompress"`
+				Saturating bool    `json:"saturating_kernels"`
+			} `json:"ort"`
+		}
+		if code != 0 || json.Unmarshal([]byte(stdout), &doc) != nil {
+			t.Fatalf("--ort (reduce %v): exit %d: %s", reduce, code, stderr)
+		}
+		t.Logf("reduce %v: ORT agreement %.4f, saturating %v", reduce, doc.ORT.Agreement, doc.ORT.Saturating)
+		if want := !reduce && ortpeer.Saturates8Bit(); doc.ORT.Saturating != want {
+			t.Errorf("reduce %v: saturating_kernels %v, want %v", reduce, doc.ORT.Saturating, want)
+		}
+		if reduce && doc.ORT.Agreement != 1 {
+			t.Errorf("7-bit weights: ONNX Runtime agrees on %.4f of the samples, want all", doc.ORT.Agreement)
+		}
 	}
 }
 
@@ -297,6 +370,7 @@ func TestQuantizeBadInputs(t *testing.T) {
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--method", "kl"},      // unknown method
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--activations", "u4"}, // unknown type
 		{"quantize", lenet, "--weight-only", "int8", "--quantize-adds", "-o", out},     // adds need quantized activations
+		{"quantize", lenet, "--weight-only", "int8", "--reduce-range", "-o", out},      // no int8 x int8 kernels
 	} {
 		if _, stderr, code := gc(t, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)

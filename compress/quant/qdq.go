@@ -39,8 +39,9 @@ type LayerParams struct {
 //     reads a DequantizeLinear output. The point's other (float) readers
 //     keep reading it unchanged.
 //   - the weight becomes an int8 initializer, symmetric (zero point 0,
-//     range [-127, 127]), per output channel along Layer.WeightAxis when
-//     perChannel (else per tensor), read through DequantizeLinear;
+//     range [-127, 127], or [-64, 64] with wf.ReduceRange), per output
+//     channel along Layer.WeightAxis when wf.PerChannel (else per
+//     tensor), read through DequantizeLinear;
 //   - the bias becomes int32 with scale s_act * s_weight[c] and zero point
 //     0, round half to even, saturated to the int32 range, read through
 //     DequantizeLinear;
@@ -51,7 +52,7 @@ type LayerParams struct {
 //
 // The prepared model is not modified. Layers are matched to the copy by
 // node position, so they must come from MakePlan on this prepared model.
-func InsertQDQ(prepared *graph.Model, layers []*Layer, adds []*ResidualAdd, act map[string]*Params, perChannel bool) (*graph.Model, []LayerParams, error) {
+func InsertQDQ(prepared *graph.Model, layers []*Layer, adds []*ResidualAdd, act map[string]*Params, wf WeightFormat) (*graph.Model, []LayerParams, error) {
 	index := map[*graph.Node]int{}
 	for i, n := range prepared.Graph.Nodes {
 		index[n] = i
@@ -87,7 +88,7 @@ func InsertQDQ(prepared *graph.Model, layers []*Layer, adds []*ResidualAdd, act 
 			return nil, nil, err
 		}
 		g.SetInput(n, 0, cur)
-		lp, err := ins.weights(n, l, p, perChannel)
+		lp, err := ins.weights(n, l, p, wf)
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %s: %w", l.Name, err)
 		}
@@ -199,19 +200,34 @@ func (ins *inserter) qdq(v *graph.Value, p *Params) *graph.Value {
 	return dv
 }
 
+// WeightFormat says how weights are quantized.
+type WeightFormat struct {
+	// PerChannel gives each output channel its own scale (else one per
+	// tensor).
+	PerChannel bool
+	// ReduceRange quantizes to 7 bits, [-64, 64] (ONNX Runtime's
+	// reduce_range): x86-64 CPUs without VNNI multiply uint8 activations
+	// by int8 weights with vpmaddubsw, which adds pairs of products in 16
+	// bits with saturation; with |w| <= 64 a pair is at most 2*255*64 =
+	// 32640 and never saturates, so ONNX Runtime computes there the exact
+	// result that gcompress computes everywhere.
+	ReduceRange bool
+}
+
 // QuantizeWeight quantizes a float32 weight to int8, symmetric (zero point
-// 0, range [-127, 127]), per channel along axis or per tensor: scale =
-// max|w| / 127 over the channel (1 for an all-zero channel).
-func QuantizeWeight(w *tensor.Tensor, axis int, perChannel bool) (*Params, *tensor.Tensor, error) {
+// 0, range [-127, 127], or [-64, 64] with f.ReduceRange), per channel along
+// axis or per tensor: scale = max|w| / 127 (or / 64) over the channel (1
+// for an all-zero channel).
+func QuantizeWeight(w *tensor.Tensor, axis int, f WeightFormat) (*Params, *tensor.Tensor, error) {
 	a := -1
-	if perChannel {
+	if f.PerChannel {
 		a = axis
 	}
 	lo, hi, err := MinMax(w.F32(), w.Shape(), a)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := Choose(lo, hi, Config{DType: tensor.Int8, Symmetric: true, PerChannel: perChannel, Axis: axis})
+	p, err := Choose(lo, hi, Config{DType: tensor.Int8, Symmetric: true, PerChannel: f.PerChannel, Axis: axis, ReduceRange: f.ReduceRange})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,11 +243,11 @@ func QuantizeWeight(w *tensor.Tensor, axis int, perChannel bool) (*Params, *tens
 }
 
 // weights quantizes layer n's weight and bias in place of the float ones.
-func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, perChannel bool) (LayerParams, error) {
+func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, wf WeightFormat) (LayerParams, error) {
 	g := ins.g
 	lp := LayerParams{Name: l.Name, Op: n.OpType, Act: act, WeightAxis: l.WeightAxis}
 	w := n.Inputs[1]
-	wp, wq, err := QuantizeWeight(w.Const, l.WeightAxis, perChannel)
+	wp, wq, err := QuantizeWeight(w.Const, l.WeightAxis, wf)
 	if err != nil {
 		return lp, fmt.Errorf("weight %q: %w", w.Name, err)
 	}
@@ -244,7 +260,7 @@ func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, perChannel bo
 	sv := ins.init(w.Name+"_scale", s)
 	zv := ins.init(w.Name+"_zero_point", z)
 	attrs := map[string]*graph.Attr{}
-	if perChannel {
+	if wf.PerChannel {
 		attrs["axis"] = graph.IntAttr(int64(l.WeightAxis))
 	}
 	dv := g.NewValue(w.Name + "_dequantized")
@@ -262,7 +278,7 @@ func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, perChannel bo
 	bq := make([]int32, len(bf))
 	for i, v := range bf {
 		sw := wp.Scale[0]
-		if perChannel {
+		if wf.PerChannel {
 			sw = wp.Scale[i]
 		}
 		bs[i] = sx * sw
@@ -277,7 +293,7 @@ func (ins *inserter) weights(n *graph.Node, l *Layer, act *Params, perChannel bo
 	bqv := ins.init(l.Name+"_bias_quantized", tensor.FromSlice(bt.Shape(), bq))
 	battrs := map[string]*graph.Attr{}
 	var bsv *graph.Value
-	if perChannel {
+	if wf.PerChannel {
 		bsv = ins.init(l.Name+"_bias_scale", tensor.FromSlice([]int{len(bs)}, bs))
 		battrs["axis"] = graph.IntAttr(int64(bt.Rank() - 1))
 	} else {

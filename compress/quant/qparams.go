@@ -34,6 +34,9 @@ type Params struct {
 	// Narrow restricts int8 to [-127, 127] (symmetric weights, as ONNX
 	// Runtime and TensorRT expect); QMin/QMax report the effective range.
 	Narrow bool
+	// Reduced is the 7-bit range of ONNX Runtime's reduce_range: int8
+	// [-64, 64], uint8 [0, 127] (it overrides Narrow).
+	Reduced bool
 }
 
 // Config says how to choose Params from observed ranges.
@@ -46,31 +49,40 @@ type Config struct {
 	// PerChannel chooses one scale per index of Axis.
 	PerChannel bool
 	Axis       int
+	// ReduceRange quantizes to 7 bits (Params.Reduced).
+	ReduceRange bool
 }
 
 // Range returns the integer range of dt: [-128, 127] for int8 (or
-// [-127, 127] when narrow) and [0, 255] for uint8.
-func Range(dt tensor.DType, narrow bool) (qmin, qmax int32, err error) {
+// [-127, 127] when narrow) and [0, 255] for uint8; reduced, the 7-bit
+// ranges [-64, 64] and [0, 127].
+func Range(dt tensor.DType, narrow, reduced bool) (qmin, qmax int32, err error) {
 	switch dt {
 	case tensor.Int8:
+		if reduced {
+			return -64, 64, nil
+		}
 		if narrow {
 			return -127, 127, nil
 		}
 		return -128, 127, nil
 	case tensor.Uint8:
+		if reduced {
+			return 0, 127, nil
+		}
 		return 0, 255, nil
 	}
 	return 0, 0, fmt.Errorf("quantization type %v: want int8 or uint8", dt)
 }
 
 // QMin and QMax are the saturation bounds of p.
-func (p *Params) QMin() int32 { lo, _, _ := Range(p.DType, p.Narrow); return lo }
-func (p *Params) QMax() int32 { _, hi, _ := Range(p.DType, p.Narrow); return hi }
+func (p *Params) QMin() int32 { lo, _, _ := Range(p.DType, p.Narrow, p.Reduced); return lo }
+func (p *Params) QMax() int32 { _, hi, _ := Range(p.DType, p.Narrow, p.Reduced); return hi }
 
 // Validate checks that p is usable: a known type, matching lengths,
 // positive finite scales and zero points inside the range.
 func (p *Params) Validate() error {
-	qmin, qmax, err := Range(p.DType, p.Narrow)
+	qmin, qmax, err := Range(p.DType, p.Narrow, p.Reduced)
 	if err != nil {
 		return err
 	}
@@ -110,11 +122,11 @@ func Choose(lo, hi []float32, cfg Config) (*Params, error) {
 		return nil, fmt.Errorf("quantization: per-tensor parameters from %d ranges", len(lo))
 	}
 	narrow := cfg.Symmetric && cfg.DType == tensor.Int8
-	qmin, qmax, err := Range(cfg.DType, narrow)
+	qmin, qmax, err := Range(cfg.DType, narrow, cfg.ReduceRange)
 	if err != nil {
 		return nil, err
 	}
-	p := &Params{DType: cfg.DType, Narrow: narrow, Axis: -1,
+	p := &Params{DType: cfg.DType, Narrow: narrow, Reduced: cfg.ReduceRange, Axis: -1,
 		Scale: make([]float32, len(lo)), ZeroPoint: make([]int32, len(lo))}
 	if cfg.PerChannel {
 		p.Axis = cfg.Axis

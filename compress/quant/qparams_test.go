@@ -27,6 +27,10 @@ func TestChooseKnownValues(t *testing.T) {
 		{"uint8 sym", -1, 3, Config{DType: tensor.Uint8, Symmetric: true}, 6.0 / 255, 128},
 		// an all-zero tensor round-trips with scale 1
 		{"zero range", 0, 0, Config{DType: tensor.Int8}, 1, -128},
+		// reduced (7-bit) symmetric int8: [-64, 64], scale = 2*3/128 = 3/64
+		{"int8 sym reduced", -1, 3, Config{DType: tensor.Int8, Symmetric: true, ReduceRange: true}, 3.0 / 64, 0},
+		// reduced uint8 [0, 127] over [-1, 3]: scale 4/127, zp = round(31.75) = 32
+		{"uint8 asym reduced", -1, 3, Config{DType: tensor.Uint8, ReduceRange: true}, 4.0 / 127, 32},
 	}
 	for _, c := range cases {
 		p, err := Choose([]float32{c.lo}, []float32{c.hi}, c.cfg)
@@ -162,5 +166,52 @@ func TestTensors(t *testing.T) {
 	s, z, _ = p.Tensors()
 	if s.Rank() != 0 || tensor.Data[uint8](z)[0] != 200 {
 		t.Errorf("per-tensor tensors %v %v", s, z)
+	}
+}
+
+// TestQuantizeWeightReduceRange: with ReduceRange every weight lies in
+// [-64, 64] (so that a pair of uint8 x int8 products, at most 2*255*64 =
+// 32640, fits vpmaddubsw's int16 without saturating), each channel's
+// largest magnitude maps to 64 with scale max|w|/64, and dequantizing is
+// within half a step; without it the same channel reaches 127.
+func TestQuantizeWeightReduceRange(t *testing.T) {
+	shape := []int{4, 3, 3, 3}
+	n := 4 * 27
+	w := make([]float32, n)
+	for i := range w {
+		w[i] = float32(math.Sin(float64(i)*1.7)) * float32(1+i/27)
+	}
+	wt := tensor.FromSlice(shape, w)
+	for _, reduce := range []bool{false, true} {
+		p, q, err := QuantizeWeight(wt, 0, WeightFormat{PerChannel: true, ReduceRange: reduce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := int8(127)
+		if reduce {
+			limit = 64
+		}
+		if p.Reduced != reduce || p.QMax() != int32(limit) {
+			t.Fatalf("reduce %v: Params.Reduced %v, QMax %d", reduce, p.Reduced, p.QMax())
+		}
+		qs := tensor.Data[int8](q)
+		for c := 0; c < 4; c++ {
+			var amax float64
+			var qmax int8
+			for i := c * 27; i < (c+1)*27; i++ {
+				amax = math.Max(amax, math.Abs(float64(w[i])))
+				v := qs[i]
+				if v < -limit || v > limit {
+					t.Fatalf("reduce %v: weight %d quantized to %d, outside [-%d, %d]", reduce, i, v, limit, limit)
+				}
+				qmax = max(qmax, v, -v)
+				if d := math.Abs(float64(v)*float64(p.Scale[c]) - float64(w[i])); d > float64(p.Scale[c])/2*(1+1e-6) {
+					t.Errorf("reduce %v: weight %d dequantizes %g from %g (scale %g)", reduce, i, d, w[i], p.Scale[c])
+				}
+			}
+			if qmax != limit || p.Scale[c] != float32(amax/float64(limit)) {
+				t.Errorf("reduce %v channel %d: largest |q| %d, scale %g; want %d, %g", reduce, c, qmax, p.Scale[c], limit, amax/float64(limit))
+			}
+		}
 	}
 }

@@ -26,6 +26,10 @@ type Options struct {
 	Bins int
 	// PerChannel quantizes weights per output channel (else per tensor).
 	PerChannel bool
+	// ReduceRange quantizes weights to 7 bits (WeightFormat.ReduceRange),
+	// for ONNX Runtime on x86-64 CPUs without VNNI. Weight-only
+	// quantization ignores it.
+	ReduceRange bool
 	// Activations is tensor.Uint8 (asymmetric, the default) or tensor.Int8
 	// (symmetric).
 	Activations tensor.DType
@@ -114,6 +118,7 @@ type Report struct {
 	EntropyFallback *bool  `json:"entropy_fallback,omitempty"`
 	Activations     string `json:"activations,omitempty"`
 	PerChannel      bool   `json:"per_channel"`
+	ReduceRange     bool   `json:"reduce_range,omitempty"`
 	CalibSamples    int    `json:"calib_samples"`
 	Bins            int    `json:"bins"`
 	// Prepare is what the float passes changed before quantizing.
@@ -199,7 +204,8 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	if bins <= 0 {
 		bins = DefaultBins
 	}
-	rep := &Report{Method: o.Method, Activations: o.Activations.String(), PerChannel: o.PerChannel,
+	wf := WeightFormat{PerChannel: o.PerChannel, ReduceRange: o.ReduceRange}
+	rep := &Report{Method: o.Method, Activations: o.Activations.String(), PerChannel: o.PerChannel, ReduceRange: o.ReduceRange,
 		Bins: bins, Prepare: pr, Skipped: plan.Skipped, CalibTable: map[string]float64{}}
 	if o.Method == MethodEntropy {
 		on := !o.NoFallback
@@ -250,7 +256,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 	var sens map[string]sensitivity
 	if needRef {
 		evalOpts.Progress = nil
-		sens, err = analyse(prep, plan.Layers, act, o.PerChannel, ref, evalOpts, stage)
+		sens, err = analyse(prep, plan.Layers, act, wf, ref, evalOpts, stage)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -264,7 +270,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 				if len(layers) == 0 {
 					break
 				}
-				q, _, err := InsertQDQ(prep, layers, plan.Adds, act, o.PerChannel)
+				q, _, err := InsertQDQ(prep, layers, plan.Adds, act, wf)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -288,7 +294,7 @@ func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model
 		}
 	}
 
-	q, lps, err := InsertQDQ(prep, layers, plan.Adds, act, o.PerChannel)
+	q, lps, err := InsertQDQ(prep, layers, plan.Adds, act, wf)
 	if err != nil {
 		return nil, nil, err
 	}

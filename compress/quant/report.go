@@ -40,6 +40,9 @@ func (r *Report) Markdown(model, output string) string {
 		if r.PerChannel {
 			wt = "per output channel"
 		}
+		if r.ReduceRange {
+			wt += ", 7-bit range [-64, 64] (--reduce-range)"
+		}
 		fmt.Fprintf(&b, "- weights: int8 symmetric %s; activations: %s per tensor; bias: int32 (scale s_in * s_w)\n", wt, r.Activations)
 	}
 	fmt.Fprintf(&b, "- initializers: %s -> %s\n", humanBytes(r.BytesFloat), humanBytes(r.BytesQuant))

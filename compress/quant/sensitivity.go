@@ -176,11 +176,11 @@ type sensitivity struct {
 
 // analyse quantizes one layer at a time and measures the logits NMSE and
 // the accuracy drop against the float model.
-func analyse(prep *graph.Model, layers []*Layer, act map[string]*Params, perChannel bool, ref *reference, o RunOptions, stage func(string, int, int)) (map[string]sensitivity, error) {
+func analyse(prep *graph.Model, layers []*Layer, act map[string]*Params, wf WeightFormat, ref *reference, o RunOptions, stage func(string, int, int)) (map[string]sensitivity, error) {
 	out := map[string]sensitivity{}
 	for i, l := range layers {
 		stage("sensitivity", i, len(layers))
-		q, _, err := InsertQDQ(prep, []*Layer{l}, nil, act, perChannel)
+		q, _, err := InsertQDQ(prep, []*Layer{l}, nil, act, wf)
 		if err != nil {
 			return nil, err
 		}

@@ -93,7 +93,7 @@ func WeightOnly(prepared *graph.Model, layers []*Layer, bits, groupSize int, per
 func (ins *inserter) weightOnly(n *graph.Node, l *Layer, perChannel bool) (LayerParams, error) {
 	lp := LayerParams{Name: l.Name, Op: n.OpType, WeightAxis: l.WeightAxis}
 	w := n.Inputs[1]
-	wp, wq, err := QuantizeWeight(w.Const, l.WeightAxis, perChannel)
+	wp, wq, err := QuantizeWeight(w.Const, l.WeightAxis, WeightFormat{PerChannel: perChannel})
 	if err != nil {
 		return lp, err
 	}

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+	"golang.org/x/sys/cpu"
 
 	"github.com/gcompress/gcompress/runtime"
 	"github.com/gcompress/gcompress/tensor"
@@ -284,4 +286,15 @@ func fromORT(v ort.Value) (*tensor.Tensor, error) {
 		return tensor.FromSlice(shape, s), nil
 	}
 	return nil, fmt.Errorf("unsupported ORT output type %T (dtype %v)", v, v.DataType())
+}
+
+// Saturates8Bit reports whether ONNX Runtime's 8-bit GEMM and convolution
+// kernels may saturate on this CPU: on x86-64 without VNNI its MLAS kernels
+// multiply uint8 by int8 with vpmaddubsw, which adds pairs of products in
+// 16 bits with saturation (int8 activations go through the same kernels
+// shifted to uint8), so results with weights beyond [-64, 64] can differ
+// from exact integer arithmetic. That is the case its quantization guide
+// gives for reduce_range (gcompress quantize --reduce-range).
+func Saturates8Bit() bool {
+	return goruntime.GOARCH == "amd64" && !cpu.X86.HasAVX512VNNI && !cpu.X86.HasAVXVNNI
 }
