@@ -155,7 +155,8 @@ func TestQConvDirectMatchesReference(t *testing.T) {
 
 // BenchmarkQLinearConv times QLinearConv (uint8 x int8, constant weights,
 // batch 1, one thread) with the INT8 GEMM path at the CPU's best level and,
-// where the CPU has AVX-512 VNNI and VBMI, with the direct kernel, on
+// where the CPU has AVX-512 VNNI and VBMI, with the direct kernel (without
+// VNNI, with weights halved into 7 bits too: the byte kernel), on
 // LeNet-5's and ResNet-50's convolution shapes; GOP/s counts 2 per
 // multiply-add.
 //
@@ -210,6 +211,21 @@ func BenchmarkQLinearConv(b *testing.B) {
 				b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
 			})
 		}
+		if igemmISA() != igemmAVX2 {
+			continue
+		}
+		// 7-bit weights (quantize --reduce-range): the byte kernel
+		w7 := make([]int8, w.Len())
+		for i, v := range tensor.Data[int8](w) {
+			w7[i] = v / 2
+		}
+		in7 := append([]*tensor.Tensor(nil), in...)
+		in7[3] = tensor.FromSlice(c.w, w7)
+		b.Run(c.name+"/gemm-7bit", func(b *testing.B) {
+			op := qOp(b, "QLinearConv", attrs, in7, 3)
+			benchOp(b, op, 1, in7)
+			b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+		})
 	}
 }
 
@@ -291,6 +307,82 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 				}
 				sameTensor(t, fmt.Sprintf("%v u8=%v requantInKernel", c.x, u8), y, want[0])
 			})
+		}
+	}
+}
+
+// TestConvIntegerBytesKernel: at the AVX2 level, a constant int8 weight
+// within [-64, 64] is packed for the byte kernel (vpmaddubsw) and the
+// convolution equals the generic reference bit for bit, with images of
+// mostly 255 (and int8 images of mostly 127, flipped to 255), so that
+// pairs of products reach 2*255*64 = 32640, next to vpmaddubsw's
+// saturation; weights reaching 65 keep the int16 kernel.
+func TestConvIntegerBytesKernel(t *testing.T) {
+	if igemmAVX2Bytes == nil {
+		t.Skip("no SIMD kernels in this build")
+	}
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
+	rng := rand.New(rand.NewPCG(93, 94))
+	for _, c := range []struct {
+		x, w          []int
+		group, stride int
+		pad           int
+	}{
+		{[]int{2, 64, 9, 11}, []int{40, 64, 1, 1}, 1, 1, 0},
+		{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
+		{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
+		{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
+		{[]int{1, 16, 14, 14}, []int{8, 16, 3, 3}, 1, 1, 1},
+	} {
+		for _, u8 := range []bool{true, false} {
+			for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
+				name := fmt.Sprintf("%v u8=%v limit %d", c.x, u8, limit)
+				x := qRandom(rng, u8, c.x...)
+				xb, _, _ := int8Bytes(x)
+				for i := range xb {
+					if rng.IntN(4) != 0 {
+						xb[i] = map[bool]byte{true: 255, false: 127}[u8]
+					}
+				}
+				wv := make([]int8, tensor.Product(c.w))
+				for i := range wv {
+					wv[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
+					if rng.IntN(3) == 0 {
+						wv[i] = int8(limit * (1 - 2*(i/2%2))) // pairs of equal sign
+					}
+				}
+				w := tensor.FromSlice(c.w, wv)
+				in := []*tensor.Tensor{x, w, qRandom(rng, u8), tensor.FromSlice([]int{}, []int8{0})}
+				attrs := map[string]*graph.Attr{"group": graph.IntAttr(int64(c.group)), "strides": graph.IntsAttr(int64(c.stride), int64(c.stride)),
+					"pads": graph.IntsAttr(int64(c.pad), int64(c.pad), int64(c.pad), int64(c.pad))}
+				if _, err := SetCPULevel(LevelGeneric); err != nil {
+					t.Fatal(err)
+				}
+				want, err := qOp(t, "ConvInteger", attrs, in, -1).Run(runtime.NewContext(1), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := SetCPULevel(LevelAVX2); err != nil {
+					t.Skip(err)
+				}
+				op := &convIntOp{conv: convOp{win: graph.Window{Kernel: c.w[2:], Strides: []int{c.stride, c.stride},
+					Pads: []int{c.pad, c.pad, c.pad, c.pad}, Dilations: []int{1, 1}}, group: c.group}, constW: w}
+				g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, threads := range []int{1, 2} {
+					acc := make([]int32, tensor.Product(want[0].Shape()))
+					if !op.convIntFast(runtime.NewContext(threads), g, x, w, in[2], in[3], nil, acc) {
+						t.Fatalf("%s: the INT8 GEMM path did not run", name)
+					}
+					sameTensor(t, fmt.Sprintf("%s threads %d", name, threads), tensor.FromSlice(want[0].Shape(), acc), want[0])
+				}
+				if bytes := op.packed.key.kern == igemmAVX2Bytes; bytes != (limit == igemmBytesLimit) {
+					t.Errorf("%s: packed for %s", name, op.packed.key.kern.name)
+				}
+			}
 		}
 	}
 }

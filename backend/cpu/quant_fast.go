@@ -369,6 +369,9 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 	if rq != nil && !kern.requant {
 		return false
 	}
+	if !wU8 {
+		kern = igemmConstKernel(op.wFits.get(w, op.constW, struct{}{}, func() bool { return int8Within(wb, igemmBytesLimit) }))
+	}
 	kdim := g.cg * g.kSize
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
 		ldc: g.outSize, zb: zx, preferFlipB: true}

@@ -162,6 +162,31 @@ typedef __m256i vi_avxvnni;
 #define VDOT_BU(acc, a, b) _mm256_dpbusd_avx_epi32((acc), (b), (a))
 #include "simd_igemm_tmpl.h"
 #undef SFX
+#undef vi
+#undef VDOT_AU
+#undef VDOT_BU
+#pragma GCC pop_options
+
+// The AVX2 byte kernel: the VNNI operand format, each dword of 4 unsigned
+// by 4 signed bytes reduced by vpmaddubsw (pairs summed into int16, with
+// saturation) and vpmaddwd by 1 (the two pairs into int32). Exact only
+// when no pair sum leaves the int16 range, which the Go side guarantees by
+// using it only when the signed operand lies in [-64, 64]: |2*255*64| =
+// 32640 <= 32767 (igemmBytesLimit). About 1.6x the int16 kernel's rate on
+// a Zen 3 core: 32 products per two multiplies instead of 16.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define SFX(name) name##_avx2b
+#undef MR
+#define MR 6
+typedef __m256i vi_avx2b;
+#define vi vi_avx2b
+#define VDOT_AU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((a), (b)), _mm256_set1_epi16(1)))
+#define VDOT_BU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((b), (a)), _mm256_set1_epi16(1)))
+#define ILOOP_APART 1
+#include "simd_igemm_tmpl.h"
+#undef ILOOP_APART
+#undef SFX
 #undef MADD
 #undef KU
 #undef vi
@@ -180,7 +205,9 @@ typedef __m256i vi_avx2;
 #define vi vi_avx2
 #define VDOT_AU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
 #define VDOT_BU(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#define ILOOP_APART 1
 #include "simd_igemm_tmpl.h"
+#undef ILOOP_APART
 #undef SFX
 #undef MR
 #undef NR

@@ -109,6 +109,7 @@ void gc_sgemm_pack_b_avx2(const gc_gemm_args *a, const float *B, float *dst, con
 void gc_igemm_info_vnni512(int64_t *out);
 void gc_igemm_info_avxvnni(int64_t *out);
 void gc_igemm_info_avx2(int64_t *out);
+void gc_igemm_info_avx2b(int64_t *out);
 // With GC_REQUANT (only where gc_igemm_info's out[4] is 1), mult and Y
 // are the requantization's per-row multipliers and output.
 #define GC_IGEMM_DECL(sfx)                                                                        \
@@ -121,6 +122,7 @@ void gc_igemm_info_avx2(int64_t *out);
 GC_IGEMM_DECL(vnni512)
 GC_IGEMM_DECL(avxvnni)
 GC_IGEMM_DECL(avx2)
+GC_IGEMM_DECL(avx2b)
 
 // Requantization of int32 accumulators to uint8 / int8:
 // y[i][j] = clamp(round_half_even(acc[i][j] * mult) + zp, lo, hi) in

@@ -205,6 +205,13 @@ var (
 		},
 		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avx2(a, A, dst) },
 		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avx2(a, B, dst) }))
+	igemmAVX2Bytes = withIBlocking(newIgemmKernel("avx2b", false,
+		func(p *C.int64_t) { C.gc_igemm_info_avx2b(p) },
+		func(a *C.gc_gemm_args, A, B unsafe.Pointer, Cm, ra, ca, r1, c1, r2, c2, sa, sb *C.int32_t, mult *C.double, Y unsafe.Pointer) C.int {
+			return C.gc_igemm_avx2b(a, A, B, Cm, ra, ca, r1, c1, r2, c2, sa, sb, mult, Y)
+		},
+		func(a *C.gc_gemm_args, A unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_a_avx2b(a, A, dst) },
+		func(a *C.gc_gemm_args, B unsafe.Pointer, dst *C.int32_t) { C.gc_igemm_pack_b_avx2b(a, B, dst) }))
 )
 
 // requantC runs gc_requant (see simd_amd64.h) on an m x n accumulator, or

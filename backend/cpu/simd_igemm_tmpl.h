@@ -78,14 +78,13 @@ static inline __attribute__((always_inline)) void SFX(iloop)(int64_t kq, const i
 	}
 }
 
-#if MADD
-// The MADD kernel runs its loop apart from the epilogue, storing the
-// accumulators once at the end: inlined into imicro, where the epilogue
-// reads them through indices, GCC kept a copy of each in another register
-// or on the stack at every step of the loop (its dot product is two
-// instructions, vpmaddwd then vpaddd), which cost the AVX2 kernel about a
-// fifth of its speed. The VNNI kernels' loops compile without copies
-// inlined.
+#ifdef ILOOP_APART
+// The AVX2 kernels (ILOOP_APART) run their loop apart from the epilogue,
+// storing the accumulators once at the end: inlined into imicro, where the
+// epilogue reads them through indices, GCC kept a copy of each in another
+// register or on the stack at every step of the loop (their dot product
+// is two or three instructions), which cost the int16 kernel about a fifth
+// of its speed. The VNNI kernels' loops compile without copies inlined.
 #define ILOOP(nv, au)                                                                                  \
 	static __attribute__((noinline)) void SFX(iloop##nv##_##au)(int64_t kq, const int32_t *ap,     \
 		const int32_t *bp, vi out[MR][3]) {                                                      \
@@ -106,7 +105,7 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 	const int32_t *bp, int32_t *c, int64_t ldc, int64_t mr, int64_t nr, int load_c,
 	const SFX(iepi_t) *e, const int nv, const int au) {
 	vi acc[MR][3];
-#if MADD
+#ifdef ILOOP_APART
 	switch (nv * 2 + au) {
 	case 2: SFX(iloop1_0)(kq, ap, bp, acc); break;
 	case 3: SFX(iloop1_1)(kq, ap, bp, acc); break;

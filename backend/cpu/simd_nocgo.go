@@ -38,7 +38,7 @@ func rowMeansF32(x, y []float32, n int) {
 	panic("rowMeansF32 without the C kernels")
 }
 
-var igemmVNNI512, igemmAVXVNNI, igemmAVX2 *igemmKernel
+var igemmVNNI512, igemmAVXVNNI, igemmAVX2, igemmAVX2Bytes *igemmKernel
 
 func requantC(acc []int32, y []byte, m, n int, mult []float64, perCol bool, zpRow []float64, zp, lo, hi float64, outU8 bool) {
 	panic("requantC without the C kernels")
