@@ -36,6 +36,9 @@ type qgemmOp struct {
 	constB    *tensor.Tensor
 	constBKN  *tensor.Tensor
 	mmFactory runtime.OpFactory
+	// bFits: constBKN is int8 within [-igemmBytesLimit, igemmBytesLimit]
+	// (igemmConstKernel).
+	bFits bool
 	// consts[i] is input i's initializer (nil: absent or computed);
 	// allConst: every input but A is absent or an initializer, so prep
 	// can hold all that does not depend on A.
@@ -66,6 +69,14 @@ type qgemmPrep struct {
 }
 
 func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
+	op, err := newQGemmOp(n)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.OpFunc(op.run), nil
+}
+
+func newQGemmOp(n *graph.Node) (*qgemmOp, error) {
 	if n.AttrInt("transA", 0) != 0 {
 		return nil, fmt.Errorf("QGemm: transA is not supported")
 	}
@@ -78,6 +89,9 @@ func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 		op.constB, op.constBKN = bv.Const, bv.Const
 		if op.transB {
 			op.constBKN = tensor.TransposeInt8Matrix(bv.Const)
+		}
+		if bb, bU8, ok := int8Bytes(op.constBKN); ok && !bU8 {
+			op.bFits = int8Within(bb, igemmBytesLimit)
 		}
 	}
 	op.allConst = true
@@ -92,7 +106,7 @@ func newQGemm(n *graph.Node, _ runtime.NodeInfo) (runtime.Op, error) {
 		return nil, fmt.Errorf("QGemm: %w", err)
 	}
 	op.mm = mm
-	return runtime.OpFunc(op.run), nil
+	return op, nil
 }
 
 // matMul prepares a MatMulInteger whose B is the constant bkn (nil: B is
@@ -397,7 +411,7 @@ func (op *qgemmOp) prepare(in []*tensor.Tensor, kern *igemmKernel, aU8 bool) (*q
 // the precomputed epilogue, then the output scaling. ok is false when the
 // prepared path does not apply (the general path runs instead).
 func (op *qgemmOp) runPrepared(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, bool, error) {
-	kern := igemmISA()
+	kern := igemmConstKernel(op.bFits)
 	a := in[0]
 	ab, aU8, isInt8 := int8Bytes(a)
 	if kern == nil || !isInt8 || CPULevel(level.Load()) < LevelAVX2 {

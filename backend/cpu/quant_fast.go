@@ -94,6 +94,9 @@ func tile[T any](v []T, count int) []T {
 type quantMatMulOp struct {
 	constB *tensor.Tensor
 	packed ipackCache
+	// bFits says whether the constant int8 B lies in [-igemmBytesLimit,
+	// igemmBytesLimit] (igemmConstKernel).
+	bFits constPack[struct{}, bool]
 }
 
 // matMulIntFast computes acc = (A - za)(B - zb) for plan p with the INT8
@@ -130,6 +133,9 @@ func (op *quantMatMulOp) matMulIntFast(ctx *runtime.Context, p *matMulPlan, a, a
 	call := igemmCall{m: p.m, n: p.n, k: p.k, aU8: aU8, lda: p.k, bU8: bU8, ldb: p.n, ldc: p.n, za: za, zb: zb}
 	var packs []*igemmPacked
 	if b.Rank() == 2 {
+		if !bU8 {
+			kern = igemmConstKernel(op.bFits.get(b, op.constB, struct{}{}, func() bool { return int8Within(bb, igemmBytesLimit) }))
+		}
 		_, _, flipB, _, _ := call.form(kern)
 		packs = op.packed.get(b, op.constB, ipackKey{kern, flipB}, func() []*igemmPacked {
 			return []*igemmPacked{packIgemmB(kern, bb, bU8, flipB, false, p.k, p.n, p.n, ctx.Threads)}

@@ -172,8 +172,9 @@ typedef __m256i vi_avxvnni;
 // saturation) and vpmaddwd by 1 (the two pairs into int32). Exact only
 // when no pair sum leaves the int16 range, which the Go side guarantees by
 // using it only when the signed operand lies in [-64, 64]: |2*255*64| =
-// 32640 <= 32767 (igemmBytesLimit). About 1.6x the int16 kernel's rate on
-// a Zen 3 core: 32 products per two multiplies instead of 16.
+// 32640 <= 32767 (igemmBytesLimit). Each pair of multiplies covers 32
+// products, where the int16 kernel's covers 16 (BenchmarkQLinearConv's
+// gemm-7bit cases time it).
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SFX(name) name##_avx2b
