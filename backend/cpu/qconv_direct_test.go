@@ -229,13 +229,40 @@ func BenchmarkQLinearConv(b *testing.B) {
 	}
 }
 
-// TestQLinearConvGemmRequant: QLinearConv through the INT8 GEMM (the
-// direct kernel off) equals the generic level's result bit for bit at
-// every level and thread count: 1x1 with one k block and with two (k =
-// 600: the epilogue adds the earlier block's partial sums), an im2col
+// qconvGemmShape is a 2-D convolution for the INT8 GEMM path's tests.
+type qconvGemmShape struct {
+	x, w               []int
+	group, stride, pad int
+}
+
+// qconvGemmShapes: 1x1 with one k block and with two (k = 600), an im2col
 // 3x3 stride-2 convolution, stride-1 3x3 ones in the Toeplitz form (7x7:
 // padded rows of 9 cut vectors of 16 into pieces; 64 channels: two k
-// blocks), groups and a batch, uint8 and int8 images; where the kernel
+// blocks), groups and a batch.
+var qconvGemmShapes = []qconvGemmShape{
+	{[]int{2, 64, 9, 11}, []int{40, 64, 1, 1}, 1, 1, 0},
+	{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
+	{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
+	{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
+	{[]int{1, 64, 7, 7}, []int{24, 64, 3, 3}, 1, 1, 1},
+	{[]int{1, 16, 14, 14}, []int{8, 16, 3, 3}, 1, 1, 1},
+}
+
+func (c qconvGemmShape) attrs() map[string]*graph.Attr {
+	s, p := int64(c.stride), int64(c.pad)
+	return map[string]*graph.Attr{"group": graph.IntAttr(int64(c.group)), "strides": graph.IntsAttr(s, s), "pads": graph.IntsAttr(p, p, p, p)}
+}
+
+func (c qconvGemmShape) convOp() convOp {
+	return convOp{win: graph.Window{Kernel: c.w[2:], Strides: []int{c.stride, c.stride},
+		Pads: []int{c.pad, c.pad, c.pad, c.pad}, Dilations: []int{1, 1}}, group: c.group}
+}
+
+// TestQLinearConvGemmRequant: QLinearConv through the INT8 GEMM (the
+// direct kernel off) equals the generic level's result bit for bit at
+// every level and thread count in qconvGemmShapes (with two k blocks the
+// epilogue adds the earlier block's partial sums), uint8 and int8 images;
+// where the kernel
 // requantizes in its epilogue, requantInKernel must take each case (with
 // the direct kernel off, through the GEMM).
 func TestQLinearConvGemmRequant(t *testing.T) {
@@ -245,21 +272,9 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)
 	rng := rand.New(rand.NewPCG(91, 92))
-	for _, c := range []struct {
-		x, w          []int
-		group, stride int64
-		pad           int64
-	}{
-		{[]int{2, 64, 9, 11}, []int{40, 64, 1, 1}, 1, 1, 0},
-		{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
-		{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
-		{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
-		{[]int{1, 64, 7, 7}, []int{24, 64, 3, 3}, 1, 1, 1},
-		{[]int{1, 16, 14, 14}, []int{8, 16, 3, 3}, 1, 1, 1},
-	} {
+	for _, c := range qconvGemmShapes {
 		for _, u8 := range []bool{true, false} {
-			attrs := map[string]*graph.Attr{"group": graph.IntAttr(c.group), "strides": graph.IntsAttr(c.stride, c.stride),
-				"pads": graph.IntsAttr(c.pad, c.pad, c.pad, c.pad)}
+			attrs := c.attrs()
 			x, w := qRandom(rng, u8, c.x...), qRandom(rng, false, c.w...)
 			bias := make([]int32, c.w[0])
 			for i := range bias {
@@ -287,8 +302,7 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 					return
 				}
 				// the epilogue path itself
-				op := &convIntOp{conv: convOp{win: graph.Window{Kernel: c.w[2:], Strides: []int{int(c.stride), int(c.stride)},
-					Pads: []int{int(c.pad), int(c.pad), int(c.pad), int(c.pad)}, Dilations: []int{1, 1}}, group: int(c.group)}, linear: true}
+				op := &convIntOp{conv: c.convOp(), linear: true}
 				g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -324,17 +338,7 @@ func TestConvIntegerBytesKernel(t *testing.T) {
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)
 	rng := rand.New(rand.NewPCG(93, 94))
-	for _, c := range []struct {
-		x, w          []int
-		group, stride int
-		pad           int
-	}{
-		{[]int{2, 64, 9, 11}, []int{40, 64, 1, 1}, 1, 1, 0},
-		{[]int{1, 600, 5, 7}, []int{24, 600, 1, 1}, 1, 1, 0},
-		{[]int{1, 64, 13, 12}, []int{20, 64, 3, 3}, 1, 2, 1},
-		{[]int{2, 32, 8, 8}, []int{16, 16, 1, 1}, 2, 1, 0},
-		{[]int{1, 16, 14, 14}, []int{8, 16, 3, 3}, 1, 1, 1},
-	} {
+	for _, c := range qconvGemmShapes {
 		for _, u8 := range []bool{true, false} {
 			for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
 				name := fmt.Sprintf("%v u8=%v limit %d", c.x, u8, limit)
@@ -354,8 +358,7 @@ func TestConvIntegerBytesKernel(t *testing.T) {
 				}
 				w := tensor.FromSlice(c.w, wv)
 				in := []*tensor.Tensor{x, w, qRandom(rng, u8), tensor.FromSlice([]int{}, []int8{0})}
-				attrs := map[string]*graph.Attr{"group": graph.IntAttr(int64(c.group)), "strides": graph.IntsAttr(int64(c.stride), int64(c.stride)),
-					"pads": graph.IntsAttr(int64(c.pad), int64(c.pad), int64(c.pad), int64(c.pad))}
+				attrs := c.attrs()
 				if _, err := SetCPULevel(LevelGeneric); err != nil {
 					t.Fatal(err)
 				}
@@ -366,8 +369,7 @@ func TestConvIntegerBytesKernel(t *testing.T) {
 				if _, err := SetCPULevel(LevelAVX2); err != nil {
 					t.Skip(err)
 				}
-				op := &convIntOp{conv: convOp{win: graph.Window{Kernel: c.w[2:], Strides: []int{c.stride, c.stride},
-					Pads: []int{c.pad, c.pad, c.pad, c.pad}, Dilations: []int{1, 1}}, group: c.group}, constW: w}
+				op := &convIntOp{conv: c.convOp(), constW: w}
 				g, err := newConvGeom(op.conv.win, op.conv.group, x.Shape(), w.Shape(), false, nil, nil)
 				if err != nil {
 					t.Fatal(err)

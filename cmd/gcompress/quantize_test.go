@@ -166,8 +166,14 @@ func TestQuantizeReduceRange(t *testing.T) {
 	}
 	stdout, stderr, code = gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "100",
 		"--reduce-range", "-o", filepath.Join(dir, "q2.onnx"))
-	if code != 0 || !strings.Contains(stdout, "weights int8 in 7 bits per-channel") {
+	if code != 0 || !strings.Contains(stdout, "weights int8 in 7 bits per-channel") || strings.Contains(stdout, "no VNNI") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// full-range weights: the hint on CPUs without VNNI only
+	stdout, stderr, code = gc(t, "quantize", model, "--calib", quantMNIST(), "--calib-samples", "100", "--eval-samples", "100",
+		"-o", filepath.Join(dir, "q3.onnx"))
+	if code != 0 || strings.Contains(stdout, "this CPU has no VNNI") != ortpeer.Saturates8Bit() {
+		t.Errorf("exit %d, stdout %q (CPU without VNNI: %v), stderr %q", code, stdout, ortpeer.Saturates8Bit(), stderr)
 	}
 	ortpeer.Require(t)
 	lib, err := ortpeer.LibPath()
