@@ -26,7 +26,9 @@
 // the signed operand is a constant that lies in [-64, 64] (weights
 // quantized with --reduce-range), no pair can saturate, and the AVX2 byte
 // kernel (igemmAVX2Bytes: VNNI's operand format, vpmaddubsw then vpmaddwd
-// by 1) computes the same sums with half the multiplies per product.
+// by 1) computes the same sums: as many multiplies per product as the
+// int16 kernel, but half the broadcasts, loads and packed bytes, and half
+// the additions.
 //
 // Convolutions put the weights in A and pack im2col(X) as B; the terms
 // then need only ra (weight row sums, computed once), provided the
@@ -416,15 +418,28 @@ func (c *igemmCall) needSums(oa, ob int32) (needRA, needCB bool) {
 	return needRA, needCB
 }
 
+// bytesPacked returns the operand packed for igemmAVX2Bytes, if any.
+func (c *igemmCall) bytesPacked() *igemmPacked {
+	if p := c.packedA; p != nil && p.kern == igemmAVX2Bytes {
+		return p
+	}
+	if p := c.packedB; p != nil && p.kern == igemmAVX2Bytes {
+		return p
+	}
+	return nil
+}
+
 // runSIMD computes the call with the active INT8 kernel and reports
 // false (computing nothing) when there is none or the call needs column
 // sums of an image operand.
 func (c *igemmCall) runSIMD(threads int) bool {
 	kern := igemmISA()
-	for _, p := range []*igemmPacked{c.packedA, c.packedB} {
-		if p != nil && p.kern == igemmAVX2Bytes && kern == igemmAVX2 {
-			kern = p.kern // packed by igemmConstKernel for the byte kernel
+	if p := c.bytesPacked(); p != nil && kern == igemmAVX2 {
+		// packed by igemmConstKernel: exact only as the signed operand
+		if p.u8 || p.flip {
+			return false
 		}
+		kern = p.kern
 	}
 	if kern == nil || c.k == 0 {
 		return false

@@ -411,9 +411,11 @@ func (op *qgemmOp) prepare(in []*tensor.Tensor, kern *igemmKernel, aU8 bool) (*q
 // the precomputed epilogue, then the output scaling. ok is false when the
 // prepared path does not apply (the general path runs instead).
 func (op *qgemmOp) runPrepared(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, bool, error) {
-	kern := igemmConstKernel(op.bFits)
 	a := in[0]
 	ab, aU8, isInt8 := int8Bytes(a)
+	// the byte kernel needs int8 A offset to uint8, which the prepared
+	// path does not take: int8 A keeps the int16 kernel here
+	kern := igemmConstKernel(op.bFits && aU8)
 	if kern == nil || !isInt8 || CPULevel(level.Load()) < LevelAVX2 {
 		return nil, false, nil
 	}

@@ -251,75 +251,80 @@ func TestQGemmEveryLevel(t *testing.T) {
 
 // TestGemmBytesKernel: MatMulInteger and QGemm with a constant int8 B
 // within [-64, 64] run the AVX2 byte kernel (B packed for it) and equal the
-// generic reference at every level; A is mostly 255 and B's pairs along k
-// share their sign, so that pairs of products reach 2*255*64 = 32640. A B
-// reaching 65 keeps the int16 kernel, where the byte kernel would saturate.
+// generic reference at every level; A is mostly 255 (uint8) or 127 (int8,
+// flipped to 255), and B's pairs along k share their sign, so that pairs
+// of products reach 2*255*64 = 32640. A B reaching 65 keeps the int16
+// kernel, where the byte kernel would saturate; so does QGemm's prepared
+// path with int8 A, which the byte kernel would have to offset.
 func TestGemmBytesKernel(t *testing.T) {
 	withParallelism(t)
+	prev, _ := ActiveCPULevel()
+	defer SetCPULevel(prev)
 	rng := rand.New(rand.NewPCG(95, 96))
 	const rows, k, n = 9, 70, 37
-	for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
-		a := qRandom(rng, true, rows, k)
-		ab, _, _ := int8Bytes(a)
-		for i := range ab {
-			if rng.IntN(4) != 0 {
-				ab[i] = 255
+	for _, aU8 := range []bool{true, false} {
+		for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
+			name := fmt.Sprintf("uint8 A %v, limit %d", aU8, limit)
+			a := qRandom(rng, aU8, rows, k)
+			ab, _, _ := int8Bytes(a)
+			for i := range ab {
+				if rng.IntN(4) != 0 {
+					ab[i] = map[bool]byte{true: 255, false: 127}[aU8]
+				}
 			}
-		}
-		bv := make([]int8, k*n)
-		for i := range bv {
-			bv[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
-			if rng.IntN(3) == 0 {
-				bv[i] = int8(limit * (1 - 2*(i/n/2%2))) // rows 2j and 2j+1 of B: one sign
+			bv := make([]int8, k*n)
+			for i := range bv {
+				bv[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
+				if rng.IntN(3) == 0 {
+					bv[i] = int8(limit * (1 - 2*(i/n/2%2))) // rows 2j and 2j+1 of B: one sign
+				}
 			}
-		}
-		b := tensor.FromSlice([]int{k, n}, bv)
-		name := fmt.Sprintf("limit %d", limit)
-		mmIn := []*tensor.Tensor{a, b, tensor.FromSlice([]int{}, []uint8{3}), tensor.FromSlice([]int{}, []int8{0})}
-		checkLevels(t, "MatMulInteger "+name, "MatMulInteger", nil, mmIn, 1)
-		qgIn := []*tensor.Tensor{a, tensor.FromSlice([]int{}, []float32{0.02}), tensor.FromSlice([]int{}, []uint8{3}),
-			b, tensor.FromSlice([]int{}, []float32{0.01}), tensor.FromSlice([]int{}, []int8{0}), qBias(rng, n),
-			tensor.FromSlice([]int{}, []float32{0.9}), tensor.FromSlice([]int{}, []uint8{128})}
-		checkLevels(t, "QGemm "+name, MSDomain+":QGemm", nil, qgIn, 3)
+			b := tensor.FromSlice([]int{k, n}, bv)
+			azp := qRandom(rng, aU8)
+			mmIn := []*tensor.Tensor{a, b, azp, tensor.FromSlice([]int{}, []int8{0})}
+			checkLevels(t, "MatMulInteger "+name, "MatMulInteger", nil, mmIn, 1)
+			qgIn := []*tensor.Tensor{a, tensor.FromSlice([]int{}, []float32{0.02}), azp,
+				b, tensor.FromSlice([]int{}, []float32{0.01}), tensor.FromSlice([]int{}, []int8{0}), qBias(rng, n),
+				tensor.FromSlice([]int{}, []float32{0.9}), tensor.FromSlice([]int{}, []uint8{128})}
+			checkLevels(t, "QGemm "+name, MSDomain+":QGemm", nil, qgIn, 3)
 
-		// the kernel each packs B for, at the AVX2 level
-		if igemmAVX2Bytes == nil {
-			continue
-		}
-		prev, _ := ActiveCPULevel()
-		if _, err := SetCPULevel(LevelAVX2); err != nil {
-			t.Skip(err)
-		}
-		mm := &quantMatMulOp{constB: b}
-		plan, err := newMatMulPlan(a.Shape(), b.Shape())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !mm.matMulIntFast(runtime.NewContext(1), plan, a, mmIn[2], b, mmIn[3], make([]int32, rows*n)) {
-			t.Fatalf("%s: MatMulInteger's INT8 GEMM did not run", name)
-		}
-		node := &graph.Node{OpType: "QGemm", Domain: MSDomain, Attrs: map[string]*graph.Attr{}, Outputs: []*graph.Value{{Name: "y"}}}
-		for i, v := range qgIn {
-			val := &graph.Value{Name: fmt.Sprint("in", i), Const: v}
-			if i == 0 {
-				val.Const = nil
+			// the kernel each packs B for, at the AVX2 level
+			if igemmAVX2Bytes == nil {
+				continue
 			}
-			node.Inputs = append(node.Inputs, val)
-		}
-		qg, err := newQGemmOp(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := qg.run(runtime.NewContext(1), qgIn); err != nil {
-			t.Fatal(err)
-		}
-		SetCPULevel(prev)
-		want := limit == igemmBytesLimit
-		if got := mm.packed.key.kern == igemmAVX2Bytes; got != want {
-			t.Errorf("%s: MatMulInteger packed B for %s", name, mm.packed.key.kern.name)
-		}
-		if qg.prep == nil || (qg.prep.kern == igemmAVX2Bytes) != want {
-			t.Errorf("%s: QGemm prepared %+v", name, qg.prep)
+			if _, err := SetCPULevel(LevelAVX2); err != nil {
+				t.Skip(err)
+			}
+			mm := &quantMatMulOp{constB: b}
+			plan, err := newMatMulPlan(a.Shape(), b.Shape())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mm.matMulIntFast(runtime.NewContext(2), plan, a, azp, b, mmIn[3], make([]int32, rows*n)) {
+				t.Fatalf("%s: MatMulInteger's INT8 GEMM did not run", name)
+			}
+			node := &graph.Node{OpType: "QGemm", Domain: MSDomain, Attrs: map[string]*graph.Attr{}, Outputs: []*graph.Value{{Name: "y"}}}
+			for i, v := range qgIn {
+				val := &graph.Value{Name: fmt.Sprint("in", i), Const: v}
+				if i == 0 {
+					val.Const = nil
+				}
+				node.Inputs = append(node.Inputs, val)
+			}
+			qg, err := newQGemmOp(node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := qg.run(runtime.NewContext(2), qgIn); err != nil {
+				t.Fatal(err)
+			}
+			fits := limit == igemmBytesLimit
+			if kern := mm.packed.key.kern; kern == nil || (kern == igemmAVX2Bytes) != fits {
+				t.Errorf("%s: MatMulInteger packed B for %v", name, kern)
+			}
+			if qg.prep == nil || !qg.prep.ok || (qg.prep.kern == igemmAVX2Bytes) != (fits && aU8) {
+				t.Errorf("%s: QGemm prepared %+v", name, qg.prep)
+			}
 		}
 	}
 }

@@ -172,9 +172,10 @@ typedef __m256i vi_avxvnni;
 // saturation) and vpmaddwd by 1 (the two pairs into int32). Exact only
 // when no pair sum leaves the int16 range, which the Go side guarantees by
 // using it only when the signed operand lies in [-64, 64]: |2*255*64| =
-// 32640 <= 32767 (igemmBytesLimit). Each pair of multiplies covers 32
-// products, where the int16 kernel's covers 16 (BenchmarkQLinearConv's
-// gemm-7bit cases time it).
+// 32640 <= 32767 (igemmBytesLimit). Per 32 products it issues as many
+// multiplies as the int16 kernel (vpmaddubsw + vpmaddwd against two
+// vpmaddwd) but one addition instead of two, and half the broadcasts,
+// loads and packed bytes (BenchmarkQLinearConv's gemm-7bit cases time it).
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SFX(name) name##_avx2b

@@ -4,7 +4,8 @@
 //   SFX(name)   appends the ISA suffix
 //   MR, NR, VL  register tile (VL int32 lanes per vector)
 //   KU          k values per 32-bit word of a packed panel: 4 bytes for
-//               VNNI (vpdpbusd), 2 int16 for the AVX2 vpmaddwd kernel
+//               VNNI (vpdpbusd) and the AVX2 byte kernel (vpmaddubsw),
+//               2 int16 for the AVX2 vpmaddwd kernel
 //   MADD        1 for the int16 format (values widened while packing,
 //               sign by their type, so no offsets are needed), 0 for VNNI
 //   vi          vector of int32; VIZERO, VILOAD(p), VISTORE(p, v),
@@ -13,14 +14,18 @@
 //               the unsigned operand, VDOT_BU(acc, a, b) with b unsigned
 //   IREQUANT    defined where the epilogue can requantize to 8 bits itself
 //               (GC_REQUANT: VL 16 and gc_requant16 included)
+//   ILOOP_APART defined where the k loop must run apart from the epilogue
+//               (see iloop)
 //
 // Packed panels hold 32-bit words: an A panel is kq words of MR rows (each
 // word KU consecutive k values of one row), a B panel kq words of w
 // columns, kq = ceil(kc / KU), zero-padded. The micro-kernel computes
 // S = sum over words of dot(word of A, word of B) exactly in int32 (the
 // products of u8 and s8, or of two values of at most 9 bits in int16,
-// and their pair sums cannot overflow; accumulation wraps modulo 2^32,
-// as the reference's int32 does). The epilogue adds
+// and their pair sums cannot overflow; the byte kernel's int16 pair sums
+// stay exact only because the Go side gives it a signed operand within
+// [-64, 64]; accumulation wraps modulo 2^32, as the reference's int32
+// does). The epilogue adds
 //
 //   row_add[i] + col_add[j] + r1[i]*c1[j] + r2[i]*c2[j]
 //
@@ -115,6 +120,7 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 	case 6: SFX(iloop3_0)(kq, ap, bp, acc); break;
 	case 7: SFX(iloop3_1)(kq, ap, bp, acc); break;
 #endif
+	default: __builtin_unreachable();
 	}
 #else
 	SFX(iloop)(kq, ap, bp, acc, nv, au);

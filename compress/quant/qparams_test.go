@@ -27,6 +27,11 @@ func TestChooseKnownValues(t *testing.T) {
 		{"uint8 sym", -1, 3, Config{DType: tensor.Uint8, Symmetric: true}, 6.0 / 255, 128},
 		// an all-zero tensor round-trips with scale 1
 		{"zero range", 0, 0, Config{DType: tensor.Int8}, 1, -128},
+		// an all-zero channel of symmetric weights keeps zero point 0 (and
+		// uint8's midpoint 128)
+		{"int8 sym zero range", 0, 0, Config{DType: tensor.Int8, Symmetric: true}, 1, 0},
+		{"int8 sym reduced zero range", 0, 0, Config{DType: tensor.Int8, Symmetric: true, ReduceRange: true}, 1, 0},
+		{"uint8 sym zero range", 0, 0, Config{DType: tensor.Uint8, Symmetric: true}, 1, 128},
 		// reduced (7-bit) symmetric int8: [-64, 64], scale = 2*3/128 = 3/64
 		{"int8 sym reduced", -1, 3, Config{DType: tensor.Int8, Symmetric: true, ReduceRange: true}, 3.0 / 64, 0},
 		// reduced uint8 [0, 127] over [-1, 3]: scale 4/127, zp = round(31.75) = 32

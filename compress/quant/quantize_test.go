@@ -212,8 +212,8 @@ func TestEntropyFallbackLeNet(t *testing.T) {
 // 2.9 points of accuracy), they must agree on >= 95% and come within 5
 // points of accuracy instead, except the model quantized with
 // ReduceRange, whose 7-bit weights keep those kernels exact: it must meet
-// the strict bounds on every CPU (LeNet-5's 7-bit file is checked so by
-// cmd/gcompress's TestQuantizeReduceRange).
+// the strict bounds on every CPU (cmd/gcompress's TestQuantizeReduceRange
+// checks the agreement of a random-weight LeNet-5's 7-bit file).
 func TestQuantizeORT(t *testing.T) {
 	ortpeer.Require(t)
 	saturates := ortpeer.Saturates8Bit()
