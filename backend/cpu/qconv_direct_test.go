@@ -326,8 +326,8 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 }
 
 // TestConvIntegerBytesKernel: at the AVX2 level, a constant int8 weight
-// within [-64, 64] of a convolution other than 1x1 is packed for the byte
-// kernel (vpmaddubsw), and every convolution equals the generic reference
+// within [-64, 64] is packed for the byte kernel (vpmaddubsw), and every
+// convolution equals the generic reference
 // bit for bit, with images of mostly 255 (and int8 images of mostly 127,
 // flipped to 255), so that pairs of products reach 2*255*64 = 32640, next
 // to vpmaddubsw's saturation; weights reaching 65 keep the int16 kernel.
@@ -382,7 +382,7 @@ func TestConvIntegerBytesKernel(t *testing.T) {
 					}
 					sameTensor(t, fmt.Sprintf("%s threads %d", name, threads), tensor.FromSlice(want[0].Shape(), acc), want[0])
 				}
-				if bytes := op.packed.key.kern == igemmAVX2Bytes; bytes != (limit == igemmBytesLimit && !g.pointwise()) {
+				if bytes := op.packed.key.kern == igemmAVX2Bytes; bytes != (limit == igemmBytesLimit) {
 					t.Errorf("%s: packed for %s", name, op.packed.key.kern.name)
 				}
 			}

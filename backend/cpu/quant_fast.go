@@ -375,9 +375,7 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 	if rq != nil && !kern.requant {
 		return false
 	}
-	if !wU8 && !g.pointwise() {
-		// 1x1 convolutions measured no faster with the byte kernel
-		// (BenchmarkQLinearConv, session 25): their time is the packing
+	if !wU8 {
 		kern = igemmConstKernel(op.wFits.get(w, op.constW, struct{}{}, func() bool { return int8Within(wb, igemmBytesLimit) }))
 	}
 	kdim := g.cg * g.kSize

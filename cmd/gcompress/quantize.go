@@ -106,8 +106,8 @@ bits with saturation, so with full-range int8 weights its results can differ
 from exact integer arithmetic (gcompress computes exactly everywhere; --ort says
 when it runs such a file on such a CPU). --reduce-range quantizes weights to 7
 bits, [-64, 64], where no pair saturates, at the cost of half the weight
-precision; on such CPUs gcompress then runs its convolutions other than 1x1
-with the same instruction, exactly.
+precision; on such CPUs gcompress then runs its convolutions and matrix
+products with the same instruction, exactly.
 
 Residual adds: every Add of two computed tensors of one shape (ResNet's and
 MobileNet v2's skip connections; a two-input Sum counts as one) is quantized
@@ -523,7 +523,7 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 			io.WriteString(w, "note: this CPU has no VNNI, so ONNX Runtime's 8-bit kernels add pairs of products in 16 bits with saturation here and can differ from exact integer arithmetic; --reduce-range (7-bit weights) keeps them exact\n")
 		}
 	} else if r.WeightOnly == "" && !r.ReduceRange && ortpeer.Saturates8Bit() {
-		io.WriteString(w, "note: this CPU has no VNNI: on such CPUs ONNX Runtime's 8-bit kernels can saturate with full-range weights; 7-bit ones (--reduce-range) keep them exact, and run gcompress's 3x3-and-larger convolutions faster\n")
+		io.WriteString(w, "note: this CPU has no VNNI: on such CPUs ONNX Runtime's 8-bit kernels can saturate with full-range weights; 7-bit ones (--reduce-range) keep them exact, and run gcompress's convolutions faster\n")
 	}
 	return nil
 }
