@@ -105,9 +105,9 @@ multiplies uint8 by int8 with an instruction that adds pairs of products in 16
 bits with saturation, so with full-range int8 weights its results can differ
 from exact integer arithmetic (gcompress computes exactly everywhere; --ort says
 when it runs such a file on such a CPU). --reduce-range quantizes weights to 7
-bits, [-64, 64], where no pair saturates, at the cost of half the weight
-precision; on such CPUs gcompress then runs its convolutions and matrix
-products with the same instruction, exactly.
+bits, [-64, 64], where no pair saturates, at the cost of one bit of weight
+precision (twice the step); on such CPUs gcompress then runs its
+convolutions and matrix products with the same instruction, exactly.
 
 Residual adds: every Add of two computed tensors of one shape (ResNet's and
 MobileNet v2's skip connections; a two-input Sum counts as one) is quantized
