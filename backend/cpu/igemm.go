@@ -41,6 +41,8 @@ package cpu
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/gcompress/gcompress/tensor"
 )
 
 // igemmKernel is one instruction set's INT8 GEMM.
@@ -71,15 +73,25 @@ func (k *igemmKernel) words(width, depth int) int {
 // 32640 in magnitude, inside vpmaddubsw's int16.
 const igemmBytesLimit = 64
 
-// igemmConstKernel returns the kernel to pack a constant signed (int8)
-// operand for: igemmISA's, or at the levels that run the int16 kernel the
-// byte kernel when fits says the operand lies in [-igemmBytesLimit,
-// igemmBytesLimit]. The product must then take that operand as the signed
-// one without flipping it (form: an int8 operand against a uint8 one, or
-// two int8 operands with the other flipped).
-func igemmConstKernel(fits bool) *igemmKernel {
+// bytesFit remembers whether an op's constant int8 operand lies in
+// [-igemmBytesLimit, igemmBytesLimit], the byte kernel's condition.
+type bytesFit struct {
+	fits constPack[struct{}, bool]
+}
+
+// kernel returns the kernel to pack the constant signed (int8) operand t
+// (bytes b; constant is the op's initializer) for: igemmISA's, or at the
+// levels that run the int16 kernel the byte kernel when t lies in
+// [-igemmBytesLimit, igemmBytesLimit] (scanned once per constant, and only
+// there; a computed t never fits). The product must then take that operand
+// as the signed one without flipping it (form: an int8 operand against a
+// uint8 one, or two int8 operands with the other flipped).
+func (f *bytesFit) kernel(t, constant *tensor.Tensor, b []byte) *igemmKernel {
 	kern := igemmISA()
-	if kern == igemmAVX2 && fits && igemmAVX2Bytes != nil {
+	if kern != igemmAVX2 || igemmAVX2Bytes == nil {
+		return kern
+	}
+	if f.fits.get(t, constant, struct{}{}, func() bool { return int8Within(b, igemmBytesLimit) }) {
 		return igemmAVX2Bytes
 	}
 	return kern
@@ -435,7 +447,7 @@ func (c *igemmCall) bytesPacked() *igemmPacked {
 func (c *igemmCall) runSIMD(threads int) bool {
 	kern := igemmISA()
 	if p := c.bytesPacked(); p != nil && kern == igemmAVX2 {
-		// packed by igemmConstKernel: exact only as the signed operand
+		// packed by bytesFit.kernel: exact only as the signed operand
 		if p.u8 || p.flip {
 			return false
 		}

@@ -36,9 +36,7 @@ type qgemmOp struct {
 	constB    *tensor.Tensor
 	constBKN  *tensor.Tensor
 	mmFactory runtime.OpFactory
-	// bFits: constBKN is int8 within [-igemmBytesLimit, igemmBytesLimit]
-	// (igemmConstKernel).
-	bFits bool
+	bFit      bytesFit
 	// consts[i] is input i's initializer (nil: absent or computed);
 	// allConst: every input but A is absent or an initializer, so prep
 	// can hold all that does not depend on A.
@@ -89,9 +87,6 @@ func newQGemmOp(n *graph.Node) (*qgemmOp, error) {
 		op.constB, op.constBKN = bv.Const, bv.Const
 		if op.transB {
 			op.constBKN = tensor.TransposeInt8Matrix(bv.Const)
-		}
-		if bb, bU8, ok := int8Bytes(op.constBKN); ok && !bU8 {
-			op.bFits = int8Within(bb, igemmBytesLimit)
 		}
 	}
 	op.allConst = true
@@ -413,9 +408,14 @@ func (op *qgemmOp) prepare(in []*tensor.Tensor, kern *igemmKernel, aU8 bool) (*q
 func (op *qgemmOp) runPrepared(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.Tensor, bool, error) {
 	a := in[0]
 	ab, aU8, isInt8 := int8Bytes(a)
+	kern := igemmISA()
 	// the byte kernel needs int8 A offset to uint8, which the prepared
 	// path does not take: int8 A keeps the int16 kernel here
-	kern := igemmConstKernel(op.bFits && aU8)
+	if op.constBKN != nil && aU8 {
+		if bb, bU8, ok := int8Bytes(op.constBKN); ok && !bU8 {
+			kern = op.bFit.kernel(op.constBKN, op.constBKN, bb)
+		}
+	}
 	if kern == nil || !isInt8 || CPULevel(level.Load()) < LevelAVX2 {
 		return nil, false, nil
 	}

@@ -738,9 +738,7 @@ type convIntOp struct {
 	// it packed for the INT8 kernel.
 	constW *tensor.Tensor
 	packed ipackCache
-	// wFits says whether the constant int8 weight lies in
-	// [-igemmBytesLimit, igemmBytesLimit] (igemmConstKernel).
-	wFits  constPack[struct{}, bool]
+	wFit   bytesFit
 	direct qconvCache
 	// paramConsts holds QLinearConv's scale, zero point and bias inputs
 	// (1, 4, 6, 7, 8) when all are initializers (or absent); prm keeps

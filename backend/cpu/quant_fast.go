@@ -94,9 +94,7 @@ func tile[T any](v []T, count int) []T {
 type quantMatMulOp struct {
 	constB *tensor.Tensor
 	packed ipackCache
-	// bFits says whether the constant int8 B lies in [-igemmBytesLimit,
-	// igemmBytesLimit] (igemmConstKernel).
-	bFits constPack[struct{}, bool]
+	bFit   bytesFit
 }
 
 // matMulIntFast computes acc = (A - za)(B - zb) for plan p with the INT8
@@ -134,7 +132,7 @@ func (op *quantMatMulOp) matMulIntFast(ctx *runtime.Context, p *matMulPlan, a, a
 	var packs []*igemmPacked
 	if b.Rank() == 2 {
 		if !bU8 {
-			kern = igemmConstKernel(op.bFits.get(b, op.constB, struct{}{}, func() bool { return int8Within(bb, igemmBytesLimit) }))
+			kern = op.bFit.kernel(b, op.constB, bb)
 		}
 		_, _, flipB, _, _ := call.form(kern)
 		packs = op.packed.get(b, op.constB, ipackKey{kern, flipB}, func() []*igemmPacked {
@@ -376,7 +374,7 @@ func (op *convIntOp) convGemm(ctx *runtime.Context, g *convGeom, w *tensor.Tenso
 		return false
 	}
 	if !wU8 {
-		kern = igemmConstKernel(op.wFits.get(w, op.constW, struct{}{}, func() bool { return int8Within(wb, igemmBytesLimit) }))
+		kern = op.wFit.kernel(w, op.constW, wb)
 	}
 	kdim := g.cg * g.kSize
 	call := igemmCall{m: g.mg, n: g.outSize, k: kdim, aU8: wU8, lda: kdim, bU8: xU8, ldb: g.inSize,
