@@ -343,21 +343,8 @@ func TestConvIntegerBytesKernel(t *testing.T) {
 		for _, u8 := range []bool{true, false} {
 			for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
 				name := fmt.Sprintf("%v u8=%v limit %d", c.x, u8, limit)
-				x := qRandom(rng, u8, c.x...)
-				xb, _, _ := int8Bytes(x)
-				for i := range xb {
-					if rng.IntN(4) != 0 {
-						xb[i] = map[bool]byte{true: 255, false: 127}[u8]
-					}
-				}
-				wv := make([]int8, tensor.Product(c.w))
-				for i := range wv {
-					wv[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
-					if rng.IntN(3) == 0 {
-						wv[i] = int8(limit * (1 - 2*(i/2%2))) // pairs of equal sign
-					}
-				}
-				w := tensor.FromSlice(c.w, wv)
+				x := nearlySaturated(rng, qRandom(rng, u8, c.x...))
+				w := pairedWeights(rng, limit, 1, c.w...) // K is contiguous
 				in := []*tensor.Tensor{x, w, qRandom(rng, u8), tensor.FromSlice([]int{}, []int8{0})}
 				attrs := c.attrs()
 				if _, err := SetCPULevel(LevelGeneric); err != nil {

@@ -45,10 +45,8 @@ func qScale(rng *rand.Rand, n int) *tensor.Tensor {
 // initializer (QGemm's prepared path).
 const allButFirst = -2
 
-// qOp prepares op with inputs like in: constIdx names the one input that
-// is an initializer (-1: none; allButFirst: every input but the first).
-func qOp(t testing.TB, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) runtime.Op {
-	t.Helper()
+// qNode is the node qOp prepares.
+func qNode(op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) *graph.Node {
 	domain := "" // "com.microsoft:QGemm" names an op outside the default domain
 	if d, name, ok := strings.Cut(op, ":"); ok {
 		domain, op = d, name
@@ -61,7 +59,15 @@ func qOp(t testing.TB, op string, attrs map[string]*graph.Attr, in []*tensor.Ten
 		}
 		n.Inputs = append(n.Inputs, v)
 	}
-	o, err := registry.Factory(domain, op)(n, runtime.NodeInfo{Opset: 21})
+	return n
+}
+
+// qOp prepares op with inputs like in: constIdx names the one input that
+// is an initializer (-1: none; allButFirst: every input but the first).
+func qOp(t testing.TB, op string, attrs map[string]*graph.Attr, in []*tensor.Tensor, constIdx int) runtime.Op {
+	t.Helper()
+	n := qNode(op, attrs, in, constIdx)
+	o, err := registry.Factory(n.Domain, n.OpType)(n, runtime.NodeInfo{Opset: 21})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,21 +271,8 @@ func TestGemmBytesKernel(t *testing.T) {
 	for _, aU8 := range []bool{true, false} {
 		for _, limit := range []int{igemmBytesLimit, igemmBytesLimit + 1} {
 			name := fmt.Sprintf("uint8 A %v, limit %d", aU8, limit)
-			a := qRandom(rng, aU8, rows, k)
-			ab, _, _ := int8Bytes(a)
-			for i := range ab {
-				if rng.IntN(4) != 0 {
-					ab[i] = map[bool]byte{true: 255, false: 127}[aU8]
-				}
-			}
-			bv := make([]int8, k*n)
-			for i := range bv {
-				bv[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
-				if rng.IntN(3) == 0 {
-					bv[i] = int8(limit * (1 - 2*(i/n/2%2))) // rows 2j and 2j+1 of B: one sign
-				}
-			}
-			b := tensor.FromSlice([]int{k, n}, bv)
+			a := nearlySaturated(rng, qRandom(rng, aU8, rows, k))
+			b := pairedWeights(rng, limit, n, k, n) // rows 2j and 2j+1 of B: one sign
 			azp := qRandom(rng, aU8)
 			mmIn := []*tensor.Tensor{a, b, azp, tensor.FromSlice([]int{}, []int8{0})}
 			checkLevels(t, "MatMulInteger "+name, "MatMulInteger", nil, mmIn, 1)
@@ -303,15 +296,7 @@ func TestGemmBytesKernel(t *testing.T) {
 			if !mm.matMulIntFast(runtime.NewContext(2), plan, a, azp, b, mmIn[3], make([]int32, rows*n)) {
 				t.Fatalf("%s: MatMulInteger's INT8 GEMM did not run", name)
 			}
-			node := &graph.Node{OpType: "QGemm", Domain: MSDomain, Attrs: map[string]*graph.Attr{}, Outputs: []*graph.Value{{Name: "y"}}}
-			for i, v := range qgIn {
-				val := &graph.Value{Name: fmt.Sprint("in", i), Const: v}
-				if i == 0 {
-					val.Const = nil
-				}
-				node.Inputs = append(node.Inputs, val)
-			}
-			qg, err := newQGemmOp(node)
+			qg, err := newQGemmOp(qNode(MSDomain+":QGemm", nil, qgIn, allButFirst))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,4 +321,36 @@ func qBias(rng *rand.Rand, n int) *tensor.Tensor {
 		v[i] = int32(rng.IntN(20001) - 10000)
 	}
 	return tensor.FromSlice([]int{n}, v)
+}
+
+// nearlySaturated sets three in four of x's values to the largest a byte
+// kernel operand reaches: 255 (uint8), or 127 (int8, flipped to 255).
+func nearlySaturated(rng *rand.Rand, x *tensor.Tensor) *tensor.Tensor {
+	b, u8, _ := int8Bytes(x)
+	top := byte(127)
+	if u8 {
+		top = 255
+	}
+	for i := range b {
+		if rng.IntN(4) != 0 {
+			b[i] = top
+		}
+	}
+	return x
+}
+
+// pairedWeights is an int8 tensor of the given shape with values in
+// [-igemmBytesLimit, igemmBytesLimit], a third of them set to +-limit with
+// one sign for the elements 2j*stride+r and (2j+1)*stride+r (the pairs
+// that vpmaddubsw sums along k, stride elements apart), so that against
+// nearlySaturated operands a pair reaches 2*255*limit.
+func pairedWeights(rng *rand.Rand, limit, stride int, shape ...int) *tensor.Tensor {
+	v := make([]int8, tensor.Product(shape))
+	for i := range v {
+		v[i] = int8(rng.IntN(2*igemmBytesLimit+1) - igemmBytesLimit)
+		if rng.IntN(3) == 0 {
+			v[i] = int8(limit * (1 - 2*(i/stride/2%2)))
+		}
+	}
+	return tensor.FromSlice(shape, v)
 }
