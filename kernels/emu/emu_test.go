@@ -81,24 +81,25 @@ func TestEmulatedGemm(t *testing.T) {
 // int8 and one f16 GEMM, dense and 2:4, whose blocks all lie inside the
 // matrix (the copies without bounds logic; Harness.InteriorSuites).
 func TestEmulatedInteriorBlocks(t *testing.T) {
-	h := NewRunner().Harness()
-	h.Tiles = emulatedTiles()
-	rs := h.InteriorSuites(t)
-	if len(rs) == 0 {
-		t.Fatal("no tile shape above 128 x 128 was run")
-	}
-	report(t, rs)
+	runTileSuites(t, gobind.Harness.InteriorSuites, "no tile shape above 128 x 128 was run")
 }
 
 // TestEmulatedPersistentBlocks: the p and m shapes with their grid capped
 // (GemmArgs.MaxBlocks) at one block or cluster, which then computes every
 // tile, and at four (Harness.PersistentSuites).
 func TestEmulatedPersistentBlocks(t *testing.T) {
+	runTileSuites(t, gobind.Harness.PersistentSuites, "no p or m shape was run")
+}
+
+// runTileSuites runs suites over the emulated tile shapes and reports
+// them; a run of none fails with none.
+func runTileSuites(t *testing.T, suites func(gobind.Harness, kerneltest.Reporter) []kerneltest.Result, none string) {
+	t.Helper()
 	h := NewRunner().Harness()
 	h.Tiles = emulatedTiles()
-	rs := h.PersistentSuites(t)
+	rs := suites(h, t)
 	if len(rs) == 0 {
-		t.Fatal("no p or m shape was run")
+		t.Fatal(none)
 	}
 	report(t, rs)
 }
