@@ -194,7 +194,6 @@ func orFirst(name string, order []string) string {
 	return name
 }
 
-// tileNamed finds a shape by name in tiles (the zero Tile when absent).
 // Tiles is the tile shapes of the dense (sparse) GEMMs: DenseTiles
 // (SparseTiles).
 func Tiles(sparse bool) []Tile {
@@ -208,6 +207,7 @@ func Tiles(sparse bool) []Tile {
 // where there is none.
 func TileNamed(sparse bool, name string) Tile { return tileNamed(Tiles(sparse), name) }
 
+// tileNamed finds a shape by name in tiles (the zero Tile when absent).
 func tileNamed(tiles []Tile, name string) Tile {
 	for _, t := range tiles {
 		if t.Name == name {

@@ -186,10 +186,7 @@ func (a *GemmArgs) Validate() error {
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
 	}
-	if a.shape().Blocks(a.M, a.N) > maxGrid {
-		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
-	}
-	if err := checkMaxBlocks(k, a.shape(), a.MaxBlocks); err != nil {
+	if err := checkGrid(k, a.shape(), a.M, a.N, a.MaxBlocks); err != nil {
 		return err
 	}
 	eb := a.In.Bytes()
@@ -209,9 +206,13 @@ func (a *GemmArgs) Validate() error {
 	return nil
 }
 
-// checkMaxBlocks checks a grid cap (GemmArgs.MaxBlocks) for tile shape t.
-func checkMaxBlocks(kernel string, t Tile, maxBlocks int64) error {
+// checkGrid checks the grid of an m x n launch in tile shape t: at most
+// maxGrid blocks, and a cap (GemmArgs.MaxBlocks) only where t's blocks
+// loop over tiles.
+func checkGrid(kernel string, t Tile, m, n, maxBlocks int64) error {
 	switch {
+	case t.Blocks(m, n) > maxGrid:
+		return argErr(kernel, "%d x %d output needs more than 2^31-1 blocks", m, n)
 	case maxBlocks < 0:
 		return argErr(kernel, "MaxBlocks %d is negative", maxBlocks)
 	case maxBlocks > 0 && !t.Producer:
@@ -259,10 +260,7 @@ func (a *SparseGemmArgs) Validate() error {
 	if a.M < 0 || a.N < 0 || a.K < 0 {
 		return argErr(k, "negative size %d x %d x %d", a.M, a.N, a.K)
 	}
-	if a.shape().Blocks(a.M, a.N) > maxGrid {
-		return argErr(k, "%d x %d output needs more than 2^31-1 blocks", a.M, a.N)
-	}
-	if err := checkMaxBlocks(k, a.shape(), a.MaxBlocks); err != nil {
+	if err := checkGrid(k, a.shape(), a.M, a.N, a.MaxBlocks); err != nil {
 		return err
 	}
 	f := a.Format()
