@@ -309,7 +309,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil && test.Labels != nil, f.batch, g.threadCount()); err != nil {
 			return fmt.Errorf("--ort: %w", err)
 		}
-		sum.ORT.Saturating = ortpeer.Saturates8Bit() && !f.reduceRange && f.weightOnly == ""
+		sum.ORT.Saturating = ortMaySaturate(rep)
 	}
 	if err := writeQuantizeOutputs(f, model, q, rep); err != nil {
 		return err
@@ -439,6 +439,12 @@ func compareWithORT(q *graph.Model, ds *data.Dataset, n int, withLabels bool, ba
 	return c, nil
 }
 
+// ortMaySaturate reports whether ONNX Runtime's 8-bit kernels may saturate
+// on this CPU with r's model: int8 x int8 layers with full-range weights.
+func ortMaySaturate(r *quant.Report) bool {
+	return r.WeightOnly == "" && !r.ReduceRange && ortpeer.Saturates8Bit()
+}
+
 func printQuantize(w io.Writer, s *quantizeSummary) error {
 	r := s.Report
 	bits := ""
@@ -522,7 +528,7 @@ func printQuantize(w io.Writer, s *quantizeSummary) error {
 		if o.Saturating {
 			io.WriteString(w, "note: this CPU has no VNNI, so ONNX Runtime's 8-bit kernels add pairs of products in 16 bits with saturation here and can differ from exact integer arithmetic; --reduce-range (7-bit weights) keeps them exact\n")
 		}
-	} else if r.WeightOnly == "" && !r.ReduceRange && ortpeer.Saturates8Bit() {
+	} else if ortMaySaturate(r) {
 		io.WriteString(w, "note: this CPU has no VNNI: on such CPUs ONNX Runtime's 8-bit kernels can saturate with full-range weights; 7-bit ones (--reduce-range) keep them exact, and run gcompress's convolutions faster\n")
 	}
 	return nil

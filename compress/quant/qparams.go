@@ -145,12 +145,12 @@ func Choose(lo, hi []float32, cfg Config) (*Params, error) {
 		if scale == 0 || float32(scale) == 0 {
 			scale = 1
 		}
-		zp := math.RoundToEven(float64(qmin) - a/scale)
-		if cfg.Symmetric {
-			// the midpoint, which the formula gives for any range of
-			// nonzero width; for a zero-width one (an all-zero weight
-			// channel) it would give qmin
-			zp = math.RoundToEven(float64(qmin+qmax) / 2)
+		// symmetric: the midpoint, which the formula gives for any range
+		// of nonzero width; for a zero-width one (an all-zero weight
+		// channel) it would give qmin
+		zp := math.RoundToEven(float64(qmin+qmax) / 2)
+		if !cfg.Symmetric {
+			zp = math.RoundToEven(float64(qmin) - a/scale)
 		}
 		p.Scale[i] = float32(scale)
 		p.ZeroPoint[i] = int32(math.Max(float64(qmin), math.Min(float64(qmax), zp)))
