@@ -165,14 +165,14 @@ func (t Tile) SparseShared(in Elem) int {
 // DenseTileOrder and SparseTileOrder list, per input type, the shapes a
 // launch that names none uses, best first: the Launcher takes the first one
 // the device can run. The wgmma shapes lead (sm_90 only), each the fastest
-// of its family on an H100 (docs/RESULTS.md, session 21, 8192^3): int8
-// dense w128x256t (2% ahead of w128x256, level at 4096^3; 1.31x
-// cuBLASLt), f16 and bf16 dense w128x128 (0.69x cuBLAS), int8 2:4
-// w256x192ft (19% ahead of w128x256, 14% at 4096^3), f16 2:4 w128x256ft
-// (19% ahead of w128x128; bf16 2:4 was not timed and follows f16). The t
-// shapes need the driver's tensor-map encoder (CUDA 12), which every driver
-// that compiles the wgmma PTX has. Elsewhere the measured mma.sync shapes
-// serve.
+// of its family on an H100 at 8192^3 (docs/RESULTS.md, sessions 21 and
+// 26): int8 dense w128x256t (1.31-1.37x cuBLASLt; the warp-specialised
+// w128x256p ran 3% behind it), f16 and bf16 dense w128x128 (0.73x cuBLAS),
+// int8 2:4 w256x192ft (w256x192fp level with it, within 1%), f16 2:4
+// w128x256fp (8% ahead of w128x256ft in two calls; bf16 2:4 was not timed
+// and follows f16). The t and p shapes need the driver's tensor-map
+// encoder (CUDA 12), which every driver that compiles the wgmma PTX has.
+// Elsewhere the measured mma.sync shapes serve.
 var (
 	DenseTileOrder = map[Elem][]string{
 		S8:   {"w128x256t", "w128x256", "t128x128k64"},
@@ -181,8 +181,8 @@ var (
 	}
 	SparseTileOrder = map[Elem][]string{
 		S8:   {"w256x192ft", "w128x256", "t128x128"},
-		F16:  {"w128x256ft", "w128x128", "t128x128"},
-		BF16: {"w128x256ft", "w128x128", "t128x128"},
+		F16:  {"w128x256fp", "w128x256ft", "w128x128", "t128x128"},
+		BF16: {"w128x256fp", "w128x256ft", "w128x128", "t128x128"},
 	}
 )
 

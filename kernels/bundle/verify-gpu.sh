@@ -4,7 +4,11 @@
 # each step under its own time limit so that the call ends in time and its
 # logs come back (six files in $OUT):
 #   A  suites.log, kernel-table.txt
-#                       the full-size GEMM suites of TILES
+#                       the full-size GEMM suites of TILES, one test process
+#                       per shape, each appending its summary and table, so
+#                       that a step cut short at T_SUITES keeps the shapes
+#                       that finished (a process prints its table only at
+#                       its end: session 26 lost a four-shape run whole)
 #   B  kb-cubin.log, kb-cubin.json, kb-jit.log, kb-jit.json
 #                       kernelbench at SIZES on TILES, KERNELS, twice in a
 #                       row: the embedded sm_90a cubins (ptxas 12.4), then
@@ -12,9 +16,13 @@
 #                       the PTX), each kernel checked on sampled rows first
 # TILES (default w256x192ft,w128x256t), SIZES (default 8192), KERNELS
 # (default int8_dense,int8_sparse24) and the limits T_SUITES, T_BENCH
-# (seconds; default 330 and 120 for each kernelbench: 570 s at most, under
-# a device call's 600) can be set. The full-size suites took 2-3 min a
-# shape on an H100 (sessions 16 and 18).
+# (seconds; default 330 for all of step A and 120 for each kernelbench:
+# 570 s at most, under a device call's 600) can be set. The full-size
+# suites of one shape (int8, f16 and bf16; a name that is both a dense and
+# a 2:4 shape counts twice) took about 50 s on an H100 (session 26: 105 s
+# for w128x256t and w256x192ft), 2-3 min in sessions 16 and 18; timing
+# f16 at 8192^3 took kernelbench about 9 s a shape (host operands and
+# checks included).
 set -u
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
@@ -28,11 +36,23 @@ t0=$(date +%s)
 since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
 
 echo "== A: full-size suites of $TILES"
-GCOMPRESS_TEST_TILES=$TILES GCOMPRESS_TABLE="$OUT/kernel-table.txt" timeout -k 5 "${T_SUITES:-330}" ./bin/gobind.test \
-	-test.timeout 20m -test.run 'TestWgmmaLoaded|TestGemm$' >"$OUT/suites.log" 2>&1
-since A $?
-grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma (JIT|load))' "$OUT/suites.log" | head -10
-sed -n '/^== kernel tests ==/,$p' "$OUT/suites.log" | head -30
+rm -f "$OUT/suites.log" "$OUT/kernel-table.txt"
+deadline=$((t0 + ${T_SUITES:-330}))
+for tile in ${TILES//,/ }; do
+	left=$((deadline - $(date +%s)))
+	if [ $left -lt 10 ]; then
+		echo "A: no time left for $tile (T_SUITES)"
+		break
+	fi
+	echo "== $tile" >>"$OUT/suites.log"
+	GCOMPRESS_TEST_TILES=$tile GCOMPRESS_TABLE="$OUT/table.tmp" timeout -k 5 $left ./bin/gobind.test \
+		-test.timeout 20m -test.run 'TestWgmmaLoaded|TestGemm$' >>"$OUT/suites.log" 2>&1
+	since "A ($tile)" $?
+	cat "$OUT/table.tmp" >>"$OUT/kernel-table.txt" 2>/dev/null
+	rm -f "$OUT/table.tmp"
+done
+grep -E '^(== [a-z0-9]+$|--- FAIL|FAIL|panic|wgmma (JIT|load))|cases, [0-9]+ passed' "$OUT/suites.log" | head -30
+grep -E '^(int8|f16|bf16|s8) .* [1-9][0-9]*$' "$OUT/suites.log" | head -10
 
 for code in cubin jit; do
 	echo "== B: $TILES at $SIZES, code: $code"
