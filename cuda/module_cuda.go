@@ -28,6 +28,48 @@ static CUresult gc_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, u
 	for (int i = 0; i < nargs; ++i) params[nmaps + i] = (void*)(args + i);
 	return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shared, s, params, NULL);
 }
+
+// gc_resident sets *out to how many blocks of block threads and shared
+// bytes of dynamic shared memory, in clusters of cluster blocks (1: none),
+// f can have resident on a device of sms SMs at once: the driver's
+// occupancy calculator, blocks per SM times the SMs, or for clusters the
+// clusters it can place times their size. cuOccupancyMaxActiveClusters
+// (CUDA 11.8) is asked for by name, as tma_cuda.go asks for the tensor-map
+// encoder, so that the binary still starts on an older driver.
+typedef CUresult (*gc_max_active_clusters)(int* n, CUfunction f, const CUlaunchConfig* config);
+static CUresult gc_resident(CUfunction f, int block, int shared, int cluster, int sms, int* out) {
+	int n = 0;
+	CUresult r;
+	if (cluster <= 1) {
+		r = cuOccupancyMaxActiveBlocksPerMultiprocessor(&n, f, block, (size_t)shared);
+		*out = n * sms;
+		return r;
+	}
+	static gc_max_active_clusters clusters = NULL;
+	if (clusters == NULL) {
+		void* fn = NULL;
+		r = cuGetProcAddress("cuOccupancyMaxActiveClusters", &fn, 11080, CU_GET_PROC_ADDRESS_DEFAULT);
+		if (r != CUDA_SUCCESS) return r;
+		if (fn == NULL) return CUDA_ERROR_NOT_SUPPORTED;
+		clusters = (gc_max_active_clusters)fn;
+	}
+	CUlaunchAttribute attr = {0};
+	attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+	attr.value.clusterDim.x = (unsigned)cluster;
+	attr.value.clusterDim.y = 1;
+	attr.value.clusterDim.z = 1;
+	CUlaunchConfig config = {0};
+	config.gridDimX = (unsigned)(cluster * sms);
+	config.gridDimY = config.gridDimZ = 1;
+	config.blockDimX = (unsigned)block;
+	config.blockDimY = config.blockDimZ = 1;
+	config.sharedMemBytes = (unsigned)shared;
+	config.attrs = &attr;
+	config.numAttrs = 1;
+	r = clusters(&n, f, &config);
+	*out = n * cluster;
+	return r;
+}
 */
 import "C"
 
@@ -160,6 +202,22 @@ func (f *Function) SetMaxDynamicShared(bytes int) error {
 		f.MaxDynamicShared = bytes
 	}
 	return err
+}
+
+// Resident is how many blocks of block threads with sharedBytes of dynamic
+// shared memory, in clusters of cluster blocks (1: none), the device can
+// run at once (the driver's occupancy calculator; clusters must also fit
+// in one GPC each). A grid of more runs in waves of this many.
+func (f *Function) Resident(block, sharedBytes, cluster int) (int, error) {
+	var n C.int
+	err := f.dev.Do(func() error {
+		r := C.gc_resident(cuFunction(&f.f), C.int(block), C.int(sharedBytes), C.int(max(cluster, 1)), C.int(f.dev.SMs), &n)
+		if r != C.CUDA_SUCCESS {
+			return resultError(fmt.Sprintf("occupancy of %s (%d threads, %d bytes shared, clusters of %d)", f.Name, block, sharedBytes, cluster), r)
+		}
+		return nil
+	})
+	return int(n), err
 }
 
 // Dim3 is a grid or block shape.

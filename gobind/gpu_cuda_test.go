@@ -93,10 +93,54 @@ func TestDiagnostics(t *testing.T) {
 // from TILES).
 func TestGemm(t *testing.T) {
 	h := testL.Harness()
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		h.Tiles = strings.Split(v, ",")
-	}
+	h.Tiles = tilesUnderTest()
 	keep(h.GemmSuites(t, size()))
+}
+
+// tilesUnderTest is the tile shapes GCOMPRESS_TEST_TILES names (nil: every
+// shape).
+func tilesUnderTest() []string {
+	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	return nil
+}
+
+// TestResident: the driver's occupancy calculator (Launcher.Resident, which
+// kernelbench reports beside each timing) places on every SM at least the
+// MinBlocks blocks that each int8 GEMM shape under test was sized for (its
+// launch bounds and shared memory), and of the cluster shapes at least one
+// whole cluster; it prints each shape's count.
+func TestResident(t *testing.T) {
+	tiles := tilesUnderTest()
+	ran := 0
+	for _, sparse := range []bool{false, true} {
+		for _, tile := range Tiles(sparse) {
+			name := TileKernels(sparse, S8, tile.Name)[0]
+			if tiles != nil && !slices.Contains(tiles, tile.Name) || testL.Absent(name) != nil {
+				continue
+			}
+			k, _ := lookup(name)
+			n, err := testL.Resident(LaunchSpec{Kernel: name, Block: tile.Threads(), Cluster: tile.Cluster, Shared: k.DynamicShared})
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			ran++
+			fmt.Printf("resident: %s, %d threads, %d bytes shared, clusters of %d: %d blocks on %d SMs\n",
+				name, tile.Threads(), k.DynamicShared, tile.ClusterSize(), n, testL.Dev.SMs)
+			want := tile.MinBlocks * testL.Dev.SMs
+			if tile.Cluster > 1 {
+				want = tile.ClusterSize()
+			}
+			if n < want || n%tile.ClusterSize() != 0 {
+				t.Errorf("%s: %d blocks resident, want at least %d in whole clusters of %d", name, n, want, tile.ClusterSize())
+			}
+		}
+	}
+	if ran == 0 {
+		t.Error("no int8 GEMM shape under test is loaded")
+	}
 }
 
 func TestElementwise(t *testing.T) {
@@ -218,10 +262,7 @@ func TestHostPtxasSASS(t *testing.T) {
 // GCOMPRESS_TEST_TILES names (every shape's where it is not set) and the
 // probes.
 func wgmmaKernelsUnderTest() []string {
-	var tiles []string
-	if v := os.Getenv("GCOMPRESS_TEST_TILES"); v != "" {
-		tiles = strings.Split(v, ",")
-	}
+	tiles := tilesUnderTest()
 	var names []string
 	for _, k := range Kernels {
 		i := strings.LastIndexByte(k.Name, '_')

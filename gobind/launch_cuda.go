@@ -536,6 +536,20 @@ func (l *Launcher) Function(name string) (*cuda.Function, error) {
 	}
 }
 
+// Resident is how many blocks of spec's launch the device can run at once
+// (cuda.Function.Resident); spec.Grid over it is the launch's waves.
+func (l *Launcher) Resident(spec LaunchSpec) (int, error) {
+	f, err := l.Function(spec.Kernel)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.Resident(spec.Block, spec.Shared, spec.ClusterSize())
+	if err != nil {
+		return 0, fmt.Errorf("gobind: %w", err)
+	}
+	return n, nil
+}
+
 // Launch runs a validated launch on the NULL stream (Runner).
 func (l *Launcher) Launch(spec LaunchSpec) error { return l.LaunchOn(nil, spec) }
 

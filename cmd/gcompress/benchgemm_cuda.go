@@ -53,6 +53,10 @@ type deviceGemmTiming struct {
 	// launches (gemmbench.Timing).
 	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
 	ClockLimits []string `json:"clock_limits_after,omitempty"`
+	// Grid and Resident: the launch's blocks and how many the device runs
+	// at once (gemmbench.Timing).
+	Grid     int `json:"grid"`
+	Resident int `json:"resident_blocks,omitempty"`
 }
 
 // benchGemmDevice times bench gemm on the GPU that openDevice opened.
@@ -89,7 +93,8 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 			return nil, fmt.Errorf("bench gemm on %s: %w", g.device, err)
 		}
 		return &deviceGemmTiming{Kernel: t.Impl, Tile: t.Tile, DefaultTile: t.Default, Timing: bench.Summarize(t.Samples, f.warmup),
-			GOPS: t.TOPS * 1e3, Check: t.Check, SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits}, nil
+			GOPS: t.TOPS * 1e3, Check: t.Check, SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits,
+			Grid: t.Grid, Resident: t.Resident}, nil
 	}
 	b.Persistent = f.persistent
 	t, err := timeGemm(fam, f.tile)
@@ -131,11 +136,14 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 	return nil
 }
 
-// write prints the timing on a line that starts with what, and NVML's
-// clock reading after it.
+// write prints the timing on a line that starts with what, then the
+// launch's blocks and how many run at once, and NVML's clock reading.
 func (t *deviceGemmTiming) write(w io.Writer, what string) {
 	fmt.Fprintf(w, "%s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
 		what, t.Kernel, t.Tile, t.Timing.MedianMS, t.Timing.MinMS, t.GOPS/1e3, t.Check)
+	if t.Resident > 0 {
+		fmt.Fprintf(w, "  %d blocks, %d resident at once: %.1f waves\n", t.Grid, t.Resident, float64(t.Grid)/float64(t.Resident))
+	}
 	if t.SMClockMHz > 0 {
 		fmt.Fprintf(w, "  SM clock right after the timed launches: %d MHz", t.SMClockMHz)
 		if len(t.ClockLimits) > 0 {

@@ -68,7 +68,7 @@ func (b *Bencher) Close() {
 // problem is one GEMM on the device: its launch, a check of sampled
 // output rows, and the release of its buffers.
 type problem struct {
-	impl   func(tile string) string // the entry point in a tile shape
+	spec   func(tile string) (gobind.LaunchSpec, error) // the launch in a tile shape
 	launch func() error
 	check  func() error
 	free   func()
@@ -110,7 +110,14 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	if t.Default = tile == "" || tile == b.l.DefaultTile(f.Sparse, f.In); tile == "" {
 		t.Tile = b.l.DefaultTile(f.Sparse, f.In) // after the launch: where it went
 	}
-	t.Impl = p.impl(t.Tile)
+	spec, err := p.spec(t.Tile)
+	if err != nil {
+		return t, err
+	}
+	t.Impl, t.Grid = spec.Kernel, spec.Grid
+	if r, err := b.l.Resident(spec); err == nil {
+		t.Resident = r
+	}
 	if b.Persistent {
 		t.Tile += PersistentSuffix
 		t.Default = false
@@ -187,7 +194,7 @@ func (b *Bencher) dense(f Family, tile string, m, n, k int, maxBlocks int64) (*p
 	args := &gobind.GemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), A: bufs[0].Mem(), LdA: int64(k),
 		B: bufs[1].Mem(), LdB: int64(k), Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
-	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
+	p.spec = func(tile string) (gobind.LaunchSpec, error) { a := *args; a.Tile = tile; return a.Spec() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostGemm(&kerneltest.GemmProblem{In: f.In, M: 1, N: n, K: k, A: ha[row*k*eb : (row+1)*k*eb], LdA: k,
 			B: hb, LdB: k, Out: out, C: want, LdCM: n, LdCN: 1})
@@ -216,7 +223,7 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 		AMeta: bufs[1].Mem(), LdE: int64(k / 8), B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
-	p.impl = func(tile string) string { a := *args; a.Tile = tile; return a.Kernel() }
+	p.spec = func(tile string) (gobind.LaunchSpec, error) { a := *args; a.Tile = tile; return a.Spec() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostSparse(&kerneltest.SparseProblem{In: f.In, M: 1, N: n, K: k, Values: vals[row*k/2*eb : (row+1)*k/2*eb], LdV: k / 2,
 			Meta: meta[row*k/8 : (row+1)*k/8], LdE: k / 8, B: hb, LdB: k, Out: out, C: want, LdCM: n, LdCN: 1})

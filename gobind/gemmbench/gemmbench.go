@@ -106,6 +106,13 @@ type Timing struct {
 	// Check is "pass", or what the sampled-row comparison with the
 	// reference found, before timing.
 	Check string `json:"check"`
+	// Grid is the launch's blocks; Resident how many of them the device
+	// can run at once (the driver's occupancy calculator: blocks per SM
+	// times the SMs, for cluster shapes the clusters it can place times
+	// their size), 0 where the driver could not say. Grid / Resident is
+	// the launch's waves.
+	Grid     int `json:"grid"`
+	Resident int `json:"resident_blocks,omitempty"`
 	// SMClockMHz and ClockLimits are NVML's reading of the GPU right after
 	// the timed launches: its SM clock and the reasons it gave for holding
 	// the clocks down (sw_power_cap, ...); absent where NVML could not say.

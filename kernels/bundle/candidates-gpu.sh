@@ -6,7 +6,8 @@
 #                       probes, then the cluster probe) and TestWgmmaLoaded
 #                       for CAND: their kernels loaded (from the embedded
 #                       sm_90a cubins, or the driver's JIT: about 1.2 s a
-#                       kernel on an H100)
+#                       kernel on an H100), and TestResident: the blocks of
+#                       each int8 shape the GPU runs at once
 #   B  bench-stdout.log, vendor.json, kernelbench.json, kernelbench.log
 #                       bench-gpu.sh on CAND at SIZES (PyTorch beside us,
 #                       each kernel checked on sampled rows first)
@@ -41,10 +42,10 @@ since() { echo "$1 rc=$2 after $(($(date +%s) - t0)) s"; }
 
 echo "== A: diagnostics and kernel loads of $CAND"
 GCOMPRESS_TEST_TILES=$CAND timeout -k 5 "${T_DIAG:-120}" ./bin/gobind.test -test.short -test.timeout 10m -test.v \
-	-test.run 'TestWgmmaLoaded|TestDiagnostics|TestClusterProbe' >"$OUT/diag.log" 2>&1
+	-test.run 'TestWgmmaLoaded|TestDiagnostics|TestClusterProbe|TestResident' >"$OUT/diag.log" 2>&1
 r=$?
 since A $r
-grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma (JIT|load))' "$OUT/diag.log" | head -20
+grep -E '^(--- FAIL|FAIL|PASS|ok|panic|wgmma (JIT|load)|resident:)' "$OUT/diag.log" | head -40
 [ $r -ne 0 ] && tail -5 "$OUT/diag.log"
 sed -n '/^== kernel tests ==/,$p' "$OUT/diag.log" | head -12
 

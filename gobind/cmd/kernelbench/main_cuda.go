@@ -152,8 +152,8 @@ func run() error {
 							rep.BenchErrors = append(rep.BenchErrors, e)
 							continue
 						}
-						fmt.Printf("%-16s %-24s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v\n", t.Kernel, t.Tile, s, s, s,
-							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits)
+						fmt.Printf("%-16s %-24s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident\n", t.Kernel, t.Tile, s, s, s,
+							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits, t.Grid, t.Resident)
 						rep.Timings = append(rep.Timings, Timing{Timing: t})
 					}
 				}
