@@ -28,7 +28,7 @@ for t in cuda gobind backend; do
 	r=$?
 	[ $r -ne 0 ] && rc=1
 	# The summary part of the log (gobind prints its tables at the end).
-	grep -E '^(--- FAIL|FAIL|PASS|ok|panic|device|code that ran|wgmma (JIT|load)|host ptxas SASS)' "$OUT/$t.log" | head -40
+	grep -E '^(--- FAIL|FAIL|PASS|ok|panic|device|code that ran|wgmma (JIT|load)|host ptxas SASS|resident:)' "$OUT/$t.log" | head -70
 	sed -n '/^== kernel tests ==/,$p' "$OUT/$t.log" | head -60
 	sed -n '/placement per op type/,$p' "$OUT/$t.log" | head -30
 	# A binary that stopped early (no GPU, a panic): show how it ended.
