@@ -45,13 +45,16 @@ static CUresult gc_resident(CUfunction f, int block, int shared, int cluster, in
 		*out = n * sms;
 		return r;
 	}
-	static gc_max_active_clusters clusters = NULL;
+	// Looked up once; calls may come from several threads (atomics).
+	static gc_max_active_clusters cached = NULL;
+	gc_max_active_clusters clusters = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
 	if (clusters == NULL) {
 		void* fn = NULL;
 		r = cuGetProcAddress("cuOccupancyMaxActiveClusters", &fn, 11080, CU_GET_PROC_ADDRESS_DEFAULT);
 		if (r != CUDA_SUCCESS) return r;
 		if (fn == NULL) return CUDA_ERROR_NOT_SUPPORTED;
 		clusters = (gc_max_active_clusters)fn;
+		__atomic_store_n(&cached, clusters, __ATOMIC_RELEASE);
 	}
 	CUlaunchAttribute attr = {0};
 	attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;

@@ -20,13 +20,16 @@ typedef CUresult (*gc_encode_tiled)(void* map, int dtype, cuuint32_t rank, void*
 // bounds fill NONE (zeros) = 0.
 static CUresult gc_encode_tensor_map(unsigned long long* out, unsigned long long base, cuuint64_t row_bytes, cuuint64_t rows,
                                      cuuint64_t pitch, cuuint32_t box_bytes, cuuint32_t box_rows, int swizzle) {
-	static gc_encode_tiled encode = NULL;
+	// Looked up once; calls may come from several threads (atomics).
+	static gc_encode_tiled cached = NULL;
+	gc_encode_tiled encode = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
 	if (encode == NULL) {
 		void* fn = NULL;
 		CUresult r = cuGetProcAddress("cuTensorMapEncodeTiled", &fn, 12000, CU_GET_PROC_ADDRESS_DEFAULT);
 		if (r != CUDA_SUCCESS) return r;
 		if (fn == NULL) return CUDA_ERROR_NOT_SUPPORTED;
 		encode = (gc_encode_tiled)fn;
+		__atomic_store_n(&cached, encode, __ATOMIC_RELEASE);
 	}
 	struct { _Alignas(64) unsigned long long w[16]; } map;
 	const cuuint64_t dims[2] = {row_bytes, rows}, strides[1] = {pitch};

@@ -428,8 +428,8 @@ func everyEntry(sparse bool, in Elem, tile string, ok func(kernel string) bool) 
 // which Absent reports; other names are passed over). It returns how many
 // it tried. Each load runs on its own goroutine's OS thread, so where the
 // driver's JIT compiles on several threads at once the wait shrinks up to
-// workers times (driver 580 on an H100 did not: 22 kernels took 21.7 s
-// with 16 workers, session 26, against 1.2 s each one at a time); kernels
+// workers times (driver 580 on an H100 barely did: 22 kernels took 21.7
+// s with 16 workers, session 26, against 1.2 s each one at a time); kernels
 // asked for meanwhile wait only for their own load.
 func (l *Launcher) Precompile(names []string, workers int) int {
 	if l.wgmma.ready != nil {

@@ -112,6 +112,7 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	}
 	spec, err := p.spec(t.Tile)
 	if err != nil {
+		b.dev.Synchronize() // the launch done before p.free
 		return t, err
 	}
 	t.Impl, t.Grid = spec.Kernel, spec.Grid
