@@ -94,7 +94,10 @@ tensor-core kernels; k must then be a multiple of 128 (int8) or 64
 (halves). --tile picks a tile shape (default: the one launches use on
 this GPU; 'gcompress --device cuda:0 bench gemm --tile list' lists them).
 Sampled rows are checked against the Go reference before timing, and a
-mismatch fails the command.
+mismatch fails the command. The report names the kernel and tile shape,
+the launch's blocks and how many the GPU runs at once (the driver's
+occupancy calculator: the launch runs in waves of that many), and the SM
+clock that NVML read right after the timed launches.
 
 gops is 2*m*n*k divided by the median time (GFLOP/s for floats, giga
 integer multiply-adds x2 for int8); for --sparse it counts the dense
