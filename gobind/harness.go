@@ -406,6 +406,9 @@ func (h Harness) ElemImpl(p *kerneltest.ElemProblem) error {
 		err = s.launch(sa.Spec())
 	case kerneltest.OpAdd:
 		err = s.launch(AddSpec(x, x2, y, n))
+	case kerneltest.OpIm2col:
+		ia := &Im2colArgs{X: x, Cols: y, Geom: p.Conv, Ld: int64(p.Ld), Pad: p.Pad, Flip: p.Flip}
+		err = s.launch(ia.Spec())
 	default:
 		err = s.launch(UnarySpec("gc_"+p.Op, &UnaryArgs{X: x, Y: y, N: n}))
 	}

@@ -28,6 +28,7 @@ var Kernels = append(gemmKernels(), []Kernel{
 	{"gc_cast_f16_f32", "elementwise", 3, 0},
 	{"gc_cast_f32_bf16", "elementwise", 3, 0},
 	{"gc_cast_bf16_f32", "elementwise", 3, 0},
+	{"gc_im2col_s8", "elementwise", 18, 0},
 	{"gc_gemm_s8_s32_naive", "elementwise", 10, 0},
 	{"gc_gemm_f16_f32_naive", "elementwise", 10, 0},
 	{"gc_abi_probe", "elementwise", 5, 0},

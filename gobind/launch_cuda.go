@@ -665,6 +665,12 @@ func (l *Launcher) Add(s *cuda.Stream, a, b, c cuda.Mem, n int64) error {
 	return l.run(s, spec, err)
 }
 
+// Im2col launches gc_im2col_s8.
+func (l *Launcher) Im2col(s *cuda.Stream, a *Im2colArgs) error {
+	spec, err := a.Spec()
+	return l.run(s, spec, err)
+}
+
 // Unary launches one of the unary kernels (Relu, CastF32F16, ...).
 func (l *Launcher) Unary(s *cuda.Stream, kernel string, a *UnaryArgs) error {
 	spec, err := UnarySpec(kernel, a)

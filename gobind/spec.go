@@ -132,6 +132,26 @@ func (a *QuantArgs) Spec(quantize bool) (LaunchSpec, error) {
 	return s.check()
 }
 
+// Spec validates a and returns the launch of gc_im2col_s8.
+func (a *Im2colArgs) Spec() (LaunchSpec, error) {
+	if err := a.Validate(); err != nil {
+		return LaunchSpec{}, err
+	}
+	g := a.Geom
+	flip := uint64(0)
+	if a.Flip {
+		flip = 1
+	}
+	s := LaunchSpec{Kernel: "gc_im2col_s8", Block: EltThreads, Params: []uint64{ptr(a.X), ptr(a.Cols),
+		i64(int64(g.C)), i64(int64(g.H)), i64(int64(g.W)), i64(int64(g.KH)), i64(int64(g.KW)), i64(int64(g.SH)),
+		i64(int64(g.SW)), i64(int64(g.DH)), i64(int64(g.DW)), i64(int64(g.PH)), i64(int64(g.PW)), i64(int64(g.OH)),
+		i64(int64(g.OW)), i64(a.Ld), uint64(a.Pad), flip}}
+	if n := int64(g.OH) * int64(g.OW) * a.Ld; n > 0 {
+		s.Grid = EltBlocks(n)
+	}
+	return s.check()
+}
+
 // Spec validates a and returns the launch of gc_softmax_f32.
 func (a *SoftmaxArgs) Spec() (LaunchSpec, error) {
 	if err := a.Validate(); err != nil {

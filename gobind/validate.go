@@ -357,6 +357,34 @@ func (a *SoftmaxArgs) Validate() error {
 	return flat(k, "output", a.Y, a.Rows*a.Cols, 4)
 }
 
+// Im2colArgs are the arguments of gc_im2col_s8: Cols = the im2col matrix
+// of the 8-bit image X (ref.Im2colRef: Geom.OH·Geom.OW rows of Ld bytes,
+// Ld >= Geom.K(); taps outside the image read Pad; every byte xor 0x80
+// where Flip is set, for uint8 data on the int8 GEMMs).
+type Im2colArgs struct {
+	X, Cols cuda.Mem
+	Geom    ref.Im2col
+	Ld      int64
+	Pad     byte
+	Flip    bool
+}
+
+// Validate checks the arguments.
+func (a *Im2colArgs) Validate() error {
+	const k = "gc_im2col_s8"
+	g := a.Geom
+	if err := g.Check(); err != nil {
+		return argErr(k, "%v", err)
+	}
+	if a.Ld < int64(g.K()) {
+		return argErr(k, "rows of %d bytes for patches of %d", a.Ld, g.K())
+	}
+	if err := flat(k, "image", a.X, int64(g.C)*int64(g.H)*int64(g.W), 1); err != nil {
+		return err
+	}
+	return flat(k, "columns", a.Cols, int64(g.OH)*int64(g.OW)*a.Ld, 1)
+}
+
 // UnaryArgs: Y[i] = f(X[i]) for N elements of sizes XBytes -> YBytes.
 type UnaryArgs struct {
 	X, Y cuda.Mem

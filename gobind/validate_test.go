@@ -194,6 +194,30 @@ func TestElementwiseArgsValidate(t *testing.T) {
 	if err := u.validate("gc_relu_f32", 4, 4); err == nil {
 		t.Fatal("short relu output accepted")
 	}
+	// im2col of a 2 x 5 x 5 image, 3 x 3 kernel, padding 1: 25 rows of
+	// 32 bytes (K = 18).
+	g := ref.Im2col{C: 2, H: 5, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, DH: 1, DW: 1, PH: 1, PW: 1, OH: 5, OW: 5}
+	ia := Im2colArgs{X: mem(1, 50), Cols: mem(2, 25*32), Geom: g, Ld: 32, Pad: 9, Flip: true}
+	spec, err := ia.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Grid != EltBlocks(25*32) || spec.Params[len(spec.Params)-2] != 9 || spec.Params[len(spec.Params)-1] != 1 {
+		t.Errorf("im2col launch: grid %d, last parameters %v", spec.Grid, spec.Params[len(spec.Params)-2:])
+	}
+	for name, bad := range map[string]func(a *Im2colArgs){
+		"rows shorter than a patch": func(a *Im2colArgs) { a.Ld = 16 },
+		"a short column buffer":     func(a *Im2colArgs) { a.Cols.Bytes-- },
+		"a short image":             func(a *Im2colArgs) { a.X.Bytes-- },
+		"a zero stride":             func(a *Im2colArgs) { a.Geom.SW = 0 },
+		"negative padding":          func(a *Im2colArgs) { a.Geom.PH = -1 },
+	} {
+		b := ia
+		bad(&b)
+		if err := b.Validate(); err == nil {
+			t.Errorf("im2col with %s accepted", name)
+		}
+	}
 }
 
 func TestGeometry(t *testing.T) {

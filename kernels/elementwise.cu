@@ -1,6 +1,7 @@
 // Elementwise helpers the CUDA runtime backend needs between GEMMs:
 // quantize / dequantize (int8, per tensor or per channel), softmax over rows,
-// add, relu and float32 <-> f16/bf16 casts, plus two diagnostics (the naive
+// add, relu, float32 <-> f16/bf16 casts and the im2col of 8-bit images that
+// turns a convolution into a GEMM, plus two diagnostics (the naive
 // GEMMs and the ABI probe). Each mirrors a reference in
 // kernels/ref/elementwise.go (or gemm.go) operation by operation.
 //
@@ -122,6 +123,31 @@ extern "C" __global__ void __launch_bounds__(GC_ELT_THREADS)
 extern "C" __global__ void __launch_bounds__(GC_ELT_THREADS)
     gc_cast_bf16_f32(const __nv_bfloat16* x, float* y, long long n) {
   GC_GRID_STRIDE(i, n) { y[i] = __bfloat162float(x[i]); }
+}
+
+// cols[p·ld + k], for p < OH·OW and k < ld, is the im2col matrix of the
+// C x H x W 8-bit image x: for k < K = C·KH·KW, k = (c·KH + ky)·KW + kx,
+// the byte x[c][iy][ix] at iy = oy·SH − PH + ky·DH, ix = ox·SW − PW + kx·DW
+// (p = oy·OW + ox), or pad where that lies outside the image, each xor
+// 0x80 where flip is set (uint8 data read as int8); 0 for k >= K
+// (ref.Im2colRef). One byte per thread: the gathers are the cost.
+extern "C" __global__ void __launch_bounds__(GC_ELT_THREADS)
+    gc_im2col_s8(const unsigned char* x, unsigned char* cols, long long C, long long H, long long W, long long KH,
+                 long long KW, long long SH, long long SW, long long DH, long long DW, long long PH, long long PW,
+                 long long OH, long long OW, long long ld, long long pad, long long flip) {
+  const long long K = C * KH * KW;
+  const unsigned char fl = flip ? 0x80 : 0;
+  GC_GRID_STRIDE(i, OH * OW * ld) {
+    const long long p = i / ld, k = i % ld;
+    unsigned char v = 0;
+    if (k < K) {
+      const long long c = k / (KH * KW), ky = k / KW % KH, kx = k % KW;
+      const long long iy = p / OW * SH - PH + ky * DH, ix = p % OW * SW - PW + kx * DW;
+      v = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[(c * H + iy) * W + ix] : (unsigned char)pad;
+      v ^= fl;
+    }
+    cols[i] = v;
+  }
 }
 
 // ---- diagnostics ----------------------------------------------------------

@@ -21,12 +21,14 @@ const (
 	OpCastF16F32 = "cast_f16_f32"
 	OpCastF32BF  = "cast_f32_bf16"
 	OpCastBF16F  = "cast_bf16_f32"
+	OpIm2col     = "im2col_s8"
 )
 
 // ElemProblem is one elementwise kernel call: input X (and X2 for add) as
 // bytes, N elements (Rows x Cols for softmax), the per-channel parameters of
-// quantize/dequantize, and the output buffer Y whose result starts at byte
-// YOff (the bytes around it are guard band).
+// quantize/dequantize, the image geometry, row length and padding byte of
+// im2col (N = OH·OW·Ld output bytes), and the output buffer Y whose result
+// starts at byte YOff (the bytes around it are guard band).
 type ElemProblem struct {
 	Op         string
 	X, X2      []byte
@@ -35,6 +37,10 @@ type ElemProblem struct {
 	Scale      []float32
 	ZeroPoint  []int32
 	Ch         ref.Channels
+	Conv       ref.Im2col
+	Ld         int
+	Pad        byte
+	Flip       bool
 	Y          []byte
 	YOff       int
 }
@@ -49,6 +55,8 @@ func elemSizes(op string) (int, int) {
 		return 4, 1
 	case OpDequantize:
 		return 1, 4
+	case OpIm2col:
+		return 1, 1
 	case OpCastF32F16, OpCastF32BF:
 		return 4, 2
 	case OpCastF16F32, OpCastBF16F:
@@ -80,6 +88,8 @@ func HostElementwise(p *ElemProblem) error {
 		ref.CastF32ToBF16Ref(view[float32](p.X)[:p.N], view[tensor.BF16](y))
 	case OpCastBF16F:
 		ref.CastBF16ToF32Ref(view[tensor.BF16](p.X)[:p.N], view[float32](y))
+	case OpIm2col:
+		return ref.Im2colRef(p.Conv, p.X, p.Pad, p.Flip, y, p.Ld)
 	default:
 		return fmt.Errorf("unknown op %q", p.Op)
 	}
@@ -173,7 +183,55 @@ func Elementwise(t Reporter, impl ElemImpl, size Size) []Result {
 		s.runElem(&ElemProblem{Op: OpSoftmax, X: f32bytes(x), N: len(x), Rows: sh[0], Cols: sh[1]}, impl,
 			caseName("softmax", fmt.Sprintf("%dx%d", sh[0], sh[1])))
 	}
+	for _, c := range im2colCases(size) {
+		r := rng(fmt.Sprint("im2col ", c.g))
+		x := make([]byte, c.g.C*c.g.H*c.g.W)
+		for i := range x {
+			x[i] = byte(r.IntN(256))
+		}
+		s.runElem(&ElemProblem{Op: OpIm2col, X: x, N: c.g.OH * c.g.OW * c.ld, Conv: c.g, Ld: c.ld, Pad: c.pad, Flip: c.flip}, impl,
+			caseName("im2col", fmt.Sprintf("%dx%dx%d k%dx%d s%d d%d p%d ld%d", c.g.C, c.g.H, c.g.W, c.g.KH, c.g.KW, c.g.SH, c.g.DH, c.g.PH, c.ld), "flip", c.flip))
+	}
 	return s.results
+}
+
+// im2colCase is one image geometry of the im2col suite, its row length
+// and padding byte.
+type im2colCase struct {
+	g    ref.Im2col
+	ld   int
+	pad  byte
+	flip bool
+}
+
+// im2colCases: 1x1 (no padding), 3x3 with padding on every side, strided,
+// dilated and asymmetric kernels, a patch longer than the GEMMs' 16-byte
+// rows (ld past K), the LeNet-5 and ResNet stem shapes (the stem at full
+// size only).
+func im2colCases(size Size) []im2colCase {
+	conv := func(c, h, w, kh, kw, s, d, p int) ref.Im2col {
+		return ref.Im2col{C: c, H: h, W: w, KH: kh, KW: kw, SH: s, SW: s, DH: d, DW: d, PH: p, PW: p,
+			OH: (h+2*p-d*(kh-1)-1)/s + 1, OW: (w+2*p-d*(kw-1)-1)/s + 1}
+	}
+	ld := func(g ref.Im2col) int { return (g.K() + 15) / 16 * 16 }
+	cases := []im2colCase{
+		{conv(3, 5, 7, 1, 1, 1, 1, 0), 16, 0, false},
+		{conv(4, 6, 6, 3, 3, 1, 1, 1), 48, 7, true},
+		{conv(2, 9, 8, 3, 3, 2, 1, 1), 32, 128, false},
+		{conv(3, 11, 10, 3, 3, 1, 2, 2), 32, 255, true},
+		{conv(5, 7, 9, 2, 3, 1, 1, 0), 48, 3, false},
+		{conv(1, 28, 28, 5, 5, 1, 1, 2), 32, 0, true},
+		{conv(6, 14, 14, 5, 5, 1, 1, 0), 160, 9, false},
+	}
+	for i := range cases {
+		if cases[i].ld < ld(cases[i].g) {
+			cases[i].ld = ld(cases[i].g)
+		}
+	}
+	if size == Full {
+		cases = append(cases, im2colCase{conv(3, 224, 224, 7, 7, 2, 1, 3), 160, 128, true})
+	}
+	return cases
 }
 
 // runElem runs one elementwise case twice (two poisons) and compares.

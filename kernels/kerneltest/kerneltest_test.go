@@ -133,10 +133,21 @@ func TestSuitesCatchBrokenKernels(t *testing.T) {
 		t.Error("sparse suite: swapped metadata nibbles not detected")
 	}
 
-	// Elementwise: round half away from zero instead of to even, and a
-	// softmax off by 1e-4 relative.
+	// Elementwise: round half away from zero instead of to even, a softmax
+	// off by 1e-4 relative, and an im2col whose padding is not flipped with
+	// the data.
 	rec = &recorder{}
 	Elementwise(rec, func(p *ElemProblem) error {
+		if p.Op == OpIm2col && p.Flip {
+			q := *p
+			q.Flip = false
+			x := bytes.Clone(p.X)
+			for i := range x {
+				x[i] ^= 0x80
+			}
+			q.X = x
+			return HostElementwise(&q)
+		}
 		if err := HostElementwise(p); err != nil {
 			return err
 		}
@@ -157,13 +168,14 @@ func TestSuitesCatchBrokenKernels(t *testing.T) {
 		}
 		return nil
 	}, Short)
-	var quant, soft bool
+	var quant, soft, im2col bool
 	for _, e := range rec.errs {
 		quant = quant || strings.Contains(e, "quantize")
 		soft = soft || strings.Contains(e, "softmax")
+		im2col = im2col || strings.Contains(e, "im2col")
 	}
-	if !quant || !soft {
-		t.Errorf("elementwise suite: ties rounded away detected %v, softmax error detected %v", quant, soft)
+	if !quant || !soft || !im2col {
+		t.Errorf("elementwise suite: ties rounded away detected %v, softmax error detected %v, unflipped padding detected %v", quant, soft, im2col)
 	}
 }
 
