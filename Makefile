@@ -185,7 +185,9 @@ check-cuda: check-go kernels test-emu
 EMU_CXX = $(shell command -v g++ || command -v g++-12 || command -v g++-11)
 test-emu: check-go
 	@[ -n "$(EMU_CXX)" ] || { echo "test-emu needs g++ (apt-get install g++)" >&2; exit 1; }
-	CXX=$(EMU_CXX) $(GO) vet -tags gcompress_emu ./kernels/emu
+	CXX=$(EMU_CXX) $(GO) vet -tags gcompress_emu ./kernels/emu ./cuda/backend
+	@# The runtime backend's launches (QLinearConv: im2col and the int8 GEMM) on the emulator.
+	CXX=$(EMU_CXX) $(GO) test -count=1 -tags gcompress_emu -run '^TestEmulated' ./cuda/backend
 	mkdir -p build && CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -c -o build/emu.test ./kernels/emu
 	@# Two processes, one per core: shard 1 of the GEMM suites beside
 	@# everything else (the emulator runs a launch on one thread).
@@ -215,11 +217,13 @@ gpu-bundle: check-go kernels testdata build
 	mkdir -p $(BUNDLE_STAGE)/bin $(BUNDLE_STAGE)/conformance $(BUNDLE_STAGE)/models $(BUNDLE_STAGE)/mnist $(BUNDLE) build/bundle-models
 	for c in $(GPU_CONFORMANCE); do cp -r $(ONNX_TESTDATA)/node/$$c $(BUNDLE_STAGE)/conformance/ || exit 1; done
 	@# test-gpu.sh's end-to-end check: an MLP trained here on the embedded digits (seconds), quantized
-	@# as is and after 2:4 pruning (its three layers become QGemm, dense and 2:4), and the test digits.
+	@# as is and after 2:4 pruning (its three layers become QGemm, dense and 2:4), a LeNet-5 (one
+	@# epoch, about 15 s; its two convolutions become QLinearConv), and the test digits.
 	cp testdata/mnist/test-images-idx3-ubyte.gz testdata/mnist/test-labels-idx1-ubyte.gz $(BUNDLE_STAGE)/mnist/
 	./$(BIN) train --arch lenet-300-100 --data testdata/mnist --epochs 3 --seed 1 -o build/bundle-models/mlp.onnx >/dev/null
 	./$(BIN) prune build/bundle-models/mlp.onnx --method 2:4 -o build/bundle-models/mlp24.onnx >/dev/null
-	for m in mlp mlp24; do ./$(BIN) quantize build/bundle-models/$$m.onnx --calib testdata/mnist --calib-samples 200 \
+	./$(BIN) train --arch lenet5 --data testdata/mnist --epochs 1 --seed 1 -o build/bundle-models/lenet5.onnx >/dev/null
+	for m in mlp mlp24 lenet5; do ./$(BIN) quantize build/bundle-models/$$m.onnx --calib testdata/mnist --calib-samples 200 \
 	  -o $(BUNDLE_STAGE)/models/$$m-int8.onnx >/dev/null || exit 1; done
 	$(GO) build -tags $(CUDA_TAG) -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(BUNDLE_STAGE)/bin/ ./cmd/gcompress ./gobind/cmd/kernelbench
 	$(GO) test -c -tags $(CUDA_TAG) -trimpath -ldflags "-s -w" -o $(BUNDLE_STAGE)/bin/ ./cuda ./gobind ./cuda/backend

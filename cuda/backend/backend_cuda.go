@@ -63,6 +63,7 @@ type gpuOp interface {
 var gpuOps = map[string]gpuFactory{
 	"MatMulInteger":    newMatMulInteger,
 	"QLinearMatMul":    newQLinearMatMul,
+	"QLinearConv":      newQLinearConv,
 	"MatMul":           newHalfMatMul,
 	"Softmax":          newSoftmax,
 	"QuantizeLinear":   newQuantize,

@@ -359,3 +359,45 @@ func TestQGemmOnGPU(t *testing.T) {
 		}
 	}
 }
+
+// TestQLinearConvOnGPU: QLinearConv (what `gcompress quantize` makes of a
+// Conv) runs on the GPU's im2col and int8 GEMM and gives the CPU's
+// outputs within one: uint8 x and y with padding (the taps outside the
+// image hold the x zero point) and a per-channel weight scale and bias, two
+// images; int8 x and y, strided and dilated, per-tensor scale, no bias.
+func TestQLinearConvOnGPU(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	u8 := func(shape ...int) *tensor.Tensor {
+		x := tensor.MustNew(tensor.Uint8, shape...)
+		for i := range x.RawBytes() {
+			x.RawBytes()[i] = byte(r.IntN(256))
+		}
+		return x
+	}
+	ws := tensor.MustNew(tensor.Float32, 8)
+	bias := tensor.MustNew(tensor.Int32, 8)
+	for i := range ws.F32() {
+		ws.F32()[i] = float32(0.002 + 0.01*r.Float64())
+		tensor.Data[int32](bias)[i] = int32(r.IntN(4001) - 2000)
+	}
+	for _, c := range []struct {
+		x      *tensor.Tensor
+		consts []*tensor.Tensor
+		attrs  map[string]*graph.Attr
+	}{
+		{u8(2, 3, 12, 11), []*tensor.Tensor{tensor.Scalar(float32(0.03)), tensor.Scalar(uint8(117)), randTensor(r, tensor.Int8, 8, 3, 3, 3),
+			ws, tensor.Scalar(int8(0)), tensor.Scalar(float32(0.2)), tensor.Scalar(uint8(100)), bias},
+			map[string]*graph.Attr{"pads": graph.IntsAttr(1, 1, 1, 1)}},
+		{randTensor(r, tensor.Int8, 1, 4, 15, 13), []*tensor.Tensor{tensor.Scalar(float32(0.05)), tensor.Scalar(int8(-3)),
+			randTensor(r, tensor.Int8, 6, 4, 3, 3), tensor.Scalar(float32(0.004)), tensor.Scalar(int8(0)), tensor.Scalar(float32(0.3)), tensor.Scalar(int8(4))},
+			map[string]*graph.Attr{"pads": graph.IntsAttr(2, 0, 1, 2), "strides": graph.IntsAttr(2, 2), "dilations": graph.IntsAttr(2, 1)}},
+	} {
+		m := oneNode("QLinearConv", c.x.DType(), c.x.Shape(), c.consts, c.attrs)
+		before := gpuRuns("QLinearConv")
+		cpuOut, gpuOut := runBoth(t, m, c.x)
+		t.Logf("%v: %d of %d outputs differ by one", c.x.Shape(), compare(t, cpuOut, gpuOut, 1), cpuOut.Len())
+		if gpuRuns("QLinearConv") != before+1 {
+			t.Fatalf("QLinearConv %v did not run on the GPU", c.x.Shape())
+		}
+	}
+}

@@ -20,7 +20,10 @@
 // multiplier, so an output can differ by 1 from the CPU backend's float64
 // rounding on a tie), com.microsoft QGemm (what `gcompress quantize` lowers
 // Gemm and 2-D MatMul layers to: uint8 or int8 A, constant int8 B with zero
-// zero points, C per column; see qgemmPlan), MatMul on float16/bfloat16
+// zero points, C per column; see qgemmPlan), QLinearConv (2-D, one group,
+// uint8 or int8 x and y, constant int8 weight with zero zero points:
+// gc_im2col_s8 and the int8 GEMM per image, requantized per output channel
+// in its epilogue; see qconvPlan), MatMul on float16/bfloat16
 // with a constant B,
 // Softmax over the last axis (float32), QuantizeLinear to int8 and
 // DequantizeLinear from int8 (per tensor or per axis), Relu and

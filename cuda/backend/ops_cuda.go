@@ -85,9 +85,6 @@ func transposePad(src []byte, k, n, ld, esize int) []byte {
 	return out
 }
 
-// roundUp rounds x up to a multiple of m.
-func roundUp(x, m int) int { return (x + m - 1) / m * m }
-
 // gemmOp is a GEMM with a constant weight W (K x N in the model) and the
 // activation A from the node's first input: Y = A·W. The weight is on the
 // device as the kernels' operand B (N x ldb, transposed and padded), or,
@@ -305,6 +302,80 @@ func (op *qgemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Ten
 	return []*tensor.Tensor{y}, true, nil
 }
 
+// qconvOp runs an ONNX QLinearConv on the GPU (qconvPlan): the batch of
+// images uploaded at once, then per image gc_im2col_s8 and the int8 GEMM
+// with the weight on the device once (qconvPlan.launches).
+type qconvOp struct {
+	b *Backend
+	p *qconvPlan
+	d qconvDevice
+}
+
+func newQLinearConv(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
+	p := planQLinearConv(n)
+	if p == nil {
+		return nil, nil
+	}
+	op := &qconvOp{b: b, p: p, d: qconvDevice{ld: roundUp(p.w.Shape()[1], 16)}}
+	for _, c := range []struct {
+		dst  *cuda.Mem
+		data []byte
+	}{{&op.d.w, p.deviceWeight(op.d.ld)}, {&op.d.mult, f32raw(p.mult)}, {&op.d.bias, tensor.FromSlice([]int{len(p.bias)}, p.bias).RawBytes()}} {
+		buf, err := b.constant(c.data)
+		if err != nil {
+			return nil, err
+		}
+		*c.dst = buf.Mem()
+	}
+	return op, nil
+}
+
+func (op *qconvOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
+	x := in[0]
+	g, ok := op.p.geometry(x.Shape())
+	if x.DType() != op.p.xDT || !ok {
+		return nil, false, nil
+	}
+	y, err := ctx.Alloc(op.p.yDT, x.Shape()[0], op.p.w.Shape()[0], g.OH, g.OW)
+	if err != nil {
+		return nil, true, fmt.Errorf("QLinearConv: %w", err)
+	}
+	if y.Len() == 0 {
+		return []*tensor.Tensor{y}, true, nil
+	}
+	if err := op.conv(x, g, y); err != nil {
+		return nil, true, fmt.Errorf("QLinearConv: %w", err)
+	}
+	if op.p.yDT == tensor.Uint8 {
+		unsignedOut(y.RawBytes())
+	}
+	return []*tensor.Tensor{y}, true, nil
+}
+
+// conv runs the convolution of the images x (geometry g each) into y.
+func (op *qconvOp) conv(x *tensor.Tensor, g ref.Im2col, y *tensor.Tensor) error {
+	c := &call{b: op.b}
+	defer c.free()
+	xm, ym, err := c.inOut(x, y)
+	if err != nil {
+		return err
+	}
+	cols, err := c.alloc(int64(g.OH * g.OW * op.d.ld))
+	if err != nil {
+		return err
+	}
+	specs, err := op.p.launches(op.d, op.b.K.DefaultTile(false, gobind.S8), g, x.Shape()[0], xm, ym, cols)
+	if err != nil {
+		return err
+	}
+	for _, s := range specs {
+		if err := op.b.K.Launch(s); err != nil {
+			return err
+		}
+	}
+	return c.fetch(y, ym)
+}
+
 // MatMul on float16 or bfloat16 with a constant B: float32 accumulation,
 // output in the input type.
 func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
@@ -318,11 +389,6 @@ func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error)
 		}
 	}
 	return nil, nil
-}
-
-func f32raw(v []float32) []byte {
-	t := tensor.FromSlice([]int{len(v)}, v)
-	return append([]byte(nil), t.RawBytes()...)
 }
 
 // softmaxOp: float32 softmax over the last axis.

@@ -18,8 +18,14 @@ import (
 // qgemmNode is a com.microsoft QGemm whose inputs but A (of type aDT) are
 // the initializers in (nil: absent).
 func qgemmNode(aDT tensor.DType, in []*tensor.Tensor, attrs map[string]*graph.Attr) *graph.Node {
-	n := &graph.Node{OpType: "QGemm", Domain: passes.MSDomain, Attrs: attrs, Outputs: []*graph.Value{{Name: "y"}}}
-	n.Inputs = append(n.Inputs, &graph.Value{Name: "a", DType: aDT})
+	return constInputsNode("QGemm", passes.MSDomain, aDT, in, attrs)
+}
+
+// constInputsNode is a node of op whose first input is a graph input of
+// type xDT and whose other inputs are the initializers in (nil: absent).
+func constInputsNode(op, domain string, xDT tensor.DType, in []*tensor.Tensor, attrs map[string]*graph.Attr) *graph.Node {
+	n := &graph.Node{OpType: op, Domain: domain, Attrs: attrs, Outputs: []*graph.Value{{Name: "y"}}}
+	n.Inputs = append(n.Inputs, &graph.Value{Name: "x", DType: xDT})
 	for i, t := range in {
 		if t == nil {
 			n.Inputs = append(n.Inputs, nil)

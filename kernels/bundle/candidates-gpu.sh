@@ -15,7 +15,8 @@
 #                       the -short GEMM suites of NEW
 #   D  misc.log         gcompress devices --json, cuda.test and backend.test
 #                       (-short), gcompress --device cuda:0 conformance, the
-#                       2:4 quantized MLP (eval on GPU and CPU, placement),
+#                       2:4 quantized MLP and the quantized LeNet-5 (eval on
+#                       GPU and CPU, placement),
 #                       and bench gemm --sparse --vs-dense at 4096^3 (int8,
 #                       f16)
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
@@ -72,18 +73,20 @@ echo "== D: devices, cuda.test, backend.test, conformance"
 	echo "== gcompress --device cuda:0 conformance"
 	timeout -k 5 "${T_MISC:-30}" ./bin/gcompress --device cuda:0 conformance conformance 2>&1 | tail -40
 	echo "conformance rc=${PIPESTATUS[0]}"
-	echo "== the 2:4 quantized MLP: accuracy on the GPU and the CPU, placement"
-	for d in cpu cuda:0; do
-		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device "$d" eval models/mlp24-int8.onnx --data mnist --json 2>&1 | tr -d '\n '
-		echo " ($d rc=${PIPESTATUS[0]})"
+	for m in mlp24-int8 lenet5-int8; do
+		echo "== the quantized $m: accuracy on the GPU and the CPU, placement"
+		for d in cpu cuda:0; do
+			timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device "$d" eval models/$m.onnx --data mnist --json 2>&1 | tr -d '\n '
+			echo " ($d rc=${PIPESTATUS[0]})"
+		done
+		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 run models/$m.onnx --random-inputs --dim batch=64 --profile 2>&1 |
+			sed -n '/placement/,$p'
 	done
-	timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 run models/mlp24-int8.onnx --random-inputs --dim batch=64 --profile 2>&1 |
-		sed -n '/placement/,$p'
 	for a in "--sparse --vs-dense" "--dtype f16 --sparse --vs-dense"; do
 		echo "== gcompress --device cuda:0 bench gemm $a"
 		timeout -k 5 "${T_GEMM:-10}" ./bin/gcompress --device cuda:0 bench gemm --m 4096 --n 4096 --k 4096 --runs 5 $a 2>&1 | tail -5
 		echo "bench gemm $a rc=${PIPESTATUS[0]}"
 	done
 } >"$OUT/misc.log" 2>&1
-grep -E 'rc=|passed|^(--- FAIL|FAIL)|^(gemm|dense) |speed-up|accuracy|QGemm' "$OUT/misc.log" | head -40
+grep -E 'rc=|passed|^(--- FAIL|FAIL)|^(gemm|dense) |speed-up|accuracy|QGemm|QLinearConv' "$OUT/misc.log" | head -40
 echo "candidates-gpu: done after $(($(date +%s) - t0)) s (logs in $OUT)"

@@ -50,11 +50,13 @@ for t in int8 f16 bf16; do
 done
 grep -E '^(gemm |dense |2:4 speed-up)' "$OUT/backend.log"
 # ... and a quantized MLP (make gpu-bundle trains it on the embedded digits),
-# dense and 2:4, evaluated on the GPU and on the CPU: its three QGemm layers
-# run on the int8 GEMMs (the 2:4 ones for the pruned model), so the accuracies
-# should agree (an output may differ by one from the CPU's rounding).
-echo "== quantized MLP, dense and 2:4: accuracy on the GPU and the CPU, placement"
-for m in mlp-int8 mlp24-int8; do
+# dense and 2:4, and a quantized LeNet-5, evaluated on the GPU and on the
+# CPU: the MLP's three QGemm layers run on the int8 GEMMs (the 2:4 ones for
+# the pruned model), LeNet-5's two QLinearConv on im2col and the int8 GEMM,
+# so the accuracies should agree (an output may differ by one from the
+# CPU's rounding).
+echo "== quantized MLP (dense and 2:4) and LeNet-5: accuracy on the GPU and the CPU, placement"
+for m in mlp-int8 mlp24-int8 lenet5-int8; do
 	for d in cpu cuda:0; do
 		printf '%s %s: ' "$m" "$d"
 		./bin/gcompress --device "$d" eval "models/$m.onnx" --data mnist --json 2>>"$OUT/backend.log" | tr -d '\n ' || rc=1
