@@ -310,13 +310,7 @@ func TestSparse24WeightsOnGPU(t *testing.T) {
 // int8 A with a float output.
 func TestQGemmOnGPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
-	u8 := func(shape ...int) *tensor.Tensor {
-		x := tensor.MustNew(tensor.Uint8, shape...)
-		for i := range x.RawBytes() {
-			x.RawBytes()[i] = byte(r.IntN(256))
-		}
-		return x
-	}
+	u8 := func(shape ...int) *tensor.Tensor { return randBytes(r, tensor.Uint8, shape...) }
 	bias := make([]int32, 24)
 	for j := range bias {
 		bias[j] = int32(r.IntN(2001) - 1000)
@@ -367,13 +361,7 @@ func TestQGemmOnGPU(t *testing.T) {
 // images; int8 x and y, strided and dilated, per-tensor scale, no bias.
 func TestQLinearConvOnGPU(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
-	u8 := func(shape ...int) *tensor.Tensor {
-		x := tensor.MustNew(tensor.Uint8, shape...)
-		for i := range x.RawBytes() {
-			x.RawBytes()[i] = byte(r.IntN(256))
-		}
-		return x
-	}
+	u8 := func(shape ...int) *tensor.Tensor { return randBytes(r, tensor.Uint8, shape...) }
 	ws := tensor.MustNew(tensor.Float32, 8)
 	bias := tensor.MustNew(tensor.Int32, 8)
 	for i := range ws.F32() {

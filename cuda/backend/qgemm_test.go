@@ -74,20 +74,8 @@ func gpuQGemm(t *testing.T, p *qgemmPlan, a *tensor.Tensor) *tensor.Tensor {
 // GPU cannot take get no plan.
 func TestQGemmPlan(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	randT := func(dt tensor.DType, shape ...int) *tensor.Tensor {
-		x := tensor.MustNew(dt, shape...)
-		for i, raw := 0, x.RawBytes(); i < len(raw); i++ {
-			raw[i] = byte(r.IntN(256))
-		}
-		return x
-	}
-	scales := func(n int) *tensor.Tensor {
-		s := make([]float32, n)
-		for j := range s {
-			s[j] = 0.002 + 0.01*r.Float32()
-		}
-		return tensor.FromSlice([]int{n}, s)
-	}
+	randT := func(dt tensor.DType, shape ...int) *tensor.Tensor { return randBytes(r, dt, shape...) }
+	scales := func(n int) *tensor.Tensor { return randScales(r, n) }
 	for i, c := range []struct {
 		aDT, yDT        tensor.DType
 		m, k, n         int
