@@ -379,10 +379,17 @@ func (a *Im2colArgs) Validate() error {
 	if a.Ld < int64(g.K()) {
 		return argErr(k, "rows of %d bytes for patches of %d", a.Ld, g.K())
 	}
-	if err := flat(k, "image", a.X, int64(g.C)*int64(g.H)*int64(g.W), 1); err != nil {
+	img, cols := int64(g.C)*int64(g.H)*int64(g.W), int64(g.OH)*int64(g.OW)*a.Ld
+	if err := flat(k, "image", a.X, img, 1); err != nil {
 		return err
 	}
-	return flat(k, "columns", a.Cols, int64(g.OH)*int64(g.OW)*a.Ld, 1)
+	if err := flat(k, "columns", a.Cols, cols, 1); err != nil {
+		return err
+	}
+	if overlap(a.X, img, a.Cols, cols) {
+		return argErr(k, "the columns overlap the image")
+	}
+	return nil
 }
 
 // UnaryArgs: Y[i] = f(X[i]) for N elements of sizes XBytes -> YBytes.

@@ -211,6 +211,7 @@ func TestElementwiseArgsValidate(t *testing.T) {
 		"a short image":             func(a *Im2colArgs) { a.X.Bytes-- },
 		"a zero stride":             func(a *Im2colArgs) { a.Geom.SW = 0 },
 		"negative padding":          func(a *Im2colArgs) { a.Geom.PH = -1 },
+		"columns over the image":    func(a *Im2colArgs) { a.Cols.Ptr = a.X.Ptr + 10 },
 	} {
 		b := ia
 		bad(&b)

@@ -4,7 +4,6 @@ package backend
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -78,26 +77,6 @@ func runBoth(t *testing.T, m *graph.Model, x *tensor.Tensor) (cpuOut, gpuOut *te
 		outs[i] = o[0]
 	}
 	return outs[0], outs[1]
-}
-
-// compare checks element i of a and b within tol (absolute) and counts the
-// elements that differ at all.
-func compare(t *testing.T, a, b *tensor.Tensor, tol float64) int {
-	t.Helper()
-	if a.DType() != b.DType() || !tensor.SameShape(a.Shape(), b.Shape()) {
-		t.Fatalf("cpu %v, gpu %v", a, b)
-	}
-	diff := 0
-	for i := 0; i < a.Len(); i++ {
-		x, y := a.Float64At(i), b.Float64At(i)
-		if x != y {
-			diff++
-		}
-		if !(math.Abs(x-y) <= tol) {
-			t.Fatalf("element %d: cpu %v, gpu %v", i, x, y)
-		}
-	}
-	return diff
 }
 
 func randTensor(r *rand.Rand, dt tensor.DType, shape ...int) *tensor.Tensor {

@@ -34,8 +34,7 @@ func constWeight(n *graph.Node, i int, dt tensor.DType) *tensor.Tensor {
 // roundUp rounds x up to a multiple of m.
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// f32raw is the bytes of v (a copy).
-func f32raw(v []float32) []byte {
-	t := tensor.FromSlice([]int{len(v)}, v)
-	return append([]byte(nil), t.RawBytes()...)
+// rawCopy is the bytes of v (a copy), as the kernels read a vector.
+func rawCopy[T tensor.Elem](v []T) []byte {
+	return append([]byte(nil), tensor.FromSlice([]int{len(v)}, v).RawBytes()...)
 }

@@ -235,7 +235,7 @@ func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, err
 	if err != nil {
 		return nil, err
 	}
-	sb, err := b.constant(f32raw(scale))
+	sb, err := b.constant(rawCopy(scale))
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +262,11 @@ func newQGemm(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
 		return nil, err
 	}
 	if p.yDT != tensor.Float32 {
-		sb, err := b.constant(f32raw(p.scale))
+		sb, err := b.constant(rawCopy(p.scale))
 		if err != nil {
 			return nil, err
 		}
-		bb, err := b.constant(tensor.FromSlice([]int{len(p.bias)}, p.bias).RawBytes())
+		bb, err := b.constant(rawCopy(p.bias))
 		if err != nil {
 			return nil, err
 		}
@@ -304,7 +304,7 @@ func (op *qgemmOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Ten
 
 // qconvOp runs an ONNX QLinearConv on the GPU (qconvPlan): the batch of
 // images uploaded at once, then per image gc_im2col_s8 and the int8 GEMM
-// with the weight on the device once (qconvPlan.launches).
+// with the weight on the device once (qconvPlan.steps).
 type qconvOp struct {
 	b *Backend
 	p *qconvPlan
@@ -316,18 +316,21 @@ func newQLinearConv(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error
 	if p == nil {
 		return nil, nil
 	}
-	op := &qconvOp{b: b, p: p, d: qconvDevice{ld: roundUp(p.w.Shape()[1], 16)}}
-	for _, c := range []struct {
-		dst  *cuda.Mem
-		data []byte
-	}{{&op.d.w, p.deviceWeight(op.d.ld)}, {&op.d.mult, f32raw(p.mult)}, {&op.d.bias, tensor.FromSlice([]int{len(p.bias)}, p.bias).RawBytes()}} {
-		buf, err := b.constant(c.data)
-		if err != nil {
-			return nil, err
-		}
-		*c.dst = buf.Mem()
+	d := qconvDevice{ld: roundUp(p.w.Shape()[1], 16)}
+	wb, err := b.constant(p.deviceWeight(d.ld))
+	if err != nil {
+		return nil, err
 	}
-	return op, nil
+	sb, err := b.constant(rawCopy(p.mult))
+	if err != nil {
+		return nil, err
+	}
+	bb, err := b.constant(rawCopy(p.bias))
+	if err != nil {
+		return nil, err
+	}
+	d.w, d.mult, d.bias = wb.Mem(), sb.Mem(), bb.Mem()
+	return &qconvOp{b: b, p: p, d: d}, nil
 }
 
 func (op *qconvOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Tensor, bool, error) {
@@ -352,7 +355,9 @@ func (op *qconvOp) run(ctx *runtime.Context, in []*tensor.Tensor) ([]*tensor.Ten
 	return []*tensor.Tensor{y}, true, nil
 }
 
-// conv runs the convolution of the images x (geometry g each) into y.
+// conv runs the convolution of the images x (geometry g each) into y; the
+// GEMMs name no tile shape, so they move on to the next shape where the
+// default fails to load, as every GEMM of the backend does.
 func (op *qconvOp) conv(x *tensor.Tensor, g ref.Im2col, y *tensor.Tensor) error {
 	c := &call{b: op.b}
 	defer c.free()
@@ -364,12 +369,15 @@ func (op *qconvOp) conv(x *tensor.Tensor, g ref.Im2col, y *tensor.Tensor) error 
 	if err != nil {
 		return err
 	}
-	specs, err := op.p.launches(op.d, op.b.K.DefaultTile(false, gobind.S8), g, x.Shape()[0], xm, ym, cols)
+	steps, err := op.p.steps(op.d, "", g, x.Shape()[0], xm, ym, cols)
 	if err != nil {
 		return err
 	}
-	for _, s := range specs {
-		if err := op.b.K.Launch(s); err != nil {
+	for _, s := range steps {
+		if err := op.b.K.Im2col(nil, s.col); err != nil {
+			return err
+		}
+		if err := op.b.K.Gemm(nil, s.gemm); err != nil {
 			return err
 		}
 	}

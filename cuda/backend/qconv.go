@@ -20,13 +20,14 @@ import (
 //	        outside the image hold x_zp, so they add nothing),
 //	bias[m] = B[m] + (shift − x_zp)·Σ_k W[m][k]        (int32, wrapping),
 //	y[m][p] = saturate(round_half_even(float32(acc)·mult[m]) + zp),
-//	mult[m] = float32(x_scale·w_scale[m] / y_scale),
+//	mult[m] = float32(x_scale)·float32(w_scale[m]) / float32(y_scale)   (float32, as the CPU's),
 //
 // zp = y_zp, or y_zp − 128 for a uint8 y, whose bytes are then shifted
 // back. cols is gc_im2col_s8's matrix (ref.Im2colRef) and the product the
 // GEMM's A = W (M x K) times its B = cols' (P x K), stored as y's M x P
-// plane of the image: NCHW. The CPU computes mult·acc in float64, so an
-// output may differ from the CPU backend's by one near a half.
+// plane of the image: NCHW. The CPU computes mult·acc in float64, the
+// epilogue in float32, so an output may differ from the CPU backend's by
+// one near a half.
 type qconvPlan struct {
 	w        *tensor.Tensor // M x K, int8
 	win      graph.Window   // completed for two spatial axes
@@ -61,7 +62,7 @@ func planQLinearConv(n *graph.Node) *qconvPlan {
 		return nil
 	}
 	p := &qconvPlan{win: win, xDT: zx.DType(), yDT: zy.DType(), zp: int64(zy.Float64At(0))}
-	if !eightBit(p.xDT) || !eightBit(p.yDT) || n.Input(0).DType != p.xDT {
+	if !eightBit(p.xDT) || !eightBit(p.yDT) {
 		return nil
 	}
 	p.pad = zx.RawBytes()[0]
@@ -91,7 +92,7 @@ func planQLinearConv(n *graph.Node) *qconvPlan {
 			p.bias[o] += tensor.Data[int32](b)[o]
 		}
 		ws := sw.Float64At(min(o, sw.Len()-1))
-		p.mult[o] = float32(sx.Float64At(0) * ws / sy.Float64At(0))
+		p.mult[o] = float32(sx.Float64At(0)) * float32(ws) / float32(sy.Float64At(0))
 	}
 	if p.yDT == tensor.Uint8 {
 		p.zp -= 128
@@ -122,7 +123,7 @@ func (p *qconvPlan) geometry(xShape []int) (ref.Im2col, bool) {
 }
 
 // qconvDevice is a plan's constants on the device: the weight (M rows of
-// Ld bytes, zero past K), the multipliers and the bias (float32 and int32
+// ld bytes, zero past K), the multipliers and the bias (float32 and int32
 // per output channel).
 type qconvDevice struct {
 	w, mult, bias cuda.Mem
@@ -139,16 +140,22 @@ func (p *qconvPlan) deviceWeight(ld int) []byte {
 	return out
 }
 
-// launches are the kernel launches of the convolution of batch images at
-// x (geometry g each, C·H·W bytes apart) into y (int8 bytes, NCHW),
-// through the column matrix cols (OH·OW rows of d.ld bytes): per image
-// gc_im2col_s8, then the int8 GEMM in tile shape tile ("": GemmArgs'
+// qconvStep is one image's two launches: its im2col and the GEMM.
+type qconvStep struct {
+	col  *gobind.Im2colArgs
+	gemm *gobind.GemmArgs
+}
+
+// steps are the launches of the convolution of batch images at x
+// (geometry g each, C·H·W bytes apart) into y (int8 bytes, NCHW), through
+// the column matrix cols (OH·OW rows of d.ld bytes): per image
+// gc_im2col_s8, then the int8 GEMM in tile shape tile ("": the device's
 // default) of the weight by the columns, requantized per row (output
 // channel) into the image's M x OH·OW plane. Launched in order on one
 // stream, images share cols.
-func (p *qconvPlan) launches(d qconvDevice, tile string, g ref.Im2col, batch int, x, y, cols cuda.Mem) ([]gobind.LaunchSpec, error) {
+func (p *qconvPlan) steps(d qconvDevice, tile string, g ref.Im2col, batch int, x, y, cols cuda.Mem) ([]qconvStep, error) {
 	m, pix, img, ld := p.w.Shape()[0], g.OH*g.OW, int64(g.C*g.H*g.W), int64(d.ld)
-	var specs []gobind.LaunchSpec
+	var steps []qconvStep
 	for i := 0; i < batch; i++ {
 		xi, err := x.Slice(int64(i)*img, img)
 		if err != nil {
@@ -158,17 +165,12 @@ func (p *qconvPlan) launches(d qconvDevice, tile string, g ref.Im2col, batch int
 		if err != nil {
 			return nil, err
 		}
-		col := &gobind.Im2colArgs{X: xi, Cols: cols, Geom: g, Ld: ld, Pad: p.pad, Flip: p.xDT == tensor.Uint8}
-		gemm := &gobind.GemmArgs{In: gobind.S8, Tile: tile, M: int64(m), N: int64(pix), K: ld, A: d.w, LdA: ld, B: cols, LdB: ld,
-			Epilogue: gobind.Epilogue{Out: ref.OutS8, C: yi, LdCM: int64(pix), LdCN: 1, Scale: d.mult, Bias: d.bias,
-				Axis: ref.PerRow, ZeroPoint: p.zp}}
-		for _, spec := range []func() (gobind.LaunchSpec, error){col.Spec, gemm.Spec} {
-			s, err := spec()
-			if err != nil {
-				return nil, err
-			}
-			specs = append(specs, s)
-		}
+		steps = append(steps, qconvStep{
+			col: &gobind.Im2colArgs{X: xi, Cols: cols, Geom: g, Ld: ld, Pad: p.pad, Flip: p.xDT == tensor.Uint8},
+			gemm: &gobind.GemmArgs{In: gobind.S8, Tile: tile, M: int64(m), N: int64(pix), K: ld, A: d.w, LdA: ld, B: cols, LdB: ld,
+				Epilogue: gobind.Epilogue{Out: ref.OutS8, C: yi, LdCM: int64(pix), LdCN: 1, Scale: d.mult, Bias: d.bias,
+					Axis: ref.PerRow, ZeroPoint: p.zp}},
+		})
 	}
-	return specs, nil
+	return steps, nil
 }

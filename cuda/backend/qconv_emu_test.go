@@ -3,20 +3,23 @@
 package backend
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/gcompress/gcompress/cuda"
+	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/emu"
 	"github.com/gcompress/gcompress/tensor"
 )
 
 // TestEmulatedQLinearConv runs the launches qconvOp makes
-// (qconvPlan.launches: gc_im2col_s8 and the int8 GEMM per image, the
-// constants laid out as the op uploads them) on the CPU emulator of the
-// kernels, in an mma.sync and a wgmma TMA tile shape, and compares with the
-// CPU backend's QLinearConv on qconvCases: within one, as on the GPU.
+// (qconvPlan.steps: gc_im2col_s8 and the int8 GEMM per image, the constants
+// laid out as the op uploads them) on the CPU emulator of the kernels, in
+// an mma.sync and a wgmma TMA tile shape, the output and column buffers
+// poisoned first, and compares with the CPU backend's QLinearConv on
+// qconvCases: within one, as on the GPU.
 func TestEmulatedQLinearConv(t *testing.T) {
 	r := emu.NewRunner()
 	upload := func(b []byte) cuda.Mem {
@@ -27,6 +30,7 @@ func TestEmulatedQLinearConv(t *testing.T) {
 		t.Cleanup(func() { r.Free(m) })
 		return m
 	}
+	poisoned := func(n int) cuda.Mem { return upload(bytes.Repeat([]byte{0xA5}, n)) }
 	cases := qconvCases(t, rand.New(rand.NewPCG(10, 10)))
 	for _, tile := range []string{"t128x128k64", "w128x256t"} {
 		for i, c := range cases {
@@ -39,17 +43,22 @@ func TestEmulatedQLinearConv(t *testing.T) {
 				t.Fatalf("case %d: no geometry", i)
 			}
 			d := qconvDevice{ld: roundUp(p.w.Shape()[1], 16)}
-			d.w, d.mult, d.bias = upload(p.deviceWeight(d.ld)), upload(f32raw(p.mult)),
-				upload(tensor.FromSlice([]int{len(p.bias)}, p.bias).RawBytes())
+			d.w, d.mult, d.bias = upload(p.deviceWeight(d.ld)), upload(rawCopy(p.mult)), upload(rawCopy(p.bias))
 			y := tensor.MustNew(p.yDT, c.want.Shape()...)
-			ym := upload(make([]byte, y.Len()))
-			specs, err := p.launches(d, tile, g, c.x.Shape()[0], upload(c.x.RawBytes()), ym, upload(make([]byte, g.OH*g.OW*d.ld)))
+			ym := poisoned(y.Len())
+			steps, err := p.steps(d, tile, g, c.x.Shape()[0], upload(c.x.RawBytes()), ym, poisoned(g.OH*g.OW*d.ld))
 			if err != nil {
 				t.Fatalf("case %d: %v", i, err)
 			}
-			for _, s := range specs {
-				if err := r.Launch(s); err != nil {
-					t.Fatalf("case %d: %s: %v", i, s.Kernel, err)
+			for _, s := range steps {
+				for _, spec := range []func() (gobind.LaunchSpec, error){s.col.Spec, s.gemm.Spec} {
+					ls, err := spec()
+					if err == nil {
+						err = r.Launch(ls)
+					}
+					if err != nil {
+						t.Fatalf("case %d: %v", i, err)
+					}
 				}
 			}
 			if err := r.Download(y.RawBytes(), ym); err != nil {

@@ -206,8 +206,8 @@ type im2colCase struct {
 
 // im2colCases: 1x1 (no padding), 3x3 with padding on every side, strided,
 // dilated and asymmetric kernels, a patch longer than the GEMMs' 16-byte
-// rows (ld past K), the LeNet-5 and ResNet stem shapes (the stem at full
-// size only).
+// rows (ld past K), the LeNet-5 shapes, one whose height and width differ
+// in every parameter, and the ResNet-50 stem (at full size only).
 func im2colCases(size Size) []im2colCase {
 	conv := func(c, h, w, kh, kw, s, d, p int) ref.Im2col {
 		return ref.Im2col{C: c, H: h, W: w, KH: kh, KW: kw, SH: s, SW: s, DH: d, DW: d, PH: p, PW: p,
@@ -222,6 +222,8 @@ func im2colCases(size Size) []im2colCase {
 		{conv(5, 7, 9, 2, 3, 1, 1, 0), 48, 3, false},
 		{conv(1, 28, 28, 5, 5, 1, 1, 2), 32, 0, true},
 		{conv(6, 14, 14, 5, 5, 1, 1, 0), 160, 9, false},
+		// Every pair of axis parameters different, so a swap shows.
+		{ref.Im2col{C: 2, H: 9, W: 13, KH: 3, KW: 2, SH: 2, SW: 1, DH: 1, DW: 3, PH: 2, PW: 0, OH: 6, OW: 10}, 16, 77, true},
 	}
 	for i := range cases {
 		if cases[i].ld < ld(cases[i].g) {
