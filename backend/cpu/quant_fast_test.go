@@ -139,6 +139,12 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		{x: []int{1, 16, 14, 14}, w: []int{33, 16, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true, perChannel: true},
 		{x: []int{2, 8, 9, 11}, w: []int{12, 4, 1, 1}, group: 2, strides: []int64{2, 1}, pads: []int64{0, 0, 0, 0}, xU8: false, perChannel: true},
 		{x: []int{1, 3, 31, 29}, w: []int{17, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true},
+		// stride 2 along rows long enough for the 16-wide even-byte copy
+		// (and its scalar tail): the stem's 7x7 with padding, a 3x3 and a
+		// 1x1 of odd widths
+		{x: []int{1, 3, 12, 75}, w: []int{8, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true, perChannel: true},
+		{x: []int{1, 5, 7, 69}, w: []int{6, 5, 3, 3}, group: 1, strides: []int64{2, 2}, pads: []int64{1, 0, 1, 2}, xU8: false},
+		{x: []int{1, 8, 5, 71}, w: []int{12, 8, 1, 1}, group: 1, strides: []int64{2, 2}, pads: []int64{0, 0, 0, 0}, xU8: true},
 		{x: []int{1, 4, 8, 8}, w: []int{4, 1, 3, 3}, group: 4, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true}, // depthwise: float32 kernels, exact
 		// depthwise over 20 channels (the blocked kernel's 16 and 4 more), stride 2, batch 2; a channel multiplier of 2 with uint8 weights and a zero point
 		{x: []int{2, 20, 13, 11}, w: []int{20, 1, 3, 3}, group: 20, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}, xU8: true, perChannel: true},

@@ -261,6 +261,24 @@ static void SFX(iinterleave)(const uint8_t *const *rp, int64_t cw, int64_t w, in
 	for (; c < w; c++) dst[c] = 0;
 }
 
+// iodd_skip writes d[q] = row[2q] for q in [a, b) (a stride-2 row of a
+// convolution: the ResNet stem and downsampling layers), 16 at a time from
+// 32-byte loads: the even bytes of each 16-byte lane (vpshufb), the two
+// lanes' halves joined (vpermq). A load reads row[2q .. 2q+31], so the
+// vector loop stops where that would pass row[2(b-1)], the last byte the
+// caller vouches for.
+static inline void SFX(iodd_skip)(const uint8_t *row, int64_t a, int64_t b, uint8_t *d) {
+	const __m256i even = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1,
+		0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+	int64_t q = a;
+	for (; q + 17 <= b; q += 16) {
+		__m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(row + 2 * q)), even);
+		v = _mm256_permute4x64_epi64(v, 0x08);
+		_mm_storeu_si128((__m128i *)(d + q), _mm256_castsi256_si128(v));
+	}
+	for (; q < b; q++) d[q] = row[2 * q];
+}
+
 // iconv_row writes the im2col row p of an 8-bit image for panel columns
 // [j, j+cw) into out (padding: padb).
 static void SFX(iconv_row)(const gc_gemm_args *g, const uint8_t *img, int64_t p, int64_t j, int64_t cw,
@@ -286,6 +304,8 @@ static void SFX(iconv_row)(const gc_gemm_args *g, const uint8_t *img, int64_t p,
 			for (int64_t q = ox; q < a; q++) d[q - ox] = padb;
 			if (s == 1)
 				memcpy(d + (a - ox), row + a, (size_t)(b - a));
+			else if (s == 2)
+				SFX(iodd_skip)(row, a, b, d - ox);
 			else
 				for (int64_t q = a; q < b; q++) d[q - ox] = row[q * s];
 			for (int64_t q = b; q < ox + len; q++) d[q - ox] = padb;
