@@ -38,3 +38,25 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 func rawCopy[T tensor.Elem](v []T) []byte {
 	return append([]byte(nil), tensor.FromSlice([]int{len(v)}, v).RawBytes()...)
 }
+
+// padRows copies a rows x cols matrix of esize-byte elements into rows of ld
+// elements (zero padding), as the GEMM kernels need 16-byte row strides.
+func padRows(src []byte, rows, cols, ld, esize int) []byte {
+	if ld == cols {
+		return src
+	}
+	out := make([]byte, rows*ld*esize)
+	for r := 0; r < rows; r++ {
+		copy(out[r*ld*esize:], src[r*cols*esize:(r+1)*cols*esize])
+	}
+	return out
+}
+
+// unsignedShift is what an operand of type dt loses on the int8 kernels:
+// 128 for uint8 (v − 128, flipping the top bit), 0 for int8.
+func unsignedShift(dt tensor.DType) int32 {
+	if dt == tensor.Uint8 {
+		return 128
+	}
+	return 0
+}

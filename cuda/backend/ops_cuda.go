@@ -60,19 +60,6 @@ func (c *call) fetch(t *tensor.Tensor, m cuda.Mem) error {
 	return c.b.Dev.CopyOut(t.RawBytes(), m)
 }
 
-// padRows copies a rows x cols matrix of esize-byte elements into rows of ld
-// elements (zero padding), as the GEMM kernels need 16-byte row strides.
-func padRows(src []byte, rows, cols, ld, esize int) []byte {
-	if ld == cols {
-		return src
-	}
-	out := make([]byte, rows*ld*esize)
-	for r := 0; r < rows; r++ {
-		copy(out[r*ld*esize:], src[r*cols*esize:(r+1)*cols*esize])
-	}
-	return out
-}
-
 // transposePad turns a constant K x N weight (row-major) into the N x K
 // layout of operand B with rows padded to ld elements.
 func transposePad(src []byte, k, n, ld, esize int) []byte {

@@ -74,11 +74,7 @@ func planQLinearConv(n *graph.Node) *qconvPlan {
 	}
 	k := w.Len() / m
 	p.w = tensor.FromSlice([]int{m, k}, tensor.Data[int8](w))
-	shift := int32(0)
-	if p.xDT == tensor.Uint8 {
-		shift = 128
-	}
-	xzp := int32(zx.Float64At(0))
+	shift, xzp := unsignedShift(p.xDT), int32(zx.Float64At(0))
 	wd := tensor.Data[int8](w)
 	p.bias = make([]int32, m)
 	p.mult = make([]float32, m)
@@ -94,9 +90,7 @@ func planQLinearConv(n *graph.Node) *qconvPlan {
 		ws := sw.Float64At(min(o, sw.Len()-1))
 		p.mult[o] = float32(sx.Float64At(0)) * float32(ws) / float32(sy.Float64At(0))
 	}
-	if p.yDT == tensor.Uint8 {
-		p.zp -= 128
-	}
+	p.zp -= int64(unsignedShift(p.yDT))
 	return p
 }
 
@@ -132,12 +126,7 @@ type qconvDevice struct {
 
 // deviceWeight is the weight as qconvDevice holds it: M rows of ld bytes.
 func (p *qconvPlan) deviceWeight(ld int) []byte {
-	m, k := p.w.Shape()[0], p.w.Shape()[1]
-	out := make([]byte, m*ld)
-	for o := 0; o < m; o++ {
-		copy(out[o*ld:], p.w.RawBytes()[o*k:(o+1)*k])
-	}
-	return out
+	return padRows(p.w.RawBytes(), p.w.Shape()[0], p.w.Shape()[1], ld, 1)
 }
 
 // qconvStep is one image's two launches: its im2col and the GEMM.

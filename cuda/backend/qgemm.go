@@ -61,13 +61,10 @@ func planQGemm(n *graph.Node) *qgemmPlan {
 		}
 		p.aDT, aZP = za.DType(), int32(za.Float64At(0))
 	}
-	if p.aDT != tensor.Uint8 && p.aDT != tensor.Int8 {
+	if !eightBit(p.aDT) {
 		return nil
 	}
-	shift := int32(0)
-	if p.aDT == tensor.Uint8 {
-		shift = 128
-	}
+	shift := unsignedShift(p.aDT)
 	var bias *tensor.Tensor
 	if n.Input(6) != nil {
 		if bias = c(6); bias == nil || bias.DType() != tensor.Int32 || bias.Len() != cols || bias.Rank() == 2 && bias.Shape()[0] != 1 {
@@ -99,13 +96,10 @@ func planQGemm(n *graph.Node) *qgemmPlan {
 		return p
 	}
 	ys, yz := c(7), c(8)
-	if ys == nil || ys.Len() != 1 || yz == nil || yz.Len() != 1 || (yz.DType() != tensor.Uint8 && yz.DType() != tensor.Int8) {
+	if ys == nil || ys.Len() != 1 || yz == nil || yz.Len() != 1 || !eightBit(yz.DType()) {
 		return nil
 	}
-	p.yDT, p.zp = yz.DType(), int64(yz.Float64At(0))
-	if p.yDT == tensor.Uint8 {
-		p.zp -= 128
-	}
+	p.yDT, p.zp = yz.DType(), int64(yz.Float64At(0))-int64(unsignedShift(yz.DType()))
 	for j := range p.scale {
 		p.scale[j] /= float32(ys.Float64At(0))
 	}
