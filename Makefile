@@ -169,7 +169,7 @@ check-cuda: check-go kernels test-emu
 	done
 	@if [ -n "$(PTXAS_SM90A)" ]; then \
 	  PTXAS_SM90A="$(PTXAS_SM90A)" $(GO) test -count=1 -run '^TestWgmmaEntriesAssemble$$' ./gobind || exit 1; \
-	  echo "$(WGMMA_CUBINS): every wgmma kernel assembled for sm_90a from its current module by $$(tar -xzOf $(WGMMA_CUBINS) assembler), no warnings or spills, no wgmma.sp metadata hazard in the 2:4 SASS"; \
+	  echo "$(WGMMA_CUBINS): every wgmma kernel assembled for sm_90a from its current module by $$(tar -xzOf $(WGMMA_CUBINS) assembler), no warnings or spills, no GPU-scope fence in a loop, no wgmma.sp metadata hazard in the 2:4 SASS"; \
 	else echo "$(WGMMA_PTX): built, not assembled (set PTXAS_SM90A to a CUDA 12+ ptxas: scripts/ptxas-sm90a.sh)"; fi
 	$(GO) vet -tags $(CUDA_TAG) ./...
 	@mkdir -p build/cuda-tests build/cuda-bin

@@ -16,9 +16,10 @@ import (
 
 // AssembleSM90a assembles one wgmma kernel's own module (SplitPTX) for
 // sm_90a with ptxas (CUDA 12 or newer), in dir, and returns the cubin. It
-// fails on an error, a warning (ptxas warns where it serialises wgmma) or
-// a spill; a 2:4 kernel's cubin is disassembled by nvdisasm and fails on
-// the wgmma.sp metadata hazard (metadataHazards).
+// fails on an error, a warning (ptxas warns where it serialises wgmma), a
+// spill, or, in the SASS (nvdisasm), a fence at GPU scope in a loop
+// (loopFences) or, in a 2:4 kernel, the wgmma.sp metadata hazard
+// (metadataHazards).
 func AssembleSM90a(ptxas, nvdisasm, dir, name string, module []byte) ([]byte, error) {
 	path := filepath.Join(dir, name+".ptx")
 	if err := os.WriteFile(path, module, 0o644); err != nil {
@@ -36,11 +37,14 @@ func AssembleSM90a(ptxas, nvdisasm, dir, name string, module []byte) ([]byte, er
 			return nil, fmt.Errorf("%s: ptxas: %s", name, line)
 		}
 	}
+	sass, err := exec.Command(nvdisasm, "-c", cubin).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s: nvdisasm: %v\n%s", name, err, sass)
+	}
+	if problems := loopFences(string(sass)); len(problems) > 0 {
+		return nil, fmt.Errorf("%s: a fence at GPU scope in a loop:\n%s", name, strings.Join(problems, "\n"))
+	}
 	if strings.Contains(name, "spgemm") || strings.Contains(name, "sp_probe") {
-		sass, err := exec.Command(nvdisasm, "-c", cubin).CombinedOutput()
-		if err != nil {
-			return nil, fmt.Errorf("%s: nvdisasm: %v\n%s", name, err, sass)
-		}
 		n, problems := metadataHazards(string(sass))
 		if n == 0 {
 			return nil, fmt.Errorf("%s: no IGMMA.SP / HGMMA.SP in its SASS", name)
@@ -120,6 +124,80 @@ var (
 	sassWait  = regexp.MustCompile(`^WARPGROUP\.DEPBAR\.LE gsb0, 0x([0-9a-f]+)$`)
 )
 
+// sassProgram is a kernel's SASS (nvdisasm -c) as a list of instructions,
+// with the addresses its branches name.
+type sassProgram struct {
+	code   []sassInstrAt
+	at     map[int64]int    // the index of the instruction at an address
+	labels map[string]int64 // nvdisasm names branch targets by labels: the address that follows
+}
+
+// sassInstrAt is one instruction and its address.
+type sassInstrAt struct {
+	addr int64
+	text string
+}
+
+func parseSASS(sass string) sassProgram {
+	p := sassProgram{at: map[int64]int{}, labels: map[string]int64{}}
+	for _, m := range sassInstr.FindAllStringSubmatch(sass, -1) {
+		a, _ := strconv.ParseInt(m[1], 16, 64)
+		p.at[a] = len(p.code)
+		p.code = append(p.code, sassInstrAt{a, m[2]})
+	}
+	for _, m := range sassLabel.FindAllStringSubmatch(sass, -1) {
+		p.labels[m[1]], _ = strconv.ParseInt(m[2], 16, 64)
+	}
+	return p
+}
+
+// branch says whether instruction i is a branch (BRA), and the index it
+// goes to (-1: an unknown target).
+func (p sassProgram) branch(i int) (target int, ok bool) {
+	b := sassBra.FindStringSubmatch(p.code[i].text)
+	if b == nil {
+		return 0, false
+	}
+	a, known := p.labels[b[2]]
+	if b[1] != "" {
+		var err error
+		a, err = strconv.ParseInt(b[1], 16, 64)
+		known = err == nil
+	}
+	if t, in := p.at[a]; known && in {
+		return t, true
+	}
+	return -1, true
+}
+
+// loopFences reports every memory barrier at GPU or system scope
+// (MEMBAR.*.GPU, MEMBAR.*.SYS) inside a loop of a kernel's SASS: between a
+// backward branch and its target. Such a fence waits until the warp's
+// earlier memory operations are visible to the whole GPU (an L2 round
+// trip); in a GEMM's main loop it runs every k tile. ptxas emits one before
+// an mbarrier arrival or a cluster barrier with release semantics at
+// cluster scope (mbar_arrive_cluster); once, at a kernel's start, it costs
+// little.
+func loopFences(sass string) []string {
+	p := parseSASS(sass)
+	var problems []string
+	reported := map[int]bool{}
+	for i := range p.code {
+		t, ok := p.branch(i)
+		if !ok || t < 0 || t > i {
+			continue
+		}
+		for j := t; j <= i; j++ {
+			op, _ := sassSplit(p.code[j].text)
+			if strings.HasPrefix(op, "MEMBAR") && (strings.HasSuffix(op, ".GPU") || strings.HasSuffix(op, ".SYS")) && !reported[j] {
+				reported[j] = true
+				problems = append(problems, fmt.Sprintf("%#x: %q in the loop %#x..%#x", p.code[j].addr, p.code[j].text, p.code[t].addr, p.code[i].addr))
+			}
+		}
+	}
+	return problems
+}
+
 // metadataHazards checks the SASS of a 2:4 wgmma kernel (nvdisasm -c) for
 // the hazard of wg_mma_sp: for each IGMMA.SP / HGMMA.SP it takes the
 // metadata register (its last register operand: only the selector and
@@ -132,35 +210,8 @@ var (
 // control flow, an exit or a branch to an unknown target first. n is the
 // number of sparse wgmmas found.
 func metadataHazards(sass string) (n int, problems []string) {
-	type instr struct {
-		addr int64
-		text string
-	}
-	var code []instr
-	at := map[int64]int{}
-	for _, m := range sassInstr.FindAllStringSubmatch(sass, -1) {
-		a, _ := strconv.ParseInt(m[1], 16, 64)
-		at[a] = len(code)
-		code = append(code, instr{a, m[2]})
-	}
-	// nvdisasm names branch targets by labels: the address that follows.
-	labels := map[string]int64{}
-	for _, m := range sassLabel.FindAllStringSubmatch(sass, -1) {
-		labels[m[1]], _ = strconv.ParseInt(m[2], 16, 64)
-	}
-	// target is the index a branch goes to (-1: none known).
-	target := func(b []string) int {
-		a, ok := labels[b[2]]
-		if b[1] != "" {
-			var err error
-			a, err = strconv.ParseInt(b[1], 16, 64)
-			ok = err == nil
-		}
-		if i, in := at[a]; ok && in {
-			return i
-		}
-		return -1
-	}
+	prog := parseSASS(sass)
+	code := prog.code
 	// state is a point on a path from an issue: the next instruction, and
 	// the groups committed since the issue (own: 1; later ones: 2 or more,
 	// counted up to 3).
@@ -219,8 +270,7 @@ func metadataHazards(sass string) (n int, problems []string) {
 				report("%q at %#x before the wait", w.text, w.addr)
 				continue
 			}
-			if b := sassBra.FindStringSubmatch(w.text); b != nil {
-				t := target(b)
+			if t, branch := prog.branch(st.pc); branch {
 				if t < 0 {
 					report("branch at %#x to an unknown target before the wait: %q", w.addr, w.text)
 					continue

@@ -106,6 +106,42 @@ func TestMetadataHazardsInLoop(t *testing.T) {
 	}
 }
 
+// TestLoopFences: the fence ptxas 12.4 puts before an arrival with release
+// at cluster scope (mbarrier.arrive.release.cluster: MEMBAR.ALL.GPU, ERRBAR,
+// CGAERRBAR, then the arrival) fails inside a loop, whether the back edge
+// names an address or a label, and passes before the loop (a cluster
+// barrier at the kernel's start) or at CTA scope.
+func TestLoopFences(t *testing.T) {
+	const kernel = `
+        /*0000*/                   %s ;
+        /*0010*/                   UCGABAR_ARV ;
+.L_x_2:
+        /*0020*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR4+0x10], R3 ;
+        /*0030*/              @!P0 BRA 0x20 ;
+        /*0040*/                   HGMMA.64x256x16.F32 R24, gdesc[UR8], R24, gsb0 ;
+        /*0050*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;
+        /*0060*/                   %s ;
+        /*0070*/                   ERRBAR;
+        /*0080*/                   SYNCS.ARRIVE.TRANS64.RED.A1T0 RZ, [UR6], RZ ;
+        /*0090*/              @P1 BRA %s ;
+        /*00a0*/                   EXIT ;
+`
+	for _, c := range []struct {
+		name, start, loop, back string
+		bad                     int
+	}{
+		{"no fence in the loop", "MEMBAR.ALL.GPU", "NOP", "0x20", 0},
+		{"a GPU fence in the loop", "MEMBAR.ALL.GPU", "MEMBAR.ALL.GPU", "0x20", 1},
+		{"a GPU fence in a loop to a label", "NOP", "MEMBAR.ALL.GPU", "`(.L_x_2)", 1},
+		{"a system fence in the loop", "NOP", "MEMBAR.SC.SYS", "0x20", 1},
+		{"a CTA fence in the loop", "NOP", "MEMBAR.ALL.CTA", "0x20", 0},
+	} {
+		if problems := loopFences(fmt.Sprintf(kernel, c.start, c.loop, c.back)); len(problems) != c.bad {
+			t.Errorf("%s: problems %q, want %d", c.name, problems, c.bad)
+		}
+	}
+}
+
 // TestEachParallel: every item is handed to do once, whatever the number
 // of workers, and no more than workers calls run at a time.
 func TestEachParallel(t *testing.T) {

@@ -540,9 +540,9 @@ struct WsTiles {
 // full[s] completes a phase when the producer's arrive.expect_tx and
 // full_count - 1 other arrivals are in and the stage's bytes have landed;
 // empty[s] when every consumer warp of the CLUSTER blocks has released the
-// stage (one arrival each, by lane 0 once the warp has waited for its
-// wgmmas: with CLUSTER > 1 in every block of the cluster, whose producers
-// all write into each block's stage). Fills are counted across the block's
+// stage (one arrival each once the warp has waited for its wgmmas: with
+// CLUSTER > 1 in every block of the cluster, whose producers all write
+// into each block's stage). Fills are counted across the block's
 // tiles (WsTiles): g = the tile's first fill + its k tile. The producer
 // makes fill g into stage g % STAGES after empty's phase g / STAGES - 1
 // (the consumers released fill g - STAGES); the consumers compute on it
@@ -591,17 +591,16 @@ struct WsRing {
   // wait (consumer) blocks until tile kt has landed.
   GC_DEVICE void wait(int kt) const { mbar_wait(full(kt), (kt / STAGES) & 1); }
   // release (every consumer thread, once it has waited for tile kt's
-  // wgmmas): the calling warp is done with tile kt's stage.
+  // wgmmas): the calling warp is done with tile kt's stage. In a cluster
+  // lane c arrives in block c, so the warp's arrivals go out at once.
   GC_DEVICE void release(int kt) const {
     __syncwarp();
-    if ((threadIdx.x & 31) == 0) {
-      const saddr_t bar = empty0 + 8 * (kt % STAGES);
-      if (CLUSTER == 1) {
-        mbar_arrive(bar);
-      } else {
-#pragma unroll
-        for (int c = 0; c < CLUSTER; ++c) mbar_arrive_cluster(bar, c);
-      }
+    const int lane = threadIdx.x & 31;
+    const saddr_t bar = empty0 + 8 * (kt % STAGES);
+    if (CLUSTER == 1) {
+      if (lane == 0) mbar_arrive(bar);
+    } else if (lane < CLUSTER) {
+      mbar_arrive_cluster(bar, lane);
     }
   }
 };

@@ -141,13 +141,20 @@ GC_DEVICE void cluster_sync() {
   asm volatile("barrier.cluster.arrive.aligned;\nbarrier.cluster.wait.aligned;\n" ::: "memory");
 }
 
-// mbar_arrive_cluster arrives (release, cluster scope) on the barrier at
-// bar's offset in the shared memory of block cta of the cluster.
+// mbar_arrive_cluster arrives on the barrier at bar's offset in the shared
+// memory of block cta of the cluster, with mbarrier.arrive's default
+// semantics (release at CTA scope). Its callers arrive to say that reads
+// they have already waited for are done (a consumer's wgmmas, retired by
+// wgmma.wait_group, before a producer refills the stage), so there is
+// nothing in flight to order. `.release.cluster` would: ptxas 12.4 puts
+// MEMBAR.ALL.GPU, ERRBAR and CGAERRBAR before such an arrival, a fence at
+// GPU scope that waits for the warp's memory traffic to reach L2, on
+// every release of every stage (the SASS check loopFences refuses it).
 GC_DEVICE void mbar_arrive_cluster(saddr_t bar, int cta) {
   asm volatile(
       "{\n.reg .b32 remote;\n"
       "mapa.shared::cluster.u32 remote, %0, %1;\n"
-      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
+      "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
       "r"(cta)
       : "memory");
 }

@@ -9,9 +9,9 @@
 //
 // Each kernel is assembled from its own module (gobind.SplitPTX), as the
 // driver would compile it, and must assemble without errors, warnings
-// (serialised wgmma) or spills; the 2:4 kernels' SASS must be free of the
-// wgmma.sp metadata hazard. Any failure fails the command and writes
-// nothing.
+// (serialised wgmma) or spills; every kernel's SASS must be free of fences
+// at GPU scope in its loops, and the 2:4 kernels' of the wgmma.sp metadata
+// hazard. Any failure fails the command and writes nothing.
 package main
 
 import (
@@ -94,7 +94,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d kernels assembled for sm_90a by %s in %v, no warnings or spills, no wgmma.sp metadata hazard in the 2:4 SASS (%.1f MiB)\n",
+	fmt.Printf("%s: %d kernels assembled for sm_90a by %s in %v, no warnings or spills, no GPU-scope fence in a loop, no wgmma.sp metadata hazard in the 2:4 SASS (%.1f MiB)\n",
 		*out, len(cubins), assembler, time.Since(start).Round(time.Second), float64(info.Size())/(1<<20))
 	return nil
 }
