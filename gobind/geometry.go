@@ -7,6 +7,7 @@ const (
 	GemmWSThreads = 384
 	GemmGroupM    = 8
 	GemmCluster   = 2
+	GemmClusterQ  = 4
 
 	SpABytes       = 64
 	SpBBytes       = 128
@@ -44,7 +45,9 @@ const (
 // producer warpgroup beside the two that issue the wgmmas. Cluster is the
 // blocks per thread-block cluster of the m shapes (GC_WGMMA_MC_TILES,
 // GC_WGMMA_SPARSE_MC_TILES: GemmCluster blocks, vertically adjacent tiles,
-// each TMA-multicasting its share of the B tile to all), 0 for the others.
+// each TMA-multicasting its share of the B tile to all) and of the q
+// shapes (GC_WGMMA_MQ_TILES, GC_WGMMA_SPARSE_MQ_TILES: GemmClusterQ
+// blocks), 0 for the others.
 type Tile struct {
 	Name                                       string
 	BM, BN, BKBytes, Stages, WarpsM, MinBlocks int
@@ -78,6 +81,7 @@ var (
 		{"w256x192p", 256, 192, 128, 4, 8, 1, false, 1, true, true, true, 0},
 		{"w128x256pm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
 		{"w128x128pm", 128, 128, 128, 6, 8, 1, false, 1, true, true, true, GemmCluster},
+		{"w128x256pq", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmClusterQ},
 	}
 	SparseTiles = []Tile{
 		{"t128x128", 128, 128, 128, 3, 2, 2, false, 0, false, false, false, 0},
@@ -93,6 +97,8 @@ var (
 		{"w256x192fp", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, 0},
 		{"w128x256fpm", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmCluster},
 		{"w256x192fpm", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, GemmCluster},
+		{"w128x256fpq", 128, 256, 128, 4, 8, 1, false, 1, true, true, true, GemmClusterQ},
+		{"w256x192fpq", 256, 192, 128, 5, 8, 1, false, 1, true, true, true, GemmClusterQ},
 	}
 )
 

@@ -247,6 +247,16 @@ func TestGeometry(t *testing.T) {
 	if maps := a.tmaMaps(pm); len(maps) != 2 || maps[0].BoxRows != 128 || maps[1].BoxRows != 256/GemmCluster {
 		t.Fatalf("tensor maps of a cluster shape: %+v", maps)
 	}
+	// A q shape: tile rows in fours, B's box a quarter of its rows; a
+	// capped grid keeps whole clusters.
+	pq := tileNamed(DenseTiles, "w128x256pq")
+	if pq.ClusterSize() != GemmClusterQ || pq.Blocks(8192, 8192) != 64*32 || pq.Blocks(129, 257) != 4*2 ||
+		pq.Blocks(513, 1) != 8 || pq.Grid(8192, 8192, 130) != 128 || pq.Grid(8192, 8192, 3) != 4 {
+		t.Fatal("Tile.Blocks / Grid of a q shape")
+	}
+	if maps := a.tmaMaps(pq); len(maps) != 2 || maps[0].BoxRows != 128 || maps[1].BoxRows != 256/GemmClusterQ {
+		t.Fatalf("tensor maps of a q shape: %+v", maps)
+	}
 	sp := Tile{"c", 128, 128, 128, 3, 2, 2, false, 0, false, false, false, 0}
 	wsp := Tile{"w", 128, 256, 128, 4, 8, 1, false, 1, true, false, false, 0}
 	if sp.SparseShared(ref.S8) != 79872 || sp.SparseShared(ref.F16) != 76800 || wsp.SparseShared(ref.S8) != 4*(128*80+256*128)+1024 {
@@ -282,10 +292,13 @@ const (
 	kindTMA     = "WGMMA_TMA"
 	kindWS      = "WGMMA_WS"
 	kindMC      = "WGMMA_MC"
+	kindMQ      = "WGMMA_MQ"
 )
 
 func (t Tile) kind() string {
 	switch {
+	case t.Cluster == GemmClusterQ:
+		return kindMQ
 	case t.Cluster > 1:
 		return kindMC
 	case t.Producer:
@@ -323,7 +336,7 @@ func TestConfigMatchesHeader(t *testing.T) {
 	}
 	want := map[string]int64{
 		"GC_GEMM_THREADS": GemmThreads, "GC_GEMM_WS_THREADS": GemmWSThreads, "GC_GEMM_GROUP_M": GemmGroupM,
-		"GC_GEMM_CLUSTER":   GemmCluster,
+		"GC_GEMM_CLUSTER": GemmCluster, "GC_GEMM_CLUSTER_Q": GemmClusterQ,
 		"GC_SPGEMM_A_BYTES": SpABytes, "GC_SPGEMM_B_BYTES": SpBBytes,
 		"GC_SPGEMM_META_BYTES_S8": SpMetaBytesS8, "GC_SPGEMM_META_BYTES_F16": SpMetaBytesF16,
 		"GC_EPI_PER_COL": int64(ref.PerCol), "GC_EPI_PER_ROW": int64(ref.PerRow),
@@ -336,7 +349,8 @@ func TestConfigMatchesHeader(t *testing.T) {
 		"GC_WGMMA_TMA_TILES": tilesOf(DenseTiles, kindTMA), "GC_SPARSE_TILES": tilesOf(SparseTiles, kindMmaSync),
 		"GC_WGMMA_SPARSE_TILES": tilesOf(SparseTiles, kindWgmma), "GC_WGMMA_SPARSE_TMA_TILES": tilesOf(SparseTiles, kindTMA),
 		"GC_WGMMA_WS_TILES": tilesOf(DenseTiles, kindWS), "GC_WGMMA_SPARSE_WS_TILES": tilesOf(SparseTiles, kindWS),
-		"GC_WGMMA_MC_TILES": tilesOf(DenseTiles, kindMC), "GC_WGMMA_SPARSE_MC_TILES": tilesOf(SparseTiles, kindMC)}
+		"GC_WGMMA_MC_TILES": tilesOf(DenseTiles, kindMC), "GC_WGMMA_SPARSE_MC_TILES": tilesOf(SparseTiles, kindMC),
+		"GC_WGMMA_MQ_TILES": tilesOf(DenseTiles, kindMQ), "GC_WGMMA_SPARSE_MQ_TILES": tilesOf(SparseTiles, kindMQ)}
 	for list, tiles := range lists {
 		body := regexp.MustCompile(`(?s)#define ` + list + `\(X, \.\.\.\)(.*?)\n\n`).FindStringSubmatch(string(src))
 		if body == nil {
@@ -350,12 +364,14 @@ func TestConfigMatchesHeader(t *testing.T) {
 			for i := range v {
 				v[i], _ = strconv.Atoi(m[i+2])
 			}
-			mc := strings.HasSuffix(list, "_MC_TILES")
-			ws := mc || strings.HasSuffix(list, "_WS_TILES")
 			cluster := 0
-			if mc {
+			switch {
+			case strings.HasSuffix(list, "_MC_TILES"):
 				cluster = GemmCluster
+			case strings.HasSuffix(list, "_MQ_TILES"):
+				cluster = GemmClusterQ
 			}
+			ws := cluster > 0 || strings.HasSuffix(list, "_WS_TILES")
 			got = append(got, Tile{m[1], v[0], v[1], v[2], v[3], v[4], v[5], v[6] == 1, v[7], strings.HasPrefix(list, "GC_WGMMA_"),
 				ws || strings.HasSuffix(list, "_TMA_TILES"), ws, cluster})
 		}
@@ -368,7 +384,8 @@ func TestConfigMatchesHeader(t *testing.T) {
 			}
 		}
 	}
-	for _, tl := range append(tilesOf(DenseTiles, kindWgmma, kindTMA, kindWS, kindMC), tilesOf(SparseTiles, kindWgmma, kindTMA, kindWS, kindMC)...) {
+	wgmmaKinds := []string{kindWgmma, kindTMA, kindWS, kindMC, kindMQ}
+	for _, tl := range append(tilesOf(DenseTiles, wgmmaKinds...), tilesOf(SparseTiles, wgmmaKinds...)...) {
 		if (tl.BM != 128 && tl.BM != 256) || tl.WarpsM != 8 || tl.BKBytes != 128 || (tl.BN != 128 && tl.BN != 192 && tl.BN != 256) ||
 			tl.InFlight < 0 || tl.InFlight > 1 || tl.Stages-1-tl.InFlight < 2 {
 			t.Errorf("wgmma tile %s: the kernel takes BM 128 or 256 (2 warpgroups of 1 or 2 m64 blocks), BN 128, 192 or 256, 128-byte stages, 0 or 1 groups in flight and two stages filling besides", tl.Name)
@@ -435,8 +452,24 @@ func TestKernelTableMatchesSources(t *testing.T) {
 	}
 	defined := map[string]string{} // name -> module
 	params := map[string]int{}
-	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+GC_CLUSTER_DIMS)?(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
-	macro := regexp.MustCompile(`(?m)^GC_(DENSE|SPARSE|WGMMA|WGMMA_SPARSE|WGMMA_TMA|WGMMA_SPARSE_TMA|WGMMA_WS|WGMMA_SPARSE_WS|WGMMA_MC|WGMMA_SPARSE_MC)_TILES\(GC_\w+_KERNEL, (\w+),`)
+	entry := regexp.MustCompile(`(?s)extern "C" __global__ void(?:[\s\\]+GC_CLUSTER_DIMS\(\w+\))?(?:[\s\\]+__launch_bounds__\([^)]*\))?[\s\\]+([\w#]+)\(([^)]*)\)`)
+	// The tile lists the sources instantiate (GC_<list>_TILES(GC_..._KERNEL,
+	// base, ...)): their rows and their entry points' parameter counts.
+	type tileList struct {
+		tiles  []Tile
+		params int
+	}
+	lists := map[string]tileList{
+		"DENSE": {tilesOf(DenseTiles, kindMmaSync), denseParams}, "WGMMA": {tilesOf(DenseTiles, kindWgmma), denseParams},
+		"WGMMA_TMA": {tilesOf(DenseTiles, kindTMA), denseParams + 2}, "WGMMA_WS": {tilesOf(DenseTiles, kindWS), denseParams + 2},
+		"WGMMA_MC": {tilesOf(DenseTiles, kindMC), denseParams + 2}, "WGMMA_MQ": {tilesOf(DenseTiles, kindMQ), denseParams + 2},
+		"SPARSE": {tilesOf(SparseTiles, kindMmaSync), sparseParams}, "WGMMA_SPARSE": {tilesOf(SparseTiles, kindWgmma), sparseParams},
+		"WGMMA_SPARSE_TMA": {tilesOf(SparseTiles, kindTMA), sparseParams + 2},
+		"WGMMA_SPARSE_WS":  {tilesOf(SparseTiles, kindWS), sparseParams + 2},
+		"WGMMA_SPARSE_MC":  {tilesOf(SparseTiles, kindMC), sparseParams + 2},
+		"WGMMA_SPARSE_MQ":  {tilesOf(SparseTiles, kindMQ), sparseParams + 2},
+	}
+	macro := regexp.MustCompile(`(?m)^GC_(\w+)_TILES\(GC_\w+_KERNEL, (\w+),`)
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -451,18 +484,14 @@ func TestKernelTableMatchesSources(t *testing.T) {
 			params[m[1]] = strings.Count(m[2], ",") + 1
 		}
 		for _, m := range macro.FindAllStringSubmatch(string(src), -1) {
-			tiles := map[string][]Tile{"DENSE": tilesOf(DenseTiles, kindMmaSync), "WGMMA": tilesOf(DenseTiles, kindWgmma),
-				"WGMMA_TMA": tilesOf(DenseTiles, kindTMA), "SPARSE": tilesOf(SparseTiles, kindMmaSync),
-				"WGMMA_SPARSE": tilesOf(SparseTiles, kindWgmma), "WGMMA_SPARSE_TMA": tilesOf(SparseTiles, kindTMA),
-				"WGMMA_WS": tilesOf(DenseTiles, kindWS), "WGMMA_SPARSE_WS": tilesOf(SparseTiles, kindWS),
-				"WGMMA_MC": tilesOf(DenseTiles, kindMC), "WGMMA_SPARSE_MC": tilesOf(SparseTiles, kindMC)}[m[1]]
-			for _, tl := range tiles {
+			list, ok := lists[m[1]]
+			if !ok {
+				t.Errorf("%s: GC_%s_TILES is not a tile list the test knows", f, m[1])
+			}
+			for _, tl := range list.tiles {
 				name := m[2] + "_" + tl.Name
 				defined[name] = mod
-				params[name] = map[string]int{"DENSE": denseParams, "WGMMA": denseParams, "WGMMA_TMA": denseParams + 2,
-					"WGMMA_WS": denseParams + 2, "SPARSE": sparseParams, "WGMMA_SPARSE": sparseParams,
-					"WGMMA_SPARSE_TMA": sparseParams + 2, "WGMMA_SPARSE_WS": sparseParams + 2, "WGMMA_MC": denseParams + 2,
-					"WGMMA_SPARSE_MC": sparseParams + 2}[m[1]]
+				params[name] = list.params
 			}
 		}
 	}

@@ -133,6 +133,23 @@
   X(w128x256fpm, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
   X(w256x192fpm, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
 
+/* The p shapes in clusters of GC_GEMM_CLUSTER_Q = 4 blocks (suffix q; the
+ * m shapes' bodies with CLUSTER 4): four vertically adjacent tiles share
+ * their B tile, each block copying a quarter of its rows, so a block reads
+ * from L2 its own A (and 2:4 metadata) and a quarter of B: per stage 24
+ * KiB instead of the p shapes' 48 (int8 dense 128 x 256) and 26 instead of
+ * 44 (2:4 256 x 192), where the m shapes read 32 and 32. On an H100 the 2:4
+ * t shapes followed their L2 bytes (session 21), which the 2:4 target
+ * needs cut the most. Written in session 27 without a GPU: checked by
+ * ptxas 12.4 and the emulator, not run on one. Same parameters as the t
+ * shapes. */
+#define GC_WGMMA_MQ_TILES(X, ...) \
+  X(w128x256pq, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__)
+
+#define GC_WGMMA_SPARSE_MQ_TILES(X, ...)                  \
+  X(w128x256fpq, 128, 256, 128, 4, 8, 1, 0, 1, __VA_ARGS__) \
+  X(w256x192fpq, 256, 192, 128, 5, 8, 1, 0, 1, __VA_ARGS__)
+
 /* 2:4 sparse GEMMs (mma.sp int8 m16n8k64, f16/bf16 m16n8k32): a stage covers
  * GC_SPGEMM_B_BYTES = 128 bytes of logical K: per row 64 bytes of compressed
  * A, 128 bytes of B and 128/8 = 16 (int8) or 64/8 = 8 (halves) metadata
@@ -144,6 +161,7 @@
 #define GC_GEMM_THREADS 256
 #define GC_GEMM_WS_THREADS 384
 #define GC_GEMM_CLUSTER 2
+#define GC_GEMM_CLUSTER_Q 4
 #define GC_SPGEMM_A_BYTES 64
 #define GC_SPGEMM_B_BYTES 128
 #define GC_SPGEMM_META_BYTES_S8 16

@@ -53,9 +53,9 @@
 #include "tma.cuh"
 #include "wgmma.cuh"
 
-// GC_CLUSTER_DIMS: the cluster dimensions of the m shapes' entry points
-// (and of gc_cluster_probe), GC_GEMM_CLUSTER blocks along x.
-#define GC_CLUSTER_DIMS __cluster_dims__(GC_GEMM_CLUSTER, 1, 1)
+// GC_CLUSTER_DIMS(N): the cluster dimensions of the m and q shapes' entry
+// points (and of gc_cluster_probe), N blocks along x.
+#define GC_CLUSTER_DIMS(N) __cluster_dims__(N, 1, 1)
 
 namespace gc {
 
@@ -739,7 +739,8 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
   }
 }
 
-// The m shapes' bodies: the p shapes' in clusters of GC_GEMM_CLUSTER.
+// The m and q shapes' bodies: the p shapes' in clusters of GC_GEMM_CLUSTER
+// and GC_GEMM_CLUSTER_Q blocks.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_mc(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
   gemm_wgmma_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, e, K);
@@ -748,6 +749,15 @@ template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp_mc(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
                                 long long K, long long lde) {
   gemm_wgmma_sp_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, Em, e, K, lde);
+}
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_mq(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
+  gemm_wgmma_ws<ELEM, OUT, T, GC_GEMM_CLUSTER_Q>(mA, mB, e, K);
+}
+template <int ELEM, int OUT, typename T>
+GC_DEVICE void gemm_wgmma_sp_mq(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
+                                long long K, long long lde) {
+  gemm_wgmma_sp_ws<ELEM, OUT, T, GC_GEMM_CLUSTER_Q>(mA, mB, Em, e, K, lde);
 }
 
 // probe_run ends both probes below: it publishes the operands the thread's
@@ -912,7 +922,7 @@ extern "C" __global__ void __launch_bounds__(128, 1)
 // gc_cluster_probe: see cluster_probe; one cluster of GC_GEMM_CLUSTER
 // blocks of 128 threads, GC_GEMM_CLUSTER boxes + 1024 + 16 bytes of dynamic
 // shared memory.
-extern "C" __global__ void GC_CLUSTER_DIMS __launch_bounds__(128, 1)
+extern "C" __global__ void GC_CLUSTER_DIMS(GC_GEMM_CLUSTER) __launch_bounds__(128, 1)
     gc_cluster_probe(const __grid_constant__ gc::TensorMap map, void* out, long long x, long long y, long long rows,
                      long long bytes) {
   gc::cluster_probe(map, static_cast<uint8_t*>(out), (int)x, (int)y, (int)rows, (int)bytes);
@@ -980,16 +990,23 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
   }
 
 // One row of GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES,
-// GC_WGMMA_WS_TILES, GC_WGMMA_SPARSE_WS_TILES, GC_WGMMA_MC_TILES and
-// GC_WGMMA_SPARSE_MC_TILES (the last four in blocks of GC_GEMM_WS_THREADS,
-// one per SM; the last two in clusters of GC_GEMM_CLUSTER along x).
+// GC_WGMMA_WS_TILES, GC_WGMMA_SPARSE_WS_TILES, GC_WGMMA_MC_TILES,
+// GC_WGMMA_SPARSE_MC_TILES, GC_WGMMA_MQ_TILES and GC_WGMMA_SPARSE_MQ_TILES
+// (all but the first two in blocks of GC_GEMM_WS_THREADS, one per SM; the
+// MC lists in clusters of GC_GEMM_CLUSTER along x, the MQ lists of
+// GC_GEMM_CLUSTER_Q).
 #define GC_WGMMA_TMA_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_tma, GC_GEMM_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_SPARSE_WS_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
-#define GC_WGMMA_MC_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS, __VA_ARGS__)
+#define GC_WGMMA_MC_KERNEL(...) \
+  GC_TMA_ENTRY(gc::gemm_wgmma_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), __VA_ARGS__)
 #define GC_WGMMA_SPARSE_MC_KERNEL(...) \
-  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS, __VA_ARGS__)
+  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), __VA_ARGS__)
+#define GC_WGMMA_MQ_KERNEL(...) \
+  GC_TMA_ENTRY(gc::gemm_wgmma_mq, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
+#define GC_WGMMA_SPARSE_MQ_KERNEL(...) \
+  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mq, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
 
 #if GC_WGMMA_PART != 1
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
@@ -1031,6 +1048,16 @@ GC_WGMMA_MC_TILES(GC_WGMMA_MC_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F3
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_s8_f32, gc::ELEM_S8, GC_OUT_F32)
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_s8_s8, gc::ELEM_S8, GC_OUT_S8)
 #endif  // GC_WGMMA_PART != 1
 
 #if GC_WGMMA_PART != 0
@@ -1065,4 +1092,12 @@ GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_f16_f32, gc::ELEM_
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
 GC_WGMMA_SPARSE_MC_TILES(GC_WGMMA_SPARSE_MC_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_MQ_TILES(GC_WGMMA_MQ_KERNEL, gc_gemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
+
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_f16_f32, gc::ELEM_F16, GC_OUT_F32)
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_f16_f16, gc::ELEM_F16, GC_OUT_F16)
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_bf16_f32, gc::ELEM_BF16, GC_OUT_F32)
+GC_WGMMA_SPARSE_MQ_TILES(GC_WGMMA_SPARSE_MQ_KERNEL, gc_spgemm_bf16_bf16, gc::ELEM_BF16, GC_OUT_BF16)
 #endif  // GC_WGMMA_PART != 0
