@@ -739,26 +739,20 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
   }
 }
 
-// The m and q shapes' bodies: the p shapes' in clusters of GC_GEMM_CLUSTER
-// and GC_GEMM_CLUSTER_Q blocks.
-template <int ELEM, int OUT, typename T>
-GC_DEVICE void gemm_wgmma_mc(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
-  gemm_wgmma_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, e, K);
-}
-template <int ELEM, int OUT, typename T>
-GC_DEVICE void gemm_wgmma_sp_mc(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
-                                long long K, long long lde) {
-  gemm_wgmma_sp_ws<ELEM, OUT, T, GC_GEMM_CLUSTER>(mA, mB, Em, e, K, lde);
-}
-template <int ELEM, int OUT, typename T>
-GC_DEVICE void gemm_wgmma_mq(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
-  gemm_wgmma_ws<ELEM, OUT, T, GC_GEMM_CLUSTER_Q>(mA, mB, e, K);
-}
-template <int ELEM, int OUT, typename T>
-GC_DEVICE void gemm_wgmma_sp_mq(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
-                                long long K, long long lde) {
-  gemm_wgmma_sp_ws<ELEM, OUT, T, GC_GEMM_CLUSTER_Q>(mA, mB, Em, e, K, lde);
-}
+// InClusters<CLUSTER> holds the m and q shapes' bodies: the p shapes' in
+// clusters of CLUSTER blocks (GC_GEMM_CLUSTER, GC_GEMM_CLUSTER_Q).
+template <int CLUSTER>
+struct InClusters {
+  template <int ELEM, int OUT, typename T>
+  static GC_DEVICE void dense(const TensorMap& mA, const TensorMap& mB, const Epi& e, long long K) {
+    gemm_wgmma_ws<ELEM, OUT, T, CLUSTER>(mA, mB, e, K);
+  }
+  template <int ELEM, int OUT, typename T>
+  static GC_DEVICE void sparse(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
+                               long long K, long long lde) {
+    gemm_wgmma_sp_ws<ELEM, OUT, T, CLUSTER>(mA, mB, Em, e, K, lde);
+  }
+};
 
 // probe_run ends both probes below: it publishes the operands the thread's
 // cp.asyncs copied, issues one wgmma (issue(d)) on zeroed accumulators d and
@@ -960,7 +954,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 #define GC_WGMMA_SPARSE_KERNEL(...) GC_SPARSE_ENTRY(gc::gemm_wgmma_sp, __VA_ARGS__)
 
 // GC_TMA_ENTRY defines BASE_TILE of the dense body BODY (gemm_wgmma_tma,
-// gemm_wgmma_ws, gemm_wgmma_mc) in blocks of THREADS, with the attributes
+// gemm_wgmma_ws, InClusters::dense) in blocks of THREADS, with the attributes
 // ATTR (none, or the cluster dimensions), for one row of a TMA tile list:
 // the parameters of GC_DENSE_ENTRY after the tensor maps of A and B, which
 // replace the pointers and strides of A and B (passed, unused).
@@ -975,7 +969,7 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
   }
 
 // GC_SPARSE_TMA_ENTRY: the same for the 2:4 bodies (gemm_wgmma_sp_tma,
-// gemm_wgmma_sp_ws, gemm_wgmma_sp_mc) and GC_SPARSE_ENTRY's parameters (of
+// gemm_wgmma_sp_ws, InClusters::sparse) and GC_SPARSE_ENTRY's parameters (of
 // which the metadata and its stride are used).
 #define GC_SPARSE_TMA_ENTRY(BODY, THREADS, ATTR, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, \
                             ELEM, OUT)                                                                                 \
@@ -999,14 +993,18 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 #define GC_WGMMA_SPARSE_TMA_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_tma, GC_GEMM_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_WS_KERNEL(...) GC_TMA_ENTRY(gc::gemm_wgmma_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
 #define GC_WGMMA_SPARSE_WS_KERNEL(...) GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_ws, GC_GEMM_WS_THREADS, , __VA_ARGS__)
-#define GC_WGMMA_MC_KERNEL(...) \
-  GC_TMA_ENTRY(gc::gemm_wgmma_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), __VA_ARGS__)
-#define GC_WGMMA_SPARSE_MC_KERNEL(...) \
-  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mc, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), __VA_ARGS__)
-#define GC_WGMMA_MQ_KERNEL(...) \
-  GC_TMA_ENTRY(gc::gemm_wgmma_mq, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
-#define GC_WGMMA_SPARSE_MQ_KERNEL(...) \
-  GC_SPARSE_TMA_ENTRY(gc::gemm_wgmma_sp_mq, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
+#define GC_WGMMA_MC_KERNEL(...)                                                                      \
+  GC_TMA_ENTRY(gc::InClusters<GC_GEMM_CLUSTER>::dense, GC_GEMM_WS_THREADS, GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), \
+               __VA_ARGS__)
+#define GC_WGMMA_SPARSE_MC_KERNEL(...)                                               \
+  GC_SPARSE_TMA_ENTRY(gc::InClusters<GC_GEMM_CLUSTER>::sparse, GC_GEMM_WS_THREADS, \
+                      GC_CLUSTER_DIMS(GC_GEMM_CLUSTER), __VA_ARGS__)
+#define GC_WGMMA_MQ_KERNEL(...)                                                 \
+  GC_TMA_ENTRY(gc::InClusters<GC_GEMM_CLUSTER_Q>::dense, GC_GEMM_WS_THREADS, \
+               GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
+#define GC_WGMMA_SPARSE_MQ_KERNEL(...)                                                 \
+  GC_SPARSE_TMA_ENTRY(gc::InClusters<GC_GEMM_CLUSTER_Q>::sparse, GC_GEMM_WS_THREADS, \
+                      GC_CLUSTER_DIMS(GC_GEMM_CLUSTER_Q), __VA_ARGS__)
 
 #if GC_WGMMA_PART != 1
 GC_WGMMA_TILES(GC_WGMMA_KERNEL, gc_gemm_s8_s32, gc::ELEM_S8, GC_OUT_S32)
