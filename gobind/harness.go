@@ -361,7 +361,7 @@ func (h Harness) SparseImpl(p *kerneltest.SparseProblem) error {
 		return err
 	}
 	args := &SparseGemmArgs{In: p.In, Tile: h.SparseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
-		AMeta: e, LdE: int64(p.LdE), B: b, LdB: int64(p.LdB), Epilogue: ep, MaxBlocks: h.MaxBlocks}
+		AMeta: e, LdE: int64(p.LdE), LdEK: int64(p.LdEK), B: b, LdB: int64(p.LdB), Epilogue: ep, MaxBlocks: h.MaxBlocks}
 	if err := s.launch(args.Spec()); err != nil {
 		return err
 	}

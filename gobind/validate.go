@@ -223,9 +223,10 @@ func checkGrid(kernel string, t Tile, m, n, maxBlocks int64) error {
 
 // SparseGemmArgs are the arguments of a 2:4 sparse GEMM: D = epilogue(A·Bᵀ)
 // with A the M x K 2:4 matrix in the ref.Sparse24 layout (values with row
-// stride LdV elements, metadata with row stride LdE bytes) and B dense N x K
-// (row stride LdB). K is logical and must be a multiple of the format's
-// KAlign (ref.FormatSparse24*): the compressor pads.
+// stride LdV elements; metadata with row stride LdE bytes, or k tile by k
+// tile: LdEK) and B dense N x K (row stride LdB). K is logical and must be a
+// multiple of the format's KAlign (ref.FormatSparse24*): the compressor
+// pads.
 type SparseGemmArgs struct {
 	In Elem
 	// Tile names the tile shape (one of SparseTiles); empty as for
@@ -236,8 +237,15 @@ type SparseGemmArgs struct {
 	LdV     int64
 	AMeta   cuda.Mem
 	LdE     int64
-	B       cuda.Mem
-	LdB     int64
+	// LdEK is the byte distance between a row's metadata for consecutive k
+	// tiles (KAlign logical columns, the format's MetaRowAlign bytes each):
+	// 0 for rows whose metadata is contiguous, as ref.Compress24 writes it
+	// (the kernels take MetaRowAlign); with ref.MetaByKTile's layout, LdE
+	// is MetaRowAlign and LdEK the bytes of one k tile's padded rows, and a
+	// block's rows for a stage are one contiguous run.
+	LdEK int64
+	B    cuda.Mem
+	LdB  int64
 	Epilogue
 	// MaxBlocks as for GemmArgs.
 	MaxBlocks int64
@@ -271,7 +279,7 @@ func (a *SparseGemmArgs) Validate() error {
 	if err := operand(k, "A values", a.AValues, a.M, a.K/2, a.LdV, eb, 16); err != nil {
 		return err
 	}
-	if err := operand(k, "A metadata", a.AMeta, a.M, a.K/8, a.LdE, 1, f.MetaRowAlign); err != nil {
+	if err := a.checkMeta(k, f); err != nil {
 		return err
 	}
 	if err := operand(k, "B", a.B, a.N, a.K, a.LdB, eb, 16); err != nil {
@@ -282,8 +290,50 @@ func (a *SparseGemmArgs) Validate() error {
 		return err
 	}
 	if a.K > 0 && (overlap(a.C, used, a.AValues, ((a.M-1)*a.LdV+a.K/2)*eb) ||
-		overlap(a.C, used, a.AMeta, (a.M-1)*a.LdE+a.K/8) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
+		overlap(a.C, used, a.AMeta, a.metaBytes(f)) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
 		return argErr(k, "output overlaps an input")
+	}
+	return nil
+}
+
+// ldek is the metadata's k-tile stride the kernels take.
+func (a *SparseGemmArgs) ldek(f ref.Format) int64 {
+	if a.LdEK == 0 {
+		return int64(f.MetaRowAlign)
+	}
+	return a.LdEK
+}
+
+// metaBytes is the extent of the metadata the kernels read: up to the last
+// k tile of the last row.
+func (a *SparseGemmArgs) metaBytes(f ref.Format) int64 {
+	tiles := a.K / int64(f.KAlign)
+	return (a.M-1)*a.LdE + (tiles-1)*a.ldek(f) + int64(f.MetaRowAlign)
+}
+
+// checkMeta checks the metadata operand: aligned base and strides (one
+// cp.async of MetaRowAlign bytes per row and k tile), each row's k tiles
+// either side by side (LdEK from MetaRowAlign, rows at least that many k
+// tiles apart) or each k tile's rows side by side (LdE = MetaRowAlign,
+// k tiles at least M rows apart), and a buffer that holds them all.
+func (a *SparseGemmArgs) checkMeta(k string, f ref.Format) error {
+	if a.M == 0 || a.K == 0 {
+		return nil
+	}
+	tb, tiles, ldek := int64(f.MetaRowAlign), a.K/int64(f.KAlign), a.ldek(f)
+	switch {
+	case a.AMeta.IsNull():
+		return argErr(k, "A metadata is null")
+	case a.LdEK < 0 || !a.AMeta.Aligned(int(tb)) || a.LdE%tb != 0 || ldek%tb != 0:
+		return argErr(k, "A metadata must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d, k-tile stride %d)",
+			tb, tb, a.AMeta.Ptr, a.LdE, ldek)
+	case !(ldek >= tb && a.LdE >= tiles*ldek) && !(a.LdE >= tb && ldek >= a.M*a.LdE):
+		return argErr(k, "A metadata strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
+			a.LdE, ldek, a.M, tiles, tb, tiles*tb, tiles*ldek, a.M*a.LdE)
+	}
+	if need := a.metaBytes(f); need > a.AMeta.Bytes {
+		return argErr(k, "A metadata: %d rows of %d k tiles with row stride %d and k-tile stride %d need %d bytes, the buffer has %d",
+			a.M, tiles, a.LdE, ldek, need, a.AMeta.Bytes)
 	}
 	return nil
 }

@@ -143,12 +143,30 @@ func TestSparseGemmArgsValidate(t *testing.T) {
 		"f16 with s8 out":      func(a *SparseGemmArgs) { a.In, a.Out = F16, ref.OutS8 },
 		"meta misaligned s8":   func(a *SparseGemmArgs) { a.AMeta.Ptr += 8 },
 		"output overlaps meta": func(a *SparseGemmArgs) { a.C = mem(2, 64*10*4) },
+		// Metadata k tile by k tile (rows of 16 bytes, k tiles 64 rows apart).
+		"k tiles overlap":       func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 63*16 },
+		"k-tile stride 8":       func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 64*16+8 },
+		"k tiles past the meta": func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 65*16 },
+		"rows overlap k tiles":  func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 16 },
+		"negative k-tile":       func(a *SparseGemmArgs) { a.LdEK = -16 },
 	}
 	for name, mutate := range bad {
 		a := goodSparse()
 		mutate(&a)
 		if err := a.Validate(); !errors.Is(err, ErrArgs) {
 			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	// The same metadata k tile by k tile, exactly filling the buffer; and
+	// rows with a gap between their k tiles.
+	for _, strides := range [][2]int64{{16, 64 * 16}, {64, 32}} {
+		k := goodSparse()
+		k.LdE, k.LdEK = strides[0], strides[1]
+		if strides[0] == 64 {
+			k.AMeta.Bytes = 63*64 + 32 + 16
+		}
+		if err := k.Validate(); err != nil {
+			t.Fatalf("metadata strides %v rejected: %v", strides, err)
 		}
 	}
 	// f16: K alignment 64, metadata rows 8-byte aligned.

@@ -67,12 +67,13 @@ struct HoistOnly<false, C> {
 
 // gemm_sp24 is the kernel body for tile shape T (a gc::Tile whose BK is
 // GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes), Em:
-// metadata (row stride lde bytes), B: dense (row stride ldb_b bytes); K
+// metadata (row stride lde bytes, k-tile stride ldek: MetaCopy), B: dense
+// (row stride ldb_b bytes); K
 // logical elements, a multiple of the format's K alignment.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
                          const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
-                         long long ldb_b) {
+                         long long ldek, long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES, MI = T::MI, NJ = T::NJ;
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
@@ -101,7 +102,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   // without bounds logic (a branch uniform over the block).
   const typename HoistOnly<T::HOIST, RowChunks<BM, AB, true>>::type copyA(sA, Av, ldv_b, bm, e.M);
   const bool inside = T::HOIST && bm + BM <= e.M && bn + BN <= e.N;
-  const MetaCopy<BM, MB> copyE(sE, Em, lde, bm, e.M, tid);
+  const MetaCopy<BM, MB> copyE(sE, Em, lde, ldek, bm, e.M, tid);
   auto load_tile = [&](int stage, int kt) {
     if (inside) {
       copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);

@@ -407,7 +407,7 @@ struct WgSparse {
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
                              const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
-                             long long ldb_b) {
+                             long long ldek, long long ldb_b) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT;
@@ -423,7 +423,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   const RowChunks<BM, W::AB, true> copyA(w.sA, Av, ldv_b, bm, e.M);
   const RowChunks<BN, W::BB> copyB(w.sB, B, ldb_b, bn, e.N);
   const bool inside = bm + BM <= e.M && bn + BN <= e.N;
-  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, bm, e.M, threadIdx.x);
+  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, ldek, bm, e.M, threadIdx.x);
   // The metadata registers of a tile's two k-steps of each row block, one
   // set per parity of tile: they must hold until the wait that retires the
   // tile's group (wg_mma_sp), hence wg_hold after it: without it nothing
@@ -469,7 +469,7 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
 // from row M-1, is valid; their results are never stored).
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
-                                 const Epi& e, long long K, long long lde) {
+                                 const Epi& e, long long K, long long lde, long long ldek) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
@@ -483,7 +483,7 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
   tile_of<BM, BN>(e.M, e.N, pm, pn);
   const long long bm = (long long)pm * BM, bn = (long long)pn * BN;
   const int ktiles = (int)(K * ElemTraits<ELEM>::bytes / W::BB);
-  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, bm, e.M, threadIdx.x);
+  const MetaCopy<BM, W::MB> copyE(w.sE, Em, lde, ldek, bm, e.M, threadIdx.x);
   uint32_t em[2][2 * MT] = {};  // as in gemm_wgmma_sp
 
   Acc acc[MT * W::NACC];
@@ -696,7 +696,7 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
 // arrivals). CLUSTER as in gemm_wgmma_ws.
 template <int ELEM, int OUT, typename T, int CLUSTER = 1>
 GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
-                                const Epi& e, long long K, long long lde) {
+                                const Epi& e, long long K, long long lde, long long ldek) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
@@ -714,7 +714,8 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
     int g = 0, pm, pn;
     for (WsTiles<BM, BN, CLUSTER> tiles(e.M, e.N); tiles.next(pm, pn);) {
       const long long bm = (long long)pm * BM;
-      const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, bm, e.M, p), copyE1(w.sE, Em, lde, bm, e.M, p + PRODUCERS);
+      const MetaCopy<BM, W::MB> copyE0(w.sE, Em, lde, ldek, bm, e.M, p),
+          copyE1(w.sE, Em, lde, ldek, bm, e.M, p + PRODUCERS);
       for (int kt = 0; kt < ktiles; ++kt, ++g) {
         ring.acquire(g);
         if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(g), g % STAGES, kt, bm, (long long)pn * BN);
@@ -749,8 +750,8 @@ struct InClusters {
   }
   template <int ELEM, int OUT, typename T>
   static GC_DEVICE void sparse(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
-                               long long K, long long lde) {
-    gemm_wgmma_sp_ws<ELEM, OUT, T, CLUSTER>(mA, mB, Em, e, K, lde);
+                               long long K, long long lde, long long ldek) {
+    gemm_wgmma_sp_ws<ELEM, OUT, T, CLUSTER>(mA, mB, Em, e, K, lde, ldek);
   }
 };
 
@@ -970,17 +971,17 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 
 // GC_SPARSE_TMA_ENTRY: the same for the 2:4 bodies (gemm_wgmma_sp_tma,
 // gemm_wgmma_sp_ws, InClusters::sparse) and GC_SPARSE_ENTRY's parameters (of
-// which the metadata and its stride are used).
+// which the metadata and its strides are used).
 #define GC_SPARSE_TMA_ENTRY(BODY, THREADS, ATTR, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, \
                             ELEM, OUT)                                                                                 \
   extern "C" __global__ void ATTR __launch_bounds__(THREADS, MIN_BLOCKS)                                              \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void* Em, const void*, void* C, const float* scale, const void* bias, long long M,           \
-                    long long N, long long K, long long, long long lde, long long, long long ldcm, long long ldcn,     \
-                    long long axis, long long zp) {                                                                    \
+                    long long N, long long K, long long, long long lde, long long ldek, long long, long long ldcm,     \
+                    long long ldcn, long long axis, long long zp) {                                                    \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
     BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, static_cast<const uint8_t*>(Em), \
-                                                                           e, K, lde);                                \
+                                                                           e, K, lde, ldek);                          \
   }
 
 // One row of GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES,

@@ -51,22 +51,29 @@ struct SpTraits<ELEM_BF16> : SpTraits<ELEM_F16> {};
 // MetaCopy is the metadata side of a 2:4 stage's copies: thread tid < BM
 // copies the MB bytes of A row bm + tid for each tile (rows past M read row
 // M-1, whose metadata is valid and whose results are never stored) into
-// its row of the stage's metadata tile, unswizzled.
+// its row of the stage's metadata tile, unswizzled. The MB bytes of row r
+// for k tile kt are at Em + r lde + kt ldek: rows of K/8 bytes have
+// ldek = MB (the layout of ref.Compress24), and the k-tile-major layout
+// (ref.MetaByKTile) has lde = MB and ldek the bytes of a k tile's rows, so
+// that a stage's rows are one contiguous run (a few whole lines of L2
+// instead of a request per row).
 template <int BM, int MB>
 struct MetaCopy {
   static_assert(BM <= GC_GEMM_THREADS, "one metadata copy per A row");
   const uint8_t* src;
+  long long ldek;
   saddr_t dst;
   bool active;  // tid < BM
-  GC_DEVICE MetaCopy(uint8_t* sE, const uint8_t* Em, long long lde, long long bm, long long M, int tid)
-      : src(Em + min(bm + tid, M - 1) * lde), dst(smem_addr(sE + tid * MB)), active(tid < BM) {}
+  GC_DEVICE MetaCopy(uint8_t* sE, const uint8_t* Em, long long lde, long long ldek_, long long bm, long long M,
+                     int tid)
+      : src(Em + min(bm + tid, M - 1) * lde), ldek(ldek_), dst(smem_addr(sE + tid * MB)), active(tid < BM) {}
   // copy starts the copy of tile kt's metadata into stage.
   GC_DEVICE void copy(int stage, int kt) const {
     if (!active) return;
     if (MB == 16) {
-      cp_async16(dst + stage * BM * MB, src + (long long)kt * MB, 16);
+      cp_async16(dst + stage * BM * MB, src + kt * ldek, 16);
     } else {
-      cp_async8(dst + stage * BM * MB, src + (long long)kt * MB, 8);
+      cp_async8(dst + stage * BM * MB, src + kt * ldek, 8);
     }
   }
 };
@@ -102,17 +109,18 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
 // BODY (gc::gemm_sp24, gc::gemm_wgmma_sp) for one row of a tile list.
 // Parameters (all 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K
 // (logical), ldv (A values row stride, elements), lde (metadata row stride,
-// bytes), ldb (elements), ldcm, ldcn, axis, zp.
+// bytes), ldek (metadata k-tile stride, bytes: MetaCopy), ldb (elements),
+// ldcm, ldcn, axis, zp.
 #define GC_SPARSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
       BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
-                    long long M, long long N, long long K, long long ldv, long long lde, long long ldb,             \
-                    long long ldcm, long long ldcn, long long axis, long long zp) {                                \
+                    long long M, long long N, long long K, long long ldv, long long lde, long long ldek,           \
+                    long long ldb, long long ldcm, long long ldcn, long long axis, long long zp) {                 \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
     BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                                       \
         static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
-        ldv * eb, lde, ldb * eb);                                                                                 \
+        ldv * eb, lde, ldek, ldb * eb);                                                                           \
   }
 
 #endif  // GC_SP24_META_CUH

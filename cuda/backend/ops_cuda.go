@@ -91,8 +91,8 @@ type gemmOp struct {
 	name      string
 }
 
-// sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24), K padded to the
-// format's alignment k.
+// sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24, the metadata k tile
+// by k tile: compressWeight), K padded to the format's alignment k.
 type sparseWeight struct {
 	values, meta cuda.Mem
 	k            int
@@ -169,10 +169,13 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	e.C = cm
 	if g.sp != nil {
 		// Yᵀ = Wᵀ·Aᵀ: output row i is Y's column i (so are the epilogue
-		// vectors' entries), stored transposed.
+		// vectors' entries), stored transposed. The metadata comes k tile
+		// by k tile, tb bytes a row.
+		tb := int64(ref.Sparse24Format(g.in).MetaRowAlign)
 		e.LdCM, e.LdCN, e.Axis = 1, int64(g.n), ref.PerRow
 		err = g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
-			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: int64(g.sp.k / 8), B: am, LdB: int64(lda), Epilogue: e})
+			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: tb, LdEK: int64(g.n) * tb, B: am, LdB: int64(lda),
+			Epilogue: e})
 	} else {
 		e.LdCM, e.LdCN = int64(g.n), 1
 		err = g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),

@@ -10,9 +10,11 @@ import (
 const Sparse24Env = "GCOMPRESS_SPARSE24"
 
 // compressWeight returns Wᵀ (w is K x N) in the 2:4 layout of input type
-// in: the values and metadata, K padded to kp; ok is false where some group
-// of four consecutive elements along K of a column of w holds more than two
-// non-zeros.
+// in: the values (N rows of kp/2) and the metadata k tile by k tile
+// (ref.MetaByKTile: for each k tile the format's MetaRowAlign bytes of all
+// N rows, so a GEMM block's rows for a stage are one contiguous run), K
+// padded to kp; ok is false where some group of four consecutive elements
+// along K of a column of w holds more than two non-zeros.
 func compressWeight(w *tensor.Tensor, in ref.Elem) (values, meta []byte, kp int, ok bool) {
 	switch in {
 	case ref.S8:
@@ -30,9 +32,14 @@ func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) ([]byte, []b
 			wt[j*k+p] = w[p*n+j]
 		}
 	}
-	s, err := ref.Compress24(n, k, wt, k, ref.Sparse24Format(in).KAlign)
+	f := ref.Sparse24Format(in)
+	s, err := ref.Compress24(n, k, wt, k, f.KAlign)
 	if err != nil {
 		return nil, nil, 0, false
 	}
-	return tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), s.Meta, s.Cols, true
+	meta, err := ref.MetaByKTile(s.Meta, n, s.Cols, s.MetaStride(), f.MetaRowAlign, n)
+	if err != nil {
+		return nil, nil, 0, false
+	}
+	return tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), meta, s.Cols, true
 }

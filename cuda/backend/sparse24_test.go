@@ -12,14 +12,15 @@ import (
 )
 
 // TestCompressWeight: a K x N int8 weight that is 2:4 along K, compressed
-// transposed, multiplies as the GPU op uses it (the weight as the 2:4
+// transposed (metadata k tile by k tile: 16 bytes of each of the N rows per
+// k tile), multiplies as the GPU op uses it (the weight as the 2:4
 // operand A of an N x M x kp GEMM whose B is the activation, K padded with
 // zeros to kp, the output written transposed) to exactly X·W, by the 2:4
 // reference; a weight with three non-zeros in one group of four is not
 // taken.
 func TestCompressWeight(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
-	const k, n, m = 100, 12, 7
+	const k, n, m = 200, 12, 7 // two k tiles of 128
 	w := make([]int8, k*n)
 	for j := 0; j < n; j++ {
 		for g := 0; g < k; g += 4 {
@@ -31,8 +32,8 @@ func TestCompressWeight(t *testing.T) {
 		}
 	}
 	values, meta, kp, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8)
-	if !ok || kp != 128 || len(values) != n*kp/2 || len(meta) != n*kp/8 {
-		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes; want K padded to 128", ok, kp, len(values), len(meta))
+	if !ok || kp != 256 || len(values) != n*kp/2 || len(meta) != n*kp/8 {
+		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes; want K padded to 256", ok, kp, len(values), len(meta))
 	}
 	x := make([]byte, m*kp) // rows padded with zeros to kp, as gemmOp.run uploads them
 	want := make([]byte, 4*m*n)
@@ -50,7 +51,7 @@ func TestCompressWeight(t *testing.T) {
 	}
 	got := make([]byte, len(want))
 	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: values, LdV: kp / 2,
-		Meta: meta, LdE: kp / 8, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
+		Meta: meta, LdE: 16, LdEK: 16 * n, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
 	if err != nil {
 		t.Fatal(err)
 	}

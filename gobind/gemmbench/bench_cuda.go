@@ -13,6 +13,7 @@ import (
 	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
+	"github.com/gcompress/gcompress/kernels/ref"
 )
 
 // Bencher checks and times GEMMs on one device: Reps timed launches after
@@ -22,6 +23,11 @@ type Bencher struct {
 	// per SM (GemmArgs.MaxBlocks), each looping over tiles; Timing.Tile
 	// then ends in PersistentSuffix.
 	Persistent bool
+	// MetaRows gives the 2:4 GEMMs their metadata row by row (the layout
+	// ref.Compress24 writes) instead of k tile by k tile (ref.MetaByKTile,
+	// what the CUDA backend uploads); Timing.Tile then ends in
+	// MetaRowsSuffix.
+	MetaRows bool
 
 	dev          *cuda.Device
 	l            *gobind.Launcher
@@ -123,6 +129,10 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		t.Tile += PersistentSuffix
 		t.Default = false
 	}
+	if f.Sparse && b.MetaRows {
+		t.Tile += MetaRowsSuffix
+		t.Default = false
+	}
 	if err := b.dev.Synchronize(); err != nil {
 		return t, err
 	}
@@ -215,13 +225,21 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 	if err != nil {
 		return nil, err
 	}
+	devMeta, lde, ldek := meta, int64(k/8), int64(0)
+	if !b.MetaRows {
+		tb := ref.Sparse24Format(f.In).MetaRowAlign
+		if devMeta, err = ref.MetaByKTile(meta, m, k, k/8, tb, m); err != nil {
+			return nil, err
+		}
+		lde, ldek = int64(tb), int64(m*tb)
+	}
 	hb := kerneltest.RandOperand(b.rng, f.In, n, k, k)
-	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), vals, meta, hb)
+	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), vals, devMeta, hb)
 	if err != nil {
 		return nil, err
 	}
 	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
-		AMeta: bufs[1].Mem(), LdE: int64(k / 8), B: bufs[2].Mem(), LdB: int64(k),
+		AMeta: bufs[1].Mem(), LdE: lde, LdEK: ldek, B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
 	p.spec = func(tile string) (gobind.LaunchSpec, error) { a := *args; a.Tile = tile; return a.Spec() }

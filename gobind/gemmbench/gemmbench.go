@@ -81,6 +81,10 @@ func (f Family) KAlign() int {
 // after its tile shape's name.
 const PersistentSuffix = "/persistent"
 
+// MetaRowsSuffix marks a 2:4 timing with the metadata row by row
+// (Bencher.MetaRows) after its tile shape's name.
+const MetaRowsSuffix = "/meta-rows"
+
 // Persistable reports whether f's GEMMs in tile shape tile can run in
 // persistent blocks: the p and m shapes (gobind.Tile.Producer).
 func Persistable(f Family, tile string) bool { return gobind.TileNamed(f.Sparse, tile).Producer }

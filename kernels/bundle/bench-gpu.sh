@@ -15,7 +15,9 @@
 # shape, see kernelbench -tiles) and KERNELS (default: every family; a
 # comma-separated list of int8_dense, f16_dense, bf16_dense, int8_sparse24,
 # f16_sparse24, see kernelbench -kernels) can be set; PERSISTENT=1 times the
-# p and m shapes also in persistent blocks (kernelbench -persistent). PROFILE=1 adds an Nsight
+# p, m and q shapes also in persistent blocks (kernelbench -persistent);
+# META_ROWS=1 the 2:4 GEMMs also with their metadata row by row, the layout
+# before session 27 (kernelbench -meta-rows). PROFILE=1 adds an Nsight
 # Compute profile of one launch of each timed GEMM at 4096^3 (speed of
 # light, warp stall reasons, scheduler, pipes) -> $OUT/ncu.txt.
 set -uo pipefail
@@ -29,6 +31,7 @@ check=()
 kbargs=()
 [ -n "${KERNELS:-}" ] && kbargs=(-kernels "$KERNELS")
 [ "${PERSISTENT:-0}" = 1 ] && kbargs+=(-persistent)
+[ "${META_ROWS:-0}" = 1 ] && kbargs+=(-meta-rows)
 mkdir -p "$OUT"
 rc=0
 echo "== gcompress devices"

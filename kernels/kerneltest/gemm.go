@@ -35,15 +35,19 @@ type GemmProblem struct {
 type GemmImpl func(p *GemmProblem) error
 
 // SparseProblem is one 2:4 sparse GEMM: A is given compressed (values with
-// row stride LdV elements, metadata with row stride LdE bytes, in the
-// ref.Sparse24 layout; K logical), the rest as in GemmProblem.
+// row stride LdV elements, metadata with row stride LdE bytes and k-tile
+// stride LdEK, in the ref.Sparse24 layout or ref.MetaByKTile's; K logical),
+// the rest as in GemmProblem.
 type SparseProblem struct {
-	In         ref.Elem
-	M, N, K    int
-	Values     []byte
-	LdV        int
-	Meta       []byte
-	LdE        int
+	In      ref.Elem
+	M, N, K int
+	Values  []byte
+	LdV     int
+	Meta    []byte
+	LdE     int
+	// LdEK: the bytes between a row's metadata for consecutive k tiles (0:
+	// the format's MetaRowAlign, each row's metadata contiguous).
+	LdEK       int
 	B          []byte
 	LdB        int
 	Out        ref.Out
@@ -237,9 +241,16 @@ func HostSparse(p *SparseProblem) error {
 func sparseRows[T ref.Elem24](p *SparseProblem, lo, hi int, c any, e *ref.Epilogue) error {
 	vals, meta := view[T](p.Values), p.Meta
 	s := &ref.Sparse24[T]{Rows: hi - lo, Cols: p.K, Values: make([]T, (hi-lo)*p.K/2), Meta: make([]byte, (hi-lo)*p.K/8)}
+	tb := ref.Sparse24Format(p.In).MetaRowAlign
+	ldek := p.LdEK
+	if ldek == 0 {
+		ldek = tb
+	}
 	for i := lo; i < hi; i++ {
 		copy(s.Values[(i-lo)*p.K/2:(i-lo+1)*p.K/2], vals[i*p.LdV:])
-		copy(s.Meta[(i-lo)*p.K/8:(i-lo+1)*p.K/8], meta[i*p.LdE:])
+		for t := 0; t < p.K/8/tb; t++ {
+			copy(s.Meta[(i-lo)*p.K/8+t*tb:(i-lo)*p.K/8+(t+1)*tb], meta[i*p.LdE+t*ldek:])
+		}
 	}
 	return ref.SparseGemmRef(s, p.N, view[T](p.B), p.LdB, p.Out, c, p.LdCM, p.LdCN, e)
 }

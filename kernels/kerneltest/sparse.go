@@ -158,13 +158,41 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 	}
 	ldb := stride(in, k)
 	b := RandOperand(r, in, n, k, ldb)
-	for _, cfg := range configs {
+	for i, cfg := range configs {
 		ldm, ldn := outLayout(m, n, cfg.transposed)
 		p := &SparseProblem{In: in, M: m, N: n, K: k, Values: vals, LdV: ldv, Meta: meta, LdE: lde, B: b, LdB: ldb,
 			Out: cfg.out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k/2)}
 		metric, err := runSparse(p, impl)
 		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
+		if i == 0 {
+			// The first configuration again with the metadata k tile by k tile.
+			q := *p
+			metric, err := "", metaByKTile(r, &q)
+			if err == nil {
+				metric, err = runSparse(&q, impl)
+			}
+			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg, "meta by k tile"), metric, err)
+		}
 	}
+}
+
+// metaByKTile lays p's metadata out k tile by k tile (ref.MetaByKTile),
+// each k tile's rows padded by three rows of random bytes, which a kernel
+// that reads them gets wrong.
+func metaByKTile(r *rand.Rand, p *SparseProblem) error {
+	tb := ref.Sparse24Format(p.In).MetaRowAlign
+	pad := p.M + 3
+	meta, err := ref.MetaByKTile(p.Meta, p.M, p.K, p.LdE, tb, pad)
+	if err != nil {
+		return err
+	}
+	for t := 0; t < p.K/8/tb; t++ {
+		for i := (t*pad + p.M) * tb; i < (t+1)*pad*tb; i++ {
+			meta[i] = byte(r.Uint32())
+		}
+	}
+	p.Meta, p.LdE, p.LdEK = meta, tb, pad*tb
+	return nil
 }
 
 func runSparse(p *SparseProblem, impl SparseImpl) (string, error) {

@@ -206,3 +206,42 @@ func TestSparseGemmRefHalf(t *testing.T) {
 		t.Fatal("-0 counted as non-zero")
 	}
 }
+
+// TestMetaByKTile: every byte of a row-major metadata matrix (with a row
+// stride past its bytes) lands at its k tile's run, the padding rows are
+// zero, and bad shapes fail.
+func TestMetaByKTile(t *testing.T) {
+	const rows, cols, lde, tile, pad = 3, 256, 40, 16, 4 // two k tiles of 16 bytes a row
+	meta := make([]byte, (rows-1)*lde+cols/8)
+	for i := range meta {
+		meta[i] = byte(i + 1)
+	}
+	got, err := MetaByKTile(meta, rows, cols, lde, tile, pad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*pad*tile {
+		t.Fatalf("%d bytes, want %d", len(got), 2*pad*tile)
+	}
+	for kt := 0; kt < 2; kt++ {
+		for r := 0; r < pad; r++ {
+			for b := 0; b < tile; b++ {
+				want := byte(0)
+				if r < rows {
+					want = meta[r*lde+kt*tile+b]
+				}
+				if g := got[(kt*pad+r)*tile+b]; g != want {
+					t.Fatalf("k tile %d row %d byte %d: %d, want %d", kt, r, b, g, want)
+				}
+			}
+		}
+	}
+	for _, c := range []struct{ rows, cols, lde, tile, pad int }{
+		{rows, cols, lde, tile, rows - 1}, {rows, cols + 8, lde, tile, pad}, {rows, cols, cols/8 - 1, tile, pad},
+		{rows + 1, cols, lde, tile, pad + 1}, {rows, cols, lde, 0, pad},
+	} {
+		if _, err := MetaByKTile(meta, c.rows, c.cols, c.lde, c.tile, c.pad); err == nil {
+			t.Errorf("%+v: no error", c)
+		}
+	}
+}

@@ -39,6 +39,23 @@ func (printer) Errorf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "FAIL "+format+"\n", args...)
 }
 
+// variant is one way to time a GEMM in one tile shape.
+type variant struct{ persistent, metaRows bool }
+
+// variants lists how f's GEMM in tile is timed: as launches make it, then
+// with persistent the p, m and q shapes in persistent blocks, then with
+// metaRows the 2:4 GEMMs with their metadata row by row (each way once).
+func variants(f gemmbench.Family, tile string, persistent, metaRows bool) []variant {
+	vs := []variant{{}}
+	if persistent && gemmbench.Persistable(f, tile) {
+		vs = append(vs, variant{persistent: true})
+	}
+	if metaRows && f.Sparse {
+		vs = append(vs, variant{metaRows: true})
+	}
+	return vs
+}
+
 func run() error {
 	device := flag.Int("device", 0, "CUDA device ordinal")
 	check := flag.Bool("check", false, "run every kernel's test suite against its reference")
@@ -49,7 +66,8 @@ func run() error {
 	reps := flag.Int("reps", 20, "timed repeats")
 	warmup := flag.Int("warmup", 3, "untimed launches before timing")
 	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
-	persistent := flag.Bool("persistent", false, "with -bench: time the p and m shapes also in persistent blocks (one per SM, looping over tiles)")
+	persistent := flag.Bool("persistent", false, "with -bench: time the p, m and q shapes also in persistent blocks (one per SM, looping over tiles)")
+	metaRows := flag.Bool("meta-rows", false, "with -bench: time the 2:4 GEMMs also with their metadata row by row (by default k tile by k tile, as the CUDA backend uploads it)")
 	tiles := flag.String("tiles", "default", "with -bench: GEMM tile shapes to time: default (the shape launches use on this device), all, or a comma-separated list of names (gobind.DenseTiles, gobind.SparseTiles)")
 	out := flag.String("out", "kernelbench.json", "JSON report")
 	flag.Parse()
@@ -136,23 +154,20 @@ func run() error {
 		for _, s := range ss {
 			for _, f := range families {
 				for _, tile := range shapes(l, f, tileNames) {
-					for _, persist := range []bool{false, true} {
-						if persist && (!*persistent || !gemmbench.Persistable(f, tile)) {
-							continue
-						}
-						b.Persistent = persist
+					for _, v := range variants(f, tile, *persistent, *metaRows) {
+						b.Persistent, b.MetaRows = v.persistent, v.metaRows
 						t, err := b.Time(f, tile, s, s, s)
 						if err != nil {
 							// One shape that fails to launch (a candidate the
 							// device refuses) costs its own timing, not the
 							// run's; a fault that ends the context fails
 							// every launch after it, each reported.
-							e := fmt.Sprintf("%s (%s, persistent %v) at %d: %v", f.Name, tile, persist, s, err)
+							e := fmt.Sprintf("%s (%s, %+v) at %d: %v", f.Name, tile, v, s, err)
 							fmt.Fprintln(os.Stderr, "kernelbench:", e)
 							rep.BenchErrors = append(rep.BenchErrors, e)
 							continue
 						}
-						fmt.Printf("%-16s %-24s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident\n", t.Kernel, t.Tile, s, s, s,
+						fmt.Printf("%-16s %-35s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident\n", t.Kernel, t.Tile, s, s, s,
 							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits, t.Grid, t.Resident)
 						rep.Timings = append(rep.Timings, Timing{Timing: t})
 					}
