@@ -171,31 +171,112 @@ func (p sassProgram) branch(i int) (target int, ok bool) {
 }
 
 // loopFences reports every memory barrier at GPU or system scope
-// (MEMBAR.*.GPU, MEMBAR.*.SYS) inside a loop of a kernel's SASS: between a
-// backward branch and its target. Such a fence waits until the warp's
+// (MEMBAR.*.GPU, MEMBAR.*.SYS) inside a loop of a kernel's SASS: on a cycle
+// of its control flow (loopInstrs). Such a fence waits until the warp's
 // earlier memory operations are visible to the whole GPU (an L2 round
 // trip); in a GEMM's main loop it runs every k tile. ptxas emits one before
 // an mbarrier arrival or a cluster barrier with release semantics at
-// cluster scope (mbar_arrive_cluster); once, at a kernel's start, it costs
-// little.
+// cluster scope (mbar_arrive_cluster); once, at a kernel's start or after
+// its loops, it costs little.
 func loopFences(sass string) []string {
 	p := parseSASS(sass)
 	var problems []string
-	reported := map[int]bool{}
-	for i := range p.code {
-		t, ok := p.branch(i)
-		if !ok || t < 0 || t > i {
-			continue
-		}
-		for j := t; j <= i; j++ {
-			op, _ := sassSplit(p.code[j].text)
-			if strings.HasPrefix(op, "MEMBAR") && (strings.HasSuffix(op, ".GPU") || strings.HasSuffix(op, ".SYS")) && !reported[j] {
-				reported[j] = true
-				problems = append(problems, fmt.Sprintf("%#x: %q in the loop %#x..%#x", p.code[j].addr, p.code[j].text, p.code[t].addr, p.code[i].addr))
-			}
+	for _, i := range p.loopInstrs() {
+		op, _ := sassSplit(p.code[i].text)
+		if strings.HasPrefix(op, "MEMBAR") && (strings.HasSuffix(op, ".GPU") || strings.HasSuffix(op, ".SYS")) {
+			problems = append(problems, fmt.Sprintf("%#x: %q in a loop", p.code[i].addr, p.code[i].text))
 		}
 	}
 	return problems
+}
+
+// successors lists where control can go after instruction i: the next
+// instruction unless i is an unpredicated branch, exit or return, and a
+// branch's target where it is known (indirect branches add none).
+func (p sassProgram) successors(i int) []int {
+	var next []int
+	if t, ok := p.branch(i); ok && t >= 0 {
+		next = append(next, t)
+	}
+	text := p.code[i].text
+	op, _ := sassSplit(text)
+	base, _, _ := strings.Cut(op, ".")
+	switch base {
+	case "BRA", "BRX", "JMX", "JMP", "EXIT", "RET":
+		if !strings.HasPrefix(text, "@") {
+			return next
+		}
+	}
+	if i+1 < len(p.code) {
+		next = append(next, i+1)
+	}
+	return next
+}
+
+// loopInstrs returns, in address order, the instructions that lie on a
+// cycle of the control flow: those in a strongly connected component of
+// more than one instruction, or that branch to themselves (Tarjan's
+// algorithm, without recursion).
+func (p sassProgram) loopInstrs() []int {
+	n := len(p.code)
+	index, low := make([]int, n), make([]int, n)
+	for i := range index {
+		index[i] = -1
+	}
+	onStack := make([]bool, n)
+	var stack, loops []int
+	next := 0
+	type frame struct{ v, e int }
+	for root := 0; root < n; root++ {
+		if index[root] >= 0 {
+			continue
+		}
+		calls := []frame{{root, 0}}
+		index[root], low[root] = next, next
+		next++
+		stack, onStack[root] = append(stack, root), true
+		for len(calls) > 0 {
+			f := &calls[len(calls)-1]
+			succ := p.successors(f.v)
+			if f.e < len(succ) {
+				w := succ[f.e]
+				f.e++
+				switch {
+				case index[w] < 0:
+					index[w], low[w] = next, next
+					next++
+					stack, onStack[w] = append(stack, w), true
+					calls = append(calls, frame{w, 0})
+				case onStack[w]:
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			calls = calls[:len(calls)-1]
+			if len(calls) > 0 {
+				u := calls[len(calls)-1].v
+				low[u] = min(low[u], low[v])
+			}
+			if low[v] != index[v] {
+				continue
+			}
+			start := len(stack) - 1
+			for stack[start] != v {
+				start--
+			}
+			comp := stack[start:]
+			if len(comp) > 1 || slices.Contains(p.successors(v), v) {
+				loops = append(loops, comp...)
+			}
+			for _, w := range comp {
+				onStack[w] = false
+			}
+			stack = stack[:start]
+		}
+	}
+	slices.Sort(loops)
+	return loops
 }
 
 // metadataHazards checks the SASS of a 2:4 wgmma kernel (nvdisasm -c) for

@@ -109,8 +109,9 @@ func TestMetadataHazardsInLoop(t *testing.T) {
 // TestLoopFences: the fence ptxas 12.4 puts before an arrival with release
 // at cluster scope (mbarrier.arrive.release.cluster: MEMBAR.ALL.GPU, ERRBAR,
 // CGAERRBAR, then the arrival) fails inside a loop, whether the back edge
-// names an address or a label, and passes before the loop (a cluster
-// barrier at the kernel's start) or at CTA scope.
+// names an address or a label, or in a retry placed after the kernel's
+// exit that branches back into the loop, and passes before the loop (a
+// cluster barrier at the kernel's start), after it, or at CTA scope.
 func TestLoopFences(t *testing.T) {
 	const kernel = `
         /*0000*/                   %s ;
@@ -137,6 +138,35 @@ func TestLoopFences(t *testing.T) {
 		{"a CTA fence in the loop", "NOP", "MEMBAR.ALL.CTA", "0x20", 0},
 	} {
 		if problems := loopFences(fmt.Sprintf(kernel, c.start, c.loop, c.back)); len(problems) != c.bad {
+			t.Errorf("%s: problems %q, want %d", c.name, problems, c.bad)
+		}
+	}
+	// ptxas puts a wait's retry after the kernel's EXIT, branching back
+	// into the loop: the retry is part of the loop, the code between the
+	// loop and the EXIT is not.
+	const outOfLine = `
+        /*0000*/                   UCGABAR_ARV ;
+        /*0010*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR4+0x10], R3 ;
+        /*0020*/              @!P0 BRA 0x80 ;
+.L_x_5:
+        /*0030*/                   HGMMA.64x256x16.F32 R24, gdesc[UR8], R24, gsb0 ;
+        /*0040*/              @P1 BRA 0x10 ;
+        /*0050*/                   %s ;
+        /*0060*/                   STG.E [R2.64], R24 ;
+        /*0070*/                   EXIT ;
+        /*0080*/                   %s ;
+        /*0090*/                   SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [UR4+0x10], R3 ;
+        /*00a0*/              @!P0 BRA 0x80 ;
+        /*00b0*/                   BRA ` + "`(.L_x_5)" + ` ;
+`
+	for _, c := range []struct {
+		name, after, retry string
+		bad                int
+	}{
+		{"a fence after the loop", "MEMBAR.ALL.GPU", "NOP", 0},
+		{"a fence in the retry", "NOP", "MEMBAR.ALL.GPU", 1},
+	} {
+		if problems := loopFences(fmt.Sprintf(outOfLine, c.after, c.retry)); len(problems) != c.bad {
 			t.Errorf("%s: problems %q, want %d", c.name, problems, c.bad)
 		}
 	}

@@ -3,6 +3,7 @@ package gobind
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/kernels/ref"
@@ -166,7 +167,7 @@ type GemmArgs struct {
 	B       cuda.Mem
 	LdB     int64
 	Epilogue
-	// MaxBlocks caps the grid of the p and m shapes (Tile.Producer), whose
+	// MaxBlocks caps the grid of the p, m and q shapes (Tile.Producer), whose
 	// blocks loop over tiles: at most MaxBlocks blocks (rounded down to
 	// whole clusters, at least one), each computing every grid-th tile
 	// (persistent blocks, one per SM with MaxBlocks = the SM count). 0: one
@@ -216,7 +217,7 @@ func checkGrid(kernel string, t Tile, m, n, maxBlocks int64) error {
 	case maxBlocks < 0:
 		return argErr(kernel, "MaxBlocks %d is negative", maxBlocks)
 	case maxBlocks > 0 && !t.Producer:
-		return argErr(kernel, "MaxBlocks %d: only the p and m shapes' blocks loop over tiles; %s takes one block per tile", maxBlocks, t.Name)
+		return argErr(kernel, "MaxBlocks %d: only the p, m and q shapes' blocks loop over tiles; %s takes one block per tile", maxBlocks, t.Name)
 	}
 	return nil
 }
@@ -305,10 +306,27 @@ func (a *SparseGemmArgs) ldek(f ref.Format) int64 {
 }
 
 // metaBytes is the extent of the metadata the kernels read: up to the last
-// k tile of the last row.
+// k tile of the last row (math.MaxInt64 where that overflows; M, K and the
+// strides non-negative).
 func (a *SparseGemmArgs) metaBytes(f ref.Format) int64 {
 	tiles := a.K / int64(f.KAlign)
-	return (a.M-1)*a.LdE + (tiles-1)*a.ldek(f) + int64(f.MetaRowAlign)
+	return addSat(addSat(mulSat(a.M-1, a.LdE), mulSat(tiles-1, a.ldek(f))), int64(f.MetaRowAlign))
+}
+
+// mulSat and addSat are x*y and x+y for non-negative x and y, math.MaxInt64
+// where they overflow.
+func mulSat(x, y int64) int64 {
+	if x != 0 && y > math.MaxInt64/x {
+		return math.MaxInt64
+	}
+	return x * y
+}
+
+func addSat(x, y int64) int64 {
+	if x > math.MaxInt64-y {
+		return math.MaxInt64
+	}
+	return x + y
 }
 
 // checkMeta checks the metadata operand: aligned base and strides (one
@@ -324,10 +342,12 @@ func (a *SparseGemmArgs) checkMeta(k string, f ref.Format) error {
 	switch {
 	case a.AMeta.IsNull():
 		return argErr(k, "A metadata is null")
-	case a.LdEK < 0 || !a.AMeta.Aligned(int(tb)) || a.LdE%tb != 0 || ldek%tb != 0:
+	case a.LdE < 0 || a.LdEK < 0:
+		return argErr(k, "A metadata: negative stride (row %d, k tile %d)", a.LdE, a.LdEK)
+	case !a.AMeta.Aligned(int(tb)) || a.LdE%tb != 0 || ldek%tb != 0:
 		return argErr(k, "A metadata must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d, k-tile stride %d)",
 			tb, tb, a.AMeta.Ptr, a.LdE, ldek)
-	case !(ldek >= tb && a.LdE >= tiles*ldek) && !(a.LdE >= tb && ldek >= a.M*a.LdE):
+	case !(ldek >= tb && a.LdE >= mulSat(tiles, ldek)) && !(a.LdE >= tb && ldek >= mulSat(a.M, a.LdE)):
 		return argErr(k, "A metadata strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
 			a.LdE, ldek, a.M, tiles, tb, tiles*tb, tiles*ldek, a.M*a.LdE)
 	}

@@ -110,7 +110,7 @@ func goodSparse() SparseGemmArgs {
 		Epilogue: Epilogue{Out: ref.OutF32, C: mem(4, 64*10*4), LdCM: 1, LdCN: 64, Axis: ref.PerRow, Scale: mem(5, 256)}}
 }
 
-// TestMaxBlocksGrid: a p or m shape's grid capped by MaxBlocks, rounded
+// TestMaxBlocksGrid: a p, m or q shape's grid capped by MaxBlocks, rounded
 // down to whole clusters and at least one.
 func TestMaxBlocksGrid(t *testing.T) {
 	pm := tileNamed(DenseTiles, "w128x256pm")
@@ -143,18 +143,32 @@ func TestSparseGemmArgsValidate(t *testing.T) {
 		"f16 with s8 out":      func(a *SparseGemmArgs) { a.In, a.Out = F16, ref.OutS8 },
 		"meta misaligned s8":   func(a *SparseGemmArgs) { a.AMeta.Ptr += 8 },
 		"output overlaps meta": func(a *SparseGemmArgs) { a.C = mem(2, 64*10*4) },
-		// Metadata k tile by k tile (rows of 16 bytes, k tiles 64 rows apart).
-		"k tiles overlap":       func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 63*16 },
-		"k-tile stride 8":       func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 64*16+8 },
-		"k tiles past the meta": func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 65*16 },
-		"rows overlap k tiles":  func(a *SparseGemmArgs) { a.LdE, a.LdEK = 16, 16 },
-		"negative k-tile":       func(a *SparseGemmArgs) { a.LdEK = -16 },
 	}
 	for name, mutate := range bad {
 		a := goodSparse()
 		mutate(&a)
 		if err := a.Validate(); !errors.Is(err, ErrArgs) {
 			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	// Metadata k tile by k tile (rows of 16 bytes, k tiles 64 rows apart):
+	// each bad case fails for its own reason (the buffer is large enough
+	// for all but the one that is about its size).
+	for name, c := range map[string]struct {
+		lde, ldek, bytes int64
+		want             string
+	}{
+		"k tiles overlap":       {16, 63 * 16, 1 << 20, "overlap"},
+		"k-tile stride 8":       {16, 64*16 + 8, 1 << 20, "multiples of 16"},
+		"k tiles past the meta": {16, 65 * 16, 64 * 32, "need"},
+		"rows overlap k tiles":  {16, 16, 1 << 20, "overlap"},
+		"negative k-tile":       {16, -16, 1 << 20, "negative"},
+		"overflowing k-tile":    {16, 1 << 62, 1 << 20, "need"},
+	} {
+		a := goodSparse()
+		a.LdE, a.LdEK, a.AMeta.Bytes = c.lde, c.ldek, c.bytes
+		if err := a.Validate(); !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one that says %q", name, err, c.want)
 		}
 	}
 	// The same metadata k tile by k tile, exactly filling the buffer; and

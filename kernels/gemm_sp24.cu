@@ -68,8 +68,8 @@ struct HoistOnly<false, C> {
 // gemm_sp24 is the kernel body for tile shape T (a gc::Tile whose BK is
 // GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes), Em:
 // metadata (row stride lde bytes, k-tile stride ldek: MetaCopy), B: dense
-// (row stride ldb_b bytes); K
-// logical elements, a multiple of the format's K alignment.
+// (row stride ldb_b bytes); K logical elements, a multiple of the format's
+// K alignment.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
                          const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,

@@ -43,7 +43,9 @@
 //    block barrier (WsRing, ws_mainloop); the m shapes (GC_WGMMA_MC_TILES,
 //    ...) run them in clusters of GC_GEMM_CLUSTER blocks with vertically
 //    adjacent tiles, each block's producer multicasting its share of the
-//    common B tile into every block (tma_fill_b, WsTiles). Their blocks
+//    common B tile into every block (tma_fill_b, WsTiles), and the q
+//    shapes (GC_WGMMA_MQ_TILES, ...) in clusters of GC_GEMM_CLUSTER_Q
+//    (InClusters). Their blocks
 //    loop over tiles (WsTiles): one each in a grid of one block per tile,
 //    several in a smaller grid (persistent blocks, GemmArgs.MaxBlocks).
 //  * Epilogue: the accumulators go straight to global memory through
@@ -227,7 +229,7 @@ struct WgDense {
     tma_fill_b<CLUSTER, B_STAGE, BN>(sB + st * B_STAGE, mB, kt * BK, bn, bar);
   }
 
-  // ring_barriers: the mbarriers of the p and m shapes (WsRing), past the
+  // ring_barriers: the mbarriers of the p, m and q shapes (WsRing), past the
   // stages.
   GC_DEVICE uint64_t* ring_barriers() const { return reinterpret_cast<uint64_t*>(sB + T::STAGES * B_STAGE); }
 
@@ -510,7 +512,7 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
 constexpr int kWsProducerRegs = 40, kWsConsumerRegs = 232;
 static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536, "the SM's register file");
 
-// WsTiles walks the tiles a block of the p and m shapes computes: its own,
+// WsTiles walks the tiles a block of the p, m and q shapes computes: its own,
 // then every (gridDim.x / CLUSTER)-th after it, in tile_at's order of
 // (CLUSTER BM) x BN tiles, of which the block of rank r of a cluster takes
 // the r-th BM rows (so the blocks of a cluster share their B tile; the grid
@@ -535,7 +537,7 @@ struct WsTiles {
   }
 };
 
-// WsRing is the pipeline of the p and m shapes, 2 STAGES mbarriers at
+// WsRing is the pipeline of the p, m and q shapes, 2 STAGES mbarriers at
 // bars (in the dynamic shared memory, past the stages: ring_barriers):
 // full[s] completes a phase when the producer's arrive.expect_tx and
 // full_count - 1 other arrivals are in and the stage's bytes have landed;
@@ -548,7 +550,7 @@ struct WsTiles {
 // (the consumers released fill g - STAGES); the consumers compute on it
 // after full's phase g / STAGES. Neither side can get two phases ahead of
 // the other, so a parity names a phase. In a cluster the producer drains the ring
-// before its block may exit: it waits until both blocks' consumers have
+// before its block may exit: it waits until every block's consumers have
 // released every stage, so no arrival of the other block's consumers and
 // no copy of its own into the other block is still to come.
 template <int STAGES, int CLUSTER>
@@ -605,7 +607,7 @@ struct WsRing {
   }
 };
 
-// ws_mainloop is the consumers' side of the p and m shapes for one tile,
+// ws_mainloop is the consumers' side of the p, m and q shapes for one tile,
 // whose k tiles are the ring's fills g0..: wgmma_mainloop without copies
 // or block barriers. Iteration kt waits for fill g0 + kt, issues its
 // wgmmas (mma, as there), waits until F groups remain, runs retired() for

@@ -147,9 +147,12 @@ GC_DEVICE void cluster_sync() {
 // they have already waited for are done (a consumer's wgmmas, retired by
 // wgmma.wait_group, before a producer refills the stage), so there is
 // nothing in flight to order. `.release.cluster` would: ptxas 12.4 puts
-// MEMBAR.ALL.GPU, ERRBAR and CGAERRBAR before such an arrival, a fence at
-// GPU scope that waits for the warp's memory traffic to reach L2, on
-// every release of every stage (the SASS check loopFences refuses it).
+// MEMBAR.ALL.CTA, MEMBAR.ALL.GPU, ERRBAR and CGAERRBAR before such an
+// arrival, a fence at GPU scope that waits for the warp's memory traffic
+// to reach L2, on every release of every stage (the SASS check loopFences
+// refuses it). So this arrival must not be used to publish writes of the
+// calling thread (say an epilogue through another block's shared memory)
+// to the block it arrives in.
 GC_DEVICE void mbar_arrive_cluster(saddr_t bar, int cta) {
   asm volatile(
       "{\n.reg .b32 remote;\n"

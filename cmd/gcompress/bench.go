@@ -131,7 +131,7 @@ speed-up, which --vs-dense measures in the same run.`,
 	fl.BoolVar(&f.sparse, "sparse", false, "GPU: A 2:4 sparse, on the sparse tensor-core kernels")
 	fl.BoolVar(&f.vsDense, "vs-dense", false, "GPU, with --sparse: time the dense GEMM of the same type and size too, and print the 2:4 speed-up")
 	fl.StringVar(&f.tile, "tile", "", "GPU: tile shape of the kernel (default: this GPU's; list: print them)")
-	fl.BoolVar(&f.persistent, "persistent", false, "GPU, with a --tile of the p and m shapes: one block per SM, each looping over tiles")
+	fl.BoolVar(&f.persistent, "persistent", false, "GPU, with a --tile of the p, m and q shapes: as many blocks as run at once, each looping over tiles")
 	fl.IntVar(&f.runs, "runs", 20, "timed runs")
 	fl.IntVar(&f.warmup, "warmup", 3, "untimed runs first (the CPU checks the first; the GPU one more before them)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random operands")

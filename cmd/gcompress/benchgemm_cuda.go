@@ -158,7 +158,7 @@ func (t *deviceGemmTiming) write(w io.Writer, what string) {
 // whole stages), operands and output that fit in half the device's memory
 // (deviceMem bytes; the host holds them too; with --vs-dense the dense
 // GEMM's are smaller), a tile shape of fam's kind, --vs-dense only with a
-// 2:4 family and --persistent only with a p or m shape.
+// 2:4 family and --persistent only with a p, m or q shape.
 func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error {
 	if f.m <= 0 || f.n <= 0 || f.k <= 0 {
 		return usagef("--m, --n and --k must be positive")
@@ -167,7 +167,7 @@ func checkDeviceGemm(fam gemmbench.Family, f *gemmFlags, deviceMem int64) error 
 		return usagef("--vs-dense compares a 2:4 GEMM with the dense one: give --sparse too")
 	}
 	if f.persistent && !gemmbench.Persistable(fam, f.tile) {
-		return usagef("--persistent: the blocks of the p and m shapes loop over tiles; give one of theirs as --tile (--tile list names them)")
+		return usagef("--persistent: the blocks of the p, m and q shapes loop over tiles; give one of theirs as --tile (--tile list names them)")
 	}
 	m, n, k := float64(f.m), float64(f.n), float64(f.k)
 	a := m * k * float64(fam.In.Bytes())

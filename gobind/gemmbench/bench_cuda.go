@@ -19,9 +19,11 @@ import (
 // Bencher checks and times GEMMs on one device: Reps timed launches after
 // Warmup untimed ones.
 type Bencher struct {
-	// Persistent runs the p and m shapes in persistent blocks: one block
-	// per SM (GemmArgs.MaxBlocks), each looping over tiles; Timing.Tile
-	// then ends in PersistentSuffix.
+	// Persistent runs the p, m and q shapes in persistent blocks: as many
+	// as the device runs at once (GemmArgs.MaxBlocks: one per SM, or fewer
+	// where the driver's occupancy calculator says a cluster shape's
+	// clusters do not all fit), each looping over tiles; Timing.Tile then
+	// ends in PersistentSuffix.
 	Persistent bool
 	// MetaRows gives the 2:4 GEMMs their metadata row by row (the layout
 	// ref.Compress24 writes) instead of k tile by k tile (ref.MetaByKTile,
@@ -74,10 +76,11 @@ func (b *Bencher) Close() {
 // problem is one GEMM on the device: its launch, a check of sampled
 // output rows, and the release of its buffers.
 type problem struct {
-	spec   func(tile string) (gobind.LaunchSpec, error) // the launch in a tile shape
-	launch func() error
-	check  func() error
-	free   func()
+	spec         func(tile string) (gobind.LaunchSpec, error) // the launch in a tile shape
+	setMaxBlocks func(n int64)                                // caps the launch's grid (GemmArgs.MaxBlocks)
+	launch       func() error
+	check        func() error
+	free         func()
 }
 
 // Time checks f's m x n x k GEMM in tile shape tile ("": the shape
@@ -92,7 +95,7 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	var maxBlocks int64
 	if b.Persistent {
 		if !Persistable(f, tile) {
-			return Timing{}, fmt.Errorf("%s: tile shape %q: persistent blocks are for the p and m shapes, whose blocks loop over tiles", f.Name, tile)
+			return Timing{}, fmt.Errorf("%s: tile shape %q: persistent blocks are for the p, m and q shapes, whose blocks loop over tiles", f.Name, tile)
 		}
 		maxBlocks = int64(b.dev.SMs)
 	}
@@ -124,6 +127,17 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 	t.Impl, t.Grid = spec.Kernel, spec.Grid
 	if r, err := b.l.Resident(spec); err == nil {
 		t.Resident = r
+		// A persistent block that cannot start until others end would run
+		// its whole share of the tiles after them: no more blocks than run
+		// at once (the check launch above computed the same output).
+		if b.Persistent && r > 0 && r < spec.Grid {
+			p.setMaxBlocks(int64(r))
+			if spec, err = p.spec(t.Tile); err != nil {
+				b.dev.Synchronize()
+				return t, err
+			}
+			t.Grid = spec.Grid
+		}
 	}
 	if b.Persistent {
 		t.Tile += PersistentSuffix
@@ -204,7 +218,8 @@ func (b *Bencher) dense(f Family, tile string, m, n, k int, maxBlocks int64) (*p
 	}
 	args := &gobind.GemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), A: bufs[0].Mem(), LdA: int64(k),
 		B: bufs[1].Mem(), LdB: int64(k), Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
-	p := &problem{launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p := &problem{launch: func() error { return b.l.Gemm(nil, args) }, free: func() { freeAll(bufs) },
+		setMaxBlocks: func(n int64) { args.MaxBlocks = n }}
 	p.spec = func(tile string) (gobind.LaunchSpec, error) { a := *args; a.Tile = tile; return a.Spec() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostGemm(&kerneltest.GemmProblem{In: f.In, M: 1, N: n, K: k, A: ha[row*k*eb : (row+1)*k*eb], LdA: k,
@@ -241,7 +256,8 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
 		AMeta: bufs[1].Mem(), LdE: lde, LdEK: ldek, B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
-	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) }}
+	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) },
+		setMaxBlocks: func(n int64) { args.MaxBlocks = n }}
 	p.spec = func(tile string) (gobind.LaunchSpec, error) { a := *args; a.Tile = tile; return a.Spec() }
 	p.check = b.rowCheck(f, c, m, n, func(row int, want []byte) error {
 		return kerneltest.HostSparse(&kerneltest.SparseProblem{In: f.In, M: 1, N: n, K: k, Values: vals[row*k/2*eb : (row+1)*k/2*eb], LdV: k / 2,

@@ -86,7 +86,7 @@ const PersistentSuffix = "/persistent"
 const MetaRowsSuffix = "/meta-rows"
 
 // Persistable reports whether f's GEMMs in tile shape tile can run in
-// persistent blocks: the p and m shapes (gobind.Tile.Producer).
+// persistent blocks: the p, m and q shapes (gobind.Tile.Producer).
 func Persistable(f Family, tile string) bool { return gobind.TileNamed(f.Sparse, tile).Producer }
 
 // Timing is one family's GEMM timed at one size in one tile shape.

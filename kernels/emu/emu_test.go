@@ -84,11 +84,11 @@ func TestEmulatedInteriorBlocks(t *testing.T) {
 	runTileSuites(t, gobind.Harness.InteriorSuites, "no tile shape above 128 x 128 was run")
 }
 
-// TestEmulatedPersistentBlocks: the p and m shapes with their grid capped
+// TestEmulatedPersistentBlocks: the p, m and q shapes with their grid capped
 // (GemmArgs.MaxBlocks) at one block or cluster, which then computes every
 // tile, and at four (Harness.PersistentSuites).
 func TestEmulatedPersistentBlocks(t *testing.T) {
-	runTileSuites(t, gobind.Harness.PersistentSuites, "no p or m shape was run")
+	runTileSuites(t, gobind.Harness.PersistentSuites, "no p, m or q shape was run")
 }
 
 // runTileSuites runs suites over the emulated tile shapes and reports
