@@ -66,7 +66,7 @@ func run() error {
 	reps := flag.Int("reps", 20, "timed repeats")
 	warmup := flag.Int("warmup", 3, "untimed launches before timing")
 	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
-	persistent := flag.Bool("persistent", false, "with -bench: time the p, m and q shapes also in persistent blocks (one per SM, looping over tiles)")
+	persistent := flag.Bool("persistent", false, "with -bench: time the p, m and q shapes also in persistent blocks (as many as the GPU runs at once, each looping over tiles)")
 	metaRows := flag.Bool("meta-rows", false, "with -bench: time the 2:4 GEMMs also with their metadata row by row (by default k tile by k tile, as the CUDA backend uploads it)")
 	tiles := flag.String("tiles", "default", "with -bench: GEMM tile shapes to time: default (the shape launches use on this device), all, or a comma-separated list of names (gobind.DenseTiles, gobind.SparseTiles)")
 	out := flag.String("out", "kernelbench.json", "JSON report")
