@@ -189,12 +189,8 @@ test-emu: check-go
 	@# The runtime backend's launches (QLinearConv: im2col and the int8 GEMM) on the emulator.
 	CXX=$(EMU_CXX) $(GO) test -count=1 -tags gcompress_emu -run '^TestEmulated' ./cuda/backend
 	mkdir -p build && CXX=$(EMU_CXX) $(GO) test -tags gcompress_emu -c -o build/emu.test ./kernels/emu
-	@# Two processes, one per core: shard 1 of the GEMM suites beside
-	@# everything else (the emulator runs a launch on one thread).
-	cd kernels/emu && { GCOMPRESS_TEST_SHARD=1/2 ../../build/emu.test -test.run '^TestEmulatedGemm$$' -test.timeout 15m \
-		> ../../build/emu-shard1.log 2>&1 & pid=$$!; \
-		GCOMPRESS_TEST_SHARD=0/2 ../../build/emu.test -test.timeout 15m; s0=$$?; wait $$pid; s1=$$?; \
-		echo "shard 1/2:"; cat ../../build/emu-shard1.log; [ $$s0 -eq 0 ] && [ $$s1 -eq 0 ]; }
+	@# Five jobs, two at a time: every other test and four shards of the GEMM suites.
+	scripts/emu-tests.sh build/emu.test build
 
 build-cuda: check-go kernels
 	$(GO) build -tags $(CUDA_TAG) -ldflags "$(LDFLAGS)" -o $(CUDA_BIN) ./cmd/gcompress

@@ -55,7 +55,8 @@ func emulatedTiles() []string {
 
 // TestEmulatedGemm: every dense and 2:4 suite in the emulated tile shapes
 // (emulatedTiles); GCOMPRESS_TEST_SHARD=i/n keeps the i-th of every n of
-// them (make test-emu runs two shards at once, one per core).
+// them (make test-emu runs four shards beside the other tests, two jobs at a
+// time: scripts/emu-tests.sh).
 func TestEmulatedGemm(t *testing.T) {
 	h := NewRunner().Harness()
 	tiles := emulatedTiles()

@@ -164,8 +164,9 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 			Out: cfg.out, LdCM: ldm, LdCN: ldn, Epi: makeEpilogue(r, cfg, in, m, n, k/2)}
 		metric, err := runSparse(p, impl)
 		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
-		if i == 0 {
-			// The first configuration again with the metadata k tile by k tile.
+		if i == 0 && k > ref.Sparse24Format(in).KAlign {
+			// The first configuration again with the metadata k tile by k
+			// tile (with one k tile the two layouts hold the same bytes).
 			q := *p
 			metric, err := "", metaByKTile(r, &q)
 			if err == nil {
