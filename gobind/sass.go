@@ -219,9 +219,9 @@ func (p sassProgram) successors(i int) []int {
 // algorithm, without recursion).
 func (p sassProgram) loopInstrs() []int {
 	n := len(p.code)
-	index, low := make([]int, n), make([]int, n)
+	index, low, succ := make([]int, n), make([]int, n), make([][]int, n)
 	for i := range index {
-		index[i] = -1
+		index[i], succ[i] = -1, p.successors(i)
 	}
 	onStack := make([]bool, n)
 	var stack, loops []int
@@ -237,9 +237,8 @@ func (p sassProgram) loopInstrs() []int {
 		stack, onStack[root] = append(stack, root), true
 		for len(calls) > 0 {
 			f := &calls[len(calls)-1]
-			succ := p.successors(f.v)
-			if f.e < len(succ) {
-				w := succ[f.e]
+			if f.e < len(succ[f.v]) {
+				w := succ[f.v][f.e]
 				f.e++
 				switch {
 				case index[w] < 0:
@@ -266,7 +265,7 @@ func (p sassProgram) loopInstrs() []int {
 				start--
 			}
 			comp := stack[start:]
-			if len(comp) > 1 || slices.Contains(p.successors(v), v) {
+			if len(comp) > 1 || slices.Contains(succ[v], v) {
 				loops = append(loops, comp...)
 			}
 			for _, w := range comp {

@@ -349,7 +349,7 @@ func (a *SparseGemmArgs) checkMeta(k string, f ref.Format) error {
 			tb, tb, a.AMeta.Ptr, a.LdE, ldek)
 	case !(ldek >= tb && a.LdE >= mulSat(tiles, ldek)) && !(a.LdE >= tb && ldek >= mulSat(a.M, a.LdE)):
 		return argErr(k, "A metadata strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
-			a.LdE, ldek, a.M, tiles, tb, tiles*tb, tiles*ldek, a.M*a.LdE)
+			a.LdE, ldek, a.M, tiles, tb, tiles*tb, mulSat(tiles, ldek), mulSat(a.M, a.LdE))
 	}
 	if need := a.metaBytes(f); need > a.AMeta.Bytes {
 		return argErr(k, "A metadata: %d rows of %d k tiles with row stride %d and k-tile stride %d need %d bytes, the buffer has %d",

@@ -96,6 +96,7 @@ type gemmOp struct {
 type sparseWeight struct {
 	values, meta cuda.Mem
 	k            int
+	lde, ldek    int64 // the metadata's strides (compressedWeight)
 }
 
 // newGemmOp uploads the weight w (K x N): compressed where it is 2:4 along K
@@ -105,16 +106,16 @@ func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.O
 	k, n := w.Shape()[0], w.Shape()[1]
 	g := &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, epi: gobind.Epilogue{Out: out}, name: name}
 	if b.sparse24 && b.K.DefaultTile(true, in) != "" {
-		if values, meta, kp, ok := compressWeight(w, in); ok {
-			vb, err := b.constant(values)
+		if c, ok := compressWeight(w, in); ok {
+			vb, err := b.constant(c.values)
 			if err != nil {
 				return nil, err
 			}
-			mb, err := b.constant(meta)
+			mb, err := b.constant(c.meta)
 			if err != nil {
 				return nil, err
 			}
-			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: kp}
+			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: c.k, lde: int64(c.lde), ldek: int64(c.ldek)}
 			return g, nil
 		}
 	}
@@ -169,13 +170,11 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	e.C = cm
 	if g.sp != nil {
 		// Yᵀ = Wᵀ·Aᵀ: output row i is Y's column i (so are the epilogue
-		// vectors' entries), stored transposed. The metadata comes k tile
-		// by k tile, tb bytes a row.
-		tb := int64(ref.Sparse24Format(g.in).MetaRowAlign)
+		// vectors' entries), stored transposed.
 		e.LdCM, e.LdCN, e.Axis = 1, int64(g.n), ref.PerRow
 		err = g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
-			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: tb, LdEK: int64(g.n) * tb, B: am, LdB: int64(lda),
-			Epilogue: e})
+			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: g.sp.lde, LdEK: g.sp.ldek, B: am,
+			LdB: int64(lda), Epilogue: e})
 	} else {
 		e.LdCM, e.LdCN = int64(g.n), 1
 		err = g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),

@@ -9,13 +9,20 @@ import (
 // compare the two paths).
 const Sparse24Env = "GCOMPRESS_SPARSE24"
 
-// compressWeight returns Wᵀ (w is K x N) in the 2:4 layout of input type
-// in: the values (N rows of kp/2) and the metadata k tile by k tile
-// (ref.MetaByKTile: for each k tile the format's MetaRowAlign bytes of all
-// N rows, so a GEMM block's rows for a stage are one contiguous run), K
-// padded to kp; ok is false where some group of four consecutive elements
-// along K of a column of w holds more than two non-zeros.
-func compressWeight(w *tensor.Tensor, in ref.Elem) (values, meta []byte, kp int, ok bool) {
+// compressedWeight is Wᵀ in the 2:4 layout on the host: the values (N rows
+// of k/2) and the metadata k tile by k tile (ref.MetaByKTile: for each k
+// tile the format's MetaRowAlign bytes of all N rows, so a GEMM block's
+// rows for a stage are one contiguous run) with its row and k-tile strides
+// in bytes, K padded to k.
+type compressedWeight struct {
+	values, meta []byte
+	k, lde, ldek int
+}
+
+// compressWeight returns Wᵀ (w is K x N) compressed for input type in; ok
+// is false where some group of four consecutive elements along K of a
+// column of w holds more than two non-zeros.
+func compressWeight(w *tensor.Tensor, in ref.Elem) (c compressedWeight, ok bool) {
 	switch in {
 	case ref.S8:
 		return compressTransposed(tensor.Data[int8](w), w.Shape()[0], w.Shape()[1], in)
@@ -25,7 +32,7 @@ func compressWeight(w *tensor.Tensor, in ref.Elem) (values, meta []byte, kp int,
 	return compressTransposed(tensor.Data[tensor.BF16](w), w.Shape()[0], w.Shape()[1], in)
 }
 
-func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) ([]byte, []byte, int, bool) {
+func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) (compressedWeight, bool) {
 	wt := make([]T, n*k)
 	for p := 0; p < k; p++ {
 		for j := 0; j < n; j++ {
@@ -35,11 +42,11 @@ func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) ([]byte, []b
 	f := ref.Sparse24Format(in)
 	s, err := ref.Compress24(n, k, wt, k, f.KAlign)
 	if err != nil {
-		return nil, nil, 0, false
+		return compressedWeight{}, false
 	}
-	meta, err := ref.MetaByKTile(s.Meta, n, s.Cols, s.MetaStride(), f.MetaRowAlign, n)
-	if err != nil {
-		return nil, nil, 0, false
+	c := compressedWeight{values: tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), k: s.Cols}
+	if c.meta, c.lde, c.ldek, err = ref.MetaByKTile(s.Meta, n, s.Cols, s.MetaStride(), f.MetaRowAlign, n); err != nil {
+		return compressedWeight{}, false
 	}
-	return tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), meta, s.Cols, true
+	return c, true
 }

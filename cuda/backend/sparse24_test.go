@@ -31,9 +31,11 @@ func TestCompressWeight(t *testing.T) {
 			}
 		}
 	}
-	values, meta, kp, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8)
-	if !ok || kp != 256 || len(values) != n*kp/2 || len(meta) != n*kp/8 {
-		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes; want K padded to 256", ok, kp, len(values), len(meta))
+	c, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8)
+	kp := c.k
+	if !ok || kp != 256 || len(c.values) != n*kp/2 || len(c.meta) != n*kp/8 || c.lde != 16 || c.ldek != 16*n {
+		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes, strides %d, %d; want K padded to 256, strides 16, %d",
+			ok, kp, len(c.values), len(c.meta), c.lde, c.ldek, 16*n)
 	}
 	x := make([]byte, m*kp) // rows padded with zeros to kp, as gemmOp.run uploads them
 	want := make([]byte, 4*m*n)
@@ -50,8 +52,8 @@ func TestCompressWeight(t *testing.T) {
 		}
 	}
 	got := make([]byte, len(want))
-	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: values, LdV: kp / 2,
-		Meta: meta, LdE: 16, LdEK: 16 * n, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
+	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: c.values, LdV: kp / 2,
+		Meta: c.meta, LdE: 16, LdEK: 16 * n, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestCompressWeight(t *testing.T) {
 		t.Error("the compressed, transposed weight does not multiply to X·W")
 	}
 	w[4*n+3], w[5*n+3], w[6*n+3], w[7*n+3] = 1, 2, 3, 0 // three non-zeros in column 3's group 1
-	if _, _, _, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8); ok {
+	if _, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8); ok {
 		t.Error("a weight with three non-zeros in a group was taken as 2:4")
 	}
 }

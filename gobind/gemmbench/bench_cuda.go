@@ -240,13 +240,11 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 	if err != nil {
 		return nil, err
 	}
-	devMeta, lde, ldek := meta, int64(k/8), int64(0)
+	devMeta, lde, ldek := meta, k/8, 0
 	if !b.MetaRows {
-		tb := ref.Sparse24Format(f.In).MetaRowAlign
-		if devMeta, err = ref.MetaByKTile(meta, m, k, k/8, tb, m); err != nil {
+		if devMeta, lde, ldek, err = ref.MetaByKTile(meta, m, k, k/8, ref.Sparse24Format(f.In).MetaRowAlign, m); err != nil {
 			return nil, err
 		}
-		lde, ldek = int64(tb), int64(m*tb)
 	}
 	hb := kerneltest.RandOperand(b.rng, f.In, n, k, k)
 	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), vals, devMeta, hb)
@@ -254,7 +252,7 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 		return nil, err
 	}
 	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
-		AMeta: bufs[1].Mem(), LdE: lde, LdEK: ldek, B: bufs[2].Mem(), LdB: int64(k),
+		AMeta: bufs[1].Mem(), LdE: int64(lde), LdEK: int64(ldek), B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) },
 		setMaxBlocks: func(n int64) { args.MaxBlocks = n }}

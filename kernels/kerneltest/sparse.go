@@ -181,18 +181,16 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 // each k tile's rows padded by three rows of random bytes, which a kernel
 // that reads them gets wrong.
 func metaByKTile(r *rand.Rand, p *SparseProblem) error {
-	tb := ref.Sparse24Format(p.In).MetaRowAlign
-	pad := p.M + 3
-	meta, err := ref.MetaByKTile(p.Meta, p.M, p.K, p.LdE, tb, pad)
+	meta, lde, ldek, err := ref.MetaByKTile(p.Meta, p.M, p.K, p.LdE, ref.Sparse24Format(p.In).MetaRowAlign, p.M+3)
 	if err != nil {
 		return err
 	}
-	for t := 0; t < p.K/8/tb; t++ {
-		for i := (t*pad + p.M) * tb; i < (t+1)*pad*tb; i++ {
+	for t := 0; t < len(meta); t += ldek {
+		for i := t + p.M*lde; i < t+ldek; i++ {
 			meta[i] = byte(r.Uint32())
 		}
 	}
-	p.Meta, p.LdE, p.LdEK = meta, tb, pad*tb
+	p.Meta, p.LdE, p.LdEK = meta, lde, ldek
 	return nil
 }
 

@@ -55,25 +55,25 @@ func (s *Sparse24[T]) MetaStride() int { return s.Cols / 8 }
 // KAlign columns) of every row for k tile 0, then those for k tile 1, and so
 // on, each k tile's rows padded with zeros to padRows (at least rows), so a
 // kernel stage's rows are one contiguous run. Row r's bytes for k tile t
-// are at t*padRows*tileBytes + r*tileBytes: the kernels' lde = tileBytes,
-// ldek = padRows*tileBytes (gobind.SparseGemmArgs.LdEK).
-func MetaByKTile(meta []byte, rows, cols, lde, tileBytes, padRows int) ([]byte, error) {
+// are at r*rowStride + t*tileStride: the strides the kernels take
+// (gobind.SparseGemmArgs.LdE and LdEK), tileBytes and padRows*tileBytes.
+func MetaByKTile(meta []byte, rows, cols, lde, tileBytes, padRows int) (out []byte, rowStride, tileStride int, err error) {
 	switch {
 	case rows < 0 || cols < 0 || tileBytes <= 0 || cols%(8*tileBytes) != 0:
-		return nil, fmt.Errorf("metadata by k tile: %d rows of %d columns in tiles of %d bytes", rows, cols, tileBytes)
+		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d rows of %d columns in tiles of %d bytes", rows, cols, tileBytes)
 	case padRows < rows:
-		return nil, fmt.Errorf("metadata by k tile: %d rows padded to %d", rows, padRows)
+		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d rows padded to %d", rows, padRows)
 	case rows > 0 && (lde < cols/8 || len(meta) < (rows-1)*lde+cols/8):
-		return nil, fmt.Errorf("metadata by k tile: %d bytes with row stride %d for %d rows of %d bytes", len(meta), lde, rows, cols/8)
+		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d bytes with row stride %d for %d rows of %d bytes", len(meta), lde, rows, cols/8)
 	}
-	tiles := cols / 8 / tileBytes
-	out := make([]byte, tiles*padRows*tileBytes)
+	tiles, tileStride := cols/8/tileBytes, padRows*tileBytes
+	out = make([]byte, tiles*tileStride)
 	for t := 0; t < tiles; t++ {
 		for r := 0; r < rows; r++ {
-			copy(out[(t*padRows+r)*tileBytes:(t*padRows+r+1)*tileBytes], meta[r*lde+t*tileBytes:])
+			copy(out[t*tileStride+r*tileBytes:t*tileStride+(r+1)*tileBytes], meta[r*lde+t*tileBytes:])
 		}
 	}
-	return out, nil
+	return out, tileBytes, tileStride, nil
 }
 
 // isZero reports whether v is zero (either sign for the float types).

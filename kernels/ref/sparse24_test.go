@@ -216,9 +216,12 @@ func TestMetaByKTile(t *testing.T) {
 	for i := range meta {
 		meta[i] = byte(i + 1)
 	}
-	got, err := MetaByKTile(meta, rows, cols, lde, tile, pad)
+	got, rowStride, tileStride, err := MetaByKTile(meta, rows, cols, lde, tile, pad)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rowStride != tile || tileStride != pad*tile {
+		t.Fatalf("strides %d, %d; want %d, %d", rowStride, tileStride, tile, pad*tile)
 	}
 	if len(got) != 2*pad*tile {
 		t.Fatalf("%d bytes, want %d", len(got), 2*pad*tile)
@@ -240,7 +243,7 @@ func TestMetaByKTile(t *testing.T) {
 		{rows, cols, lde, tile, rows - 1}, {rows, cols + 8, lde, tile, pad}, {rows, cols, cols/8 - 1, tile, pad},
 		{rows + 1, cols, lde, tile, pad + 1}, {rows, cols, lde, 0, pad},
 	} {
-		if _, err := MetaByKTile(meta, c.rows, c.cols, c.lde, c.tile, c.pad); err == nil {
+		if _, _, _, err := MetaByKTile(meta, c.rows, c.cols, c.lde, c.tile, c.pad); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
