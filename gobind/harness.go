@@ -360,7 +360,7 @@ func (h Harness) SparseImpl(p *kerneltest.SparseProblem) error {
 	if err != nil {
 		return err
 	}
-	args := &SparseGemmArgs{In: p.In, Tile: h.SparseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV),
+	args := &SparseGemmArgs{In: p.In, Tile: h.SparseTile, M: int64(p.M), N: int64(p.N), K: int64(p.K), AValues: v, LdV: int64(p.LdV), LdVK: int64(p.LdVK),
 		AMeta: e, LdE: int64(p.LdE), LdEK: int64(p.LdEK), B: b, LdB: int64(p.LdB), Epilogue: ep, MaxBlocks: h.MaxBlocks}
 	if err := s.launch(args.Spec()); err != nil {
 		return err

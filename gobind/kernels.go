@@ -105,7 +105,7 @@ const WgmmaModule = "gemm_wgmma"
 
 const (
 	denseParams  = 14
-	sparseParams = 17
+	sparseParams = 18
 )
 
 // Modules lists the fatbin modules, in load order.

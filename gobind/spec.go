@@ -103,8 +103,8 @@ func (a *SparseGemmArgs) Spec() (LaunchSpec, error) {
 	}
 	s := LaunchSpec{Kernel: a.Kernel(), Block: t.Threads(), Cluster: t.Cluster, Shared: t.SparseShared(a.In),
 		Params: []uint64{ptr(a.AValues), ptr(a.AMeta), ptr(a.B), ptr(a.C), ptr(a.Scale), ptr(a.Bias), i64(a.M), i64(a.N),
-			i64(a.K), i64(a.LdV), i64(a.LdE), i64(a.ldek(a.Format())), i64(a.LdB), i64(a.LdCM), i64(a.LdCN), i64(int64(a.Axis)),
-			i64(a.ZeroPoint)}}
+			i64(a.K), i64(a.LdV), i64(a.values(a.Format()).ldk), i64(a.LdE), i64(a.meta(a.Format()).ldk), i64(a.LdB), i64(a.LdCM),
+			i64(a.LdCN), i64(int64(a.Axis)), i64(a.ZeroPoint)}}
 	if a.M > 0 && a.N > 0 {
 		s.Grid = int(t.Grid(a.M, a.N, a.MaxBlocks))
 	}

@@ -133,16 +133,30 @@ func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
 	}
 }
 
-// tmaMaps of a 2:4 launch: for a TMA shape the compressed values of A
-// (K/2 elements a row) in boxes of SpABytes with the 64-byte swizzle, and B
-// as in the dense one.
+// tmaMaps of a 2:4 launch: for a TMA shape the compressed values of A in
+// boxes of SpABytes with the 64-byte swizzle, and B as in the dense one.
+// Values row by row (k-tile stride SpABytes) are M rows of K/2 elements,
+// the kernel's box of k tile t at byte t*SpABytes of row bm; k tile by k
+// tile (rows of SpABytes, Validate) they are rows of SpABytes, k tile t's
+// rows starting t*LdVK/SpABytes rows on, so its box is at row bm of them
+// (the kernel tells the two apart by the k-tile stride, tma_fill). In the
+// second, a box that reaches past row M reads the next k tile's rows
+// (zeros past the last): results of rows past M, which are never stored.
 func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
 	if !t.TMA {
 		return nil
 	}
 	eb := a.In.Bytes()
+	v := a.values(a.Format())
+	mA := TensorMap{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: v.ld, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes}
+	switch {
+	case v.ldk != SpABytes:
+		mA.RowBytes, mA.Rows = SpABytes, (v.tiles-1)*(v.ldk/SpABytes)+a.M
+	case a.M == 1:
+		mA.Pitch = max(mA.Pitch, mA.RowBytes) // one row: the stride is never used
+	}
 	return []TensorMap{
-		{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: a.LdV * eb, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes},
+		mA,
 		{Base: a.B, RowBytes: a.K * eb, Rows: a.N, Pitch: a.LdB * eb, BoxBytes: SpBBytes, BoxRows: t.BN / t.ClusterSize(),
 			Swizzle: SpBBytes},
 	}

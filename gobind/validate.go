@@ -1,6 +1,7 @@
 package gobind
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -224,10 +225,19 @@ func checkGrid(kernel string, t Tile, m, n, maxBlocks int64) error {
 
 // SparseGemmArgs are the arguments of a 2:4 sparse GEMM: D = epilogue(A·Bᵀ)
 // with A the M x K 2:4 matrix in the ref.Sparse24 layout (values with row
-// stride LdV elements; metadata with row stride LdE bytes, or k tile by k
-// tile: LdEK) and B dense N x K (row stride LdB). K is logical and must be a
-// multiple of the format's KAlign (ref.FormatSparse24*): the compressor
-// pads.
+// stride LdV elements, metadata with row stride LdE bytes; either read k
+// tile by k tile: LdVK, LdEK) and B dense N x K (row stride LdB). K is
+// logical and must be a multiple of the format's KAlign
+// (ref.FormatSparse24*): the compressor pads.
+//
+// The kernels read one k tile (KAlign logical columns) of every row of A
+// per stage: the format's ValueTileBytes of values (SpABytes) and
+// MetaRowAlign of metadata. Each operand's row r, k tile t is at r times
+// its row stride plus t times its k-tile stride. A k-tile stride of 0
+// means rows whose k tiles are contiguous, as ref.Compress24 writes them;
+// with ref.ByKTile's layout the row stride is the k tile's bytes and the
+// k-tile stride those of one k tile's padded rows, so a block's rows for
+// a stage are one contiguous run.
 type SparseGemmArgs struct {
 	In Elem
 	// Tile names the tile shape (one of SparseTiles); empty as for
@@ -236,14 +246,15 @@ type SparseGemmArgs struct {
 	M, N, K int64
 	AValues cuda.Mem
 	LdV     int64
-	AMeta   cuda.Mem
-	LdE     int64
+	// LdVK is the byte distance between a row's values for consecutive k
+	// tiles (0: SpABytes, each row's values contiguous). The TMA shapes
+	// take it either so or with rows of SpABytes (LdV) and a k-tile stride
+	// that is a multiple of them.
+	LdVK  int64
+	AMeta cuda.Mem
+	LdE   int64
 	// LdEK is the byte distance between a row's metadata for consecutive k
-	// tiles (KAlign logical columns, the format's MetaRowAlign bytes each):
-	// 0 for rows whose metadata is contiguous, as ref.Compress24 writes it
-	// (the kernels take MetaRowAlign); with ref.MetaByKTile's layout, LdE
-	// is MetaRowAlign and LdEK the bytes of one k tile's padded rows, and a
-	// block's rows for a stage are one contiguous run.
+	// tiles (0: MetaRowAlign, each row's metadata contiguous).
 	LdEK int64
 	B    cuda.Mem
 	LdB  int64
@@ -277,10 +288,14 @@ func (a *SparseGemmArgs) Validate() error {
 		return argErr(k, "K = %d is not a multiple of %d (pad the 2:4 matrix, ref.Compress24)", a.K, f.KAlign)
 	}
 	eb := a.In.Bytes()
-	if err := operand(k, "A values", a.AValues, a.M, a.K/2, a.LdV, eb, 16); err != nil {
+	values, meta := a.values(f), a.meta(f)
+	if err := values.check(k); err != nil {
 		return err
 	}
-	if err := a.checkMeta(k, f); err != nil {
+	if err := a.checkValueTiles(k, values); err != nil {
+		return err
+	}
+	if err := meta.check(k); err != nil {
 		return err
 	}
 	if err := operand(k, "B", a.B, a.N, a.K, a.LdB, eb, 16); err != nil {
@@ -290,27 +305,64 @@ func (a *SparseGemmArgs) Validate() error {
 	if err != nil {
 		return err
 	}
-	if a.K > 0 && (overlap(a.C, used, a.AValues, ((a.M-1)*a.LdV+a.K/2)*eb) ||
-		overlap(a.C, used, a.AMeta, a.metaBytes(f)) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
+	if a.K > 0 && (overlap(a.C, used, a.AValues, values.bytes()) ||
+		overlap(a.C, used, a.AMeta, meta.bytes()) || overlap(a.C, used, a.B, ((a.N-1)*a.LdB+a.K)*eb)) {
 		return argErr(k, "output overlaps an input")
 	}
 	return nil
 }
 
-// ldek is the metadata's k-tile stride the kernels take.
-func (a *SparseGemmArgs) ldek(f ref.Format) int64 {
-	if a.LdEK == 0 {
-		return int64(f.MetaRowAlign)
-	}
-	return a.LdEK
+// kTiled is an operand of A as the 2:4 kernels read it, one k tile of
+// every row a stage: rows rows of tiles k tiles of tileBytes bytes, row r's
+// k tile t at byte r*ld + t*ldk of mem, copied in pieces that need
+// align-byte alignment.
+type kTiled struct {
+	what                   string
+	mem                    cuda.Mem
+	rows, tiles, tileBytes int64
+	align, ld, ldk         int64
 }
 
-// metaBytes is the extent of the metadata the kernels read: up to the last
-// k tile of the last row (math.MaxInt64 where that overflows; M, K and the
-// strides non-negative).
-func (a *SparseGemmArgs) metaBytes(f ref.Format) int64 {
-	tiles := a.K / int64(f.KAlign)
-	return addSat(addSat(mulSat(a.M-1, a.LdE), mulSat(tiles-1, a.ldek(f))), int64(f.MetaRowAlign))
+// values and meta describe A's two parts; a k-tile stride of 0 becomes
+// the k tile's bytes (rows whose k tiles are contiguous), what the kernels
+// take.
+func (a *SparseGemmArgs) values(f ref.Format) kTiled {
+	tb := int64(f.ValueTileBytes())
+	return kTiled{what: "A values", mem: a.AValues, rows: a.M, tiles: a.K / int64(f.KAlign), tileBytes: tb, align: 16,
+		ld: a.LdV * a.In.Bytes(), ldk: cmp.Or(a.LdVK, tb)}
+}
+
+func (a *SparseGemmArgs) meta(f ref.Format) kTiled {
+	tb := int64(f.MetaRowAlign)
+	return kTiled{what: "A metadata", mem: a.AMeta, rows: a.M, tiles: a.K / int64(f.KAlign), tileBytes: tb, align: tb,
+		ld: a.LdE, ldk: cmp.Or(a.LdEK, tb)}
+}
+
+// bytes is the extent the kernels read: up to the last k tile of the last
+// row (math.MaxInt64 where that overflows; rows, tiles and the strides
+// non-negative).
+func (o kTiled) bytes() int64 {
+	return addSat(addSat(mulSat(o.rows-1, o.ld), mulSat(o.tiles-1, o.ldk)), o.tileBytes)
+}
+
+// checkValueTiles checks what the kernels need of the values' k-tile
+// stride beyond check: the offset of the last k tile within 2^31-1 (the
+// kernels multiply in 32 bits), and in a TMA shape either rows (the stride
+// SpABytes) or k tiles of rows of SpABytes, the stride a multiple of them
+// (WgSparse::tma_fill's two maps).
+func (a *SparseGemmArgs) checkValueTiles(k string, v kTiled) error {
+	if v.rows == 0 || v.tiles == 0 {
+		return nil
+	}
+	if last := mulSat(v.tiles-1, v.ldk); last > math.MaxInt32 {
+		return argErr(k, "A values: the last k tile starts %d bytes into a row's values (%d k tiles %d bytes apart); the kernels take at most 2^31-1",
+			last, v.tiles, v.ldk)
+	}
+	if t := a.shape(); t.TMA && v.ldk != v.tileBytes && (v.ld != v.tileBytes || v.ldk%v.tileBytes != 0) {
+		return argErr(k, "A values: the TMA shape %s reads them row by row (k-tile stride %d) or k tile by k tile in rows of %d bytes (row stride %d, k-tile stride a multiple of it); row stride %d bytes, k-tile stride %d",
+			t.Name, v.tileBytes, v.tileBytes, v.tileBytes, v.ld, v.ldk)
+	}
+	return nil
 }
 
 // mulSat and addSat are x*y and x+y for non-negative x and y, math.MaxInt64
@@ -329,31 +381,29 @@ func addSat(x, y int64) int64 {
 	return x + y
 }
 
-// checkMeta checks the metadata operand: aligned base and strides (one
-// cp.async of MetaRowAlign bytes per row and k tile), each row's k tiles
-// either side by side (LdEK from MetaRowAlign, rows at least that many k
-// tiles apart) or each k tile's rows side by side (LdE = MetaRowAlign,
-// k tiles at least M rows apart), and a buffer that holds them all.
-func (a *SparseGemmArgs) checkMeta(k string, f ref.Format) error {
-	if a.M == 0 || a.K == 0 {
+// check checks the operand (nothing to check without rows or k tiles):
+// aligned base and strides, each row's k tiles either side by side (rows
+// at least that many k tiles apart) or each k tile's rows side by side (k
+// tiles at least rows rows apart), and a buffer that holds them all.
+func (o kTiled) check(k string) error {
+	if o.rows == 0 || o.tiles == 0 {
 		return nil
 	}
-	tb, tiles, ldek := int64(f.MetaRowAlign), a.K/int64(f.KAlign), a.ldek(f)
 	switch {
-	case a.AMeta.IsNull():
-		return argErr(k, "A metadata is null")
-	case a.LdE < 0 || a.LdEK < 0:
-		return argErr(k, "A metadata: negative stride (row %d, k tile %d)", a.LdE, a.LdEK)
-	case !a.AMeta.Aligned(int(tb)) || a.LdE%tb != 0 || ldek%tb != 0:
-		return argErr(k, "A metadata must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d, k-tile stride %d)",
-			tb, tb, a.AMeta.Ptr, a.LdE, ldek)
-	case !(ldek >= tb && a.LdE >= mulSat(tiles, ldek)) && !(a.LdE >= tb && ldek >= mulSat(a.M, a.LdE)):
-		return argErr(k, "A metadata strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
-			a.LdE, ldek, a.M, tiles, tb, tiles*tb, mulSat(tiles, ldek), mulSat(a.M, a.LdE))
+	case o.mem.IsNull():
+		return argErr(k, "%s is null", o.what)
+	case o.ld < 0 || o.ldk < 0:
+		return argErr(k, "%s: negative stride (row %d, k tile %d)", o.what, o.ld, o.ldk)
+	case !o.mem.Aligned(int(o.align)) || o.ld%o.align != 0 || o.ldk%o.align != 0:
+		return argErr(k, "%s must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d, k-tile stride %d)",
+			o.what, o.align, o.align, o.mem.Ptr, o.ld, o.ldk)
+	case !(o.ldk >= o.tileBytes && o.ld >= mulSat(o.tiles, o.ldk)) && !(o.ld >= o.tileBytes && o.ldk >= mulSat(o.rows, o.ld)):
+		return argErr(k, "%s strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
+			o.what, o.ld, o.ldk, o.rows, o.tiles, o.tileBytes, o.tiles*o.tileBytes, mulSat(o.tiles, o.ldk), mulSat(o.rows, o.ld))
 	}
-	if need := a.metaBytes(f); need > a.AMeta.Bytes {
-		return argErr(k, "A metadata: %d rows of %d k tiles with row stride %d and k-tile stride %d need %d bytes, the buffer has %d",
-			a.M, tiles, a.LdE, ldek, need, a.AMeta.Bytes)
+	if need := o.bytes(); need > o.mem.Bytes {
+		return argErr(k, "%s: %d rows of %d k tiles with row stride %d and k-tile stride %d need %d bytes, the buffer has %d",
+			o.what, o.rows, o.tiles, o.ld, o.ldk, need, o.mem.Bytes)
 	}
 	return nil
 }

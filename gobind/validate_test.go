@@ -134,6 +134,19 @@ func TestSparseGemmArgsValidate(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Fatalf("valid sparse args rejected: %v", err)
 	}
+	// Nothing to read: K zero (in a TMA shape too, and with a k-tile
+	// stride for values that have no k tiles), or no rows.
+	for name, mutate := range map[string]func(*SparseGemmArgs){
+		"K zero":               func(a *SparseGemmArgs) { a.K, a.AValues, a.AMeta, a.B = 0, cuda.Mem{}, cuda.Mem{}, cuda.Mem{} },
+		"K zero, TMA, by tile": func(a *SparseGemmArgs) { a.Tile, a.K, a.LdV, a.LdVK = "w256x192ft", 0, 64, 64*64 },
+		"M zero":               func(a *SparseGemmArgs) { a.M, a.AValues, a.AMeta = 0, cuda.Mem{}, cuda.Mem{} },
+	} {
+		a := goodSparse()
+		mutate(&a)
+		if err := a.Validate(); err != nil {
+			t.Errorf("%s rejected: %v", name, err)
+		}
+	}
 	bad := map[string]func(*SparseGemmArgs){
 		"K not aligned":        func(a *SparseGemmArgs) { a.K = 192 },
 		"meta stride":          func(a *SparseGemmArgs) { a.LdE = 40 },
@@ -181,6 +194,42 @@ func TestSparseGemmArgsValidate(t *testing.T) {
 		}
 		if err := k.Validate(); err != nil {
 			t.Fatalf("metadata strides %v rejected: %v", strides, err)
+		}
+	}
+	// Values k tile by k tile (rows of 64 bytes, k tiles 64 rows apart):
+	// accepted in an mma.sync, a cp.async wgmma and a TMA shape; each bad
+	// case fails for its own reason, the TMA one only in the TMA shape.
+	for _, tile := range []string{"t128x128", "w128x128", "w256x192ft"} {
+		v := goodSparse()
+		v.Tile, v.LdV, v.LdVK = tile, 64, 64*64
+		if err := v.Validate(); err != nil {
+			t.Errorf("%s: values by k tile rejected: %v", tile, err)
+		}
+	}
+	for name, c := range map[string]struct {
+		tile      string
+		ldv, ldvk int64
+		bytes     int64
+		want      string
+	}{
+		"values k tiles overlap":   {"t128x128", 64, 63 * 64, 1 << 20, "overlap"},
+		"values k-tile stride 8":   {"t128x128", 64, 64*64 + 8, 1 << 20, "multiples of 16"},
+		"values past the buffer":   {"t128x128", 64, 65 * 64, 64 * 128, "need"},
+		"values negative k-tile":   {"t128x128", 64, -64, 1 << 20, "negative"},
+		"values k tiles past 2^31": {"t128x128", 64, 1 << 31, 1 << 40, "2^31-1"},
+		"TMA values rows of 128":   {"w256x192ft", 128, 64 * 128, 1 << 20, "TMA shape"},
+		"TMA values k-tile stride": {"w256x192ft", 64, 64*64 + 16, 1 << 20, "TMA shape"},
+	} {
+		a := goodSparse()
+		a.Tile, a.LdV, a.LdVK, a.AValues.Bytes = c.tile, c.ldv, c.ldvk, c.bytes
+		if err := a.Validate(); !errors.Is(err, ErrArgs) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one that says %q", name, err, c.want)
+		}
+		if c.want == "TMA shape" {
+			a.Tile = "t128x128"
+			if err := a.Validate(); err != nil {
+				t.Errorf("%s: rejected in a cp.async shape: %v", name, err)
+			}
 		}
 	}
 	// f16: K alignment 64, metadata rows 8-byte aligned.

@@ -66,14 +66,16 @@ struct HoistOnly<false, C> {
 };
 
 // gemm_sp24 is the kernel body for tile shape T (a gc::Tile whose BK is
-// GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes), Em:
+// GC_SPGEMM_B_BYTES). Av: compressed values (row stride ldv_b bytes, k-tile
+// stride ldvk: row r's AB bytes of tile kt at r ldv_b + kt ldvk, a 32-bit
+// product, as gobind validates), Em:
 // metadata (row stride lde bytes, k-tile stride ldek: MetaCopy), B: dense
 // (row stride ldb_b bytes); K logical elements, a multiple of the format's
 // K alignment.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
-                         const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
-                         long long ldek, long long ldb_b) {
+                         const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, int ldvk,
+                         long long lde, long long ldek, long long ldb_b) {
   typedef typename ElemTraits<ELEM>::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, STAGES = T::STAGES, MI = T::MI, NJ = T::NJ;
   constexpr int AB = GC_SPGEMM_A_BYTES, BB = GC_SPGEMM_B_BYTES, MB = SpTraits<ELEM>::meta_bytes;
@@ -105,10 +107,10 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
   const MetaCopy<BM, MB> copyE(sE, Em, lde, ldek, bm, e.M, tid);
   auto load_tile = [&](int stage, int kt) {
     if (inside) {
-      copyA.copy_whole(stage * A_STAGE, (long long)kt * AB);
+      copyA.copy_whole(stage * A_STAGE, kt * ldvk);
       copyB.copy_whole(stage * B_STAGE, (long long)kt * BB);
     } else if (T::HOIST) {
-      copyA.copy(stage * A_STAGE, (long long)kt * AB, 16);
+      copyA.copy(stage * A_STAGE, kt * ldvk, 16);
       copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     } else {
       // A values: BM rows x 4 chunks; rows past M read row M-1 (valid
@@ -118,8 +120,7 @@ GC_DEVICE void gemm_sp24(const uint8_t* __restrict__ Av, const uint8_t* __restri
         const int c = tid + r * GC_GEMM_THREADS;
         const int row = c >> 2, ch = c & 3;
         const long long gm = min(bm + row, e.M - 1);
-        cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + (long long)kt * AB + ch * 16,
-                   16);
+        cp_async16(smem_addr(sA + stage * A_STAGE + swz64(row, ch)), Av + gm * ldv_b + kt * ldvk + ch * 16, 16);
       }
       copyB.copy(stage * B_STAGE, (long long)kt * BB, 16);
     }

@@ -364,14 +364,18 @@ struct WgSparse {
         meta_row(S::warp_row(0)) {}
 
   // tma_fill (one thread) copies tile kt of the compressed A (64-byte
-  // boxes, the 64-byte swizzle: A's rows advance 64 bytes a stage) and of B
-  // (128 bytes a stage) into stage st, counted on bar; not the metadata.
-  // (B as in WgDense::tma_fill.)
+  // boxes, the 64-byte swizzle) and of B (128 bytes a stage) into stage st,
+  // counted on bar; not the metadata. (B as in WgDense::tma_fill.) A's map
+  // (gobind SparseGemmArgs.tmaMaps) has the values row by row when their
+  // k-tile stride ldvk is AB: tile kt is AB bytes further along rows bm..;
+  // else k tile by k tile in rows of AB bytes: tile kt's rows start
+  // kt ldvk / AB rows on.
   template <int CLUSTER = 1>
   GC_DEVICE void tma_fill(const TensorMap& mA, const TensorMap& mB, saddr_t bar, int st, int kt, long long bm,
-                          long long bn) const {
+                          long long bn, int ldvk) const {
     mbar_arrive_expect_tx(bar, A_STAGE + B_STAGE);
-    tma_load_2d(smem_addr(sA + st * A_STAGE), mA, kt * AB, (int)bm, bar);
+    const bool rows = ldvk == AB;
+    tma_load_2d(smem_addr(sA + st * A_STAGE), mA, rows ? kt * AB : 0, (int)(rows ? bm : bm + kt * (ldvk / AB)), bar);
     tma_fill_b<CLUSTER, B_STAGE, BN>(sB + st * B_STAGE, mB, kt * BB, bn, bar);
   }
 
@@ -408,8 +412,8 @@ struct WgSparse {
 // format's alignment, so every stage is whole.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __restrict__ Em,
-                             const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, long long lde,
-                             long long ldek, long long ldb_b) {
+                             const uint8_t* __restrict__ B, const Epi& e, long long K, long long ldv_b, int ldvk,
+                             long long lde, long long ldek, long long ldb_b) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT;
@@ -448,13 +452,13 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
   // spills, where two loops take 255 and none).
   if (inside) {
     run([&](int stage, int kt) {
-      copyA.copy_whole(stage * W::A_STAGE, (long long)kt * W::AB);
+      copyA.copy_whole(stage * W::A_STAGE, kt * ldvk);
       copyB.copy_whole(stage * W::B_STAGE, (long long)kt * W::BB);
       copyE.copy(stage, kt);
     });
   } else {
     run([&](int stage, int kt) {
-      copyA.copy(stage * W::A_STAGE, (long long)kt * W::AB, 16);
+      copyA.copy(stage * W::A_STAGE, kt * ldvk, 16);
       copyB.copy(stage * W::B_STAGE, (long long)kt * W::BB, 16);
       copyE.copy(stage, kt);
     });
@@ -467,11 +471,13 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
 // boxes, the 64-byte swizzle) and B (mB: 128-byte boxes, the 128-byte
 // swizzle) copied by TMA as in gemm_wgmma_tma; the metadata still goes by
 // cp.async (a halves stage has 8 bytes of it per row, under TMA's 16-byte
-// minimum box row). Rows of A past M land as zeros (their metadata, read
-// from row M-1, is valid; their results are never stored).
+// minimum box row). Rows of A past M land as zeros, or with the values k
+// tile by k tile as the next k tile's first rows (tma_fill); either way
+// their metadata, read from row M-1, is valid and their results are never
+// stored.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
-                                 const Epi& e, long long K, long long lde, long long ldek) {
+                                 const Epi& e, long long K, int ldvk, long long lde, long long ldek) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
@@ -492,7 +498,7 @@ GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const
   wgmma_mainloop<STAGES, T::INFLIGHT>(
       acc, ktiles,
       [&](int stage, int kt) {
-        if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn);
+        if (threadIdx.x == 0) w.tma_fill(mA, mB, ring.bar(stage), stage, kt, bm, bn, ldvk);
         copyE.copy(stage, kt);
       },
       [&](Acc(&d)[MT * W::NACC], int st, int q) { w.stage(d, st, em[q]); },
@@ -698,7 +704,7 @@ GC_DEVICE void gemm_wgmma_ws(const TensorMap& mA, const TensorMap& mB, const Epi
 // arrivals). CLUSTER as in gemm_wgmma_ws.
 template <int ELEM, int OUT, typename T, int CLUSTER = 1>
 GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
-                                const Epi& e, long long K, long long lde, long long ldek) {
+                                const Epi& e, long long K, int ldvk, long long lde, long long ldek) {
   typedef WgSparse<ELEM, T> W;
   typedef typename W::Acc Acc;
   constexpr int BM = T::BM, BN = T::BN, MT = W::MT, STAGES = T::STAGES;
@@ -720,7 +726,7 @@ GC_DEVICE void gemm_wgmma_sp_ws(const TensorMap& mA, const TensorMap& mB, const 
           copyE1(w.sE, Em, lde, ldek, bm, e.M, p + PRODUCERS);
       for (int kt = 0; kt < ktiles; ++kt, ++g) {
         ring.acquire(g);
-        if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(g), g % STAGES, kt, bm, (long long)pn * BN);
+        if (p == 0) w.template tma_fill<CLUSTER>(mA, mB, ring.full(g), g % STAGES, kt, bm, (long long)pn * BN, ldvk);
         copyE0.copy(g % STAGES, kt);
         copyE1.copy(g % STAGES, kt);
         cp_async_mbar_arrive(ring.full(g));
@@ -752,8 +758,8 @@ struct InClusters {
   }
   template <int ELEM, int OUT, typename T>
   static GC_DEVICE void sparse(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em, const Epi& e,
-                               long long K, long long lde, long long ldek) {
-    gemm_wgmma_sp_ws<ELEM, OUT, T, CLUSTER>(mA, mB, Em, e, K, lde, ldek);
+                               long long K, int ldvk, long long lde, long long ldek) {
+    gemm_wgmma_sp_ws<ELEM, OUT, T, CLUSTER>(mA, mB, Em, e, K, ldvk, lde, ldek);
   }
 };
 
@@ -973,17 +979,17 @@ extern "C" __global__ void __launch_bounds__(128, 1) gc_wgmma_probe_f16(const vo
 
 // GC_SPARSE_TMA_ENTRY: the same for the 2:4 bodies (gemm_wgmma_sp_tma,
 // gemm_wgmma_sp_ws, InClusters::sparse) and GC_SPARSE_ENTRY's parameters (of
-// which the metadata and its strides are used).
+// which the values' k-tile stride, the metadata and its strides are used).
 #define GC_SPARSE_TMA_ENTRY(BODY, THREADS, ATTR, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, \
                             ELEM, OUT)                                                                                 \
   extern "C" __global__ void ATTR __launch_bounds__(THREADS, MIN_BLOCKS)                                              \
       BASE##_##TILE(const __grid_constant__ gc::TensorMap mA, const __grid_constant__ gc::TensorMap mB, const void*,  \
                     const void* Em, const void*, void* C, const float* scale, const void* bias, long long M,           \
-                    long long N, long long K, long long, long long lde, long long ldek, long long, long long ldcm,     \
-                    long long ldcn, long long axis, long long zp) {                                                    \
+                    long long N, long long K, long long, long long ldvk, long long lde, long long ldek, long long,     \
+                    long long ldcm, long long ldcn, long long axis, long long zp) {                                    \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                            \
     BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(mA, mB, static_cast<const uint8_t*>(Em), \
-                                                                           e, K, lde, ldek);                          \
+                                                                           e, K, (int)ldvk, lde, ldek);               \
   }
 
 // One row of GC_WGMMA_TMA_TILES, GC_WGMMA_SPARSE_TMA_TILES,

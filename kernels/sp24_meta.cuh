@@ -54,7 +54,7 @@ struct SpTraits<ELEM_BF16> : SpTraits<ELEM_F16> {};
 // its row of the stage's metadata tile, unswizzled. The MB bytes of row r
 // for k tile kt are at Em + r lde + kt ldek: rows of K/8 bytes have
 // ldek = MB (the layout of ref.Compress24), and the k-tile-major layout
-// (ref.MetaByKTile) has lde = MB and ldek the bytes of a k tile's rows, so
+// (ref.ByKTile) has lde = MB and ldek the bytes of a k tile's rows, so
 // that a stage's rows are one contiguous run (a few whole lines of L2
 // instead of a request per row).
 template <int BM, int MB>
@@ -108,19 +108,21 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
 // GC_SPARSE_ENTRY defines the entry point BASE_TILE of the 2:4 kernel body
 // BODY (gc::gemm_sp24, gc::gemm_wgmma_sp) for one row of a tile list.
 // Parameters (all 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K
-// (logical), ldv (A values row stride, elements), lde (metadata row stride,
-// bytes), ldek (metadata k-tile stride, bytes: MetaCopy), ldb (elements),
-// ldcm, ldcn, axis, zp.
+// (logical), ldv (A values row stride, elements), ldvk (values k-tile
+// stride, bytes: row r's values for k tile kt at r ldv + kt ldvk; the
+// bodies take it as an int, gobind keeps kt ldvk below 2^31), lde
+// (metadata row stride, bytes), ldek (metadata k-tile stride, bytes:
+// MetaCopy), ldb (elements), ldcm, ldcn, axis, zp.
 #define GC_SPARSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \
   extern "C" __global__ void __launch_bounds__(GC_GEMM_THREADS, MIN_BLOCKS)                                      \
       BASE##_##TILE(const void* Av, const void* Em, const void* B, void* C, const float* scale, const void* bias, \
-                    long long M, long long N, long long K, long long ldv, long long lde, long long ldek,           \
-                    long long ldb, long long ldcm, long long ldcn, long long axis, long long zp) {                 \
+                    long long M, long long N, long long K, long long ldv, long long ldvk, long long lde,           \
+                    long long ldek, long long ldb, long long ldcm, long long ldcn, long long axis, long long zp) { \
     gc::Epi e{C, ldcm, ldcn, scale, bias, axis, zp, M, N};                                                       \
     constexpr int eb = gc::ElemTraits<ELEM>::bytes;                                                              \
     BODY<ELEM, OUT, gc::Tile<BM, BN, BK, STAGES, WARPS_M, HOIST, INFLIGHT>>(                                       \
         static_cast<const uint8_t*>(Av), static_cast<const uint8_t*>(Em), static_cast<const uint8_t*>(B), e, K,   \
-        ldv * eb, lde, ldek, ldb * eb);                                                                           \
+        ldv * eb, (int)ldvk, lde, ldek, ldb * eb);                                                                \
   }
 
 #endif  // GC_SP24_META_CUH

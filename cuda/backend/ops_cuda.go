@@ -91,12 +91,12 @@ type gemmOp struct {
 	name      string
 }
 
-// sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24, the metadata k tile
-// by k tile: compressWeight), K padded to the format's alignment k.
+// sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24, values and metadata
+// k tile by k tile: compressWeight), K padded to the format's alignment k.
 type sparseWeight struct {
-	values, meta cuda.Mem
-	k            int
-	lde, ldek    int64 // the metadata's strides (compressedWeight)
+	values, meta         cuda.Mem
+	k                    int
+	ldv, ldvk, lde, ldek int64 // the strides (compressedWeight)
 }
 
 // newGemmOp uploads the weight w (K x N): compressed where it is 2:4 along K
@@ -115,7 +115,8 @@ func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.O
 			if err != nil {
 				return nil, err
 			}
-			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: c.k, lde: int64(c.lde), ldek: int64(c.ldek)}
+			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: c.k, ldv: int64(c.ldv), ldvk: int64(c.ldvk), lde: int64(c.lde),
+				ldek: int64(c.ldek)}
 			return g, nil
 		}
 	}
@@ -173,7 +174,7 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 		// vectors' entries), stored transposed.
 		e.LdCM, e.LdCN, e.Axis = 1, int64(g.n), ref.PerRow
 		err = g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
-			AValues: g.sp.values, LdV: int64(g.sp.k / 2), AMeta: g.sp.meta, LdE: g.sp.lde, LdEK: g.sp.ldek, B: am,
+			AValues: g.sp.values, LdV: g.sp.ldv, LdVK: g.sp.ldvk, AMeta: g.sp.meta, LdE: g.sp.lde, LdEK: g.sp.ldek, B: am,
 			LdB: int64(lda), Epilogue: e})
 	} else {
 		e.LdCM, e.LdCN = int64(g.n), 1

@@ -9,14 +9,16 @@ import (
 // compare the two paths).
 const Sparse24Env = "GCOMPRESS_SPARSE24"
 
-// compressedWeight is Wᵀ in the 2:4 layout on the host: the values (N rows
-// of k/2) and the metadata k tile by k tile (ref.MetaByKTile: for each k
-// tile the format's MetaRowAlign bytes of all N rows, so a GEMM block's
-// rows for a stage are one contiguous run) with its row and k-tile strides
-// in bytes, K padded to k.
+// compressedWeight is Wᵀ in the 2:4 layout on the host, K padded to k: the
+// values (N rows of k/2) and the metadata, each k tile by k tile
+// (ref.ByKTile: for each k tile the format's ValueTileBytes, or
+// MetaRowAlign, of all N rows, so a GEMM block's rows for a stage are one
+// contiguous run), with their row strides (ldv in elements, lde in bytes)
+// and k-tile strides (bytes): gobind.SparseGemmArgs's LdV, LdVK, LdE and
+// LdEK.
 type compressedWeight struct {
-	values, meta []byte
-	k, lde, ldek int
+	values, meta            []byte
+	k, ldv, ldvk, lde, ldek int
 }
 
 // compressWeight returns Wᵀ (w is K x N) compressed for input type in; ok
@@ -44,8 +46,13 @@ func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) (compressedW
 	if err != nil {
 		return compressedWeight{}, false
 	}
-	c := compressedWeight{values: tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), k: s.Cols}
-	if c.meta, c.lde, c.ldek, err = ref.MetaByKTile(s.Meta, n, s.Cols, s.MetaStride(), f.MetaRowAlign, n); err != nil {
+	c := compressedWeight{k: s.Cols}
+	values, eb := tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), f.ValueBytes
+	if c.values, c.ldv, c.ldvk, err = ref.ByKTile(values, n, s.Cols/2*eb, s.ValueStride()*eb, f.ValueTileBytes(), n); err != nil {
+		return compressedWeight{}, false
+	}
+	c.ldv /= eb
+	if c.meta, c.lde, c.ldek, err = ref.ByKTile(s.Meta, n, s.Cols/8, s.MetaStride(), f.MetaRowAlign, n); err != nil {
 		return compressedWeight{}, false
 	}
 	return c, true

@@ -12,8 +12,8 @@ import (
 )
 
 // TestCompressWeight: a K x N int8 weight that is 2:4 along K, compressed
-// transposed (metadata k tile by k tile: 16 bytes of each of the N rows per
-// k tile), multiplies as the GPU op uses it (the weight as the 2:4
+// transposed (k tile by k tile: 64 bytes of values and 16 of metadata of
+// each of the N rows per k tile), multiplies as the GPU op uses it (the weight as the 2:4
 // operand A of an N x M x kp GEMM whose B is the activation, K padded with
 // zeros to kp, the output written transposed) to exactly X·W, by the 2:4
 // reference; a weight with three non-zeros in one group of four is not
@@ -33,9 +33,9 @@ func TestCompressWeight(t *testing.T) {
 	}
 	c, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8)
 	kp := c.k
-	if !ok || kp != 256 || len(c.values) != n*kp/2 || len(c.meta) != n*kp/8 || c.lde != 16 || c.ldek != 16*n {
-		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes, strides %d, %d; want K padded to 256, strides 16, %d",
-			ok, kp, len(c.values), len(c.meta), c.lde, c.ldek, 16*n)
+	if !ok || kp != 256 || len(c.values) != n*kp/2 || len(c.meta) != n*kp/8 || c.ldv != 64 || c.ldvk != 64*n || c.lde != 16 || c.ldek != 16*n {
+		t.Fatalf("ok %v, kp %d, %d values, %d metadata bytes, strides %d, %d, %d, %d; want K padded to 256, strides 64, %d, 16, %d",
+			ok, kp, len(c.values), len(c.meta), c.ldv, c.ldvk, c.lde, c.ldek, 64*n, 16*n)
 	}
 	x := make([]byte, m*kp) // rows padded with zeros to kp, as gemmOp.run uploads them
 	want := make([]byte, 4*m*n)
@@ -52,7 +52,7 @@ func TestCompressWeight(t *testing.T) {
 		}
 	}
 	got := make([]byte, len(want))
-	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: c.values, LdV: kp / 2,
+	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: c.values, LdV: 64, LdVK: 64 * n,
 		Meta: c.meta, LdE: 16, LdEK: 16 * n, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
 	if err != nil {
 		t.Fatal(err)

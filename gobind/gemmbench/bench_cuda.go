@@ -25,11 +25,9 @@ type Bencher struct {
 	// clusters do not all fit), each looping over tiles; Timing.Tile then
 	// ends in PersistentSuffix.
 	Persistent bool
-	// MetaRows gives the 2:4 GEMMs their metadata row by row (the layout
-	// ref.Compress24 writes) instead of k tile by k tile (ref.MetaByKTile,
-	// what the CUDA backend uploads); Timing.Tile then ends in
-	// MetaRowsSuffix.
-	MetaRows bool
+	// Layout lays out the 2:4 GEMMs' A; Timing.Tile then ends in its
+	// Suffix.
+	Layout SparseLayout
 
 	dev          *cuda.Device
 	l            *gobind.Launcher
@@ -143,8 +141,8 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		t.Tile += PersistentSuffix
 		t.Default = false
 	}
-	if f.Sparse && b.MetaRows {
-		t.Tile += MetaRowsSuffix
+	if f.Sparse && b.Layout != (SparseLayout{}) {
+		t.Tile += b.Layout.Suffix()
 		t.Default = false
 	}
 	if err := b.dev.Synchronize(); err != nil {
@@ -240,19 +238,26 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 	if err != nil {
 		return nil, err
 	}
+	fm := ref.Sparse24Format(f.In)
+	devVals, ldv, ldvk := vals, k/2*eb, 0
+	if !b.Layout.ValuesRows {
+		if devVals, ldv, ldvk, err = ref.ByKTile(vals, m, k/2*eb, k/2*eb, fm.ValueTileBytes(), m); err != nil {
+			return nil, err
+		}
+	}
 	devMeta, lde, ldek := meta, k/8, 0
-	if !b.MetaRows {
-		if devMeta, lde, ldek, err = ref.MetaByKTile(meta, m, k, k/8, ref.Sparse24Format(f.In).MetaRowAlign, m); err != nil {
+	if !b.Layout.MetaRows {
+		if devMeta, lde, ldek, err = ref.ByKTile(meta, m, k/8, k/8, fm.MetaRowAlign, m); err != nil {
 			return nil, err
 		}
 	}
 	hb := kerneltest.RandOperand(b.rng, f.In, n, k, k)
-	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), vals, devMeta, hb)
+	bufs, c, err := b.upload(int64(m*n*out.ElemBytes()), devVals, devMeta, hb)
 	if err != nil {
 		return nil, err
 	}
-	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(k / 2),
-		AMeta: bufs[1].Mem(), LdE: int64(lde), LdEK: int64(ldek), B: bufs[2].Mem(), LdB: int64(k),
+	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(ldv / eb),
+		LdVK: int64(ldvk), AMeta: bufs[1].Mem(), LdE: int64(lde), LdEK: int64(ldek), B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) },
 		setMaxBlocks: func(n int64) { args.MaxBlocks = n }}

@@ -81,9 +81,46 @@ func (f Family) KAlign() int {
 // after its tile shape's name.
 const PersistentSuffix = "/persistent"
 
-// MetaRowsSuffix marks a 2:4 timing with the metadata row by row
-// (Bencher.MetaRows) after its tile shape's name.
-const MetaRowsSuffix = "/meta-rows"
+// SparseLayout is how a 2:4 timing lays out A in memory: its values and
+// its metadata each k tile by k tile (ref.ByKTile, what the CUDA backend
+// uploads; the zero value) or row by row (ref.Compress24's layout).
+type SparseLayout struct{ ValuesRows, MetaRows bool }
+
+// sparseLayoutNames names the layouts other than the default.
+var sparseLayoutNames = map[SparseLayout]string{
+	{ValuesRows: true, MetaRows: true}: "rows", {ValuesRows: true}: "values-rows", {MetaRows: true}: "meta-rows",
+}
+
+// Suffix marks a timing in layout l after its tile shape's name: "" for
+// the default, else "/" and its name (ParseSparseLayouts).
+func (l SparseLayout) Suffix() string {
+	if n, ok := sparseLayoutNames[l]; ok {
+		return "/" + n
+	}
+	return ""
+}
+
+// ParseSparseLayouts reads a comma-separated list of layout names: rows
+// (values and metadata row by row, the layout before session 27),
+// values-rows (the values row by row, as session 27 had it), meta-rows
+// (the metadata row by row).
+func ParseSparseLayouts(s string) ([]SparseLayout, error) {
+	var ls []SparseLayout
+next:
+	for _, name := range strings.Split(s, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		for l, n := range sparseLayoutNames {
+			if n == name {
+				ls = append(ls, l)
+				continue next
+			}
+		}
+		return nil, fmt.Errorf("2:4 layout %q: want rows, values-rows or meta-rows", name)
+	}
+	return ls, nil
+}
 
 // Persistable reports whether f's GEMMs in tile shape tile can run in
 // persistent blocks: the p, m and q shapes (gobind.Tile.Producer).

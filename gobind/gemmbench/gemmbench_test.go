@@ -3,6 +3,7 @@ package gemmbench
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,5 +110,29 @@ func TestCompareRow(t *testing.T) {
 	inf[5] = float32(math.Inf(1))
 	if err := compareRow(f16, 0, halves(ref.F16, inf), halves(ref.F16, vs)); err == nil {
 		t.Error("an f16 infinity passed")
+	}
+}
+
+// TestSparseLayouts: each layout name parses to the layout whose Suffix
+// names it, the default has none, and an unknown name fails.
+func TestSparseLayouts(t *testing.T) {
+	ls, err := ParseSparseLayouts("rows, values-rows,,meta-rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SparseLayout{{ValuesRows: true, MetaRows: true}, {ValuesRows: true}, {MetaRows: true}}
+	if !slices.Equal(ls, want) {
+		t.Fatalf("parsed %+v, want %+v", ls, want)
+	}
+	for i, name := range []string{"/rows", "/values-rows", "/meta-rows"} {
+		if got := ls[i].Suffix(); got != name {
+			t.Errorf("%+v: suffix %q, want %q", ls[i], got, name)
+		}
+	}
+	if s := (SparseLayout{}).Suffix(); s != "" {
+		t.Errorf("default layout: suffix %q", s)
+	}
+	if _, err := ParseSparseLayouts("rows,columns"); err == nil {
+		t.Error("an unknown layout parsed")
 	}
 }

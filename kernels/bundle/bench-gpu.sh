@@ -16,8 +16,11 @@
 # comma-separated list of int8_dense, f16_dense, bf16_dense, int8_sparse24,
 # f16_sparse24, see kernelbench -kernels) can be set; PERSISTENT=1 times the
 # p, m and q shapes also in persistent blocks (kernelbench -persistent);
-# META_ROWS=1 the 2:4 GEMMs also with their metadata row by row, the layout
-# before session 27 (kernelbench -meta-rows). PROFILE=1 adds an Nsight
+# LAYOUTS (comma-separated: rows, values-rows, meta-rows) the 2:4 GEMMs
+# also with A laid out in each of those ways (kernelbench -layouts; by
+# default its values and metadata come k tile by k tile, as the CUDA
+# backend uploads them; rows is the layout before session 27, values-rows
+# session 27's). PROFILE=1 adds an Nsight
 # Compute profile of one launch of each timed GEMM at 4096^3 (speed of
 # light, warp stall reasons, scheduler, pipes) -> $OUT/ncu.txt.
 set -uo pipefail
@@ -31,7 +34,7 @@ check=()
 kbargs=()
 [ -n "${KERNELS:-}" ] && kbargs=(-kernels "$KERNELS")
 [ "${PERSISTENT:-0}" = 1 ] && kbargs+=(-persistent)
-[ "${META_ROWS:-0}" = 1 ] && kbargs+=(-meta-rows)
+[ -n "${LAYOUTS:-}" ] && kbargs+=(-layouts "$LAYOUTS")
 mkdir -p "$OUT"
 rc=0
 echo "== gcompress devices"

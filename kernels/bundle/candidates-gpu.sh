@@ -21,7 +21,7 @@
 #                       f16)
 # CAND (comma-separated shape names; required), NEW (default CAND), SIZES
 # (default 8192), KERNELS (step B's families, as bench-gpu.sh takes them;
-# so do its PERSISTENT and META_ROWS, which pass through)
+# so do its PERSISTENT and LAYOUTS, which pass through)
 # and the limits T_DIAG, T_BENCH, T_SUITES, T_MISC, T_GEMM (seconds; default
 # 120, 240, 120, 30 each for D's three tests, 10 each for its two bench
 # gemm and three MLP runs: 620 s at most, so name a lower T_BENCH for a

@@ -2,6 +2,7 @@ package kerneltest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -35,18 +36,20 @@ type GemmProblem struct {
 type GemmImpl func(p *GemmProblem) error
 
 // SparseProblem is one 2:4 sparse GEMM: A is given compressed (values with
-// row stride LdV elements, metadata with row stride LdE bytes and k-tile
-// stride LdEK, in the ref.Sparse24 layout or ref.MetaByKTile's; K logical),
-// the rest as in GemmProblem.
+// row stride LdV elements and k-tile stride LdVK bytes, metadata with row
+// stride LdE bytes and k-tile stride LdEK, in the ref.Sparse24 layout or
+// ref.ByKTile's; K logical), the rest as in GemmProblem.
 type SparseProblem struct {
 	In      ref.Elem
 	M, N, K int
 	Values  []byte
 	LdV     int
-	Meta    []byte
-	LdE     int
-	// LdEK: the bytes between a row's metadata for consecutive k tiles (0:
-	// the format's MetaRowAlign, each row's metadata contiguous).
+	// LdVK: the bytes between a row's values for consecutive k tiles (0:
+	// the format's ValueTileBytes, each row's values contiguous).
+	LdVK int
+	Meta []byte
+	LdE  int
+	// LdEK: the same for the metadata (0: the format's MetaRowAlign).
 	LdEK       int
 	B          []byte
 	LdB        int
@@ -239,20 +242,23 @@ func HostSparse(p *SparseProblem) error {
 // sparseRows repacks rows lo..hi of the strided compressed matrix into a
 // ref.Sparse24 and multiplies.
 func sparseRows[T ref.Elem24](p *SparseProblem, lo, hi int, c any, e *ref.Epilogue) error {
-	vals, meta := view[T](p.Values), p.Meta
-	s := &ref.Sparse24[T]{Rows: hi - lo, Cols: p.K, Values: make([]T, (hi-lo)*p.K/2), Meta: make([]byte, (hi-lo)*p.K/8)}
-	tb := ref.Sparse24Format(p.In).MetaRowAlign
-	ldek := p.LdEK
-	if ldek == 0 {
-		ldek = tb
-	}
+	f := ref.Sparse24Format(p.In)
+	eb := f.ValueBytes
+	vals, meta := make([]byte, (hi-lo)*p.K/2*eb), make([]byte, (hi-lo)*p.K/8)
 	for i := lo; i < hi; i++ {
-		copy(s.Values[(i-lo)*p.K/2:(i-lo+1)*p.K/2], vals[i*p.LdV:])
-		for t := 0; t < p.K/8/tb; t++ {
-			copy(s.Meta[(i-lo)*p.K/8+t*tb:(i-lo)*p.K/8+(t+1)*tb], meta[i*p.LdE+t*ldek:])
-		}
+		gather(vals[(i-lo)*p.K/2*eb:(i-lo+1)*p.K/2*eb], p.Values, i*p.LdV*eb, cmp.Or(p.LdVK, f.ValueTileBytes()), f.ValueTileBytes())
+		gather(meta[(i-lo)*p.K/8:(i-lo+1)*p.K/8], p.Meta, i*p.LdE, cmp.Or(p.LdEK, f.MetaRowAlign), f.MetaRowAlign)
 	}
+	s := &ref.Sparse24[T]{Rows: hi - lo, Cols: p.K, Values: view[T](vals), Meta: meta}
 	return ref.SparseGemmRef(s, p.N, view[T](p.B), p.LdB, p.Out, c, p.LdCM, p.LdCN, e)
+}
+
+// gather fills dst, one row's bytes, from its k tiles of tileBytes in src:
+// the first at byte off, the next ldk bytes further on each.
+func gather(dst, src []byte, off, ldk, tileBytes int) {
+	for t := 0; t < len(dst)/tileBytes; t++ {
+		copy(dst[t*tileBytes:(t+1)*tileBytes], src[off+t*ldk:])
+	}
 }
 
 // RandOperand returns rows x ld elements of type in as bytes: random values

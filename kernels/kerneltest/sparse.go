@@ -165,33 +165,51 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 		metric, err := runSparse(p, impl)
 		s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg), metric, err)
 		if i == 0 && k > ref.Sparse24Format(in).KAlign {
-			// The first configuration again with the metadata k tile by k
-			// tile (with one k tile the two layouts hold the same bytes).
+			// The first configuration again with A's values and metadata
+			// k tile by k tile (with one k tile the layouts hold the same
+			// bytes; the kernels address the two parts apart, so each is
+			// checked in both layouts).
 			q := *p
-			metric, err := "", metaByKTile(r, &q)
+			metric, err := "", byKTile(r, &q)
 			if err == nil {
 				metric, err = runSparse(&q, impl)
 			}
-			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg, "meta by k tile"), metric, err)
+			s.record(caseName(fmt.Sprintf("%dx%dx%d", m, n, k), cfg, "by k tile"), metric, err)
 		}
 	}
 }
 
-// metaByKTile lays p's metadata out k tile by k tile (ref.MetaByKTile),
-// each k tile's rows padded by three rows of random bytes, which a kernel
-// that reads them gets wrong.
-func metaByKTile(r *rand.Rand, p *SparseProblem) error {
-	meta, lde, ldek, err := ref.MetaByKTile(p.Meta, p.M, p.K, p.LdE, ref.Sparse24Format(p.In).MetaRowAlign, p.M+3)
+// byKTile lays p's values and metadata out k tile by k tile
+// (ref.ByKTile), each k tile's rows followed by three padding rows of
+// random bytes, which a kernel that reads them for rows below M gets
+// wrong.
+func byKTile(r *rand.Rand, p *SparseProblem) error {
+	f := ref.Sparse24Format(p.In)
+	pad := p.M + 3
+	meta, lde, ldek, err := ref.ByKTile(p.Meta, p.M, p.K/8, p.LdE, f.MetaRowAlign, pad)
 	if err != nil {
 		return err
 	}
-	for t := 0; t < len(meta); t += ldek {
-		for i := t + p.M*lde; i < t+ldek; i++ {
-			meta[i] = byte(r.Uint32())
+	randomPadding(r, meta, p.M*lde, ldek)
+	p.Meta, p.LdE, p.LdEK = meta, lde, ldek
+	eb := f.ValueBytes
+	vals, ldv, ldvk, err := ref.ByKTile(p.Values, p.M, p.K/2*eb, p.LdV*eb, f.ValueTileBytes(), pad)
+	if err != nil {
+		return err
+	}
+	randomPadding(r, vals, p.M*ldv, ldvk)
+	p.Values, p.LdV, p.LdVK = vals, ldv/eb, ldvk
+	return nil
+}
+
+// randomPadding fills the padding rows of a k-tile layout (the bytes from
+// used to the k-tile stride ldk in each k tile) with random bytes.
+func randomPadding(r *rand.Rand, b []byte, used, ldk int) {
+	for t := 0; t < len(b); t += ldk {
+		for i := t + used; i < t+ldk; i++ {
+			b[i] = byte(r.Uint32())
 		}
 	}
-	p.Meta, p.LdE, p.LdEK = meta, lde, ldek
-	return nil
 }
 
 func runSparse(p *SparseProblem, impl SparseImpl) (string, error) {

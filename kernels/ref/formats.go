@@ -29,6 +29,10 @@ type Format struct {
 // BitsPerGroup is the storage per group of GroupElems logical elements.
 func (f Format) BitsPerGroup() int { return f.KeptElems*f.ValueBytes*8 + f.MetaBits }
 
+// ValueTileBytes is the compressed values of one row for one k tile
+// (KAlign logical columns): what a kernel stage copies of each row.
+func (f Format) ValueTileBytes() int { return f.KAlign / f.GroupElems * f.KeptElems * f.ValueBytes }
+
 // The 2:4 formats (see Sparse24 for the layout).
 var (
 	FormatSparse24S8   = Format{Name: "sparse24-s8", Elem: "s8", GroupElems: 4, KeptElems: 2, ValueBytes: 1, MetaBits: 4, KAlign: 128, MetaRowAlign: 16}

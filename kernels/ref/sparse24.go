@@ -49,28 +49,31 @@ func (s *Sparse24[T]) ValueStride() int { return s.Cols / 2 }
 // MetaStride is the number of metadata bytes per row (Cols/8).
 func (s *Sparse24[T]) MetaStride() int { return s.Cols / 8 }
 
-// MetaByKTile returns the metadata of rows rows (row stride lde bytes, each
-// row's cols/8 bytes in order, as Compress24 writes it) laid out k tile by k
-// tile: the tileBytes bytes (the format's MetaRowAlign: the metadata of
-// KAlign columns) of every row for k tile 0, then those for k tile 1, and so
-// on, each k tile's rows padded with zeros to padRows (at least rows), so a
-// kernel stage's rows are one contiguous run. Row r's bytes for k tile t
-// are at r*rowStride + t*tileStride: the strides the kernels take
-// (gobind.SparseGemmArgs.LdE and LdEK), tileBytes and padRows*tileBytes.
-func MetaByKTile(meta []byte, rows, cols, lde, tileBytes, padRows int) (out []byte, rowStride, tileStride int, err error) {
+// ByKTile lays out k tile by k tile a matrix that a 2:4 kernel reads one
+// k tile of every row at a time: rows rows of rowBytes bytes (row stride ld
+// bytes; the compressed values or the metadata of a Sparse24 as Compress24
+// writes them), cut into k tiles of tileBytes bytes (the values'
+// gobind.SpABytes, the metadata's MetaRowAlign: KAlign logical columns
+// either way). The result holds k tile 0 of every row, then k tile 1, and
+// so on, each k tile's rows padded with zeros to padRows (at least rows),
+// so a kernel stage's rows are one contiguous run. Row r's bytes of k tile
+// t are at r*rowStride + t*tileStride: the strides the kernels take
+// (gobind.SparseGemmArgs.LdV and LdVK for the values, LdE and LdEK for the
+// metadata), tileBytes and padRows*tileBytes.
+func ByKTile(data []byte, rows, rowBytes, ld, tileBytes, padRows int) (out []byte, rowStride, tileStride int, err error) {
 	switch {
-	case rows < 0 || cols < 0 || tileBytes <= 0 || cols%(8*tileBytes) != 0:
-		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d rows of %d columns in tiles of %d bytes", rows, cols, tileBytes)
+	case rows < 0 || rowBytes < 0 || tileBytes <= 0 || rowBytes%tileBytes != 0:
+		return nil, 0, 0, fmt.Errorf("k tile by k tile: %d rows of %d bytes in tiles of %d bytes", rows, rowBytes, tileBytes)
 	case padRows < rows:
-		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d rows padded to %d", rows, padRows)
-	case rows > 0 && (lde < cols/8 || len(meta) < (rows-1)*lde+cols/8):
-		return nil, 0, 0, fmt.Errorf("metadata by k tile: %d bytes with row stride %d for %d rows of %d bytes", len(meta), lde, rows, cols/8)
+		return nil, 0, 0, fmt.Errorf("k tile by k tile: %d rows padded to %d", rows, padRows)
+	case rows > 0 && (ld < rowBytes || len(data) < (rows-1)*ld+rowBytes):
+		return nil, 0, 0, fmt.Errorf("k tile by k tile: %d bytes with row stride %d for %d rows of %d bytes", len(data), ld, rows, rowBytes)
 	}
-	tiles, tileStride := cols/8/tileBytes, padRows*tileBytes
+	tiles, tileStride := rowBytes/tileBytes, padRows*tileBytes
 	out = make([]byte, tiles*tileStride)
 	for t := 0; t < tiles; t++ {
 		for r := 0; r < rows; r++ {
-			copy(out[t*tileStride+r*tileBytes:t*tileStride+(r+1)*tileBytes], meta[r*lde+t*tileBytes:])
+			copy(out[t*tileStride+r*tileBytes:t*tileStride+(r+1)*tileBytes], data[r*ld+t*tileBytes:])
 		}
 	}
 	return out, tileBytes, tileStride, nil

@@ -207,16 +207,16 @@ func TestSparseGemmRefHalf(t *testing.T) {
 	}
 }
 
-// TestMetaByKTile: every byte of a row-major metadata matrix (with a row
-// stride past its bytes) lands at its k tile's run, the padding rows are
-// zero, and bad shapes fail.
-func TestMetaByKTile(t *testing.T) {
-	const rows, cols, lde, tile, pad = 3, 256, 40, 16, 4 // two k tiles of 16 bytes a row
-	meta := make([]byte, (rows-1)*lde+cols/8)
+// TestByKTile: every byte of a row-major matrix (with a row stride past its
+// bytes) lands at its k tile's run, the padding rows are zero, and bad
+// shapes fail.
+func TestByKTile(t *testing.T) {
+	const rows, rowBytes, lde, tile, pad = 3, 32, 40, 16, 4 // two k tiles of 16 bytes a row
+	meta := make([]byte, (rows-1)*lde+rowBytes)
 	for i := range meta {
 		meta[i] = byte(i + 1)
 	}
-	got, rowStride, tileStride, err := MetaByKTile(meta, rows, cols, lde, tile, pad)
+	got, rowStride, tileStride, err := ByKTile(meta, rows, rowBytes, lde, tile, pad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +239,11 @@ func TestMetaByKTile(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []struct{ rows, cols, lde, tile, pad int }{
-		{rows, cols, lde, tile, rows - 1}, {rows, cols + 8, lde, tile, pad}, {rows, cols, cols/8 - 1, tile, pad},
-		{rows + 1, cols, lde, tile, pad + 1}, {rows, cols, lde, 0, pad},
+	for _, c := range []struct{ rows, rowBytes, lde, tile, pad int }{
+		{rows, rowBytes, lde, tile, rows - 1}, {rows, rowBytes + 1, lde, tile, pad}, {rows, rowBytes, rowBytes - 1, tile, pad},
+		{rows + 1, rowBytes, lde, tile, pad + 1}, {rows, rowBytes, lde, 0, pad},
 	} {
-		if _, _, _, err := MetaByKTile(meta, c.rows, c.cols, c.lde, c.tile, c.pad); err == nil {
+		if _, _, _, err := ByKTile(meta, c.rows, c.rowBytes, c.lde, c.tile, c.pad); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}

@@ -40,18 +40,23 @@ func (printer) Errorf(format string, args ...any) {
 }
 
 // variant is one way to time a GEMM in one tile shape.
-type variant struct{ persistent, metaRows bool }
+type variant struct {
+	persistent bool
+	layout     gemmbench.SparseLayout
+}
 
 // variants lists how f's GEMM in tile is timed: as launches make it, then
-// with persistent the p, m and q shapes in persistent blocks, then with
-// metaRows the 2:4 GEMMs with their metadata row by row (each way once).
-func variants(f gemmbench.Family, tile string, persistent, metaRows bool) []variant {
+// with persistent the p, m and q shapes in persistent blocks, then the 2:4
+// GEMMs in each of layouts (each way once).
+func variants(f gemmbench.Family, tile string, persistent bool, layouts []gemmbench.SparseLayout) []variant {
 	vs := []variant{{}}
 	if persistent && gemmbench.Persistable(f, tile) {
 		vs = append(vs, variant{persistent: true})
 	}
-	if metaRows && f.Sparse {
-		vs = append(vs, variant{metaRows: true})
+	if f.Sparse {
+		for _, l := range layouts {
+			vs = append(vs, variant{layout: l})
+		}
 	}
 	return vs
 }
@@ -67,7 +72,7 @@ func run() error {
 	warmup := flag.Int("warmup", 3, "untimed launches before timing")
 	vendor := flag.String("vendor", "", "vendor_bench.py JSON to put beside our timings")
 	persistent := flag.Bool("persistent", false, "with -bench: time the p, m and q shapes also in persistent blocks (as many as the GPU runs at once, each looping over tiles)")
-	metaRows := flag.Bool("meta-rows", false, "with -bench: time the 2:4 GEMMs also with their metadata row by row (by default k tile by k tile, as the CUDA backend uploads it)")
+	layoutList := flag.String("layouts", "", "with -bench: time the 2:4 GEMMs also with A laid out in each of these ways: rows (values and metadata row by row), values-rows, meta-rows (by default both k tile by k tile, as the CUDA backend uploads them)")
 	tiles := flag.String("tiles", "default", "with -bench: GEMM tile shapes to time: default (the shape launches use on this device), all, or a comma-separated list of names (gobind.DenseTiles, gobind.SparseTiles)")
 	out := flag.String("out", "kernelbench.json", "JSON report")
 	flag.Parse()
@@ -76,6 +81,10 @@ func run() error {
 	}
 	// The flags are checked before any work (a -check run takes minutes).
 	tileNames, err := parseTiles(*tiles)
+	if err != nil {
+		return err
+	}
+	layouts, err := gemmbench.ParseSparseLayouts(*layoutList)
 	if err != nil {
 		return err
 	}
@@ -154,8 +163,8 @@ func run() error {
 		for _, s := range ss {
 			for _, f := range families {
 				for _, tile := range shapes(l, f, tileNames) {
-					for _, v := range variants(f, tile, *persistent, *metaRows) {
-						b.Persistent, b.MetaRows = v.persistent, v.metaRows
+					for _, v := range variants(f, tile, *persistent, layouts) {
+						b.Persistent, b.Layout = v.persistent, v.layout
 						t, err := b.Time(f, tile, s, s, s)
 						if err != nil {
 							// One shape that fails to launch (a candidate the
