@@ -150,8 +150,8 @@ func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
 	v := a.values(a.Format())
 	mA := TensorMap{Base: a.AValues, RowBytes: a.K / 2 * eb, Rows: a.M, Pitch: v.ld, BoxBytes: SpABytes, BoxRows: t.BM, Swizzle: SpABytes}
 	switch {
-	case v.ldk != SpABytes:
-		mA.RowBytes, mA.Rows = SpABytes, (v.tiles-1)*(v.ldk/SpABytes)+a.M
+	case v.ldk != v.tileBytes:
+		mA.RowBytes, mA.Rows = v.tileBytes, (v.tiles-1)*(v.ldk/v.tileBytes)+a.M
 	case a.M == 1:
 		mA.Pitch = max(mA.Pitch, mA.RowBytes) // one row: the stride is never used
 	}

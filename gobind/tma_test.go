@@ -39,6 +39,23 @@ func TestTmaSpecs(t *testing.T) {
 	if s.Kernel != "gc_spgemm_s8_f32_w256x192ft" || len(s.Maps) != 2 || s.Maps[0] != wantA || s.Maps[1] != wantB {
 		t.Fatalf("2:4 TMA spec %s maps %v", s.Kernel, s.Maps)
 	}
+	// The values k tile by k tile (64 rows padded to 67): a map of
+	// 64-byte rows, two k tiles of them, the strides after K.
+	kt := sp
+	kt.LdV, kt.LdVK, kt.AValues.Bytes = 64, 67*64, 67*64*2
+	if s, err = kt.Spec(); err != nil {
+		t.Fatal(err)
+	}
+	wantA = TensorMap{Base: kt.AValues, RowBytes: 64, Rows: 67 + 64, Pitch: 64, BoxBytes: 64, BoxRows: 256, Swizzle: 64}
+	if s.Maps[0] != wantA || s.Params[9] != 64 || s.Params[10] != 67*64 || s.Params[11] != 32 || s.Params[12] != 16 {
+		t.Fatalf("values by k tile: map %+v, strides %v", s.Maps[0], s.Params[9:13])
+	}
+	// One row: the row-major map, whatever the row stride (never used).
+	one := kt
+	one.M, one.LdVK = 1, 0
+	if s, err = one.Spec(); err != nil || s.Maps[0].RowBytes != 128 || s.Maps[0].Pitch != 128 || s.Maps[0].Rows != 1 {
+		t.Fatalf("one row: %v, map %+v", err, s.Maps)
+	}
 	sp.M = 0
 	if s, err = sp.Spec(); err != nil || s.Kernel != "gc_spgemm_s8_f32_w256x192" || s.Grid != 0 {
 		t.Fatalf("M = 0: %v %s grid %d", err, s.Kernel, s.Grid)

@@ -1,7 +1,6 @@
 package gobind
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -248,8 +247,9 @@ type SparseGemmArgs struct {
 	LdV     int64
 	// LdVK is the byte distance between a row's values for consecutive k
 	// tiles (0: SpABytes, each row's values contiguous). The TMA shapes
-	// take it either so or with rows of SpABytes (LdV) and a k-tile stride
-	// that is a multiple of them.
+	// take it either so or with rows of SpABytes (LdV times the element's
+	// bytes: 64 int8, 32 halves) and a k-tile stride that is a multiple of
+	// them.
 	LdVK  int64
 	AMeta cuda.Mem
 	LdE   int64
@@ -323,19 +323,30 @@ type kTiled struct {
 	align, ld, ldk         int64
 }
 
-// values and meta describe A's two parts; a k-tile stride of 0 becomes
-// the k tile's bytes (rows whose k tiles are contiguous), what the kernels
-// take.
+// values and meta describe A's two parts with their strides in bytes (the
+// values' row stride math.MaxInt64 where LdV's bytes overflow); a k-tile
+// stride of 0 becomes the k tile's bytes (rows whose k tiles are
+// contiguous), what the kernels take, and so does any with one k tile or
+// none, where it is never used.
 func (a *SparseGemmArgs) values(f ref.Format) kTiled {
-	tb := int64(f.ValueTileBytes())
-	return kTiled{what: "A values", mem: a.AValues, rows: a.M, tiles: a.K / int64(f.KAlign), tileBytes: tb, align: 16,
-		ld: a.LdV * a.In.Bytes(), ldk: cmp.Or(a.LdVK, tb)}
+	eb := a.In.Bytes()
+	ld := a.LdV * eb
+	if a.LdV > math.MaxInt64/eb {
+		ld = math.MaxInt64
+	}
+	return newKTiled("A values", a.AValues, a.M, a.K/int64(f.KAlign), int64(f.ValueTileBytes()), 16, ld, a.LdVK)
 }
 
 func (a *SparseGemmArgs) meta(f ref.Format) kTiled {
 	tb := int64(f.MetaRowAlign)
-	return kTiled{what: "A metadata", mem: a.AMeta, rows: a.M, tiles: a.K / int64(f.KAlign), tileBytes: tb, align: tb,
-		ld: a.LdE, ldk: cmp.Or(a.LdEK, tb)}
+	return newKTiled("A metadata", a.AMeta, a.M, a.K/int64(f.KAlign), tb, tb, a.LdE, a.LdEK)
+}
+
+func newKTiled(what string, mem cuda.Mem, rows, tiles, tileBytes, align, ld, ldk int64) kTiled {
+	if ldk == 0 || tiles <= 1 {
+		ldk = tileBytes
+	}
+	return kTiled{what: what, mem: mem, rows: rows, tiles: tiles, tileBytes: tileBytes, align: align, ld: ld, ldk: ldk}
 }
 
 // bytes is the extent the kernels read: up to the last k tile of the last
@@ -349,7 +360,8 @@ func (o kTiled) bytes() int64 {
 // stride beyond check: the offset of the last k tile within 2^31-1 (the
 // kernels multiply in 32 bits), and in a TMA shape either rows (the stride
 // SpABytes) or k tiles of rows of SpABytes, the stride a multiple of them
-// (WgSparse::tma_fill's two maps).
+// (WgSparse::tma_fill's two maps; a launch with N zero goes to the
+// cp.async twin, Spec).
 func (a *SparseGemmArgs) checkValueTiles(k string, v kTiled) error {
 	if v.rows == 0 || v.tiles == 0 {
 		return nil
@@ -358,7 +370,7 @@ func (a *SparseGemmArgs) checkValueTiles(k string, v kTiled) error {
 		return argErr(k, "A values: the last k tile starts %d bytes into a row's values (%d k tiles %d bytes apart); the kernels take at most 2^31-1",
 			last, v.tiles, v.ldk)
 	}
-	if t := a.shape(); t.TMA && v.ldk != v.tileBytes && (v.ld != v.tileBytes || v.ldk%v.tileBytes != 0) {
+	if t := a.shape(); t.TMA && a.N > 0 && v.ldk != v.tileBytes && (v.ld != v.tileBytes || v.ldk%v.tileBytes != 0) {
 		return argErr(k, "A values: the TMA shape %s reads them row by row (k-tile stride %d) or k tile by k tile in rows of %d bytes (row stride %d, k-tile stride a multiple of it); row stride %d bytes, k-tile stride %d",
 			t.Name, v.tileBytes, v.tileBytes, v.tileBytes, v.ld, v.ldk)
 	}
@@ -393,16 +405,16 @@ func (o kTiled) check(k string) error {
 	case o.mem.IsNull():
 		return argErr(k, "%s is null", o.what)
 	case o.ld < 0 || o.ldk < 0:
-		return argErr(k, "%s: negative stride (row %d, k tile %d)", o.what, o.ld, o.ldk)
+		return argErr(k, "%s: negative stride (row %d bytes, k tile %d)", o.what, o.ld, o.ldk)
 	case !o.mem.Aligned(int(o.align)) || o.ld%o.align != 0 || o.ldk%o.align != 0:
-		return argErr(k, "%s must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d, k-tile stride %d)",
+		return argErr(k, "%s must be %d-byte aligned with strides that are multiples of %d bytes (address %#x, row stride %d bytes, k-tile stride %d)",
 			o.what, o.align, o.align, o.mem.Ptr, o.ld, o.ldk)
 	case !(o.ldk >= o.tileBytes && o.ld >= mulSat(o.tiles, o.ldk)) && !(o.ld >= o.tileBytes && o.ldk >= mulSat(o.rows, o.ld)):
-		return argErr(k, "%s strides overlap: row stride %d, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
+		return argErr(k, "%s strides overlap: row stride %d bytes, k-tile stride %d for %d rows of %d k tiles of %d bytes (rows of %d bytes: row stride >= %d; by k tile: k-tile stride >= %d)",
 			o.what, o.ld, o.ldk, o.rows, o.tiles, o.tileBytes, o.tiles*o.tileBytes, mulSat(o.tiles, o.ldk), mulSat(o.rows, o.ld))
 	}
 	if need := o.bytes(); need > o.mem.Bytes {
-		return argErr(k, "%s: %d rows of %d k tiles with row stride %d and k-tile stride %d need %d bytes, the buffer has %d",
+		return argErr(k, "%s: %d rows of %d k tiles with row stride %d bytes and k-tile stride %d need %d bytes, the buffer has %d",
 			o.what, o.rows, o.tiles, o.ld, o.ldk, need, o.mem.Bytes)
 	}
 	return nil

@@ -518,7 +518,9 @@ func TestConfigMatchesHeader(t *testing.T) {
 	}
 	// The sparse stage sizes follow from the format's K alignment.
 	if SpMetaBytesS8 != ref.FormatSparse24S8.KAlign/8 || SpMetaBytesF16 != ref.FormatSparse24F16.KAlign/8 ||
-		SpBBytes != ref.FormatSparse24S8.KAlign || SpBBytes != ref.FormatSparse24F16.KAlign*2 {
+		SpBBytes != ref.FormatSparse24S8.KAlign || SpBBytes != ref.FormatSparse24F16.KAlign*2 ||
+		SpABytes != ref.FormatSparse24S8.ValueTileBytes() || SpABytes != ref.FormatSparse24F16.ValueTileBytes() ||
+		SpABytes != ref.FormatSparse24BF16.ValueTileBytes() {
 		t.Error("sparse stage sizes disagree with the 2:4 formats' K alignment")
 	}
 }

@@ -472,9 +472,9 @@ GC_DEVICE void gemm_wgmma_sp(const uint8_t* __restrict__ Av, const uint8_t* __re
 // swizzle) copied by TMA as in gemm_wgmma_tma; the metadata still goes by
 // cp.async (a halves stage has 8 bytes of it per row, under TMA's 16-byte
 // minimum box row). Rows of A past M land as zeros, or with the values k
-// tile by k tile as the next k tile's first rows (tma_fill); either way
-// their metadata, read from row M-1, is valid and their results are never
-// stored.
+// tile by k tile as the padding rows after the k tile's and then the next
+// k tile's rows (tma_fill); either way their metadata, read from row M-1,
+// is valid and their results are never stored.
 template <int ELEM, int OUT, typename T>
 GC_DEVICE void gemm_wgmma_sp_tma(const TensorMap& mA, const TensorMap& mB, const uint8_t* __restrict__ Em,
                                  const Epi& e, long long K, int ldvk, long long lde, long long ldek) {
@@ -523,7 +523,8 @@ static_assert(128 * kWsProducerRegs + GC_GEMM_THREADS * kWsConsumerRegs <= 65536
 // (CLUSTER BM) x BN tiles, of which the block of rank r of a cluster takes
 // the r-th BM rows (so the blocks of a cluster share their B tile; the grid
 // has the tile rows rounded up to whole clusters, gobind Tile.Blocks, and a
-// block past M computes zeros and stores nothing). A grid of one block
+// block past M computes on what its boxes hold there, zeros or, for 2:4
+// values k tile by k tile, other rows, and stores nothing). A grid of one block
 // (cluster) per tile runs one each; a smaller one (GemmArgs.MaxBlocks:
 // persistent blocks) runs several, so a block's next tile starts filling
 // its stages while its consumers store the last one.

@@ -109,8 +109,8 @@ GC_DEVICE uint32_t load_meta(const uint8_t* tile, int row0, int stride, int koff
 // BODY (gc::gemm_sp24, gc::gemm_wgmma_sp) for one row of a tile list.
 // Parameters (all 8 bytes): A values, A metadata, B, C, scale, bias, M, N, K
 // (logical), ldv (A values row stride, elements), ldvk (values k-tile
-// stride, bytes: row r's values for k tile kt at r ldv + kt ldvk; the
-// bodies take it as an int, gobind keeps kt ldvk below 2^31), lde
+// stride, bytes: row r's values for k tile kt at byte r ldv eb + kt ldvk;
+// the bodies take it as an int, gobind keeps kt ldvk below 2^31), lde
 // (metadata row stride, bytes), ldek (metadata k-tile stride, bytes:
 // MetaCopy), ldb (elements), ldcm, ldcn, axis, zp.
 #define GC_SPARSE_ENTRY(BODY, TILE, BM, BN, BK, STAGES, WARPS_M, MIN_BLOCKS, HOIST, INFLIGHT, BASE, ELEM, OUT)   \

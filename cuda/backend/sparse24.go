@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"math"
+
 	"github.com/gcompress/gcompress/kernels/ref"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -13,9 +15,10 @@ const Sparse24Env = "GCOMPRESS_SPARSE24"
 // values (N rows of k/2) and the metadata, each k tile by k tile
 // (ref.ByKTile: for each k tile the format's ValueTileBytes, or
 // MetaRowAlign, of all N rows, so a GEMM block's rows for a stage are one
-// contiguous run), with their row strides (ldv in elements, lde in bytes)
-// and k-tile strides (bytes): gobind.SparseGemmArgs's LdV, LdVK, LdE and
-// LdEK.
+// contiguous run; the values row by row, ldvk 0, where a row's last k
+// tile would start past 2^31-1 bytes), with their row strides (ldv in
+// elements, lde in bytes) and k-tile strides (bytes):
+// gobind.SparseGemmArgs's LdV, LdVK, LdE and LdEK.
 type compressedWeight struct {
 	values, meta            []byte
 	k, ldv, ldvk, lde, ldek int
@@ -48,8 +51,13 @@ func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) (compressedW
 	}
 	c := compressedWeight{k: s.Cols}
 	values, eb := tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), f.ValueBytes
-	if c.values, c.ldv, c.ldvk, err = ref.ByKTile(values, n, s.Cols/2*eb, s.ValueStride()*eb, f.ValueTileBytes(), n); err != nil {
-		return compressedWeight{}, false
+	c.values, c.ldv = values, s.ValueStride()*eb
+	// The kernels reach a row's last k tile in 32 bits (gobind
+	// SparseGemmArgs.LdVK): past that the values stay row by row.
+	if tiles := s.Cols / f.KAlign; (tiles-1)*n*f.ValueTileBytes() <= math.MaxInt32 {
+		if c.values, c.ldv, c.ldvk, err = ref.ByKTile(values, n, s.Cols/2*eb, c.ldv, f.ValueTileBytes(), n); err != nil {
+			return compressedWeight{}, false
+		}
 	}
 	c.ldv /= eb
 	if c.meta, c.lde, c.ldek, err = ref.ByKTile(s.Meta, n, s.Cols/8, s.MetaStride(), f.MetaRowAlign, n); err != nil {

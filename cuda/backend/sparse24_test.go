@@ -52,13 +52,24 @@ func TestCompressWeight(t *testing.T) {
 		}
 	}
 	got := make([]byte, len(want))
-	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: c.values, LdV: 64, LdVK: 64 * n,
-		Meta: c.meta, LdE: 16, LdEK: 16 * n, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
+	err := kerneltest.HostSparse(&kerneltest.SparseProblem{In: ref.S8, M: n, N: m, K: kp, Values: c.values, LdV: c.ldv, LdVK: c.ldvk,
+		Meta: c.meta, LdE: c.lde, LdEK: c.ldek, B: x, LdB: kp, Out: ref.OutS32, C: got, LdCM: 1, LdCN: n})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Error("the compressed, transposed weight does not multiply to X·W")
+	}
+	// The same weight in float16: a k tile is 64 columns, 64 bytes of
+	// values (32 elements: LdV counts elements) and 8 of metadata a row.
+	h := make([]tensor.F16, len(w))
+	for i, v := range w {
+		h[i] = tensor.NewF16(float32(v))
+	}
+	if c, ok := compressWeight(tensor.FromSlice([]int{k, n}, h), ref.F16); !ok || c.k != 256 || c.ldv != 32 || c.ldvk != 64*n ||
+		c.lde != 8 || c.ldek != 8*n {
+		t.Errorf("f16: ok %v, kp %d, strides %d, %d, %d, %d; want K padded to 256, strides 32, %d, 8, %d", ok, c.k, c.ldv, c.ldvk,
+			c.lde, c.ldek, 64*n, 8*n)
 	}
 	w[4*n+3], w[5*n+3], w[6*n+3], w[7*n+3] = 1, 2, 3, 0 // three non-zeros in column 3's group 1
 	if _, ok := compressWeight(tensor.FromSlice([]int{k, n}, w), ref.S8); ok {

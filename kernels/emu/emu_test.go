@@ -108,7 +108,8 @@ func runTileSuites(t *testing.T, suites func(gobind.Harness, kerneltest.Reporter
 // TestEmulatedSparseTransposedInt32: every emulated 2:4 shape writes an
 // int32 output transposed (LdCM 1), as the CUDA backend has them do for a
 // GEMM with a 2:4 weight (the suites' transposed outputs are int8 and
-// float), and agrees with the reference bit for bit.
+// float), with A row by row and, as the backend uploads it, k tile by k
+// tile, and agrees with the reference bit for bit.
 func TestEmulatedSparseTransposedInt32(t *testing.T) {
 	h := NewRunner().Harness()
 	r := rand.New(rand.NewPCG(11, 11))
@@ -118,12 +119,19 @@ func TestEmulatedSparseTransposedInt32(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := kerneltest.RandOperand(r, ref.S8, n, kp, kp)
-	problem := func(c []byte) *kerneltest.SparseProblem {
-		return &kerneltest.SparseProblem{In: ref.S8, M: m, N: n, K: kp, Values: vals, LdV: kp / 2, Meta: meta, LdE: kp / 8,
-			B: b, LdB: kp, Out: ref.OutS32, C: c, LdCM: 1, LdCN: m}
+	rows := kerneltest.SparseProblem{In: ref.S8, M: m, N: n, K: kp, Values: vals, LdV: kp / 2, Meta: meta, LdE: kp / 8,
+		B: b, LdB: kp, Out: ref.OutS32, LdCM: 1, LdCN: m}
+	byTile := rows
+	f := ref.FormatSparse24S8
+	if byTile.Values, byTile.LdV, byTile.LdVK, err = ref.ByKTile(vals, m, kp/2, kp/2, f.ValueTileBytes(), m); err != nil {
+		t.Fatal(err)
+	}
+	if byTile.Meta, byTile.LdE, byTile.LdEK, err = ref.ByKTile(meta, m, kp/8, kp/8, f.MetaRowAlign, m); err != nil {
+		t.Fatal(err)
 	}
 	want := make([]byte, 4*m*n)
-	if err := kerneltest.HostSparse(problem(want)); err != nil {
+	rows.C = want
+	if err := kerneltest.HostSparse(&rows); err != nil {
 		t.Fatal(err)
 	}
 	ran := 0
@@ -132,15 +140,17 @@ func TestEmulatedSparseTransposedInt32(t *testing.T) {
 			continue
 		}
 		h.SparseTile = tl.Name
-		got := make([]byte, len(want))
-		if err := h.SparseImpl(problem(got)); err != nil {
-			t.Errorf("%s: %v", tl.Name, err)
-			continue
+		for _, p := range []kerneltest.SparseProblem{rows, byTile} {
+			p.C = make([]byte, len(want))
+			if err := h.SparseImpl(&p); err != nil {
+				t.Errorf("%s (k-tile strides %d, %d): %v", tl.Name, p.LdVK, p.LdEK, err)
+				continue
+			}
+			if err := kerneltest.CompareRow(ref.S8, ref.OutS32, p.C, want); err != nil {
+				t.Errorf("%s (k-tile strides %d, %d): %v", tl.Name, p.LdVK, p.LdEK, err)
+			}
+			ran++
 		}
-		if err := kerneltest.CompareRow(ref.S8, ref.OutS32, got, want); err != nil {
-			t.Errorf("%s: %v", tl.Name, err)
-		}
-		ran++
 	}
 	if ran == 0 {
 		t.Fatal("no 2:4 shape was run")
