@@ -5,8 +5,10 @@ package backend
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/gobind"
@@ -22,14 +24,14 @@ type Backend struct {
 	K   *gobind.Launcher
 	cpu runtime.Backend
 
-	// sparse24: GEMMs with a 2:4 weight run on the 2:4 kernels (unless
-	// Sparse24Env says off).
-	sparse24 bool
+	// sparse24: where GEMMs with a 2:4 weight run (Sparse24Env).
+	sparse24 Sparse24Mode
 
-	mu     sync.Mutex
-	ops    map[string]*opStats
-	consts []*cuda.Buffer
-	cbytes int64
+	mu      sync.Mutex
+	ops     map[string]*opStats
+	consts  []*cuda.Buffer
+	cbytes  int64
+	choices []Sparse24Choice // Sparse24Auto's, in order
 }
 
 type opStats struct {
@@ -44,7 +46,7 @@ func New(dev *cuda.Device, cpu runtime.Backend) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{Dev: dev, K: k, cpu: cpu, sparse24: os.Getenv(Sparse24Env) != "off", ops: map[string]*opStats{}}, nil
+	return &Backend{Dev: dev, K: k, cpu: cpu, sparse24: Sparse24ModeOf(os.Getenv(Sparse24Env)), ops: map[string]*opStats{}}, nil
 }
 
 // Name implements runtime.Backend.
@@ -177,6 +179,7 @@ func (b *Backend) Report() Report {
 			Sparse24Nodes: s.sparseNodes})
 	}
 	b.mu.Unlock()
+	r.Sparse24Auto = slices.Clone(b.choices)
 	r.Transfers = b.Dev.Transfers.Snapshot()
 	r.Pool = b.Dev.PoolStats()
 	r.sortOps()
@@ -195,6 +198,35 @@ func (b *Backend) Close() error {
 	}
 	b.consts = nil
 	return first
+}
+
+// timeLaunch runs launch once (a kernel's first launch may load it), then
+// times a second run with events on the NULL stream, which it shares with
+// every launch of this backend.
+func (b *Backend) timeLaunch(launch func() error) (time.Duration, error) {
+	start, err := b.Dev.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	end, err := b.Dev.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer end.Destroy()
+	if err := launch(); err != nil {
+		return 0, err
+	}
+	if err := start.Record(nil); err != nil {
+		return 0, err
+	}
+	if err := launch(); err != nil {
+		return 0, err
+	}
+	if err := end.Record(nil); err != nil {
+		return 0, err
+	}
+	return end.Since(start)
 }
 
 // constant uploads host bytes that stay on the device for the backend's

@@ -272,13 +272,41 @@ func TestSparse24WeightsOnGPU(t *testing.T) {
 		}
 	}
 	// GCOMPRESS_SPARSE24=off: the same weight on the dense GEMMs.
-	testB.sparse24 = false
-	defer func() { testB.sparse24 = true }()
+	testB.sparse24 = Sparse24Off
+	defer func() { testB.sparse24 = Sparse24On }()
 	before := sparseNodes("MatMulInteger")
 	cpuOut, gpuOut := runBoth(t, cases[0].m, cases[0].x)
 	compare(t, cpuOut, gpuOut, 0)
 	if sparseNodes("MatMulInteger") != before {
 		t.Error("with the 2:4 path off, a 2:4 weight ran on the 2:4 GEMMs")
+	}
+	// GCOMPRESS_SPARSE24=auto: the int8 and the f16 weight, in one session
+	// run twice: the GEMM is timed both ways at its row count on the first
+	// run only, and the outputs are those of the CPU either way.
+	testB.sparse24 = Sparse24Auto
+	for _, c := range []int{0, 2} {
+		cpuOut, _ := runBoth(t, cases[c].m, cases[c].x)
+		s, err := runtime.NewSession(cases[c].m, testB, runtime.Options{Threads: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		choices := len(testB.Report().Sparse24Auto)
+		for run := 0; run < 2; run++ {
+			o, err := s.Run(map[string]*tensor.Tensor{"x": cases[c].x})
+			if err != nil {
+				t.Fatalf("auto, case %d: %v", c, err)
+			}
+			if cases[c].tol >= 0 {
+				compare(t, cpuOut, o[0], cases[c].tol)
+			} else if e := nmse(cpuOut, o[0]); !(e < 1e-5) {
+				t.Errorf("auto, case %d: NMSE %g", c, e)
+			}
+		}
+		got := testB.Report().Sparse24Auto[choices:]
+		if len(got) != 1 || got[0].SparseMS <= 0 || got[0].DenseMS <= 0 || got[0].Rows != cases[c].x.Len()/got[0].K {
+			t.Errorf("auto, case %d: choices %+v, want one at %d rows", c, got, cases[c].x.Len()/cases[c].x.Shape()[cases[c].x.Rank()-1])
+		}
+		t.Logf("auto, case %d: %+v", c, got)
 	}
 }
 

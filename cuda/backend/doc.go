@@ -37,5 +37,8 @@
 // activation X as the dense operand and the output stored transposed, which
 // is Y; a per-column weight scale becomes the kernel's per-row one. Report
 // counts those nodes (Sparse24Nodes); GCOMPRESS_SPARSE24=off (Sparse24Env)
-// keeps them on the dense GEMMs.
+// keeps them on the dense GEMMs, and GCOMPRESS_SPARSE24=auto keeps the
+// weight both ways and runs whichever GEMM was faster at the run's row
+// count, timing both (CUDA events) on a node's first run at each
+// (Report.Sparse24Auto).
 package backend

@@ -4,6 +4,7 @@ package backend
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/gobind"
@@ -78,7 +79,8 @@ func transposePad(src []byte, k, n, ld, esize int) []byte {
 // where it is 2:4 sparse along K and the device has the sparse kernels, as
 // their 2:4 operand A: then the kernel computes Yᵀ = Wᵀ·Aᵀ (M and N
 // swapped, the activation as its operand B) and writes it transposed,
-// which is Y.
+// which is Y. With Sparse24Auto it is there both ways, and auto holds
+// which GEMM runs at each row count.
 type gemmOp struct {
 	b         *Backend
 	in        ref.Elem
@@ -87,8 +89,16 @@ type gemmOp struct {
 	k, n, ldb int
 	w         cuda.Mem
 	sp        *sparseWeight
+	auto      *sparse24Auto
 	epi       gobind.Epilogue // Out, Scale, Bias, ZeroPoint (C and strides per run)
 	name      string
+}
+
+// sparse24Auto remembers, per row count, whether the 2:4 GEMM was not
+// slower than the dense one (Sparse24Auto).
+type sparse24Auto struct {
+	mu     sync.Mutex
+	sparse map[int]bool
 }
 
 // sparseWeight is Wᵀ in the 2:4 layout (ref.Sparse24, values and metadata
@@ -101,11 +111,11 @@ type sparseWeight struct {
 
 // newGemmOp uploads the weight w (K x N): compressed where it is 2:4 along K
 // and the device runs the 2:4 GEMMs of its type, else transposed and
-// padded.
+// padded; with Sparse24Auto a 2:4 weight both ways.
 func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.Out, outDT tensor.DType) (*gemmOp, error) {
 	k, n := w.Shape()[0], w.Shape()[1]
 	g := &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, epi: gobind.Epilogue{Out: out}, name: name}
-	if b.sparse24 && b.K.DefaultTile(true, in) != "" {
+	if b.sparse24 != Sparse24Off && b.K.DefaultTile(true, in) != "" {
 		if c, ok := compressWeight(w, in); ok {
 			vb, err := b.constant(c.values)
 			if err != nil {
@@ -117,7 +127,10 @@ func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.O
 			}
 			g.sp = &sparseWeight{values: vb.Mem(), meta: mb.Mem(), k: c.k, ldv: int64(c.ldv), ldvk: int64(c.ldvk), lde: int64(c.lde),
 				ldek: int64(c.ldek)}
-			return g, nil
+			if b.sparse24 != Sparse24Auto {
+				return g, nil
+			}
+			g.auto = &sparse24Auto{sparse: map[int]bool{}}
 		}
 	}
 	es := int(in.Bytes())
@@ -169,22 +182,61 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 		return err
 	}
 	e.C = cm
-	if g.sp != nil {
+	sparse := func() error {
 		// Yᵀ = Wᵀ·Aᵀ: output row i is Y's column i (so are the epilogue
 		// vectors' entries), stored transposed.
-		e.LdCM, e.LdCN, e.Axis = 1, int64(g.n), ref.PerRow
-		err = g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
+		se := e
+		se.LdCM, se.LdCN, se.Axis = 1, int64(g.n), ref.PerRow
+		return g.b.K.SparseGemm(nil, &gobind.SparseGemmArgs{In: g.in, M: int64(g.n), N: int64(m), K: int64(g.sp.k),
 			AValues: g.sp.values, LdV: g.sp.ldv, LdVK: g.sp.ldvk, AMeta: g.sp.meta, LdE: g.sp.lde, LdEK: g.sp.ldek, B: am,
-			LdB: int64(lda), Epilogue: e})
-	} else {
-		e.LdCM, e.LdCN = int64(g.n), 1
-		err = g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),
-			B: g.w, LdB: int64(g.ldb), Epilogue: e})
+			LdB: int64(lda), Epilogue: se})
 	}
-	if err != nil {
+	dense := func() error {
+		de := e
+		de.LdCM, de.LdCN = int64(g.n), 1
+		return g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),
+			B: g.w, LdB: int64(g.ldb), Epilogue: de})
+	}
+	run := dense
+	if g.sp != nil {
+		run = sparse
+	}
+	if g.auto != nil {
+		if run, err = g.pick(m, sparse, dense); err != nil {
+			return fmt.Errorf("%s: timing the 2:4 and the dense GEMM: %w", g.name, err)
+		}
+	}
+	if err := run(); err != nil {
 		return fmt.Errorf("%s: %w", g.name, err)
 	}
 	return g.b.Dev.CopyOut(out, cm)
+}
+
+// pick returns the GEMM to run at m rows under Sparse24Auto: the one that
+// was faster at m, both timed now (Backend.timeLaunch) if m is new.
+func (g *gemmOp) pick(m int, sparse, dense func() error) (func() error, error) {
+	g.auto.mu.Lock()
+	defer g.auto.mu.Unlock()
+	useSparse, ok := g.auto.sparse[m]
+	if !ok {
+		ts, err := g.b.timeLaunch(sparse)
+		if err != nil {
+			return nil, err
+		}
+		td, err := g.b.timeLaunch(dense)
+		if err != nil {
+			return nil, err
+		}
+		c := newSparse24Choice(g.name, g.k, g.n, m, ts, td)
+		useSparse, g.auto.sparse[m] = c.Sparse, c.Sparse
+		g.b.mu.Lock()
+		g.b.choices = append(g.b.choices, c)
+		g.b.mu.Unlock()
+	}
+	if useSparse {
+		return sparse, nil
+	}
+	return dense, nil
 }
 
 // MatMulInteger: int8 A, constant int8 B, zero points absent or zero.

@@ -16,7 +16,8 @@ type OpRuns struct {
 	CPU int64  `json:"cpu_runs"`
 	// GPUNodes and CPUNodes count the nodes placed on each at preparation;
 	// Sparse24Nodes those of GPUNodes whose constant weight is 2:4 sparse
-	// and runs on the sparse tensor-core GEMMs.
+	// and runs on the sparse tensor-core GEMMs (with GCOMPRESS_SPARSE24=auto,
+	// those that may: Report.Sparse24Auto says which GEMM each ran).
 	GPUNodes      int `json:"gpu_nodes"`
 	CPUNodes      int `json:"cpu_nodes"`
 	Sparse24Nodes int `json:"gpu_nodes_2_4,omitempty"`
@@ -29,6 +30,9 @@ type Report struct {
 	Transfers cuda.Transfers `json:"transfers"`
 	Pool      cuda.PoolStats `json:"pool"`
 	Constants int64          `json:"constant_bytes"`
+	// Sparse24Auto lists the choices GCOMPRESS_SPARSE24=auto made, in the
+	// order they were made.
+	Sparse24Auto []Sparse24Choice `json:"sparse24_auto,omitempty"`
 }
 
 // sortOps orders the per-op rows by total runs, then name.
@@ -52,4 +56,12 @@ func (r *Report) Write(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "transfers: %s; constants on the device: %s\n", r.Transfers, cuda.FormatBytes(r.Constants))
+	for _, c := range r.Sparse24Auto {
+		kind := "dense"
+		if c.Sparse {
+			kind = "2:4"
+		}
+		fmt.Fprintf(w, "2:4 auto: %s %dx%d weight at %d rows: 2:4 %.3f ms, dense %.3f ms -> %s\n", c.Op, c.K, c.N, c.Rows,
+			c.SparseMS, c.DenseMS, kind)
+	}
 }

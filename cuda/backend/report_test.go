@@ -3,6 +3,7 @@ package backend
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReportWrite(t *testing.T) {
@@ -19,5 +20,34 @@ func TestReportWrite(t *testing.T) {
 	}
 	if !strings.Contains(out, "0 host->device copies") {
 		t.Fatalf("no transfer line:\n%s", out)
+	}
+	if strings.Contains(out, "2:4 auto") {
+		t.Errorf("a 2:4 auto line without choices:\n%s", out)
+	}
+	r.Sparse24Auto = []Sparse24Choice{
+		newSparse24Choice("QGemm", 784, 300, 64, 30*time.Microsecond, 40*time.Microsecond),
+		newSparse24Choice("MatMul", 4096, 4096, 4096, 2*time.Millisecond, 1500*time.Microsecond),
+	}
+	b.Reset()
+	r.Write(&b)
+	out = b.String()
+	for _, want := range []string{"2:4 auto: QGemm 784x300 weight at 64 rows: 2:4 0.030 ms, dense 0.040 ms -> 2:4",
+		"2:4 auto: MatMul 4096x4096 weight at 4096 rows: 2:4 2.000 ms, dense 1.500 ms -> dense"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no line %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSparse24Mode: the values of GCOMPRESS_SPARSE24, and a tie going to
+// the 2:4 GEMM.
+func TestSparse24Mode(t *testing.T) {
+	for v, want := range map[string]Sparse24Mode{"": Sparse24On, "on": Sparse24On, "off": Sparse24Off, "auto": Sparse24Auto} {
+		if got := Sparse24ModeOf(v); got != want {
+			t.Errorf("%q: mode %d, want %d", v, got, want)
+		}
+	}
+	if c := newSparse24Choice("MatMulInteger", 256, 40, 15, time.Millisecond, time.Millisecond); !c.Sparse {
+		t.Error("a tie went to the dense GEMM")
 	}
 }

@@ -2,14 +2,58 @@ package backend
 
 import (
 	"math"
+	"time"
 
 	"github.com/gcompress/gcompress/kernels/ref"
 	"github.com/gcompress/gcompress/tensor"
 )
 
-// Sparse24Env, set to "off", keeps 2:4 weights on the dense GEMMs (to
-// compare the two paths).
+// Sparse24Env picks where GEMMs with a 2:4 weight run (Sparse24ModeOf):
+// "off" keeps them on the dense GEMMs, "auto" times the 2:4 and the dense
+// GEMM the first time a node runs at a row count and keeps the faster
+// (Report.Sparse24Auto lists the choices; both weights stay on the
+// device), anything else runs them on the 2:4 GEMMs.
 const Sparse24Env = "GCOMPRESS_SPARSE24"
+
+// Sparse24Mode is where GEMMs with a 2:4 weight run.
+type Sparse24Mode int
+
+const (
+	Sparse24On   Sparse24Mode = iota // the 2:4 GEMMs (the default)
+	Sparse24Off                      // the dense GEMMs
+	Sparse24Auto                     // the faster of the two, timed at each row count
+)
+
+// Sparse24ModeOf reads Sparse24Env's value.
+func Sparse24ModeOf(v string) Sparse24Mode {
+	switch v {
+	case "off":
+		return Sparse24Off
+	case "auto":
+		return Sparse24Auto
+	}
+	return Sparse24On
+}
+
+// Sparse24Choice is one choice of Sparse24Auto: the GEMM of an op with a
+// K x N 2:4 weight, timed at Rows rows on the 2:4 and the dense kernels
+// (one launch each, after one to warm up), and whether the 2:4 one runs
+// (it does unless it was slower).
+type Sparse24Choice struct {
+	Op       string  `json:"op"`
+	K        int     `json:"k"`
+	N        int     `json:"n"`
+	Rows     int     `json:"rows"`
+	SparseMS float64 `json:"sparse_ms"`
+	DenseMS  float64 `json:"dense_ms"`
+	Sparse   bool    `json:"sparse"`
+}
+
+// newSparse24Choice records a timing of both GEMMs.
+func newSparse24Choice(op string, k, n, rows int, sparse, dense time.Duration) Sparse24Choice {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return Sparse24Choice{Op: op, K: k, N: n, Rows: rows, SparseMS: ms(sparse), DenseMS: ms(dense), Sparse: sparse <= dense}
+}
 
 // compressedWeight is Wᵀ in the 2:4 layout on the host, K padded to k: the
 // values (N rows of k/2) and the metadata, each k tile by k tile
