@@ -31,7 +31,24 @@ type Backend struct {
 	ops     map[string]*opStats
 	consts  []*cuda.Buffer
 	cbytes  int64
-	choices []Sparse24Choice // Sparse24Auto's, in order
+	choices []Sparse24Choice // Sparse24Auto's, in order (the first maxChoices)
+
+	// time times a GEMM launch for Sparse24Auto: timeLaunch (tests put a
+	// fake here to force either choice).
+	time func(launch func() error) (time.Duration, error)
+}
+
+// maxChoices bounds the Sparse24Auto choices a backend keeps for its
+// report (each session times its GEMMs again).
+const maxChoices = 256
+
+// addChoice keeps c for the report.
+func (b *Backend) addChoice(c Sparse24Choice) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.choices) < maxChoices {
+		b.choices = append(b.choices, c)
+	}
 }
 
 type opStats struct {
@@ -46,7 +63,9 @@ func New(dev *cuda.Device, cpu runtime.Backend) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{Dev: dev, K: k, cpu: cpu, sparse24: Sparse24ModeOf(os.Getenv(Sparse24Env)), ops: map[string]*opStats{}}, nil
+	b := &Backend{Dev: dev, K: k, cpu: cpu, sparse24: Sparse24ModeOf(os.Getenv(Sparse24Env)), ops: map[string]*opStats{}}
+	b.time = b.timeLaunch
+	return b, nil
 }
 
 // Name implements runtime.Backend.
@@ -178,8 +197,8 @@ func (b *Backend) Report() Report {
 		r.Ops = append(r.Ops, OpRuns{Op: op, GPU: s.gpu.Load(), CPU: s.cpu.Load(), GPUNodes: s.gpuNodes, CPUNodes: s.cpuNodes,
 			Sparse24Nodes: s.sparseNodes})
 	}
-	b.mu.Unlock()
 	r.Sparse24Auto = slices.Clone(b.choices)
+	b.mu.Unlock()
 	r.Transfers = b.Dev.Transfers.Snapshot()
 	r.Pool = b.Dev.PoolStats()
 	r.sortOps()
@@ -200,9 +219,13 @@ func (b *Backend) Close() error {
 	return first
 }
 
+// timedLaunches is how many launches timeLaunch averages.
+const timedLaunches = 5
+
 // timeLaunch runs launch once (a kernel's first launch may load it), then
-// times a second run with events on the NULL stream, which it shares with
-// every launch of this backend.
+// returns the mean time of timedLaunches more, queued between two events
+// on the NULL stream, which it shares with every launch of this backend
+// (the host's work for each launch included, as in a run).
 func (b *Backend) timeLaunch(launch func() error) (time.Duration, error) {
 	start, err := b.Dev.NewEvent()
 	if err != nil {
@@ -220,13 +243,16 @@ func (b *Backend) timeLaunch(launch func() error) (time.Duration, error) {
 	if err := start.Record(nil); err != nil {
 		return 0, err
 	}
-	if err := launch(); err != nil {
-		return 0, err
+	for i := 0; i < timedLaunches; i++ {
+		if err := launch(); err != nil {
+			return 0, err
+		}
 	}
 	if err := end.Record(nil); err != nil {
 		return 0, err
 	}
-	return end.Since(start)
+	d, err := end.Since(start)
+	return d / timedLaunches, err
 }
 
 // constant uploads host bytes that stay on the device for the backend's

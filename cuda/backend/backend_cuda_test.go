@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/cuda"
@@ -280,33 +281,60 @@ func TestSparse24WeightsOnGPU(t *testing.T) {
 	if sparseNodes("MatMulInteger") != before {
 		t.Error("with the 2:4 path off, a 2:4 weight ran on the 2:4 GEMMs")
 	}
-	// GCOMPRESS_SPARSE24=auto: the int8 and the f16 weight, in one session
-	// run twice: the GEMM is timed both ways at its row count on the first
-	// run only, and the outputs are those of the CPU either way.
+	// GCOMPRESS_SPARSE24=auto: the int8 and the f16 weight with the GEMMs
+	// timed for real, then in one session run twice with a timer that makes
+	// the 2:4 GEMM, then the dense one, the faster: the outputs are the
+	// CPU's whichever runs, and each GEMM is timed once, on the first run.
 	testB.sparse24 = Sparse24Auto
 	for _, c := range []int{0, 2} {
-		cpuOut, _ := runBoth(t, cases[c].m, cases[c].x)
-		s, err := runtime.NewSession(cases[c].m, testB, runtime.Options{Threads: 4})
-		if err != nil {
-			t.Fatal(err)
+		x := cases[c].x
+		k := x.Shape()[x.Rank()-1]
+		check := func(what string, cpuOut, gpuOut *tensor.Tensor) {
+			if cases[c].tol >= 0 {
+				compare(t, cpuOut, gpuOut, cases[c].tol)
+			} else if e := nmse(cpuOut, gpuOut); !(e < 1e-5) {
+				t.Errorf("auto, case %d, %s: NMSE %g", c, what, e)
+			}
 		}
 		choices := len(testB.Report().Sparse24Auto)
-		for run := 0; run < 2; run++ {
-			o, err := s.Run(map[string]*tensor.Tensor{"x": cases[c].x})
+		cpuOut, gpuOut := runBoth(t, cases[c].m, x)
+		check("timed", cpuOut, gpuOut)
+		if got := testB.Report().Sparse24Auto[choices:]; len(got) != 1 || got[0].SparseMS <= 0 || got[0].DenseMS <= 0 {
+			t.Errorf("auto, case %d: choices %+v", c, got)
+		} else {
+			t.Logf("auto, case %d: %+v", c, got[0])
+		}
+		for _, sparseFaster := range []bool{true, false} {
+			timings := 0
+			testB.time = func(launch func() error) (time.Duration, error) {
+				timings++
+				if err := launch(); err != nil {
+					return 0, err
+				}
+				if (timings == 1) == sparseFaster { // the 2:4 GEMM is timed first
+					return time.Millisecond, nil
+				}
+				return 2 * time.Millisecond, nil
+			}
+			s, err := runtime.NewSession(cases[c].m, testB, runtime.Options{Threads: 4})
 			if err != nil {
-				t.Fatalf("auto, case %d: %v", c, err)
+				t.Fatal(err)
 			}
-			if cases[c].tol >= 0 {
-				compare(t, cpuOut, o[0], cases[c].tol)
-			} else if e := nmse(cpuOut, o[0]); !(e < 1e-5) {
-				t.Errorf("auto, case %d: NMSE %g", c, e)
+			choices := len(testB.Report().Sparse24Auto)
+			for run := 0; run < 2; run++ {
+				o, err := s.Run(map[string]*tensor.Tensor{"x": x})
+				if err != nil {
+					t.Fatalf("auto, case %d: %v", c, err)
+				}
+				check(fmt.Sprintf("2:4 faster %v, run %d", sparseFaster, run), cpuOut, o[0])
+			}
+			testB.time = testB.timeLaunch
+			got := testB.Report().Sparse24Auto[choices:]
+			if timings != 2 || len(got) != 1 || got[0].Sparse != sparseFaster || got[0].K != k || got[0].Rows != x.Len()/k {
+				t.Errorf("auto, case %d, 2:4 faster %v: %d timings, choices %+v; want 2 and one at %d rows of K %d", c, sparseFaster,
+					timings, got, x.Len()/k, k)
 			}
 		}
-		got := testB.Report().Sparse24Auto[choices:]
-		if len(got) != 1 || got[0].SparseMS <= 0 || got[0].DenseMS <= 0 || got[0].Rows != cases[c].x.Len()/got[0].K {
-			t.Errorf("auto, case %d: choices %+v, want one at %d rows", c, got, cases[c].x.Len()/cases[c].x.Shape()[cases[c].x.Rank()-1])
-		}
-		t.Logf("auto, case %d: %+v", c, got)
 	}
 }
 

@@ -5,6 +5,7 @@ package backend
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gcompress/gcompress/cuda"
 	"github.com/gcompress/gcompress/gobind"
@@ -91,11 +92,12 @@ type gemmOp struct {
 	sp        *sparseWeight
 	auto      *sparse24Auto
 	epi       gobind.Epilogue // Out, Scale, Bias, ZeroPoint (C and strides per run)
-	name      string
+	name      string          // the op type, for errors
+	node      string          // the node's name, for Sparse24Choice
 }
 
-// sparse24Auto remembers, per row count, whether the 2:4 GEMM was not
-// slower than the dense one (Sparse24Auto).
+// sparse24Auto remembers, per bucket of row counts (rowBucket), whether
+// the 2:4 GEMM was not slower than the dense one (Sparse24Auto).
 type sparse24Auto struct {
 	mu     sync.Mutex
 	sparse map[int]bool
@@ -112,9 +114,10 @@ type sparseWeight struct {
 // newGemmOp uploads the weight w (K x N): compressed where it is 2:4 along K
 // and the device runs the 2:4 GEMMs of its type, else transposed and
 // padded; with Sparse24Auto a 2:4 weight both ways.
-func newGemmOp(b *Backend, name string, in ref.Elem, w *tensor.Tensor, out ref.Out, outDT tensor.DType) (*gemmOp, error) {
+func newGemmOp(b *Backend, node *graph.Node, in ref.Elem, w *tensor.Tensor, out ref.Out, outDT tensor.DType) (*gemmOp, error) {
 	k, n := w.Shape()[0], w.Shape()[1]
-	g := &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, epi: gobind.Epilogue{Out: out}, name: name}
+	g := &gemmOp{b: b, in: in, dt: w.DType(), outDT: outDT, k: k, n: n, epi: gobind.Epilogue{Out: out}, name: node.OpType,
+		node: node.Name}
 	if b.sparse24 != Sparse24Off && b.K.DefaultTile(true, in) != "" {
 		if c, ok := compressWeight(w, in); ok {
 			vb, err := b.constant(c.values)
@@ -202,9 +205,7 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 		run = sparse
 	}
 	if g.auto != nil {
-		if run, err = g.pick(m, sparse, dense); err != nil {
-			return fmt.Errorf("%s: timing the 2:4 and the dense GEMM: %w", g.name, err)
-		}
+		run = g.pick(m, sparse, dense)
 	}
 	if err := run(); err != nil {
 		return fmt.Errorf("%s: %w", g.name, err)
@@ -213,30 +214,31 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 }
 
 // pick returns the GEMM to run at m rows under Sparse24Auto: the one that
-// was faster at m, both timed now (Backend.timeLaunch) if m is new.
-func (g *gemmOp) pick(m int, sparse, dense func() error) (func() error, error) {
+// was faster in m's bucket of row counts (rowBucket), both timed now
+// (Backend.time) at m if the bucket is new. Where a timing fails, the 2:4
+// GEMM runs, as it would without auto, and the bucket keeps it.
+func (g *gemmOp) pick(m int, sparse, dense func() error) func() error {
 	g.auto.mu.Lock()
 	defer g.auto.mu.Unlock()
-	useSparse, ok := g.auto.sparse[m]
+	bucket := rowBucket(m)
+	useSparse, ok := g.auto.sparse[bucket]
 	if !ok {
-		ts, err := g.b.timeLaunch(sparse)
-		if err != nil {
-			return nil, err
+		useSparse = true
+		ts, err := g.b.time(sparse)
+		if err == nil {
+			var td time.Duration
+			if td, err = g.b.time(dense); err == nil {
+				c := newSparse24Choice(g.name, g.node, g.k, g.n, m, ts, td)
+				useSparse = c.Sparse
+				g.b.addChoice(c)
+			}
 		}
-		td, err := g.b.timeLaunch(dense)
-		if err != nil {
-			return nil, err
-		}
-		c := newSparse24Choice(g.name, g.k, g.n, m, ts, td)
-		useSparse, g.auto.sparse[m] = c.Sparse, c.Sparse
-		g.b.mu.Lock()
-		g.b.choices = append(g.b.choices, c)
-		g.b.mu.Unlock()
+		g.auto.sparse[bucket] = useSparse
 	}
 	if useSparse {
-		return sparse, nil
+		return sparse
 	}
-	return dense, nil
+	return dense
 }
 
 // MatMulInteger: int8 A, constant int8 B, zero points absent or zero.
@@ -245,7 +247,7 @@ func newMatMulInteger(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, err
 	if w == nil || !isZeroConst(n.Input(2)) || !isZeroConst(n.Input(3)) {
 		return nil, nil
 	}
-	return newGemmOp(b, "MatMulInteger", ref.S8, w, ref.OutS32, tensor.Int32)
+	return newGemmOp(b, n, ref.S8, w, ref.OutS32, tensor.Int32)
 }
 
 // QLinearMatMul: int8 A with zero zero point, constant int8 B with zero
@@ -273,7 +275,7 @@ func newQLinearMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, err
 		}
 		scale[j] = float32(as.Float64At(0)) * float32(bj) / float32(ys.Float64At(0))
 	}
-	g, err := newGemmOp(b, "QLinearMatMul", ref.S8, w, ref.OutS8, tensor.Int8)
+	g, err := newGemmOp(b, n, ref.S8, w, ref.OutS8, tensor.Int8)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +301,7 @@ func newQGemm(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error) {
 	if p == nil {
 		return nil, nil
 	}
-	g, err := newGemmOp(b, "QGemm", ref.S8, p.w, ref.OutS32, tensor.Int32)
+	g, err := newGemmOp(b, n, ref.S8, p.w, ref.OutS32, tensor.Int32)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +437,7 @@ func newHalfMatMul(b *Backend, n *graph.Node, _ runtime.NodeInfo) (gpuOp, error)
 		out ref.Out
 	}{{tensor.Float16, ref.F16, ref.OutF16}, {tensor.BFloat16, ref.BF16, ref.OutBF16}} {
 		if w := constWeight(n, 1, c.dt); w != nil {
-			return newGemmOp(b, "MatMul", c.in, w, c.out, c.dt)
+			return newGemmOp(b, n, c.in, w, c.out, c.dt)
 		}
 	}
 	return nil, nil

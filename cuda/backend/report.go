@@ -61,7 +61,7 @@ func (r *Report) Write(w io.Writer) {
 		if c.Sparse {
 			kind = "2:4"
 		}
-		fmt.Fprintf(w, "2:4 auto: %s %dx%d weight at %d rows: 2:4 %.3f ms, dense %.3f ms -> %s\n", c.Op, c.K, c.N, c.Rows,
-			c.SparseMS, c.DenseMS, kind)
+		fmt.Fprintf(w, "2:4 auto: %s %q, %dx%d weight, at %d rows: 2:4 %.3f ms, dense %.3f ms -> %s\n", c.Op, c.Node, c.K, c.N,
+			c.Rows, c.SparseMS, c.DenseMS, kind)
 	}
 }

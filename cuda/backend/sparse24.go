@@ -2,6 +2,7 @@ package backend
 
 import (
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gcompress/gcompress/kernels/ref"
@@ -24,9 +25,9 @@ const (
 	Sparse24Auto                     // the faster of the two, timed at each row count
 )
 
-// Sparse24ModeOf reads Sparse24Env's value.
+// Sparse24ModeOf reads Sparse24Env's value (any case).
 func Sparse24ModeOf(v string) Sparse24Mode {
-	switch v {
+	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "off":
 		return Sparse24Off
 	case "auto":
@@ -35,12 +36,14 @@ func Sparse24ModeOf(v string) Sparse24Mode {
 	return Sparse24On
 }
 
-// Sparse24Choice is one choice of Sparse24Auto: the GEMM of an op with a
+// Sparse24Choice is one choice of Sparse24Auto: the GEMM of a node with a
 // K x N 2:4 weight, timed at Rows rows on the 2:4 and the dense kernels
-// (one launch each, after one to warm up), and whether the 2:4 one runs
-// (it does unless it was slower).
+// (the mean of a few launches each, after one to warm up), and whether the
+// 2:4 one runs (it does unless it was slower) in Rows' bucket of row
+// counts (rowBucket).
 type Sparse24Choice struct {
 	Op       string  `json:"op"`
+	Node     string  `json:"node"`
 	K        int     `json:"k"`
 	N        int     `json:"n"`
 	Rows     int     `json:"rows"`
@@ -50,9 +53,21 @@ type Sparse24Choice struct {
 }
 
 // newSparse24Choice records a timing of both GEMMs.
-func newSparse24Choice(op string, k, n, rows int, sparse, dense time.Duration) Sparse24Choice {
+func newSparse24Choice(op, node string, k, n, rows int, sparse, dense time.Duration) Sparse24Choice {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return Sparse24Choice{Op: op, K: k, N: n, Rows: rows, SparseMS: ms(sparse), DenseMS: ms(dense), Sparse: sparse <= dense}
+	return Sparse24Choice{Op: op, Node: node, K: k, N: n, Rows: rows, SparseMS: ms(sparse), DenseMS: ms(dense),
+		Sparse: sparse <= dense}
+}
+
+// rowBucket is the bucket of row counts that share a Sparse24Auto choice:
+// m rounded up to a power of two, so a dynamic batch or sequence length
+// times each GEMM a few times, not at every length.
+func rowBucket(m int) int {
+	b := 1
+	for b < m {
+		b <<= 1
+	}
+	return b
 }
 
 // compressedWeight is Wᵀ in the 2:4 layout on the host, K padded to k: the
