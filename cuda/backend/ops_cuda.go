@@ -173,7 +173,7 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	defer c.free()
 	es := int(g.in.Bytes())
 	lda := roundUp(g.k, 16/es)
-	if g.sp != nil {
+	if g.sp != nil && !g.denseChosen(m) {
 		lda = g.sp.k // the zeros past K meet the weight's padding
 	}
 	am, err := c.upload(padRows(a, m, g.k, lda, es))
@@ -211,6 +211,19 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 		return fmt.Errorf("%s: %w", g.name, err)
 	}
 	return g.b.Dev.CopyOut(out, cm)
+}
+
+// denseChosen reports whether Sparse24Auto has chosen the dense GEMM for
+// m's bucket (a choice, once made, stands): then A needs no padding to the
+// 2:4 format's K.
+func (g *gemmOp) denseChosen(m int) bool {
+	if g.auto == nil {
+		return false
+	}
+	g.auto.mu.Lock()
+	defer g.auto.mu.Unlock()
+	s, ok := g.auto.sparse[rowBucket(m)]
+	return ok && !s
 }
 
 // pick returns the GEMM to run at m rows under Sparse24Auto: the one that
