@@ -140,8 +140,9 @@ func (a *GemmArgs) tmaMaps(t Tile) []TensorMap {
 // tile (rows of SpABytes, Validate) they are rows of SpABytes, k tile t's
 // rows starting t*LdVK/SpABytes rows on, so its box is at row bm of them
 // (the kernel tells the two apart by the k-tile stride, tma_fill). In the
-// second, a box that reaches past row M reads the next k tile's rows
-// (zeros past the last): results of rows past M, which are never stored.
+// second, a box that reaches past row M reads the k tile's padding rows,
+// then the next k tile's (zeros past the last): results of rows past M,
+// which are never stored.
 func (a *SparseGemmArgs) tmaMaps(t Tile) []TensorMap {
 	if !t.TMA {
 		return nil

@@ -356,6 +356,11 @@ func (o kTiled) bytes() int64 {
 	return addSat(addSat(mulSat(o.rows-1, o.ld), mulSat(o.tiles-1, o.ldk)), o.tileBytes)
 }
 
+// MaxKTileOffset is the furthest a row's last k tile of values may start
+// from its first, in bytes: the kernels multiply the k tile by LdVK in 32
+// bits.
+const MaxKTileOffset = math.MaxInt32
+
 // checkValueTiles checks what the kernels need of the values' k-tile
 // stride beyond check: the offset of the last k tile within 2^31-1 (the
 // kernels multiply in 32 bits), and in a TMA shape either rows (the stride
@@ -366,7 +371,7 @@ func (a *SparseGemmArgs) checkValueTiles(k string, v kTiled) error {
 	if v.rows == 0 || v.tiles == 0 {
 		return nil
 	}
-	if last := mulSat(v.tiles-1, v.ldk); last > math.MaxInt32 {
+	if last := mulSat(v.tiles-1, v.ldk); last > MaxKTileOffset {
 		return argErr(k, "A values: the last k tile starts %d bytes into a row's values (%d k tiles %d bytes apart); the kernels take at most 2^31-1",
 			last, v.tiles, v.ldk)
 	}

@@ -1,10 +1,10 @@
 package backend
 
 import (
-	"math"
 	"strings"
 	"time"
 
+	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/ref"
 	"github.com/gcompress/gcompress/tensor"
 )
@@ -108,18 +108,16 @@ func compressTransposed[T ref.Elem24](w []T, k, n int, in ref.Elem) (compressedW
 	if err != nil {
 		return compressedWeight{}, false
 	}
-	c := compressedWeight{k: s.Cols}
-	values, eb := tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes(), f.ValueBytes
-	c.values, c.ldv = values, s.ValueStride()*eb
+	c := compressedWeight{k: s.Cols, ldv: s.ValueStride()}
+	c.values = tensor.FromSlice([]int{len(s.Values)}, s.Values).RawBytes()
 	// The kernels reach a row's last k tile in 32 bits (gobind
-	// SparseGemmArgs.LdVK): past that the values stay row by row.
-	if tiles := s.Cols / f.KAlign; (tiles-1)*n*f.ValueTileBytes() <= math.MaxInt32 {
-		if c.values, c.ldv, c.ldvk, err = ref.ByKTile(values, n, s.Cols/2*eb, c.ldv, f.ValueTileBytes(), n); err != nil {
+	// MaxKTileOffset): past that the values stay row by row.
+	if tiles := s.Cols / f.KAlign; (tiles-1)*n*f.ValueTileBytes() <= gobind.MaxKTileOffset {
+		if c.values, c.ldv, c.ldvk, err = f.ValuesByKTile(c.values, n, s.Cols, c.ldv, n); err != nil {
 			return compressedWeight{}, false
 		}
 	}
-	c.ldv /= eb
-	if c.meta, c.lde, c.ldek, err = ref.ByKTile(s.Meta, n, s.Cols/8, s.MetaStride(), f.MetaRowAlign, n); err != nil {
+	if c.meta, c.lde, c.ldek, err = f.MetaByKTile(s.Meta, n, s.Cols, s.MetaStride(), n); err != nil {
 		return compressedWeight{}, false
 	}
 	return c, true

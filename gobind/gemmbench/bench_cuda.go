@@ -239,15 +239,15 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 		return nil, err
 	}
 	fm := ref.Sparse24Format(f.In)
-	devVals, ldv, ldvk := vals, k/2*eb, 0
+	devVals, ldv, ldvk := vals, k/2, 0
 	if !b.Layout.ValuesRows {
-		if devVals, ldv, ldvk, err = ref.ByKTile(vals, m, k/2*eb, k/2*eb, fm.ValueTileBytes(), m); err != nil {
+		if devVals, ldv, ldvk, err = fm.ValuesByKTile(vals, m, k, k/2, m); err != nil {
 			return nil, err
 		}
 	}
 	devMeta, lde, ldek := meta, k/8, 0
 	if !b.Layout.MetaRows {
-		if devMeta, lde, ldek, err = ref.ByKTile(meta, m, k/8, k/8, fm.MetaRowAlign, m); err != nil {
+		if devMeta, lde, ldek, err = fm.MetaByKTile(meta, m, k, k/8, m); err != nil {
 			return nil, err
 		}
 	}
@@ -256,7 +256,7 @@ func (b *Bencher) sparse(f Family, tile string, m, n, k int, maxBlocks int64) (*
 	if err != nil {
 		return nil, err
 	}
-	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(ldv / eb),
+	args := &gobind.SparseGemmArgs{In: f.In, Tile: tile, M: int64(m), N: int64(n), K: int64(k), AValues: bufs[0].Mem(), LdV: int64(ldv),
 		LdVK: int64(ldvk), AMeta: bufs[1].Mem(), LdE: int64(lde), LdEK: int64(ldek), B: bufs[2].Mem(), LdB: int64(k),
 		Epilogue: gobind.Epilogue{Out: out, C: c.Mem(), LdCM: int64(n), LdCN: 1}, MaxBlocks: maxBlocks}
 	p := &problem{launch: func() error { return b.l.SparseGemm(nil, args) }, free: func() { freeAll(bufs) },

@@ -186,19 +186,18 @@ func (s *suite) sparseShape(in ref.Elem, sh [4]int, configs []epiConfig, impl Sp
 func byKTile(r *rand.Rand, p *SparseProblem) error {
 	f := ref.Sparse24Format(p.In)
 	pad := p.M + 3
-	meta, lde, ldek, err := ref.ByKTile(p.Meta, p.M, p.K/8, p.LdE, f.MetaRowAlign, pad)
+	meta, lde, ldek, err := f.MetaByKTile(p.Meta, p.M, p.K, p.LdE, pad)
 	if err != nil {
 		return err
 	}
 	randomPadding(r, meta, p.M*lde, ldek)
 	p.Meta, p.LdE, p.LdEK = meta, lde, ldek
-	eb := f.ValueBytes
-	vals, ldv, ldvk, err := ref.ByKTile(p.Values, p.M, p.K/2*eb, p.LdV*eb, f.ValueTileBytes(), pad)
+	vals, ldv, ldvk, err := f.ValuesByKTile(p.Values, p.M, p.K, p.LdV, pad)
 	if err != nil {
 		return err
 	}
-	randomPadding(r, vals, p.M*ldv, ldvk)
-	p.Values, p.LdV, p.LdVK = vals, ldv/eb, ldvk
+	randomPadding(r, vals, p.M*ldv*f.ValueBytes, ldvk)
+	p.Values, p.LdV, p.LdVK = vals, ldv, ldvk
 	return nil
 }
 

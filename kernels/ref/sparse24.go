@@ -79,6 +79,22 @@ func ByKTile(data []byte, rows, rowBytes, ld, tileBytes, padRows int) (out []byt
 	return out, tileBytes, tileStride, nil
 }
 
+// ValuesByKTile is ByKTile for a Sparse24's compressed values in format f:
+// rows rows of cols/2 elements, row stride ldv elements; the row stride
+// it returns is in elements too (SparseGemmArgs.LdV), the k-tile stride in
+// bytes (LdVK).
+func (f Format) ValuesByKTile(values []byte, rows, cols, ldv, padRows int) (out []byte, rowStride, tileStride int, err error) {
+	eb := f.ValueBytes
+	out, rowStride, tileStride, err = ByKTile(values, rows, cols/2*eb, ldv*eb, f.ValueTileBytes(), padRows)
+	return out, rowStride / eb, tileStride, err
+}
+
+// MetaByKTile is ByKTile for a Sparse24's metadata in format f: rows rows
+// of cols/8 bytes, row stride lde bytes (SparseGemmArgs.LdE, LdEK).
+func (f Format) MetaByKTile(meta []byte, rows, cols, lde, padRows int) (out []byte, rowStride, tileStride int, err error) {
+	return ByKTile(meta, rows, cols/8, lde, f.MetaRowAlign, padRows)
+}
+
 // isZero reports whether v is zero (either sign for the float types).
 func isZero[T Elem24](v T) bool {
 	switch x := any(v).(type) {

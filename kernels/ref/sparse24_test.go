@@ -247,4 +247,14 @@ func TestByKTile(t *testing.T) {
 			t.Errorf("%+v: no error", c)
 		}
 	}
+	// The format's two: strides of the values in elements (f16: 64 bytes
+	// of a k tile are 32 elements), of the metadata in bytes.
+	f := FormatSparse24F16
+	vals := make([]byte, 3*128) // 3 rows of 128 columns: 64 halves, two k tiles
+	if _, ldv, ldvk, err := f.ValuesByKTile(vals, 3, 128, 64, 4); err != nil || ldv != 32 || ldvk != 4*64 {
+		t.Errorf("f16 values: strides %d, %d, %v; want 32 elements, 256 bytes", ldv, ldvk, err)
+	}
+	if _, lde, ldek, err := f.MetaByKTile(make([]byte, 3*16), 3, 128, 16, 4); err != nil || lde != 8 || ldek != 4*8 {
+		t.Errorf("f16 metadata: strides %d, %d, %v; want 8, 32 bytes", lde, ldek, err)
+	}
 }
