@@ -171,9 +171,13 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	}
 	c := &call{b: g.b}
 	defer c.free()
+	useSparse, decided := g.sp != nil, true
+	if g.auto != nil {
+		useSparse, decided = g.auto.choice(m)
+	}
 	es := int(g.in.Bytes())
 	lda := roundUp(g.k, 16/es)
-	if g.sp != nil && !g.denseChosen(m) {
+	if useSparse {
 		lda = g.sp.k // the zeros past K meet the weight's padding
 	}
 	am, err := c.upload(padRows(a, m, g.k, lda, es))
@@ -200,12 +204,12 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 		return g.b.K.Gemm(nil, &gobind.GemmArgs{In: g.in, M: int64(m), N: int64(g.n), K: int64(g.k), A: am, LdA: int64(lda),
 			B: g.w, LdB: int64(g.ldb), Epilogue: de})
 	}
-	run := dense
-	if g.sp != nil {
-		run = sparse
+	if !decided {
+		useSparse = g.pick(m, sparse, dense)
 	}
-	if g.auto != nil {
-		run = g.pick(m, sparse, dense)
+	run := dense
+	if useSparse {
+		run = sparse
 	}
 	if err := run(); err != nil {
 		return fmt.Errorf("%s: %w", g.name, err)
@@ -213,45 +217,40 @@ func (g *gemmOp) gemm(a []byte, m int, e gobind.Epilogue, out []byte) error {
 	return g.b.Dev.CopyOut(out, cm)
 }
 
-// denseChosen reports whether Sparse24Auto has chosen the dense GEMM for
-// m's bucket (a choice, once made, stands): then A needs no padding to the
-// 2:4 format's K.
-func (g *gemmOp) denseChosen(m int) bool {
-	if g.auto == nil {
-		return false
-	}
-	g.auto.mu.Lock()
-	defer g.auto.mu.Unlock()
-	s, ok := g.auto.sparse[rowBucket(m)]
-	return ok && !s
+// choice returns Sparse24Auto's choice for m's bucket of row counts
+// (rowBucket), and whether there is one yet (if not, the 2:4 GEMM, whose
+// A padding the dense one also takes, until pick has timed both).
+func (a *sparse24Auto) choice(m int) (useSparse, decided bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.sparse[rowBucket(m)]
+	return s || !ok, ok
 }
 
-// pick returns the GEMM to run at m rows under Sparse24Auto: the one that
-// was faster in m's bucket of row counts (rowBucket), both timed now
-// (Backend.time) at m if the bucket is new. Where a timing fails, the 2:4
-// GEMM runs, as it would without auto, and the bucket keeps it.
-func (g *gemmOp) pick(m int, sparse, dense func() error) func() error {
+// pick reports whether the 2:4 GEMM runs at m rows under Sparse24Auto:
+// whether it was not slower in m's bucket of row counts, both timed now
+// (Backend.time) at m if the bucket is new (another run may have timed it
+// since choice). Where a timing fails, the 2:4 GEMM runs, as it would
+// without auto, and the bucket keeps it.
+func (g *gemmOp) pick(m int, sparse, dense func() error) bool {
 	g.auto.mu.Lock()
 	defer g.auto.mu.Unlock()
 	bucket := rowBucket(m)
-	useSparse, ok := g.auto.sparse[bucket]
-	if !ok {
-		useSparse = true
-		ts, err := g.b.time(sparse)
-		if err == nil {
-			var td time.Duration
-			if td, err = g.b.time(dense); err == nil {
-				c := newSparse24Choice(g.name, g.node, g.k, g.n, m, ts, td)
-				useSparse = c.Sparse
-				g.b.addChoice(c)
-			}
+	if useSparse, ok := g.auto.sparse[bucket]; ok {
+		return useSparse
+	}
+	useSparse := true
+	ts, err := g.b.time(sparse)
+	if err == nil {
+		var td time.Duration
+		if td, err = g.b.time(dense); err == nil {
+			c := newSparse24Choice(g.name, g.node, g.k, g.n, m, ts, td)
+			useSparse = c.Sparse
+			g.b.addChoice(c)
 		}
-		g.auto.sparse[bucket] = useSparse
 	}
-	if useSparse {
-		return sparse
-	}
-	return dense
+	g.auto.sparse[bucket] = useSparse
+	return useSparse
 }
 
 // MatMulInteger: int8 A, constant int8 B, zero points absent or zero.
