@@ -171,19 +171,20 @@ func (t Tile) SparseShared(in Elem) int {
 // DenseTileOrder and SparseTileOrder list, per input type, the shapes a
 // launch that names none uses, best first: the Launcher takes the first one
 // the device can run. The wgmma shapes lead (sm_90 only), each the fastest
-// of its family on an H100 at 8192^3 (docs/RESULTS.md, sessions 21 and
-// 26): int8 dense w128x256t (1.31-1.37x cuBLASLt; the warp-specialised
-// w128x256p ran 3% behind it), f16 and bf16 dense w128x128 (0.73x cuBLAS),
+// of its family at 8192^3 (docs/RESULTS.md, sessions 21, 26 and 29): int8
+// dense w128x256t (1.31-1.37x cuBLASLt on an H100, 1.44x on an H200; the
+// warp-specialised w128x256p within 1% of it), f16 and bf16 dense
+// w128x128pm (0.82x cuBLAS on an H200, where w128x128, next, ran 0.74x),
 // int8 2:4 w256x192ft (w256x192fp level with it, within 1%), f16 2:4
-// w128x256fp (8% ahead of w128x256ft in two calls; bf16 2:4 was not timed
-// and follows f16). The t and p shapes need the driver's tensor-map
-// encoder (CUDA 12), which every driver that compiles the wgmma PTX has.
+// w128x256fp (8% ahead of w128x256ft on an H100; bf16 was not timed and
+// follows f16). The t, p and m shapes need the driver's tensor-map encoder
+// (CUDA 12), which every driver that compiles the wgmma PTX has.
 // Elsewhere the measured mma.sync shapes serve.
 var (
 	DenseTileOrder = map[Elem][]string{
 		S8:   {"w128x256t", "w128x256", "t128x128k64"},
-		F16:  {"w128x128", "t128x128k64"},
-		BF16: {"w128x128", "t128x128k64"},
+		F16:  {"w128x128pm", "w128x128", "t128x128k64"},
+		BF16: {"w128x128pm", "w128x128", "t128x128k64"},
 	}
 	SparseTileOrder = map[Elem][]string{
 		S8:   {"w256x192ft", "w128x256", "t128x128"},

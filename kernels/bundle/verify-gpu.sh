@@ -14,21 +14,24 @@
 #                       row: the embedded sm_90a cubins (ptxas 12.4), then
 #                       GCOMPRESS_WGMMA_JIT=1 (the driver's own compile of
 #                       the PTX), each kernel checked on sampled rows first
-# TILES (default w256x192ft,w128x256t), SIZES (default 8192), KERNELS
-# (default int8_dense,int8_sparse24) and the limits T_SUITES, T_BENCH
-# (seconds; default 330 for all of step A and 120 for each kernelbench:
-# 570 s at most, under a device call's 600) can be set. The full-size
-# suites of one shape (int8, f16 and bf16; a name that is both a dense and
-# a 2:4 shape counts twice) took about 50 s on an H100 (session 26: 105 s
-# for w128x256t and w256x192ft), 2-3 min in sessions 16 and 18; timing
-# f16 at 8192^3 took kernelbench about 9 s a shape (host operands and
-# checks included).
+# TILES (default w128x128pm,w128x128: the f16/bf16 dense default since
+# session 29 and the shape it replaced, neither yet run at full size),
+# SIZES (default 8192), KERNELS (default f16_dense) and the limits
+# T_SUITES, T_BENCH (seconds; default 330 for all of step A and 120 for
+# each kernelbench, 0 for none: 570 s at most, under a device call's 600)
+# can be set.
+# The full-size suites of one shape (int8, f16 and bf16; a name that is
+# both a dense and a 2:4 shape counts twice) took 50-120 s (session 26 on
+# an H100: 105 s for w128x256t and w256x192ft; session 29 on an H200: 103 s
+# for w256x192ft, 114 s for w128x256fp, and w128x128 was not done in 53 s),
+# 2-3 min in sessions 16 and 18; timing f16 at 8192^3 took kernelbench
+# about 9 s a shape (host operands and checks included).
 set -u
 cd "$(dirname "$0")"
 OUT=${OUT:-$PWD/out}
-TILES=${TILES:-w256x192ft,w128x256t}
+TILES=${TILES:-w128x128pm,w128x128}
 SIZES=${SIZES:-8192}
-KERNELS=${KERNELS:-int8_dense,int8_sparse24}
+KERNELS=${KERNELS:-f16_dense}
 mkdir -p "$OUT"
 export CUDA_CACHE_MAXSIZE=${CUDA_CACHE_MAXSIZE:-4294967296}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1
@@ -54,7 +57,10 @@ done
 grep -E '^(== [a-z0-9]+$|--- FAIL|FAIL|panic|wgmma (JIT|load))|cases, [0-9]+ passed' "$OUT/suites.log" | head -30
 grep -E '^(int8|f16|bf16|s8) .* [1-9][0-9]*$' "$OUT/suites.log" | head -10
 
-for code in cubin jit; do
+# T_BENCH=0 skips step B (timeout would take 0 for no limit at all).
+codes="cubin jit"
+[ "${T_BENCH:-120}" = 0 ] && codes=
+for code in $codes; do
 	echo "== B: $TILES at $SIZES, code: $code"
 	jit=0
 	[ $code = jit ] && jit=1
