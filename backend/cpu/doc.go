@@ -19,8 +19,8 @@
 // convpool.go FusedConvPool (a convolution and the max pool after it,
 // computed band by band), nchwc.go the channel-blocked ops (NCHWcConv,
 // NCHWcMaxPool, NCHWcAveragePool, ToNCHWc, FromNCHWc: a direct
-// convolution and pools on [N, C/16, H, W, 16] activations, AVX-512 only,
-// simd_nchwc_amd64.c, which also holds the depthwise convolution that
+// convolution and pools on [N, C/16, H, W, 16] activations, AVX-512 and
+// AVX2, simd_nchwc_amd64.c, which also holds the depthwise convolution that
 // transposes 16 NCHW planes at a time into that layout and back, reading
 // them through a channel shuffle when the FusedConv has one).
 // Each fast kernel is tested against its Go reference at every level.

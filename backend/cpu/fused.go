@@ -300,7 +300,7 @@ var dwMinWork = 1 << 15
 // convDepthwiseF32 runs a 2-D depthwise convolution (one input channel per
 // group) with the direct C kernels, bias, z and the activation applied in
 // the kernel: through the blocked layout, 16 channels per vector, when
-// each group has one output channel and the AVX-512 kernels run (parallel
+// each group has one output channel and the blocked kernels run (parallel
 // over groups of 16 channels), else plane by plane (parallel over planes).
 func convDepthwiseF32(ctx *runtime.Context, op *convOp, g *convGeom, x []float32, w *tensor.Tensor, bias, z, y []float32) bool {
 	if g.kernel[2] > 64 {

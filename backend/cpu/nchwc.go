@@ -1,7 +1,7 @@
 // Channel-blocked (NCHWc) FP32 execution. A blocked tensor holds an NCHW
 // activation [N, C, H, W] as [N, CB, H, W, 16], CB = ceil(C/16): channel c
 // of pixel (y, x) at (((n*CB + c/16)*H + y)*W + x)*16 + c%16, so the 16
-// channels of a pixel are one cache line and one AVX-512 vector; channels
+// channels of a pixel are one cache line, one AVX-512 vector or two AVX2 ones; channels
 // past C in the last block are padding no op reads as data.
 // graph/passes.BlockChannels keeps the activations between convolutions
 // in this layout, with these ops (domain gcompress):
@@ -21,8 +21,9 @@
 // The convolution is direct (simd_nchwc_amd64.c): no im2col or Toeplitz
 // matrix is packed per call, only the input padded when the convolution
 // has pads; a register tile is up to 6 pixels of an output row by 64
-// output channels. The kernels need AVX-512: the backend offers these ops
-// only at that level (Backend), and when the level is lowered after a
+// output channels with AVX-512, by 16 with AVX2 (simd_nchwc_tmpl.h, built
+// for both). The kernels need AVX2: the backend offers these ops from that
+// level up (Backend), and when the level is lowered below it after a
 // session was prepared they fall back to the NCHW ops between reorders.
 
 package cpu
@@ -73,7 +74,7 @@ func init() {
 
 // nchwcKernels reports whether the blocked kernels run at the current
 // dispatch level.
-func nchwcKernels() bool { return simdBuilt && CPULevel(level.Load()) >= LevelAVX512 }
+func nchwcKernels() bool { return simdBuilt && CPULevel(level.Load()) >= LevelAVX2 }
 
 // blockedShape returns the blocked shape of NCHW shape s: the channels
 // rounded up to whole blocks (the extra ones are zeros or, after a

@@ -48,10 +48,11 @@ func checkGuards(t *testing.T, buf []float32, lo, hi int) {
 	}
 }
 
-// withNCHWcKernels runs f at the AVX-512 level (the blocked kernels) and,
-// lowered to AVX2, on the fallbacks, skipping what the CPU cannot run.
+// withNCHWcKernels runs f at the AVX-512 and the AVX2 level (the blocked
+// kernels' two builds) and, lowered to the generic level, on the
+// fallbacks, skipping what the CPU cannot run.
 func withNCHWcKernels(t *testing.T, f func(t *testing.T)) {
-	for _, l := range []CPULevel{LevelAVX512, LevelAVX2} {
+	for _, l := range []CPULevel{LevelAVX512, LevelAVX2, LevelGeneric} {
 		t.Run(l.String(), func(t *testing.T) {
 			prev, err := SetCPULevel(l)
 			if err != nil {
@@ -145,9 +146,9 @@ func TestNCHWcReorder(t *testing.T) {
 // every activation, with no pre-activation, a BatchNorm or a BatchNorm and
 // Relu before the convolution (FusedConv's pre-activation, applied while
 // the input is copied), weights constant or not, the input blocks taken all
-// at once, one or two per pass, on 1 and 2 threads; at the AVX-512 level
-// (the kernel, also called directly between guard bands) and lowered to
-// AVX2 (the NCHW fallback).
+// at once, one or two per pass, on 1 and 2 threads; at the AVX-512 and
+// the AVX2 level (the kernel's two builds, also called directly between
+// guard bands) and lowered to the generic level (the NCHW fallback).
 func TestNCHWcConvMatchesReference(t *testing.T) {
 	cases := []nntConvCase{
 		{x: []int{1, 32, 9, 11}, w: []int{64, 32, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{9, 11}, bias: true},
@@ -423,16 +424,16 @@ func TestNCHWcPoolsMatchPools(t *testing.T) {
 	})
 }
 
-// TestNCHWcOpsOnlyWithKernels: the backend offers the blocked ops at the
-// AVX-512 level only, so the layout pass leaves other CPUs in NCHW.
+// TestNCHWcOpsOnlyWithKernels: the backend offers the blocked ops from the
+// AVX2 level up only, so the layout pass leaves other CPUs in NCHW.
 func TestNCHWcOpsOnlyWithKernels(t *testing.T) {
-	for _, l := range []CPULevel{LevelAVX2, LevelAVX512} {
+	for _, l := range []CPULevel{LevelGeneric, LevelAVX2, LevelAVX512} {
 		prev, err := SetCPULevel(l)
 		if err != nil {
 			continue
 		}
 		for op := range nchwcOps {
-			if got := Backend().Factory(FusedDomain, op) != nil; got != (l >= LevelAVX512) {
+			if got := Backend().Factory(FusedDomain, op) != nil; got != (l >= LevelAVX2) {
 				t.Errorf("level %v: %s offered = %v", l, op, got)
 			}
 		}

@@ -447,7 +447,7 @@ type convGeom struct {
 // depthwise kernel (gc_nchwc_dwconv, see convDepthwiseF32): 2-D (a depth
 // of 1 in and out), one input and one output channel per group, at most
 // nnMaxTaps taps, a scratch (padded input and output, 16 channels each)
-// of at most dwMaxScratch floats, the AVX-512 kernels active.
+// of at most dwMaxScratch floats, the blocked kernels active (nchwcKernels).
 func (g *convGeom) dwBlocked() bool {
 	if !g.planar() || g.cg != 1 || g.mg != 1 || g.group == 1 || g.kernel[1]*g.kernel[2] > nnMaxTaps || !nchwcKernels() {
 		return false

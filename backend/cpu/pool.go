@@ -401,7 +401,7 @@ func (g *poolGeom) avgCounts(includePad bool) []float32 {
 // depthwise kernel (gc_nchwc_dwconv with unit weights, each output divided
 // by its count: the padding's zeros add nothing): 16 planes per vector, so
 // small planes fill every lane. It reports false where that kernel does
-// not apply or would leave most lanes idle (not AVX-512, fewer than 16
+// not apply or would leave most lanes idle (below AVX2, fewer than 16
 // planes, more than nnMaxTaps taps, a scratch over dwMaxScratch), leaving
 // the plane-by-plane kernel to run.
 func avgPoolBlocked(ctx *runtime.Context, op *poolOp, g *poolGeom, x, y []float32) bool {

@@ -242,15 +242,20 @@ void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);
 void gc_row_means(const float *x, float *y, int64_t rows, int64_t len);
 void gc_lrn_f32(const float *x, float *y, const int64_t *geom, double bias, double k);
 
-// Channel-blocked FP32 kernels (simd_nchwc_amd64.c, AVX-512).
-void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);
-void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);
-void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
-	float lo, float hi);
-void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count);
-void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b);
-void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
-	const int64_t *geom, float lo, float hi, const float *count);
+// Channel-blocked FP32 kernels (simd_nchwc_amd64.c), each for AVX-512
+// (suffix _avx512) and AVX2 (_avx2).
+#define GC_NCHWC_DECLS(SFX)                                                                                         \
+	void gc_nchwc_to##SFX(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);               \
+	void gc_nchwc_from##SFX(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1);             \
+	void gc_nchwc_conv##SFX(const float *P, const float *W, const float *bias, const float *z, float *y,            \
+		const int64_t *geom, float lo, float hi);                                                                   \
+	void gc_nchwc_pool##SFX(const float *x, float *y, const int64_t *geom, const float *count);                     \
+	void gc_nchwc_pad##SFX(const float *x, float *P, const int64_t *geom, const float *k, const float *b);           \
+	void gc_nchwc_dwconv##SFX(const float *x, const float *w, const float *bias, const float *z, float *y,          \
+		float *scratch, const int64_t *geom, float lo, float hi, const float *count);
+GC_NCHWC_DECLS(_avx512)
+GC_NCHWC_DECLS(_avx2)
+#undef GC_NCHWC_DECLS
 int64_t gc_nchwc_dwconv_scratch(const int64_t *geom);
 
 #endif

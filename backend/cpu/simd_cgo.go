@@ -295,23 +295,39 @@ func maxPool2x2x8(x, y []byte, planes, ih, iw, oh, ow int, signed bool) {
 		C.int64_t(oh), C.int64_t(ow), s)
 }
 
+// nchwcAVX512 reports whether the blocked kernels' AVX-512 build runs
+// (else their AVX2 one: nchwcKernels).
+func nchwcAVX512() bool { return CPULevel(level.Load()) >= LevelAVX512 }
+
 // nchwcTo runs gc_nchwc_to: channel blocks [cb0, cb1) of the blocked y
 // from the c NCHW planes x of one image of hw pixels.
 func nchwcTo(x, y []float32, hw, c, cb0, cb1 int) {
 	_, _ = x[min(c, cb1*16)*hw-1], y[cb1*16*hw-1]
-	C.gc_nchwc_to(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	if nchwcAVX512() {
+		C.gc_nchwc_to_avx512(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	} else {
+		C.gc_nchwc_to_avx2(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	}
 }
 
 // nchwcFrom runs gc_nchwc_from, the inverse of nchwcTo.
 func nchwcFrom(x, y []float32, hw, c, cb0, cb1 int) {
 	_, _ = x[cb1*16*hw-1], y[min(c, cb1*16)*hw-1]
-	C.gc_nchwc_from(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	if nchwcAVX512() {
+		C.gc_nchwc_from_avx512(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	} else {
+		C.gc_nchwc_from_avx2(f32p(x), f32p(y), C.int64_t(hw), C.int64_t(c), C.int64_t(cb0), C.int64_t(cb1))
+	}
 }
 
 // nchwcConvC runs gc_nchwc_conv (geom as documented there); the caller
 // checks every size.
 func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
-	C.gc_nchwc_conv(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
+	if nchwcAVX512() {
+		C.gc_nchwc_conv_avx512(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
+	} else {
+		C.gc_nchwc_conv_avx2(f32p(P), f32p(w), f32p(bias), f32p(z), f32p(y), i64p(geom[:]), C.float(lo), C.float(hi))
+	}
 }
 
 // nchwcDwconvC runs gc_nchwc_dwconv (geom as documented there; w packed
@@ -321,14 +337,23 @@ func nchwcConvC(P, w, bias, z, y []float32, geom *[21]int64, lo, hi float32) {
 func nchwcDwconvC(x, w, bias, z, y []float32, geom *[17]int64, lo, hi float32, count []float32) {
 	scratch := getF32(int(C.gc_nchwc_dwconv_scratch(i64p(geom[:]))))
 	defer putF32(scratch)
-	C.gc_nchwc_dwconv(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi),
-		f32p(count))
+	if nchwcAVX512() {
+		C.gc_nchwc_dwconv_avx512(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo),
+			C.float(hi), f32p(count))
+	} else {
+		C.gc_nchwc_dwconv_avx2(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo),
+			C.float(hi), f32p(count))
+	}
 }
 
 // nchwcPoolC runs gc_nchwc_pool (count nil: max pool); the caller checks
 // every size.
 func nchwcPoolC(x, y []float32, geom *[12]int64, count []float32) {
-	C.gc_nchwc_pool(f32p(x), f32p(y), i64p(geom[:]), f32p(count))
+	if nchwcAVX512() {
+		C.gc_nchwc_pool_avx512(f32p(x), f32p(y), i64p(geom[:]), f32p(count))
+	} else {
+		C.gc_nchwc_pool_avx2(f32p(x), f32p(y), i64p(geom[:]), f32p(count))
+	}
 }
 
 // nchwcPadC runs gc_nchwc_pad (pre nil: no prologue, else k then b for
@@ -338,7 +363,11 @@ func nchwcPadC(x, P []float32, geom *[9]int64, pre []float32) {
 	if pre != nil {
 		k, b = f32p(pre), f32p(pre[len(pre)/2:])
 	}
-	C.gc_nchwc_pad(f32p(x), f32p(P), i64p(geom[:]), k, b)
+	if nchwcAVX512() {
+		C.gc_nchwc_pad_avx512(f32p(x), f32p(P), i64p(geom[:]), k, b)
+	} else {
+		C.gc_nchwc_pad_avx2(f32p(x), f32p(P), i64p(geom[:]), k, b)
+	}
 }
 
 // dequantC runs gc_dequant_f32 (see simd_amd64.h) on an m x n accumulator.

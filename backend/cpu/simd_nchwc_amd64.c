@@ -1,10 +1,7 @@
 //go:build cgo && amd64
 
-// Channel-blocked (NCHWc) FP32 kernels, AVX-512. The Go side (nchwc.go)
-// checks every size; the layout: an image of C channels is CB = ceil(C/16)
-// blocks, each H x W pixels of 16 channel values (the last block's
-// channels past C padding), so the value of channel c at (y, x) sits at
-// ((c/16*H + y)*W + x)*16 + c%16.
+// Channel-blocked (NCHWc) FP32 kernels (simd_nchwc_tmpl.h), once with
+// AVX-512 (a block's 16 channels one register) and once with AVX2 (two):
 //
 //   gc_nchwc_to      NCHW planes into blocks, 16 pixels x 16 channels per
 //                    register transpose;
@@ -12,16 +9,32 @@
 //   gc_nchwc_pad     a blocked image into the padded copy a convolution
 //                    reads, with the pre-activation applied;
 //   gc_nchwc_conv    direct convolution, blocked out, the input blocked
-//                    or NCHW planes (below);
+//                    or NCHW planes;
 //   gc_nchwc_pool    max or average pool, one vector of 16 channels per
 //                    output pixel;
 //   gc_nchwc_dwconv  depthwise convolution of NCHW planes through blocks.
+//
+// Each is name_avx512 and name_avx2; the Go side (simd_cgo.go) calls the
+// one of the dispatch level.
 
 #include <immintrin.h>
 #include <stdint.h>
 
 #include "simd_amd64.h"
 
+// nchwc_dw_dims is the padded input of gc_nchwc_dwconv (see there).
+static void nchwc_dw_dims(const int64_t *geom, int64_t *hp, int64_t *wp) {
+	*hp = (geom[5] - 1) * geom[9] + (geom[7] - 1) * geom[13] + 1;
+	*wp = (geom[6] - 1) * geom[10] + (geom[8] - 1) * geom[14] + 1;
+}
+
+int64_t gc_nchwc_dwconv_scratch(const int64_t *geom) {
+	int64_t hp, wp;
+	nchwc_dw_dims(geom, &hp, &wp);
+	return (hp * wp + geom[5] * geom[6] + geom[7] * geom[8] + 1) * 16;
+}
+
+// ---------------------------------------------------------------- AVX-512
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,fma")
 
@@ -56,506 +69,174 @@ static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]
 	}
 }
 
-// gc_nchwc_to writes channel blocks [cb0, cb1) of y (blocked) from x, the
-// c NCHW planes of one image of hw pixels (channels past c: zeros).
-void gc_nchwc_to(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1) {
-	for (int64_t cb = cb0; cb < cb1; cb++) {
-		const float *xb = x + cb * 16 * hw;
-		float *yb = y + cb * hw * 16;
-		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16; // the block's real channels
-		for (int64_t q = 0; q < hw; q += 16) {
-			const int64_t n = hw - q < 16 ? hw - q : 16;
-			const __mmask16 m = NCHWC_MASK(n);
-			__m512 v[16];
-			for (int ch = 0; ch < 16; ch++) v[ch] = ch < nc ? _mm512_maskz_loadu_ps(m, xb + ch * hw + q) : _mm512_setzero_ps();
-			nchwc_transpose16(v); // v[j]: the 16 channels of pixel q + j
-			for (int64_t j = 0; j < n; j++) _mm512_storeu_ps(yb + (q + j) * 16, v[j]);
-		}
-	}
-}
+#define SFX(name) name##_avx512
+#define vblk __m512
+#define BZERO() _mm512_setzero_ps()
+#define BSET1(x) _mm512_set1_ps(x)
+#define BLOAD(p) _mm512_loadu_ps(p)
+#define BSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define BLOADN(p, n) _mm512_maskz_loadu_ps(NCHWC_MASK(n), (p))
+#define BLOADN1(p, n) _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), NCHWC_MASK(n), (p))
+#define BSTOREN(p, n, v) _mm512_mask_storeu_ps((p), NCHWC_MASK(n), (v))
+#define BFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define BADD(a, b) _mm512_add_ps((a), (b))
+#define BDIV(a, b) _mm512_div_ps((a), (b))
+#define BMAX(a, b) _mm512_max_ps((a), (b))
+#define BMIN(a, b) _mm512_min_ps((a), (b))
+#define BTRANSPOSE(r) nchwc_transpose16(r)
+#define NCHWC_NF 4
+#define NCHWC_NP1 16
+#define NCHWC_POOL_NP 8
+#include "simd_nchwc_tmpl.h"
+#undef SFX
+#undef vblk
+#undef BZERO
+#undef BSET1
+#undef BLOAD
+#undef BSTORE
+#undef BLOADN
+#undef BLOADN1
+#undef BSTOREN
+#undef BFMA
+#undef BADD
+#undef BDIV
+#undef BMAX
+#undef BMIN
+#undef BTRANSPOSE
+#undef NCHWC_NF
+#undef NCHWC_NP1
+#undef NCHWC_POOL_NP
 
-// gc_nchwc_from writes the NCHW planes of channel blocks [cb0, cb1) of y,
-// c channels in all, from x (blocked, one image of hw pixels).
-void gc_nchwc_from(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1) {
-	for (int64_t cb = cb0; cb < cb1; cb++) {
-		const float *xb = x + cb * hw * 16;
-		float *yb = y + cb * 16 * hw;
-		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16;
-		for (int64_t q = 0; q < hw; q += 16) {
-			const int64_t n = hw - q < 16 ? hw - q : 16;
-			const __mmask16 m = NCHWC_MASK(n);
-			__m512 v[16];
-			for (int64_t j = 0; j < 16; j++) v[j] = j < n ? _mm512_loadu_ps(xb + (q + j) * 16) : _mm512_setzero_ps();
-			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
-			for (int64_t ch = 0; ch < nc; ch++) _mm512_mask_storeu_ps(yb + ch * hw + q, m, v[ch]);
-		}
-	}
-}
+#pragma GCC pop_options
 
-// gc_nchwc_pad copies channel blocks [cb0, cb1) of the blocked image x
-// (ih x iw) into P (hq x wq per block) at offset (pt, pl), zeros around
-// it (rows and columns of x beyond P are dropped), applying the
-// per-channel prologue v*k[c] + b[c] (then max(v, 0) when relu) to the
-// image's own cells when k is not NULL. geom: ih, iw, hq, wq, pt, pl, cb0,
-// cb1, relu.
-void gc_nchwc_pad(const float *x, float *P, const int64_t *geom, const float *k, const float *b) {
-	const int64_t ih = geom[0], iw = geom[1], hq = geom[2], wq = geom[3], pt = geom[4], pl = geom[5];
-	const int64_t cb0 = geom[6], cb1 = geom[7], relu = geom[8];
-	const int64_t lo = pl < 0 ? -pl : 0, hi = iw < wq - pl ? iw : wq - pl; // the columns of x kept
-	const __m512 zero = _mm512_setzero_ps();
-	for (int64_t cb = cb0; cb < cb1; cb++) {
-		const __m512 vk = k ? _mm512_loadu_ps(k + cb * 16) : zero, vb = k ? _mm512_loadu_ps(b + cb * 16) : zero;
-		for (int64_t r = 0; r < hq; r++) {
-			float *row = P + (cb * hq + r) * wq * 16;
-			const int64_t iy = r - pt;
-			if (iy < 0 || iy >= ih || lo >= hi) {
-				for (int64_t q = 0; q < wq; q++) _mm512_storeu_ps(row + q * 16, zero);
-				continue;
-			}
-			const float *src = x + (cb * ih + iy) * iw * 16;
-			for (int64_t q = 0; q < lo + pl; q++) _mm512_storeu_ps(row + q * 16, zero);
-			for (int64_t ix = lo; ix < hi; ix++) {
-				__m512 v = _mm512_loadu_ps(src + ix * 16);
-				if (k) {
-					v = _mm512_fmadd_ps(v, vk, vb);
-					if (relu) v = _mm512_max_ps(zero, v); // NaN stays NaN (the second operand)
-				}
-				_mm512_storeu_ps(row + (ix + pl) * 16, v);
-			}
-			for (int64_t q = hi + pl; q < wq; q++) _mm512_storeu_ps(row + q * 16, zero);
-		}
-	}
-}
+// ---------------------------------------------------------------- AVX2+FMA
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
 
-// nchwc_tile computes NP output pixels (one row, input pixels ix0 +
-// p*sw + kx*dw of rows iy0 + ky*dh of P) by NF blocks of 16 output
-// channels, over input blocks [0, cbn) of P and W (W: per input block,
-// tap and input channel, 64 weights, NF*16 of them used). The input
-// blocks are BS channels: 16 (blocked, a pixel's channels adjacent) or 1
-// (NCHW planes, for an input whose channels are not whole blocks). The
-// accumulators start from init (first) or from out; the last pass adds
-// the summand z (when not NULL) and clamps (lo not NULL). Block f of
-// pixel p is at out + f*ostride + p*16, and likewise in z.
-static inline __attribute__((always_inline)) void nchwc_tile(const float *P, const float *W, float *out, const float *z,
-	int64_t ostride, int64_t cbn, int64_t pstride, int64_t wq, int64_t kh, int64_t kw, int64_t sw, int64_t dh,
-	int64_t dw, int64_t iy0, int64_t ix0, const __m512 *init, const __m512 *lo, const __m512 *hi, const int NP,
-	const int NF, const int unit, const int BS) {
-	if (unit) sw = dw = 1; // the common case, with constant offsets
-	__m512 acc[16][4];
-#pragma GCC unroll 16
-	for (int p = 0; p < NP; p++) {
-#pragma GCC unroll 4
-		for (int f = 0; f < NF; f++) acc[p][f] = init ? init[f] : _mm512_loadu_ps(out + f * ostride + p * 16);
-	}
-	// the output (and summand) lines the epilogue touches, fetched while
-	// the tile computes
-#pragma GCC unroll 4
-	for (int f = 0; f < NF; f++) {
-#pragma GCC unroll 16
-		for (int p = 0; p < NP; p++) {
-			__builtin_prefetch(out + f * ostride + p * 16, 1, 3);
-			if (z) __builtin_prefetch(z + f * ostride + p * 16, 0, 3);
-		}
-	}
-	const float *w = W;
-	for (int64_t cb = 0; cb < cbn; cb++) {
-		for (int64_t ky = 0; ky < kh; ky++) {
-			const float *in = P + cb * pstride + ((iy0 + ky * dh) * wq + ix0) * BS;
-			for (int64_t kx = 0; kx < kw; kx++) {
-				const float *ip = in + kx * dw * BS;
-#pragma GCC unroll 4
-				for (int ic = 0; ic < BS; ic++) {
-					__m512 wv[4];
-#pragma GCC unroll 4
-					for (int f = 0; f < NF; f++) wv[f] = _mm512_loadu_ps(w + f * 16);
-					w += 64;
-#pragma GCC unroll 16
-					for (int p = 0; p < NP; p++) {
-						const __m512 b = _mm512_set1_ps(ip[p * sw * BS + ic]);
-#pragma GCC unroll 4
-						for (int f = 0; f < NF; f++) acc[p][f] = _mm512_fmadd_ps(wv[f], b, acc[p][f]);
-					}
-				}
-			}
-		}
-	}
-#pragma GCC unroll 4
-	for (int f = 0; f < NF; f++) {
-#pragma GCC unroll 16
-		for (int p = 0; p < NP; p++) {
-			__m512 a = acc[p][f];
-			if (z) a = _mm512_add_ps(a, _mm512_loadu_ps(z + f * ostride + p * 16));
-			if (lo) a = _mm512_min_ps(*hi, _mm512_max_ps(*lo, a));
-			_mm512_storeu_ps(out + f * ostride + p * 16, a);
-		}
-	}
-}
-
-// nchwc_conv_geom is what every tile of one gc_nchwc_conv call shares.
+// nchwc_v16 is a block's 16 floats in two AVX2 registers: channels 0-7
+// in lo, 8-15 in hi.
 typedef struct {
-	int64_t ostride, pstride, wq, kh, kw, sh, sw, dh, dw;
-	int unit; // sw == dw == 1
-	const __m512 *hi;
-} nchwc_conv_geom;
+	__m256 lo, hi;
+} nchwc_v16;
 
-#define NCHWC_TILE(NP, NF)                                                                                              \
-	do {                                                                                                                \
-		if (c->unit)                                                                                                    \
-			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, 1, c->dh, 1, oy * c->sh, ox, init, \
-				lo, c->hi, NP, NF, 1, BS);                                                                              \
-		else                                                                                                            \
-			nchwc_tile(P, W, o, zo, c->ostride, cbn, c->pstride, c->wq, c->kh, c->kw, c->sw, c->dh, c->dw, oy * c->sh,   \
-				ox * c->sw, init, lo, c->hi, NP, NF, 0, BS);                                                            \
-	} while (0)
-#define NCHWC_CASE(NP, NF) \
-	case NP: NCHWC_TILE(NP, NF); break;
+static inline __attribute__((always_inline)) nchwc_v16 v16_make(__m256 lo, __m256 hi) {
+	nchwc_v16 v = {lo, hi};
+	return v;
+}
 
-// nchwc_tile_bs runs the tile of np pixels by nf blocks at output row oy,
-// column ox (see nchwc_tile; P and W start at the pass's first input
-// block, init NULL: continue from o), with input blocks of BS channels.
-static inline __attribute__((always_inline)) void nchwc_tile_bs(const nchwc_conv_geom *c, const float *P,
-	const float *W, float *o, const float *zo, int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf,
-	const __m512 *init, const __m512 *lo, const int BS) {
-	switch (nf) {
-	case 4:
-		switch (np) { NCHWC_CASE(1, 4) NCHWC_CASE(2, 4) NCHWC_CASE(3, 4) NCHWC_CASE(4, 4) NCHWC_CASE(5, 4) default: NCHWC_TILE(6, 4); }
-		break;
-	case 3:
-		switch (np) {
-			NCHWC_CASE(1, 3) NCHWC_CASE(2, 3) NCHWC_CASE(3, 3) NCHWC_CASE(4, 3) NCHWC_CASE(5, 3) NCHWC_CASE(6, 3)
-			NCHWC_CASE(7, 3) default: NCHWC_TILE(8, 3);
-		}
-		break;
-	case 2:
-		switch (np) {
-			NCHWC_CASE(1, 2) NCHWC_CASE(2, 2) NCHWC_CASE(3, 2) NCHWC_CASE(4, 2) NCHWC_CASE(5, 2) NCHWC_CASE(6, 2)
-			NCHWC_CASE(7, 2) NCHWC_CASE(8, 2) NCHWC_CASE(9, 2) NCHWC_CASE(10, 2) NCHWC_CASE(11, 2)
-			default: NCHWC_TILE(12, 2);
-		}
-		break;
-	default:
-		switch (np) {
-			NCHWC_CASE(1, 1) NCHWC_CASE(2, 1) NCHWC_CASE(3, 1) NCHWC_CASE(4, 1) NCHWC_CASE(5, 1) NCHWC_CASE(6, 1)
-			NCHWC_CASE(7, 1) NCHWC_CASE(8, 1) NCHWC_CASE(9, 1) NCHWC_CASE(10, 1) NCHWC_CASE(11, 1)
-			NCHWC_CASE(12, 1) NCHWC_CASE(13, 1) NCHWC_CASE(14, 1) NCHWC_CASE(15, 1) default: NCHWC_TILE(16, 1);
-		}
+// v16_mask is the lanes [8h, 8h + 8) of the first n of 16 (h = 0, 1), as
+// a maskload / maskstore mask.
+static inline __attribute__((always_inline)) __m256i v16_mask(int64_t n, int h) {
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8 * h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadn(const float *p, int64_t n) {
+	if (n >= 16) return v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+	return v16_make(_mm256_maskload_ps(p, v16_mask(n, 0)), _mm256_maskload_ps(p + 8, v16_mask(n, 1)));
+}
+
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadn1(const float *p, int64_t n) {
+	const __m256 one = _mm256_set1_ps(1.0f);
+	const __m256i m0 = v16_mask(n, 0), m1 = v16_mask(n, 1);
+	return v16_make(_mm256_blendv_ps(one, _mm256_maskload_ps(p, m0), _mm256_castsi256_ps(m0)),
+		_mm256_blendv_ps(one, _mm256_maskload_ps(p + 8, m1), _mm256_castsi256_ps(m1)));
+}
+
+static inline __attribute__((always_inline)) void v16_storen(float *p, int64_t n, nchwc_v16 v) {
+	if (n >= 16) {
+		_mm256_storeu_ps(p, v.lo);
+		_mm256_storeu_ps(p + 8, v.hi);
+		return;
 	}
-}
-#undef NCHWC_CASE
-#undef NCHWC_TILE
-
-typedef void (*nchwc_tile_fn)(const nchwc_conv_geom *, const float *, const float *, float *, const float *, int64_t,
-	int64_t, int64_t, int64_t, int64_t, const __m512 *, const __m512 *);
-
-// nchwc_tile_at16 and nchwc_tile_at1 are nchwc_tile_bs for blocked and
-// NCHW input.
-static void nchwc_tile_at16(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
-	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
-	nchwc_tile_bs(c, P, W, o, zo, cbn, oy, ox, np, nf, init, lo, 16);
+	_mm256_maskstore_ps(p, v16_mask(n, 0), v.lo);
+	_mm256_maskstore_ps(p + 8, v16_mask(n, 1), v.hi);
 }
 
-static void nchwc_tile_at1(const nchwc_conv_geom *c, const float *P, const float *W, float *o, const float *zo,
-	int64_t cbn, int64_t oy, int64_t ox, int64_t np, int64_t nf, const __m512 *init, const __m512 *lo) {
-	nchwc_tile_bs(c, P, W, o, zo, cbn, oy, ox, np, nf, init, lo, 1);
-}
-
-// nchwc_tile_max is the most pixels of a tile with nf blocks of output
-// channels: about 24 accumulators, leaving registers for the weights.
-static inline int64_t nchwc_tile_max(int64_t nf) { return nf >= 4 ? 6 : nf == 3 ? 8 : nf == 2 ? 12 : 16; }
-
-// nchwc_group_init sets init to group g's bias vectors (zero past M, or
-// all zero without a bias) and returns the group's blocks of 16 outputs.
-static inline int64_t nchwc_group_init(const float *bias, int64_t M, int64_t g, __m512 init[4]) {
-	for (int64_t f = 0; f < 4; f++) {
-		const int64_t m0 = g * 64 + f * 16, nm = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
-		init[f] = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nm), bias + m0) : _mm512_setzero_ps();
+// transpose8 transposes the 8 x 8 block r in place: 32-bit interleave of
+// row pairs, 64-bit shuffles of those pairs, then 128-bit lane swaps.
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+	__m256 t[8], s[8];
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
 	}
-	return M - g * 64 >= 64 ? 4 : (M - g * 64 + 15) / 16;
-}
-
-// gc_nchwc_conv computes, for output channel groups [g0, g1) (64 channels
-// each, the last one M - 64*g rounded up to whole blocks of 16), output
-// rows [oy0, oy1) and in each row the pixels [px0, px1), the convolution
-// of P (CB blocks of hq x wq pixels, padded already: output (oy, ox)
-// reads P at (oy*sh + ky*dh, ox*sw + kx*dw)) with the weights
-// W[g][cb][ky][kx][ic][64], into y (blocked, oh x ow per block), starting
-// from bias (or zero), adding the blocked summand z (or NULL) and clamping
-// to [lo, hi] when clamp is set.
-//
-// The input blocks are taken cbk at a time (so that a group's weights for
-// them stay in L2 across the tiles), y accumulating between passes.
-// (Running every group per tile of pixels instead, for weights that fit
-// in L2 together, was tried: ResNet-50 ran no faster.)
-//
-// geom: CB, hq, wq, oh, ow, kh, kw, sh, sw, dh, dw, M, g0, g1, oy0, oy1,
-// px0, px1, clamp, cbk, bs: the input's channels per block, 16 (P holds
-// CB blocks, each hq x wq pixels of 16 channels) or 1 (P holds CB = C
-// channel planes of hq x wq, NCHW; W[g][c][ky][kx][64]).
-//
-// The register tile is NP pixels of a row by NF vectors of 16 output
-// channels (NP*NF <= 24): for each input channel and tap, NF weight
-// vectors are loaded and each pixel's input value broadcast against
-// them, NP*NF FMAs for NP + NF loads; a pixel's 16 input channels are
-// one cache line.
-void gc_nchwc_conv(const float *P, const float *W, const float *bias, const float *z, float *y, const int64_t *geom,
-	float lo, float hi) {
-	const int64_t CB = geom[0], hq = geom[1], wq = geom[2], oh = geom[3], ow = geom[4], kh = geom[5], kw = geom[6];
-	const int64_t M = geom[11], g0 = geom[12], g1 = geom[13], oy0 = geom[14], oy1 = geom[15];
-	const int64_t px0 = geom[16], px1 = geom[17], clamp = geom[18], cbk = geom[19], bs = geom[20];
-	const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-	const nchwc_conv_geom c = {.ostride = geom[3] * geom[4] * 16, .pstride = hq * wq * bs, .wq = wq, .kh = kh, .kw = kw,
-		.sh = geom[7], .sw = geom[8], .dh = geom[9], .dw = geom[10], .unit = geom[8] == 1 && geom[10] == 1, .hi = &vhi};
-	const int64_t gsize = CB * kh * kw * bs * 64; // floats of one group's weights
-	const nchwc_tile_fn tile = bs == 1 ? nchwc_tile_at1 : nchwc_tile_at16;
-	const int64_t npx = px1 - px0;
-	for (int64_t g = g0; g < g1; g++) {
-		__m512 init[4];
-		const int64_t nf = nchwc_group_init(bias, M, g, init);
-		// balanced tiles: ntiles of np or np - 1 pixels
-		const int64_t tmax = nchwc_tile_max(nf);
-		const int64_t ntiles = (npx + tmax - 1) / tmax, base = npx / ntiles, extra = npx % ntiles;
-		for (int64_t cb0 = 0; cb0 < CB; cb0 += cbk) {
-			const int64_t cbn = CB - cb0 < cbk ? CB - cb0 : cbk;
-			const int first = cb0 == 0, last = cb0 + cbn == CB;
-			const float *Pc = P + cb0 * c.pstride, *Wc = W + g * gsize + cb0 * kh * kw * bs * 64;
-			const __m512 *plo = last && clamp ? &vlo : NULL;
-			for (int64_t oy = oy0; oy < oy1; oy++) {
-				int64_t ox = px0;
-				for (int64_t t = 0; t < ntiles; t++) {
-					const int64_t np = base + (t < extra);
-					const int64_t at = ((g * 4 * oh) + oy) * ow * 16 + ox * 16;
-					tile(&c, Pc, Wc, y + at, last && z ? z + at : NULL, cbn, oy, ox, np, nf, first ? init : NULL, plo);
-					ox += np;
-				}
-			}
-		}
+	for (int g = 0; g < 2; g++) {
+		s[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+		s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+		s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+		s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+	}
+	// s[j] (rows 0-3) and s[4 + j] (rows 4-7) hold columns j and 4 + j in
+	// their low and high 128-bit lanes.
+	for (int j = 0; j < 4; j++) {
+		r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+		r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
 	}
 }
 
-// nchwc_pool_tile pools NP output pixels ox.. of one row whose windows lie
-// inside the image horizontally (columns ox*sw - pl + kx, kx < kw), over
-// the window rows [ky0, ky1) from iy0: NP independent accumulators, the
-// taps in the order of the reference, as nchwc_pool_pixel does per pixel.
-static inline __attribute__((always_inline)) void nchwc_pool_tile(const float *xb, float *yb, const float *count,
-	__m512 start, int64_t iw, int64_t ow, int64_t kw, int64_t sw, int64_t pl, int64_t iy0, int64_t ky0, int64_t ky1,
-	int64_t oy, int64_t ox, const int NP) {
-	__m512 acc[8];
-	for (int p = 0; p < NP; p++) acc[p] = start;
-	for (int64_t ky = ky0; ky < ky1; ky++) {
-		const float *row = xb + ((iy0 + ky) * iw + ox * sw - pl) * 16;
-		for (int64_t kx = 0; kx < kw; kx++) {
-			for (int p = 0; p < NP; p++) {
-				const __m512 v = _mm512_loadu_ps(row + (p * sw + kx) * 16);
-				acc[p] = count ? _mm512_add_ps(acc[p], v) : _mm512_max_ps(v, acc[p]);
-			}
-		}
-	}
-	for (int p = 0; p < NP; p++) {
-		if (count) acc[p] = _mm512_div_ps(acc[p], _mm512_set1_ps(count[oy * ow + ox + p]));
-		_mm512_storeu_ps(yb + (oy * ow + ox + p) * 16, acc[p]);
-	}
+// v16_transpose transposes the 16 x 16 block r in place as four 8 x 8
+// blocks: rows 0-7 of the result take the low halves' transposes, rows
+// 8-15 the high halves'.
+static inline __attribute__((always_inline)) void v16_transpose(nchwc_v16 r[16]) {
+	__m256 a[8], b[8], c[8], d[8];
+	for (int i = 0; i < 8; i++) a[i] = r[i].lo, b[i] = r[i].hi, c[i] = r[8 + i].lo, d[i] = r[8 + i].hi;
+	transpose8(a);
+	transpose8(b);
+	transpose8(c);
+	transpose8(d);
+	for (int j = 0; j < 8; j++) r[j] = v16_make(a[j], c[j]), r[8 + j] = v16_make(b[j], d[j]);
 }
 
-// nchwc_pool_pixel pools output pixel (oy, ox) over its window clipped to
-// the image (see gc_nchwc_pool).
-static inline void nchwc_pool_pixel(const float *xb, float *yb, const float *count, __m512 start, int64_t iw,
-	int64_t ow, int64_t kw, int64_t sw, int64_t pl, int64_t iy0, int64_t ky0, int64_t ky1, int64_t oy, int64_t ox) {
-	const int64_t ix0 = ox * sw - pl;
-	const int64_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = iw - ix0 < kw ? iw - ix0 : kw;
-	__m512 acc = start;
-	for (int64_t ky = ky0; ky < ky1; ky++) {
-		const float *row = xb + ((iy0 + ky) * iw + ix0) * 16;
-		if (count)
-			for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_add_ps(acc, _mm512_loadu_ps(row + kx * 16));
-		else
-			for (int64_t kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_loadu_ps(row + kx * 16), acc);
+#define V16_OP2(name, op)                                                                           \
+	static inline __attribute__((always_inline)) nchwc_v16 name(nchwc_v16 a, nchwc_v16 b) {         \
+		return v16_make(op(a.lo, b.lo), op(a.hi, b.hi));                                            \
 	}
-	if (count) acc = _mm512_div_ps(acc, _mm512_set1_ps(count[oy * ow + ox]));
-	_mm512_storeu_ps(yb + (oy * ow + ox) * 16, acc);
+V16_OP2(v16_add, _mm256_add_ps)
+V16_OP2(v16_div, _mm256_div_ps)
+V16_OP2(v16_max, _mm256_max_ps)
+V16_OP2(v16_min, _mm256_min_ps)
+#undef V16_OP2
+
+static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchwc_v16 b, nchwc_v16 c) {
+	return v16_make(_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi));
 }
 
-// gc_nchwc_pool max- or average-pools channel blocks [cb0, cb1) of x
-// (blocked, ih x iw) into y (oh x ow) over the window rows oy*sh - pt + ky,
-// columns ox*sw - pl + kx that lie inside the image. With count NULL,
-// output (oy, ox) is their maximum, NaN inputs skipped (max(v, acc) keeps
-// acc when v is NaN), as the reference does; else their sum, in row-major
-// window order from 0 as the plain Go reference adds them (the SIMD NCHW
-// AveragePool sums separably, so the two differ by rounding), divided by
-// count[oy*ow + ox] (the cells the average counts: inside the image, or
-// inside the padded extent with count_include_pad). The pixels whose
-// windows lie inside the image horizontally go 8, then 4, at a time
-// (independent accumulators: one pixel alone is a chain of dependent max
-// or add), the others one by one.
-// geom: ih, iw, oh, ow, kh, kw, sh, sw, pt, pl, cb0, cb1.
-void gc_nchwc_pool(const float *x, float *y, const int64_t *geom, const float *count) {
-	const int64_t ih = geom[0], iw = geom[1], oh = geom[2], ow = geom[3], kh = geom[4], kw = geom[5];
-	const int64_t sh = geom[6], sw = geom[7], pt = geom[8], pl = geom[9], cb0 = geom[10], cb1 = geom[11];
-	const __m512 start = count ? _mm512_setzero_ps() : _mm512_set1_ps(-__builtin_inff());
-	// the columns whose windows are inside the image: [xa, xb)
-	int64_t xa = (pl + sw - 1) / sw, xb = iw - kw + pl >= 0 ? (iw - kw + pl) / sw + 1 : 0;
-	if (xb > ow) xb = ow;
-	if (xa > xb) xa = xb;
-	for (int64_t cb = cb0; cb < cb1; cb++) {
-		const float *xc = x + cb * ih * iw * 16;
-		float *yc = y + cb * oh * ow * 16;
-		for (int64_t oy = 0; oy < oh; oy++) {
-			const int64_t iy0 = oy * sh - pt;
-			const int64_t ky0 = iy0 < 0 ? -iy0 : 0, ky1 = ih - iy0 < kh ? ih - iy0 : kh;
-			int64_t ox = 0;
-			for (; ox < xa; ox++) nchwc_pool_pixel(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox);
-			for (; ox + 8 <= xb; ox += 8)
-				nchwc_pool_tile(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox, 8);
-			for (; ox + 4 <= xb; ox += 4)
-				nchwc_pool_tile(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox, 4);
-			for (; ox < ow; ox++) nchwc_pool_pixel(xc, yc, count, start, iw, ow, kw, sw, pl, iy0, ky0, ky1, oy, ox);
-		}
-	}
-}
+#define SFX(name) name##_avx2
+#define vblk nchwc_v16
+#define BZERO() v16_make(_mm256_setzero_ps(), _mm256_setzero_ps())
+#define BSET1(x) v16_make(_mm256_set1_ps(x), _mm256_set1_ps(x))
+#define BLOAD(p) v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps((p) + 8))
+#define BSTORE(p, v) v16_storen((p), 16, (v))
+#define BLOADN(p, n) v16_loadn((p), (n))
+#define BLOADN1(p, n) v16_loadn1((p), (n))
+#define BSTOREN(p, n, v) v16_storen((p), (n), (v))
+#define BFMA(a, b, c) v16_fma((a), (b), (c))
+#define BADD(a, b) v16_add((a), (b))
+#define BDIV(a, b) v16_div((a), (b))
+#define BMAX(a, b) v16_max((a), (b))
+#define BMIN(a, b) v16_min((a), (b))
+#define BTRANSPOSE(r) v16_transpose(r)
+#define NCHWC_NF 1
+#define NCHWC_NP1 6
+#define NCHWC_POOL_NP 4
+#include "simd_nchwc_tmpl.h"
+#undef SFX
+#undef vblk
+#undef BZERO
+#undef BSET1
+#undef BLOAD
+#undef BSTORE
+#undef BLOADN
+#undef BLOADN1
+#undef BSTOREN
+#undef BFMA
+#undef BADD
+#undef BDIV
+#undef BMAX
+#undef BMIN
+#undef BTRANSPOSE
+#undef NCHWC_NF
+#undef NCHWC_NP1
+#undef NCHWC_POOL_NP
 
-
-// ---------------------------------------------------------------- depthwise
-// gc_nchwc_dwconv runs a 2-D depthwise convolution of NCHW planes (one
-// input channel per output channel: C = M) through the blocked layout, 16
-// channels at a time. Channel group g (image g / CB, channels 16*(g % CB)
-// and up, CB = ceil(C/16)) is transposed into a zero-padded blocked copy
-// (Hp x Wp pixels of 16 channels, Hp = (oh-1)*sh + (kh-1)*dh + 1, Wp
-// likewise; input cell (iy, ix) at pixel (iy+ph, ix+pw)), convolved one
-// 16-channel vector per output pixel and tap,
-//
-//	Yb[oy][ox] = bias + Σ_{ky,kx} W[ky][kx] * Xb[oy*sh + ky*dh][ox*sw + kx*dw]
-//
-// (taps in (ky, kx) order, as the reference sums them; an accumulator per
-// output pixel of a row tile of up to 8), and transposed back into the
-// output planes, with the summand z (NCHW, NULL: none) added and the
-// clamp to [lo, hi] applied on the way. Every vector lane does useful
-// work whatever the plane's width, where a per-plane kernel fills only
-// ow mod 16 lanes of a row's last vector and pads every plane alone.
-// With shuffle = s > 0, channel c reads input plane (c % s)*(C/s) + c/s
-// (a channel shuffle of s groups before the convolution; C % s == 0).
-// w holds the weights packed, per group of 16 channels and tap a vector
-// of 16 (W[CB][kh][kw][16], zero past C: packDepthwise in Go); with w
-// NULL every weight is 1, and with count not NULL output pixel f
-// (oy*ow + ox) of every plane is divided by count[f]: an average pool
-// (the padding's zeros add nothing to the window's sum).
-// geom: g0, g1, C, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, clamp,
-// shuffle; scratch: gc_nchwc_dwconv_scratch(geom) floats.
-static void nchwc_dw_dims(const int64_t *geom, int64_t *hp, int64_t *wp) {
-	*hp = (geom[5] - 1) * geom[9] + (geom[7] - 1) * geom[13] + 1;
-	*wp = (geom[6] - 1) * geom[10] + (geom[8] - 1) * geom[14] + 1;
-}
-
-int64_t gc_nchwc_dwconv_scratch(const int64_t *geom) {
-	int64_t hp, wp;
-	nchwc_dw_dims(geom, &hp, &wp);
-	return (hp * wp + geom[5] * geom[6] + geom[7] * geom[8] + 1) * 16;
-}
-
-// nchwc_dw_tile computes the NP output pixels f0.. (flat index oy*ow +
-// ox, so a tile may span rows): Yb[f] = bias + Σ_t W[t] * Xb[base(f) +
-// toff[t]], base(f) the blocked offset of input pixel (oy*sh, ox*sw) and
-// toff[t] that of tap t = (ky, kx) from it. NP independent accumulators
-// keep the FMA units busy however narrow the rows.
-static inline __attribute__((always_inline)) void nchwc_dw_tile(const float *Xb, const float *W, __m512 bias, float *Yb,
-	const int64_t *toff, int64_t taps, int64_t wp, int64_t sh, int64_t sw, int64_t ow, int64_t f0, const int NP) {
-	const float *base[8];
-	__m512 acc[8];
-	int64_t oy = f0 / ow, ox = f0 % ow;
-	for (int p = 0; p < NP; p++) {
-		base[p] = Xb + (oy * sh * wp + ox * sw) * 16;
-		acc[p] = bias;
-		if (++ox == ow) ox = 0, oy++;
-	}
-	for (int64_t t = 0; t < taps; t++) {
-		const __m512 wv = _mm512_loadu_ps(W + t * 16);
-		for (int p = 0; p < NP; p++) acc[p] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(base[p] + toff[t]), acc[p]);
-	}
-	for (int p = 0; p < NP; p++) _mm512_storeu_ps(Yb + (f0 + p) * 16, acc[p]);
-}
-
-void gc_nchwc_dwconv(const float *x, const float *w, const float *bias, const float *z, float *y, float *scratch,
-	const int64_t *geom, float lo, float hi, const float *count) {
-	const int64_t g0 = geom[0], g1 = geom[1], C = geom[2], ih = geom[3], iw = geom[4], oh = geom[5], ow = geom[6];
-	const int64_t kh = geom[7], kw = geom[8], sh = geom[9], sw = geom[10], ph = geom[11], pw = geom[12];
-	const int64_t dh = geom[13], dw = geom[14], clamp = geom[15], shuffle = geom[16];
-	const int64_t CB = (C + 15) / 16, taps = kh * kw, ihw = ih * iw, ohw = oh * ow;
-	int64_t hp, wp;
-	nchwc_dw_dims(geom, &hp, &wp);
-	float *Xb = scratch, *Yb = Xb + hp * wp * 16, *ones = Yb + ohw * 16;
-	const __m512 zero = _mm512_setzero_ps(), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-	if (!w)
-		for (int64_t t = 0; t < taps; t++) _mm512_storeu_ps(ones + t * 16, _mm512_set1_ps(1.0f));
-	int64_t toff[GC_NN_MAX_TAPS]; // tap (ky, kx): its offset in Xb from the window's corner
-	for (int64_t t = 0; t < taps; t++) toff[t] = ((t / kw) * dh * wp + (t % kw) * dw) * 16;
-	// the columns of Xb that input columns fill: [pw, xe)
-	const int64_t xe = pw + iw < wp ? pw + iw : wp;
-	for (int64_t g = g0; g < g1; g++) {
-		const int64_t n = g / CB, m0 = (g % CB) * 16, nc = C - m0 < 16 ? C - m0 : 16;
-		const float *xc[16]; // the input plane of each channel
-		for (int64_t c = 0; c < nc; c++) {
-			const int64_t ch = m0 + c;
-			xc[c] = x + (n * C + (shuffle ? ch % shuffle * (C / shuffle) + ch / shuffle : ch)) * ihw;
-		}
-		const int64_t yoff = (n * C + m0) * ohw;
-		const float *W = w ? w + (g % CB) * taps * 16 : ones;
-		const __m512 vb = bias ? _mm512_maskz_loadu_ps(NCHWC_MASK(nc), bias + m0) : zero;
-		// zero the padding of Xb: rows without input, columns beside it
-		for (int64_t r = 0; r < hp; r++) {
-			float *row = Xb + r * wp * 16;
-			const int64_t iy = r - ph;
-			if (iy < 0 || iy >= ih || pw >= wp) {
-				for (int64_t q = 0; q < wp; q++) _mm512_storeu_ps(row + q * 16, zero);
-				continue;
-			}
-			for (int64_t q = 0; q < pw; q++) _mm512_storeu_ps(row + q * 16, zero);
-			for (int64_t q = xe; q < wp; q++) _mm512_storeu_ps(row + q * 16, zero);
-		}
-		// transpose the planes in, 16 pixels of the flat plane at a time
-		int64_t iy = 0, ix = 0;
-		for (int64_t q = 0; q < ihw; q += 16) {
-			const int64_t cnt = ihw - q < 16 ? ihw - q : 16;
-			const __mmask16 m = NCHWC_MASK(cnt);
-			__m512 v[16];
-			for (int c = 0; c < 16; c++) v[c] = c < nc ? _mm512_maskz_loadu_ps(m, xc[c] + q) : zero;
-			nchwc_transpose16(v); // v[j]: the 16 channels of pixel q + j
-			for (int64_t j = 0; j < cnt; j++) {
-				if (iy + ph < hp && ix + pw < wp) _mm512_storeu_ps(Xb + ((iy + ph) * wp + ix + pw) * 16, v[j]);
-				if (++ix == iw) ix = 0, iy++;
-			}
-		}
-		// convolve: tiles of 8 output pixels, the last one ending at the
-		// plane's end (overlapping its predecessor); planes of fewer than 8
-		// pixels in tiles of 4, 2 and 1
-		int64_t f = 0;
-		if (ohw >= 8) {
-			for (; f + 8 <= ohw; f += 8) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 8);
-			if (f < ohw) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, ohw - 8, 8);
-			f = ohw;
-		}
-		if (f + 4 <= ohw) {
-			nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 4);
-			f += 4;
-		}
-		if (f + 2 <= ohw) {
-			nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 2);
-			f += 2;
-		}
-		if (f < ohw) nchwc_dw_tile(Xb, W, vb, Yb, toff, taps, wp, sh, sw, ow, f, 1);
-		// transpose back into the output planes, with z and the clamp
-		for (int64_t q = 0; q < ohw; q += 16) {
-			const int64_t cnt = ohw - q < 16 ? ohw - q : 16;
-			const __mmask16 m = NCHWC_MASK(cnt);
-			__m512 v[16];
-			for (int64_t j = 0; j < 16; j++) v[j] = j < cnt ? _mm512_loadu_ps(Yb + (q + j) * 16) : zero;
-			nchwc_transpose16(v); // v[c]: pixels q.. of channel c
-			for (int64_t c = 0; c < nc; c++) {
-				__m512 r = v[c];
-				const int64_t o = yoff + c * ohw + q;
-				if (count) r = _mm512_div_ps(r, _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, count + q));
-				if (z) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, z + o));
-				if (clamp) r = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r));
-				_mm512_mask_storeu_ps(y + o, m, r);
-			}
-		}
-	}
-}
 #pragma GCC pop_options
