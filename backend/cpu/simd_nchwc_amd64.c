@@ -75,9 +75,11 @@ static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]
 #define BSET1(x) _mm512_set1_ps(x)
 #define BLOAD(p) _mm512_loadu_ps(p)
 #define BSTORE(p, v) _mm512_storeu_ps((p), (v))
-#define BLOADN(p, n) _mm512_maskz_loadu_ps(NCHWC_MASK(n), (p))
-#define BLOADN1(p, n) _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), NCHWC_MASK(n), (p))
-#define BSTOREN(p, n, v) _mm512_mask_storeu_ps((p), NCHWC_MASK(n), (v))
+#define bmask __mmask16
+#define BMASK(n) NCHWC_MASK(n)
+#define BLOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define BLOADM1(p, m) _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), (m), (p))
+#define BSTOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define BFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define BADD(a, b) _mm512_add_ps((a), (b))
 #define BDIV(a, b) _mm512_div_ps((a), (b))
@@ -94,9 +96,11 @@ static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]
 #undef BSET1
 #undef BLOAD
 #undef BSTORE
-#undef BLOADN
-#undef BLOADN1
-#undef BSTOREN
+#undef bmask
+#undef BMASK
+#undef BLOADM
+#undef BLOADM1
+#undef BSTOREM
 #undef BFMA
 #undef BADD
 #undef BDIV
@@ -124,32 +128,38 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_make(__m256 lo, __m25
 	return v;
 }
 
-// v16_mask is the lanes [8h, 8h + 8) of the first n of 16 (h = 0, 1), as
-// a maskload / maskstore mask.
-static inline __attribute__((always_inline)) __m256i v16_mask(int64_t n, int h) {
-	return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8 * h), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// nchwc_m16 is the first n lanes of a block as maskload / maskstore
+// masks of its two halves (v16_mask).
+typedef struct {
+	__m256i lo, hi;
+} nchwc_m16;
+
+static inline __attribute__((always_inline)) nchwc_m16 v16_mask(int64_t n) {
+	const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const int k = n < 16 ? (int)n : 16;
+	nchwc_m16 m = {_mm256_cmpgt_epi32(_mm256_set1_epi32(k), lanes), _mm256_cmpgt_epi32(_mm256_set1_epi32(k - 8), lanes)};
+	return m;
 }
 
-static inline __attribute__((always_inline)) nchwc_v16 v16_loadn(const float *p, int64_t n) {
-	if (n >= 16) return v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
-	return v16_make(_mm256_maskload_ps(p, v16_mask(n, 0)), _mm256_maskload_ps(p + 8, v16_mask(n, 1)));
+static inline __attribute__((always_inline)) void v16_store(float *p, nchwc_v16 v) {
+	_mm256_storeu_ps(p, v.lo);
+	_mm256_storeu_ps(p + 8, v.hi);
 }
 
-static inline __attribute__((always_inline)) nchwc_v16 v16_loadn1(const float *p, int64_t n) {
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadm(const float *p, nchwc_m16 m) {
+	return v16_make(_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi));
+}
+
+// v16_loadm1 is v16_loadm with ones in the lanes the mask leaves out.
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadm1(const float *p, nchwc_m16 m) {
 	const __m256 one = _mm256_set1_ps(1.0f);
-	const __m256i m0 = v16_mask(n, 0), m1 = v16_mask(n, 1);
-	return v16_make(_mm256_blendv_ps(one, _mm256_maskload_ps(p, m0), _mm256_castsi256_ps(m0)),
-		_mm256_blendv_ps(one, _mm256_maskload_ps(p + 8, m1), _mm256_castsi256_ps(m1)));
+	return v16_make(_mm256_blendv_ps(one, _mm256_maskload_ps(p, m.lo), _mm256_castsi256_ps(m.lo)),
+		_mm256_blendv_ps(one, _mm256_maskload_ps(p + 8, m.hi), _mm256_castsi256_ps(m.hi)));
 }
 
-static inline __attribute__((always_inline)) void v16_storen(float *p, int64_t n, nchwc_v16 v) {
-	if (n >= 16) {
-		_mm256_storeu_ps(p, v.lo);
-		_mm256_storeu_ps(p + 8, v.hi);
-		return;
-	}
-	_mm256_maskstore_ps(p, v16_mask(n, 0), v.lo);
-	_mm256_maskstore_ps(p + 8, v16_mask(n, 1), v.hi);
+static inline __attribute__((always_inline)) void v16_storem(float *p, nchwc_m16 m, nchwc_v16 v) {
+	_mm256_maskstore_ps(p, m.lo, v.lo);
+	_mm256_maskstore_ps(p + 8, m.hi, v.hi);
 }
 
 // transpose8 transposes the 8 x 8 block r in place: 32-bit interleave of
@@ -206,10 +216,12 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchw
 #define BZERO() v16_make(_mm256_setzero_ps(), _mm256_setzero_ps())
 #define BSET1(x) v16_make(_mm256_set1_ps(x), _mm256_set1_ps(x))
 #define BLOAD(p) v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps((p) + 8))
-#define BSTORE(p, v) v16_storen((p), 16, (v))
-#define BLOADN(p, n) v16_loadn((p), (n))
-#define BLOADN1(p, n) v16_loadn1((p), (n))
-#define BSTOREN(p, n, v) v16_storen((p), (n), (v))
+#define BSTORE(p, v) v16_store((p), (v))
+#define bmask nchwc_m16
+#define BMASK(n) v16_mask(n)
+#define BLOADM(p, m) v16_loadm((p), (m))
+#define BLOADM1(p, m) v16_loadm1((p), (m))
+#define BSTOREM(p, m, v) v16_storem((p), (m), (v))
 #define BFMA(a, b, c) v16_fma((a), (b), (c))
 #define BADD(a, b) v16_add((a), (b))
 #define BDIV(a, b) v16_div((a), (b))
@@ -226,9 +238,11 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchw
 #undef BSET1
 #undef BLOAD
 #undef BSTORE
-#undef BLOADN
-#undef BLOADN1
-#undef BSTOREN
+#undef bmask
+#undef BMASK
+#undef BLOADM
+#undef BLOADM1
+#undef BSTOREM
 #undef BFMA
 #undef BADD
 #undef BDIV

@@ -4,9 +4,9 @@
 //   SFX(name)       appends the ISA suffix (name_avx512, name_avx2)
 //   vblk            a vector of one block's 16 floats (one register with
 //                   AVX-512, two with AVX2); BZERO(), BSET1(x), BLOAD(p),
-//                   BSTORE(p, v), BLOADN(p, n) (the first n lanes, the
-//                   rest zero), BLOADN1(p, n) (the rest one), BSTOREN(p,
-//                   n, v) (the first n lanes), BFMA(a, b, c) = a*b + c,
+//                   BSTORE(p, v); bmask, the first n lanes of a block
+//                   (BMASK(n)), and BLOADM(p, m) (the rest zero),
+//                   BLOADM1(p, m) (the rest one), BSTOREM(p, m, v); BFMA(a, b, c) = a*b + c,
 //                   BADD, BDIV, BMAX, BMIN (as _mm512_max_ps: the second
 //                   operand when either is NaN), BTRANSPOSE(r) (the 16 x 16
 //                   block r[16] in place: r[i][j] becomes r[j][i])
@@ -29,8 +29,9 @@ void SFX(gc_nchwc_to)(const float *x, float *y, int64_t hw, int64_t c, int64_t c
 		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16; // the block's real channels
 		for (int64_t q = 0; q < hw; q += 16) {
 			const int64_t n = hw - q < 16 ? hw - q : 16;
+			const bmask m = BMASK(n);
 			vblk v[16];
-			for (int ch = 0; ch < 16; ch++) v[ch] = ch < nc ? BLOADN(xb + ch * hw + q, n) : BZERO();
+			for (int ch = 0; ch < 16; ch++) v[ch] = ch < nc ? BLOADM(xb + ch * hw + q, m) : BZERO();
 			BTRANSPOSE(v); // v[j]: the 16 channels of pixel q + j
 			for (int64_t j = 0; j < n; j++) BSTORE(yb + (q + j) * 16, v[j]);
 		}
@@ -46,10 +47,11 @@ void SFX(gc_nchwc_from)(const float *x, float *y, int64_t hw, int64_t c, int64_t
 		const int64_t nc = c - cb * 16 < 16 ? c - cb * 16 : 16;
 		for (int64_t q = 0; q < hw; q += 16) {
 			const int64_t n = hw - q < 16 ? hw - q : 16;
+			const bmask m = BMASK(n);
 			vblk v[16];
 			for (int64_t j = 0; j < 16; j++) v[j] = j < n ? BLOAD(xb + (q + j) * 16) : BZERO();
 			BTRANSPOSE(v); // v[c]: pixels q.. of channel c
-			for (int64_t ch = 0; ch < nc; ch++) BSTOREN(yb + ch * hw + q, n, v[ch]);
+			for (int64_t ch = 0; ch < nc; ch++) BSTOREM(yb + ch * hw + q, m, v[ch]);
 		}
 	}
 }
@@ -236,7 +238,7 @@ static inline int64_t SFX(nchwc_tile_max)(int64_t nf) { return nf >= 4 ? 6 : nf 
 static inline int64_t SFX(nchwc_group_init)(const float *bias, int64_t M, int64_t g, vblk init[4]) {
 	for (int64_t f = 0; f < 4; f++) {
 		const int64_t m0 = g * 64 + f * 16, nm = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16;
-		init[f] = bias ? BLOADN(bias + m0, nm) : BZERO();
+		init[f] = bias ? BLOADM(bias + m0, BMASK(nm)) : BZERO();
 	}
 	return M - g * 64 >= 64 ? 4 : (M - g * 64 + 15) / 16;
 }
@@ -462,7 +464,7 @@ void SFX(gc_nchwc_dwconv)(const float *x, const float *w, const float *bias, con
 		}
 		const int64_t yoff = (n * C + m0) * ohw;
 		const float *W = w ? w + (g % CB) * taps * 16 : ones;
-		const vblk vb = bias ? BLOADN(bias + m0, nc) : zero;
+		const vblk vb = bias ? BLOADM(bias + m0, BMASK(nc)) : zero;
 		// zero the padding of Xb: rows without input, columns beside it
 		for (int64_t r = 0; r < hp; r++) {
 			float *row = Xb + r * wp * 16;
@@ -478,8 +480,9 @@ void SFX(gc_nchwc_dwconv)(const float *x, const float *w, const float *bias, con
 		int64_t iy = 0, ix = 0;
 		for (int64_t q = 0; q < ihw; q += 16) {
 			const int64_t cnt = ihw - q < 16 ? ihw - q : 16;
+			const bmask m = BMASK(cnt);
 			vblk v[16];
-			for (int c = 0; c < 16; c++) v[c] = c < nc ? BLOADN(xc[c] + q, cnt) : zero;
+			for (int c = 0; c < 16; c++) v[c] = c < nc ? BLOADM(xc[c] + q, m) : zero;
 			BTRANSPOSE(v); // v[j]: the 16 channels of pixel q + j
 			for (int64_t j = 0; j < cnt; j++) {
 				if (iy + ph < hp && ix + pw < wp) BSTORE(Xb + ((iy + ph) * wp + ix + pw) * 16, v[j]);
@@ -508,16 +511,17 @@ void SFX(gc_nchwc_dwconv)(const float *x, const float *w, const float *bias, con
 		// transpose back into the output planes, with z and the clamp
 		for (int64_t q = 0; q < ohw; q += 16) {
 			const int64_t cnt = ohw - q < 16 ? ohw - q : 16;
+			const bmask m = BMASK(cnt);
 			vblk v[16];
 			for (int64_t j = 0; j < 16; j++) v[j] = j < cnt ? BLOAD(Yb + (q + j) * 16) : zero;
 			BTRANSPOSE(v); // v[c]: pixels q.. of channel c
 			for (int64_t c = 0; c < nc; c++) {
 				vblk r = v[c];
 				const int64_t o = yoff + c * ohw + q;
-				if (count) r = BDIV(r, BLOADN1(count + q, cnt));
-				if (z) r = BADD(r, BLOADN(z + o, cnt));
+				if (count) r = BDIV(r, BLOADM1(count + q, m));
+				if (z) r = BADD(r, BLOADM(z + o, m));
 				if (clamp) r = BMIN(vhi, BMAX(vlo, r));
-				BSTOREN(y + o, cnt, r);
+				BSTOREM(y + o, m, r);
 			}
 		}
 	}
