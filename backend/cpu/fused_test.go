@@ -57,11 +57,14 @@ func moreConvCases() []nntConvCase {
 		nntConvCase{x: []int{1, 8, 10, 64}, w: []int{16, 8, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{5, 32}, bias: true},
 		nntConvCase{x: []int{1, 12, 9, 9}, w: []int{24, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 4, wantOut: []int{9, 9}, bias: true},
 		// depthwise through the blocked kernel: a last block of 8 channels,
-		// uneven pads with stride 2, tiles of 8 pixels overlapping at the end;
-		// a block of 1 channel and dilation 2; fewer than 8 output pixels
+		// uneven pads with stride 2, tiles of 8 pixels (AVX-512; 4 with AVX2)
+		// overlapping at the end; a block of 1 channel and dilation 2; fewer
+		// than 8 output pixels (6; AVX2: one overlapping tile of 4); 3 output
+		// pixels (tiles of 2 and 1)
 		nntConvCase{x: []int{1, 40, 11, 13}, w: []int{40, 1, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 0}, pe: []int{0, 1}, group: 40, wantOut: []int{5, 6}, bias: true},
 		nntConvCase{x: []int{2, 17, 5, 6}, w: []int{17, 1, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 17, wantOut: []int{5, 6}},
 		nntConvCase{x: []int{1, 20, 3, 2}, w: []int{20, 1, 3, 3}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 20, wantOut: []int{3, 2}, bias: true},
+		nntConvCase{x: []int{1, 20, 3, 7}, w: []int{20, 1, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 20, wantOut: []int{1, 3}, bias: true},
 		// more taps than the AVX-512 depthwise kernels take (17x17 = 289)
 		nntConvCase{x: []int{1, 32, 20, 22}, w: []int{32, 1, 17, 17}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{8, 8}, pe: []int{8, 8}, group: 32, wantOut: []int{20, 22}},
 		// 3-D of depth 1 with depth padding: the output has depth 3, so
@@ -314,6 +317,9 @@ func TestPoolEveryLevel(t *testing.T) {
 		// ShuffleNet's shortcut pools, with and without the padding counted
 		{x: []int{2, 20, 14, 14}, k: []int64{3, 3}, s: []int64{2, 2}, d: []int64{1, 1}, pads: []int64{1, 1, 1, 1}},
 		{x: []int{1, 40, 9, 11}, k: []int64{3, 2}, s: []int64{2, 1}, d: []int64{1, 1}, pads: []int64{1, 0, 1, 1}, ceil: 1, includePad: 1},
+		// one output pixel per plane (a global 7x7 average: the blocked
+		// kernel's one-pixel tile)
+		{x: []int{1, 32, 7, 7}, k: []int64{7, 7}, s: []int64{1, 1}, d: []int64{1, 1}, pads: []int64{0, 0, 0, 0}},
 	}
 	prev, _ := ActiveCPULevel()
 	defer SetCPULevel(prev)

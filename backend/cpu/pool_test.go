@@ -230,7 +230,7 @@ func testMaxPoolIntSeparable(t *testing.T, _ CPULevel) {
 // TestAveragePoolDepthOne: a 3-D AveragePool over a depth-1 input
 // ([N, C, 1, H, W], kernel [1, kh, kw]) takes the 2-D kernels and divides
 // by the window's cells, with 1 and 16 planes (the latter through the
-// blocked kernel at AVX-512); with count_include_pad and a padded depth
+// blocked kernel at AVX2 and AVX-512); with count_include_pad and a padded depth
 // tap the divisor counts that tap too (the generic path).
 func TestAveragePoolDepthOne(t *testing.T) {
 	for _, l := range SupportedCPULevels() {

@@ -106,7 +106,8 @@ func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, av
 }
 
 // nnMaxTaps is GC_NN_MAX_TAPS: the largest kh*kw of the AVX-512 depthwise
-// and pooling kernels.
+// and pooling kernels and of the blocked depthwise kernel (gc_nchwc_dwconv,
+// AVX2 and AVX-512).
 const nnMaxTaps = C.GC_NN_MAX_TAPS
 
 // pool2dF32AVX512 runs gc_pool2d_f32_avx512 (geom as pool2dF32's plus kh);

@@ -128,16 +128,19 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_make(__m256 lo, __m25
 	return v;
 }
 
-// nchwc_m16 is the first n lanes of a block as maskload / maskstore
-// masks of its two halves (v16_mask).
+// nchwc_m16 is the first n lanes of a block: n and the maskload /
+// maskstore masks of its two halves. The masked accesses touch a half
+// only when it holds one of the n lanes (AMD leaves faults on masked-out
+// elements to the implementation), and none when n is 0.
 typedef struct {
 	__m256i lo, hi;
+	int64_t n;
 } nchwc_m16;
 
 static inline __attribute__((always_inline)) nchwc_m16 v16_mask(int64_t n) {
 	const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
 	const int k = n < 16 ? (int)n : 16;
-	nchwc_m16 m = {_mm256_cmpgt_epi32(_mm256_set1_epi32(k), lanes), _mm256_cmpgt_epi32(_mm256_set1_epi32(k - 8), lanes)};
+	nchwc_m16 m = {_mm256_cmpgt_epi32(_mm256_set1_epi32(k), lanes), _mm256_cmpgt_epi32(_mm256_set1_epi32(k - 8), lanes), k};
 	return m;
 }
 
@@ -146,20 +149,21 @@ static inline __attribute__((always_inline)) void v16_store(float *p, nchwc_v16 
 	_mm256_storeu_ps(p + 8, v.hi);
 }
 
-static inline __attribute__((always_inline)) nchwc_v16 v16_loadm(const float *p, nchwc_m16 m) {
-	return v16_make(_mm256_maskload_ps(p, m.lo), _mm256_maskload_ps(p + 8, m.hi));
-}
-
-// v16_loadm1 is v16_loadm with ones in the lanes the mask leaves out.
-static inline __attribute__((always_inline)) nchwc_v16 v16_loadm1(const float *p, nchwc_m16 m) {
-	const __m256 one = _mm256_set1_ps(1.0f);
-	return v16_make(_mm256_blendv_ps(one, _mm256_maskload_ps(p, m.lo), _mm256_castsi256_ps(m.lo)),
-		_mm256_blendv_ps(one, _mm256_maskload_ps(p + 8, m.hi), _mm256_castsi256_ps(m.hi)));
+// v16_loadm_or loads the mask's lanes, fill in the others.
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadm_or(const float *p, nchwc_m16 m, __m256 fill) {
+	if (m.n >= 16) return v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+	const __m256 lo = m.n > 0 ? _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m.lo), _mm256_castsi256_ps(m.lo)) : fill;
+	const __m256 hi = m.n > 8 ? _mm256_blendv_ps(fill, _mm256_maskload_ps(p + 8, m.hi), _mm256_castsi256_ps(m.hi)) : fill;
+	return v16_make(lo, hi);
 }
 
 static inline __attribute__((always_inline)) void v16_storem(float *p, nchwc_m16 m, nchwc_v16 v) {
-	_mm256_maskstore_ps(p, m.lo, v.lo);
-	_mm256_maskstore_ps(p + 8, m.hi, v.hi);
+	if (m.n >= 16) {
+		v16_store(p, v);
+		return;
+	}
+	if (m.n > 0) _mm256_maskstore_ps(p, m.lo, v.lo);
+	if (m.n > 8) _mm256_maskstore_ps(p + 8, m.hi, v.hi);
 }
 
 // transpose8 transposes the 8 x 8 block r in place: 32-bit interleave of
@@ -219,8 +223,8 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchw
 #define BSTORE(p, v) v16_store((p), (v))
 #define bmask nchwc_m16
 #define BMASK(n) v16_mask(n)
-#define BLOADM(p, m) v16_loadm((p), (m))
-#define BLOADM1(p, m) v16_loadm1((p), (m))
+#define BLOADM(p, m) v16_loadm_or((p), (m), _mm256_setzero_ps())
+#define BLOADM1(p, m) v16_loadm_or((p), (m), _mm256_set1_ps(1.0f))
 #define BSTOREM(p, m, v) v16_storem((p), (m), (v))
 #define BFMA(a, b, c) v16_fma((a), (b), (c))
 #define BADD(a, b) v16_add((a), (b))

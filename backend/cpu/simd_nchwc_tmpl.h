@@ -20,6 +20,11 @@
 // so the value of channel c at (y, x) sits at ((c/16*H + y)*W + x)*16 +
 // c%16. The Go side (nchwc.go) checks every size.
 
+// The tiles' switch has cases for one block and, with NCHWC_NF 4, for two
+// to four; their register arrays hold 16 pixels by 4 blocks and 8 pixels.
+_Static_assert((NCHWC_NF == 1 || NCHWC_NF == 4) && NCHWC_NP1 <= 16 && NCHWC_POOL_NP <= 8 && NCHWC_POOL_NP >= 4,
+	"NCHWC_NF must be 1 or 4, NCHWC_NP1 at most 16, NCHWC_POOL_NP 4 to 8");
+
 // gc_nchwc_to writes channel blocks [cb0, cb1) of y (blocked) from x, the
 // c NCHW planes of one image of hw pixels (channels past c: zeros).
 void SFX(gc_nchwc_to)(const float *x, float *y, int64_t hw, int64_t c, int64_t cb0, int64_t cb1) {

@@ -64,7 +64,7 @@ func newBenchConvCmd(g *globals) *cobra.Command {
 		Long: `Times one float32 2-D convolution (ONNX Conv, seeded random weights and
 input) as a one-node model, the way bench model times a model: the load-time
 passes (--relu fuses the activation into the convolution; the channel-blocked
-layout where the CPU has AVX-512), warm-up runs, then timed runs; with
+layout where the CPU has AVX2 or AVX-512), warm-up runs, then timed runs; with
 --vs-ort ONNX Runtime runs the same model in turns with ours. The report adds
 the convolution's FLOPs (2 per multiply-add) and the rate of each runtime.
 
