@@ -90,26 +90,6 @@ static inline __attribute__((always_inline)) void nchwc_transpose16(__m512 r[16]
 #define NCHWC_NP1 16
 #define NCHWC_POOL_NP 8
 #include "simd_nchwc_tmpl.h"
-#undef SFX
-#undef vblk
-#undef BZERO
-#undef BSET1
-#undef BLOAD
-#undef BSTORE
-#undef bmask
-#undef BMASK
-#undef BLOADM
-#undef BLOADM1
-#undef BSTOREM
-#undef BFMA
-#undef BADD
-#undef BDIV
-#undef BMAX
-#undef BMIN
-#undef BTRANSPOSE
-#undef NCHWC_NF
-#undef NCHWC_NP1
-#undef NCHWC_POOL_NP
 
 #pragma GCC pop_options
 
@@ -236,25 +216,5 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchw
 #define NCHWC_NP1 6
 #define NCHWC_POOL_NP 4
 #include "simd_nchwc_tmpl.h"
-#undef SFX
-#undef vblk
-#undef BZERO
-#undef BSET1
-#undef BLOAD
-#undef BSTORE
-#undef bmask
-#undef BMASK
-#undef BLOADM
-#undef BLOADM1
-#undef BSTOREM
-#undef BFMA
-#undef BADD
-#undef BDIV
-#undef BMAX
-#undef BMIN
-#undef BTRANSPOSE
-#undef NCHWC_NF
-#undef NCHWC_NP1
-#undef NCHWC_POOL_NP
 
 #pragma GCC pop_options

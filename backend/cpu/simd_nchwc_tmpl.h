@@ -18,7 +18,8 @@
 // The layout: an image of C channels is CB = ceil(C/16) blocks, each H x W
 // pixels of 16 channel values (the last block's channels past C padding),
 // so the value of channel c at (y, x) sits at ((c/16*H + y)*W + x)*16 +
-// c%16. The Go side (nchwc.go) checks every size.
+// c%16. The Go side (nchwc.go) checks every size. The template undefines
+// these macros at its end.
 
 // The tiles' switch has cases for one block and, with NCHWC_NF 4, for two
 // to four; their register arrays hold 16 pixels by 4 blocks and 8 pixels.
@@ -531,3 +532,24 @@ void SFX(gc_nchwc_dwconv)(const float *x, const float *w, const float *bias, con
 		}
 	}
 }
+
+#undef SFX
+#undef vblk
+#undef BZERO
+#undef BSET1
+#undef BLOAD
+#undef BSTORE
+#undef bmask
+#undef BMASK
+#undef BLOADM
+#undef BLOADM1
+#undef BSTOREM
+#undef BFMA
+#undef BADD
+#undef BDIV
+#undef BMAX
+#undef BMIN
+#undef BTRANSPOSE
+#undef NCHWC_NF
+#undef NCHWC_NP1
+#undef NCHWC_POOL_NP
