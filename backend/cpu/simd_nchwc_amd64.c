@@ -129,12 +129,18 @@ static inline __attribute__((always_inline)) void v16_store(float *p, nchwc_v16 
 	_mm256_storeu_ps(p + 8, v.hi);
 }
 
-// v16_loadm_or loads the mask's lanes, fill in the others.
-static inline __attribute__((always_inline)) nchwc_v16 v16_loadm_or(const float *p, nchwc_m16 m, __m256 fill) {
+// v16_loadm loads the mask's lanes, zeros in the others (maskload's own).
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadm(const float *p, nchwc_m16 m) {
 	if (m.n >= 16) return v16_make(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
-	const __m256 lo = m.n > 0 ? _mm256_blendv_ps(fill, _mm256_maskload_ps(p, m.lo), _mm256_castsi256_ps(m.lo)) : fill;
-	const __m256 hi = m.n > 8 ? _mm256_blendv_ps(fill, _mm256_maskload_ps(p + 8, m.hi), _mm256_castsi256_ps(m.hi)) : fill;
-	return v16_make(lo, hi);
+	const __m256 zero = _mm256_setzero_ps();
+	return v16_make(m.n > 0 ? _mm256_maskload_ps(p, m.lo) : zero, m.n > 8 ? _mm256_maskload_ps(p + 8, m.hi) : zero);
+}
+
+// v16_loadm1 is v16_loadm with ones in the lanes the mask leaves out.
+static inline __attribute__((always_inline)) nchwc_v16 v16_loadm1(const float *p, nchwc_m16 m) {
+	const __m256 one = _mm256_set1_ps(1.0f);
+	const nchwc_v16 v = v16_loadm(p, m);
+	return v16_make(_mm256_blendv_ps(one, v.lo, _mm256_castsi256_ps(m.lo)), _mm256_blendv_ps(one, v.hi, _mm256_castsi256_ps(m.hi)));
 }
 
 static inline __attribute__((always_inline)) void v16_storem(float *p, nchwc_m16 m, nchwc_v16 v) {
@@ -203,8 +209,8 @@ static inline __attribute__((always_inline)) nchwc_v16 v16_fma(nchwc_v16 a, nchw
 #define BSTORE(p, v) v16_store((p), (v))
 #define bmask nchwc_m16
 #define BMASK(n) v16_mask(n)
-#define BLOADM(p, m) v16_loadm_or((p), (m), _mm256_setzero_ps())
-#define BLOADM1(p, m) v16_loadm_or((p), (m), _mm256_set1_ps(1.0f))
+#define BLOADM(p, m) v16_loadm((p), (m))
+#define BLOADM1(p, m) v16_loadm1((p), (m))
 #define BSTOREM(p, m, v) v16_storem((p), (m), (v))
 #define BFMA(a, b, c) v16_fma((a), (b), (c))
 #define BADD(a, b) v16_add((a), (b))
