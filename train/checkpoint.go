@@ -62,6 +62,72 @@ type ckptState struct {
 	Samples      int64        `json:"samples"`
 }
 
+// isCheckpointFile reports whether name (a file in a checkpoint directory)
+// is one that checkpoints write: state.json, a weights file, or the
+// temporary file of either's atomic write (atomicfile: ".NAME.tmp*").
+func isCheckpointFile(name string) bool {
+	isOurs := func(n string) bool {
+		return n == stateFile || strings.HasPrefix(n, "ckpt-") && strings.HasSuffix(n, ".safetensors")
+	}
+	if base, _, ok := strings.Cut(strings.TrimPrefix(name, "."), ".tmp"); ok && strings.HasPrefix(name, ".") {
+		return isOurs(base)
+	}
+	return isOurs(name)
+}
+
+// CheckCheckpointDir reports whether dir may hold checkpoints: it does not
+// exist yet, or it is a directory holding nothing but checkpoint files. A
+// directory with anything else in it is refused, since starting over
+// (--fresh) and finishing delete the checkpoint files there.
+func CheckCheckpointDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return fmt.Errorf("checkpoint directory %s is a file", dir)
+		}
+		return fmt.Errorf("checkpoint directory: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !isCheckpointFile(e.Name()) {
+			return fmt.Errorf("checkpoint directory %s holds %s, which is not a checkpoint file: "+
+				"give a new or empty directory (checkpoints are deleted when a run starts over or finishes)", dir, e.Name())
+		}
+	}
+	return nil
+}
+
+// RemoveCheckpoint deletes the checkpoint files in dir, then dir itself if
+// that leaves it empty. Nothing else in dir is touched; a dir that does
+// not exist is no error.
+func RemoveCheckpoint(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	left := 0
+	for _, e := range entries {
+		if e.IsDir() || !isCheckpointFile(e.Name()) {
+			left++
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if left == 0 {
+		// An empty directory the user named (the working directory, say)
+		// may refuse to go; its checkpoint is gone either way.
+		os.Remove(dir)
+	}
+	return nil
+}
+
 // fingerprint hashes everything that determines the run's result: the
 // configuration, the loss, the initial weights, masks and frozen set, and
 // the data. A checkpoint with another fingerprint is never resumed.

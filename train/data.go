@@ -60,7 +60,7 @@ func SplitValidation(ds *data.Dataset, fraction float64, seed uint64) (*data.Dat
 	if fraction == 0 {
 		return ds, nil, nil
 	}
-	if fraction < 0 || fraction >= 1 {
+	if !(fraction >= 0 && fraction < 1) {
 		return nil, nil, fmt.Errorf("validation fraction %v outside [0, 1)", fraction)
 	}
 	nv := int(float64(ds.Len()) * fraction)

@@ -27,8 +27,8 @@ func (s Schedule) Validate() error {
 	switch s.Kind {
 	case "", "constant", "cosine":
 	case "step":
-		if s.StepEpochs <= 0 || s.Gamma <= 0 {
-			return fmt.Errorf("step schedule needs step epochs > 0 and gamma > 0")
+		if s.StepEpochs <= 0 || !(s.Gamma > 0 && s.Gamma <= math.MaxFloat64) {
+			return fmt.Errorf("step schedule needs step epochs > 0 and a finite gamma > 0, got %d and %v", s.StepEpochs, s.Gamma)
 		}
 	default:
 		return fmt.Errorf("unknown learning-rate schedule %q (constant, step, cosine)", s.Kind)
@@ -36,8 +36,8 @@ func (s Schedule) Validate() error {
 	if s.Base <= 0 || math.IsNaN(s.Base) || math.IsInf(s.Base, 0) {
 		return fmt.Errorf("learning rate %v must be positive", s.Base)
 	}
-	if s.WarmupEpochs < 0 || s.Min < 0 {
-		return fmt.Errorf("warm-up epochs and minimum rate must be >= 0")
+	if !(s.WarmupEpochs >= 0 && s.WarmupEpochs <= math.MaxInt32 && s.Min >= 0 && s.Min <= math.MaxFloat64) {
+		return fmt.Errorf("warm-up epochs (%v) and minimum rate (%v) must be finite and >= 0", s.WarmupEpochs, s.Min)
 	}
 	return nil
 }

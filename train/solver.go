@@ -40,9 +40,12 @@ type Solver interface {
 
 // NewSolver returns the solver of cfg.
 func NewSolver(cfg SolverConfig) (Solver, error) {
+	if !(cfg.WeightDecay >= 0 && cfg.WeightDecay <= math.MaxFloat32) {
+		return nil, fmt.Errorf("weight decay %v must be a finite value >= 0", cfg.WeightDecay)
+	}
 	switch strings.ToLower(cfg.Kind) {
 	case "", "sgd":
-		if cfg.Momentum < 0 || cfg.Momentum >= 1 {
+		if !(cfg.Momentum >= 0 && cfg.Momentum < 1) {
 			return nil, fmt.Errorf("sgd: momentum %v outside [0, 1)", cfg.Momentum)
 		}
 		return &sgd{cfg: cfg, vel: map[string][]float32{}}, nil
@@ -57,7 +60,7 @@ func NewSolver(cfg SolverConfig) (Solver, error) {
 		if c.Eps == 0 {
 			c.Eps = 1e-8
 		}
-		if c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || c.Eps <= 0 {
+		if !(c.Beta1 >= 0 && c.Beta1 < 1 && c.Beta2 >= 0 && c.Beta2 < 1 && c.Eps > 0) {
 			return nil, fmt.Errorf("adam: need 0 <= beta1, beta2 < 1 and eps > 0, got %v %v %v", c.Beta1, c.Beta2, c.Eps)
 		}
 		return &adam{cfg: c, m: map[string][]float32{}, v: map[string][]float32{}}, nil

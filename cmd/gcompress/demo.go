@@ -80,6 +80,8 @@ type demoContext struct {
 	logf     func(format string, args ...any)
 	// epochs overrides the recipes' epochs when > 0 (tests).
 	epochs int
+	// retrain trains every model anew, replacing the cached one.
+	retrain bool
 }
 
 // trainConfig is the training configuration of recipe r for the demo's
@@ -252,11 +254,6 @@ func runDemo(w io.Writer, g *globals, outDir string, seed uint64, budget time.Du
 		return err
 	}
 	cacheDir := filepath.Join(outDir, "cache")
-	if retrain {
-		if err := os.RemoveAll(cacheDir); err != nil {
-			return err
-		}
-	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return err
 	}
@@ -265,7 +262,7 @@ func runDemo(w io.Writer, g *globals, outDir string, seed uint64, budget time.Du
 		Threads: threads, Seed: seed}
 	logf("gcompress demo on %s (seed %d)", rep.Dataset, seed)
 	c := &demoContext{train: trainSet, test: test, outDir: outDir, cacheDir: cacheDir, threads: threads,
-		seed: seed, start: start, budget: budget, logf: logf, epochs: epochs}
+		seed: seed, start: start, budget: budget, logf: logf, epochs: epochs, retrain: retrain}
 
 	logf("[1/4] LeNet-5 on the training digits")
 	base, secs, cached, err := demoTrained(c, "lenet5", nil)
@@ -335,7 +332,13 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 		key += "-" + strings.NewReplacer("(", "-", ")", "", " ", "", ",", "-", "=", "").Replace(fmt.Sprint(loss))
 	}
 	path = filepath.Join(c.cacheDir, key+".onnx")
-	if _, err := os.Stat(path); err == nil {
+	ckpt := path + ".ckpt"
+	if c.retrain {
+		// Start over: the run replaces the cached model when it ends.
+		if err := train.RemoveCheckpoint(ckpt); err != nil {
+			return "", 0, false, err
+		}
+	} else if _, err := os.Stat(path); err == nil {
 		c.logf("  using the cached %s", path)
 		return path, 0, true, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -349,7 +352,7 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 	if err != nil {
 		return "", 0, false, err
 	}
-	cfg.CheckpointDir = path + ".ckpt"
+	cfg.CheckpointDir = ckpt
 	c.logf("  training %s: %d epochs of %d digits, batch %d (checkpoints in %s)", arch, cfg.Epochs, c.train.Len(), cfg.Batch, cfg.CheckpointDir)
 	start := time.Now()
 	pr := newProgress(arch)
@@ -361,7 +364,7 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
 		return "", 0, false, err
 	}
-	if err := os.RemoveAll(cfg.CheckpointDir); err != nil {
+	if err := train.RemoveCheckpoint(ckpt); err != nil {
 		return "", 0, false, err
 	}
 	c.logf("  trained in %.1f s (%.0f samples/s)", time.Since(start).Seconds(), res.SamplesPerSec)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,9 +189,10 @@ func (o *trainOpts) config(r recipe) (train.Config, error) {
 		return cfg, usagef("--batch must be positive")
 	case given("lr") && !(o.lr > 0):
 		return cfg, usagef("--lr must be positive")
-	case given("shift") && o.shift < 0, given("momentum") && o.momentum < 0,
-		given("weight-decay") && o.weightDecay < 0, given("warmup-epochs") && o.warmup < 0:
-		return cfg, usagef("--shift, --momentum, --weight-decay and --warmup-epochs must be >= 0")
+	case given("shift") && o.shift < 0:
+		return cfg, usagef("--shift must be >= 0")
+	case !(o.valFraction >= 0 && o.valFraction < 1):
+		return cfg, usagef("--val-fraction %v: want a fraction in [0, 1)", o.valFraction)
 	case cfg.Batch <= 0:
 		return cfg, usagef("--batch must be positive")
 	case o.checkpointEvery < 0:
@@ -199,6 +201,14 @@ func (o *trainOpts) config(r recipe) (train.Config, error) {
 		return cfg, usagef("--limit must be >= 0")
 	case o.patience > 0 && o.valFraction == 0:
 		return cfg, usagef("--patience needs --val-fraction")
+	}
+	for _, f := range []struct {
+		name  string
+		value float64
+	}{{"momentum", o.momentum}, {"weight-decay", o.weightDecay}, {"warmup-epochs", o.warmup}, {"gamma", o.gamma}} {
+		if given(f.name) && !(f.value >= 0 && !math.IsInf(f.value, 0)) {
+			return cfg, usagef("--%s %v: want a finite value >= 0", f.name, f.value)
+		}
 	}
 	if _, err := train.NewSolver(cfg.Solver); err != nil {
 		return cfg, usageError{err}
@@ -246,15 +256,19 @@ func (o *trainOpts) loadData() (train.Data, error) {
 	return d, nil
 }
 
-// prepareCheckpoint resolves the checkpoint directory (OUT.ckpt by default)
-// and clears it with --fresh.
+// prepareCheckpoint resolves the checkpoint directory (OUT.ckpt by default),
+// refuses one that holds anything but checkpoint files, and with --fresh
+// deletes the checkpoint there.
 func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 	dir := o.checkpointDir
 	if dir == "" {
 		dir = o.out + ".ckpt"
 	}
+	if err := train.CheckCheckpointDir(dir); err != nil {
+		return usageError{err}
+	}
 	if o.fresh {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := train.RemoveCheckpoint(dir); err != nil {
 			return err
 		}
 	}
@@ -273,13 +287,14 @@ func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 	return nil
 }
 
-// finish saves the trained model atomically and removes the checkpoint.
+// finish saves the trained model atomically and removes the checkpoint
+// (its files, and its directory when that leaves it empty).
 func (o *trainOpts) finish(m *graph.Model, cfg train.Config) error {
 	if err := onnx.Save(m, o.out, onnx.SaveOptions{}); err != nil {
 		return err
 	}
 	interruptHint.Store(nil)
-	return os.RemoveAll(cfg.CheckpointDir)
+	return train.RemoveCheckpoint(cfg.CheckpointDir)
 }
 
 // progress shows training progress: an mpb bar on a terminal (stderr),

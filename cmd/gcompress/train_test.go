@@ -111,6 +111,12 @@ func TestTrainDistillEvalErrors(t *testing.T) {
 		{[]string{"distill", "--student-arch", "mlp-30-30", "--data", mnistDir(), "-o", out}, 2, []string{"--teacher"}},
 		{[]string{"distill", "--teacher", "t.onnx", "--data", mnistDir(), "-o", out}, 2, []string{"--student"}},
 		{[]string{"distill", "--teacher", "t.onnx", "--student-arch", "mlp-30-30", "--temperature", "0", "--data", mnistDir(), "-o", out}, 2, []string{"--temperature"}},
+		// NaN passes a "< 0" check: each must be refused by name, never reach a slice bound
+		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--val-fraction", "NaN", "-o", out}, 2, []string{"--val-fraction"}},
+		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--momentum", "NaN", "-o", out}, 2, []string{"--momentum"}},
+		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--weight-decay", "Inf", "-o", out}, 2, []string{"--weight-decay"}},
+		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--warmup-epochs", "NaN", "-o", out}, 2, []string{"--warmup-epochs"}},
+		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--schedule", "step", "--gamma", "NaN", "-o", out}, 2, []string{"--gamma"}},
 	}
 	for _, c := range cases {
 		_, stderr, code := gc(t, c.args...)
@@ -119,6 +125,58 @@ func TestTrainDistillEvalErrors(t *testing.T) {
 			continue
 		}
 		wantCleanError(t, stderr, code, c.fragments...)
+	}
+}
+
+// TestTrainCheckpointDirKeepsOtherFiles: a checkpoint directory that holds
+// anything but checkpoint files is refused before any work, with --fresh
+// too, and nothing in it is touched; a directory holding a stale
+// checkpoint is cleared by --fresh, and the finished run removes its
+// checkpoint files and the directory they leave empty.
+func TestTrainCheckpointDirKeepsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "m.onnx")
+	results := filepath.Join(dir, "results")
+	precious := filepath.Join(results, "precious.txt")
+	if err := os.Mkdir(results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(precious, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "--arch", "mlp-30-30", "--data", mnistDir(), "--epochs", "1", "--limit", "200", "-o", out}
+	for _, extra := range [][]string{{"--checkpoint-dir", results}, {"--checkpoint-dir", results, "--fresh"}, {"--checkpoint-dir", precious}} {
+		_, stderr, code := gc(t, append(args, extra...)...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", extra, code, stderr)
+			continue
+		}
+		wantCleanError(t, stderr, code, "checkpoint directory", results)
+		if b, err := os.ReadFile(precious); err != nil || string(b) != "keep me" {
+			t.Fatalf("%v: %s is gone or changed: %q %v", extra, precious, b, err)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%v: refused, yet %s was written", extra, out)
+		}
+	}
+
+	stale := filepath.Join(dir, "stale")
+	if err := os.Mkdir(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"state.json", "ckpt-00000007.safetensors", ".state.json.tmp123"} {
+		if err := os.WriteFile(filepath.Join(stale, f), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, stderr, code := gc(t, append(args, "--checkpoint-dir", stale)...); code == 0 || !strings.Contains(stderr, "checkpoint") {
+		t.Errorf("resuming from a broken checkpoint: exit %d (%s)", code, stderr)
+	}
+	if _, stderr, code := gc(t, append(args, "--checkpoint-dir", stale, "--fresh")...); code != 0 {
+		t.Fatalf("--fresh over a stale checkpoint: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the emptied checkpoint directory was not removed: %v", err)
 	}
 }
 
