@@ -111,8 +111,8 @@ speed-up, which --vs-dense measures in the same run.`,
   gcompress --device cuda:0 bench gemm --dtype f16 --m 4096 --n 4096 --k 4096 --tile w128x256t --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.runs < 1 || f.warmup < 0 {
-				return usagef("--runs must be >= 1 and --warmup >= 0")
+			if err := checkIntFlags(intFlag{"runs", f.runs, 1}, intFlag{"warmup", f.warmup, 0}); err != nil {
+				return err
 			}
 			if g.device != "cpu" {
 				return benchGemmDevice(cmd.OutOrStdout(), g, &f)
@@ -238,8 +238,11 @@ materialized model.`,
   gcompress bench model lenet5.onnx --dim batch=64 --vs-ort`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || warmup < 0 {
-				return usagef("--runs must be >= 1 and --warmup >= 0")
+			if err := checkIntFlags(intFlag{"runs", runs, 1}, intFlag{"warmup", warmup, 0}); err != nil {
+				return err
+			}
+			if materialize < -1 {
+				return usagef("--materialize %d: want a seed >= 0, or -1 for off", materialize)
 			}
 			if materialize >= 0 && len(dims) > 0 {
 				return usagef("--dim applies to models without --materialize (a light zoo model's inputs are fixed)")

@@ -78,8 +78,8 @@ side, for odd kernels).`,
   gcompress bench conv --input 1,136,28,28 --out 136 --kernel 3 --group 136 --vs-ort`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runs < 1 || warmup < 0 {
-				return usagef("--runs must be >= 1 and --warmup >= 0")
+			if err := checkIntFlags(intFlag{"runs", runs, 1}, intFlag{"warmup", warmup, 0}); err != nil {
+				return err
 			}
 			spec, err := newConvSpec(input, out, kernel, strides, pads, dilations, group, !noBias, relu)
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,6 +140,60 @@ func TestRunIdentityWritesOutputs(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "y: float32[2 3]") {
 		t.Errorf("stdout %q lacks the output summary", stdout)
+	}
+}
+
+// TestRunOutputDirAndNaN: --output-dir is made only when the run succeeds
+// and only inside an existing directory; the JSON report carries NaN and
+// infinite outputs as strings (a JSON number cannot be NaN).
+func TestRunOutputDirAndNaN(t *testing.T) {
+	model := writeModel(t, identityModel())
+	dir := t.TempDir()
+	in := filepath.Join(dir, "x.npy")
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	if err := tensor.SaveNpy(in, tensor.FromSlice([]int{2, 3}, []float32{nan, inf, -inf, 1.5, 0, -2})); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "new")
+	stdout, stderr, code := gc(t, "run", model, "--input", "x="+in, "--output-dir", out, "--show", "6", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	first := decodeJSON(t, stdout)["outputs"].([]any)[0].(map[string]any)["first"].([]any)
+	if fmt.Sprint(first) != "[NaN +Inf -Inf 1.5 0 -2]" {
+		t.Errorf("first %v, want [NaN +Inf -Inf 1.5 0 -2]", first)
+	}
+	if _, err := os.Stat(filepath.Join(out, "output_0.npy")); err != nil {
+		t.Errorf("the new --output-dir holds no output: %v", err)
+	}
+
+	nested := filepath.Join(dir, "missing", "sub")
+	_, stderr, code = gc(t, "run", model, "--input", "x="+in, "--output-dir", nested)
+	wantCleanError(t, stderr, code, "missing")
+	if code != 2 {
+		t.Errorf("--output-dir in a missing directory: exit %d, want 2", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Errorf("a refused --output-dir was made: %v", err)
+	}
+
+	// y = Reshape(x, shape): a shape of 7 values fails at run time
+	reshape := identityModel()
+	g := reshape.Graph
+	g.Node[0] = &onnxpb.NodeProto{Name: proto.String("r"), OpType: proto.String("Reshape"), Input: []string{"x", "shape"}, Output: []string{"y"}}
+	shapeInfo := floatInfo("shape", 1)
+	shapeInfo.Type.GetTensorType().ElemType = proto.Int32(7) // int64
+	g.Input = append(g.Input, shapeInfo)
+	g.Output[0] = floatInfo("y", 6)
+	bad := filepath.Join(dir, "shape.npy")
+	if err := tensor.SaveNpy(bad, tensor.FromSlice([]int{1}, []int64{7})); err != nil {
+		t.Fatal(err)
+	}
+	failed := filepath.Join(dir, "failed")
+	_, stderr, code = gc(t, "run", writeModel(t, reshape), "--input", "x="+in, "--input", "shape="+bad, "--output-dir", failed)
+	wantCleanError(t, stderr, code)
+	if _, err := os.Stat(failed); !os.IsNotExist(err) {
+		t.Errorf("a failed run left its --output-dir behind: %v", err)
 	}
 }
 

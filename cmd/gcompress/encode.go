@@ -13,6 +13,7 @@ import (
 
 	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/compress/encode"
+	"github.com/gcompress/gcompress/graph"
 	"github.com/gcompress/gcompress/internal/atomicfile"
 	"github.com/gcompress/gcompress/onnx"
 	"github.com/gcompress/gcompress/train"
@@ -134,6 +135,17 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	// The reference is evaluated at the end, on the test split: read it,
+	// and refuse it without data, before any work.
+	var ref *graph.Model
+	if f.reference != "" {
+		if o.data == "" || o.testSplit == "" {
+			return usagef("--reference is evaluated on the test split: give --data DIR (and a --split)")
+		}
+		if ref, err = loadModel(f.reference); err != nil {
+			return err
+		}
+	}
 	threads := g.threadCount()
 	plan, err := encode.MakePlan(m, f.opt)
 	if err != nil {
@@ -197,11 +209,7 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 		if rep.After, err = encode.EvaluateTopK(dm, d.Test, o.testSplit, threads); err != nil {
 			return err
 		}
-		if f.reference != "" {
-			ref, err := loadModel(f.reference)
-			if err != nil {
-				return err
-			}
+		if ref != nil {
 			if rep.Reference, err = encode.EvaluateTopK(ref, d.Test, o.testSplit, threads); err != nil {
 				return err
 			}

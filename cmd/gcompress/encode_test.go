@@ -92,7 +92,8 @@ func absf(x float64) float64 {
 
 // TestEncodeBadFlags: flag values the encoder would silently replace by
 // its defaults (0), and a --bits that k-means fills beyond what a 15-bit
-// Huffman code can index, fail with one clear line.
+// Huffman code can index, and a --reference that is missing or has no
+// data to be evaluated on, fail with one clear line and no output.
 func TestEncodeBadFlags(t *testing.T) {
 	dir := t.TempDir()
 	mlp := saveZoo(t, dir, "mlp-30-30")
@@ -109,6 +110,10 @@ func TestEncodeBadFlags(t *testing.T) {
 		{[]string{"encode", mlp, "--gap-bits", "9", "-o", out}, "gap bits"},
 		{[]string{"encode", mlp, "--layer-bits", "fc1.weight=x", "-o", out}, "--layer-bits"},
 		{[]string{"encode", l300, "--bits", "16", "-o", out}, "distinct symbols"},
+		// the reference is read before any work (it was read after writing the archive)
+		{[]string{"encode", mlp, "--reference", filepath.Join(dir, "nosuch.onnx"), "--data", mnistDir(), "-o", out}, "nosuch.onnx"},
+		{[]string{"encode", mlp, "--reference", mlp, "-o", out}, "--data"},
+		{[]string{"encode", mlp, "--momentum", "NaN", "--data", mnistDir(), "-o", out}, "--momentum"},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.frag)

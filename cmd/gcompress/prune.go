@@ -218,8 +218,9 @@ func (f *pruneFlags) check(model string) error {
 	if f.rounds > 1 && f.retrainEpochs == 0 {
 		return usagef("--rounds %d prunes and retrains in rounds: give --retrain-epochs N", f.rounds)
 	}
-	if f.retrainEpochs < 0 || f.latencyRuns < 0 || f.agreeSamples < 0 {
-		return usagef("--retrain-epochs, --latency-runs and --agreement-samples must be >= 0")
+	if err := checkIntFlags(intFlag{"retrain-epochs", f.retrainEpochs, 0}, intFlag{"latency-runs", f.latencyRuns, 0},
+		intFlag{"agreement-samples", f.agreeSamples, 0}); err != nil {
+		return err
 	}
 	if (f.retrainEpochs > 0 || f.method == "gradual" || f.sensitivity >= 0) && o.data == "" {
 		return usagef("retraining, gradual pruning and the sensitivity scan need --data DIR")

@@ -224,8 +224,9 @@ func (f *quantizeFlags) check(model string) error {
 	if f.activations != "u8" && f.activations != "s8" {
 		return usagef("--activations %q: want u8 or s8", f.activations)
 	}
-	if f.calibSamples < 0 || f.evalSamples < 0 || f.batch <= 0 || f.bins < 128 || f.keepFloat < 0 {
-		return usagef("--calib-samples, --eval-samples and --keep-float must be >= 0, --batch > 0, --bins >= 128")
+	if err := checkIntFlags(intFlag{"calib-samples", f.calibSamples, 0}, intFlag{"eval-samples", f.evalSamples, 0},
+		intFlag{"keep-float", f.keepFloat, 0}, intFlag{"batch", f.batch, 1}, intFlag{"bins", f.bins, 128}); err != nil {
+		return err
 	}
 	if !(f.percentile > 0 && f.percentile <= 100) {
 		return usagef("--percentile %v: want a value in (0, 100]", f.percentile)

@@ -27,6 +27,22 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// intFlag is an integer flag's name, value and least allowed value.
+type intFlag struct {
+	name       string
+	value, min int
+}
+
+// checkIntFlags refuses, by name, the first flag below its minimum.
+func checkIntFlags(flags ...intFlag) error {
+	for _, f := range flags {
+		if f.value < f.min {
+			return usagef("--%s %d: want a value >= %d", f.name, f.value, f.min)
+		}
+	}
+	return nil
+}
+
 // exitCode maps an error to the process exit status: 2 for usage errors,
 // 1 for everything else.
 func exitCode(err error) int {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -44,7 +45,9 @@ func newRunCmd(g *globals) *cobra.Command {
 (NumPy .npy or ONNX TensorProto .pb; NAME may be left out when the model has one
 input), or from --random-inputs (seeded uniform [0,1) data; symbolic dimensions
 need --dim NAME=SIZE). Outputs are written as DIR/output_<i>.npy in graph-output
-order with --output-dir, and summarised on stdout.
+order with --output-dir (DIR is made when the run succeeds, if its parent
+exists), and summarised on stdout; with --json a NaN or infinite output value
+is the string "NaN", "+Inf" or "-Inf".
 
 --bench N times N runs after --warmup runs and reports median/min/max/mean
 latency; --profile adds a per-op time table, --profile-nodes N the N
@@ -90,16 +93,29 @@ type runReport struct {
 }
 
 type outputSummary struct {
-	Name  string    `json:"name"`
-	DType string    `json:"dtype"`
-	Shape []int     `json:"shape"`
-	File  string    `json:"file,omitempty"`
-	First []float64 `json:"first"`
+	Name  string        `json:"name"`
+	DType string        `json:"dtype"`
+	Shape []int         `json:"shape"`
+	File  string        `json:"file,omitempty"`
+	First []reportValue `json:"first"`
+}
+
+// reportValue is an output value in the JSON report: a number, or the
+// string "NaN", "+Inf" or "-Inf", which JSON numbers cannot express (a
+// model's NaN output is what a report most needs to show).
+type reportValue float64
+
+func (v reportValue) MarshalJSON() ([]byte, error) {
+	if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+		return json.Marshal(fmt.Sprint(f))
+	}
+	return json.Marshal(float64(v))
 }
 
 func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
-	if f.bench < 0 || f.warmup < 0 || f.nodes < 0 || f.showFirst < 0 {
-		return usagef("--bench, --warmup, --profile-nodes and --show must be >= 0")
+	if err := checkIntFlags(intFlag{"bench", f.bench, 0}, intFlag{"warmup", f.warmup, 0},
+		intFlag{"profile-nodes", f.nodes, 0}, intFlag{"show", f.showFirst, 0}); err != nil {
+		return err
 	}
 	m, err := loadModel(path)
 	if err != nil {
@@ -132,9 +148,14 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 	for i, t := range outs {
 		o := outputSummary{Name: m.Graph.Outputs[i].Name, DType: t.DType().String(), Shape: t.Shape()}
 		for j := 0; j < min(f.showFirst, t.Len()); j++ {
-			o.First = append(o.First, t.Float64At(j))
+			o.First = append(o.First, reportValue(t.Float64At(j)))
 		}
 		if f.outDir != "" {
+			if i == 0 {
+				if err := os.MkdirAll(f.outDir, 0o755); err != nil {
+					return fmt.Errorf("--output-dir: %w", err)
+				}
+			}
 			o.File = outputFile(f.outDir, i)
 			if err := tensor.SaveNpy(o.File, t); err != nil {
 				return err
@@ -189,23 +210,27 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 // outputFile is where --output-dir puts output i.
 func outputFile(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("output_%d.npy", i)) }
 
-// checkOutputDir prepares --output-dir before the model runs: the
-// directory is made if missing (a file of that name is refused), and no
-// output file may be one of the --input files.
+// checkOutputDir checks --output-dir before the model runs: an existing
+// directory whose output files pass checkOutputs (none of them an --input
+// file), or a new one in an existing, writable directory (made when the
+// run has succeeded); a file of that name is refused.
 func (f *runFlags) checkOutputDir(outputs int) error {
 	if f.outDir == "" {
 		return nil
 	}
-	if st, err := os.Stat(f.outDir); err == nil && !st.IsDir() {
+	st, err := os.Stat(f.outDir)
+	if err == nil && !st.IsDir() {
 		return usagef("--output-dir %s: a file of that name exists", f.outDir)
-	}
-	if err := os.MkdirAll(f.outDir, 0o755); err != nil {
-		return fmt.Errorf("--output-dir: %w", err)
 	}
 	var in []string
 	for _, spec := range f.inputs {
 		_, file := inputSpec(spec)
 		in = append(in, file)
+	}
+	if err != nil {
+		// A new directory, made once the run has succeeded: it must be
+		// creatable where a file of its name could be.
+		return checkOutputs(in, filepath.Clean(f.outDir))
 	}
 	files := make([]string, outputs)
 	for i := range files {
