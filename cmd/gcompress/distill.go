@@ -59,6 +59,8 @@ error will. Train the teacher with the same --val-fraction and --seed.`,
   gcompress distill --teacher lenet5.onnx --student-arch mlp-30-30 --data data/mnist --temperature 4 --alpha 0.9 --seed 2 -o s.onnx --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			yieldToFlags(cmd.Flags(), "student-arch", &studentArch, "student")
+			yieldToFlags(cmd.Flags(), "student", &student, "student-arch")
 			return runDistill(cmd.OutOrStdout(), g, o, teacher, student, studentArch, temperature, alpha)
 		},
 	}

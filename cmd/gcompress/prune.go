@@ -200,6 +200,9 @@ func (f *pruneFlags) check(model string) error {
 			return usagef("give --sparsity or --flops-reduction, not both")
 		}
 	}
+	if onCommandLine(f.train.flags, "criterion") && f.method != "channel" {
+		return usagef("--criterion ranks channels: it applies to --method channel")
+	}
 	if f.roundChannels < 1 {
 		return usagef("--round-channels %d must be >= 1", f.roundChannels)
 	}

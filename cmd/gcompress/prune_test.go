@@ -131,6 +131,8 @@ func TestPruneBadInputs(t *testing.T) {
 		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", out}, "--method channel"},
 		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--round-channels", "0", "-o", out}, "--round-channels"},
 		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--masks", filepath.Join(dir, "m.st"), "-o", out}, "--masks"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--criterion", "l2", "-o", out}, "--criterion"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--latency-runs", "-1", "-o", out}, "--latency-runs"},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.frag)

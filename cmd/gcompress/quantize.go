@@ -142,8 +142,10 @@ With --json it prints the report as JSON.`,
 			if onCommandLine(cmd.Flags(), "calib") && onCommandLine(cmd.Flags(), "data") {
 				return usagef("give --calib or --data (the same option), not both")
 			}
+			calibration := []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float", "quantize-adds"}
+			yieldToFlags(cmd.Flags(), "weight-only", &f.weightOnly, append(calibration, "reduce-range")...)
 			if f.weightOnly != "" {
-				for _, name := range []string{"method", "percentile", "bins", "activations", "calib-samples", "sensitivity", "keep-float", "quantize-adds"} {
+				for _, name := range calibration {
 					if onCommandLine(cmd.Flags(), name) {
 						return usagef("--%s is about activation calibration, which --weight-only does not do", name)
 					}
@@ -151,6 +153,15 @@ With --json it prints the report as JSON.`,
 				if onCommandLine(cmd.Flags(), "reduce-range") {
 					return usagef("--reduce-range is for the 8-bit integer kernels (uint8 x int8); --weight-only dequantizes its weights to float")
 				}
+			}
+			if onCommandLine(cmd.Flags(), "percentile") && f.method != string(quant.MethodPercentile) {
+				return usagef("--percentile applies to --method percentile (the method is %s)", f.method)
+			}
+			if onCommandLine(cmd.Flags(), "group-size") && f.weightOnly == "" {
+				return usagef("--group-size applies to --weight-only (activation quantization has no groups)")
+			}
+			if !(f.maxDrop == -1 || f.maxDrop >= 0 && f.maxDrop <= 100) {
+				return usagef("--max-drop %v: want accuracy points in [0, 100], or -1 for off", f.maxDrop)
 			}
 			return runQuantize(cmd, g, f, args[0])
 		},
@@ -242,6 +253,15 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 		return err
 	}
 	start := time.Now()
+	if f.ort {
+		// before calibration and evaluation, which take minutes on big models
+		if f.calib == "" {
+			return usagef("--ort needs --calib for the samples to compare on")
+		}
+		if err := ortpeer.Init(); err != nil {
+			return fmt.Errorf("--ort: %w", err)
+		}
+	}
 	m, err := loadModel(model)
 	if err != nil {
 		return err
@@ -303,9 +323,6 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 		evalSet, n := test, f.evalSamples
 		if evalSet == nil {
 			evalSet, n = calib, rep.CalibSamples
-		}
-		if evalSet == nil {
-			return usagef("--ort needs --calib for the samples to compare on")
 		}
 		if sum.ORT, err = compareWithORT(q, evalSet, n, test != nil && test.Labels != nil, f.batch, g.threadCount()); err != nil {
 			return fmt.Errorf("--ort: %w", err)

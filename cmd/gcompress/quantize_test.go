@@ -343,6 +343,25 @@ func TestQuantizeBadInputs(t *testing.T) {
 		g.AddNode("MatMul", []*graph.Value{x, w}, []*graph.Value{y}, nil)
 		return y
 	})
+	qdq := saveGraph(t, dir, "qdq", 784, func(g *graph.Graph, x *graph.Value) *graph.Value {
+		q, y := g.NewValue("q"), g.NewValue("y")
+		s := g.AddInitializer("s", tensor.FromSlice([]int{}, []float32{0.1}))
+		g.AddNode("QuantizeLinear", []*graph.Value{x, s}, []*graph.Value{q}, nil)
+		g.AddNode("DequantizeLinear", []*graph.Value{q, s}, []*graph.Value{y}, nil)
+		return y
+	})
+	// labels past the model's 10 classes (the accuracy was reported as 0%)
+	badLabels := filepath.Join(dir, "badlabels")
+	if err := os.Mkdir(badLabels, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	images := tensor.MustNew(tensor.Float32, 8, 1, 28, 28)
+	labels := tensor.FromSlice([]int{8}, []int64{1, 2, 3, 50, 4, 5, 6, 7})
+	for name, v := range map[string]*tensor.Tensor{"train.npy": images, "test.npy": images, "test-labels.npy": labels} {
+		if err := tensor.SaveNpy(filepath.Join(badLabels, name), v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	outDir := filepath.Join(dir, "out")
 	if err := os.Mkdir(outDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -360,6 +379,8 @@ func TestQuantizeBadInputs(t *testing.T) {
 		{"wrong sample shape", []string{wide, "--calib", quantMNIST()}, []string{"wide.onnx", "28x28", "1024"}},
 		{"unknown ignore entry", []string{lenet, "--calib", quantMNIST(), "--ignore", "conv9"}, []string{"conv9"}},
 		{"missing eval split", []string{lenet, "--calib", quantMNIST(), "--eval-split", "valid"}, []string{"valid"}},
+		{"quantized already", []string{qdq, "--calib", quantMNIST()}, []string{"qdq.onnx", "quantized already", "QuantizeLinear"}},
+		{"labels out of range", []string{lenet, "--calib", badLabels}, []string{"label 50", "10 outputs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"quantize"}, tc.args...)
@@ -380,6 +401,11 @@ func TestQuantizeBadInputs(t *testing.T) {
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--activations", "u4"}, // unknown type
 		{"quantize", lenet, "--weight-only", "int8", "--quantize-adds", "-o", out},     // adds need quantized activations
 		{"quantize", lenet, "--weight-only", "int8", "--reduce-range", "-o", out},      // no int8 x int8 kernels
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--max-drop", "NaN"},   // -1 (off) or [0, 100]
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--max-drop", "-5"},
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--percentile", "50"}, // ignored by --method entropy
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--group-size", "32"}, // weight-only only
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--bins", "1"},
 	} {
 		if _, stderr, code := gc(t, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)

@@ -254,6 +254,21 @@ func onCommandLine(fl *pflag.FlagSet, name string) bool {
 	return f != nil && f.Changed && f.Annotations[fromConfig] == nil
 }
 
+// yieldToFlags clears *value, the value of flag name, when it came from the
+// configuration and one of the flags others that contradict it was given on
+// the command line: a configured default yields to a flag.
+func yieldToFlags(fl *pflag.FlagSet, name string, value *string, others ...string) {
+	if *value == "" || onCommandLine(fl, name) {
+		return
+	}
+	for _, o := range others {
+		if onCommandLine(fl, o) {
+			*value = ""
+			return
+		}
+	}
+}
+
 // checkConfigKeys refuses a config file key that is no flag of any
 // command (a misspelling would otherwise be ignored).
 func checkConfigKeys(root *cobra.Command, keys []string, file string) error {

@@ -454,6 +454,8 @@ Architectures and their default recipes (flags override each setting):
   gcompress train --init model.onnx --data data/mnist --epochs 3 --lr 0.005 -o tuned.onnx`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			yieldToFlags(cmd.Flags(), "arch", &arch, "init")
+			yieldToFlags(cmd.Flags(), "init", &init, "arch")
 			return runTrain(cmd.OutOrStdout(), g, o, arch, init)
 		},
 	}

@@ -165,7 +165,8 @@ func TestDeviceNote(t *testing.T) {
 }
 
 // TestConfigYieldsToFlags: a configuration value does not count as a flag
-// given on the command line when flags contradict each other.
+// given on the command line when flags contradict each other, and gives
+// way to the flag.
 func TestConfigYieldsToFlags(t *testing.T) {
 	model := writeModel(t, identityModel())
 	_, stderr, code := gcIn(t, t.TempDir(), []string{"GCOMPRESS_METHOD=percentile"}, "quantize", model, "--weight-only", "int8", "-o", "q.onnx")
@@ -174,6 +175,27 @@ func TestConfigYieldsToFlags(t *testing.T) {
 	}
 	_, stderr, code = gc(t, "quantize", model, "--weight-only", "int8", "--method", "percentile", "-o", "q.onnx")
 	wantCleanError(t, stderr, code, "--method")
+
+	// a configured weight-only, architecture or student gives way to the
+	// flag that contradicts it (each was "give one, not both")
+	dir := t.TempDir()
+	mlp := saveZoo(t, dir, "mlp-30-30")
+	lenet := saveZoo(t, dir, "lenet5")
+	for _, c := range []struct {
+		env  string
+		args []string
+	}{
+		{"GCOMPRESS_WEIGHT_ONLY=int8", []string{"quantize", lenet, "--calib", quantMNIST(), "--method", "minmax", "--calib-samples", "32",
+			"--eval-samples", "32", "-o", filepath.Join(dir, "q.onnx")}},
+		{"GCOMPRESS_ARCH=lenet5", []string{"train", "--init", mlp, "--data", mnistDir(), "--epochs", "1", "--limit", "100",
+			"-o", filepath.Join(dir, "t.onnx")}},
+		{"GCOMPRESS_STUDENT_ARCH=lenet5", []string{"distill", "--teacher", lenet, "--student", mlp, "--data", mnistDir(), "--epochs", "1",
+			"--limit", "100", "-o", filepath.Join(dir, "d.onnx")}},
+	} {
+		if _, stderr, code := gcIn(t, dir, []string{c.env}, c.args...); code != 0 {
+			t.Errorf("%s %v: exit %d: %s", c.env, c.args[0], code, stderr)
+		}
+	}
 }
 
 // TestRunOutputDirChecks: run --output-dir refuses, before running, a

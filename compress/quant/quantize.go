@@ -156,6 +156,37 @@ type EvalReport struct {
 	LogitsNMSE float64 `json:"logits_nmse"`
 }
 
+// quantizedOps are the ops of a model that is quantized already (QDQ,
+// integer or weight-only): quantizing it again would quantize its
+// dequantized tensors a second time and call the result's source "float".
+var quantizedOps = map[string]bool{
+	"QuantizeLinear": true, "DequantizeLinear": true, "DynamicQuantizeLinear": true, "QLinearConv": true,
+	"QLinearMatMul": true, "ConvInteger": true, "MatMulInteger": true, "MatMulNBits": true,
+}
+
+// checkEvalLabels fails, before any work, for labels of ds outside the
+// classes of g's first output when its last dimension is known (else the
+// evaluation checks them once it has run the model).
+func checkEvalLabels(g *graph.Graph, ds *data.Dataset) error {
+	if ds == nil || ds.Labels == nil || len(g.Outputs) == 0 || len(g.Outputs[0].Shape) == 0 {
+		return nil
+	}
+	if d := g.Outputs[0].Shape[len(g.Outputs[0].Shape)-1]; d.Known() {
+		return ds.CheckLabels(int(d.Size))
+	}
+	return nil
+}
+
+// refuseQuantized fails for a graph with a quantization op.
+func refuseQuantized(g *graph.Graph) error {
+	for _, n := range g.Nodes {
+		if quantizedOps[n.OpType] {
+			return fmt.Errorf("the model is quantized already (node %s is %s): quantize its float original", n.Name, n.OpType)
+		}
+	}
+	return nil
+}
+
 // QuantizeModel quantizes m to INT8 with post-training calibration on the
 // first samples of calib and returns the QDQ model (see InsertQDQ) and a
 // report. m is not modified. The steps: Prepare (BN and constant folding),
@@ -164,6 +195,12 @@ type EvalReport struct {
 // sensitivity analysis and mixed precision, InsertQDQ, and an evaluation of
 // the integer execution (Lower) against the float model.
 func QuantizeModel(m *graph.Model, calib *data.Dataset, o Options) (*graph.Model, *Report, error) {
+	if err := refuseQuantized(m.Graph); err != nil {
+		return nil, nil, err
+	}
+	if err := checkEvalLabels(m.Graph, o.Eval); err != nil {
+		return nil, nil, fmt.Errorf("evaluation set: %w", err)
+	}
 	if o.WeightOnly != "" {
 		return weightOnlyModel(m, calib, o)
 	}

@@ -38,6 +38,9 @@ func newReference(m *graph.Model, ds *data.Dataset, withLabels bool, o RunOption
 	}
 	r := &reference{model: m, ds: ds, logits: logits, classes: classes, samples: len(logits) / max(classes, 1)}
 	if withLabels {
+		if err := ds.CheckLabels(classes); err != nil {
+			return nil, err
+		}
 		r.labels = ds.Labels[:r.samples]
 		r.acc = accuracyOf(logits, classes, r.labels)
 	}
