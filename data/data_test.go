@@ -179,4 +179,11 @@ func TestLoadNpy(t *testing.T) {
 	if _, err := data.Load(dir, "nothing"); err == nil || !strings.Contains(err.Error(), "nothing.npy") {
 		t.Errorf("missing split: %v", err)
 	}
+	// a file where a directory belongs, and integer labels given as samples
+	if _, err := data.Load(filepath.Join(dir, "calib.npy"), "test"); err == nil || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("a file as the dataset directory: %v", err)
+	}
+	if _, err := data.LoadNpy(filepath.Join(dir, "calib-labels.npy"), ""); err == nil || !strings.Contains(err.Error(), "int64") {
+		t.Errorf("labels as samples: %v, want the dtype named", err)
+	}
 }

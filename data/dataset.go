@@ -84,9 +84,6 @@ func LoadNpy(samples, labels string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset: %w", err)
 	}
-	if t.Rank() < 2 || t.Shape()[0] == 0 || t.Len() == 0 {
-		return nil, fmt.Errorf("dataset %s: want samples [N, ...] with N >= 1 and none empty, got %v", samples, t)
-	}
 	switch t.DType() {
 	case tensor.Float32:
 	case tensor.Float64:
@@ -97,6 +94,9 @@ func LoadNpy(samples, labels string) (*Dataset, error) {
 		t = tensor.FromSlice(t.Shape(), f)
 	default:
 		return nil, fmt.Errorf("dataset %s: samples are %v; want float32 or float64", samples, t.DType())
+	}
+	if t.Rank() < 2 || t.Shape()[0] == 0 || t.Len() == 0 {
+		return nil, fmt.Errorf("dataset %s: want samples [N, ...] with N >= 1 and none empty, got %v", samples, t)
 	}
 	shape := t.Shape()
 	d := &Dataset{Images: t, Cols: shape[len(shape)-1]}
@@ -136,6 +136,10 @@ func LoadNpy(samples, labels string) (*Dataset, error) {
 // files, or where there are none <split>.npy with <split>-labels.npy when
 // present (LoadNpy).
 func Load(dir, split string) (*Dataset, error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("dataset %s is a file; want a directory of %s-images-idx3-ubyte[.gz] and %s-labels-idx1-ubyte[.gz], or %s.npy and %s-labels.npy",
+			dir, split, split, split, split)
+	}
 	d, err := LoadFS(os.DirFS(dir), split)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return d, err

@@ -122,6 +122,26 @@ type Result struct {
 	SamplesPerSec float64 `json:"samples_per_sec"`
 }
 
+// CheckData reports the settings of cfg that d's training data cannot
+// take: a batch larger than the data, a shift for samples that are not
+// 2-D images or as wide as they are, early stopping without validation
+// data. d.Train must be non-empty.
+func (cfg Config) CheckData(d Data) error {
+	if cfg.Batch <= 0 || cfg.Batch > d.Train.Len() {
+		return fmt.Errorf("train: batch size %d must be in [1, %d], the training samples", cfg.Batch, d.Train.Len())
+	}
+	if cfg.Shift > 0 && !planar(d.Train.Sample()) {
+		return fmt.Errorf("train: shift %d moves the pixels of 2-D images; samples of shape %v are not one (use shift 0)", cfg.Shift, d.Train.Sample())
+	}
+	if cfg.Shift < 0 || cfg.Shift >= min(d.Train.Rows, d.Train.Cols) {
+		return fmt.Errorf("train: shift %d out of range: want 0 to %d for %s", cfg.Shift, min(d.Train.Rows, d.Train.Cols)-1, d.Train.Describe())
+	}
+	if cfg.Patience < 0 || (cfg.Patience > 0 && d.Val == nil) {
+		return fmt.Errorf("train: early stopping (patience %d) needs a validation set", cfg.Patience)
+	}
+	return nil
+}
+
 // Train trains m in place: on return (nil error) its initializers hold the
 // trained weights (the best ones when early stopping triggered).
 func Train(m *graph.Model, d Data, cfg Config, hooks Hooks) (*Result, error) {
@@ -131,8 +151,8 @@ func Train(m *graph.Model, d Data, cfg Config, hooks Hooks) (*Result, error) {
 	if cfg.Epochs <= 0 {
 		return nil, fmt.Errorf("train: epochs %d must be positive", cfg.Epochs)
 	}
-	if cfg.Batch <= 0 || cfg.Batch > d.Train.Len() {
-		return nil, fmt.Errorf("train: batch size %d must be in [1, %d]", cfg.Batch, d.Train.Len())
+	if err := cfg.CheckData(d); err != nil {
+		return nil, err
 	}
 	for _, split := range []struct {
 		name string
@@ -143,15 +163,6 @@ func Train(m *graph.Model, d Data, cfg Config, hooks Hooks) (*Result, error) {
 				return nil, err
 			}
 		}
-	}
-	if cfg.Shift > 0 && !planar(d.Train.Sample()) {
-		return nil, fmt.Errorf("train: shift %d moves the pixels of 2-D images; samples of shape %v are not one (use shift 0)", cfg.Shift, d.Train.Sample())
-	}
-	if cfg.Shift < 0 || cfg.Shift >= min(d.Train.Rows, d.Train.Cols) {
-		return nil, fmt.Errorf("train: shift %d out of range", cfg.Shift)
-	}
-	if cfg.Patience < 0 || (cfg.Patience > 0 && d.Val == nil) {
-		return nil, fmt.Errorf("train: early stopping (patience %d) needs a validation set", cfg.Patience)
 	}
 	if cfg.Schedule.Kind == "" {
 		cfg.Schedule.Kind = "constant"

@@ -275,10 +275,10 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		m, raw, feed = z.Model, z.ONNX, z.Feed
 	} else {
 		var err error
-		if raw, err = os.ReadFile(path); err != nil {
+		if m, err = loadModel(path); err != nil {
 			return err
 		}
-		if m, err = loadModel(path); err != nil {
+		if raw, err = os.ReadFile(path); err != nil {
 			return err
 		}
 		dims, err := parseDims(m.Graph, dimSpecs)

@@ -297,7 +297,10 @@ func TestMalformedInputs(t *testing.T) {
 	})
 	t.Run("missing input", func(t *testing.T) {
 		_, stderr, code := gc(t, "run", writeModel(t, identityModel()))
-		wantCleanError(t, stderr, code, `missing input "x"`, "float32 [2 3]")
+		wantCleanError(t, stderr, code, "missing input x:float32[2 3]", "--input x=FILE", "--random-inputs")
+		if code != 2 {
+			t.Errorf("exit %d, want 2 (a usage error)", code)
+		}
 	})
 	t.Run("wrong input shape", func(t *testing.T) {
 		x := npy("wrongshape.npy", tensor.FromSlice([]int{3, 2}, make([]float32, 6)))

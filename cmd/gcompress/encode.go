@@ -171,6 +171,9 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 		if d, err = o.loadData(); err != nil {
 			return err
 		}
+		if err := cfg.CheckData(d); err != nil && f.finetuneEpochs > 0 {
+			return usageError{err}
+		}
 		if d.Test != nil {
 			if rep.Before, err = encode.EvaluateTopK(m, d.Test, o.testSplit, threads); err != nil {
 				return err

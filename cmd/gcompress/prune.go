@@ -212,6 +212,11 @@ func (f *pruneFlags) check(model string) error {
 	if f.scope != "layer" && f.scope != "global" {
 		return usagef("--scope %q: want layer or global", f.scope)
 	}
+	if f.method == "gradual" {
+		if err := (prune.GradualSchedule{Start: f.gradStart, End: f.gradEnd, Every: f.gradEvery}).Validate(); err != nil {
+			return usagef("--gradual-start, --gradual-end, --gradual-every: %v", err)
+		}
+	}
 	if f.rounds < 1 {
 		return usagef("--rounds must be >= 1")
 	}
@@ -278,6 +283,20 @@ func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	layers := prune.Layers(m)
+	if len(layers) == 0 && f.method != "channel" {
+		return fmt.Errorf("%s has no Conv/Gemm/MatMul with a constant float32 weight to prune", path)
+	}
+	per, err := parseLayerSparsity(f.layerSparsity)
+	if err != nil {
+		return err
+	}
+	ratios := prune.Ratios{Default: max(f.sparsity, 0), PerLayer: per}
+	if f.method != "channel" {
+		if err := ratios.Check(layers); err != nil {
+			return usagef("--layer-sparsity: %v", err)
+		}
+	}
 	dense := passes.Clone(m)
 	threads := g.threadCount()
 	o := &f.train
@@ -297,6 +316,11 @@ func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 		if d, err = o.loadData(); err != nil {
 			return err
 		}
+		if cfg.Epochs > 0 {
+			if err := cfg.CheckData(d); err != nil {
+				return usageError{err}
+			}
+		}
 	}
 	pr := newProgress("prune " + f.method)
 	rt := prune.Retrain{Data: d, Config: cfg, Progress: pr}
@@ -307,15 +331,6 @@ func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 	if rep.Before, err = evalSplit(dense, d.Test, o.testSplit, threads); err != nil {
 		return err
 	}
-	layers := prune.Layers(m)
-	if len(layers) == 0 && f.method != "channel" {
-		return fmt.Errorf("%s has no Conv/Gemm/MatMul with a constant float32 weight to prune", path)
-	}
-	per, err := parseLayerSparsity(f.layerSparsity)
-	if err != nil {
-		return err
-	}
-	ratios := prune.Ratios{Default: max(f.sparsity, 0), PerLayer: per}
 	if f.sensitivity >= 0 && (f.method == "magnitude" || f.method == "gradual") {
 		scan := d.Val
 		if scan == nil {

@@ -131,10 +131,27 @@ func TestPruneBadInputs(t *testing.T) {
 		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", out}, "--method channel"},
 		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--round-channels", "0", "-o", out}, "--round-channels"},
 		{[]string{"prune", mlp, "--method", "channel", "--sparsity", "0.5", "--masks", filepath.Join(dir, "m.st"), "-o", out}, "--masks"},
-		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--criterion", "l2", "-o", out}, "--criterion"},
 		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--latency-runs", "-1", "-o", out}, "--latency-runs"},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.frag)
+	}
+	// command-line mistakes found before any work exit 2
+	for _, c := range []struct {
+		args []string
+		frag string
+	}{
+		{[]string{"prune", mlp, "--method", "magnitude", "--layer-sparsity", "fc1=2", "-o", out}, "fc1"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--layer-sparsity", "nosuch=0.5", "-o", out}, "nosuch"},
+		{[]string{"prune", mlp, "--method", "gradual", "--sparsity", "0.5", "--gradual-every", "0", "--data", mnistDir(), "--retrain-epochs", "1", "-o", out}, "every 0"},
+		{[]string{"prune", mlp, "--method", "gradual", "--sparsity", "0.5", "--gradual-start", "0.8", "--gradual-end", "0.2", "--data", mnistDir(), "--retrain-epochs", "1", "-o", out}, "start <= end"},
+		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--criterion", "l2", "-o", out}, "--criterion"},
+		{[]string{"quantize", mlp, "--weight-only", "int4", "--group-size", "7", "-o", out}, "group size 7"},
+	} {
+		_, stderr, code := gc(t, c.args...)
+		wantCleanError(t, stderr, code, c.frag)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2", c.args, code)
+		}
 	}
 }

@@ -160,6 +160,9 @@ With --json it prints the report as JSON.`,
 			if onCommandLine(cmd.Flags(), "group-size") && f.weightOnly == "" {
 				return usagef("--group-size applies to --weight-only (activation quantization has no groups)")
 			}
+			if err := quant.CheckGroupSize(f.groupSize); err != nil {
+				return usagef("--group-size: %v", err)
+			}
 			if !(f.maxDrop == -1 || f.maxDrop >= 0 && f.maxDrop <= 100) {
 				return usagef("--max-drop %v: want accuracy points in [0, 100], or -1 for off", f.maxDrop)
 			}
@@ -275,6 +278,9 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 			return usagef("--calib %s is a file of samples: --calib-split and --eval-split name the splits of a dataset directory", f.calib)
 		}
 		if calib, err = data.Open(f.calib, f.calibSplit); err != nil {
+			if samplesFile {
+				return fmt.Errorf("--calib %s: %w", f.calib, err)
+			}
 			return fmt.Errorf("--calib %s (split %q): %w", f.calib, f.calibSplit, err)
 		}
 		if calib.Len() == 0 {

@@ -166,8 +166,15 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		}
 	}
 	if cfg != "" {
+		if st, err := os.Stat(cfg); err == nil && st.IsDir() {
+			return usagef("config %s is a directory; give a .yaml, .yml, .json or .toml file", cfg)
+		}
 		v.SetConfigFile(cfg)
 		if err := v.ReadInConfig(); err != nil {
+			var unsupported viper.UnsupportedConfigError
+			if errors.As(err, &unsupported) {
+				return usagef("config %s: the file name tells its format: end it in .yaml, .yml, .json or .toml", cfg)
+			}
 			return usagef("config %s: %v", cfg, err)
 		}
 		if err := checkConfigKeys(cmd.Root(), v.AllKeys(), cfg); err != nil {
@@ -199,12 +206,15 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 	if ferr != nil {
 		return ferr
 	}
-	if g.threads < 0 || g.threads > maxThreads {
-		source := "--threads"
-		if !onCommandLine(cmd.Flags(), "threads") {
-			source = configSource("threads", cfg)
+	// where a flag's value came from, for messages about it
+	source := func(name string) string {
+		if onCommandLine(cmd.Flags(), name) {
+			return "--" + name
 		}
-		return usagef("%s=%d: want 0 (all CPUs) to %d", source, g.threads, maxThreads)
+		return configSource(name, cfg)
+	}
+	if g.threads < 0 || g.threads > maxThreads {
+		return usagef("%s=%d: want 0 (all CPUs) to %d", source("threads"), g.threads, maxThreads)
 	}
 	if _, err := cpu.ActiveCPULevel(); err != nil {
 		stderrf("gcompress: warning: %v\n", err)
@@ -213,7 +223,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 		return nil
 	}
 	if _, err := cuda.ParseDevice(g.device); err != nil {
-		return usagef("--device %s: want cpu or cuda:N (N a device ordinal: 0, 1, ...)", g.device)
+		return usagef("%s=%s: want cpu or cuda:N (N a device ordinal: 0, 1, ...)", source("device"), g.device)
 	}
 	switch cmd.Annotations[usesDevice] {
 	case "yes":

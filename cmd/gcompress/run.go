@@ -278,6 +278,12 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 	inputs := map[string]*tensor.Tensor{}
 	for _, spec := range f.inputs {
 		name, file := inputSpec(spec)
+		switch {
+		case strings.HasPrefix(spec, "="):
+			return nil, usagef("--input %s: no input name before '=' (NAME=FILE, or FILE alone for a model of one input)", spec)
+		case file == "":
+			return nil, usagef("--input %s: no file after '=' (NAME=FILE.npy or NAME=FILE.pb)", spec)
+		}
 		if name == "" {
 			if len(required) != 1 {
 				return nil, usagef("--input %s: name the input (NAME=FILE); the model has %d inputs (%s)", spec, len(required), valueNames(required))
@@ -297,10 +303,15 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 		}
 		inputs[name] = t
 	}
-	if !f.random {
-		return inputs, nil
+	if f.random {
+		return inputs, addRandomInputs(g, f.seed, inputs)
 	}
-	return inputs, addRandomInputs(g, f.seed, inputs)
+	for _, v := range required {
+		if inputs[v.Name] == nil {
+			return nil, usagef("missing input %v: give --input %s=FILE (.npy or .pb), or --random-inputs", v, v.Name)
+		}
+	}
+	return inputs, nil
 }
 
 // inputSpec splits an --input value NAME=FILE; name is "" for a bare FILE.

@@ -199,6 +199,8 @@ func (o *trainOpts) config(r recipe) (train.Config, error) {
 		return cfg, usagef("--checkpoint-every must be >= 0")
 	case o.limit < 0:
 		return cfg, usagef("--limit must be >= 0")
+	case o.patience < 0:
+		return cfg, usagef("--patience must be >= 0")
 	case o.patience > 0 && o.valFraction == 0:
 		return cfg, usagef("--patience needs --val-fraction")
 	}
@@ -505,6 +507,9 @@ func runTrain(w io.Writer, g *globals, o *trainOpts, arch, init string) error {
 	d, err := o.loadData()
 	if err != nil {
 		return err
+	}
+	if err := cfg.CheckData(d); err != nil {
+		return usageError{err}
 	}
 	if err := o.prepareCheckpoint(&cfg); err != nil {
 		return err

@@ -117,6 +117,10 @@ func TestTrainDistillEvalErrors(t *testing.T) {
 		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--weight-decay", "Inf", "-o", out}, 2, []string{"--weight-decay"}},
 		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--warmup-epochs", "NaN", "-o", out}, 2, []string{"--warmup-epochs"}},
 		{[]string{"train", "--arch", "lenet5", "--data", mnistDir(), "--schedule", "step", "--gamma", "NaN", "-o", out}, 2, []string{"--gamma"}},
+		// settings the data cannot take are usage errors, found before training
+		{[]string{"train", "--arch", "mlp-30-30", "--data", mnistDir(), "--limit", "300", "--batch", "100000", "-o", out}, 2, []string{"batch size 100000", "300"}},
+		{[]string{"train", "--arch", "mlp-30-30", "--data", mnistDir(), "--shift", "100", "-o", out}, 2, []string{"shift 100", "28x28"}},
+		{[]string{"train", "--arch", "mlp-30-30", "--data", mnistDir(), "--patience", "-1", "-o", out}, 2, []string{"--patience"}},
 	}
 	for _, c := range cases {
 		_, stderr, code := gc(t, c.args...)

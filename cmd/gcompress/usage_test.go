@@ -46,6 +46,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--device", "cuda:x", "run", model}, []string{"cuda:x", "ordinal"}},
 		{[]string{"conformance", "--rtol", "-1", "."}, []string{"--rtol"}},
 		{[]string{"run", model, "--input", "nosuch=x.npy"}, []string{`no input "nosuch"`, "inputs: x"}},
+		{[]string{"run", model, "--input", "x="}, []string{"--input x=", "no file"}},
+		{[]string{"run", model, "--input", "=x.npy"}, []string{"--input =x.npy", "no input name"}},
+		{[]string{"--config", ".", "run", model}, []string{"is a directory"}},
+		{[]string{"bench", "model", model, "--materialize", "-5"}, []string{"--materialize"}},
 		{[]string{"run", model, "--random-inputs", "--dim", "batch=2"}, []string{"--dim batch", `symbolic dimension called "batch"`}},
 		{[]string{"prune", model, "--method", "channel", "--sparsity", "0.5", "--flops-reduction", "0.5", "-o", "p.onnx"}, []string{"not both"}},
 		{[]string{"prune", model, "--method", "magnitude", "--sparsity", "0.5", "--rounds", "3", "-o", "p.onnx"}, []string{"--retrain-epochs"}},
@@ -118,8 +122,8 @@ func TestDims(t *testing.T) {
 	}
 }
 
-// TestConfigChecks: a misspelt config key is an error; a bad environment
-// value names the variable.
+// TestConfigChecks: a misspelt config key is an error; a bad value names
+// the variable or file it came from; a config file must name its format.
 func TestConfigChecks(t *testing.T) {
 	model := writeModel(t, identityModel())
 	dir := t.TempDir()
@@ -130,6 +134,27 @@ func TestConfigChecks(t *testing.T) {
 	wantCleanError(t, stderr, code, `unknown key "thraeds"`)
 	_, stderr, code = gcIn(t, t.TempDir(), []string{"GCOMPRESS_THREADS=abc"}, "run", model, "--random-inputs")
 	wantCleanError(t, stderr, code, "GCOMPRESS_THREADS")
+
+	// a bad device names where it came from
+	if err := os.WriteFile(filepath.Join(dir, "gcompress.yaml"), []byte("device: gpu\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = gcIn(t, dir, nil, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "gcompress.yaml: device=gpu", "cuda:N")
+	_, stderr, code = gcIn(t, t.TempDir(), []string{"GCOMPRESS_DEVICE=gpu"}, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "GCOMPRESS_DEVICE=gpu")
+	_, stderr, code = gc(t, "--device", "cuda:-1", "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "--device=cuda:-1")
+
+	// a config file whose name gives no format, or a directory
+	noExt := filepath.Join(dir, "myconf")
+	if err := os.WriteFile(noExt, []byte("threads: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = gc(t, "--config", noExt, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "myconf", ".yaml")
+	_, stderr, code = gc(t, "--config", dir, "run", model, "--random-inputs")
+	wantCleanError(t, stderr, code, "is a directory")
 }
 
 // TestConformanceFindsNothing: a directory without test cases, or a

@@ -12,6 +12,15 @@ import (
 // DefaultGroupSize is the int4 weight-only block size along K.
 const DefaultGroupSize = 32
 
+// CheckGroupSize fails unless groupSize is 0 (per channel) or a power of
+// two >= 16, the blocks ONNX Runtime's MatMulNBits takes.
+func CheckGroupSize(groupSize int) error {
+	if groupSize < 0 || (groupSize > 0 && (groupSize < 16 || groupSize&(groupSize-1) != 0)) {
+		return fmt.Errorf("weight-only: group size %d must be a power of two >= 16 (ONNX Runtime's MatMulNBits)", groupSize)
+	}
+	return nil
+}
+
 // WeightOnly quantizes only the weights of the MatMul and Gemm layers of
 // a prepared model (activations stay float32; Conv layers are left alone):
 //
@@ -34,8 +43,8 @@ func WeightOnly(prepared *graph.Model, layers []*Layer, bits, groupSize int, per
 	if bits == 4 && groupSize == 0 {
 		groupSize = DefaultGroupSize
 	}
-	if groupSize < 0 || (groupSize > 0 && (groupSize < 16 || groupSize&(groupSize-1) != 0)) {
-		return nil, nil, fmt.Errorf("weight-only: group size %d must be a power of two >= 16 (ONNX Runtime's MatMulNBits)", groupSize)
+	if err := CheckGroupSize(groupSize); err != nil {
+		return nil, nil, err
 	}
 	index := map[*graph.Node]int{}
 	for i, n := range prepared.Graph.Nodes {
