@@ -372,15 +372,23 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 	if padded {
 		hq, wq = (oh-1)*sh+(kh-1)*dh+1, (ow-1)*sw+(kw-1)*dw+1
 	}
-	copied := padded || pre != nil
+	// A strided 1x1 convolution without pads reads every sh-th row and
+	// sw-th column: those pixels are gathered into P first, so that the
+	// kernel runs a unit-stride one over the image as one row (whole tiles
+	// with constant offsets, instead of short rows read with a stride).
+	gather := kh == 1 && kw == 1 && (sh > 1 || sw > 1) && !padded && pre == nil && bs == nchwcBlock
+	copied := padded || pre != nil || gather
 	ph, pw := hq, wq // P's planes as copied (the kernel may read them as one row)
+	if gather {
+		ph, pw, sh, sw = oh, ow, 1, 1
+	}
 	relu := int64(0)
 	if preRelu {
 		relu = 1
 	}
 	rows, cols := oh, ow // the rows and pixels per row the kernel sees
 	if kh == 1 && kw == 1 && sh == 1 && sw == 1 && !padded {
-		rows, cols, hq, wq = 1, oh*ow, 1, ih*iw // one row of every pixel
+		rows, cols, hq, wq = 1, oh*ow, 1, ph*pw // one row of every pixel
 	}
 	// input blocks per pass: a group's weights for them take half of L2
 	perBlock := kh * kw * bs * nchwcGroup * 4
@@ -416,6 +424,10 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 			parts := min(cb, threads)
 			runtime.Parallel(parts, parts, func(t int) {
 				b0, b1 := t*cb/parts, (t+1)*cb/parts
+				if gather {
+					nchwcGather(xi, P, ih, iw, oh, ow, g.strides[1], g.strides[2], b0, b1)
+					return
+				}
 				if bs == 1 {
 					// planes b0..b1, padded (one stride phase)
 					geom := [12]int64{int64(b1 - b0), int64(ih), int64(iw), int64(pt), int64(pl), int64(ph), int64(pw), 0, 0, 1, 1, 0}
@@ -446,6 +458,21 @@ func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32
 				nchwcConvC(src, wp, bias, zi, yi, &geom, act.lo, act.hi)
 			}
 		})
+	}
+}
+
+// nchwcGather copies pixels (oy*sh, ox*sw) of blocks [b0, b1) of the
+// blocked image x (ih x iw pixels a block) into p (oh x ow a block).
+func nchwcGather(x, p []float32, ih, iw, oh, ow, sh, sw, b0, b1 int) {
+	const bl = nchwcBlock
+	for b := b0; b < b1; b++ {
+		src, dst := x[b*ih*iw*bl:(b+1)*ih*iw*bl], p[b*oh*ow*bl:(b+1)*oh*ow*bl]
+		for oy := range oh {
+			for ox := range ow {
+				d, s := (oy*ow+ox)*bl, (oy*sh*iw+ox*sw)*bl
+				*(*[bl]float32)(dst[d : d+bl]) = *(*[bl]float32)(src[s : s+bl])
+			}
+		}
 	}
 }
 
