@@ -63,56 +63,79 @@ type ckptState struct {
 }
 
 // isCheckpointFile reports whether name (a file in a checkpoint directory)
-// is one that checkpoints write: state.json, a weights file, or the
-// temporary file of either's atomic write (atomicfile: ".NAME.tmp*").
+// is one that save writes: state.json, a weights file ckpt-<step, 8 or
+// more digits>.safetensors, or the temporary file of either's atomic write
+// (atomicfile: ".NAME.tmp*").
 func isCheckpointFile(name string) bool {
 	isOurs := func(n string) bool {
-		return n == stateFile || strings.HasPrefix(n, "ckpt-") && strings.HasSuffix(n, ".safetensors")
+		if n == stateFile {
+			return true
+		}
+		step, ok := strings.CutPrefix(n, "ckpt-")
+		if !ok {
+			return false
+		}
+		step, ok = strings.CutSuffix(step, ".safetensors")
+		return ok && len(step) >= 8 && strings.Trim(step, "0123456789") == ""
 	}
-	if base, _, ok := strings.Cut(strings.TrimPrefix(name, "."), ".tmp"); ok && strings.HasPrefix(name, ".") {
-		return isOurs(base)
+	if rest, ok := strings.CutPrefix(name, "."); ok {
+		base, _, ok := strings.Cut(rest, ".tmp")
+		return ok && isOurs(base)
 	}
 	return isOurs(name)
 }
 
+// ErrNotCheckpointDir marks a checkpoint directory that CheckCheckpointDir
+// refuses for what it is or holds (not for an error reading it).
+var ErrNotCheckpointDir = errors.New("not a checkpoint directory")
+
 // CheckCheckpointDir reports whether dir may hold checkpoints: it does not
-// exist yet, or it is a directory holding nothing but checkpoint files. A
-// directory with anything else in it is refused, since starting over
-// (--fresh) and finishing delete the checkpoint files there.
+// exist yet, or it is a directory (not a symbolic link) holding nothing
+// but checkpoint files. Anything else is refused with an error wrapping
+// ErrNotCheckpointDir, since starting over and finishing delete the
+// checkpoint files there.
 func CheckCheckpointDir(dir string) error {
-	entries, err := os.ReadDir(dir)
+	fi, err := os.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
-			return fmt.Errorf("checkpoint directory %s is a file", dir)
-		}
+		return fmt.Errorf("checkpoint directory: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("checkpoint directory %s is a symbolic link; give the directory itself: %w", dir, ErrNotCheckpointDir)
+	case !fi.IsDir():
+		return fmt.Errorf("checkpoint directory %s is a file: %w", dir, ErrNotCheckpointDir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		return fmt.Errorf("checkpoint directory: %w", err)
 	}
 	for _, e := range entries {
-		if e.IsDir() || !isCheckpointFile(e.Name()) {
-			return fmt.Errorf("checkpoint directory %s holds %s, which is not a checkpoint file: "+
-				"give a new or empty directory (checkpoints are deleted when a run starts over or finishes)", dir, e.Name())
+		if !e.Type().IsRegular() || !isCheckpointFile(e.Name()) {
+			return fmt.Errorf("checkpoint directory %s holds %s, which is not a checkpoint file; give a new or empty directory "+
+				"(a run that starts over or finishes deletes the checkpoint files there): %w", dir, e.Name(), ErrNotCheckpointDir)
 		}
 	}
 	return nil
 }
 
-// RemoveCheckpoint deletes the checkpoint files in dir, then dir itself if
-// that leaves it empty. Nothing else in dir is touched; a dir that does
-// not exist is no error.
-func RemoveCheckpoint(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+// RemoveCheckpoint deletes the checkpoint files in dir, and with removeDir
+// then dir itself if that leaves it empty. Nothing else is touched: a dir
+// that does not exist, or is a symbolic link, is left alone.
+func RemoveCheckpoint(dir string, removeDir bool) error {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 		return nil
 	}
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	left := 0
 	for _, e := range entries {
-		if e.IsDir() || !isCheckpointFile(e.Name()) {
+		if !e.Type().IsRegular() || !isCheckpointFile(e.Name()) {
 			left++
 			continue
 		}
@@ -120,10 +143,10 @@ func RemoveCheckpoint(dir string) error {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	if left == 0 {
-		// An empty directory the user named (the working directory, say)
-		// may refuse to go; its checkpoint is gone either way.
-		os.Remove(dir)
+	if removeDir && left == 0 {
+		if err := os.Remove(dir); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,9 +10,11 @@ import (
 
 func TestIsCheckpointFile(t *testing.T) {
 	for name, want := range map[string]bool{
-		"state.json": true, "ckpt-00000012.safetensors": true, ".state.json.tmp4711": true,
-		".ckpt-00000012.safetensors.tmp1": true, "state.json.bak": false, "ckpt-1.onnx": false,
-		"precious.txt": false, ".precious.txt.tmp1": false, ".state.json": false, "model.safetensors": false,
+		"state.json": true, "ckpt-00000012.safetensors": true, "ckpt-123456789.safetensors": true,
+		".state.json.tmp4711": true, ".ckpt-00000012.safetensors.tmp1": true,
+		"ckpt-best.safetensors": false, "ckpt-0012.safetensors": false, "12345678.safetensors": false,
+		"ckpt-00000012.safetensors.bak": false, ".ckpt-best.safetensors.tmp1": false,
+		"state.json.bak": false, "precious.txt": false, ".precious.txt.tmp1": false, ".state.json": false,
 	} {
 		if got := isCheckpointFile(name); got != want {
 			t.Errorf("isCheckpointFile(%q) = %v, want %v", name, got, want)
@@ -20,9 +23,10 @@ func TestIsCheckpointFile(t *testing.T) {
 }
 
 // TestCheckpointDirChecks: CheckCheckpointDir takes a missing or
-// checkpoint-only directory and refuses a file or a directory with
-// anything else; RemoveCheckpoint deletes the checkpoint files only, and
-// the directory only when that empties it.
+// checkpoint-only directory and refuses a file, a symbolic link or a
+// directory with anything else; RemoveCheckpoint deletes the checkpoint
+// files only, the directory only when asked and empty, and nothing
+// through a symbolic link.
 func TestCheckpointDirChecks(t *testing.T) {
 	root := t.TempDir()
 	write := func(path string) {
@@ -34,11 +38,18 @@ func TestCheckpointDirChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	refused := func(dir, fragment string) {
+		t.Helper()
+		err := CheckCheckpointDir(dir)
+		if !errors.Is(err, ErrNotCheckpointDir) || !strings.Contains(err.Error(), fragment) {
+			t.Errorf("CheckCheckpointDir(%s) = %v, want a refusal naming %q", dir, err, fragment)
+		}
+	}
 	ckpt := filepath.Join(root, "ckpt")
 	if err := CheckCheckpointDir(ckpt); err != nil {
 		t.Errorf("a missing directory: %v", err)
 	}
-	if err := RemoveCheckpoint(ckpt); err != nil {
+	if err := RemoveCheckpoint(ckpt, true); err != nil {
 		t.Errorf("removing a missing directory: %v", err)
 	}
 	write(filepath.Join(ckpt, "state.json"))
@@ -46,37 +57,54 @@ func TestCheckpointDirChecks(t *testing.T) {
 	if err := CheckCheckpointDir(ckpt); err != nil {
 		t.Errorf("a checkpoint: %v", err)
 	}
-	if err := RemoveCheckpoint(ckpt); err != nil {
+	if err := RemoveCheckpoint(ckpt, false); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := os.ReadDir(ckpt); err != nil || len(es) != 0 {
+		t.Errorf("without removeDir: the directory should stay, empty: %v %v", es, err)
+	}
+	if err := RemoveCheckpoint(ckpt, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(ckpt); !os.IsNotExist(err) {
-		t.Errorf("the emptied directory is still there: %v", err)
+		t.Errorf("with removeDir the emptied directory is still there: %v", err)
 	}
 
 	mixed := filepath.Join(root, "mixed")
 	write(filepath.Join(mixed, "state.json"))
-	write(filepath.Join(mixed, "notes.txt"))
-	if err := os.Mkdir(filepath.Join(mixed, "sub"), 0o755); err != nil {
+	write(filepath.Join(mixed, "ckpt-best.safetensors"))
+	refused(mixed, "ckpt-best.safetensors")
+	if err := RemoveCheckpoint(mixed, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckCheckpointDir(mixed); err == nil || !strings.Contains(err.Error(), "notes.txt") && !strings.Contains(err.Error(), "sub") {
-		t.Errorf("a directory with other files: %v", err)
+	if es, _ := os.ReadDir(mixed); len(es) != 1 || es[0].Name() != "ckpt-best.safetensors" {
+		t.Errorf("after RemoveCheckpoint the directory holds %v, want ckpt-best.safetensors alone", es)
 	}
-	if err := RemoveCheckpoint(mixed); err != nil {
+	sub := filepath.Join(root, "withsub")
+	if err := os.MkdirAll(filepath.Join(sub, "state.json"), 0o755); err != nil { // a directory of that name
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(mixed)
-	if err != nil {
+	refused(sub, "state.json")
+
+	refused(filepath.Join(mixed, "ckpt-best.safetensors"), "is a file")
+	target := filepath.Join(root, "target")
+	write(filepath.Join(target, "state.json"))
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	for _, e := range entries {
-		left = append(left, e.Name())
+	refused(link, "symbolic link")
+	if err := os.Symlink(filepath.Join(root, "nowhere"), filepath.Join(root, "dangling")); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Join(left, ",") != "notes.txt,sub" {
-		t.Errorf("after RemoveCheckpoint the directory holds %v, want notes.txt and sub", left)
+	refused(filepath.Join(root, "dangling"), "symbolic link")
+	if err := RemoveCheckpoint(link, true); err != nil {
+		t.Fatal(err)
 	}
-	if err := CheckCheckpointDir(filepath.Join(mixed, "notes.txt")); err == nil || !strings.Contains(err.Error(), "is a file") {
-		t.Errorf("a file as the directory: %v", err)
+	if _, err := os.Lstat(link); err != nil {
+		t.Errorf("the link was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "state.json")); err != nil {
+		t.Errorf("a checkpoint file was deleted through a link: %v", err)
 	}
 }

@@ -34,10 +34,13 @@ func (s Schedule) Validate() error {
 		return fmt.Errorf("unknown learning-rate schedule %q (constant, step, cosine)", s.Kind)
 	}
 	if s.Base <= 0 || math.IsNaN(s.Base) || math.IsInf(s.Base, 0) {
-		return fmt.Errorf("learning rate %v must be positive", s.Base)
+		return fmt.Errorf("learning rate %v must be positive and finite", s.Base)
 	}
-	if !(s.WarmupEpochs >= 0 && s.WarmupEpochs <= math.MaxInt32 && s.Min >= 0 && s.Min <= math.MaxFloat64) {
-		return fmt.Errorf("warm-up epochs (%v) and minimum rate (%v) must be finite and >= 0", s.WarmupEpochs, s.Min)
+	if !(s.WarmupEpochs >= 0 && s.WarmupEpochs <= math.MaxInt32) {
+		return fmt.Errorf("warm-up epochs %v: want 0 to 2^31-1", s.WarmupEpochs)
+	}
+	if !(s.Min >= 0 && s.Min <= math.MaxFloat64) {
+		return fmt.Errorf("minimum learning rate %v must be finite and >= 0", s.Min)
 	}
 	return nil
 }

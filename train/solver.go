@@ -41,7 +41,7 @@ type Solver interface {
 // NewSolver returns the solver of cfg.
 func NewSolver(cfg SolverConfig) (Solver, error) {
 	if !(cfg.WeightDecay >= 0 && cfg.WeightDecay <= math.MaxFloat32) {
-		return nil, fmt.Errorf("weight decay %v must be a finite value >= 0", cfg.WeightDecay)
+		return nil, fmt.Errorf("weight decay %v: want a float32 value >= 0", cfg.WeightDecay)
 	}
 	switch strings.ToLower(cfg.Kind) {
 	case "", "sgd":

@@ -169,7 +169,7 @@ func TestRunOutputDirAndNaN(t *testing.T) {
 
 	nested := filepath.Join(dir, "missing", "sub")
 	_, stderr, code = gc(t, "run", model, "--input", "x="+in, "--output-dir", nested)
-	wantCleanError(t, stderr, code, "missing")
+	wantCleanError(t, stderr, code, "does not exist")
 	if code != 2 {
 		t.Errorf("--output-dir in a missing directory: exit %d, want 2", code)
 	}

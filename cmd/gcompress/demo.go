@@ -334,8 +334,12 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 	path = filepath.Join(c.cacheDir, key+".onnx")
 	ckpt := path + ".ckpt"
 	if c.retrain {
-		// Start over: the run replaces the cached model when it ends.
-		if err := train.RemoveCheckpoint(ckpt); err != nil {
+		// Start over (an interrupted retraining then resumes without
+		// --retrain, as the cached model is gone).
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", 0, false, err
+		}
+		if err := train.RemoveCheckpoint(ckpt, true); err != nil {
 			return "", 0, false, err
 		}
 	} else if _, err := os.Stat(path); err == nil {
@@ -364,7 +368,7 @@ func demoTrained(c *demoContext, arch string, loss train.Loss) (path string, sec
 	if err := onnx.Save(m, path, onnx.SaveOptions{}); err != nil {
 		return "", 0, false, err
 	}
-	if err := train.RemoveCheckpoint(ckpt); err != nil {
+	if err := train.RemoveCheckpoint(ckpt, true); err != nil {
 		return "", 0, false, err
 	}
 	c.logf("  trained in %.1f s (%.0f samples/s)", time.Since(start).Seconds(), res.SamplesPerSec)

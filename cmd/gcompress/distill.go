@@ -115,8 +115,8 @@ func runDistill(w io.Writer, g *globals, o *trainOpts, teacherPath, studentPath,
 	if err != nil {
 		return err
 	}
-	if err := cfg.CheckData(d); err != nil {
-		return usageError{err}
+	if err := checkFitsData(cfg, d); err != nil {
+		return err
 	}
 	if err := o.prepareCheckpoint(&cfg); err != nil {
 		return err

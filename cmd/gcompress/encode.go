@@ -171,8 +171,10 @@ func runEncode(w io.Writer, g *globals, f *encodeFlags, path string) error {
 		if d, err = o.loadData(); err != nil {
 			return err
 		}
-		if err := cfg.CheckData(d); err != nil && f.finetuneEpochs > 0 {
-			return usageError{err}
+		if f.finetuneEpochs > 0 {
+			if err := checkFitsData(cfg, d); err != nil {
+				return err
+			}
 		}
 		if d.Test != nil {
 			if rep.Before, err = encode.EvaluateTopK(m, d.Test, o.testSplit, threads); err != nil {

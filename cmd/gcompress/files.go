@@ -27,8 +27,10 @@ func checkOutputs(inputs []string, outputs ...string) error {
 			return usagef("cannot write %s: it is a directory; give a file name", out)
 		}
 		dir := filepath.Dir(out)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if st, err := os.Stat(dir); err != nil {
 			return usagef("cannot write %s: directory %s does not exist", out, dir)
+		} else if !st.IsDir() {
+			return usagef("cannot write %s: %s is a file, not a directory", out, dir)
 		}
 		probe, err := os.CreateTemp(dir, ".gcompress-probe*")
 		if err != nil {

@@ -283,7 +283,9 @@ func inspectFLOPsLine(flops int64, complete bool, s *graph.ModelStats) string {
 	switch {
 	case complete:
 	case s != nil && flops == 0:
-		line = fmt.Sprintf("unknown for all %d node(s) counted: %s", s.FLOPsUnknownNodes, strings.Join(s.FLOPsUnknownOps, ", "))
+		line = fmt.Sprintf("unknown: %d node(s) have no count: %s", s.FLOPsUnknownNodes, strings.Join(s.FLOPsUnknownOps, ", "))
+	case flops == 0:
+		line = "unknown"
 	case s != nil:
 		line = fmt.Sprintf("at least %s; unknown for %d node(s): %s",
 			line, s.FLOPsUnknownNodes, strings.Join(s.FLOPsUnknownOps, ", "))

@@ -189,6 +189,10 @@ func (f *pruneFlags) check(model string) error {
 	if f.sparsity >= 1 {
 		return usagef("--sparsity %v must be below 1", f.sparsity)
 	}
+	yieldToFlags(o.flags, "flops-reduction", &f.flopsReduction, "sparsity")
+	if f.method != "channel" {
+		yieldToFlags(o.flags, "flops-reduction", &f.flopsReduction, "method")
+	}
 	if f.flopsReduction != 0 {
 		if f.method != "channel" {
 			return usagef("--flops-reduction applies to --method channel")
@@ -317,8 +321,8 @@ func runPrune(w io.Writer, g *globals, f *pruneFlags, path string) error {
 			return err
 		}
 		if cfg.Epochs > 0 {
-			if err := cfg.CheckData(d); err != nil {
-				return usageError{err}
+			if err := checkFitsData(cfg, d); err != nil {
+				return err
 			}
 		}
 	}

@@ -146,7 +146,6 @@ func TestPruneBadInputs(t *testing.T) {
 		{[]string{"prune", mlp, "--method", "gradual", "--sparsity", "0.5", "--gradual-every", "0", "--data", mnistDir(), "--retrain-epochs", "1", "-o", out}, "every 0"},
 		{[]string{"prune", mlp, "--method", "gradual", "--sparsity", "0.5", "--gradual-start", "0.8", "--gradual-end", "0.2", "--data", mnistDir(), "--retrain-epochs", "1", "-o", out}, "start <= end"},
 		{[]string{"prune", mlp, "--method", "magnitude", "--sparsity", "0.5", "--criterion", "l2", "-o", out}, "--criterion"},
-		{[]string{"quantize", mlp, "--weight-only", "int4", "--group-size", "7", "-o", out}, "group size 7"},
 	} {
 		_, stderr, code := gc(t, c.args...)
 		wantCleanError(t, stderr, code, c.frag)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
@@ -154,18 +155,6 @@ With --json it prints the report as JSON.`,
 					return usagef("--reduce-range is for the 8-bit integer kernels (uint8 x int8); --weight-only dequantizes its weights to float")
 				}
 			}
-			if onCommandLine(cmd.Flags(), "percentile") && f.method != string(quant.MethodPercentile) {
-				return usagef("--percentile applies to --method percentile (the method is %s)", f.method)
-			}
-			if onCommandLine(cmd.Flags(), "group-size") && f.weightOnly == "" {
-				return usagef("--group-size applies to --weight-only (activation quantization has no groups)")
-			}
-			if err := quant.CheckGroupSize(f.groupSize); err != nil {
-				return usagef("--group-size: %v", err)
-			}
-			if !(f.maxDrop == -1 || f.maxDrop >= 0 && f.maxDrop <= 100) {
-				return usagef("--max-drop %v: want accuracy points in [0, 100], or -1 for off", f.maxDrop)
-			}
 			return runQuantize(cmd, g, f, args[0])
 		},
 	}
@@ -225,7 +214,10 @@ type ortComparison struct {
 	Saturating bool `json:"saturating_kernels,omitempty"`
 }
 
-func (f *quantizeFlags) check(model string) error {
+// check refuses, before any work, flags that are missing, out of range or
+// that the chosen method would ignore (those given on the command line:
+// a configured default may not apply to every run).
+func (f *quantizeFlags) check(fl *pflag.FlagSet, model string) error {
 	if f.out == "" {
 		return usagef("-o OUT.onnx is required")
 	}
@@ -234,6 +226,20 @@ func (f *quantizeFlags) check(model string) error {
 	}
 	if _, err := quant.ParseMethod(f.method); err != nil {
 		return usageError{err}
+	}
+	if onCommandLine(fl, "percentile") && f.method != string(quant.MethodPercentile) {
+		return usagef("--percentile applies to --method percentile (the method is %s)", f.method)
+	}
+	if onCommandLine(fl, "group-size") && f.weightOnly == "" {
+		return usagef("--group-size applies to --weight-only (activation quantization has no groups)")
+	}
+	if f.weightOnly != "" {
+		if err := quant.CheckGroupSize(f.groupSize); err != nil {
+			return usagef("%s: %v", flagSource(fl, "group-size"), err)
+		}
+	}
+	if !(f.maxDrop == -1 || f.maxDrop >= 0 && f.maxDrop <= 100) {
+		return usagef("%s %v: want accuracy points in [0, 100], or -1 for off", flagSource(fl, "max-drop"), f.maxDrop)
 	}
 	if f.activations != "u8" && f.activations != "s8" {
 		return usagef("--activations %q: want u8 or s8", f.activations)
@@ -252,7 +258,7 @@ func (f *quantizeFlags) check(model string) error {
 }
 
 func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string) error {
-	if err := f.check(model); err != nil {
+	if err := f.check(cmd.Flags(), model); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -274,7 +280,7 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 		// a file of samples has no splits: say so before reading it
 		st, serr := os.Stat(f.calib)
 		samplesFile := serr == nil && !st.IsDir()
-		if samplesFile && (cmd.Flags().Changed("calib-split") || cmd.Flags().Changed("eval-split")) {
+		if samplesFile && (onCommandLine(cmd.Flags(), "calib-split") || onCommandLine(cmd.Flags(), "eval-split")) {
 			return usagef("--calib %s is a file of samples: --calib-split and --eval-split name the splits of a dataset directory", f.calib)
 		}
 		if calib, err = data.Open(f.calib, f.calibSplit); err != nil {

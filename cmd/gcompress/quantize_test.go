@@ -93,6 +93,10 @@ func TestQuantizeCommand(t *testing.T) {
 			t.Errorf("eval lacks %q", k)
 		}
 	}
+	// the QDQ output is refused as an input (it was quantized again and its
+	// accuracy reported as FP32)
+	_, stderr, code = gc(t, "quantize", out, "--calib", quantMNIST(), "--calib-samples", "32", "-o", filepath.Join(dir, "qq.onnx"))
+	wantCleanError(t, stderr, code, "quantized already")
 	q, err := onnx.Load(out)
 	if err != nil {
 		t.Fatal(err)
@@ -406,6 +410,9 @@ func TestQuantizeBadInputs(t *testing.T) {
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--percentile", "50"}, // ignored by --method entropy
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--group-size", "32"}, // weight-only only
 		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--bins", "1"},
+		{"quantize", lenet, "--weight-only", "int4", "--group-size", "7", "-o", out}, // a power of two >= 16
+		{"quantize", lenet, "--weight-only", "int8", "--ort", "-o", out},             // nothing to compare on
+		{"quantize", lenet, "--calib", quantMNIST(), "-o", out, "--method", "bogus", "--percentile", "99"},
 	} {
 		if _, stderr, code := gc(t, args...); code != 2 {
 			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)

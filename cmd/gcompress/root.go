@@ -165,6 +165,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 			}
 		}
 	}
+	configFile = cfg
 	if cfg != "" {
 		if st, err := os.Stat(cfg); err == nil && st.IsDir() {
 			return usagef("config %s is a directory; give a .yaml, .yml, .json or .toml file", cfg)
@@ -206,13 +207,7 @@ func loadConfig(cmd *cobra.Command, v *viper.Viper, g *globals) error {
 	if ferr != nil {
 		return ferr
 	}
-	// where a flag's value came from, for messages about it
-	source := func(name string) string {
-		if onCommandLine(cmd.Flags(), name) {
-			return "--" + name
-		}
-		return configSource(name, cfg)
-	}
+	source := func(name string) string { return flagSource(cmd.Flags(), name) }
 	if g.threads < 0 || g.threads > maxThreads {
 		return usagef("%s=%d: want 0 (all CPUs) to %d", source("threads"), g.threads, maxThreads)
 	}
@@ -243,6 +238,18 @@ const (
 	deviceCommands = "run, bench gemm, bench conv, bench model, eval and conformance"
 )
 
+// configFile is the configuration file loadConfig read ("" for none).
+var configFile string
+
+// flagSource names where flag name's value came from, for messages about
+// it: "--name" from the command line (or its default), else configSource.
+func flagSource(fl *pflag.FlagSet, name string) string {
+	if f := fl.Lookup(name); f != nil && f.Annotations[fromConfig] != nil && !onCommandLine(fl, name) {
+		return configSource(name, configFile)
+	}
+	return "--" + name
+}
+
 // configSource names where loadConfig took flag name's value from: its
 // GCOMPRESS_* variable when set, else the config file.
 func configSource(name, file string) string {
@@ -264,16 +271,19 @@ func onCommandLine(fl *pflag.FlagSet, name string) bool {
 	return f != nil && f.Changed && f.Annotations[fromConfig] == nil
 }
 
-// yieldToFlags clears *value, the value of flag name, when it came from the
-// configuration and one of the flags others that contradict it was given on
-// the command line: a configured default yields to a flag.
-func yieldToFlags(fl *pflag.FlagSet, name string, value *string, others ...string) {
-	if *value == "" || onCommandLine(fl, name) {
+// yieldToFlags resets *value, the value of flag name, to its zero value
+// (unset) when it came from the configuration and one of the flags others
+// that contradict it was given on the command line: a configured default
+// yields to a flag (with a note on stderr).
+func yieldToFlags[T comparable](fl *pflag.FlagSet, name string, value *T, others ...string) {
+	var unset T
+	if *value == unset || onCommandLine(fl, name) {
 		return
 	}
 	for _, o := range others {
 		if onCommandLine(fl, o) {
-			*value = ""
+			stderrf("gcompress: note: %s=%v gives way to --%s\n", flagSource(fl, name), *value, o)
+			*value = unset
 			return
 		}
 	}

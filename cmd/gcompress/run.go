@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -112,7 +114,7 @@ func (v reportValue) MarshalJSON() ([]byte, error) {
 	return json.Marshal(float64(v))
 }
 
-func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
+func runModel(w io.Writer, g *globals, f *runFlags, path string) (err error) {
 	if err := checkIntFlags(intFlag{"bench", f.bench, 0}, intFlag{"warmup", f.warmup, 0},
 		intFlag{"profile-nodes", f.nodes, 0}, intFlag{"show", f.showFirst, 0}); err != nil {
 		return err
@@ -145,17 +147,25 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	rep := runReport{Model: path, Threads: g.threadCount()}
+	if f.outDir != "" {
+		if _, serr := os.Stat(f.outDir); errors.Is(serr, fs.ErrNotExist) {
+			if merr := os.Mkdir(f.outDir, 0o755); merr != nil {
+				return fmt.Errorf("--output-dir: %w", merr)
+			}
+			// the directory this run made goes again if the run fails
+			defer func() {
+				if err != nil {
+					os.RemoveAll(f.outDir)
+				}
+			}()
+		}
+	}
 	for i, t := range outs {
 		o := outputSummary{Name: m.Graph.Outputs[i].Name, DType: t.DType().String(), Shape: t.Shape()}
 		for j := 0; j < min(f.showFirst, t.Len()); j++ {
 			o.First = append(o.First, reportValue(t.Float64At(j)))
 		}
 		if f.outDir != "" {
-			if i == 0 {
-				if err := os.MkdirAll(f.outDir, 0o755); err != nil {
-					return fmt.Errorf("--output-dir: %w", err)
-				}
-			}
 			o.File = outputFile(f.outDir, i)
 			if err := tensor.SaveNpy(o.File, t); err != nil {
 				return err
@@ -279,6 +289,8 @@ func gatherInputs(g *graph.Graph, f *runFlags) (map[string]*tensor.Tensor, error
 	for _, spec := range f.inputs {
 		name, file := inputSpec(spec)
 		switch {
+		case spec == "":
+			return nil, usagef("--input needs NAME=FILE, or FILE alone for a model of one input")
 		case strings.HasPrefix(spec, "="):
 			return nil, usagef("--input %s: no input name before '=' (NAME=FILE, or FILE alone for a model of one input)", spec)
 		case file == "":

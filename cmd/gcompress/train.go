@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -104,9 +105,9 @@ func addTrainFlags(fl *pflag.FlagSet, o *trainOpts) {
 	fl.IntVar(&o.shift, "shift", -1, "random translation of training images by up to N pixels (default: the recipe's)")
 	fl.Float64Var(&o.valFraction, "val-fraction", 0, "hold out this fraction of the training split for validation")
 	fl.IntVar(&o.patience, "patience", 0, "early stopping: epochs without a better validation accuracy (needs --val-fraction)")
-	fl.StringVar(&o.checkpointDir, "checkpoint-dir", "", "checkpoint directory (default: OUT.ckpt); a rerun of the same command resumes from it")
+	fl.StringVar(&o.checkpointDir, "checkpoint-dir", "", "checkpoint directory, new or holding only a checkpoint (default: OUT.ckpt); a rerun of the same command resumes from it, and the finished run deletes the checkpoint's files")
 	fl.IntVar(&o.checkpointEvery, "checkpoint-every", 50, "batches between mid-epoch checkpoints (0: epoch ends only)")
-	fl.BoolVar(&o.fresh, "fresh", false, "ignore (delete) an existing checkpoint and start over")
+	fl.BoolVar(&o.fresh, "fresh", false, "delete the checkpoint's files in the checkpoint directory and start over")
 	fl.StringVarP(&o.out, "output", "o", "", "where to write the trained ONNX model")
 	fl.BoolVar(&o.asJSON, "json", false, "print a JSON summary on stdout")
 	for _, name := range []string{"momentum", "weight-decay", "warmup-epochs", "shift"} {
@@ -221,6 +222,15 @@ func (o *trainOpts) config(r recipe) (train.Config, error) {
 	return cfg, nil
 }
 
+// checkFitsData refuses, as a usage error and before any training, settings
+// the training data cannot take (train.Config.CheckData).
+func checkFitsData(cfg train.Config, d train.Data) error {
+	if err := cfg.CheckData(d); err != nil {
+		return usagef("%v (--batch, --limit, --shift, --patience, --val-fraction)", err)
+	}
+	return nil
+}
+
 // loadData reads the training (optionally limited and split) and test
 // splits of o.data.
 func (o *trainOpts) loadData() (train.Data, error) {
@@ -259,18 +269,28 @@ func (o *trainOpts) loadData() (train.Data, error) {
 }
 
 // prepareCheckpoint resolves the checkpoint directory (OUT.ckpt by default),
-// refuses one that holds anything but checkpoint files, and with --fresh
-// deletes the checkpoint there.
+// refuses one that holds anything but checkpoint files or that cannot be
+// made or written, and with --fresh deletes the checkpoint there.
 func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 	dir := o.checkpointDir
 	if dir == "" {
 		dir = o.out + ".ckpt"
 	}
 	if err := train.CheckCheckpointDir(dir); err != nil {
-		return usageError{err}
+		if errors.Is(err, train.ErrNotCheckpointDir) {
+			return usageError{err}
+		}
+		return err
+	}
+	probe := dir // a new directory: made where a file of its name could be
+	if _, err := os.Stat(dir); err == nil {
+		probe = filepath.Join(dir, "state.json")
+	}
+	if err := checkOutputs(nil, probe); err != nil {
+		return fmt.Errorf("--checkpoint-dir: %w", err)
 	}
 	if o.fresh {
-		if err := train.RemoveCheckpoint(dir); err != nil {
+		if err := train.RemoveCheckpoint(dir, false); err != nil {
 			return err
 		}
 	}
@@ -289,14 +309,15 @@ func (o *trainOpts) prepareCheckpoint(cfg *train.Config) error {
 	return nil
 }
 
-// finish saves the trained model atomically and removes the checkpoint
-// (its files, and its directory when that leaves it empty).
+// finish saves the trained model atomically and removes the checkpoint:
+// its files, and the default directory OUT.ckpt when that leaves it empty
+// (a --checkpoint-dir the user named stays).
 func (o *trainOpts) finish(m *graph.Model, cfg train.Config) error {
 	if err := onnx.Save(m, o.out, onnx.SaveOptions{}); err != nil {
 		return err
 	}
 	interruptHint.Store(nil)
-	return train.RemoveCheckpoint(cfg.CheckpointDir)
+	return train.RemoveCheckpoint(cfg.CheckpointDir, o.checkpointDir == "")
 }
 
 // progress shows training progress: an mpb bar on a terminal (stderr),
@@ -508,8 +529,8 @@ func runTrain(w io.Writer, g *globals, o *trainOpts, arch, init string) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.CheckData(d); err != nil {
-		return usageError{err}
+	if err := checkFitsData(cfg, d); err != nil {
+		return err
 	}
 	if err := o.prepareCheckpoint(&cfg); err != nil {
 		return err

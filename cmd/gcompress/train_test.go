@@ -133,10 +133,11 @@ func TestTrainDistillEvalErrors(t *testing.T) {
 }
 
 // TestTrainCheckpointDirKeepsOtherFiles: a checkpoint directory that holds
-// anything but checkpoint files is refused before any work, with --fresh
-// too, and nothing in it is touched; a directory holding a stale
-// checkpoint is cleared by --fresh, and the finished run removes its
-// checkpoint files and the directory they leave empty.
+// anything but checkpoint files, is a file or a symbolic link is refused
+// before any work, with --fresh too, and nothing in it is touched; a
+// directory holding a stale checkpoint is cleared by --fresh, and the
+// finished run removes the checkpoint files from it but keeps the
+// directory the user named.
 func TestTrainCheckpointDirKeepsOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "m.onnx")
@@ -149,13 +150,18 @@ func TestTrainCheckpointDirKeepsOtherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"train", "--arch", "mlp-30-30", "--data", mnistDir(), "--epochs", "1", "--limit", "200", "-o", out}
-	for _, extra := range [][]string{{"--checkpoint-dir", results}, {"--checkpoint-dir", results, "--fresh"}, {"--checkpoint-dir", precious}} {
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(results, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{{"--checkpoint-dir", results}, {"--checkpoint-dir", results, "--fresh"},
+		{"--checkpoint-dir", precious}, {"--checkpoint-dir", link, "--fresh"}} {
 		_, stderr, code := gc(t, append(args, extra...)...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", extra, code, stderr)
 			continue
 		}
-		wantCleanError(t, stderr, code, "checkpoint directory", results)
+		wantCleanError(t, stderr, code, "checkpoint directory", extra[1])
 		if b, err := os.ReadFile(precious); err != nil || string(b) != "keep me" {
 			t.Fatalf("%v: %s is gone or changed: %q %v", extra, precious, b, err)
 		}
@@ -179,8 +185,8 @@ func TestTrainCheckpointDirKeepsOtherFiles(t *testing.T) {
 	if _, stderr, code := gc(t, append(args, "--checkpoint-dir", stale, "--fresh")...); code != 0 {
 		t.Fatalf("--fresh over a stale checkpoint: exit %d: %s", code, stderr)
 	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("the emptied checkpoint directory was not removed: %v", err)
+	if es, err := os.ReadDir(stale); err != nil || len(es) != 0 {
+		t.Errorf("the named checkpoint directory should stay, emptied: %v %v", es, err)
 	}
 }
 
@@ -291,5 +297,21 @@ func TestDemoQuick(t *testing.T) {
 	}
 	if strings.Count(stdout, "cached") < 3 || !strings.Contains(stdout, "fp32 LeNet-5") {
 		t.Errorf("second run did not use the cache:\n%s", stdout)
+	}
+	// --retrain trains anew over the cache and leaves other files alone
+	notes := filepath.Join(out, "cache", "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = gc(t, "demo", "--out", out, "--epochs", "1", "--budget", "0", "--retrain", "--json")
+	if code != 0 {
+		t.Fatalf("demo --retrain: exit %d: %s", code, stderr)
+	}
+	rep = demoReport{}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Stages) == 0 || rep.Stages[0].Cached {
+		t.Errorf("demo --retrain used the cached model: %v %+v", err, rep.Stages)
+	}
+	if _, err := os.Stat(notes); err != nil {
+		t.Errorf("demo --retrain deleted a file of the cache directory it did not write: %v", err)
 	}
 }
