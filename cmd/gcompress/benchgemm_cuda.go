@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gcompress/gcompress/bench"
+	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/gobind/gemmbench"
 )
@@ -53,6 +54,8 @@ type deviceGemmTiming struct {
 	// launches (gemmbench.Timing).
 	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
 	ClockLimits []string `json:"clock_limits_after,omitempty"`
+	// During is NVML's sampling while the launches ran (gemmbench.Timing).
+	During *nvml.DeviceReport `json:"during,omitempty"`
 	// Grid and Resident: the launch's blocks and how many the device runs
 	// at once (gemmbench.Timing).
 	Grid     int `json:"grid"`
@@ -94,7 +97,7 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 		}
 		return &deviceGemmTiming{Kernel: t.Impl, Tile: t.Tile, DefaultTile: t.Default, Timing: bench.Summarize(t.Samples, f.warmup),
 			GOPS: t.TOPS * 1e3, Check: t.Check, SMClockMHz: t.SMClockMHz, ClockLimits: t.ClockLimits,
-			Grid: t.Grid, Resident: t.Resident}, nil
+			During: t.During, Grid: t.Grid, Resident: t.Resident}, nil
 	}
 	b.Persistent = f.persistent
 	t, err := timeGemm(fam, f.tile)
@@ -137,7 +140,8 @@ func benchGemmDevice(w io.Writer, g *globals, f *gemmFlags) error {
 }
 
 // write prints the timing on a line that starts with what, then the
-// launch's blocks and how many run at once, and NVML's clock reading.
+// launch's blocks and how many run at once, and NVML's clock readings
+// after and during the timed launches.
 func (t *deviceGemmTiming) write(w io.Writer, what string) {
 	fmt.Fprintf(w, "%s, %s (tile %s): median %.3f ms (min %.3f), %.1f TOP/s; sampled rows %s\n",
 		what, t.Kernel, t.Tile, t.Timing.MedianMS, t.Timing.MinMS, t.GOPS/1e3, t.Check)
@@ -150,6 +154,9 @@ func (t *deviceGemmTiming) write(w io.Writer, what string) {
 			fmt.Fprintf(w, ", held by %s", strings.Join(t.ClockLimits, ", "))
 		}
 		fmt.Fprintln(w)
+	}
+	if s := (gemmbench.Timing{During: t.During}).DuringText(); s != "" {
+		fmt.Fprintf(w, "  while timed (NVML every %v): %s\n", gemmbench.DuringInterval, s)
 	}
 }
 

@@ -43,6 +43,7 @@ type DeviceReport struct {
 	Index         int    `json:"index"`
 	Name          string `json:"name"`
 	UUID          string `json:"uuid"`
+	PCIBusID      string `json:"pci_bus_id"`
 	GPUUtil       Stat   `json:"gpu_util_pct"`
 	MemUtil       Stat   `json:"mem_util_pct"`
 	MemoryUsedMiB Stat   `json:"memory_used_mib"`
@@ -113,7 +114,7 @@ func startSamplerFrom(lib gonvml.Interface, interval time.Duration) (*Sampler, e
 	return newSampler(interval, devs, read, func() { lib.Shutdown() }), nil
 }
 
-// identify gets the handle, name and UUID of device i.
+// identify gets the handle, name, UUID and PCI bus id of device i.
 func identify(lib gonvml.Interface, i int, h *gonvml.Device, d *DeviceReport) error {
 	var r gonvml.Return
 	d.Index = i
@@ -126,6 +127,11 @@ func identify(lib gonvml.Interface, i int, h *gonvml.Device, d *DeviceReport) er
 	if d.UUID, r = (*h).GetUUID(); r != gonvml.SUCCESS {
 		return check(fmt.Sprintf("device %d UUID", i), r)
 	}
+	pci, r := (*h).GetPciInfo()
+	if r != gonvml.SUCCESS {
+		return check(fmt.Sprintf("device %d PCI info", i), r)
+	}
+	d.PCIBusID = cString(pci.BusId[:])
 	return nil
 }
 

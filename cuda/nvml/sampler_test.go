@@ -110,8 +110,8 @@ func TestSamplerFromFake(t *testing.T) {
 		t.Fatalf("rounds %d errors %d (%s), want the one immediate round", r.Rounds, r.Errors, r.LastError)
 	}
 	d := r.Devices[0]
-	if d.Name != "A" || d.UUID != "GPU-A" {
-		t.Errorf("identity %q %q", d.Name, d.UUID)
+	if d.Name != "A" || d.UUID != "GPU-A" || d.PCIBusID != nvmlTestBusID {
+		t.Errorf("identity %q %q %q", d.Name, d.UUID, d.PCIBusID)
 	}
 	if d.GPUUtil.Median != 87 || d.MemoryUsedMiB.Median != 1024 || d.TemperatureC.Median != 41 || d.PowerW.N != 0 ||
 		d.SMClockMHz.Median != 1755 || len(d.ClockLimits) != 1 || d.ClockLimits["sw_power_cap"] != 1 {

@@ -156,6 +156,12 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 			return t, err
 		}
 	}
+	sampler, _ := nvml.StartSampler(DuringInterval) // nil where NVML cannot sample
+	defer func() {
+		if sampler != nil {
+			sampler.Stop()
+		}
+	}()
 	ms := make([]float64, 0, b.reps)
 	for r := 0; r < b.reps; r++ {
 		d, err := b.timeOne(p, byte(r))
@@ -164,11 +170,25 @@ func (b *Bencher) Time(f Family, tile string, m, n, k int) (Timing, error) {
 		}
 		ms = append(ms, float64(d)/float64(time.Millisecond))
 	}
+	if sampler != nil {
+		t.During = b.thisDevice(sampler.Stop())
+	}
 	b.readClocks(&t)
 	st := bench.Summarize(ms, b.warmup)
 	t.Samples, t.MedianMS, t.MinMS, t.MaxMS = ms, st.MedianMS, st.MinMS, st.MaxMS
 	t.TOPS = 2 * float64(m) * float64(n) * float64(k) / (t.MedianMS * 1e-3) / 1e12
 	return t, nil
+}
+
+// thisDevice returns the sampler report's entry for this device (nil if
+// it has none).
+func (b *Bencher) thisDevice(r nvml.Report) *nvml.DeviceReport {
+	for i, d := range r.Devices {
+		if strings.EqualFold(d.PCIBusID, b.dev.PCIBusID) {
+			return &r.Devices[i]
+		}
+	}
+	return nil
 }
 
 // readClocks records in t NVML's reading of this device's SM clock and

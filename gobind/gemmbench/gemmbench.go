@@ -2,8 +2,11 @@ package gemmbench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/gobind"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 	"github.com/gcompress/gcompress/kernels/ref"
@@ -159,8 +162,40 @@ type Timing struct {
 	// the clocks down (sw_power_cap, ...); absent where NVML could not say.
 	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
 	ClockLimits []string `json:"clock_limits_after,omitempty"`
+	// During is what NVML's sampler saw of this GPU every DuringInterval
+	// while the timed launches ran (the L2 flushes between them included):
+	// its SM clock, power draw and the samples in which each clocks-event
+	// reason held the clocks down; nil where NVML could not sample. A
+	// kernel that draws the GPU to its power cap runs at a lower clock
+	// than the one read after it, when the GPU is idle again.
+	During *nvml.DeviceReport `json:"during,omitempty"`
 	// Samples are the timed launches' times in milliseconds, in order.
 	Samples []float64 `json:"-"`
+}
+
+// DuringInterval is how often NVML is sampled while a GEMM is timed.
+const DuringInterval = 2 * time.Millisecond
+
+// DuringText summarises t.During in a few words: "SM 1755-1980 MHz
+// (median 1905), 612 W max, sw_power_cap 7/20", or "" without samples.
+func (t Timing) DuringText() string {
+	d := t.During
+	if d == nil || d.SMClockMHz.N == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("SM %.0f-%.0f MHz (median %.0f)", d.SMClockMHz.Min, d.SMClockMHz.Max, d.SMClockMHz.Median)
+	if d.PowerW.N > 0 {
+		s += fmt.Sprintf(", %.0f W max", d.PowerW.Max)
+	}
+	var reasons []string
+	for name := range d.ClockLimits {
+		reasons = append(reasons, name)
+	}
+	slices.Sort(reasons)
+	for _, name := range reasons {
+		s += fmt.Sprintf(", %s %d/%d", name, d.ClockLimits[name], d.SMClockMHz.N)
+	}
+	return s
 }
 
 // compareRow checks sampled output row row of family f against the

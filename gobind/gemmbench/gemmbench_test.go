@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gcompress/gcompress/cuda/nvml"
 	"github.com/gcompress/gcompress/kernels/kerneltest"
 	"github.com/gcompress/gcompress/kernels/ref"
 	"github.com/gcompress/gcompress/tensor"
@@ -134,5 +135,22 @@ func TestSparseLayouts(t *testing.T) {
 	}
 	if _, err := ParseSparseLayouts("rows,columns"); err == nil {
 		t.Error("an unknown layout parsed")
+	}
+}
+
+// TestDuringText: the clock, power and clocks-event reasons sampled while
+// a GEMM ran, in one phrase; nothing without samples.
+func TestDuringText(t *testing.T) {
+	if s := (Timing{}).DuringText(); s != "" {
+		t.Errorf("no samples: %q", s)
+	}
+	d := &nvml.DeviceReport{
+		SMClockMHz:  nvml.Summarize([]float64{1980, 1755, 1905, 1980}),
+		PowerW:      nvml.Summarize([]float64{512, 700, math.NaN(), 690}),
+		ClockLimits: map[string]int{"sw_power_cap": 2, "hw_slowdown": 1},
+	}
+	want := "SM 1755-1980 MHz (median 1942), 700 W max, hw_slowdown 1/4, sw_power_cap 2/4"
+	if s := (Timing{During: d}).DuringText(); s != want {
+		t.Errorf("DuringText() = %q, want %q", s, want)
 	}
 }
