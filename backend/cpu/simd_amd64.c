@@ -728,3 +728,28 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 	}
 }
 #pragma GCC pop_options
+
+// gc_clamp_f32_avx2 is gc_clamp_f32 (simd_nn_amd64.c) for AVX2 CPUs:
+// y[i] = min(max(x[i], lo), hi), NaN stays NaN (maxps and minps return
+// their second operand, x, when either is NaN; the tail mirrors them).
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+void gc_clamp_f32_avx2(const float *x, float *y, int64_t n, float lo, float hi) {
+	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+		__m256 c = _mm256_loadu_ps(x + i + 16), d = _mm256_loadu_ps(x + i + 24);
+		_mm256_storeu_ps(y + i, _mm256_min_ps(vhi, _mm256_max_ps(vlo, a)));
+		_mm256_storeu_ps(y + i + 8, _mm256_min_ps(vhi, _mm256_max_ps(vlo, b)));
+		_mm256_storeu_ps(y + i + 16, _mm256_min_ps(vhi, _mm256_max_ps(vlo, c)));
+		_mm256_storeu_ps(y + i + 24, _mm256_min_ps(vhi, _mm256_max_ps(vlo, d)));
+	}
+	for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_loadu_ps(x + i))));
+	for (; i < n; i++) {
+		float v = x[i];
+		v = lo > v ? lo : v;
+		y[i] = hi < v ? hi : v;
+	}
+}
+#pragma GCC pop_options

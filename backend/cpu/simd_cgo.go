@@ -125,14 +125,18 @@ func quantizeF32To8(x []float32, y []byte, scale float32, zp, lo, hi int32) {
 		C.int32_t(zp), C.int32_t(lo), C.int32_t(hi))
 }
 
-// clampF32 runs gc_clamp_f32: y = min(max(x, lo), hi) over len(y) values
-// (x at least as long).
+// clampF32 runs gc_clamp_f32 (AVX-512) or gc_clamp_f32_avx2: y = min(max(x,
+// lo), hi) over len(y) values (x at least as long).
 func clampF32(x, y []float32, lo, hi float32) {
 	if len(y) == 0 {
 		return
 	}
 	_ = x[len(y)-1]
-	C.gc_clamp_f32(f32p(x), f32p(y), C.int64_t(len(y)), C.float(lo), C.float(hi))
+	if CPULevel(level.Load()) >= LevelAVX512 {
+		C.gc_clamp_f32(f32p(x), f32p(y), C.int64_t(len(y)), C.float(lo), C.float(hi))
+		return
+	}
+	C.gc_clamp_f32_avx2(f32p(x), f32p(y), C.int64_t(len(y)), C.float(lo), C.float(hi))
 }
 
 // lrnF32 runs gc_lrn_f32 (AVX-512; geom as documented there); the caller

@@ -218,7 +218,7 @@ func reluF(x float64) float64 {
 
 // reluF32 uses the branch-free builtin max (NaN stays NaN).
 func reluF32(d, x []float32) {
-	if CPULevel(level.Load()) >= LevelAVX512 {
+	if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 {
 		clampF32(x, d, 0, float32(math.Inf(1)))
 		return
 	}
@@ -401,7 +401,7 @@ func clipInto(ctx *runtime.Context, x, lo, hi, out *tensor.Tensor) error {
 		if hi != nil {
 			h = hi.F32()[0]
 		}
-		if CPULevel(level.Load()) >= LevelAVX512 && l == l && h == h {
+		if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 && l == l && h == h {
 			xd, d := x.F32(), out.F32()
 			ewParallel(ctx, len(xd), ewGrain, func(a, b int) { clampF32(xd[a:b], d[a:b], l, h) })
 			return nil

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -101,20 +102,50 @@ func TestUnaryAttributeErrors(t *testing.T) {
 	ewFails(t, "Celu", map[string]*graph.Attr{"alpha": graph.FloatAttr(0)}, x)
 }
 
-// TestUnaryFastPathsMatch compares the float32 loops with the float64
-// definitions on a large input split over threads.
+// TestUnaryFastPathsMatch compares the float32 loops (the C clamp of Relu
+// and Clip at the SIMD levels) with the float64 definitions, on a large
+// input split over threads and on short ones with NaN and infinities
+// (every tail length of the vector loops).
 func TestUnaryFastPathsMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	x64 := ewRandom(r, 3, 50001)
 	x32, _ := castTensor(runtime.NewContext(1), x64, tensor.Float32)
-	for _, op := range []string{"Relu", "LeakyRelu", "HardSigmoid", "HardSwish", "Neg", "Sigmoid"} {
-		want := ewMust(t, op, nil, x64)
-		got, err := ewOp(op, nil, 13, 4, x32)
+	lo, hi := tensor.Scalar(float32(-0.25)), tensor.Scalar(float32(0.5))
+	lo64, hi64 := tensor.Scalar(-0.25), tensor.Scalar(0.5)
+	forEachLevel(t, func(t *testing.T, _ CPULevel) {
+		for _, op := range []string{"Relu", "LeakyRelu", "HardSigmoid", "HardSwish", "Neg", "Sigmoid"} {
+			want := ewMust(t, op, nil, x64)
+			got, err := ewOp(op, nil, 13, 4, x32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ewCheck(t, op, got[0], x64.Shape(), toF64(want), 1e-6)
+		}
+		got, err := ewOp("Clip", nil, 13, 4, x32, lo, hi)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ewCheck(t, op, got[0], x64.Shape(), toF64(want), 1e-6)
-	}
+		ewCheck(t, "Clip", got[0], x64.Shape(), toF64(ewMust(t, "Clip", nil, x64, lo64, hi64)), 1e-6)
+		special := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -3, 0.1, 7, -0.1}
+		for n := 1; n <= 41; n++ {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = special[(i*5+n)%len(special)]
+			}
+			s64 := tensor.FromSlice([]int{n}, v)
+			s32, _ := castTensor(runtime.NewContext(1), s64, tensor.Float32)
+			for _, c := range []struct {
+				op       string
+				in, in64 []*tensor.Tensor
+			}{{"Relu", []*tensor.Tensor{s32}, []*tensor.Tensor{s64}}, {"Clip", []*tensor.Tensor{s32, lo, hi}, []*tensor.Tensor{s64, lo64, hi64}}} {
+				got, err := ewOp(c.op, nil, 13, 1, c.in...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ewCheck(t, fmt.Sprintf("%s of %d", c.op, n), got[0], []int{n}, toF64(ewMust(t, c.op, nil, c.in64...)), 1e-6)
+			}
+		}
+	})
 }
 
 func TestClip(t *testing.T) {
