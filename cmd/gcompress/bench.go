@@ -234,7 +234,7 @@ as ConstantOfShape) the way the zoo tests do: seeded weights, logits exposed,
 BatchNormalization calibrated (models.LoadZoo); both runtimes then run the
 materialized model.`,
 		Example: `  gcompress bench model testdata/onnx-light/light_resnet50.onnx --materialize 1 --vs-ort --threads 2
-  gcompress bench model model.onnx --runs 50 --json
+  gcompress bench model resnet50.onnx --runs 50 --json
   gcompress bench model lenet5.onnx --dim batch=64 --vs-ort`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

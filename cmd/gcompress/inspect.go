@@ -60,8 +60,8 @@ is marked incomplete; --dim batch=1 fixes a symbolic input dimension. Without
 every one of them set to 1 (per sample, for a batch dimension; JSON key
 flops_symbolic_dims_1).`,
 		Example: `  gcompress inspect model.onnx
-  gcompress inspect --dim batch=1 resnet50.onnx
-  gcompress inspect --json model.onnx | jq .flops
+  gcompress inspect --dim batch=1 lenet5.onnx
+  gcompress inspect --json --dim batch=1 lenet5.onnx | jq .flops
   gcompress inspect --json lenet5.onnx | jq .flops_symbolic_dims_1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

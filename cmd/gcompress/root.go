@@ -113,7 +113,7 @@ a gcompress.yaml in the working directory (or the file named by --config).
 For example GCOMPRESS_THREADS=4 or "threads: 4" in gcompress.yaml.`,
 		Example: `  gcompress demo
   gcompress inspect model.onnx
-  gcompress run model.onnx --input x=input.npy --output-dir out/
+  gcompress run lenet5.onnx --input image=digit.npy --output-dir out/
   gcompress conformance /usr/share/libonnx-testdata/data/node`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

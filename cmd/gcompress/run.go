@@ -56,10 +56,10 @@ latency; --profile adds a per-op time table, --profile-nodes N the N
 slowest nodes. With --bench the profile covers the timed runs only;
 without it, the one run, which includes packing the constant weights
 into each kernel's layout (once per session).`,
-		Example: `  gcompress run model.onnx --input x=digit.npy --output-dir out/
+		Example: `  gcompress run lenet5.onnx --input image=digit.npy --output-dir out/
   gcompress run resnet50.onnx --random-inputs --bench 20 --threads 2 --json
-  gcompress run model.onnx --random-inputs --dim batch=8 --profile
-  gcompress run model.onnx --random-inputs --bench 50 --profile-nodes 10`,
+  gcompress run lenet5.onnx --random-inputs --dim batch=8 --profile
+  gcompress run lenet5.onnx --random-inputs --dim batch=1 --bench 50 --profile-nodes 10`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runModel(cmd.OutOrStdout(), g, f, args[0]) },
 	}
