@@ -305,7 +305,7 @@ func quantizeF32PerTensor[Q int8 | uint8](ctx *runtime.Context, x []float32, sca
 	const magic = 1.5 * (1 << 23)
 	lo, hi := quantRange[Q]()
 	dlo, dhi := float32(lo)-float32(zp), float32(hi)-float32(zp)
-	if simdBuilt && CPULevel(level.Load()) >= LevelAVX512 {
+	if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 {
 		yb := bytesOf(y)
 		parallelChunks(len(x), min(ctx.Threads, max(1, len(x)/quantizeMinWork)), func(a, b int) {
 			quantizeF32To8(x[a:b], yb[a:b], scale, zp, int32(lo), int32(hi))

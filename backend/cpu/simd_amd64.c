@@ -753,3 +753,41 @@ void gc_clamp_f32_avx2(const float *x, float *y, int64_t n, float lo, float hi) 
 	}
 }
 #pragma GCC pop_options
+
+// gc_quantize_f32_8_avx2 is gc_quantize_f32_8 (simd_nn_amd64.c) for AVX2
+// CPUs: y[i] = clamp(round(x[i] / scale), lo - zp, hi - zp) + zp, rounded
+// half to even (vcvtps2dq under the default rounding mode; the tail adds
+// and subtracts 1.5 * 2^23 as the Go path does), NaN -> 0.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+void gc_quantize_f32_8_avx2(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp, int32_t lo, int32_t hi) {
+	const float dlo = (float)(lo - zp), dhi = (float)(hi - zp);
+	const __m256 vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(dlo), vhi = _mm256_set1_ps(dhi);
+	const __m256 vnan = _mm256_set1_ps((float)-zp);
+	const __m256i vzp = _mm256_set1_epi32(zp);
+	// byte 0 of each int32 (two's complement: the int8 or uint8 value) to
+	// the low 4 bytes of each 128-bit lane, then the lanes' words 0 and 4
+	const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1,
+		-1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+	const __m256i join = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 d = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+		const __m256 nan = _mm256_cmp_ps(d, d, _CMP_UNORD_Q);
+		d = _mm256_blendv_ps(_mm256_min_ps(vhi, _mm256_max_ps(vlo, d)), vnan, nan);
+		const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(d), vzp);
+		const __m256i b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, pick), join);
+		_mm_storel_epi64((__m128i *)(y + i), _mm256_castsi256_si128(b));
+	}
+	for (; i < n; i++) {
+		float d = x[i] / scale;
+		if (d != d) {
+			y[i] = 0;
+			continue;
+		}
+		d = d < dlo ? dlo : (d > dhi ? dhi : d);
+		const float r = (d + 12582912.0f) - 12582912.0f;
+		y[i] = (uint8_t)((int32_t)r + zp);
+	}
+}
+#pragma GCC pop_options

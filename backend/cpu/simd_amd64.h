@@ -235,7 +235,10 @@ int64_t gc_dwconv2d_scratch_avx512(const int64_t *geom);
 void gc_pool2d_f32_avx512(const float *x, float *y, float *tmp, const int64_t *geom, const int64_t *ylo,
 	const int64_t *yhi, const int64_t *ycnt, const int64_t *xlo, const int64_t *xhi, const int64_t *xcnt);
 int64_t gc_pool2d_scratch_avx512(const int64_t *geom);
+// QuantizeLinear of float32 to 8 bits, one scale (AVX-512 and AVX2; see
+// gc_quantize_f32_8).
 void gc_quantize_f32_8(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp, int32_t lo, int32_t hi);
+void gc_quantize_f32_8_avx2(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp, int32_t lo, int32_t hi);
 // y[i] = min(max(x[i], lo), hi) (NaN stays NaN); x may equal y. AVX-512
 // (simd_nn_amd64.c) and AVX2 (simd_amd64.c).
 void gc_clamp_f32(const float *x, float *y, int64_t n, float lo, float hi);

@@ -118,9 +118,14 @@ func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, 
 	C.gc_pool2d_f32_avx512(f32p(x), f32p(y), f32p(*tmp), i64p(geom[:]), i64p(ylo), i64p(yhi), i64p(ycnt), i64p(xlo), i64p(xhi), i64p(xcnt))
 }
 
-// quantizeF32To8 runs gc_quantize_f32_8 (AVX-512): y = QuantizeLinear(x)
+// quantizeF32To8 runs gc_quantize_f32_8 (AVX-512) or its AVX2 form: y = QuantizeLinear(x)
 // with one scale and zero point into the 8-bit range [lo, hi].
 func quantizeF32To8(x []float32, y []byte, scale float32, zp, lo, hi int32) {
+	if CPULevel(level.Load()) < LevelAVX512 {
+		C.gc_quantize_f32_8_avx2(f32p(x), (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(y))), C.int64_t(len(x)), C.float(scale),
+			C.int32_t(zp), C.int32_t(lo), C.int32_t(hi))
+		return
+	}
 	C.gc_quantize_f32_8(f32p(x), (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(y))), C.int64_t(len(x)), C.float(scale),
 		C.int32_t(zp), C.int32_t(lo), C.int32_t(hi))
 }
