@@ -139,6 +139,9 @@ func TestQuantOpsEveryLevel(t *testing.T) {
 		{x: []int{1, 16, 14, 14}, w: []int{33, 16, 3, 3}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 1, 1, 1}, xU8: true, perChannel: true},
 		{x: []int{2, 8, 9, 11}, w: []int{12, 4, 1, 1}, group: 2, strides: []int64{2, 1}, pads: []int64{0, 0, 0, 0}, xU8: false, perChannel: true},
 		{x: []int{1, 3, 31, 29}, w: []int{17, 3, 7, 7}, group: 1, strides: []int64{2, 2}, pads: []int64{3, 3, 3, 3}, xU8: true},
+		// non-square kernels in the Toeplitz form (its rows step kx, then ky, then c)
+		{x: []int{1, 4, 11, 13}, w: []int{10, 4, 3, 5}, group: 1, strides: []int64{1, 1}, pads: []int64{1, 2, 1, 2}, xU8: true, perChannel: true},
+		{x: []int{2, 3, 12, 9}, w: []int{7, 3, 5, 1}, group: 1, strides: []int64{1, 1}, pads: []int64{2, 0, 2, 0}, xU8: false, dil: []int64{2, 1}},
 		// stride 2 along rows long enough for the 16-wide even-byte copy
 		// (and its scalar tail): the stem's 7x7 with padding, a 3x3 and a
 		// 1x1 of odd widths
