@@ -357,9 +357,11 @@ func (op *nchwcConvOp) run(ctx *runtime.Context, in []*tensor.Tensor) (*tensor.T
 // blocked summand z (or nil), act, and the pre-activation pre (nil: none;
 // see sgemmCall.pre; blocked x only) with preRelu, image by image: the
 // image is copied into a scratch P when the convolution has pads or a
-// pre-activation (padded, the pre-activation applied), then the output
-// channel groups times parts of the rows (or, for a 1x1 convolution with
-// unit strides, of the image read as one row) are cut into tasks, about
+// pre-activation (padded, the pre-activation applied), or when it is a
+// strided 1x1 one without pads (its input pixels gathered, nchwcGather,
+// so that it runs as a unit-stride one), then the output channel groups
+// times parts of the rows (or, for a 1x1 convolution with unit strides,
+// of the image read as one row) are cut into tasks, about
 // convTasksPerThread per thread.
 func nchwcConvF32(ctx *runtime.Context, g *convGeom, wp, x, bias, z, y []float32, act fusedAct, pre []float32, preRelu bool, bs int) {
 	ih, iw, oh, ow := g.in[1], g.in[2], g.out[1], g.out[2]

@@ -137,7 +137,8 @@ func TestNCHWcReorder(t *testing.T) {
 
 // TestNCHWcConvMatchesReference: NCHWcConv equals the float64 definition
 // of Conv (plus summand and activation) on 1x1 convolutions read as one
-// row, strided 1x1 read in place (batch 2, strides 2 and 3), padded, strided, dilated and
+// row, strided 1x1 (batch 2, strides 2 and 3: gathered first, read in
+// place from NCHW planes), padded, strided, dilated and
 // non-square kernels, output channels that leave a partial group (16,
 // 32, 48 or 80 = 64 + 16) or a partial block (104 = 6.5 blocks, 8; no
 // summand there, which must be refused), stems whose 3 or 5 input
@@ -509,6 +510,48 @@ func BenchmarkNCHWcConv(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, variant, threads), func(b *testing.B) {
 					benchOp(b, o, threads, in)
 					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
+		}
+	}
+}
+
+// TestNCHWcGatherThreads runs strided 1x1 convolutions (whose input pixels
+// nchwcGather copies into the scratch image first) split over 1 to 3
+// threads with the work threshold lowered so that the gather and the
+// convolution are cut into parts: batches, strides that differ per axis,
+// one output row, and an end pad the kernel never reads.
+func TestNCHWcGatherThreads(t *testing.T) {
+	if !nchwcKernels() {
+		t.Skip("no blocked kernels at this level")
+	}
+	minWork := convMinTaskWork
+	defer func() { convMinTaskWork = minWork }()
+	cases := []nntConvCase{
+		{x: []int{3, 64, 28, 28}, w: []int{80, 64, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{14, 14}, bias: true},
+		{x: []int{2, 48, 17, 23}, w: []int{64, 48, 1, 1}, strides: []int{3, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{6, 12}, bias: true},
+		{x: []int{2, 48, 23, 17}, w: []int{64, 48, 1, 1}, strides: []int{1, 4}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{23, 5}},
+		{x: []int{1, 32, 13, 13}, w: []int{32, 32, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{1, 1}, group: 1, wantOut: []int{7, 7}},
+		{x: []int{1, 32, 1, 9}, w: []int{16, 32, 1, 1}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{1, 5}},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i, c := range cases {
+		for _, mw := range []int{1, minWork} {
+			for _, threads := range []int{1, 2, 3} {
+				convMinTaskWork = mw
+				x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+				var b *tensor.Tensor
+				if c.bias {
+					b = nntRandom(rng, c.w[0])
+				}
+				want := nntConvRef(&c, x, w, b)
+				op := fusedOpFor(t, FusedDomain, "NCHWcConv", c.attrs(), nil)
+				out, err := op.Run(runtime.NewContext(threads), []*tensor.Tensor{nchwcBlockedRef(x), w, b})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Run(fmt.Sprintf("case%d/minwork=%d/threads=%d", i, mw, threads), func(t *testing.T) {
+					nntClose(t, nchwcPlainRef(out[0], c.w[0]), append([]int{c.x[0], c.w[0]}, c.wantOut...), want, nntTol)
 				})
 			}
 		}

@@ -216,7 +216,8 @@ func reluF(x float64) float64 {
 	return x
 }
 
-// reluF32 uses the branch-free builtin max (NaN stays NaN).
+// reluF32 runs the C clamp at the SIMD levels (as reluF: NaN and -0 stay),
+// else the builtin max (NaN stays NaN, -0 becomes +0).
 func reluF32(d, x []float32) {
 	if simdBuilt && CPULevel(level.Load()) >= LevelAVX2 {
 		clampF32(x, d, 0, float32(math.Inf(1)))

@@ -40,16 +40,19 @@ type Stat struct {
 
 // DeviceReport summarises the samples of one GPU.
 type DeviceReport struct {
-	Index         int    `json:"index"`
-	Name          string `json:"name"`
-	UUID          string `json:"uuid"`
-	PCIBusID      string `json:"pci_bus_id"`
-	GPUUtil       Stat   `json:"gpu_util_pct"`
-	MemUtil       Stat   `json:"mem_util_pct"`
-	MemoryUsedMiB Stat   `json:"memory_used_mib"`
-	PowerW        Stat   `json:"power_w"`
-	TemperatureC  Stat   `json:"temperature_c"`
-	SMClockMHz    Stat   `json:"sm_clock_mhz"`
+	Index    int    `json:"index"`
+	Name     string `json:"name"`
+	UUID     string `json:"uuid"`
+	PCIBusID string `json:"pci_bus_id,omitempty"`
+	// Samples is the number of rounds summarised (each metric's N counts
+	// those in which it had a value).
+	Samples       int  `json:"samples"`
+	GPUUtil       Stat `json:"gpu_util_pct"`
+	MemUtil       Stat `json:"mem_util_pct"`
+	MemoryUsedMiB Stat `json:"memory_used_mib"`
+	PowerW        Stat `json:"power_w"`
+	TemperatureC  Stat `json:"temperature_c"`
+	SMClockMHz    Stat `json:"sm_clock_mhz"`
 	// ClockLimits counts, per reason NVML gives for holding the clocks
 	// below their maximum (sw_power_cap, hw_thermal_slowdown, ...), the
 	// samples in which it was active.
@@ -127,11 +130,10 @@ func identify(lib gonvml.Interface, i int, h *gonvml.Device, d *DeviceReport) er
 	if d.UUID, r = (*h).GetUUID(); r != gonvml.SUCCESS {
 		return check(fmt.Sprintf("device %d UUID", i), r)
 	}
-	pci, r := (*h).GetPciInfo()
-	if r != gonvml.SUCCESS {
-		return check(fmt.Sprintf("device %d PCI info", i), r)
+	// optional: a device that will not say leaves the id empty
+	if pci, r := (*h).GetPciInfo(); r == gonvml.SUCCESS {
+		d.PCIBusID = cString(pci.BusId[:])
 	}
-	d.PCIBusID = cString(pci.BusId[:])
 	return nil
 }
 
@@ -225,6 +227,7 @@ func (r *Report) Write(w io.Writer) {
 
 // summarizeDevice fills d's statistics from its samples.
 func summarizeDevice(d *DeviceReport, samples []Sample) {
+	d.Samples = len(samples)
 	metric := func(get func(Sample) float64) Stat {
 		vals := make([]float64, len(samples))
 		for i, smp := range samples {

@@ -110,8 +110,8 @@ func TestSamplerFromFake(t *testing.T) {
 		t.Fatalf("rounds %d errors %d (%s), want the one immediate round", r.Rounds, r.Errors, r.LastError)
 	}
 	d := r.Devices[0]
-	if d.Name != "A" || d.UUID != "GPU-A" || d.PCIBusID != nvmlTestBusID {
-		t.Errorf("identity %q %q %q", d.Name, d.UUID, d.PCIBusID)
+	if d.Name != "A" || d.UUID != "GPU-A" || d.PCIBusID != nvmlTestBusID || d.Samples != 1 {
+		t.Errorf("identity %q %q %q, %d samples", d.Name, d.UUID, d.PCIBusID, d.Samples)
 	}
 	if d.GPUUtil.Median != 87 || d.MemoryUsedMiB.Median != 1024 || d.TemperatureC.Median != 41 || d.PowerW.N != 0 ||
 		d.SMClockMHz.Median != 1755 || len(d.ClockLimits) != 1 || d.ClockLimits["sw_power_cap"] != 1 {
@@ -122,6 +122,16 @@ func TestSamplerFromFake(t *testing.T) {
 	}
 	if _, err := startSamplerFrom(lib, 0); err == nil {
 		t.Error("interval 0 accepted")
+	}
+
+	// a device without PCI information is still sampled
+	dev.GetPciInfoFunc = func() (gonvml.PciInfo, gonvml.Return) { return gonvml.PciInfo{}, gonvml.ERROR_NOT_SUPPORTED }
+	s, err = startSamplerFrom(nvmlTestLib(dev), time.Hour)
+	if err != nil {
+		t.Fatalf("without PCI information: %v", err)
+	}
+	if r := s.Stop(); r.Rounds != 1 || r.Devices[0].PCIBusID != "" {
+		t.Errorf("without PCI information: %d rounds, bus id %q", r.Rounds, r.Devices[0].PCIBusID)
 	}
 }
 

@@ -163,9 +163,12 @@ type Timing struct {
 	SMClockMHz  uint32   `json:"sm_clock_mhz_after,omitempty"`
 	ClockLimits []string `json:"clock_limits_after,omitempty"`
 	// During is what NVML's sampler saw of this GPU every DuringInterval
-	// while the timed launches ran (the L2 flushes between them included):
-	// its SM clock, power draw and the samples in which each clocks-event
-	// reason held the clocks down; nil where NVML could not sample. A
+	// from the start of the timed launches (the warm-ups still running, or
+	// an idle GPU without them) to their end, the L2 flushes between them
+	// included: its SM clock, the samples in which each clocks-event
+	// reason held the clocks down, and NVML's power reading (on Ampere and
+	// later GPUs an average over the last second, so more the GPU's
+	// recent draw than this kernel's); nil where NVML could not sample. A
 	// kernel that draws the GPU to its power cap runs at a lower clock
 	// than the one read after it, when the GPU is idle again.
 	During *nvml.DeviceReport `json:"during,omitempty"`
@@ -176,16 +179,20 @@ type Timing struct {
 // DuringInterval is how often NVML is sampled while a GEMM is timed.
 const DuringInterval = 2 * time.Millisecond
 
-// DuringText summarises t.During in a few words: "SM 1755-1980 MHz
-// (median 1905), 612 W max, sw_power_cap 7/20", or "" without samples.
+// DuringText summarises t.During in a few words: "20 samples: SM
+// 1755-1980 MHz (median 1905), 612 W max (1 s avg), sw_power_cap 7/20",
+// or "" without samples.
 func (t Timing) DuringText() string {
 	d := t.During
-	if d == nil || d.SMClockMHz.N == 0 {
+	if d == nil || d.Samples == 0 {
 		return ""
 	}
-	s := fmt.Sprintf("SM %.0f-%.0f MHz (median %.0f)", d.SMClockMHz.Min, d.SMClockMHz.Max, d.SMClockMHz.Median)
+	s := fmt.Sprintf("%d samples", d.Samples)
+	if c := d.SMClockMHz; c.N > 0 {
+		s += fmt.Sprintf(": SM %.0f-%.0f MHz (median %.0f)", c.Min, c.Max, c.Median)
+	}
 	if d.PowerW.N > 0 {
-		s += fmt.Sprintf(", %.0f W max", d.PowerW.Max)
+		s += fmt.Sprintf(", %.0f W max (1 s avg)", d.PowerW.Max)
 	}
 	var reasons []string
 	for name := range d.ClockLimits {
@@ -193,7 +200,7 @@ func (t Timing) DuringText() string {
 	}
 	slices.Sort(reasons)
 	for _, name := range reasons {
-		s += fmt.Sprintf(", %s %d/%d", name, d.ClockLimits[name], d.SMClockMHz.N)
+		s += fmt.Sprintf(", %s %d/%d", name, d.ClockLimits[name], d.Samples)
 	}
 	return s
 }

@@ -145,12 +145,18 @@ func TestDuringText(t *testing.T) {
 		t.Errorf("no samples: %q", s)
 	}
 	d := &nvml.DeviceReport{
-		SMClockMHz:  nvml.Summarize([]float64{1980, 1755, 1905, 1980}),
-		PowerW:      nvml.Summarize([]float64{512, 700, math.NaN(), 690}),
+		Samples:     5, // one without a clock reading
+		SMClockMHz:  nvml.Summarize([]float64{1980, 1755, 1905, math.NaN(), 1980}),
+		PowerW:      nvml.Summarize([]float64{512, 700, math.NaN(), 690, 600}),
 		ClockLimits: map[string]int{"sw_power_cap": 2, "hw_slowdown": 1},
 	}
-	want := "SM 1755-1980 MHz (median 1942), 700 W max, hw_slowdown 1/4, sw_power_cap 2/4"
+	want := "5 samples: SM 1755-1980 MHz (median 1942), 700 W max (1 s avg), hw_slowdown 1/5, sw_power_cap 2/5"
 	if s := (Timing{During: d}).DuringText(); s != want {
 		t.Errorf("DuringText() = %q, want %q", s, want)
+	}
+	noClock := &nvml.DeviceReport{Samples: 3, SMClockMHz: nvml.Summarize([]float64{math.NaN(), math.NaN(), math.NaN()}),
+		ClockLimits: map[string]int{"sw_power_cap": 3}}
+	if s, want := (Timing{During: noClock}).DuringText(), "3 samples, sw_power_cap 3/3"; s != want {
+		t.Errorf("without clock readings: DuringText() = %q, want %q", s, want)
 	}
 }

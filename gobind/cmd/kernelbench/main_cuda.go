@@ -176,8 +176,12 @@ func run() error {
 							rep.BenchErrors = append(rep.BenchErrors, e)
 							continue
 						}
-						fmt.Printf("%-16s %-35s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident  during: %s\n", t.Kernel, t.Tile, s, s, s,
-							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits, t.Grid, t.Resident, t.DuringText())
+						during := ""
+						if d := t.DuringText(); d != "" {
+							during = "  during: " + d
+						}
+						fmt.Printf("%-16s %-35s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident%s\n", t.Kernel, t.Tile, s, s, s,
+							t.MedianMS, t.TOPS, t.Check, t.SMClockMHz, t.ClockLimits, t.Grid, t.Resident, during)
 						rep.Timings = append(rep.Timings, Timing{Timing: t})
 					}
 				}
