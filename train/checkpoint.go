@@ -85,6 +85,11 @@ func isCheckpointFile(name string) bool {
 	return isOurs(name)
 }
 
+// isCheckpointEntry reports whether directory entry e is a checkpoint
+// file: what CheckCheckpointDir lets a checkpoint directory hold is what
+// RemoveCheckpoint deletes.
+func isCheckpointEntry(e fs.DirEntry) bool { return e.Type().IsRegular() && isCheckpointFile(e.Name()) }
+
 // ErrNotCheckpointDir marks a checkpoint directory that CheckCheckpointDir
 // refuses for what it is or holds (not for an error reading it).
 var ErrNotCheckpointDir = errors.New("not a checkpoint directory")
@@ -111,7 +116,7 @@ func CheckCheckpointDir(dir string) error {
 		return fmt.Errorf("checkpoint directory: %w", err)
 	}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !isCheckpointFile(e.Name()) {
+		if !isCheckpointEntry(e) {
 			return fmt.Errorf("checkpoint directory %s holds %s, which is not a checkpoint file; give a new or empty directory "+
 				"(a run that starts over or finishes deletes the checkpoint files there): %w", dir, e.Name(), ErrNotCheckpointDir)
 		}
@@ -135,7 +140,7 @@ func RemoveCheckpoint(dir string, removeDir bool) error {
 	}
 	left := 0
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !isCheckpointFile(e.Name()) {
+		if !isCheckpointEntry(e) {
 			left++
 			continue
 		}

@@ -155,7 +155,7 @@ func (t *deviceGemmTiming) write(w io.Writer, what string) {
 		}
 		fmt.Fprintln(w)
 	}
-	if s := (gemmbench.Timing{During: t.During}).DuringText(); s != "" {
+	if s := gemmbench.DuringText(t.During); s != "" {
 		fmt.Fprintf(w, "  while timed (NVML every %v): %s\n", gemmbench.DuringInterval, s)
 	}
 }

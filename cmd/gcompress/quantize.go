@@ -227,6 +227,9 @@ func (f *quantizeFlags) check(fl *pflag.FlagSet, model string) error {
 	if _, err := quant.ParseMethod(f.method); err != nil {
 		return usageError{err}
 	}
+	if f.ort && f.calib == "" {
+		return usagef("--ort needs --calib for the samples to compare on")
+	}
 	if onCommandLine(fl, "percentile") && f.method != string(quant.MethodPercentile) {
 		return usagef("--percentile applies to --method percentile (the method is %s)", f.method)
 	}
@@ -264,9 +267,6 @@ func runQuantize(cmd *cobra.Command, g *globals, f *quantizeFlags, model string)
 	start := time.Now()
 	if f.ort {
 		// before calibration and evaluation, which take minutes on big models
-		if f.calib == "" {
-			return usagef("--ort needs --calib for the samples to compare on")
-		}
 		if err := ortpeer.Init(); err != nil {
 			return fmt.Errorf("--ort: %w", err)
 		}

@@ -2,6 +2,7 @@ package gemmbench
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -179,11 +180,10 @@ type Timing struct {
 // DuringInterval is how often NVML is sampled while a GEMM is timed.
 const DuringInterval = 2 * time.Millisecond
 
-// DuringText summarises t.During in a few words: "20 samples: SM
-// 1755-1980 MHz (median 1905), 612 W max (1 s avg), sw_power_cap 7/20",
-// or "" without samples.
-func (t Timing) DuringText() string {
-	d := t.During
+// DuringText summarises a Timing's During in a few words: "20 samples:
+// SM 1755-1980 MHz (median 1905), 612 W max (1 s avg), sw_power_cap
+// 7/20", or "" without samples.
+func DuringText(d *nvml.DeviceReport) string {
 	if d == nil || d.Samples == 0 {
 		return ""
 	}
@@ -194,12 +194,7 @@ func (t Timing) DuringText() string {
 	if d.PowerW.N > 0 {
 		s += fmt.Sprintf(", %.0f W max (1 s avg)", d.PowerW.Max)
 	}
-	var reasons []string
-	for name := range d.ClockLimits {
-		reasons = append(reasons, name)
-	}
-	slices.Sort(reasons)
-	for _, name := range reasons {
+	for _, name := range slices.Sorted(maps.Keys(d.ClockLimits)) {
 		s += fmt.Sprintf(", %s %d/%d", name, d.ClockLimits[name], d.Samples)
 	}
 	return s

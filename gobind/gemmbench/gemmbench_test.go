@@ -141,7 +141,7 @@ func TestSparseLayouts(t *testing.T) {
 // TestDuringText: the clock, power and clocks-event reasons sampled while
 // a GEMM ran, in one phrase; nothing without samples.
 func TestDuringText(t *testing.T) {
-	if s := (Timing{}).DuringText(); s != "" {
+	if s := DuringText(nil); s != "" {
 		t.Errorf("no samples: %q", s)
 	}
 	d := &nvml.DeviceReport{
@@ -151,12 +151,12 @@ func TestDuringText(t *testing.T) {
 		ClockLimits: map[string]int{"sw_power_cap": 2, "hw_slowdown": 1},
 	}
 	want := "5 samples: SM 1755-1980 MHz (median 1942), 700 W max (1 s avg), hw_slowdown 1/5, sw_power_cap 2/5"
-	if s := (Timing{During: d}).DuringText(); s != want {
+	if s := DuringText(d); s != want {
 		t.Errorf("DuringText() = %q, want %q", s, want)
 	}
 	noClock := &nvml.DeviceReport{Samples: 3, SMClockMHz: nvml.Summarize([]float64{math.NaN(), math.NaN(), math.NaN()}),
 		ClockLimits: map[string]int{"sw_power_cap": 3}}
-	if s, want := (Timing{During: noClock}).DuringText(), "3 samples, sw_power_cap 3/3"; s != want {
+	if s, want := DuringText(noClock), "3 samples, sw_power_cap 3/3"; s != want {
 		t.Errorf("without clock readings: DuringText() = %q, want %q", s, want)
 	}
 }

@@ -177,7 +177,7 @@ func run() error {
 							continue
 						}
 						during := ""
-						if d := t.DuringText(); d != "" {
+						if d := gemmbench.DuringText(t.During); d != "" {
 							during = "  during: " + d
 						}
 						fmt.Printf("%-16s %-35s %dx%dx%d  %9.3f ms  %7.1f TOP/s  check %s  SM %d MHz after %v  blocks %d, %d resident%s\n", t.Kernel, t.Tile, s, s, s,
