@@ -264,7 +264,9 @@ func (c qconvGemmShape) convOp() convOp {
 // epilogue adds the earlier block's partial sums), uint8 and int8 images;
 // where the kernel
 // requantizes in its epilogue, requantInKernel must take each case (with
-// the direct kernel off, through the GEMM).
+// the direct kernel off, through the GEMM). Weights in [-64, 64] (what
+// quantize --reduce-range writes) take the AVX2 byte kernel at the AVX2
+// level, full-range ones the int16 kernel.
 func TestQLinearConvGemmRequant(t *testing.T) {
 	withParallelism(t)
 	qconvDirectUse = qconvNever
@@ -273,9 +275,17 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 	defer SetCPULevel(prev)
 	rng := rand.New(rand.NewPCG(91, 92))
 	for _, c := range qconvGemmShapes {
-		for _, u8 := range []bool{true, false} {
+		for _, v := range []struct{ u8, narrow bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+			u8 := v.u8
 			attrs := c.attrs()
 			x, w := qRandom(rng, u8, c.x...), qRandom(rng, false, c.w...)
+			if v.narrow {
+				wv := tensor.Data[int8](w)
+				for i := range wv {
+					wv[i] = int8(int(wv[i]) * igemmBytesLimit / 128)
+				}
+				wv[0] = -igemmBytesLimit
+			}
 			bias := make([]int32, c.w[0])
 			for i := range bias {
 				bias[i] = int32(rng.IntN(4000) - 2000)
@@ -296,7 +306,7 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					sameTensor(t, fmt.Sprintf("%v u8=%v threads %d", c.x, u8, threads), got[0], want[0])
+					sameTensor(t, fmt.Sprintf("%v u8=%v narrow=%v threads %d", c.x, u8, v.narrow, threads), got[0], want[0])
 				}
 				if kern := igemmISA(); kern == nil || !kern.requant {
 					return
@@ -317,9 +327,9 @@ func TestQLinearConvGemmRequant(t *testing.T) {
 					yb[i] = 0xA5 // an element left unwritten shows
 				}
 				if !op.requantInKernel(runtime.NewContext(2), in, g, prm.bias, y, prm.mult, prm.zy[0]) {
-					t.Fatalf("%v: requantInKernel did not apply", c.x)
+					t.Fatalf("%v narrow=%v: requantInKernel did not apply", c.x, v.narrow)
 				}
-				sameTensor(t, fmt.Sprintf("%v u8=%v requantInKernel", c.x, u8), y, want[0])
+				sameTensor(t, fmt.Sprintf("%v u8=%v narrow=%v requantInKernel", c.x, u8, v.narrow), y, want[0])
 			})
 		}
 	}

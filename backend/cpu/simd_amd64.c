@@ -117,8 +117,17 @@ typedef __m512i vi_vnni512;
 #define VDOT_BU(acc, a, b) _mm512_dpbusd_epi32((acc), (b), (a))
 #define IREQUANT 1
 #include "simd_requant_avx512.h"
+typedef __m512d vrq_vnni512;
+#define vrq vrq_vnni512
+#define VRQ_SET1(m) _mm512_set1_pd(m)
+#define VREQUANT(x, s, e) gc_requant16((x), (s), _mm512_set1_pd((e)->zp), _mm512_set1_pd((e)->lo), _mm512_set1_pd((e)->hi))
+#define VSTORE_BYTES(dst, q, first, count) _mm_mask_storeu_epi8((dst) - (first), (__mmask16)(VIMASK(count) << (first)), (q))
 #include "simd_igemm_tmpl.h"
 #undef IREQUANT
+#undef vrq
+#undef VRQ_SET1
+#undef VREQUANT
+#undef VSTORE_BYTES
 #undef SFX
 #undef MR
 #undef NR
@@ -138,6 +147,51 @@ typedef __m512i vi_vnni512;
 #undef VDOT_AU
 #undef VDOT_BU
 #pragma GCC pop_options
+
+// The 256-bit INT8 kernels' requantizing epilogue (IREQUANT).
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+// gc_requant8 is gc_requant16 (simd_requant_avx512.h) for 8 accumulators
+// in AVX2: y = clamp(round_half_even(acc * s) + z, lo, hi) in double, the
+// product clamped to [lo - z, hi - z] before rounding and z added as an
+// integer after (the same value with integer bounds and zero point). The
+// 8 results, within [lo, hi] and so within an int16 and a byte, are the
+// low bytes of the returned vector, their low bytes as uint8 or int8.
+static inline __attribute__((always_inline)) __m128i gc_requant8(__m256i acc, __m256d s, double z, double lo,
+	double hi) {
+	const __m256d l = _mm256_set1_pd(lo - z), h = _mm256_set1_pd(hi - z);
+	__m256d a0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), s);
+	__m256d a1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), s);
+	a0 = _mm256_min_pd(_mm256_max_pd(a0, l), h);
+	a1 = _mm256_min_pd(_mm256_max_pd(a1, l), h);
+	// vcvtpd2dq rounds by MXCSR: to nearest, ties to even, as Go leaves
+	// it (and as gc_requant's nearbyint assumes)
+	const __m128i zi = _mm_set1_epi32((int)z);
+	const __m128i r0 = _mm_add_epi32(_mm256_cvtpd_epi32(a0), zi), r1 = _mm_add_epi32(_mm256_cvtpd_epi32(a1), zi);
+	const __m128i lowb = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+	return _mm_shuffle_epi8(_mm_packs_epi32(r0, r1), lowb);
+}
+
+// gc_store_bytes8 stores bytes [first, first+count) of q's low 8 at dst.
+static inline __attribute__((always_inline)) void gc_store_bytes8(uint8_t *dst, __m128i q, int64_t first,
+	int64_t count) {
+	if (first == 0 && count == 8) {
+		_mm_storel_epi64((__m128i *)dst, q);
+		return;
+	}
+	uint8_t t[16];
+	_mm_storeu_si128((__m128i *)t, q);
+	memcpy(dst, t + first, (size_t)count);
+}
+#pragma GCC pop_options
+
+#define IREQUANT 1
+typedef __m256d vrq_avx2;
+#define vrq vrq_avx2
+#define VRQ_SET1(m) _mm256_set1_pd(m)
+#define VREQUANT(x, s, e) gc_requant8((x), (s), (e)->zp, (e)->lo, (e)->hi)
+#define VSTORE_BYTES(dst, q, first, count) gc_store_bytes8((dst), (q), (first), (count))
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avxvnni")
@@ -228,6 +282,11 @@ typedef __m256i vi_avx2;
 #undef VIMUL
 #undef VDOT_AU
 #undef VDOT_BU
+#undef IREQUANT
+#undef vrq
+#undef VRQ_SET1
+#undef VREQUANT
+#undef VSTORE_BYTES
 
 // gc_dequant_8: see simd_amd64.h.
 void gc_dequant_8(const uint8_t *x, float *y, int64_t n, int64_t is_signed, float zp, float scale) {

@@ -13,7 +13,12 @@
 //               VIADD, VIMUL (low 32 bits), VDOT_AU(acc, a, b) with a
 //               the unsigned operand, VDOT_BU(acc, a, b) with b unsigned
 //   IREQUANT    defined where the epilogue can requantize to 8 bits itself
-//               (GC_REQUANT: VL 16 and gc_requant16 included)
+//               (GC_REQUANT), with: vrq, the type of a row's multiplier
+//               broadcast, VRQ_SET1(m); VREQUANT(x, s, e), the VL
+//               accumulators x requantized with multiplier s and e's zero
+//               point and bounds, as the low VL bytes of a __m128i; and
+//               VSTORE_BYTES(dst, q, first, count), which stores bytes
+//               [first, first+count) of q at dst
 //   ILOOP_APART defined where the k loop must run apart from the epilogue
 //               (see iloop)
 //
@@ -125,12 +130,23 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 #else
 	SFX(iloop)(kq, ap, bp, acc, nv, au);
 #endif
+#ifdef IREQUANT
+	// A Toeplitz product's cell (row, column) of each vector's first lane,
+	// the same for every row of the tile.
+	int64_t cell_y[3] = {0, 0, 0}, cell_x[3] = {0, 0, 0};
+	if (e && e->y && e->pw) {
+		for (int v = 0; v < nv; v++) {
+			cell_y[v] = (e->col + v * VL) / e->pw;
+			cell_x[v] = (e->col + v * VL) % e->pw;
+		}
+	}
+#endif
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++) {
 		if (r >= mr) break;
 		int32_t *cr = c + r * ldc;
 #ifdef IREQUANT
-		const __m512d rq_s = _mm512_set1_pd(e && e->y ? e->mult[r] : 0);
+		const vrq rq_s = VRQ_SET1(e && e->y ? e->mult[r] : 0);
 #endif
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) {
@@ -147,22 +163,19 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 			}
 #ifdef IREQUANT
 			if (e && e->y) {
-				const __m128i q =
-					gc_requant16(x, rq_s, _mm512_set1_pd(e->zp), _mm512_set1_pd(e->lo), _mm512_set1_pd(e->hi));
+				const __m128i q = VREQUANT(x, rq_s, e);
 				uint8_t *yr = e->y + r * e->ldy;
 				if (e->pw == 0) {
-					_mm_mask_storeu_epi8(yr + v * VL, VIMASK(lanes), q);
+					VSTORE_BYTES(yr + v * VL, q, 0, lanes);
 					continue;
 				}
 				// lanes [l, l+run) lie in one padded row; the first
 				// ow - ox of them are output cells
-				for (int64_t l = 0; l < lanes;) {
-					const int64_t cc = e->col + v * VL + l, oy = cc / e->pw, ox = cc % e->pw;
+				for (int64_t l = 0, oy = cell_y[v], ox = cell_x[v]; l < lanes; oy++, ox = 0) {
 					int64_t run = e->pw - ox;
 					if (run > lanes - l) run = lanes - l;
 					const int64_t keep = ox >= e->ow ? 0 : (e->ow - ox < run ? e->ow - ox : run);
-					if (keep > 0)
-						_mm_mask_storeu_epi8(yr + oy * e->ow + ox - l, (__mmask16)(VIMASK(keep) << l), q);
+					if (keep > 0) VSTORE_BYTES(yr + oy * e->ow + ox, q, l, keep);
 					l += run;
 				}
 				continue;
