@@ -120,12 +120,19 @@ typedef __m512i vi_vnni512;
 typedef __m512d vrq_vnni512;
 #define vrq vrq_vnni512
 #define VRQ_SET1(m) _mm512_set1_pd(m)
-#define VREQUANT(x, s, e) gc_requant16((x), (s), _mm512_set1_pd((e)->zp), _mm512_set1_pd((e)->lo), _mm512_set1_pd((e)->hi))
+typedef struct {
+	__m512d z, lo, hi;
+} vrq_k_vnni512;
+#define vrq_k vrq_k_vnni512
+#define VRQ_K(z, lo, hi) ((vrq_k){_mm512_set1_pd(z), _mm512_set1_pd(lo), _mm512_set1_pd(hi)})
+#define VREQUANT(x, s, k) gc_requant16((x), (s), (k).z, (k).lo, (k).hi)
 #define VSTORE_BYTES(dst, q, first, count) _mm_mask_storeu_epi8((dst) - (first), (__mmask16)(VIMASK(count) << (first)), (q))
 #include "simd_igemm_tmpl.h"
 #undef IREQUANT
 #undef vrq
 #undef VRQ_SET1
+#undef vrq_k
+#undef VRQ_K
 #undef VREQUANT
 #undef VSTORE_BYTES
 #undef SFX
@@ -154,21 +161,28 @@ typedef __m512d vrq_vnni512;
 
 // gc_requant8 is gc_requant16 (simd_requant_avx512.h) for 8 accumulators
 // in AVX2: y = clamp(round_half_even(acc * s) + z, lo, hi) in double, the
-// product clamped to [lo - z, hi - z] before rounding and z added as an
-// integer after (the same value with integer bounds and zero point). The
-// 8 results, within [lo, hi] and so within an int16 and a byte, are the
-// low bytes of the returned vector, their low bytes as uint8 or int8.
-static inline __attribute__((always_inline)) __m128i gc_requant8(__m256i acc, __m256d s, double z, double lo,
-	double hi) {
-	const __m256d l = _mm256_set1_pd(lo - z), h = _mm256_set1_pd(hi - z);
+// product clamped to [lo - z, hi - z] (k.l, k.h) before rounding and z
+// (k.z) added as an integer after (the same value with integer bounds and
+// zero point). The 8 results, within [lo, hi] and so within an int16 and
+// a byte, are the low bytes of the returned vector, their low bytes as
+// uint8 or int8.
+typedef struct {
+	__m256d l, h;
+	__m128i z;
+} gc_requant8_k;
+
+static inline __attribute__((always_inline)) gc_requant8_k gc_requant8_consts(double z, double lo, double hi) {
+	return (gc_requant8_k){_mm256_set1_pd(lo - z), _mm256_set1_pd(hi - z), _mm_set1_epi32((int)z)};
+}
+
+static inline __attribute__((always_inline)) __m128i gc_requant8(__m256i acc, __m256d s, gc_requant8_k k) {
 	__m256d a0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(acc)), s);
 	__m256d a1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(acc, 1)), s);
-	a0 = _mm256_min_pd(_mm256_max_pd(a0, l), h);
-	a1 = _mm256_min_pd(_mm256_max_pd(a1, l), h);
+	a0 = _mm256_min_pd(_mm256_max_pd(a0, k.l), k.h);
+	a1 = _mm256_min_pd(_mm256_max_pd(a1, k.l), k.h);
 	// vcvtpd2dq rounds by MXCSR: to nearest, ties to even, as Go leaves
 	// it (and as gc_requant's nearbyint assumes)
-	const __m128i zi = _mm_set1_epi32((int)z);
-	const __m128i r0 = _mm_add_epi32(_mm256_cvtpd_epi32(a0), zi), r1 = _mm_add_epi32(_mm256_cvtpd_epi32(a1), zi);
+	const __m128i r0 = _mm_add_epi32(_mm256_cvtpd_epi32(a0), k.z), r1 = _mm_add_epi32(_mm256_cvtpd_epi32(a1), k.z);
 	const __m128i lowb = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
 	return _mm_shuffle_epi8(_mm_packs_epi32(r0, r1), lowb);
 }
@@ -190,7 +204,9 @@ static inline __attribute__((always_inline)) void gc_store_bytes8(uint8_t *dst, 
 typedef __m256d vrq_avx2;
 #define vrq vrq_avx2
 #define VRQ_SET1(m) _mm256_set1_pd(m)
-#define VREQUANT(x, s, e) gc_requant8((x), (s), (e)->zp, (e)->lo, (e)->hi)
+#define vrq_k gc_requant8_k
+#define VRQ_K(z, lo, hi) gc_requant8_consts((z), (lo), (hi))
+#define VREQUANT(x, s, k) gc_requant8((x), (s), (k))
 #define VSTORE_BYTES(dst, q, first, count) gc_store_bytes8((dst), (q), (first), (count))
 
 #pragma GCC push_options
@@ -285,6 +301,8 @@ typedef __m256i vi_avx2;
 #undef IREQUANT
 #undef vrq
 #undef VRQ_SET1
+#undef vrq_k
+#undef VRQ_K
 #undef VREQUANT
 #undef VSTORE_BYTES
 

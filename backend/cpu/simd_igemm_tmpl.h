@@ -14,9 +14,10 @@
 //               the unsigned operand, VDOT_BU(acc, a, b) with b unsigned
 //   IREQUANT    defined where the epilogue can requantize to 8 bits itself
 //               (GC_REQUANT), with: vrq, the type of a row's multiplier
-//               broadcast, VRQ_SET1(m); VREQUANT(x, s, e), the VL
-//               accumulators x requantized with multiplier s and e's zero
-//               point and bounds, as the low VL bytes of a __m128i; and
+//               broadcast, VRQ_SET1(m); vrq_k, the constants of the zero
+//               point z and bounds lo, hi, VRQ_K(z, lo, hi); VREQUANT(x, s,
+//               k), the VL accumulators x requantized with multiplier s and
+//               constants k, as the low VL bytes of a __m128i; and
 //               VSTORE_BYTES(dst, q, first, count), which stores bytes
 //               [first, first+count) of q at dst
 //   ILOOP_APART defined where the k loop must run apart from the epilogue
@@ -130,14 +131,25 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 #else
 	SFX(iloop)(kq, ap, bp, acc, nv, au);
 #endif
+	// The epilogue's fields in locals: the requantizing stores go through
+	// uint8_t pointers, which may alias anything, so read through e every
+	// field would be loaded again (and the requantization's constants
+	// rebuilt) after each store.
+	const int32_t *ra = e ? e->ra : NULL, *ca = e ? e->ca : NULL;
+	const int32_t *r1 = e ? e->r1 : NULL, *c1 = e ? e->c1 : NULL;
+	const int32_t *r2 = e ? e->r2 : NULL, *c2 = e ? e->c2 : NULL;
 #ifdef IREQUANT
+	uint8_t *const y = e ? e->y : NULL;
+	const double *const mult = y ? e->mult : NULL;
+	const int64_t ldy = y ? e->ldy : 0, pw = y ? e->pw : 0, ow = y ? e->ow : 0;
+	const vrq_k rk = VRQ_K(y ? e->zp : 0, y ? e->lo : 0, y ? e->hi : 0);
 	// A Toeplitz product's cell (row, column) of each vector's first lane,
 	// the same for every row of the tile.
 	int64_t cell_y[3] = {0, 0, 0}, cell_x[3] = {0, 0, 0};
-	if (e && e->y && e->pw) {
+	if (pw) {
 		for (int v = 0; v < nv; v++) {
-			cell_y[v] = (e->col + v * VL) / e->pw;
-			cell_x[v] = (e->col + v * VL) % e->pw;
+			cell_y[v] = (e->col + v * VL) / pw;
+			cell_x[v] = (e->col + v * VL) % pw;
 		}
 	}
 #endif
@@ -146,7 +158,7 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 		if (r >= mr) break;
 		int32_t *cr = c + r * ldc;
 #ifdef IREQUANT
-		const vrq rq_s = VRQ_SET1(e && e->y ? e->mult[r] : 0);
+		const vrq rq_s = VRQ_SET1(y ? mult[r] : 0);
 #endif
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) {
@@ -155,27 +167,25 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 			if (lanes > VL) lanes = VL;
 			vi x = acc[r][v];
 			if (load_c) x = VIADD(x, VILOADM(cr + v * VL, lanes));
-			if (e) {
-				if (e->ra) x = VIADD(x, VIBCAST(e->ra[r]));
-				if (e->ca) x = VIADD(x, VILOADM(e->ca + v * VL, lanes));
-				if (e->r1) x = VIADD(x, VIMUL(VIBCAST(e->r1[r]), VILOADM(e->c1 + v * VL, lanes)));
-				if (e->r2) x = VIADD(x, VIMUL(VIBCAST(e->r2[r]), VILOADM(e->c2 + v * VL, lanes)));
-			}
+			if (ra) x = VIADD(x, VIBCAST(ra[r]));
+			if (ca) x = VIADD(x, VILOADM(ca + v * VL, lanes));
+			if (r1) x = VIADD(x, VIMUL(VIBCAST(r1[r]), VILOADM(c1 + v * VL, lanes)));
+			if (r2) x = VIADD(x, VIMUL(VIBCAST(r2[r]), VILOADM(c2 + v * VL, lanes)));
 #ifdef IREQUANT
-			if (e && e->y) {
-				const __m128i q = VREQUANT(x, rq_s, e);
-				uint8_t *yr = e->y + r * e->ldy;
-				if (e->pw == 0) {
+			if (y) {
+				const __m128i q = VREQUANT(x, rq_s, rk);
+				uint8_t *yr = y + r * ldy;
+				if (pw == 0) {
 					VSTORE_BYTES(yr + v * VL, q, 0, lanes);
 					continue;
 				}
 				// lanes [l, l+run) lie in one padded row; the first
 				// ow - ox of them are output cells
 				for (int64_t l = 0, oy = cell_y[v], ox = cell_x[v]; l < lanes; oy++, ox = 0) {
-					int64_t run = e->pw - ox;
+					int64_t run = pw - ox;
 					if (run > lanes - l) run = lanes - l;
-					const int64_t keep = ox >= e->ow ? 0 : (e->ow - ox < run ? e->ow - ox : run);
-					if (keep > 0) VSTORE_BYTES(yr + oy * e->ow + ox, q, l, keep);
+					const int64_t keep = ox >= ow ? 0 : (ow - ox < run ? ow - ox : run);
+					if (keep > 0) VSTORE_BYTES(yr + oy * ow + ox, q, l, keep);
 					l += run;
 				}
 				continue;
@@ -382,6 +392,35 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 			}
 		}
 	}
+	// Rows read in place (a row-major B, the Toeplitz rows, the im2col
+	// rows built above): each word row's KU source rows are found once
+	// and interleaved into every panel, panel jr's words at dst + jr * kq.
+	if (rows || (g->flags & GC_B_TOEP) || !(g->flags & (GC_B_CONV | GC_TRANS_B))) {
+		for (int64_t q = 0; q < kq; q++) {
+			const uint8_t *rp[4] = {zero, zero, zero, zero};
+			int real[4] = {0, 0, 0, 0};
+			for (int u = 0; u < KU; u++) {
+				const int64_t p = pc + q * KU + u;
+				if (p >= pc + kc) break;
+				real[u] = 1;
+				if (rows)
+					rp[u] = rows + (p - pc) * nc;
+				else if (g->flags & GC_B_TOEP)
+					rp[u] = B + (toff ? toff[p - pc] : SFX(itoep_off)(g, p)) + jc;
+				else
+					rp[u] = B + p * g->ldb + jc;
+			}
+			for (int64_t jr = 0; jr < nc; jr += NR) {
+				const uint8_t *rj[4];
+				for (int u = 0; u < 4; u++) rj[u] = real[u] ? rp[u] + jr : zero;
+				const int64_t w = SFX(ipanel_width)(jr, nc);
+				SFX(iinterleave)(rj, nc - jr < NR ? nc - jr : NR, w, is_u8, flip, dst + jr * kq + q * w);
+			}
+		}
+		free(rows);
+		free(toff);
+		return;
+	}
 	for (int64_t jr = 0; jr < nc; jr += NR) {
 		const int64_t w = SFX(ipanel_width)(jr, nc);
 		const int64_t cw = nc - jr < NR ? nc - jr : NR;
@@ -391,19 +430,12 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 			for (int u = 0; u < KU; u++) {
 				const int64_t p = pc + q * KU + u;
 				if (p >= pc + kc) break;
-				if (rows) {
-					rp[u] = rows + (p - pc) * nc + jr;
-				} else if (g->flags & GC_B_CONV) {
+				if (g->flags & GC_B_CONV) {
 					SFX(iconv_row)(g, B, p, j, cw, (uint8_t)g->pad_value, tmp[u]);
-					rp[u] = tmp[u];
-				} else if (g->flags & GC_B_TOEP) {
-					rp[u] = B + (toff ? toff[p - pc] : SFX(itoep_off)(g, p)) + j;
-				} else if (g->flags & GC_TRANS_B) {
-					for (int64_t c = 0; c < cw; c++) tmp[u][c] = B[(j + c) * g->ldb + p];
-					rp[u] = tmp[u];
 				} else {
-					rp[u] = B + p * g->ldb + j;
+					for (int64_t c = 0; c < cw; c++) tmp[u][c] = B[(j + c) * g->ldb + p];
 				}
+				rp[u] = tmp[u];
 			}
 			SFX(iinterleave)(rp, cw, w, is_u8, flip, dst + q * w);
 		}
