@@ -152,6 +152,22 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 			cell_x[v] = (e->col + v * VL) % pw;
 		}
 	}
+	// The usual tile (full, requantized into rows, no terms but a row
+	// add) without the general path's tests at every vector.
+	if (y && pw == 0 && !ca && !r1 && !r2 && mr == MR && nr == nv * VL) {
+#pragma GCC unroll 8
+		for (int r = 0; r < MR; r++) {
+			const vrq rq_s = VRQ_SET1(mult[r]);
+			const vi add = VIBCAST(ra ? ra[r] : 0);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++) {
+				vi x = VIADD(acc[r][v], add);
+				if (load_c) x = VIADD(x, VILOAD(c + r * ldc + v * VL));
+				VSTORE_BYTES(y + r * ldy + v * VL, VREQUANT(x, rq_s, rk), 0, VL);
+			}
+		}
+		return;
+	}
 #endif
 #pragma GCC unroll 8
 	for (int r = 0; r < MR; r++) {
@@ -177,6 +193,10 @@ static inline __attribute__((always_inline)) void SFX(imicro)(int64_t kq, const 
 				uint8_t *yr = y + r * ldy;
 				if (pw == 0) {
 					VSTORE_BYTES(yr + v * VL, q, 0, lanes);
+					continue;
+				}
+				if (cell_x[v] + lanes <= ow) { // all in one output row
+					VSTORE_BYTES(yr + cell_y[v] * ow + cell_x[v], q, 0, lanes);
 					continue;
 				}
 				// lanes [l, l+run) lie in one padded row; the first
