@@ -266,13 +266,14 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 	vsORT, noOpt, asJSON bool) error {
 	var m *graph.Model
 	var raw []byte
-	var feed map[string]*tensor.Tensor
+	var feed func() (map[string]*tensor.Tensor, error)
 	if materialize >= 0 {
 		z, err := models.LoadZoo(path, uint64(materialize), cpu.Backend())
 		if err != nil {
 			return err
 		}
-		m, raw, feed = z.Model, z.ONNX, z.Feed
+		m, raw = z.Model, z.ONNX
+		feed = func() (map[string]*tensor.Tensor, error) { return z.Feed, nil }
 	} else {
 		var err error
 		if m, err = loadModel(path); err != nil {
@@ -285,13 +286,12 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 		if err != nil {
 			return err
 		}
-		fixDims(m.Graph, dims) // before the session: its passes see concrete shapes
-		feed = map[string]*tensor.Tensor{}
-		if err := addRandomInputs(m.Graph, seed, feed); err != nil {
+		if err := fixDims(m.Graph, dims); err != nil { // before the session: its passes see concrete shapes
 			return err
 		}
+		feed = randomFeed(m.Graph, seed)
 	}
-	rep, err := runModelBench(g, path, m, raw, feed, runs, warmup, vsORT, noOpt)
+	rep, err := runModelBench(g, path, m, raw, feed, dimSpecs, runs, warmup, vsORT, noOpt)
 	if err != nil {
 		return err
 	}
@@ -301,18 +301,34 @@ func benchModel(w io.Writer, g *globals, path string, runs, warmup int, material
 	})
 }
 
+// randomFeed makes the seeded random inputs of g (see addRandomInputs).
+func randomFeed(g *graph.Graph, seed uint64) func() (map[string]*tensor.Tensor, error) {
+	return func() (map[string]*tensor.Tensor, error) {
+		feed := map[string]*tensor.Tensor{}
+		return feed, addRandomInputs(g, seed, feed)
+	}
+}
+
 // runModelBench times m (name in messages and the report; raw its ONNX
-// serialization, for ONNX Runtime) on feed: warm-up runs, then runs timed
-// in five blocks, taking turns with ONNX Runtime when vsORT (see `bench
-// model --help`).
-func runModelBench(g *globals, path string, m *graph.Model, raw []byte, feed map[string]*tensor.Tensor, runs, warmup int,
-	vsORT, noOpt bool) (modelReport, error) {
+// serialization, for ONNX Runtime) on the inputs makeFeed makes once the
+// session is known to fit in memory (dims: the --dim flags, for that
+// message): warm-up runs, then runs timed in five blocks, taking turns
+// with ONNX Runtime when vsORT (see `bench model --help`).
+func runModelBench(g *globals, path string, m *graph.Model, raw []byte, makeFeed func() (map[string]*tensor.Tensor, error),
+	dims []string, runs, warmup int, vsORT, noOpt bool) (modelReport, error) {
 	threads := g.threadCount()
 	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: threads, NoOptimize: noOpt})
 	if err != nil {
 		return modelReport{}, fmt.Errorf("%s: %w", path, err)
 	}
 	warnUnoptimized(path, sess)
+	if err := checkPeakMemory(path, sess, dims); err != nil {
+		return modelReport{}, err
+	}
+	feed, err := makeFeed()
+	if err != nil {
+		return modelReport{}, err
+	}
 	runners := []func() ([]*tensor.Tensor, error){func() ([]*tensor.Tensor, error) { return sess.Run(feed) }}
 	if vsORT {
 		peer, err := ortpeer.NewSession(raw, threads)

@@ -93,11 +93,7 @@ side, for odd kernels).`,
 			if err != nil {
 				return err
 			}
-			feed := map[string]*tensor.Tensor{}
-			if err := addRandomInputs(m.Graph, seed, feed); err != nil {
-				return err
-			}
-			rep, err := runModelBench(g, "conv", m, raw, feed, runs, warmup, vsORT, noOpt)
+			rep, err := runModelBench(g, "conv", m, raw, randomFeed(m.Graph, seed), nil, runs, warmup, vsORT, noOpt)
 			if err != nil {
 				return err
 			}

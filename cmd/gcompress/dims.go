@@ -58,8 +58,11 @@ func symbolicDims(g *graph.Graph) map[string]bool {
 }
 
 // fixDims replaces each symbolic dimension of g's inputs named in fixed by
-// its size.
-func fixDims(g *graph.Graph, fixed map[string]int64) {
+// its size, and infers the shapes of the values computed from them again,
+// so that the load-time passes and the memory check see concrete sizes;
+// an error is a contradiction those sizes make (e.g. a Reshape to a fixed
+// batch).
+func fixDims(g *graph.Graph, fixed map[string]int64) error {
 	for _, v := range g.Inputs {
 		shape := make([]graph.Dim, len(v.Shape)) // a copy: inferred shapes may share v's slice
 		for i, d := range v.Shape {
@@ -70,4 +73,11 @@ func fixDims(g *graph.Graph, fixed map[string]int64) {
 		}
 		v.Shape = shape
 	}
+	if len(fixed) == 0 {
+		return nil
+	}
+	if err := graph.InferShapes(g); err != nil {
+		return usagef("--dim: %v", err)
+	}
+	return nil
 }

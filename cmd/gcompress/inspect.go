@@ -103,9 +103,13 @@ func inspectModel(path string, dimSpecs []string) (*inspectReport, error) {
 			all[name] = 1
 		}
 		ones = passes.Clone(m)
-		fixDims(ones.Graph, all)
+		if fixDims(ones.Graph, all) != nil {
+			ones = nil // no FLOPs at size 1 where 1 contradicts the model
+		}
 	}
-	fixDims(m.Graph, fixed)
+	if err := fixDims(m.Graph, fixed); err != nil {
+		return nil, err
+	}
 	s, err := graph.ComputeStats(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

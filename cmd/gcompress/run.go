@@ -129,12 +129,17 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) (err error) {
 	if err != nil {
 		return err
 	}
-	fixDims(m.Graph, dims)
+	if err := fixDims(m.Graph, dims); err != nil {
+		return err
+	}
 	sess, err := runtime.NewSession(m, backendFor(g), runtime.Options{Threads: g.threadCount(), Profile: f.profile || f.nodes > 0})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	warnUnoptimized(path, sess)
+	if err := checkPeakMemory(path, sess, f.dims); err != nil {
+		return err
+	}
 	inputs, err := gatherInputs(m.Graph, f)
 	if err != nil {
 		return err
