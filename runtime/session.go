@@ -58,6 +58,9 @@ type Session struct {
 	// optErr is why the load-time passes were skipped (nil when they ran
 	// or were turned off).
 	optErr error
+	// spec, for a model with symbolic input dimensions, holds the
+	// sessions specialised to the sizes runs gave them (specialize.go).
+	spec *specials
 }
 
 // UnsupportedError lists the ops of a model that a backend cannot run.
@@ -141,6 +144,9 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 	s.planConcats()
 	if opts.Profile {
 		s.prof = &Profile{}
+	}
+	if !opts.NoOptimize && symbolicInputs(m.Graph) {
+		s.spec = &specials{model: m, children: map[string]*Session{}}
 	}
 	return s, nil
 }
@@ -261,6 +267,9 @@ func (s *Session) InputNames() []string {
 func (s *Session) Run(inputs map[string]*tensor.Tensor) ([]*tensor.Tensor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c := s.specialFor(inputs); c != nil {
+		return c.Run(inputs)
+	}
 	env := make([]*tensor.Tensor, len(s.consts))
 	copy(env, s.consts)
 	if err := s.bindInputs(inputs, env); err != nil {

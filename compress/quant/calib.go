@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	goruntime "runtime"
+	"runtime/debug"
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
@@ -93,8 +94,9 @@ func forEachBatch(ds *data.Dataset, shape []int, n int, fixed bool, fn func(x *t
 // peak does not depend on how long the run is (with Go's default GC
 // pacing, a short run ends before the heap reaches the collector's goal
 // and a long one peaks at it), the loop collects garbage every gcBatches
-// batches; the peak is then the live data plus at most gcBatches batches
-// of activations, for 500 samples as for 5,000.
+// batches and only then (the pacer's collections are off meanwhile); the
+// peak is then the live data plus at most gcBatches batches of
+// activations, for 500 samples as for 5,000.
 func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o RunOptions) (map[string]*Observer, int, error) {
 	c := passes.Clone(prepared)
 	g := c.Graph
@@ -137,6 +139,9 @@ func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o R
 	threads := max(o.Threads, 1)
 	seen, batch := 0, 0
 	goruntime.GC()
+	// Only the collections below: with the pacer's own, when they fall
+	// depends on the live heap, and a short run may end before one.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	err = forEachBatch(ds, shape, n, fixed, func(x *tensor.Tensor, idx []int) error {
 		if batch++; batch%gcBatches == 0 {
 			goruntime.GC()

@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/graph/passes"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// maxSpecial is how many input sizes a session specialises for; runs at
+// further sizes take its symbolic graph.
+const maxSpecial = 4
+
+// specials holds a session's children specialised to input sizes, keyed
+// by the sizes of its inputs' symbolic dimensions (a nil child: the sizes
+// contradict the model, or its session could not be made).
+//
+// The load-time passes need concrete shapes (the channel-blocked layout,
+// Conv + Add fusion): a model exported with a symbolic batch would run
+// without them. So a session whose inputs have symbolic dimensions, on a
+// Run at sizes it has not seen, makes a child session of the model with
+// those sizes fixed and its shapes inferred again, and runs that.
+type specials struct {
+	model    *graph.Model // the caller's, cloned for each child
+	children map[string]*Session
+}
+
+// symbolicInputs reports whether a graph input (without an initializer)
+// has a dimension of unknown size.
+func symbolicInputs(g *graph.Graph) bool {
+	for _, v := range g.Inputs {
+		if v.Const != nil || !v.HasShape {
+			continue
+		}
+		for _, d := range v.Shape {
+			if !d.Known() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inputSizes returns the sizes inputs give g's unknown input dimensions,
+// by symbol (an unnamed one as "input#axis"), and a key naming them all;
+// ok is false where the inputs do not fit the declared shapes (a missing
+// input, another rank, a symbol of two sizes), which the symbolic
+// graph's checks then report.
+func inputSizes(g *graph.Graph, inputs map[string]*tensor.Tensor) (sizes map[string]int64, key string, ok bool) {
+	sizes = map[string]int64{}
+	for _, v := range g.Inputs {
+		if !v.HasShape {
+			continue
+		}
+		t := inputs[v.Name]
+		if t == nil {
+			if v.Const != nil {
+				continue
+			}
+			return nil, "", false
+		}
+		if t.Rank() != len(v.Shape) {
+			return nil, "", false
+		}
+		for i, d := range v.Shape {
+			if d.Known() {
+				continue
+			}
+			name := d.Param
+			if name == "" {
+				name = fmt.Sprintf("%s#%d", v.Name, i)
+			}
+			size := int64(t.Shape()[i])
+			if prev, seen := sizes[name]; seen && prev != size {
+				return nil, "", false
+			}
+			sizes[name] = size
+		}
+	}
+	parts := make([]string, 0, len(sizes))
+	for name, size := range sizes {
+		parts = append(parts, fmt.Sprintf("%q=%d", name, size))
+	}
+	sort.Strings(parts)
+	return sizes, strings.Join(parts, ","), true
+}
+
+// specialFor returns the child of s for the sizes of inputs, making it
+// the first time (nil: run s's own graph). Called with s.mu held.
+func (s *Session) specialFor(inputs map[string]*tensor.Tensor) *Session {
+	if s.spec == nil {
+		return nil
+	}
+	sizes, key, ok := inputSizes(s.spec.model.Graph, inputs)
+	if !ok {
+		return nil
+	}
+	if c, seen := s.spec.children[key]; seen {
+		return c
+	}
+	if len(s.spec.children) >= maxSpecial {
+		return nil
+	}
+	c := s.specialize(sizes)
+	s.spec.children[key] = c
+	return c
+}
+
+// specialize makes the session of s's model with its inputs' unknown
+// dimensions fixed to sizes (see inputSizes), sharing s's profile and
+// arena (the buffers a run frees serve the next at any size); nil
+// when the sizes contradict the model or the session cannot be made.
+func (s *Session) specialize(sizes map[string]int64) *Session {
+	m := passes.Clone(s.spec.model)
+	for _, v := range m.Graph.Inputs {
+		shape := make([]graph.Dim, len(v.Shape))
+		for i, d := range v.Shape {
+			shape[i] = d
+			if d.Known() {
+				continue
+			}
+			name := d.Param
+			if name == "" {
+				name = fmt.Sprintf("%s#%d", v.Name, i)
+			}
+			if size, ok := sizes[name]; ok {
+				shape[i] = graph.Dim{Size: size}
+			}
+		}
+		v.Shape = shape
+	}
+	if graph.InferShapes(m.Graph) != nil {
+		return nil
+	}
+	c, err := NewSession(m, s.backend, s.opts)
+	if err != nil {
+		return nil
+	}
+	c.prof, c.arena = s.prof, s.arena // runs are serialised by s.mu
+	return c
+}
