@@ -55,7 +55,12 @@ is the string "NaN", "+Inf" or "-Inf".
 latency; --profile adds a per-op time table, --profile-nodes N the N
 slowest nodes. With --bench the profile covers the timed runs only;
 without it, the one run, which includes packing the constant weights
-into each kernel's layout (once per session).`,
+into each kernel's layout (once per session).
+
+Before any input is made, the tensors a run must hold at once (from the
+model's shapes, at the --dim sizes) are compared with the memory this
+process can still use (available memory and swap, the memory cgroup's
+limit, ulimit -v); a run that cannot fit is refused with the sizes.`,
 		Example: `  gcompress run lenet5.onnx --input image=digit.npy --output-dir out/
   gcompress run resnet50.onnx --random-inputs --bench 20 --threads 2 --json
   gcompress run lenet5.onnx --random-inputs --dim batch=8 --profile
