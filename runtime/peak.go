@@ -14,27 +14,34 @@ import (
 //	                           + the outputs of i )
 //
 // where a computed value is freed after its last reader (graph outputs are
-// kept to the end), as Run does. Values of unknown shape or type count
-// zero, and neither the initializers nor the kernels' scratch nor the
-// arena's spare buffers are counted, so the estimate is a lower bound: a
-// run needs at least this much. at is the node where the peak is reached
-// (nil for a graph without nodes). Sums saturate at math.MaxInt64.
+// kept to the end), as Run does. Values that share another's buffer count
+// zero: the outputs of the ops that return a view of their input
+// (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout) and of a
+// Concat computed in place (its inputs were written into its buffer). So
+// do values of unknown shape or type, and neither the initializers nor
+// the kernels' scratch nor the arena's spare buffers are counted, so the
+// estimate is a lower bound: a run needs at least this much. at is the
+// node where the peak is reached (nil for a graph without nodes). Sums
+// saturate at math.MaxInt64.
 func (s *Session) PeakBytes() (peak int64, at *graph.Node) {
-	bySlot := make([]*graph.Value, len(s.slot))
-	for v, i := range s.slot {
-		bySlot[i] = v
-	}
+	counted := make([]int64, len(s.slot)) // the bytes each live value adds
 	var live int64
 	for _, v := range s.g.Inputs {
 		if v.Const == nil {
-			live = addSat(live, valueBytes(v))
+			counted[s.slot[v]] = valueBytes(v)
+			live = addSat(live, counted[s.slot[v]])
 		}
 	}
 	peak = live
 	for i, n := range s.g.Nodes {
 		var out int64
-		for _, v := range n.Outputs {
-			out = addSat(out, valueBytes(v))
+		if !viewOp(n) && s.concatOf[i] < 0 {
+			for j, v := range n.Outputs {
+				if sl := s.nodeOut[i][j]; sl >= 0 {
+					counted[sl] = valueBytes(v)
+					out = addSat(out, counted[sl])
+				}
+			}
 		}
 		if during := addSat(live, out); during > peak || at == nil {
 			peak, at = during, n
@@ -42,11 +49,22 @@ func (s *Session) PeakBytes() (peak int64, at *graph.Node) {
 		live = addSat(live, out)
 		for _, sl := range s.lastUse[i] {
 			if live != math.MaxInt64 {
-				live -= valueBytes(bySlot[sl])
+				live -= counted[sl]
 			}
 		}
 	}
 	return peak, at
+}
+
+// viewOp reports whether n's op returns a view of its input (see
+// PeakBytes).
+func viewOp(n *graph.Node) bool {
+	switch {
+	case n.IsONNX("Reshape"), n.IsONNX("Flatten"), n.IsONNX("Squeeze"), n.IsONNX("Unsqueeze"),
+		n.IsONNX("Identity"), n.IsONNX("Dropout"):
+		return true
+	}
+	return false
 }
 
 // valueBytes is the size of v's data when its type and shape are known,

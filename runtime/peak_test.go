@@ -52,3 +52,33 @@ func TestPeakBytes(t *testing.T) {
 		t.Errorf("x of 2^61 x 4 float32: peak %d, want saturation at %d", peak, int64(math.MaxInt64))
 	}
 }
+
+// TestPeakBytesViews: a Reshape returns a view of its input, so x -> a ->
+// Reshape -> b holds x and a at most (8000 bytes), not a and b besides.
+func TestPeakBytesViews(t *testing.T) {
+	r := testBackend()
+	r.Register("", "Reshape", func(*graph.Node, NodeInfo) (Op, error) {
+		return OpFunc(func(ctx *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
+			v, err := in[0].Reshape(in[0].Len())
+			return []*tensor.Tensor{v}, err
+		}), nil
+	})
+	g := graph.NewGraph("t")
+	val := func(name string, shape ...int) *graph.Value {
+		v := g.GetOrAddValue(name)
+		v.DType = tensor.Float32
+		v.SetShape(shape)
+		return v
+	}
+	x, a, b := val("x", 250, 4), val("a", 250, 4), val("b", 1000)
+	g.Inputs, g.Outputs = []*graph.Value{x}, []*graph.Value{b}
+	g.AddNode("AddOne", []*graph.Value{x}, []*graph.Value{a}, nil)
+	g.AddNode("Reshape", []*graph.Value{a}, []*graph.Value{b}, nil)
+	s, err := NewSession(graph.NewModel(g, 13), r, Options{NoOptimize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak, at := s.PeakBytes(); peak != 8000 || at != s.g.Nodes[0] {
+		t.Errorf("peak %d at %v, want 8000 at %v", peak, at, s.g.Nodes[0])
+	}
+}

@@ -12,8 +12,11 @@ import (
 // Profile accumulates wall time per node over all runs of a session.
 type Profile struct {
 	Nodes []NodeTime
-	index map[*graph.Node]int
+	index map[nodeKey]int
 }
+
+// nodeKey identifies a node in a profile.
+type nodeKey struct{ name, op string }
 
 // NodeTime is the total time spent in one node.
 type NodeTime struct {
@@ -31,15 +34,19 @@ type OpTime struct {
 	Total time.Duration `json:"total_ns"`
 }
 
+// add records one call of n. Nodes are keyed by name and op, so that the
+// same node in the children a session specialises to its input sizes is
+// one entry.
 func (p *Profile) add(n *graph.Node, d time.Duration) {
 	if p.index == nil {
-		p.index = map[*graph.Node]int{}
+		p.index = map[nodeKey]int{}
 	}
-	i, ok := p.index[n]
+	k := nodeKey{profileName(n), n.OpType}
+	i, ok := p.index[k]
 	if !ok {
 		i = len(p.Nodes)
-		p.index[n] = i
-		p.Nodes = append(p.Nodes, NodeTime{Name: profileName(n), Op: n.OpType})
+		p.index[k] = i
+		p.Nodes = append(p.Nodes, NodeTime{Name: k.name, Op: k.op})
 	}
 	p.Nodes[i].Calls++
 	p.Nodes[i].Total += d

@@ -146,7 +146,8 @@ func NewSession(m *graph.Model, b Backend, opts Options) (*Session, error) {
 		s.prof = &Profile{}
 	}
 	if !opts.NoOptimize && symbolicInputs(m.Graph) {
-		s.spec = &specials{model: m, children: map[string]*Session{}}
+		// a copy: later changes to the caller's model do not reach the children
+		s.spec = &specials{model: passes.Clone(m), children: map[string]*Session{}}
 	}
 	return s, nil
 }

@@ -10,9 +10,12 @@ import (
 	"github.com/gcompress/gcompress/tensor"
 )
 
-// maxSpecial is how many input sizes a session specialises for; runs at
-// further sizes take its symbolic graph.
-const maxSpecial = 4
+// maxSpecial is how many input sizes a session specialises for (the
+// usual case is two: the batch, and a last shorter one); runs at further
+// sizes take its symbolic graph. Each child holds its own prepared
+// weights (folded, reordered for the blocked layout, packed for the
+// kernels), so this bounds the memory they take.
+const maxSpecial = 2
 
 // specials holds a session's children specialised to input sizes, keyed
 // by the sizes of its inputs' symbolic dimensions (a nil child: the sizes
@@ -24,7 +27,7 @@ const maxSpecial = 4
 // Run at sizes it has not seen, makes a child session of the model with
 // those sizes fixed and its shapes inferred again, and runs that.
 type specials struct {
-	model    *graph.Model // the caller's, cloned for each child
+	model    *graph.Model // a copy of the caller's, taken by NewSession
 	children map[string]*Session
 }
 
@@ -46,15 +49,14 @@ func symbolicInputs(g *graph.Graph) bool {
 
 // inputSizes returns the sizes inputs give g's unknown input dimensions,
 // by symbol (an unnamed one as "input#axis"), and a key naming them all;
-// ok is false where the inputs do not fit the declared shapes (a missing
-// input, another rank, a symbol of two sizes), which the symbolic
-// graph's checks then report.
+// ok is false where the inputs do not fit the declared types and shapes
+// (a missing or unknown input, another dtype or rank, a known dimension
+// of another size, a symbol of two sizes), which the symbolic graph's
+// checks then report.
 func inputSizes(g *graph.Graph, inputs map[string]*tensor.Tensor) (sizes map[string]int64, key string, ok bool) {
 	sizes = map[string]int64{}
+	known := 0
 	for _, v := range g.Inputs {
-		if !v.HasShape {
-			continue
-		}
 		t := inputs[v.Name]
 		if t == nil {
 			if v.Const != nil {
@@ -62,11 +64,21 @@ func inputSizes(g *graph.Graph, inputs map[string]*tensor.Tensor) (sizes map[str
 			}
 			return nil, "", false
 		}
+		known++
+		if v.DType != tensor.Undefined && t.DType() != v.DType {
+			return nil, "", false
+		}
+		if !v.HasShape {
+			continue
+		}
 		if t.Rank() != len(v.Shape) {
 			return nil, "", false
 		}
 		for i, d := range v.Shape {
 			if d.Known() {
+				if d.Size != int64(t.Shape()[i]) {
+					return nil, "", false
+				}
 				continue
 			}
 			name := d.Param
@@ -79,6 +91,9 @@ func inputSizes(g *graph.Graph, inputs map[string]*tensor.Tensor) (sizes map[str
 			}
 			sizes[name] = size
 		}
+	}
+	if known != len(inputs) {
+		return nil, "", false // a name the model does not have
 	}
 	parts := make([]string, 0, len(sizes))
 	for name, size := range sizes {
@@ -111,7 +126,8 @@ func (s *Session) specialFor(inputs map[string]*tensor.Tensor) *Session {
 
 // specialize makes the session of s's model with its inputs' unknown
 // dimensions fixed to sizes (see inputSizes), sharing s's profile and
-// arena (the buffers a run frees serve the next at any size); nil
+// arena (runs are serialised by s.mu; the arena reuses a buffer for an
+// allocation of the same size); nil
 // when the sizes contradict the model or the session cannot be made.
 func (s *Session) specialize(sizes map[string]int64) *Session {
 	m := passes.Clone(s.spec.model)

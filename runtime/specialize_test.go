@@ -42,9 +42,9 @@ func symbolicConvModel() *graph.Model {
 // symbolic batch runs each batch size through a child with the size
 // fixed, so the load-time passes that need concrete shapes apply (at the
 // AVX2 level and up the convolution runs blocked: NCHWcConv in the
-// profile), and gives what the unoptimised session gives at batch 1, 2
-// and 3; past maxSpecial sizes the symbolic graph runs, with the same
-// results.
+// profile, each node once however many sizes ran), and gives what the
+// unoptimised session gives at every batch size; past maxSpecial sizes
+// the symbolic graph runs, with the same results.
 func TestSessionSpecialisesSymbolicSizes(t *testing.T) {
 	m := symbolicConvModel()
 	s, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: 2, Profile: true})
@@ -82,6 +82,14 @@ func TestSessionSpecialisesSymbolicSizes(t *testing.T) {
 	blocked := false
 	for _, op := range s.Profile().ByOp() {
 		blocked = blocked || op.Op == "NCHWcConv"
+	}
+	seen := map[runtime.NodeTime]bool{}
+	for _, n := range s.Profile().Nodes {
+		k := runtime.NodeTime{Name: n.Name, Op: n.Op}
+		if seen[k] {
+			t.Errorf("the profile lists node %q (%s) twice: once per specialised size", n.Name, n.Op)
+		}
+		seen[k] = true
 	}
 	if lvl, _ := cpu.ActiveCPULevel(); lvl >= cpu.LevelAVX2 && !blocked {
 		t.Errorf("at level %v no run took the blocked convolution: the symbolic batch was not specialised", lvl)

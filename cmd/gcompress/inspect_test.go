@@ -238,3 +238,28 @@ func TestInspectHumanNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectDimContradiction: --dim sizes the model contradicts (x [batch
+// 4] reshaped to [2 4], at batch 3) are the report's shape error, not a
+// failure: inspect still reports the rest.
+func TestInspectDimContradiction(t *testing.T) {
+	g := graph.NewGraph("contra")
+	x := g.GetOrAddValue("x")
+	x.DType, x.Shape, x.HasShape = tensor.Float32, []graph.Dim{{Size: -1, Param: "batch"}, {Size: 4}}, true
+	shape := g.GetOrAddValue("shape")
+	shape.Const = tensor.FromSlice([]int{2}, []int64{2, 4})
+	shape.DType = tensor.Int64
+	shape.SetShape([]int{2})
+	g.Initializers = []*graph.Value{shape}
+	y := g.GetOrAddValue("y")
+	g.Inputs, g.Outputs = []*graph.Value{x}, []*graph.Value{y}
+	g.AddNode("Reshape", []*graph.Value{x, shape}, []*graph.Value{y}, nil).Name = "reshape"
+	p := filepath.Join(t.TempDir(), "contra.onnx")
+	if err := onnx.Save(graph.NewModel(g, 13), p, onnx.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := inspectJSON(t, p, "--dim", "batch=3")
+	if r.ShapeError == "" || r.NodeCount != 1 {
+		t.Errorf("shape error %q, %d nodes; want the contradiction reported and the node counted", r.ShapeError, r.NodeCount)
+	}
+}

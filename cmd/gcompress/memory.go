@@ -22,7 +22,11 @@ func checkPeakMemory(path string, sess *runtime.Session, dims []string) error {
 	}
 	where := ""
 	if at != nil {
-		where = fmt.Sprintf(" (during node %q, %s)", at.Name, at.OpType)
+		name := at.Name
+		if name == "" && len(at.Outputs) > 0 && at.Outputs[0] != nil {
+			name = "-> " + at.Outputs[0].Name
+		}
+		where = fmt.Sprintf(" (during node %q, %s)", name, at.OpType)
 	}
 	hint := "smaller inputs"
 	if len(dims) > 0 {

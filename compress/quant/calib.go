@@ -4,6 +4,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"runtime/debug"
+	"sync"
 
 	"github.com/gcompress/gcompress/backend/cpu"
 	"github.com/gcompress/gcompress/data"
@@ -15,8 +16,38 @@ import (
 )
 
 // gcBatches is how many calibration batches run between garbage
-// collections (see Observe).
-const gcBatches = 8
+// collections, and gcBytes how many bytes of batches and activations at
+// most (see Observe).
+const (
+	gcBatches = 8
+	gcBytes   = 256 << 20
+)
+
+// gcPause counts the Observe calls running with the pacer's collections
+// off: the first turns them off, the last restores the setting it found
+// (debug.SetGCPercent is process-wide).
+var gcPause struct {
+	sync.Mutex
+	n, prev int
+}
+
+// pauseGC turns the pacer's collections off until the returned function
+// is called.
+func pauseGC() (resume func()) {
+	gcPause.Lock()
+	if gcPause.n == 0 {
+		gcPause.prev = debug.SetGCPercent(-1)
+	}
+	gcPause.n++
+	gcPause.Unlock()
+	return func() {
+		gcPause.Lock()
+		if gcPause.n--; gcPause.n == 0 {
+			debug.SetGCPercent(gcPause.prev)
+		}
+		gcPause.Unlock()
+	}
+}
 
 // DefaultBatch is the number of samples per calibration or evaluation run.
 const DefaultBatch = 64
@@ -94,9 +125,11 @@ func forEachBatch(ds *data.Dataset, shape []int, n int, fixed bool, fn func(x *t
 // peak does not depend on how long the run is (with Go's default GC
 // pacing, a short run ends before the heap reaches the collector's goal
 // and a long one peaks at it), the loop collects garbage every gcBatches
-// batches and only then (the pacer's collections are off meanwhile); the
-// peak is then the live data plus at most gcBatches batches of
-// activations, for 500 samples as for 5,000.
+// batches, or sooner once gcBytes of batches and activations have become
+// garbage, and only then (the pacer's collections are off meanwhile, a
+// process-wide setting restored when the last Observe returns); the peak
+// is then the live data plus at most gcBatches batches of activations or
+// about gcBytes, for 500 samples as for 5,000.
 func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o RunOptions) (map[string]*Observer, int, error) {
 	c := passes.Clone(prepared)
 	g := c.Graph
@@ -141,11 +174,14 @@ func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o R
 	goruntime.GC()
 	// Only the collections below: with the pacer's own, when they fall
 	// depends on the live heap, and a short run may end before one.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer pauseGC()()
+	var garbage int64 // bytes of batches and results since the last collection
 	err = forEachBatch(ds, shape, n, fixed, func(x *tensor.Tensor, idx []int) error {
-		if batch++; batch%gcBatches == 0 {
+		if batch++; batch%gcBatches == 0 || garbage >= gcBytes {
 			goruntime.GC()
+			garbage = 0
 		}
+		garbage += x.Bytes()
 		for _, ob := range inputObs {
 			if err := ob.Observe(x.F32(), threads); err != nil {
 				return err
@@ -157,6 +193,7 @@ func Observe(prepared *graph.Model, points []*graph.Value, ds *data.Dataset, o R
 				return fmt.Errorf("samples %d..%d: %w", idx[0], idx[len(idx)-1], err)
 			}
 			for i, t := range res {
+				garbage += t.Bytes()
 				if t.DType() != tensor.Float32 {
 					return fmt.Errorf("tensor %q is %v, not float32", outs[i].Name, t.DType())
 				}

@@ -78,10 +78,13 @@ func meminfo(b []byte) map[string]int64 {
 
 // cgroupLimit finds this process's memory cgroup in proc/self/cgroup and
 // returns its limit less its usage: cgroup v2 (memory.max,
-// memory.current) or v1 (memory.limit_in_bytes, memory.usage_in_bytes).
-// The cgroup's own directory is tried first, then the hierarchy's root (a
-// container often sees only its own cgroup there). No limit ("max", or
-// v1's near-2^63 "unlimited") is no bound.
+// memory.current) or v1 (memory.limit_in_bytes, memory.usage_in_bytes),
+// the usage without the inactive page cache (memory.stat's
+// inactive_file, or v1's total_inactive_file), which the kernel reclaims
+// before it kills. The cgroup's own directory is tried first, then the
+// hierarchy's root (a container often sees only its own cgroup there); the
+// limits of the cgroups between are not read. No limit ("max", or v1's
+// near-2^63 "unlimited") is no bound.
 func cgroupLimit(root fs.FS) (Limit, bool) {
 	b, err := fs.ReadFile(root, "proc/self/cgroup")
 	if err != nil {
@@ -92,12 +95,12 @@ func cgroupLimit(root fs.FS) (Limit, bool) {
 		if len(parts) != 3 {
 			continue
 		}
-		var base, limitFile, usageFile string
+		var base, limitFile, usageFile, inactiveKey string
 		switch {
 		case parts[0] == "0" && parts[1] == "":
-			base, limitFile, usageFile = "sys/fs/cgroup", "memory.max", "memory.current"
+			base, limitFile, usageFile, inactiveKey = "sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"
 		case hasController(parts[1], "memory"):
-			base, limitFile, usageFile = "sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
+			base, limitFile, usageFile, inactiveKey = "sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"
 		default:
 			continue
 		}
@@ -110,10 +113,24 @@ func cgroupLimit(root fs.FS) (Limit, bool) {
 				break
 			}
 			usage, _ := readBytes(root, path.Join(dir, usageFile))
-			return Limit{max(0, limit-usage), "the memory cgroup's limit less its usage"}, true
+			if st, err := fs.ReadFile(root, path.Join(dir, "memory.stat")); err == nil {
+				usage -= statValue(st, inactiveKey) // page cache the kernel reclaims first
+			}
+			return Limit{max(0, limit-max(0, usage)), "the memory cgroup's limit less its usage"}, true
 		}
 	}
 	return Limit{}, false
+}
+
+// statValue returns the value of key in a memory.stat file (0 when absent).
+func statValue(b []byte, key string) int64 {
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func hasController(list, name string) bool {
