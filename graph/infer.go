@@ -39,6 +39,33 @@ func InferShapes(g *Graph) error {
 	return nil
 }
 
+// InputDimName names dimension axis of graph input v for FixInputDims:
+// its symbol, or "input#axis" when it has none.
+func InputDimName(v *Value, axis int) string {
+	if p := v.Shape[axis].Param; p != "" {
+		return p
+	}
+	return fmt.Sprintf("%s#%d", v.Name, axis)
+}
+
+// FixInputDims sets each unknown dimension of g's inputs that sizes names
+// (InputDimName) to its size, and infers the shapes computed from the
+// inputs again, so that the values downstream have concrete shapes too; an
+// error is a contradiction the sizes make (a Reshape to a fixed batch).
+func FixInputDims(g *Graph, sizes map[string]int64) error {
+	for _, v := range g.Inputs {
+		shape := make([]Dim, len(v.Shape)) // a copy: inferred shapes may share v's slice
+		for i, d := range v.Shape {
+			shape[i] = d
+			if size, ok := sizes[InputDimName(v, i)]; ok && !d.Known() {
+				shape[i] = Dim{Size: size}
+			}
+		}
+		v.Shape = shape
+	}
+	return InferShapes(g)
+}
+
 // InferNode runs the shape function of one node (if its op has one).
 func InferNode(n *Node) error {
 	if n.Domain != "" && n.Domain != "ai.onnx" {

@@ -48,7 +48,7 @@ func symbolicInputs(g *graph.Graph) bool {
 }
 
 // inputSizes returns the sizes inputs give g's unknown input dimensions,
-// by symbol (an unnamed one as "input#axis"), and a key naming them all;
+// by graph.InputDimName, and a key naming them all;
 // ok is false where the inputs do not fit the declared types and shapes
 // (a missing or unknown input, another dtype or rank, a known dimension
 // of another size, a symbol of two sizes), which the symbolic graph's
@@ -81,10 +81,7 @@ func inputSizes(g *graph.Graph, inputs map[string]*tensor.Tensor) (sizes map[str
 				}
 				continue
 			}
-			name := d.Param
-			if name == "" {
-				name = fmt.Sprintf("%s#%d", v.Name, i)
-			}
+			name := graph.InputDimName(v, i)
 			size := int64(t.Shape()[i])
 			if prev, seen := sizes[name]; seen && prev != size {
 				return nil, "", false
@@ -131,24 +128,7 @@ func (s *Session) specialFor(inputs map[string]*tensor.Tensor) *Session {
 // when the sizes contradict the model or the session cannot be made.
 func (s *Session) specialize(sizes map[string]int64) *Session {
 	m := passes.Clone(s.spec.model)
-	for _, v := range m.Graph.Inputs {
-		shape := make([]graph.Dim, len(v.Shape))
-		for i, d := range v.Shape {
-			shape[i] = d
-			if d.Known() {
-				continue
-			}
-			name := d.Param
-			if name == "" {
-				name = fmt.Sprintf("%s#%d", v.Name, i)
-			}
-			if size, ok := sizes[name]; ok {
-				shape[i] = graph.Dim{Size: size}
-			}
-		}
-		v.Shape = shape
-	}
-	if graph.InferShapes(m.Graph) != nil {
+	if graph.FixInputDims(m.Graph, sizes) != nil {
 		return nil
 	}
 	c, err := NewSession(m, s.backend, s.opts)

@@ -57,26 +57,15 @@ func symbolicDims(g *graph.Graph) map[string]bool {
 	return out
 }
 
-// fixDims replaces each symbolic dimension of g's inputs named in fixed by
-// its size, and infers the shapes of the values computed from them again,
-// so that the load-time passes and the memory check see concrete sizes;
-// an error is a contradiction those sizes make (e.g. a Reshape to a fixed
-// batch).
+// fixDims fixes the symbolic dimensions of g's inputs named in fixed to
+// their sizes and infers the other values' shapes again
+// (graph.FixInputDims), so that the load-time passes and the memory check
+// see concrete sizes; an error is a contradiction those sizes make.
 func fixDims(g *graph.Graph, fixed map[string]int64) error {
-	for _, v := range g.Inputs {
-		shape := make([]graph.Dim, len(v.Shape)) // a copy: inferred shapes may share v's slice
-		for i, d := range v.Shape {
-			shape[i] = d
-			if size, ok := fixed[d.Param]; ok && !d.Known() {
-				shape[i] = graph.Dim{Size: size}
-			}
-		}
-		v.Shape = shape
-	}
 	if len(fixed) == 0 {
 		return nil
 	}
-	if err := graph.InferShapes(g); err != nil {
+	if err := graph.FixInputDims(g, fixed); err != nil {
 		return usagef("--dim: %v", err)
 	}
 	return nil
