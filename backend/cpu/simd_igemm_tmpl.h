@@ -357,16 +357,6 @@ static void SFX(iconv_row)(const gc_gemm_args *g, const uint8_t *img, int64_t p,
 	}
 }
 
-// itoep_off is the offset in B of row p of the Toeplitz matrix of a
-// zero-padded 8-bit image (GC_B_TOEP, stride 1: planes of ih x iw, the
-// padded height and width; row p = (c*kh + ky)*kw + kx starts at
-// c*ih*iw + ky*dh*iw + kx*dw and its column j is output cell (j / iw,
-// j % iw) of a product computed at the padded width).
-static inline int64_t SFX(itoep_off)(const gc_gemm_args *g, int64_t p) {
-	const int64_t c = p / (g->kh * g->kw), ky = p / g->kw % g->kh, kx = p % g->kw;
-	return c * g->ih * g->iw + ky * g->dh * g->iw + kx * g->dw;
-}
-
 // ipack_b packs op(B)[pc:pc+kc, jc:jc+nc] (8-bit matrix, its transpose,
 // im2col of an 8-bit image, or the Toeplitz matrix of a padded one) into panels of words: for each word row, KU
 // rows of op(B) are gathered (read in place for a row-major matrix) and
@@ -391,31 +381,18 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 			for (int64_t p = 0; p < kc; p++)
 				SFX(iconv_row)(g, B, pc + p, jc, nc, (uint8_t)g->pad_value, rows + p * nc);
 	}
-	// The Toeplitz rows' offsets, computed once for the block (three
-	// divisions per row and panel were a third of the packing's time), by
-	// stepping row pc's (c, ky, kx) through the rows (three divisions per
-	// row were still a fifth of it for small images).
-	int64_t *toff = NULL;
-	if (g->flags & GC_B_TOEP) {
-		toff = (int64_t *)malloc((size_t)kc * sizeof(int64_t));
-		if (toff) {
-			int64_t c = pc / (g->kh * g->kw), ky = pc / g->kw % g->kh, kx = pc % g->kw;
-			for (int64_t p = 0; p < kc; p++) {
-				toff[p] = c * g->ih * g->iw + ky * g->dh * g->iw + kx * g->dw; // itoep_off(g, pc + p)
-				if (++kx == g->kw) {
-					kx = 0;
-					if (++ky == g->kh) {
-						ky = 0;
-						c++;
-					}
-				}
-			}
-		}
-	}
 	// Rows read in place (a row-major B, the Toeplitz rows, the im2col
 	// rows built above): each word row's KU source rows are found once
 	// and interleaved into every panel, panel jr's words at dst + jr * kq.
 	if (rows || (g->flags & GC_B_TOEP) || !(g->flags & (GC_B_CONV | GC_TRANS_B))) {
+		// Row p = (c*kh + ky)*kw + kx of the Toeplitz matrix of a
+		// zero-padded image (GC_B_TOEP, stride 1: planes of ih x iw, the
+		// padded height and width) starts at c*ih*iw + ky*dh*iw + kx*dw,
+		// and its column j is output cell (j / iw, j % iw) of a product
+		// computed at the padded width. The rows are visited in order, so
+		// (c, ky, kx) steps from row pc's instead of three divisions a row.
+		int64_t tc = 0, tky = 0, tkx = 0;
+		if (g->flags & GC_B_TOEP) tc = pc / (g->kh * g->kw), tky = pc / g->kw % g->kh, tkx = pc % g->kw;
 		for (int64_t q = 0; q < kq; q++) {
 			const uint8_t *rp[4] = {zero, zero, zero, zero};
 			int real[4] = {0, 0, 0, 0};
@@ -425,9 +402,16 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 				real[u] = 1;
 				if (rows)
 					rp[u] = rows + (p - pc) * nc;
-				else if (g->flags & GC_B_TOEP)
-					rp[u] = B + (toff ? toff[p - pc] : SFX(itoep_off)(g, p)) + jc;
-				else
+				else if (g->flags & GC_B_TOEP) {
+					rp[u] = B + tc * g->ih * g->iw + tky * g->dh * g->iw + tkx * g->dw + jc;
+					if (++tkx == g->kw) {
+						tkx = 0;
+						if (++tky == g->kh) {
+							tky = 0;
+							tc++;
+						}
+					}
+				} else
 					rp[u] = B + p * g->ldb + jc;
 			}
 			for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -438,7 +422,6 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 			}
 		}
 		free(rows);
-		free(toff);
 		return;
 	}
 	for (int64_t jr = 0; jr < nc; jr += NR) {
@@ -462,7 +445,6 @@ static void SFX(ipack_b)(const gc_gemm_args *g, const uint8_t *B, int64_t pc, in
 		dst += w * kq;
 	}
 	free(rows);
-	free(toff);
 }
 
 // ipack_a packs op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels of words.
