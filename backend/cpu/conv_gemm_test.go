@@ -21,10 +21,11 @@ import (
 // groups, with and without bias, summand, activation and pre-activation,
 // against the direct definition.
 func TestConvGemmBlocking(t *testing.T) {
-	kcMax, ncForce, minWork, directM, rowsMin := convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights
+	kcMax, ncForce, minWork, directM, rowsMin, narrowM := convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights, narrowMaxM
 	t.Cleanup(func() {
-		convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights = kcMax, ncForce, minWork, directM, rowsMin
+		convKCMax, convNCForce, convMinTaskWork, convDirectMaxM, convRowsMinWeights, narrowMaxM = kcMax, ncForce, minWork, directM, rowsMin, narrowM
 	})
+	narrowMaxM = 0 // the few-channel cases on the GEMM too, not the narrow kernel
 	rng := rand.New(rand.NewPCG(41, 42))
 	cases := []nntConvCase{
 		// Toeplitz, stride 1, few and many (> 64) output channels

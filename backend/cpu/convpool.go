@@ -4,7 +4,9 @@
 // pool's as pool_kernel_shape, pool_strides and pool_pads (explicit pads,
 // no ceil_mode or dilations).
 //
-// The pooled output rows are cut into bands. A band of pooled rows
+// A convolution of few output channels runs on the narrow kernel, which
+// pools each image's rows as it stores them (conv_narrow.go). Otherwise
+// the pooled output rows are cut into bands. A band of pooled rows
 // [p0, p1) reads the convolution rows [r0, r1) = [p0*s - pt, (p1-1)*s -
 // pt + k) (clipped to the output), which read the input rows [r0*sh - ph,
 // (r1-1)*sh - ph + ekh) (clipped to the image; the clipped part becomes
@@ -140,9 +142,13 @@ func (op *convPoolOp) banded(ctx *runtime.Context, in []*tensor.Tensor) (*tensor
 	if err != nil || y.Len() == 0 {
 		return y, err
 	}
+	xd, yd := x.F32(), y.F32()
+	if convNarrowF32(ctx, op.conv, g, xd, w.F32(), bias, nil, yd, nil, &narrowPool{kernel: [2]int{pk, op.pool.win.Kernel[1]},
+		strides: [2]int{ps, op.pool.win.Strides[1]}, pads: [2]int{ppt, op.pool.win.Pads[1]}, out: [2]int{ph, pw}}) {
+		return y, nil // few channels: the narrow kernel pools as it stores, whole images or parts of one
+	}
 	rows := convPoolBand(g.m*ow, ph, pk, ps, g.batch, ctx.Threads)
 	bands := (ph + rows - 1) / rows
-	xd, yd := x.F32(), y.F32()
 	fails := make([]error, g.batch*bands)
 	runtime.Parallel(g.batch*bands, ctx.Threads, func(t int) {
 		img, band := t/bands, t%bands

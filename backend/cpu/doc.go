@@ -17,7 +17,9 @@
 // architectures every op runs its pure-Go path. fused.go holds the ops of
 // gcompress's own domain (FusedConv, FusedGemm) that graph/passes creates,
 // convpool.go FusedConvPool (a convolution and the max pool after it,
-// computed band by band), nchwc.go the channel-blocked ops (NCHWcConv,
+// computed band by band), conv_narrow.go the direct convolution for fewer
+// than 16 output channels (output cells along the vector lanes; it pools
+// as it stores for FusedConvPool), nchwc.go the channel-blocked ops (NCHWcConv,
 // NCHWcMaxPool, NCHWcAveragePool, ToNCHWc, FromNCHWc: a direct
 // convolution and pools on [N, C/16, H, W, 16] activations, AVX-512 and
 // AVX2, simd_nchwc_amd64.c, which also holds the depthwise convolution that

@@ -219,6 +219,9 @@ func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor
 		}
 		return convDepthwiseF32(ctx, op, g, x, w, bias, z, y)
 	}
+	if convNarrowF32(ctx, op, g, x, w.F32(), bias, z, y, pre, nil) {
+		return true
+	}
 	kdim := g.cg * g.kSize
 	wd := w.F32()
 	var cv *sgemmConv

@@ -679,6 +679,42 @@ static void dw_dims(const int64_t *geom, int64_t *hq, int64_t *wq, int64_t *tail
 	*tail = (kw - 1) * dw / sw;
 }
 
+// dw_pad_plane copies input plane xp (geom's ih x iw, see
+// gc_dwconv2d_f32) into the sh*sw zero-padded stride-phase planes at pad,
+// hq x wq each (dw_dims): phase plane (py, px) holds padded cell
+// (r*sh + py, q*sw + px).
+static void dw_pad_plane(const float *xp, float *pad, const int64_t *geom, int64_t hq, int64_t wq) {
+	const int64_t ih = geom[5], iw = geom[6], sh = geom[11], sw = geom[12], ph = geom[13], pw = geom[14];
+	for (int64_t py = 0; py < sh; py++) {
+		for (int64_t px = 0; px < sw; px++) {
+			float *d = pad + (py * sw + px) * hq * wq;
+			// phase columns q with input column q*sw + off in [0, iw)
+			const int64_t off = px - pw;
+			int64_t qa = off < 0 ? (-off + sw - 1) / sw : 0;
+			int64_t qb = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
+			if (qb > wq) qb = wq;
+			if (qa > qb) qa = qb;
+			for (int64_t r = 0; r < hq; r++) {
+				const int64_t ir = r * sh + py - ph;
+				float *row = d + r * wq;
+				if (ir < 0 || ir >= ih) {
+					memset(row, 0, (size_t)wq * sizeof(float));
+					continue;
+				}
+				const float *sr = xp + ir * iw + off;
+				for (int64_t q = 0; q < qa; q++) row[q] = 0;
+				if (sw == 1)
+					memcpy(row + qa, sr + qa, (size_t)(qb - qa) * sizeof(float));
+				else if (sw == 2)
+					for (int64_t q = qa; q < qb; q++) row[q] = sr[2 * q];
+				else
+					for (int64_t q = qa; q < qb; q++) row[q] = sr[q * sw];
+				for (int64_t q = qb; q < wq; q++) row[q] = 0;
+			}
+		}
+	}
+}
+
 int64_t gc_dwconv2d_scratch(const int64_t *geom) {
 	int64_t hq, wq, tail;
 	dw_dims(geom, &hq, &wq, &tail);
@@ -718,34 +754,7 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 		float *yp = y + p * oh * ow;
 		const float b0 = bias ? bias[m] : 0.0f;
 		if (flat) {
-			for (int64_t py = 0; py < sh; py++) {
-				for (int64_t px = 0; px < sw; px++) {
-					float *d = pad + (py * sw + px) * hq * wq;
-					// phase columns q with input column q*sw + off in [0, iw)
-					const int64_t off = px - pw;
-					int64_t qa = off < 0 ? (-off + sw - 1) / sw : 0;
-					int64_t qb = iw - off <= 0 ? 0 : (iw - off + sw - 1) / sw;
-					if (qb > wq) qb = wq;
-					if (qa > qb) qa = qb;
-					for (int64_t r = 0; r < hq; r++) {
-						const int64_t ir = r * sh + py - ph;
-						float *row = d + r * wq;
-						if (ir < 0 || ir >= ih) {
-							memset(row, 0, (size_t)wq * sizeof(float));
-							continue;
-						}
-						const float *sr = xp + ir * iw + off;
-						for (int64_t q = 0; q < qa; q++) row[q] = 0;
-						if (sw == 1)
-							memcpy(row + qa, sr + qa, (size_t)(qb - qa) * sizeof(float));
-						else if (sw == 2)
-							for (int64_t q = qa; q < qb; q++) row[q] = sr[2 * q];
-						else
-							for (int64_t q = qa; q < qb; q++) row[q] = sr[q * sw];
-						for (int64_t q = qb; q < wq; q++) row[q] = 0;
-					}
-				}
-			}
+			dw_pad_plane(xp, pad, geom, hq, wq);
 			const int64_t len = oh * wq;
 			for (int64_t i = 0; i < len; i++) acc[i] = b0;
 			for (int64_t ky = 0; ky < kh; ky++) {
@@ -804,6 +813,216 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 		}
 	}
 }
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- narrow
+// Direct 2-D convolution (one group) for few output channels, with the
+// output cells along the vector lanes instead of the channels (the
+// blocked kernel and the GEMM fill 16 channels or 6 rows per tile), and
+// optionally a max pool of its output. For images [n0, n1), output
+// channel m's convolution cell (oy, ox) is
+//
+//	act(bias[m] + sum_c sum_(ky,kx) w[m][c][ky][kx] * P_c[oy*wq + ox + off(ky, kx)])
+//
+// where P_c is input channel c in zero-padded stride-phase planes
+// (dw_dims, dw_pad_plane) and off(ky, kx) the tap's phase plane and
+// place in it: every tap reads the flat range of the rows computed,
+// [c0*wq, c1*wq), as one run, whatever the stride and dilation; the
+// wq - ow cells past each row's end are computed into the scratch F and
+// dropped. Without a pool (pkh 0), rows [r0, r1) of y are F's rows plus
+// z, clamped (act); with one, y's rows [r0, r1) are pooled rows, each
+// cell the largest of its window's cells inside the convolution output
+// (rows [c0, c1) computed: those the windows reach), clamped afterwards
+// (max and the clamp commute). Tiles are 48 consecutive cells (6 vectors
+// of 8) by groups of up to 4 channels, the groups inside the tile so that
+// its input window is read from L1 by each; the sums run over c, then ky,
+// then kx, as the reference's do.
+// geom = n0, n1, M, C, -, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw,
+// clamp, r0, r1, then the pool's pkh, pkw, psh, psw, ppt, ppl, poh, pow;
+// off: the kh*kw tap offsets; scratch: gc_conv_narrow_scratch floats.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define NARROW_CELLS 48
+
+// narrow_dims returns the phase planes' size (*plane floats a channel),
+// the largest tap offset and the F floats a channel (the rows' flat range
+// rounded up to whole tiles).
+static void narrow_dims(const int64_t *geom, int64_t *plane, int64_t *maxoff, int64_t *flen) {
+	const int64_t oh = geom[7], kh = geom[9], kw = geom[10], sh = geom[11], sw = geom[12], dh = geom[15], dw = geom[16];
+	int64_t hq, wq, tail;
+	dw_dims(geom, &hq, &wq, &tail);
+	*plane = sh * sw * hq * wq;
+	const int64_t yy = (kh - 1) * dh, xx = (kw - 1) * dw;
+	*maxoff = ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
+	*flen = (oh * wq + NARROW_CELLS - 1) / NARROW_CELLS * NARROW_CELLS;
+}
+
+// The padded planes of every channel, then NARROW_CELLS + the largest tap
+// offset zeros (the last tile reads up to that far past the last plane),
+// then F and 16 floats that the 2x2 pool may read past its last row.
+int64_t gc_conv_narrow_scratch(const int64_t *geom) {
+	int64_t plane, maxoff, flen;
+	narrow_dims(geom, &plane, &maxoff, &flen);
+	return geom[3] * plane + maxoff + NARROW_CELLS + geom[2] * flen + 16; // + 16: the 2x2 pool's last reads
+}
+
+// narrow_tile sums R channels (ws: the first one's weights, wstride
+// floats apart) over T vectors of cells starting at P (channel 0's planes,
+// plane floats apart) into F (fstride floats a channel), from bias (NULL:
+// 0). R and T are constants where it is inlined, so that the R*T
+// accumulators stay in registers.
+static inline __attribute__((always_inline)) void narrow_tile(const int R, const int T, const float *P, int64_t plane,
+	int64_t C, const int64_t *off, int64_t taps, const float *ws, int64_t wstride, const float *bias, float *F,
+	int64_t fstride) {
+	__m256 acc[4][6];
+	for (int r = 0; r < R; r++) {
+		const __m256 b = _mm256_set1_ps(bias ? bias[r] : 0.0f);
+		for (int t = 0; t < T; t++) acc[r][t] = b;
+	}
+	for (int64_t c = 0; c < C; c++) {
+		const float *pc = P + c * plane, *wc = ws + c * taps;
+		for (int64_t k = 0; k < taps; k++) {
+			const float *s = pc + off[k];
+			__m256 xv[6];
+			for (int t = 0; t < T; t++) xv[t] = _mm256_loadu_ps(s + 8 * t);
+			for (int r = 0; r < R; r++) {
+				const __m256 wv = _mm256_broadcast_ss(wc + r * wstride + k);
+				for (int t = 0; t < T; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int t = 0; t < T; t++) _mm256_storeu_ps(F + r * fstride + 8 * t, acc[r][t]);
+}
+
+void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *off, const int64_t *geom, float lo, float hi) {
+	const int64_t n0 = geom[0], n1 = geom[1], M = geom[2], C = geom[3];
+	const int64_t ih = geom[5], iw = geom[6], oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
+	const int64_t clamp = geom[17], r0 = geom[18], r1 = geom[19];
+	const int64_t pkh = geom[20], pkw = geom[21], psh = geom[22], psw = geom[23], ppt = geom[24], ppl = geom[25];
+	const int64_t poh = geom[26], pow_ = geom[27];
+	const int64_t taps = kh * kw;
+	int64_t c0 = r0, c1 = r1; // the convolution rows computed
+	if (pkh > 0) {
+		c0 = r0 * psh - ppt;
+		c1 = (r1 - 1) * psh - ppt + pkh;
+		c0 = c0 < 0 ? 0 : c0;
+		c1 = c1 > oh ? oh : c1;
+	}
+	int64_t hq, wq, tail, plane, maxoff, flen;
+	dw_dims(geom, &hq, &wq, &tail);
+	narrow_dims(geom, &plane, &maxoff, &flen);
+	float *F = scratch + C * plane + maxoff + NARROW_CELLS;
+	memset(scratch + C * plane, 0, (size_t)(maxoff + NARROW_CELLS) * sizeof(float));
+	const int64_t i0 = c0 * wq, i1 = c1 * wq;
+	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+	for (int64_t n = n0; n < n1; n++) {
+		for (int64_t c = 0; c < C; c++) dw_pad_plane(x + (n * C + c) * ih * iw, scratch + c * plane, geom, hq, wq);
+		for (int64_t i = i0; i < i1; i += NARROW_CELLS) {
+			const float *P = scratch + i;
+			float *Fi = F + (i - i0);
+			for (int64_t m = 0; m < M;) {
+				// groups of 4 channels, the last ones of 3 + 2 or 3 + 3 rather
+				// than 4 + 1 or 4 + 2
+				const int64_t left = M - m, R = left <= 4 ? left : (left <= 6 ? 3 : 4);
+				const float *ws = w + m * C * taps, *bs = bias ? bias + m : NULL;
+				float *Fm = Fi + m * flen;
+				switch (R) {
+				case 1:
+					narrow_tile(1, 6, P, plane, C, off, taps, ws, C * taps, bs, Fm, flen);
+					break;
+				case 2:
+					narrow_tile(2, 6, P, plane, C, off, taps, ws, C * taps, bs, Fm, flen);
+					break;
+				case 3:
+					narrow_tile(3, 3, P, plane, C, off, taps, ws, C * taps, bs, Fm, flen);
+					narrow_tile(3, 3, P + 24, plane, C, off, taps, ws, C * taps, bs, Fm + 24, flen);
+					break;
+				default:
+					narrow_tile(4, 3, P, plane, C, off, taps, ws, C * taps, bs, Fm, flen);
+					narrow_tile(4, 3, P + 24, plane, C, off, taps, ws, C * taps, bs, Fm + 24, flen);
+				}
+				m += R;
+			}
+		}
+		if (pkh > 0) {
+			for (int64_t m = 0; m < M; m++) {
+				const float *fm = F + m * flen - c0 * wq; // row r at fm + r*wq
+				float *ym = y + (n * M + m) * poh * pow_;
+				for (int64_t py = r0; py < r1; py++) {
+					int64_t ya = py * psh - ppt, yb = ya + pkh;
+					ya = ya < 0 ? 0 : ya;
+					yb = yb > oh ? oh : yb;
+					int64_t px = 0;
+					if (pkh == 2 && pkw == 2 && psh == 2 && psw == 2 && ppl == 0 && yb - ya == 2) {
+						// 2x2, stride 2 (LeNet's): 16 cells of two rows give
+						// 8 pooled ones, the pairs' maxima in the order
+						// 0 1 4 5 | 2 3 6 7, put back in order, for the
+						// windows inside the row (an end pad's last one is
+						// not); the last vector stores its valid lanes only
+						// (the cells it reads past them are in F or its slack)
+						const float *f0 = fm + ya * wq, *f1 = f0 + wq;
+						const int64_t inside = pow_ < ow / 2 ? pow_ : ow / 2;
+						for (; px < inside; px += 8) {
+							const __m256 a = _mm256_max_ps(_mm256_loadu_ps(f0 + 2 * px), _mm256_loadu_ps(f1 + 2 * px));
+							const __m256 b = _mm256_max_ps(_mm256_loadu_ps(f0 + 2 * px + 8), _mm256_loadu_ps(f1 + 2 * px + 8));
+							__m256 v = _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xDD));
+							v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+							if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+							if (px + 8 <= inside) {
+								_mm256_storeu_ps(ym + py * pow_ + px, v);
+							} else {
+								const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+								_mm256_maskstore_ps(ym + py * pow_ + px, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(inside - px)), lanes), v);
+							}
+						}
+						px = inside;
+					}
+					for (; px < pow_; px++) {
+						int64_t xa = px * psw - ppl, xb = xa + pkw;
+						xa = xa < 0 ? 0 : xa;
+						xb = xb > ow ? ow : xb;
+						float v = -__builtin_inff();
+						for (int64_t r = ya; r < yb; r++)
+							for (int64_t q = xa; q < xb; q++) v = fm[r * wq + q] > v ? fm[r * wq + q] : v;
+						if (clamp) {
+							v = v > lo ? v : (v != v ? v : lo);
+							v = v < hi ? v : (v != v ? v : hi);
+						}
+						ym[py * pow_ + px] = v;
+					}
+				}
+			}
+			continue;
+		}
+		for (int64_t m = 0; m < M; m++) {
+			for (int64_t oy = r0; oy < r1; oy++) {
+				const float *fr = F + m * flen + (oy - c0) * wq;
+				const int64_t o = ((n * M + m) * oh + oy) * ow;
+				float *yr = y + o;
+				const float *zr = z ? z + o : NULL;
+				int64_t ox = 0;
+				for (; ox + 8 <= ow; ox += 8) {
+					__m256 v = _mm256_loadu_ps(fr + ox);
+					if (zr) v = _mm256_add_ps(v, _mm256_loadu_ps(zr + ox));
+					if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)); // NaN stays NaN
+					_mm256_storeu_ps(yr + ox, v);
+				}
+				for (; ox < ow; ox++) {
+					float v = fr[ox];
+					if (zr) v += zr[ox];
+					if (clamp) {
+						v = v > lo ? v : (v != v ? v : lo);
+						v = v < hi ? v : (v != v ? v : hi);
+					}
+					yr[ox] = v;
+				}
+			}
+		}
+	}
+}
+#undef NARROW_CELLS
 #pragma GCC pop_options
 
 // gc_clamp_f32_avx2 is gc_clamp_f32 (simd_nn_amd64.c) for AVX2 CPUs:

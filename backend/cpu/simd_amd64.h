@@ -225,6 +225,12 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 	float *scratch, const int64_t *geom, float lo, float hi);
 int64_t gc_dwconv2d_scratch(const int64_t *geom);
 
+// Direct 2-D convolution for few output channels, cells along the lanes
+// (see simd_amd64.c for geom; off: the kh*kw taps' offsets, narrowTapOffsets).
+void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
+	float *scratch, const int64_t *off, const int64_t *geom, float lo, float hi);
+int64_t gc_conv_narrow_scratch(const int64_t *geom);
+
 // AVX-512 variants (simd_nn_amd64.c). The pool's geom has a 15th entry,
 // kh; both need kh*kw <= GC_NN_MAX_TAPS and scratch / tmp of the size
 // their *_scratch_avx512 function returns.

@@ -105,6 +105,15 @@ func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, av
 	C.gc_dwconv2d_f32(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(*scratch), i64p(geom[:]), C.float(lo), C.float(hi))
 }
 
+// convNarrowC runs gc_conv_narrow_f32 (see simd_amd64.c) with scratch
+// of convNarrowScratch floats; the caller checks every size.
+func convNarrowC(x, w, bias, z, y, scratch []float32, off []int64, geom *[28]int64, lo, hi float32) {
+	C.gc_conv_narrow_f32(f32p(x), f32p(w), f32p(bias), f32p(z), f32p(y), f32p(scratch), i64p(off), i64p(geom[:]), C.float(lo), C.float(hi))
+}
+
+// convNarrowScratch returns gc_conv_narrow_scratch(geom).
+func convNarrowScratch(geom *[28]int64) int { return int(C.gc_conv_narrow_scratch(i64p(geom[:]))) }
+
 // nnMaxTaps is GC_NN_MAX_TAPS: the largest kh*kw of the AVX-512 depthwise
 // and pooling kernels and of the blocked depthwise kernel (gc_nchwc_dwconv,
 // AVX2 and AVX-512).

@@ -22,6 +22,12 @@ func dwconv2dF32(x, w, bias, z, y []float32, geom *[18]int64, lo, hi float32, av
 
 const nnMaxTaps = 256
 
+func convNarrowC(x, w, bias, z, y, scratch []float32, off []int64, geom *[28]int64, lo, hi float32) {
+	panic("convNarrowC without the C kernels")
+}
+
+func convNarrowScratch(geom *[28]int64) int { panic("convNarrowScratch without the C kernels") }
+
 func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
 	panic("pool2dF32AVX512 without the C kernels")
 }

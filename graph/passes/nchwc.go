@@ -13,7 +13,10 @@ const nchwcBlock = 16
 // so that each convolution reads its input as it is, instead of packing
 // an im2col or Toeplitz matrix from NCHW planes:
 //
-//   - a float32 2-D Conv or FusedConv with group 1 and constant weights
+//   - a float32 2-D Conv or FusedConv with group 1, constant weights and
+//     at least 16 output channels (fewer would make a block mostly
+//     padding: those stay NCHW, where the CPU backend's narrow kernel
+//     runs them with the output cells along the vector lanes)
 //     becomes NCHWcConv(X', W, B, Z', s, b, mean, var) -> Y', with its
 //     pre-activation if any when X's channels are whole blocks of 16;
 //     when they are not (a 3-channel stem) X itself is read, as NCHW
@@ -162,7 +165,8 @@ func blockable(v *graph.Value) bool {
 }
 
 // blockableConv reports whether n is a Conv, FusedConv or FusedConvPool
-// whose convolution NCHWcConv computes: group 1, constant 4-D weights, the
+// whose convolution NCHWcConv computes: group 1, constant 4-D weights of
+// at least one block of output channels, the
 // input a plain image (read blocked when its channels are whole blocks,
 // else as NCHW planes, then without a pre-activation), the summand
 // blockable, and the output a plain image, blockable when there is a
@@ -178,7 +182,7 @@ func blockableConv(g *graph.Graph, n *graph.Node) bool {
 		return false
 	}
 	w := g.Constant(n.Inputs[1])
-	if w == nil || w.Rank() != 4 {
+	if w == nil || w.Rank() != 4 || w.Shape()[0] < nchwcBlock {
 		return false
 	}
 	if !plainImage(n.Inputs[0]) || !plainImage(n.Outputs[0]) {

@@ -493,8 +493,10 @@ func TestGlobalPools(t *testing.T) {
 // average pool and the
 // channel concatenation between them; FromNCHWc only before
 // GlobalAveragePool and the graph outputs, one of them a 20-channel
-// convolution (not whole blocks: its FromNCHWc keeps 20 channels); no
-// ToNCHWc at all. The optimized graph computes what the original does.
+// convolution (not whole blocks: its FromNCHWc keeps 20 channels), and
+// before an 8-channel convolution, which stays NCHW (FusedConv: fewer
+// output channels than a block); no ToNCHWc at all. The optimized graph
+// computes what the original does.
 func TestBlockChannels(t *testing.T) {
 	if cpu.Backend().Factory(passes.Domain, "NCHWcConv") == nil {
 		t.Skip("the CPU backend has no channel-blocked kernels on this CPU")
@@ -512,8 +514,10 @@ func TestBlockChannels(t *testing.T) {
 	gap := b.node("GlobalAveragePool", nil, b.conv(pool, 48, 32, 3, true))
 	odd := b.conv(pool, 48, 20, 1, true)
 	pre := b.conv(b.node("Relu", nil, b.bn(pool, 48)), 48, 16, 3, true) // BatchNorm + Relu as the prologue
-	rep := checkEquivalentWith(t, b.model(side, gap, odd, pre), b.feed(), map[string]int{
-		"NCHWcConv": 9, "FromNCHWc": 4, "Concat": 1, "NCHWcMaxPool": 2, "NCHWcAveragePool": 1, "GlobalAveragePool": 1}, cpuSupports)
+	narrow := b.node("Relu", nil, b.conv(pool, 48, 8, 3, true))         // fewer channels than a block: stays NCHW
+	rep := checkEquivalentWith(t, b.model(side, gap, odd, pre, narrow), b.feed(), map[string]int{
+		"NCHWcConv": 9, "FromNCHWc": 5, "Concat": 1, "NCHWcMaxPool": 2, "NCHWcAveragePool": 1, "GlobalAveragePool": 1,
+		"FusedConv": 1}, cpuSupports)
 	if rep.ConvsBlocked != 9 || rep.PreActsFused != 1 || rep.PoolsFused != 1 {
 		t.Fatalf("report %v", rep)
 	}

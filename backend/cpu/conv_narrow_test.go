@@ -1,0 +1,156 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcompress/gcompress/graph"
+	"github.com/gcompress/gcompress/runtime"
+	"github.com/gcompress/gcompress/tensor"
+)
+
+// TestConvNarrow runs convolutions of 1 to 15 output channels (each way
+// the narrow kernel groups them: fours, then 3 + 2 or 3 + 3) at the AVX2
+// level and up against the direct definition: FusedConv with bias, a
+// summand and each activation, and FusedConvPool with a 2x2/2 pool (the
+// vector path and its masked last vector; with an end pad, the last row
+// of windows clipped to one row) and a padded 3x3/2 one (the scalar
+// path); strides, dilation, asymmetric pads and a pointwise convolution
+// of fewer cells than a tile; one image on 1 to 3 threads (parts of its
+// rows) and 3 images (runs of images).
+func TestConvNarrow(t *testing.T) {
+	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
+		t.Skip("no narrow kernel below AVX2")
+	}
+	minWork := convMinTaskWork
+	t.Cleanup(func() { convMinTaskWork = minWork })
+	convMinTaskWork = 1 // every convolution split among the threads
+	type poolCase struct {
+		k, s [2]int
+		pads [4]int
+	}
+	shapes := []struct {
+		conv  nntConvCase
+		pools []poolCase
+	}{
+		{nntConvCase{x: []int{1, 1, 28, 28}, w: []int{0, 1, 5, 5}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{28, 28}, bias: true},
+			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{}}, {[2]int{3, 3}, [2]int{2, 2}, [4]int{1, 1, 1, 1}}}},
+		{nntConvCase{x: []int{3, 5, 13, 11}, w: []int{0, 5, 3, 3}, strides: []int{2, 2}, dil: []int{1, 1}, pb: []int{1, 0}, pe: []int{0, 1}, group: 1, wantOut: []int{6, 5}, bias: true},
+			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{}}}},
+		{nntConvCase{x: []int{1, 4, 9, 37}, w: []int{0, 4, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{9, 37}},
+			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{0, 0, 1, 1}}}},
+		{nntConvCase{x: []int{2, 3, 4, 5}, w: []int{0, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{4, 5}, bias: true}, nil},
+		{nntConvCase{x: []int{1, 7, 20, 41}, w: []int{0, 7, 7, 7}, strides: []int{2, 3}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{10, 14}},
+			[]poolCase{{[2]int{3, 3}, [2]int{2, 2}, [4]int{1, 1, 1, 1}}}},
+	}
+	rng := rand.New(rand.NewPCG(71, 72))
+	for i, sh := range shapes {
+		for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 15} {
+			c := sh.conv
+			c.w = append([]int{m}, c.w[1:]...)
+			x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+			var b *tensor.Tensor
+			if c.bias {
+				b = nntRandom(rng, m)
+			}
+			ref := nntConvRef(&c, x, w, b)
+			shape := append([]int{c.x[0], m}, c.wantOut...)
+			z := nntRandom(rng, shape...)
+			for _, act := range []string{"", "Relu", "Clip"} {
+				attrs := c.attrs()
+				if act != "" {
+					attrs["activation"] = graph.StringAttr(act)
+					attrs["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+				}
+				want := make([]float64, len(ref))
+				for k, v := range ref {
+					want[k] = fusedActRef(act, v+float64(z.F32()[k]))
+				}
+				conv := fusedOpFor(t, FusedDomain, "FusedConv", attrs, w)
+				var pools []runtime.Op
+				for _, p := range sh.pools {
+					pa := c.attrs()
+					for k, v := range attrs {
+						pa[k] = v
+					}
+					pa["pool_kernel_shape"] = nntInts(int64(p.k[0]), int64(p.k[1]))
+					pa["pool_strides"] = nntInts(int64(p.s[0]), int64(p.s[1]))
+					pa["pool_pads"] = nntInts(int64(p.pads[0]), int64(p.pads[1]), int64(p.pads[2]), int64(p.pads[3]))
+					pools = append(pools, fusedOpFor(t, FusedDomain, "FusedConvPool", pa, w))
+				}
+				for _, threads := range []int{1, 2, 3} {
+					name := fmt.Sprintf("shape %d M=%d act=%q threads=%d", i, m, act, threads)
+					out, err := conv.Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, b, z})
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					nntClose(t, out[0], shape, want, nntTol)
+					for k, p := range sh.pools {
+						pwant, pshape := convPoolRef(ref, c.x[0], m, c.wantOut[0], c.wantOut[1], act, p.k, p.s, p.pads)
+						out, err := pools[k].Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, b})
+						if err != nil {
+							t.Fatalf("%s pool %d: %v", name, k, err)
+						}
+						nntClose(t, out[0], pshape, pwant, nntTol)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkConvNarrow times convolutions with few output channels (LeNet-5's
+// two and their channel-pruned forms, a 3x3 one with 64 input channels) as
+// FusedConv with Relu on the narrow kernel ("narrow"), on the GEMM
+// ("gemm", narrowMaxM 0) and as NCHWcConv of NCHW planes into the blocked
+// layout ("blocked", which pads the channels to 16), at batch 1 and 64 on
+// 2 threads.
+func BenchmarkConvNarrow(b *testing.B) {
+	shapes := []struct {
+		name     string
+		c, m     int
+		k, pad   int64
+		inH, inW int
+	}{
+		{"lenet5-conv1", 1, 6, 5, 2, 28, 28},
+		{"lenet5-conv1-pruned", 1, 2, 5, 2, 28, 28},
+		{"lenet5-conv2", 6, 16, 5, 0, 14, 14},
+		{"lenet5-conv2-pruned", 2, 6, 5, 0, 14, 14},
+		{"c64-m8-3x3", 64, 8, 3, 1, 28, 28},
+	}
+	for _, sh := range shapes {
+		for _, batch := range []int{1, 64} {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, w, bias := nntRandom(rng, batch, sh.c, sh.inH, sh.inW), nntRandom(rng, sh.m, sh.c, int(sh.k), int(sh.k)), nntRandom(rng, sh.m)
+			attrs := map[string]*graph.Attr{"kernel_shape": nntInts(sh.k, sh.k), "pads": nntInts(sh.pad, sh.pad, sh.pad, sh.pad),
+				"activation": graph.StringAttr("Relu")}
+			node := func(op string) runtime.Op {
+				n := &graph.Node{OpType: op, Domain: FusedDomain, Attrs: attrs,
+					Inputs:  []*graph.Value{{Name: "x"}, {Name: "w", Const: w}, {Name: "b", Const: bias}},
+					Outputs: []*graph.Value{{Name: "y"}}}
+				o, err := registry.Factory(FusedDomain, op)(n, runtime.NodeInfo{Opset: 13})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return o
+			}
+			in := []*tensor.Tensor{x, w, bias}
+			fused, blocked := node("FusedConv"), node("NCHWcConv")
+			maxM := narrowMaxM
+			for _, path := range []string{"narrow", "gemm", "blocked"} {
+				b.Run(fmt.Sprintf("%s/batch=%d/%s", sh.name, batch, path), func(b *testing.B) {
+					op := fused
+					switch path {
+					case "gemm":
+						narrowMaxM = 0
+						defer func() { narrowMaxM = maxM }()
+					case "blocked":
+						op = blocked
+					}
+					benchOp(b, op, 2, in)
+				})
+			}
+		}
+	}
+}
