@@ -101,11 +101,12 @@ func TestConvNarrow(t *testing.T) {
 }
 
 // BenchmarkConvNarrow times convolutions with few output channels (LeNet-5's
-// two and their channel-pruned forms, a 3x3 one with 64 input channels) as
-// FusedConv with Relu on the narrow kernel ("narrow"), on the GEMM
-// ("gemm", narrowMaxM 0) and as NCHWcConv of NCHW planes into the blocked
-// layout ("blocked", which pads the channels to 16), at batch 1 and 64 on
-// 2 threads.
+// two and their channel-pruned forms, 12 and 8 channels of 3x3 over 16
+// and 64) as FusedConv with Relu on the narrow kernel ("narrow", allowed
+// up to 16 channels here so that LeNet-5's second convolution shows the
+// limit), on the GEMM ("gemm", narrowMaxM 0) and as NCHWcConv of NCHW
+// planes into the blocked layout ("blocked", which pads the channels to
+// 16), at batch 1 and 64 on 2 threads.
 func BenchmarkConvNarrow(b *testing.B) {
 	shapes := []struct {
 		name     string
@@ -117,8 +118,11 @@ func BenchmarkConvNarrow(b *testing.B) {
 		{"lenet5-conv1-pruned", 1, 2, 5, 2, 28, 28},
 		{"lenet5-conv2", 6, 16, 5, 0, 14, 14},
 		{"lenet5-conv2-pruned", 2, 6, 5, 0, 14, 14},
+		{"c16-m12-3x3", 16, 12, 3, 1, 14, 14},
 		{"c64-m8-3x3", 64, 8, 3, 1, 28, 28},
 	}
+	maxM := narrowMaxM
+	defer func() { narrowMaxM = maxM }()
 	for _, sh := range shapes {
 		for _, batch := range []int{1, 64} {
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -137,18 +141,19 @@ func BenchmarkConvNarrow(b *testing.B) {
 			}
 			in := []*tensor.Tensor{x, w, bias}
 			fused, blocked := node("FusedConv"), node("NCHWcConv")
-			maxM := narrowMaxM
 			for _, path := range []string{"narrow", "gemm", "blocked"} {
 				b.Run(fmt.Sprintf("%s/batch=%d/%s", sh.name, batch, path), func(b *testing.B) {
 					op := fused
 					switch path {
+					case "narrow":
+						narrowMaxM = 16
 					case "gemm":
 						narrowMaxM = 0
-						defer func() { narrowMaxM = maxM }()
 					case "blocked":
 						op = blocked
 					}
 					benchOp(b, op, 2, in)
+					narrowMaxM = maxM
 				})
 			}
 		}
