@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/gcompress/gcompress/backend/cpu"
+	"github.com/gcompress/gcompress/bench"
 	"github.com/gcompress/gcompress/compress/distill"
 	"github.com/gcompress/gcompress/compress/prune"
 	"github.com/gcompress/gcompress/compress/quant"
@@ -208,7 +209,8 @@ exists on it (today: INT8 post-training quantization with entropy
 calibration; knowledge distillation into a 2.5x smaller student next to the
 same student trained from scratch; channel pruning that removes 75% of
 LeNet-5's FLOPs, then retraining), measures each model's size, test
-accuracy and latency with gcompress's runtime, cross-checks the trained model
+accuracy and batch-1 latency with gcompress's runtime (the models timed in
+turns at the end, so that the rows compare), cross-checks the trained model
 in ONNX Runtime when it is installed (make peers), and writes a Markdown
 report with an accuracy-vs-size plot.
 
@@ -300,7 +302,10 @@ func runDemo(w io.Writer, g *globals, outDir string, seed uint64, budget time.Du
 		rep.Stages = append(rep.Stages, rows...)
 	}
 
-	logf("[4/4] writing the report")
+	logf("[4/4] timing the %d models in turns, writing the report", len(rep.Stages))
+	if err := timeDemoStages(rep.Stages, test, threads); err != nil {
+		return err
+	}
 	rep.Report = filepath.Join(outDir, "report.md")
 	rep.Plot = filepath.Join(outDir, "accuracy_vs_size.png")
 	if err := writeDemoPlot(rep.Plot, rep.Stages); err != nil {
@@ -416,8 +421,8 @@ func demoDistill(c *demoContext) ([]demoStage, error) {
 	return rows, nil
 }
 
-// measureStage loads a saved model and measures size, test accuracy and the
-// median batch-1 latency over 200 runs.
+// measureStage loads a saved model and measures its size and test
+// accuracy (timeDemoStages times it at the end, with the other stages).
 func measureStage(name, path string, test *data.Dataset, threads int) (demoStage, *runtime.Session, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -435,20 +440,62 @@ func measureStage(name, path string, test *data.Dataset, threads int) (demoStage
 	if err != nil {
 		return demoStage{}, nil, err
 	}
-	in, shape, err := eval.InputShape(m.Graph, 1, test.Sample())
-	if err != nil {
-		return demoStage{}, nil, err
-	}
-	x, err := test.Batch([]int{0}, shape)
-	if err != nil {
-		return demoStage{}, nil, err
-	}
-	b, err := benchSession(sess, map[string]*tensor.Tensor{in: x}, 20, 200)
-	if err != nil {
-		return demoStage{}, nil, err
-	}
 	return demoStage{Stage: name, File: path, Bytes: st.Size(), Params: paramCount(m.Graph),
-		Accuracy: acc.Accuracy, LatencyMS: b.MedianMS}, sess, nil
+		Accuracy: acc.Accuracy}, sess, nil
+}
+
+// demoLatencyRounds and demoLatencyRuns shape timeDemoStages: rounds that
+// take the stages in turn, each a batch of timed runs per stage.
+const (
+	demoLatencyRounds = 5
+	demoLatencyRuns   = 60
+)
+
+// timeDemoStages sets each stage's LatencyMS to the median, over
+// demoLatencyRounds rounds that time the stages in turn, of the round's
+// median of demoLatencyRuns batch-1 runs on the first test digit. Timed
+// together at the end, the rows see the same machine: each timed just
+// after the step that made it, they differed by what that step left
+// running (the collector, other processes' load) as much as by the model.
+func timeDemoStages(stages []demoStage, test *data.Dataset, threads int) error {
+	sessions := make([]*runtime.Session, len(stages))
+	feeds := make([]map[string]*tensor.Tensor, len(stages))
+	for i, st := range stages {
+		m, err := loadModel(st.File)
+		if err != nil {
+			return err
+		}
+		if sessions[i], err = runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: threads}); err != nil {
+			return fmt.Errorf("%s: %w", st.File, err)
+		}
+		in, shape, err := eval.InputShape(m.Graph, 1, test.Sample())
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.File, err)
+		}
+		x, err := test.Batch([]int{0}, shape)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.File, err)
+		}
+		feeds[i] = map[string]*tensor.Tensor{in: x}
+	}
+	medians := make([][]float64, len(stages))
+	for round := range demoLatencyRounds {
+		warmup := 5
+		if round == 0 {
+			warmup = 20
+		}
+		for i := range stages {
+			b, err := benchSession(sessions[i], feeds[i], warmup, demoLatencyRuns)
+			if err != nil {
+				return fmt.Errorf("%s: %w", stages[i].File, err)
+			}
+			medians[i] = append(medians[i], b.MedianMS)
+		}
+	}
+	for i := range stages {
+		stages[i].LatencyMS = bench.Summarize(medians[i], 0).MedianMS
+	}
+	return nil
 }
 
 func paramCount(g *graph.Graph) int64 {
@@ -523,7 +570,9 @@ func writeDemoTable(w io.Writer, rep *demoReport) {
 
 func writeDemoMarkdown(w io.Writer, rep *demoReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# gcompress demo\n\nDataset: %s. Threads: %d. Seed: %d. Wall time: %.0f s.\n\n", rep.Dataset, rep.Threads, rep.Seed, rep.WallSeconds)
+	fmt.Fprintf(&b, "# gcompress demo\n\nDataset: %s. Threads: %d. Seed: %d. Wall time: %.0f s. "+
+		"Latency: the median of %d rounds that time the models in turn, each round's median of %d runs on one digit.\n\n",
+		rep.Dataset, rep.Threads, rep.Seed, rep.WallSeconds, demoLatencyRounds, demoLatencyRuns)
 	b.WriteString("| stage | file | size | params | test accuracy | latency, batch 1 | time to make |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, s := range rep.Stages {
 		t := fmt.Sprintf("%.1f s", s.Seconds)

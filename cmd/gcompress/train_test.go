@@ -279,7 +279,8 @@ func TestDemoQuick(t *testing.T) {
 		t.Errorf("the channel-pruned LeNet-5 has %d parameters, the dense one %d", pruned.Params, rep.Stages[0].Params)
 	}
 	md, err := os.ReadFile(rep.Report)
-	if err != nil || !strings.Contains(string(md), "mlp-30-30 distilled") || !strings.Contains(string(md), "accuracy_vs_size.png") {
+	if err != nil || !strings.Contains(string(md), "mlp-30-30 distilled") || !strings.Contains(string(md), "accuracy_vs_size.png") ||
+		!strings.Contains(string(md), "rounds that time the models in turn") {
 		t.Fatalf("report: %v\n%s", err, md)
 	}
 	f, err := os.Open(rep.Plot)
