@@ -183,9 +183,19 @@ func optimized(m *graph.Model, b Backend) (*graph.Graph, error) {
 
 // OptimizeError is the error that made the session run the model without
 // its load-time passes (folding, fusion, integer lowering): the results
-// are the same, only slower. It is nil when the passes ran or were turned
-// off (Options.NoOptimize).
-func (s *Session) OptimizeError() error { return s.optErr }
+// are the same, only slower. For a model with symbolic input sizes it is
+// also, once a run has met one, the first error that left the runs at
+// some sizes without a specialised child or with an unoptimised one
+// (specialize.go). It is nil when the passes ran or were turned off
+// (Options.NoOptimize).
+func (s *Session) OptimizeError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.optErr == nil && s.spec != nil {
+		return s.spec.err
+	}
+	return s.optErr
+}
 
 // numberValues gives every value of the graph a slot and records the
 // initializers' tensors and each node's input and output slots.

@@ -29,6 +29,10 @@ const maxSpecial = 2
 type specials struct {
 	model    *graph.Model // a copy of the caller's, taken by NewSession
 	children map[string]*Session
+	// err is the first reason a run's sizes got no optimised child: the
+	// sizes contradict the model, its session could not be made, or its
+	// load-time passes failed (see Session.OptimizeError)
+	err error
 }
 
 // symbolicInputs reports whether a graph input (without an initializer)
@@ -116,7 +120,13 @@ func (s *Session) specialFor(inputs map[string]*tensor.Tensor) *Session {
 	if len(s.spec.children) >= maxSpecial {
 		return nil
 	}
-	c := s.specialize(sizes)
+	c, err := s.specialize(sizes)
+	if err == nil && c.optErr != nil {
+		err = c.optErr
+	}
+	if err != nil && s.spec.err == nil {
+		s.spec.err = fmt.Errorf("input sizes %s: %w", key, err)
+	}
 	s.spec.children[key] = c
 	return c
 }
@@ -124,17 +134,17 @@ func (s *Session) specialFor(inputs map[string]*tensor.Tensor) *Session {
 // specialize makes the session of s's model with its inputs' unknown
 // dimensions fixed to sizes (see inputSizes), sharing s's profile and
 // arena (runs are serialised by s.mu; the arena reuses a buffer for an
-// allocation of the same size); nil
-// when the sizes contradict the model or the session cannot be made.
-func (s *Session) specialize(sizes map[string]int64) *Session {
+// allocation of the same size); an error when the sizes contradict the
+// model or the session cannot be made.
+func (s *Session) specialize(sizes map[string]int64) (*Session, error) {
 	m := passes.Clone(s.spec.model)
-	if graph.FixInputDims(m.Graph, sizes) != nil {
-		return nil
+	if err := graph.FixInputDims(m.Graph, sizes); err != nil {
+		return nil, err
 	}
 	c, err := NewSession(m, s.backend, s.opts)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	c.prof, c.arena = s.prof, s.arena // runs are serialised by s.mu
-	return c
+	return c, nil
 }

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gcompress/gcompress/backend/cpu"
@@ -93,5 +94,42 @@ func TestSessionSpecialisesSymbolicSizes(t *testing.T) {
 	}
 	if lvl, _ := cpu.ActiveCPULevel(); lvl >= cpu.LevelAVX2 && !blocked {
 		t.Errorf("at level %v no run took the blocked convolution: the symbolic batch was not specialised", lvl)
+	}
+}
+
+// TestSpecialiseFailureReported: when a run's sizes get no specialised
+// child (here batch 3 contradicts a Reshape to a constant [2, 16*8*8]), the
+// session's OptimizeError says so, naming the sizes, once that run has
+// happened (a CLI warns after the first run); a batch that specialises
+// leaves it nil.
+func TestSpecialiseFailureReported(t *testing.T) {
+	m := symbolicConvModel()
+	g := m.Graph
+	shape := g.GetOrAddValue("shape")
+	shape.Const, shape.DType = tensor.FromSlice([]int{2}, []int64{2, 16 * 8 * 8}), tensor.Int64
+	shape.SetShape([]int{2})
+	g.Initializers = append(g.Initializers, shape)
+	flat := g.GetOrAddValue("flat")
+	g.AddNode("Reshape", []*graph.Value{g.Outputs[0], shape}, []*graph.Value{flat}, nil).Name = "reshape"
+	g.Outputs = []*graph.Value{flat}
+	if err := graph.InferShapes(g); err != nil {
+		t.Fatal(err)
+	}
+	s, err := runtime.NewSession(m, cpu.Backend(), runtime.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(batch int) error {
+		_, err := s.Run(map[string]*tensor.Tensor{"x": tensor.MustNew(tensor.Float32, batch, 16, 8, 8)})
+		return err
+	}
+	if err := run(2); err != nil || s.OptimizeError() != nil {
+		t.Fatalf("batch 2: run error %v, OptimizeError %v", err, s.OptimizeError())
+	}
+	if err := run(3); err == nil {
+		t.Fatal("batch 3 ran: the Reshape to [2, 1024] should refuse 3 images")
+	}
+	if err := s.OptimizeError(); err == nil || !strings.Contains(err.Error(), `"batch"=3`) {
+		t.Fatalf("OptimizeError after batch 3: %v, want the sizes named", err)
 	}
 }

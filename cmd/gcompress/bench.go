@@ -321,7 +321,6 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, makeFeed
 	if err != nil {
 		return modelReport{}, fmt.Errorf("%s: %w", path, err)
 	}
-	warnUnoptimized(path, sess)
 	if err := checkPeakMemory(path, sess, dims); err != nil {
 		return modelReport{}, err
 	}
@@ -348,6 +347,7 @@ func runModelBench(g *globals, path string, m *graph.Model, raw []byte, makeFeed
 			}
 		}
 	}
+	warnUnoptimized(path, sess) // after a run: a model of symbolic sizes specialises in its first
 	// The runtimes take turns in blocks of runs, with a pause before each
 	// block: ONNX Runtime's pool threads spin for a while after a run, and
 	// would otherwise compete with the next runs of ours (in this process:

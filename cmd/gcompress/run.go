@@ -141,7 +141,6 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	warnUnoptimized(path, sess)
 	if err := checkPeakMemory(path, sess, f.dims); err != nil {
 		return err
 	}
@@ -156,6 +155,7 @@ func runModel(w io.Writer, g *globals, f *runFlags, path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	warnUnoptimized(path, sess) // after the run: a model of symbolic sizes specialises in its first
 	rep := runReport{Model: path, Threads: g.threadCount()}
 	if f.outDir != "" {
 		if _, serr := os.Stat(f.outDir); errors.Is(serr, fs.ErrNotExist) {
@@ -446,8 +446,9 @@ func dimName(d graph.Dim) string {
 }
 
 // warnUnoptimized says on stderr when a session runs its model without the
-// load-time passes because one of them failed: the results stand, the
-// speed does not.
+// load-time passes because one of them failed, or, for a model of
+// symbolic input sizes, could not specialise to the sizes it ran at: the
+// results stand, the speed does not.
 func warnUnoptimized(path string, sess *runtime.Session) {
 	if err := sess.OptimizeError(); err != nil {
 		fmt.Fprintf(os.Stderr, "gcompress: warning: %s runs without graph optimizations (slower, same results): %s\n", path, oneLine(err))
