@@ -100,6 +100,89 @@ func TestConvNarrow(t *testing.T) {
 	}
 }
 
+// TestConvNarrowRandomGeometries runs 400 random few-channel
+// convolutions (kernels 1-5, strides and dilations 1-3, pads up to the
+// kernel on each side, images 1x1 to 20x40, 1-9 input and 1-15 output
+// channels, 1-3 images on 1-3 threads, bias or none), and where a max pool
+// fits after it a FusedConvPool with a random window (1-3, strides 1-3,
+// pads) and activation, against the direct definitions. Run with -asan and
+// getF32 allocating exactly (no pooled, rounded-up capacity), it checks
+// that the kernel stays within its scratch and tensors.
+func TestConvNarrowRandomGeometries(t *testing.T) {
+	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
+		t.Skip("no narrow kernel below AVX2")
+	}
+	minWork := convMinTaskWork
+	t.Cleanup(func() { convMinTaskWork = minWork })
+	convMinTaskWork = 1 // every convolution split among the threads
+	rng := rand.New(rand.NewPCG(5, 9))
+	n := 0
+	for n < 400 {
+		kh, kw := 1+rng.IntN(5), 1+rng.IntN(5)
+		sh, sw := 1+rng.IntN(3), 1+rng.IntN(3)
+		dh, dw := 1+rng.IntN(3), 1+rng.IntN(3)
+		ih, iw := 1+rng.IntN(20), 1+rng.IntN(40)
+		pt, pl, pb, pr := rng.IntN(kh), rng.IntN(kw), rng.IntN(kh), rng.IntN(kw)
+		ekh, ekw := (kh-1)*dh+1, (kw-1)*dw+1
+		oh, ow := (ih+pt+pb-ekh)/sh+1, (iw+pl+pr-ekw)/sw+1
+		if ih+pt+pb < ekh || iw+pl+pr < ekw || oh < 1 || ow < 1 {
+			continue
+		}
+		n++
+		c := nntConvCase{x: []int{1 + rng.IntN(3), 1 + rng.IntN(9), ih, iw}, w: []int{1 + rng.IntN(15), 0, kh, kw},
+			strides: []int{sh, sw}, dil: []int{dh, dw}, pb: []int{pt, pl}, pe: []int{pb, pr}, group: 1, wantOut: []int{oh, ow}, bias: rng.IntN(2) == 0}
+		c.w[1] = c.x[1]
+		x, w := nntRandom(rng, c.x...), nntRandom(rng, c.w...)
+		var b *tensor.Tensor
+		if c.bias {
+			b = nntRandom(rng, c.w[0])
+		}
+		ref := nntConvRef(&c, x, w, b)
+		shape := append([]int{c.x[0], c.w[0]}, c.wantOut...)
+		threads := 1 + rng.IntN(3)
+		out, err := fusedOpFor(t, FusedDomain, "FusedConv", c.attrs(), w).Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, b})
+		if err != nil {
+			t.Fatalf("%+v on %d threads: %v", c, threads, err)
+		}
+		t.Run(fmt.Sprintf("conv%d", n), func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("case %+v on %d threads", c, threads)
+				}
+			}()
+			nntClose(t, out[0], shape, ref, nntTol)
+		})
+		pk := [2]int{1 + rng.IntN(3), 1 + rng.IntN(3)}
+		ps := [2]int{1 + rng.IntN(3), 1 + rng.IntN(3)}
+		pp := [4]int{rng.IntN(pk[0]), rng.IntN(pk[1]), rng.IntN(pk[0]), rng.IntN(pk[1])}
+		if oh+pp[0]+pp[2] < pk[0] || ow+pp[1]+pp[3] < pk[1] {
+			continue
+		}
+		act := []string{"", "Relu", "Clip"}[rng.IntN(3)]
+		pa := c.attrs()
+		if act != "" {
+			pa["activation"] = graph.StringAttr(act)
+			pa["activation_params"] = graph.FloatsAttr(-0.5, 0.5)
+		}
+		pa["pool_kernel_shape"] = nntInts(int64(pk[0]), int64(pk[1]))
+		pa["pool_strides"] = nntInts(int64(ps[0]), int64(ps[1]))
+		pa["pool_pads"] = nntInts(int64(pp[0]), int64(pp[1]), int64(pp[2]), int64(pp[3]))
+		pwant, pshape := convPoolRef(ref, c.x[0], c.w[0], oh, ow, act, pk, ps, pp)
+		pout, err := fusedOpFor(t, FusedDomain, "FusedConvPool", pa, w).Run(runtime.NewContext(threads), []*tensor.Tensor{x, w, b})
+		if err != nil {
+			t.Fatalf("pool %+v %v %v %v: %v", c, pk, ps, pp, err)
+		}
+		t.Run(fmt.Sprintf("pool%d", n), func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("case %+v, pool %v strides %v pads %v, %q, on %d threads", c, pk, ps, pp, act, threads)
+				}
+			}()
+			nntClose(t, pout[0], pshape, pwant, nntTol)
+		})
+	}
+}
+
 // BenchmarkConvNarrow times convolutions with few output channels (LeNet-5's
 // two and their channel-pruned forms, 12 and 8 channels of 3x3 over 16
 // and 64) as FusedConv with Relu on the narrow kernel ("narrow", allowed
