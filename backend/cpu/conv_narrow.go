@@ -23,7 +23,9 @@ type narrowPool struct {
 }
 
 // convNarrowF32 runs group-1 2-D float32 convolution g of at most
-// narrowMaxM output channels on the narrow kernel, with bias, z and op's
+// narrowMaxM output channels, other than a pointwise one (1x1, unit
+// strides, no pads: the GEMM reads its input in place and was as fast or
+// faster in BenchmarkConvNarrow, 2-3x at 512 input channels), on the narrow kernel, with bias, z and op's
 // activation in its store, the pre-activation pre (or nil) applied to a
 // copy of x first, and then, when pool is not nil, the max pool (y is
 // then the pooled output, and z nil); each task is a run of whole images,
@@ -31,8 +33,8 @@ type narrowPool struct {
 // output rows. It reports false when the convolution is not one it
 // handles or the kernels are not built.
 func convNarrowF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z, y, pre []float32, pool *narrowPool) bool {
-	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 || g.group != 1 || g.m > narrowMaxM || !g.planar() {
-		return false
+	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 || g.group != 1 || g.m > narrowMaxM || !g.planar() || g.pointwise() {
+		return false // a pointwise convolution is a GEMM that reads X as it is
 	}
 	oh := g.out[1] // the rows of y
 	if pool != nil {

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -15,9 +16,9 @@ import (
 // level and up against the direct definition: FusedConv with bias, a
 // summand and each activation, and FusedConvPool with a 2x2/2 pool (the
 // vector path and its masked last vector; with an end pad, the last row
-// of windows clipped to one row) and a padded 3x3/2 one (the scalar
-// path); strides, dilation, asymmetric pads and a pointwise convolution
-// of fewer cells than a tile; one image on 1 to 3 threads (parts of its
+// of windows clipped to one row; with a top pad) and a padded 3x3/2 one
+// (the scalar path); strides, dilation (with strides too), asymmetric
+// pads and a padded 1x1 convolution of fewer cells than a tile; one image on 1 to 3 threads (parts of its
 // rows) and 3 images (runs of images).
 func TestConvNarrow(t *testing.T) {
 	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
@@ -40,9 +41,11 @@ func TestConvNarrow(t *testing.T) {
 			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{}}}},
 		{nntConvCase{x: []int{1, 4, 9, 37}, w: []int{0, 4, 3, 3}, strides: []int{1, 1}, dil: []int{2, 2}, pb: []int{2, 2}, pe: []int{2, 2}, group: 1, wantOut: []int{9, 37}},
 			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{0, 0, 1, 1}}}},
-		{nntConvCase{x: []int{2, 3, 4, 5}, w: []int{0, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{0, 0}, pe: []int{0, 0}, group: 1, wantOut: []int{4, 5}, bias: true}, nil},
+		{nntConvCase{x: []int{2, 3, 4, 5}, w: []int{0, 3, 1, 1}, strides: []int{1, 1}, dil: []int{1, 1}, pb: []int{1, 1}, pe: []int{1, 1}, group: 1, wantOut: []int{6, 7}, bias: true}, nil},
 		{nntConvCase{x: []int{1, 7, 20, 41}, w: []int{0, 7, 7, 7}, strides: []int{2, 3}, dil: []int{1, 1}, pb: []int{3, 3}, pe: []int{3, 3}, group: 1, wantOut: []int{10, 14}},
 			[]poolCase{{[2]int{3, 3}, [2]int{2, 2}, [4]int{1, 1, 1, 1}}}},
+		{nntConvCase{x: []int{1, 3, 21, 40}, w: []int{0, 3, 3, 3}, strides: []int{2, 2}, dil: []int{2, 3}, pb: []int{2, 1}, pe: []int{1, 3}, group: 1, wantOut: []int{10, 19}, bias: true},
+			[]poolCase{{[2]int{2, 2}, [2]int{2, 2}, [4]int{1, 0, 0, 0}}}},
 	}
 	rng := rand.New(rand.NewPCG(71, 72))
 	for i, sh := range shapes {
@@ -183,6 +186,75 @@ func TestConvNarrowRandomGeometries(t *testing.T) {
 	}
 }
 
+// TestConvNarrowPoolSpecialValues: the narrow kernel's max pool treats
+// NaN, +Inf and -Inf as the runtime's MaxPool does after FusedConv (the
+// activation first; a NaN skipped; -inf for a window of padding only),
+// on the 2x2/2 vector path (a window of NaN cells in it), padded 2x2 and
+// 3x3 scalar ones and a pool whose left pad leaves a column of windows
+// without cells, with Relu and without.
+func TestConvNarrowPoolSpecialValues(t *testing.T) {
+	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
+		t.Skip("no narrow kernel below AVX2")
+	}
+	rng := rand.New(rand.NewPCG(81, 82))
+	x := nntRandom(rng, 1, 2, 9, 40)
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for i := range x.F32() {
+		if rng.IntN(6) == 0 {
+			x.F32()[i] = special[rng.IntN(3)]
+		}
+	}
+	// The convolution picks every other pixel (1x1, strides 2: not a
+	// pointwise one, which the GEMM runs); output channel 0 is input
+	// channel 0 plus 0 times channel 1. A 2x2 window of NaN cells at
+	// pooled (1, 1) of channel 0: input rows 4 and 6, columns 4 and 6.
+	for _, at := range []int{4*40 + 4, 4*40 + 6, 6*40 + 4, 6*40 + 6} {
+		x.F32()[at], x.F32()[9*40+at] = float32(math.NaN()), 1
+	}
+	w := tensor.MustNew(tensor.Float32, 3, 2, 1, 1)
+	copy(w.F32(), []float32{1, 0, 0, 1, 1, 1})
+	for _, act := range []string{"", "Relu"} {
+		for _, p := range []struct{ k, s, pads []int64 }{
+			{[]int64{2, 2}, []int64{2, 2}, []int64{0, 0, 0, 0}},
+			{[]int64{2, 2}, []int64{2, 2}, []int64{1, 1, 1, 1}},
+			{[]int64{3, 3}, []int64{1, 1}, []int64{0, 0, 0, 0}},
+			{[]int64{2, 2}, []int64{2, 2}, []int64{0, 2, 0, 0}},
+		} {
+			conv := map[string]*graph.Attr{"kernel_shape": nntInts(1, 1), "strides": nntInts(2, 2)}
+			if act != "" {
+				conv["activation"] = graph.StringAttr(act)
+			}
+			fused := map[string]*graph.Attr{"pool_kernel_shape": nntInts(p.k...), "pool_strides": nntInts(p.s...), "pool_pads": nntInts(p.pads...)}
+			for k, v := range conv {
+				fused[k] = v
+			}
+			ctx := runtime.NewContext(1)
+			c, err := fusedOpFor(t, FusedDomain, "FusedConv", conv, w).Run(ctx, []*tensor.Tensor{x, w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := fusedOpFor(t, "", "MaxPool", map[string]*graph.Attr{"kernel_shape": nntInts(p.k...), "strides": nntInts(p.s...),
+				"pads": nntInts(p.pads...)}, nil).Run(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := fusedOpFor(t, FusedDomain, "FusedConvPool", fused, w).Run(ctx, []*tensor.Tensor{x, w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tensor.SameShape(got[0].Shape(), want[0].Shape()) {
+				t.Fatalf("%q pool %v: shape %v, want %v", act, p, got[0].Shape(), want[0].Shape())
+			}
+			for i, v := range want[0].F32() {
+				g := got[0].F32()[i]
+				if g != v && !(math.IsNaN(float64(g)) && math.IsNaN(float64(v))) {
+					t.Fatalf("%q pool %v: element %d = %v, MaxPool after FusedConv gives %v", act, p, i, g, v)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkConvNarrow times convolutions with few output channels (LeNet-5's
 // two and their channel-pruned forms, 12 and 8 channels of 3x3 over 16
 // and 64) as FusedConv with Relu on the narrow kernel ("narrow", allowed
@@ -203,6 +275,9 @@ func BenchmarkConvNarrow(b *testing.B) {
 		{"lenet5-conv2-pruned", 2, 6, 5, 0, 14, 14},
 		{"c16-m12-3x3", 16, 12, 3, 1, 14, 14},
 		{"c64-m8-3x3", 64, 8, 3, 1, 28, 28},
+		{"c8-m8-1x1", 8, 8, 1, 0, 28, 28},
+		{"c64-m8-1x1", 64, 8, 1, 0, 28, 28},
+		{"c512-m15-1x1", 512, 15, 1, 0, 14, 14},
 	}
 	maxM := narrowMaxM
 	defer func() { narrowMaxM = maxM }()

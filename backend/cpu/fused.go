@@ -203,9 +203,11 @@ func preApplyTensor[T gemmElem](x []T, pre []float32, relu bool, n, c, size int)
 	return out
 }
 
-// convFastF32 runs a float32 convolution on the SIMD GEMM, one product per
-// image and group: Y_g = W_g * im2col(X_g) with im2col built while packing
-// (a pointwise convolution reads X_g as it is), and bias, Z and the
+// convFastF32 runs a float32 convolution on the SIMD kernels: a depthwise
+// one on the depthwise kernels, one of few output channels on the narrow
+// kernel (convNarrowF32), others on the GEMM, one product per image and
+// group: Y_g = W_g * im2col(X_g) with im2col built while packing (a
+// pointwise convolution reads X_g as it is), and bias, Z and the
 // activation in the store. It reports false when the active level has no
 // SIMD kernel or the convolution is not one it handles (depthwise, 3-D).
 func convFastF32(ctx *runtime.Context, op *convOp, g *convGeom, w *tensor.Tensor, x, bias, z, y, pre []float32) bool {

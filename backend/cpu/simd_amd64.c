@@ -832,8 +832,8 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 // dropped. Without a pool (pkh 0), rows [r0, r1) of y are F's rows plus
 // z, clamped (act); with one, y's rows [r0, r1) are pooled rows, each
 // cell the largest of its window's cells inside the convolution output
-// (rows [c0, c1) computed: those the windows reach), clamped afterwards
-// (max and the clamp commute). Tiles are 48 consecutive cells (6 vectors
+// (rows [c0, c1) computed: those the windows reach) after the clamp, NaN
+// skipped and -inf for a window without any, as the max pools do. Tiles are 48 consecutive cells (6 vectors
 // of 8) by groups of up to 4 channels, the groups inside the tile so that
 // its input window is read from L1 by each; the sums run over c, then ky,
 // then kx, as the reference's do.
@@ -845,25 +845,26 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 #define NARROW_CELLS 48
 
 // narrow_dims returns the phase planes' size (*plane floats a channel),
-// the largest tap offset and the F floats a channel (the rows' flat range
-// rounded up to whole tiles).
-static void narrow_dims(const int64_t *geom, int64_t *plane, int64_t *maxoff, int64_t *flen) {
-	const int64_t oh = geom[7], kh = geom[9], kw = geom[10], sh = geom[11], sw = geom[12], dh = geom[15], dw = geom[16];
-	int64_t hq, wq, tail;
-	dw_dims(geom, &hq, &wq, &tail);
+// their tail (dw_dims: the columns a row's last taps reach past the
+// output width) and the F floats a channel (the rows' flat range rounded
+// up to whole tiles).
+static void narrow_dims(const int64_t *geom, int64_t *plane, int64_t *tail, int64_t *flen) {
+	const int64_t oh = geom[7], sh = geom[11], sw = geom[12];
+	int64_t hq, wq;
+	dw_dims(geom, &hq, &wq, tail);
 	*plane = sh * sw * hq * wq;
-	const int64_t yy = (kh - 1) * dh, xx = (kw - 1) * dw;
-	*maxoff = ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
 	*flen = (oh * wq + NARROW_CELLS - 1) / NARROW_CELLS * NARROW_CELLS;
 }
 
-// The padded planes of every channel, then NARROW_CELLS + the largest tap
-// offset zeros (the last tile reads up to that far past the last plane),
-// then F and 16 floats that the 2x2 pool may read past its last row.
+// The padded planes of every channel, then tail + NARROW_CELLS zeros (a
+// tap reads its phase plane from its offset, at most (hq - oh)*wq + tail,
+// on for the tile's cells, below oh*wq + NARROW_CELLS: so the last tile
+// reads at most that far past the last plane), then F and 16 floats that
+// the 2x2 pool may read past its last row.
 int64_t gc_conv_narrow_scratch(const int64_t *geom) {
-	int64_t plane, maxoff, flen;
-	narrow_dims(geom, &plane, &maxoff, &flen);
-	return geom[3] * plane + maxoff + NARROW_CELLS + geom[2] * flen + 16; // + 16: the 2x2 pool's last reads
+	int64_t plane, tail, flen;
+	narrow_dims(geom, &plane, &tail, &flen);
+	return geom[3] * plane + tail + NARROW_CELLS + geom[2] * flen + 16;
 }
 
 // narrow_tile sums R channels (ws: the first one's weights, wstride
@@ -910,11 +911,11 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 		c0 = c0 < 0 ? 0 : c0;
 		c1 = c1 > oh ? oh : c1;
 	}
-	int64_t hq, wq, tail, plane, maxoff, flen;
+	int64_t hq, wq, tail, plane, flen;
 	dw_dims(geom, &hq, &wq, &tail);
-	narrow_dims(geom, &plane, &maxoff, &flen);
-	float *F = scratch + C * plane + maxoff + NARROW_CELLS;
-	memset(scratch + C * plane, 0, (size_t)(maxoff + NARROW_CELLS) * sizeof(float));
+	narrow_dims(geom, &plane, &tail, &flen);
+	float *F = scratch + C * plane + tail + NARROW_CELLS;
+	memset(scratch + C * plane, 0, (size_t)(tail + NARROW_CELLS) * sizeof(float)); // read only for dropped cells
 	const int64_t i0 = c0 * wq, i1 = c1 * wq;
 	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 	for (int64_t n = n0; n < n1; n++) {
@@ -962,14 +963,26 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 						// windows inside the row (an end pad's last one is
 						// not); the last vector stores its valid lanes only
 						// (the cells it reads past them are in F or its slack)
+						// (cells clamped first, a NaN kept by the clamp and
+						// skipped by the maxima: maxps returns its second
+						// operand when either is NaN, so a NaN never
+						// reaches the running maximum, which starts at -inf)
 						const float *f0 = fm + ya * wq, *f1 = f0 + wq;
 						const int64_t inside = pow_ < ow / 2 ? pow_ : ow / 2;
+						const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
 						for (; px < inside; px += 8) {
-							const __m256 a = _mm256_max_ps(_mm256_loadu_ps(f0 + 2 * px), _mm256_loadu_ps(f1 + 2 * px));
-							const __m256 b = _mm256_max_ps(_mm256_loadu_ps(f0 + 2 * px + 8), _mm256_loadu_ps(f1 + 2 * px + 8));
+							__m256 c00 = _mm256_loadu_ps(f0 + 2 * px), c10 = _mm256_loadu_ps(f1 + 2 * px);
+							__m256 c01 = _mm256_loadu_ps(f0 + 2 * px + 8), c11 = _mm256_loadu_ps(f1 + 2 * px + 8);
+							if (clamp) {
+								c00 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c00));
+								c10 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c10));
+								c01 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c01));
+								c11 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c11));
+							}
+							const __m256 a = _mm256_max_ps(c10, _mm256_max_ps(c00, ninf));
+							const __m256 b = _mm256_max_ps(c11, _mm256_max_ps(c01, ninf));
 							__m256 v = _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xDD));
 							v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
-							if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
 							if (px + 8 <= inside) {
 								_mm256_storeu_ps(ym + py * pow_ + px, v);
 							} else {
@@ -983,12 +996,16 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 						int64_t xa = px * psw - ppl, xb = xa + pkw;
 						xa = xa < 0 ? 0 : xa;
 						xb = xb > ow ? ow : xb;
-						float v = -__builtin_inff();
-						for (int64_t r = ya; r < yb; r++)
-							for (int64_t q = xa; q < xb; q++) v = fm[r * wq + q] > v ? fm[r * wq + q] : v;
-						if (clamp) {
-							v = v > lo ? v : (v != v ? v : lo);
-							v = v < hi ? v : (v != v ? v : hi);
+						float v = -__builtin_inff(); // also for a window of padding only
+						for (int64_t r = ya; r < yb; r++) {
+							for (int64_t q = xa; q < xb; q++) {
+								float c = fm[r * wq + q];
+								if (clamp) {
+									c = c > lo ? c : (c != c ? c : lo);
+									c = c < hi ? c : (c != c ? c : hi);
+								}
+								v = c > v ? c : v; // a NaN is skipped
+							}
 						}
 						ym[py * pow_ + px] = v;
 					}

@@ -15,8 +15,9 @@ const nchwcBlock = 16
 //
 //   - a float32 2-D Conv or FusedConv with group 1, constant weights and
 //     at least 16 output channels (fewer would make a block mostly
-//     padding: those stay NCHW, where the CPU backend's narrow kernel
-//     runs them with the output cells along the vector lanes)
+//     padding: those stay NCHW, where the CPU backend runs them on its
+//     narrow kernel, the output cells along the vector lanes, or, for a
+//     pointwise one, on its GEMM)
 //     becomes NCHWcConv(X', W, B, Z', s, b, mean, var) -> Y', with its
 //     pre-activation if any when X's channels are whole blocks of 16;
 //     when they are not (a 3-channel stem) X itself is read, as NCHW
