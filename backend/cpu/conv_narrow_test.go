@@ -11,6 +11,21 @@ import (
 	"github.com/gcompress/gcompress/tensor"
 )
 
+// needNarrow skips t where the narrow kernel does not run (below AVX2)
+// and, with split, sets convMinTaskWork to 1 for t, so that every
+// convolution is split among the threads.
+func needNarrow(t *testing.T, split bool) {
+	t.Helper()
+	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
+		t.Skip("no narrow kernel below AVX2")
+	}
+	if split {
+		minWork := convMinTaskWork
+		t.Cleanup(func() { convMinTaskWork = minWork })
+		convMinTaskWork = 1
+	}
+}
+
 // TestConvNarrow runs convolutions of 1 to 15 output channels (each way
 // the narrow kernel groups them: fours, then 3 + 2 or 3 + 3) at the AVX2
 // level and up against the direct definition: FusedConv with bias, a
@@ -18,15 +33,10 @@ import (
 // vector path and its masked last vector; with an end pad, the last row
 // of windows clipped to one row; with a top pad) and a padded 3x3/2 one
 // (the scalar path); strides, dilation (with strides too), asymmetric
-// pads and a padded 1x1 convolution of fewer cells than a tile; one image on 1 to 3 threads (parts of its
-// rows) and 3 images (runs of images).
+// pads and a padded 1x1 convolution of fewer cells than a tile; one image
+// on 1 to 3 threads (parts of its rows) and 3 images (runs of images).
 func TestConvNarrow(t *testing.T) {
-	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
-		t.Skip("no narrow kernel below AVX2")
-	}
-	minWork := convMinTaskWork
-	t.Cleanup(func() { convMinTaskWork = minWork })
-	convMinTaskWork = 1 // every convolution split among the threads
+	needNarrow(t, true)
 	type poolCase struct {
 		k, s [2]int
 		pads [4]int
@@ -112,12 +122,7 @@ func TestConvNarrow(t *testing.T) {
 // getF32 allocating exactly (no pooled, rounded-up capacity), it checks
 // that the kernel stays within its scratch and tensors.
 func TestConvNarrowRandomGeometries(t *testing.T) {
-	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
-		t.Skip("no narrow kernel below AVX2")
-	}
-	minWork := convMinTaskWork
-	t.Cleanup(func() { convMinTaskWork = minWork })
-	convMinTaskWork = 1 // every convolution split among the threads
+	needNarrow(t, true)
 	rng := rand.New(rand.NewPCG(5, 9))
 	n := 0
 	for n < 400 {
@@ -193,9 +198,7 @@ func TestConvNarrowRandomGeometries(t *testing.T) {
 // 3x3 scalar ones and a pool whose left pad leaves a column of windows
 // without cells, with Relu and without.
 func TestConvNarrowPoolSpecialValues(t *testing.T) {
-	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 {
-		t.Skip("no narrow kernel below AVX2")
-	}
+	needNarrow(t, false)
 	rng := rand.New(rand.NewPCG(81, 82))
 	x := nntRandom(rng, 1, 2, 9, 40)
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}

@@ -668,6 +668,13 @@ void gc_pool2d_f32(const float *x, float *y, float *tmp, const int64_t *geom, co
 // by tap (ky, then kx) over the valid output range. kw must be at most 64.
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+// clamp_keep_nan is min(max(v, lo), hi) with a NaN kept, as the vector
+// clamps (maxps and minps with v second) keep it.
+static inline float clamp_keep_nan(float v, float lo, float hi) {
+	v = v > lo ? v : (v != v ? v : lo);
+	return v < hi ? v : (v != v ? v : hi);
+}
+
 // The phase planes of the flat path: Hq x Wq, with Hq = oh + (kh-1)*dh/sh
 // and Wq = ow + (kw-1)*dw/sw; sh*sw of them, then (kw-1)*dw/sw zeros,
 // then the accumulator (oh x Wq).
@@ -772,10 +779,7 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 				for (int64_t ox = 0; ox < ow; ox++) {
 					float v = ar[ox];
 					if (zr) v += zr[ox];
-					if (clamp) {
-						v = v > lo ? v : (v != v ? v : lo);
-						v = v < hi ? v : (v != v ? v : hi);
-					}
+					if (clamp) v = clamp_keep_nan(v, lo, hi);
 					row[ox] = v;
 				}
 			}
@@ -804,11 +808,7 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 				for (int64_t ox = 0; ox < ow; ox++) row[ox] += zr[ox];
 			}
 			if (clamp) {
-				for (int64_t ox = 0; ox < ow; ox++) {
-					float v = row[ox];
-					v = v > lo ? v : (v != v ? v : lo);
-					row[ox] = v < hi ? v : (v != v ? v : hi);
-				}
+				for (int64_t ox = 0; ox < ow; ox++) row[ox] = clamp_keep_nan(row[ox], lo, hi);
 			}
 		}
 	}
@@ -1000,10 +1000,7 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 						for (int64_t r = ya; r < yb; r++) {
 							for (int64_t q = xa; q < xb; q++) {
 								float c = fm[r * wq + q];
-								if (clamp) {
-									c = c > lo ? c : (c != c ? c : lo);
-									c = c < hi ? c : (c != c ? c : hi);
-								}
+								if (clamp) c = clamp_keep_nan(c, lo, hi);
 								v = c > v ? c : v; // a NaN is skipped
 							}
 						}
@@ -1029,10 +1026,7 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 				for (; ox < ow; ox++) {
 					float v = fr[ox];
 					if (zr) v += zr[ox];
-					if (clamp) {
-						v = v > lo ? v : (v != v ? v : lo);
-						v = v < hi ? v : (v != v ? v : hi);
-					}
+					if (clamp) v = clamp_keep_nan(v, lo, hi);
 					yr[ox] = v;
 				}
 			}
