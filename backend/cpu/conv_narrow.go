@@ -25,13 +25,14 @@ type narrowPool struct {
 // convNarrowF32 runs group-1 2-D float32 convolution g of at most
 // narrowMaxM output channels, other than a pointwise one (1x1, unit
 // strides, no pads: the GEMM reads its input in place and was as fast or
-// faster in BenchmarkConvNarrow, 2-3x at 512 input channels), on the narrow kernel, with bias, z and op's
-// activation in its store, the pre-activation pre (or nil) applied to a
-// copy of x first, and then, when pool is not nil, the max pool (y is
-// then the pooled output, and z nil); each task is a run of whole images,
-// or, when there are fewer images than threads, a part of one image's
-// output rows. It reports false when the convolution is not one it
-// handles or the kernels are not built.
+// faster in BenchmarkConvNarrow, 2-3x at 512 input channels), on the
+// narrow kernel, with bias, z and op's activation in its store, the
+// pre-activation pre (or nil) applied to a copy of x first, and then,
+// when pool is not nil, the max pool (y is then the pooled output, and z
+// nil); each task is a run of whole images, or, when there are fewer
+// images than threads, a part of one image's output rows. It reports
+// false when the convolution is not one it handles or the kernels are
+// not built.
 func convNarrowF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z, y, pre []float32, pool *narrowPool) bool {
 	if !simdBuilt || CPULevel(level.Load()) < LevelAVX2 || g.group != 1 || g.m > narrowMaxM || !g.planar() || g.pointwise() {
 		return false // a pointwise convolution is a GEMM that reads X as it is
@@ -57,7 +58,8 @@ func convNarrowF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z,
 	if pre != nil {
 		x = preApplyTensor(x, pre, op.preRelu, g.batch, g.c, g.inSize)
 	}
-	off := narrowTapOffsets(g)
+	off := make([]int64, g.kernel[1]*g.kernel[2])
+	convNarrowOffsets(&geom, off)
 	threads := min(ctx.Threads, max(1, g.batch*g.m*g.outSize*g.c*g.kSize/convMinTaskWork))
 	parts := 1 // row parts per image
 	if g.batch < threads {
@@ -84,21 +86,4 @@ func convNarrowF32(ctx *runtime.Context, op *convOp, g *convGeom, x, w, bias, z,
 		convNarrowC(x, w, bias, z, y, (*buf)[:scratch], off, &geom, op.act.lo, op.act.hi)
 	})
 	return true
-}
-
-// narrowTapOffsets returns where tap (ky, kx) of convolution g reads in
-// an input channel's stride-phase planes (see gc_conv_narrow_f32):
-// phase plane (ky*dh % sh, kx*dw % sw) of hq x wq cells, row ky*dh/sh,
-// column kx*dw/sw, with hq = oh + (kh-1)*dh/sh and wq = ow + (kw-1)*dw/sw.
-func narrowTapOffsets(g *convGeom) []int64 {
-	kh, kw, sh, sw, dh, dw := g.kernel[1], g.kernel[2], g.strides[1], g.strides[2], g.dil[1], g.dil[2]
-	hq, wq := g.out[1]+(kh-1)*dh/sh, g.out[2]+(kw-1)*dw/sw
-	off := make([]int64, 0, kh*kw)
-	for ky := range kh {
-		for kx := range kw {
-			yy, xx := ky*dh, kx*dw
-			off = append(off, int64(((yy%sh)*sw+xx%sw)*hq*wq+(yy/sh)*wq+xx/sw))
-		}
-	}
-	return off
 }

@@ -825,18 +825,19 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 //	act(bias[m] + sum_c sum_(ky,kx) w[m][c][ky][kx] * P_c[oy*wq + ox + off(ky, kx)])
 //
 // where P_c is input channel c in zero-padded stride-phase planes
-// (dw_dims, dw_pad_plane) and off(ky, kx) the tap's phase plane and
-// place in it: every tap reads the flat range of the rows computed,
-// [c0*wq, c1*wq), as one run, whatever the stride and dilation; the
-// wq - ow cells past each row's end are computed into the scratch F and
-// dropped. Without a pool (pkh 0), rows [r0, r1) of y are F's rows plus
-// z, clamped (act); with one, y's rows [r0, r1) are pooled rows, each
-// cell the largest of its window's cells inside the convolution output
-// (rows [c0, c1) computed: those the windows reach) after the clamp, NaN
-// skipped and -inf for a window without any, as the max pools do. Tiles are 48 consecutive cells (6 vectors
-// of 8) by groups of up to 4 channels, the groups inside the tile so that
-// its input window is read from L1 by each; the sums run over c, then ky,
-// then kx, as the reference's do.
+// (dw_dims, dw_pad_plane) and off(ky, kx) the tap's phase plane and place
+// in it (gc_conv_narrow_offsets): every tap reads the flat range of the
+// rows computed, [c0*wq, c1*wq), as one run, whatever the stride and
+// dilation; the wq - ow cells past each row's end are computed into the
+// scratch F and dropped. Without a pool (pkh 0), rows [r0, r1) of y are
+// F's rows plus z, clamped (act: narrow_store_rows); with one, y's rows
+// [r0, r1) are pooled rows (narrow_pool_rows), each cell the largest of
+// its window's cells inside the convolution output (rows [c0, c1)
+// computed: those the windows reach) after the clamp, NaN skipped and
+// -inf for a window without any, as the max pools do. Tiles are 48
+// consecutive cells (6 vectors of 8) by groups of up to 4 channels, the
+// groups inside the tile so that its input window is read from L1 by
+// each; the sums run over c, then ky, then kx, as the reference's do.
 // geom = n0, n1, M, C, -, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw,
 // clamp, r0, r1, then the pool's pkh, pkw, psh, psw, ppt, ppl, poh, pow;
 // off: the kh*kw tap offsets; scratch: gc_conv_narrow_scratch floats.
@@ -844,16 +845,14 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 #pragma GCC target("avx2,fma")
 #define NARROW_CELLS 48
 
-// narrow_dims returns the phase planes' size (*plane floats a channel),
-// their tail (dw_dims: the columns a row's last taps reach past the
-// output width) and the F floats a channel (the rows' flat range rounded
-// up to whole tiles).
-static void narrow_dims(const int64_t *geom, int64_t *plane, int64_t *tail, int64_t *flen) {
-	const int64_t oh = geom[7], sh = geom[11], sw = geom[12];
-	int64_t hq, wq;
-	dw_dims(geom, &hq, &wq, tail);
-	*plane = sh * sw * hq * wq;
-	*flen = (oh * wq + NARROW_CELLS - 1) / NARROW_CELLS * NARROW_CELLS;
+// narrow_dims returns the phase planes' rows and columns (dw_dims), their
+// tail (the columns a row's last taps reach past the output width), the
+// floats of a channel's planes and the F floats a channel (the rows' flat
+// range rounded up to whole tiles).
+static void narrow_dims(const int64_t *geom, int64_t *hq, int64_t *wq, int64_t *tail, int64_t *plane, int64_t *flen) {
+	dw_dims(geom, hq, wq, tail);
+	*plane = geom[11] * geom[12] * *hq * *wq;
+	*flen = (geom[7] * *wq + NARROW_CELLS - 1) / NARROW_CELLS * NARROW_CELLS;
 }
 
 // The padded planes of every channel, then tail + NARROW_CELLS zeros (a
@@ -862,9 +861,31 @@ static void narrow_dims(const int64_t *geom, int64_t *plane, int64_t *tail, int6
 // reads at most that far past the last plane), then F and 16 floats that
 // the 2x2 pool may read past its last row.
 int64_t gc_conv_narrow_scratch(const int64_t *geom) {
-	int64_t plane, tail, flen;
-	narrow_dims(geom, &plane, &tail, &flen);
+	int64_t hq, wq, tail, plane, flen;
+	narrow_dims(geom, &hq, &wq, &tail, &plane, &flen);
 	return geom[3] * plane + tail + NARROW_CELLS + geom[2] * flen + 16;
+}
+
+// gc_conv_narrow_offsets writes the offset of each tap (ky, kx) of geom's
+// kernel in an input channel's stride-phase planes into off (kh*kw
+// values): phase plane (ky*dh % sh, kx*dw % sw) of hq x wq cells, row
+// ky*dh / sh, column kx*dw / sw.
+void gc_conv_narrow_offsets(const int64_t *geom, int64_t *off) {
+	const int64_t kh = geom[9], kw = geom[10], sh = geom[11], sw = geom[12], dh = geom[15], dw = geom[16];
+	int64_t hq, wq, tail;
+	dw_dims(geom, &hq, &wq, &tail);
+	for (int64_t ky = 0; ky < kh; ky++) {
+		for (int64_t kx = 0; kx < kw; kx++) {
+			const int64_t yy = ky * dh, xx = kx * dw;
+			off[ky * kw + kx] = ((yy % sh) * sw + xx % sw) * hq * wq + (yy / sh) * wq + xx / sw;
+		}
+	}
+}
+
+// clamp8_keep_nan is min(max(v, lo), hi) lane by lane, a NaN kept (maxps
+// and minps return their second operand, v, when either is NaN).
+static inline __m256 clamp8_keep_nan(__m256 v, __m256 vlo, __m256 vhi) {
+	return _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
 }
 
 // narrow_tile sums R channels (ws: the first one's weights, wstride
@@ -896,13 +917,110 @@ static inline __attribute__((always_inline)) void narrow_tile(const int R, const
 		for (int t = 0; t < T; t++) _mm256_storeu_ps(F + r * fstride + 8 * t, acc[r][t]);
 }
 
+// narrow_pool_rows max-pools image n's convolution rows in F (channel m's
+// row r at F + m*flen + (r - c0)*wq, rows [c0, c1) computed) into y's
+// pooled rows [r0, r1), each cell clamped (when geom's clamp is set)
+// before the maxima; see gc_conv_narrow_f32.
+static void narrow_pool_rows(const float *F, float *y, const int64_t *geom, int64_t n, int64_t wq, int64_t flen,
+	int64_t c0, float lo, float hi) {
+	const int64_t M = geom[2], oh = geom[7], ow = geom[8], clamp = geom[17], r0 = geom[18], r1 = geom[19];
+	const int64_t pkh = geom[20], pkw = geom[21], psh = geom[22], psw = geom[23], ppt = geom[24], ppl = geom[25];
+	const int64_t poh = geom[26], pow_ = geom[27];
+	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), ninf = _mm256_set1_ps(-__builtin_inff());
+	for (int64_t m = 0; m < M; m++) {
+		const float *fm = F + m * flen - c0 * wq; // row r at fm + r*wq
+		float *ym = y + (n * M + m) * poh * pow_;
+		for (int64_t py = r0; py < r1; py++) {
+			int64_t ya = py * psh - ppt, yb = ya + pkh;
+			ya = ya < 0 ? 0 : ya;
+			yb = yb > oh ? oh : yb;
+			int64_t px = 0;
+			if (pkh == 2 && pkw == 2 && psh == 2 && psw == 2 && ppl == 0 && yb - ya == 2) {
+				// 2x2, stride 2 (LeNet's), for the windows inside the row
+				// (an end pad's last one is not): 16 cells of two rows give
+				// 8 pooled ones, the pairs' maxima in the order 0 1 4 5 |
+				// 2 3 6 7, put back in order; the last vector stores its
+				// valid lanes only (the cells it reads past them are in F
+				// or its slack). A NaN, kept by the clamp, never reaches a
+				// maximum: maxps returns its second operand when either is
+				// NaN, and the running maxima start at -inf.
+				const float *f0 = fm + ya * wq, *f1 = f0 + wq;
+				const int64_t inside = pow_ < ow / 2 ? pow_ : ow / 2;
+				for (; px < inside; px += 8) {
+					__m256 c00 = _mm256_loadu_ps(f0 + 2 * px), c10 = _mm256_loadu_ps(f1 + 2 * px);
+					__m256 c01 = _mm256_loadu_ps(f0 + 2 * px + 8), c11 = _mm256_loadu_ps(f1 + 2 * px + 8);
+					if (clamp) {
+						c00 = clamp8_keep_nan(c00, vlo, vhi);
+						c10 = clamp8_keep_nan(c10, vlo, vhi);
+						c01 = clamp8_keep_nan(c01, vlo, vhi);
+						c11 = clamp8_keep_nan(c11, vlo, vhi);
+					}
+					const __m256 a = _mm256_max_ps(c10, _mm256_max_ps(c00, ninf));
+					const __m256 b = _mm256_max_ps(c11, _mm256_max_ps(c01, ninf));
+					__m256 v = _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xDD));
+					v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+					if (px + 8 <= inside) {
+						_mm256_storeu_ps(ym + py * pow_ + px, v);
+					} else {
+						const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+						_mm256_maskstore_ps(ym + py * pow_ + px, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(inside - px)), lanes), v);
+					}
+				}
+				px = inside;
+			}
+			for (; px < pow_; px++) {
+				int64_t xa = px * psw - ppl, xb = xa + pkw;
+				xa = xa < 0 ? 0 : xa;
+				xb = xb > ow ? ow : xb;
+				float v = -__builtin_inff(); // also for a window of padding only
+				for (int64_t r = ya; r < yb; r++) {
+					for (int64_t q = xa; q < xb; q++) {
+						float c = fm[r * wq + q];
+						if (clamp) c = clamp_keep_nan(c, lo, hi);
+						v = c > v ? c : v; // a NaN is skipped
+					}
+				}
+				ym[py * pow_ + px] = v;
+			}
+		}
+	}
+}
+
+// narrow_store_rows stores image n's rows [r0, r1) of F (rows from c0 =
+// r0) into y, plus z (NULL: none), clamped when geom's clamp is set; see
+// gc_conv_narrow_f32.
+static void narrow_store_rows(const float *F, const float *z, float *y, const int64_t *geom, int64_t n, int64_t wq,
+	int64_t flen, float lo, float hi) {
+	const int64_t M = geom[2], oh = geom[7], ow = geom[8], clamp = geom[17], r0 = geom[18], r1 = geom[19];
+	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+	for (int64_t m = 0; m < M; m++) {
+		for (int64_t oy = r0; oy < r1; oy++) {
+			const float *fr = F + m * flen + (oy - r0) * wq;
+			const int64_t o = ((n * M + m) * oh + oy) * ow;
+			float *yr = y + o;
+			const float *zr = z ? z + o : NULL;
+			int64_t ox = 0;
+			for (; ox + 8 <= ow; ox += 8) {
+				__m256 v = _mm256_loadu_ps(fr + ox);
+				if (zr) v = _mm256_add_ps(v, _mm256_loadu_ps(zr + ox));
+				if (clamp) v = clamp8_keep_nan(v, vlo, vhi);
+				_mm256_storeu_ps(yr + ox, v);
+			}
+			for (; ox < ow; ox++) {
+				float v = fr[ox];
+				if (zr) v += zr[ox];
+				if (clamp) v = clamp_keep_nan(v, lo, hi);
+				yr[ox] = v;
+			}
+		}
+	}
+}
+
 void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
 	float *scratch, const int64_t *off, const int64_t *geom, float lo, float hi) {
 	const int64_t n0 = geom[0], n1 = geom[1], M = geom[2], C = geom[3];
-	const int64_t ih = geom[5], iw = geom[6], oh = geom[7], ow = geom[8], kh = geom[9], kw = geom[10];
-	const int64_t clamp = geom[17], r0 = geom[18], r1 = geom[19];
-	const int64_t pkh = geom[20], pkw = geom[21], psh = geom[22], psw = geom[23], ppt = geom[24], ppl = geom[25];
-	const int64_t poh = geom[26], pow_ = geom[27];
+	const int64_t ih = geom[5], iw = geom[6], oh = geom[7], kh = geom[9], kw = geom[10];
+	const int64_t r0 = geom[18], r1 = geom[19], pkh = geom[20], psh = geom[22], ppt = geom[24];
 	const int64_t taps = kh * kw;
 	int64_t c0 = r0, c1 = r1; // the convolution rows computed
 	if (pkh > 0) {
@@ -912,12 +1030,10 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 		c1 = c1 > oh ? oh : c1;
 	}
 	int64_t hq, wq, tail, plane, flen;
-	dw_dims(geom, &hq, &wq, &tail);
-	narrow_dims(geom, &plane, &tail, &flen);
+	narrow_dims(geom, &hq, &wq, &tail, &plane, &flen);
 	float *F = scratch + C * plane + tail + NARROW_CELLS;
 	memset(scratch + C * plane, 0, (size_t)(tail + NARROW_CELLS) * sizeof(float)); // read only for dropped cells
 	const int64_t i0 = c0 * wq, i1 = c1 * wq;
-	const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
 	for (int64_t n = n0; n < n1; n++) {
 		for (int64_t c = 0; c < C; c++) dw_pad_plane(x + (n * C + c) * ih * iw, scratch + c * plane, geom, hq, wq);
 		for (int64_t i = i0; i < i1; i += NARROW_CELLS) {
@@ -947,90 +1063,10 @@ void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const
 				m += R;
 			}
 		}
-		if (pkh > 0) {
-			for (int64_t m = 0; m < M; m++) {
-				const float *fm = F + m * flen - c0 * wq; // row r at fm + r*wq
-				float *ym = y + (n * M + m) * poh * pow_;
-				for (int64_t py = r0; py < r1; py++) {
-					int64_t ya = py * psh - ppt, yb = ya + pkh;
-					ya = ya < 0 ? 0 : ya;
-					yb = yb > oh ? oh : yb;
-					int64_t px = 0;
-					if (pkh == 2 && pkw == 2 && psh == 2 && psw == 2 && ppl == 0 && yb - ya == 2) {
-						// 2x2, stride 2 (LeNet's): 16 cells of two rows give
-						// 8 pooled ones, the pairs' maxima in the order
-						// 0 1 4 5 | 2 3 6 7, put back in order, for the
-						// windows inside the row (an end pad's last one is
-						// not); the last vector stores its valid lanes only
-						// (the cells it reads past them are in F or its slack)
-						// (cells clamped first, a NaN kept by the clamp and
-						// skipped by the maxima: maxps returns its second
-						// operand when either is NaN, so a NaN never
-						// reaches the running maximum, which starts at -inf)
-						const float *f0 = fm + ya * wq, *f1 = f0 + wq;
-						const int64_t inside = pow_ < ow / 2 ? pow_ : ow / 2;
-						const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
-						for (; px < inside; px += 8) {
-							__m256 c00 = _mm256_loadu_ps(f0 + 2 * px), c10 = _mm256_loadu_ps(f1 + 2 * px);
-							__m256 c01 = _mm256_loadu_ps(f0 + 2 * px + 8), c11 = _mm256_loadu_ps(f1 + 2 * px + 8);
-							if (clamp) {
-								c00 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c00));
-								c10 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c10));
-								c01 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c01));
-								c11 = _mm256_min_ps(vhi, _mm256_max_ps(vlo, c11));
-							}
-							const __m256 a = _mm256_max_ps(c10, _mm256_max_ps(c00, ninf));
-							const __m256 b = _mm256_max_ps(c11, _mm256_max_ps(c01, ninf));
-							__m256 v = _mm256_max_ps(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xDD));
-							v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
-							if (px + 8 <= inside) {
-								_mm256_storeu_ps(ym + py * pow_ + px, v);
-							} else {
-								const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-								_mm256_maskstore_ps(ym + py * pow_ + px, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(inside - px)), lanes), v);
-							}
-						}
-						px = inside;
-					}
-					for (; px < pow_; px++) {
-						int64_t xa = px * psw - ppl, xb = xa + pkw;
-						xa = xa < 0 ? 0 : xa;
-						xb = xb > ow ? ow : xb;
-						float v = -__builtin_inff(); // also for a window of padding only
-						for (int64_t r = ya; r < yb; r++) {
-							for (int64_t q = xa; q < xb; q++) {
-								float c = fm[r * wq + q];
-								if (clamp) c = clamp_keep_nan(c, lo, hi);
-								v = c > v ? c : v; // a NaN is skipped
-							}
-						}
-						ym[py * pow_ + px] = v;
-					}
-				}
-			}
-			continue;
-		}
-		for (int64_t m = 0; m < M; m++) {
-			for (int64_t oy = r0; oy < r1; oy++) {
-				const float *fr = F + m * flen + (oy - c0) * wq;
-				const int64_t o = ((n * M + m) * oh + oy) * ow;
-				float *yr = y + o;
-				const float *zr = z ? z + o : NULL;
-				int64_t ox = 0;
-				for (; ox + 8 <= ow; ox += 8) {
-					__m256 v = _mm256_loadu_ps(fr + ox);
-					if (zr) v = _mm256_add_ps(v, _mm256_loadu_ps(zr + ox));
-					if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v)); // NaN stays NaN
-					_mm256_storeu_ps(yr + ox, v);
-				}
-				for (; ox < ow; ox++) {
-					float v = fr[ox];
-					if (zr) v += zr[ox];
-					if (clamp) v = clamp_keep_nan(v, lo, hi);
-					yr[ox] = v;
-				}
-			}
-		}
+		if (pkh > 0)
+			narrow_pool_rows(F, y, geom, n, wq, flen, c0, lo, hi);
+		else
+			narrow_store_rows(F, z, y, geom, n, wq, flen, lo, hi);
 	}
 }
 #undef NARROW_CELLS

@@ -226,10 +226,11 @@ void gc_dwconv2d_f32(const float *x, const float *w, const float *bias, const fl
 int64_t gc_dwconv2d_scratch(const int64_t *geom);
 
 // Direct 2-D convolution for few output channels, cells along the lanes
-// (see simd_amd64.c for geom; off: the kh*kw taps' offsets, narrowTapOffsets).
+// (see simd_amd64.c for geom; off: the kh*kw taps' offsets, gc_conv_narrow_offsets).
 void gc_conv_narrow_f32(const float *x, const float *w, const float *bias, const float *z, float *y,
 	float *scratch, const int64_t *off, const int64_t *geom, float lo, float hi);
 int64_t gc_conv_narrow_scratch(const int64_t *geom);
+void gc_conv_narrow_offsets(const int64_t *geom, int64_t *off);
 
 // AVX-512 variants (simd_nn_amd64.c). The pool's geom has a 15th entry,
 // kh; both need kh*kw <= GC_NN_MAX_TAPS and scratch / tmp of the size

@@ -114,6 +114,12 @@ func convNarrowC(x, w, bias, z, y, scratch []float32, off []int64, geom *[28]int
 // convNarrowScratch returns gc_conv_narrow_scratch(geom).
 func convNarrowScratch(geom *[28]int64) int { return int(C.gc_conv_narrow_scratch(i64p(geom[:]))) }
 
+// convNarrowOffsets writes the tap offsets of geom's kernel into off (kh*kw
+// values; gc_conv_narrow_offsets).
+func convNarrowOffsets(geom *[28]int64, off []int64) {
+	C.gc_conv_narrow_offsets(i64p(geom[:]), i64p(off))
+}
+
 // nnMaxTaps is GC_NN_MAX_TAPS: the largest kh*kw of the AVX-512 depthwise
 // and pooling kernels and of the blocked depthwise kernel (gc_nchwc_dwconv,
 // AVX2 and AVX-512).

@@ -28,6 +28,10 @@ func convNarrowC(x, w, bias, z, y, scratch []float32, off []int64, geom *[28]int
 
 func convNarrowScratch(geom *[28]int64) int { panic("convNarrowScratch without the C kernels") }
 
+func convNarrowOffsets(geom *[28]int64, off []int64) {
+	panic("convNarrowOffsets without the C kernels")
+}
+
 func pool2dF32AVX512(x, y []float32, geom *[15]int64, ylo, yhi, ycnt, xlo, xhi, xcnt []int64) {
 	panic("pool2dF32AVX512 without the C kernels")
 }
